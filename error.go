@@ -1,0 +1,122 @@
+package castellan
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Kind is the broad class of an error; the API maps each kind to one HTTP
+// status. Specific codes refine a kind.
+type Kind string
+
+// Error kinds.
+const (
+	EINVALID         Kind = "invalid"
+	ENOTFOUND        Kind = "not_found"
+	ECONFLICT        Kind = "conflict"
+	EUNAUTHENTICATED Kind = "unauthenticated"
+	EFORBIDDEN       Kind = "forbidden"
+	EPRECONDITION    Kind = "precondition_failed"
+	ETOOLARGE        Kind = "too_large"
+	ERATELIMITED     Kind = "rate_limited"
+	EINTERNAL        Kind = "internal"
+)
+
+// Stable error codes. A code never changes meaning once published; clients
+// switch on it.
+const (
+	CodeInternal           = "internal"
+	CodeInvalidField       = "request.invalid_field"
+	CodeInvalidJSON        = "request.invalid_json"
+	CodeInvalidUTF8        = "request.invalid_utf8"
+	CodeInvalidID          = "request.invalid_id"
+	CodeInvalidPageToken   = "request.invalid_page_token"
+	CodeBodyTooLarge       = "request.body_too_large"
+	CodeUnauthenticated    = "auth.unauthenticated"
+	CodeOperatorRequired   = "auth.operator_required"
+	CodeOrgNotFound        = "organization.not_found"
+	CodeOrgNameTaken       = "organization.name_taken"
+	CodeOrgNotEmpty        = "organization.not_empty"
+	CodeProjectNotFound    = "project.not_found"
+	CodeProjectNameTaken   = "project.name_taken"
+	CodeUserEmailTaken     = "user.email_taken"
+	CodeAuditEventNotFound = "audit_event.not_found"
+	CodeNotFound           = "request.not_found"
+	CodeMethodNotAllowed   = "request.method_not_allowed"
+)
+
+// FieldError names one bad field of a request and the rule it breaks.
+type FieldError struct {
+	// Field is a dotted path into the request: "body.name", "path.org",
+	// "query.page_size".
+	Field string `json:"field"`
+	// Rule is a short stable name of the broken rule: "required",
+	// "maxLength", "pattern", "format", "unknownField", "type".
+	Rule string `json:"rule"`
+	// Message says the rule in words.
+	Message string `json:"message"`
+}
+
+// Error is the one error type of Castellan's services. Message is safe to
+// show to the caller; Err, the cause, is for logs only.
+type Error struct {
+	Kind    Kind
+	Code    string
+	Message string
+	Fields  []FieldError
+	Err     error
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("%s: %s: %v", e.Code, e.Message, e.Err)
+	}
+	return e.Code + ": " + e.Message
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Errorf returns an error of the given kind and code.
+func Errorf(kind Kind, code, format string, args ...any) *Error {
+	return &Error{Kind: kind, Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// Invalid returns an EINVALID error with code request.invalid_field listing
+// the bad fields; nil when fields is empty, so validators can end with
+// `return Invalid(fields)`.
+func Invalid(fields []FieldError) error {
+	if len(fields) == 0 {
+		return nil
+	}
+	msg := fields[0].Field + ": " + fields[0].Message
+	if len(fields) > 1 {
+		msg = fmt.Sprintf("%s (and %d more)", msg, len(fields)-1)
+	}
+	return &Error{Kind: EINVALID, Code: CodeInvalidField, Message: msg, Fields: fields}
+}
+
+// ErrorKind returns the kind of err: EINTERNAL for errors that are not an
+// *Error, "" for nil.
+func ErrorKind(err error) Kind {
+	if err == nil {
+		return ""
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Kind
+	}
+	return EINTERNAL
+}
+
+// ErrorCode returns the stable code of err: "internal" for errors that are
+// not an *Error, "" for nil.
+func ErrorCode(err error) string {
+	if err == nil {
+		return ""
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return CodeInternal
+}

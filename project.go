@@ -1,0 +1,109 @@
+package castellan
+
+import (
+	"context"
+	"regexp"
+	"time"
+)
+
+// NodeKind is the kind of a node of an organization's tree.
+type NodeKind string
+
+// Node kinds. The tree is root ─ OU … ─ account ─ project; a project may
+// also hang directly under the root or an OU.
+const (
+	NodeRoot    NodeKind = "root"
+	NodeOU      NodeKind = "ou"
+	NodeAccount NodeKind = "account"
+	NodeProject NodeKind = "project"
+)
+
+// Project is a node of kind project: the unit in which cloud resources live
+// and on which project roles are granted.
+type Project struct {
+	ID             string `json:"id"`
+	OrganizationID string `json:"organizationId"`
+	// ParentID is the node the project hangs under; today always the
+	// organization's root, whose ID is the organization's.
+	ParentID    string    `json:"parentId"`
+	Name        string    `json:"name"`
+	Description string    `json:"description"`
+	CreatedAt   time.Time `json:"createdAt"`
+	CreatedBy   string    `json:"createdBy"`
+	UpdatedAt   time.Time `json:"updatedAt"`
+	UpdatedBy   string    `json:"updatedBy"`
+	Revision    int64     `json:"revision"`
+}
+
+// MaxProjectNameLength is the longest project name.
+const MaxProjectNameLength = 63
+
+var projectNamePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+
+// ProjectNameRule describes the project name pattern in words.
+const ProjectNameRule = "must start with a letter or digit and contain only letters, digits, '.', '_' and '-'"
+
+// ValidateProjectName checks a project name: 1–63 characters, letters,
+// digits, '.', '_' and '-', starting with a letter or digit. Names are
+// unique among the projects of one parent, case-sensitively.
+func ValidateProjectName(field, name string) []FieldError {
+	var c fieldChecker
+	if c.length(field, name, 1, MaxProjectNameLength) {
+		c.match(field, name, projectNamePattern, ProjectNameRule)
+	}
+	return c.fields
+}
+
+// ProjectCreate is the input of CreateProject.
+type ProjectCreate struct {
+	Name        string
+	Description string
+}
+
+// Validate checks every field and reports all failures at once.
+func (pc *ProjectCreate) Validate() error {
+	fields := ValidateProjectName("body.name", pc.Name)
+	fields = append(fields, ValidateDescription("body.description", pc.Description)...)
+	return Invalid(fields)
+}
+
+// ProjectUpdate changes the non-nil fields of a project.
+type ProjectUpdate struct {
+	Name        *string
+	Description *string
+}
+
+// Validate checks the fields being changed.
+func (pu *ProjectUpdate) Validate() error {
+	var fields []FieldError
+	if pu.Name != nil {
+		fields = append(fields, ValidateProjectName("body.name", *pu.Name)...)
+	}
+	if pu.Description != nil {
+		fields = append(fields, ValidateDescription("body.description", *pu.Description)...)
+	}
+	return Invalid(fields)
+}
+
+// ProjectFilter selects projects of one organization.
+type ProjectFilter struct {
+	PageSize  int
+	PageToken string
+}
+
+// ProjectService manages projects. Every method takes the organization; a
+// project of another organization is reported as not found.
+type ProjectService interface {
+	// FindProjectByID returns ENOTFOUND (project.not_found).
+	FindProjectByID(ctx context.Context, orgID, id string) (*Project, error)
+	// FindProjects lists the organization's projects by name, then ID.
+	FindProjects(ctx context.Context, orgID string, filter ProjectFilter) (projects []*Project, next string, err error)
+	// CreateProject creates a project under the organization's root.
+	// Returns ENOTFOUND (organization.not_found), EINVALID, or ECONFLICT
+	// (project.name_taken) when a sibling has the name.
+	CreateProject(ctx context.Context, orgID string, pc ProjectCreate) (*Project, error)
+	// UpdateProject returns ENOTFOUND, EINVALID or ECONFLICT as above.
+	UpdateProject(ctx context.Context, orgID, id string, upd ProjectUpdate) (*Project, error)
+	// DeleteProject returns the revision of the deletion, or ENOTFOUND.
+	DeleteProject(ctx context.Context, orgID, id string) (revision int64, err error)
+}

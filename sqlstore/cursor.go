@@ -1,0 +1,53 @@
+package sqlstore
+
+import (
+	"encoding/base64"
+	"encoding/json"
+
+	"github.com/castellan-iam/castellan"
+)
+
+// cursor is the content of a page token: which list issued it and the sort
+// key of the last row returned. Keyset pagination on a unique key keeps
+// pages stable while rows are inserted: nothing is skipped or repeated.
+type cursor struct {
+	List string   `json:"l"`
+	Key  []string `json:"k"`
+}
+
+func encodeCursor(c cursor) string {
+	b, _ := json.Marshal(c) // a struct of strings always marshals
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// decodeCursor parses a page token issued for list with keys sort-key
+// columns; "" means the first page (nil cursor).
+func decodeCursor(token, list string, keys int) (*cursor, error) {
+	if token == "" {
+		return nil, nil
+	}
+	bad := &castellan.Error{
+		Kind: castellan.EINVALID, Code: castellan.CodeInvalidPageToken,
+		Message: "page_token was not issued by this list",
+		Fields:  []castellan.FieldError{{Field: "query.page_token", Rule: "format", Message: "must be a nextPageToken returned by the same list"}},
+	}
+	b, err := base64.RawURLEncoding.DecodeString(token)
+	if err != nil {
+		return nil, bad
+	}
+	var c cursor
+	if err := json.Unmarshal(b, &c); err != nil || c.List != list || len(c.Key) != keys {
+		return nil, bad
+	}
+	return &c, nil
+}
+
+// pageOf trims a result fetched with limit size+1 to size and returns the
+// token of the next page, made from the last row kept, or "" at the end.
+func pageOf[T any](rows []T, size int, next func(last T) cursor) ([]T, string) {
+	if len(rows) <= size {
+		return rows, ""
+	}
+	rows = rows[:size]
+	return rows, encodeCursor(next(rows[size-1]))
+}

@@ -1,0 +1,230 @@
+// Package sqlstore implements Castellan's services on database/sql, for
+// SQLite (modernc.org/sqlite, pure Go) and PostgreSQL (pgx). One
+// implementation serves both; a small dialect type holds the differences.
+// Driver errors are translated to castellan errors here and nowhere else.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/castellan-iam/castellan"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+	_ "modernc.org/sqlite"             // registers the "sqlite" driver
+)
+
+// DB is an open Castellan store. Its services are the fields; all share
+// the same connections.
+type DB struct {
+	dialect dialect
+	// write takes every transaction. For SQLite it has one connection (one
+	// writer, BEGIN IMMEDIATE); for PostgreSQL it is the only pool.
+	write *sql.DB
+	// read serves queries outside transactions: a pool of SQLite readers
+	// that WAL lets run beside the writer, or the PostgreSQL pool.
+	read *sql.DB
+	now  castellan.Clock
+}
+
+// Options tune Open.
+type Options struct {
+	// Clock stamps every row; nil means castellan.SystemClock.
+	Clock castellan.Clock
+	// SkipMigrate leaves the schema as it is; `castellan migrate` sets it to
+	// apply and report the migrations itself.
+	SkipMigrate bool
+}
+
+// Open connects to the store named by rawURL, sqlite://<path> or
+// postgres://…, and applies pending migrations.
+func Open(ctx context.Context, rawURL string, opts Options) (*DB, error) {
+	db, err := connect(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	db.now = opts.Clock
+	if db.now == nil {
+		db.now = castellan.SystemClock
+	}
+	if err := db.ping(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if opts.SkipMigrate {
+		return db, nil
+	}
+	if _, err := db.Migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+func connect(rawURL string) (*DB, error) {
+	switch {
+	case strings.HasPrefix(rawURL, "sqlite://"):
+		path := strings.TrimPrefix(rawURL, "sqlite://")
+		if path == "" {
+			return nil, fmt.Errorf("database URL %q: missing file path (sqlite://./castellan.db)", rawURL)
+		}
+		return openSQLite(path)
+	case strings.HasPrefix(rawURL, "postgres://"), strings.HasPrefix(rawURL, "postgresql://"):
+		if _, err := url.Parse(rawURL); err != nil {
+			return nil, fmt.Errorf("database URL: %w", err)
+		}
+		pool, err := sql.Open("pgx", rawURL)
+		if err != nil {
+			return nil, fmt.Errorf("open postgres: %w", err)
+		}
+		pool.SetMaxOpenConns(32)
+		pool.SetMaxIdleConns(32)
+		pool.SetConnMaxIdleTime(5 * time.Minute)
+		return &DB{dialect: postgres, write: pool, read: pool}, nil
+	}
+	return nil, fmt.Errorf("database URL %q: want sqlite://<path> or postgres://…", rawURL)
+}
+
+func openSQLite(path string) (*DB, error) {
+	// WAL lets readers run beside the one writer; the busy timeout covers
+	// other processes (castellan migrate next to a server); _txlock=immediate
+	// takes the write lock at BEGIN so a transaction never fails half way
+	// on lock upgrade.
+	dsn := "file:" + path + "?_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)"
+	write, err := sql.Open("sqlite", dsn+"&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite: %w", err)
+	}
+	write.SetMaxOpenConns(1)
+	write.SetConnMaxIdleTime(0)
+	read, err := sql.Open("sqlite", dsn+"&_pragma=query_only(1)")
+	if err != nil {
+		write.Close()
+		return nil, fmt.Errorf("open sqlite: %w", err)
+	}
+	read.SetMaxOpenConns(8)
+	read.SetMaxIdleConns(8)
+	return &DB{dialect: sqlite, write: write, read: read}, nil
+}
+
+func (db *DB) ping(ctx context.Context) error {
+	if err := db.write.PingContext(ctx); err != nil {
+		return fmt.Errorf("connect to %s: %w", db.dialect.name, err)
+	}
+	return nil
+}
+
+// Ping reports whether the store answers; /readyz uses it.
+func (db *DB) Ping(ctx context.Context) error {
+	var one int
+	if err := db.read.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+		return fmt.Errorf("%s not ready: %w", db.dialect.name, err)
+	}
+	return nil
+}
+
+// Dialect names the backend: "sqlite" or "postgres".
+func (db *DB) Dialect() string { return db.dialect.name }
+
+// Close closes every connection.
+func (db *DB) Close() error {
+	err := db.write.Close()
+	if db.read != db.write {
+		err = errors.Join(err, db.read.Close())
+	}
+	return err
+}
+
+// query runs a read outside any transaction.
+func (db *DB) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return db.read.QueryContext(ctx, db.dialect.rebind(query), args...)
+}
+
+func (db *DB) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	return db.read.QueryRowContext(ctx, db.dialect.rebind(query), args...)
+}
+
+// Tx is one write transaction. It stamps rows with one time and carries
+// the request's actor, so that every row it writes agrees.
+type Tx struct {
+	*sql.Tx
+	db    *DB
+	now   time.Time
+	actor castellan.Principal
+	info  castellan.RequestInfo
+	// revision is taken once per transaction, by nextRevision.
+	revision int64
+}
+
+// update runs fn in a write transaction and commits it when fn returns nil.
+func (db *DB) update(ctx context.Context, fn func(tx *Tx) error) error {
+	sqlTx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	tx := &Tx{
+		Tx:    sqlTx,
+		db:    db,
+		now:   db.now().UTC().Truncate(time.Microsecond),
+		actor: castellan.Actor(ctx),
+		info:  castellan.RequestInfoFrom(ctx),
+	}
+	defer sqlTx.Rollback()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+func (tx *Tx) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return tx.ExecContext(ctx, tx.db.dialect.rebind(query), args...)
+}
+
+func (tx *Tx) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	return tx.QueryRowContext(ctx, tx.db.dialect.rebind(query), args...)
+}
+
+// actorID is the actor as stored in created_by / updated_by columns.
+func (tx *Tx) actorID() string {
+	return string(tx.actor.Type) + ":" + tx.actor.ID
+}
+
+// nextRevision takes the transaction's revision. On PostgreSQL the counter
+// row stays locked until commit, so revisions commit in order and a reader
+// of the change log never sees revision n+1 before n. Call it as late as the
+// mutation allows, to hold that lock briefly.
+func (tx *Tx) nextRevision(ctx context.Context) (int64, error) {
+	if tx.revision != 0 {
+		return tx.revision, nil
+	}
+	err := tx.queryRow(ctx, `UPDATE revision_counter SET value = value + 1 WHERE id = 1 RETURNING value`).Scan(&tx.revision)
+	if err != nil {
+		return 0, fmt.Errorf("next revision: %w", err)
+	}
+	return tx.revision, nil
+}
+
+// Revision returns the newest committed revision.
+func (db *DB) Revision(ctx context.Context) (int64, error) {
+	var rev int64
+	err := db.queryRow(ctx, `SELECT value FROM revision_counter WHERE id = 1`).Scan(&rev)
+	return rev, err
+}
+
+// Services returns every service of db.
+func (db *DB) Services() castellan.Services {
+	return castellan.Services{
+		Organizations: db.Organizations(),
+		Projects:      db.Projects(),
+		Audit:         db.Audit(),
+		Tokens:        db.Tokens(),
+		ChangeLog:     db,
+	}
+}

@@ -1,0 +1,77 @@
+package sqlstore
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	litedriver "modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// dialect holds what differs between SQLite and PostgreSQL. Queries are
+// written once with ? placeholders.
+type dialect struct {
+	name string
+	// numbered placeholders ($1, $2, …) instead of ?.
+	numbered bool
+	// lock serializes migrations across processes; empty when the write
+	// transaction already does (SQLite's BEGIN IMMEDIATE).
+	migrationLock string
+	// lockKey is appended to a SELECT whose row must not be deleted until
+	// commit (other writers may still read and update it); SQLite needs
+	// nothing, its one writer holds the database lock.
+	lockKey string
+	// jsonCast turns a JSON column into text for scanning ("%s::text").
+	jsonCast string
+}
+
+var (
+	sqlite   = dialect{name: "sqlite", jsonCast: "%s"}
+	postgres = dialect{
+		name: "postgres", numbered: true,
+		migrationLock: "SELECT pg_advisory_xact_lock(7031985)",
+		lockKey:       " FOR KEY SHARE",
+		jsonCast:      "%s::text",
+	}
+)
+
+// rebind rewrites ? placeholders for the dialect. Queries in this package
+// never contain ? inside literals.
+func (d dialect) rebind(query string) string {
+	if !d.numbered || !strings.Contains(query, "?") {
+		return query
+	}
+	var b strings.Builder
+	b.Grow(len(query) + 16)
+	n := 0
+	for i := 0; i < len(query); i++ {
+		if query[i] == '?' {
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(query[i])
+	}
+	return b.String()
+}
+
+// jsonText returns the expression that reads JSON column as text.
+func (d dialect) jsonText(column string) string { return fmt.Sprintf(d.jsonCast, column) }
+
+// isUniqueViolation reports whether err is a unique-constraint violation;
+// callers turn it into the conflict code of what they were writing.
+func isUniqueViolation(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code == "23505"
+	}
+	var liteErr *litedriver.Error
+	if errors.As(err, &liteErr) {
+		return liteErr.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || liteErr.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+	}
+	return false
+}

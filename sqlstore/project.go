@@ -1,0 +1,193 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/castellan-iam/castellan"
+)
+
+// ProjectService implements castellan.ProjectService on the nodes table.
+type ProjectService struct{ db *DB }
+
+var _ castellan.ProjectService = (*ProjectService)(nil)
+
+// Projects returns the project service of db.
+func (db *DB) Projects() *ProjectService { return &ProjectService{db: db} }
+
+const projectColumns = `id, org_id, parent_id, name, description, created_at, created_by, updated_at, updated_by, revision`
+
+func scanProject(row interface{ Scan(...any) error }) (*castellan.Project, error) {
+	var p castellan.Project
+	err := row.Scan(&p.ID, &p.OrganizationID, &p.ParentID, &p.Name, &p.Description,
+		&p.CreatedAt, &p.CreatedBy, &p.UpdatedAt, &p.UpdatedBy, &p.Revision)
+	if err != nil {
+		return nil, err
+	}
+	p.CreatedAt, p.UpdatedAt = p.CreatedAt.UTC(), p.UpdatedAt.UTC()
+	return &p, nil
+}
+
+func projectNameTaken(name string) error {
+	return castellan.Errorf(castellan.ECONFLICT, castellan.CodeProjectNameTaken, "a project named %q already exists in this parent", name)
+}
+
+// FindProjectByID implements castellan.ProjectService.
+func (s *ProjectService) FindProjectByID(ctx context.Context, orgID, id string) (*castellan.Project, error) {
+	p, err := scanProject(s.db.queryRow(ctx, `SELECT `+projectColumns+` FROM nodes WHERE org_id = ? AND kind = 'project' AND id = ?`, orgID, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound(castellan.CodeProjectNotFound, "project", id)
+	}
+	return p, err
+}
+
+// FindProjects implements castellan.ProjectService.
+func (s *ProjectService) FindProjects(ctx context.Context, orgID string, f castellan.ProjectFilter) ([]*castellan.Project, string, error) {
+	cur, err := decodeCursor(f.PageToken, "projects", 2)
+	if err != nil {
+		return nil, "", err
+	}
+	size := castellan.PageSize(f.PageSize)
+	q, args := `SELECT `+projectColumns+` FROM nodes WHERE org_id = ? AND kind = 'project'`, []any{orgID}
+	if cur != nil {
+		q, args = q+` AND (name > ? OR (name = ? AND id > ?))`, append(args, cur.Key[0], cur.Key[0], cur.Key[1])
+	}
+	rows, err := s.db.query(ctx, q+` ORDER BY name, id LIMIT ?`, append(args, size+1)...)
+	if err != nil {
+		return nil, "", err
+	}
+	projects, err := collect(rows, scanProject)
+	if err != nil {
+		return nil, "", err
+	}
+	projects, next := pageOf(projects, size, func(p *castellan.Project) cursor {
+		return cursor{List: "projects", Key: []string{p.Name, p.ID}}
+	})
+	return projects, next, nil
+}
+
+// lockOrganization reads the organization's root inside tx, so that a
+// concurrent deletion of the organization and this write cannot both
+// succeed. Returns ENOTFOUND (organization.not_found).
+func lockOrganization(ctx context.Context, tx *Tx, orgID string) error {
+	var id string
+	err := tx.queryRow(ctx, `SELECT id FROM organizations WHERE id = ?`+tx.db.dialect.lockKey, orgID).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return notFound(castellan.CodeOrgNotFound, "organization", orgID)
+	}
+	return err
+}
+
+// CreateProject implements castellan.ProjectService.
+func (s *ProjectService) CreateProject(ctx context.Context, orgID string, pc castellan.ProjectCreate) (*castellan.Project, error) {
+	if err := pc.Validate(); err != nil {
+		return nil, err
+	}
+	var p *castellan.Project
+	err := s.db.update(ctx, func(tx *Tx) error {
+		if err := lockOrganization(ctx, tx, orgID); err != nil {
+			return err
+		}
+		rev, err := tx.nextRevision(ctx)
+		if err != nil {
+			return err
+		}
+		p = &castellan.Project{
+			ID: newID(), OrganizationID: orgID, ParentID: orgID, Name: pc.Name, Description: pc.Description,
+			CreatedAt: tx.now, CreatedBy: tx.actorID(), UpdatedAt: tx.now, UpdatedBy: tx.actorID(), Revision: rev,
+		}
+		_, err = tx.exec(ctx, `INSERT INTO nodes (`+projectColumns+`, kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'project')`,
+			p.ID, p.OrganizationID, p.ParentID, p.Name, p.Description, p.CreatedAt, p.CreatedBy, p.UpdatedAt, p.UpdatedBy, p.Revision)
+		if isUniqueViolation(err) {
+			return projectNameTaken(pc.Name)
+		}
+		if err != nil {
+			return fmt.Errorf("insert project: %w", err)
+		}
+		_, err = tx.record(ctx, change{
+			orgID: orgID, action: "organizations:CreateProject",
+			entityType: "project", entityID: p.ID, entityName: p.Name, operation: "create",
+			summary: map[string]any{"name": p.Name, "description": p.Description, "parentId": p.ParentID},
+		})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// UpdateProject implements castellan.ProjectService.
+func (s *ProjectService) UpdateProject(ctx context.Context, orgID, id string, upd castellan.ProjectUpdate) (*castellan.Project, error) {
+	if err := upd.Validate(); err != nil {
+		return nil, err
+	}
+	var p *castellan.Project
+	err := s.db.update(ctx, func(tx *Tx) error {
+		var err error
+		p, err = scanProject(tx.queryRow(ctx, `SELECT `+projectColumns+` FROM nodes WHERE org_id = ? AND kind = 'project' AND id = ?`, orgID, id))
+		if errors.Is(err, sql.ErrNoRows) {
+			return notFound(castellan.CodeProjectNotFound, "project", id)
+		}
+		if err != nil {
+			return err
+		}
+		summary := map[string]any{}
+		if upd.Name != nil && *upd.Name != p.Name {
+			summary["name"], p.Name = diff{p.Name, *upd.Name}, *upd.Name
+		}
+		if upd.Description != nil && *upd.Description != p.Description {
+			summary["description"], p.Description = diff{p.Description, *upd.Description}, *upd.Description
+		}
+		if len(summary) == 0 {
+			return nil
+		}
+		if p.Revision, err = tx.nextRevision(ctx); err != nil {
+			return err
+		}
+		p.UpdatedAt, p.UpdatedBy = tx.now, tx.actorID()
+		_, err = tx.exec(ctx, `UPDATE nodes SET name = ?, description = ?, updated_at = ?, updated_by = ?, revision = ? WHERE org_id = ? AND id = ?`,
+			p.Name, p.Description, p.UpdatedAt, p.UpdatedBy, p.Revision, orgID, id)
+		if isUniqueViolation(err) {
+			return projectNameTaken(p.Name)
+		}
+		if err != nil {
+			return fmt.Errorf("update project: %w", err)
+		}
+		_, err = tx.record(ctx, change{
+			orgID: orgID, action: "organizations:UpdateProject",
+			entityType: "project", entityID: id, entityName: p.Name, operation: "update", summary: summary,
+		})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// DeleteProject implements castellan.ProjectService.
+func (s *ProjectService) DeleteProject(ctx context.Context, orgID, id string) (int64, error) {
+	var rev int64
+	err := s.db.update(ctx, func(tx *Tx) error {
+		p, err := scanProject(tx.queryRow(ctx, `SELECT `+projectColumns+` FROM nodes WHERE org_id = ? AND kind = 'project' AND id = ?`, orgID, id))
+		if errors.Is(err, sql.ErrNoRows) {
+			return notFound(castellan.CodeProjectNotFound, "project", id)
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := tx.exec(ctx, `DELETE FROM nodes WHERE org_id = ? AND id = ?`, orgID, id); err != nil {
+			return fmt.Errorf("delete project: %w", err)
+		}
+		rev, err = tx.record(ctx, change{
+			orgID: orgID, action: "organizations:DeleteProject",
+			entityType: "project", entityID: id, entityName: p.Name, operation: "delete",
+			summary: map[string]any{"name": p.Name},
+		})
+		return err
+	})
+	return rev, err
+}

@@ -1,0 +1,78 @@
+package sqlstore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/castellan-iam/castellan"
+	"github.com/google/uuid"
+)
+
+// change describes one mutation for the change log and the audit log.
+type change struct {
+	orgID      string
+	action     string // service:Verb, as in the catalogue
+	entityType string
+	entityID   string
+	entityName string
+	operation  string // create, update or delete
+	summary    map[string]any
+	// also lists further entities the mutation touched (bootstrap creates
+	// an organization, its root, a user and a token); each gets a change-log
+	// row under the same revision.
+	also []changedEntity
+}
+
+type changedEntity struct {
+	entityType, entityID, operation string
+}
+
+// record writes the change-log rows and the audit event of the
+// transaction's mutation and returns its revision.
+func (tx *Tx) record(ctx context.Context, c change) (int64, error) {
+	rev, err := tx.nextRevision(ctx)
+	if err != nil {
+		return 0, err
+	}
+	entities := append([]changedEntity{{c.entityType, c.entityID, c.operation}}, c.also...)
+	for _, e := range entities {
+		_, err := tx.exec(ctx, `INSERT INTO change_log (revision, org_id, entity_type, entity_id, operation, occurred_at)
+			VALUES (?, ?, ?, ?, ?, ?)`, rev, c.orgID, e.entityType, e.entityID, e.operation, tx.now)
+		if err != nil {
+			return 0, fmt.Errorf("change log: %w", err)
+		}
+	}
+	summary, err := json.Marshal(c.summary)
+	if err != nil {
+		return 0, fmt.Errorf("audit summary: %w", err)
+	}
+	if c.summary == nil {
+		summary = []byte("{}")
+	}
+	_, err = tx.exec(ctx, `INSERT INTO audit_events (id, org_id, revision, occurred_at, actor_type, actor_id, actor_org,
+			action, target_type, target_id, target_name, request_id, source_ip, summary)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		newID(), c.orgID, rev, tx.now, string(tx.actor.Type), tx.actor.ID, tx.actor.OrganizationID,
+		c.action, c.entityType, c.entityID, c.entityName, tx.info.RequestID, tx.info.SourceIP, string(summary))
+	if err != nil {
+		return 0, fmt.Errorf("audit event: %w", err)
+	}
+	return rev, nil
+}
+
+// diff is an update's audit summary entry.
+type diff struct {
+	Old any `json:"old"`
+	New any `json:"new"`
+}
+
+// newID returns a time-ordered UUID (version 7) for a new row.
+func newID() string {
+	return uuid.Must(uuid.NewV7()).String()
+}
+
+// notFound is the error every Find method returns for a missing row.
+func notFound(code, what, id string) error {
+	return castellan.Errorf(castellan.ENOTFOUND, code, "%s %s not found", what, id)
+}
