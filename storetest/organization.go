@@ -152,4 +152,3 @@ func testOrganizations(t *testing.T, open Opener) {
 		wantCode(t, err, castellan.EINVALID, castellan.CodeInvalidPageToken)
 	})
 }
-
