@@ -1,0 +1,132 @@
+package api
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/castellan-iam/castellan"
+)
+
+// ProjectPath names one project of one organization.
+type ProjectPath struct {
+	Org     string `path:"org" doc:"Organization ID (a UUID)."`
+	Project string `path:"project" doc:"Project ID (a UUID)."`
+}
+
+// check validates both IDs and the caller's access to the organization.
+func (p ProjectPath) check(ctx context.Context) error {
+	if err := checkOrgAccess(ctx, p.Org); err != nil {
+		return err
+	}
+	return castellan.CheckID("path.project", p.Project)
+}
+
+type projectOutput struct {
+	Body *castellan.Project
+}
+
+type projectCreateBody struct {
+	Name        string `json:"name" minLength:"1" maxLength:"63" pattern:"^[A-Za-z0-9][A-Za-z0-9._-]*$" doc:"Name, unique among the projects of the parent (case-sensitive)." example:"web-prod"`
+	Description string `json:"description,omitempty" maxLength:"256" doc:"Free text."`
+}
+
+type projectUpdateBody struct {
+	Name        *string `json:"name,omitempty" minLength:"1" maxLength:"63" pattern:"^[A-Za-z0-9][A-Za-z0-9._-]*$" doc:"New name."`
+	Description *string `json:"description,omitempty" maxLength:"256" doc:"New description."`
+}
+
+type listProjectsOutput struct {
+	Body struct {
+		Projects      []*castellan.Project `json:"projects" nullable:"false"`
+		NextPageToken string               `json:"nextPageToken,omitempty" doc:"Token of the next page; absent on the last page."`
+	}
+}
+
+func (s *Server) registerProjects() {
+	const tag = "Projects"
+	register(s, op{
+		id: "create-project", method: http.MethodPost, path: "/v1/organizations/{org}/projects", tag: tag,
+		action: "organizations:CreateProject", status: http.StatusCreated, errors: []int{http.StatusNotFound, http.StatusConflict},
+		summary: "Create a project", desc: "Creates a project under the organization's root. Fails with project.name_taken when a sibling has the name.",
+	}, func(ctx context.Context, in *struct {
+		OrgPath
+		Body projectCreateBody
+	}) (*projectOutput, error) {
+		if err := checkOrgAccess(ctx, in.Org); err != nil {
+			return nil, err
+		}
+		p, err := s.services.Projects.CreateProject(ctx, in.Org, castellan.ProjectCreate{Name: in.Body.Name, Description: in.Body.Description})
+		if err != nil {
+			return nil, err
+		}
+		return &projectOutput{Body: p}, nil
+	})
+
+	register(s, op{
+		id: "list-projects", method: http.MethodGet, path: "/v1/organizations/{org}/projects", tag: tag,
+		action: "organizations:ListProjects", errors: []int{http.StatusNotFound},
+		summary: "List projects", desc: "Projects of the organization by name.",
+	}, func(ctx context.Context, in *struct {
+		OrgPath
+		PageParams
+	}) (*listProjectsOutput, error) {
+		if err := checkOrgAccess(ctx, in.Org); err != nil {
+			return nil, err
+		}
+		projects, next, err := s.services.Projects.FindProjects(ctx, in.Org, castellan.ProjectFilter{PageSize: in.PageSize, PageToken: in.PageToken})
+		if err != nil {
+			return nil, err
+		}
+		out := &listProjectsOutput{}
+		out.Body.Projects, out.Body.NextPageToken = nonNil(projects), next
+		return out, nil
+	})
+
+	register(s, op{
+		id: "get-project", method: http.MethodGet, path: "/v1/organizations/{org}/projects/{project}", tag: tag,
+		action: "organizations:GetProject", errors: []int{http.StatusNotFound},
+		summary: "Get a project",
+	}, func(ctx context.Context, in *ProjectPath) (*projectOutput, error) {
+		if err := in.check(ctx); err != nil {
+			return nil, err
+		}
+		p, err := s.services.Projects.FindProjectByID(ctx, in.Org, in.Project)
+		if err != nil {
+			return nil, err
+		}
+		return &projectOutput{Body: p}, nil
+	})
+
+	register(s, op{
+		id: "update-project", method: http.MethodPatch, path: "/v1/organizations/{org}/projects/{project}", tag: tag,
+		action: "organizations:UpdateProject", errors: []int{http.StatusNotFound, http.StatusConflict},
+		summary: "Update a project", desc: "Changes the fields present in the body; an update that changes nothing writes nothing.",
+	}, func(ctx context.Context, in *struct {
+		ProjectPath
+		Body projectUpdateBody
+	}) (*projectOutput, error) {
+		if err := in.check(ctx); err != nil {
+			return nil, err
+		}
+		p, err := s.services.Projects.UpdateProject(ctx, in.Org, in.Project, castellan.ProjectUpdate{Name: in.Body.Name, Description: in.Body.Description})
+		if err != nil {
+			return nil, err
+		}
+		return &projectOutput{Body: p}, nil
+	})
+
+	register(s, op{
+		id: "delete-project", method: http.MethodDelete, path: "/v1/organizations/{org}/projects/{project}", tag: tag,
+		action: "organizations:DeleteProject", errors: []int{http.StatusNotFound},
+		summary: "Delete a project",
+	}, func(ctx context.Context, in *ProjectPath) (*revisionOutput, error) {
+		if err := in.check(ctx); err != nil {
+			return nil, err
+		}
+		rev, err := s.services.Projects.DeleteProject(ctx, in.Org, in.Project)
+		if err != nil {
+			return nil, err
+		}
+		return deleted(rev), nil
+	})
+}

@@ -1,0 +1,98 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/castellan-iam/castellan"
+	"github.com/castellan-iam/castellan/sqlstore"
+)
+
+func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	f := newFlags("migrate", stderr, getenv)
+	database := f.database()
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	db, err := sqlstore.Open(ctx, *database, sqlstore.Options{SkipMigrate: true})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	applied, err := db.Migrate(ctx)
+	for _, name := range applied {
+		fmt.Fprintln(stdout, "applied", name)
+	}
+	if err != nil {
+		return err
+	}
+	if len(applied) == 0 {
+		fmt.Fprintln(stdout, "schema is up to date")
+	}
+	return nil
+}
+
+func runBootstrap(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	f := newFlags("bootstrap", stderr, getenv)
+	database := f.database()
+	org := f.String("org", "", "name of the organization to create")
+	ownerEmail := f.String("owner-email", "", "email address of its first owner")
+	operator := f.Bool("operator", false, "create an operator token instead of an organization")
+	asJSON := f.Bool("json", false, "print one JSON object instead of text")
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	if *operator == (*org != "" || *ownerEmail != "") {
+		return errors.New("give either --org and --owner-email, or --operator")
+	}
+	db, err := sqlstore.Open(ctx, *database, sqlstore.Options{})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	ctx = castellan.WithRequestInfo(ctx, castellan.RequestInfo{RequestID: "cli-bootstrap", SourceIP: "local"})
+
+	if *operator {
+		t, err := db.Tokens().CreateOperatorToken(ctx)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			return json.NewEncoder(stdout).Encode(map[string]string{"operatorTokenId": t.ID, "token": t.Token})
+		}
+		fmt.Fprintf(stdout, "Operator token (shown once, keep it secret):\n%s\n", t.Token)
+		return nil
+	}
+	res, err := db.Tokens().BootstrapOrganization(ctx, castellan.Bootstrap{OrganizationName: *org, OwnerEmail: *ownerEmail})
+	if err != nil {
+		return describe(err)
+	}
+	if *asJSON {
+		return json.NewEncoder(stdout).Encode(struct {
+			OrganizationID string `json:"organizationId"`
+			OwnerUserID    string `json:"ownerUserId"`
+			Token          string `json:"token"`
+		}{res.OrganizationID, res.OwnerUserID, res.Token})
+	}
+	fmt.Fprintf(stdout, "Organization ID: %s\nOwner user ID:   %s\nAPI token (shown once, keep it secret):\n%s\n",
+		res.OrganizationID, res.OwnerUserID, res.Token)
+	return nil
+}
+
+// describe spells out a validation error's fields for the terminal.
+func describe(err error) error {
+	var e *castellan.Error
+	if !errors.As(err, &e) || len(e.Fields) == 0 {
+		return err
+	}
+	var b strings.Builder
+	b.WriteString(e.Code)
+	for _, f := range e.Fields {
+		fmt.Fprintf(&b, "\n  --%s: %s (%s)", f.Field, f.Message, f.Rule)
+	}
+	return errors.New(b.String())
+}

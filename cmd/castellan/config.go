@@ -1,0 +1,73 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+)
+
+// DefaultDatabase is the embedded store castellan uses when given none.
+const DefaultDatabase = "sqlite://./castellan.db"
+
+// flags is a FlagSet whose flags default to environment variables.
+type flags struct {
+	*flag.FlagSet
+	getenv func(string) string
+}
+
+func newFlags(name string, stderr io.Writer, getenv func(string) string) *flags {
+	fs := flag.NewFlagSet("castellan "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return &flags{FlagSet: fs, getenv: getenv}
+}
+
+// str defines a string flag whose default comes from env when set there.
+func (f *flags) str(name, env, def, help string) *string {
+	if v := f.getenv(env); v != "" {
+		def = v
+	}
+	return f.String(name, def, help+" ($"+env+")")
+}
+
+// boolean defines a bool flag whose default comes from env ("true"/"1").
+func (f *flags) boolean(name, env string, help string) *bool {
+	v := f.getenv(env)
+	return f.Bool(name, v == "true" || v == "1", help+" ($"+env+")")
+}
+
+func (f *flags) database() *string {
+	return f.str("database", "CASTELLAN_DATABASE", DefaultDatabase, "store URL: sqlite://<path> or postgres://user@host:port/db")
+}
+
+// logging defines the log flags and returns a function building the logger.
+func (f *flags) logging(stderr io.Writer) func() (*slog.Logger, error) {
+	format := f.str("log-format", "CASTELLAN_LOG_FORMAT", "text", "log format: text or json")
+	level := f.str("log-level", "CASTELLAN_LOG_LEVEL", "info", "log level: debug, info, warn or error")
+	return func() (*slog.Logger, error) {
+		var lvl slog.Level
+		if err := lvl.UnmarshalText([]byte(*level)); err != nil {
+			return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", *level)
+		}
+		opts := &slog.HandlerOptions{Level: lvl}
+		switch strings.ToLower(*format) {
+		case "text":
+			return slog.New(slog.NewTextHandler(stderr, opts)), nil
+		case "json":
+			return slog.New(slog.NewJSONHandler(stderr, opts)), nil
+		}
+		return nil, fmt.Errorf("--log-format %q: want text or json", *format)
+	}
+}
+
+// parse parses args and refuses positional arguments.
+func (f *flags) parse(args []string) error {
+	if err := f.Parse(args); err != nil {
+		return err
+	}
+	if f.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", f.Arg(0))
+	}
+	return nil
+}

@@ -1,0 +1,86 @@
+// Command castellan is the Castellan server and its administration tool:
+//
+//	castellan serve      run the API (embedded SQLite by default)
+//	castellan migrate    apply pending schema migrations
+//	castellan bootstrap  create an organization with its first owner, or an operator token
+//	castellan version    print the version
+//
+// Every flag can also be set by an environment variable, named in its help.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "castellan:", err)
+		}
+		os.Exit(2)
+	}
+}
+
+const usage = `Castellan: identity, access and organization service for cloud platforms.
+
+Usage:
+  castellan serve      [flags]   run the API server
+  castellan migrate    [flags]   apply pending schema migrations and exit
+  castellan bootstrap  [flags]   create an organization and its first owner (or --operator: an operator token)
+  castellan version              print the version
+
+Run "castellan <command> -h" for the flags of a command.
+`
+
+// run is main without the process: tests call it directly.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return flag.ErrHelp
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "serve":
+		return runServe(ctx, rest, stdout, stderr, getenv)
+	case "migrate":
+		return runMigrate(ctx, rest, stdout, stderr, getenv)
+	case "bootstrap":
+		return runBootstrap(ctx, rest, stdout, stderr, getenv)
+	case "version", "-version", "--version":
+		fmt.Fprintln(stdout, "castellan", version())
+		return nil
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unknown command %q", cmd)
+}
+
+// version is the module version the binary was built from, or the VCS
+// revision for builds from a checkout.
+func version() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	if v := info.Main.Version; v != "" && v != "(devel)" {
+		return v
+	}
+	for _, s := range info.Settings {
+		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+			return "devel-" + s.Value[:12]
+		}
+	}
+	return "devel"
+}

@@ -1,0 +1,102 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/castellan-iam/castellan"
+	"github.com/castellan-iam/castellan/api"
+	"github.com/castellan-iam/castellan/sqlstore"
+)
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	f := newFlags("serve", stderr, getenv)
+	database := f.database()
+	listen := f.str("listen", "CASTELLAN_LISTEN", "127.0.0.1:8080", "address to serve the API on")
+	operatorTokenFile := f.str("operator-token-file", "CASTELLAN_OPERATOR_TOKEN_FILE", "", "file holding an operator token, one per line")
+	logger := f.logging(stderr)
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	log, err := logger()
+	if err != nil {
+		return err
+	}
+	var operatorTokens []string
+	if *operatorTokenFile != "" {
+		if operatorTokens, err = readOperatorTokens(*operatorTokenFile); err != nil {
+			return err
+		}
+	}
+
+	db, err := sqlstore.Open(ctx, *database, sqlstore.Options{})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	handler := api.New(api.Config{Services: db.Services(), Logger: log, OperatorTokens: operatorTokens, Version: version()})
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          nil,
+	}
+	log.Info("listening", "addr", "http://"+ln.Addr().String(), "database", db.Dialect(), "version", version())
+	fmt.Fprintf(stdout, "castellan listening on http://%s\n", ln.Addr())
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// readOperatorTokens reads the operator tokens of a file, one per line;
+// blank lines and lines starting with # are ignored.
+func readOperatorTokens(path string) ([]string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--operator-token-file: %w", err)
+	}
+	var tokens []string
+	for i, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if !castellan.ValidTokenSyntax(line) {
+			return nil, fmt.Errorf("--operator-token-file %s line %d: not a Castellan token (cst_ and 43 base64url characters)", path, i+1)
+		}
+		tokens = append(tokens, line)
+	}
+	if len(tokens) == 0 {
+		return nil, fmt.Errorf("--operator-token-file %s: no token in it", path)
+	}
+	return tokens, nil
+}
