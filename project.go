@@ -38,7 +38,11 @@ type Project struct {
 // MaxProjectNameLength is the longest project name.
 const MaxProjectNameLength = 63
 
-var projectNamePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+// ProjectNamePattern is the regular expression project names match; the
+// OpenAPI document states the same pattern.
+const ProjectNamePattern = `^[A-Za-z0-9][A-Za-z0-9._-]*$`
+
+var projectNamePattern = regexp.MustCompile(ProjectNamePattern)
 
 // ProjectNameRule describes the project name pattern in words.
 const ProjectNameRule = "must start with a letter or digit and contain only letters, digits, '.', '_' and '-'"

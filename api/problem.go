@@ -150,6 +150,7 @@ func fieldFromDetail(d *huma.ErrorDetail) castellan.FieldError {
 	}
 	for _, r := range []struct{ prefix, rule string }{
 		{"unexpected property", "unknownField"},
+		{"unknown content type", "contentType"},
 		{"unknown query parameter", "unknownField"},
 		{"expected length >=", "minLength"},
 		{"expected length <=", "maxLength"},

@@ -7,6 +7,8 @@ import (
 	"crypto/sha256"
 	"log/slog"
 	"net/http"
+	"strconv"
+	"sync"
 
 	"github.com/castellan-iam/castellan"
 	"github.com/danielgtaylor/huma/v2"
@@ -37,6 +39,10 @@ type Server struct {
 	handler        http.Handler
 }
 
+// installErrorModel replaces huma's error constructors, which are package
+// variables, once per process.
+var installErrorModel sync.Once
+
 // New builds the API with every route registered.
 func New(cfg Config) *Server {
 	s := &Server{services: cfg.Services, logger: cfg.Logger, metrics: newMetrics()}
@@ -46,10 +52,12 @@ func New(cfg Config) *Server {
 	for _, t := range cfg.OperatorTokens {
 		s.operatorHashes = append(s.operatorHashes, sha256.Sum256([]byte(t)))
 	}
-	huma.NewErrorWithContext = humaError
-	huma.NewError = func(status int, msg string, errs ...error) huma.StatusError {
-		return humaError(nil, status, msg, errs...)
-	}
+	installErrorModel.Do(func() {
+		huma.NewErrorWithContext = humaError
+		huma.NewError = func(status int, msg string, errs ...error) huma.StatusError {
+			return humaError(nil, status, msg, errs...)
+		}
+	})
 
 	mux := http.NewServeMux()
 	hcfg := huma.DefaultConfig("Castellan API", cfg.Version)
@@ -83,15 +91,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.S
 func (s *Server) OpenAPI() *huma.OpenAPI { return s.api.OpenAPI() }
 
 // documentErrors makes the OpenAPI document say what the API does: invalid
-// input is 400 (huma would document 422), and every operation may answer
-// 401 and 500.
+// input is 400 (huma would document 422), and an operation with a body may
+// also answer 413 (body over MaxBodyBytes) and 415 (body not JSON).
 func documentErrors(_ *huma.OpenAPI, op *huma.Operation) {
-	if r, ok := op.Responses["422"]; ok {
-		delete(op.Responses, "422")
-		if _, ok := op.Responses["400"]; !ok {
-			r.Description = http.StatusText(http.StatusBadRequest)
-			op.Responses["400"] = r
-		}
+	delete(op.Responses, "422")
+	bad, ok := op.Responses["400"]
+	if !ok || op.RequestBody == nil {
+		return
+	}
+	for _, status := range []int{http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType} {
+		op.Responses[strconv.Itoa(status)] = &huma.Response{Description: http.StatusText(status), Content: bad.Content}
 	}
 }
 

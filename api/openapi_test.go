@@ -1,0 +1,165 @@
+package api_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/castellan-iam/castellan"
+	"github.com/pb33f/libopenapi"
+	validator "github.com/pb33f/libopenapi-validator"
+)
+
+// TestOpenAPI checks that /v1/openapi.json is a valid OpenAPI 3.1 document
+// and that every operation has an ID, a summary, a success schema and
+// documented problem+json errors.
+func TestOpenAPI(t *testing.T) {
+	e := newEnv(t, "sqlite://"+t.TempDir()+"/castellan.db")
+	spec := fetchOpenAPI(t, e)
+	doc, err := libopenapi.NewDocument(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := doc.GetVersion(); v != "3.1.0" {
+		t.Fatalf("got OpenAPI %s, want 3.1.0", v)
+	}
+	v, errs := validator.NewValidator(doc)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	if ok, verrs := v.ValidateDocument(); !ok {
+		for _, e := range verrs {
+			t.Errorf("%s: %s", e.Message, e.Reason)
+		}
+		t.FailNow()
+	}
+
+	var raw struct {
+		Paths map[string]map[string]struct {
+			OperationID string                `json:"operationId"`
+			Summary     string                `json:"summary"`
+			Security    *[]map[string][]string `json:"security"`
+			RequestBody *struct {
+				Content map[string]any `json:"content"`
+			} `json:"requestBody"`
+			Responses map[string]struct {
+				Content map[string]struct {
+					Schema map[string]any `json:"schema"`
+				} `json:"content"`
+			} `json:"responses"`
+		} `json:"paths"`
+		Components struct {
+			Schemas map[string]json.RawMessage `json:"schemas"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(spec, &raw); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"GET /healthz", "GET /readyz",
+		"POST /v1/organizations", "GET /v1/organizations",
+		"GET /v1/organizations/{org}", "PATCH /v1/organizations/{org}", "DELETE /v1/organizations/{org}",
+		"POST /v1/organizations/{org}/projects", "GET /v1/organizations/{org}/projects",
+		"GET /v1/organizations/{org}/projects/{project}", "PATCH /v1/organizations/{org}/projects/{project}",
+		"DELETE /v1/organizations/{org}/projects/{project}",
+		"GET /v1/organizations/{org}/audit-events",
+	}
+	seen := map[string]bool{}
+	for path, methods := range raw.Paths {
+		for method, op := range methods {
+			name := strings.ToUpper(method) + " " + path
+			seen[name] = true
+			if op.OperationID == "" || op.Summary == "" {
+				t.Errorf("%s: no operationId or summary", name)
+			}
+			public := op.Security != nil && len(*op.Security) == 0
+			var success bool
+			for status, resp := range op.Responses {
+				if strings.HasPrefix(status, "2") {
+					success = len(resp.Content["application/json"].Schema) > 0
+					continue
+				}
+				if resp.Content["application/problem+json"].Schema["$ref"] != "#/components/schemas/Problem" {
+					t.Errorf("%s %s: error response is not a Problem: %+v", name, status, resp.Content)
+				}
+			}
+			if !success {
+				t.Errorf("%s: no success response with a JSON schema", name)
+			}
+			wantErrors := []string{"400", "500"}
+			if !public {
+				wantErrors = append(wantErrors, "401")
+			}
+			if op.RequestBody != nil {
+				wantErrors = append(wantErrors, "413", "415")
+				if op.RequestBody.Content["application/json"] == nil {
+					t.Errorf("%s: request body is not JSON", name)
+				}
+			}
+			for _, status := range wantErrors {
+				if _, ok := op.Responses[status]; !ok {
+					t.Errorf("%s: error %s not documented", name, status)
+				}
+			}
+		}
+	}
+	for _, name := range want {
+		if !seen[name] {
+			t.Errorf("%s is missing from the document", name)
+		}
+	}
+	if len(seen) != len(want) {
+		t.Errorf("document has %d operations, this test knows %d: add the new ones to want", len(seen), len(want))
+	}
+
+	// The documented project name pattern is the one the domain enforces.
+	var createBody struct {
+		Properties map[string]struct{ Pattern string } `json:"properties"`
+	}
+	if err := json.Unmarshal(raw.Components.Schemas["ProjectCreateBody"], &createBody); err != nil {
+		t.Fatal(err)
+	}
+	if got := createBody.Properties["name"].Pattern; got != castellan.ProjectNamePattern {
+		t.Fatalf("OpenAPI project name pattern %q, domain %q", got, castellan.ProjectNamePattern)
+	}
+}
+
+func TestOperationsEndpoints(t *testing.T) {
+	e := newEnv(t, "sqlite://"+t.TempDir()+"/castellan.db")
+	resp := e.do(t, request{method: "GET", path: "/healthz"})
+	wantStatus(t, resp, http.StatusOK)
+	resp = e.do(t, request{method: "GET", path: "/readyz"})
+	wantStatus(t, resp, http.StatusOK)
+	var ready struct {
+		Status   string
+		Revision int64
+	}
+	resp.decode(t, &ready)
+	if ready.Status != "ready" || ready.Revision != e.globex.Revision {
+		t.Fatalf("got %+v, want revision %d", ready, e.globex.Revision)
+	}
+
+	// A caller's request ID is kept when it is sane and replaced otherwise.
+	resp = e.do(t, request{method: "GET", path: "/healthz", header: map[string]string{"X-Request-Id": "abc-123"}})
+	if got := resp.header.Get("X-Request-Id"); got != "abc-123" {
+		t.Fatalf("got request ID %q, want abc-123", got)
+	}
+	resp = e.do(t, request{method: "GET", path: "/healthz", header: map[string]string{"X-Request-Id": "bad id\u00e9"}})
+	if got := resp.header.Get("X-Request-Id"); got == "" || strings.Contains(got, " ") {
+		t.Fatalf("got request ID %q, want a fresh one", got)
+	}
+
+	e.do(t, request{method: "GET", path: "/v1/organizations/" + e.acme.OrganizationID + "/projects", token: e.acme.Token})
+	resp = e.do(t, request{method: "GET", path: "/metrics"})
+	wantStatus(t, resp, http.StatusOK)
+	for _, line := range []string{
+		`castellan_http_requests_total{method="GET",route="GET /healthz",status="200"} 3`,
+		`castellan_http_requests_total{method="GET",route="GET /v1/organizations/{org}/projects",status="200"} 1`,
+		`castellan_http_request_duration_seconds_bucket{method="GET",route="GET /readyz",le="+Inf"} 1`,
+	} {
+		if !strings.Contains(string(resp.body), line) {
+			t.Errorf("metrics lack %s", line)
+		}
+	}
+}
