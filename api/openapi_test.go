@@ -37,8 +37,8 @@ func TestOpenAPI(t *testing.T) {
 
 	var raw struct {
 		Paths map[string]map[string]struct {
-			OperationID string                `json:"operationId"`
-			Summary     string                `json:"summary"`
+			OperationID string                 `json:"operationId"`
+			Summary     string                 `json:"summary"`
 			Security    *[]map[string][]string `json:"security"`
 			RequestBody *struct {
 				Content map[string]any `json:"content"`
