@@ -72,6 +72,9 @@ func connect(rawURL string) (*DB, error) {
 		if path == "" {
 			return nil, fmt.Errorf("database URL %q: missing file path (sqlite://./castellan.db)", rawURL)
 		}
+		if strings.ContainsAny(path, "?#") {
+			return nil, fmt.Errorf("database URL %q: the file path may not contain ? or #", rawURL)
+		}
 		return openSQLite(path)
 	case strings.HasPrefix(rawURL, "postgres://"), strings.HasPrefix(rawURL, "postgresql://"):
 		if _, err := url.Parse(rawURL); err != nil {
