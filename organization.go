@@ -59,9 +59,7 @@ type OrganizationCreate struct {
 
 // Validate checks every field and reports all failures at once.
 func (oc *OrganizationCreate) Validate() error {
-	fields := ValidateOrganizationName("body.name", oc.Name)
-	fields = append(fields, ValidateDescription("body.description", oc.Description)...)
-	return Invalid(fields)
+	return validateNamed(ValidateOrganizationName, &oc.Name, &oc.Description)
 }
 
 // OrganizationUpdate changes the non-nil fields of an organization.
@@ -72,12 +70,18 @@ type OrganizationUpdate struct {
 
 // Validate checks the fields being changed.
 func (ou *OrganizationUpdate) Validate() error {
+	return validateNamed(ValidateOrganizationName, ou.Name, ou.Description)
+}
+
+// validateNamed checks the name (with validName) and the description of a
+// create or update input, each only when present, and reports all failures.
+func validateNamed(validName func(field, name string) []FieldError, name, description *string) error {
 	var fields []FieldError
-	if ou.Name != nil {
-		fields = append(fields, ValidateOrganizationName("body.name", *ou.Name)...)
+	if name != nil {
+		fields = append(fields, validName("body.name", *name)...)
 	}
-	if ou.Description != nil {
-		fields = append(fields, ValidateDescription("body.description", *ou.Description)...)
+	if description != nil {
+		fields = append(fields, ValidateDescription("body.description", *description)...)
 	}
 	return Invalid(fields)
 }

@@ -66,9 +66,7 @@ type ProjectCreate struct {
 
 // Validate checks every field and reports all failures at once.
 func (pc *ProjectCreate) Validate() error {
-	fields := ValidateProjectName("body.name", pc.Name)
-	fields = append(fields, ValidateDescription("body.description", pc.Description)...)
-	return Invalid(fields)
+	return validateNamed(ValidateProjectName, &pc.Name, &pc.Description)
 }
 
 // ProjectUpdate changes the non-nil fields of a project.
@@ -79,14 +77,7 @@ type ProjectUpdate struct {
 
 // Validate checks the fields being changed.
 func (pu *ProjectUpdate) Validate() error {
-	var fields []FieldError
-	if pu.Name != nil {
-		fields = append(fields, ValidateProjectName("body.name", *pu.Name)...)
-	}
-	if pu.Description != nil {
-		fields = append(fields, ValidateDescription("body.description", *pu.Description)...)
-	}
-	return Invalid(fields)
+	return validateNamed(ValidateProjectName, pu.Name, pu.Description)
 }
 
 // ProjectFilter selects projects of one organization.
