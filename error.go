@@ -25,24 +25,23 @@ const (
 // Stable error codes. A code never changes meaning once published; clients
 // switch on it.
 const (
-	CodeInternal           = "internal"
-	CodeInvalidField       = "request.invalid_field"
-	CodeInvalidJSON        = "request.invalid_json"
-	CodeInvalidUTF8        = "request.invalid_utf8"
-	CodeInvalidID          = "request.invalid_id"
-	CodeInvalidPageToken   = "request.invalid_page_token"
-	CodeBodyTooLarge       = "request.body_too_large"
-	CodeUnauthenticated    = "auth.unauthenticated"
-	CodeOperatorRequired   = "auth.operator_required"
-	CodeOrgNotFound        = "organization.not_found"
-	CodeOrgNameTaken       = "organization.name_taken"
-	CodeOrgNotEmpty        = "organization.not_empty"
-	CodeProjectNotFound    = "project.not_found"
-	CodeProjectNameTaken   = "project.name_taken"
-	CodeUserEmailTaken     = "user.email_taken"
-	CodeAuditEventNotFound = "audit_event.not_found"
-	CodeNotFound           = "request.not_found"
-	CodeMethodNotAllowed   = "request.method_not_allowed"
+	CodeInternal         = "internal"
+	CodeInvalidField     = "request.invalid_field"
+	CodeInvalidJSON      = "request.invalid_json"
+	CodeInvalidUTF8      = "request.invalid_utf8"
+	CodeInvalidID        = "request.invalid_id"
+	CodeInvalidPageToken = "request.invalid_page_token"
+	CodeBodyTooLarge     = "request.body_too_large"
+	CodeUnauthenticated  = "auth.unauthenticated"
+	CodeOperatorRequired = "auth.operator_required"
+	CodeOrgNotFound      = "organization.not_found"
+	CodeOrgNameTaken     = "organization.name_taken"
+	CodeOrgNotEmpty      = "organization.not_empty"
+	CodeProjectNotFound  = "project.not_found"
+	CodeProjectNameTaken = "project.name_taken"
+	CodeUserEmailTaken   = "user.email_taken"
+	CodeNotFound         = "request.not_found"
+	CodeMethodNotAllowed = "request.method_not_allowed"
 )
 
 // FieldError names one bad field of a request and the rule it breaks.
@@ -67,6 +66,7 @@ type Error struct {
 	Err     error
 }
 
+// Error implements error; the text includes the cause, for logs.
 func (e *Error) Error() string {
 	if e.Err != nil {
 		return fmt.Sprintf("%s: %s: %v", e.Code, e.Message, e.Err)
@@ -74,6 +74,7 @@ func (e *Error) Error() string {
 	return e.Code + ": " + e.Message
 }
 
+// Unwrap returns the cause.
 func (e *Error) Unwrap() error { return e.Err }
 
 // Errorf returns an error of the given kind and code.
@@ -120,3 +121,22 @@ func ErrorCode(err error) string {
 	}
 	return CodeInternal
 }
+
+// Access-model error codes.
+const (
+	CodeInvalidScope      = "request.invalid_scope"
+	CodePermissionDenied  = "auth.permission_denied"
+	CodeEscalation        = "grant.escalation"
+	CodeRoleScopeMismatch = "grant.role_scope_mismatch"
+	CodeLastOwner         = "grant.last_owner"
+	CodeGrantNotFound     = "grant.not_found"
+	CodeRoleNotFound      = "role.not_found"
+	CodeRoleNameTaken     = "role.name_taken"
+	CodeRoleInUse         = "role.in_use"
+	CodeRoleBuiltIn       = "role.built_in"
+	CodeUnknownAction     = "role.unknown_action"
+	CodeGroupNotFound     = "group.not_found"
+	CodeGroupNameTaken    = "group.name_taken"
+	CodeUserNotFound      = "user.not_found"
+	CodeTooManyItems      = "request.too_many_items"
+)

@@ -41,7 +41,9 @@ func ValidateOrganizationName(field, name string) []FieldError {
 // characters, no control characters other than newlines and tabs.
 func ValidateDescription(field, s string) []FieldError {
 	var c fieldChecker
-	c.length(field, s, 0, MaxDescriptionLength)
+	if !c.length(field, s, 0, MaxDescriptionLength) {
+		return c.fields
+	}
 	for _, r := range s {
 		if r != '\n' && r != '\t' && (r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0)) {
 			c.add(field, "pattern", "must not contain control characters")
@@ -74,8 +76,9 @@ func (ou *OrganizationUpdate) Validate() error {
 }
 
 // validateNamed checks the name (with validName) and the description of a
-// create or update input, each only when present, and reports all failures.
-func validateNamed(validName func(field, name string) []FieldError, name, description *string) error {
+// create or update input, each only when present, and reports all
+// failures, with those of other fields (extra).
+func validateNamed(validName func(field, name string) []FieldError, name, description *string, extra ...FieldError) error {
 	var fields []FieldError
 	if name != nil {
 		fields = append(fields, validName("body.name", *name)...)
@@ -83,7 +86,7 @@ func validateNamed(validName func(field, name string) []FieldError, name, descri
 	if description != nil {
 		fields = append(fields, ValidateDescription("body.description", *description)...)
 	}
-	return Invalid(fields)
+	return Invalid(append(fields, extra...))
 }
 
 // OrganizationFilter selects organizations to list.

@@ -18,5 +18,11 @@ type Services struct {
 	Projects      ProjectService
 	Audit         AuditService
 	Tokens        TokenService
+	Users         UserService
+	Groups        GroupService
+	Grants        GrantService
+	Roles         RoleService
 	ChangeLog     ChangeLog
+	// Catalog is the service catalogue the store validates roles with.
+	Catalog *Catalog
 }

@@ -84,8 +84,30 @@ type TokenService interface {
 	BootstrapOrganization(ctx context.Context, b Bootstrap) (*BootstrapResult, error)
 	// CreateOperatorToken issues a token for the operator.
 	CreateOperatorToken(ctx context.Context) (*OperatorToken, error)
+	// CreateUserToken issues a bearer token for an active user of the
+	// organization; the access-keys issue replaces it. Returns ENOTFOUND
+	// (user.not_found).
+	CreateUserToken(ctx context.Context, orgID, userID string) (string, error)
 	// Authenticate returns the principal a token stands for. Returns
 	// EUNAUTHENTICATED (auth.unauthenticated) for a malformed, unknown or
 	// expired token, or one whose user is no longer active.
 	Authenticate(ctx context.Context, token string) (Principal, error)
+}
+
+// UserCreate is the input of CreateUser. The users issue adds the rest of
+// the user model; today a user is an email in an organization.
+type UserCreate struct {
+	Email string
+}
+
+// Validate checks the email.
+func (uc *UserCreate) Validate() error { return Invalid(ValidateEmail("body.email", uc.Email)) }
+
+// UserService reads and creates users.
+type UserService interface {
+	// FindUserByID returns ENOTFOUND (user.not_found).
+	FindUserByID(ctx context.Context, orgID, id string) (*User, error)
+	// CreateUser creates an active user. Returns EINVALID or ECONFLICT
+	// (user.email_taken).
+	CreateUser(ctx context.Context, orgID string, uc UserCreate) (*User, error)
 }

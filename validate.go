@@ -38,10 +38,13 @@ func (c *fieldChecker) add(field, rule, format string, args ...any) {
 	c.fields = append(c.fields, FieldError{Field: field, Rule: rule, Message: fmt.Sprintf(format, args...)})
 }
 
-// length checks that s has between min and max characters (runes).
+// length checks that s is UTF-8 and has between min and max characters
+// (runes).
 func (c *fieldChecker) length(field, s string, min, max int) bool {
 	n := utf8.RuneCountInString(s)
 	switch {
+	case !utf8.ValidString(s):
+		c.add(field, "utf8", "must be UTF-8")
 	case n < min && min == 1:
 		c.add(field, "required", "must not be empty")
 	case n < min:
@@ -54,11 +57,12 @@ func (c *fieldChecker) length(field, s string, min, max int) bool {
 	return false
 }
 
-// printable checks that s has no control characters and no leading or
-// trailing white space.
+// printable checks that s has no control or invisible format characters
+// (such as bidirectional overrides, which make names read other than they
+// are) and no leading or trailing white space.
 func (c *fieldChecker) printable(field, s string) {
-	if strings.IndexFunc(s, unicode.IsControl) >= 0 {
-		c.add(field, "pattern", "must not contain control characters")
+	if strings.IndexFunc(s, func(r rune) bool { return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) }) >= 0 {
+		c.add(field, "pattern", "must not contain control or invisible format characters")
 		return
 	}
 	if strings.TrimSpace(s) != s {
@@ -72,4 +76,4 @@ func (c *fieldChecker) match(field, s string, re *regexp.Regexp, rule string) {
 	}
 }
 
-func (c *fieldChecker) err() error { return Invalid(c.fields) }
+func itoa(i int) string { return fmt.Sprint(i) }

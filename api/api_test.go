@@ -14,6 +14,7 @@ import (
 
 	"github.com/castellan-iam/castellan"
 	"github.com/castellan-iam/castellan/api"
+	"github.com/castellan-iam/castellan/authz"
 	"github.com/castellan-iam/castellan/sqlstore"
 	"github.com/castellan-iam/castellan/sqlstore/sqltest"
 	"github.com/castellan-iam/castellan/storetest"
@@ -63,7 +64,12 @@ func newEnv(t *testing.T, url string) *env {
 	if e.globex, err = db.Tokens().BootstrapOrganization(ctx, castellan.Bootstrap{OrganizationName: "Globex", OwnerEmail: "owner@globex.example"}); err != nil {
 		t.Fatal(err)
 	}
-	e.srv = httptest.NewServer(api.New(api.Config{Services: db.Services(), Version: "test", Logger: slog.New(slog.DiscardHandler)}))
+	services := db.Services()
+	authorizer := &authz.Authorizer{
+		Grants: services.Grants, Groups: services.Groups, Roles: services.Roles, Projects: services.Projects,
+		Catalog: services.Catalog, Now: clock.Now,
+	}
+	e.srv = httptest.NewServer(api.New(api.Config{Services: services, Authorizer: authorizer, Version: "test", Logger: slog.New(slog.DiscardHandler)}))
 	t.Cleanup(e.srv.Close)
 	return e
 }

@@ -40,7 +40,7 @@ func (s *Server) registerAudit() {
 		action: "iam:ListAuditEvents", errors: []int{http.StatusNotFound},
 		summary: "List audit events", desc: "Every mutation of the organization, newest first, with actor, action, target, request ID, source IP and a summary of the change.",
 	}, func(ctx context.Context, in *listAuditEventsInput) (*listAuditEventsOutput, error) {
-		if err := checkOrgAccess(ctx, in.Org); err != nil {
+		if err := s.allowOrg(ctx, in.Org); err != nil {
 			return nil, err
 		}
 		events, next, err := s.services.Audit.FindAuditEvents(ctx, in.Org, castellan.AuditFilter{

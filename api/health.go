@@ -3,6 +3,8 @@ package api
 import (
 	"context"
 	"net/http"
+
+	"github.com/danielgtaylor/huma/v2"
 )
 
 type healthOutput struct {
@@ -43,5 +45,17 @@ func (s *Server) registerHealth(mux *http.ServeMux) {
 		out.Body.Status, out.Body.Revision = "ready", rev
 		return out, nil
 	})
+	// /metrics is Prometheus text, served by promhttp; it is described in
+	// the document by hand.
 	mux.Handle("GET /metrics", s.metrics.handler())
+	s.api.OpenAPI().AddOperation(&huma.Operation{
+		OperationID: "get-metrics", Method: http.MethodGet, Path: "/metrics", Tags: []string{"Operations"},
+		Summary:     "Prometheus metrics",
+		Description: "castellan_http_requests_total and castellan_http_request_duration_seconds by method and route, and the Go runtime and process metrics, in the Prometheus text format.",
+		Security:    []map[string][]string{},
+		Responses: map[string]*huma.Response{"200": {
+			Description: "Metrics in the Prometheus text exposition format.",
+			Content:     map[string]*huma.MediaType{"text/plain": {Schema: &huma.Schema{Type: huma.TypeString}}},
+		}},
+	})
 }

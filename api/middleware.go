@@ -110,8 +110,9 @@ func (s *Server) observe(next http.Handler) http.Handler {
 				*route = "unmatched"
 			}
 			elapsed := time.Since(start)
-			s.metrics.requests.WithLabelValues(r.Method, *route, strconv.Itoa(rec.status)).Inc()
-			s.metrics.duration.WithLabelValues(r.Method, *route).Observe(elapsed.Seconds())
+			method := metricMethod(r.Method)
+			s.metrics.requests.WithLabelValues(method, *route, strconv.Itoa(rec.status)).Inc()
+			s.metrics.duration.WithLabelValues(method, *route).Observe(elapsed.Seconds())
 			level := slog.LevelInfo
 			if rec.status >= 500 {
 				level = slog.LevelError
@@ -124,6 +125,16 @@ func (s *Server) observe(next http.Handler) http.Handler {
 			rec.status = http.StatusOK
 		}
 	})
+}
+
+// metricMethod maps a request method to a fixed set, so that clients
+// cannot create metric series at will.
+func metricMethod(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions:
+		return m
+	}
+	return "OTHER"
 }
 
 type routeKey struct{}
@@ -154,11 +165,23 @@ func sourceIP(r *http.Request) string {
 // MaxBodyBytes is the largest request body the API reads.
 const MaxBodyBytes = 1 << 20
 
-// guardBody refuses bodies over MaxBodyBytes and bodies that are not UTF-8
-// before any handler sees them. JSON must be UTF-8 (RFC 8259), and Go's
-// decoder would otherwise quietly turn bad bytes into U+FFFD.
+// guardBody refuses bodies over MaxBodyBytes and bodies and query
+// parameters that are not UTF-8 or hold NUL bytes, before any handler sees
+// them. JSON must be UTF-8 (RFC 8259), Go's decoder would otherwise
+// quietly turn bad bytes into U+FFFD, and PostgreSQL refuses them in text.
 func guardBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for name, values := range r.URL.Query() {
+			for _, v := range values {
+				if !utf8.ValidString(name) || !utf8.ValidString(v) || strings.ContainsRune(v, 0) || strings.ContainsRune(name, 0) {
+					writeProblem(w, r, &castellan.Error{
+						Kind: castellan.EINVALID, Code: castellan.CodeInvalidUTF8, Message: "query parameters must be UTF-8 without NUL bytes",
+						Fields: []castellan.FieldError{{Field: "query." + strings.ToValidUTF8(name, "?"), Rule: "utf8", Message: "must be UTF-8 without NUL bytes"}},
+					})
+					return
+				}
+			}
+		}
 		if r.Body == nil || r.Body == http.NoBody {
 			next.ServeHTTP(w, r)
 			return

@@ -3,8 +3,8 @@ package api
 import (
 	"context"
 	"net/http"
+	"slices"
 
-	"github.com/castellan-iam/castellan"
 	"github.com/danielgtaylor/huma/v2"
 )
 
@@ -19,7 +19,7 @@ type op struct {
 	action string
 	// status is the success status; 0 means 200.
 	status int
-	// errors lists the error statuses beyond 400, 401 and 500.
+	// errors lists the error statuses beyond 400, 401, 403 and 500.
 	errors []int
 	// public operations need no token.
 	public bool
@@ -29,7 +29,12 @@ type op struct {
 func register[I, O any](s *Server, o op, handler func(context.Context, *I) (*O, error)) {
 	errs := []int{http.StatusBadRequest}
 	if !o.public {
-		errs = append(errs, http.StatusUnauthorized)
+		errs = append(errs, http.StatusUnauthorized, http.StatusForbidden)
+	}
+	for _, status := range o.errors {
+		if !slices.Contains(errs, status) {
+			errs = append(errs, status)
+		}
 	}
 	hop := huma.Operation{
 		OperationID:   o.id,
@@ -39,13 +44,23 @@ func register[I, O any](s *Server, o op, handler func(context.Context, *I) (*O, 
 		Description:   o.desc,
 		Tags:          []string{o.tag},
 		DefaultStatus: o.status,
-		Errors:        append(errs, o.errors...),
+		Errors:        errs,
 		Metadata:      map[string]any{"action": o.action},
 	}
 	if o.public {
 		hop.Security = []map[string][]string{}
 	}
-	huma.Register(s.api, hop, handler)
+	huma.Register(s.api, hop, func(ctx context.Context, in *I) (*O, error) {
+		return handler(context.WithValue(ctx, actionKey{}, o.action), in)
+	})
+}
+
+type actionKey struct{}
+
+// actionOf returns the action of the operation being served.
+func actionOf(ctx context.Context) string {
+	action, _ := ctx.Value(actionKey{}).(string)
+	return action
 }
 
 // PageParams are the pagination query parameters of every list.
@@ -61,31 +76,8 @@ type revisionOutput struct {
 	}
 }
 
-func deleted(rev int64) *revisionOutput {
+func revisionOf(rev int64) *revisionOutput {
 	out := &revisionOutput{}
 	out.Body.Revision = rev
 	return out
-}
-
-// requireOperator refuses every principal but the operator.
-func requireOperator(ctx context.Context) error {
-	if p, _ := castellan.PrincipalFrom(ctx); p.Type == castellan.PrincipalOperator {
-		return nil
-	}
-	return castellan.Errorf(castellan.EFORBIDDEN, castellan.CodeOperatorRequired, "only the operator may do this")
-}
-
-// checkOrgAccess checks that orgID is well formed and that the caller may
-// act in that organization: the operator anywhere, a user only in its own.
-// Another organization is reported as not found, so that IDs of other
-// tenants cannot be probed.
-func checkOrgAccess(ctx context.Context, orgID string) error {
-	if err := castellan.CheckID("path.org", orgID); err != nil {
-		return err
-	}
-	p, _ := castellan.PrincipalFrom(ctx)
-	if p.Type == castellan.PrincipalOperator || (p.Type == castellan.PrincipalUser && p.OrganizationID == orgID) {
-		return nil
-	}
-	return castellan.Errorf(castellan.ENOTFOUND, castellan.CodeOrgNotFound, "organization %s not found", orgID)
 }

@@ -53,17 +53,24 @@ func (s *Server) registerOrganizations() {
 	register(s, op{
 		id: "list-organizations", method: http.MethodGet, path: "/v1/organizations", tag: tag,
 		action:  "organizations:ListOrganizations",
-		summary: "List organizations", desc: "The operator sees every organization; a user sees its own.",
+		summary: "List organizations", desc: "The operator sees every organization; a user sees its own, if allowed organizations:ListOrganizations on it.",
 	}, func(ctx context.Context, in *struct{ PageParams }) (*listOrganizationsOutput, error) {
 		filter := castellan.OrganizationFilter{PageSize: in.PageSize, PageToken: in.PageToken}
+		out := &listOrganizationsOutput{}
 		if p, _ := castellan.PrincipalFrom(ctx); p.Type != castellan.PrincipalOperator {
+			// A user sees its own organization, when allowed to.
+			if err := s.allowOrg(ctx, p.OrganizationID); castellan.ErrorKind(err) == castellan.EFORBIDDEN {
+				out.Body.Organizations = []*castellan.Organization{}
+				return out, nil
+			} else if err != nil {
+				return nil, err
+			}
 			filter.ID = &p.OrganizationID
 		}
 		orgs, next, err := s.services.Organizations.FindOrganizations(ctx, filter)
 		if err != nil {
 			return nil, err
 		}
-		out := &listOrganizationsOutput{}
 		out.Body.Organizations, out.Body.NextPageToken = nonNil(orgs), next
 		return out, nil
 	})
@@ -73,7 +80,7 @@ func (s *Server) registerOrganizations() {
 		action: "organizations:GetOrganization", errors: []int{http.StatusNotFound},
 		summary: "Get an organization",
 	}, func(ctx context.Context, in *OrgPath) (*organizationOutput, error) {
-		if err := checkOrgAccess(ctx, in.Org); err != nil {
+		if err := s.allowOrg(ctx, in.Org); err != nil {
 			return nil, err
 		}
 		org, err := s.services.Organizations.FindOrganizationByID(ctx, in.Org)
@@ -85,14 +92,20 @@ func (s *Server) registerOrganizations() {
 
 	register(s, op{
 		id: "update-organization", method: http.MethodPatch, path: "/v1/organizations/{org}", tag: tag,
-		action: "organizations:UpdateOrganization", errors: []int{http.StatusNotFound, http.StatusConflict},
-		summary: "Update an organization", desc: "Changes the fields present in the body; an update that changes nothing writes nothing.",
+		action: "organizations:UpdateOrganization", errors: []int{http.StatusForbidden, http.StatusNotFound, http.StatusConflict},
+		summary: "Update an organization",
+		desc:    "Changes the fields present in the body; an update that changes nothing writes nothing. Names are unique across the installation, so only the operator renames organizations.",
 	}, func(ctx context.Context, in *struct {
 		OrgPath
 		Body organizationUpdateBody
 	}) (*organizationOutput, error) {
-		if err := checkOrgAccess(ctx, in.Org); err != nil {
+		if err := s.allowOrg(ctx, in.Org); err != nil {
 			return nil, err
+		}
+		if in.Body.Name != nil {
+			if err := requireOperator(ctx); err != nil {
+				return nil, err
+			}
 		}
 		org, err := s.services.Organizations.UpdateOrganization(ctx, in.Org, castellan.OrganizationUpdate{Name: in.Body.Name, Description: in.Body.Description})
 		if err != nil {
@@ -117,7 +130,7 @@ func (s *Server) registerOrganizations() {
 		if err != nil {
 			return nil, err
 		}
-		return deleted(rev), nil
+		return revisionOf(rev), nil
 	})
 }
 

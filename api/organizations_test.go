@@ -3,6 +3,7 @@ package api_test
 import (
 	"encoding/json"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/castellan-iam/castellan"
@@ -37,20 +38,26 @@ func TestOrganizationsAPI(t *testing.T) {
 			t.Fatalf("Acme's owner sees %v, want [Acme]", got)
 		}
 
-		// An owner may rename its own organization; the change is audited.
+		// An owner may describe its own organization; names are unique
+		// across the installation, so only the operator renames. Both
+		// changes are audited.
 		acme := "/v1/organizations/" + e.acme.OrganizationID
+		resp = e.do(t, request{method: "PATCH", path: acme, token: e.acme.Token, body: map[string]string{"description": "rockets"}})
+		wantStatus(t, resp, http.StatusOK)
 		resp = e.do(t, request{method: "PATCH", path: acme, token: e.acme.Token, body: map[string]string{"name": "Acme Corp"}})
+		wantStatus(t, resp, http.StatusForbidden)
+		resp = e.do(t, request{method: "PATCH", path: acme, token: e.operator, body: map[string]string{"name": "Acme Corp"}})
 		wantStatus(t, resp, http.StatusOK)
 		resp = e.do(t, request{method: "GET", path: acme, token: e.acme.Token})
 		var renamed castellan.Organization
 		resp.decode(t, &renamed)
-		if renamed.Name != "Acme Corp" || renamed.UpdatedBy != "user:"+e.acme.OwnerUserID {
+		if renamed.Name != "Acme Corp" || renamed.Description != "rockets" || !strings.HasPrefix(renamed.UpdatedBy, "operator:") {
 			t.Fatalf("got %+v", renamed)
 		}
 		resp = e.do(t, request{method: "GET", path: acme + "/audit-events?action=organizations:UpdateOrganization", token: e.acme.Token})
 		var audit struct{ AuditEvents []castellan.AuditEvent }
 		resp.decode(t, &audit)
-		if len(audit.AuditEvents) != 1 {
+		if len(audit.AuditEvents) != 2 || audit.AuditEvents[0].Actor.Type != castellan.PrincipalOperator || audit.AuditEvents[1].Actor.ID != e.acme.OwnerUserID {
 			t.Fatalf("got %s", resp.body)
 		}
 		var name struct{ Old, New string }

@@ -27,6 +27,7 @@ type Problem struct {
 	Errors []castellan.FieldError `json:"errors,omitempty" doc:"One entry per bad field: the field (body.name, path.org, query.page_size), the rule and a message."`
 }
 
+// Error implements error.
 func (p *Problem) Error() string { return p.Code + ": " + p.Detail }
 
 // GetStatus implements huma.StatusError.

@@ -13,12 +13,17 @@ type ProjectPath struct {
 	Project string `path:"project" doc:"Project ID (a UUID)."`
 }
 
-// check validates both IDs and the caller's access to the organization.
-func (p ProjectPath) check(ctx context.Context) error {
-	if err := checkOrgAccess(ctx, p.Org); err != nil {
+// allowProject checks both IDs and that the caller may perform the
+// operation's action on the project.
+func (s *Server) allowProject(ctx context.Context, p ProjectPath) error {
+	if err := castellan.CheckID("path.org", p.Org); err != nil {
 		return err
 	}
-	return castellan.CheckID("path.project", p.Project)
+	if err := castellan.CheckID("path.project", p.Project); err != nil {
+		return err
+	}
+	notFound := castellan.Errorf(castellan.ENOTFOUND, castellan.CodeProjectNotFound, "project %s not found", p.Project)
+	return s.allow(ctx, p.Org, castellan.ProjectScope(p.Project), notFound)
 }
 
 type projectOutput struct {
@@ -52,7 +57,7 @@ func (s *Server) registerProjects() {
 		OrgPath
 		Body projectCreateBody
 	}) (*projectOutput, error) {
-		if err := checkOrgAccess(ctx, in.Org); err != nil {
+		if err := s.allowOrg(ctx, in.Org); err != nil {
 			return nil, err
 		}
 		p, err := s.services.Projects.CreateProject(ctx, in.Org, castellan.ProjectCreate{Name: in.Body.Name, Description: in.Body.Description})
@@ -70,7 +75,7 @@ func (s *Server) registerProjects() {
 		OrgPath
 		PageParams
 	}) (*listProjectsOutput, error) {
-		if err := checkOrgAccess(ctx, in.Org); err != nil {
+		if err := s.allowOrg(ctx, in.Org); err != nil {
 			return nil, err
 		}
 		projects, next, err := s.services.Projects.FindProjects(ctx, in.Org, castellan.ProjectFilter{PageSize: in.PageSize, PageToken: in.PageToken})
@@ -87,7 +92,7 @@ func (s *Server) registerProjects() {
 		action: "organizations:GetProject", errors: []int{http.StatusNotFound},
 		summary: "Get a project",
 	}, func(ctx context.Context, in *ProjectPath) (*projectOutput, error) {
-		if err := in.check(ctx); err != nil {
+		if err := s.allowProject(ctx, *in); err != nil {
 			return nil, err
 		}
 		p, err := s.services.Projects.FindProjectByID(ctx, in.Org, in.Project)
@@ -105,7 +110,7 @@ func (s *Server) registerProjects() {
 		ProjectPath
 		Body projectUpdateBody
 	}) (*projectOutput, error) {
-		if err := in.check(ctx); err != nil {
+		if err := s.allowProject(ctx, in.ProjectPath); err != nil {
 			return nil, err
 		}
 		p, err := s.services.Projects.UpdateProject(ctx, in.Org, in.Project, castellan.ProjectUpdate{Name: in.Body.Name, Description: in.Body.Description})
@@ -120,13 +125,13 @@ func (s *Server) registerProjects() {
 		action: "organizations:DeleteProject", errors: []int{http.StatusNotFound},
 		summary: "Delete a project",
 	}, func(ctx context.Context, in *ProjectPath) (*revisionOutput, error) {
-		if err := in.check(ctx); err != nil {
+		if err := s.allowProject(ctx, *in); err != nil {
 			return nil, err
 		}
 		rev, err := s.services.Projects.DeleteProject(ctx, in.Org, in.Project)
 		if err != nil {
 			return nil, err
 		}
-		return deleted(rev), nil
+		return revisionOf(rev), nil
 	})
 }

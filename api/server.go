@@ -21,7 +21,9 @@ import (
 // Config is what a Server needs.
 type Config struct {
 	Services castellan.Services
-	Logger   *slog.Logger
+	// Authorizer decides every request.
+	Authorizer castellan.Authorizer
+	Logger     *slog.Logger
 	// OperatorTokens are operator tokens accepted besides those in the
 	// store (read from --operator-token-file).
 	OperatorTokens []string
@@ -32,6 +34,7 @@ type Config struct {
 // Server is the HTTP API. It is an http.Handler.
 type Server struct {
 	services       castellan.Services
+	authorizer     castellan.Authorizer
 	logger         *slog.Logger
 	operatorHashes [][sha256.Size]byte
 	metrics        *metrics
@@ -45,7 +48,7 @@ var installErrorModel sync.Once
 
 // New builds the API with every route registered.
 func New(cfg Config) *Server {
-	s := &Server{services: cfg.Services, logger: cfg.Logger, metrics: newMetrics()}
+	s := &Server{services: cfg.Services, authorizer: cfg.Authorizer, logger: cfg.Logger, metrics: newMetrics()}
 	if s.logger == nil {
 		s.logger = slog.Default()
 	}
@@ -80,11 +83,19 @@ func New(cfg Config) *Server {
 	s.registerOrganizations()
 	s.registerProjects()
 	s.registerAudit()
+	s.registerGroups()
+	s.registerGrants()
+	s.registerRoles()
+	s.registerAuthorize()
+	s.registerCatalog()
 
-	s.handler = s.observe(guardBody(s.authenticate(recordRoute(mux))))
+	// Authentication comes before the body is read: anonymous clients get
+	// their 401 without making the server buffer anything.
+	s.handler = s.observe(s.authenticate(guardBody(recordRoute(mux))))
 	return s
 }
 
+// ServeHTTP serves the API.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
 // OpenAPI returns the OpenAPI document of the API.

@@ -27,8 +27,9 @@ type DB struct {
 	write *sql.DB
 	// read serves queries outside transactions: a pool of SQLite readers
 	// that WAL lets run beside the writer, or the PostgreSQL pool.
-	read *sql.DB
-	now  castellan.Clock
+	read    *sql.DB
+	now     castellan.Clock
+	catalog *castellan.Catalog
 }
 
 // Options tune Open.
@@ -38,15 +39,27 @@ type Options struct {
 	// SkipMigrate leaves the schema as it is; `castellan migrate` sets it to
 	// apply and report the migrations itself.
 	SkipMigrate bool
+	// Catalog is the service catalogue: the built-in roles grants refer to
+	// and the actions custom roles are checked against. Required.
+	Catalog *castellan.Catalog
 }
 
 // Open connects to the store named by rawURL, sqlite://<path> or
-// postgres://…, and applies pending migrations.
+// postgres://…, and applies pending migrations. opts.Catalog is required
+// and must have the built-in role organization.owner, which bootstrap
+// grants.
 func Open(ctx context.Context, rawURL string, opts Options) (*DB, error) {
+	if opts.Catalog == nil {
+		return nil, errors.New("open store: no service catalogue (Options.Catalog)")
+	}
+	if opts.Catalog.Role(castellan.OrganizationOwnerRoleID) == nil {
+		return nil, fmt.Errorf("open store: the service catalogue has no built-in role %s", castellan.OrganizationOwnerRoleID)
+	}
 	db, err := connect(rawURL)
 	if err != nil {
 		return nil, err
 	}
+	db.catalog = opts.Catalog
 	db.now = opts.Clock
 	if db.now == nil {
 		db.now = castellan.SystemClock
@@ -194,6 +207,10 @@ func (tx *Tx) queryRow(ctx context.Context, query string, args ...any) *sql.Row 
 	return tx.QueryRowContext(ctx, tx.db.dialect.rebind(query), args...)
 }
 
+func (tx *Tx) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return tx.QueryContext(ctx, tx.db.dialect.rebind(query), args...)
+}
+
 // actorID is the actor as stored in created_by / updated_by columns.
 func (tx *Tx) actorID() string {
 	return string(tx.actor.Type) + ":" + tx.actor.ID
@@ -228,6 +245,11 @@ func (db *DB) Services() castellan.Services {
 		Projects:      db.Projects(),
 		Audit:         db.Audit(),
 		Tokens:        db.Tokens(),
+		Users:         db.Users(),
+		Groups:        db.Groups(),
+		Grants:        db.Grants(),
+		Roles:         db.Roles(),
 		ChangeLog:     db,
+		Catalog:       db.catalog,
 	}
 }

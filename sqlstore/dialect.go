@@ -24,6 +24,14 @@ type dialect struct {
 	// commit (other writers may still read and update it); SQLite needs
 	// nothing, its one writer holds the database lock.
 	lockKey string
+	// lockExclusive is appended to a SELECT of a row that serializes
+	// writers which must see each other's effects (the last-owner rule);
+	// plain readers and lockKey holders are not blocked.
+	lockExclusive string
+	// lockDelete is appended to a SELECT of a row about to be deleted with
+	// what hangs off it (a group's members and grants): it waits for, and
+	// then blocks, the writers that hold lockKey on the row.
+	lockDelete string
 	// jsonCast turns a JSON column into text for scanning ("%s::text").
 	jsonCast string
 }
@@ -34,6 +42,8 @@ var (
 		name: "postgres", numbered: true,
 		migrationLock: "SELECT pg_advisory_xact_lock(7031985)",
 		lockKey:       " FOR KEY SHARE",
+		lockExclusive: " FOR NO KEY UPDATE",
+		lockDelete:    " FOR UPDATE",
 		jsonCast:      "%s::text",
 	}
 )

@@ -17,7 +17,7 @@ func TestMigrate(t *testing.T) {
 			db := sqltest.MustOpen(t, url, nil)
 
 			// Opening again applies nothing: each migration runs once.
-			again, err := sqlstore.Open(ctx, url, sqlstore.Options{SkipMigrate: true})
+			again, err := sqlstore.Open(ctx, url, sqlstore.Options{SkipMigrate: true, Catalog: sqltest.MustCatalog(t)})
 			if err != nil {
 				t.Fatal(err)
 			}

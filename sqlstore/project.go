@@ -182,10 +182,19 @@ func (s *ProjectService) DeleteProject(ctx context.Context, orgID, id string) (i
 		if _, err := tx.exec(ctx, `DELETE FROM nodes WHERE org_id = ? AND id = ?`, orgID, id); err != nil {
 			return fmt.Errorf("delete project: %w", err)
 		}
+		// Grants on the project and its resources go with it. Deleting the
+		// node first waits for the writers that checked it (CreateGrants
+		// holds it locked), so their grants are seen here.
+		grants, err := deleteGrantsWhere(ctx, tx, `org_id = ? AND (scope = ? OR (scope_kind = 'resource' AND scope LIKE ?))`,
+			orgID, castellan.ProjectScope(id).String(), "rn:%:"+id+":%")
+		if err != nil {
+			return err
+		}
 		rev, err = tx.record(ctx, change{
 			orgID: orgID, action: "organizations:DeleteProject",
 			entityType: "project", entityID: id, entityName: p.Name, operation: "delete",
-			summary: map[string]any{"name": p.Name},
+			summary: map[string]any{"name": p.Name, "deletedGrants": grantSummaries(grants)},
+			also:    grantDeletions(grants),
 		})
 		return err
 	})

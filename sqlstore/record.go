@@ -10,14 +10,23 @@ import (
 )
 
 // change describes one mutation for the change log and the audit log.
+//
+// Change-log entity types: organization, node, project, user, api_token,
+// group, role, grant (entity_id the row's ID) and group_member (entity_id
+// "<group-id>/<user-id>"). Deleting a group or a role, or the sweep of
+// expired grants, writes one delete row per grant and membership it removes,
+// so that a reader of the change log never has to infer them.
 type change struct {
 	orgID      string
 	action     string // service:Verb, as in the catalogue
 	entityType string
 	entityID   string
 	entityName string
-	operation  string // create, update or delete
-	summary    map[string]any
+	// operation is create, update or delete; "" when the target only names
+	// what the audit event is about (a batch of grants, the members of a
+	// group) and the change-log rows are all in also.
+	operation string
+	summary   map[string]any
 	// also lists further entities the mutation touched (bootstrap creates
 	// an organization, its root, a user and a token); each gets a change-log
 	// row under the same revision.
@@ -35,13 +44,17 @@ func (tx *Tx) record(ctx context.Context, c change) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	entities := append([]changedEntity{{c.entityType, c.entityID, c.operation}}, c.also...)
-	for _, e := range entities {
-		_, err := tx.exec(ctx, `INSERT INTO change_log (revision, org_id, entity_type, entity_id, operation, occurred_at)
-			VALUES (?, ?, ?, ?, ?, ?)`, rev, c.orgID, e.entityType, e.entityID, e.operation, tx.now)
-		if err != nil {
-			return 0, fmt.Errorf("change log: %w", err)
-		}
+	entities := c.also
+	if c.operation != "" {
+		entities = append([]changedEntity{{c.entityType, c.entityID, c.operation}}, c.also...)
+	}
+	rows := make([][]any, len(entities))
+	for i, e := range entities {
+		rows[i] = []any{rev, c.orgID, e.entityType, e.entityID, e.operation, tx.now}
+	}
+	err = tx.insertRows(ctx, `INSERT INTO change_log (revision, org_id, entity_type, entity_id, operation, occurred_at) VALUES `, rows)
+	if err != nil {
+		return 0, fmt.Errorf("change log: %w", err)
 	}
 	summary, err := json.Marshal(c.summary)
 	if err != nil {

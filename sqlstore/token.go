@@ -63,12 +63,18 @@ func (s *TokenService) BootstrapOrganization(ctx context.Context, b castellan.Bo
 		if err != nil {
 			return fmt.Errorf("insert token: %w", err)
 		}
+		ownerGrantID, err := grantOwner(ctx, tx, org.ID, res.OwnerUserID)
+		if err != nil {
+			return err
+		}
 		res.Revision, err = tx.record(ctx, change{
 			orgID: org.ID, action: "organizations:BootstrapOrganization",
 			entityType: "organization", entityID: org.ID, entityName: org.Name, operation: "create",
-			summary: map[string]any{"name": org.Name, "ownerUserId": res.OwnerUserID, "ownerEmail": b.OwnerEmail, "tokenId": tokenID},
+			summary: map[string]any{"name": org.Name, "ownerUserId": res.OwnerUserID, "ownerEmail": b.OwnerEmail,
+				"tokenId": tokenID, "ownerGrantId": ownerGrantID},
 			also: []changedEntity{
 				{"node", org.ID, "create"}, {"user", res.OwnerUserID, "create"}, {"api_token", tokenID, "create"},
+				{"grant", ownerGrantID, "create"},
 			},
 		})
 		return err
@@ -77,6 +83,56 @@ func (s *TokenService) BootstrapOrganization(ctx context.Context, b castellan.Bo
 		return nil, err
 	}
 	return res, nil
+}
+
+// grantOwner grants organization.owner on the organization to its first
+// user, at the transaction's revision, and returns the grant's ID.
+func grantOwner(ctx context.Context, tx *Tx, orgID, userID string) (string, error) {
+	rev, err := tx.nextRevision(ctx)
+	if err != nil {
+		return "", err
+	}
+	id := newID()
+	_, err = tx.exec(ctx, `INSERT INTO grants (`+grantColumns+`, scope_kind) VALUES (?, ?, ?, ?, 'user', ?, NULL, ?, ?, ?, 'organization')`,
+		id, orgID, castellan.OrganizationOwnerRoleID, castellan.OrganizationScope(orgID).String(), userID, tx.now, tx.actorID(), rev)
+	if err != nil {
+		return "", fmt.Errorf("insert owner grant: %w", err)
+	}
+	return id, nil
+}
+
+// CreateUserToken implements castellan.TokenService.
+func (s *TokenService) CreateUserToken(ctx context.Context, orgID, userID string) (string, error) {
+	var token string
+	err := s.db.update(ctx, func(tx *Tx) error {
+		var email string
+		err := tx.queryRow(ctx, `SELECT email FROM users WHERE org_id = ? AND id = ? AND status = ?`+tx.db.dialect.lockKey,
+			orgID, userID, castellan.UserActive).Scan(&email)
+		if errors.Is(err, sql.ErrNoRows) {
+			return notFound(castellan.CodeUserNotFound, "user", userID)
+		}
+		if err != nil {
+			return err
+		}
+		tokenID := newID()
+		var hash string
+		token, hash = newToken()
+		_, err = tx.exec(ctx, `INSERT INTO api_tokens (id, kind, org_id, user_id, secret_hash, created_at, created_by)
+			VALUES (?, 'user', ?, ?, ?, ?, ?)`, tokenID, orgID, userID, hash, tx.now, tx.actorID())
+		if err != nil {
+			return fmt.Errorf("insert token: %w", err)
+		}
+		_, err = tx.record(ctx, change{
+			orgID: orgID, action: "iam:CreateUserToken",
+			entityType: "api_token", entityID: tokenID, operation: "create",
+			summary: map[string]any{"userId": userID, "email": email},
+		})
+		return err
+	})
+	if err != nil {
+		return "", err
+	}
+	return token, nil
 }
 
 // CreateOperatorToken implements castellan.TokenService.

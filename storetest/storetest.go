@@ -5,6 +5,9 @@ package storetest
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -23,6 +26,10 @@ func RunAllTests(t *testing.T, open Opener) {
 	t.Run("Audit", func(t *testing.T) { testAudit(t, open) })
 	t.Run("Tokens", func(t *testing.T) { testTokens(t, open) })
 	t.Run("Revisions", func(t *testing.T) { testRevisions(t, open) })
+	t.Run("Users", func(t *testing.T) { testUsers(t, open) })
+	t.Run("Groups", func(t *testing.T) { testGroups(t, open) })
+	t.Run("Roles", func(t *testing.T) { testRoles(t, open) })
+	t.Run("Grants", func(t *testing.T) { testGrants(t, open) })
 }
 
 // Clock is a manual clock for tests; it starts at a fixed instant.
@@ -124,3 +131,51 @@ func unchanged(tb testing.TB, s castellan.Services, orgID string, before snapsho
 func listed[T any](items []T, _ string, err error) func(tb testing.TB) []T {
 	return must(items, err)
 }
+
+// wantField fails tb unless err names field, with rule when rule is not "".
+func wantField(tb testing.TB, err error, field, rule string) {
+	tb.Helper()
+	var e *castellan.Error
+	if !errors.As(err, &e) {
+		tb.Fatalf("got %v, want a castellan error naming %s", err, field)
+	}
+	for _, f := range e.Fields {
+		if f.Field == field && (rule == "" || f.Rule == rule) {
+			return
+		}
+	}
+	tb.Fatalf("got fields %+v, want %s (rule %q)", e.Fields, field, rule)
+}
+
+// bootstrap creates an organization with its owner, who holds
+// organization.owner on it.
+func bootstrap(tb testing.TB, s castellan.Services, name string) *castellan.BootstrapResult {
+	tb.Helper()
+	email := "owner@" + strings.ToLower(strings.ReplaceAll(name, " ", "-")) + ".example"
+	return must(s.Tokens.BootstrapOrganization(operatorCtx("r-boot"), castellan.Bootstrap{OrganizationName: name, OwnerEmail: email}))(tb)
+}
+
+// newUsers creates n active users of org, named <prefix>-<i>@example.com.
+func newUsers(tb testing.TB, s castellan.Services, orgID, prefix string, n int) []*castellan.User {
+	tb.Helper()
+	users := make([]*castellan.User, n)
+	for i := range users {
+		email := fmt.Sprintf("%s-%d@example.com", prefix, i)
+		users[i] = must(s.Users.CreateUser(operatorCtx("r-user"), orgID, castellan.UserCreate{Email: email}))(tb)
+	}
+	return users
+}
+
+// ids returns the IDs of users.
+func ids(users []*castellan.User) []string {
+	out := make([]string, len(users))
+	for i, u := range users {
+		out[i] = u.ID
+	}
+	return out
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// unknownID is a well-formed ID that no row has.
+const unknownID = "0190d3a8-0000-7000-8000-000000000000"

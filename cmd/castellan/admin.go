@@ -14,11 +14,11 @@ import (
 
 func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	f := newFlags("migrate", stderr, getenv)
-	database := f.database()
+	openStore := f.store()
 	if err := f.parse(args); err != nil {
 		return err
 	}
-	db, err := sqlstore.Open(ctx, *database, sqlstore.Options{SkipMigrate: true})
+	db, err := openStore(ctx, sqlstore.Options{SkipMigrate: true})
 	if err != nil {
 		return err
 	}
@@ -38,7 +38,7 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 
 func runBootstrap(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	f := newFlags("bootstrap", stderr, getenv)
-	database := f.database()
+	openStore := f.store()
 	org := f.String("org", "", "name of the organization to create")
 	ownerEmail := f.String("owner-email", "", "email address of its first owner")
 	operator := f.Bool("operator", false, "create an operator token instead of an organization")
@@ -49,7 +49,7 @@ func runBootstrap(ctx context.Context, args []string, stdout, stderr io.Writer, 
 	if *operator == (*org != "" || *ownerEmail != "") {
 		return errors.New("give either --org and --owner-email, or --operator")
 	}
-	db, err := sqlstore.Open(ctx, *database, sqlstore.Options{})
+	db, err := openStore(ctx, sqlstore.Options{})
 	if err != nil {
 		return err
 	}

@@ -1,11 +1,16 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
+
+	"github.com/castellan-iam/castellan/catalog"
+	"github.com/castellan-iam/castellan/sqlstore"
 )
 
 // DefaultDatabase is the embedded store castellan uses when given none.
@@ -37,8 +42,27 @@ func (f *flags) boolean(name, env string, help string) *bool {
 	return f.Bool(name, v == "true" || v == "1", help+" ($"+env+")")
 }
 
-func (f *flags) database() *string {
-	return f.str("database", "CASTELLAN_DATABASE", DefaultDatabase, "store URL: sqlite://<path> or postgres://user@host:port/db")
+// store defines --database and --catalog and returns a function opening
+// the store they name.
+func (f *flags) store() func(ctx context.Context, opts sqlstore.Options) (*sqlstore.DB, error) {
+	database := f.str("database", "CASTELLAN_DATABASE", DefaultDatabase, "store URL: sqlite://<path> or postgres://user@host:port/db")
+	extra := f.str("catalog", "CASTELLAN_CATALOG", "", "service catalogue file extending the built-in one (services, actions, roles)")
+	return func(ctx context.Context, opts sqlstore.Options) (*sqlstore.DB, error) {
+		var files []catalog.NamedFile
+		if *extra != "" {
+			data, err := os.ReadFile(*extra)
+			if err != nil {
+				return nil, fmt.Errorf("--catalog: %w", err)
+			}
+			files = append(files, catalog.NamedFile{Name: *extra, Data: data})
+		}
+		cat, err := catalog.Load(files...)
+		if err != nil {
+			return nil, fmt.Errorf("--catalog: %w", err)
+		}
+		opts.Catalog = cat
+		return sqlstore.Open(ctx, *database, opts)
+	}
 }
 
 // logging defines the log flags and returns a function building the logger.

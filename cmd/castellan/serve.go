@@ -14,12 +14,13 @@ import (
 
 	"github.com/castellan-iam/castellan"
 	"github.com/castellan-iam/castellan/api"
+	"github.com/castellan-iam/castellan/authz"
 	"github.com/castellan-iam/castellan/sqlstore"
 )
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	f := newFlags("serve", stderr, getenv)
-	database := f.database()
+	openStore := f.store()
 	listen := f.str("listen", "CASTELLAN_LISTEN", "127.0.0.1:8080", "address to serve the API on")
 	operatorTokenFile := f.str("operator-token-file", "CASTELLAN_OPERATOR_TOKEN_FILE", "", "file holding an operator token, one per line")
 	logger := f.logging(stderr)
@@ -37,13 +38,19 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		}
 	}
 
-	db, err := sqlstore.Open(ctx, *database, sqlstore.Options{})
+	db, err := openStore(ctx, sqlstore.Options{})
 	if err != nil {
 		return err
 	}
 	defer db.Close()
+	services := db.Services()
+	authorizer := &authz.Authorizer{
+		Grants: services.Grants, Groups: services.Groups, Roles: services.Roles, Projects: services.Projects,
+		Catalog: services.Catalog, Now: castellan.SystemClock,
+	}
+	go sweepExpiredGrants(ctx, services.Grants, log, time.Minute)
 
-	handler := api.New(api.Config{Services: db.Services(), Logger: log, OperatorTokens: operatorTokens, Version: version()})
+	handler := api.New(api.Config{Services: services, Authorizer: authorizer, Logger: log, OperatorTokens: operatorTokens, Version: version()})
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return err
@@ -76,6 +83,28 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		return err
 	}
 	return nil
+}
+
+// sweepExpiredGrants removes expired grants every interval until ctx ends.
+// Expired grants stop counting at their expiry whether swept or not; the
+// sweep keeps lists clean and audits the removal.
+func sweepExpiredGrants(ctx context.Context, grants castellan.GrantService, log *slog.Logger, interval time.Duration) {
+	ticker := time.NewTicker(interval)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+		n, err := grants.DeleteExpiredGrants(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			log.Error("sweep expired grants", "err", err)
+		case n > 0:
+			log.Info("swept expired grants", "count", n)
+		}
+	}
 }
 
 // readOperatorTokens reads the operator tokens of a file, one per line;

@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/castellan-iam/castellan"
+	"github.com/castellan-iam/castellan/catalog"
 	"github.com/castellan-iam/castellan/sqlstore"
 )
 
@@ -90,13 +91,24 @@ func PostgresURL(tb testing.TB) string {
 	return u.String()
 }
 
-// MustOpen opens and migrates the store at rawURL and closes it when tb ends.
+// MustOpen opens and migrates the store at rawURL, with the default service
+// catalogue, and closes it when tb ends.
 func MustOpen(tb testing.TB, rawURL string, clock castellan.Clock) *sqlstore.DB {
 	tb.Helper()
-	db, err := sqlstore.Open(context.Background(), rawURL, sqlstore.Options{Clock: clock})
+	db, err := sqlstore.Open(context.Background(), rawURL, sqlstore.Options{Clock: clock, Catalog: MustCatalog(tb)})
 	if err != nil {
 		tb.Fatalf("open store: %v", err)
 	}
 	tb.Cleanup(func() { db.Close() })
 	return db
+}
+
+// MustCatalog returns the default service catalogue.
+func MustCatalog(tb testing.TB) *castellan.Catalog {
+	tb.Helper()
+	c, err := catalog.Default()
+	if err != nil {
+		tb.Fatalf("load the default catalogue: %v", err)
+	}
+	return c
 }

@@ -1,0 +1,174 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+
+	"github.com/castellan-iam/castellan"
+)
+
+// authzPrincipal is the principal a check is about.
+type authzPrincipal struct {
+	Type           string `json:"type" enum:"user" doc:"user (service accounts and role identities follow)."`
+	ID             string `json:"id" doc:"User ID."`
+	OrganizationID string `json:"organizationId" doc:"Organization of the principal."`
+}
+
+type authzCheck struct {
+	Principal authzPrincipal `json:"principal"`
+	Action    string         `json:"action" minLength:"3" maxLength:"200" example:"s3e:GetObject"`
+	Resource  string         `json:"resource" minLength:"1" maxLength:"400" doc:"organization/<id>, project/<id> or rn:<service>:<project-id>:<type>/<id>." example:"rn:s3e:0190d3a8-0000-7000-8000-000000000000:bucket/logs"`
+	Context   map[string]any `json:"context,omitempty" doc:"Request attributes (source IP, time, …) for control policies; unused by grants."`
+}
+
+type authzResult struct {
+	Allowed bool   `json:"allowed"`
+	Reason  string `json:"reason" doc:"allowed, operator, no_grant, scope_mismatch, grant_expired, unknown_action or not_in_organization."`
+}
+
+type authorizeOutput struct {
+	Body struct {
+		Allowed  bool   `json:"allowed"`
+		Reason   string `json:"reason" doc:"allowed, operator, no_grant, scope_mismatch, grant_expired, unknown_action or not_in_organization."`
+		Revision int64  `json:"revision" doc:"The decision reflects every write up to this revision."`
+	}
+}
+
+type batchOutput struct {
+	Body struct {
+		Results  []authzResult `json:"results" nullable:"false" doc:"One result per check, in order."`
+		Revision int64         `json:"revision"`
+	}
+}
+
+type explainOutput struct {
+	Body struct {
+		Allowed  bool                   `json:"allowed"`
+		Reason   string                 `json:"reason"`
+		Matches  []castellan.GrantMatch `json:"matches,omitempty" doc:"The grants that allow, when allowed."`
+		Near     []castellan.GrantMatch `json:"near,omitempty" doc:"When denied: grants of the principal that hold the action on another scope."`
+		Revision int64                  `json:"revision"`
+	}
+}
+
+// MaxBatchChecks is the most checks one authorize:batch call takes.
+const MaxBatchChecks = 1000
+
+func (s *Server) registerAuthorize() {
+	const tag = "Decisions"
+	register(s, op{
+		id: "authorize", method: http.MethodPost, path: "/v1/authorize", tag: tag,
+		action: "iam:Authorize", errors: []int{http.StatusForbidden},
+		summary: "May this principal do this action on this resource?",
+		desc:    "For the services of the cloud. The caller needs iam:Authorize on the principal's organization (the Authorization Client role).",
+	}, func(ctx context.Context, in *struct{ Body authzCheck }) (*authorizeOutput, error) {
+		rev, err := s.services.ChangeLog.Revision(ctx)
+		if err != nil {
+			return nil, err
+		}
+		d, err := s.check(ctx, in.Body, "body", false)
+		if err != nil {
+			return nil, err
+		}
+		out := &authorizeOutput{}
+		out.Body.Allowed, out.Body.Reason, out.Body.Revision = d.Allowed, d.Reason, rev
+		return out, nil
+	})
+	register(s, op{
+		id: "authorize-batch", method: http.MethodPost, path: "/v1/authorize:batch", tag: tag,
+		action: "iam:Authorize", errors: []int{http.StatusForbidden},
+		summary: "Many authorization checks at once", desc: "Up to 1,000 checks; one result each, in order.",
+	}, func(ctx context.Context, in *struct {
+		Body struct {
+			Checks []authzCheck `json:"checks" minItems:"1" maxItems:"1000"`
+		}
+	}) (*batchOutput, error) {
+		rev, err := s.services.ChangeLog.Revision(ctx)
+		if err != nil {
+			return nil, err
+		}
+		out := &batchOutput{}
+		out.Body.Revision = rev
+		for i, c := range in.Body.Checks {
+			d, err := s.check(ctx, c, "body.checks["+strconv.Itoa(i)+"]", false)
+			if err != nil {
+				return nil, err
+			}
+			out.Body.Results = append(out.Body.Results, authzResult{d.Allowed, d.Reason})
+		}
+		return out, nil
+	})
+	register(s, op{
+		id: "authorize-explain", method: http.MethodPost, path: "/v1/authorize:explain", tag: tag,
+		action: "iam:Authorize", errors: []int{http.StatusForbidden},
+		summary: "Why is this allowed or denied?",
+		desc:    "The grants that allowed (direct or through which group, on which scope) and their roles; when denied, the reason and the grants that hold the action on another scope.",
+	}, func(ctx context.Context, in *struct{ Body authzCheck }) (*explainOutput, error) {
+		rev, err := s.services.ChangeLog.Revision(ctx)
+		if err != nil {
+			return nil, err
+		}
+		d, err := s.check(ctx, in.Body, "body", true)
+		if err != nil {
+			return nil, err
+		}
+		out := &explainOutput{}
+		out.Body.Allowed, out.Body.Reason, out.Body.Matches, out.Body.Near, out.Body.Revision = d.Allowed, d.Reason, d.Matches, d.Near, rev
+		return out, nil
+	})
+}
+
+// check validates one check, verifies that the caller may ask about the
+// principal's organization, and decides.
+func (s *Server) check(ctx context.Context, c authzCheck, field string, explain bool) (castellan.Decision, error) {
+	var fields []castellan.FieldError
+	if !castellan.ValidID(c.Principal.ID) {
+		fields = append(fields, castellan.FieldError{Field: field + ".principal.id", Rule: "format", Message: "must be a UUID"})
+	}
+	if !castellan.ValidID(c.Principal.OrganizationID) {
+		fields = append(fields, castellan.FieldError{Field: field + ".principal.organizationId", Rule: "format", Message: "must be a UUID"})
+	}
+	if err := castellan.Invalid(fields); err != nil {
+		return castellan.Decision{}, err
+	}
+	if _, err := castellan.ParseScope(field+".resource", c.Resource); err != nil {
+		return castellan.Decision{}, err
+	}
+	org := c.Principal.OrganizationID
+	if caller, _ := castellan.PrincipalFrom(ctx); caller.Type != castellan.PrincipalOperator {
+		d, err := s.authorizer.Authorize(ctx, castellan.AuthzRequest{Principal: caller, Action: "iam:Authorize", Resource: castellan.OrganizationScope(org).String()})
+		if err != nil {
+			return castellan.Decision{}, err
+		}
+		if !d.Allowed {
+			return castellan.Decision{}, denied("iam:Authorize", castellan.OrganizationScope(org).String())
+		}
+	}
+	req := castellan.AuthzRequest{
+		Principal: castellan.Principal{Type: castellan.PrincipalUser, ID: c.Principal.ID, OrganizationID: org},
+		Action:    c.Action, Resource: c.Resource, Context: c.Context,
+	}
+	if explain {
+		return s.authorizer.Explain(ctx, req)
+	}
+	return s.authorizer.Authorize(ctx, req)
+}
+
+type catalogOutput struct {
+	Body struct {
+		Services []*castellan.Service `json:"services" nullable:"false"`
+	}
+}
+
+func (s *Server) registerCatalog() {
+	register(s, op{
+		id: "list-services", method: http.MethodGet, path: "/v1/services", tag: "Catalogue",
+		action:  "iam:GetCatalog",
+		summary: "The service catalogue", desc: "Every service with its actions and resource types. Open to every authenticated caller; roles are listed per organization.",
+	}, func(ctx context.Context, _ *struct{}) (*catalogOutput, error) {
+		out := &catalogOutput{}
+		out.Body.Services = s.services.Catalog.Services
+		return out, nil
+	})
+}

@@ -1,0 +1,201 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/castellan-iam/castellan"
+)
+
+type grantItem struct {
+	RoleID    string            `json:"roleId" minLength:"1" maxLength:"100" doc:"Built-in role ID (organization.admin) or custom role ID." example:"project.member"`
+	Scope     string            `json:"scope" minLength:"1" maxLength:"400" doc:"organization/<id>, project/<id> or rn:<service>:<project-id>:<type>/<id>." example:"project/0190d3a8-0000-7000-8000-000000000000"`
+	Subject   castellan.Subject `json:"subject"`
+	ExpiresAt *time.Time        `json:"expiresAt,omitempty" doc:"When the grant stops counting (RFC 3339); it is removed soon after."`
+}
+
+type grantsOutput struct {
+	Body struct {
+		Grants   []*castellan.Grant `json:"grants" nullable:"false"`
+		Revision int64              `json:"revision"`
+	}
+}
+
+type listGrantsInput struct {
+	OrgPath
+	PageParams
+	Scope       string `query:"scope" doc:"Only grants on this scope (not those inherited from above)."`
+	SubjectType string `query:"subject_type" enum:"user,group,serviceAccount," doc:"With subject_id: only grants of this subject; for a user, also those through its groups (marked with via)."`
+	SubjectID   string `query:"subject_id" doc:"See subject_type."`
+	RoleID      string `query:"role" doc:"Only grants of this role."`
+}
+
+type listGrantsOutput struct {
+	Body struct {
+		Grants        []*castellan.Grant `json:"grants" nullable:"false"`
+		NextPageToken string             `json:"nextPageToken,omitempty"`
+	}
+}
+
+func (s *Server) registerGrants() {
+	const tag = "Grants"
+	register(s, op{
+		id: "list-grants", method: http.MethodGet, path: "/v1/organizations/{org}/grants", tag: tag,
+		action: "iam:ListGrants", errors: []int{http.StatusForbidden, http.StatusNotFound},
+		summary: "List grants", desc: "By scope, by subject (direct and through groups) or by role. Needs iam:ListGrants on the scope, or on the organization.",
+	}, func(ctx context.Context, in *listGrantsInput) (*listGrantsOutput, error) {
+		filter := castellan.GrantFilter{PageSize: in.PageSize, PageToken: in.PageToken}
+		scope := castellan.OrganizationScope(in.Org)
+		if in.Scope != "" {
+			parsed, err := castellan.ParseScope("query.scope", in.Scope)
+			if err != nil {
+				return nil, err
+			}
+			scope, filter.Scope = parsed, &in.Scope
+		}
+		if (in.SubjectType == "") != (in.SubjectID == "") {
+			return nil, castellan.Invalid([]castellan.FieldError{{Field: "query.subject_id", Rule: "required", Message: "subject_type and subject_id go together"}})
+		}
+		if in.SubjectType != "" {
+			if err := castellan.CheckID("query.subject_id", in.SubjectID); err != nil {
+				return nil, err
+			}
+			filter.Subject = &castellan.Subject{Type: castellan.SubjectType(in.SubjectType), ID: in.SubjectID}
+		}
+		if in.RoleID != "" {
+			filter.RoleID = &in.RoleID
+		}
+		if err := s.allow(ctx, in.Org, scope, scopeNotFound(scope)); err != nil {
+			return nil, err
+		}
+		grants, next, err := s.services.Grants.FindGrants(ctx, in.Org, filter)
+		if err != nil {
+			return nil, err
+		}
+		out := &listGrantsOutput{}
+		out.Body.Grants, out.Body.NextPageToken = nonNil(grants), next
+		return out, nil
+	})
+
+	register(s, op{
+		id: "create-grants", method: http.MethodPost, path: "/v1/organizations/{org}/grants:batchCreate", tag: tag,
+		action: "iam:SetGrants", errors: []int{http.StatusForbidden, http.StatusNotFound},
+		summary: "Grant roles", desc: "Up to 100 grants, all or nothing. The caller needs iam:SetGrants on each scope and must itself hold every action of each role there (hierarchy principle): otherwise grant.escalation. Organization roles go on the organization, project roles on projects, resource roles on resources of their service and type.",
+	}, func(ctx context.Context, in *struct {
+		OrgPath
+		Body struct {
+			Grants []grantItem `json:"grants" minItems:"1" maxItems:"100"`
+		}
+	}) (*grantsOutput, error) {
+		creates := make([]castellan.GrantCreate, len(in.Body.Grants))
+		for i, g := range in.Body.Grants {
+			creates[i] = castellan.GrantCreate{RoleID: g.RoleID, Scope: g.Scope, Subject: g.Subject, ExpiresAt: g.ExpiresAt}
+		}
+		if err := s.allowGrantChanges(ctx, in.Org, creates, "body.grants[%d].roleId"); err != nil {
+			return nil, err
+		}
+		grants, rev, err := s.services.Grants.CreateGrants(ctx, in.Org, creates)
+		if err != nil {
+			return nil, err
+		}
+		out := &grantsOutput{}
+		out.Body.Grants, out.Body.Revision = grants, rev
+		return out, nil
+	})
+
+	register(s, op{
+		id: "delete-grants", method: http.MethodPost, path: "/v1/organizations/{org}/grants:batchDelete", tag: tag,
+		action: "iam:SetGrants", errors: []int{http.StatusForbidden, http.StatusNotFound, http.StatusPreconditionFailed},
+		summary: "Revoke grants", desc: "Up to 100 grants by ID, all or nothing, under the same rules as granting. The last Organization Owner keeps that role (grant.last_owner).",
+	}, func(ctx context.Context, in *struct {
+		OrgPath
+		Body struct {
+			GrantIDs []string `json:"grantIds" minItems:"1" maxItems:"100"`
+		}
+	}) (*revisionOutput, error) {
+		if err := s.allowOrgMember(ctx, in.Org); err != nil {
+			return nil, err
+		}
+		if err := checkIDs("body.grantIds", in.Body.GrantIDs); err != nil {
+			return nil, err
+		}
+		grants, err := s.services.Grants.FindGrantsByID(ctx, in.Org, in.Body.GrantIDs)
+		if err != nil {
+			return nil, err
+		}
+		changes := make([]castellan.GrantCreate, len(grants))
+		for i, g := range grants {
+			changes[i] = castellan.GrantCreate{RoleID: g.RoleID, Scope: g.Scope, Subject: g.Subject}
+		}
+		if err := s.allowGrantChanges(ctx, in.Org, changes, "body.grantIds[%d]"); err != nil {
+			return nil, err
+		}
+		rev, err := s.services.Grants.DeleteGrants(ctx, in.Org, in.Body.GrantIDs)
+		if err != nil {
+			return nil, err
+		}
+		return revisionOf(rev), nil
+	})
+}
+
+// allowOrgMember checks the organization ID and that the caller is the
+// operator or belongs to the organization, before per-item checks.
+func (s *Server) allowOrgMember(ctx context.Context, orgID string) error {
+	if err := castellan.CheckID("path.org", orgID); err != nil {
+		return err
+	}
+	if p, _ := castellan.PrincipalFrom(ctx); p.Type != castellan.PrincipalOperator && p.OrganizationID != orgID {
+		return castellan.Errorf(castellan.ENOTFOUND, castellan.CodeOrgNotFound, "organization %s not found", orgID)
+	}
+	return nil
+}
+
+// allowGrantChanges checks each grant to make or revoke: iam:SetGrants on
+// its scope, and the hierarchy principle. Items the store would refuse
+// anyway (bad scope, unknown role) are left to it, so that its errors name
+// them. itemField names item i in errors (a format with one %d).
+func (s *Server) allowGrantChanges(ctx context.Context, orgID string, items []castellan.GrantCreate, itemField string) error {
+	if err := s.allowOrgMember(ctx, orgID); err != nil {
+		return err
+	}
+	p, _ := castellan.PrincipalFrom(ctx)
+	for i, item := range items {
+		scope, err := castellan.ParseScope(fmt.Sprintf(itemField, i), item.Scope)
+		if err != nil {
+			return err
+		}
+		if err := s.allow(ctx, orgID, scope, scopeNotFound(scope)); err != nil {
+			return err
+		}
+		role, err := s.services.Roles.FindRoleByID(ctx, orgID, item.RoleID)
+		if castellan.ErrorKind(err) == castellan.ENOTFOUND {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		missing, err := s.authorizer.Missing(ctx, p, scope.String(), s.services.Catalog.Expand(role.Actions))
+		if err != nil {
+			return err
+		}
+		if len(missing) > 0 {
+			return &castellan.Error{
+				Kind: castellan.EFORBIDDEN, Code: castellan.CodeEscalation,
+				Message: "you may grant or revoke only roles whose actions you hold on the scope; you lack " + missing[0] + " for role " + role.ID + " on " + scope.String(),
+				Fields: []castellan.FieldError{{Field: fmt.Sprintf(itemField, i), Rule: "hierarchy",
+					Message: "you do not hold every action of " + role.ID + " on " + scope.String()}},
+			}
+		}
+	}
+	return nil
+}
+
+// scopeNotFound is the error for a scope outside the caller's organization.
+func scopeNotFound(scope castellan.Scope) error {
+	if scope.Kind == castellan.ScopeOrganization {
+		return nil
+	}
+	return castellan.Errorf(castellan.ENOTFOUND, castellan.CodeProjectNotFound, "project %s not found", scope.ID)
+}

@@ -1,0 +1,148 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"regexp"
+
+	"github.com/castellan-iam/castellan"
+)
+
+// roleIDPattern accepts built-in role IDs (organization.owner) and custom
+// role IDs (UUIDs).
+var roleIDPattern = regexp.MustCompile(`^([a-z][a-z0-9]*(\.[a-z][a-zA-Z0-9]*)+|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$`)
+
+// RolePath names one role as seen from one organization.
+type RolePath struct {
+	Org  string `path:"org" doc:"Organization ID (a UUID)."`
+	Role string `path:"role" doc:"Built-in role ID (organization.admin) or custom role ID (a UUID)."`
+}
+
+func (s *Server) allowRole(ctx context.Context, p RolePath) error {
+	if err := s.allowOrg(ctx, p.Org); err != nil {
+		return err
+	}
+	if !roleIDPattern.MatchString(p.Role) {
+		return &castellan.Error{Kind: castellan.EINVALID, Code: castellan.CodeInvalidID, Message: "path.role is not a role ID",
+			Fields: []castellan.FieldError{{Field: "path.role", Rule: "format", Message: "must be a built-in role ID or a UUID"}}}
+	}
+	return nil
+}
+
+type roleOutput struct{ Body *castellan.Role }
+
+type roleCreateBody struct {
+	Name        string   `json:"name" minLength:"1" maxLength:"100" doc:"Unique in the organization." example:"Bucket auditor"`
+	Description string   `json:"description,omitempty" maxLength:"256"`
+	Kind        string   `json:"kind" enum:"organization,project,service" doc:"Where the role may be granted."`
+	Actions     []string `json:"actions" minItems:"1" maxItems:"100" doc:"Action patterns from the service catalogue: service:Verb, * as wildcard." example:"[\"s3e:Get*\",\"s3e:List*\"]"`
+}
+
+type roleUpdateBody struct {
+	Name        *string  `json:"name,omitempty" minLength:"1" maxLength:"100"`
+	Description *string  `json:"description,omitempty" maxLength:"256"`
+	Actions     []string `json:"actions,omitempty" minItems:"1" maxItems:"100"`
+}
+
+type listRolesOutput struct {
+	Body struct {
+		Roles         []*castellan.Role `json:"roles" nullable:"false"`
+		NextPageToken string            `json:"nextPageToken,omitempty"`
+	}
+}
+
+func (s *Server) registerRoles() {
+	const tag = "Roles"
+	register(s, op{
+		id: "list-roles", method: http.MethodGet, path: "/v1/organizations/{org}/roles", tag: tag,
+		action: "iam:ListRoles", errors: []int{http.StatusForbidden, http.StatusNotFound},
+		summary: "List roles", desc: "The built-in roles, then the organization's custom roles by name.",
+	}, func(ctx context.Context, in *struct {
+		OrgPath
+		PageParams
+		Kind string `query:"kind" enum:"organization,project,service,resource," doc:"Only roles of this kind."`
+	}) (*listRolesOutput, error) {
+		if err := s.allowOrg(ctx, in.Org); err != nil {
+			return nil, err
+		}
+		filter := castellan.RoleFilter{PageSize: in.PageSize, PageToken: in.PageToken}
+		if in.Kind != "" {
+			kind := castellan.RoleKind(in.Kind)
+			filter.Kind = &kind
+		}
+		roles, next, err := s.services.Roles.FindRoles(ctx, in.Org, filter)
+		if err != nil {
+			return nil, err
+		}
+		out := &listRolesOutput{}
+		out.Body.Roles, out.Body.NextPageToken = nonNil(roles), next
+		return out, nil
+	})
+	register(s, op{
+		id: "create-role", method: http.MethodPost, path: "/v1/organizations/{org}/roles", tag: tag,
+		action: "iam:CreateRole", status: http.StatusCreated, errors: []int{http.StatusForbidden, http.StatusNotFound, http.StatusConflict},
+		summary: "Create a custom role",
+	}, func(ctx context.Context, in *struct {
+		OrgPath
+		Body roleCreateBody
+	}) (*roleOutput, error) {
+		if err := s.allowOrg(ctx, in.Org); err != nil {
+			return nil, err
+		}
+		r, err := s.services.Roles.CreateRole(ctx, in.Org, castellan.RoleCreate{
+			Name: in.Body.Name, Description: in.Body.Description, Kind: castellan.RoleKind(in.Body.Kind), Actions: in.Body.Actions,
+		})
+		if err != nil {
+			return nil, err
+		}
+		return &roleOutput{Body: r}, nil
+	})
+	register(s, op{
+		id: "get-role", method: http.MethodGet, path: "/v1/organizations/{org}/roles/{role}", tag: tag,
+		action: "iam:GetRole", errors: []int{http.StatusForbidden, http.StatusNotFound},
+		summary: "Get a role",
+	}, func(ctx context.Context, in *RolePath) (*roleOutput, error) {
+		if err := s.allowRole(ctx, *in); err != nil {
+			return nil, err
+		}
+		r, err := s.services.Roles.FindRoleByID(ctx, in.Org, in.Role)
+		if err != nil {
+			return nil, err
+		}
+		return &roleOutput{Body: r}, nil
+	})
+	register(s, op{
+		id: "update-role", method: http.MethodPatch, path: "/v1/organizations/{org}/roles/{role}", tag: tag,
+		action: "iam:UpdateRole", errors: []int{http.StatusForbidden, http.StatusNotFound, http.StatusConflict},
+		summary: "Update a custom role", desc: "Built-in roles cannot be changed (role.built_in).",
+	}, func(ctx context.Context, in *struct {
+		RolePath
+		Body roleUpdateBody
+	}) (*roleOutput, error) {
+		if err := s.allowRole(ctx, in.RolePath); err != nil {
+			return nil, err
+		}
+		r, err := s.services.Roles.UpdateRole(ctx, in.Org, in.Role, castellan.RoleUpdate{Name: in.Body.Name, Description: in.Body.Description, Actions: in.Body.Actions})
+		if err != nil {
+			return nil, err
+		}
+		return &roleOutput{Body: r}, nil
+	})
+	register(s, op{
+		id: "delete-role", method: http.MethodDelete, path: "/v1/organizations/{org}/roles/{role}", tag: tag,
+		action: "iam:DeleteRole", errors: []int{http.StatusForbidden, http.StatusNotFound, http.StatusPreconditionFailed},
+		summary: "Delete a custom role", desc: "Refused with role.in_use while the role is granted, unless force=true, which revokes its grants in the same transaction.",
+	}, func(ctx context.Context, in *struct {
+		RolePath
+		Force bool `query:"force" doc:"Also revoke every grant of the role."`
+	}) (*revisionOutput, error) {
+		if err := s.allowRole(ctx, in.RolePath); err != nil {
+			return nil, err
+		}
+		rev, err := s.services.Roles.DeleteRole(ctx, in.Org, in.Role, in.Force)
+		if err != nil {
+			return nil, err
+		}
+		return revisionOf(rev), nil
+	})
+}

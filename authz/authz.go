@@ -1,0 +1,289 @@
+// Package authz decides whether a principal may perform an action on a
+// resource, from the grants, groups and roles of the store. It reads
+// through the castellan service interfaces and never sees a backend.
+//
+// This implementation asks the store on every decision; it is the
+// reference for correctness. The in-memory index of the performance issue
+// replaces it behind the same castellan.Authorizer interface.
+package authz
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/castellan-iam/castellan"
+)
+
+// Authorizer implements castellan.Authorizer on the store's services.
+type Authorizer struct {
+	Grants   castellan.GrantService
+	Groups   castellan.GroupService
+	Roles    castellan.RoleService
+	Projects castellan.ProjectService
+	Catalog  *castellan.Catalog
+	Now      castellan.Clock
+}
+
+var _ castellan.Authorizer = (*Authorizer)(nil)
+
+// Decision reasons.
+const (
+	ReasonAllowed           = "allowed"
+	ReasonOperator          = "operator"
+	ReasonNoGrant           = "no_grant"
+	ReasonScopeMismatch     = "scope_mismatch"
+	ReasonExpired           = "grant_expired"
+	ReasonUnknownAction     = "unknown_action"
+	ReasonNotInOrganization = "not_in_organization"
+)
+
+// Authorize implements castellan.Authorizer.
+func (a *Authorizer) Authorize(ctx context.Context, req castellan.AuthzRequest) (castellan.Decision, error) {
+	return a.decide(ctx, req, false)
+}
+
+// Explain implements castellan.Authorizer.
+func (a *Authorizer) Explain(ctx context.Context, req castellan.AuthzRequest) (castellan.Decision, error) {
+	return a.decide(ctx, req, true)
+}
+
+func (a *Authorizer) decide(ctx context.Context, req castellan.AuthzRequest, explain bool) (castellan.Decision, error) {
+	scope, err := castellan.ParseScope("resource", req.Resource)
+	if err != nil {
+		return castellan.Decision{}, err
+	}
+	p := req.Principal
+	if p.Type == castellan.PrincipalOperator || p.Type == castellan.PrincipalSystem {
+		return castellan.Decision{Allowed: true, Reason: ReasonOperator}, nil
+	}
+	if !a.Catalog.HasAction(req.Action) {
+		return castellan.Decision{Reason: ReasonUnknownAction}, nil
+	}
+	chain, err := a.ancestry(ctx, p.OrganizationID, scope)
+	if err != nil {
+		return castellan.Decision{}, err
+	}
+	if chain == nil {
+		return castellan.Decision{Reason: ReasonNotInOrganization}, nil
+	}
+	grants, err := a.grantsOf(ctx, p, chain)
+	if err != nil {
+		return castellan.Decision{}, err
+	}
+	d := castellan.Decision{Reason: ReasonNoGrant}
+	now := a.Now()
+	expired := false
+	for _, g := range grants {
+		role, err := a.role(ctx, p.OrganizationID, g.grant.RoleID)
+		if err != nil {
+			return castellan.Decision{}, err
+		}
+		if role == nil || !role.Allows(req.Action) {
+			continue
+		}
+		if !g.grant.Active(now) {
+			expired = true
+			continue
+		}
+		d.Allowed, d.Reason = true, ReasonAllowed
+		if !explain {
+			return d, nil
+		}
+		d.Matches = append(d.Matches, g.match(role))
+	}
+	switch {
+	case d.Allowed:
+		return d, nil
+	case expired:
+		d.Reason = ReasonExpired
+		return d, nil
+	case !explain:
+		return d, nil
+	}
+	near, err := a.nearMisses(ctx, p, req.Action, chain)
+	if err != nil {
+		return castellan.Decision{}, err
+	}
+	if len(near) > 0 {
+		d.Reason, d.Near = ReasonScopeMismatch, near
+	}
+	return d, nil
+}
+
+// ancestry returns the scopes whose grants apply to scope, from scope up
+// to the organization root, or nil when scope is not in the organization.
+func (a *Authorizer) ancestry(ctx context.Context, orgID string, scope castellan.Scope) ([]string, error) {
+	if orgID == "" {
+		return nil, nil
+	}
+	root := castellan.OrganizationScope(orgID).String()
+	switch scope.Kind {
+	case castellan.ScopeOrganization:
+		if scope.ID != orgID {
+			return nil, nil
+		}
+		return []string{root}, nil
+	}
+	// Project and resource scopes: the project must be the organization's.
+	if _, err := a.Projects.FindProjectByID(ctx, orgID, scope.ID); err != nil {
+		if castellan.ErrorKind(err) == castellan.ENOTFOUND {
+			return nil, nil
+		}
+		return nil, err
+	}
+	chain := []string{castellan.ProjectScope(scope.ID).String(), root}
+	if scope.Kind == castellan.ScopeResource {
+		chain = append([]string{scope.String()}, chain...)
+	}
+	return chain, nil
+}
+
+// heldGrant is a grant and how the principal holds it.
+type heldGrant struct {
+	grant *castellan.Grant
+	group *castellan.Subject
+}
+
+func (g heldGrant) match(role *castellan.Role) castellan.GrantMatch {
+	m := castellan.GrantMatch{Grant: g.grant, Role: role.ID, Path: "direct", Scope: g.grant.Scope}
+	if g.group != nil {
+		m.Path, m.Group = "group", g.group
+	}
+	return m
+}
+
+// subjects returns the principal and its groups as grant subjects.
+func (a *Authorizer) subjects(ctx context.Context, p castellan.Principal) ([]castellan.Subject, error) {
+	if p.Type != castellan.PrincipalUser {
+		return nil, fmt.Errorf("authz: principal type %q cannot hold grants", p.Type)
+	}
+	subjects := []castellan.Subject{{Type: castellan.SubjectUser, ID: p.ID}}
+	groups, err := a.Groups.FindUserGroups(ctx, p.OrganizationID, p.ID)
+	if err != nil {
+		return nil, err
+	}
+	for _, g := range groups {
+		subjects = append(subjects, castellan.Subject{Type: castellan.SubjectGroup, ID: g.ID})
+	}
+	return subjects, nil
+}
+
+// grantsOf returns the grants of the principal (directly or through its
+// groups) on the scopes.
+func (a *Authorizer) grantsOf(ctx context.Context, p castellan.Principal, scopes []string) ([]heldGrant, error) {
+	subjects, err := a.subjects(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	grants, err := a.Grants.FindGrantsFor(ctx, p.OrganizationID, subjects, scopes)
+	if err != nil {
+		return nil, err
+	}
+	held := make([]heldGrant, len(grants))
+	for i, g := range grants {
+		held[i] = heldGrant{grant: g}
+		if g.Subject.Type == castellan.SubjectGroup {
+			group := g.Subject
+			held[i].group = &group
+		}
+	}
+	return held, nil
+}
+
+// nearMisses returns active grants of the principal whose role holds the
+// action on a scope outside chain.
+func (a *Authorizer) nearMisses(ctx context.Context, p castellan.Principal, action string, chain []string) ([]castellan.GrantMatch, error) {
+	inChain := map[string]bool{}
+	for _, s := range chain {
+		inChain[s] = true
+	}
+	subject := castellan.Subject{Type: castellan.SubjectUser, ID: p.ID}
+	var near []castellan.GrantMatch
+	token := ""
+	for {
+		grants, next, err := a.Grants.FindGrants(ctx, p.OrganizationID, castellan.GrantFilter{Subject: &subject, PageSize: castellan.MaxPageSize, PageToken: token})
+		if err != nil {
+			return nil, err
+		}
+		for _, g := range grants {
+			if inChain[g.Scope] || !g.Active(a.Now()) {
+				continue
+			}
+			role, err := a.role(ctx, p.OrganizationID, g.RoleID)
+			if err != nil {
+				return nil, err
+			}
+			if role != nil && role.Allows(action) {
+				near = append(near, heldGrant{grant: g, group: g.Via}.match(role))
+			}
+		}
+		if next == "" {
+			return near, nil
+		}
+		token = next
+	}
+}
+
+// role resolves a role ID: built-in from the catalogue, custom from the
+// store; nil when the role no longer exists.
+func (a *Authorizer) role(ctx context.Context, orgID, id string) (*castellan.Role, error) {
+	if r := a.Catalog.Role(id); r != nil {
+		return r, nil
+	}
+	r, err := a.Roles.FindRoleByID(ctx, orgID, id)
+	if castellan.ErrorKind(err) == castellan.ENOTFOUND {
+		return nil, nil
+	}
+	return r, err
+}
+
+// Missing returns the actions among actions that the principal does not
+// hold on the scope: the hierarchy principle refuses a grant of a role
+// whose actions the grantor lacks. Operators hold everything.
+func (a *Authorizer) Missing(ctx context.Context, p castellan.Principal, scope string, actions []string) ([]string, error) {
+	if p.Type == castellan.PrincipalOperator || p.Type == castellan.PrincipalSystem {
+		return nil, nil
+	}
+	parsed, err := castellan.ParseScope("scope", scope)
+	if err != nil {
+		return nil, err
+	}
+	chain, err := a.ancestry(ctx, p.OrganizationID, parsed)
+	if err != nil {
+		return nil, err
+	}
+	if chain == nil {
+		return actions, nil
+	}
+	grants, err := a.grantsOf(ctx, p, chain)
+	if err != nil {
+		return nil, err
+	}
+	var held []*castellan.Role
+	for _, g := range grants {
+		if !g.grant.Active(a.Now()) {
+			continue
+		}
+		role, err := a.role(ctx, p.OrganizationID, g.grant.RoleID)
+		if err != nil {
+			return nil, err
+		}
+		if role != nil {
+			held = append(held, role)
+		}
+	}
+	var missing []string
+	for _, action := range actions {
+		ok := false
+		for _, r := range held {
+			if r.Allows(action) {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			missing = append(missing, action)
+		}
+	}
+	return missing, nil
+}

@@ -1,0 +1,179 @@
+package castellan
+
+import (
+	"context"
+	"time"
+)
+
+// SubjectType is the kind of principal a grant is made to.
+type SubjectType string
+
+// Subject types.
+const (
+	SubjectUser           SubjectType = "user"
+	SubjectGroup          SubjectType = "group"
+	SubjectServiceAccount SubjectType = "serviceAccount"
+)
+
+// Subject is who a grant is made to.
+type Subject struct {
+	Type SubjectType `json:"type" enum:"user,group,serviceAccount"`
+	ID   string      `json:"id" doc:"User, group or service account ID."`
+}
+
+// Grant binds a role to a subject on a scope. Grants inherit downward: a
+// grant on the organization applies to its projects and their resources.
+type Grant struct {
+	ID             string  `json:"id"`
+	OrganizationID string  `json:"organizationId"`
+	RoleID         string  `json:"roleId"`
+	Scope          string  `json:"scope" doc:"organization/<id>, project/<id> or rn:<service>:<project-id>:<type>/<id>."`
+	Subject        Subject `json:"subject"`
+	// ExpiresAt, when set, is the instant the grant stops counting.
+	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
+	CreatedAt time.Time  `json:"createdAt"`
+	CreatedBy string     `json:"createdBy"`
+	Revision  int64      `json:"revision"`
+	// Via is set in lists by subject: the group through which a user holds
+	// the grant; nil for direct grants.
+	Via *Subject `json:"via,omitempty"`
+}
+
+// Active reports whether the grant counts at now: it has no expiry or
+// expires after now.
+func (g *Grant) Active(now time.Time) bool { return g.ExpiresAt == nil || now.Before(*g.ExpiresAt) }
+
+// GrantCreate is one grant to make.
+type GrantCreate struct {
+	RoleID    string
+	Scope     string
+	Subject   Subject
+	ExpiresAt *time.Time
+}
+
+// GrantFilter selects grants of one organization. Set at most one of
+// Scope, Subject and RoleID; all of them list everything.
+type GrantFilter struct {
+	Scope *string
+	// Subject lists the subject's grants; for a user, also those through
+	// its groups (marked with Via).
+	Subject   *Subject
+	RoleID    *string
+	PageSize  int
+	PageToken string
+}
+
+// GrantService manages grants. Creating and deleting are all-or-nothing
+// batches of at most 100.
+type GrantService interface {
+	// FindGrants lists grants, expired ones included until the sweep
+	// removes them.
+	FindGrants(ctx context.Context, orgID string, filter GrantFilter) ([]*Grant, string, error)
+	// FindGrantsFor returns the grants of any of subjects on any of scopes,
+	// for the authorizer.
+	FindGrantsFor(ctx context.Context, orgID string, subjects []Subject, scopes []string) ([]*Grant, error)
+	// CreateGrants returns EINVALID (request.invalid_field naming the item,
+	// request.invalid_scope, grant.role_scope_mismatch), ENOTFOUND
+	// (role.not_found, user.not_found, group.not_found, project.not_found).
+	// Granting what exists already is a no-op for that item.
+	CreateGrants(ctx context.Context, orgID string, grants []GrantCreate) ([]*Grant, int64, error)
+	// FindGrantsByID returns the grants with the IDs, in the order given.
+	// Returns ENOTFOUND (grant.not_found) naming the first unknown ID.
+	FindGrantsByID(ctx context.Context, orgID string, ids []string) ([]*Grant, error)
+	// DeleteGrants returns ENOTFOUND (grant.not_found) for an unknown ID and
+	// EPRECONDITION (grant.last_owner) when no user would remain
+	// Organization Owner.
+	DeleteGrants(ctx context.Context, orgID string, ids []string) (int64, error)
+	// DeleteExpiredGrants removes every grant expired at now, with one
+	// audit event per organization, and returns how many it removed.
+	DeleteExpiredGrants(ctx context.Context) (int, error)
+}
+
+// RoleCreate is the input of CreateRole (custom roles).
+type RoleCreate struct {
+	Name        string
+	Description string
+	Kind        RoleKind
+	Actions     []string
+}
+
+// RoleUpdate changes the non-nil fields of a custom role.
+type RoleUpdate struct {
+	Name        *string
+	Description *string
+	Actions     []string // nil: unchanged
+}
+
+// RoleFilter selects roles: the built-in ones and the organization's own.
+type RoleFilter struct {
+	Kind      *RoleKind
+	PageSize  int
+	PageToken string
+}
+
+// RoleService manages custom roles and reads built-in ones.
+type RoleService interface {
+	// FindRoleByID returns a built-in role or one of the organization's;
+	// ENOTFOUND (role.not_found).
+	FindRoleByID(ctx context.Context, orgID, id string) (*Role, error)
+	// FindRoles lists built-in roles first, then custom ones by name.
+	FindRoles(ctx context.Context, orgID string, filter RoleFilter) ([]*Role, string, error)
+	// CreateRole returns EINVALID (role.unknown_action among the fields) or
+	// ECONFLICT (role.name_taken).
+	CreateRole(ctx context.Context, orgID string, rc RoleCreate) (*Role, error)
+	// UpdateRole returns EINVALID (role.built_in for built-in roles).
+	UpdateRole(ctx context.Context, orgID, id string, upd RoleUpdate) (*Role, error)
+	// DeleteRole returns EPRECONDITION (role.in_use) while the role is
+	// granted, unless force, which deletes its grants in the same
+	// transaction.
+	DeleteRole(ctx context.Context, orgID, id string, force bool) (int64, error)
+}
+
+// AuthzRequest asks whether a principal may perform an action on a
+// resource.
+type AuthzRequest struct {
+	Principal Principal
+	Action    string
+	// Resource is a scope string: organization/<id>, project/<id> or a
+	// resource name.
+	Resource string
+	Context  map[string]any
+}
+
+// Decision is the answer to an AuthzRequest.
+type Decision struct {
+	Allowed bool `json:"allowed"`
+	// Reason is a stable word: "allowed", "operator", "no_grant",
+	// "scope_mismatch", "unknown_action", "not_in_organization".
+	Reason string `json:"reason"`
+	// Matches are the grants that allow the action (Explain only).
+	Matches []GrantMatch `json:"matches,omitempty"`
+	// Near are grants of the principal that hold the action but on a scope
+	// that does not contain the resource (Explain only, when denied).
+	Near []GrantMatch `json:"near,omitempty"`
+}
+
+// GrantMatch is one grant that decided, with how it reached the principal.
+type GrantMatch struct {
+	Grant *Grant `json:"grant"`
+	Role  string `json:"role"`
+	// Path says how: "direct" or "group".
+	Path  string   `json:"path" enum:"direct,group"`
+	Group *Subject `json:"group,omitempty"`
+	Scope string   `json:"scope"`
+}
+
+// Authorizer decides. Every API endpoint asks it; so do other services
+// through the decision API.
+type Authorizer interface {
+	// Authorize returns whether the principal may do the action on the
+	// resource. Returns EINVALID (request.invalid_scope) for a bad resource.
+	Authorize(ctx context.Context, req AuthzRequest) (Decision, error)
+	// Explain is Authorize with the grants that allowed, or the near misses
+	// when nothing did.
+	Explain(ctx context.Context, req AuthzRequest) (Decision, error)
+	// Missing returns those of actions the principal does not hold on
+	// scope. The hierarchy principle: nobody grants or revokes a role
+	// whose actions it does not hold itself.
+	Missing(ctx context.Context, p Principal, scope string, actions []string) ([]string, error)
+}

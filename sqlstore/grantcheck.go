@@ -1,0 +1,161 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"github.com/castellan-iam/castellan"
+)
+
+// grantChecker checks the items of a CreateGrants batch inside its
+// transaction. It remembers what it looked up, since a batch often names
+// the same role, project or subject many times, and locks what it found
+// against deletion until the transaction ends.
+type grantChecker struct {
+	tx    *Tx
+	orgID string
+	roles map[string]*castellan.Role
+	// found holds whether projects ("project/<id>") and subjects
+	// ("user/<id>", "group/<id>") exist in the organization.
+	found map[string]bool
+}
+
+// item checks item i and returns the grant to make for it.
+func (c *grantChecker) item(ctx context.Context, i int, item castellan.GrantCreate) (*castellan.Grant, error) {
+	field := func(member string) string { return itemField("body.grants", i, member) }
+	invalid := func(member, rule, msg string) error {
+		return castellan.Invalid([]castellan.FieldError{{Field: field(member), Rule: rule, Message: msg}})
+	}
+	if item.RoleID == "" {
+		return nil, invalid(".roleId", "required", "must not be empty")
+	}
+	role, err := c.role(ctx, item.RoleID)
+	if err != nil {
+		return nil, err
+	}
+	if role == nil {
+		return nil, itemError(castellan.ENOTFOUND, castellan.CodeRoleNotFound, field(".roleId"), "exists", "role %s not found", item.RoleID)
+	}
+	scope, err := castellan.ParseScope(field(".scope"), item.Scope)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.scopeInOrganization(ctx, field(".scope"), scope); err != nil {
+		return nil, err
+	}
+	if err := role.CanGrantOn(scope); err != nil {
+		var e *castellan.Error
+		if errors.As(err, &e) {
+			return nil, itemError(e.Kind, e.Code, field(".roleId"), "roleKind", "%s", e.Message)
+		}
+		return nil, err
+	}
+	if err := c.subject(ctx, field(".subject"), item.Subject); err != nil {
+		return nil, err
+	}
+	var expiresAt *time.Time
+	if item.ExpiresAt != nil {
+		t := item.ExpiresAt.UTC().Truncate(time.Microsecond)
+		if !t.After(c.tx.now) {
+			return nil, invalid(".expiresAt", "future", "must be in the future")
+		}
+		expiresAt = &t
+	}
+	return &castellan.Grant{
+		OrganizationID: c.orgID, RoleID: role.ID, Scope: scope.String(), Subject: item.Subject, ExpiresAt: expiresAt,
+	}, nil
+}
+
+// role returns the built-in role or the organization's custom role with
+// the ID, or nil.
+func (c *grantChecker) role(ctx context.Context, id string) (*castellan.Role, error) {
+	if r := c.tx.db.catalog.Role(id); r != nil {
+		return r, nil
+	}
+	if r, ok := c.roles[id]; ok {
+		return r, nil
+	}
+	if !castellan.ValidID(id) {
+		return nil, nil
+	}
+	r, err := scanRole(c.tx.queryRow(ctx, `SELECT `+roleColumns(c.tx.db.dialect)+` FROM roles WHERE org_id = ? AND id = ?`+c.tx.db.dialect.lockKey, c.orgID, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		r, err = nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	c.roles[id] = r
+	return r, nil
+}
+
+// scopeInOrganization checks that scope is the organization's root, one of
+// its projects or a resource in one of them.
+func (c *grantChecker) scopeInOrganization(ctx context.Context, field string, scope castellan.Scope) error {
+	if scope.Kind == castellan.ScopeOrganization {
+		if scope.ID != c.orgID {
+			return itemError(castellan.EINVALID, castellan.CodeInvalidScope, field, "organization",
+				"%s is not this organization", scope)
+		}
+		return nil
+	}
+	ok, err := c.exists(ctx, "project/"+scope.ID, `SELECT 1 FROM nodes WHERE org_id = ? AND kind = 'project' AND id = ?`, scope.ID)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return itemError(castellan.ENOTFOUND, castellan.CodeProjectNotFound, field, "exists", "project %s not found", scope.ID)
+	}
+	return nil
+}
+
+// subject checks that the subject of a grant exists in the organization.
+func (c *grantChecker) subject(ctx context.Context, field string, sub castellan.Subject) error {
+	var query, code string
+	switch sub.Type {
+	case castellan.SubjectUser:
+		query, code = `SELECT 1 FROM users WHERE org_id = ? AND id = ?`, castellan.CodeUserNotFound
+	case castellan.SubjectGroup:
+		query, code = `SELECT 1 FROM groups WHERE org_id = ? AND id = ?`, castellan.CodeGroupNotFound
+	case castellan.SubjectServiceAccount:
+		return itemError(castellan.EINVALID, castellan.CodeInvalidField, field+".type", "unsupported",
+			"service accounts cannot be granted roles yet")
+	default:
+		return itemError(castellan.EINVALID, castellan.CodeInvalidField, field+".type", "enum", "must be user, group or serviceAccount")
+	}
+	if sub.ID == "" {
+		return itemError(castellan.EINVALID, castellan.CodeInvalidField, field+".id", "required", "must not be empty")
+	}
+	ok := false
+	if castellan.ValidID(sub.ID) {
+		var err error
+		if ok, err = c.exists(ctx, string(sub.Type)+"/"+sub.ID, query, sub.ID); err != nil {
+			return err
+		}
+	}
+	if !ok {
+		return itemError(castellan.ENOTFOUND, code, field+".id", "exists", "%s %s not found", sub.Type, sub.ID)
+	}
+	return nil
+}
+
+// exists runs query (a SELECT 1 taking the organization and id) once per
+// key, locking the row it finds.
+func (c *grantChecker) exists(ctx context.Context, key, query, id string) (bool, error) {
+	if ok, seen := c.found[key]; seen {
+		return ok, nil
+	}
+	var one int
+	err := c.tx.queryRow(ctx, query+c.tx.db.dialect.lockKey, c.orgID, id).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		c.found[key] = false
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	c.found[key] = true
+	return true, nil
+}

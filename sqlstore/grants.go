@@ -1,0 +1,469 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/castellan-iam/castellan"
+)
+
+// GrantService implements castellan.GrantService.
+type GrantService struct{ db *DB }
+
+var _ castellan.GrantService = (*GrantService)(nil)
+
+// Grants returns the grant service of db.
+func (db *DB) Grants() *GrantService { return &GrantService{db: db} }
+
+const grantColumns = `id, org_id, role_id, scope, subject_type, subject_id, expires_at, created_at, created_by, revision`
+
+func scanGrant(row interface{ Scan(...any) error }) (*castellan.Grant, error) {
+	var (
+		g         castellan.Grant
+		expiresAt sql.NullTime
+	)
+	err := row.Scan(&g.ID, &g.OrganizationID, &g.RoleID, &g.Scope, &g.Subject.Type, &g.Subject.ID,
+		&expiresAt, &g.CreatedAt, &g.CreatedBy, &g.Revision)
+	if err != nil {
+		return nil, err
+	}
+	g.CreatedAt = g.CreatedAt.UTC()
+	if expiresAt.Valid {
+		t := expiresAt.Time.UTC()
+		g.ExpiresAt = &t
+	}
+	return &g, nil
+}
+
+// nullTime is the column value of an optional instant.
+func nullTime(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return *t
+}
+
+// grantSummary is how a grant appears in audit summaries.
+type grantSummary struct {
+	ID        string            `json:"id"`
+	RoleID    string            `json:"roleId"`
+	Scope     string            `json:"scope"`
+	Subject   castellan.Subject `json:"subject"`
+	ExpiresAt *time.Time        `json:"expiresAt,omitempty"`
+}
+
+func grantSummaries(grants []*castellan.Grant) []grantSummary {
+	out := make([]grantSummary, len(grants))
+	for i, g := range grants {
+		out[i] = grantSummary{ID: g.ID, RoleID: g.RoleID, Scope: g.Scope, Subject: g.Subject, ExpiresAt: g.ExpiresAt}
+	}
+	return out
+}
+
+// grantDeletions are the change-log rows of deleted grants.
+func grantDeletions(grants []*castellan.Grant) []changedEntity {
+	out := make([]changedEntity, len(grants))
+	for i, g := range grants {
+		out[i] = changedEntity{"grant", g.ID, "delete"}
+	}
+	return out
+}
+
+// deleteGrantsWhere deletes the grants matching where (a condition on the
+// grants table) and returns them. Callers lock what the condition is about
+// (the group, the role, the project) first, so that no matching grant is
+// created until they commit.
+func deleteGrantsWhere(ctx context.Context, tx *Tx, where string, args ...any) ([]*castellan.Grant, error) {
+	rows, err := tx.query(ctx, `DELETE FROM grants WHERE `+where+` RETURNING `+grantColumns, args...)
+	if err != nil {
+		return nil, fmt.Errorf("delete grants: %w", err)
+	}
+	grants, err := collect(rows, scanGrant)
+	if err != nil {
+		return nil, fmt.Errorf("delete grants: %w", err)
+	}
+	return grants, nil
+}
+
+// FindGrants implements castellan.GrantService. Grants come in ID order,
+// which is creation order.
+func (s *GrantService) FindGrants(ctx context.Context, orgID string, f castellan.GrantFilter) ([]*castellan.Grant, string, error) {
+	cur, err := decodeCursor(f.PageToken, "grants", 1)
+	if err != nil {
+		return nil, "", err
+	}
+	size := castellan.PageSize(f.PageSize)
+	q, args := `SELECT `+grantColumns+` FROM grants WHERE org_id = ?`, []any{orgID}
+	byUser := f.Subject != nil && f.Subject.Type == castellan.SubjectUser
+	switch {
+	case byUser:
+		q += ` AND ((subject_type = 'user' AND subject_id = ?) OR (subject_type = 'group' AND subject_id IN
+			(SELECT group_id FROM group_members WHERE org_id = ? AND user_id = ?)))`
+		args = append(args, f.Subject.ID, orgID, f.Subject.ID)
+	case f.Subject != nil:
+		q, args = q+` AND subject_type = ? AND subject_id = ?`, append(args, string(f.Subject.Type), f.Subject.ID)
+	}
+	if f.Scope != nil {
+		q, args = q+` AND scope = ?`, append(args, *f.Scope)
+	}
+	if f.RoleID != nil {
+		q, args = q+` AND role_id = ?`, append(args, *f.RoleID)
+	}
+	if cur != nil {
+		q, args = q+` AND id > ?`, append(args, cur.Key[0])
+	}
+	rows, err := s.db.query(ctx, q+` ORDER BY id LIMIT ?`, append(args, size+1)...)
+	if err != nil {
+		return nil, "", err
+	}
+	grants, err := collect(rows, scanGrant)
+	if err != nil {
+		return nil, "", err
+	}
+	if byUser {
+		for _, g := range grants {
+			if g.Subject.Type == castellan.SubjectGroup {
+				via := g.Subject
+				g.Via = &via
+			}
+		}
+	}
+	grants, next := pageOf(grants, size, func(g *castellan.Grant) cursor {
+		return cursor{List: "grants", Key: []string{g.ID}}
+	})
+	return grants, next, nil
+}
+
+// FindGrantsFor implements castellan.GrantService in one query, served by
+// the (org_id, subject_type, subject_id) index.
+func (s *GrantService) FindGrantsFor(ctx context.Context, orgID string, subjects []castellan.Subject, scopes []string) ([]*castellan.Grant, error) {
+	if len(subjects) == 0 || len(scopes) == 0 {
+		return nil, nil
+	}
+	idsByType := map[castellan.SubjectType][]string{}
+	var types []castellan.SubjectType
+	for _, sub := range subjects {
+		if _, ok := idsByType[sub.Type]; !ok {
+			types = append(types, sub.Type)
+		}
+		idsByType[sub.Type] = append(idsByType[sub.Type], sub.ID)
+	}
+	scopeIn, args := inList(scopes)
+	args = append([]any{orgID}, args...)
+	var bySubject []string
+	for _, t := range types {
+		in, ids := inList(idsByType[t])
+		bySubject = append(bySubject, `(subject_type = ? AND subject_id IN `+in+`)`)
+		args = append(append(args, string(t)), ids...)
+	}
+	rows, err := s.db.query(ctx, `SELECT `+grantColumns+` FROM grants
+		WHERE org_id = ? AND scope IN `+scopeIn+` AND (`+strings.Join(bySubject, " OR ")+`) ORDER BY id`, args...)
+	if err != nil {
+		return nil, err
+	}
+	return collect(rows, scanGrant)
+}
+
+// CreateGrants implements castellan.GrantService. Items are checked in
+// order and the first bad one fails the batch; items that exist already
+// (same role, scope and subject) are returned as they are, whatever their
+// expiry. When nothing is new, nothing is written and the store's current
+// revision is returned.
+func (s *GrantService) CreateGrants(ctx context.Context, orgID string, items []castellan.GrantCreate) ([]*castellan.Grant, int64, error) {
+	if err := checkBatchSize("body.grants", len(items)); err != nil {
+		return nil, 0, err
+	}
+	var (
+		out []*castellan.Grant
+		rev int64
+	)
+	err := s.db.update(ctx, func(tx *Tx) error {
+		if err := lockOrganization(ctx, tx, orgID); err != nil {
+			return err
+		}
+		check := grantChecker{tx: tx, orgID: orgID, roles: map[string]*castellan.Role{}, found: map[string]bool{}}
+		wanted := make([]*castellan.Grant, len(items))
+		for i, item := range items {
+			g, err := check.item(ctx, i, item)
+			if err != nil {
+				return err
+			}
+			wanted[i] = g
+		}
+		var err error
+		out, rev, err = insertGrants(ctx, tx, wanted)
+		return err
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	return out, rev, nil
+}
+
+// grantKey is what makes two grants the same.
+type grantKey struct {
+	roleID, scope string
+	subject       castellan.Subject
+}
+
+func keyOf(g *castellan.Grant) grantKey { return grantKey{g.RoleID, g.Scope, g.Subject} }
+
+// insertGrants inserts the checked grants that do not exist yet and
+// returns, in input order, the grant standing for each.
+func insertGrants(ctx context.Context, tx *Tx, wanted []*castellan.Grant) ([]*castellan.Grant, int64, error) {
+	byKey := map[grantKey]*castellan.Grant{}
+	var fresh []*castellan.Grant
+	for _, g := range wanted {
+		k := keyOf(g)
+		if byKey[k] != nil {
+			continue
+		}
+		existing, err := findGrantByKey(ctx, tx, g)
+		if err != nil {
+			return nil, 0, err
+		}
+		if existing != nil {
+			byKey[k] = existing
+			continue
+		}
+		byKey[k] = g
+		fresh = append(fresh, g)
+	}
+	var rev int64
+	var err error
+	if len(fresh) == 0 {
+		rev, err = currentRevision(ctx, tx)
+	} else {
+		rev, err = insertFreshGrants(ctx, tx, fresh, byKey)
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	out := make([]*castellan.Grant, len(wanted))
+	for i, g := range wanted {
+		out[i] = byKey[keyOf(g)]
+	}
+	return out, rev, nil
+}
+
+// insertFreshGrants inserts grants that did not exist when looked up and
+// records them. One created meanwhile by a concurrent transaction is taken
+// as it is, in byKey.
+func insertFreshGrants(ctx context.Context, tx *Tx, fresh []*castellan.Grant, byKey map[grantKey]*castellan.Grant) (int64, error) {
+	rev, err := tx.nextRevision(ctx)
+	if err != nil {
+		return 0, err
+	}
+	var created []*castellan.Grant
+	for _, g := range fresh {
+		g.ID, g.CreatedAt, g.CreatedBy, g.Revision = newID(), tx.now, tx.actorID(), rev
+		res, err := tx.exec(ctx, `INSERT INTO grants (`+grantColumns+`, scope_kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (org_id, role_id, scope, subject_type, subject_id) DO NOTHING`,
+			g.ID, g.OrganizationID, g.RoleID, g.Scope, string(g.Subject.Type), g.Subject.ID, nullTime(g.ExpiresAt),
+			g.CreatedAt, g.CreatedBy, g.Revision, scopeKindOf(g.Scope))
+		if err != nil {
+			return 0, fmt.Errorf("insert grant: %w", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return 0, fmt.Errorf("insert grant: %w", err)
+		}
+		if n == 1 {
+			created = append(created, g)
+			continue
+		}
+		existing, err := findGrantByKey(ctx, tx, g)
+		if err != nil || existing == nil {
+			return 0, fmt.Errorf("grant %s vanished after a conflicting insert: %v", g.ID, err)
+		}
+		byKey[keyOf(g)] = existing
+	}
+	also := make([]changedEntity, len(created))
+	for i, g := range created {
+		also[i] = changedEntity{"grant", g.ID, "create"}
+	}
+	return tx.record(ctx, change{
+		orgID: fresh[0].OrganizationID, action: "iam:SetGrants",
+		entityType: "organization", entityID: fresh[0].OrganizationID,
+		summary: map[string]any{"created": grantSummaries(created)},
+		also:    also,
+	})
+}
+
+// scopeKindOf returns the kind of a scope string that ParseScope accepted.
+func scopeKindOf(scope string) string {
+	if strings.HasPrefix(scope, "rn:") {
+		return string(castellan.ScopeResource)
+	}
+	kind, _, _ := strings.Cut(scope, "/")
+	return kind
+}
+
+// findGrantByKey returns the grant with g's role, scope and subject, or nil.
+func findGrantByKey(ctx context.Context, tx *Tx, g *castellan.Grant) (*castellan.Grant, error) {
+	existing, err := scanGrant(tx.queryRow(ctx, `SELECT `+grantColumns+` FROM grants
+		WHERE org_id = ? AND role_id = ? AND scope = ? AND subject_type = ? AND subject_id = ?`,
+		g.OrganizationID, g.RoleID, g.Scope, string(g.Subject.Type), g.Subject.ID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	return existing, err
+}
+
+// FindGrantsByID implements castellan.GrantService. An unknown ID is
+// named as item i of body.grantIds, the list callers take IDs from.
+func (s *GrantService) FindGrantsByID(ctx context.Context, orgID string, ids []string) ([]*castellan.Grant, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	in, args := inList(unique(ids))
+	rows, err := s.db.query(ctx, `SELECT `+grantColumns+` FROM grants WHERE org_id = ? AND id IN `+in, append([]any{orgID}, args...)...)
+	if err != nil {
+		return nil, err
+	}
+	grants, err := collect(rows, scanGrant)
+	if err != nil {
+		return nil, err
+	}
+	return inOrder(grants, ids)
+}
+
+// inOrder returns grants in the order of ids (repeats included), or
+// ENOTFOUND (grant.not_found) naming the first ID not among them.
+func inOrder(grants []*castellan.Grant, ids []string) ([]*castellan.Grant, error) {
+	byID := make(map[string]*castellan.Grant, len(grants))
+	for _, g := range grants {
+		byID[g.ID] = g
+	}
+	out := make([]*castellan.Grant, len(ids))
+	for i, id := range ids {
+		if out[i] = byID[id]; out[i] == nil {
+			return nil, itemError(castellan.ENOTFOUND, castellan.CodeGrantNotFound, itemField("body.grantIds", i, ""), "exists",
+				"grant %s not found", id)
+		}
+	}
+	return out, nil
+}
+
+// DeleteGrants implements castellan.GrantService.
+func (s *GrantService) DeleteGrants(ctx context.Context, orgID string, ids []string) (int64, error) {
+	if err := checkBatchSize("body.grantIds", len(ids)); err != nil {
+		return 0, err
+	}
+	var rev int64
+	err := s.db.update(ctx, func(tx *Tx) error {
+		in, args := inList(unique(ids))
+		rows, err := tx.query(ctx, `SELECT `+grantColumns+` FROM grants WHERE org_id = ? AND id IN `+in, append([]any{orgID}, args...)...)
+		if err != nil {
+			return err
+		}
+		grants, err := collect(rows, scanGrant)
+		if err != nil {
+			return err
+		}
+		if _, err := inOrder(grants, ids); err != nil {
+			return err
+		}
+		if err := keepAnOwner(ctx, tx, orgID, grants); err != nil {
+			return err
+		}
+		deleted, err := deleteGrantsWhere(ctx, tx, `org_id = ? AND id IN `+in, append([]any{orgID}, args...)...)
+		if err != nil {
+			return err
+		}
+		if len(deleted) != len(grants) {
+			// A concurrent transaction deleted one of them first.
+			return castellan.Errorf(castellan.ENOTFOUND, castellan.CodeGrantNotFound, "a grant of the batch was deleted meanwhile")
+		}
+		rev, err = tx.record(ctx, change{
+			orgID: orgID, action: "iam:SetGrants",
+			entityType: "organization", entityID: orgID,
+			summary: map[string]any{"deleted": grantSummaries(deleted)},
+			also:    grantDeletions(deleted),
+		})
+		return err
+	})
+	return rev, err
+}
+
+// isOwnerGrant reports whether g is one of the grants the last-owner rule
+// counts: organization.owner, to a user directly, on the organization.
+func isOwnerGrant(g *castellan.Grant) bool {
+	return g.RoleID == castellan.OrganizationOwnerRoleID && g.Subject.Type == castellan.SubjectUser &&
+		g.Scope == castellan.OrganizationScope(g.OrganizationID).String()
+}
+
+// keepAnOwner returns EPRECONDITION (grant.last_owner) when deleting grants
+// would leave the organization without an unexpired owner grant. Writers
+// that delete owner grants serialize on the organization's row, so two of
+// them cannot each remove one of the last two owners.
+func keepAnOwner(ctx context.Context, tx *Tx, orgID string, grants []*castellan.Grant) error {
+	var owners []string
+	for _, g := range grants {
+		if isOwnerGrant(g) {
+			owners = append(owners, g.ID)
+		}
+	}
+	if len(owners) == 0 {
+		return nil
+	}
+	var id string
+	if err := tx.queryRow(ctx, `SELECT id FROM organizations WHERE id = ?`+tx.db.dialect.lockExclusive, orgID).Scan(&id); err != nil {
+		return err
+	}
+	in, args := inList(owners)
+	var remaining int
+	err := tx.queryRow(ctx, `SELECT COUNT(*) FROM grants WHERE org_id = ? AND role_id = ? AND scope = ? AND subject_type = 'user'
+		AND (expires_at IS NULL OR expires_at > ?) AND id NOT IN `+in,
+		append([]any{orgID, castellan.OrganizationOwnerRoleID, castellan.OrganizationScope(orgID).String(), tx.now}, args...)...).Scan(&remaining)
+	if err != nil {
+		return err
+	}
+	if remaining == 0 {
+		return castellan.Errorf(castellan.EPRECONDITION, castellan.CodeLastOwner,
+			"the organization must keep at least one user with role %s on it; grant the role to another user first", castellan.OrganizationOwnerRoleID)
+	}
+	return nil
+}
+
+// DeleteExpiredGrants implements castellan.GrantService: one transaction,
+// revision and audit event (by the system) per organization.
+func (s *GrantService) DeleteExpiredGrants(ctx context.Context) (int, error) {
+	now := s.db.now().UTC().Truncate(time.Microsecond)
+	rows, err := s.db.query(ctx, `SELECT DISTINCT org_id FROM grants WHERE expires_at IS NOT NULL AND expires_at <= ? ORDER BY org_id`, now)
+	if err != nil {
+		return 0, err
+	}
+	orgs, err := collect(rows, scanString)
+	if err != nil {
+		return 0, err
+	}
+	total := 0
+	for _, orgID := range orgs {
+		n := 0
+		err := s.db.update(ctx, func(tx *Tx) error {
+			tx.actor = castellan.Principal{Type: castellan.PrincipalSystem, ID: "castellan"}
+			deleted, err := deleteGrantsWhere(ctx, tx, `org_id = ? AND expires_at IS NOT NULL AND expires_at <= ?`, orgID, tx.now)
+			if err != nil || len(deleted) == 0 {
+				return err
+			}
+			_, err = tx.record(ctx, change{
+				orgID: orgID, action: "iam:DeleteExpiredGrants",
+				entityType: "organization", entityID: orgID,
+				summary: map[string]any{"deleted": grantSummaries(deleted)},
+				also:    grantDeletions(deleted),
+			})
+			n = len(deleted)
+			return err
+		})
+		if err != nil {
+			return total, err
+		}
+		total += n
+	}
+	return total, nil
+}

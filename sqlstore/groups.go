@@ -1,0 +1,421 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/castellan-iam/castellan"
+)
+
+// GroupService implements castellan.GroupService.
+type GroupService struct{ db *DB }
+
+var _ castellan.GroupService = (*GroupService)(nil)
+
+// Groups returns the group service of db.
+func (db *DB) Groups() *GroupService { return &GroupService{db: db} }
+
+// groupSelect reads groups (alias g) with their member and grant counts;
+// both counts are index lookups (the members' primary key, grants by
+// subject).
+const groupSelect = `SELECT g.id, g.org_id, g.name, g.description, g.created_at, g.created_by, g.updated_at, g.updated_by, g.revision,
+	(SELECT COUNT(*) FROM group_members m WHERE m.group_id = g.id),
+	(SELECT COUNT(*) FROM grants r WHERE r.org_id = g.org_id AND r.subject_type = 'group' AND r.subject_id = g.id)
+	FROM groups g`
+
+func scanGroup(row interface{ Scan(...any) error }) (*castellan.Group, error) {
+	var g castellan.Group
+	err := row.Scan(&g.ID, &g.OrganizationID, &g.Name, &g.Description, &g.CreatedAt, &g.CreatedBy, &g.UpdatedAt, &g.UpdatedBy,
+		&g.Revision, &g.MemberCount, &g.GrantCount)
+	if err != nil {
+		return nil, err
+	}
+	g.CreatedAt, g.UpdatedAt = g.CreatedAt.UTC(), g.UpdatedAt.UTC()
+	return &g, nil
+}
+
+func groupNameTaken(name string) error {
+	return castellan.Errorf(castellan.ECONFLICT, castellan.CodeGroupNameTaken, "a group named %q already exists in this organization", name)
+}
+
+// findGroup reads a group of the organization inside tx.
+func findGroup(ctx context.Context, tx *Tx, orgID, id string) (*castellan.Group, error) {
+	g, err := scanGroup(tx.queryRow(ctx, groupSelect+` WHERE g.org_id = ? AND g.id = ?`, orgID, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound(castellan.CodeGroupNotFound, "group", id)
+	}
+	return g, err
+}
+
+// lockGroup returns the name of a group of the organization and locks the
+// group's row with lock (a dialect lock clause) until tx ends.
+func lockGroup(ctx context.Context, tx *Tx, orgID, id, lock string) (string, error) {
+	var name string
+	err := tx.queryRow(ctx, `SELECT name FROM groups WHERE org_id = ? AND id = ?`+lock, orgID, id).Scan(&name)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", notFound(castellan.CodeGroupNotFound, "group", id)
+	}
+	return name, err
+}
+
+// FindGroupByID implements castellan.GroupService.
+func (s *GroupService) FindGroupByID(ctx context.Context, orgID, id string) (*castellan.Group, error) {
+	g, err := scanGroup(s.db.queryRow(ctx, groupSelect+` WHERE g.org_id = ? AND g.id = ?`, orgID, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound(castellan.CodeGroupNotFound, "group", id)
+	}
+	return g, err
+}
+
+// FindGroups implements castellan.GroupService.
+func (s *GroupService) FindGroups(ctx context.Context, orgID string, f castellan.GroupFilter) ([]*castellan.Group, string, error) {
+	cur, err := decodeCursor(f.PageToken, "groups", 2)
+	if err != nil {
+		return nil, "", err
+	}
+	size := castellan.PageSize(f.PageSize)
+	q, args := groupSelect+` WHERE g.org_id = ?`, []any{orgID}
+	if cur != nil {
+		q, args = q+` AND (g.name > ? OR (g.name = ? AND g.id > ?))`, append(args, cur.Key[0], cur.Key[0], cur.Key[1])
+	}
+	rows, err := s.db.query(ctx, q+` ORDER BY g.name, g.id LIMIT ?`, append(args, size+1)...)
+	if err != nil {
+		return nil, "", err
+	}
+	groups, err := collect(rows, scanGroup)
+	if err != nil {
+		return nil, "", err
+	}
+	groups, next := pageOf(groups, size, func(g *castellan.Group) cursor {
+		return cursor{List: "groups", Key: []string{g.Name, g.ID}}
+	})
+	return groups, next, nil
+}
+
+// CreateGroup implements castellan.GroupService.
+func (s *GroupService) CreateGroup(ctx context.Context, orgID string, gc castellan.GroupCreate) (*castellan.Group, error) {
+	if err := gc.Validate(); err != nil {
+		return nil, err
+	}
+	var g *castellan.Group
+	err := s.db.update(ctx, func(tx *Tx) error {
+		if err := lockOrganization(ctx, tx, orgID); err != nil {
+			return err
+		}
+		rev, err := tx.nextRevision(ctx)
+		if err != nil {
+			return err
+		}
+		g = &castellan.Group{
+			ID: newID(), OrganizationID: orgID, Name: gc.Name, Description: gc.Description,
+			CreatedAt: tx.now, CreatedBy: tx.actorID(), UpdatedAt: tx.now, UpdatedBy: tx.actorID(), Revision: rev,
+		}
+		_, err = tx.exec(ctx, `INSERT INTO groups (id, org_id, name, description, created_at, created_by, updated_at, updated_by, revision)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			g.ID, g.OrganizationID, g.Name, g.Description, g.CreatedAt, g.CreatedBy, g.UpdatedAt, g.UpdatedBy, g.Revision)
+		if isUniqueViolation(err) {
+			return groupNameTaken(gc.Name)
+		}
+		if err != nil {
+			return fmt.Errorf("insert group: %w", err)
+		}
+		_, err = tx.record(ctx, change{
+			orgID: orgID, action: "iam:CreateGroup",
+			entityType: "group", entityID: g.ID, entityName: g.Name, operation: "create",
+			summary: map[string]any{"name": g.Name, "description": g.Description},
+		})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+// UpdateGroup implements castellan.GroupService.
+func (s *GroupService) UpdateGroup(ctx context.Context, orgID, id string, upd castellan.GroupUpdate) (*castellan.Group, error) {
+	if err := upd.Validate(); err != nil {
+		return nil, err
+	}
+	var g *castellan.Group
+	err := s.db.update(ctx, func(tx *Tx) error {
+		var err error
+		if g, err = findGroup(ctx, tx, orgID, id); err != nil {
+			return err
+		}
+		summary := map[string]any{}
+		if upd.Name != nil && *upd.Name != g.Name {
+			summary["name"], g.Name = diff{g.Name, *upd.Name}, *upd.Name
+		}
+		if upd.Description != nil && *upd.Description != g.Description {
+			summary["description"], g.Description = diff{g.Description, *upd.Description}, *upd.Description
+		}
+		if len(summary) == 0 {
+			return nil // nothing changes: no revision, no audit event
+		}
+		if g.Revision, err = tx.nextRevision(ctx); err != nil {
+			return err
+		}
+		g.UpdatedAt, g.UpdatedBy = tx.now, tx.actorID()
+		_, err = tx.exec(ctx, `UPDATE groups SET name = ?, description = ?, updated_at = ?, updated_by = ?, revision = ? WHERE org_id = ? AND id = ?`,
+			g.Name, g.Description, g.UpdatedAt, g.UpdatedBy, g.Revision, orgID, id)
+		if isUniqueViolation(err) {
+			return groupNameTaken(g.Name)
+		}
+		if err != nil {
+			return fmt.Errorf("update group: %w", err)
+		}
+		_, err = tx.record(ctx, change{
+			orgID: orgID, action: "iam:UpdateGroup",
+			entityType: "group", entityID: id, entityName: g.Name, operation: "update", summary: summary,
+		})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+// DeleteGroup implements castellan.GroupService. Grants to the group and
+// its memberships go in the same transaction, each with its change-log row,
+// so that every replica revokes them at the group's revision.
+func (s *GroupService) DeleteGroup(ctx context.Context, orgID, id string) (int64, error) {
+	var rev int64
+	err := s.db.update(ctx, func(tx *Tx) error {
+		// Locked first, so that no member or grant is added beside the
+		// ones this transaction deletes.
+		name, err := lockGroup(ctx, tx, orgID, id, tx.db.dialect.lockDelete)
+		if err != nil {
+			return err
+		}
+		members, err := memberIDs(ctx, tx, orgID, id)
+		if err != nil {
+			return err
+		}
+		grants, err := deleteGrantsWhere(ctx, tx, `org_id = ? AND subject_type = 'group' AND subject_id = ?`, orgID, id)
+		if err != nil {
+			return err
+		}
+		// The memberships go with the group (ON DELETE CASCADE).
+		if _, err := tx.exec(ctx, `DELETE FROM groups WHERE org_id = ? AND id = ?`, orgID, id); err != nil {
+			return fmt.Errorf("delete group: %w", err)
+		}
+		also := make([]changedEntity, 0, len(members)+len(grants))
+		for _, userID := range members {
+			also = append(also, changedEntity{"group_member", id + "/" + userID, "delete"})
+		}
+		also = append(also, grantDeletions(grants)...)
+		rev, err = tx.record(ctx, change{
+			orgID: orgID, action: "iam:DeleteGroup",
+			entityType: "group", entityID: id, entityName: name, operation: "delete",
+			summary: map[string]any{"name": name, "memberCount": len(members), "deletedGrants": grantSummaries(grants)},
+			also:    also,
+		})
+		return err
+	})
+	return rev, err
+}
+
+// memberIDs returns the user IDs of a group's members.
+func memberIDs(ctx context.Context, tx *Tx, orgID, groupID string) ([]string, error) {
+	rows, err := tx.query(ctx, `SELECT user_id FROM group_members WHERE org_id = ? AND group_id = ? ORDER BY user_id`, orgID, groupID)
+	if err != nil {
+		return nil, err
+	}
+	return collect(rows, scanString)
+}
+
+// membersAmong returns which of userIDs are members of the group.
+func membersAmong(ctx context.Context, tx *Tx, orgID, groupID string, userIDs []string) (map[string]bool, error) {
+	in, args := inList(userIDs)
+	rows, err := tx.query(ctx, `SELECT user_id FROM group_members WHERE org_id = ? AND group_id = ? AND user_id IN `+in,
+		append([]any{orgID, groupID}, args...)...)
+	if err != nil {
+		return nil, err
+	}
+	ids, err := collect(rows, scanString)
+	if err != nil {
+		return nil, err
+	}
+	set := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		set[id] = true
+	}
+	return set, nil
+}
+
+// AddGroupMembers implements castellan.GroupService. Adding only users who
+// are members already changes nothing and returns the store's revision.
+func (s *GroupService) AddGroupMembers(ctx context.Context, orgID, groupID string, userIDs []string) (int64, error) {
+	if err := checkBatchSize("body.userIds", len(userIDs)); err != nil {
+		return 0, err
+	}
+	var rev int64
+	err := s.db.update(ctx, func(tx *Tx) error {
+		name, err := lockGroup(ctx, tx, orgID, groupID, tx.db.dialect.lockKey)
+		if err != nil {
+			return err
+		}
+		ids := unique(userIDs)
+		active, err := activeUserIDs(ctx, tx, orgID, ids)
+		if err != nil {
+			return err
+		}
+		for i, id := range userIDs {
+			if !active[id] {
+				return itemError(castellan.ENOTFOUND, castellan.CodeUserNotFound, itemField("body.userIds", i, ""), "exists",
+					"user %s is not an active user of this organization", id)
+			}
+		}
+		already, err := membersAmong(ctx, tx, orgID, groupID, ids)
+		if err != nil {
+			return err
+		}
+		var added []string
+		var rows [][]any
+		for _, id := range ids {
+			if !already[id] {
+				added = append(added, id)
+				rows = append(rows, []any{orgID, groupID, id, tx.now, tx.actorID()})
+			}
+		}
+		if len(added) == 0 {
+			rev, err = currentRevision(ctx, tx)
+			return err
+		}
+		err = tx.insertRows(ctx, `INSERT INTO group_members (org_id, group_id, user_id, added_at, added_by) VALUES `, rows)
+		if err != nil {
+			return fmt.Errorf("insert group members: %w", err)
+		}
+		also := make([]changedEntity, len(added))
+		for i, id := range added {
+			also[i] = changedEntity{"group_member", groupID + "/" + id, "create"}
+		}
+		rev, err = tx.record(ctx, change{
+			orgID: orgID, action: "iam:AddGroupMembers",
+			entityType: "group", entityID: groupID, entityName: name,
+			summary: map[string]any{"addedUserIds": added},
+			also:    also,
+		})
+		return err
+	})
+	return rev, err
+}
+
+// RemoveGroupMembers implements castellan.GroupService.
+func (s *GroupService) RemoveGroupMembers(ctx context.Context, orgID, groupID string, userIDs []string) (int64, error) {
+	if err := checkBatchSize("body.userIds", len(userIDs)); err != nil {
+		return 0, err
+	}
+	var rev int64
+	err := s.db.update(ctx, func(tx *Tx) error {
+		name, err := lockGroup(ctx, tx, orgID, groupID, tx.db.dialect.lockKey)
+		if err != nil {
+			return err
+		}
+		ids := unique(userIDs)
+		members, err := membersAmong(ctx, tx, orgID, groupID, ids)
+		if err != nil {
+			return err
+		}
+		for i, id := range userIDs {
+			if !members[id] {
+				return itemError(castellan.ENOTFOUND, castellan.CodeUserNotFound, itemField("body.userIds", i, ""), "exists",
+					"user %s is not a member of this group", id)
+			}
+		}
+		in, args := inList(ids)
+		_, err = tx.exec(ctx, `DELETE FROM group_members WHERE org_id = ? AND group_id = ? AND user_id IN `+in,
+			append([]any{orgID, groupID}, args...)...)
+		if err != nil {
+			return fmt.Errorf("delete group members: %w", err)
+		}
+		also := make([]changedEntity, len(ids))
+		for i, id := range ids {
+			also[i] = changedEntity{"group_member", groupID + "/" + id, "delete"}
+		}
+		rev, err = tx.record(ctx, change{
+			orgID: orgID, action: "iam:RemoveGroupMembers",
+			entityType: "group", entityID: groupID, entityName: name,
+			summary: map[string]any{"removedUserIds": ids},
+			also:    also,
+		})
+		return err
+	})
+	return rev, err
+}
+
+// FindGroupMembers implements castellan.GroupService. Returns ENOTFOUND
+// (group.not_found) when the group is not one of the organization's.
+func (s *GroupService) FindGroupMembers(ctx context.Context, orgID, groupID string, f castellan.GroupFilter) ([]*castellan.GroupMember, string, error) {
+	cur, err := decodeCursor(f.PageToken, "groupMembers", 1)
+	if err != nil {
+		return nil, "", err
+	}
+	var one int
+	err = s.db.queryRow(ctx, `SELECT 1 FROM groups WHERE org_id = ? AND id = ?`, orgID, groupID).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, "", notFound(castellan.CodeGroupNotFound, "group", groupID)
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	size := castellan.PageSize(f.PageSize)
+	q := `SELECT m.user_id, u.email, m.added_at, m.added_by FROM group_members m
+		JOIN users u ON u.id = m.user_id AND u.org_id = m.org_id
+		WHERE m.org_id = ? AND m.group_id = ?`
+	args := []any{orgID, groupID}
+	if cur != nil {
+		q, args = q+` AND m.user_id > ?`, append(args, cur.Key[0])
+	}
+	rows, err := s.db.query(ctx, q+` ORDER BY m.user_id LIMIT ?`, append(args, size+1)...)
+	if err != nil {
+		return nil, "", err
+	}
+	members, err := collect(rows, func(row interface{ Scan(...any) error }) (*castellan.GroupMember, error) {
+		var m castellan.GroupMember
+		if err := row.Scan(&m.UserID, &m.Email, &m.AddedAt, &m.AddedBy); err != nil {
+			return nil, err
+		}
+		m.AddedAt = m.AddedAt.UTC()
+		return &m, nil
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	members, next := pageOf(members, size, func(m *castellan.GroupMember) cursor {
+		return cursor{List: "groupMembers", Key: []string{m.UserID}}
+	})
+	return members, next, nil
+}
+
+// FindUserGroups implements castellan.GroupService. Returns ENOTFOUND
+// (user.not_found) when the user is not one of the organization's.
+func (s *GroupService) FindUserGroups(ctx context.Context, orgID, userID string) ([]*castellan.Group, error) {
+	var one int
+	err := s.db.queryRow(ctx, `SELECT 1 FROM users WHERE org_id = ? AND id = ?`, orgID, userID).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound(castellan.CodeUserNotFound, "user", userID)
+	}
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.db.query(ctx, groupSelect+` WHERE g.org_id = ?
+		AND g.id IN (SELECT group_id FROM group_members WHERE org_id = ? AND user_id = ?)
+		ORDER BY g.name, g.id`, orgID, orgID, userID)
+	if err != nil {
+		return nil, err
+	}
+	return collect(rows, scanGroup)
+}
+
+// currentRevision is the revision a write that changes nothing returns:
+// every change it would have made is visible at it.
+func currentRevision(ctx context.Context, tx *Tx) (int64, error) {
+	var rev int64
+	err := tx.queryRow(ctx, `SELECT value FROM revision_counter WHERE id = 1`).Scan(&rev)
+	return rev, err
+}

@@ -1,0 +1,64 @@
+-- Groups and their members, custom roles and grants. Built-in roles live in
+-- the service catalogue, not here, so grants.role_id is either a built-in
+-- role ID or the UUID of a custom role and has no foreign key.
+CREATE TABLE groups (
+    id          TEXT PRIMARY KEY,
+    org_id      TEXT NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
+    name        TEXT NOT NULL,
+    description TEXT NOT NULL DEFAULT '',
+    created_at  DATETIME NOT NULL,
+    created_by  TEXT NOT NULL,
+    updated_at  DATETIME NOT NULL,
+    updated_by  TEXT NOT NULL,
+    revision    INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX groups_org_name ON groups (org_id, name);
+
+-- group_members repeats the organization so that every query can filter on
+-- it; members are users only (service accounts cannot join groups).
+CREATE TABLE group_members (
+    org_id   TEXT NOT NULL,
+    group_id TEXT NOT NULL REFERENCES groups (id) ON DELETE CASCADE,
+    user_id  TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    added_at DATETIME NOT NULL,
+    added_by TEXT NOT NULL,
+    PRIMARY KEY (group_id, user_id)
+);
+CREATE INDEX group_members_org_user ON group_members (org_id, user_id);
+
+-- roles holds custom roles only; actions is a JSON array of action patterns.
+CREATE TABLE roles (
+    id          TEXT PRIMARY KEY,
+    org_id      TEXT NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
+    name        TEXT NOT NULL,
+    description TEXT NOT NULL DEFAULT '',
+    kind        TEXT NOT NULL CHECK (kind IN ('organization', 'project', 'service')),
+    actions     TEXT NOT NULL,
+    created_at  DATETIME NOT NULL,
+    created_by  TEXT NOT NULL,
+    updated_at  DATETIME NOT NULL,
+    updated_by  TEXT NOT NULL,
+    revision    INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX roles_org_name ON roles (org_id, name);
+
+-- grants bind a role to a subject on a scope (organization/<id>,
+-- project/<id> or a resource name), optionally until expires_at.
+CREATE TABLE grants (
+    id           TEXT PRIMARY KEY,
+    org_id       TEXT NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
+    role_id      TEXT NOT NULL,
+    scope        TEXT NOT NULL,
+    scope_kind   TEXT NOT NULL CHECK (scope_kind IN ('organization', 'project', 'resource')),
+    subject_type TEXT NOT NULL CHECK (subject_type IN ('user', 'group', 'serviceAccount')),
+    subject_id   TEXT NOT NULL,
+    expires_at   DATETIME,
+    created_at   DATETIME NOT NULL,
+    created_by   TEXT NOT NULL,
+    revision     INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX grants_identity ON grants (org_id, role_id, scope, subject_type, subject_id);
+CREATE INDEX grants_org_subject ON grants (org_id, subject_type, subject_id);
+CREATE INDEX grants_org_scope ON grants (org_id, scope);
+CREATE INDEX grants_org_role ON grants (org_id, role_id);
+CREATE INDEX grants_expires_at ON grants (expires_at) WHERE expires_at IS NOT NULL;
