@@ -16,7 +16,7 @@ var _ castellan.AuditService = (*AuditService)(nil)
 // Audit returns the audit-log service of db.
 func (db *DB) Audit() *AuditService { return &AuditService{db: db} }
 
-func scanAuditEvent(row interface{ Scan(...any) error }) (*castellan.AuditEvent, error) {
+func scanAuditEvent(row scanner) (*castellan.AuditEvent, error) {
 	var (
 		e       castellan.AuditEvent
 		summary string
@@ -63,7 +63,7 @@ func (s *AuditService) FindAuditEvents(ctx context.Context, orgID string, f cast
 	if cur != nil {
 		rev, err := strconv.ParseInt(cur.Key[0], 10, 64)
 		if err != nil {
-			return nil, "", castellan.Errorf(castellan.EINVALID, castellan.CodeInvalidPageToken, "page_token was not issued by this list")
+			return nil, "", errBadPageToken()
 		}
 		q, args = q+` AND (revision < ? OR (revision = ? AND id < ?))`, append(args, rev, rev, cur.Key[1])
 	}

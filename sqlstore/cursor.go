@@ -3,6 +3,8 @@ package sqlstore
 import (
 	"encoding/base64"
 	"encoding/json"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/castellan-iam/castellan"
 )
@@ -26,11 +28,7 @@ func decodeCursor(token, list string, keys int) (*cursor, error) {
 	if token == "" {
 		return nil, nil
 	}
-	bad := &castellan.Error{
-		Kind: castellan.EINVALID, Code: castellan.CodeInvalidPageToken,
-		Message: "page_token was not issued by this list",
-		Fields:  []castellan.FieldError{{Field: "query.page_token", Rule: "format", Message: "must be a nextPageToken returned by the same list"}},
-	}
+	bad := errBadPageToken()
 	b, err := base64.RawURLEncoding.DecodeString(token)
 	if err != nil {
 		return nil, bad
@@ -39,7 +37,24 @@ func decodeCursor(token, list string, keys int) (*cursor, error) {
 	if err := json.Unmarshal(b, &c); err != nil || c.List != list || len(c.Key) != keys {
 		return nil, bad
 	}
+	for _, k := range c.Key {
+		// Keys go to the database as text, which PostgreSQL refuses
+		// when not UTF-8 or holding NUL.
+		if !utf8.ValidString(k) || strings.ContainsRune(k, 0) {
+			return nil, bad
+		}
+	}
 	return &c, nil
+}
+
+// errBadPageToken is the error for a page token this store did not issue
+// for the list it is given to.
+func errBadPageToken() error {
+	return &castellan.Error{
+		Kind: castellan.EINVALID, Code: castellan.CodeInvalidPageToken,
+		Message: "page_token was not issued by this list",
+		Fields:  []castellan.FieldError{{Field: "query.page_token", Rule: "format", Message: "must be a nextPageToken returned by the same list"}},
+	}
 }
 
 // pageOf trims a result fetched with limit size+1 to size and returns the

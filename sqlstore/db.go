@@ -110,7 +110,10 @@ func openSQLite(path string) (*DB, error) {
 	// other processes (castellan migrate next to a server); _txlock=immediate
 	// takes the write lock at BEGIN so a transaction never fails half way
 	// on lock upgrade.
-	dsn := "file:" + path + "?_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)"
+	// _time_format=sqlite stores times as "2006-01-02 15:04:05.999999999-07:00",
+	// which SQLite's date functions read; all times are UTC, so the text
+	// sorts as the times do.
+	dsn := "file:" + path + "?_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_time_format=sqlite"
 	write, err := sql.Open("sqlite", dsn+"&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite: %w", err)
@@ -172,11 +175,24 @@ type Tx struct {
 	now   time.Time
 	actor castellan.Principal
 	info  castellan.RequestInfo
-	// revision is taken once per transaction, by nextRevision.
+	// revision is the transaction's revision, taken when it begins.
 	revision int64
+	// recorded is set by record; a transaction that recorded nothing
+	// changed nothing and is rolled back.
+	recorded bool
 }
 
-// update runs fn in a write transaction and commits it when fn returns nil.
+// update runs fn in a write transaction and commits it when fn returns nil
+// and recorded a change.
+//
+// The transaction first takes the next revision, locking the one counter
+// row until it ends. Writers therefore run one after the other: on
+// PostgreSQL each statement after that lock sees every earlier write
+// committed (READ COMMITTED), so read-check-write sequences (is the
+// organization empty? is this the last owner?) cannot race, no two
+// writers wait on each other's rows in opposite orders, and revisions
+// become visible in order. Writes to an IAM store are rare next to
+// decisions, which never take this lock.
 func (db *DB) update(ctx context.Context, fn func(tx *Tx) error) error {
 	sqlTx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
@@ -190,8 +206,15 @@ func (db *DB) update(ctx context.Context, fn func(tx *Tx) error) error {
 		info:  castellan.RequestInfoFrom(ctx),
 	}
 	defer sqlTx.Rollback()
+	err = tx.queryRow(ctx, `UPDATE revision_counter SET value = value + 1 WHERE id = 1 RETURNING value`).Scan(&tx.revision)
+	if err != nil {
+		return fmt.Errorf("take revision: %w", err)
+	}
 	if err := fn(tx); err != nil {
 		return err
+	}
+	if !tx.recorded {
+		return nil // nothing changed: the rollback returns the revision
 	}
 	if err := sqlTx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
@@ -216,21 +239,6 @@ func (tx *Tx) actorID() string {
 	return string(tx.actor.Type) + ":" + tx.actor.ID
 }
 
-// nextRevision takes the transaction's revision. On PostgreSQL the counter
-// row stays locked until commit, so revisions commit in order and a reader
-// of the change log never sees revision n+1 before n. Call it as late as the
-// mutation allows, to hold that lock briefly.
-func (tx *Tx) nextRevision(ctx context.Context) (int64, error) {
-	if tx.revision != 0 {
-		return tx.revision, nil
-	}
-	err := tx.queryRow(ctx, `UPDATE revision_counter SET value = value + 1 WHERE id = 1 RETURNING value`).Scan(&tx.revision)
-	if err != nil {
-		return 0, fmt.Errorf("next revision: %w", err)
-	}
-	return tx.revision, nil
-}
-
 // Revision returns the newest committed revision.
 func (db *DB) Revision(ctx context.Context) (int64, error) {
 	var rev int64
@@ -253,3 +261,6 @@ func (db *DB) Services() castellan.Services {
 		Catalog:       db.catalog,
 	}
 }
+
+// scanner is a *sql.Row or *sql.Rows.
+type scanner interface{ Scan(...any) error }

@@ -21,7 +21,7 @@ func (db *DB) Grants() *GrantService { return &GrantService{db: db} }
 
 const grantColumns = `id, org_id, role_id, scope, subject_type, subject_id, expires_at, created_at, created_by, revision`
 
-func scanGrant(row interface{ Scan(...any) error }) (*castellan.Grant, error) {
+func scanGrant(row scanner) (*castellan.Grant, error) {
 	var (
 		g         castellan.Grant
 		expiresAt sql.NullTime
@@ -254,10 +254,7 @@ func insertGrants(ctx context.Context, tx *Tx, wanted []*castellan.Grant) ([]*ca
 // records them. One created meanwhile by a concurrent transaction is taken
 // as it is, in byKey.
 func insertFreshGrants(ctx context.Context, tx *Tx, fresh []*castellan.Grant, byKey map[grantKey]*castellan.Grant) (int64, error) {
-	rev, err := tx.nextRevision(ctx)
-	if err != nil {
-		return 0, err
-	}
+	rev := tx.revision
 	var created []*castellan.Grant
 	for _, g := range fresh {
 		g.ID, g.CreatedAt, g.CreatedBy, g.Revision = newID(), tx.now, tx.actorID(), rev

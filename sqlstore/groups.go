@@ -25,7 +25,7 @@ const groupSelect = `SELECT g.id, g.org_id, g.name, g.description, g.created_at,
 	(SELECT COUNT(*) FROM grants r WHERE r.org_id = g.org_id AND r.subject_type = 'group' AND r.subject_id = g.id)
 	FROM groups g`
 
-func scanGroup(row interface{ Scan(...any) error }) (*castellan.Group, error) {
+func scanGroup(row scanner) (*castellan.Group, error) {
 	var g castellan.Group
 	err := row.Scan(&g.ID, &g.OrganizationID, &g.Name, &g.Description, &g.CreatedAt, &g.CreatedBy, &g.UpdatedAt, &g.UpdatedBy,
 		&g.Revision, &g.MemberCount, &g.GrantCount)
@@ -104,15 +104,12 @@ func (s *GroupService) CreateGroup(ctx context.Context, orgID string, gc castell
 		if err := lockOrganization(ctx, tx, orgID); err != nil {
 			return err
 		}
-		rev, err := tx.nextRevision(ctx)
-		if err != nil {
-			return err
-		}
+		rev := tx.revision
 		g = &castellan.Group{
 			ID: newID(), OrganizationID: orgID, Name: gc.Name, Description: gc.Description,
 			CreatedAt: tx.now, CreatedBy: tx.actorID(), UpdatedAt: tx.now, UpdatedBy: tx.actorID(), Revision: rev,
 		}
-		_, err = tx.exec(ctx, `INSERT INTO groups (id, org_id, name, description, created_at, created_by, updated_at, updated_by, revision)
+		_, err := tx.exec(ctx, `INSERT INTO groups (id, org_id, name, description, created_at, created_by, updated_at, updated_by, revision)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			g.ID, g.OrganizationID, g.Name, g.Description, g.CreatedAt, g.CreatedBy, g.UpdatedAt, g.UpdatedBy, g.Revision)
 		if isUniqueViolation(err) {
@@ -155,9 +152,7 @@ func (s *GroupService) UpdateGroup(ctx context.Context, orgID, id string, upd ca
 		if len(summary) == 0 {
 			return nil // nothing changes: no revision, no audit event
 		}
-		if g.Revision, err = tx.nextRevision(ctx); err != nil {
-			return err
-		}
+		g.Revision = tx.revision
 		g.UpdatedAt, g.UpdatedBy = tx.now, tx.actorID()
 		_, err = tx.exec(ctx, `UPDATE groups SET name = ?, description = ?, updated_at = ?, updated_by = ?, revision = ? WHERE org_id = ? AND id = ?`,
 			g.Name, g.Description, g.UpdatedAt, g.UpdatedBy, g.Revision, orgID, id)
@@ -375,7 +370,7 @@ func (s *GroupService) FindGroupMembers(ctx context.Context, orgID, groupID stri
 	if err != nil {
 		return nil, "", err
 	}
-	members, err := collect(rows, func(row interface{ Scan(...any) error }) (*castellan.GroupMember, error) {
+	members, err := collect(rows, func(row scanner) (*castellan.GroupMember, error) {
 		var m castellan.GroupMember
 		if err := row.Scan(&m.UserID, &m.Email, &m.AddedAt, &m.AddedBy); err != nil {
 			return nil, err

@@ -58,13 +58,6 @@ func (db *DB) Migrate(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	const create = `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version INTEGER PRIMARY KEY,
-		name TEXT NOT NULL,
-		applied_at TEXT NOT NULL)`
-	if _, err := db.write.ExecContext(ctx, create); err != nil {
-		return nil, fmt.Errorf("create schema_migrations: %w", err)
-	}
 	var applied []string
 	for _, m := range ms {
 		ran, err := db.applyMigration(ctx, m)
@@ -88,6 +81,15 @@ func (db *DB) applyMigration(ctx context.Context, m migration) (bool, error) {
 		if _, err := tx.ExecContext(ctx, db.dialect.migrationLock); err != nil {
 			return false, fmt.Errorf("lock migrations: %w", err)
 		}
+	}
+	// Created under the lock: replicas starting together on a new
+	// PostgreSQL would otherwise race to create it.
+	const create = `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version INTEGER PRIMARY KEY,
+		name TEXT NOT NULL,
+		applied_at TEXT NOT NULL)`
+	if _, err := tx.ExecContext(ctx, create); err != nil {
+		return false, fmt.Errorf("create schema_migrations: %w", err)
 	}
 	var n int
 	q := db.dialect.rebind(`SELECT COUNT(*) FROM schema_migrations WHERE version = ?`)

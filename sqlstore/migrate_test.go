@@ -26,11 +26,15 @@ func TestMigrate(t *testing.T) {
 				t.Fatalf("second migrate applied %v (%v), want nothing", applied, err)
 			}
 
-			// A migration that fails half way leaves no table and no record.
+			// A migration that fails half way, at run time after its first
+			// statements ran, leaves no table and no record.
 			_, err = db.ApplyMigration(ctx, 9001, "9001_broken.sql",
-				`CREATE TABLE half_done (id INTEGER PRIMARY KEY); CREATE TABLE broken (id INTEGER PRIMARY KEY, oops NOT_A_TYPE_OR (`)
+				`CREATE TABLE half_done (id INTEGER PRIMARY KEY); INSERT INTO half_done (id) VALUES (1); INSERT INTO half_done (id) VALUES (1)`)
 			if err == nil {
 				t.Fatal("broken migration succeeded")
+			}
+			if ran, err := db.ApplyMigration(ctx, 9001, "9001_fixed.sql", `SELECT 1`); err != nil || !ran {
+				t.Fatalf("the failed migration left its record: ran=%v err=%v", ran, err)
 			}
 			ran, err := db.ApplyMigration(ctx, 9002, "9002_probe.sql", `CREATE TABLE half_done (id INTEGER PRIMARY KEY)`)
 			if err != nil || !ran {

@@ -19,7 +19,7 @@ func (db *DB) Organizations() *OrganizationService { return &OrganizationService
 
 const orgColumns = `id, name, description, created_at, created_by, updated_at, updated_by, revision`
 
-func scanOrganization(row interface{ Scan(...any) error }) (*castellan.Organization, error) {
+func scanOrganization(row scanner) (*castellan.Organization, error) {
 	var o castellan.Organization
 	if err := row.Scan(&o.ID, &o.Name, &o.Description, &o.CreatedAt, &o.CreatedBy, &o.UpdatedAt, &o.UpdatedBy, &o.Revision); err != nil {
 		return nil, err
@@ -30,7 +30,13 @@ func scanOrganization(row interface{ Scan(...any) error }) (*castellan.Organizat
 
 // FindOrganizationByID implements castellan.OrganizationService.
 func (s *OrganizationService) FindOrganizationByID(ctx context.Context, id string) (*castellan.Organization, error) {
-	o, err := scanOrganization(s.db.queryRow(ctx, `SELECT `+orgColumns+` FROM organizations WHERE id = ?`, id))
+	return findOrganization(ctx, s.db.queryRow, id)
+}
+
+// findOrganization reads an organization through queryRow (the reader pool
+// or a transaction).
+func findOrganization(ctx context.Context, queryRow func(context.Context, string, ...any) *sql.Row, id string) (*castellan.Organization, error) {
+	o, err := scanOrganization(queryRow(ctx, `SELECT `+orgColumns+` FROM organizations WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound(castellan.CodeOrgNotFound, "organization", id)
 	}
@@ -94,15 +100,12 @@ func (s *OrganizationService) CreateOrganization(ctx context.Context, oc castell
 // createOrganization inserts an organization and its root node, both at
 // the transaction's revision.
 func createOrganization(ctx context.Context, tx *Tx, oc castellan.OrganizationCreate) (*castellan.Organization, error) {
-	rev, err := tx.nextRevision(ctx)
-	if err != nil {
-		return nil, err
-	}
+	rev := tx.revision
 	org := &castellan.Organization{
 		ID: newID(), Name: oc.Name, Description: oc.Description,
 		CreatedAt: tx.now, CreatedBy: tx.actorID(), UpdatedAt: tx.now, UpdatedBy: tx.actorID(), Revision: rev,
 	}
-	_, err = tx.exec(ctx, `INSERT INTO organizations (`+orgColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := tx.exec(ctx, `INSERT INTO organizations (`+orgColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		org.ID, org.Name, org.Description, org.CreatedAt, org.CreatedBy, org.UpdatedAt, org.UpdatedBy, org.Revision)
 	if isUniqueViolation(err) {
 		return nil, castellan.Errorf(castellan.ECONFLICT, castellan.CodeOrgNameTaken, "an organization named %q already exists", oc.Name)
@@ -127,10 +130,7 @@ func (s *OrganizationService) UpdateOrganization(ctx context.Context, id string,
 	var org *castellan.Organization
 	err := s.db.update(ctx, func(tx *Tx) error {
 		var err error
-		org, err = scanOrganization(tx.queryRow(ctx, `SELECT `+orgColumns+` FROM organizations WHERE id = ?`, id))
-		if errors.Is(err, sql.ErrNoRows) {
-			return notFound(castellan.CodeOrgNotFound, "organization", id)
-		}
+		org, err = findOrganization(ctx, tx.queryRow, id)
 		if err != nil {
 			return err
 		}
@@ -144,9 +144,7 @@ func (s *OrganizationService) UpdateOrganization(ctx context.Context, id string,
 		if len(summary) == 0 {
 			return nil // nothing changes: no revision, no audit event
 		}
-		if org.Revision, err = tx.nextRevision(ctx); err != nil {
-			return err
-		}
+		org.Revision = tx.revision
 		org.UpdatedAt, org.UpdatedBy = tx.now, tx.actorID()
 		_, err = tx.exec(ctx, `UPDATE organizations SET name = ?, description = ?, updated_at = ?, updated_by = ?, revision = ? WHERE id = ?`,
 			org.Name, org.Description, org.UpdatedAt, org.UpdatedBy, org.Revision, id)
@@ -172,10 +170,7 @@ func (s *OrganizationService) UpdateOrganization(ctx context.Context, id string,
 func (s *OrganizationService) DeleteOrganization(ctx context.Context, id string) (int64, error) {
 	var rev int64
 	err := s.db.update(ctx, func(tx *Tx) error {
-		org, err := scanOrganization(tx.queryRow(ctx, `SELECT `+orgColumns+` FROM organizations WHERE id = ?`, id))
-		if errors.Is(err, sql.ErrNoRows) {
-			return notFound(castellan.CodeOrgNotFound, "organization", id)
-		}
+		org, err := findOrganization(ctx, tx.queryRow, id)
 		if err != nil {
 			return err
 		}
@@ -187,8 +182,13 @@ func (s *OrganizationService) DeleteOrganization(ctx context.Context, id string)
 			return castellan.Errorf(castellan.EPRECONDITION, castellan.CodeOrgNotEmpty,
 				"organization %s still has %d projects, OUs or accounts; delete them first", id, children)
 		}
-		// Users, tokens and the root node go with the organization (ON DELETE
-		// CASCADE); the audit log stays.
+		// The root node goes first (the tree never cascades); users, tokens,
+		// groups, roles and grants go with the organization (ON DELETE
+		// CASCADE); the audit log stays. The change-log row of the
+		// organization stands for all of them.
+		if _, err := tx.exec(ctx, `DELETE FROM nodes WHERE org_id = ? AND kind = 'root'`, id); err != nil {
+			return fmt.Errorf("delete root node: %w", err)
+		}
 		if _, err := tx.exec(ctx, `DELETE FROM organizations WHERE id = ?`, id); err != nil {
 			return fmt.Errorf("delete organization: %w", err)
 		}
@@ -204,7 +204,7 @@ func (s *OrganizationService) DeleteOrganization(ctx context.Context, id string)
 }
 
 // collect scans every row with scan and closes rows.
-func collect[T any](rows *sql.Rows, scan func(interface{ Scan(...any) error }) (T, error)) ([]T, error) {
+func collect[T any](rows *sql.Rows, scan func(scanner) (T, error)) ([]T, error) {
 	defer rows.Close()
 	var out []T
 	for rows.Next() {

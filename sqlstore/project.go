@@ -19,7 +19,7 @@ func (db *DB) Projects() *ProjectService { return &ProjectService{db: db} }
 
 const projectColumns = `id, org_id, parent_id, name, description, created_at, created_by, updated_at, updated_by, revision`
 
-func scanProject(row interface{ Scan(...any) error }) (*castellan.Project, error) {
+func scanProject(row scanner) (*castellan.Project, error) {
 	var p castellan.Project
 	err := row.Scan(&p.ID, &p.OrganizationID, &p.ParentID, &p.Name, &p.Description,
 		&p.CreatedAt, &p.CreatedBy, &p.UpdatedAt, &p.UpdatedBy, &p.Revision)
@@ -36,7 +36,13 @@ func projectNameTaken(name string) error {
 
 // FindProjectByID implements castellan.ProjectService.
 func (s *ProjectService) FindProjectByID(ctx context.Context, orgID, id string) (*castellan.Project, error) {
-	p, err := scanProject(s.db.queryRow(ctx, `SELECT `+projectColumns+` FROM nodes WHERE org_id = ? AND kind = 'project' AND id = ?`, orgID, id))
+	return findProject(ctx, s.db.queryRow, orgID, id)
+}
+
+// findProject reads one project of the organization through queryRow (the
+// reader pool or a transaction).
+func findProject(ctx context.Context, queryRow func(context.Context, string, ...any) *sql.Row, orgID, id string) (*castellan.Project, error) {
+	p, err := scanProject(queryRow(ctx, `SELECT `+projectColumns+` FROM nodes WHERE org_id = ? AND kind = 'project' AND id = ?`, orgID, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound(castellan.CodeProjectNotFound, "project", id)
 	}
@@ -90,15 +96,12 @@ func (s *ProjectService) CreateProject(ctx context.Context, orgID string, pc cas
 		if err := lockOrganization(ctx, tx, orgID); err != nil {
 			return err
 		}
-		rev, err := tx.nextRevision(ctx)
-		if err != nil {
-			return err
-		}
+		rev := tx.revision
 		p = &castellan.Project{
 			ID: newID(), OrganizationID: orgID, ParentID: orgID, Name: pc.Name, Description: pc.Description,
 			CreatedAt: tx.now, CreatedBy: tx.actorID(), UpdatedAt: tx.now, UpdatedBy: tx.actorID(), Revision: rev,
 		}
-		_, err = tx.exec(ctx, `INSERT INTO nodes (`+projectColumns+`, kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'project')`,
+		_, err := tx.exec(ctx, `INSERT INTO nodes (`+projectColumns+`, kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'project')`,
 			p.ID, p.OrganizationID, p.ParentID, p.Name, p.Description, p.CreatedAt, p.CreatedBy, p.UpdatedAt, p.UpdatedBy, p.Revision)
 		if isUniqueViolation(err) {
 			return projectNameTaken(pc.Name)
@@ -127,10 +130,7 @@ func (s *ProjectService) UpdateProject(ctx context.Context, orgID, id string, up
 	var p *castellan.Project
 	err := s.db.update(ctx, func(tx *Tx) error {
 		var err error
-		p, err = scanProject(tx.queryRow(ctx, `SELECT `+projectColumns+` FROM nodes WHERE org_id = ? AND kind = 'project' AND id = ?`, orgID, id))
-		if errors.Is(err, sql.ErrNoRows) {
-			return notFound(castellan.CodeProjectNotFound, "project", id)
-		}
+		p, err = findProject(ctx, tx.queryRow, orgID, id)
 		if err != nil {
 			return err
 		}
@@ -144,11 +144,9 @@ func (s *ProjectService) UpdateProject(ctx context.Context, orgID, id string, up
 		if len(summary) == 0 {
 			return nil
 		}
-		if p.Revision, err = tx.nextRevision(ctx); err != nil {
-			return err
-		}
+		p.Revision = tx.revision
 		p.UpdatedAt, p.UpdatedBy = tx.now, tx.actorID()
-		_, err = tx.exec(ctx, `UPDATE nodes SET name = ?, description = ?, updated_at = ?, updated_by = ?, revision = ? WHERE org_id = ? AND id = ?`,
+		_, err = tx.exec(ctx, `UPDATE nodes SET name = ?, description = ?, updated_at = ?, updated_by = ?, revision = ? WHERE org_id = ? AND kind = 'project' AND id = ?`,
 			p.Name, p.Description, p.UpdatedAt, p.UpdatedBy, p.Revision, orgID, id)
 		if isUniqueViolation(err) {
 			return projectNameTaken(p.Name)
@@ -172,14 +170,11 @@ func (s *ProjectService) UpdateProject(ctx context.Context, orgID, id string, up
 func (s *ProjectService) DeleteProject(ctx context.Context, orgID, id string) (int64, error) {
 	var rev int64
 	err := s.db.update(ctx, func(tx *Tx) error {
-		p, err := scanProject(tx.queryRow(ctx, `SELECT `+projectColumns+` FROM nodes WHERE org_id = ? AND kind = 'project' AND id = ?`, orgID, id))
-		if errors.Is(err, sql.ErrNoRows) {
-			return notFound(castellan.CodeProjectNotFound, "project", id)
-		}
+		p, err := findProject(ctx, tx.queryRow, orgID, id)
 		if err != nil {
 			return err
 		}
-		if _, err := tx.exec(ctx, `DELETE FROM nodes WHERE org_id = ? AND id = ?`, orgID, id); err != nil {
+		if _, err := tx.exec(ctx, `DELETE FROM nodes WHERE org_id = ? AND kind = 'project' AND id = ?`, orgID, id); err != nil {
 			return fmt.Errorf("delete project: %w", err)
 		}
 		// Grants on the project and its resources go with it. Deleting the

@@ -40,10 +40,8 @@ type changedEntity struct {
 // record writes the change-log rows and the audit event of the
 // transaction's mutation and returns its revision.
 func (tx *Tx) record(ctx context.Context, c change) (int64, error) {
-	rev, err := tx.nextRevision(ctx)
-	if err != nil {
-		return 0, err
-	}
+	rev := tx.revision
+	tx.recorded = true
 	entities := c.also
 	if c.operation != "" {
 		entities = append([]changedEntity{{c.entityType, c.entityID, c.operation}}, c.also...)
@@ -52,7 +50,7 @@ func (tx *Tx) record(ctx context.Context, c change) (int64, error) {
 	for i, e := range entities {
 		rows[i] = []any{rev, c.orgID, e.entityType, e.entityID, e.operation, tx.now}
 	}
-	err = tx.insertRows(ctx, `INSERT INTO change_log (revision, org_id, entity_type, entity_id, operation, occurred_at) VALUES `, rows)
+	err := tx.insertRows(ctx, `INSERT INTO change_log (revision, org_id, entity_type, entity_id, operation, occurred_at) VALUES `, rows)
 	if err != nil {
 		return 0, fmt.Errorf("change log: %w", err)
 	}

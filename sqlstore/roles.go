@@ -25,7 +25,7 @@ func roleColumns(d dialect) string {
 	return `id, org_id, name, description, kind, ` + d.jsonText("actions") + `, created_at, created_by, updated_at, updated_by, revision`
 }
 
-func scanRole(row interface{ Scan(...any) error }) (*castellan.Role, error) {
+func scanRole(row scanner) (*castellan.Role, error) {
 	var (
 		r       castellan.Role
 		actions string
@@ -177,10 +177,7 @@ func (s *RoleService) CreateRole(ctx context.Context, orgID string, rc castellan
 		if err := lockOrganization(ctx, tx, orgID); err != nil {
 			return err
 		}
-		rev, err := tx.nextRevision(ctx)
-		if err != nil {
-			return err
-		}
+		rev := tx.revision
 		r = &castellan.Role{
 			ID: newID(), OrganizationID: orgID, Name: rc.Name, Description: rc.Description, Kind: rc.Kind,
 			Actions:   slices.Clone(rc.Actions),
@@ -240,9 +237,7 @@ func (s *RoleService) UpdateRole(ctx context.Context, orgID, id string, upd cast
 		if len(summary) == 0 {
 			return nil // nothing changes: no revision, no audit event
 		}
-		if r.Revision, err = tx.nextRevision(ctx); err != nil {
-			return err
-		}
+		r.Revision = tx.revision
 		r.UpdatedAt, r.UpdatedBy = tx.now, tx.actorID()
 		actions, err := json.Marshal(r.Actions)
 		if err != nil {

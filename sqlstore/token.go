@@ -88,12 +88,9 @@ func (s *TokenService) BootstrapOrganization(ctx context.Context, b castellan.Bo
 // grantOwner grants organization.owner on the organization to its first
 // user, at the transaction's revision, and returns the grant's ID.
 func grantOwner(ctx context.Context, tx *Tx, orgID, userID string) (string, error) {
-	rev, err := tx.nextRevision(ctx)
-	if err != nil {
-		return "", err
-	}
+	rev := tx.revision
 	id := newID()
-	_, err = tx.exec(ctx, `INSERT INTO grants (`+grantColumns+`, scope_kind) VALUES (?, ?, ?, ?, 'user', ?, NULL, ?, ?, ?, 'organization')`,
+	_, err := tx.exec(ctx, `INSERT INTO grants (`+grantColumns+`, scope_kind) VALUES (?, ?, ?, ?, 'user', ?, NULL, ?, ?, ?, 'organization')`,
 		id, orgID, castellan.OrganizationOwnerRoleID, castellan.OrganizationScope(orgID).String(), userID, tx.now, tx.actorID(), rev)
 	if err != nil {
 		return "", fmt.Errorf("insert owner grant: %w", err)

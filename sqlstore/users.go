@@ -20,7 +20,7 @@ func (db *DB) Users() *UserService { return &UserService{db: db} }
 
 const userColumns = `id, org_id, login_id, email, status, created_at, created_by`
 
-func scanUser(row interface{ Scan(...any) error }) (*castellan.User, error) {
+func scanUser(row scanner) (*castellan.User, error) {
 	var u castellan.User
 	if err := row.Scan(&u.ID, &u.OrganizationID, &u.LoginID, &u.Email, &u.Status, &u.CreatedAt, &u.CreatedBy); err != nil {
 		return nil, err
@@ -48,15 +48,12 @@ func (s *UserService) CreateUser(ctx context.Context, orgID string, uc castellan
 		if err := lockOrganization(ctx, tx, orgID); err != nil {
 			return err
 		}
-		rev, err := tx.nextRevision(ctx)
-		if err != nil {
-			return err
-		}
+		rev := tx.revision
 		u = &castellan.User{
 			ID: newID(), OrganizationID: orgID, LoginID: uc.Email, Email: uc.Email, Status: castellan.UserActive,
 			CreatedAt: tx.now, CreatedBy: tx.actorID(),
 		}
-		_, err = tx.exec(ctx, `INSERT INTO users (`+userColumns+`, updated_at, updated_by, revision) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		_, err := tx.exec(ctx, `INSERT INTO users (`+userColumns+`, updated_at, updated_by, revision) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			u.ID, u.OrganizationID, u.LoginID, u.Email, u.Status, u.CreatedAt, u.CreatedBy, tx.now, tx.actorID(), rev)
 		if isUniqueViolation(err) {
 			return castellan.Errorf(castellan.ECONFLICT, castellan.CodeUserEmailTaken, "a user with email %q already exists in this organization", uc.Email)
@@ -97,7 +94,7 @@ func activeUserIDs(ctx context.Context, tx *Tx, orgID string, ids []string) (map
 	return set, nil
 }
 
-func scanString(row interface{ Scan(...any) error }) (string, error) {
+func scanString(row scanner) (string, error) {
 	var s string
 	err := row.Scan(&s)
 	return s, err

@@ -212,8 +212,8 @@ func TestBootstrap(t *testing.T) {
 
 			// A second organization of the same name is refused.
 			_, _, err = castellanCmd(t, noEnv, "bootstrap", "--org", "Acme", "--owner-email", "other@acme.example", "--database", url)
-			if err == nil {
-				t.Errorf("second bootstrap of Acme: got no error, want organization.name_taken")
+			if castellan.ErrorCode(err) != castellan.CodeOrgNameTaken {
+				t.Errorf("second bootstrap of Acme: got %v, want organization.name_taken", err)
 			}
 			wantRevision(t, db, 1)
 		})

@@ -15,9 +15,9 @@ CREATE UNIQUE INDEX organizations_name ON organizations (name);
 
 CREATE TABLE nodes (
     id          TEXT PRIMARY KEY,
-    org_id      TEXT NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
+    org_id      TEXT NOT NULL REFERENCES organizations (id),
     kind        TEXT NOT NULL CHECK (kind IN ('root', 'ou', 'account', 'project')),
-    parent_id   TEXT REFERENCES nodes (id) ON DELETE CASCADE,
+    parent_id   TEXT REFERENCES nodes (id),
     name        TEXT COLLATE "C" NOT NULL,
     description TEXT NOT NULL DEFAULT '',
     created_at  TIMESTAMPTZ NOT NULL,

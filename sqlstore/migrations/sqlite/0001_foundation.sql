@@ -13,12 +13,14 @@ CREATE TABLE organizations (
 CREATE UNIQUE INDEX organizations_name ON organizations (name);
 
 -- nodes holds the tree of every organization: one root (id = organization
--- id), then OUs, accounts and projects linked by parent_id.
+-- id), then OUs, accounts and projects linked by parent_id. Deleting never
+-- cascades through the tree: a node with children, or an organization
+-- with nodes, cannot be deleted by accident.
 CREATE TABLE nodes (
     id          TEXT PRIMARY KEY,
-    org_id      TEXT NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
+    org_id      TEXT NOT NULL REFERENCES organizations (id),
     kind        TEXT NOT NULL CHECK (kind IN ('root', 'ou', 'account', 'project')),
-    parent_id   TEXT REFERENCES nodes (id) ON DELETE CASCADE,
+    parent_id   TEXT REFERENCES nodes (id),
     name        TEXT NOT NULL,
     description TEXT NOT NULL DEFAULT '',
     created_at  DATETIME NOT NULL,
