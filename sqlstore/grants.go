@@ -233,15 +233,12 @@ func insertGrants(ctx context.Context, tx *Tx, wanted []*castellan.Grant) ([]*ca
 		byKey[k] = g
 		fresh = append(fresh, g)
 	}
-	var rev int64
-	var err error
-	if len(fresh) == 0 {
-		rev, err = currentRevision(ctx, tx)
-	} else {
-		rev, err = insertFreshGrants(ctx, tx, fresh, byKey)
-	}
-	if err != nil {
-		return nil, 0, err
+	rev := tx.unchangedRevision()
+	if len(fresh) > 0 {
+		var err error
+		if rev, err = insertFreshGrants(ctx, tx, fresh, byKey); err != nil {
+			return nil, 0, err
+		}
 	}
 	out := make([]*castellan.Grant, len(wanted))
 	for i, g := range wanted {

@@ -278,8 +278,8 @@ func (s *GroupService) AddGroupMembers(ctx context.Context, orgID, groupID strin
 			}
 		}
 		if len(added) == 0 {
-			rev, err = currentRevision(ctx, tx)
-			return err
+			rev = tx.unchangedRevision()
+			return nil
 		}
 		err = tx.insertRows(ctx, `INSERT INTO group_members (org_id, group_id, user_id, added_at, added_by) VALUES `, rows)
 		if err != nil {
@@ -407,10 +407,8 @@ func (s *GroupService) FindUserGroups(ctx context.Context, orgID, userID string)
 	return collect(rows, scanGroup)
 }
 
-// currentRevision is the revision a write that changes nothing returns:
-// every change it would have made is visible at it.
-func currentRevision(ctx context.Context, tx *Tx) (int64, error) {
-	var rev int64
-	err := tx.queryRow(ctx, `SELECT value FROM revision_counter WHERE id = 1`).Scan(&rev)
-	return rev, err
-}
+// unchangedRevision is the revision a write that changes nothing returns:
+// the newest committed one (the transaction holds the counter, so no
+// other write commits meanwhile), at which everything it would have made
+// is visible. The transaction's own revision is rolled back with it.
+func (tx *Tx) unchangedRevision() int64 { return tx.revision - 1 }
