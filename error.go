@@ -129,6 +129,7 @@ const (
 	CodeEscalation        = "grant.escalation"
 	CodeRoleScopeMismatch = "grant.role_scope_mismatch"
 	CodeLastOwner         = "grant.last_owner"
+	CodeRolesRequired     = "grant.roles_required"
 	CodeGrantNotFound     = "grant.not_found"
 	CodeRoleNotFound      = "role.not_found"
 	CodeRoleNameTaken     = "role.name_taken"

@@ -84,6 +84,19 @@ type GrantService interface {
 	// EPRECONDITION (grant.last_owner) when no user would remain
 	// Organization Owner.
 	DeleteGrants(ctx context.Context, orgID string, ids []string) (int64, error)
+	// SetRoles makes roleIDs exactly the roles subject holds directly on
+	// scope (the "Edit role" of a user's or group's IAM roles tab): it
+	// grants the missing ones and revokes the others in one transaction,
+	// with the checks of CreateGrants and DeleteGrants. An empty roleIDs is
+	// EINVALID (grant.roles_required): at least one role remains, and
+	// RemoveRoles with all removes every one.
+	SetRoles(ctx context.Context, orgID string, subject Subject, scope string, roleIDs []string) ([]*Grant, int64, error)
+	// RemoveRoles revokes roleIDs from subject on scope ("Remove roles in
+	// bulk"), refusing with EINVALID (grant.roles_required) to remove the
+	// last one; a role the subject does not hold there is ENOTFOUND
+	// (grant.not_found). With all, roleIDs is ignored and every role of the
+	// subject on scope goes ("Remove all roles").
+	RemoveRoles(ctx context.Context, orgID string, subject Subject, scope string, roleIDs []string, all bool) (int64, error)
 	// DeleteExpiredGrants removes every grant expired at now, with one
 	// audit event per organization, and returns how many it removed.
 	DeleteExpiredGrants(ctx context.Context) (int, error)

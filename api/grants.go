@@ -93,7 +93,7 @@ func (s *Server) registerGrants() {
 		for i, g := range in.Body.Grants {
 			creates[i] = castellan.GrantCreate{RoleID: g.RoleID, Scope: g.Scope, Subject: g.Subject, ExpiresAt: g.ExpiresAt}
 		}
-		if err := s.allowGrantChanges(ctx, in.Org, creates, "body.grants[%d].roleId"); err != nil {
+		if err := s.allowGrantChanges(ctx, in.Org, creates, indexed("body.grants[%d].roleId")); err != nil {
 			return nil, err
 		}
 		grants, rev, err := s.services.Grants.CreateGrants(ctx, in.Org, creates)
@@ -129,7 +129,7 @@ func (s *Server) registerGrants() {
 		for i, g := range grants {
 			changes[i] = castellan.GrantCreate{RoleID: g.RoleID, Scope: g.Scope, Subject: g.Subject}
 		}
-		if err := s.allowGrantChanges(ctx, in.Org, changes, "body.grantIds[%d]"); err != nil {
+		if err := s.allowGrantChanges(ctx, in.Org, changes, indexed("body.grantIds[%d]")); err != nil {
 			return nil, err
 		}
 		rev, err := s.services.Grants.DeleteGrants(ctx, in.Org, in.Body.GrantIDs)
@@ -155,14 +155,14 @@ func (s *Server) allowOrgMember(ctx context.Context, orgID string) error {
 // allowGrantChanges checks each grant to make or revoke: iam:SetGrants on
 // its scope, and the hierarchy principle. Items the store would refuse
 // anyway (bad scope, unknown role) are left to it, so that its errors name
-// them. itemField names item i in errors (a format with one %d).
-func (s *Server) allowGrantChanges(ctx context.Context, orgID string, items []castellan.GrantCreate, itemField string) error {
+// them. itemField names item i in errors.
+func (s *Server) allowGrantChanges(ctx context.Context, orgID string, items []castellan.GrantCreate, itemField func(i int) string) error {
 	if err := s.allowOrgMember(ctx, orgID); err != nil {
 		return err
 	}
 	p, _ := castellan.PrincipalFrom(ctx)
 	for i, item := range items {
-		scope, err := castellan.ParseScope(fmt.Sprintf(itemField, i), item.Scope)
+		scope, err := castellan.ParseScope(itemField(i), item.Scope)
 		if err != nil {
 			return err
 		}
@@ -184,12 +184,18 @@ func (s *Server) allowGrantChanges(ctx context.Context, orgID string, items []ca
 			return &castellan.Error{
 				Kind: castellan.EFORBIDDEN, Code: castellan.CodeEscalation,
 				Message: "you may grant or revoke only roles whose actions you hold on the scope; you lack " + missing[0] + " for role " + role.ID + " on " + scope.String(),
-				Fields: []castellan.FieldError{{Field: fmt.Sprintf(itemField, i), Rule: "hierarchy",
+				Fields: []castellan.FieldError{{Field: itemField(i), Rule: "hierarchy",
 					Message: "you do not hold every action of " + role.ID + " on " + scope.String()}},
 			}
 		}
 	}
 	return nil
+}
+
+// indexed returns a function naming item i of a list by a format with
+// one %d.
+func indexed(format string) func(int) string {
+	return func(i int) string { return fmt.Sprintf(format, i) }
 }
 
 // scopeNotFound is the error for a scope outside the caller's organization.

@@ -77,6 +77,10 @@ func TestOpenAPI(t *testing.T) {
 		"POST /v1/authorize", "POST /v1/authorize:batch", "POST /v1/authorize:explain",
 		"GET /v1/services",
 	}
+	for _, kind := range []string{"users", "groups"} {
+		base := "/v1/organizations/{org}/" + kind + "/{subject}/roles"
+		want = append(want, "GET "+base, "POST "+base+":set", "POST "+base+":batchRemove", "POST "+base+":removeAll")
+	}
 	seen := map[string]bool{}
 	for path, methods := range raw.Paths {
 		for method, op := range methods {

@@ -108,8 +108,50 @@ var (
 	orgReaders  = []string{owner, admin, reader}
 )
 
+// subjectRoleRows are the rows of the IAM-roles tab of users and groups,
+// all on the project the project roles are granted on.
+func subjectRoleRows() []matrixRow {
+	var rows []matrixRow
+	projectManagers := []string{owner, admin, projectAdmin}
+	for _, kind := range []struct {
+		plural, singular string
+		subjectType      castellan.SubjectType
+		create           func(f *fixture) string
+	}{
+		{"users", "user", castellan.SubjectUser, (*fixture).newUser},
+		{"groups", "group", castellan.SubjectGroup, (*fixture).newGroup},
+	} {
+		path := func(f *fixture, id string) string { return f.orgPath() + "/" + kind.plural + "/" + id + "/roles" }
+		holding := func(f *fixture, roles ...string) string {
+			id := kind.create(f)
+			for _, r := range roles {
+				f.grant(r, "project/"+f.project, castellan.Subject{Type: kind.subjectType, ID: id})
+			}
+			return id
+		}
+		rows = append(rows,
+			matrixRow{op: "list-" + kind.singular + "-roles", build: func(f *fixture) request {
+				return request{method: "GET", path: path(f, holding(f, "project.reader")) + "?scope=project/" + f.project}
+			}, allowed: []string{owner, admin, reader, projectAdmin, projectReader}},
+			matrixRow{op: "set-" + kind.singular + "-roles", build: func(f *fixture) request {
+				return request{method: "POST", path: path(f, holding(f, "project.reader")) + ":set",
+					body: map[string]any{"scope": "project/" + f.project, "roleIds": []string{"project.member"}}}
+			}, allowed: projectManagers},
+			matrixRow{op: "remove-" + kind.singular + "-roles", build: func(f *fixture) request {
+				return request{method: "POST", path: path(f, holding(f, "project.reader", "project.member")) + ":batchRemove",
+					body: map[string]any{"scope": "project/" + f.project, "roleIds": []string{"project.member"}}}
+			}, allowed: projectManagers},
+			matrixRow{op: "remove-all-" + kind.singular + "-roles", build: func(f *fixture) request {
+				return request{method: "POST", path: path(f, holding(f, "project.reader")) + ":removeAll",
+					body: map[string]any{"scope": "project/" + f.project}}
+			}, allowed: projectManagers},
+		)
+	}
+	return rows
+}
+
 func matrixRows() []matrixRow {
-	return []matrixRow{
+	return append(subjectRoleRows(), []matrixRow{
 		{op: "get-health", build: func(f *fixture) request { return request{method: "GET", path: "/healthz"} }, allowed: all()},
 		{op: "get-metrics", build: func(f *fixture) request { return request{method: "GET", path: "/metrics"} }, allowed: all()},
 		{op: "get-readiness", build: func(f *fixture) request { return request{method: "GET", path: "/readyz"} }, allowed: all()},
@@ -210,7 +252,7 @@ func matrixRows() []matrixRow {
 		{op: "authorize-explain", build: func(f *fixture) request {
 			return request{method: "POST", path: "/v1/authorize:explain", body: f.check("compute:StartInstance", "project/"+f.project)}
 		}, allowed: orgManagers},
-	}
+	}...)
 }
 
 // TestRoleMatrix runs every API operation as every principal of the matrix

@@ -85,6 +85,7 @@ func New(cfg Config) *Server {
 	s.registerAudit()
 	s.registerGroups()
 	s.registerGrants()
+	s.registerSubjectRoles()
 	s.registerRoles()
 	s.registerAuthorize()
 	s.registerCatalog()

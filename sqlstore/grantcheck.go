@@ -20,11 +20,21 @@ type grantChecker struct {
 	// found holds whether projects ("project/<id>") and subjects
 	// ("user/<id>", "group/<id>") exist in the organization.
 	found map[string]bool
+	// field names member (".roleId", ".scope", ".subject.id", …) of item i
+	// in errors; nil means body.grants[i].member.
+	field func(i int, member string) string
+}
+
+func newGrantChecker(tx *Tx, orgID string) *grantChecker {
+	return &grantChecker{tx: tx, orgID: orgID, roles: map[string]*castellan.Role{}, found: map[string]bool{}}
 }
 
 // item checks item i and returns the grant to make for it.
 func (c *grantChecker) item(ctx context.Context, i int, item castellan.GrantCreate) (*castellan.Grant, error) {
 	field := func(member string) string { return itemField("body.grants", i, member) }
+	if c.field != nil {
+		field = func(member string) string { return c.field(i, member) }
+	}
 	invalid := func(member, rule, msg string) error {
 		return castellan.Invalid([]castellan.FieldError{{Field: field(member), Rule: rule, Message: msg}})
 	}

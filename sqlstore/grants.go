@@ -185,7 +185,7 @@ func (s *GrantService) CreateGrants(ctx context.Context, orgID string, items []c
 		if err := lockOrganization(ctx, tx, orgID); err != nil {
 			return err
 		}
-		check := grantChecker{tx: tx, orgID: orgID, roles: map[string]*castellan.Role{}, found: map[string]bool{}}
+		check := newGrantChecker(tx, orgID)
 		wanted := make([]*castellan.Grant, len(items))
 		for i, item := range items {
 			g, err := check.item(ctx, i, item)
@@ -248,9 +248,35 @@ func insertGrants(ctx context.Context, tx *Tx, wanted []*castellan.Grant) ([]*ca
 }
 
 // insertFreshGrants inserts grants that did not exist when looked up and
-// records them. One created meanwhile by a concurrent transaction is taken
-// as it is, in byKey.
+// records them.
 func insertFreshGrants(ctx context.Context, tx *Tx, fresh []*castellan.Grant, byKey map[grantKey]*castellan.Grant) (int64, error) {
+	created, err := insertNewGrants(ctx, tx, fresh, byKey)
+	if err != nil {
+		return 0, err
+	}
+	return tx.record(ctx, grantChange(fresh[0].OrganizationID, created, nil))
+}
+
+// grantChange is the change of an iam:SetGrants write.
+func grantChange(orgID string, created, deleted []*castellan.Grant) change {
+	also := grantDeletions(deleted)
+	for _, g := range created {
+		also = append(also, changedEntity{"grant", g.ID, "create"})
+	}
+	summary := map[string]any{}
+	if len(created) > 0 {
+		summary["created"] = grantSummaries(created)
+	}
+	if len(deleted) > 0 {
+		summary["deleted"] = grantSummaries(deleted)
+	}
+	return change{orgID: orgID, action: "iam:SetGrants", entityType: "organization", entityID: orgID, summary: summary, also: also}
+}
+
+// insertNewGrants inserts grants that did not exist when looked up and
+// returns those it inserted. One created meanwhile by a concurrent
+// transaction is taken as it is, in byKey.
+func insertNewGrants(ctx context.Context, tx *Tx, fresh []*castellan.Grant, byKey map[grantKey]*castellan.Grant) ([]*castellan.Grant, error) {
 	rev := tx.revision
 	var created []*castellan.Grant
 	for _, g := range fresh {
@@ -260,11 +286,11 @@ func insertFreshGrants(ctx context.Context, tx *Tx, fresh []*castellan.Grant, by
 			g.ID, g.OrganizationID, g.RoleID, g.Scope, string(g.Subject.Type), g.Subject.ID, nullTime(g.ExpiresAt),
 			g.CreatedAt, g.CreatedBy, g.Revision, scopeKindOf(g.Scope))
 		if err != nil {
-			return 0, fmt.Errorf("insert grant: %w", err)
+			return nil, fmt.Errorf("insert grant: %w", err)
 		}
 		n, err := res.RowsAffected()
 		if err != nil {
-			return 0, fmt.Errorf("insert grant: %w", err)
+			return nil, fmt.Errorf("insert grant: %w", err)
 		}
 		if n == 1 {
 			created = append(created, g)
@@ -272,20 +298,11 @@ func insertFreshGrants(ctx context.Context, tx *Tx, fresh []*castellan.Grant, by
 		}
 		existing, err := findGrantByKey(ctx, tx, g)
 		if err != nil || existing == nil {
-			return 0, fmt.Errorf("grant %s vanished after a conflicting insert: %v", g.ID, err)
+			return nil, fmt.Errorf("grant %s vanished after a conflicting insert: %v", g.ID, err)
 		}
 		byKey[keyOf(g)] = existing
 	}
-	also := make([]changedEntity, len(created))
-	for i, g := range created {
-		also[i] = changedEntity{"grant", g.ID, "create"}
-	}
-	return tx.record(ctx, change{
-		orgID: fresh[0].OrganizationID, action: "iam:SetGrants",
-		entityType: "organization", entityID: fresh[0].OrganizationID,
-		summary: map[string]any{"created": grantSummaries(created)},
-		also:    also,
-	})
+	return created, nil
 }
 
 // scopeKindOf returns the kind of a scope string that ParseScope accepted.
@@ -373,12 +390,7 @@ func (s *GrantService) DeleteGrants(ctx context.Context, orgID string, ids []str
 			// A concurrent transaction deleted one of them first.
 			return castellan.Errorf(castellan.ENOTFOUND, castellan.CodeGrantNotFound, "a grant of the batch was deleted meanwhile")
 		}
-		rev, err = tx.record(ctx, change{
-			orgID: orgID, action: "iam:SetGrants",
-			entityType: "organization", entityID: orgID,
-			summary: map[string]any{"deleted": grantSummaries(deleted)},
-			also:    grantDeletions(deleted),
-		})
+		rev, err = tx.record(ctx, grantChange(orgID, nil, deleted))
 		return err
 	})
 	return rev, err

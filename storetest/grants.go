@@ -73,6 +73,7 @@ func testGrants(t *testing.T, open Opener) {
 	t.Run("LastOwnerConcurrent", func(t *testing.T) { testLastOwnerConcurrent(t, open) })
 	t.Run("Expiry", func(t *testing.T) { testGrantExpiry(t, open) })
 	t.Run("CrossOrganization", func(t *testing.T) { testGrantsCrossOrganization(t, open) })
+	t.Run("SubjectRoles", func(t *testing.T) { testSubjectRoles(t, open) })
 	t.Run("DeleteProject", func(t *testing.T) {
 		f := newGrantFixture(t, open)
 		ctx := operatorCtx("r")

@@ -1,0 +1,177 @@
+package api
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/castellan-iam/castellan"
+)
+
+// SubjectPath names one user or group of one organization.
+type SubjectPath struct {
+	Org     string `path:"org" doc:"Organization ID (a UUID)."`
+	Subject string `path:"subject" doc:"User or group ID (a UUID)."`
+}
+
+type rolesScope struct {
+	Scope string `json:"scope" minLength:"1" maxLength:"400" doc:"organization/<id>, project/<id> or a resource name." example:"organization/0190d3a8-0000-7000-8000-000000000000"`
+}
+
+type setRolesBody struct {
+	Scope   string   `json:"scope" minLength:"1" maxLength:"400" doc:"organization/<id>, project/<id> or a resource name."`
+	RoleIDs []string `json:"roleIds" minItems:"1" maxItems:"100" doc:"The roles the subject shall hold on the scope, no more, no fewer; at least one."`
+}
+
+type removeRolesBody struct {
+	Scope   string   `json:"scope" minLength:"1" maxLength:"400" doc:"organization/<id>, project/<id> or a resource name."`
+	RoleIDs []string `json:"roleIds" minItems:"1" maxItems:"100" doc:"Roles to revoke; at least one role must remain (removeAll removes all)."`
+}
+
+type subjectRolesInput struct {
+	SubjectPath
+	Scope string `query:"scope" doc:"Only roles on this scope."`
+}
+
+// registerSubjectRoles adds the IAM-roles tab of users and groups: list,
+// edit (replace the set), remove in bulk (one must remain) and remove all,
+// per scope, as in the user and group management seed.
+func (s *Server) registerSubjectRoles() {
+	for _, kind := range []struct {
+		plural, singular string
+		subject          castellan.SubjectType
+	}{{"users", "user", castellan.SubjectUser}, {"groups", "group", castellan.SubjectGroup}} {
+		base := "/v1/organizations/{org}/" + kind.plural + "/{subject}/roles"
+		subject := func(p SubjectPath) castellan.Subject { return castellan.Subject{Type: kind.subject, ID: p.Subject} }
+		tag := "Grants"
+
+		register(s, op{
+			id: "list-" + kind.singular + "-roles", method: http.MethodGet, path: base, tag: tag,
+			action: "iam:ListGrants", errors: []int{http.StatusNotFound},
+			summary: "List the roles of a " + kind.singular, desc: "Its grants, on every scope or one; a user's include those through its groups (marked with via).",
+		}, func(ctx context.Context, in *subjectRolesInput) (*listGrantsOutput, error) {
+			if err := s.allowSubject(ctx, in.SubjectPath, in.Scope); err != nil {
+				return nil, err
+			}
+			sub := subject(in.SubjectPath)
+			filter := castellan.GrantFilter{Subject: &sub, PageSize: castellan.MaxPageSize}
+			if in.Scope != "" {
+				filter.Scope = &in.Scope
+			}
+			grants, next, err := s.services.Grants.FindGrants(ctx, in.Org, filter)
+			if err != nil {
+				return nil, err
+			}
+			out := &listGrantsOutput{}
+			out.Body.Grants, out.Body.NextPageToken = nonNil(grants), next
+			return out, nil
+		})
+
+		register(s, op{
+			id: "set-" + kind.singular + "-roles", method: http.MethodPost, path: base + ":set", tag: tag,
+			action: "iam:SetGrants", errors: []int{http.StatusNotFound, http.StatusPreconditionFailed},
+			summary: "Edit the roles of a " + kind.singular + " on a scope",
+			desc:    "Makes roleIds exactly the roles held directly on the scope: grants the missing, revokes the rest, in one transaction. At least one role; use removeAll to remove every role. Hierarchy principle for every role added or removed.",
+		}, func(ctx context.Context, in *struct {
+			SubjectPath
+			Body setRolesBody
+		}) (*grantsOutput, error) {
+			sub := subject(in.SubjectPath)
+			if err := s.allowRoleChanges(ctx, in.SubjectPath, sub, in.Body.Scope, in.Body.RoleIDs); err != nil {
+				return nil, err
+			}
+			grants, rev, err := s.services.Grants.SetRoles(ctx, in.Org, sub, in.Body.Scope, in.Body.RoleIDs)
+			if err != nil {
+				return nil, err
+			}
+			out := &grantsOutput{}
+			out.Body.Grants, out.Body.Revision = grants, rev
+			return out, nil
+		})
+
+		register(s, op{
+			id: "remove-" + kind.singular + "-roles", method: http.MethodPost, path: base + ":batchRemove", tag: tag,
+			action: "iam:SetGrants", errors: []int{http.StatusNotFound, http.StatusPreconditionFailed},
+			summary: "Remove roles of a " + kind.singular + " in bulk", desc: "Refused with grant.roles_required when no role would remain on the scope.",
+		}, func(ctx context.Context, in *struct {
+			SubjectPath
+			Body removeRolesBody
+		}) (*revisionOutput, error) {
+			sub := subject(in.SubjectPath)
+			if err := s.allowRoleChanges(ctx, in.SubjectPath, sub, in.Body.Scope, in.Body.RoleIDs); err != nil {
+				return nil, err
+			}
+			rev, err := s.services.Grants.RemoveRoles(ctx, in.Org, sub, in.Body.Scope, in.Body.RoleIDs, false)
+			if err != nil {
+				return nil, err
+			}
+			return revisionOf(rev), nil
+		})
+
+		register(s, op{
+			id: "remove-all-" + kind.singular + "-roles", method: http.MethodPost, path: base + ":removeAll", tag: tag,
+			action: "iam:SetGrants", errors: []int{http.StatusNotFound, http.StatusPreconditionFailed},
+			summary: "Remove all roles of a " + kind.singular + " on a scope", desc: "The explicit operation for leaving the " + kind.singular + " without a role there.",
+		}, func(ctx context.Context, in *struct {
+			SubjectPath
+			Body rolesScope
+		}) (*revisionOutput, error) {
+			sub := subject(in.SubjectPath)
+			if err := s.allowRoleChanges(ctx, in.SubjectPath, sub, in.Body.Scope, nil); err != nil {
+				return nil, err
+			}
+			rev, err := s.services.Grants.RemoveRoles(ctx, in.Org, sub, in.Body.Scope, nil, true)
+			if err != nil {
+				return nil, err
+			}
+			return revisionOf(rev), nil
+		})
+	}
+}
+
+// allowSubject checks the IDs and the operation's action on scope (or the
+// organization when scope is empty).
+func (s *Server) allowSubject(ctx context.Context, p SubjectPath, scope string) error {
+	if err := castellan.CheckID("path.org", p.Org); err != nil {
+		return err
+	}
+	if err := castellan.CheckID("path.subject", p.Subject); err != nil {
+		return err
+	}
+	target := castellan.OrganizationScope(p.Org)
+	if scope != "" {
+		parsed, err := castellan.ParseScope("scope", scope)
+		if err != nil {
+			return err
+		}
+		target = parsed
+	}
+	return s.allow(ctx, p.Org, target, scopeNotFound(target))
+}
+
+// allowRoleChanges checks a change of subject's roles on scope: the
+// caller needs iam:SetGrants there and must hold every role it adds or
+// removes; since any role the subject holds there may go, all of them
+// count.
+func (s *Server) allowRoleChanges(ctx context.Context, p SubjectPath, subject castellan.Subject, scope string, roleIDs []string) error {
+	if err := s.allowSubject(ctx, p, scope); err != nil {
+		return err
+	}
+	items := make([]castellan.GrantCreate, 0, len(roleIDs))
+	for _, id := range roleIDs {
+		items = append(items, castellan.GrantCreate{RoleID: id, Scope: scope, Subject: subject})
+	}
+	if err := s.allowGrantChanges(ctx, p.Org, items, indexed("body.roleIds[%d]")); err != nil {
+		return err
+	}
+	current, _, err := s.services.Grants.FindGrants(ctx, p.Org, castellan.GrantFilter{Scope: &scope, Subject: &subject, PageSize: castellan.MaxPageSize})
+	if err != nil {
+		return err
+	}
+	held := make([]castellan.GrantCreate, 0, len(current))
+	for _, g := range current {
+		if g.Via == nil {
+			held = append(held, castellan.GrantCreate{RoleID: g.RoleID, Scope: g.Scope, Subject: g.Subject})
+		}
+	}
+	return s.allowGrantChanges(ctx, p.Org, held, func(int) string { return "path.subject" })
+}

@@ -1,0 +1,191 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/castellan-iam/castellan"
+)
+
+// rolesField names the parts of a SetRoles or RemoveRoles request in
+// errors: the roles are body.roleIds[i], the scope body.scope, the subject
+// the path.
+func rolesField(i int, member string) string {
+	switch {
+	case member == ".scope":
+		return "body.scope"
+	case strings.HasPrefix(member, ".subject"):
+		return "path.subject"
+	}
+	return itemField("body.roleIds", i, "")
+}
+
+// subjectGrants returns the grants of subject directly on scope.
+func subjectGrants(ctx context.Context, tx *Tx, orgID string, subject castellan.Subject, scope string) ([]*castellan.Grant, error) {
+	rows, err := tx.query(ctx, `SELECT `+grantColumns+` FROM grants WHERE org_id = ? AND subject_type = ? AND subject_id = ? AND scope = ?`,
+		orgID, string(subject.Type), subject.ID, scope)
+	if err != nil {
+		return nil, err
+	}
+	return collect(rows, scanGrant)
+}
+
+func rolesRequired() error {
+	return &castellan.Error{
+		Kind: castellan.EINVALID, Code: castellan.CodeRolesRequired,
+		Message: "at least one role must remain; to remove every role, use removeAll",
+		Fields:  []castellan.FieldError{{Field: "body.roleIds", Rule: "minItems", Message: "at least one role must remain"}},
+	}
+}
+
+// SetRoles implements castellan.GrantService.
+func (s *GrantService) SetRoles(ctx context.Context, orgID string, subject castellan.Subject, scope string, roleIDs []string) ([]*castellan.Grant, int64, error) {
+	if len(roleIDs) == 0 {
+		return nil, 0, rolesRequired()
+	}
+	if err := checkBatchSize("body.roleIds", len(roleIDs)); err != nil {
+		return nil, 0, err
+	}
+	var (
+		out []*castellan.Grant
+		rev int64
+	)
+	err := s.db.update(ctx, func(tx *Tx) error {
+		if err := lockOrganization(ctx, tx, orgID); err != nil {
+			return err
+		}
+		check := newGrantChecker(tx, orgID)
+		check.field = rolesField
+		wanted := map[string]bool{}
+		byKey := map[grantKey]*castellan.Grant{}
+		var fresh []*castellan.Grant
+		for i, id := range roleIDs {
+			g, err := check.item(ctx, i, castellan.GrantCreate{RoleID: id, Scope: scope, Subject: subject})
+			if err != nil {
+				return err
+			}
+			wanted[g.RoleID] = true
+			if byKey[keyOf(g)] == nil {
+				byKey[keyOf(g)] = g
+			}
+		}
+		current, err := subjectGrants(ctx, tx, orgID, subject, scope)
+		if err != nil {
+			return err
+		}
+		var stale []*castellan.Grant
+		for _, g := range current {
+			if wanted[g.RoleID] {
+				byKey[keyOf(g)] = g
+			} else {
+				stale = append(stale, g)
+			}
+		}
+		held := map[string]bool{}
+		for _, g := range current {
+			held[g.RoleID] = true
+		}
+		for _, g := range byKey {
+			if !held[g.RoleID] {
+				fresh = append(fresh, g)
+			}
+		}
+		if err := keepAnOwner(ctx, tx, orgID, stale); err != nil {
+			return err
+		}
+		if err := deleteGrants(ctx, tx, orgID, stale); err != nil {
+			return err
+		}
+		created, err := insertNewGrants(ctx, tx, fresh, byKey)
+		if err != nil {
+			return err
+		}
+		for _, id := range unique(roleIDs) {
+			for k, g := range byKey {
+				if k.roleID == id {
+					out = append(out, g)
+				}
+			}
+		}
+		rev = tx.unchangedRevision()
+		if len(created) > 0 || len(stale) > 0 {
+			rev, err = tx.record(ctx, grantChange(orgID, created, stale))
+		}
+		return err
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	return out, rev, nil
+}
+
+// RemoveRoles implements castellan.GrantService.
+func (s *GrantService) RemoveRoles(ctx context.Context, orgID string, subject castellan.Subject, scope string, roleIDs []string, all bool) (int64, error) {
+	if !all {
+		if len(roleIDs) == 0 {
+			return 0, castellan.Invalid([]castellan.FieldError{{Field: "body.roleIds", Rule: "minItems", Message: "name at least one role"}})
+		}
+		if err := checkBatchSize("body.roleIds", len(roleIDs)); err != nil {
+			return 0, err
+		}
+	}
+	if _, err := castellan.ParseScope("body.scope", scope); err != nil {
+		return 0, err
+	}
+	var rev int64
+	err := s.db.update(ctx, func(tx *Tx) error {
+		current, err := subjectGrants(ctx, tx, orgID, subject, scope)
+		if err != nil {
+			return err
+		}
+		doomed := current
+		if !all {
+			byRole := map[string]*castellan.Grant{}
+			for _, g := range current {
+				byRole[g.RoleID] = g
+			}
+			doomed = nil
+			for i, id := range unique(roleIDs) {
+				g := byRole[id]
+				if g == nil {
+					return itemError(castellan.ENOTFOUND, castellan.CodeGrantNotFound, itemField("body.roleIds", i, ""), "exists",
+						"%s %s does not hold role %s on %s", subject.Type, subject.ID, id, scope)
+				}
+				doomed = append(doomed, g)
+			}
+			if len(doomed) == len(current) {
+				return rolesRequired()
+			}
+		}
+		rev = tx.unchangedRevision()
+		if len(doomed) == 0 {
+			return nil
+		}
+		if err := keepAnOwner(ctx, tx, orgID, doomed); err != nil {
+			return err
+		}
+		if err := deleteGrants(ctx, tx, orgID, doomed); err != nil {
+			return err
+		}
+		rev, err = tx.record(ctx, grantChange(orgID, nil, doomed))
+		return err
+	})
+	return rev, err
+}
+
+// deleteGrants deletes the grants, which the transaction read.
+func deleteGrants(ctx context.Context, tx *Tx, orgID string, grants []*castellan.Grant) error {
+	if len(grants) == 0 {
+		return nil
+	}
+	ids := make([]string, len(grants))
+	for i, g := range grants {
+		ids[i] = g.ID
+	}
+	in, args := inList(ids)
+	if _, err := tx.exec(ctx, `DELETE FROM grants WHERE org_id = ? AND id IN `+in, append([]any{orgID}, args...)...); err != nil {
+		return fmt.Errorf("delete grants: %w", err)
+	}
+	return nil
+}
