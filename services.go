@@ -1,12 +1,33 @@
 package castellan
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
-// ChangeLog reports the store's progress.
+// Change is one row of the change log: an entity a write created, updated
+// or deleted. A write has one revision and one row per entity it touched;
+// deleting an organization is one row of type organization standing for
+// everything in it.
+type Change struct {
+	Revision       int64     `json:"revision"`
+	OrganizationID string    `json:"organizationId"`
+	EntityType     string    `json:"entityType"`
+	EntityID       string    `json:"entityId"`
+	Operation      string    `json:"operation" enum:"create,update,delete"`
+	OccurredAt     time.Time `json:"occurredAt"`
+}
+
+// ChangeLog reports the store's progress. Revisions have no gaps: a write
+// that fails or changes nothing leaves none behind.
 type ChangeLog interface {
 	// Revision returns the newest committed revision; every write returns
 	// the revision it produced, which is never smaller.
 	Revision(ctx context.Context) (int64, error)
+	// Changes returns the rows of the revisions after `after`, at most
+	// `revisions` of them, in revision order. Replicas and the
+	// authorization index follow the store with it.
+	Changes(ctx context.Context, after int64, revisions int) ([]Change, error)
 	// Ping reports whether the store can serve requests.
 	Ping(ctx context.Context) error
 }

@@ -27,6 +27,7 @@ func RunAllTests(t *testing.T, open Opener) {
 	t.Run("Tokens", func(t *testing.T) { testTokens(t, open) })
 	t.Run("Revisions", func(t *testing.T) { testRevisions(t, open) })
 	t.Run("ConcurrentMutations", func(t *testing.T) { testConcurrentMutations(t, open) })
+	t.Run("ChangeLog", func(t *testing.T) { testChangeLog(t, open) })
 	t.Run("Users", func(t *testing.T) { testUsers(t, open) })
 	t.Run("Groups", func(t *testing.T) { testGroups(t, open) })
 	t.Run("Roles", func(t *testing.T) { testRoles(t, open) })
