@@ -42,9 +42,10 @@ type Server struct {
 	handler        http.Handler
 }
 
-// installErrorModel replaces huma's error constructors, which are package
-// variables, once per process.
-var installErrorModel sync.Once
+// installHumaSettings replaces huma's error constructors and makes its
+// validation match JSON keys exactly; these are package variables of
+// huma, set once per process.
+var installHumaSettings sync.Once
 
 // New builds the API with every route registered.
 func New(cfg Config) *Server {
@@ -55,7 +56,10 @@ func New(cfg Config) *Server {
 	for _, t := range cfg.OperatorTokens {
 		s.operatorHashes = append(s.operatorHashes, sha256.Sum256([]byte(t)))
 	}
-	installErrorModel.Do(func() {
+	installHumaSettings.Do(func() {
+		// Go's decoder matches keys case-insensitively, so {"NAME": …} and
+		// {"name": …, "Name": …} would pass as name; refuse them instead.
+		huma.ValidateStrictCasing = true
 		huma.NewErrorWithContext = humaError
 		huma.NewError = func(status int, msg string, errs ...error) huma.StatusError {
 			return humaError(nil, status, msg, errs...)
