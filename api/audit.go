@@ -39,21 +39,23 @@ func (s *Server) registerAudit() {
 		id: "list-audit-events", method: http.MethodGet, path: "/v1/organizations/{org}/audit-events", tag: "Audit",
 		action: "iam:ListAuditEvents", errors: []int{http.StatusNotFound},
 		summary: "List audit events", desc: "Every mutation of the organization, newest first, with actor, action, target, request ID, source IP and a summary of the change.",
-	}, func(ctx context.Context, in *listAuditEventsInput) (*listAuditEventsOutput, error) {
-		if err := s.allowOrg(ctx, in.Org); err != nil {
-			return nil, err
-		}
-		events, next, err := s.services.Audit.FindAuditEvents(ctx, in.Org, castellan.AuditFilter{
-			ActorID: optional(in.ActorID), Action: optional(in.Action),
-			TargetID: optional(in.TargetID), TargetType: optional(in.TargetType),
-			Since: optional(in.Since), Until: optional(in.Until),
-			PageSize: in.PageSize, PageToken: in.PageToken,
-		})
-		if err != nil {
-			return nil, err
-		}
-		out := &listAuditEventsOutput{}
-		out.Body.AuditEvents, out.Body.NextPageToken = nonNil(events), next
-		return out, nil
+	}, s.listAuditEvents)
+}
+
+func (s *Server) listAuditEvents(ctx context.Context, in *listAuditEventsInput) (*listAuditEventsOutput, error) {
+	if err := s.allowOrg(ctx, in.Org); err != nil {
+		return nil, err
+	}
+	events, next, err := s.services.Audit.FindAuditEvents(ctx, in.Org, castellan.AuditFilter{
+		ActorID: optional(in.ActorID), Action: optional(in.Action),
+		TargetID: optional(in.TargetID), TargetType: optional(in.TargetType),
+		Since: optional(in.Since), Until: optional(in.Until),
+		PageSize: in.PageSize, PageToken: in.PageToken,
 	})
+	if err != nil {
+		return nil, err
+	}
+	out := &listAuditEventsOutput{}
+	out.Body.AuditEvents, out.Body.NextPageToken = nonNil(events), next
+	return out, nil
 }

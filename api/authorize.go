@@ -62,61 +62,18 @@ func (s *Server) registerAuthorize() {
 		action: "iam:Authorize", errors: []int{http.StatusForbidden},
 		summary: "May this principal do this action on this resource?",
 		desc:    "For the services of the cloud. The caller needs iam:Authorize on the principal's organization (the Authorization Client role).",
-	}, func(ctx context.Context, in *struct{ Body authzCheck }) (*authorizeOutput, error) {
-		rev, err := s.services.ChangeLog.Revision(ctx)
-		if err != nil {
-			return nil, err
-		}
-		d, err := s.check(ctx, in.Body, "body", false)
-		if err != nil {
-			return nil, err
-		}
-		out := &authorizeOutput{}
-		out.Body.Allowed, out.Body.Reason, out.Body.Revision = d.Allowed, d.Reason, rev
-		return out, nil
-	})
+	}, s.authorize)
 	register(s, op{
 		id: "authorize-batch", method: http.MethodPost, path: "/v1/authorize:batch", tag: tag,
 		action: "iam:Authorize", errors: []int{http.StatusForbidden},
 		summary: "Many authorization checks at once", desc: "Up to 1,000 checks; one result each, in order.",
-	}, func(ctx context.Context, in *struct {
-		Body struct {
-			Checks []authzCheck `json:"checks" minItems:"1" maxItems:"1000"`
-		}
-	}) (*batchOutput, error) {
-		rev, err := s.services.ChangeLog.Revision(ctx)
-		if err != nil {
-			return nil, err
-		}
-		out := &batchOutput{}
-		out.Body.Revision = rev
-		for i, c := range in.Body.Checks {
-			d, err := s.check(ctx, c, "body.checks["+strconv.Itoa(i)+"]", false)
-			if err != nil {
-				return nil, err
-			}
-			out.Body.Results = append(out.Body.Results, authzResult{d.Allowed, d.Reason})
-		}
-		return out, nil
-	})
+	}, s.authorizeBatch)
 	register(s, op{
 		id: "authorize-explain", method: http.MethodPost, path: "/v1/authorize:explain", tag: tag,
 		action: "iam:Authorize", errors: []int{http.StatusForbidden},
 		summary: "Why is this allowed or denied?",
 		desc:    "The grants that allowed (direct or through which group, on which scope) and their roles; when denied, the reason and the grants that hold the action on another scope.",
-	}, func(ctx context.Context, in *struct{ Body authzCheck }) (*explainOutput, error) {
-		rev, err := s.services.ChangeLog.Revision(ctx)
-		if err != nil {
-			return nil, err
-		}
-		d, err := s.check(ctx, in.Body, "body", true)
-		if err != nil {
-			return nil, err
-		}
-		out := &explainOutput{}
-		out.Body.Allowed, out.Body.Reason, out.Body.Matches, out.Body.Near, out.Body.Revision = d.Allowed, d.Reason, d.Matches, d.Near, rev
-		return out, nil
-	})
+	}, s.authorizeExplain)
 }
 
 // check validates one check, verifies that the caller may ask about the
@@ -166,9 +123,60 @@ func (s *Server) registerCatalog() {
 		id: "list-services", method: http.MethodGet, path: "/v1/services", tag: "Catalogue",
 		action:  "iam:GetCatalog",
 		summary: "The service catalogue", desc: "Every service with its actions and resource types. Open to every authenticated caller; roles are listed per organization.",
-	}, func(ctx context.Context, _ *struct{}) (*catalogOutput, error) {
-		out := &catalogOutput{}
-		out.Body.Services = s.services.Catalog.Services
-		return out, nil
-	})
+	}, s.listServices)
+}
+
+func (s *Server) authorize(ctx context.Context, in *struct{ Body authzCheck }) (*authorizeOutput, error) {
+	rev, err := s.services.ChangeLog.Revision(ctx)
+	if err != nil {
+		return nil, err
+	}
+	d, err := s.check(ctx, in.Body, "body", false)
+	if err != nil {
+		return nil, err
+	}
+	out := &authorizeOutput{}
+	out.Body.Allowed, out.Body.Reason, out.Body.Revision = d.Allowed, d.Reason, rev
+	return out, nil
+}
+
+func (s *Server) authorizeBatch(ctx context.Context, in *struct {
+	Body struct {
+		Checks []authzCheck `json:"checks" minItems:"1" maxItems:"1000"`
+	}
+}) (*batchOutput, error) {
+	rev, err := s.services.ChangeLog.Revision(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := &batchOutput{}
+	out.Body.Revision = rev
+	for i, c := range in.Body.Checks {
+		d, err := s.check(ctx, c, "body.checks["+strconv.Itoa(i)+"]", false)
+		if err != nil {
+			return nil, err
+		}
+		out.Body.Results = append(out.Body.Results, authzResult{d.Allowed, d.Reason})
+	}
+	return out, nil
+}
+
+func (s *Server) authorizeExplain(ctx context.Context, in *struct{ Body authzCheck }) (*explainOutput, error) {
+	rev, err := s.services.ChangeLog.Revision(ctx)
+	if err != nil {
+		return nil, err
+	}
+	d, err := s.check(ctx, in.Body, "body", true)
+	if err != nil {
+		return nil, err
+	}
+	out := &explainOutput{}
+	out.Body.Allowed, out.Body.Reason, out.Body.Matches, out.Body.Near, out.Body.Revision = d.Allowed, d.Reason, d.Matches, d.Near, rev
+	return out, nil
+}
+
+func (s *Server) listServices(ctx context.Context, _ *struct{}) (*catalogOutput, error) {
+	out := &catalogOutput{}
+	out.Body.Services = s.services.Catalog.Services
+	return out, nil
 }

@@ -45,99 +45,19 @@ func (s *Server) registerGrants() {
 		id: "list-grants", method: http.MethodGet, path: "/v1/organizations/{org}/grants", tag: tag,
 		action: "iam:ListGrants", errors: []int{http.StatusForbidden, http.StatusNotFound},
 		summary: "List grants", desc: "By scope, by subject (direct and through groups) or by role. Needs iam:ListGrants on the scope, or on the organization.",
-	}, func(ctx context.Context, in *listGrantsInput) (*listGrantsOutput, error) {
-		filter := castellan.GrantFilter{PageSize: in.PageSize, PageToken: in.PageToken}
-		scope := castellan.OrganizationScope(in.Org)
-		if in.Scope != "" {
-			parsed, err := castellan.ParseScope("query.scope", in.Scope)
-			if err != nil {
-				return nil, err
-			}
-			scope, filter.Scope = parsed, &in.Scope
-		}
-		if (in.SubjectType == "") != (in.SubjectID == "") {
-			return nil, castellan.Invalid([]castellan.FieldError{{Field: "query.subject_id", Rule: "required", Message: "subject_type and subject_id go together"}})
-		}
-		if in.SubjectType != "" {
-			if err := castellan.CheckID("query.subject_id", in.SubjectID); err != nil {
-				return nil, err
-			}
-			filter.Subject = &castellan.Subject{Type: castellan.SubjectType(in.SubjectType), ID: in.SubjectID}
-		}
-		if in.RoleID != "" {
-			filter.RoleID = &in.RoleID
-		}
-		if err := s.allow(ctx, in.Org, scope, scopeNotFound(scope)); err != nil {
-			return nil, err
-		}
-		grants, next, err := s.services.Grants.FindGrants(ctx, in.Org, filter)
-		if err != nil {
-			return nil, err
-		}
-		out := &listGrantsOutput{}
-		out.Body.Grants, out.Body.NextPageToken = nonNil(grants), next
-		return out, nil
-	})
+	}, s.listGrants)
 
 	register(s, op{
 		id: "create-grants", method: http.MethodPost, path: "/v1/organizations/{org}/grants:batchCreate", tag: tag,
 		action: "iam:SetGrants", errors: []int{http.StatusForbidden, http.StatusNotFound},
 		summary: "Grant roles", desc: "Up to 100 grants, all or nothing. The caller needs iam:SetGrants on each scope and must itself hold every action of each role there (hierarchy principle): otherwise grant.escalation. Organization roles go on the organization, project roles on projects, resource roles on resources of their service and type.",
-	}, func(ctx context.Context, in *struct {
-		OrgPath
-		Body struct {
-			Grants []grantItem `json:"grants" minItems:"1" maxItems:"100"`
-		}
-	}) (*grantsOutput, error) {
-		creates := make([]castellan.GrantCreate, len(in.Body.Grants))
-		for i, g := range in.Body.Grants {
-			creates[i] = castellan.GrantCreate{RoleID: g.RoleID, Scope: g.Scope, Subject: g.Subject, ExpiresAt: g.ExpiresAt}
-		}
-		if err := s.allowGrantChanges(ctx, in.Org, creates, indexed("body.grants[%d].roleId")); err != nil {
-			return nil, err
-		}
-		grants, rev, err := s.services.Grants.CreateGrants(ctx, in.Org, creates)
-		if err != nil {
-			return nil, err
-		}
-		out := &grantsOutput{}
-		out.Body.Grants, out.Body.Revision = grants, rev
-		return out, nil
-	})
+	}, s.createGrants)
 
 	register(s, op{
 		id: "delete-grants", method: http.MethodPost, path: "/v1/organizations/{org}/grants:batchDelete", tag: tag,
 		action: "iam:SetGrants", errors: []int{http.StatusForbidden, http.StatusNotFound, http.StatusPreconditionFailed},
 		summary: "Revoke grants", desc: "Up to 100 grants by ID, all or nothing, under the same rules as granting. The last Organization Owner keeps that role (grant.last_owner).",
-	}, func(ctx context.Context, in *struct {
-		OrgPath
-		Body struct {
-			GrantIDs []string `json:"grantIds" minItems:"1" maxItems:"100"`
-		}
-	}) (*revisionOutput, error) {
-		if err := s.allowOrgMember(ctx, in.Org); err != nil {
-			return nil, err
-		}
-		if err := checkIDs("body.grantIds", in.Body.GrantIDs); err != nil {
-			return nil, err
-		}
-		grants, err := s.services.Grants.FindGrantsByID(ctx, in.Org, in.Body.GrantIDs)
-		if err != nil {
-			return nil, err
-		}
-		changes := make([]castellan.GrantCreate, len(grants))
-		for i, g := range grants {
-			changes[i] = castellan.GrantCreate{RoleID: g.RoleID, Scope: g.Scope, Subject: g.Subject}
-		}
-		if err := s.allowGrantChanges(ctx, in.Org, changes, indexed("body.grantIds[%d]")); err != nil {
-			return nil, err
-		}
-		rev, err := s.services.Grants.DeleteGrants(ctx, in.Org, in.Body.GrantIDs)
-		if err != nil {
-			return nil, err
-		}
-		return revisionOf(rev), nil
-	})
+	}, s.deleteGrants)
 }
 
 // allowOrgMember checks the organization ID and that the caller is the
@@ -204,4 +124,90 @@ func scopeNotFound(scope castellan.Scope) error {
 		return nil
 	}
 	return castellan.Errorf(castellan.ENOTFOUND, castellan.CodeProjectNotFound, "project %s not found", scope.ID)
+}
+
+func (s *Server) listGrants(ctx context.Context, in *listGrantsInput) (*listGrantsOutput, error) {
+	filter := castellan.GrantFilter{PageSize: in.PageSize, PageToken: in.PageToken}
+	scope := castellan.OrganizationScope(in.Org)
+	if in.Scope != "" {
+		parsed, err := castellan.ParseScope("query.scope", in.Scope)
+		if err != nil {
+			return nil, err
+		}
+		scope, filter.Scope = parsed, &in.Scope
+	}
+	if (in.SubjectType == "") != (in.SubjectID == "") {
+		return nil, castellan.Invalid([]castellan.FieldError{{Field: "query.subject_id", Rule: "required", Message: "subject_type and subject_id go together"}})
+	}
+	if in.SubjectType != "" {
+		if err := castellan.CheckID("query.subject_id", in.SubjectID); err != nil {
+			return nil, err
+		}
+		filter.Subject = &castellan.Subject{Type: castellan.SubjectType(in.SubjectType), ID: in.SubjectID}
+	}
+	if in.RoleID != "" {
+		filter.RoleID = &in.RoleID
+	}
+	if err := s.allow(ctx, in.Org, scope, scopeNotFound(scope)); err != nil {
+		return nil, err
+	}
+	grants, next, err := s.services.Grants.FindGrants(ctx, in.Org, filter)
+	if err != nil {
+		return nil, err
+	}
+	out := &listGrantsOutput{}
+	out.Body.Grants, out.Body.NextPageToken = nonNil(grants), next
+	return out, nil
+}
+
+func (s *Server) createGrants(ctx context.Context, in *struct {
+	OrgPath
+	Body struct {
+		Grants []grantItem `json:"grants" minItems:"1" maxItems:"100"`
+	}
+}) (*grantsOutput, error) {
+	creates := make([]castellan.GrantCreate, len(in.Body.Grants))
+	for i, g := range in.Body.Grants {
+		creates[i] = castellan.GrantCreate{RoleID: g.RoleID, Scope: g.Scope, Subject: g.Subject, ExpiresAt: g.ExpiresAt}
+	}
+	if err := s.allowGrantChanges(ctx, in.Org, creates, indexed("body.grants[%d].roleId")); err != nil {
+		return nil, err
+	}
+	grants, rev, err := s.services.Grants.CreateGrants(ctx, in.Org, creates)
+	if err != nil {
+		return nil, err
+	}
+	out := &grantsOutput{}
+	out.Body.Grants, out.Body.Revision = grants, rev
+	return out, nil
+}
+
+func (s *Server) deleteGrants(ctx context.Context, in *struct {
+	OrgPath
+	Body struct {
+		GrantIDs []string `json:"grantIds" minItems:"1" maxItems:"100"`
+	}
+}) (*revisionOutput, error) {
+	if err := s.allowOrgMember(ctx, in.Org); err != nil {
+		return nil, err
+	}
+	if err := checkIDs("body.grantIds", in.Body.GrantIDs); err != nil {
+		return nil, err
+	}
+	grants, err := s.services.Grants.FindGrantsByID(ctx, in.Org, in.Body.GrantIDs)
+	if err != nil {
+		return nil, err
+	}
+	changes := make([]castellan.GrantCreate, len(grants))
+	for i, g := range grants {
+		changes[i] = castellan.GrantCreate{RoleID: g.RoleID, Scope: g.Scope, Subject: g.Subject}
+	}
+	if err := s.allowGrantChanges(ctx, in.Org, changes, indexed("body.grantIds[%d]")); err != nil {
+		return nil, err
+	}
+	rev, err := s.services.Grants.DeleteGrants(ctx, in.Org, in.Body.GrantIDs)
+	if err != nil {
+		return nil, err
+	}
+	return revisionOf(rev), nil
 }

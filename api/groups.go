@@ -69,83 +69,27 @@ func (s *Server) registerGroups() {
 		id: "create-group", method: http.MethodPost, path: "/v1/organizations/{org}/groups", tag: tag,
 		action: "iam:CreateGroup", status: http.StatusCreated, errors: []int{http.StatusForbidden, http.StatusNotFound, http.StatusConflict},
 		summary: "Create a group",
-	}, func(ctx context.Context, in *struct {
-		OrgPath
-		Body groupCreateBody
-	}) (*groupOutput, error) {
-		if err := s.allowOrg(ctx, in.Org); err != nil {
-			return nil, err
-		}
-		g, err := s.services.Groups.CreateGroup(ctx, in.Org, castellan.GroupCreate{Name: in.Body.Name, Description: in.Body.Description})
-		if err != nil {
-			return nil, err
-		}
-		return &groupOutput{Body: g}, nil
-	})
+	}, s.createGroup)
 	register(s, op{
 		id: "list-groups", method: http.MethodGet, path: "/v1/organizations/{org}/groups", tag: tag,
 		action: "iam:ListGroups", errors: []int{http.StatusForbidden, http.StatusNotFound},
 		summary: "List groups", desc: "Groups by name, with member and grant counts.",
-	}, func(ctx context.Context, in *struct {
-		OrgPath
-		PageParams
-	}) (*listGroupsOutput, error) {
-		if err := s.allowOrg(ctx, in.Org); err != nil {
-			return nil, err
-		}
-		groups, next, err := s.services.Groups.FindGroups(ctx, in.Org, castellan.GroupFilter{PageSize: in.PageSize, PageToken: in.PageToken})
-		if err != nil {
-			return nil, err
-		}
-		out := &listGroupsOutput{}
-		out.Body.Groups, out.Body.NextPageToken = nonNil(groups), next
-		return out, nil
-	})
+	}, s.listGroups)
 	register(s, op{
 		id: "get-group", method: http.MethodGet, path: "/v1/organizations/{org}/groups/{group}", tag: tag,
 		action: "iam:GetGroup", errors: []int{http.StatusForbidden, http.StatusNotFound},
 		summary: "Get a group",
-	}, func(ctx context.Context, in *GroupPath) (*groupOutput, error) {
-		if err := s.allowGroup(ctx, *in); err != nil {
-			return nil, err
-		}
-		g, err := s.services.Groups.FindGroupByID(ctx, in.Org, in.Group)
-		if err != nil {
-			return nil, err
-		}
-		return &groupOutput{Body: g}, nil
-	})
+	}, s.getGroup)
 	register(s, op{
 		id: "update-group", method: http.MethodPatch, path: "/v1/organizations/{org}/groups/{group}", tag: tag,
 		action: "iam:UpdateGroup", errors: []int{http.StatusForbidden, http.StatusNotFound, http.StatusConflict},
 		summary: "Update a group",
-	}, func(ctx context.Context, in *struct {
-		GroupPath
-		Body groupUpdateBody
-	}) (*groupOutput, error) {
-		if err := s.allowGroup(ctx, in.GroupPath); err != nil {
-			return nil, err
-		}
-		g, err := s.services.Groups.UpdateGroup(ctx, in.Org, in.Group, castellan.GroupUpdate{Name: in.Body.Name, Description: in.Body.Description})
-		if err != nil {
-			return nil, err
-		}
-		return &groupOutput{Body: g}, nil
-	})
+	}, s.updateGroup)
 	register(s, op{
 		id: "delete-group", method: http.MethodDelete, path: "/v1/organizations/{org}/groups/{group}", tag: tag,
 		action: "iam:DeleteGroup", errors: []int{http.StatusForbidden, http.StatusNotFound},
 		summary: "Delete a group", desc: "Removes the group's grants and memberships in the same transaction: its members lose what they held through it at once.",
-	}, func(ctx context.Context, in *GroupPath) (*revisionOutput, error) {
-		if err := s.allowGroup(ctx, *in); err != nil {
-			return nil, err
-		}
-		rev, err := s.services.Groups.DeleteGroup(ctx, in.Org, in.Group)
-		if err != nil {
-			return nil, err
-		}
-		return revisionOf(rev), nil
-	})
+	}, s.deleteGroup)
 	s.registerGroupMembers(tag)
 }
 
@@ -154,84 +98,158 @@ func (s *Server) registerGroupMembers(tag string) {
 		id: "add-group-members", method: http.MethodPost, path: "/v1/organizations/{org}/groups/{group}/members:batchAdd", tag: tag,
 		action: "iam:AddGroupMembers", errors: []int{http.StatusForbidden, http.StatusNotFound},
 		summary: "Add members to a group", desc: "Up to 100 users at once, all or nothing. Users already in the group stay.",
-	}, func(ctx context.Context, in *struct {
-		GroupPath
-		Body membersBody
-	}) (*revisionOutput, error) {
-		if err := s.allowGroup(ctx, in.GroupPath); err != nil {
-			return nil, err
-		}
-		if err := checkIDs("body.userIds", in.Body.UserIDs); err != nil {
-			return nil, err
-		}
-		rev, err := s.services.Groups.AddGroupMembers(ctx, in.Org, in.Group, in.Body.UserIDs)
-		if err != nil {
-			return nil, err
-		}
-		return revisionOf(rev), nil
-	})
+	}, s.addGroupMembers)
 	register(s, op{
 		id: "remove-group-members", method: http.MethodPost, path: "/v1/organizations/{org}/groups/{group}/members:batchRemove", tag: tag,
 		action: "iam:RemoveGroupMembers", errors: []int{http.StatusForbidden, http.StatusNotFound},
 		summary: "Remove members from a group", desc: "Up to 100 users at once, all or nothing. They lose what they held through the group at once.",
-	}, func(ctx context.Context, in *struct {
-		GroupPath
-		Body membersBody
-	}) (*revisionOutput, error) {
-		if err := s.allowGroup(ctx, in.GroupPath); err != nil {
-			return nil, err
-		}
-		if err := checkIDs("body.userIds", in.Body.UserIDs); err != nil {
-			return nil, err
-		}
-		rev, err := s.services.Groups.RemoveGroupMembers(ctx, in.Org, in.Group, in.Body.UserIDs)
-		if err != nil {
-			return nil, err
-		}
-		return revisionOf(rev), nil
-	})
+	}, s.removeGroupMembers)
 	register(s, op{
 		id: "list-group-members", method: http.MethodGet, path: "/v1/organizations/{org}/groups/{group}/members", tag: tag,
 		action: "iam:ListGroupMembers", errors: []int{http.StatusForbidden, http.StatusNotFound},
 		summary: "List the members of a group",
-	}, func(ctx context.Context, in *struct {
-		GroupPath
-		PageParams
-	}) (*listMembersOutput, error) {
-		if err := s.allowGroup(ctx, in.GroupPath); err != nil {
-			return nil, err
-		}
-		members, next, err := s.services.Groups.FindGroupMembers(ctx, in.Org, in.Group, castellan.GroupFilter{PageSize: in.PageSize, PageToken: in.PageToken})
-		if err != nil {
-			return nil, err
-		}
-		out := &listMembersOutput{}
-		out.Body.Members, out.Body.NextPageToken = nonNil(members), next
-		return out, nil
-	})
+	}, s.listGroupMembers)
 	register(s, op{
 		id: "list-user-groups", method: http.MethodGet, path: "/v1/organizations/{org}/users/{user}/groups", tag: tag,
 		action: "iam:ListUserGroups", errors: []int{http.StatusForbidden, http.StatusNotFound},
 		summary: "List the groups of a user",
-	}, func(ctx context.Context, in *struct {
-		OrgPath
-		User string `path:"user" doc:"User ID (a UUID)."`
-	}) (*listGroupsOutput, error) {
-		if err := s.allowOrg(ctx, in.Org); err != nil {
-			return nil, err
-		}
-		if err := castellan.CheckID("path.user", in.User); err != nil {
-			return nil, err
-		}
-		if _, err := s.services.Users.FindUserByID(ctx, in.Org, in.User); err != nil {
-			return nil, err
-		}
-		groups, err := s.services.Groups.FindUserGroups(ctx, in.Org, in.User)
-		if err != nil {
-			return nil, err
-		}
-		out := &listGroupsOutput{}
-		out.Body.Groups = nonNil(groups)
-		return out, nil
-	})
+	}, s.listUserGroups)
+}
+
+func (s *Server) createGroup(ctx context.Context, in *struct {
+	OrgPath
+	Body groupCreateBody
+}) (*groupOutput, error) {
+	if err := s.allowOrg(ctx, in.Org); err != nil {
+		return nil, err
+	}
+	g, err := s.services.Groups.CreateGroup(ctx, in.Org, castellan.GroupCreate{Name: in.Body.Name, Description: in.Body.Description})
+	if err != nil {
+		return nil, err
+	}
+	return &groupOutput{Body: g}, nil
+}
+
+func (s *Server) listGroups(ctx context.Context, in *struct {
+	OrgPath
+	PageParams
+}) (*listGroupsOutput, error) {
+	if err := s.allowOrg(ctx, in.Org); err != nil {
+		return nil, err
+	}
+	groups, next, err := s.services.Groups.FindGroups(ctx, in.Org, castellan.GroupFilter{PageSize: in.PageSize, PageToken: in.PageToken})
+	if err != nil {
+		return nil, err
+	}
+	out := &listGroupsOutput{}
+	out.Body.Groups, out.Body.NextPageToken = nonNil(groups), next
+	return out, nil
+}
+
+func (s *Server) getGroup(ctx context.Context, in *GroupPath) (*groupOutput, error) {
+	if err := s.allowGroup(ctx, *in); err != nil {
+		return nil, err
+	}
+	g, err := s.services.Groups.FindGroupByID(ctx, in.Org, in.Group)
+	if err != nil {
+		return nil, err
+	}
+	return &groupOutput{Body: g}, nil
+}
+
+func (s *Server) updateGroup(ctx context.Context, in *struct {
+	GroupPath
+	Body groupUpdateBody
+}) (*groupOutput, error) {
+	if err := s.allowGroup(ctx, in.GroupPath); err != nil {
+		return nil, err
+	}
+	g, err := s.services.Groups.UpdateGroup(ctx, in.Org, in.Group, castellan.GroupUpdate{Name: in.Body.Name, Description: in.Body.Description})
+	if err != nil {
+		return nil, err
+	}
+	return &groupOutput{Body: g}, nil
+}
+
+func (s *Server) deleteGroup(ctx context.Context, in *GroupPath) (*revisionOutput, error) {
+	if err := s.allowGroup(ctx, *in); err != nil {
+		return nil, err
+	}
+	rev, err := s.services.Groups.DeleteGroup(ctx, in.Org, in.Group)
+	if err != nil {
+		return nil, err
+	}
+	return revisionOf(rev), nil
+}
+
+func (s *Server) addGroupMembers(ctx context.Context, in *struct {
+	GroupPath
+	Body membersBody
+}) (*revisionOutput, error) {
+	if err := s.allowGroup(ctx, in.GroupPath); err != nil {
+		return nil, err
+	}
+	if err := checkIDs("body.userIds", in.Body.UserIDs); err != nil {
+		return nil, err
+	}
+	rev, err := s.services.Groups.AddGroupMembers(ctx, in.Org, in.Group, in.Body.UserIDs)
+	if err != nil {
+		return nil, err
+	}
+	return revisionOf(rev), nil
+}
+
+func (s *Server) removeGroupMembers(ctx context.Context, in *struct {
+	GroupPath
+	Body membersBody
+}) (*revisionOutput, error) {
+	if err := s.allowGroup(ctx, in.GroupPath); err != nil {
+		return nil, err
+	}
+	if err := checkIDs("body.userIds", in.Body.UserIDs); err != nil {
+		return nil, err
+	}
+	rev, err := s.services.Groups.RemoveGroupMembers(ctx, in.Org, in.Group, in.Body.UserIDs)
+	if err != nil {
+		return nil, err
+	}
+	return revisionOf(rev), nil
+}
+
+func (s *Server) listGroupMembers(ctx context.Context, in *struct {
+	GroupPath
+	PageParams
+}) (*listMembersOutput, error) {
+	if err := s.allowGroup(ctx, in.GroupPath); err != nil {
+		return nil, err
+	}
+	members, next, err := s.services.Groups.FindGroupMembers(ctx, in.Org, in.Group, castellan.GroupFilter{PageSize: in.PageSize, PageToken: in.PageToken})
+	if err != nil {
+		return nil, err
+	}
+	out := &listMembersOutput{}
+	out.Body.Members, out.Body.NextPageToken = nonNil(members), next
+	return out, nil
+}
+
+func (s *Server) listUserGroups(ctx context.Context, in *struct {
+	OrgPath
+	User string `path:"user" doc:"User ID (a UUID)."`
+}) (*listGroupsOutput, error) {
+	if err := s.allowOrg(ctx, in.Org); err != nil {
+		return nil, err
+	}
+	if err := castellan.CheckID("path.user", in.User); err != nil {
+		return nil, err
+	}
+	if _, err := s.services.Users.FindUserByID(ctx, in.Org, in.User); err != nil {
+		return nil, err
+	}
+	groups, err := s.services.Groups.FindUserGroups(ctx, in.Org, in.User)
+	if err != nil {
+		return nil, err
+	}
+	out := &listGroupsOutput{}
+	out.Body.Groups = nonNil(groups)
+	return out, nil
 }

@@ -39,99 +39,33 @@ func (s *Server) registerOrganizations() {
 		id: "create-organization", method: http.MethodPost, path: "/v1/organizations", tag: tag,
 		action: "organizations:CreateOrganization", status: http.StatusCreated, errors: []int{http.StatusForbidden, http.StatusConflict},
 		summary: "Create an organization (operator only)",
-	}, func(ctx context.Context, in *struct{ Body organizationCreateBody }) (*organizationOutput, error) {
-		if err := requireOperator(ctx); err != nil {
-			return nil, err
-		}
-		org, err := s.services.Organizations.CreateOrganization(ctx, castellan.OrganizationCreate{Name: in.Body.Name, Description: in.Body.Description})
-		if err != nil {
-			return nil, err
-		}
-		return &organizationOutput{Body: org}, nil
-	})
+	}, s.createOrganization)
 
 	register(s, op{
 		id: "list-organizations", method: http.MethodGet, path: "/v1/organizations", tag: tag,
 		action:  "organizations:ListOrganizations",
 		summary: "List organizations", desc: "The operator sees every organization; a user sees its own, if allowed organizations:ListOrganizations on it.",
-	}, func(ctx context.Context, in *struct{ PageParams }) (*listOrganizationsOutput, error) {
-		filter := castellan.OrganizationFilter{PageSize: in.PageSize, PageToken: in.PageToken}
-		out := &listOrganizationsOutput{}
-		if p, _ := castellan.PrincipalFrom(ctx); p.Type != castellan.PrincipalOperator {
-			// A user sees its own organization, when allowed to.
-			if err := s.allowOrg(ctx, p.OrganizationID); castellan.ErrorKind(err) == castellan.EFORBIDDEN {
-				out.Body.Organizations = []*castellan.Organization{}
-				return out, nil
-			} else if err != nil {
-				return nil, err
-			}
-			filter.ID = &p.OrganizationID
-		}
-		orgs, next, err := s.services.Organizations.FindOrganizations(ctx, filter)
-		if err != nil {
-			return nil, err
-		}
-		out.Body.Organizations, out.Body.NextPageToken = nonNil(orgs), next
-		return out, nil
-	})
+	}, s.listOrganizations)
 
 	register(s, op{
 		id: "get-organization", method: http.MethodGet, path: "/v1/organizations/{org}", tag: tag,
 		action: "organizations:GetOrganization", errors: []int{http.StatusNotFound},
 		summary: "Get an organization",
-	}, func(ctx context.Context, in *OrgPath) (*organizationOutput, error) {
-		if err := s.allowOrg(ctx, in.Org); err != nil {
-			return nil, err
-		}
-		org, err := s.services.Organizations.FindOrganizationByID(ctx, in.Org)
-		if err != nil {
-			return nil, err
-		}
-		return &organizationOutput{Body: org}, nil
-	})
+	}, s.getOrganization)
 
 	register(s, op{
 		id: "update-organization", method: http.MethodPatch, path: "/v1/organizations/{org}", tag: tag,
 		action: "organizations:UpdateOrganization", errors: []int{http.StatusForbidden, http.StatusNotFound, http.StatusConflict},
 		summary: "Update an organization",
 		desc:    "Changes the fields present in the body; an update that changes nothing writes nothing. Names are unique across the installation, so only the operator renames organizations.",
-	}, func(ctx context.Context, in *struct {
-		OrgPath
-		Body organizationUpdateBody
-	}) (*organizationOutput, error) {
-		if err := s.allowOrg(ctx, in.Org); err != nil {
-			return nil, err
-		}
-		if in.Body.Name != nil {
-			if err := requireOperator(ctx); err != nil {
-				return nil, err
-			}
-		}
-		org, err := s.services.Organizations.UpdateOrganization(ctx, in.Org, castellan.OrganizationUpdate{Name: in.Body.Name, Description: in.Body.Description})
-		if err != nil {
-			return nil, err
-		}
-		return &organizationOutput{Body: org}, nil
-	})
+	}, s.updateOrganization)
 
 	register(s, op{
 		id: "delete-organization", method: http.MethodDelete, path: "/v1/organizations/{org}", tag: tag,
 		action: "organizations:DeleteOrganization", errors: []int{http.StatusForbidden, http.StatusNotFound, http.StatusPreconditionFailed},
 		summary: "Delete an organization (operator only)",
 		desc:    "Refused with organization.not_empty while projects remain. Users and tokens of the organization go with it; its audit log stays.",
-	}, func(ctx context.Context, in *OrgPath) (*revisionOutput, error) {
-		if err := castellan.CheckID("path.org", in.Org); err != nil {
-			return nil, err
-		}
-		if err := requireOperator(ctx); err != nil {
-			return nil, err
-		}
-		rev, err := s.services.Organizations.DeleteOrganization(ctx, in.Org)
-		if err != nil {
-			return nil, err
-		}
-		return revisionOf(rev), nil
-	})
+	}, s.deleteOrganization)
 }
 
 // nonNil makes empty lists render as [] rather than null.
@@ -140,4 +74,80 @@ func nonNil[T any](items []T) []T {
 		return []T{}
 	}
 	return items
+}
+
+func (s *Server) createOrganization(ctx context.Context, in *struct{ Body organizationCreateBody }) (*organizationOutput, error) {
+	if err := requireOperator(ctx); err != nil {
+		return nil, err
+	}
+	org, err := s.services.Organizations.CreateOrganization(ctx, castellan.OrganizationCreate{Name: in.Body.Name, Description: in.Body.Description})
+	if err != nil {
+		return nil, err
+	}
+	return &organizationOutput{Body: org}, nil
+}
+
+func (s *Server) listOrganizations(ctx context.Context, in *struct{ PageParams }) (*listOrganizationsOutput, error) {
+	filter := castellan.OrganizationFilter{PageSize: in.PageSize, PageToken: in.PageToken}
+	out := &listOrganizationsOutput{}
+	if p, _ := castellan.PrincipalFrom(ctx); p.Type != castellan.PrincipalOperator {
+		// A user sees its own organization, when allowed to.
+		if err := s.allowOrg(ctx, p.OrganizationID); castellan.ErrorKind(err) == castellan.EFORBIDDEN {
+			out.Body.Organizations = []*castellan.Organization{}
+			return out, nil
+		} else if err != nil {
+			return nil, err
+		}
+		filter.ID = &p.OrganizationID
+	}
+	orgs, next, err := s.services.Organizations.FindOrganizations(ctx, filter)
+	if err != nil {
+		return nil, err
+	}
+	out.Body.Organizations, out.Body.NextPageToken = nonNil(orgs), next
+	return out, nil
+}
+
+func (s *Server) getOrganization(ctx context.Context, in *OrgPath) (*organizationOutput, error) {
+	if err := s.allowOrg(ctx, in.Org); err != nil {
+		return nil, err
+	}
+	org, err := s.services.Organizations.FindOrganizationByID(ctx, in.Org)
+	if err != nil {
+		return nil, err
+	}
+	return &organizationOutput{Body: org}, nil
+}
+
+func (s *Server) updateOrganization(ctx context.Context, in *struct {
+	OrgPath
+	Body organizationUpdateBody
+}) (*organizationOutput, error) {
+	if err := s.allowOrg(ctx, in.Org); err != nil {
+		return nil, err
+	}
+	if in.Body.Name != nil {
+		if err := requireOperator(ctx); err != nil {
+			return nil, err
+		}
+	}
+	org, err := s.services.Organizations.UpdateOrganization(ctx, in.Org, castellan.OrganizationUpdate{Name: in.Body.Name, Description: in.Body.Description})
+	if err != nil {
+		return nil, err
+	}
+	return &organizationOutput{Body: org}, nil
+}
+
+func (s *Server) deleteOrganization(ctx context.Context, in *OrgPath) (*revisionOutput, error) {
+	if err := castellan.CheckID("path.org", in.Org); err != nil {
+		return nil, err
+	}
+	if err := requireOperator(ctx); err != nil {
+		return nil, err
+	}
+	rev, err := s.services.Organizations.DeleteOrganization(ctx, in.Org)
+	if err != nil {
+		return nil, err
+	}
+	return revisionOf(rev), nil
 }

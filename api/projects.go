@@ -53,85 +53,95 @@ func (s *Server) registerProjects() {
 		id: "create-project", method: http.MethodPost, path: "/v1/organizations/{org}/projects", tag: tag,
 		action: "organizations:CreateProject", status: http.StatusCreated, errors: []int{http.StatusNotFound, http.StatusConflict},
 		summary: "Create a project", desc: "Creates a project under the organization's root. Fails with project.name_taken when a sibling has the name.",
-	}, func(ctx context.Context, in *struct {
-		OrgPath
-		Body projectCreateBody
-	}) (*projectOutput, error) {
-		if err := s.allowOrg(ctx, in.Org); err != nil {
-			return nil, err
-		}
-		p, err := s.services.Projects.CreateProject(ctx, in.Org, castellan.ProjectCreate{Name: in.Body.Name, Description: in.Body.Description})
-		if err != nil {
-			return nil, err
-		}
-		return &projectOutput{Body: p}, nil
-	})
+	}, s.createProject)
 
 	register(s, op{
 		id: "list-projects", method: http.MethodGet, path: "/v1/organizations/{org}/projects", tag: tag,
 		action: "organizations:ListProjects", errors: []int{http.StatusNotFound},
 		summary: "List projects", desc: "Projects of the organization by name.",
-	}, func(ctx context.Context, in *struct {
-		OrgPath
-		PageParams
-	}) (*listProjectsOutput, error) {
-		if err := s.allowOrg(ctx, in.Org); err != nil {
-			return nil, err
-		}
-		projects, next, err := s.services.Projects.FindProjects(ctx, in.Org, castellan.ProjectFilter{PageSize: in.PageSize, PageToken: in.PageToken})
-		if err != nil {
-			return nil, err
-		}
-		out := &listProjectsOutput{}
-		out.Body.Projects, out.Body.NextPageToken = nonNil(projects), next
-		return out, nil
-	})
+	}, s.listProjects)
 
 	register(s, op{
 		id: "get-project", method: http.MethodGet, path: "/v1/organizations/{org}/projects/{project}", tag: tag,
 		action: "organizations:GetProject", errors: []int{http.StatusNotFound},
 		summary: "Get a project",
-	}, func(ctx context.Context, in *ProjectPath) (*projectOutput, error) {
-		if err := s.allowProject(ctx, *in); err != nil {
-			return nil, err
-		}
-		p, err := s.services.Projects.FindProjectByID(ctx, in.Org, in.Project)
-		if err != nil {
-			return nil, err
-		}
-		return &projectOutput{Body: p}, nil
-	})
+	}, s.getProject)
 
 	register(s, op{
 		id: "update-project", method: http.MethodPatch, path: "/v1/organizations/{org}/projects/{project}", tag: tag,
 		action: "organizations:UpdateProject", errors: []int{http.StatusNotFound, http.StatusConflict},
 		summary: "Update a project", desc: "Changes the fields present in the body; an update that changes nothing writes nothing.",
-	}, func(ctx context.Context, in *struct {
-		ProjectPath
-		Body projectUpdateBody
-	}) (*projectOutput, error) {
-		if err := s.allowProject(ctx, in.ProjectPath); err != nil {
-			return nil, err
-		}
-		p, err := s.services.Projects.UpdateProject(ctx, in.Org, in.Project, castellan.ProjectUpdate{Name: in.Body.Name, Description: in.Body.Description})
-		if err != nil {
-			return nil, err
-		}
-		return &projectOutput{Body: p}, nil
-	})
+	}, s.updateProject)
 
 	register(s, op{
 		id: "delete-project", method: http.MethodDelete, path: "/v1/organizations/{org}/projects/{project}", tag: tag,
 		action: "organizations:DeleteProject", errors: []int{http.StatusNotFound},
 		summary: "Delete a project",
-	}, func(ctx context.Context, in *ProjectPath) (*revisionOutput, error) {
-		if err := s.allowProject(ctx, *in); err != nil {
-			return nil, err
-		}
-		rev, err := s.services.Projects.DeleteProject(ctx, in.Org, in.Project)
-		if err != nil {
-			return nil, err
-		}
-		return revisionOf(rev), nil
-	})
+	}, s.deleteProject)
+}
+
+func (s *Server) createProject(ctx context.Context, in *struct {
+	OrgPath
+	Body projectCreateBody
+}) (*projectOutput, error) {
+	if err := s.allowOrg(ctx, in.Org); err != nil {
+		return nil, err
+	}
+	p, err := s.services.Projects.CreateProject(ctx, in.Org, castellan.ProjectCreate{Name: in.Body.Name, Description: in.Body.Description})
+	if err != nil {
+		return nil, err
+	}
+	return &projectOutput{Body: p}, nil
+}
+
+func (s *Server) listProjects(ctx context.Context, in *struct {
+	OrgPath
+	PageParams
+}) (*listProjectsOutput, error) {
+	if err := s.allowOrg(ctx, in.Org); err != nil {
+		return nil, err
+	}
+	projects, next, err := s.services.Projects.FindProjects(ctx, in.Org, castellan.ProjectFilter{PageSize: in.PageSize, PageToken: in.PageToken})
+	if err != nil {
+		return nil, err
+	}
+	out := &listProjectsOutput{}
+	out.Body.Projects, out.Body.NextPageToken = nonNil(projects), next
+	return out, nil
+}
+
+func (s *Server) getProject(ctx context.Context, in *ProjectPath) (*projectOutput, error) {
+	if err := s.allowProject(ctx, *in); err != nil {
+		return nil, err
+	}
+	p, err := s.services.Projects.FindProjectByID(ctx, in.Org, in.Project)
+	if err != nil {
+		return nil, err
+	}
+	return &projectOutput{Body: p}, nil
+}
+
+func (s *Server) updateProject(ctx context.Context, in *struct {
+	ProjectPath
+	Body projectUpdateBody
+}) (*projectOutput, error) {
+	if err := s.allowProject(ctx, in.ProjectPath); err != nil {
+		return nil, err
+	}
+	p, err := s.services.Projects.UpdateProject(ctx, in.Org, in.Project, castellan.ProjectUpdate{Name: in.Body.Name, Description: in.Body.Description})
+	if err != nil {
+		return nil, err
+	}
+	return &projectOutput{Body: p}, nil
+}
+
+func (s *Server) deleteProject(ctx context.Context, in *ProjectPath) (*revisionOutput, error) {
+	if err := s.allowProject(ctx, *in); err != nil {
+		return nil, err
+	}
+	rev, err := s.services.Projects.DeleteProject(ctx, in.Org, in.Project)
+	if err != nil {
+		return nil, err
+	}
+	return revisionOf(rev), nil
 }

@@ -57,92 +57,102 @@ func (s *Server) registerRoles() {
 		id: "list-roles", method: http.MethodGet, path: "/v1/organizations/{org}/roles", tag: tag,
 		action: "iam:ListRoles", errors: []int{http.StatusForbidden, http.StatusNotFound},
 		summary: "List roles", desc: "The built-in roles, then the organization's custom roles by name.",
-	}, func(ctx context.Context, in *struct {
-		OrgPath
-		PageParams
-		Kind string `query:"kind" enum:"organization,project,service,resource," doc:"Only roles of this kind."`
-	}) (*listRolesOutput, error) {
-		if err := s.allowOrg(ctx, in.Org); err != nil {
-			return nil, err
-		}
-		filter := castellan.RoleFilter{PageSize: in.PageSize, PageToken: in.PageToken}
-		if in.Kind != "" {
-			kind := castellan.RoleKind(in.Kind)
-			filter.Kind = &kind
-		}
-		roles, next, err := s.services.Roles.FindRoles(ctx, in.Org, filter)
-		if err != nil {
-			return nil, err
-		}
-		out := &listRolesOutput{}
-		out.Body.Roles, out.Body.NextPageToken = nonNil(roles), next
-		return out, nil
-	})
+	}, s.listRoles)
 	register(s, op{
 		id: "create-role", method: http.MethodPost, path: "/v1/organizations/{org}/roles", tag: tag,
 		action: "iam:CreateRole", status: http.StatusCreated, errors: []int{http.StatusForbidden, http.StatusNotFound, http.StatusConflict},
 		summary: "Create a custom role",
-	}, func(ctx context.Context, in *struct {
-		OrgPath
-		Body roleCreateBody
-	}) (*roleOutput, error) {
-		if err := s.allowOrg(ctx, in.Org); err != nil {
-			return nil, err
-		}
-		r, err := s.services.Roles.CreateRole(ctx, in.Org, castellan.RoleCreate{
-			Name: in.Body.Name, Description: in.Body.Description, Kind: castellan.RoleKind(in.Body.Kind), Actions: in.Body.Actions,
-		})
-		if err != nil {
-			return nil, err
-		}
-		return &roleOutput{Body: r}, nil
-	})
+	}, s.createRole)
 	register(s, op{
 		id: "get-role", method: http.MethodGet, path: "/v1/organizations/{org}/roles/{role}", tag: tag,
 		action: "iam:GetRole", errors: []int{http.StatusForbidden, http.StatusNotFound},
 		summary: "Get a role",
-	}, func(ctx context.Context, in *RolePath) (*roleOutput, error) {
-		if err := s.allowRole(ctx, *in); err != nil {
-			return nil, err
-		}
-		r, err := s.services.Roles.FindRoleByID(ctx, in.Org, in.Role)
-		if err != nil {
-			return nil, err
-		}
-		return &roleOutput{Body: r}, nil
-	})
+	}, s.getRole)
 	register(s, op{
 		id: "update-role", method: http.MethodPatch, path: "/v1/organizations/{org}/roles/{role}", tag: tag,
 		action: "iam:UpdateRole", errors: []int{http.StatusForbidden, http.StatusNotFound, http.StatusConflict},
 		summary: "Update a custom role", desc: "Built-in roles cannot be changed (role.built_in).",
-	}, func(ctx context.Context, in *struct {
-		RolePath
-		Body roleUpdateBody
-	}) (*roleOutput, error) {
-		if err := s.allowRole(ctx, in.RolePath); err != nil {
-			return nil, err
-		}
-		r, err := s.services.Roles.UpdateRole(ctx, in.Org, in.Role, castellan.RoleUpdate{Name: in.Body.Name, Description: in.Body.Description, Actions: in.Body.Actions})
-		if err != nil {
-			return nil, err
-		}
-		return &roleOutput{Body: r}, nil
-	})
+	}, s.updateRole)
 	register(s, op{
 		id: "delete-role", method: http.MethodDelete, path: "/v1/organizations/{org}/roles/{role}", tag: tag,
 		action: "iam:DeleteRole", errors: []int{http.StatusForbidden, http.StatusNotFound, http.StatusPreconditionFailed},
 		summary: "Delete a custom role", desc: "Refused with role.in_use while the role is granted, unless force=true, which revokes its grants in the same transaction.",
-	}, func(ctx context.Context, in *struct {
-		RolePath
-		Force bool `query:"force" doc:"Also revoke every grant of the role."`
-	}) (*revisionOutput, error) {
-		if err := s.allowRole(ctx, in.RolePath); err != nil {
-			return nil, err
-		}
-		rev, err := s.services.Roles.DeleteRole(ctx, in.Org, in.Role, in.Force)
-		if err != nil {
-			return nil, err
-		}
-		return revisionOf(rev), nil
+	}, s.deleteRole)
+}
+
+func (s *Server) listRoles(ctx context.Context, in *struct {
+	OrgPath
+	PageParams
+	Kind string `query:"kind" enum:"organization,project,service,resource," doc:"Only roles of this kind."`
+}) (*listRolesOutput, error) {
+	if err := s.allowOrg(ctx, in.Org); err != nil {
+		return nil, err
+	}
+	filter := castellan.RoleFilter{PageSize: in.PageSize, PageToken: in.PageToken}
+	if in.Kind != "" {
+		kind := castellan.RoleKind(in.Kind)
+		filter.Kind = &kind
+	}
+	roles, next, err := s.services.Roles.FindRoles(ctx, in.Org, filter)
+	if err != nil {
+		return nil, err
+	}
+	out := &listRolesOutput{}
+	out.Body.Roles, out.Body.NextPageToken = nonNil(roles), next
+	return out, nil
+}
+
+func (s *Server) createRole(ctx context.Context, in *struct {
+	OrgPath
+	Body roleCreateBody
+}) (*roleOutput, error) {
+	if err := s.allowOrg(ctx, in.Org); err != nil {
+		return nil, err
+	}
+	r, err := s.services.Roles.CreateRole(ctx, in.Org, castellan.RoleCreate{
+		Name: in.Body.Name, Description: in.Body.Description, Kind: castellan.RoleKind(in.Body.Kind), Actions: in.Body.Actions,
 	})
+	if err != nil {
+		return nil, err
+	}
+	return &roleOutput{Body: r}, nil
+}
+
+func (s *Server) getRole(ctx context.Context, in *RolePath) (*roleOutput, error) {
+	if err := s.allowRole(ctx, *in); err != nil {
+		return nil, err
+	}
+	r, err := s.services.Roles.FindRoleByID(ctx, in.Org, in.Role)
+	if err != nil {
+		return nil, err
+	}
+	return &roleOutput{Body: r}, nil
+}
+
+func (s *Server) updateRole(ctx context.Context, in *struct {
+	RolePath
+	Body roleUpdateBody
+}) (*roleOutput, error) {
+	if err := s.allowRole(ctx, in.RolePath); err != nil {
+		return nil, err
+	}
+	r, err := s.services.Roles.UpdateRole(ctx, in.Org, in.Role, castellan.RoleUpdate{Name: in.Body.Name, Description: in.Body.Description, Actions: in.Body.Actions})
+	if err != nil {
+		return nil, err
+	}
+	return &roleOutput{Body: r}, nil
+}
+
+func (s *Server) deleteRole(ctx context.Context, in *struct {
+	RolePath
+	Force bool `query:"force" doc:"Also revoke every grant of the role."`
+}) (*revisionOutput, error) {
+	if err := s.allowRole(ctx, in.RolePath); err != nil {
+		return nil, err
+	}
+	rev, err := s.services.Roles.DeleteRole(ctx, in.Org, in.Role, in.Force)
+	if err != nil {
+		return nil, err
+	}
+	return revisionOf(rev), nil
 }

@@ -32,99 +32,124 @@ type subjectRolesInput struct {
 	Scope string `query:"scope" doc:"Only roles on this scope."`
 }
 
+// subjectKind is users or groups, whose IAM-roles tabs are alike.
+type subjectKind struct {
+	plural, singular string
+	typ              castellan.SubjectType
+}
+
+func (k subjectKind) of(p SubjectPath) castellan.Subject {
+	return castellan.Subject{Type: k.typ, ID: p.Subject}
+}
+
 // registerSubjectRoles adds the IAM-roles tab of users and groups: list,
 // edit (replace the set), remove in bulk (one must remain) and remove all,
 // per scope, as in the user and group management seed.
 func (s *Server) registerSubjectRoles() {
-	for _, kind := range []struct {
-		plural, singular string
-		subject          castellan.SubjectType
-	}{{"users", "user", castellan.SubjectUser}, {"groups", "group", castellan.SubjectGroup}} {
+	const tag = "Grants"
+	for _, kind := range []subjectKind{{"users", "user", castellan.SubjectUser}, {"groups", "group", castellan.SubjectGroup}} {
 		base := "/v1/organizations/{org}/" + kind.plural + "/{subject}/roles"
-		subject := func(p SubjectPath) castellan.Subject { return castellan.Subject{Type: kind.subject, ID: p.Subject} }
-		tag := "Grants"
-
+		errs := []int{http.StatusNotFound, http.StatusPreconditionFailed}
 		register(s, op{
 			id: "list-" + kind.singular + "-roles", method: http.MethodGet, path: base, tag: tag,
 			action: "iam:ListGrants", errors: []int{http.StatusNotFound},
 			summary: "List the roles of a " + kind.singular, desc: "Its grants, on every scope or one; a user's include those through its groups (marked with via).",
-		}, func(ctx context.Context, in *subjectRolesInput) (*listGrantsOutput, error) {
-			if err := s.allowSubject(ctx, in.SubjectPath, in.Scope); err != nil {
-				return nil, err
-			}
-			sub := subject(in.SubjectPath)
-			filter := castellan.GrantFilter{Subject: &sub, PageSize: castellan.MaxPageSize}
-			if in.Scope != "" {
-				filter.Scope = &in.Scope
-			}
-			grants, next, err := s.services.Grants.FindGrants(ctx, in.Org, filter)
-			if err != nil {
-				return nil, err
-			}
-			out := &listGrantsOutput{}
-			out.Body.Grants, out.Body.NextPageToken = nonNil(grants), next
-			return out, nil
-		})
-
+		}, s.listSubjectRoles(kind))
 		register(s, op{
 			id: "set-" + kind.singular + "-roles", method: http.MethodPost, path: base + ":set", tag: tag,
-			action: "iam:SetGrants", errors: []int{http.StatusNotFound, http.StatusPreconditionFailed},
+			action: "iam:SetGrants", errors: errs,
 			summary: "Edit the roles of a " + kind.singular + " on a scope",
 			desc:    "Makes roleIds exactly the roles held directly on the scope: grants the missing, revokes the rest, in one transaction. At least one role; use removeAll to remove every role. Hierarchy principle for every role added or removed.",
-		}, func(ctx context.Context, in *struct {
-			SubjectPath
-			Body setRolesBody
-		}) (*grantsOutput, error) {
-			sub := subject(in.SubjectPath)
-			if err := s.allowRoleChanges(ctx, in.SubjectPath, sub, in.Body.Scope, in.Body.RoleIDs); err != nil {
-				return nil, err
-			}
-			grants, rev, err := s.services.Grants.SetRoles(ctx, in.Org, sub, in.Body.Scope, in.Body.RoleIDs)
-			if err != nil {
-				return nil, err
-			}
-			out := &grantsOutput{}
-			out.Body.Grants, out.Body.Revision = grants, rev
-			return out, nil
-		})
-
+		}, s.setSubjectRoles(kind))
 		register(s, op{
 			id: "remove-" + kind.singular + "-roles", method: http.MethodPost, path: base + ":batchRemove", tag: tag,
-			action: "iam:SetGrants", errors: []int{http.StatusNotFound, http.StatusPreconditionFailed},
+			action: "iam:SetGrants", errors: errs,
 			summary: "Remove roles of a " + kind.singular + " in bulk", desc: "Refused with grant.roles_required when no role would remain on the scope.",
-		}, func(ctx context.Context, in *struct {
-			SubjectPath
-			Body removeRolesBody
-		}) (*revisionOutput, error) {
-			sub := subject(in.SubjectPath)
-			if err := s.allowRoleChanges(ctx, in.SubjectPath, sub, in.Body.Scope, in.Body.RoleIDs); err != nil {
-				return nil, err
-			}
-			rev, err := s.services.Grants.RemoveRoles(ctx, in.Org, sub, in.Body.Scope, in.Body.RoleIDs, false)
-			if err != nil {
-				return nil, err
-			}
-			return revisionOf(rev), nil
-		})
-
+		}, s.removeSubjectRoles(kind))
 		register(s, op{
 			id: "remove-all-" + kind.singular + "-roles", method: http.MethodPost, path: base + ":removeAll", tag: tag,
-			action: "iam:SetGrants", errors: []int{http.StatusNotFound, http.StatusPreconditionFailed},
+			action: "iam:SetGrants", errors: errs,
 			summary: "Remove all roles of a " + kind.singular + " on a scope", desc: "The explicit operation for leaving the " + kind.singular + " without a role there.",
-		}, func(ctx context.Context, in *struct {
-			SubjectPath
-			Body rolesScope
-		}) (*revisionOutput, error) {
-			sub := subject(in.SubjectPath)
-			if err := s.allowRoleChanges(ctx, in.SubjectPath, sub, in.Body.Scope, nil); err != nil {
-				return nil, err
-			}
-			rev, err := s.services.Grants.RemoveRoles(ctx, in.Org, sub, in.Body.Scope, nil, true)
-			if err != nil {
-				return nil, err
-			}
-			return revisionOf(rev), nil
-		})
+		}, s.removeAllSubjectRoles(kind))
+	}
+}
+
+func (s *Server) listSubjectRoles(kind subjectKind) func(context.Context, *subjectRolesInput) (*listGrantsOutput, error) {
+	return func(ctx context.Context, in *subjectRolesInput) (*listGrantsOutput, error) {
+		if err := s.allowSubject(ctx, in.SubjectPath, in.Scope); err != nil {
+			return nil, err
+		}
+		sub := kind.of(in.SubjectPath)
+		filter := castellan.GrantFilter{Subject: &sub, PageSize: castellan.MaxPageSize}
+		if in.Scope != "" {
+			filter.Scope = &in.Scope
+		}
+		grants, next, err := s.services.Grants.FindGrants(ctx, in.Org, filter)
+		if err != nil {
+			return nil, err
+		}
+		out := &listGrantsOutput{}
+		out.Body.Grants, out.Body.NextPageToken = nonNil(grants), next
+		return out, nil
+	}
+}
+
+type setRolesInput struct {
+	SubjectPath
+	Body setRolesBody
+}
+
+func (s *Server) setSubjectRoles(kind subjectKind) func(context.Context, *setRolesInput) (*grantsOutput, error) {
+	return func(ctx context.Context, in *setRolesInput) (*grantsOutput, error) {
+		sub := kind.of(in.SubjectPath)
+		if err := s.allowRoleChanges(ctx, in.SubjectPath, sub, in.Body.Scope, in.Body.RoleIDs); err != nil {
+			return nil, err
+		}
+		grants, rev, err := s.services.Grants.SetRoles(ctx, in.Org, sub, in.Body.Scope, in.Body.RoleIDs)
+		if err != nil {
+			return nil, err
+		}
+		out := &grantsOutput{}
+		out.Body.Grants, out.Body.Revision = grants, rev
+		return out, nil
+	}
+}
+
+type removeRolesInput struct {
+	SubjectPath
+	Body removeRolesBody
+}
+
+func (s *Server) removeSubjectRoles(kind subjectKind) func(context.Context, *removeRolesInput) (*revisionOutput, error) {
+	return func(ctx context.Context, in *removeRolesInput) (*revisionOutput, error) {
+		sub := kind.of(in.SubjectPath)
+		if err := s.allowRoleChanges(ctx, in.SubjectPath, sub, in.Body.Scope, in.Body.RoleIDs); err != nil {
+			return nil, err
+		}
+		rev, err := s.services.Grants.RemoveRoles(ctx, in.Org, sub, in.Body.Scope, in.Body.RoleIDs, false)
+		if err != nil {
+			return nil, err
+		}
+		return revisionOf(rev), nil
+	}
+}
+
+type removeAllRolesInput struct {
+	SubjectPath
+	Body rolesScope
+}
+
+func (s *Server) removeAllSubjectRoles(kind subjectKind) func(context.Context, *removeAllRolesInput) (*revisionOutput, error) {
+	return func(ctx context.Context, in *removeAllRolesInput) (*revisionOutput, error) {
+		sub := kind.of(in.SubjectPath)
+		if err := s.allowRoleChanges(ctx, in.SubjectPath, sub, in.Body.Scope, nil); err != nil {
+			return nil, err
+		}
+		rev, err := s.services.Grants.RemoveRoles(ctx, in.Org, sub, in.Body.Scope, nil, true)
+		if err != nil {
+			return nil, err
+		}
+		return revisionOf(rev), nil
 	}
 }
 

@@ -57,60 +57,35 @@ func (s *GrantService) SetRoles(ctx context.Context, orgID string, subject caste
 		}
 		check := newGrantChecker(tx, orgID)
 		check.field = rolesField
-		wanted := map[string]bool{}
-		byKey := map[grantKey]*castellan.Grant{}
-		var fresh []*castellan.Grant
+		wanted := make([]*castellan.Grant, len(roleIDs))
 		for i, id := range roleIDs {
 			g, err := check.item(ctx, i, castellan.GrantCreate{RoleID: id, Scope: scope, Subject: subject})
 			if err != nil {
 				return err
 			}
-			wanted[g.RoleID] = true
-			if byKey[keyOf(g)] == nil {
-				byKey[keyOf(g)] = g
-			}
+			wanted[i] = g
 		}
 		current, err := subjectGrants(ctx, tx, orgID, subject, scope)
 		if err != nil {
 			return err
 		}
-		var stale []*castellan.Grant
-		for _, g := range current {
-			if wanted[g.RoleID] {
-				byKey[keyOf(g)] = g
-			} else {
-				stale = append(stale, g)
-			}
-		}
-		held := map[string]bool{}
-		for _, g := range current {
-			held[g.RoleID] = true
-		}
-		for _, g := range byKey {
-			if !held[g.RoleID] {
-				fresh = append(fresh, g)
-			}
-		}
-		if err := keepAnOwner(ctx, tx, orgID, stale); err != nil {
+		plan := planRoles(wanted, current)
+		if err := keepAnOwner(ctx, tx, orgID, plan.stale); err != nil {
 			return err
 		}
-		if err := deleteGrants(ctx, tx, orgID, stale); err != nil {
+		if err := deleteGrants(ctx, tx, orgID, plan.stale); err != nil {
 			return err
 		}
-		created, err := insertNewGrants(ctx, tx, fresh, byKey)
+		created, err := insertNewGrants(ctx, tx, plan.fresh, plan.byKey)
 		if err != nil {
 			return err
 		}
-		for _, id := range unique(roleIDs) {
-			for k, g := range byKey {
-				if k.roleID == id {
-					out = append(out, g)
-				}
-			}
+		for _, g := range wanted {
+			out = append(out, plan.byKey[keyOf(g)])
 		}
 		rev = tx.unchangedRevision()
-		if len(created) > 0 || len(stale) > 0 {
-			rev, err = tx.record(ctx, grantChange(orgID, created, stale))
+		if len(created) > 0 || len(plan.stale) > 0 {
+			rev, err = tx.record(ctx, grantChange(orgID, created, plan.stale))
 		}
 		return err
 	})
@@ -118,6 +93,37 @@ func (s *GrantService) SetRoles(ctx context.Context, orgID string, subject caste
 		return nil, 0, err
 	}
 	return out, rev, nil
+}
+
+// rolePlan is what SetRoles changes: the grants to make (fresh) and to
+// revoke (stale), and the grant standing for each wanted role (byKey).
+type rolePlan struct {
+	byKey        map[grantKey]*castellan.Grant
+	fresh, stale []*castellan.Grant
+}
+
+// planRoles compares the wanted grants of one subject on one scope with
+// the current ones.
+func planRoles(wanted, current []*castellan.Grant) rolePlan {
+	plan := rolePlan{byKey: map[grantKey]*castellan.Grant{}}
+	for _, g := range current {
+		plan.byKey[keyOf(g)] = g
+	}
+	isWanted := map[grantKey]bool{}
+	for _, g := range wanted {
+		k := keyOf(g)
+		if !isWanted[k] && plan.byKey[k] == nil {
+			plan.byKey[k] = g
+			plan.fresh = append(plan.fresh, g)
+		}
+		isWanted[k] = true
+	}
+	for _, g := range current {
+		if !isWanted[keyOf(g)] {
+			plan.stale = append(plan.stale, g)
+		}
+	}
+	return plan
 }
 
 // RemoveRoles implements castellan.GrantService.

@@ -43,25 +43,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		return err
 	}
 	defer db.Close()
-	services := db.Services()
-	authorizer := &authz.Authorizer{
-		Grants: services.Grants, Groups: services.Groups, Roles: services.Roles, Projects: services.Projects,
-		Catalog: services.Catalog, Now: castellan.SystemClock,
-	}
-	go sweepExpiredGrants(ctx, services.Grants, log, time.Minute)
-
-	handler := api.New(api.Config{Services: services, Authorizer: authorizer, Logger: log, OperatorTokens: operatorTokens, Version: version()})
+	go sweepExpiredGrants(ctx, db.Services().Grants, log, time.Minute)
+	srv := newHTTPServer(db.Services(), log, operatorTokens)
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return err
-	}
-	srv := &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	log.Info("listening", "addr", "http://"+ln.Addr().String(), "database", db.Dialect(), "version", version())
 	fmt.Fprintf(stdout, "castellan listening on http://%s\n", ln.Addr())
@@ -83,6 +69,22 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		return err
 	}
 	return nil
+}
+
+// newHTTPServer wires the authorizer and the API over the store's services.
+func newHTTPServer(services castellan.Services, log *slog.Logger, operatorTokens []string) *http.Server {
+	authorizer := &authz.Authorizer{
+		Grants: services.Grants, Groups: services.Groups, Roles: services.Roles, Projects: services.Projects,
+		Catalog: services.Catalog, Now: castellan.SystemClock,
+	}
+	return &http.Server{
+		Handler:           api.New(api.Config{Services: services, Authorizer: authorizer, Logger: log, OperatorTokens: operatorTokens, Version: version()}),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
 }
 
 // sweepExpiredGrants removes expired grants every interval until ctx ends.
