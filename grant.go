@@ -156,15 +156,36 @@ type AuthzRequest struct {
 // Decision is the answer to an AuthzRequest.
 type Decision struct {
 	Allowed bool `json:"allowed"`
-	// Reason is a stable word: "allowed", "operator", "no_grant",
-	// "scope_mismatch", "unknown_action", "not_in_organization".
-	Reason string `json:"reason"`
+	// Reason is one of the Reason constants. Authorize answers no_grant
+	// where Explain, which also looks at the principal's other grants, can
+	// say scope_mismatch.
+	Reason string `json:"reason" enum:"allowed,operator,no_grant,scope_mismatch,grant_expired,unknown_action,not_in_organization,unknown_principal"`
 	// Matches are the grants that allow the action (Explain only).
 	Matches []GrantMatch `json:"matches,omitempty"`
 	// Near are grants of the principal that hold the action but on a scope
 	// that does not contain the resource (Explain only, when denied).
 	Near []GrantMatch `json:"near,omitempty"`
 }
+
+// Decision reasons: stable words clients may switch on.
+const (
+	ReasonAllowed  = "allowed"
+	ReasonOperator = "operator"
+	// ReasonNoGrant: no grant of the principal holds the action on the
+	// resource or above it.
+	ReasonNoGrant = "no_grant"
+	// ReasonScopeMismatch (Explain only): grants hold the action, but on
+	// scopes that do not contain the resource.
+	ReasonScopeMismatch = "scope_mismatch"
+	// ReasonExpired: a grant would allow, but it has expired.
+	ReasonExpired       = "grant_expired"
+	ReasonUnknownAction = "unknown_action"
+	// ReasonNotInOrganization: the resource is not in the principal's
+	// organization.
+	ReasonNotInOrganization = "not_in_organization"
+	// ReasonUnknownPrincipal: no such active user in the organization.
+	ReasonUnknownPrincipal = "unknown_principal"
+)
 
 // GrantMatch is one grant that decided, with how it reached the principal.
 type GrantMatch struct {

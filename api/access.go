@@ -36,7 +36,7 @@ func (s *Server) allow(ctx context.Context, orgID string, scope castellan.Scope,
 	if err != nil {
 		return err
 	}
-	if d.Reason == "not_in_organization" && notFound != nil {
+	if d.Reason == castellan.ReasonNotInOrganization && notFound != nil {
 		return notFound
 	}
 	if !d.Allowed {

@@ -248,3 +248,107 @@ func TestAuthorizeBatch(t *testing.T) {
 		}
 	})
 }
+
+// TestEscalationThroughRolesAndGroups covers the indirect ways up: defining
+// or widening a custom role, force-deleting one, and joining, leaving or
+// deleting a group that holds roles the caller lacks.
+func TestEscalationThroughRolesAndGroups(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		f := &fixture{t: t, e: e, org: e.acme.OrganizationID}
+		orgScope := "organization/" + f.org
+		adminID, adminToken := f.userWithToken(t)
+		f.grant("organization.admin", orgScope, userSubject(adminID))
+		userAdminID, userAdminToken := f.userWithToken(t)
+		f.grant("iam.userAdmin", orgScope, userSubject(userAdminID))
+
+		// A role the owner defined with everything, granted to someone.
+		everything, err := e.db.Services().Roles.CreateRole(system, f.org, castellan.RoleCreate{Name: "everything", Kind: castellan.RoleOrganization, Actions: []string{"*"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.grant(everything.ID, orgScope, userSubject(f.newUser()))
+		// A modest role the admin holds itself.
+		modest, err := e.db.Services().Roles.CreateRole(system, f.org, castellan.RoleCreate{Name: "modest", Kind: castellan.RoleOrganization, Actions: []string{"iam:GetUser"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.grant(modest.ID, orgScope, userSubject(adminID))
+		// A group that holds the owner role.
+		owners := f.newGroup()
+		f.grant("organization.owner", orgScope, castellan.Subject{Type: castellan.SubjectGroup, ID: owners})
+
+		for _, tc := range []struct {
+			name  string
+			req   request
+			field string
+		}{
+			{"admin defines a role with everything", request{method: "POST", path: f.orgPath() + "/roles", token: adminToken,
+				body: map[string]any{"name": "mine", "kind": "organization", "actions": []string{"*"}}}, "body.actions"},
+			{"admin defines a role with an owner action", request{method: "POST", path: f.orgPath() + "/roles", token: adminToken,
+				body: map[string]any{"name": "mine", "kind": "organization", "actions": []string{"organizations:UpdateOrganization"}}}, "body.actions"},
+			{"admin widens its own role", request{method: "PATCH", path: f.orgPath() + "/roles/" + modest.ID, token: adminToken,
+				body: map[string]any{"actions": []string{"*"}}}, "body.actions"},
+			{"admin force-deletes a role it does not hold", request{method: "DELETE", path: f.orgPath() + "/roles/" + everything.ID + "?force=true", token: adminToken}, "query.force"},
+			{"user admin joins the owners' group", request{method: "POST", path: f.orgPath() + "/groups/" + owners + "/members:batchAdd", token: userAdminToken,
+				body: map[string][]string{"userIds": {userAdminID}}}, "path.group"},
+			{"admin joins the owners' group", request{method: "POST", path: f.orgPath() + "/groups/" + owners + "/members:batchAdd", token: adminToken,
+				body: map[string][]string{"userIds": {adminID}}}, "path.group"},
+			{"admin deletes the owners' group", request{method: "DELETE", path: f.orgPath() + "/groups/" + owners, token: adminToken}, "path.group"},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				before := e.state(t)
+				resp := e.do(t, tc.req)
+				wantStatus(t, resp, http.StatusForbidden)
+				p := resp.problem(t)
+				if p.Code != castellan.CodeEscalation || len(p.Errors) != 1 || p.Errors[0].Field != tc.field || p.Errors[0].Rule != "hierarchy" {
+					t.Fatalf("got %s", resp.body)
+				}
+				if after := e.state(t); !after.equal(before) {
+					t.Fatalf("refused request changed the store: %+v → %+v", before, after)
+				}
+			})
+		}
+		// Within what it holds, the admin may define roles and manage groups.
+		resp := e.do(t, request{method: "POST", path: f.orgPath() + "/roles", token: adminToken,
+			body: map[string]any{"name": "bucket readers", "kind": "project", "actions": []string{"s3e:Get*", "s3e:List*"}}})
+		wantStatus(t, resp, http.StatusCreated)
+		devs := f.newGroup()
+		f.grant("project.member", "project/"+f.newProject(), castellan.Subject{Type: castellan.SubjectGroup, ID: devs})
+		resp = e.do(t, request{method: "POST", path: f.orgPath() + "/groups/" + devs + "/members:batchAdd", token: adminToken,
+			body: map[string][]string{"userIds": {adminID}}})
+		wantStatus(t, resp, http.StatusOK)
+		// The owner may join the owners' group.
+		resp = e.do(t, request{method: "POST", path: f.orgPath() + "/groups/" + owners + "/members:batchAdd", token: e.acme.Token,
+			body: map[string][]string{"userIds": {adminID}}})
+		wantStatus(t, resp, http.StatusOK)
+	})
+}
+
+func TestAuthorizeUnknownPrincipal(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		f := &fixture{t: t, e: e, org: e.acme.OrganizationID}
+		check := func(user string) map[string]any {
+			return map[string]any{"principal": map[string]string{"type": "user", "id": user, "organizationId": f.org},
+				"action": "iam:GetUser", "resource": "organization/" + f.org}
+		}
+		resp := e.do(t, request{method: "POST", path: "/v1/authorize:batch", token: e.acme.Token, body: map[string]any{"checks": []any{
+			check(e.acme.OwnerUserID),
+			check("0190d3a8-0000-7000-8000-000000000000"),
+			check(e.globex.OwnerUserID), // a user, but of another organization
+		}}})
+		wantStatus(t, resp, http.StatusOK)
+		var out struct {
+			Results []struct {
+				Allowed bool
+				Reason  string
+			}
+		}
+		resp.decode(t, &out)
+		want := []string{castellan.ReasonAllowed, castellan.ReasonUnknownPrincipal, castellan.ReasonUnknownPrincipal}
+		for i, w := range want {
+			if out.Results[i].Reason != w || out.Results[i].Allowed != (w == castellan.ReasonAllowed) {
+				t.Errorf("check %d: got %+v, want %s", i, out.Results[i], w)
+			}
+		}
+	})
+}

@@ -80,7 +80,6 @@ func (s *Server) allowGrantChanges(ctx context.Context, orgID string, items []ca
 	if err := s.allowOrgMember(ctx, orgID); err != nil {
 		return err
 	}
-	p, _ := castellan.PrincipalFrom(ctx)
 	for i, item := range items {
 		scope, err := castellan.ParseScope(itemField(i), item.Scope)
 		if err != nil {
@@ -96,20 +95,60 @@ func (s *Server) allowGrantChanges(ctx context.Context, orgID string, items []ca
 		if err != nil {
 			return err
 		}
-		missing, err := s.authorizer.Missing(ctx, p, scope.String(), s.services.Catalog.Expand(role.Actions))
-		if err != nil {
+		if err := s.holds(ctx, scope.String(), role.ID, role.Actions, itemField(i)); err != nil {
 			return err
-		}
-		if len(missing) > 0 {
-			return &castellan.Error{
-				Kind: castellan.EFORBIDDEN, Code: castellan.CodeEscalation,
-				Message: "you may grant or revoke only roles whose actions you hold on the scope; you lack " + missing[0] + " for role " + role.ID + " on " + scope.String(),
-				Fields: []castellan.FieldError{{Field: itemField(i), Rule: "hierarchy",
-					Message: "you do not hold every action of " + role.ID + " on " + scope.String()}},
-			}
 		}
 	}
 	return nil
+}
+
+// holds applies the hierarchy principle: the caller must hold every
+// action the patterns name on scope, or gets grant.escalation naming
+// field. what names the role (or "the role") in the message.
+func (s *Server) holds(ctx context.Context, scope, what string, patterns []string, field string) error {
+	p, _ := castellan.PrincipalFrom(ctx)
+	missing, err := s.authorizer.Missing(ctx, p, scope, s.services.Catalog.Expand(patterns))
+	if err != nil {
+		return err
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	return &castellan.Error{
+		Kind: castellan.EFORBIDDEN, Code: castellan.CodeEscalation,
+		Message: "you may grant, revoke or define only what you hold yourself on the scope; you lack " + missing[0] + " for " + what + " on " + scope,
+		Fields:  []castellan.FieldError{{Field: field, Rule: "hierarchy", Message: "you do not hold every action of " + what + " on " + scope}},
+	}
+}
+
+// holdsGroupRoles applies the hierarchy principle to a change of a group's
+// members or its deletion: they give or take away every role the group
+// holds, so the caller must hold each of them on its scope.
+func (s *Server) holdsGroupRoles(ctx context.Context, orgID, groupID string) error {
+	if p, _ := castellan.PrincipalFrom(ctx); p.Type == castellan.PrincipalOperator {
+		return nil
+	}
+	group := castellan.Subject{Type: castellan.SubjectGroup, ID: groupID}
+	token := ""
+	for {
+		grants, next, err := s.services.Grants.FindGrants(ctx, orgID, castellan.GrantFilter{Subject: &group, PageSize: castellan.MaxPageSize, PageToken: token})
+		if err != nil {
+			return err
+		}
+		for _, g := range grants {
+			role, err := s.services.Roles.FindRoleByID(ctx, orgID, g.RoleID)
+			if err != nil {
+				return err
+			}
+			if err := s.holds(ctx, g.Scope, "role "+role.ID+" of the group", role.Actions, "path.group"); err != nil {
+				return err
+			}
+		}
+		if next == "" {
+			return nil
+		}
+		token = next
+	}
 }
 
 // indexed returns a function naming item i of a list by a format with

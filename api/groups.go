@@ -22,6 +22,16 @@ func (s *Server) allowGroup(ctx context.Context, p GroupPath) error {
 	return castellan.CheckID("path.group", p.Group)
 }
 
+// allowGroupChange is allowGroup for changes that give or take away the
+// group's roles (members, deletion): the hierarchy principle applies to
+// each role the group holds.
+func (s *Server) allowGroupChange(ctx context.Context, p GroupPath) error {
+	if err := s.allowGroup(ctx, p); err != nil {
+		return err
+	}
+	return s.holdsGroupRoles(ctx, p.Org, p.Group)
+}
+
 type groupOutput struct{ Body *castellan.Group }
 
 type groupCreateBody struct {
@@ -172,7 +182,7 @@ func (s *Server) updateGroup(ctx context.Context, in *struct {
 }
 
 func (s *Server) deleteGroup(ctx context.Context, in *GroupPath) (*revisionOutput, error) {
-	if err := s.allowGroup(ctx, *in); err != nil {
+	if err := s.allowGroupChange(ctx, *in); err != nil {
 		return nil, err
 	}
 	rev, err := s.services.Groups.DeleteGroup(ctx, in.Org, in.Group)
@@ -186,7 +196,7 @@ func (s *Server) addGroupMembers(ctx context.Context, in *struct {
 	GroupPath
 	Body membersBody
 }) (*revisionOutput, error) {
-	if err := s.allowGroup(ctx, in.GroupPath); err != nil {
+	if err := s.allowGroupChange(ctx, in.GroupPath); err != nil {
 		return nil, err
 	}
 	if err := checkIDs("body.userIds", in.Body.UserIDs); err != nil {
@@ -203,7 +213,7 @@ func (s *Server) removeGroupMembers(ctx context.Context, in *struct {
 	GroupPath
 	Body membersBody
 }) (*revisionOutput, error) {
-	if err := s.allowGroup(ctx, in.GroupPath); err != nil {
+	if err := s.allowGroupChange(ctx, in.GroupPath); err != nil {
 		return nil, err
 	}
 	if err := checkIDs("body.userIds", in.Body.UserIDs); err != nil {

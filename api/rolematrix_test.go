@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -22,11 +23,17 @@ const (
 	projectAdmin  = "project.admin@project"
 	projectMember = "project.member@project"
 	projectReader = "project.reader@project"
+	userAdmin     = "iam.userAdmin@org"
+	userAdminP    = "iam.userAdmin@project"
+	authorizer    = "platform.authorizer@org"
+	projectUser   = "project.user@project"
+	serviceUser   = "services.user@project"
 	noRole        = "no role"
 	otherOwner    = "owner of another organization"
 )
 
-var matrixPrincipals = []string{owner, admin, reader, projectAdmin, projectMember, projectReader, noRole, otherOwner}
+var matrixPrincipals = []string{owner, admin, reader, projectAdmin, projectMember, projectReader,
+	userAdmin, userAdminP, authorizer, projectUser, serviceUser, noRole, otherOwner}
 
 // fixture is what the rows of the matrix build their requests from. Rows
 // that change or delete something create their own target first, as the
@@ -99,13 +106,19 @@ type matrixRow struct {
 	variant string
 	build   func(f *fixture) request // the token is filled in per principal
 	allowed []string
+	// verify, when set, checks the body of an allowed answer: operations
+	// open to everyone must still show each only its own.
+	verify func(t *testing.T, principal string, resp *response)
 }
 
 func all() []string { return matrixPrincipals }
 
 var (
-	orgManagers = []string{owner, admin}
-	orgReaders  = []string{owner, admin, reader}
+	orgManagers   = []string{owner, admin}
+	orgReaders    = []string{owner, admin, reader}
+	groupManagers = []string{owner, admin, userAdmin}
+	groupReaders  = []string{owner, admin, reader, userAdmin}
+	deciders      = []string{owner, admin, authorizer}
 )
 
 // subjectRoleRows are the rows of the IAM-roles tab of users and groups,
@@ -155,12 +168,30 @@ func matrixRows() []matrixRow {
 		{op: "get-health", build: func(f *fixture) request { return request{method: "GET", path: "/healthz"} }, allowed: all()},
 		{op: "get-metrics", build: func(f *fixture) request { return request{method: "GET", path: "/metrics"} }, allowed: all()},
 		{op: "get-readiness", build: func(f *fixture) request { return request{method: "GET", path: "/readyz"} }, allowed: all()},
-		{op: "list-services", build: func(f *fixture) request { return request{method: "GET", path: "/v1/services"} }, allowed: all()},
+		{op: "list-services", build: func(f *fixture) request { return request{method: "GET", path: "/v1/services"} }, allowed: all(),
+			verify: func(t *testing.T, _ string, resp *response) {
+				var out struct{ Services []castellan.Service }
+				resp.decode(t, &out)
+				if len(out.Services) < 5 {
+					t.Fatalf("got %d services", len(out.Services))
+				}
+			}},
 
 		{op: "create-organization", build: func(f *fixture) request {
 			return request{method: "POST", path: "/v1/organizations", body: map[string]string{"name": f.unique("Org")}}
 		}},
-		{op: "list-organizations", build: func(f *fixture) request { return request{method: "GET", path: "/v1/organizations"} }, allowed: all()},
+		{op: "list-organizations", build: func(f *fixture) request { return request{method: "GET", path: "/v1/organizations"} }, allowed: all(),
+			verify: func(t *testing.T, principal string, resp *response) {
+				var out struct{ Organizations []castellan.Organization }
+				resp.decode(t, &out)
+				want := 0
+				if slices.Contains(orgReaders, principal) || principal == otherOwner {
+					want = 1 // its own organization, and only that
+				}
+				if len(out.Organizations) != want {
+					t.Fatalf("got %d organizations, want %d", len(out.Organizations), want)
+				}
+			}},
 		{op: "get-organization", build: func(f *fixture) request { return request{method: "GET", path: f.orgPath()} }, allowed: orgReaders},
 		{op: "update-organization", build: func(f *fixture) request {
 			return request{method: "PATCH", path: f.orgPath(), body: map[string]string{"description": f.unique("d")}}
@@ -173,7 +204,7 @@ func matrixRows() []matrixRow {
 		{op: "list-projects", build: func(f *fixture) request { return request{method: "GET", path: f.orgPath() + "/projects"} }, allowed: orgReaders},
 		{op: "get-project", build: func(f *fixture) request {
 			return request{method: "GET", path: f.orgPath() + "/projects/" + f.project}
-		}, allowed: []string{owner, admin, reader, projectAdmin, projectMember, projectReader}},
+		}, allowed: []string{owner, admin, reader, projectAdmin, projectMember, projectReader, projectUser}},
 		{op: "update-project", build: func(f *fixture) request {
 			return request{method: "PATCH", path: f.orgPath() + "/projects/" + f.project, body: map[string]string{"description": f.unique("d")}}
 		}, allowed: []string{owner, admin, projectAdmin}},
@@ -185,33 +216,33 @@ func matrixRows() []matrixRow {
 
 		{op: "create-group", build: func(f *fixture) request {
 			return request{method: "POST", path: f.orgPath() + "/groups", body: map[string]string{"name": f.unique("g")}}
-		}, allowed: orgManagers},
-		{op: "list-groups", build: func(f *fixture) request { return request{method: "GET", path: f.orgPath() + "/groups"} }, allowed: orgReaders},
+		}, allowed: groupManagers},
+		{op: "list-groups", build: func(f *fixture) request { return request{method: "GET", path: f.orgPath() + "/groups"} }, allowed: groupReaders},
 		{op: "get-group", build: func(f *fixture) request {
 			return request{method: "GET", path: f.orgPath() + "/groups/" + f.newGroup()}
-		}, allowed: orgReaders},
+		}, allowed: groupReaders},
 		{op: "update-group", build: func(f *fixture) request {
 			return request{method: "PATCH", path: f.orgPath() + "/groups/" + f.newGroup(), body: map[string]string{"description": "x"}}
-		}, allowed: orgManagers},
+		}, allowed: groupManagers},
 		{op: "delete-group", build: func(f *fixture) request {
 			return request{method: "DELETE", path: f.orgPath() + "/groups/" + f.newGroup()}
-		}, allowed: orgManagers},
+		}, allowed: groupManagers},
 		{op: "add-group-members", build: func(f *fixture) request {
 			return request{method: "POST", path: f.orgPath() + "/groups/" + f.newGroup() + "/members:batchAdd", body: map[string][]string{"userIds": {f.newUser()}}}
-		}, allowed: orgManagers},
+		}, allowed: groupManagers},
 		{op: "remove-group-members", build: func(f *fixture) request {
 			group, user := f.newGroup(), f.newUser()
 			if _, err := f.e.db.Services().Groups.AddGroupMembers(system, f.org, group, []string{user}); err != nil {
 				f.t.Fatal(err)
 			}
 			return request{method: "POST", path: f.orgPath() + "/groups/" + group + "/members:batchRemove", body: map[string][]string{"userIds": {user}}}
-		}, allowed: orgManagers},
+		}, allowed: groupManagers},
 		{op: "list-group-members", build: func(f *fixture) request {
 			return request{method: "GET", path: f.orgPath() + "/groups/" + f.newGroup() + "/members"}
-		}, allowed: orgReaders},
+		}, allowed: groupReaders},
 		{op: "list-user-groups", build: func(f *fixture) request {
 			return request{method: "GET", path: f.orgPath() + "/users/" + f.e.acme.OwnerUserID + "/groups"}
-		}, allowed: orgReaders},
+		}, allowed: groupReaders},
 
 		{op: "list-grants", variant: "organization", build: func(f *fixture) request {
 			return request{method: "GET", path: f.orgPath() + "/grants"}
@@ -229,10 +260,10 @@ func matrixRows() []matrixRow {
 			return request{method: "POST", path: f.orgPath() + "/grants:batchDelete", body: map[string][]string{"grantIds": {g.ID}}}
 		}, allowed: []string{owner, admin, projectAdmin}},
 
-		{op: "list-roles", build: func(f *fixture) request { return request{method: "GET", path: f.orgPath() + "/roles"} }, allowed: orgReaders},
+		{op: "list-roles", build: func(f *fixture) request { return request{method: "GET", path: f.orgPath() + "/roles"} }, allowed: groupReaders},
 		{op: "get-role", build: func(f *fixture) request {
 			return request{method: "GET", path: f.orgPath() + "/roles/project.member"}
-		}, allowed: orgReaders},
+		}, allowed: groupReaders},
 		{op: "create-role", build: func(f *fixture) request {
 			return request{method: "POST", path: f.orgPath() + "/roles", body: map[string]any{"name": f.unique("r"), "kind": "project", "actions": []string{"s3e:Get*"}}}
 		}, allowed: orgManagers},
@@ -245,13 +276,13 @@ func matrixRows() []matrixRow {
 
 		{op: "authorize", build: func(f *fixture) request {
 			return request{method: "POST", path: "/v1/authorize", body: f.check("compute:StartInstance", "project/"+f.project)}
-		}, allowed: orgManagers},
+		}, allowed: deciders},
 		{op: "authorize-batch", build: func(f *fixture) request {
 			return request{method: "POST", path: "/v1/authorize:batch", body: map[string]any{"checks": []any{f.check("compute:StartInstance", "project/"+f.project)}}}
-		}, allowed: orgManagers},
+		}, allowed: deciders},
 		{op: "authorize-explain", build: func(f *fixture) request {
 			return request{method: "POST", path: "/v1/authorize:explain", body: f.check("compute:StartInstance", "project/"+f.project)}
-		}, allowed: orgManagers},
+		}, allowed: deciders},
 	}...)
 }
 
@@ -304,11 +335,14 @@ func TestRoleMatrix(t *testing.T) {
 					}
 					refused := resp.status == http.StatusForbidden ||
 						resp.status == http.StatusNotFound && code == castellan.CodeOrgNotFound
-					if allowed[principal] && (refused || resp.status >= 400) {
+					if allowed[principal] && resp.status >= 400 {
 						t.Fatalf("got %d %s, want it allowed: %s", resp.status, code, resp.body)
 					}
 					if !allowed[principal] && !refused {
 						t.Fatalf("got %d, want it refused: %s", resp.status, resp.body)
+					}
+					if allowed[principal] && row.verify != nil {
+						row.verify(t, principal, resp)
 					}
 				})
 			}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"regexp"
+	"slices"
 
 	"github.com/castellan-iam/castellan"
 )
@@ -22,11 +23,15 @@ func (s *Server) allowRole(ctx context.Context, p RolePath) error {
 	if err := s.allowOrg(ctx, p.Org); err != nil {
 		return err
 	}
-	if !roleIDPattern.MatchString(p.Role) {
-		return &castellan.Error{Kind: castellan.EINVALID, Code: castellan.CodeInvalidID, Message: "path.role is not a role ID",
-			Fields: []castellan.FieldError{{Field: "path.role", Rule: "format", Message: "must be a built-in role ID or a UUID"}}}
+	return checkRoleID(p.Role)
+}
+
+func checkRoleID(id string) error {
+	if roleIDPattern.MatchString(id) {
+		return nil
 	}
-	return nil
+	return &castellan.Error{Kind: castellan.EINVALID, Code: castellan.CodeInvalidID, Message: "path.role is not a role ID",
+		Fields: []castellan.FieldError{{Field: "path.role", Rule: "format", Message: "must be a built-in role ID or a UUID"}}}
 }
 
 type roleOutput struct{ Body *castellan.Role }
@@ -80,12 +85,35 @@ func (s *Server) registerRoles() {
 	}, s.deleteRole)
 }
 
+// ReadScope is the scope a role read is authorized on: the organization,
+// or one where the caller grants roles (a Project Admin reads roles on its
+// project).
+type ReadScope struct {
+	Scope string `query:"scope" doc:"Check iam:ListRoles / iam:GetRole on this scope instead of the organization: organization/<id>, project/<id> or a resource name."`
+}
+
+// allowAt is allow on the scope string, or the organization when empty.
+func (s *Server) allowAt(ctx context.Context, orgID, scope string) error {
+	if scope == "" {
+		return s.allowOrg(ctx, orgID)
+	}
+	if err := castellan.CheckID("path.org", orgID); err != nil {
+		return err
+	}
+	parsed, err := castellan.ParseScope("query.scope", scope)
+	if err != nil {
+		return err
+	}
+	return s.allow(ctx, orgID, parsed, scopeNotFound(parsed))
+}
+
 func (s *Server) listRoles(ctx context.Context, in *struct {
 	OrgPath
 	PageParams
+	ReadScope
 	Kind string `query:"kind" enum:"organization,project,service,resource," doc:"Only roles of this kind."`
 }) (*listRolesOutput, error) {
-	if err := s.allowOrg(ctx, in.Org); err != nil {
+	if err := s.allowAt(ctx, in.Org, in.Scope); err != nil {
 		return nil, err
 	}
 	filter := castellan.RoleFilter{PageSize: in.PageSize, PageToken: in.PageToken}
@@ -109,6 +137,11 @@ func (s *Server) createRole(ctx context.Context, in *struct {
 	if err := s.allowOrg(ctx, in.Org); err != nil {
 		return nil, err
 	}
+	// Whoever may grant a role may only define what it holds itself;
+	// otherwise defining a role and granting it would escalate.
+	if err := s.holds(ctx, castellan.OrganizationScope(in.Org).String(), "the role", in.Body.Actions, "body.actions"); err != nil {
+		return nil, err
+	}
 	r, err := s.services.Roles.CreateRole(ctx, in.Org, castellan.RoleCreate{
 		Name: in.Body.Name, Description: in.Body.Description, Kind: castellan.RoleKind(in.Body.Kind), Actions: in.Body.Actions,
 	})
@@ -118,8 +151,14 @@ func (s *Server) createRole(ctx context.Context, in *struct {
 	return &roleOutput{Body: r}, nil
 }
 
-func (s *Server) getRole(ctx context.Context, in *RolePath) (*roleOutput, error) {
-	if err := s.allowRole(ctx, *in); err != nil {
+func (s *Server) getRole(ctx context.Context, in *struct {
+	RolePath
+	ReadScope
+}) (*roleOutput, error) {
+	if err := s.allowAt(ctx, in.Org, in.Scope); err != nil {
+		return nil, err
+	}
+	if err := checkRoleID(in.Role); err != nil {
 		return nil, err
 	}
 	r, err := s.services.Roles.FindRoleByID(ctx, in.Org, in.Role)
@@ -136,6 +175,13 @@ func (s *Server) updateRole(ctx context.Context, in *struct {
 	if err := s.allowRole(ctx, in.RolePath); err != nil {
 		return nil, err
 	}
+	if in.Body.Actions != nil {
+		// Changing the actions grants or revokes them wherever the role is
+		// granted: the caller must hold the old and the new ones.
+		if err := s.holdsRole(ctx, in.RolePath, in.Body.Actions, "body.actions"); err != nil {
+			return nil, err
+		}
+	}
 	r, err := s.services.Roles.UpdateRole(ctx, in.Org, in.Role, castellan.RoleUpdate{Name: in.Body.Name, Description: in.Body.Description, Actions: in.Body.Actions})
 	if err != nil {
 		return nil, err
@@ -150,9 +196,29 @@ func (s *Server) deleteRole(ctx context.Context, in *struct {
 	if err := s.allowRole(ctx, in.RolePath); err != nil {
 		return nil, err
 	}
+	if in.Force {
+		// Forcing revokes the role's grants: hierarchy principle.
+		if err := s.holdsRole(ctx, in.RolePath, nil, "query.force"); err != nil {
+			return nil, err
+		}
+	}
 	rev, err := s.services.Roles.DeleteRole(ctx, in.Org, in.Role, in.Force)
 	if err != nil {
 		return nil, err
 	}
 	return revisionOf(rev), nil
+}
+
+// holdsRole checks that the caller holds, on the organization, every
+// action of the role and of extra (the actions it is about to get). A
+// role that does not exist is left for the store to report.
+func (s *Server) holdsRole(ctx context.Context, p RolePath, extra []string, field string) error {
+	role, err := s.services.Roles.FindRoleByID(ctx, p.Org, p.Role)
+	if castellan.ErrorKind(err) == castellan.ENOTFOUND {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return s.holds(ctx, castellan.OrganizationScope(p.Org).String(), "role "+role.ID, append(slices.Clone(role.Actions), extra...), field)
 }

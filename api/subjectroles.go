@@ -29,6 +29,7 @@ type removeRolesBody struct {
 
 type subjectRolesInput struct {
 	SubjectPath
+	PageParams
 	Scope string `query:"scope" doc:"Only roles on this scope."`
 }
 
@@ -76,11 +77,11 @@ func (s *Server) registerSubjectRoles() {
 
 func (s *Server) listSubjectRoles(kind subjectKind) func(context.Context, *subjectRolesInput) (*listGrantsOutput, error) {
 	return func(ctx context.Context, in *subjectRolesInput) (*listGrantsOutput, error) {
-		if err := s.allowSubject(ctx, in.SubjectPath, in.Scope); err != nil {
+		sub := kind.of(in.SubjectPath)
+		if err := s.allowSubject(ctx, in.SubjectPath, sub, in.Scope); err != nil {
 			return nil, err
 		}
-		sub := kind.of(in.SubjectPath)
-		filter := castellan.GrantFilter{Subject: &sub, PageSize: castellan.MaxPageSize}
+		filter := castellan.GrantFilter{Subject: &sub, PageSize: in.PageSize, PageToken: in.PageToken}
 		if in.Scope != "" {
 			filter.Scope = &in.Scope
 		}
@@ -153,9 +154,9 @@ func (s *Server) removeAllSubjectRoles(kind subjectKind) func(context.Context, *
 	}
 }
 
-// allowSubject checks the IDs and the operation's action on scope (or the
-// organization when scope is empty).
-func (s *Server) allowSubject(ctx context.Context, p SubjectPath, scope string) error {
+// allowSubject checks the IDs, the operation's action on scope (or the
+// organization when scope is empty), and that the subject exists.
+func (s *Server) allowSubject(ctx context.Context, p SubjectPath, subject castellan.Subject, scope string) error {
 	if err := castellan.CheckID("path.org", p.Org); err != nil {
 		return err
 	}
@@ -170,7 +171,17 @@ func (s *Server) allowSubject(ctx context.Context, p SubjectPath, scope string) 
 		}
 		target = parsed
 	}
-	return s.allow(ctx, p.Org, target, scopeNotFound(target))
+	if err := s.allow(ctx, p.Org, target, scopeNotFound(target)); err != nil {
+		return err
+	}
+	var err error
+	switch subject.Type {
+	case castellan.SubjectUser:
+		_, err = s.services.Users.FindUserByID(ctx, p.Org, subject.ID)
+	case castellan.SubjectGroup:
+		_, err = s.services.Groups.FindGroupByID(ctx, p.Org, subject.ID)
+	}
+	return err
 }
 
 // allowRoleChanges checks a change of subject's roles on scope: the
@@ -178,7 +189,7 @@ func (s *Server) allowSubject(ctx context.Context, p SubjectPath, scope string) 
 // removes; since any role the subject holds there may go, all of them
 // count.
 func (s *Server) allowRoleChanges(ctx context.Context, p SubjectPath, subject castellan.Subject, scope string, roleIDs []string) error {
-	if err := s.allowSubject(ctx, p, scope); err != nil {
+	if err := s.allowSubject(ctx, p, subject, scope); err != nil {
 		return err
 	}
 	items := make([]castellan.GrantCreate, 0, len(roleIDs))

@@ -9,6 +9,7 @@ package authz
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/castellan-iam/castellan"
@@ -25,17 +26,6 @@ type Authorizer struct {
 }
 
 var _ castellan.Authorizer = (*Authorizer)(nil)
-
-// Decision reasons.
-const (
-	ReasonAllowed           = "allowed"
-	ReasonOperator          = "operator"
-	ReasonNoGrant           = "no_grant"
-	ReasonScopeMismatch     = "scope_mismatch"
-	ReasonExpired           = "grant_expired"
-	ReasonUnknownAction     = "unknown_action"
-	ReasonNotInOrganization = "not_in_organization"
-)
 
 // Authorize implements castellan.Authorizer.
 func (a *Authorizer) Authorize(ctx context.Context, req castellan.AuthzRequest) (castellan.Decision, error) {
@@ -54,23 +44,26 @@ func (a *Authorizer) decide(ctx context.Context, req castellan.AuthzRequest, exp
 	}
 	p := req.Principal
 	if p.Type == castellan.PrincipalOperator || p.Type == castellan.PrincipalSystem {
-		return castellan.Decision{Allowed: true, Reason: ReasonOperator}, nil
+		return castellan.Decision{Allowed: true, Reason: castellan.ReasonOperator}, nil
 	}
 	if !a.Catalog.HasAction(req.Action) {
-		return castellan.Decision{Reason: ReasonUnknownAction}, nil
+		return castellan.Decision{Reason: castellan.ReasonUnknownAction}, nil
 	}
 	chain, err := a.ancestry(ctx, p.OrganizationID, scope)
 	if err != nil {
 		return castellan.Decision{}, err
 	}
 	if chain == nil {
-		return castellan.Decision{Reason: ReasonNotInOrganization}, nil
+		return castellan.Decision{Reason: castellan.ReasonNotInOrganization}, nil
 	}
 	grants, err := a.grantsOf(ctx, p, chain)
+	if errors.Is(err, errUnknownPrincipal) {
+		return castellan.Decision{Reason: castellan.ReasonUnknownPrincipal}, nil
+	}
 	if err != nil {
 		return castellan.Decision{}, err
 	}
-	d := castellan.Decision{Reason: ReasonNoGrant}
+	d := castellan.Decision{Reason: castellan.ReasonNoGrant}
 	now := a.Now()
 	expired := false
 	for _, g := range grants {
@@ -85,7 +78,7 @@ func (a *Authorizer) decide(ctx context.Context, req castellan.AuthzRequest, exp
 			expired = true
 			continue
 		}
-		d.Allowed, d.Reason = true, ReasonAllowed
+		d.Allowed, d.Reason = true, castellan.ReasonAllowed
 		if !explain {
 			return d, nil
 		}
@@ -95,7 +88,7 @@ func (a *Authorizer) decide(ctx context.Context, req castellan.AuthzRequest, exp
 	case d.Allowed:
 		return d, nil
 	case expired:
-		d.Reason = ReasonExpired
+		d.Reason = castellan.ReasonExpired
 		return d, nil
 	case !explain:
 		return d, nil
@@ -105,7 +98,7 @@ func (a *Authorizer) decide(ctx context.Context, req castellan.AuthzRequest, exp
 		return castellan.Decision{}, err
 	}
 	if len(near) > 0 {
-		d.Reason, d.Near = ReasonScopeMismatch, near
+		d.Reason, d.Near = castellan.ReasonScopeMismatch, near
 	}
 	return d, nil
 }
@@ -138,6 +131,10 @@ func (a *Authorizer) ancestry(ctx context.Context, orgID string, scope castellan
 	return chain, nil
 }
 
+// errUnknownPrincipal reports a principal that is not a user of its
+// organization: it holds nothing.
+var errUnknownPrincipal = errors.New("authz: no such user in the organization")
+
 // heldGrant is a grant and how the principal holds it.
 type heldGrant struct {
 	grant *castellan.Grant
@@ -159,6 +156,9 @@ func (a *Authorizer) subjects(ctx context.Context, p castellan.Principal) ([]cas
 	}
 	subjects := []castellan.Subject{{Type: castellan.SubjectUser, ID: p.ID}}
 	groups, err := a.Groups.FindUserGroups(ctx, p.OrganizationID, p.ID)
+	if castellan.ErrorKind(err) == castellan.ENOTFOUND {
+		return nil, errUnknownPrincipal
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -256,6 +256,9 @@ func (a *Authorizer) Missing(ctx context.Context, p castellan.Principal, scope s
 		return actions, nil
 	}
 	grants, err := a.grantsOf(ctx, p, chain)
+	if errors.Is(err, errUnknownPrincipal) {
+		return actions, nil
+	}
 	if err != nil {
 		return nil, err
 	}

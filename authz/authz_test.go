@@ -187,27 +187,27 @@ func TestInheritance(t *testing.T) {
 			p := f.user(t)
 			g := f.grant(t, "organization.admin", f.orgScope(), userSubject(p), nil)
 			runChecks(t, f.authorizer, p, []check{
-				{name: "Organization", action: "organizations:GetOrganization", resource: f.orgScope(), allowed: true, reason: authz.ReasonAllowed, match: g},
-				{name: "Project", action: "organizations:UpdateProject", resource: projectScope(f.project), allowed: true, reason: authz.ReasonAllowed, match: g},
-				{name: "OtherProject", action: "compute:StartInstance", resource: projectScope(f.project2), allowed: true, reason: authz.ReasonAllowed, match: g},
-				{name: "Resource", action: "s3e:PutObject", resource: bucket(f.project, "logs"), allowed: true, reason: authz.ReasonAllowed, match: g},
-				{name: "ResourceOfOtherProject", action: "s3e:DeleteBucket", resource: bucket(f.project2, "logs"), allowed: true, reason: authz.ReasonAllowed, match: g},
-				{name: "ActionNotInRole", action: "organizations:UpdateOrganization", resource: f.orgScope(), reason: authz.ReasonNoGrant},
+				{name: "Organization", action: "organizations:GetOrganization", resource: f.orgScope(), allowed: true, reason: castellan.ReasonAllowed, match: g},
+				{name: "Project", action: "organizations:UpdateProject", resource: projectScope(f.project), allowed: true, reason: castellan.ReasonAllowed, match: g},
+				{name: "OtherProject", action: "compute:StartInstance", resource: projectScope(f.project2), allowed: true, reason: castellan.ReasonAllowed, match: g},
+				{name: "Resource", action: "s3e:PutObject", resource: bucket(f.project, "logs"), allowed: true, reason: castellan.ReasonAllowed, match: g},
+				{name: "ResourceOfOtherProject", action: "s3e:DeleteBucket", resource: bucket(f.project2, "logs"), allowed: true, reason: castellan.ReasonAllowed, match: g},
+				{name: "ActionNotInRole", action: "organizations:UpdateOrganization", resource: f.orgScope(), reason: castellan.ReasonNoGrant},
 			})
 		})
 		t.Run("ProjectGrant", func(t *testing.T) {
 			p := f.user(t)
 			g := f.grant(t, "project.member", projectScope(f.project), userSubject(p), nil)
 			runChecks(t, f.authorizer, p, []check{
-				{name: "Project", action: "s3e:ListBuckets", resource: projectScope(f.project), allowed: true, reason: authz.ReasonAllowed, match: g},
-				{name: "Resource", action: "s3e:PutObject", resource: bucket(f.project, "logs"), allowed: true, reason: authz.ReasonAllowed, match: g},
+				{name: "Project", action: "s3e:ListBuckets", resource: projectScope(f.project), allowed: true, reason: castellan.ReasonAllowed, match: g},
+				{name: "Resource", action: "s3e:PutObject", resource: bucket(f.project, "logs"), allowed: true, reason: castellan.ReasonAllowed, match: g},
 				{name: "Organization", action: "s3e:ListBuckets", resource: f.orgScope(),
-					reason: authz.ReasonNoGrant, explainReason: authz.ReasonScopeMismatch, match: g},
+					reason: castellan.ReasonNoGrant, explainReason: castellan.ReasonScopeMismatch, match: g},
 				{name: "OtherProject", action: "s3e:ListBuckets", resource: projectScope(f.project2),
-					reason: authz.ReasonNoGrant, explainReason: authz.ReasonScopeMismatch, match: g},
+					reason: castellan.ReasonNoGrant, explainReason: castellan.ReasonScopeMismatch, match: g},
 				{name: "ResourceOfOtherProject", action: "s3e:PutObject", resource: bucket(f.project2, "logs"),
-					reason: authz.ReasonNoGrant, explainReason: authz.ReasonScopeMismatch, match: g},
-				{name: "ActionNotInRole", action: "organizations:UpdateProject", resource: projectScope(f.project), reason: authz.ReasonNoGrant},
+					reason: castellan.ReasonNoGrant, explainReason: castellan.ReasonScopeMismatch, match: g},
+				{name: "ActionNotInRole", action: "organizations:UpdateProject", resource: projectScope(f.project), reason: castellan.ReasonNoGrant},
 			})
 		})
 		t.Run("ResourceGrant", func(t *testing.T) {
@@ -215,17 +215,17 @@ func TestInheritance(t *testing.T) {
 			g := f.grant(t, "s3e.viewer", bucket(f.project, "logs"), userSubject(p), nil)
 			mismatch := func(name, resource string) check {
 				return check{name: name, action: "s3e:GetObject", resource: resource,
-					reason: authz.ReasonNoGrant, explainReason: authz.ReasonScopeMismatch, match: g}
+					reason: castellan.ReasonNoGrant, explainReason: castellan.ReasonScopeMismatch, match: g}
 			}
 			runChecks(t, f.authorizer, p, []check{
-				{name: "Resource", action: "s3e:GetObject", resource: bucket(f.project, "logs"), allowed: true, reason: authz.ReasonAllowed, match: g},
+				{name: "Resource", action: "s3e:GetObject", resource: bucket(f.project, "logs"), allowed: true, reason: castellan.ReasonAllowed, match: g},
 				mismatch("OtherBucket", bucket(f.project, "logs2")),
 				mismatch("PrefixOfName", bucket(f.project, "log")),
 				mismatch("SameNameInOtherProject", bucket(f.project2, "logs")),
 				mismatch("Project", projectScope(f.project)),
 				mismatch("Organization", f.orgScope()),
-				{name: "OtherServiceSameName", action: "registry:GetRegistry", resource: "rn:registry:" + f.project.ID + ":registry/logs", reason: authz.ReasonNoGrant},
-				{name: "ActionNotInRole", action: "s3e:PutObject", resource: bucket(f.project, "logs"), reason: authz.ReasonNoGrant},
+				{name: "OtherServiceSameName", action: "registry:GetRegistry", resource: "rn:registry:" + f.project.ID + ":registry/logs", reason: castellan.ReasonNoGrant},
+				{name: "ActionNotInRole", action: "s3e:PutObject", resource: bucket(f.project, "logs"), reason: castellan.ReasonNoGrant},
 			})
 		})
 	})
@@ -246,9 +246,9 @@ func TestGroups(t *testing.T) {
 			return p, group, g
 		}
 		allowedVia := func(g *castellan.Grant) check {
-			return check{action: "s3e:PutObject", resource: bucket(f.project, "logs"), allowed: true, reason: authz.ReasonAllowed, match: g, group: &g.Subject}
+			return check{action: "s3e:PutObject", resource: bucket(f.project, "logs"), allowed: true, reason: castellan.ReasonAllowed, match: g, group: &g.Subject}
 		}
-		denied := check{action: "s3e:PutObject", resource: bucket(f.project, "logs"), reason: authz.ReasonNoGrant}
+		denied := check{action: "s3e:PutObject", resource: bucket(f.project, "logs"), reason: castellan.ReasonNoGrant}
 
 		t.Run("Member", func(t *testing.T) {
 			p, _, g := newGroup(t, "devs")
@@ -257,7 +257,7 @@ func TestGroups(t *testing.T) {
 			runChecks(t, f.authorizer, p, []check{
 				allowed,
 				{name: "NearThroughGroup", action: "s3e:PutObject", resource: bucket(f.project2, "logs"),
-					reason: authz.ReasonNoGrant, explainReason: authz.ReasonScopeMismatch, match: g, group: &g.Subject},
+					reason: castellan.ReasonNoGrant, explainReason: castellan.ReasonScopeMismatch, match: g, group: &g.Subject},
 			})
 			outsider := f.user(t)
 			t.Run("NonMember", func(t *testing.T) { denied.run(t, f.authorizer, outsider) })
@@ -290,7 +290,7 @@ func TestExpiry(t *testing.T) {
 		f.clock.Advance(time.Hour - time.Second)
 		t.Run("SecondBefore", func(t *testing.T) {
 			c := put
-			c.allowed, c.reason, c.match = true, authz.ReasonAllowed, g
+			c.allowed, c.reason, c.match = true, castellan.ReasonAllowed, g
 			c.run(t, f.authorizer, p)
 		})
 		f.clock.Advance(time.Second)
@@ -299,11 +299,11 @@ func TestExpiry(t *testing.T) {
 		}
 		t.Run("AtExpiry", func(t *testing.T) {
 			c := put
-			c.reason = authz.ReasonExpired
+			c.reason = castellan.ReasonExpired
 			c.run(t, f.authorizer, p)
 		})
 		t.Run("AtExpiryActionNotInRole", func(t *testing.T) {
-			c := check{action: "s3e:DeleteBucket", resource: bucket(f.project, "logs"), reason: authz.ReasonNoGrant}
+			c := check{action: "s3e:DeleteBucket", resource: bucket(f.project, "logs"), reason: castellan.ReasonNoGrant}
 			c.run(t, f.authorizer, p)
 		})
 		t.Run("Missing", func(t *testing.T) {
@@ -323,15 +323,15 @@ func TestCustomRole(t *testing.T) {
 		p := f.user(t)
 		g := f.grant(t, role.ID, projectScope(f.project), userSubject(p), nil)
 		runChecks(t, f.authorizer, p, []check{
-			{name: "GetObject", action: "s3e:GetObject", resource: bucket(f.project, "logs"), allowed: true, reason: authz.ReasonAllowed, match: g},
-			{name: "GetBucketOnProject", action: "s3e:GetBucket", resource: projectScope(f.project), allowed: true, reason: authz.ReasonAllowed, match: g},
-			{name: "PutObject", action: "s3e:PutObject", resource: bucket(f.project, "logs"), reason: authz.ReasonNoGrant},
+			{name: "GetObject", action: "s3e:GetObject", resource: bucket(f.project, "logs"), allowed: true, reason: castellan.ReasonAllowed, match: g},
+			{name: "GetBucketOnProject", action: "s3e:GetBucket", resource: projectScope(f.project), allowed: true, reason: castellan.ReasonAllowed, match: g},
+			{name: "PutObject", action: "s3e:PutObject", resource: bucket(f.project, "logs"), reason: castellan.ReasonNoGrant},
 			{name: "OtherProject", action: "s3e:GetObject", resource: bucket(f.project2, "logs"),
-				reason: authz.ReasonNoGrant, explainReason: authz.ReasonScopeMismatch, match: g},
+				reason: castellan.ReasonNoGrant, explainReason: castellan.ReasonScopeMismatch, match: g},
 		})
 		must(f.s.Roles.DeleteRole(ctx, org, role.ID, true))(t)
 		t.Run("AfterDeleteRole", func(t *testing.T) {
-			check{action: "s3e:GetObject", resource: bucket(f.project, "logs"), reason: authz.ReasonNoGrant}.run(t, f.authorizer, p)
+			check{action: "s3e:GetObject", resource: bucket(f.project, "logs"), reason: castellan.ReasonNoGrant}.run(t, f.authorizer, p)
 		})
 	})
 }
@@ -340,18 +340,18 @@ func TestReasons(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, f *fixture) {
 		owner := f.owner()
 		runChecks(t, f.authorizer, owner, []check{
-			{name: "UnknownAction", action: "s3e:LaunchRocket", resource: bucket(f.project, "logs"), reason: authz.ReasonUnknownAction},
-			{name: "UnknownService", action: "nosuch:GetThing", resource: f.orgScope(), reason: authz.ReasonUnknownAction},
-			{name: "ActionPattern", action: "s3e:*", resource: f.orgScope(), reason: authz.ReasonUnknownAction},
-			{name: "ResourceOfOtherOrganization", action: "s3e:GetObject", resource: bucket(f.otherProject, "logs"), reason: authz.ReasonNotInOrganization},
-			{name: "ProjectOfOtherOrganization", action: "s3e:ListBuckets", resource: projectScope(f.otherProject), reason: authz.ReasonNotInOrganization},
-			{name: "OtherOrganization", action: "organizations:GetOrganization", resource: castellan.OrganizationScope(f.otherOrg.OrganizationID).String(), reason: authz.ReasonNotInOrganization},
-			{name: "UnknownProject", action: "s3e:GetObject", resource: "rn:s3e:0190d3a8-0000-7000-8000-000000000000:bucket/logs", reason: authz.ReasonNotInOrganization},
+			{name: "UnknownAction", action: "s3e:LaunchRocket", resource: bucket(f.project, "logs"), reason: castellan.ReasonUnknownAction},
+			{name: "UnknownService", action: "nosuch:GetThing", resource: f.orgScope(), reason: castellan.ReasonUnknownAction},
+			{name: "ActionPattern", action: "s3e:*", resource: f.orgScope(), reason: castellan.ReasonUnknownAction},
+			{name: "ResourceOfOtherOrganization", action: "s3e:GetObject", resource: bucket(f.otherProject, "logs"), reason: castellan.ReasonNotInOrganization},
+			{name: "ProjectOfOtherOrganization", action: "s3e:ListBuckets", resource: projectScope(f.otherProject), reason: castellan.ReasonNotInOrganization},
+			{name: "OtherOrganization", action: "organizations:GetOrganization", resource: castellan.OrganizationScope(f.otherOrg.OrganizationID).String(), reason: castellan.ReasonNotInOrganization},
+			{name: "UnknownProject", action: "s3e:GetObject", resource: "rn:s3e:0190d3a8-0000-7000-8000-000000000000:bucket/logs", reason: castellan.ReasonNotInOrganization},
 		})
 		t.Run("Operator", func(t *testing.T) {
 			for _, typ := range []castellan.PrincipalType{castellan.PrincipalOperator, castellan.PrincipalSystem} {
 				p := castellan.Principal{Type: typ, ID: "op-1"}
-				check{action: "organizations:DeleteOrganization", resource: bucket(f.otherProject, "logs"), allowed: true, reason: authz.ReasonOperator}.run(t, f.authorizer, p)
+				check{action: "organizations:DeleteOrganization", resource: bucket(f.otherProject, "logs"), allowed: true, reason: castellan.ReasonOperator}.run(t, f.authorizer, p)
 			}
 		})
 		t.Run("ErrInvalidScope", func(t *testing.T) {

@@ -106,7 +106,7 @@ func newBenchOrg(b *testing.B, backend sqltest.Backend, nUsers, nGroups int) *be
 	if !d.Allowed || len(d.Matches) != 1 || d.Matches[0].Path != "group" || *d.Matches[0].Group != viaGroup || d.Matches[0].Scope != o.allowed.Resource {
 		b.Fatalf("allowed request: got %+v, want allowed through %v's grant on %s only", d, viaGroup, o.allowed.Resource)
 	}
-	if d := must(o.authorizer.Explain(ctx, o.denied))(b); d.Allowed || d.Reason != authz.ReasonScopeMismatch || len(d.Near) != 2*perGroup {
+	if d := must(o.authorizer.Explain(ctx, o.denied))(b); d.Allowed || d.Reason != castellan.ReasonScopeMismatch || len(d.Near) != 2*perGroup {
 		b.Fatalf("denied request: got allowed %v reason %q with %d near misses, want scope_mismatch with %d", d.Allowed, d.Reason, len(d.Near), 2*perGroup)
 	}
 	b.Logf("%s: %d users, %d groups, %d grants set up in %v", backend.Name, nUsers, nGroups, len(items)+1, time.Since(start).Round(time.Millisecond))

@@ -79,7 +79,7 @@ func TestRoleKinds(t *testing.T) {
 		"organization.owner": castellan.RoleOrganization, "organization.admin": castellan.RoleOrganization, "organization.reader": castellan.RoleOrganization,
 		"project.admin": castellan.RoleProject, "project.member": castellan.RoleProject, "project.reader": castellan.RoleProject,
 		"iam.userAdmin": castellan.RoleServiceKind, "services.user": castellan.RoleServiceKind, "project.user": castellan.RoleServiceKind,
-		"platform.authorizer": castellan.RoleServiceKind,
+		"platform.authorizer": castellan.RoleOrganization,
 		"s3e.admin":           castellan.RoleResource, "s3e.editor": castellan.RoleResource, "s3e.viewer": castellan.RoleResource,
 		"registry.admin": castellan.RoleResource, "registry.editor": castellan.RoleResource, "registry.viewer": castellan.RoleResource,
 	} {
