@@ -51,8 +51,8 @@ type GrantCreate struct {
 	ExpiresAt *time.Time
 }
 
-// GrantFilter selects grants of one organization. Set at most one of
-// Scope, Subject and RoleID; all of them list everything.
+// GrantFilter selects grants of one organization: those matching every
+// field set; with none set, all of them.
 type GrantFilter struct {
 	Scope *string
 	// Subject lists the subject's grants; for a user, also those through
@@ -74,19 +74,25 @@ type GrantService interface {
 	FindGrantsFor(ctx context.Context, orgID string, subjects []Subject, scopes []string) ([]*Grant, error)
 	// CreateGrants returns EINVALID (request.invalid_field naming the item,
 	// request.invalid_scope, grant.role_scope_mismatch), ENOTFOUND
-	// (role.not_found, user.not_found, group.not_found, project.not_found).
-	// Granting what exists already is a no-op for that item.
+	// (role.not_found, user.not_found, group.not_found, project.not_found),
+	// or EPRECONDITION (grant.last_owner) when granting again would give the
+	// last permanent owner grant an expiry. Granting what exists already
+	// with the same expiry is a no-op for that item; a grant that has
+	// expired, or whose expiry differs from the one asked for, is replaced
+	// by a new one (a new ID, recorded as a delete and a create).
 	CreateGrants(ctx context.Context, orgID string, grants []GrantCreate) ([]*Grant, int64, error)
 	// FindGrantsByID returns the grants with the IDs, in the order given.
 	// Returns ENOTFOUND (grant.not_found) naming the first unknown ID.
 	FindGrantsByID(ctx context.Context, orgID string, ids []string) ([]*Grant, error)
 	// DeleteGrants returns ENOTFOUND (grant.not_found) for an unknown ID and
-	// EPRECONDITION (grant.last_owner) when no user would remain
-	// Organization Owner.
+	// EPRECONDITION (grant.last_owner) when no user would remain holding
+	// organization.owner directly on the organization without an expiry
+	// (a grant that expires does not count, even while it is live).
 	DeleteGrants(ctx context.Context, orgID string, ids []string) (int64, error)
 	// SetRoles makes roleIDs exactly the roles subject holds directly on
 	// scope (the "Edit role" of a user's or group's IAM roles tab): it
-	// grants the missing ones and revokes the others in one transaction,
+	// grants the missing ones and revokes the others in one transaction (a
+	// wanted role held with an expiry, or expired, becomes permanent),
 	// with the checks of CreateGrants and DeleteGrants. An empty roleIDs is
 	// EINVALID (grant.roles_required): at least one role remains, and
 	// RemoveRoles with all removes every one.

@@ -49,7 +49,7 @@ func (s *Server) registerGrants() {
 
 	register(s, op{
 		id: "create-grants", method: http.MethodPost, path: "/v1/organizations/{org}/grants:batchCreate", tag: tag,
-		action: "iam:SetGrants", errors: []int{http.StatusForbidden, http.StatusNotFound},
+		action: "iam:SetGrants", errors: []int{http.StatusForbidden, http.StatusNotFound, http.StatusPreconditionFailed},
 		summary: "Grant roles", desc: "Up to 100 grants, all or nothing. The caller needs iam:SetGrants on each scope and must itself hold every action of each role there (hierarchy principle): otherwise grant.escalation. Organization roles go on the organization, project roles on projects, resource roles on resources of their service and type.",
 	}, s.createGrants)
 

@@ -222,6 +222,12 @@ func (db *DB) update(ctx context.Context, fn func(tx *Tx) error) error {
 	return nil
 }
 
+// unchangedRevision is the revision a write that changes nothing returns:
+// the newest committed one (the transaction holds the counter, so no
+// other write commits meanwhile), at which everything it would have made
+// is visible. The transaction's own revision is rolled back with it.
+func (tx *Tx) unchangedRevision() int64 { return tx.revision - 1 }
+
 func (tx *Tx) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	return tx.ExecContext(ctx, tx.db.dialect.rebind(query), args...)
 }

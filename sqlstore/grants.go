@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -138,8 +139,10 @@ func (s *GrantService) FindGrants(ctx context.Context, orgID string, f castellan
 	return grants, next, nil
 }
 
-// FindGrantsFor implements castellan.GrantService in one query, served by
-// the (org_id, subject_type, subject_id) index.
+// FindGrantsFor implements castellan.GrantService in one query: a UNION
+// ALL of one lookup per subject type, each served by the (org_id,
+// subject_type, subject_id, scope) index. (One query with an OR over the
+// types made both backends scan every grant on the scopes instead.)
 func (s *GrantService) FindGrantsFor(ctx context.Context, orgID string, subjects []castellan.Subject, scopes []string) ([]*castellan.Grant, error) {
 	if len(subjects) == 0 || len(scopes) == 0 {
 		return nil, nil
@@ -152,16 +155,18 @@ func (s *GrantService) FindGrantsFor(ctx context.Context, orgID string, subjects
 		}
 		idsByType[sub.Type] = append(idsByType[sub.Type], sub.ID)
 	}
-	scopeIn, args := inList(scopes)
-	args = append([]any{orgID}, args...)
-	var bySubject []string
+	scopeIn, scopeArgs := inList(scopes)
+	var (
+		selects []string
+		args    []any
+	)
 	for _, t := range types {
 		in, ids := inList(idsByType[t])
-		bySubject = append(bySubject, `(subject_type = ? AND subject_id IN `+in+`)`)
-		args = append(append(args, string(t)), ids...)
+		selects = append(selects, `SELECT `+grantColumns+` FROM grants
+			WHERE org_id = ? AND subject_type = ? AND subject_id IN `+in+` AND scope IN `+scopeIn)
+		args = append(append(append(args, orgID, string(t)), ids...), scopeArgs...)
 	}
-	rows, err := s.db.query(ctx, `SELECT `+grantColumns+` FROM grants
-		WHERE org_id = ? AND scope IN `+scopeIn+` AND (`+strings.Join(bySubject, " OR ")+`) ORDER BY id`, args...)
+	rows, err := s.db.query(ctx, strings.Join(selects, " UNION ALL ")+` ORDER BY id`, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -169,10 +174,11 @@ func (s *GrantService) FindGrantsFor(ctx context.Context, orgID string, subjects
 }
 
 // CreateGrants implements castellan.GrantService. Items are checked in
-// order and the first bad one fails the batch; items that exist already
-// (same role, scope and subject) are returned as they are, whatever their
-// expiry. When nothing is new, nothing is written and the store's current
-// revision is returned.
+// order and the first bad one fails the batch. An item that exists already
+// (same role, scope and subject), live and with the expiry asked for, is
+// returned as it is; one that has expired or has another expiry is
+// replaced by a new grant, so that granting again renews. When nothing is
+// new, nothing is written and the store's current revision is returned.
 func (s *GrantService) CreateGrants(ctx context.Context, orgID string, items []castellan.GrantCreate) ([]*castellan.Grant, int64, error) {
 	if err := checkBatchSize("body.grants", len(items)); err != nil {
 		return nil, 0, err
@@ -195,7 +201,7 @@ func (s *GrantService) CreateGrants(ctx context.Context, orgID string, items []c
 			wanted[i] = g
 		}
 		var err error
-		out, rev, err = insertGrants(ctx, tx, wanted)
+		out, rev, err = insertGrants(ctx, tx, orgID, wanted)
 		return err
 	})
 	if err != nil {
@@ -212,11 +218,26 @@ type grantKey struct {
 
 func keyOf(g *castellan.Grant) grantKey { return grantKey{g.RoleID, g.Scope, g.Subject} }
 
-// insertGrants inserts the checked grants that do not exist yet and
-// returns, in input order, the grant standing for each.
-func insertGrants(ctx context.Context, tx *Tx, wanted []*castellan.Grant) ([]*castellan.Grant, int64, error) {
+// needsRenewal reports whether granting again what existing grants,
+// with expiresAt, replaces it: it has expired at now, or its expiry is
+// not expiresAt (a permanent grant and an expiring one differ).
+func needsRenewal(existing *castellan.Grant, expiresAt *time.Time, now time.Time) bool {
+	if !existing.Active(now) {
+		return true
+	}
+	if existing.ExpiresAt == nil || expiresAt == nil {
+		return existing.ExpiresAt != expiresAt
+	}
+	return !existing.ExpiresAt.Equal(*expiresAt)
+}
+
+// insertGrants makes the checked grants: one that exists and needs no
+// renewal stands as it is, one that needs renewal is replaced, the others
+// are inserted. It returns, in input order, the grant standing for each.
+// The first of repeated items decides the expiry.
+func insertGrants(ctx context.Context, tx *Tx, orgID string, wanted []*castellan.Grant) ([]*castellan.Grant, int64, error) {
 	byKey := map[grantKey]*castellan.Grant{}
-	var fresh []*castellan.Grant
+	var fresh, replaced []*castellan.Grant
 	for _, g := range wanted {
 		k := keyOf(g)
 		if byKey[k] != nil {
@@ -226,19 +247,19 @@ func insertGrants(ctx context.Context, tx *Tx, wanted []*castellan.Grant) ([]*ca
 		if err != nil {
 			return nil, 0, err
 		}
-		if existing != nil {
+		if existing != nil && !needsRenewal(existing, g.ExpiresAt, tx.now) {
 			byKey[k] = existing
 			continue
+		}
+		if existing != nil {
+			replaced = append(replaced, existing)
 		}
 		byKey[k] = g
 		fresh = append(fresh, g)
 	}
-	rev := tx.unchangedRevision()
-	if len(fresh) > 0 {
-		var err error
-		if rev, err = insertFreshGrants(ctx, tx, fresh, byKey); err != nil {
-			return nil, 0, err
-		}
+	rev, err := replaceGrants(ctx, tx, orgID, replaced, fresh, byKey)
+	if err != nil {
+		return nil, 0, err
 	}
 	out := make([]*castellan.Grant, len(wanted))
 	for i, g := range wanted {
@@ -247,14 +268,26 @@ func insertGrants(ctx context.Context, tx *Tx, wanted []*castellan.Grant) ([]*ca
 	return out, rev, nil
 }
 
-// insertFreshGrants inserts grants that did not exist when looked up and
-// records them.
-func insertFreshGrants(ctx context.Context, tx *Tx, fresh []*castellan.Grant, byKey map[grantKey]*castellan.Grant) (int64, error) {
+// replaceGrants deletes stale grants, which the transaction read, and
+// inserts fresh ones, some of which take the place of stale ones with the
+// same role, scope and subject (hence deleting first), as one
+// iam:SetGrants change. It refuses with the last-owner rule, and returns
+// the revision, unchanged when there was nothing to do.
+func replaceGrants(ctx context.Context, tx *Tx, orgID string, stale, fresh []*castellan.Grant, byKey map[grantKey]*castellan.Grant) (int64, error) {
+	if err := keepAnOwner(ctx, tx, orgID, stale, fresh); err != nil {
+		return 0, err
+	}
+	if err := deleteGrants(ctx, tx, orgID, stale); err != nil {
+		return 0, err
+	}
 	created, err := insertNewGrants(ctx, tx, fresh, byKey)
 	if err != nil {
 		return 0, err
 	}
-	return tx.record(ctx, grantChange(fresh[0].OrganizationID, created, nil))
+	if len(created) == 0 && len(stale) == 0 {
+		return tx.unchangedRevision(), nil
+	}
+	return tx.record(ctx, grantChange(orgID, created, stale))
 }
 
 // grantChange is the change of an iam:SetGrants write.
@@ -379,7 +412,7 @@ func (s *GrantService) DeleteGrants(ctx context.Context, orgID string, ids []str
 		if _, err := inOrder(grants, ids); err != nil {
 			return err
 		}
-		if err := keepAnOwner(ctx, tx, orgID, grants); err != nil {
+		if err := keepAnOwner(ctx, tx, orgID, grants, nil); err != nil {
 			return err
 		}
 		deleted, err := deleteGrantsWhere(ctx, tx, `org_id = ? AND id IN `+in, append([]any{orgID}, args...)...)
@@ -397,24 +430,27 @@ func (s *GrantService) DeleteGrants(ctx context.Context, orgID string, ids []str
 }
 
 // isOwnerGrant reports whether g is one of the grants the last-owner rule
-// counts: organization.owner, to a user directly, on the organization.
+// counts: organization.owner, to a user directly, on the organization,
+// without expiry. A grant that expires does not count even while it is
+// live, since the sweep deletes it without asking.
 func isOwnerGrant(g *castellan.Grant) bool {
 	return g.RoleID == castellan.OrganizationOwnerRoleID && g.Subject.Type == castellan.SubjectUser &&
-		g.Scope == castellan.OrganizationScope(g.OrganizationID).String()
+		g.Scope == castellan.OrganizationScope(g.OrganizationID).String() && g.ExpiresAt == nil
 }
 
-// keepAnOwner returns EPRECONDITION (grant.last_owner) when deleting grants
-// would leave the organization without an unexpired owner grant. Writers
-// that delete owner grants serialize on the organization's row, so two of
-// them cannot each remove one of the last two owners.
-func keepAnOwner(ctx context.Context, tx *Tx, orgID string, grants []*castellan.Grant) error {
+// keepAnOwner returns EPRECONDITION (grant.last_owner) when a write that
+// deletes the grants doomed and makes the grants made would leave the
+// organization without an owner grant (one isOwnerGrant counts). Writers that delete owner grants
+// serialize on the organization's row, so two of them cannot each remove
+// one of the last two owners.
+func keepAnOwner(ctx context.Context, tx *Tx, orgID string, doomed, made []*castellan.Grant) error {
 	var owners []string
-	for _, g := range grants {
+	for _, g := range doomed {
 		if isOwnerGrant(g) {
 			owners = append(owners, g.ID)
 		}
 	}
-	if len(owners) == 0 {
+	if len(owners) == 0 || slices.ContainsFunc(made, isOwnerGrant) {
 		return nil
 	}
 	var id string
@@ -424,14 +460,15 @@ func keepAnOwner(ctx context.Context, tx *Tx, orgID string, grants []*castellan.
 	in, args := inList(owners)
 	var remaining int
 	err := tx.queryRow(ctx, `SELECT COUNT(*) FROM grants WHERE org_id = ? AND role_id = ? AND scope = ? AND subject_type = 'user'
-		AND (expires_at IS NULL OR expires_at > ?) AND id NOT IN `+in,
-		append([]any{orgID, castellan.OrganizationOwnerRoleID, castellan.OrganizationScope(orgID).String(), tx.now}, args...)...).Scan(&remaining)
+		AND expires_at IS NULL AND id NOT IN `+in,
+		append([]any{orgID, castellan.OrganizationOwnerRoleID, castellan.OrganizationScope(orgID).String()}, args...)...).Scan(&remaining)
 	if err != nil {
 		return err
 	}
 	if remaining == 0 {
 		return castellan.Errorf(castellan.EPRECONDITION, castellan.CodeLastOwner,
-			"the organization must keep at least one user with role %s on it; grant the role to another user first", castellan.OrganizationOwnerRoleID)
+			"the organization must keep at least one user with role %s on it and no expiry; grant the role to another user first",
+			castellan.OrganizationOwnerRoleID)
 	}
 	return nil
 }

@@ -406,9 +406,3 @@ func (s *GroupService) FindUserGroups(ctx context.Context, orgID, userID string)
 	}
 	return collect(rows, scanGroup)
 }
-
-// unchangedRevision is the revision a write that changes nothing returns:
-// the newest committed one (the transaction holds the counter, so no
-// other write commits meanwhile), at which everything it would have made
-// is visible. The transaction's own revision is rolled back with it.
-func (tx *Tx) unchangedRevision() int64 { return tx.revision - 1 }

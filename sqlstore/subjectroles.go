@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/castellan-iam/castellan"
 )
@@ -69,25 +70,14 @@ func (s *GrantService) SetRoles(ctx context.Context, orgID string, subject caste
 		if err != nil {
 			return err
 		}
-		plan := planRoles(wanted, current)
-		if err := keepAnOwner(ctx, tx, orgID, plan.stale); err != nil {
-			return err
-		}
-		if err := deleteGrants(ctx, tx, orgID, plan.stale); err != nil {
-			return err
-		}
-		created, err := insertNewGrants(ctx, tx, plan.fresh, plan.byKey)
-		if err != nil {
+		plan := planRoles(wanted, current, tx.now)
+		if rev, err = replaceGrants(ctx, tx, orgID, plan.stale, plan.fresh, plan.byKey); err != nil {
 			return err
 		}
 		for _, g := range wanted {
 			out = append(out, plan.byKey[keyOf(g)])
 		}
-		rev = tx.unchangedRevision()
-		if len(created) > 0 || len(plan.stale) > 0 {
-			rev, err = tx.record(ctx, grantChange(orgID, created, plan.stale))
-		}
-		return err
+		return nil
 	})
 	if err != nil {
 		return nil, 0, err
@@ -96,30 +86,37 @@ func (s *GrantService) SetRoles(ctx context.Context, orgID string, subject caste
 }
 
 // rolePlan is what SetRoles changes: the grants to make (fresh) and to
-// revoke (stale), and the grant standing for each wanted role (byKey).
+// delete (stale), and the grant standing for each wanted role (byKey).
 type rolePlan struct {
 	byKey        map[grantKey]*castellan.Grant
 	fresh, stale []*castellan.Grant
 }
 
 // planRoles compares the wanted grants of one subject on one scope with
-// the current ones.
-func planRoles(wanted, current []*castellan.Grant) rolePlan {
+// the current ones at now. A current grant that is wanted and needs no
+// renewal stands; the others are stale: those of roles no longer wanted,
+// and those a fresh grant renews (SetRoles wants permanent grants, so an
+// expired or expiring one is replaced).
+func planRoles(wanted, current []*castellan.Grant, now time.Time) rolePlan {
 	plan := rolePlan{byKey: map[grantKey]*castellan.Grant{}}
+	held := map[grantKey]*castellan.Grant{}
 	for _, g := range current {
-		plan.byKey[keyOf(g)] = g
+		held[keyOf(g)] = g
 	}
-	isWanted := map[grantKey]bool{}
 	for _, g := range wanted {
 		k := keyOf(g)
-		if !isWanted[k] && plan.byKey[k] == nil {
-			plan.byKey[k] = g
-			plan.fresh = append(plan.fresh, g)
+		if plan.byKey[k] != nil {
+			continue
 		}
-		isWanted[k] = true
+		if old := held[k]; old != nil && !needsRenewal(old, g.ExpiresAt, now) {
+			plan.byKey[k] = old
+			continue
+		}
+		plan.byKey[k] = g
+		plan.fresh = append(plan.fresh, g)
 	}
 	for _, g := range current {
-		if !isWanted[keyOf(g)] {
+		if plan.byKey[keyOf(g)] != g {
 			plan.stale = append(plan.stale, g)
 		}
 	}
@@ -168,7 +165,7 @@ func (s *GrantService) RemoveRoles(ctx context.Context, orgID string, subject ca
 		if len(doomed) == 0 {
 			return nil
 		}
-		if err := keepAnOwner(ctx, tx, orgID, doomed); err != nil {
+		if err := keepAnOwner(ctx, tx, orgID, doomed, nil); err != nil {
 			return err
 		}
 		if err := deleteGrants(ctx, tx, orgID, doomed); err != nil {

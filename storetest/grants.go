@@ -72,6 +72,7 @@ func testGrants(t *testing.T, open Opener) {
 	t.Run("LastOwner", func(t *testing.T) { testLastOwner(t, open) })
 	t.Run("LastOwnerConcurrent", func(t *testing.T) { testLastOwnerConcurrent(t, open) })
 	t.Run("Expiry", func(t *testing.T) { testGrantExpiry(t, open) })
+	t.Run("Renew", func(t *testing.T) { testGrantRenewal(t, open) })
 	t.Run("CrossOrganization", func(t *testing.T) { testGrantsCrossOrganization(t, open) })
 	t.Run("SubjectRoles", func(t *testing.T) { testSubjectRoles(t, open) })
 	t.Run("DeleteProject", func(t *testing.T) {
@@ -129,14 +130,10 @@ func testGrantsOK(t *testing.T, open Opener) {
 	if len(events) != 1 || events[0].Revision != rev || events[0].RequestID != "req-grant" || len(events[0].Summary["created"]) == 0 {
 		t.Fatalf("got events %+v", events)
 	}
-	// Granting again is a no-op that returns the existing grants, whatever
-	// the expiry asked for.
+	// Granting again with the same expiry is a no-op that returns the
+	// existing grants (Renew covers another expiry).
 	before := takeSnapshot(t, f.s, org)
-	later := expires.Add(time.Hour)
-	again, againRev := must2(f.s.Grants.CreateGrants(ctx, org, []castellan.GrantCreate{
-		{RoleID: "s3e.admin", Scope: f.bucket("logs"), Subject: f.user(1), ExpiresAt: &later},
-		items[0],
-	}))(t)
+	again, againRev := must2(f.s.Grants.CreateGrants(ctx, org, []castellan.GrantCreate{items[2], items[0]}))(t)
 	if again[0].ID != grants[2].ID || !again[0].ExpiresAt.Equal(expires) || again[1].ID != grants[0].ID || againRev != before.revision {
 		t.Fatalf("got %+v at %d", again, againRev)
 	}
@@ -355,15 +352,26 @@ func testLastOwner(t *testing.T, open Opener) {
 	wantCode(t, err, castellan.EPRECONDITION, castellan.CodeLastOwner)
 	unchanged(t, f.s, org, before)
 
-	// An owner through a group, or one whose grant expires, does not count.
+	// An owner through a group, or one whose grant has an expiry, does not
+	// count, even while that grant is live: once it expired and was swept,
+	// nobody would own the organization.
 	expires := f.clock.Now().Add(time.Hour)
 	grants, _ := must2(f.s.Grants.CreateGrants(ctx, org, []castellan.GrantCreate{
 		{RoleID: castellan.OrganizationOwnerRoleID, Scope: f.orgScope(), Subject: f.groupSubject()},
 		{RoleID: castellan.OrganizationOwnerRoleID, Scope: f.orgScope(), Subject: f.user(2), ExpiresAt: &expires},
 	}))(t)
-	f.clock.Advance(2 * time.Hour)
-	before = takeSnapshot(t, f.s, org)
-	_, err = f.s.Grants.DeleteGrants(ctx, org, []string{ownerGrant.ID})
+	for _, advance := range []time.Duration{0, 2 * time.Hour} { // live, then expired
+		f.clock.Advance(advance)
+		before = takeSnapshot(t, f.s, org)
+		_, err = f.s.Grants.DeleteGrants(ctx, org, []string{ownerGrant.ID})
+		wantCode(t, err, castellan.EPRECONDITION, castellan.CodeLastOwner)
+		unchanged(t, f.s, org, before)
+	}
+	// Nor may the last owner's grant be given an expiry by granting it
+	// again, which replaces it.
+	_, _, err = f.s.Grants.CreateGrants(ctx, org, []castellan.GrantCreate{
+		{RoleID: castellan.OrganizationOwnerRoleID, Scope: f.orgScope(), Subject: owner, ExpiresAt: ptr(f.clock.Now().Add(time.Hour))},
+	})
 	wantCode(t, err, castellan.EPRECONDITION, castellan.CodeLastOwner)
 	unchanged(t, f.s, org, before)
 

@@ -95,6 +95,7 @@ func testSubjectRoles(t *testing.T, open Opener) {
 			wantRoles(t, f.rolesOf(t, subject, scope))
 		})
 	}
+	t.Run("Renew", func(t *testing.T) { testSetRolesRenewal(t, f) })
 	t.Run("LastOwner", func(t *testing.T) {
 		before := takeSnapshot(t, f.s, org)
 		_, _, err := f.s.Grants.SetRoles(ctx, org, f.owner(), f.orgScope(), []string{"organization.admin"})

@@ -56,7 +56,7 @@ CREATE TABLE grants (
     revision     BIGINT NOT NULL
 );
 CREATE UNIQUE INDEX grants_identity ON grants (org_id, role_id, scope, subject_type, subject_id);
-CREATE INDEX grants_org_subject ON grants (org_id, subject_type, subject_id);
+CREATE INDEX grants_org_subject ON grants (org_id, subject_type, subject_id, scope);
 CREATE INDEX grants_org_scope ON grants (org_id, scope);
 CREATE INDEX grants_org_role ON grants (org_id, role_id);
 CREATE INDEX grants_expires_at ON grants (expires_at) WHERE expires_at IS NOT NULL;

@@ -33,6 +33,7 @@ CREATE TABLE nodes (
 CREATE UNIQUE INDEX nodes_one_root ON nodes (org_id) WHERE kind = 'root';
 CREATE UNIQUE INDEX nodes_sibling_name ON nodes (parent_id, kind, name) WHERE parent_id IS NOT NULL;
 CREATE INDEX nodes_org_kind_name ON nodes (org_id, kind, name, id);
+CREATE INDEX nodes_parent ON nodes (parent_id);
 
 CREATE TABLE users (
     id         TEXT PRIMARY KEY,
@@ -63,6 +64,7 @@ CREATE TABLE api_tokens (
     CHECK ((kind = 'operator') = (user_id IS NULL))
 );
 CREATE UNIQUE INDEX api_tokens_secret_hash ON api_tokens (secret_hash);
+CREATE INDEX api_tokens_user ON api_tokens (user_id);
 
 -- revision_counter has one row; taking the next revision locks it until
 -- commit, so revisions become visible in the order they were taken.

@@ -25,6 +25,8 @@ CREATE TABLE group_members (
     PRIMARY KEY (group_id, user_id)
 );
 CREATE INDEX group_members_org_user ON group_members (org_id, user_id);
+-- Deleting a user cascades by user_id alone.
+CREATE INDEX group_members_user ON group_members (user_id);
 
 -- roles holds custom roles only; actions is a JSON array of action patterns.
 CREATE TABLE roles (
@@ -58,7 +60,7 @@ CREATE TABLE grants (
     revision     INTEGER NOT NULL
 );
 CREATE UNIQUE INDEX grants_identity ON grants (org_id, role_id, scope, subject_type, subject_id);
-CREATE INDEX grants_org_subject ON grants (org_id, subject_type, subject_id);
+CREATE INDEX grants_org_subject ON grants (org_id, subject_type, subject_id, scope);
 CREATE INDEX grants_org_scope ON grants (org_id, scope);
 CREATE INDEX grants_org_role ON grants (org_id, role_id);
 CREATE INDEX grants_expires_at ON grants (expires_at) WHERE expires_at IS NOT NULL;
