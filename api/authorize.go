@@ -52,9 +52,6 @@ type explainOutput struct {
 	}
 }
 
-// MaxBatchChecks is the most checks one authorize:batch call takes.
-const MaxBatchChecks = 1000
-
 func (s *Server) registerAuthorize() {
 	const tag = "Decisions"
 	register(s, op{
@@ -77,8 +74,9 @@ func (s *Server) registerAuthorize() {
 }
 
 // check validates one check, verifies that the caller may ask about the
-// principal's organization, and decides.
-func (s *Server) check(ctx context.Context, c authzCheck, field string, explain bool) (castellan.Decision, error) {
+// principal's organization, and decides. callerMay remembers, across the
+// checks of a batch, the organizations the caller may ask about.
+func (s *Server) check(ctx context.Context, c authzCheck, field string, explain bool, callerMay map[string]bool) (castellan.Decision, error) {
 	var fields []castellan.FieldError
 	if !castellan.ValidID(c.Principal.ID) {
 		fields = append(fields, castellan.FieldError{Field: field + ".principal.id", Rule: "format", Message: "must be a UUID"})
@@ -93,7 +91,7 @@ func (s *Server) check(ctx context.Context, c authzCheck, field string, explain 
 		return castellan.Decision{}, err
 	}
 	org := c.Principal.OrganizationID
-	if caller, _ := castellan.PrincipalFrom(ctx); caller.Type != castellan.PrincipalOperator {
+	if caller, _ := castellan.PrincipalFrom(ctx); caller.Type != castellan.PrincipalOperator && !callerMay[org] {
 		d, err := s.authorizer.Authorize(ctx, castellan.AuthzRequest{Principal: caller, Action: "iam:Authorize", Resource: castellan.OrganizationScope(org).String()})
 		if err != nil {
 			return castellan.Decision{}, err
@@ -101,6 +99,7 @@ func (s *Server) check(ctx context.Context, c authzCheck, field string, explain 
 		if !d.Allowed {
 			return castellan.Decision{}, denied("iam:Authorize", castellan.OrganizationScope(org).String())
 		}
+		callerMay[org] = true
 	}
 	req := castellan.AuthzRequest{
 		Principal: castellan.Principal{Type: castellan.PrincipalUser, ID: c.Principal.ID, OrganizationID: org},
@@ -131,7 +130,7 @@ func (s *Server) authorize(ctx context.Context, in *struct{ Body authzCheck }) (
 	if err != nil {
 		return nil, err
 	}
-	d, err := s.check(ctx, in.Body, "body", false)
+	d, err := s.check(ctx, in.Body, "body", false, map[string]bool{})
 	if err != nil {
 		return nil, err
 	}
@@ -151,8 +150,9 @@ func (s *Server) authorizeBatch(ctx context.Context, in *struct {
 	}
 	out := &batchOutput{}
 	out.Body.Revision = rev
+	callerMay := map[string]bool{}
 	for i, c := range in.Body.Checks {
-		d, err := s.check(ctx, c, "body.checks["+strconv.Itoa(i)+"]", false)
+		d, err := s.check(ctx, c, "body.checks["+strconv.Itoa(i)+"]", false, callerMay)
 		if err != nil {
 			return nil, err
 		}
@@ -166,7 +166,7 @@ func (s *Server) authorizeExplain(ctx context.Context, in *struct{ Body authzChe
 	if err != nil {
 		return nil, err
 	}
-	d, err := s.check(ctx, in.Body, "body", true)
+	d, err := s.check(ctx, in.Body, "body", true, map[string]bool{})
 	if err != nil {
 		return nil, err
 	}

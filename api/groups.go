@@ -108,12 +108,12 @@ func (s *Server) registerGroupMembers(tag string) {
 		id: "add-group-members", method: http.MethodPost, path: "/v1/organizations/{org}/groups/{group}/members:batchAdd", tag: tag,
 		action: "iam:AddGroupMembers", errors: []int{http.StatusForbidden, http.StatusNotFound},
 		summary: "Add members to a group", desc: "Up to 100 users at once, all or nothing. Users already in the group stay.",
-	}, s.addGroupMembers)
+	}, s.changeMembers(s.services.Groups.AddGroupMembers))
 	register(s, op{
 		id: "remove-group-members", method: http.MethodPost, path: "/v1/organizations/{org}/groups/{group}/members:batchRemove", tag: tag,
 		action: "iam:RemoveGroupMembers", errors: []int{http.StatusForbidden, http.StatusNotFound},
 		summary: "Remove members from a group", desc: "Up to 100 users at once, all or nothing. They lose what they held through the group at once.",
-	}, s.removeGroupMembers)
+	}, s.changeMembers(s.services.Groups.RemoveGroupMembers))
 	register(s, op{
 		id: "list-group-members", method: http.MethodGet, path: "/v1/organizations/{org}/groups/{group}/members", tag: tag,
 		action: "iam:ListGroupMembers", errors: []int{http.StatusForbidden, http.StatusNotFound},
@@ -192,38 +192,27 @@ func (s *Server) deleteGroup(ctx context.Context, in *GroupPath) (*revisionOutpu
 	return revisionOf(rev), nil
 }
 
-func (s *Server) addGroupMembers(ctx context.Context, in *struct {
+type membersInput struct {
 	GroupPath
 	Body membersBody
-}) (*revisionOutput, error) {
-	if err := s.allowGroupChange(ctx, in.GroupPath); err != nil {
-		return nil, err
-	}
-	if err := checkIDs("body.userIds", in.Body.UserIDs); err != nil {
-		return nil, err
-	}
-	rev, err := s.services.Groups.AddGroupMembers(ctx, in.Org, in.Group, in.Body.UserIDs)
-	if err != nil {
-		return nil, err
-	}
-	return revisionOf(rev), nil
 }
 
-func (s *Server) removeGroupMembers(ctx context.Context, in *struct {
-	GroupPath
-	Body membersBody
-}) (*revisionOutput, error) {
-	if err := s.allowGroupChange(ctx, in.GroupPath); err != nil {
-		return nil, err
+// changeMembers returns the handler of a change of a group's members made
+// by change (the store's AddGroupMembers or RemoveGroupMembers).
+func (s *Server) changeMembers(change func(ctx context.Context, orgID, groupID string, userIDs []string) (int64, error)) func(context.Context, *membersInput) (*revisionOutput, error) {
+	return func(ctx context.Context, in *membersInput) (*revisionOutput, error) {
+		if err := s.allowGroupChange(ctx, in.GroupPath); err != nil {
+			return nil, err
+		}
+		if err := checkIDs("body.userIds", in.Body.UserIDs); err != nil {
+			return nil, err
+		}
+		rev, err := change(ctx, in.Org, in.Group, in.Body.UserIDs)
+		if err != nil {
+			return nil, err
+		}
+		return revisionOf(rev), nil
 	}
-	if err := checkIDs("body.userIds", in.Body.UserIDs); err != nil {
-		return nil, err
-	}
-	rev, err := s.services.Groups.RemoveGroupMembers(ctx, in.Org, in.Group, in.Body.UserIDs)
-	if err != nil {
-		return nil, err
-	}
-	return revisionOf(rev), nil
 }
 
 func (s *Server) listGroupMembers(ctx context.Context, in *struct {

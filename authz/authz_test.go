@@ -47,11 +47,11 @@ func newFixture(tb testing.TB, b sqltest.Backend) *fixture {
 		Catalog: f.s.Catalog, Now: f.clock.Now,
 	}
 	ctx := context.Background()
-	f.org = must(f.s.Tokens.BootstrapOrganization(ctx, castellan.Bootstrap{OrganizationName: "Acme", OwnerEmail: "owner@acme.example"}))(tb)
-	f.otherOrg = must(f.s.Tokens.BootstrapOrganization(ctx, castellan.Bootstrap{OrganizationName: "Globex", OwnerEmail: "owner@globex.example"}))(tb)
-	f.project = must(f.s.Projects.CreateProject(ctx, f.org.OrganizationID, castellan.ProjectCreate{Name: "web"}))(tb)
-	f.project2 = must(f.s.Projects.CreateProject(ctx, f.org.OrganizationID, castellan.ProjectCreate{Name: "api"}))(tb)
-	f.otherProject = must(f.s.Projects.CreateProject(ctx, f.otherOrg.OrganizationID, castellan.ProjectCreate{Name: "web"}))(tb)
+	f.org = storetest.Must(f.s.Tokens.BootstrapOrganization(ctx, castellan.Bootstrap{OrganizationName: "Acme", OwnerEmail: "owner@acme.example"}))(tb)
+	f.otherOrg = storetest.Must(f.s.Tokens.BootstrapOrganization(ctx, castellan.Bootstrap{OrganizationName: "Globex", OwnerEmail: "owner@globex.example"}))(tb)
+	f.project = storetest.Must(f.s.Projects.CreateProject(ctx, f.org.OrganizationID, castellan.ProjectCreate{Name: "web"}))(tb)
+	f.project2 = storetest.Must(f.s.Projects.CreateProject(ctx, f.org.OrganizationID, castellan.ProjectCreate{Name: "api"}))(tb)
+	f.otherProject = storetest.Must(f.s.Projects.CreateProject(ctx, f.otherOrg.OrganizationID, castellan.ProjectCreate{Name: "web"}))(tb)
 	return f
 }
 
@@ -59,7 +59,7 @@ func newFixture(tb testing.TB, b sqltest.Backend) *fixture {
 func (f *fixture) user(tb testing.TB) castellan.Principal {
 	tb.Helper()
 	f.users++
-	u := must(f.s.Users.CreateUser(context.Background(), f.org.OrganizationID, castellan.UserCreate{Email: fmt.Sprintf("user-%d@acme.example", f.users)}))(tb)
+	u := storetest.Must(f.s.Users.CreateUser(context.Background(), f.org.OrganizationID, castellan.UserCreate{Email: fmt.Sprintf("user-%d@acme.example", f.users)}))(tb)
 	return castellan.Principal{Type: castellan.PrincipalUser, ID: u.ID, OrganizationID: f.org.OrganizationID}
 }
 
@@ -73,7 +73,7 @@ func (f *fixture) grant(tb testing.TB, roleID, scope string, subject castellan.S
 	grants, _, err := f.s.Grants.CreateGrants(context.Background(), f.org.OrganizationID, []castellan.GrantCreate{
 		{RoleID: roleID, Scope: scope, Subject: subject, ExpiresAt: expiresAt},
 	})
-	return must(grants, err)(tb)[0]
+	return storetest.Must(grants, err)(tb)[0]
 }
 
 func (f *fixture) orgScope() string {
@@ -86,17 +86,6 @@ func bucket(p *castellan.Project, name string) string { return "rn:s3e:" + p.ID 
 
 func userSubject(p castellan.Principal) castellan.Subject {
 	return castellan.Subject{Type: castellan.SubjectUser, ID: p.ID}
-}
-
-// must returns a function that yields v, failing tb if err is not nil.
-func must[T any](v T, err error) func(tb testing.TB) T {
-	return func(tb testing.TB) T {
-		tb.Helper()
-		if err != nil {
-			tb.Fatalf("unexpected error: %v", err)
-		}
-		return v
-	}
 }
 
 // check is one authorization request and the decisions it must get.
@@ -120,7 +109,7 @@ func (c check) run(t *testing.T, a *authz.Authorizer, p castellan.Principal) {
 	t.Helper()
 	ctx := context.Background()
 	req := castellan.AuthzRequest{Principal: p, Action: c.action, Resource: c.resource}
-	d := must(a.Authorize(ctx, req))(t)
+	d := storetest.Must(a.Authorize(ctx, req))(t)
 	if d.Allowed != c.allowed || d.Reason != c.reason {
 		t.Errorf("Authorize(%s on %s): got allowed %v reason %q, want %v %q", c.action, c.resource, d.Allowed, d.Reason, c.allowed, c.reason)
 	}
@@ -131,7 +120,7 @@ func (c check) run(t *testing.T, a *authz.Authorizer, p castellan.Principal) {
 	if wantReason == "" {
 		wantReason = c.reason
 	}
-	e := must(a.Explain(ctx, req))(t)
+	e := storetest.Must(a.Explain(ctx, req))(t)
 	if e.Allowed != c.allowed || e.Reason != wantReason {
 		t.Errorf("Explain(%s on %s): got allowed %v reason %q, want %v %q", c.action, c.resource, e.Allowed, e.Reason, c.allowed, wantReason)
 	}
@@ -240,8 +229,8 @@ func TestGroups(t *testing.T) {
 		newGroup := func(t *testing.T, name string) (castellan.Principal, *castellan.Group, *castellan.Grant) {
 			t.Helper()
 			p := f.user(t)
-			group := must(f.s.Groups.CreateGroup(ctx, org, castellan.GroupCreate{Name: name}))(t)
-			must(f.s.Groups.AddGroupMembers(ctx, org, group.ID, []string{p.ID}))(t)
+			group := storetest.Must(f.s.Groups.CreateGroup(ctx, org, castellan.GroupCreate{Name: name}))(t)
+			storetest.Must(f.s.Groups.AddGroupMembers(ctx, org, group.ID, []string{p.ID}))(t)
 			g := f.grant(t, "project.member", projectScope(f.project), castellan.Subject{Type: castellan.SubjectGroup, ID: group.ID}, nil)
 			return p, group, g
 		}
@@ -265,13 +254,13 @@ func TestGroups(t *testing.T) {
 		t.Run("RemoveGroupMembers", func(t *testing.T) {
 			p, group, g := newGroup(t, "ops")
 			allowedVia(g).run(t, f.authorizer, p)
-			must(f.s.Groups.RemoveGroupMembers(ctx, org, group.ID, []string{p.ID}))(t)
+			storetest.Must(f.s.Groups.RemoveGroupMembers(ctx, org, group.ID, []string{p.ID}))(t)
 			denied.run(t, f.authorizer, p)
 		})
 		t.Run("DeleteGroup", func(t *testing.T) {
 			p, group, g := newGroup(t, "temps")
 			allowedVia(g).run(t, f.authorizer, p)
-			must(f.s.Groups.DeleteGroup(ctx, org, group.ID))(t)
+			storetest.Must(f.s.Groups.DeleteGroup(ctx, org, group.ID))(t)
 			denied.run(t, f.authorizer, p)
 		})
 	})
@@ -307,7 +296,7 @@ func TestExpiry(t *testing.T) {
 			c.run(t, f.authorizer, p)
 		})
 		t.Run("Missing", func(t *testing.T) {
-			got := must(f.authorizer.Missing(context.Background(), p, bucket(f.project, "logs"), []string{"s3e:PutObject"}))(t)
+			got := storetest.Must(f.authorizer.Missing(context.Background(), p, bucket(f.project, "logs"), []string{"s3e:PutObject"}))(t)
 			if !slices.Equal(got, []string{"s3e:PutObject"}) {
 				t.Fatalf("got missing %v, want [s3e:PutObject] once the grant expired", got)
 			}
@@ -319,7 +308,7 @@ func TestCustomRole(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, f *fixture) {
 		ctx := context.Background()
 		org := f.org.OrganizationID
-		role := must(f.s.Roles.CreateRole(ctx, org, castellan.RoleCreate{Name: "Object reader", Kind: castellan.RoleServiceKind, Actions: []string{"s3e:Get*"}}))(t)
+		role := storetest.Must(f.s.Roles.CreateRole(ctx, org, castellan.RoleCreate{Name: "Object reader", Kind: castellan.RoleServiceKind, Actions: []string{"s3e:Get*"}}))(t)
 		p := f.user(t)
 		g := f.grant(t, role.ID, projectScope(f.project), userSubject(p), nil)
 		runChecks(t, f.authorizer, p, []check{
@@ -329,7 +318,7 @@ func TestCustomRole(t *testing.T) {
 			{name: "OtherProject", action: "s3e:GetObject", resource: bucket(f.project2, "logs"),
 				reason: castellan.ReasonNoGrant, explainReason: castellan.ReasonScopeMismatch, match: g},
 		})
-		must(f.s.Roles.DeleteRole(ctx, org, role.ID, true))(t)
+		storetest.Must(f.s.Roles.DeleteRole(ctx, org, role.ID, true))(t)
 		t.Run("AfterDeleteRole", func(t *testing.T) {
 			check{action: "s3e:GetObject", resource: bucket(f.project, "logs"), reason: castellan.ReasonNoGrant}.run(t, f.authorizer, p)
 		})
@@ -423,7 +412,7 @@ func TestMissing(t *testing.T) {
 			{"Operator", castellan.Principal{Type: castellan.PrincipalOperator, ID: "op-1"}, f.orgScope(), ownerActions, nil},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				got := must(f.authorizer.Missing(ctx, tc.principal, tc.scope, tc.actions))(t)
+				got := storetest.Must(f.authorizer.Missing(ctx, tc.principal, tc.scope, tc.actions))(t)
 				if !slices.Equal(got, tc.want) {
 					t.Fatalf("got missing %v, want %v", got, tc.want)
 				}

@@ -36,18 +36,18 @@ func newBenchOrg(b *testing.B, backend sqltest.Backend, nUsers, nGroups int) *be
 	clock := storetest.NewClock()
 	s := sqltest.MustOpen(b, backend.URL(b), clock.Now).Services()
 	ctx := context.Background()
-	res := must(s.Tokens.BootstrapOrganization(ctx, castellan.Bootstrap{OrganizationName: "Bench", OwnerEmail: "owner@bench.example"}))(b)
+	res := storetest.Must(s.Tokens.BootstrapOrganization(ctx, castellan.Bootstrap{OrganizationName: "Bench", OwnerEmail: "owner@bench.example"}))(b)
 	org := res.OrganizationID
-	project := must(s.Projects.CreateProject(ctx, org, castellan.ProjectCreate{Name: "web"}))(b)
+	project := storetest.Must(s.Projects.CreateProject(ctx, org, castellan.ProjectCreate{Name: "web"}))(b)
 
 	users := make([]string, nUsers)
 	for i := range users {
-		users[i] = must(s.Users.CreateUser(ctx, org, castellan.UserCreate{Email: fmt.Sprintf("user-%04d@bench.example", i)}))(b).ID
+		users[i] = storetest.Must(s.Users.CreateUser(ctx, org, castellan.UserCreate{Email: fmt.Sprintf("user-%04d@bench.example", i)}))(b).ID
 	}
 	groups := make([]string, nGroups)
 	members := make([][]string, nGroups)
 	for i := range groups {
-		groups[i] = must(s.Groups.CreateGroup(ctx, org, castellan.GroupCreate{Name: fmt.Sprintf("group-%03d", i)}))(b).ID
+		groups[i] = storetest.Must(s.Groups.CreateGroup(ctx, org, castellan.GroupCreate{Name: fmt.Sprintf("group-%03d", i)}))(b).ID
 	}
 	groupsOf := func(user int) [2]int {
 		first := user % nGroups
@@ -59,7 +59,7 @@ func newBenchOrg(b *testing.B, backend sqltest.Backend, nUsers, nGroups int) *be
 		}
 	}
 	for i, id := range groups {
-		must(s.Groups.AddGroupMembers(ctx, org, id, members[i]))(b)
+		storetest.Must(s.Groups.AddGroupMembers(ctx, org, id, members[i]))(b)
 	}
 
 	bucket := func(i int) string { return fmt.Sprintf("rn:s3e:%s:bucket/b%05d", project.ID, i) }
@@ -102,11 +102,11 @@ func newBenchOrg(b *testing.B, backend sqltest.Backend, nUsers, nGroups int) *be
 		denied:  castellan.AuthzRequest{Principal: principal, Action: "s3e:PutObject", Resource: bucket(nUsers * 3)},
 	}
 	// The decisions measured must be the ones intended.
-	d := must(o.authorizer.Explain(ctx, o.allowed))(b)
+	d := storetest.Must(o.authorizer.Explain(ctx, o.allowed))(b)
 	if !d.Allowed || len(d.Matches) != 1 || d.Matches[0].Path != "group" || *d.Matches[0].Group != viaGroup || d.Matches[0].Scope != o.allowed.Resource {
 		b.Fatalf("allowed request: got %+v, want allowed through %v's grant on %s only", d, viaGroup, o.allowed.Resource)
 	}
-	if d := must(o.authorizer.Explain(ctx, o.denied))(b); d.Allowed || d.Reason != castellan.ReasonScopeMismatch || len(d.Near) != 2*perGroup {
+	if d := storetest.Must(o.authorizer.Explain(ctx, o.denied))(b); d.Allowed || d.Reason != castellan.ReasonScopeMismatch || len(d.Near) != 2*perGroup {
 		b.Fatalf("denied request: got allowed %v reason %q with %d near misses, want scope_mismatch with %d", d.Allowed, d.Reason, len(d.Near), 2*perGroup)
 	}
 	b.Logf("%s: %d users, %d groups, %d grants set up in %v", backend.Name, nUsers, nGroups, len(items)+1, time.Since(start).Round(time.Millisecond))

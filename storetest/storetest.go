@@ -86,6 +86,10 @@ func wantCode(tb testing.TB, err error, kind castellan.Kind, code string) {
 	}
 }
 
+// Must is must for the tests of other packages that build fixtures on a
+// store: storetest.Must(s.CreateX(ctx, input))(t).
+func Must[T any](v T, err error) func(tb testing.TB) T { return must(v, err) }
+
 // must returns a function that yields v, failing tb if err is not nil; call
 // it as must(s.CreateX(ctx, input))(t).
 func must[T any](v T, err error) func(tb testing.TB) T {
