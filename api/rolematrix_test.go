@@ -163,8 +163,16 @@ func subjectRoleRows() []matrixRow {
 	return rows
 }
 
+// matrixRowSets are more rows, added by the init functions of other test
+// files (one per resource), so that each endpoint's file carries its rows.
+var matrixRowSets []func() []matrixRow
+
 func matrixRows() []matrixRow {
-	return append(subjectRoleRows(), []matrixRow{
+	rows := subjectRoleRows()
+	for _, set := range matrixRowSets {
+		rows = append(rows, set()...)
+	}
+	return append(rows, []matrixRow{
 		{op: "get-health", build: func(f *fixture) request { return request{method: "GET", path: "/healthz"} }, allowed: all()},
 		{op: "get-metrics", build: func(f *fixture) request { return request{method: "GET", path: "/metrics"} }, allowed: all()},
 		{op: "get-readiness", build: func(f *fixture) request { return request{method: "GET", path: "/readyz"} }, allowed: all()},

@@ -1,0 +1,18 @@
+-- The transactional outbox: mails written in the transaction of the change
+-- they tell about and delivered by the sender afterwards.
+CREATE TABLE outbox (
+    id              TEXT PRIMARY KEY,
+    org_id          TEXT NOT NULL,
+    to_address      TEXT NOT NULL,
+    template        TEXT NOT NULL,
+    data            TEXT NOT NULL,
+    status          TEXT NOT NULL CHECK (status IN ('pending', 'sent', 'dead')),
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at DATETIME NOT NULL,
+    locked_until    DATETIME,
+    last_error      TEXT NOT NULL DEFAULT '',
+    created_at      DATETIME NOT NULL,
+    sent_at         DATETIME
+);
+CREATE INDEX outbox_due ON outbox (status, next_attempt_at);
+CREATE INDEX outbox_org_created ON outbox (org_id, created_at DESC, id DESC);
