@@ -25,7 +25,7 @@ import (
 // env is one API server on a fresh store with two bootstrapped
 // organizations and an operator token.
 type env struct {
-	t        *testing.T
+	t        testing.TB
 	db       *sqlstore.DB
 	srv      *httptest.Server
 	clock    *storetest.Clock
@@ -47,7 +47,7 @@ func forEachBackend(t *testing.T, fn func(t *testing.T, e *env)) {
 	}
 }
 
-func newEnv(t *testing.T, url string) *env {
+func newEnv(t testing.TB, url string) *env {
 	t.Helper()
 	clock := storetest.NewClock()
 	db := sqltest.MustOpen(t, url, clock.Now)

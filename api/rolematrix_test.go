@@ -39,7 +39,7 @@ var matrixPrincipals = []string{owner, admin, reader, projectAdmin, projectMembe
 // that change or delete something create their own target first, as the
 // system, so that every request finds what it needs.
 type fixture struct {
-	t       *testing.T
+	t       testing.TB
 	e       *env
 	org     string // Acme
 	project string // the project the project roles are granted on
