@@ -28,6 +28,9 @@ const (
 	PrincipalOperator PrincipalType = "operator"
 	// PrincipalUser is a user of one organization.
 	PrincipalUser PrincipalType = "user"
+	// PrincipalServiceAccount is a service account of one project of one
+	// organization; it holds its own grants only, never a group's.
+	PrincipalServiceAccount PrincipalType = "serviceAccount"
 	// PrincipalSystem is Castellan itself (background work, bootstrap).
 	PrincipalSystem PrincipalType = "system"
 )
@@ -35,7 +38,8 @@ const (
 // Principal is an authenticated caller.
 type Principal struct {
 	Type PrincipalType `json:"type"`
-	// ID is the user ID, the operator token ID or "castellan" for the system.
+	// ID is the user or service account ID, the operator token ID or
+	// "castellan" for the system.
 	ID string `json:"id"`
 	// OrganizationID is empty for operators and the system.
 	OrganizationID string `json:"organizationId,omitempty"`

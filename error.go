@@ -141,3 +141,29 @@ const (
 	CodeUserNotFound      = "user.not_found"
 	CodeTooManyItems      = "request.too_many_items"
 )
+
+// Service account error codes.
+const (
+	CodeServiceAccountNotFound  = "service_account.not_found"
+	CodeServiceAccountNameTaken = "service_account.name_taken"
+	// CodeSubjectScopeMismatch: a service account may hold grants only on
+	// its own project and the resources in it.
+	CodeSubjectScopeMismatch = "grant.subject_scope_mismatch"
+)
+
+// User error codes.
+const (
+	CodeUserLoginIDTaken = "user.login_id_taken"
+	// CodeUnsafePassword is the sub-account API's "Unsafe password"
+	// (9015): the password breaks the policy; the field error names the
+	// rule.
+	CodeUnsafePassword       = "user.unsafe_password"
+	CodeConfirmationMismatch = "user.confirmation_mismatch"
+	CodeUserNotPending       = "user.not_pending_invitation"
+	CodeUserInvalidStatus    = "user.invalid_status"
+	// CodeInvitationInvalid: the link is unknown, or a newer one replaced
+	// it.
+	CodeInvitationInvalid = "invitation.invalid"
+	CodeInvitationUsed    = "invitation.used"
+	CodeInvitationExpired = "invitation.expired"
+)

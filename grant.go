@@ -73,8 +73,10 @@ type GrantService interface {
 	// for the authorizer.
 	FindGrantsFor(ctx context.Context, orgID string, subjects []Subject, scopes []string) ([]*Grant, error)
 	// CreateGrants returns EINVALID (request.invalid_field naming the item,
-	// request.invalid_scope, grant.role_scope_mismatch), ENOTFOUND
-	// (role.not_found, user.not_found, group.not_found, project.not_found),
+	// request.invalid_scope, grant.role_scope_mismatch,
+	// grant.subject_scope_mismatch for a service account granted outside
+	// its project), ENOTFOUND (role.not_found, user.not_found,
+	// group.not_found, service_account.not_found, project.not_found),
 	// or EPRECONDITION (grant.last_owner) when granting again would give the
 	// last permanent owner grant an expiry. Granting what exists already
 	// with the same expiry is a no-op for that item; a grant that has
@@ -189,7 +191,8 @@ const (
 	// ReasonNotInOrganization: the resource is not in the principal's
 	// organization.
 	ReasonNotInOrganization = "not_in_organization"
-	// ReasonUnknownPrincipal: no such active user in the organization.
+	// ReasonUnknownPrincipal: no such active user, or no such service
+	// account, in the organization.
 	ReasonUnknownPrincipal = "unknown_principal"
 )
 

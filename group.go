@@ -103,9 +103,9 @@ type GroupService interface {
 	// transaction and returns the revision.
 	DeleteGroup(ctx context.Context, orgID, id string) (int64, error)
 	// AddGroupMembers adds up to 100 users, all or nothing. Returns
-	// ENOTFOUND (user.not_found) naming the first user that is not an
-	// active user of the organization; users already in the group are
-	// left as they are.
+	// ENOTFOUND (user.not_found) naming the first user that is not a user
+	// of the organization (deleted users are not; invited and disabled
+	// ones are); users already in the group are left as they are.
 	AddGroupMembers(ctx context.Context, orgID, groupID string, userIDs []string) (int64, error)
 	// RemoveGroupMembers removes up to 100 users, all or nothing; a user
 	// who is not a member is ENOTFOUND (user.not_found).

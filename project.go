@@ -100,5 +100,7 @@ type ProjectService interface {
 	// UpdateProject returns ENOTFOUND, EINVALID or ECONFLICT as above.
 	UpdateProject(ctx context.Context, orgID, id string, upd ProjectUpdate) (*Project, error)
 	// DeleteProject returns the revision of the deletion, or ENOTFOUND.
+	// The grants on the project and its resources, and the project's
+	// service accounts with their grants, go in the same transaction.
 	DeleteProject(ctx context.Context, orgID, id string) (revision int64, err error)
 }

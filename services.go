@@ -43,7 +43,11 @@ type Services struct {
 	Groups        GroupService
 	Grants        GrantService
 	Roles         RoleService
-	ChangeLog     ChangeLog
+	// ServiceAccounts manages the service accounts of projects.
+	ServiceAccounts ServiceAccountService
+	// Outbox is the sender's side of the mail outbox.
+	Outbox    OutboxService
+	ChangeLog ChangeLog
 	// Catalog is the service catalogue the store validates roles with.
 	Catalog *Catalog
 }

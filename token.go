@@ -3,7 +3,6 @@ package castellan
 import (
 	"context"
 	"regexp"
-	"time"
 )
 
 // TokenPrefix starts every API token, so that secret scanners can spot
@@ -17,23 +16,6 @@ var tokenPattern = regexp.MustCompile(`^cst_[A-Za-z0-9_-]{43}$`)
 // ValidTokenSyntax reports whether s has the shape of a Castellan token; a
 // malformed token is refused before any lookup.
 func ValidTokenSyntax(s string) bool { return tokenPattern.MatchString(s) }
-
-// User is a person of one organization. The foundation knows only the
-// fields bootstrap needs; the users issue adds the rest.
-type User struct {
-	ID             string    `json:"id"`
-	OrganizationID string    `json:"organizationId"`
-	LoginID        string    `json:"loginId"`
-	Email          string    `json:"email"`
-	Status         string    `json:"status"`
-	CreatedAt      time.Time `json:"createdAt"`
-	CreatedBy      string    `json:"createdBy"`
-}
-
-// User statuses.
-const (
-	UserActive = "active"
-)
 
 var emailPattern = regexp.MustCompile(`^[A-Za-z0-9.!#$%&'*+/=?^_{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$`)
 
@@ -92,22 +74,4 @@ type TokenService interface {
 	// EUNAUTHENTICATED (auth.unauthenticated) for a malformed, unknown or
 	// expired token, or one whose user is no longer active.
 	Authenticate(ctx context.Context, token string) (Principal, error)
-}
-
-// UserCreate is the input of CreateUser. The users issue adds the rest of
-// the user model; today a user is an email in an organization.
-type UserCreate struct {
-	Email string
-}
-
-// Validate checks the email.
-func (uc *UserCreate) Validate() error { return Invalid(ValidateEmail("body.email", uc.Email)) }
-
-// UserService reads and creates users.
-type UserService interface {
-	// FindUserByID returns ENOTFOUND (user.not_found).
-	FindUserByID(ctx context.Context, orgID, id string) (*User, error)
-	// CreateUser creates an active user. Returns EINVALID or ECONFLICT
-	// (user.email_taken).
-	CreateUser(ctx context.Context, orgID string, uc UserCreate) (*User, error)
 }

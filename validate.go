@@ -45,7 +45,7 @@ func (c *fieldChecker) length(field, s string, min, max int) bool {
 	switch {
 	case !utf8.ValidString(s):
 		c.add(field, "utf8", "must be UTF-8")
-	case n < min && min == 1:
+	case n == 0 && min > 0:
 		c.add(field, "required", "must not be empty")
 	case n < min:
 		c.add(field, "minLength", "must have at least %d characters", min)

@@ -67,9 +67,10 @@ func newEnv(t testing.TB, url string) *env {
 	services := db.Services()
 	authorizer := &authz.Authorizer{
 		Grants: services.Grants, Groups: services.Groups, Roles: services.Roles, Projects: services.Projects,
-		Catalog: services.Catalog, Now: clock.Now,
+		ServiceAccounts: services.ServiceAccounts, Catalog: services.Catalog, Now: clock.Now,
 	}
-	e.srv = httptest.NewServer(api.New(api.Config{Services: services, Authorizer: authorizer, Version: "test", Logger: slog.New(slog.DiscardHandler)}))
+	e.srv = httptest.NewServer(api.New(api.Config{Services: services, Authorizer: authorizer, Version: "test", Logger: slog.New(slog.DiscardHandler),
+		DevMailbox: devMailbox(t)}))
 	t.Cleanup(e.srv.Close)
 	return e
 }

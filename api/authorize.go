@@ -10,8 +10,8 @@ import (
 
 // authzPrincipal is the principal a check is about.
 type authzPrincipal struct {
-	Type           string `json:"type" enum:"user" doc:"user (service accounts and role identities follow)."`
-	ID             string `json:"id" doc:"User ID."`
+	Type           string `json:"type" enum:"user,serviceAccount" doc:"user or serviceAccount (role identities follow). A service account holds its own grants only, never a group's."`
+	ID             string `json:"id" doc:"User or service account ID."`
 	OrganizationID string `json:"organizationId" doc:"Organization of the principal."`
 }
 
@@ -24,13 +24,13 @@ type authzCheck struct {
 
 type authzResult struct {
 	Allowed bool   `json:"allowed"`
-	Reason  string `json:"reason" doc:"allowed, operator, no_grant, scope_mismatch, grant_expired, unknown_action or not_in_organization."`
+	Reason  string `json:"reason" doc:"allowed, operator, no_grant, scope_mismatch, grant_expired, unknown_action, not_in_organization or unknown_principal (no such user or service account in the organization)."`
 }
 
 type authorizeOutput struct {
 	Body struct {
 		Allowed  bool   `json:"allowed"`
-		Reason   string `json:"reason" doc:"allowed, operator, no_grant, scope_mismatch, grant_expired, unknown_action or not_in_organization."`
+		Reason   string `json:"reason" doc:"allowed, operator, no_grant, scope_mismatch, grant_expired, unknown_action, not_in_organization or unknown_principal (no such user or service account in the organization)."`
 		Revision int64  `json:"revision" doc:"The decision reflects every write up to this revision."`
 	}
 }
@@ -78,6 +78,11 @@ func (s *Server) registerAuthorize() {
 // checks of a batch, the organizations the caller may ask about.
 func (s *Server) check(ctx context.Context, c authzCheck, field string, explain bool, callerMay map[string]bool) (castellan.Decision, error) {
 	var fields []castellan.FieldError
+	// The schema's enum refuses other types already; checked again because
+	// an operator or system principal would be allowed everything.
+	if t := castellan.PrincipalType(c.Principal.Type); t != castellan.PrincipalUser && t != castellan.PrincipalServiceAccount {
+		fields = append(fields, castellan.FieldError{Field: field + ".principal.type", Rule: "enum", Message: "must be user or serviceAccount"})
+	}
 	if !castellan.ValidID(c.Principal.ID) {
 		fields = append(fields, castellan.FieldError{Field: field + ".principal.id", Rule: "format", Message: "must be a UUID"})
 	}
@@ -102,7 +107,7 @@ func (s *Server) check(ctx context.Context, c authzCheck, field string, explain 
 		callerMay[org] = true
 	}
 	req := castellan.AuthzRequest{
-		Principal: castellan.Principal{Type: castellan.PrincipalUser, ID: c.Principal.ID, OrganizationID: org},
+		Principal: castellan.Principal{Type: castellan.PrincipalType(c.Principal.Type), ID: c.Principal.ID, OrganizationID: org},
 		Action:    c.Action, Resource: c.Resource, Context: c.Context,
 	}
 	if explain {

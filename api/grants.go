@@ -121,36 +121,6 @@ func (s *Server) holds(ctx context.Context, scope, what string, patterns []strin
 	}
 }
 
-// holdsGroupRoles applies the hierarchy principle to a change of a group's
-// members or its deletion: they give or take away every role the group
-// holds, so the caller must hold each of them on its scope.
-func (s *Server) holdsGroupRoles(ctx context.Context, orgID, groupID string) error {
-	if p, _ := castellan.PrincipalFrom(ctx); p.Type == castellan.PrincipalOperator {
-		return nil
-	}
-	group := castellan.Subject{Type: castellan.SubjectGroup, ID: groupID}
-	token := ""
-	for {
-		grants, next, err := s.services.Grants.FindGrants(ctx, orgID, castellan.GrantFilter{Subject: &group, PageSize: castellan.MaxPageSize, PageToken: token})
-		if err != nil {
-			return err
-		}
-		for _, g := range grants {
-			role, err := s.services.Roles.FindRoleByID(ctx, orgID, g.RoleID)
-			if err != nil {
-				return err
-			}
-			if err := s.holds(ctx, g.Scope, "role "+role.ID+" of the group", role.Actions, "path.group"); err != nil {
-				return err
-			}
-		}
-		if next == "" {
-			return nil
-		}
-		token = next
-	}
-}
-
 // indexed returns a function naming item i of a list by a format with
 // one %d.
 func indexed(format string) func(int) string {

@@ -29,7 +29,7 @@ func (s *Server) allowGroupChange(ctx context.Context, p GroupPath) error {
 	if err := s.allowGroup(ctx, p); err != nil {
 		return err
 	}
-	return s.holdsGroupRoles(ctx, p.Org, p.Group)
+	return s.holdsRolesOf(ctx, p.Org, castellan.Subject{Type: castellan.SubjectGroup, ID: p.Group}, "path.group")
 }
 
 type groupOutput struct{ Body *castellan.Group }
@@ -241,7 +241,7 @@ func (s *Server) listUserGroups(ctx context.Context, in *struct {
 	if err := castellan.CheckID("path.user", in.User); err != nil {
 		return nil, err
 	}
-	if _, err := s.services.Users.FindUserByID(ctx, in.Org, in.User); err != nil {
+	if _, err := s.services.Users.FindUserByID(ctx, in.Org, in.User, false); err != nil {
 		return nil, err
 	}
 	groups, err := s.services.Groups.FindUserGroups(ctx, in.Org, in.User)

@@ -213,6 +213,8 @@ func guardBody(next http.Handler) http.Handler {
 var publicPaths = map[string]bool{
 	"/healthz": true, "/readyz": true, "/metrics": true,
 	"/v1/openapi.json": true, "/v1/openapi.yaml": true, "/v1/openapi-3.0.json": true, "/v1/openapi-3.0.yaml": true,
+	// The invitee has no token yet: the link's token is its credential.
+	"/v1/invitations:accept": true,
 }
 
 // authenticate resolves the bearer token of every non-public request to a

@@ -29,6 +29,10 @@ type Config struct {
 	OperatorTokens []string
 	// Version is reported in the OpenAPI document.
 	Version string
+	// DevMailbox, when set, serves GET /v1/dev/mailbox: the outbox's mails
+	// rendered by it, for development without an SMTP server. Leave it
+	// nil when mail is delivered.
+	DevMailbox castellan.MailRenderer
 }
 
 // Server is the HTTP API. It is an http.Handler.
@@ -37,6 +41,7 @@ type Server struct {
 	authorizer     castellan.Authorizer
 	logger         *slog.Logger
 	operatorHashes [][sha256.Size]byte
+	devMailbox     castellan.MailRenderer
 	metrics        *metrics
 	api            huma.API
 	handler        http.Handler
@@ -49,7 +54,7 @@ var installHumaSettings sync.Once
 
 // New builds the API with every route registered.
 func New(cfg Config) *Server {
-	s := &Server{services: cfg.Services, authorizer: cfg.Authorizer, logger: cfg.Logger, metrics: newMetrics()}
+	s := &Server{services: cfg.Services, authorizer: cfg.Authorizer, logger: cfg.Logger, metrics: newMetrics(), devMailbox: cfg.DevMailbox}
 	if s.logger == nil {
 		s.logger = slog.Default()
 	}
@@ -88,11 +93,14 @@ func New(cfg Config) *Server {
 	s.registerProjects()
 	s.registerAudit()
 	s.registerGroups()
+	s.registerUsers()
 	s.registerGrants()
 	s.registerSubjectRoles()
 	s.registerRoles()
+	s.registerServiceAccounts()
 	s.registerAuthorize()
 	s.registerCatalog()
+	s.registerMail()
 
 	// Authentication comes before the body is read: anonymous clients get
 	// their 401 without making the server buffer anything.

@@ -177,7 +177,7 @@ func (s *Server) allowSubject(ctx context.Context, p SubjectPath, subject castel
 	var err error
 	switch subject.Type {
 	case castellan.SubjectUser:
-		_, err = s.services.Users.FindUserByID(ctx, p.Org, subject.ID)
+		_, err = s.services.Users.FindUserByID(ctx, p.Org, subject.ID, false)
 	case castellan.SubjectGroup:
 		_, err = s.services.Groups.FindGroupByID(ctx, p.Org, subject.ID)
 	}

@@ -21,8 +21,11 @@ type Authorizer struct {
 	Groups   castellan.GroupService
 	Roles    castellan.RoleService
 	Projects castellan.ProjectService
-	Catalog  *castellan.Catalog
-	Now      castellan.Clock
+	// ServiceAccounts tells whether a service account principal exists;
+	// without it every service account is an unknown principal.
+	ServiceAccounts castellan.ServiceAccountService
+	Catalog         *castellan.Catalog
+	Now             castellan.Clock
 }
 
 var _ castellan.Authorizer = (*Authorizer)(nil)
@@ -131,9 +134,9 @@ func (a *Authorizer) ancestry(ctx context.Context, orgID string, scope castellan
 	return chain, nil
 }
 
-// errUnknownPrincipal reports a principal that is not a user of its
-// organization: it holds nothing.
-var errUnknownPrincipal = errors.New("authz: no such user in the organization")
+// errUnknownPrincipal reports a principal that is not a user or service
+// account of its organization: it holds nothing.
+var errUnknownPrincipal = errors.New("authz: no such user or service account in the organization")
 
 // heldGrant is a grant and how the principal holds it.
 type heldGrant struct {
@@ -149,8 +152,12 @@ func (g heldGrant) match(role *castellan.Role) castellan.GrantMatch {
 	return m
 }
 
-// subjects returns the principal and its groups as grant subjects.
+// subjects returns the principal and its groups as grant subjects. A
+// service account is in no group: it holds its own grants only.
 func (a *Authorizer) subjects(ctx context.Context, p castellan.Principal) ([]castellan.Subject, error) {
+	if p.Type == castellan.PrincipalServiceAccount {
+		return a.serviceAccountSubjects(ctx, p)
+	}
 	if p.Type != castellan.PrincipalUser {
 		return nil, fmt.Errorf("authz: principal type %q cannot hold grants", p.Type)
 	}
@@ -166,6 +173,23 @@ func (a *Authorizer) subjects(ctx context.Context, p castellan.Principal) ([]cas
 		subjects = append(subjects, castellan.Subject{Type: castellan.SubjectGroup, ID: g.ID})
 	}
 	return subjects, nil
+}
+
+// serviceAccountSubjects returns the service account as the one subject
+// of its grants, or errUnknownPrincipal when the organization has no such
+// account (deleted, or never there).
+func (a *Authorizer) serviceAccountSubjects(ctx context.Context, p castellan.Principal) ([]castellan.Subject, error) {
+	if a.ServiceAccounts == nil {
+		return nil, errUnknownPrincipal
+	}
+	_, err := a.ServiceAccounts.FindServiceAccountByID(ctx, p.OrganizationID, p.ID)
+	if castellan.ErrorKind(err) == castellan.ENOTFOUND {
+		return nil, errUnknownPrincipal
+	}
+	if err != nil {
+		return nil, err
+	}
+	return []castellan.Subject{{Type: castellan.SubjectServiceAccount, ID: p.ID}}, nil
 }
 
 // grantsOf returns the grants of the principal (directly or through its
@@ -198,6 +222,9 @@ func (a *Authorizer) nearMisses(ctx context.Context, p castellan.Principal, acti
 		inChain[s] = true
 	}
 	subject := castellan.Subject{Type: castellan.SubjectUser, ID: p.ID}
+	if p.Type == castellan.PrincipalServiceAccount {
+		subject.Type = castellan.SubjectServiceAccount
+	}
 	var near []castellan.GrantMatch
 	token := ""
 	for {

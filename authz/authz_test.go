@@ -44,7 +44,7 @@ func newFixture(tb testing.TB, b sqltest.Backend) *fixture {
 	f.s = sqltest.MustOpen(tb, b.URL(tb), f.clock.Now).Services()
 	f.authorizer = &authz.Authorizer{
 		Grants: f.s.Grants, Groups: f.s.Groups, Roles: f.s.Roles, Projects: f.s.Projects,
-		Catalog: f.s.Catalog, Now: f.clock.Now,
+		ServiceAccounts: f.s.ServiceAccounts, Catalog: f.s.Catalog, Now: f.clock.Now,
 	}
 	ctx := context.Background()
 	f.org = storetest.Must(f.s.Tokens.BootstrapOrganization(ctx, castellan.Bootstrap{OrganizationName: "Acme", OwnerEmail: "owner@acme.example"}))(tb)

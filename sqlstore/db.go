@@ -30,6 +30,8 @@ type DB struct {
 	read    *sql.DB
 	now     castellan.Clock
 	catalog *castellan.Catalog
+	// passwords hashes users' passwords; nil refuses password mode.
+	passwords castellan.PasswordHasher
 }
 
 // Options tune Open.
@@ -42,6 +44,10 @@ type Options struct {
 	// Catalog is the service catalogue: the built-in roles grants refer to
 	// and the actions custom roles are checked against. Required.
 	Catalog *castellan.Catalog
+	// Passwords hashes users' passwords (argon2id, package password);
+	// without it, registering a user with a password or accepting an
+	// invitation fails.
+	Passwords castellan.PasswordHasher
 }
 
 // Open connects to the store named by rawURL, sqlite://<path> or
@@ -60,6 +66,7 @@ func Open(ctx context.Context, rawURL string, opts Options) (*DB, error) {
 		return nil, err
 	}
 	db.catalog = opts.Catalog
+	db.passwords = opts.Passwords
 	db.now = opts.Clock
 	if db.now == nil {
 		db.now = castellan.SystemClock
@@ -255,16 +262,18 @@ func (db *DB) Revision(ctx context.Context) (int64, error) {
 // Services returns every service of db.
 func (db *DB) Services() castellan.Services {
 	return castellan.Services{
-		Organizations: db.Organizations(),
-		Projects:      db.Projects(),
-		Audit:         db.Audit(),
-		Tokens:        db.Tokens(),
-		Users:         db.Users(),
-		Groups:        db.Groups(),
-		Grants:        db.Grants(),
-		Roles:         db.Roles(),
-		ChangeLog:     db,
-		Catalog:       db.catalog,
+		Organizations:   db.Organizations(),
+		Projects:        db.Projects(),
+		Audit:           db.Audit(),
+		Tokens:          db.Tokens(),
+		Users:           db.Users(),
+		Groups:          db.Groups(),
+		Grants:          db.Grants(),
+		Roles:           db.Roles(),
+		ServiceAccounts: db.ServiceAccounts(),
+		Outbox:          db.Outbox(),
+		ChangeLog:       db,
+		Catalog:         db.catalog,
 	}
 }
 

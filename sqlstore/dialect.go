@@ -34,6 +34,11 @@ type dialect struct {
 	lockDelete string
 	// jsonCast turns a JSON column into text for scanning ("%s::text").
 	jsonCast string
+	// lockSkip is appended to a SELECT of queue rows to take: it locks the
+	// rows it returns and passes over those another transaction holds, so
+	// concurrent takers get disjoint rows (the outbox). SQLite's one
+	// writer needs nothing.
+	lockSkip string
 }
 
 var (
@@ -45,6 +50,7 @@ var (
 		lockExclusive: " FOR NO KEY UPDATE",
 		lockDelete:    " FOR UPDATE",
 		jsonCast:      "%s::text",
+		lockSkip:      " FOR UPDATE SKIP LOCKED",
 	}
 )
 

@@ -18,8 +18,11 @@ type grantChecker struct {
 	orgID string
 	roles map[string]*castellan.Role
 	// found holds whether projects ("project/<id>") and subjects
-	// ("user/<id>", "group/<id>") exist in the organization.
+	// ("user/<id>", "group/<id>", "serviceAccount/<id>") exist in the
+	// organization.
 	found map[string]bool
+	// accounts holds the service accounts checked, by ID.
+	accounts map[string]*castellan.ServiceAccount
 	// field names member (".roleId", ".scope", ".subject.id", …) of item i
 	// in errors; nil means body.grants[i].member.
 	field func(i int, member string) string
@@ -63,6 +66,9 @@ func (c *grantChecker) item(ctx context.Context, i int, item castellan.GrantCrea
 		return nil, err
 	}
 	if err := c.subject(ctx, field(".subject"), item.Subject); err != nil {
+		return nil, err
+	}
+	if err := c.subjectMayHold(ctx, field(".scope"), item.Subject, scope); err != nil {
 		return nil, err
 	}
 	var expiresAt *time.Time
@@ -126,12 +132,11 @@ func (c *grantChecker) subject(ctx context.Context, field string, sub castellan.
 	var query, code string
 	switch sub.Type {
 	case castellan.SubjectUser:
-		query, code = `SELECT 1 FROM users WHERE org_id = ? AND id = ?`, castellan.CodeUserNotFound
+		query, code = `SELECT 1 FROM users WHERE org_id = ? AND id = ? AND status <> 'deleted'`, castellan.CodeUserNotFound
 	case castellan.SubjectGroup:
 		query, code = `SELECT 1 FROM groups WHERE org_id = ? AND id = ?`, castellan.CodeGroupNotFound
 	case castellan.SubjectServiceAccount:
-		return itemError(castellan.EINVALID, castellan.CodeInvalidField, field+".type", "unsupported",
-			"service accounts cannot be granted roles yet")
+		query, code = `SELECT 1 FROM service_accounts WHERE org_id = ? AND id = ?`, castellan.CodeServiceAccountNotFound
 	default:
 		return itemError(castellan.EINVALID, castellan.CodeInvalidField, field+".type", "enum", "must be user, group or serviceAccount")
 	}

@@ -255,14 +255,14 @@ func (s *GroupService) AddGroupMembers(ctx context.Context, orgID, groupID strin
 			return err
 		}
 		ids := unique(userIDs)
-		active, err := activeUserIDs(ctx, tx, orgID, ids)
+		registered, err := registeredUserIDs(ctx, tx, orgID, ids)
 		if err != nil {
 			return err
 		}
 		for i, id := range userIDs {
-			if !active[id] {
+			if !registered[id] {
 				return itemError(castellan.ENOTFOUND, castellan.CodeUserNotFound, itemField("body.userIds", i, ""), "exists",
-					"user %s is not an active user of this organization", id)
+					"user %s is not a user of this organization", id)
 			}
 		}
 		already, err := membersAmong(ctx, tx, orgID, groupID, ids)
@@ -391,7 +391,7 @@ func (s *GroupService) FindGroupMembers(ctx context.Context, orgID, groupID stri
 // (user.not_found) when the user is not one of the organization's.
 func (s *GroupService) FindUserGroups(ctx context.Context, orgID, userID string) ([]*castellan.Group, error) {
 	var one int
-	err := s.db.queryRow(ctx, `SELECT 1 FROM users WHERE org_id = ? AND id = ?`, orgID, userID).Scan(&one)
+	err := s.db.queryRow(ctx, `SELECT 1 FROM users WHERE org_id = ? AND id = ? AND status <> 'deleted'`, orgID, userID).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound(castellan.CodeUserNotFound, "user", userID)
 	}

@@ -174,22 +174,37 @@ func (s *ProjectService) DeleteProject(ctx context.Context, orgID, id string) (i
 		if err != nil {
 			return err
 		}
+		// Locking the node as for its deletion waits for the writers that
+		// checked it (CreateGrants and CreateServiceAccount hold it
+		// locked), so that their grants and accounts are seen here.
+		if err := lockProject(ctx, tx, orgID, id, tx.db.dialect.lockDelete); err != nil {
+			return err
+		}
+		// The project's service accounts go with it, with every grant they
+		// hold, before the node they reference.
+		accounts, accountGrants, err := deleteProjectServiceAccounts(ctx, tx, orgID, id)
+		if err != nil {
+			return err
+		}
 		if _, err := tx.exec(ctx, `DELETE FROM nodes WHERE org_id = ? AND kind = 'project' AND id = ?`, orgID, id); err != nil {
 			return fmt.Errorf("delete project: %w", err)
 		}
-		// Grants on the project and its resources go with it. Deleting the
-		// node first waits for the writers that checked it (CreateGrants
-		// holds it locked), so their grants are seen here.
+		// Grants on the project and its resources go with it.
 		grants, err := deleteGrantsWhere(ctx, tx, `org_id = ? AND (scope = ? OR (scope_kind = 'resource' AND scope LIKE ?))`,
 			orgID, castellan.ProjectScope(id).String(), "rn:%:"+id+":%")
 		if err != nil {
 			return err
 		}
+		grants = append(accountGrants, grants...)
+		summary := map[string]any{"name": p.Name, "deletedGrants": grantSummaries(grants)}
+		if len(accounts) > 0 {
+			summary["deletedServiceAccounts"] = serviceAccountSummaries(accounts)
+		}
 		rev, err = tx.record(ctx, change{
 			orgID: orgID, action: "organizations:DeleteProject",
 			entityType: "project", entityID: id, entityName: p.Name, operation: "delete",
-			summary: map[string]any{"name": p.Name, "deletedGrants": grantSummaries(grants)},
-			also:    grantDeletions(grants),
+			summary: summary,
+			also:    append(serviceAccountDeletions(accounts), grantDeletions(grants)...),
 		})
 		return err
 	})

@@ -12,10 +12,11 @@ import (
 // change describes one mutation for the change log and the audit log.
 //
 // Change-log entity types: organization, node, project, user, api_token,
-// group, role, grant (entity_id the row's ID) and group_member (entity_id
-// "<group-id>/<user-id>"). Deleting a group or a role, or the sweep of
-// expired grants, writes one delete row per grant and membership it removes,
-// so that a reader of the change log never has to infer them.
+// group, role, grant, service_account (entity_id the row's ID) and
+// group_member (entity_id "<group-id>/<user-id>"). Deleting a group, a
+// role, a service account or a project, or the sweep of expired grants,
+// writes one delete row per grant, membership and account it removes, so
+// that a reader of the change log never has to infer them.
 type change struct {
 	orgID      string
 	action     string // service:Verb, as in the catalogue

@@ -50,10 +50,9 @@ func (s *TokenService) BootstrapOrganization(ctx context.Context, b castellan.Bo
 			return err
 		}
 		res.OrganizationID = org.ID
-		_, err = tx.exec(ctx, `INSERT INTO users (id, org_id, login_id, email, status, created_at, created_by, updated_at, updated_by, revision)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			res.OwnerUserID, org.ID, b.OwnerEmail, b.OwnerEmail, castellan.UserActive, tx.now, tx.actorID(), tx.now, tx.actorID(), org.Revision)
-		if err != nil {
+		owner := newUser(tx, org.ID, castellan.UserRegistration{LoginID: b.OwnerEmail, Email: b.OwnerEmail, ConsoleAccess: true, APIAccess: true})
+		owner.ID, owner.Status = res.OwnerUserID, castellan.UserActive
+		if err := insertUsers(ctx, tx, []userRow{{user: owner}}); err != nil {
 			return fmt.Errorf("insert owner: %w", err)
 		}
 		var hash string

@@ -32,6 +32,8 @@ func RunAllTests(t *testing.T, open Opener) {
 	t.Run("Groups", func(t *testing.T) { testGroups(t, open) })
 	t.Run("Roles", func(t *testing.T) { testRoles(t, open) })
 	t.Run("Grants", func(t *testing.T) { testGrants(t, open) })
+	t.Run("ServiceAccounts", func(t *testing.T) { testServiceAccounts(t, open) })
+	t.Run("Outbox", func(t *testing.T) { testOutbox(t, open) })
 }
 
 // Clock is a manual clock for tests; it starts at a fixed instant.

@@ -1,6 +1,9 @@
 package storetest
 
 import (
+	"context"
+	"encoding/json"
+	"fmt"
 	"testing"
 
 	"github.com/castellan-iam/castellan"
@@ -11,6 +14,11 @@ func testUsers(t *testing.T, open Opener) {
 	t.Run("ErrEmailTaken", func(t *testing.T) { testUsersErrEmailTaken(t, open) })
 	t.Run("CrossOrganization", func(t *testing.T) { testUsersCrossOrganization(t, open) })
 	t.Run("UserToken", func(t *testing.T) { testUsersUserToken(t, open) })
+	t.Run("Register", func(t *testing.T) { testUsersRegister(t, open) })
+	t.Run("Invitations", func(t *testing.T) { testUsersInvitations(t, open) })
+	t.Run("Update", func(t *testing.T) { testUsersUpdate(t, open) })
+	t.Run("Delete", func(t *testing.T) { testUsersDelete(t, open) })
+	t.Run("List", func(t *testing.T) { testUsersList(t, open) })
 }
 
 func testUsersOK(t *testing.T, open Opener) {
@@ -23,7 +31,7 @@ func testUsersOK(t *testing.T, open Opener) {
 		u.Status != castellan.UserActive || !u.CreatedAt.Equal(clock.Now()) || u.CreatedBy != "user:"+res.OwnerUserID {
 		t.Fatalf("got %+v", u)
 	}
-	if got := must(s.Users.FindUserByID(ctx, res.OrganizationID, u.ID))(t); *got != *u {
+	if got := must(s.Users.FindUserByID(ctx, res.OrganizationID, u.ID, false))(t); !sameUser(got, u) {
 		t.Fatalf("got %+v, want %+v", got, u)
 	}
 	events := listed(s.Audit.FindAuditEvents(ctx, res.OrganizationID, castellan.AuditFilter{Action: ptr("iam:CreateUser")}))(t)
@@ -42,6 +50,9 @@ func testUsersErrEmailTaken(t *testing.T, open Opener) {
 	wantCode(t, err, castellan.ECONFLICT, castellan.CodeUserEmailTaken)
 	_, err = s.Users.CreateUser(ctx, acme.OrganizationID, castellan.UserCreate{Email: "owner@acme.example"})
 	wantCode(t, err, castellan.ECONFLICT, castellan.CodeUserEmailTaken)
+	// Emails are matched case-insensitively.
+	_, err = s.Users.CreateUser(ctx, acme.OrganizationID, castellan.UserCreate{Email: "Owner@ACME.example"})
+	wantCode(t, err, castellan.ECONFLICT, castellan.CodeUserEmailTaken)
 	_, err = s.Users.CreateUser(ctx, acme.OrganizationID, castellan.UserCreate{Email: "not an email"})
 	wantCode(t, err, castellan.EINVALID, castellan.CodeInvalidField)
 	wantField(t, err, "body.email", "")
@@ -56,14 +67,31 @@ func testUsersCrossOrganization(t *testing.T, open Opener) {
 	s := open(t, nil)
 	acme, globex := bootstrap(t, s, "Acme"), bootstrap(t, s, "Globex")
 	ctx := operatorCtx("r")
-	_, err := s.Users.FindUserByID(ctx, globex.OrganizationID, acme.OwnerUserID)
-	wantCode(t, err, castellan.ENOTFOUND, castellan.CodeUserNotFound)
+	invited := register(t, s, acme.OrganizationID, invitee("ann"))
+	for _, id := range []string{acme.OwnerUserID, invited.ID} {
+		_, err := s.Users.FindUserByID(ctx, globex.OrganizationID, id, true)
+		wantCode(t, err, castellan.ENOTFOUND, castellan.CodeUserNotFound)
+	}
 	before := takeSnapshot(t, s, globex.OrganizationID)
-	_, err = s.Tokens.CreateUserToken(ctx, globex.OrganizationID, acme.OwnerUserID)
+	acmeBefore := takeSnapshot(t, s, acme.OrganizationID)
+	_, err := s.Tokens.CreateUserToken(ctx, globex.OrganizationID, acme.OwnerUserID)
 	wantCode(t, err, castellan.ENOTFOUND, castellan.CodeUserNotFound)
 	_, err = s.Tokens.CreateUserToken(ctx, globex.OrganizationID, "not-an-id")
 	wantCode(t, err, castellan.ENOTFOUND, castellan.CodeUserNotFound)
+	_, err = s.Users.UpdateUser(ctx, globex.OrganizationID, invited.ID, castellan.UserUpdate{Name: ptr("Mallory")})
+	wantCode(t, err, castellan.ENOTFOUND, castellan.CodeUserNotFound)
+	_, err = s.Users.DeleteUser(ctx, globex.OrganizationID, invited.ID, invited.LoginID)
+	wantCode(t, err, castellan.ENOTFOUND, castellan.CodeUserNotFound)
+	_, err = s.Users.ResendInvitation(ctx, globex.OrganizationID, invited.ID)
+	wantCode(t, err, castellan.ENOTFOUND, castellan.CodeUserNotFound)
+	_, err = s.Users.Reinvite(ctx, globex.OrganizationID, invited.ID)
+	wantCode(t, err, castellan.ENOTFOUND, castellan.CodeUserNotFound)
+	users := listed(s.Users.FindUsers(ctx, globex.OrganizationID, castellan.UserFilter{}))(t)
+	if len(users) != 1 || users[0].ID != globex.OwnerUserID {
+		t.Fatalf("got %d users of Globex, want only its owner", len(users))
+	}
 	unchanged(t, s, globex.OrganizationID, before)
+	unchanged(t, s, acme.OrganizationID, acmeBefore)
 }
 
 func testUsersUserToken(t *testing.T, open Opener) {
@@ -80,4 +108,56 @@ func testUsersUserToken(t *testing.T, open Opener) {
 	if len(events) != 1 || events[0].Target.Type != "api_token" || events[0].RequestID != "req-token" {
 		t.Fatalf("got events %+v", events)
 	}
+	// Invited users cannot hold tokens until they accept.
+	invited := register(t, s, res.OrganizationID, invitee("ann"))
+	_, err := s.Tokens.CreateUserToken(ctx, res.OrganizationID, invited.ID)
+	wantCode(t, err, castellan.ENOTFOUND, castellan.CodeUserNotFound)
+}
+
+// invitee is a registration in invitation mode of <name>@example.com.
+func invitee(name string) castellan.UserRegistration {
+	return castellan.UserRegistration{
+		LoginID: name + "@example.com", Email: name + "@example.com", Name: "User " + name,
+		Mode: castellan.ModeInvitation, ConsoleAccess: true, APIAccess: true,
+	}
+}
+
+// invitees are n registrations in invitation mode, <prefix>-<i>.
+func invitees(prefix string, n int) []castellan.UserRegistration {
+	regs := make([]castellan.UserRegistration, n)
+	for i := range regs {
+		regs[i] = invitee(fmt.Sprintf("%s-%03d", prefix, i))
+	}
+	return regs
+}
+
+// register registers one user as the operator.
+func register(tb testing.TB, s castellan.Services, orgID string, reg castellan.UserRegistration) *castellan.User {
+	tb.Helper()
+	return must(s.Users.RegisterUser(operatorCtx("r-register"), orgID, reg))(tb).User
+}
+
+// mailsTo returns the mails of the organization to an address, newest
+// first.
+func mailsTo(tb testing.TB, s castellan.Services, orgID, to string) []*castellan.Mail {
+	tb.Helper()
+	return listed(s.Outbox.FindMail(context.Background(), castellan.MailFilter{OrganizationID: &orgID, To: &to, PageSize: castellan.MaxPageSize}))(tb)
+}
+
+// invitationToken returns the token of the newest mail to an address,
+// failing tb when it has none.
+func invitationToken(tb testing.TB, s castellan.Services, orgID, to string) string {
+	tb.Helper()
+	mails := mailsTo(tb, s, orgID, to)
+	if len(mails) == 0 || mails[0].Data["invitationToken"] == "" {
+		tb.Fatalf("no invitation mail to %s: %+v", to, mails)
+	}
+	return mails[0].Data["invitationToken"]
+}
+
+// sameUser compares users as the API shows them.
+func sameUser(a, b *castellan.User) bool {
+	ja, _ := json.Marshal(a)
+	jb, _ := json.Marshal(b)
+	return string(ja) == string(jb)
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/castellan-iam/castellan/catalog"
+	"github.com/castellan-iam/castellan/password"
 	"github.com/castellan-iam/castellan/sqlstore"
 )
 
@@ -61,6 +62,7 @@ func (f *flags) store() func(ctx context.Context, opts sqlstore.Options) (*sqlst
 			return nil, fmt.Errorf("--catalog: %w", err)
 		}
 		opts.Catalog = cat
+		opts.Passwords = password.Argon2id()
 		return sqlstore.Open(ctx, *database, opts)
 	}
 }

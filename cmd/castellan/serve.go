@@ -23,6 +23,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	openStore := f.store()
 	listen := f.str("listen", "CASTELLAN_LISTEN", "127.0.0.1:8080", "address to serve the API on")
 	operatorTokenFile := f.str("operator-token-file", "CASTELLAN_OPERATOR_TOKEN_FILE", "", "file holding an operator token, one per line")
+	mailConfig := f.mail()
 	logger := f.logging(stderr)
 	if err := f.parse(args); err != nil {
 		return err
@@ -44,12 +45,21 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	}
 	defer db.Close()
 	go sweepExpiredGrants(ctx, db.Services().Grants, log, time.Minute)
-	srv := newHTTPServer(db.Services(), log, operatorTokens)
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return err
 	}
-	log.Info("listening", "addr", "http://"+ln.Addr().String(), "database", db.Dialect(), "version", version())
+	mailer, err := mailConfig.build(db.Services().Outbox, ln.Addr(), log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	// The sender stops with the server, before the store closes.
+	mailCtx, stopMail := context.WithCancel(ctx)
+	waitMail := mailer.start(mailCtx)
+	defer func() { stopMail(); waitMail() }()
+	srv := newHTTPServer(db.Services(), log, operatorTokens, mailer.devMailbox)
+	log.Info("listening", "addr", "http://"+ln.Addr().String(), "database", db.Dialect(), "mail", mailer.transport, "version", version())
 	fmt.Fprintf(stdout, "castellan listening on http://%s\n", ln.Addr())
 
 	errc := make(chan error, 1)
@@ -71,14 +81,16 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	return nil
 }
 
-// newHTTPServer wires the authorizer and the API over the store's services.
-func newHTTPServer(services castellan.Services, log *slog.Logger, operatorTokens []string) *http.Server {
+// newHTTPServer wires the authorizer and the API over the store's services;
+// devMailbox is nil when mail goes out by SMTP.
+func newHTTPServer(services castellan.Services, log *slog.Logger, operatorTokens []string, devMailbox castellan.MailRenderer) *http.Server {
 	authorizer := &authz.Authorizer{
 		Grants: services.Grants, Groups: services.Groups, Roles: services.Roles, Projects: services.Projects,
-		Catalog: services.Catalog, Now: castellan.SystemClock,
+		ServiceAccounts: services.ServiceAccounts, Catalog: services.Catalog, Now: castellan.SystemClock,
 	}
 	return &http.Server{
-		Handler:           api.New(api.Config{Services: services, Authorizer: authorizer, Logger: log, OperatorTokens: operatorTokens, Version: version()}),
+		Handler: api.New(api.Config{Services: services, Authorizer: authorizer, Logger: log, OperatorTokens: operatorTokens, Version: version(),
+			DevMailbox: devMailbox}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,

@@ -15,6 +15,7 @@ import (
 
 	"github.com/castellan-iam/castellan"
 	"github.com/castellan-iam/castellan/catalog"
+	"github.com/castellan-iam/castellan/password"
 	"github.com/castellan-iam/castellan/sqlstore"
 )
 
@@ -95,7 +96,7 @@ func PostgresURL(tb testing.TB) string {
 // catalogue, and closes it when tb ends.
 func MustOpen(tb testing.TB, rawURL string, clock castellan.Clock) *sqlstore.DB {
 	tb.Helper()
-	db, err := sqlstore.Open(context.Background(), rawURL, sqlstore.Options{Clock: clock, Catalog: MustCatalog(tb)})
+	db, err := sqlstore.Open(context.Background(), rawURL, sqlstore.Options{Clock: clock, Catalog: MustCatalog(tb), Passwords: password.Argon2id()})
 	if err != nil {
 		tb.Fatalf("open store: %v", err)
 	}

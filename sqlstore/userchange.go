@@ -1,0 +1,268 @@
+package sqlstore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/castellan-iam/castellan"
+)
+
+// UpdateUser implements castellan.UserService. An update that changes
+// nothing writes nothing.
+func (s *UserService) UpdateUser(ctx context.Context, orgID, id string, upd castellan.UserUpdate) (*castellan.User, error) {
+	if err := upd.Validate(); err != nil {
+		return nil, err
+	}
+	var u *castellan.User
+	err := s.db.update(ctx, func(tx *Tx) error {
+		var err error
+		if u, err = s.findUser(ctx, tx, orgID, id, tx.db.dialect.lockExclusive); err != nil {
+			return err
+		}
+		oldStatus := u.Status
+		summary := applyUserUpdate(u, upd)
+		if len(summary) == 0 {
+			return nil // nothing changes: no revision, no audit event
+		}
+		if err := u.CheckAllowLists(); err != nil {
+			return err
+		}
+		if u.Status != oldStatus {
+			if err := s.checkStatusChange(ctx, tx, u, oldStatus); err != nil {
+				return err
+			}
+		}
+		u.Revision, u.UpdatedAt, u.UpdatedBy = tx.revision, tx.now, tx.actorID()
+		if err := writeUser(ctx, tx, u); err != nil {
+			if isUniqueViolation(err) {
+				return castellan.Errorf(castellan.ECONFLICT, castellan.CodeUserEmailTaken, "a user with email %q already exists in this organization", u.Email)
+			}
+			return err
+		}
+		_, err = tx.record(ctx, change{
+			orgID: orgID, action: "iam:UpdateUser",
+			entityType: "user", entityID: id, entityName: u.LoginID, operation: "update", summary: summary,
+		})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+// applyUserUpdate sets the fields upd changes on u and returns the audit
+// summary of what changed.
+func applyUserUpdate(u *castellan.User, upd castellan.UserUpdate) map[string]any {
+	summary := map[string]any{}
+	for _, f := range []struct {
+		name     string
+		dst, src *string
+	}{
+		{"email", &u.Email, upd.Email}, {"name", &u.Name, upd.Name}, {"nickname", &u.Nickname, upd.Nickname},
+		{"firstName", &u.FirstName, upd.FirstName}, {"middleName", &u.MiddleName, upd.MiddleName},
+		{"lastName", &u.LastName, upd.LastName}, {"contactEmail", &u.ContactEmail, upd.ContactEmail},
+		{"mobile", &u.Mobile, upd.Mobile}, {"memo", &u.Memo, upd.Memo}, {"status", &u.Status, upd.Status},
+	} {
+		apply(summary, f.name, f.dst, f.src)
+	}
+	for _, f := range []struct {
+		name     string
+		dst, src *bool
+	}{
+		{"consoleAccess", &u.ConsoleAccess, upd.ConsoleAccess}, {"apiAccess", &u.APIAccess, upd.APIAccess},
+		{"mfaMandatory", &u.MFAMandatory, upd.MFAMandatory}, {"passwordResetRequired", &u.PasswordResetRequired, upd.PasswordResetRequired},
+		{"useConsolePermitIp", &u.UseConsolePermitIP, upd.UseConsolePermitIP}, {"useApiAllowSource", &u.UseAPIAllowSource, upd.UseAPIAllowSource},
+	} {
+		apply(summary, f.name, f.dst, f.src)
+	}
+	if upd.ConsolePermitIPs != nil && !slices.Equal(*upd.ConsolePermitIPs, u.ConsolePermitIPs) {
+		next := nonNilSlice(*upd.ConsolePermitIPs)
+		summary["consolePermitIps"], u.ConsolePermitIPs = diff{u.ConsolePermitIPs, next}, next
+	}
+	if upd.APIAllowSources != nil && !slices.Equal(*upd.APIAllowSources, u.APIAllowSources) {
+		next := nonNilSlice(*upd.APIAllowSources)
+		summary["apiAllowSources"], u.APIAllowSources = diff{u.APIAllowSources, next}, next
+	}
+	return summary
+}
+
+// apply sets *dst to *src when src is set and differs, noting the change.
+func apply[T comparable](summary map[string]any, name string, dst, src *T) {
+	if src != nil && *src != *dst {
+		summary[name], *dst = diff{*dst, *src}, *src
+	}
+}
+
+// checkStatusChange allows moving between active and disabled only, and
+// refuses to disable the last active user holding a permanent
+// organization.owner grant on the organization.
+func (s *UserService) checkStatusChange(ctx context.Context, tx *Tx, u *castellan.User, from string) error {
+	if from == castellan.UserPendingInvitation {
+		return &castellan.Error{Kind: castellan.EINVALID, Code: castellan.CodeUserInvalidStatus,
+			Message: "body.status: the user has not accepted its invitation yet; delete it, or resend the invitation",
+			Fields:  []castellan.FieldError{{Field: "body.status", Rule: "transition", Message: "cannot change while the invitation is pending"}}}
+	}
+	if u.Status != castellan.UserDisabled {
+		return nil
+	}
+	// Locked like keepAnOwner does, so that two writers cannot each
+	// disable one of the last two owners.
+	var id string
+	if err := tx.queryRow(ctx, `SELECT id FROM organizations WHERE id = ?`+tx.db.dialect.lockExclusive, u.OrganizationID).Scan(&id); err != nil {
+		return err
+	}
+	owner := castellan.OrganizationScope(u.OrganizationID).String()
+	const ownersQuery = `SELECT COUNT(*) FROM grants g JOIN users o ON o.id = g.subject_id AND o.org_id = g.org_id
+		WHERE g.org_id = ? AND g.role_id = ? AND g.scope = ? AND g.subject_type = 'user' AND g.expires_at IS NULL AND o.status = 'active'`
+	var held, others int
+	err := tx.queryRow(ctx, ownersQuery+` AND o.id = ?`, u.OrganizationID, castellan.OrganizationOwnerRoleID, owner, u.ID).Scan(&held)
+	if err != nil || held == 0 {
+		return err
+	}
+	err = tx.queryRow(ctx, ownersQuery+` AND o.id <> ?`, u.OrganizationID, castellan.OrganizationOwnerRoleID, owner, u.ID).Scan(&others)
+	if err != nil {
+		return err
+	}
+	if others == 0 {
+		return castellan.Errorf(castellan.EPRECONDITION, castellan.CodeLastOwner,
+			"the organization must keep at least one active user with role %s on it and no expiry; grant the role to another user first",
+			castellan.OrganizationOwnerRoleID)
+	}
+	return nil
+}
+
+// writeUser stores the mutable columns of u.
+func writeUser(ctx context.Context, tx *Tx, u *castellan.User) error {
+	permitIPs, _ := json.Marshal(u.ConsolePermitIPs) // strings always marshal
+	sources, _ := json.Marshal(u.APIAllowSources)
+	_, err := tx.exec(ctx, `UPDATE users SET email = ?, email_lower = ?, name = ?, name_lower = ?, nickname = ?,
+		first_name = ?, middle_name = ?, last_name = ?, contact_email = ?, mobile = ?, memo = ?, status = ?,
+		console_access = ?, api_access = ?, mfa_mandatory = ?, password_reset_required = ?,
+		use_console_permit_ip = ?, console_permit_ips = ?, use_api_allow_source = ?, api_allow_sources = ?,
+		updated_at = ?, updated_by = ?, revision = ?
+		WHERE org_id = ? AND id = ?`,
+		u.Email, strings.ToLower(u.Email), u.Name, strings.ToLower(u.Name), u.Nickname,
+		u.FirstName, u.MiddleName, u.LastName, u.ContactEmail, u.Mobile, u.Memo, u.Status,
+		u.ConsoleAccess, u.APIAccess, u.MFAMandatory, u.PasswordResetRequired,
+		u.UseConsolePermitIP, string(permitIPs), u.UseAPIAllowSource, string(sources),
+		u.UpdatedAt, u.UpdatedBy, u.Revision, u.OrganizationID, u.ID)
+	if err != nil && !isUniqueViolation(err) {
+		return fmt.Errorf("update user: %w", err)
+	}
+	return err
+}
+
+// DeleteUser implements castellan.UserService. The row stays as a
+// tombstone: ID, login ID, name, creation and deletion; the email and the
+// rest of the profile, the password and the allow lists are erased.
+func (s *UserService) DeleteUser(ctx context.Context, orgID, id, confirm string) (int64, error) {
+	var rev int64
+	err := s.db.update(ctx, func(tx *Tx) error {
+		orgName, err := lockOrganizationName(ctx, tx, orgID)
+		if err != nil {
+			return err
+		}
+		u, err := s.findUser(ctx, tx, orgID, id, tx.db.dialect.lockDelete)
+		if err != nil {
+			return err
+		}
+		if confirm != u.LoginID {
+			return &castellan.Error{Kind: castellan.EINVALID, Code: castellan.CodeConfirmationMismatch,
+				Message: "confirm: type the user's login ID to delete it",
+				Fields:  []castellan.FieldError{{Field: "body.confirm", Rule: "confirmation", Message: "must equal the user's login ID"}}}
+		}
+		removed, err := removeUserAccess(ctx, tx, orgID, id)
+		if err != nil {
+			return err
+		}
+		if err := tombstone(ctx, tx, u); err != nil {
+			return err
+		}
+		if u.Email != "" {
+			_, err := tx.enqueueMail(ctx, orgID, u.Email, castellan.MailUserDeleted, map[string]string{
+				"name": u.Name, "email": u.Email, "loginId": u.LoginID, "organizationName": orgName,
+				"deletedAt": tx.now.Format(time.RFC3339),
+			})
+			if err != nil {
+				return err
+			}
+		}
+		rev, err = tx.record(ctx, change{
+			orgID: orgID, action: "iam:DeleteUser", entityType: "user", entityID: id, entityName: u.LoginID, operation: "delete",
+			summary: map[string]any{"loginId": u.LoginID, "email": u.Email, "name": u.Name, "status": u.Status,
+				"deletedGrants": grantSummaries(removed.grants), "groupIds": nonNilSlice(removed.groups),
+				"tokenCount": len(removed.tokens), "voidedInvitationIds": nonNilSlice(removed.invitations)},
+			also: removed.changes(id),
+		})
+		return err
+	})
+	return rev, err
+}
+
+// removedAccess is what deleting a user took away.
+type removedAccess struct {
+	grants                      []*castellan.Grant
+	groups, tokens, invitations []string
+}
+
+func (r removedAccess) changes(userID string) []changedEntity {
+	also := grantDeletions(r.grants)
+	for _, g := range r.groups {
+		also = append(also, changedEntity{"group_member", g + "/" + userID, "delete"})
+	}
+	for _, t := range r.tokens {
+		also = append(also, changedEntity{"api_token", t, "delete"})
+	}
+	for _, i := range r.invitations {
+		also = append(also, changedEntity{"invitation", i, "update"})
+	}
+	return also
+}
+
+// removeUserAccess removes a user's grants (keeping an owner), group
+// memberships and tokens, and voids its invitations.
+func removeUserAccess(ctx context.Context, tx *Tx, orgID, id string) (removedAccess, error) {
+	var r removedAccess
+	var err error
+	r.grants, err = deleteGrantsWhere(ctx, tx, `org_id = ? AND subject_type = 'user' AND subject_id = ?`, orgID, id)
+	if err != nil {
+		return r, err
+	}
+	if err := keepAnOwner(ctx, tx, orgID, r.grants, nil); err != nil {
+		return r, err
+	}
+	rows, err := tx.query(ctx, `DELETE FROM group_members WHERE org_id = ? AND user_id = ? RETURNING group_id`, orgID, id)
+	if err != nil {
+		return r, fmt.Errorf("delete memberships: %w", err)
+	}
+	if r.groups, err = collect(rows, scanString); err != nil {
+		return r, fmt.Errorf("delete memberships: %w", err)
+	}
+	rows, err = tx.query(ctx, `DELETE FROM api_tokens WHERE org_id = ? AND user_id = ? RETURNING id`, orgID, id)
+	if err != nil {
+		return r, fmt.Errorf("delete tokens: %w", err)
+	}
+	if r.tokens, err = collect(rows, scanString); err != nil {
+		return r, fmt.Errorf("delete tokens: %w", err)
+	}
+	r.invitations, err = voidInvitations(ctx, tx, orgID, id)
+	return r, err
+}
+
+// tombstone turns u's row into a tombstone.
+func tombstone(ctx context.Context, tx *Tx, u *castellan.User) error {
+	_, err := tx.exec(ctx, `UPDATE users SET status = 'deleted', deleted_at = ?, email = '', email_lower = '',
+		nickname = '', first_name = '', middle_name = '', last_name = '', contact_email = '', mobile = '', memo = '',
+		password_hash = NULL, console_access = FALSE, api_access = FALSE, use_console_permit_ip = FALSE, console_permit_ips = '[]',
+		use_api_allow_source = FALSE, api_allow_sources = '[]', updated_at = ?, updated_by = ?, revision = ?
+		WHERE org_id = ? AND id = ?`, tx.now, tx.now, tx.actorID(), tx.revision, u.OrganizationID, u.ID)
+	if err != nil {
+		return fmt.Errorf("delete user: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,236 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"runtime"
+	"strings"
+	"sync"
+
+	"github.com/castellan-iam/castellan"
+)
+
+// RegisterUser implements castellan.UserService.
+func (s *UserService) RegisterUser(ctx context.Context, orgID string, reg castellan.UserRegistration) (*castellan.RegisteredUser, error) {
+	users, err := s.register(ctx, orgID, []castellan.UserRegistration{reg}, func(int) string { return "body." })
+	if err != nil {
+		return nil, err
+	}
+	return users[0], nil
+}
+
+// RegisterUsers implements castellan.UserService.
+func (s *UserService) RegisterUsers(ctx context.Context, orgID string, regs []castellan.UserRegistration) ([]*castellan.RegisteredUser, error) {
+	if err := checkBatchSize("body.users", len(regs)); err != nil {
+		return nil, err
+	}
+	return s.register(ctx, orgID, regs, func(i int) string { return fmt.Sprintf("body.users[%d].", i) })
+}
+
+// register validates, hashes the passwords and then, in one transaction,
+// inserts the users, their invitations, mails and audit events. prefix
+// names item i's fields in errors ("body." or "body.users[3].").
+//
+// Hashing comes first, outside the transaction and in parallel: argon2id
+// takes tens of milliseconds per password, and the transaction holds the
+// store's one write lock.
+func (s *UserService) register(ctx context.Context, orgID string, regs []castellan.UserRegistration, prefix func(i int) string) ([]*castellan.RegisteredUser, error) {
+	if err := castellan.ValidateRegistrations(regs, prefix); err != nil {
+		return nil, err
+	}
+	if err := repeatedInBatch(regs, prefix); err != nil {
+		return nil, err
+	}
+	hashes, generated, err := s.hashPasswords(ctx, regs)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*castellan.RegisteredUser, len(regs))
+	err = s.db.update(ctx, func(tx *Tx) error {
+		orgName, err := lockOrganizationName(ctx, tx, orgID)
+		if err != nil {
+			return err
+		}
+		if err := alreadyRegistered(ctx, tx, orgID, regs, prefix); err != nil {
+			return err
+		}
+		rows := make([]userRow, len(regs))
+		var invited []*castellan.User
+		for i, reg := range regs {
+			u := newUser(tx, orgID, reg)
+			u.Status = statusOnRegistration(reg)
+			if u.Status == castellan.UserPendingInvitation {
+				invited = append(invited, u)
+			}
+			rows[i] = userRow{user: u, passwordHash: hashes[i]}
+			out[i] = &castellan.RegisteredUser{User: u, GeneratedPassword: generated[i]}
+		}
+		if err := insertUsers(ctx, tx, rows); err != nil {
+			if isUniqueViolation(err) { // alreadyRegistered saw them all; only a race gets here
+				return castellan.Errorf(castellan.ECONFLICT, castellan.CodeUserEmailTaken, "a user with one of these emails or login IDs already exists in this organization")
+			}
+			return err
+		}
+		invitations, err := invite(ctx, tx, orgName, invited, castellan.MailInvitation)
+		if err != nil {
+			return err
+		}
+		for i, reg := range regs {
+			c := userCreated(rows[i].user, reg.Mode)
+			if id, ok := invitations[rows[i].user.ID]; ok {
+				c.also = []changedEntity{{"invitation", id, "create"}}
+			}
+			if _, err := tx.record(ctx, c); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// statusOnRegistration is where a new user starts: invited users wait for
+// their first password; the others are active unless registered disabled.
+func statusOnRegistration(reg castellan.UserRegistration) string {
+	switch {
+	case reg.AccountType != castellan.AccountFederated && reg.Mode == castellan.ModeInvitation:
+		return castellan.UserPendingInvitation
+	case reg.Disabled:
+		return castellan.UserDisabled
+	}
+	return castellan.UserActive
+}
+
+// lockOrganizationName is lockOrganization returning the name, which mails
+// quote.
+func lockOrganizationName(ctx context.Context, tx *Tx, orgID string) (string, error) {
+	var name string
+	err := tx.queryRow(ctx, `SELECT name FROM organizations WHERE id = ?`+tx.db.dialect.lockKey, orgID).Scan(&name)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", notFound(castellan.CodeOrgNotFound, "organization", orgID)
+	}
+	return name, err
+}
+
+// repeatedInBatch refuses a batch that names an email or login ID twice
+// (case-insensitively), naming the later item.
+func repeatedInBatch(regs []castellan.UserRegistration, prefix func(i int) string) error {
+	emails, logins := map[string]int{}, map[string]int{}
+	for i, reg := range regs {
+		email, login := strings.ToLower(reg.Email), strings.ToLower(reg.LoginID)
+		if j, ok := emails[email]; ok {
+			return itemError(castellan.ECONFLICT, castellan.CodeUserEmailTaken, prefix(i)+"email", "unique",
+				"%q repeats the email of %s", reg.Email, strings.TrimSuffix(prefix(j), "."))
+		}
+		if j, ok := logins[login]; ok {
+			return itemError(castellan.ECONFLICT, castellan.CodeUserLoginIDTaken, prefix(i)+"loginId", "unique",
+				"%q repeats the login ID of %s", reg.LoginID, strings.TrimSuffix(prefix(j), "."))
+		}
+		emails[email], logins[login] = i, i
+	}
+	return nil
+}
+
+// alreadyRegistered refuses registrations whose email or login ID a user
+// of the organization that is not deleted has, naming the first such
+// item.
+func alreadyRegistered(ctx context.Context, tx *Tx, orgID string, regs []castellan.UserRegistration, prefix func(i int) string) error {
+	emails, logins := make([]string, len(regs)), make([]string, len(regs))
+	for i, reg := range regs {
+		emails[i], logins[i] = strings.ToLower(reg.Email), strings.ToLower(reg.LoginID)
+	}
+	inEmails, emailArgs := inList(emails)
+	inLogins, loginArgs := inList(logins)
+	rows, err := tx.query(ctx, `SELECT email_lower, login_id_lower FROM users WHERE org_id = ? AND status <> 'deleted'
+		AND (email_lower IN `+inEmails+` OR login_id_lower IN `+inLogins+`)`,
+		append(append([]any{orgID}, emailArgs...), loginArgs...)...)
+	if err != nil {
+		return err
+	}
+	taken, err := collect(rows, func(row scanner) ([2]string, error) {
+		var pair [2]string
+		err := row.Scan(&pair[0], &pair[1])
+		return pair, err
+	})
+	if err != nil {
+		return err
+	}
+	if len(taken) == 0 {
+		return nil
+	}
+	takenEmails, takenLogins := map[string]bool{}, map[string]bool{}
+	for _, pair := range taken {
+		takenEmails[pair[0]], takenLogins[pair[1]] = true, true
+	}
+	for i, reg := range regs {
+		if takenEmails[emails[i]] {
+			return itemError(castellan.ECONFLICT, castellan.CodeUserEmailTaken, prefix(i)+"email", "unique",
+				"a user with email %q already exists in this organization", reg.Email)
+		}
+		if takenLogins[logins[i]] {
+			return itemError(castellan.ECONFLICT, castellan.CodeUserLoginIDTaken, prefix(i)+"loginId", "unique",
+				"a user with login ID %q already exists in this organization", reg.LoginID)
+		}
+	}
+	return nil
+}
+
+// hashPasswords returns the hash of each registration's password ("" for
+// none) and the passwords it generated, hashing on up to GOMAXPROCS
+// goroutines: argon2id is CPU- and memory-bound (19 MiB each), so more
+// would only queue.
+func (s *UserService) hashPasswords(ctx context.Context, regs []castellan.UserRegistration) (hashes, generated []string, err error) {
+	hashes, generated = make([]string, len(regs)), make([]string, len(regs))
+	passwords := make([]string, len(regs))
+	n := 0
+	for i, reg := range regs {
+		if reg.Mode != castellan.ModePassword || reg.AccountType == castellan.AccountFederated {
+			continue
+		}
+		passwords[i] = reg.Password
+		if reg.GeneratePassword {
+			generated[i] = castellan.GeneratePassword(reg.LoginID)
+			passwords[i] = generated[i]
+		}
+		n++
+	}
+	if n == 0 {
+		return hashes, generated, nil
+	}
+	if s.db.passwords == nil {
+		return nil, nil, errors.New("register users: the store was opened without a password hasher (Options.Passwords)")
+	}
+	errs := make([]error, len(regs))
+	work := make(chan int)
+	var wg sync.WaitGroup
+	for range min(n, runtime.GOMAXPROCS(0)) {
+		wg.Go(func() {
+			for i := range work {
+				hashes[i], errs[i] = s.db.passwords.Hash(passwords[i])
+			}
+		})
+	}
+	for i := range passwords {
+		if passwords[i] == "" {
+			continue
+		}
+		select {
+		case work <- i:
+		case <-ctx.Done():
+			close(work)
+			wg.Wait()
+			return nil, nil, ctx.Err()
+		}
+	}
+	close(work)
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, nil, fmt.Errorf("hash passwords: %w", err)
+	}
+	return hashes, generated, nil
+}

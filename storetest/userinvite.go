@@ -1,0 +1,136 @@
+package storetest
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/castellan-iam/castellan"
+)
+
+func testUsersInvitations(t *testing.T, open Opener) {
+	t.Run("AcceptOnce", func(t *testing.T) { testInvitationAcceptOnce(t, open) })
+	t.Run("Expires", func(t *testing.T) { testInvitationExpires(t, open) })
+	t.Run("ResendVoids", func(t *testing.T) { testInvitationResendVoids(t, open) })
+	t.Run("ErrNotPending", func(t *testing.T) { testInvitationErrNotPending(t, open) })
+	t.Run("ErrUnsafePassword", func(t *testing.T) { testInvitationErrUnsafePassword(t, open) })
+}
+
+func testInvitationAcceptOnce(t *testing.T, open Opener) {
+	clock := NewClock()
+	s := open(t, clock.Now)
+	res := bootstrap(t, s, "Acme")
+	u := register(t, s, res.OrganizationID, invitee("ann"))
+	token := invitationToken(t, s, res.OrganizationID, u.Email)
+	clock.Advance(time.Hour)
+	ctx := context.Background() // the invitee has no token: the link is its credential
+	got := must(s.Users.AcceptInvitation(ctx, token, "Correct-Horse-7-battery"))(t)
+	if got.ID != u.ID || got.Status != castellan.UserActive || got.UpdatedBy != "user:"+u.ID || !got.UpdatedAt.Equal(clock.Now()) {
+		t.Fatalf("got %+v", got)
+	}
+	events := listed(s.Audit.FindAuditEvents(ctx, res.OrganizationID, castellan.AuditFilter{Action: ptr("iam:AcceptUserInvitation")}))(t)
+	if len(events) != 1 || events[0].Actor.ID != u.ID || events[0].Target.ID != u.ID {
+		t.Fatalf("got events %+v", events)
+	}
+	// Active now, it may hold a token.
+	must(s.Tokens.CreateUserToken(operatorCtx("r"), res.OrganizationID, u.ID))(t)
+
+	before := takeSnapshot(t, s, res.OrganizationID)
+	_, err := s.Users.AcceptInvitation(ctx, token, "Another-Horse-8-battery")
+	wantCode(t, err, castellan.ECONFLICT, castellan.CodeInvitationUsed)
+	for _, bad := range []string{"", "csti_short", token + "x", castellan.InvitationTokenPrefix + "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"} {
+		_, err = s.Users.AcceptInvitation(ctx, bad, "Another-Horse-8-battery")
+		wantCode(t, err, castellan.ENOTFOUND, castellan.CodeInvitationInvalid)
+	}
+	unchanged(t, s, res.OrganizationID, before)
+}
+
+func testInvitationExpires(t *testing.T, open Opener) {
+	clock := NewClock()
+	s := open(t, clock.Now)
+	res := bootstrap(t, s, "Acme")
+	ann := register(t, s, res.OrganizationID, invitee("ann"))
+	bob := register(t, s, res.OrganizationID, invitee("bob"))
+	annToken := invitationToken(t, s, res.OrganizationID, ann.Email)
+	bobToken := invitationToken(t, s, res.OrganizationID, bob.Email)
+	ctx := context.Background()
+
+	clock.Advance(castellan.InvitationValidity - time.Second)
+	must(s.Users.AcceptInvitation(ctx, annToken, "Correct-Horse-7-battery"))(t)
+	clock.Advance(time.Second) // exactly 7 days: expired
+	before := takeSnapshot(t, s, res.OrganizationID)
+	_, err := s.Users.AcceptInvitation(ctx, bobToken, "Correct-Horse-7-battery")
+	wantCode(t, err, castellan.EPRECONDITION, castellan.CodeInvitationExpired)
+	unchanged(t, s, res.OrganizationID, before)
+	if u := must(s.Users.FindUserByID(ctx, res.OrganizationID, bob.ID, false))(t); u.Status != castellan.UserPendingInvitation {
+		t.Fatalf("got status %s", u.Status)
+	}
+	// A resent invitation is valid for another 7 days.
+	must(s.Users.ResendInvitation(operatorCtx("r"), res.OrganizationID, bob.ID))(t)
+	must(s.Users.AcceptInvitation(ctx, invitationToken(t, s, res.OrganizationID, bob.Email), "Correct-Horse-7-battery"))(t)
+}
+
+func testInvitationResendVoids(t *testing.T, open Opener) {
+	clock := NewClock()
+	s := open(t, clock.Now)
+	res := bootstrap(t, s, "Acme")
+	org := res.OrganizationID
+	u := register(t, s, org, invitee("ann"))
+	first := invitationToken(t, s, org, u.Email)
+	ctx := operatorCtx("req-resend")
+
+	clock.Advance(time.Minute)
+	rev := must(s.Users.ResendInvitation(ctx, org, u.ID))(t)
+	second := invitationToken(t, s, org, u.Email)
+	clock.Advance(time.Minute)
+	must(s.Users.Reinvite(ctx, org, u.ID))(t)
+	third := invitationToken(t, s, org, u.Email)
+	mails := mailsTo(t, s, org, u.Email)
+	if len(mails) != 3 || mails[0].Template != castellan.MailReinvite || mails[1].Template != castellan.MailInvitation ||
+		first == second || second == third {
+		t.Fatalf("got mails %+v", mails)
+	}
+	events := listed(s.Audit.FindAuditEvents(ctx, org, castellan.AuditFilter{Action: ptr("iam:ResendUserInvitation")}))(t)
+	if len(events) != 1 || events[0].Revision != rev || events[0].Target.ID != u.ID || events[0].RequestID != "req-resend" {
+		t.Fatalf("got events %+v", events)
+	}
+	for _, old := range []string{first, second} {
+		_, err := s.Users.AcceptInvitation(context.Background(), old, "Correct-Horse-7-battery")
+		wantCode(t, err, castellan.ENOTFOUND, castellan.CodeInvitationInvalid)
+	}
+	must(s.Users.AcceptInvitation(context.Background(), third, "Correct-Horse-7-battery"))(t)
+}
+
+func testInvitationErrNotPending(t *testing.T, open Opener) {
+	s := open(t, nil)
+	res := bootstrap(t, s, "Acme")
+	ctx := operatorCtx("r")
+	before := takeSnapshot(t, s, res.OrganizationID)
+	_, err := s.Users.ResendInvitation(ctx, res.OrganizationID, res.OwnerUserID)
+	wantCode(t, err, castellan.EPRECONDITION, castellan.CodeUserNotPending)
+	_, err = s.Users.Reinvite(ctx, res.OrganizationID, res.OwnerUserID)
+	wantCode(t, err, castellan.EPRECONDITION, castellan.CodeUserNotPending)
+	_, err = s.Users.ResendInvitation(ctx, res.OrganizationID, unknownID)
+	wantCode(t, err, castellan.ENOTFOUND, castellan.CodeUserNotFound)
+	unchanged(t, s, res.OrganizationID, before)
+}
+
+func testInvitationErrUnsafePassword(t *testing.T, open Opener) {
+	s := open(t, nil)
+	res := bootstrap(t, s, "Acme")
+	u := register(t, s, res.OrganizationID, invitee("ann"))
+	token := invitationToken(t, s, res.OrganizationID, u.Email)
+	before := takeSnapshot(t, s, res.OrganizationID)
+	_, err := s.Users.AcceptInvitation(context.Background(), token, "ann@example.com-Secret-1")
+	wantCode(t, err, castellan.EINVALID, castellan.CodeUnsafePassword)
+	wantField(t, err, "body.password", "containsLoginId")
+	unchanged(t, s, res.OrganizationID, before)
+	// The link still works with a good password.
+	must(s.Users.AcceptInvitation(context.Background(), token, "Correct-Horse-7-battery"))(t)
+	// A deleted user's link is void.
+	v := register(t, s, res.OrganizationID, invitee("bob"))
+	token = invitationToken(t, s, res.OrganizationID, v.Email)
+	must(s.Users.DeleteUser(operatorCtx("r"), res.OrganizationID, v.ID, v.LoginID))(t)
+	_, err = s.Users.AcceptInvitation(context.Background(), token, "Correct-Horse-7-battery")
+	wantCode(t, err, castellan.ENOTFOUND, castellan.CodeInvitationInvalid)
+}
