@@ -2,6 +2,7 @@ package castellan
 
 import (
 	"context"
+	"strings"
 	"time"
 )
 
@@ -125,4 +126,19 @@ type MailRenderer interface {
 	// RenderMail returns EINVALID (mail.unrenderable) for a mail whose
 	// template is unknown or whose data lacks a key the template needs.
 	RenderMail(m *Mail) (*RenderedMail, error)
+}
+
+// RedactMailSecrets blanks the values of mail data that let their holder
+// act as the recipient (links and tokens: an open invitation, a password
+// reset) and reports whether it changed anything. The outbox keeps them
+// only until the mail is sent or dead.
+func RedactMailSecrets(data map[string]string) bool {
+	changed := false
+	for k, v := range data {
+		if (k == "link" || strings.HasSuffix(strings.ToLower(k), "token")) && v != "[redacted]" {
+			data[k] = "[redacted]"
+			changed = true
+		}
+	}
+	return changed
 }

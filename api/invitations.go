@@ -50,6 +50,10 @@ func (s *Server) reissueInvitation(reissue func(ctx context.Context, orgID, user
 		if err := s.allowUser(ctx, *in); err != nil {
 			return nil, err
 		}
+		// A new link to a user holding roles is a way into those roles.
+		if err := s.holdsUserRoles(ctx, in.Org, in.User); err != nil {
+			return nil, err
+		}
 		rev, err := reissue(ctx, in.Org, in.User)
 		if err != nil {
 			return nil, err

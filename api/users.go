@@ -278,10 +278,12 @@ func (s *Server) updateUser(ctx context.Context, in *struct {
 	if err := s.allowUser(ctx, in.UserPath); err != nil {
 		return nil, err
 	}
-	if in.Body.Status != nil && *in.Body.Status == castellan.UserDisabled {
-		if err := s.holdsUserRoles(ctx, in.Org, in.User); err != nil {
-			return nil, err
-		}
+	// Any change to another user may hand its roles to someone else (a new
+	// email receives the next invitation or reset) or take them away
+	// (disabling, access flags, allow lists), so the hierarchy principle
+	// applies to every update: the caller must hold the user's roles.
+	if err := s.holdsUserRoles(ctx, in.Org, in.User); err != nil {
+		return nil, err
 	}
 	u, err := s.services.Users.UpdateUser(ctx, in.Org, in.User, in.Body.update())
 	if err != nil {

@@ -407,8 +407,25 @@ func TestDeleteUserHierarchy(t *testing.T) {
 		if code := resp.problem(t).Code; code != castellan.CodeEscalation {
 			t.Fatalf("got %s", code)
 		}
-		resp = e.do(t, request{method: "PATCH", path: ownerPath, token: token, body: map[string]string{"status": "disabled"}})
-		wantStatus(t, resp, http.StatusForbidden)
+		// Every change to a user holding roles the caller lacks is refused:
+		// a new email would receive its next link, flags lock it out.
+		for _, body := range []map[string]any{
+			{"status": "disabled"}, {"email": "attacker@evil.example"}, {"apiAccess": false}, {"consoleAccess": false},
+		} {
+			resp = e.do(t, request{method: "PATCH", path: ownerPath, token: token, body: body})
+			wantStatus(t, resp, http.StatusForbidden)
+			if code := resp.problem(t).Code; code != castellan.CodeEscalation {
+				t.Fatalf("%v: got %s", body, code)
+			}
+		}
+		// Nor may it send a new invitation link for such a user.
+		pending := f.newInvitee().ID
+		f.grant("organization.admin", "organization/"+f.org, castellan.Subject{Type: castellan.SubjectUser, ID: pending})
+		before = e.state(t)
+		for _, verb := range []string{"resend", "reinvite"} {
+			resp = e.do(t, request{method: "POST", path: f.orgPath() + "/users/" + pending + "/invitation:" + verb, token: token})
+			wantStatus(t, resp, http.StatusForbidden)
+		}
 		resp = e.do(t, request{method: "DELETE", path: ownerPath + "?confirm=owner@acme.example", token: e.acme.Token})
 		wantStatus(t, resp, http.StatusPreconditionFailed)
 		if code := resp.problem(t).Code; code != castellan.CodeLastOwner {

@@ -147,7 +147,10 @@ func (s *OutboxService) MarkMailSent(ctx context.Context, id string) error {
 		if err != nil {
 			return fmt.Errorf("mark mail sent: %w", err)
 		}
-		return mailExists(ctx, tx, id, res)
+		if err := mailExists(ctx, tx, id, res); err != nil {
+			return err
+		}
+		return scrubMail(ctx, tx, id)
 	})
 }
 
@@ -164,8 +167,34 @@ func (s *OutboxService) MarkMailFailed(ctx context.Context, id, reason string, r
 		if err != nil {
 			return fmt.Errorf("mark mail failed: %w", err)
 		}
-		return mailExists(ctx, tx, id, res)
+		if err := mailExists(ctx, tx, id, res); err != nil || retryAt != nil {
+			return err
+		}
+		return scrubMail(ctx, tx, id)
 	})
+}
+
+// scrubMail redacts the links and tokens of a mail that will not be sent
+// again, so that the outbox (and its backups) hold no usable invitation
+// or reset once it has done its work.
+func scrubMail(ctx context.Context, tx *Tx, id string) error {
+	var raw string
+	if err := tx.queryRow(ctx, `SELECT `+tx.db.dialect.jsonText("data")+` FROM outbox WHERE id = ?`, id).Scan(&raw); err != nil {
+		return err
+	}
+	var data map[string]string
+	if err := json.Unmarshal([]byte(raw), &data); err != nil {
+		return fmt.Errorf("mail %s data: %w", id, err)
+	}
+	if !castellan.RedactMailSecrets(data) {
+		return nil
+	}
+	body, err := json.Marshal(data)
+	if err != nil {
+		return err
+	}
+	_, err = tx.exec(ctx, `UPDATE outbox SET data = ? WHERE id = ?`, string(body), id)
+	return err
 }
 
 // mailExists tells a mark that changed nothing because the mail was

@@ -36,6 +36,17 @@ func (s *UserService) UpdateUser(ctx context.Context, orgID, id string, upd cast
 				return err
 			}
 		}
+		if _, emailChanged := summary["email"]; emailChanged && u.Status == castellan.UserPendingInvitation {
+			// The open link went to the old address: it must not keep
+			// working there. The admin sends a new one (reinvite).
+			voided, err := voidInvitations(ctx, tx, orgID, id)
+			if err != nil {
+				return err
+			}
+			if len(voided) > 0 {
+				summary["voidedInvitations"] = voided
+			}
+		}
 		u.Revision, u.UpdatedAt, u.UpdatedBy = tx.revision, tx.now, tx.actorID()
 		if err := writeUser(ctx, tx, u); err != nil {
 			if isUniqueViolation(err) {

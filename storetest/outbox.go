@@ -211,6 +211,10 @@ func testOutboxSent(t *testing.T, open Opener) {
 	if m.Status != castellan.MailSent || m.SentAt == nil || !m.SentAt.Equal(sentAt) || m.Attempts != 1 {
 		t.Fatalf("got %+v", m)
 	}
+	// Once sent, the outbox keeps no usable token.
+	if m.Data["invitationToken"] != "[redacted]" || m.Data["name"] != "a@acme.example" {
+		t.Fatalf("got data %v after sending, want the token redacted and the rest kept", m.Data)
+	}
 	clock.Advance(time.Hour)
 	if claimed := must(s.Outbox.ClaimDueMail(ctx, 10, time.Minute))(t); len(claimed) != 0 {
 		t.Fatalf("claimed a sent mail: %+v", claimed[0])
@@ -237,6 +241,9 @@ func testOutboxRetryAndDead(t *testing.T, open Opener) {
 	if m.Status != castellan.MailPending || !m.NextAttemptAt.Equal(retryAt) || m.LastError != "451 4.3.0 try later" || m.Attempts != 1 {
 		t.Fatalf("got %+v", m)
 	}
+	if m.Data["invitationToken"] != "csti_a@acme.example" {
+		t.Fatalf("got data %v, want the token kept for the retry", m.Data)
+	}
 	clock.Advance(29 * time.Second)
 	if claimed := must(s.Outbox.ClaimDueMail(ctx, 10, time.Hour))(t); len(claimed) != 0 {
 		t.Fatalf("claimed before its retry time: %+v", claimed[0])
@@ -252,7 +259,8 @@ func testOutboxRetryAndDead(t *testing.T, open Opener) {
 		t.Fatalf("claimed a dead mail: %+v", claimed[0])
 	}
 	dead := listed(s.Outbox.FindMail(ctx, castellan.MailFilter{Status: ptr(castellan.MailDead)}))(t)
-	if len(dead) != 1 || dead[0].ID != id || dead[0].LastError != "550 5.1.1 no such user" || dead[0].Attempts != 2 || dead[0].SentAt != nil {
+	if len(dead) != 1 || dead[0].ID != id || dead[0].LastError != "550 5.1.1 no such user" || dead[0].Attempts != 2 || dead[0].SentAt != nil ||
+		dead[0].Data["invitationToken"] != "[redacted]" {
 		t.Fatalf("got dead letters %+v", dead)
 	}
 	// A delivery reported after the sender gave up is still a delivery.

@@ -12,6 +12,7 @@ func testUsersInvitations(t *testing.T, open Opener) {
 	t.Run("AcceptOnce", func(t *testing.T) { testInvitationAcceptOnce(t, open) })
 	t.Run("Expires", func(t *testing.T) { testInvitationExpires(t, open) })
 	t.Run("ResendVoids", func(t *testing.T) { testInvitationResendVoids(t, open) })
+	t.Run("EmailChangeVoids", func(t *testing.T) { testInvitationEmailChangeVoids(t, open) })
 	t.Run("ErrNotPending", func(t *testing.T) { testInvitationErrNotPending(t, open) })
 	t.Run("ErrUnsafePassword", func(t *testing.T) { testInvitationErrUnsafePassword(t, open) })
 }
@@ -133,4 +134,22 @@ func testInvitationErrUnsafePassword(t *testing.T, open Opener) {
 	must(s.Users.DeleteUser(operatorCtx("r"), res.OrganizationID, v.ID, v.LoginID))(t)
 	_, err = s.Users.AcceptInvitation(context.Background(), token, "Correct-Horse-7-battery")
 	wantCode(t, err, castellan.ENOTFOUND, castellan.CodeInvitationInvalid)
+}
+
+// testInvitationEmailChangeVoids: the link sent to a mistyped address stops
+// working when the address is corrected.
+func testInvitationEmailChangeVoids(t *testing.T, open Opener) {
+	s := open(t, nil)
+	res := bootstrap(t, s, "Acme")
+	org := res.OrganizationID
+	reg := invitee("ann")
+	reg.Email = "ann@exmaple.com"
+	u := register(t, s, org, reg)
+	old := invitationToken(t, s, org, u.Email)
+	fixed := "ann@example.com"
+	must(s.Users.UpdateUser(operatorCtx("req-fix"), org, u.ID, castellan.UserUpdate{Email: &fixed}))(t)
+	_, err := s.Users.AcceptInvitation(context.Background(), old, "Correct-Horse-7-battery")
+	wantCode(t, err, castellan.ENOTFOUND, castellan.CodeInvitationInvalid)
+	must(s.Users.Reinvite(operatorCtx("req-reinvite"), org, u.ID))(t)
+	must(s.Users.AcceptInvitation(context.Background(), invitationToken(t, s, org, fixed), "Correct-Horse-7-battery"))(t)
 }
