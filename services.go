@@ -45,6 +45,8 @@ type Services struct {
 	Roles         RoleService
 	// ServiceAccounts manages the service accounts of projects.
 	ServiceAccounts ServiceAccountService
+	// AccessKeys manages access keys and the tokens they exchange for.
+	AccessKeys AccessKeyService
 	// Outbox is the sender's side of the mail outbox.
 	Outbox    OutboxService
 	ChangeLog ChangeLog

@@ -98,6 +98,7 @@ func New(cfg Config) *Server {
 	s.registerSubjectRoles()
 	s.registerRoles()
 	s.registerServiceAccounts()
+	s.registerAccessKeys()
 	s.registerAuthorize()
 	s.registerCatalog()
 	s.registerMail()

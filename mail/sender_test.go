@@ -390,7 +390,7 @@ func wantDelivery(t *testing.T, notify <-chan *mail.Message, id string) {
 func ptr[T any](v T) *T { return &v }
 
 func TestNewSenderBadFrom(t *testing.T) {
-	if _, err := mail.NewSender(nil, nil, mail.Dev{}, mail.Options{From: "not an address"}); err == nil {
+	if _, err := mail.NewSender(nil, nil, nil, mail.Options{From: "not an address"}); err == nil {
 		t.Fatal("got no error")
 	}
 }

@@ -134,9 +134,3 @@ func TestNewSMTP(t *testing.T) {
 		}
 	}
 }
-
-func TestDevTransport(t *testing.T) {
-	if err := (mail.Dev{}).Deliver(t.Context(), &mail.Message{ID: "m"}); err != nil {
-		t.Fatal(err)
-	}
-}

@@ -271,6 +271,7 @@ func (db *DB) Services() castellan.Services {
 		Grants:          db.Grants(),
 		Roles:           db.Roles(),
 		ServiceAccounts: db.ServiceAccounts(),
+		AccessKeys:      db.AccessKeys(),
 		Outbox:          db.Outbox(),
 		ChangeLog:       db,
 		Catalog:         db.catalog,

@@ -173,7 +173,16 @@ func (s *TokenService) Authenticate(ctx context.Context, token string) (castella
 		FROM api_tokens t LEFT JOIN users u ON u.id = t.user_id AND u.org_id = t.org_id
 		WHERE t.secret_hash = ?`, HashToken(token)).Scan(&id, &kind, &orgID, &userID, &expiresAt, &status)
 	if errors.Is(err, sql.ErrNoRows) {
-		return castellan.Principal{}, errUnauthenticated
+		// Not a bootstrap token: perhaps one issued for an access key,
+		// checked against its key and owner on every request.
+		t, ok, err := s.db.AccessKeys().findKeyToken(ctx, HashToken(token))
+		if err != nil {
+			return castellan.Principal{}, err
+		}
+		if !ok {
+			return castellan.Principal{}, errUnauthenticated
+		}
+		return t.principal(), nil
 	}
 	if err != nil {
 		return castellan.Principal{}, err

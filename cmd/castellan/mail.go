@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	netmail "net/mail"
 	"strconv"
 	"time"
 
@@ -56,19 +57,23 @@ func (m *mailFlags) build(outbox castellan.OutboxService, listen net.Addr, log *
 	if err != nil {
 		return nil, fmt.Errorf("--public-url: %w", err)
 	}
-	w := &mailer{}
-	var transport mail.Transport
-	switch *m.smtp {
-	case "", "dev":
-		transport, w.devMailbox, w.transport = mail.Dev{Logger: log}, templates, "dev mailbox"
-	default:
-		smtp, err := mail.NewSMTP(*m.smtp)
-		if err != nil {
-			return nil, fmt.Errorf("--smtp: %w", err)
-		}
-		transport, w.transport = smtp, smtp.String()
+	if _, err := netmail.ParseAddress(*m.from); err != nil {
+		return nil, fmt.Errorf("--mail-from %q: %w", *m.from, err)
 	}
-	w.sender, err = mail.NewSender(outbox, templates, transport, mail.Options{
+	w := &mailer{}
+	if *m.smtp == "" || *m.smtp == "dev" {
+		// The dev mailbox is the outbox itself: mails stay pending there,
+		// links intact, for the operator to read. No sender runs (it would
+		// mark them sent and redact their links).
+		w.devMailbox, w.transport = templates, "dev mailbox"
+		return w, nil
+	}
+	smtp, err := mail.NewSMTP(*m.smtp)
+	if err != nil {
+		return nil, fmt.Errorf("--smtp: %w", err)
+	}
+	w.transport = smtp.String()
+	w.sender, err = mail.NewSender(outbox, templates, smtp, mail.Options{
 		From: *m.from, MaxAttempts: maxAttempts, Logger: log.With("component", "mail"),
 	})
 	if err != nil {
@@ -93,6 +98,9 @@ func reachable(addr net.Addr) string {
 // start runs the sender until ctx ends; the returned function waits for it
 // to finish its current mail.
 func (w *mailer) start(ctx context.Context) (wait func()) {
+	if w.sender == nil {
+		return func() {}
+	}
 	ticker := time.NewTicker(mailPollInterval)
 	done := make(chan struct{})
 	go func() {

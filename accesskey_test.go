@@ -1,0 +1,38 @@
+package castellan_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/castellan-iam/castellan"
+)
+
+// FuzzCredentialSyntax checks the parsers of bearer tokens, key IDs and
+// secrets: they never panic and accept only strings of their exact shape,
+// so nothing else reaches a lookup.
+func FuzzCredentialSyntax(f *testing.F) {
+	for _, s := range []string{"", "cst_", "cst_" + strings.Repeat("A", 43), "CAK" + strings.Repeat("A", 20),
+		strings.Repeat("a", 43), "cst_" + strings.Repeat("é", 43), "CAKaaaaaaaaaaaaaaaaaaaa", "cst_" + strings.Repeat("A", 43) + "\n"} {
+		f.Add(s)
+	}
+	onlyOf := func(s, alphabet string) bool {
+		for _, r := range s {
+			if !strings.ContainsRune(alphabet, r) {
+				return false
+			}
+		}
+		return true
+	}
+	const b64url = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	f.Fuzz(func(t *testing.T, s string) {
+		if castellan.ValidTokenSyntax(s) && (len(s) != 47 || !strings.HasPrefix(s, castellan.TokenPrefix) || !onlyOf(s[4:], b64url)) {
+			t.Fatalf("token %q accepted", s)
+		}
+		if castellan.ValidAccessKeyID(s) && (len(s) != 23 || !strings.HasPrefix(s, "CAK") || !onlyOf(s[3:], "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")) {
+			t.Fatalf("key ID %q accepted", s)
+		}
+		if castellan.ValidAccessKeySecret(s) && (len(s) != 43 || !onlyOf(s, b64url)) {
+			t.Fatalf("secret %q accepted", s)
+		}
+	})
+}

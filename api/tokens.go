@@ -1,0 +1,64 @@
+package api
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/castellan-iam/castellan"
+)
+
+type tokenExchangeBody struct {
+	KeyID  string `json:"keyId" maxLength:"64" doc:"Access key ID." example:"CAKABCDEFGHIJKLMNOPQRST"`
+	Secret string `json:"secret" maxLength:"128" doc:"The key's secret."`
+}
+
+type accessTokenOutput struct{ Body *castellan.AccessToken }
+
+type introspectBody struct {
+	Token string `json:"token" maxLength:"256" doc:"The token to describe."`
+}
+
+type introspectionOutput struct{ Body *castellan.TokenIntrospection }
+
+func (s *Server) registerTokens() {
+	const tag = "Tokens"
+	register(s, op{
+		id: "create-token", method: http.MethodPost, path: "/v1/tokens", tag: tag,
+		action: "iam:ExchangeAccessKey", public: true, errors: []int{http.StatusUnauthorized},
+		summary: "Exchange an access key for a bearer token (no token needed)",
+		desc: "Returns an opaque token valid for 1 hour, bound to the key: deleting or disabling the key, or deleting or " +
+			"disabling its owner, refuses it from the next request. Every failure is the same 401 auth.unauthenticated.",
+	}, s.createToken)
+	register(s, op{
+		id: "introspect-token", method: http.MethodPost, path: "/v1/tokens:introspect", tag: tag,
+		action:  "iam:Authorize",
+		summary: "Describe a token (RFC 7662)",
+		desc: "For other services: needs iam:Authorize on the caller's organization. A token that is unknown, expired, " +
+			"refused or of another organization is {\"active\": false} and nothing else.",
+	}, s.introspectToken)
+}
+
+func (s *Server) createToken(ctx context.Context, in *struct{ Body tokenExchangeBody }) (*accessTokenOutput, error) {
+	t, err := s.services.AccessKeys.ExchangeAccessKey(ctx, in.Body.KeyID, in.Body.Secret)
+	if err != nil {
+		return nil, err
+	}
+	return &accessTokenOutput{Body: t}, nil
+}
+
+func (s *Server) introspectToken(ctx context.Context, in *struct{ Body introspectBody }) (*introspectionOutput, error) {
+	p, _ := castellan.PrincipalFrom(ctx)
+	if p.Type != castellan.PrincipalOperator {
+		if err := s.allowOrg(ctx, p.OrganizationID); err != nil {
+			return nil, err
+		}
+	}
+	info, err := s.services.AccessKeys.IntrospectToken(ctx, in.Body.Token)
+	if err != nil {
+		return nil, err
+	}
+	if p.Type != castellan.PrincipalOperator && info.Organization != p.OrganizationID {
+		info = &castellan.TokenIntrospection{}
+	}
+	return &introspectionOutput{Body: info}, nil
+}

@@ -1,0 +1,427 @@
+package sqlstore
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"database/sql"
+	"encoding/base32"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/castellan-iam/castellan"
+)
+
+// AccessKeyService implements castellan.AccessKeyService. Secrets and
+// tokens are 32 random bytes; the store keeps their SHA-256 only.
+type AccessKeyService struct{ db *DB }
+
+var _ castellan.AccessKeyService = (*AccessKeyService)(nil)
+
+// AccessKeys returns the access key service of db.
+func (db *DB) AccessKeys() *AccessKeyService { return &AccessKeyService{db: db} }
+
+// accessKeyColumns read a key of access_keys with the name of its project
+// (empty when the project is gone), which the organization-wide list shows.
+const accessKeyColumns = `id, org_id, project_id, owner_type, owner_id, name, status, expires_at, created_at, created_by, last_used_at, revision,
+	COALESCE((SELECT n.name FROM nodes n WHERE n.org_id = access_keys.org_id AND n.id = access_keys.project_id), '')`
+
+var keyIDEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
+
+// newAccessKeyID returns "CAK" and 20 base32 characters (100 random bits).
+func newAccessKeyID() string {
+	var b [13]byte
+	rand.Read(b[:])
+	return "CAK" + keyIDEncoding.EncodeToString(b[:])[:20]
+}
+
+// newSecret returns a fresh secret and the hash to store for it.
+func newSecret() (secret, hash string) {
+	var b [32]byte
+	rand.Read(b[:])
+	secret = base64.RawURLEncoding.EncodeToString(b[:])
+	return secret, HashToken(secret)
+}
+
+func scanAccessKey(row scanner) (*castellan.AccessKey, error) {
+	var (
+		k                   castellan.AccessKey
+		ownerType           string
+		expiresAt, lastUsed sql.NullTime
+	)
+	err := row.Scan(&k.ID, &k.OrganizationID, &k.ProjectID, &ownerType, &k.Owner.ID, &k.Name, &k.Status,
+		&expiresAt, &k.CreatedAt, &k.CreatedBy, &lastUsed, &k.Revision, &k.ProjectName)
+	if err != nil {
+		return nil, err
+	}
+	k.Owner.Type = castellan.SubjectType(ownerType)
+	k.CreatedAt = k.CreatedAt.UTC()
+	if expiresAt.Valid {
+		t := expiresAt.Time.UTC()
+		k.ExpiresAt = &t
+	}
+	if lastUsed.Valid {
+		t := lastUsed.Time.UTC()
+		k.LastUsedAt = &t
+	}
+	return &k, nil
+}
+
+func accessKeyNotFound(id string) error {
+	return notFound(castellan.CodeAccessKeyNotFound, "access key", id)
+}
+
+// lockOwner checks inside tx that the key's owner exists where the key
+// is to be created, and keeps it from being deleted until tx ends.
+func lockOwner(ctx context.Context, tx *Tx, orgID, projectID string, owner castellan.Subject) error {
+	switch owner.Type {
+	case castellan.SubjectServiceAccount:
+		_, err := findServiceAccountIn(ctx, tx, orgID, projectID, owner.ID, tx.db.dialect.lockKey)
+		return err
+	case castellan.SubjectUser:
+		var one int
+		err := tx.queryRow(ctx, `SELECT 1 FROM users WHERE org_id = ? AND id = ? AND status <> ?`+tx.db.dialect.lockKey,
+			orgID, owner.ID, castellan.UserDeleted).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return notFound(castellan.CodeUserNotFound, "user", owner.ID)
+		}
+		return err
+	}
+	return castellan.Errorf(castellan.EINVALID, castellan.CodeInvalidField, "an access key belongs to a user or a service account")
+}
+
+// CreateAccessKey implements castellan.AccessKeyService. The count and
+// the insert run in one write transaction; writers take the revision
+// counter first and so run one after the other, which makes the limit
+// hold under concurrent creates on both backends.
+func (s *AccessKeyService) CreateAccessKey(ctx context.Context, orgID string, c castellan.AccessKeyCreate) (*castellan.NewAccessKey, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	var k *castellan.NewAccessKey
+	err := s.db.update(ctx, func(tx *Tx) error {
+		if err := lockProject(ctx, tx, orgID, c.ProjectID, tx.db.dialect.lockKey); err != nil {
+			return err
+		}
+		if err := lockOwner(ctx, tx, orgID, c.ProjectID, c.Owner); err != nil {
+			return err
+		}
+		var n int
+		err := tx.queryRow(ctx, `SELECT COUNT(*) FROM access_keys WHERE org_id = ? AND owner_type = ? AND owner_id = ? AND project_id = ?`,
+			orgID, string(c.Owner.Type), c.Owner.ID, c.ProjectID).Scan(&n)
+		if err != nil {
+			return fmt.Errorf("count access keys: %w", err)
+		}
+		if n >= castellan.MaxAccessKeysPerProject {
+			return castellan.Errorf(castellan.ECONFLICT, castellan.CodeAccessKeyLimitReached,
+				"%s %s already has %d access keys in project %s: delete one first", c.Owner.Type, c.Owner.ID, n, c.ProjectID)
+		}
+		var hash string
+		k = &castellan.NewAccessKey{AccessKey: castellan.AccessKey{
+			ID: newAccessKeyID(), OrganizationID: orgID, ProjectID: c.ProjectID, Owner: c.Owner, Name: c.Name,
+			Status: castellan.AccessKeyEnabled, CreatedAt: tx.now, CreatedBy: tx.actorID(), Revision: tx.revision,
+		}}
+		k.Secret, hash = newSecret()
+		var expires any
+		if c.ExpiresAt != nil {
+			t := c.ExpiresAt.UTC().Truncate(time.Microsecond)
+			k.ExpiresAt, expires = &t, t
+		}
+		_, err = tx.exec(ctx, `INSERT INTO access_keys (id, org_id, project_id, owner_type, owner_id, name, secret_hash, status,
+				expires_at, created_at, created_by, revision) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			k.ID, orgID, k.ProjectID, string(k.Owner.Type), k.Owner.ID, k.Name, hash, k.Status, expires, k.CreatedAt, k.CreatedBy, k.Revision)
+		if err != nil {
+			return fmt.Errorf("insert access key: %w", err)
+		}
+		_, err = tx.record(ctx, change{
+			orgID: orgID, action: "iam:CreateAccessKey",
+			entityType: "access_key", entityID: k.ID, entityName: k.Name, operation: "create",
+			summary: map[string]any{"name": k.Name, "projectId": k.ProjectID, "ownerType": k.Owner.Type, "ownerId": k.Owner.ID, "expiresAt": k.ExpiresAt},
+		})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+// FindAccessKeyByID implements castellan.AccessKeyService.
+func (s *AccessKeyService) FindAccessKeyByID(ctx context.Context, orgID, id string) (*castellan.AccessKey, error) {
+	k, err := scanAccessKey(s.db.queryRow(ctx, `SELECT `+accessKeyColumns+` FROM access_keys WHERE org_id = ? AND id = ?`, orgID, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, accessKeyNotFound(id)
+	}
+	return k, err
+}
+
+// FindAccessKeys implements castellan.AccessKeyService; keys come by ID.
+func (s *AccessKeyService) FindAccessKeys(ctx context.Context, orgID string, f castellan.AccessKeyFilter) ([]*castellan.AccessKey, string, error) {
+	cur, err := decodeCursor(f.PageToken, "accessKeys", 1)
+	if err != nil {
+		return nil, "", err
+	}
+	size := castellan.PageSize(f.PageSize)
+	q, args := `SELECT `+accessKeyColumns+` FROM access_keys WHERE org_id = ?`, []any{orgID}
+	if f.Owner != nil {
+		q, args = q+` AND owner_type = ? AND owner_id = ?`, append(args, string(f.Owner.Type), f.Owner.ID)
+	}
+	if f.ProjectID != nil {
+		q, args = q+` AND project_id = ?`, append(args, *f.ProjectID)
+	}
+	if f.Expired != nil {
+		now := s.db.now().UTC()
+		if *f.Expired {
+			q, args = q+` AND expires_at IS NOT NULL AND expires_at <= ?`, append(args, now)
+		} else {
+			q, args = q+` AND (expires_at IS NULL OR expires_at > ?)`, append(args, now)
+		}
+	}
+	if cur != nil {
+		q, args = q+` AND id > ?`, append(args, cur.Key[0])
+	}
+	rows, err := s.db.query(ctx, q+` ORDER BY id LIMIT ?`, append(args, size+1)...)
+	if err != nil {
+		return nil, "", err
+	}
+	keys, err := collect(rows, scanAccessKey)
+	if err != nil {
+		return nil, "", err
+	}
+	keys, next := pageOf(keys, size, func(k *castellan.AccessKey) cursor {
+		return cursor{List: "accessKeys", Key: []string{k.ID}}
+	})
+	return keys, next, nil
+}
+
+func findAccessKeyIn(ctx context.Context, tx *Tx, orgID, id string) (*castellan.AccessKey, error) {
+	k, err := scanAccessKey(tx.queryRow(ctx, `SELECT `+accessKeyColumns+` FROM access_keys WHERE org_id = ? AND id = ?`+tx.db.dialect.lockDelete, orgID, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, accessKeyNotFound(id)
+	}
+	return k, err
+}
+
+// UpdateAccessKey implements castellan.AccessKeyService. Disabling a key
+// also deletes its tokens, so that enabling it again revives none.
+func (s *AccessKeyService) UpdateAccessKey(ctx context.Context, orgID, id string, u castellan.AccessKeyUpdate) (*castellan.AccessKey, error) {
+	if err := u.Validate(); err != nil {
+		return nil, err
+	}
+	var k *castellan.AccessKey
+	err := s.db.update(ctx, func(tx *Tx) error {
+		var err error
+		if k, err = findAccessKeyIn(ctx, tx, orgID, id); err != nil {
+			return err
+		}
+		summary := map[string]any{}
+		if u.Name != nil && *u.Name != k.Name {
+			summary["name"], k.Name = diff{k.Name, *u.Name}, *u.Name
+		}
+		if u.Status != nil && *u.Status != k.Status {
+			summary["status"], k.Status = diff{k.Status, *u.Status}, *u.Status
+		}
+		if len(summary) == 0 {
+			return nil
+		}
+		k.Revision = tx.revision
+		if _, err := tx.exec(ctx, `UPDATE access_keys SET name = ?, status = ?, revision = ? WHERE org_id = ? AND id = ?`,
+			k.Name, k.Status, k.Revision, orgID, id); err != nil {
+			return fmt.Errorf("update access key: %w", err)
+		}
+		if k.Status == castellan.AccessKeyDisabled {
+			if _, err := tx.exec(ctx, `DELETE FROM access_key_tokens WHERE key_id = ?`, id); err != nil {
+				return fmt.Errorf("delete access key tokens: %w", err)
+			}
+		}
+		_, err = tx.record(ctx, change{
+			orgID: orgID, action: "iam:UpdateAccessKey",
+			entityType: "access_key", entityID: id, entityName: k.Name, operation: "update", summary: summary,
+		})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+// DeleteAccessKey implements castellan.AccessKeyService.
+func (s *AccessKeyService) DeleteAccessKey(ctx context.Context, orgID, id string) (int64, error) {
+	var rev int64
+	err := s.db.update(ctx, func(tx *Tx) error {
+		k, err := findAccessKeyIn(ctx, tx, orgID, id)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.exec(ctx, `DELETE FROM access_key_tokens WHERE key_id = ?`, id); err != nil {
+			return fmt.Errorf("delete access key tokens: %w", err)
+		}
+		if _, err := tx.exec(ctx, `DELETE FROM access_keys WHERE org_id = ? AND id = ?`, orgID, id); err != nil {
+			return fmt.Errorf("delete access key: %w", err)
+		}
+		rev, err = tx.record(ctx, change{
+			orgID: orgID, action: "iam:DeleteAccessKey",
+			entityType: "access_key", entityID: id, entityName: k.Name, operation: "delete",
+			summary: map[string]any{"name": k.Name, "projectId": k.ProjectID, "ownerType": k.Owner.Type, "ownerId": k.Owner.ID},
+		})
+		return err
+	})
+	return rev, err
+}
+
+// keyHolderColumns and keyHolderFrom read an access key with what decides whether it may be
+// used: its project, and its owner's status (a user) or presence (a
+// service account of the key's project). A missing owner or project
+// leaves NULLs.
+const keyHolderColumns = `SELECT k.id, k.org_id, k.project_id, k.owner_type, k.owner_id, k.status, k.expires_at, k.secret_hash,
+		u.status, sa.id, n.id`
+
+const keyHolderFrom = `
+	FROM access_keys k
+	LEFT JOIN users u ON k.owner_type = 'user' AND u.org_id = k.org_id AND u.id = k.owner_id
+	LEFT JOIN service_accounts sa ON k.owner_type = 'serviceAccount' AND sa.org_id = k.org_id AND sa.id = k.owner_id AND sa.project_id = k.project_id
+	LEFT JOIN nodes n ON n.org_id = k.org_id AND n.kind = 'project' AND n.id = k.project_id`
+
+// keyHolder is a row of keyHolderColumns.
+type keyHolder struct {
+	id, orgID, projectID, ownerType, ownerID, status, secretHash string
+	expiresAt                                                    sql.NullTime
+	userStatus, accountID, projectNode                           sql.NullString
+}
+
+func (h *keyHolder) scan(row scanner, extra ...any) error {
+	return row.Scan(append([]any{&h.id, &h.orgID, &h.projectID, &h.ownerType, &h.ownerID, &h.status, &h.expiresAt, &h.secretHash,
+		&h.userStatus, &h.accountID, &h.projectNode}, extra...)...)
+}
+
+// valid reports whether the key may authenticate at now: enabled,
+// unexpired, in an existing project, and its owner active (a user) or
+// present (a service account).
+func (h *keyHolder) valid(db *DB) bool {
+	if h.status != castellan.AccessKeyEnabled || !h.projectNode.Valid {
+		return false
+	}
+	if h.expiresAt.Valid && !db.now().Before(h.expiresAt.Time) {
+		return false
+	}
+	switch castellan.SubjectType(h.ownerType) {
+	case castellan.SubjectUser:
+		return h.userStatus.String == castellan.UserActive
+	case castellan.SubjectServiceAccount:
+		return h.accountID.Valid
+	}
+	return false
+}
+
+func (h *keyHolder) principal() castellan.Principal {
+	t := castellan.PrincipalUser
+	if castellan.SubjectType(h.ownerType) == castellan.SubjectServiceAccount {
+		t = castellan.PrincipalServiceAccount
+	}
+	return castellan.Principal{Type: t, ID: h.ownerID, OrganizationID: h.orgID}
+}
+
+// dummySecretHash is compared against when the key ID is unknown, so that
+// an unknown key costs what a known one does.
+var dummySecretHash = HashToken("castellan-no-such-access-key")
+
+// ExchangeAccessKey implements castellan.AccessKeyService.
+func (s *AccessKeyService) ExchangeAccessKey(ctx context.Context, keyID, secret string) (*castellan.AccessToken, error) {
+	if !castellan.ValidAccessKeyID(keyID) || !castellan.ValidAccessKeySecret(secret) {
+		return nil, errUnauthenticated
+	}
+	// Checked first on a reader, so that refused attempts, which anyone
+	// may make, never take the write lock; checked again in the write
+	// transaction, where the key cannot change under it.
+	check := func(row scanner) (*keyHolder, error) {
+		var h keyHolder
+		err := h.scan(row)
+		found := err == nil
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return nil, err
+		}
+		stored := dummySecretHash
+		if found {
+			stored = h.secretHash
+		}
+		match := subtle.ConstantTimeCompare([]byte(HashToken(secret)), []byte(stored)) == 1
+		if !found || !match || !h.valid(s.db) {
+			return nil, errUnauthenticated
+		}
+		return &h, nil
+	}
+	const query = keyHolderColumns + keyHolderFrom + ` WHERE k.id = ?`
+	if _, err := check(s.db.queryRow(ctx, query, keyID)); err != nil {
+		return nil, err
+	}
+	var out *castellan.AccessToken
+	err := s.db.update(ctx, func(tx *Tx) error {
+		h, err := check(tx.queryRow(ctx, query, keyID))
+		if err != nil {
+			return err
+		}
+		token, hash := newToken()
+		out = &castellan.AccessToken{Token: token, ExpiresAt: tx.now.Add(castellan.AccessTokenLifetime), TokenType: "Bearer"}
+		if _, err := tx.exec(ctx, `INSERT INTO access_key_tokens (token_hash, key_id, issued_at, expires_at) VALUES (?, ?, ?, ?)`,
+			hash, keyID, tx.now, out.ExpiresAt); err != nil {
+			return fmt.Errorf("insert token: %w", err)
+		}
+		if _, err := tx.exec(ctx, `UPDATE access_keys SET last_used_at = ? WHERE id = ?`, tx.now, keyID); err != nil {
+			return fmt.Errorf("update access key: %w", err)
+		}
+		// Audited: who obtained a token with which key. The change-log row
+		// names the key, whose state followers already track.
+		_, err = tx.record(ctx, change{
+			orgID: h.orgID, action: "iam:ExchangeAccessKey",
+			entityType: "access_key", entityID: keyID, operation: "update",
+			summary: map[string]any{"ownerType": h.ownerType, "ownerId": h.ownerID, "expiresAt": out.ExpiresAt},
+		})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// keyToken is a token issued for an access key, with its key.
+type keyToken struct {
+	keyHolder
+	issuedAt, expiresAt sql.NullTime
+}
+
+// findKeyToken reads the token with the given hash and its key; ok is
+// false when there is none or it may not be used.
+func (s *AccessKeyService) findKeyToken(ctx context.Context, hash string) (*keyToken, bool, error) {
+	var t keyToken
+	err := t.scan(s.db.queryRow(ctx, keyHolderColumns+`, t.issued_at, t.expires_at`+keyHolderFrom+` JOIN access_key_tokens t ON t.key_id = k.id WHERE t.token_hash = ?`, hash),
+		&t.issuedAt, &t.expiresAt)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	if !s.db.now().Before(t.expiresAt.Time) || !t.valid(s.db) {
+		return nil, false, nil
+	}
+	return &t, true, nil
+}
+
+// IntrospectToken implements castellan.AccessKeyService.
+func (s *AccessKeyService) IntrospectToken(ctx context.Context, token string) (*castellan.TokenIntrospection, error) {
+	if !castellan.ValidTokenSyntax(token) {
+		return &castellan.TokenIntrospection{}, nil
+	}
+	t, ok, err := s.findKeyToken(ctx, HashToken(token))
+	if err != nil || !ok {
+		return &castellan.TokenIntrospection{}, err
+	}
+	return &castellan.TokenIntrospection{
+		Active: true, Subject: t.ownerID, Organization: t.orgID, PrincipalType: t.ownerType,
+		KeyID: t.id, ProjectID: t.projectID, ExpiresAt: t.expiresAt.Time.Unix(), IssuedAt: t.issuedAt.Time.Unix(),
+	}, nil
+}
