@@ -90,6 +90,9 @@ func (s *Server) observe(next http.Handler) http.Handler {
 			id = newRequestID()
 		}
 		w.Header().Set("X-Request-Id", id)
+		// Answers carry secrets (generated passwords, key secrets, tokens)
+		// and per-caller views: no cache may keep them.
+		w.Header().Set("Cache-Control", "no-store")
 		logger := s.logger.With("request_id", id)
 		ctx := castellan.WithRequestInfo(r.Context(), castellan.RequestInfo{RequestID: id, SourceIP: sourceIP(r)})
 		route := new(string)

@@ -140,6 +140,9 @@ func TestOperationsEndpoints(t *testing.T) {
 	if got := resp.header.Get("X-Request-Id"); got != "abc-123" {
 		t.Fatalf("got request ID %q, want abc-123", got)
 	}
+	if got := resp.header.Get("Cache-Control"); got != "no-store" {
+		t.Fatalf("got Cache-Control %q, want no-store", got)
+	}
 	resp = e.do(t, request{method: "GET", path: "/healthz", header: map[string]string{"X-Request-Id": "bad id\u00e9"}})
 	if got := resp.header.Get("X-Request-Id"); got == "" || strings.Contains(got, " ") {
 		t.Fatalf("got request ID %q, want a fresh one", got)
