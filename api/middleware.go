@@ -217,7 +217,7 @@ var publicPaths = map[string]bool{
 	"/healthz": true, "/readyz": true, "/metrics": true,
 	"/v1/openapi.json": true, "/v1/openapi.yaml": true, "/v1/openapi-3.0.json": true, "/v1/openapi-3.0.yaml": true,
 	// The invitee has no token yet: the link's token is its credential.
-	"/v1/invitations:accept": true,
+	"/v1/invitations:accept": true, "/invitations/accept": true,
 	// The access key's ID and secret in the body are the credential.
 	"/v1/tokens": true,
 }

@@ -89,6 +89,7 @@ func New(cfg Config) *Server {
 	s.api = humago.New(mux, hcfg)
 
 	s.registerHealth(mux)
+	s.registerInvitationPage(mux)
 	s.registerOrganizations()
 	s.registerProjects()
 	s.registerAudit()
