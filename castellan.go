@@ -43,13 +43,28 @@ type Principal struct {
 	ID string `json:"id"`
 	// OrganizationID is empty for operators and the system.
 	OrganizationID string `json:"organizationId,omitempty"`
+	// KeyID is the access key whose token the caller presented, if any.
+	KeyID string `json:"keyId,omitempty"`
+	// ProjectID, set for a caller authenticated with an access key, is the
+	// key's project: decisions on scopes inside any other project are
+	// refused, whatever the caller's grants.
+	ProjectID string `json:"projectId,omitempty"`
+	// SessionID is the console session the caller signed in with, if any.
+	SessionID string `json:"sessionId,omitempty"`
 }
 
 // RequestInfo describes where a mutation comes from; it is copied into every
 // audit event.
 type RequestInfo struct {
 	RequestID string
-	SourceIP  string
+	// SourceIP is the client's address: the peer's, or, when the peer is
+	// a trusted proxy, the one it forwarded.
+	SourceIP string
+	// VPC and VPCServer are where a request came from inside the cloud's
+	// network, as a trusted gateway reports them; empty otherwise. API
+	// allow sources of type VPC and VPC_SERVER match them.
+	VPC       string
+	VPCServer string
 }
 
 type principalKey struct{}

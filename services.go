@@ -47,6 +47,8 @@ type Services struct {
 	ServiceAccounts ServiceAccountService
 	// AccessKeys manages access keys and the tokens they exchange for.
 	AccessKeys AccessKeyService
+	// MFA keeps the users' second factors.
+	MFA MFAService
 	// Outbox is the sender's side of the mail outbox.
 	Outbox    OutboxService
 	ChangeLog ChangeLog

@@ -1,0 +1,71 @@
+package castellan
+
+import "context"
+
+// TOTPSetup is a TOTP secret being enrolled: the user adds it to an
+// authenticator app (by the otpauth URI, or the QR code of it) and proves
+// it with a code before it counts.
+type TOTPSetup struct {
+	// Secret is the base32 shared secret, for typing in by hand.
+	Secret string `json:"secret"`
+	// URI is the otpauth://totp/… key URI (issuer Castellan, account the
+	// user's login ID).
+	URI string `json:"uri"`
+	// QRCodePNG is a PNG image of URI.
+	QRCodePNG []byte `json:"qrCodePng"`
+}
+
+// MFAStatus says whether a user has a second factor and whether one is
+// required of it.
+type MFAStatus struct {
+	// Enrolled is true once a TOTP secret has been confirmed.
+	Enrolled bool `json:"enrolled"`
+	// Required is true when the user (mfaMandatory) or its organization
+	// demands a second factor.
+	Required bool `json:"required"`
+	// RecoveryCodesLeft counts the unused recovery codes.
+	RecoveryCodesLeft int `json:"recoveryCodesLeft"`
+}
+
+// RecoveryCodeCount is how many recovery codes an enrolment issues.
+const RecoveryCodeCount = 10
+
+// MFA error codes.
+const (
+	// CodeMFAFailed: the code is wrong, already used, or of a time step
+	// not newer than the last accepted one.
+	CodeMFAFailed = "auth.mfa_failed"
+	// CodeMFANotEnrolled: the user has no confirmed second factor.
+	CodeMFANotEnrolled = "auth.mfa_not_enrolled"
+	// CodeMFANoPendingSetup: ConfirmTOTP without a BeginTOTP.
+	CodeMFANoPendingSetup = "auth.mfa_no_pending_setup"
+)
+
+// MFAService keeps the second factors of users: TOTP (RFC 6238) and
+// single-use recovery codes. WebAuthn/passkeys would be another
+// implementation of the same verify step (a Verifier per factor kind), not
+// a change of this interface's callers.
+type MFAService interface {
+	// BeginTOTP creates a pending TOTP secret for an active local user,
+	// replacing any pending one; the confirmed one, if any, keeps working
+	// until ConfirmTOTP replaces it. Returns ENOTFOUND (user.not_found).
+	BeginTOTP(ctx context.Context, orgID, userID string) (*TOTPSetup, error)
+	// ConfirmTOTP checks a code of the pending secret and, when it is
+	// right, makes that secret the user's factor and issues
+	// RecoveryCodeCount recovery codes, returned this once and stored
+	// hashed. Returns EUNAUTHENTICATED (auth.mfa_failed) or
+	// EPRECONDITION (auth.mfa_no_pending_setup).
+	ConfirmTOTP(ctx context.Context, orgID, userID, code string) ([]string, error)
+	// VerifyMFA accepts a TOTP code of the confirmed secret (the current
+	// time step or one either side) whose step is newer than the last one
+	// accepted, or an unused recovery code, which it uses up. Returns
+	// EUNAUTHENTICATED (auth.mfa_failed) for anything else, including a
+	// replayed code, or EPRECONDITION (auth.mfa_not_enrolled).
+	VerifyMFA(ctx context.Context, orgID, userID, code string) error
+	// MFAStatus reports the user's second factor.
+	MFAStatus(ctx context.Context, orgID, userID string) (*MFAStatus, error)
+	// ResetMFA removes the user's secrets and recovery codes (an
+	// administrator's action for a lost device); a user that must use MFA
+	// enrols again at its next sign-in. Returns ENOTFOUND (user.not_found).
+	ResetMFA(ctx context.Context, orgID, userID string) (int64, error)
+}
