@@ -70,7 +70,7 @@ func newEnv(t testing.TB, url string) *env {
 		ServiceAccounts: services.ServiceAccounts, Catalog: services.Catalog, Now: clock.Now,
 	}
 	e.srv = httptest.NewServer(api.New(api.Config{Services: services, Authorizer: authorizer, Version: "test", Logger: slog.New(slog.DiscardHandler),
-		DevMailbox: devMailbox(t)}))
+		DevMailbox: devMailbox(t), Clock: clock.Now}))
 	t.Cleanup(e.srv.Close)
 	return e
 }

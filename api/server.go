@@ -4,6 +4,7 @@
 package api
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"log/slog"
 	"net/http"
@@ -33,6 +34,12 @@ type Config struct {
 	// rendered by it, for development without an SMTP server. Leave it
 	// nil when mail is delivered.
 	DevMailbox castellan.MailRenderer
+	// ExchangePerKey and ExchangePerSource limit POST /v1/tokens per
+	// access key ID and per client address; zero values take
+	// DefaultExchangePerKey and DefaultExchangePerSource.
+	ExchangePerKey, ExchangePerSource RateLimit
+	// Clock drives the rate limits; nil means castellan.SystemClock.
+	Clock castellan.Clock
 }
 
 // Server is the HTTP API. It is an http.Handler.
@@ -43,6 +50,8 @@ type Server struct {
 	operatorHashes [][sha256.Size]byte
 	devMailbox     castellan.MailRenderer
 	metrics        *metrics
+	exchangePerKey *keyedLimiter
+	exchangePerIP  *keyedLimiter
 	api            huma.API
 	handler        http.Handler
 }
@@ -58,6 +67,11 @@ func New(cfg Config) *Server {
 	if s.logger == nil {
 		s.logger = slog.Default()
 	}
+	if cfg.Clock == nil {
+		cfg.Clock = castellan.SystemClock
+	}
+	s.exchangePerKey = newKeyedLimiter(cmp.Or(cfg.ExchangePerKey, DefaultExchangePerKey), cfg.Clock)
+	s.exchangePerIP = newKeyedLimiter(cmp.Or(cfg.ExchangePerSource, DefaultExchangePerSource), cfg.Clock)
 	for _, t := range cfg.OperatorTokens {
 		s.operatorHashes = append(s.operatorHashes, sha256.Sum256([]byte(t)))
 	}

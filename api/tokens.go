@@ -24,10 +24,11 @@ func (s *Server) registerTokens() {
 	const tag = "Tokens"
 	register(s, op{
 		id: "create-token", method: http.MethodPost, path: "/v1/tokens", tag: tag,
-		action: "iam:ExchangeAccessKey", public: true, errors: []int{http.StatusUnauthorized},
+		action: "iam:ExchangeAccessKey", public: true, errors: []int{http.StatusUnauthorized, http.StatusTooManyRequests},
 		summary: "Exchange an access key for a bearer token (no token needed)",
 		desc: "Returns an opaque token valid for 1 hour, bound to the key: deleting or disabling the key, or deleting or " +
-			"disabling its owner, refuses it from the next request. Every failure is the same 401 auth.unauthenticated.",
+			"disabling its owner, refuses it from the next request. Every failure is the same 401 auth.unauthenticated. " +
+			"Exchanges are rate limited per key ID and per client address: 429 request.rate_limited with Retry-After.",
 	}, s.createToken)
 	register(s, op{
 		id: "introspect-token", method: http.MethodPost, path: "/v1/tokens:introspect", tag: tag,
@@ -39,6 +40,12 @@ func (s *Server) registerTokens() {
 }
 
 func (s *Server) createToken(ctx context.Context, in *struct{ Body tokenExchangeBody }) (*accessTokenOutput, error) {
+	if ok, wait := s.exchangePerIP.allow(castellan.RequestInfoFrom(ctx).SourceIP); !ok {
+		return nil, rateLimited("from this address", wait)
+	}
+	if ok, wait := s.exchangePerKey.allow(in.Body.KeyID); !ok {
+		return nil, rateLimited("for this access key", wait)
+	}
 	t, err := s.services.AccessKeys.ExchangeAccessKey(ctx, in.Body.KeyID, in.Body.Secret)
 	if err != nil {
 		return nil, err

@@ -1,0 +1,86 @@
+package api
+
+import (
+	"math"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/castellan-iam/castellan"
+	"github.com/danielgtaylor/huma/v2"
+	"golang.org/x/time/rate"
+)
+
+// RateLimit is a token bucket: Burst requests at once, refilled at
+// PerSecond.
+type RateLimit struct {
+	PerSecond float64
+	Burst     int
+}
+
+// Default limits of POST /v1/tokens. A program exchanges its key once an
+// hour; these leave room for many replicas of it and for retries, and stop
+// a runaway client from turning the exchange, a write, into a flood.
+var (
+	DefaultExchangePerKey    = RateLimit{PerSecond: 1, Burst: 10}
+	DefaultExchangePerSource = RateLimit{PerSecond: 20, Burst: 100}
+)
+
+// CodeRateLimited is the code of a 429 answer.
+const CodeRateLimited = "request.rate_limited"
+
+// keyedLimiter keeps one token bucket per key (a client address, an access
+// key ID). Buckets that have been full for a while are dropped, so memory
+// stays bounded by the keys active in the last minutes.
+type keyedLimiter struct {
+	limit rate.Limit
+	burst int
+	now   castellan.Clock
+
+	mu      sync.Mutex
+	buckets map[string]*rate.Limiter
+	calls   int
+}
+
+func newKeyedLimiter(l RateLimit, now castellan.Clock) *keyedLimiter {
+	return &keyedLimiter{limit: rate.Limit(l.PerSecond), burst: l.Burst, now: now, buckets: map[string]*rate.Limiter{}}
+}
+
+// sweepEvery is how many calls pass between sweeps of full buckets.
+const sweepEvery = 4096
+
+// allow takes a token from key's bucket; when there is none it returns how
+// long until there will be.
+func (l *keyedLimiter) allow(key string) (bool, time.Duration) {
+	now := l.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.calls++; l.calls%sweepEvery == 0 {
+		for k, b := range l.buckets {
+			// A full bucket is the state a new one starts in: dropping it
+			// forgets nothing.
+			if b.TokensAt(now) >= float64(l.burst) {
+				delete(l.buckets, k)
+			}
+		}
+	}
+	b, ok := l.buckets[key]
+	if !ok {
+		b = rate.NewLimiter(l.limit, l.burst)
+		l.buckets[key] = b
+	}
+	if b.AllowN(now, 1) {
+		return true, 0
+	}
+	missing := 1 - b.TokensAt(now)
+	return false, time.Duration(missing / float64(l.limit) * float64(time.Second))
+}
+
+// rateLimited is the 429 problem with a Retry-After header in whole
+// seconds, rounded up.
+func rateLimited(what string, wait time.Duration) error {
+	err := castellan.Errorf(castellan.ERATELIMITED, CodeRateLimited, "too many requests %s; retry later", what)
+	seconds := max(1, int(math.Ceil(wait.Seconds())))
+	return huma.ErrorWithHeaders(err, http.Header{"Retry-After": {strconv.Itoa(seconds)}})
+}
