@@ -21,8 +21,11 @@ import (
 type SMTP struct {
 	addr, host  string
 	implicitTLS bool
-	user        *url.Userinfo
-	redacted    string
+	// requireTLS refuses to deliver over a connection that STARTTLS did
+	// not encrypt (?starttls=required).
+	requireTLS bool
+	user       *url.Userinfo
+	redacted   string
 	// TLSConfig is used for STARTTLS and smtps; nil verifies the server
 	// against the system roots under its host name. Tests set RootCAs.
 	TLSConfig *tls.Config
@@ -37,7 +40,10 @@ var _ Transport = (*SMTP)(nil)
 // NewSMTP returns the transport of a URL smtp://[user:password@]host[:port]
 // (port 25 by default; STARTTLS when the server offers it, AUTH PLAIN when
 // credentials are given) or smtps://… (TLS from the start, port 465 by
-// default). User and password are percent-encoded in the URL.
+// default). User and password are percent-encoded in the URL. The query
+// ?starttls=required makes an smtp:// delivery fail, rather than go out
+// in the clear, when the server does not offer STARTTLS (an attacker on
+// the path can strip the offer).
 func NewSMTP(rawURL string) (*SMTP, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
@@ -54,8 +60,16 @@ func NewSMTP(rawURL string) (*SMTP, error) {
 		return nil, fmt.Errorf("SMTP URL %s: want smtp://[user:password@]host[:port] or smtps://…", u.Redacted())
 	case u.Hostname() == "":
 		return nil, fmt.Errorf("SMTP URL %s: no host", u.Redacted())
-	case u.Path != "" && u.Path != "/" || u.RawQuery != "" || u.Fragment != "":
-		return nil, fmt.Errorf("SMTP URL %s: want no path, query or fragment", u.Redacted())
+	case u.Path != "" && u.Path != "/" || u.Fragment != "":
+		return nil, fmt.Errorf("SMTP URL %s: want no path or fragment", u.Redacted())
+	}
+	query, err := url.ParseQuery(u.RawQuery)
+	requireTLS := len(query) == 1 && len(query["starttls"]) == 1 && query.Get("starttls") == "required"
+	switch {
+	case err != nil || len(query) > 0 && !requireTLS:
+		return nil, fmt.Errorf("SMTP URL %s: the only query it takes is starttls=required", u.Redacted())
+	case requireTLS && u.Scheme != "smtp":
+		return nil, fmt.Errorf("SMTP URL %s: starttls=required is for smtp://; smtps:// is TLS from the start", u.Redacted())
 	}
 	if u.Port() != "" {
 		port = u.Port()
@@ -65,7 +79,7 @@ func NewSMTP(rawURL string) (*SMTP, error) {
 	}
 	return &SMTP{
 		addr: net.JoinHostPort(u.Hostname(), port), host: u.Hostname(),
-		implicitTLS: u.Scheme == "smtps", user: u.User, redacted: u.Redacted(),
+		implicitTLS: u.Scheme == "smtps", requireTLS: requireTLS, user: u.User, redacted: u.Redacted(),
 		Timeout: time.Minute,
 	}, nil
 }
@@ -135,6 +149,8 @@ func (s *SMTP) session(c *smtp.Client, msg *Message, body []byte) error {
 		if err := c.StartTLS(s.tlsConfig()); err != nil {
 			return fmt.Errorf("STARTTLS: %w", err)
 		}
+	} else if s.requireTLS {
+		return errors.New("STARTTLS: the server does not offer it, and the SMTP URL has starttls=required")
 	}
 	if s.user != nil {
 		if ok, _ := c.Extension("AUTH"); !ok {

@@ -104,6 +104,36 @@ func TestSMTPRefusedCredentials(t *testing.T) {
 	}
 }
 
+// TestSMTPRequireTLS: with starttls=required, a server that offers no
+// STARTTLS gets nothing, not even the credentials; one that offers it gets
+// the message encrypted.
+func TestSMTPRequireTLS(t *testing.T) {
+	msg := &mail.Message{ID: "m1", From: netmail.Address{Address: "a@b.example"}, To: netmail.Address{Address: "c@d.example"}, Subject: "x", Text: "x", HTML: "x"}
+	plain := startSMTP(t, smtpOptions{user: "castellan", password: "s3cret"})
+	tr, err := mail.NewSMTP("smtp://castellan:s3cret@" + plain.addr + "?starttls=required")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.Deliver(context.Background(), msg); err == nil || !strings.Contains(err.Error(), "STARTTLS") {
+		t.Fatalf("got %v, want a STARTTLS error", err)
+	}
+	if len(plain.messages()) != 0 {
+		t.Fatal("the message went out in the clear")
+	}
+
+	secure := startSMTP(t, smtpOptions{user: "castellan", password: "s3cret", tls: true})
+	if tr, err = mail.NewSMTP("smtp://castellan:s3cret@" + secure.addr + "?starttls=required"); err != nil {
+		t.Fatal(err)
+	}
+	tr.TLSConfig = &tls.Config{RootCAs: secure.roots}
+	if err := tr.Deliver(context.Background(), msg); err != nil {
+		t.Fatal(err)
+	}
+	if got := secure.messages(); len(got) != 1 || !got[0].tls {
+		t.Fatalf("got %+v, want one message over TLS", got)
+	}
+}
+
 func TestNewSMTP(t *testing.T) {
 	for _, tc := range []struct {
 		url  string
@@ -116,6 +146,11 @@ func TestNewSMTP(t *testing.T) {
 		{"smtp://", ""},
 		{"smtp://mx.example.com/path", ""},
 		{"smtp://mx.example.com?x=1", ""},
+		{"smtp://mx.example.com?starttls=required", "smtp://mx.example.com?starttls=required"},
+		{"smtp://mx.example.com?starttls=optional", ""},
+		{"smtp://mx.example.com?starttls=required&starttls=required", ""},
+		{"smtp://mx.example.com?starttls=required&x=1", ""},
+		{"smtps://mx.example.com?starttls=required", ""},
 		{"smtp://user@mx.example.com", ""},
 		{"mx.example.com:25", ""},
 		{"smtp://user:p@ss%zz@mx.example.com", ""},

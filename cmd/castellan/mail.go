@@ -25,7 +25,7 @@ type mailFlags struct {
 func (f *flags) mail() *mailFlags {
 	return &mailFlags{
 		smtp: f.str("smtp", "CASTELLAN_SMTP", "",
-			"SMTP server for outgoing mail: smtp://user:password@host:port (STARTTLS when offered) or smtps://…; empty or dev keeps mails in the dev mailbox (GET /v1/dev/mailbox)"),
+			"SMTP server for outgoing mail: smtp://user:password@host:port (STARTTLS when offered; add ?starttls=required to refuse clear text) or smtps://…; empty or dev keeps mails in the dev mailbox (GET /v1/dev/mailbox)"),
 		from:      f.str("mail-from", "CASTELLAN_MAIL_FROM", mail.DefaultFrom, "sender of outgoing mail"),
 		publicURL: f.str("public-url", "CASTELLAN_PUBLIC_URL", "", "URL where users reach Castellan, for the links in mails (default http://<listen address>)"),
 		maxAttempts: f.str("mail-max-attempts", "CASTELLAN_MAIL_MAX_ATTEMPTS", strconv.Itoa(mail.DefaultMaxAttempts),
