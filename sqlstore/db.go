@@ -272,6 +272,7 @@ func (db *DB) Services() castellan.Services {
 		Roles:           db.Roles(),
 		ServiceAccounts: db.ServiceAccounts(),
 		AccessKeys:      db.AccessKeys(),
+		Sessions:        db.Sessions(),
 		Outbox:          db.Outbox(),
 		ChangeLog:       db,
 		Catalog:         db.catalog,
