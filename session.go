@@ -159,7 +159,8 @@ type SessionService interface {
 	// which comes only after a right password.
 	VerifySignIn(ctx context.Context, in SignIn) (*User, error)
 	// CreateSession starts a session of a user VerifySignIn returned, in
-	// state. A complete session sets the user's last login. Returns
+	// state. A complete session sets the user's last login and restarts
+	// its failure count (a right password alone does not). Returns
 	// ENOTFOUND (user.not_found) when the user is no longer active.
 	CreateSession(ctx context.Context, orgID, userID string, state SessionState, userAgent string, policy SignInPolicy) (*NewSession, error)
 	// AuthenticateSession returns the live session of a secret and its
@@ -169,7 +170,7 @@ type SessionService interface {
 	// console access.
 	AuthenticateSession(ctx context.Context, token string) (*Session, *User, error)
 	// AdvanceSession moves a session to its next state; reaching
-	// complete sets the user's last login. Returns ENOTFOUND
+	// complete does what a complete CreateSession does. Returns ENOTFOUND
 	// (session.not_found).
 	AdvanceSession(ctx context.Context, orgID, sessionID string, state SessionState) error
 	// RecordMFAFailure counts a wrong second factor towards the lockout

@@ -288,10 +288,6 @@ func (s *SessionService) CreateSession(ctx context.Context, orgID, userID string
 		if err != nil {
 			return fmt.Errorf("insert session: %w", err)
 		}
-		// A right password restarts the failure count.
-		if _, err := tx.exec(ctx, `UPDATE users SET failures_since = ? WHERE org_id = ? AND id = ?`, tx.now, orgID, userID); err != nil {
-			return fmt.Errorf("reset failures: %w", err)
-		}
 		tx.actor = castellan.Principal{Type: castellan.PrincipalUser, ID: userID, OrganizationID: orgID, SessionID: sess.ID}
 		also := []changedEntity{{"console_session", sess.ID, "create"}}
 		if state == castellan.SessionComplete {
@@ -314,8 +310,11 @@ func (s *SessionService) CreateSession(ctx context.Context, orgID, userID string
 	return ns, nil
 }
 
+// setLastLogin records a completed sign-in, which also restarts the
+// failure count. A right password alone does not: whoever knows it could
+// otherwise guess second factors without end, a few per sign-in.
 func setLastLogin(ctx context.Context, tx *Tx, orgID, userID string) error {
-	_, err := tx.exec(ctx, `UPDATE users SET last_login_at = ? WHERE org_id = ? AND id = ?`, tx.now, orgID, userID)
+	_, err := tx.exec(ctx, `UPDATE users SET last_login_at = ?, failures_since = ? WHERE org_id = ? AND id = ?`, tx.now, tx.now, orgID, userID)
 	if err != nil {
 		return fmt.Errorf("set last login: %w", err)
 	}

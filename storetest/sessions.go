@@ -155,10 +155,11 @@ func testSessionLockout(t *testing.T, open Opener) {
 		s.Sessions.VerifySignIn(ctx, wrong)
 	}
 	must(s.Sessions.VerifySignIn(ctx, signIn("Acme", u.LoginID, signInPassword)))(t)
-	// A success restarts the count; an unfinished session ends with the
-	// lockout.
-	pending := must(s.Sessions.CreateSession(ctx, res.OrganizationID, u.ID, castellan.SessionMFAPending, "", policy))(t)
+	// A completed sign-in restarts the count, a right password alone does
+	// not; an unfinished session ends with the lockout.
+	must(s.Sessions.CreateSession(ctx, res.OrganizationID, u.ID, castellan.SessionComplete, "", policy))(t)
 	clock.Advance(time.Second)
+	pending := must(s.Sessions.CreateSession(ctx, res.OrganizationID, u.ID, castellan.SessionMFAPending, "", policy))(t)
 	for range policy.MaxFailures - 1 {
 		s.Sessions.VerifySignIn(ctx, wrong)
 	}
@@ -177,7 +178,7 @@ func testSessionLockout(t *testing.T, open Opener) {
 		json.Unmarshal(e.Summary["outcome"], &outcome)
 		outcomes[outcome]++
 	}
-	if outcomes["locked"] != 1 || outcomes["failure"] != 3*policy.MaxFailures-1 || outcomes["success"] != 1 {
+	if outcomes["locked"] != 1 || outcomes["failure"] != 3*policy.MaxFailures-1 || outcomes["success"] != 2 {
 		t.Fatalf("got outcomes %v, want the lockout and every failure audited", outcomes)
 	}
 	clock.Advance(policy.LockoutPeriod)
