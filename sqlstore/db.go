@@ -273,6 +273,7 @@ func (db *DB) Services() castellan.Services {
 		ServiceAccounts: db.ServiceAccounts(),
 		AccessKeys:      db.AccessKeys(),
 		Sessions:        db.Sessions(),
+		MFA:             db.MFA(),
 		Outbox:          db.Outbox(),
 		ChangeLog:       db,
 		Catalog:         db.catalog,

@@ -181,7 +181,8 @@ func writeUser(ctx context.Context, tx *Tx, u *castellan.User) error {
 
 // DeleteUser implements castellan.UserService. The row stays as a
 // tombstone: ID, login ID, name, creation and deletion; the email and the
-// rest of the profile, the password and the allow lists are erased.
+// rest of the profile, the password, the second factors and the allow
+// lists are erased.
 func (s *UserService) DeleteUser(ctx context.Context, orgID, id, confirm string) (int64, error) {
 	var rev int64
 	err := s.db.update(ctx, func(tx *Tx) error {
@@ -291,5 +292,6 @@ func tombstone(ctx context.Context, tx *Tx, u *castellan.User) error {
 	if err != nil {
 		return fmt.Errorf("delete user: %w", err)
 	}
-	return nil
+	_, err = deleteMFA(ctx, tx, u.ID)
+	return err
 }
