@@ -33,6 +33,9 @@ type Config struct {
 	// rendered by it, for development without an SMTP server. Leave it
 	// nil when mail is delivered.
 	DevMailbox castellan.MailRenderer
+	// SignIn is the console's sign-in policy: session timeouts and
+	// lockout; the zero value means castellan.DefaultSignInPolicy.
+	SignIn castellan.SignInPolicy
 }
 
 // Server is the HTTP API. It is an http.Handler.
@@ -42,6 +45,7 @@ type Server struct {
 	logger         *slog.Logger
 	operatorHashes [][sha256.Size]byte
 	devMailbox     castellan.MailRenderer
+	signInPolicy   castellan.SignInPolicy
 	metrics        *metrics
 	api            huma.API
 	handler        http.Handler
@@ -57,6 +61,10 @@ func New(cfg Config) *Server {
 	s := &Server{services: cfg.Services, authorizer: cfg.Authorizer, logger: cfg.Logger, metrics: newMetrics(), devMailbox: cfg.DevMailbox}
 	if s.logger == nil {
 		s.logger = slog.Default()
+	}
+	s.signInPolicy = cfg.SignIn
+	if s.signInPolicy == (castellan.SignInPolicy{}) {
+		s.signInPolicy = castellan.DefaultSignInPolicy
 	}
 	for _, t := range cfg.OperatorTokens {
 		s.operatorHashes = append(s.operatorHashes, sha256.Sum256([]byte(t)))
@@ -90,6 +98,7 @@ func New(cfg Config) *Server {
 
 	s.registerHealth(mux)
 	s.registerInvitationPage(mux)
+	s.registerConsole(mux)
 	s.registerOrganizations()
 	s.registerProjects()
 	s.registerAudit()
@@ -100,6 +109,7 @@ func New(cfg Config) *Server {
 	s.registerRoles()
 	s.registerServiceAccounts()
 	s.registerAccessKeys()
+	s.registerSessions()
 	s.registerAuthorize()
 	s.registerCatalog()
 	s.registerMail()

@@ -249,6 +249,9 @@ func testSessionRevoke(t *testing.T, open Opener) {
 		t.Fatalf("got %+v", list)
 	}
 	// Another organization's session, or another user's, is not found.
+	if list := must(s.Sessions.FindSessions(ctx, globex.OrganizationID, u.ID))(t); len(list) != 0 {
+		t.Fatalf("got %d sessions of a user of another organization", len(list))
+	}
 	before := takeSnapshot(t, s, acme.OrganizationID)
 	_, err := s.Sessions.RevokeSession(ctx, acme.OrganizationID, u.ID, foreign.Session.ID)
 	wantCode(t, err, castellan.ENOTFOUND, castellan.CodeSessionNotFound)
