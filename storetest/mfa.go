@@ -20,6 +20,7 @@ func testMFA(t *testing.T, open Opener) {
 	t.Run("RecoveryCodes", func(t *testing.T) { testMFARecoveryCodes(t, open) })
 	t.Run("ConfirmReplaces", func(t *testing.T) { testMFAConfirmReplaces(t, open) })
 	t.Run("Reset", func(t *testing.T) { testMFAReset(t, open) })
+	t.Run("Required", func(t *testing.T) { testMFARequired(t, open) })
 	t.Run("ErrUnavailable", func(t *testing.T) { testMFAErrUnavailable(t, open) })
 	t.Run("CrossOrganization", func(t *testing.T) { testMFACrossOrganization(t, open) })
 	t.Run("ConcurrentTOTP", func(t *testing.T) { testMFAConcurrentTOTP(t, open) })
@@ -272,6 +273,41 @@ func testMFAReset(t *testing.T, open Opener) {
 	}
 	_, err := s.MFA.ConfirmTOTP(userCtx(e.userID, org, "r"), org, e.userID, "123456")
 	wantCode(t, err, castellan.EPRECONDITION, castellan.CodeMFANoPendingSetup)
+}
+
+// testMFARequired checks the two mandates: the user's mfaMandatory and
+// the organization's mfaRequired, which is audited like any other change
+// of the organization.
+func testMFARequired(t *testing.T, open Opener) {
+	s := open(t, nil)
+	res := bootstrap(t, s, "Acme")
+	org := res.OrganizationID
+	users := newUsers(t, s, org, "dev", 2)
+	ctx := userCtx(res.OwnerUserID, org, "r-mandate")
+	must(s.Users.UpdateUser(ctx, org, users[0].ID, castellan.UserUpdate{MFAMandatory: ptr(true)}))(t)
+	wantMFAStatus(t, s, org, users[0].ID, castellan.MFAStatus{Required: true})
+	wantMFAStatus(t, s, org, users[1].ID, castellan.MFAStatus{})
+
+	updated := must(s.Organizations.UpdateOrganization(ctx, org, castellan.OrganizationUpdate{MFARequired: ptr(true)}))(t)
+	if read := must(s.Organizations.FindOrganizationByID(ctx, org))(t); !updated.MFARequired || !read.MFARequired {
+		t.Fatalf("got mfaRequired %v, read back %v, want true", updated.MFARequired, read.MFARequired)
+	}
+	for _, u := range users {
+		wantMFAStatus(t, s, org, u.ID, castellan.MFAStatus{Required: true})
+	}
+	events := listed(s.Audit.FindAuditEvents(ctx, org, castellan.AuditFilter{Action: ptr("organizations:UpdateOrganization")}))(t)
+	var change struct{ Old, New bool }
+	if len(events) != 1 || events[0].Revision != updated.Revision || json.Unmarshal(events[0].Summary["mfaRequired"], &change) != nil ||
+		change.Old || !change.New {
+		t.Fatalf("got events %+v", events)
+	}
+	// Setting it again changes nothing.
+	before := takeSnapshot(t, s, org)
+	must(s.Organizations.UpdateOrganization(ctx, org, castellan.OrganizationUpdate{MFARequired: ptr(true)}))(t)
+	unchanged(t, s, org, before)
+
+	must(s.Organizations.UpdateOrganization(ctx, org, castellan.OrganizationUpdate{MFARequired: ptr(false)}))(t)
+	wantMFAStatus(t, s, org, users[1].ID, castellan.MFAStatus{})
 }
 
 func testMFAErrUnavailable(t *testing.T, open Opener) {
