@@ -2,18 +2,22 @@ package api_test
 
 import (
 	"context"
+	"flag"
 	"html"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/castellan-iam/castellan"
+	"github.com/castellan-iam/castellan/sqlstore/sqltest"
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/totp"
 )
@@ -611,4 +615,39 @@ func TestConsoleMFA(t *testing.T) {
 			t.Fatal("no last login after the completed sign-ins")
 		}
 	})
+}
+
+var update = flag.Bool("update", false, "rewrite the golden console pages of testdata/console/")
+
+// TestConsoleGolden compares the sign-in page, before and after a failed
+// attempt, with testdata/console/<page>.golden (-update rewrites them);
+// the CSRF token is masked.
+func TestConsoleGolden(t *testing.T) {
+	e := newEnv(t, sqltest.SQLiteURL(t))
+	b := newBrowser(t, e.srv)
+	for _, c := range []struct {
+		name string
+		page func() *page
+	}{
+		{"sign-in", func() *page { return b.get("/console/sign-in") }},
+		{"sign-in-failed", func() *page { return b.signIn("Acme", "nobody", consolePassword) }},
+	} {
+		got := csrfField.ReplaceAllString(c.page().body, `name="csrf" value="CSRF"`)
+		path := filepath.Join("testdata", "console", c.name+".golden")
+		if *update {
+			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		want, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatalf("%v (run go test -run TestConsoleGolden -update)", err)
+		}
+		if got != string(want) {
+			t.Errorf("page %s differs from %s:\n%s", c.name, path, got)
+		}
+	}
 }
