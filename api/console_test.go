@@ -614,6 +614,18 @@ func TestConsoleMFA(t *testing.T) {
 		if u, _ := e.db.Services().Users.FindUserByID(system, org, ann.ID, false); u.LastLoginAt == nil {
 			t.Fatal("no last login after the completed sign-ins")
 		}
+
+		// The organization's mandate sends users without a factor to the
+		// setup, whatever their own mfaMandatory says.
+		e.consoleUser(t, org, "bob", nil)
+		required := true
+		if _, err := e.db.Services().Organizations.UpdateOrganization(system, org, castellan.OrganizationUpdate{MFARequired: &required}); err != nil {
+			t.Fatal(err)
+		}
+		b5 := newBrowser(t, e.srv)
+		wantRedirect(t, b5.signIn("Acme", "bob", consolePassword), "/console/mfa")
+		wantRedirect(t, b5.get("/console/mfa"), "/console/mfa/setup")
+		setupPage(b5.get("/console/mfa/setup"), http.StatusOK)
 	})
 }
 
