@@ -580,6 +580,20 @@ func (s *SessionService) SignOut(ctx context.Context, orgID, sessionID string) e
 	})
 }
 
+// DeleteExpiredSessions implements castellan.SessionService.
+func (s *SessionService) DeleteExpiredSessions(ctx context.Context) (int, error) {
+	var n int64
+	err := s.db.bookkeeping(ctx, func(tx *Tx) error {
+		res, err := tx.exec(ctx, `DELETE FROM console_sessions WHERE expires_at <= ?`, tx.now)
+		if err != nil {
+			return fmt.Errorf("delete expired sessions: %w", err)
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return int(n), err
+}
+
 // deleteSessionsWhere deletes the sessions matching where and returns
 // their IDs.
 func deleteSessionsWhere(ctx context.Context, tx *Tx, where string, args ...any) ([]string, error) {

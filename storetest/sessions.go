@@ -233,6 +233,15 @@ func testSessionTimeouts(t *testing.T, open Opener) {
 	if live := must(s.Sessions.FindSessions(ctx, res.OrganizationID, u.ID))(t); len(live) != 0 {
 		t.Fatalf("got %d live sessions, want none", len(live))
 	}
+
+	// The sweep removes both, as housekeeping, and keeps a live one.
+	live := newSession(t, s, u)
+	before := takeSnapshot(t, s, res.OrganizationID)
+	if n := must(s.Sessions.DeleteExpiredSessions(ctx))(t); n != 2 {
+		t.Fatalf("swept %d sessions, want 2", n)
+	}
+	unchanged(t, s, res.OrganizationID, before)
+	must3(s.Sessions.AuthenticateSession(ctx, live.Token))(t)
 }
 
 func testSessionRevoke(t *testing.T, open Opener) {

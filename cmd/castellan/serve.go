@@ -49,7 +49,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		return err
 	}
 	defer db.Close()
-	go sweepExpiredGrants(ctx, db.Services().Grants, log, time.Minute)
+	go sweep(ctx, log, time.Minute, "expired grants", db.Services().Grants.DeleteExpiredGrants)
+	go sweep(ctx, log, time.Minute, "expired console sessions", db.Services().Sessions.DeleteExpiredSessions)
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return err
@@ -104,10 +105,11 @@ func newHTTPServer(services castellan.Services, log *slog.Logger, operatorTokens
 	}
 }
 
-// sweepExpiredGrants removes expired grants every interval until ctx ends.
-// Expired grants stop counting at their expiry whether swept or not; the
-// sweep keeps lists clean and audits the removal.
-func sweepExpiredGrants(ctx context.Context, grants castellan.GrantService, log *slog.Logger, interval time.Duration) {
+// sweep runs remove every interval until ctx ends, logging what it
+// removed. Expired grants and sessions stop counting at their expiry
+// whether swept or not; the sweeps keep tables and lists clean (the grant
+// sweep audits its removals).
+func sweep(ctx context.Context, log *slog.Logger, interval time.Duration, what string, remove func(context.Context) (int, error)) {
 	ticker := time.NewTicker(interval)
 	defer ticker.Stop()
 	for {
@@ -116,12 +118,12 @@ func sweepExpiredGrants(ctx context.Context, grants castellan.GrantService, log 
 			return
 		case <-ticker.C:
 		}
-		n, err := grants.DeleteExpiredGrants(ctx)
+		n, err := remove(ctx)
 		switch {
 		case err != nil && ctx.Err() == nil:
-			log.Error("sweep expired grants", "err", err)
+			log.Error("sweep "+what, "err", err)
 		case n > 0:
-			log.Info("swept expired grants", "count", n)
+			log.Info("swept "+what, "count", n)
 		}
 	}
 }
