@@ -42,11 +42,12 @@ button{padding:.3rem .8rem}.error{color:#a40e26;font-weight:bold}.notice{color:#
 table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.3rem;border-bottom:1px solid #e3e3e8}
 code.wrap{word-break:break-all}ul.codes{columns:2;font-size:1.1rem}`
 
-// consoleCSP allows the inline style and nothing else; withImages adds
-// data: images for the QR code of the MFA setup page.
 var (
+	// consoleCSP allows the inline style sheet, by its hash, and nothing
+	// else.
 	consoleCSP = pageCSP + "; style-src 'sha256-" + styleHash() + "'"
-	// consoleImagesCSP is consoleCSP with data: images.
+	// consoleImagesCSP adds data: images, for the QR code of the MFA
+	// setup page.
 	consoleImagesCSP = consoleCSP + "; img-src data:"
 	consolePages     = parseConsolePages()
 )
