@@ -109,6 +109,7 @@ func New(cfg Config) *Server {
 	s.registerRoles()
 	s.registerServiceAccounts()
 	s.registerAccessKeys()
+	s.registerMFA()
 	s.registerSessions()
 	s.registerAuthorize()
 	s.registerCatalog()
