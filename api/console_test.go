@@ -234,6 +234,7 @@ func TestConsoleSignInRefusals(t *testing.T) {
 		ann := e.consoleUser(t, org, "ann", nil)
 		e.consoleUser(t, org, "bob", func(r *castellan.UserRegistration) { r.ConsoleAccess = false })
 		e.consoleUser(t, org, "cid", func(r *castellan.UserRegistration) { r.Disabled = true })
+		e.consoleUser(t, org, "dan", func(r *castellan.UserRegistration) { r.Mode, r.Password = castellan.ModeInvitation, "" })
 		b := newBrowser(t, e.srv)
 		refused := func(org, login, password string) string {
 			t.Helper()
@@ -254,6 +255,7 @@ func TestConsoleSignInRefusals(t *testing.T) {
 			{org, "ann", "Wrong-Horse-7-battery"},
 			{"Acme", "bob", consolePassword},
 			{"Acme", "cid", consolePassword},
+			{"Acme", "dan", consolePassword},
 			{"Globex", "ann", consolePassword},
 		} {
 			if got := refused(c[0], c[1], c[2]); got != want {
