@@ -39,6 +39,10 @@ const (
 	CodeMFANotEnrolled = "auth.mfa_not_enrolled"
 	// CodeMFANoPendingSetup: ConfirmTOTP without a BeginTOTP.
 	CodeMFANoPendingSetup = "auth.mfa_no_pending_setup"
+	// CodeMFAUnavailable: BeginTOTP for a user that is not an active local
+	// user (a federated user's identity provider asks for its second
+	// factor).
+	CodeMFAUnavailable = "auth.mfa_unavailable"
 )
 
 // MFAService keeps the second factors of users: TOTP (RFC 6238) and
@@ -48,24 +52,30 @@ const (
 type MFAService interface {
 	// BeginTOTP creates a pending TOTP secret for an active local user,
 	// replacing any pending one; the confirmed one, if any, keeps working
-	// until ConfirmTOTP replaces it. Returns ENOTFOUND (user.not_found).
+	// until ConfirmTOTP replaces it. Returns ENOTFOUND (user.not_found) or
+	// EPRECONDITION (auth.mfa_unavailable).
 	BeginTOTP(ctx context.Context, orgID, userID string) (*TOTPSetup, error)
 	// ConfirmTOTP checks a code of the pending secret and, when it is
 	// right, makes that secret the user's factor and issues
 	// RecoveryCodeCount recovery codes, returned this once and stored
-	// hashed. Returns EUNAUTHENTICATED (auth.mfa_failed) or
-	// EPRECONDITION (auth.mfa_no_pending_setup).
+	// hashed. Returns ENOTFOUND (user.not_found), EUNAUTHENTICATED
+	// (auth.mfa_failed) or EPRECONDITION (auth.mfa_no_pending_setup).
 	ConfirmTOTP(ctx context.Context, orgID, userID, code string) ([]string, error)
 	// VerifyMFA accepts a TOTP code of the confirmed secret (the current
 	// time step or one either side) whose step is newer than the last one
 	// accepted, or an unused recovery code, which it uses up. Returns
 	// EUNAUTHENTICATED (auth.mfa_failed) for anything else, including a
-	// replayed code, or EPRECONDITION (auth.mfa_not_enrolled).
+	// replayed code, or EPRECONDITION (auth.mfa_not_enrolled). A failed
+	// verification changes nothing: counting failures is the caller's.
+	// Returns ENOTFOUND (user.not_found).
 	VerifyMFA(ctx context.Context, orgID, userID, code string) error
-	// MFAStatus reports the user's second factor.
+	// MFAStatus reports the user's second factor. Returns ENOTFOUND
+	// (user.not_found).
 	MFAStatus(ctx context.Context, orgID, userID string) (*MFAStatus, error)
 	// ResetMFA removes the user's secrets and recovery codes (an
 	// administrator's action for a lost device); a user that must use MFA
-	// enrols again at its next sign-in. Returns ENOTFOUND (user.not_found).
+	// enrols again at its next sign-in. It returns the revision of the
+	// reset, or the current one when there was nothing to remove. Returns
+	// ENOTFOUND (user.not_found).
 	ResetMFA(ctx context.Context, orgID, userID string) (int64, error)
 }

@@ -11,6 +11,7 @@ type Organization struct {
 	ID          string    `json:"id"`
 	Name        string    `json:"name"`
 	Description string    `json:"description"`
+	MFARequired bool      `json:"mfaRequired" doc:"Every user of the organization must sign in with a second factor, whatever the user's mfaMandatory says."`
 	CreatedAt   time.Time `json:"createdAt"`
 	CreatedBy   string    `json:"createdBy"`
 	UpdatedAt   time.Time `json:"updatedAt"`
@@ -68,6 +69,7 @@ func (oc *OrganizationCreate) Validate() error {
 type OrganizationUpdate struct {
 	Name        *string
 	Description *string
+	MFARequired *bool
 }
 
 // Validate checks the fields being changed.

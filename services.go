@@ -49,6 +49,8 @@ type Services struct {
 	AccessKeys AccessKeyService
 	// MFA keeps the users' second factors.
 	MFA MFAService
+	// Sessions keeps console sessions and the sign-in rules.
+	Sessions SessionService
 	// Outbox is the sender's side of the mail outbox.
 	Outbox    OutboxService
 	ChangeLog ChangeLog

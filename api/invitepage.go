@@ -70,13 +70,26 @@ func (s *Server) acceptInvitationForm(w http.ResponseWriter, r *http.Request) {
 // renderInvitationPage writes the page. The link's token is in the URL:
 // no referrer may carry it elsewhere, and the page loads nothing.
 func renderInvitationPage(w http.ResponseWriter, status int, data invitationPageData) {
-	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Referrer-Policy", "no-referrer")
-	h.Set("Content-Security-Policy", "default-src 'none'; form-action 'self'; frame-ancestors 'none'")
-	h.Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
+	startPage(w, status, pageCSP)
 	if err := invitationPage.Execute(w, data); err != nil {
 		loggerFrom(context.Background()).Error("invitation page", "err", err)
 	}
+}
+
+// pageCSP is the policy of the server-rendered pages: they run no
+// script, load nothing, post forms only here and are never framed.
+const pageCSP = "default-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+// startPage writes the status and headers of a server-rendered HTML page
+// under the content security policy csp. No page sends a referrer: its
+// URL may hold a secret (an invitation link) and the console's pages say
+// who is signed in.
+func startPage(w http.ResponseWriter, status int, csp string) {
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Content-Security-Policy", csp)
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	w.WriteHeader(status)
 }

@@ -227,7 +227,8 @@ var publicPaths = map[string]bool{
 // checked in constant time before the store is asked.
 func (s *Server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if publicPaths[r.URL.Path] {
+		// The console authenticates by its session cookie itself.
+		if publicPaths[r.URL.Path] || isConsolePath(r.URL.Path) {
 			next.ServeHTTP(w, r)
 			return
 		}

@@ -24,6 +24,7 @@ type organizationCreateBody struct {
 type organizationUpdateBody struct {
 	Name        *string `json:"name,omitempty" minLength:"1" maxLength:"100" doc:"New name."`
 	Description *string `json:"description,omitempty" maxLength:"256" doc:"New description."`
+	MFARequired *bool   `json:"mfaRequired,omitempty" doc:"Require a second factor of every user of the organization."`
 }
 
 type listOrganizationsOutput struct {
@@ -131,7 +132,9 @@ func (s *Server) updateOrganization(ctx context.Context, in *struct {
 			return nil, err
 		}
 	}
-	org, err := s.services.Organizations.UpdateOrganization(ctx, in.Org, castellan.OrganizationUpdate{Name: in.Body.Name, Description: in.Body.Description})
+	org, err := s.services.Organizations.UpdateOrganization(ctx, in.Org, castellan.OrganizationUpdate{
+		Name: in.Body.Name, Description: in.Body.Description, MFARequired: in.Body.MFARequired,
+	})
 	if err != nil {
 		return nil, err
 	}

@@ -38,11 +38,11 @@ func TestOrganizationsAPI(t *testing.T) {
 			t.Fatalf("Acme's owner sees %v, want [Acme]", got)
 		}
 
-		// An owner may describe its own organization; names are unique
-		// across the installation, so only the operator renames. Both
-		// changes are audited.
+		// An owner may describe its own organization and require a second
+		// factor of its users; names are unique across the installation,
+		// so only the operator renames. Both changes are audited.
 		acme := "/v1/organizations/" + e.acme.OrganizationID
-		resp = e.do(t, request{method: "PATCH", path: acme, token: e.acme.Token, body: map[string]string{"description": "rockets"}})
+		resp = e.do(t, request{method: "PATCH", path: acme, token: e.acme.Token, body: map[string]any{"description": "rockets", "mfaRequired": true}})
 		wantStatus(t, resp, http.StatusOK)
 		resp = e.do(t, request{method: "PATCH", path: acme, token: e.acme.Token, body: map[string]string{"name": "Acme Corp"}})
 		wantStatus(t, resp, http.StatusForbidden)
@@ -51,7 +51,7 @@ func TestOrganizationsAPI(t *testing.T) {
 		resp = e.do(t, request{method: "GET", path: acme, token: e.acme.Token})
 		var renamed castellan.Organization
 		resp.decode(t, &renamed)
-		if renamed.Name != "Acme Corp" || renamed.Description != "rockets" || !strings.HasPrefix(renamed.UpdatedBy, "operator:") {
+		if renamed.Name != "Acme Corp" || renamed.Description != "rockets" || !renamed.MFARequired || !strings.HasPrefix(renamed.UpdatedBy, "operator:") {
 			t.Fatalf("got %+v", renamed)
 		}
 		resp = e.do(t, request{method: "GET", path: acme + "/audit-events?action=organizations:UpdateOrganization", token: e.acme.Token})
@@ -63,6 +63,10 @@ func TestOrganizationsAPI(t *testing.T) {
 		var name struct{ Old, New string }
 		if err := json.Unmarshal(audit.AuditEvents[0].Summary["name"], &name); err != nil || name.Old != "Acme" || name.New != "Acme Corp" {
 			t.Fatalf("got summary %s", audit.AuditEvents[0].Summary)
+		}
+		var mfa struct{ Old, New bool }
+		if err := json.Unmarshal(audit.AuditEvents[1].Summary["mfaRequired"], &mfa); err != nil || mfa.Old || !mfa.New {
+			t.Fatalf("got summary %s", audit.AuditEvents[1].Summary)
 		}
 
 		// The operator deletes an empty organization; its owner's token dies

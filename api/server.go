@@ -40,6 +40,9 @@ type Config struct {
 	ExchangePerKey, ExchangePerSource RateLimit
 	// Clock drives the rate limits; nil means castellan.SystemClock.
 	Clock castellan.Clock
+	// SignIn is the console's sign-in policy: session timeouts and
+	// lockout; the zero value means castellan.DefaultSignInPolicy.
+	SignIn castellan.SignInPolicy
 }
 
 // Server is the HTTP API. It is an http.Handler.
@@ -49,6 +52,7 @@ type Server struct {
 	logger         *slog.Logger
 	operatorHashes [][sha256.Size]byte
 	devMailbox     castellan.MailRenderer
+	signInPolicy   castellan.SignInPolicy
 	metrics        *metrics
 	exchangePerKey *keyedLimiter
 	exchangePerIP  *keyedLimiter
@@ -72,6 +76,10 @@ func New(cfg Config) *Server {
 	}
 	s.exchangePerKey = newKeyedLimiter(cmp.Or(cfg.ExchangePerKey, DefaultExchangePerKey), cfg.Clock)
 	s.exchangePerIP = newKeyedLimiter(cmp.Or(cfg.ExchangePerSource, DefaultExchangePerSource), cfg.Clock)
+	s.signInPolicy = cfg.SignIn
+	if s.signInPolicy == (castellan.SignInPolicy{}) {
+		s.signInPolicy = castellan.DefaultSignInPolicy
+	}
 	for _, t := range cfg.OperatorTokens {
 		s.operatorHashes = append(s.operatorHashes, sha256.Sum256([]byte(t)))
 	}
@@ -104,6 +112,7 @@ func New(cfg Config) *Server {
 
 	s.registerHealth(mux)
 	s.registerInvitationPage(mux)
+	s.registerConsole(mux)
 	s.registerOrganizations()
 	s.registerProjects()
 	s.registerAudit()
@@ -114,6 +123,8 @@ func New(cfg Config) *Server {
 	s.registerRoles()
 	s.registerServiceAccounts()
 	s.registerAccessKeys()
+	s.registerMFA()
+	s.registerSessions()
 	s.registerAuthorize()
 	s.registerCatalog()
 	s.registerMail()

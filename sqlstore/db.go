@@ -272,6 +272,8 @@ func (db *DB) Services() castellan.Services {
 		Roles:           db.Roles(),
 		ServiceAccounts: db.ServiceAccounts(),
 		AccessKeys:      db.AccessKeys(),
+		Sessions:        db.Sessions(),
+		MFA:             db.MFA(),
 		Outbox:          db.Outbox(),
 		ChangeLog:       db,
 		Catalog:         db.catalog,

@@ -17,11 +17,11 @@ var _ castellan.OrganizationService = (*OrganizationService)(nil)
 // Organizations returns the organization service of db.
 func (db *DB) Organizations() *OrganizationService { return &OrganizationService{db: db} }
 
-const orgColumns = `id, name, description, created_at, created_by, updated_at, updated_by, revision`
+const orgColumns = `id, name, description, mfa_required, created_at, created_by, updated_at, updated_by, revision`
 
 func scanOrganization(row scanner) (*castellan.Organization, error) {
 	var o castellan.Organization
-	if err := row.Scan(&o.ID, &o.Name, &o.Description, &o.CreatedAt, &o.CreatedBy, &o.UpdatedAt, &o.UpdatedBy, &o.Revision); err != nil {
+	if err := row.Scan(&o.ID, &o.Name, &o.Description, &o.MFARequired, &o.CreatedAt, &o.CreatedBy, &o.UpdatedAt, &o.UpdatedBy, &o.Revision); err != nil {
 		return nil, err
 	}
 	o.CreatedAt, o.UpdatedAt = o.CreatedAt.UTC(), o.UpdatedAt.UTC()
@@ -105,8 +105,8 @@ func createOrganization(ctx context.Context, tx *Tx, oc castellan.OrganizationCr
 		ID: newID(), Name: oc.Name, Description: oc.Description,
 		CreatedAt: tx.now, CreatedBy: tx.actorID(), UpdatedAt: tx.now, UpdatedBy: tx.actorID(), Revision: rev,
 	}
-	_, err := tx.exec(ctx, `INSERT INTO organizations (`+orgColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		org.ID, org.Name, org.Description, org.CreatedAt, org.CreatedBy, org.UpdatedAt, org.UpdatedBy, org.Revision)
+	_, err := tx.exec(ctx, `INSERT INTO organizations (`+orgColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		org.ID, org.Name, org.Description, org.MFARequired, org.CreatedAt, org.CreatedBy, org.UpdatedAt, org.UpdatedBy, org.Revision)
 	if isUniqueViolation(err) {
 		return nil, castellan.Errorf(castellan.ECONFLICT, castellan.CodeOrgNameTaken, "an organization named %q already exists", oc.Name)
 	}
@@ -141,13 +141,16 @@ func (s *OrganizationService) UpdateOrganization(ctx context.Context, id string,
 		if upd.Description != nil && *upd.Description != org.Description {
 			summary["description"], org.Description = diff{org.Description, *upd.Description}, *upd.Description
 		}
+		if upd.MFARequired != nil && *upd.MFARequired != org.MFARequired {
+			summary["mfaRequired"], org.MFARequired = diff{org.MFARequired, *upd.MFARequired}, *upd.MFARequired
+		}
 		if len(summary) == 0 {
 			return nil // nothing changes: no revision, no audit event
 		}
 		org.Revision = tx.revision
 		org.UpdatedAt, org.UpdatedBy = tx.now, tx.actorID()
-		_, err = tx.exec(ctx, `UPDATE organizations SET name = ?, description = ?, updated_at = ?, updated_by = ?, revision = ? WHERE id = ?`,
-			org.Name, org.Description, org.UpdatedAt, org.UpdatedBy, org.Revision, id)
+		_, err = tx.exec(ctx, `UPDATE organizations SET name = ?, description = ?, mfa_required = ?, updated_at = ?, updated_by = ?, revision = ?
+			WHERE id = ?`, org.Name, org.Description, org.MFARequired, org.UpdatedAt, org.UpdatedBy, org.Revision, id)
 		if isUniqueViolation(err) {
 			return castellan.Errorf(castellan.ECONFLICT, castellan.CodeOrgNameTaken, "an organization named %q already exists", org.Name)
 		}

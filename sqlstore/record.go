@@ -12,8 +12,9 @@ import (
 // change describes one mutation for the change log and the audit log.
 //
 // Change-log entity types: organization, node, project, user, api_token,
-// group, role, grant, service_account (entity_id the row's ID) and
-// group_member (entity_id "<group-id>/<user-id>"). Deleting a group, a
+// group, role, grant, service_account (entity_id the row's ID),
+// group_member (entity_id "<group-id>/<user-id>") and user_mfa (a user's
+// second factors; entity_id the user's ID). Deleting a group, a
 // role, a service account or a project, or the sweep of expired grants,
 // writes one delete row per grant, membership and account it removes, so
 // that a reader of the change log never has to infer them.

@@ -31,9 +31,20 @@ func (s *UserService) UpdateUser(ctx context.Context, orgID, id string, upd cast
 		if err := u.CheckAllowLists(); err != nil {
 			return err
 		}
+		var also []changedEntity
 		if u.Status != oldStatus {
 			if err := s.checkStatusChange(ctx, tx, u, oldStatus); err != nil {
 				return err
+			}
+		}
+		if u.Status == castellan.UserDisabled && oldStatus != castellan.UserDisabled {
+			ended, err := revokeUserSessions(ctx, tx, orgID, id)
+			if err != nil {
+				return err
+			}
+			if len(ended) > 0 {
+				summary["revokedSessionIds"] = ended
+				also = sessionDeletions(ended)
 			}
 		}
 		if _, emailChanged := summary["email"]; emailChanged && u.Status == castellan.UserPendingInvitation {
@@ -56,7 +67,7 @@ func (s *UserService) UpdateUser(ctx context.Context, orgID, id string, upd cast
 		}
 		_, err = tx.record(ctx, change{
 			orgID: orgID, action: "iam:UpdateUser",
-			entityType: "user", entityID: id, entityName: u.LoginID, operation: "update", summary: summary,
+			entityType: "user", entityID: id, entityName: u.LoginID, operation: "update", summary: summary, also: also,
 		})
 		return err
 	})
@@ -170,7 +181,8 @@ func writeUser(ctx context.Context, tx *Tx, u *castellan.User) error {
 
 // DeleteUser implements castellan.UserService. The row stays as a
 // tombstone: ID, login ID, name, creation and deletion; the email and the
-// rest of the profile, the password and the allow lists are erased.
+// rest of the profile, the password, the second factors and the allow
+// lists are erased.
 func (s *UserService) DeleteUser(ctx context.Context, orgID, id, confirm string) (int64, error) {
 	var rev int64
 	err := s.db.update(ctx, func(tx *Tx) error {
@@ -207,7 +219,8 @@ func (s *UserService) DeleteUser(ctx context.Context, orgID, id, confirm string)
 			orgID: orgID, action: "iam:DeleteUser", entityType: "user", entityID: id, entityName: u.LoginID, operation: "delete",
 			summary: map[string]any{"loginId": u.LoginID, "email": u.Email, "name": u.Name, "status": u.Status,
 				"deletedGrants": grantSummaries(removed.grants), "groupIds": nonNilSlice(removed.groups),
-				"tokenCount": len(removed.tokens), "voidedInvitationIds": nonNilSlice(removed.invitations)},
+				"tokenCount": len(removed.tokens), "voidedInvitationIds": nonNilSlice(removed.invitations),
+				"revokedSessionIds": nonNilSlice(removed.sessions)},
 			also: removed.changes(id),
 		})
 		return err
@@ -217,8 +230,8 @@ func (s *UserService) DeleteUser(ctx context.Context, orgID, id, confirm string)
 
 // removedAccess is what deleting a user took away.
 type removedAccess struct {
-	grants                      []*castellan.Grant
-	groups, tokens, invitations []string
+	grants                                []*castellan.Grant
+	groups, tokens, invitations, sessions []string
 }
 
 func (r removedAccess) changes(userID string) []changedEntity {
@@ -232,7 +245,7 @@ func (r removedAccess) changes(userID string) []changedEntity {
 	for _, i := range r.invitations {
 		also = append(also, changedEntity{"invitation", i, "update"})
 	}
-	return also
+	return append(also, sessionDeletions(r.sessions)...)
 }
 
 // removeUserAccess removes a user's grants (keeping an owner), group
@@ -261,11 +274,15 @@ func removeUserAccess(ctx context.Context, tx *Tx, orgID, id string) (removedAcc
 	if r.tokens, err = collect(rows, scanString); err != nil {
 		return r, fmt.Errorf("delete tokens: %w", err)
 	}
-	r.invitations, err = voidInvitations(ctx, tx, orgID, id)
+	if r.invitations, err = voidInvitations(ctx, tx, orgID, id); err != nil {
+		return r, err
+	}
+	r.sessions, err = revokeUserSessions(ctx, tx, orgID, id)
 	return r, err
 }
 
-// tombstone turns u's row into a tombstone.
+// tombstone turns u's row into a tombstone and removes its second
+// factors.
 func tombstone(ctx context.Context, tx *Tx, u *castellan.User) error {
 	_, err := tx.exec(ctx, `UPDATE users SET status = 'deleted', deleted_at = ?, email = '', email_lower = '',
 		nickname = '', first_name = '', middle_name = '', last_name = '', contact_email = '', mobile = '', memo = '',
@@ -275,5 +292,6 @@ func tombstone(ctx context.Context, tx *Tx, u *castellan.User) error {
 	if err != nil {
 		return fmt.Errorf("delete user: %w", err)
 	}
-	return nil
+	_, err = deleteMFA(ctx, tx, u.ID)
+	return err
 }

@@ -34,6 +34,8 @@ func RunAllTests(t *testing.T, open Opener) {
 	t.Run("Grants", func(t *testing.T) { testGrants(t, open) })
 	t.Run("ServiceAccounts", func(t *testing.T) { testServiceAccounts(t, open) })
 	t.Run("Outbox", func(t *testing.T) { testOutbox(t, open) })
+	t.Run("Sessions", func(t *testing.T) { testSessions(t, open) })
+	t.Run("MFA", func(t *testing.T) { testMFA(t, open) })
 }
 
 // Clock is a manual clock for tests; it starts at a fixed instant.

@@ -24,8 +24,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	listen := f.str("listen", "CASTELLAN_LISTEN", "127.0.0.1:8080", "address to serve the API on")
 	operatorTokenFile := f.str("operator-token-file", "CASTELLAN_OPERATOR_TOKEN_FILE", "", "file holding an operator token, one per line")
 	mailConfig := f.mail()
+	signInPolicy := f.signInPolicy()
 	logger := f.logging(stderr)
 	if err := f.parse(args); err != nil {
+		return err
+	}
+	policy, err := signInPolicy()
+	if err != nil {
 		return err
 	}
 	log, err := logger()
@@ -44,7 +49,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		return err
 	}
 	defer db.Close()
-	go sweepExpiredGrants(ctx, db.Services().Grants, log, time.Minute)
+	go sweep(ctx, log, time.Minute, "expired grants", db.Services().Grants.DeleteExpiredGrants)
+	go sweep(ctx, log, time.Minute, "expired console sessions", db.Services().Sessions.DeleteExpiredSessions)
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return err
@@ -58,7 +64,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	mailCtx, stopMail := context.WithCancel(ctx)
 	waitMail := mailer.start(mailCtx)
 	defer func() { stopMail(); waitMail() }()
-	srv := newHTTPServer(db.Services(), log, operatorTokens, mailer.devMailbox)
+	srv := newHTTPServer(db.Services(), log, operatorTokens, mailer.devMailbox, policy)
 	log.Info("listening", "addr", "http://"+ln.Addr().String(), "database", db.Dialect(), "mail", mailer.transport, "version", version())
 	fmt.Fprintf(stdout, "castellan listening on http://%s\n", ln.Addr())
 
@@ -83,14 +89,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 
 // newHTTPServer wires the authorizer and the API over the store's services;
 // devMailbox is nil when mail goes out by SMTP.
-func newHTTPServer(services castellan.Services, log *slog.Logger, operatorTokens []string, devMailbox castellan.MailRenderer) *http.Server {
+func newHTTPServer(services castellan.Services, log *slog.Logger, operatorTokens []string, devMailbox castellan.MailRenderer, policy castellan.SignInPolicy) *http.Server {
 	authorizer := &authz.Authorizer{
 		Grants: services.Grants, Groups: services.Groups, Roles: services.Roles, Projects: services.Projects,
 		ServiceAccounts: services.ServiceAccounts, Catalog: services.Catalog, Now: castellan.SystemClock,
 	}
 	return &http.Server{
 		Handler: api.New(api.Config{Services: services, Authorizer: authorizer, Logger: log, OperatorTokens: operatorTokens, Version: version(),
-			DevMailbox: devMailbox}),
+			DevMailbox: devMailbox, SignIn: policy}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -99,10 +105,11 @@ func newHTTPServer(services castellan.Services, log *slog.Logger, operatorTokens
 	}
 }
 
-// sweepExpiredGrants removes expired grants every interval until ctx ends.
-// Expired grants stop counting at their expiry whether swept or not; the
-// sweep keeps lists clean and audits the removal.
-func sweepExpiredGrants(ctx context.Context, grants castellan.GrantService, log *slog.Logger, interval time.Duration) {
+// sweep runs remove every interval until ctx ends, logging what it
+// removed. Expired grants and sessions stop counting at their expiry
+// whether swept or not; the sweeps keep tables and lists clean (the grant
+// sweep audits its removals).
+func sweep(ctx context.Context, log *slog.Logger, interval time.Duration, what string, remove func(context.Context) (int, error)) {
 	ticker := time.NewTicker(interval)
 	defer ticker.Stop()
 	for {
@@ -111,12 +118,12 @@ func sweepExpiredGrants(ctx context.Context, grants castellan.GrantService, log 
 			return
 		case <-ticker.C:
 		}
-		n, err := grants.DeleteExpiredGrants(ctx)
+		n, err := remove(ctx)
 		switch {
 		case err != nil && ctx.Err() == nil:
-			log.Error("sweep expired grants", "err", err)
+			log.Error("sweep "+what, "err", err)
 		case n > 0:
-			log.Info("swept expired grants", "count", n)
+			log.Info("swept "+what, "count", n)
 		}
 	}
 }

@@ -1,0 +1,565 @@
+package api_test
+
+import (
+	"context"
+	"flag"
+	"html"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/castellan-iam/castellan"
+	"github.com/castellan-iam/castellan/sqlstore/sqltest"
+)
+
+// consolePassword is the password of the console tests' users.
+const consolePassword = "Correct-Horse-7-battery"
+
+// browser is a cookie-keeping client of the console that does not follow
+// redirects, so that tests see each step.
+type browser struct {
+	t      *testing.T
+	base   string
+	client *http.Client
+	// csrf is the form token of the last page that had one.
+	csrf string
+}
+
+func newBrowser(t *testing.T, srv *httptest.Server) *browser {
+	t.Helper()
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := *srv.Client()
+	client.Jar = jar
+	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &browser{t: t, base: srv.URL, client: &client}
+}
+
+// page is a console answer.
+type page struct {
+	status   int
+	header   http.Header
+	body     string
+	location string
+	cookies  []*http.Cookie
+}
+
+var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+func (b *browser) finish(resp *http.Response, err error) *page {
+	b.t.Helper()
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	p := &page{status: resp.StatusCode, header: resp.Header, body: string(raw), location: resp.Header.Get("Location"), cookies: resp.Cookies()}
+	if p.status >= 500 {
+		b.t.Fatalf("%s %s: got %d: %s", resp.Request.Method, resp.Request.URL.Path, p.status, raw)
+	}
+	if strings.HasPrefix(p.header.Get("Content-Type"), "text/html") {
+		if p.header.Get("Referrer-Policy") != "no-referrer" || !strings.Contains(p.header.Get("Content-Security-Policy"), "default-src 'none'") {
+			b.t.Fatalf("page headers: %v", p.header)
+		}
+	}
+	if m := csrfField.FindStringSubmatch(p.body); m != nil {
+		b.csrf = html.UnescapeString(m[1])
+	}
+	return p
+}
+
+func (b *browser) get(path string) *page {
+	b.t.Helper()
+	return b.finish(b.client.Get(b.base + path))
+}
+
+// post sends form with the last CSRF token seen, unless form has one.
+func (b *browser) post(path string, form url.Values, header ...string) *page {
+	b.t.Helper()
+	if _, ok := form["csrf"]; !ok {
+		form.Set("csrf", b.csrf)
+	}
+	req, err := http.NewRequest(http.MethodPost, b.base+path, strings.NewReader(form.Encode()))
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	return b.finish(b.client.Do(req))
+}
+
+// signIn fills in the sign-in form.
+func (b *browser) signIn(org, login, password string) *page {
+	b.t.Helper()
+	b.get("/console/sign-in")
+	return b.post("/console/sign-in", url.Values{"organization": {org}, "login": {login}, "password": {password}})
+}
+
+// wantRedirect fails unless p redirects to path.
+func wantRedirect(t *testing.T, p *page, path string) {
+	t.Helper()
+	if p.status != http.StatusSeeOther || p.location != path {
+		t.Fatalf("got %d to %q, want 303 to %s: %s", p.status, p.location, path, p.body)
+	}
+}
+
+func wantPage(t *testing.T, p *page, status int, text string) {
+	t.Helper()
+	if p.status != status || !strings.Contains(p.body, text) {
+		t.Fatalf("got %d, want %d with %q:\n%s", p.status, status, text, p.body)
+	}
+}
+
+// consoleUser registers an active user of org with consolePassword.
+func (e *env) consoleUser(t *testing.T, orgID, login string, edit func(*castellan.UserRegistration)) *castellan.User {
+	t.Helper()
+	reg := castellan.UserRegistration{LoginID: login, Email: login + "@example.com", Name: "User " + login,
+		Mode: castellan.ModePassword, Password: consolePassword, ConsoleAccess: true, APIAccess: true}
+	if edit != nil {
+		edit(&reg)
+	}
+	r, err := e.db.Services().Users.RegisterUser(system, orgID, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r.User
+}
+
+// signedIn is a browser whose user completed its sign-in.
+func (e *env) signedIn(t *testing.T, u *castellan.User) *browser {
+	t.Helper()
+	b := newBrowser(t, e.srv)
+	wantRedirect(t, b.signIn(u.OrganizationID, u.LoginID, consolePassword), "/console")
+	return b
+}
+
+func (e *env) sessionsOf(t *testing.T, u *castellan.User) []*castellan.Session {
+	t.Helper()
+	list, err := e.db.Services().Sessions.FindSessions(system, u.OrganizationID, u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return list
+}
+
+// TestConsoleSignIn signs in, checks the cookie and the home page, and
+// signs out.
+func TestConsoleSignIn(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		u := e.consoleUser(t, e.acme.OrganizationID, "ann", nil)
+		b := newBrowser(t, e.srv)
+		wantRedirect(t, b.get("/console"), "/console/sign-in")
+		p := b.signIn("Acme", "ANN@example.com", consolePassword)
+		wantRedirect(t, p, "/console")
+		var cookie *http.Cookie
+		for _, c := range p.cookies {
+			if c.Name == "castellan_session" {
+				cookie = c
+			}
+		}
+		if cookie == nil || !cookie.HttpOnly || cookie.SameSite != http.SameSiteLaxMode || cookie.Path != "/console" || cookie.Secure ||
+			!castellan.ValidSessionTokenSyntax(cookie.Value) {
+			t.Fatalf("got session cookie %+v", cookie)
+		}
+		home := b.get("/console")
+		wantPage(t, home, http.StatusOK, "Signed in as <strong>ann</strong>")
+		if !strings.Contains(home.body, "Acme") || strings.Contains(home.body, cookie.Value) || strings.Contains(home.body, "<script") {
+			t.Fatalf("home page:\n%s", home.body)
+		}
+		read, err := e.db.Services().Users.FindUserByID(system, e.acme.OrganizationID, u.ID, false)
+		if err != nil || read.LastLoginAt == nil || !read.LastLoginAt.Equal(e.clock.Now()) {
+			t.Fatalf("got last login %v, %v", read.LastLoginAt, err)
+		}
+		sessions := e.sessionsOf(t, u)
+		if len(sessions) != 1 || sessions[0].ID == cookie.Value || sessions[0].SourceIP != "127.0.0.1" || sessions[0].UserAgent == "" {
+			t.Fatalf("got sessions %+v", sessions)
+		}
+
+		// The session is the API's principal nowhere: its cookie is no
+		// bearer token.
+		resp := e.do(t, request{method: "GET", path: "/v1/organizations/" + e.acme.OrganizationID + "/users", token: cookie.Value})
+		wantStatus(t, resp, http.StatusUnauthorized)
+
+		wantRedirect(t, b.post("/console/sign-out", url.Values{}), "/console/sign-in")
+		wantRedirect(t, b.get("/console"), "/console/sign-in")
+		if len(e.sessionsOf(t, u)) != 0 {
+			t.Fatal("sign-out left the session")
+		}
+		signOut := "iam:SignOut"
+		events, _, err := e.db.Audit().FindAuditEvents(system, e.acme.OrganizationID, castellan.AuditFilter{Action: &signOut})
+		if err != nil || len(events) != 1 || events[0].Actor.ID != u.ID {
+			t.Fatalf("got sign-out events %+v, %v", events, err)
+		}
+	})
+}
+
+// TestConsoleSecureCookie: over TLS the session cookie is Secure.
+func TestConsoleSecureCookie(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		e.consoleUser(t, e.acme.OrganizationID, "ann", nil)
+		tlsSrv := httptest.NewTLSServer(e.srv.Config.Handler)
+		t.Cleanup(tlsSrv.Close)
+		b := newBrowser(t, tlsSrv)
+		p := b.signIn("Acme", "ann", consolePassword)
+		wantRedirect(t, p, "/console")
+		for _, c := range p.cookies {
+			if !c.Secure {
+				t.Fatalf("cookie %s is not Secure over TLS", c.Name)
+			}
+		}
+	})
+}
+
+// TestConsoleSignInRefusals: unknown organization, unknown user, wrong
+// password, locked account, no console access, disabled or invited user
+// all get the same answer; lockout after 5 failures; the lock ends after
+// its period. Nothing but the audited failure is written.
+func TestConsoleSignInRefusals(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		org := e.acme.OrganizationID
+		ann := e.consoleUser(t, org, "ann", nil)
+		e.consoleUser(t, org, "bob", func(r *castellan.UserRegistration) { r.ConsoleAccess = false })
+		e.consoleUser(t, org, "cid", func(r *castellan.UserRegistration) { r.Disabled = true })
+		e.consoleUser(t, org, "dan", func(r *castellan.UserRegistration) { r.Mode, r.Password = castellan.ModeInvitation, "" })
+		b := newBrowser(t, e.srv)
+		refused := func(org, login, password string) string {
+			t.Helper()
+			p := b.signIn(org, login, password)
+			if p.status != http.StatusUnauthorized {
+				t.Fatalf("%s/%s: got %d, want 401: %s", org, login, p.status, p.body)
+			}
+			for _, c := range p.cookies {
+				if c.Name == "castellan_session" {
+					t.Fatalf("a refused sign-in set a session cookie")
+				}
+			}
+			return p.body
+		}
+		want := refused("No Such Org", "ann", consolePassword)
+		for _, c := range [][3]string{
+			{"Acme", "nobody", consolePassword},
+			{org, "ann", "Wrong-Horse-7-battery"},
+			{"Acme", "bob", consolePassword},
+			{"Acme", "cid", consolePassword},
+			{"Acme", "dan", consolePassword},
+			{"Globex", "ann", consolePassword},
+		} {
+			if got := refused(c[0], c[1], c[2]); got != want {
+				t.Fatalf("%v: the body differs:\n%s\nwant:\n%s", c, got, want)
+			}
+		}
+		// Four more wrong passwords lock ann (five in the window); then
+		// the right one gets the same answer.
+		for range 4 {
+			refused("Acme", "ann", "Wrong-Horse-7-battery")
+		}
+		if got := refused("Acme", "ann", consolePassword); got != want {
+			t.Fatalf("locked: the body differs:\n%s", got)
+		}
+		if len(e.sessionsOf(t, ann)) != 0 {
+			t.Fatal("a refused sign-in made a session")
+		}
+		if u, _ := e.db.Services().Users.FindUserByID(system, org, ann.ID, false); u.LastLoginAt != nil {
+			t.Fatal("a refused sign-in set the last login")
+		}
+		e.clock.Advance(castellan.DefaultSignInPolicy.LockoutPeriod)
+		wantRedirect(t, b.signIn("Acme", "ann", consolePassword), "/console")
+	})
+}
+
+// TestConsoleCSRF: forms without their token, with a wrong one or from
+// another site are refused with 403 and change nothing.
+func TestConsoleCSRF(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		ann := e.consoleUser(t, e.acme.OrganizationID, "ann", nil)
+		other := e.signedIn(t, ann)
+		other.get("/console")
+		b := e.signedIn(t, ann)
+		b.get("/console/sessions")
+		before := e.state(t)
+		signInForm := url.Values{"organization": {"Acme"}, "login": {"ann"}, "password": {consolePassword}}
+		fresh := newBrowser(t, e.srv)
+		fresh.get("/console/sign-in")
+		for name, p := range map[string]*page{
+			"sign-in without token":     fresh.post("/console/sign-in", withCSRF(signInForm, "")),
+			"sign-in with wrong token":  fresh.post("/console/sign-in", withCSRF(signInForm, strings.Repeat("A", 43))),
+			"sign-in with no cookie":    newBrowser(t, e.srv).post("/console/sign-in", withCSRF(signInForm, fresh.csrf)),
+			"sign-in cross-site":        fresh.post("/console/sign-in", withCSRF(signInForm, fresh.csrf), "Origin", "https://evil.example"),
+			"revoke without token":      b.post("/console/sessions/revoke-others", url.Values{"csrf": {""}}),
+			"revoke with wrong token":   b.post("/console/sessions/revoke-others", url.Values{"csrf": {strings.Repeat("A", 43)}}),
+			"revoke with other's token": b.post("/console/sessions/revoke-others", url.Values{"csrf": {other.csrf}}),
+			"revoke cross-site":         b.post("/console/sessions/revoke-others", url.Values{}, "Origin", "https://evil.example"),
+			"sign-out fetch cross-site": b.post("/console/sign-out", url.Values{}, "Sec-Fetch-Site", "cross-site"),
+		} {
+			if p.status != http.StatusForbidden || len(p.cookies) != 0 {
+				t.Fatalf("%s: got %d (cookies %v), want 403: %s", name, p.status, p.cookies, p.body)
+			}
+		}
+		if after := e.state(t); !after.equal(before) || len(e.sessionsOf(t, ann)) != 2 {
+			t.Fatalf("refused forms changed something: %+v → %+v", before, after)
+		}
+		// The same forms with their tokens work.
+		wantRedirect(t, b.post("/console/sessions/revoke-others", url.Values{}, "Origin", e.srv.URL), "/console/sessions")
+		if len(e.sessionsOf(t, ann)) != 1 {
+			t.Fatal("revoke-others left the other session")
+		}
+		wantRedirect(t, other.get("/console"), "/console/sign-in")
+	})
+}
+
+func withCSRF(form url.Values, token string) url.Values {
+	out := url.Values{"csrf": {token}}
+	for k, v := range form {
+		out[k] = v
+	}
+	return out
+}
+
+// TestConsoleIPAllowList: the user's console allow list applies at
+// sign-in, after a right password only, and on every later request.
+func TestConsoleIPAllowList(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		org := e.acme.OrganizationID
+		ann := e.consoleUser(t, org, "ann", func(r *castellan.UserRegistration) {
+			r.UseConsolePermitIP, r.ConsolePermitIPs = true, []string{"203.0.113.0/24"}
+		})
+		b := newBrowser(t, e.srv)
+		wantPage(t, b.signIn("Acme", "ann", consolePassword), http.StatusForbidden, "127.0.0.1 is not allowed")
+		wantPage(t, b.signIn("Acme", "ann", "Wrong-Horse-7-battery"), http.StatusUnauthorized, "Sign-in failed")
+		if len(e.sessionsOf(t, ann)) != 0 {
+			t.Fatal("a refused sign-in made a session")
+		}
+		set := func(ranges ...string) {
+			t.Helper()
+			if _, err := e.db.Services().Users.UpdateUser(system, org, ann.ID, castellan.UserUpdate{ConsolePermitIPs: &ranges}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		set("203.0.113.0/24", "127.0.0.0/8")
+		wantRedirect(t, b.signIn("Acme", "ann", consolePassword), "/console")
+		wantPage(t, b.get("/console"), http.StatusOK, "Signed in as")
+		set("203.0.113.0/24")
+		before := e.state(t)
+		wantPage(t, b.get("/console"), http.StatusForbidden, "not allowed")
+		wantPage(t, b.post("/console/sign-out", url.Values{}), http.StatusForbidden, "not allowed")
+		if after := e.state(t); !after.equal(before) || len(e.sessionsOf(t, ann)) != 1 {
+			t.Fatal("a refused request changed something")
+		}
+	})
+}
+
+// TestConsolePasswordReset: a user whose password must be reset reaches
+// only the password page until it sets a new one.
+func TestConsolePasswordReset(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		org := e.acme.OrganizationID
+		ann := e.consoleUser(t, org, "ann", func(r *castellan.UserRegistration) { r.PasswordResetRequired = true })
+		b := newBrowser(t, e.srv)
+		wantRedirect(t, b.signIn("Acme", "ann", consolePassword), "/console/password")
+		wantRedirect(t, b.get("/console"), "/console/password")
+		wantRedirect(t, b.get("/console/sessions"), "/console/password")
+		p := b.get("/console/password")
+		wantPage(t, p, http.StatusOK, "Choose a new password")
+		if strings.Contains(p.body, `name="current"`) {
+			t.Fatal("the forced change asks for the current password")
+		}
+		if u, _ := e.db.Services().Users.FindUserByID(system, org, ann.ID, false); u.LastLoginAt != nil {
+			t.Fatal("an unfinished sign-in set the last login")
+		}
+		before := e.state(t)
+		wantPage(t, b.post("/console/password", url.Values{"password": {"Better-Horse-8"}, "confirm": {"Better-Horse-9"}}), http.StatusBadRequest, "differ")
+		wantPage(t, b.post("/console/password", url.Values{"password": {"password"}, "confirm": {"password"}}), http.StatusBadRequest, "unsafe password")
+		wantPage(t, b.post("/console/password", url.Values{"password": {consolePassword}, "confirm": {consolePassword}}), http.StatusBadRequest, "other than the current")
+		if after := e.state(t); !after.equal(before) {
+			t.Fatal("a refused password changed something")
+		}
+		const next = "Better-Horse-8-staple"
+		wantRedirect(t, b.post("/console/password", url.Values{"password": {next}, "confirm": {next}}), "/console")
+		wantPage(t, b.get("/console"), http.StatusOK, "Signed in as")
+		u, _ := e.db.Services().Users.FindUserByID(system, org, ann.ID, false)
+		if u.PasswordResetRequired || u.LastLoginAt == nil {
+			t.Fatalf("got %+v", u)
+		}
+		wantPage(t, newBrowser(t, e.srv).signIn("Acme", "ann", consolePassword), http.StatusUnauthorized, "Sign-in failed")
+
+		// A voluntary change needs the current password.
+		wantPage(t, b.get("/console/password"), http.StatusOK, `name="current"`)
+		const third = "Third-Horse-9-staple"
+		wantPage(t, b.post("/console/password", url.Values{"current": {"Wrong-Horse-7"}, "password": {third}, "confirm": {third}}),
+			http.StatusUnauthorized, "current password is wrong")
+		wantPage(t, b.post("/console/password", url.Values{"current": {next}, "password": {third}, "confirm": {third}}), http.StatusOK, "is changed")
+		wantRedirect(t, newBrowser(t, e.srv).signIn("Acme", "ann", third), "/console")
+	})
+}
+
+// TestConsoleSessionEnds: a session is refused after its user is
+// disabled or deleted, after it is revoked, and after its idle or
+// absolute timeout.
+func TestConsoleSessionEnds(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		org := e.acme.OrganizationID
+		users := e.db.Services().Users
+		disabled, deleted := e.consoleUser(t, org, "ann", nil), e.consoleUser(t, org, "bob", nil)
+		a, b := e.signedIn(t, disabled), e.signedIn(t, deleted)
+		status := castellan.UserDisabled
+		if _, err := users.UpdateUser(system, org, disabled.ID, castellan.UserUpdate{Status: &status}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := users.DeleteUser(system, org, deleted.ID, deleted.LoginID); err != nil {
+			t.Fatal(err)
+		}
+		wantRedirect(t, a.get("/console"), "/console/sign-in")
+		wantRedirect(t, b.get("/console"), "/console/sign-in")
+
+		cid := e.consoleUser(t, org, "cid", nil)
+		c1, c2 := e.signedIn(t, cid), e.signedIn(t, cid)
+		p := c1.get("/console/sessions")
+		wantPage(t, p, http.StatusOK, "This session")
+		sessions := e.sessionsOf(t, cid)
+		if len(sessions) != 2 || strings.Count(p.body, `name="session"`) != 1 {
+			t.Fatalf("got sessions %+v:\n%s", sessions, p.body)
+		}
+		other := sessions[0].ID // newest: c2's
+		wantRedirect(t, c1.post("/console/sessions/revoke", url.Values{"session": {other}}), "/console/sessions")
+		wantRedirect(t, c2.get("/console"), "/console/sign-in")
+
+		// The user revokes its own session by the API too.
+		c3 := e.signedIn(t, cid)
+		token, err := e.db.Services().Tokens.CreateUserToken(system, org, cid.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp := e.do(t, request{method: "GET", path: "/v1/organizations/" + org + "/users/" + cid.ID + "/sessions", token: token})
+		wantStatus(t, resp, http.StatusOK)
+		var out struct{ Sessions []castellan.Session }
+		resp.decode(t, &out)
+		if len(out.Sessions) != 2 || strings.Contains(string(resp.body), "csts_") {
+			t.Fatalf("got %s", resp.body)
+		}
+		wantStatus(t, e.do(t, request{method: "DELETE", path: "/v1/organizations/" + org + "/users/" + cid.ID + "/sessions/" + out.Sessions[0].ID, token: token}), http.StatusOK)
+		wantRedirect(t, c3.get("/console"), "/console/sign-in")
+
+		// Idle: 30 minutes unused.
+		wantPage(t, c1.get("/console"), http.StatusOK, "Signed in as")
+		e.clock.Advance(castellan.DefaultSignInPolicy.IdleTimeout)
+		wantRedirect(t, c1.get("/console"), "/console/sign-in")
+		// Absolute: 12 hours however used.
+		d := e.signedIn(t, cid)
+		step := castellan.DefaultSignInPolicy.IdleTimeout / 2
+		for elapsed := step; elapsed < castellan.DefaultSignInPolicy.AbsoluteTimeout; elapsed += step {
+			e.clock.Advance(step)
+			wantPage(t, d.get("/console"), http.StatusOK, "Signed in as")
+		}
+		e.clock.Advance(step)
+		wantRedirect(t, d.get("/console"), "/console/sign-in")
+	})
+}
+
+// TestSessionsCrossOrganization: neither a session nor a token of one
+// organization reaches another's sessions.
+func TestSessionsCrossOrganization(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		ann := e.consoleUser(t, e.acme.OrganizationID, "ann", nil)
+		bob := e.consoleUser(t, e.globex.OrganizationID, "bob", nil)
+		a := e.signedIn(t, ann)
+		bobs := e.signedIn(t, bob)
+		bobSession := e.sessionsOf(t, bob)[0].ID
+		a.get("/console/sessions")
+		before := e.state(t)
+		wantPage(t, a.post("/console/sessions/revoke", url.Values{"session": {bobSession}}), http.StatusNotFound, "not found")
+		acmeUser := "/v1/organizations/" + e.acme.OrganizationID + "/users/" + ann.ID + "/sessions"
+		for _, req := range []request{
+			{method: "GET", path: acmeUser},
+			{method: "DELETE", path: acmeUser + "/" + e.sessionsOf(t, ann)[0].ID},
+		} {
+			req.token = e.globex.Token
+			resp := e.do(t, req)
+			wantStatus(t, resp, http.StatusNotFound)
+			if code := resp.problem(t).Code; code != castellan.CodeOrgNotFound {
+				t.Fatalf("got %s", code)
+			}
+		}
+		// Globex's session named under Acme's user is not found either.
+		resp := e.do(t, request{method: "DELETE", path: acmeUser + "/" + bobSession, token: e.acme.Token})
+		wantStatus(t, resp, http.StatusNotFound)
+		if after := e.state(t); !after.equal(before) {
+			t.Fatalf("cross-organization requests changed something")
+		}
+		wantPage(t, bobs.get("/console"), http.StatusOK, "Signed in as")
+		wantPage(t, a.get("/console"), http.StatusOK, "Signed in as")
+	})
+}
+
+func init() { matrixRowSets = append(matrixRowSets, sessionRows) }
+
+// sessionRows are the role-matrix rows of the session endpoints, on a
+// user without roles, so that the hierarchy principle never refuses.
+func sessionRows() []matrixRow {
+	withSession := func(f *fixture) (string, string) {
+		user := f.newUser()
+		ns, err := f.e.db.Services().Sessions.CreateSession(context.Background(), f.org, user, castellan.SessionComplete, "matrix", castellan.DefaultSignInPolicy)
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		return user, ns.Session.ID
+	}
+	return []matrixRow{
+		{op: "list-user-sessions", build: func(f *fixture) request {
+			user, _ := withSession(f)
+			return request{method: "GET", path: f.orgPath() + "/users/" + user + "/sessions"}
+		}, allowed: []string{owner, admin, reader, userAdmin}},
+		{op: "revoke-user-session", build: func(f *fixture) request {
+			user, session := withSession(f)
+			return request{method: "DELETE", path: f.orgPath() + "/users/" + user + "/sessions/" + session}
+		}, allowed: []string{owner, admin, userAdmin}},
+	}
+}
+
+var update = flag.Bool("update", false, "rewrite the golden console pages of testdata/console/")
+
+// TestConsoleGolden compares the sign-in page, before and after a failed
+// attempt, with testdata/console/<page>.golden (-update rewrites them);
+// the CSRF token is masked.
+func TestConsoleGolden(t *testing.T) {
+	e := newEnv(t, sqltest.SQLiteURL(t))
+	b := newBrowser(t, e.srv)
+	for _, c := range []struct {
+		name string
+		page func() *page
+	}{
+		{"sign-in", func() *page { return b.get("/console/sign-in") }},
+		{"sign-in-failed", func() *page { return b.signIn("Acme", "nobody", consolePassword) }},
+	} {
+		got := csrfField.ReplaceAllString(c.page().body, `name="csrf" value="CSRF"`)
+		path := filepath.Join("testdata", "console", c.name+".golden")
+		if *update {
+			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		want, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatalf("%v (run go test -run TestConsoleGolden -update)", err)
+		}
+		if got != string(want) {
+			t.Errorf("page %s differs from %s:\n%s", c.name, path, got)
+		}
+	}
+}

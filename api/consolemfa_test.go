@@ -1,0 +1,113 @@
+package api_test
+
+import (
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/castellan-iam/castellan"
+	"github.com/pquerna/otp"
+	"github.com/pquerna/otp/totp"
+)
+
+var (
+	secretField  = regexp.MustCompile(`Secret: <code>([A-Z2-7]+)</code>`)
+	recoveryCode = regexp.MustCompile(`<li><code>([a-z2-7-]+)</code></li>`)
+)
+
+// totpNow is the TOTP code of secret at the test clock's time.
+func (e *env) totpNow(t *testing.T, secret string) string {
+	t.Helper()
+	code, err := totp.GenerateCodeCustom(secret, e.clock.Now(), totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return code
+}
+
+// TestConsoleMFA: a user that must use MFA enrols at its first sign-in,
+// then signs in with a code; a replayed code, a used recovery code and
+// wrong codes are refused, and wrong codes lock the account.
+func TestConsoleMFA(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		org := e.acme.OrganizationID
+		ann := e.consoleUser(t, org, "ann", func(r *castellan.UserRegistration) { r.MFAMandatory = true })
+		b := newBrowser(t, e.srv)
+		wantRedirect(t, b.signIn("Acme", "ann", consolePassword), "/console/mfa")
+		wantRedirect(t, b.get("/console"), "/console/mfa")
+		wantRedirect(t, b.get("/console/mfa"), "/console/mfa/setup")
+		setupPage := func(p *page, status int) string {
+			t.Helper()
+			wantPage(t, p, status, `<img src="data:image/png;base64,`)
+			if !strings.Contains(p.header.Get("Content-Security-Policy"), "img-src data:") || !strings.Contains(p.body, "otpauth://totp/") {
+				t.Fatalf("setup page: %v\n%s", p.header, p.body)
+			}
+			m := secretField.FindStringSubmatch(p.body)
+			if m == nil {
+				t.Fatalf("no secret on the page:\n%s", p.body)
+			}
+			return m[1]
+		}
+		secret := setupPage(b.get("/console/mfa/setup"), http.StatusOK)
+		secret = setupPage(b.post("/console/mfa/setup", url.Values{"code": {"000000"}}), http.StatusUnauthorized)
+		first := e.totpNow(t, secret)
+		p := b.post("/console/mfa/setup", url.Values{"code": {first}})
+		wantPage(t, p, http.StatusOK, "shown only now")
+		var codes []string
+		for _, m := range recoveryCode.FindAllStringSubmatch(p.body, -1) {
+			codes = append(codes, m[1])
+		}
+		if len(codes) != castellan.RecoveryCodeCount {
+			t.Fatalf("got recovery codes %v", codes)
+		}
+		wantPage(t, b.get("/console"), http.StatusOK, "Signed in as")
+
+		// The code that confirmed the setup does not work again.
+		b2 := newBrowser(t, e.srv)
+		wantRedirect(t, b2.signIn("Acme", "ann", consolePassword), "/console/mfa")
+		wantPage(t, b2.get("/console/mfa"), http.StatusOK, `name="code"`)
+		wantPage(t, b2.post("/console/mfa", url.Values{"code": {first}}), http.StatusUnauthorized, "not valid")
+		wantRedirect(t, b2.get("/console"), "/console/mfa")
+		e.clock.Advance(30 * time.Second)
+		wantRedirect(t, b2.post("/console/mfa", url.Values{"code": {e.totpNow(t, secret)}}), "/console")
+		wantPage(t, b2.get("/console"), http.StatusOK, "Signed in as")
+
+		// A recovery code works once.
+		b3 := newBrowser(t, e.srv)
+		wantRedirect(t, b3.signIn("Acme", "ann", consolePassword), "/console/mfa")
+		b3.get("/console/mfa")
+		wantRedirect(t, b3.post("/console/mfa", url.Values{"code": {codes[0]}}), "/console")
+		e.clock.Advance(time.Second)
+		b4 := newBrowser(t, e.srv)
+		wantRedirect(t, b4.signIn("Acme", "ann", consolePassword), "/console/mfa")
+		b4.get("/console/mfa")
+		wantPage(t, b4.post("/console/mfa", url.Values{"code": {codes[0]}}), http.StatusUnauthorized, "not valid")
+
+		// Wrong codes count towards the lockout: the fifth ends the
+		// sign-in and locks the account.
+		for range 3 {
+			wantPage(t, b4.post("/console/mfa", url.Values{"code": {"000000"}}), http.StatusUnauthorized, "not valid")
+		}
+		wantPage(t, b4.post("/console/mfa", url.Values{"code": {"000000"}}), http.StatusUnauthorized, "Sign-in failed")
+		wantRedirect(t, b4.get("/console/mfa"), "/console/sign-in")
+		wantPage(t, b4.signIn("Acme", "ann", consolePassword), http.StatusUnauthorized, "Sign-in failed")
+		if u, _ := e.db.Services().Users.FindUserByID(system, org, ann.ID, false); u.LastLoginAt == nil {
+			t.Fatal("no last login after the completed sign-ins")
+		}
+
+		// The organization's mandate sends users without a factor to the
+		// setup, whatever their own mfaMandatory says.
+		e.consoleUser(t, org, "bob", nil)
+		required := true
+		if _, err := e.db.Services().Organizations.UpdateOrganization(system, org, castellan.OrganizationUpdate{MFARequired: &required}); err != nil {
+			t.Fatal(err)
+		}
+		b5 := newBrowser(t, e.srv)
+		wantRedirect(t, b5.signIn("Acme", "bob", consolePassword), "/console/mfa")
+		wantRedirect(t, b5.get("/console/mfa"), "/console/mfa/setup")
+		setupPage(b5.get("/console/mfa/setup"), http.StatusOK)
+	})
+}

@@ -1,0 +1,66 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/castellan-iam/castellan"
+)
+
+func (s *Server) homePage(w http.ResponseWriter, r *http.Request, c *consoleRequest) {
+	org, err := s.services.Organizations.FindOrganizationByID(r.Context(), c.user.OrganizationID)
+	if err != nil {
+		renderConsoleError(w, r, err)
+		return
+	}
+	p := c.page()
+	p.OrganizationName = org.Name
+	renderConsole(r.Context(), w, http.StatusOK, "home", p)
+}
+
+func (s *Server) sessionsPage(w http.ResponseWriter, r *http.Request, c *consoleRequest) {
+	list, err := s.services.Sessions.FindSessions(r.Context(), c.user.OrganizationID, c.user.ID)
+	if err != nil {
+		renderConsoleError(w, r, err)
+		return
+	}
+	p := c.page()
+	p.Sessions, p.CurrentSession = list, c.session.ID
+	renderConsole(r.Context(), w, http.StatusOK, "sessions", p)
+}
+
+// revokeSessionForm ends one of the user's own sessions; only its own
+// are found.
+func (s *Server) revokeSessionForm(w http.ResponseWriter, r *http.Request, c *consoleRequest) {
+	id := r.PostForm.Get("session")
+	if err := castellan.CheckID("session", id); err != nil {
+		renderConsoleError(w, r, err)
+		return
+	}
+	if _, err := s.services.Sessions.RevokeSession(r.Context(), c.user.OrganizationID, c.user.ID, id); err != nil {
+		renderConsoleError(w, r, err)
+		return
+	}
+	if id == c.session.ID {
+		setCookie(w, r, sessionCookie, "", true)
+		seeOther(w, consolePath+"/sign-in")
+		return
+	}
+	seeOther(w, consolePath+"/sessions")
+}
+
+func (s *Server) revokeOtherSessionsForm(w http.ResponseWriter, r *http.Request, c *consoleRequest) {
+	if _, err := s.services.Sessions.RevokeOtherSessions(r.Context(), c.user.OrganizationID, c.user.ID, c.session.ID); err != nil {
+		renderConsoleError(w, r, err)
+		return
+	}
+	seeOther(w, consolePath+"/sessions")
+}
+
+func (s *Server) signOut(w http.ResponseWriter, r *http.Request, c *consoleRequest) {
+	if err := s.services.Sessions.SignOut(r.Context(), c.user.OrganizationID, c.session.ID); err != nil {
+		renderConsoleError(w, r, err)
+		return
+	}
+	setCookie(w, r, sessionCookie, "", true)
+	seeOther(w, consolePath+"/sign-in")
+}

@@ -1,0 +1,247 @@
+package api
+
+import (
+	"encoding/base64"
+	"html/template"
+	"net/http"
+
+	"github.com/castellan-iam/castellan"
+)
+
+// signInFailedText is the one message of every failed sign-in, whatever
+// the reason, so that the page tells an attacker nothing.
+const signInFailedText = "Sign-in failed. Check the organization, the login and the password. " +
+	"After repeated failures an account is locked for a while."
+
+// signInToken returns the sign-in form's double-submit token: the one the
+// browser's cookie holds, or a new one it is given.
+func signInToken(w http.ResponseWriter, r *http.Request) string {
+	if c, err := r.Cookie(signInCookie); err == nil {
+		if b, err := base64.RawURLEncoding.DecodeString(c.Value); err == nil && len(b) == 32 {
+			return c.Value
+		}
+	}
+	token := randomToken()
+	setCookie(w, r, signInCookie, token, false)
+	return token
+}
+
+func (s *Server) signInPage(w http.ResponseWriter, r *http.Request) {
+	renderConsole(r.Context(), w, http.StatusOK, "sign-in", consolePage{CSRF: signInToken(w, r)})
+}
+
+// signIn checks the form and starts a session at its first step. The
+// form is protected against login CSRF by the double-submit cookie: a
+// page of another site cannot sign the browser in to an account of its
+// choosing.
+func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	if err := readForm(r); err != nil {
+		renderConsoleError(w, r, err)
+		return
+	}
+	cookie, err := r.Cookie(signInCookie)
+	if err != nil || !sameToken(r.PostForm.Get("csrf"), cookie.Value) {
+		renderConsoleError(w, r, errCSRF)
+		return
+	}
+	form := r.PostForm
+	user, err := s.services.Sessions.VerifySignIn(ctx, castellan.SignIn{
+		Organization: form.Get("organization"), Login: form.Get("login"), Password: form.Get("password"), Policy: s.signInPolicy,
+	})
+	switch castellan.ErrorCode(err) {
+	case "":
+	case castellan.CodeSignInFailed:
+		renderConsole(ctx, w, http.StatusUnauthorized, "sign-in", consolePage{CSRF: cookie.Value, Error: signInFailedText})
+		return
+	case castellan.CodeConsoleIPNotAllowed:
+		renderConsole(ctx, w, http.StatusForbidden, "sign-in", consolePage{CSRF: cookie.Value, Error: problemFor(ctx, err).Detail})
+		return
+	default:
+		renderConsoleError(w, r, err)
+		return
+	}
+	state, err := s.firstStep(r, user)
+	if err != nil {
+		renderConsoleError(w, r, err)
+		return
+	}
+	ns, err := s.services.Sessions.CreateSession(ctx, user.OrganizationID, user.ID, state, r.UserAgent(), s.signInPolicy)
+	if err != nil {
+		renderConsoleError(w, r, err)
+		return
+	}
+	setCookie(w, r, sessionCookie, ns.Token, false)
+	seeOther(w, stepPath(state))
+}
+
+// firstStep is where a session starts: the second factor when the user
+// has one or must have one, else what comes after it.
+func (s *Server) firstStep(r *http.Request, u *castellan.User) (castellan.SessionState, error) {
+	st, err := s.services.MFA.MFAStatus(r.Context(), u.OrganizationID, u.ID)
+	if err != nil {
+		return "", err
+	}
+	if st.Enrolled || st.Required {
+		return castellan.SessionMFAPending, nil
+	}
+	return afterMFA(u), nil
+}
+
+// afterMFA is the step after the second factor: the forced password
+// change, or none.
+func afterMFA(u *castellan.User) castellan.SessionState {
+	if u.PasswordResetRequired {
+		return castellan.SessionPasswordChange
+	}
+	return castellan.SessionComplete
+}
+
+// advance moves the session to state and the browser to its page.
+func (s *Server) advance(w http.ResponseWriter, r *http.Request, c *consoleRequest, state castellan.SessionState) {
+	if err := s.services.Sessions.AdvanceSession(r.Context(), c.user.OrganizationID, c.session.ID, state); err != nil {
+		renderConsoleError(w, r, err)
+		return
+	}
+	seeOther(w, stepPath(state))
+}
+
+func (s *Server) mfaPage(w http.ResponseWriter, r *http.Request, c *consoleRequest) {
+	st, err := s.services.MFA.MFAStatus(r.Context(), c.user.OrganizationID, c.user.ID)
+	if err != nil {
+		renderConsoleError(w, r, err)
+		return
+	}
+	if !st.Enrolled {
+		seeOther(w, consolePath+"/mfa/setup")
+		return
+	}
+	renderConsole(r.Context(), w, http.StatusOK, "mfa", c.page())
+}
+
+func (s *Server) verifyMFA(w http.ResponseWriter, r *http.Request, c *consoleRequest) {
+	err := s.services.MFA.VerifyMFA(r.Context(), c.user.OrganizationID, c.user.ID, r.PostForm.Get("code"))
+	switch castellan.ErrorKind(err) {
+	case "":
+		s.advance(w, r, c, afterMFA(c.user))
+	case castellan.EUNAUTHENTICATED:
+		s.mfaRefused(w, r, c, func() {
+			p := c.page()
+			p.Error = "The code is not valid. Enter the next code of your app, or a recovery code."
+			renderConsole(r.Context(), w, http.StatusUnauthorized, "mfa", p)
+		})
+	case castellan.EPRECONDITION:
+		seeOther(w, consolePath+"/mfa/setup")
+	default:
+		renderConsoleError(w, r, err)
+	}
+}
+
+// mfaRefused counts a wrong code towards the lockout. When that locks the
+// account the sign-in ends (the store has ended the session); otherwise
+// retry shows the step again.
+func (s *Server) mfaRefused(w http.ResponseWriter, r *http.Request, c *consoleRequest, retry func()) {
+	locked, err := s.services.Sessions.RecordMFAFailure(r.Context(), c.user.OrganizationID, c.user.ID, s.signInPolicy)
+	switch {
+	case err != nil:
+		renderConsoleError(w, r, err)
+	case locked:
+		setCookie(w, r, sessionCookie, "", true)
+		renderConsole(r.Context(), w, http.StatusUnauthorized, "sign-in", consolePage{CSRF: signInToken(w, r), Error: signInFailedText})
+	default:
+		retry()
+	}
+}
+
+func (s *Server) mfaSetupPage(w http.ResponseWriter, r *http.Request, c *consoleRequest) {
+	st, err := s.services.MFA.MFAStatus(r.Context(), c.user.OrganizationID, c.user.ID)
+	if err != nil {
+		renderConsoleError(w, r, err)
+		return
+	}
+	if st.Enrolled {
+		seeOther(w, consolePath+"/mfa")
+		return
+	}
+	s.renderMFASetup(w, r, c, http.StatusOK, "")
+}
+
+// renderMFASetup begins a new TOTP enrolment and shows its key.
+func (s *Server) renderMFASetup(w http.ResponseWriter, r *http.Request, c *consoleRequest, status int, msg string) {
+	setup, err := s.services.MFA.BeginTOTP(r.Context(), c.user.OrganizationID, c.user.ID)
+	if err != nil {
+		renderConsoleError(w, r, err)
+		return
+	}
+	p := c.page()
+	p.Setup, p.Error = setup, msg
+	p.QRCode = template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(setup.QRCodePNG))
+	renderConsole(r.Context(), w, status, "mfa-setup", p)
+}
+
+func (s *Server) confirmMFASetup(w http.ResponseWriter, r *http.Request, c *consoleRequest) {
+	codes, err := s.services.MFA.ConfirmTOTP(r.Context(), c.user.OrganizationID, c.user.ID, r.PostForm.Get("code"))
+	switch castellan.ErrorKind(err) {
+	case "":
+	case castellan.EUNAUTHENTICATED:
+		s.mfaRefused(w, r, c, func() {
+			s.renderMFASetup(w, r, c, http.StatusUnauthorized, "The code is not valid. Here is a new key: add it to your app and enter its code.")
+		})
+		return
+	case castellan.EPRECONDITION:
+		seeOther(w, consolePath+"/mfa/setup")
+		return
+	default:
+		renderConsoleError(w, r, err)
+		return
+	}
+	next := afterMFA(c.user)
+	if err := s.services.Sessions.AdvanceSession(r.Context(), c.user.OrganizationID, c.session.ID, next); err != nil {
+		renderConsoleError(w, r, err)
+		return
+	}
+	p := consolePage{CSRF: c.csrf, RecoveryCodes: codes, Next: stepPath(next)}
+	if next == castellan.SessionComplete {
+		p.User = c.user
+	}
+	renderConsole(r.Context(), w, http.StatusOK, "recovery-codes", p)
+}
+
+func (s *Server) passwordPage(w http.ResponseWriter, r *http.Request, c *consoleRequest) {
+	p := c.page()
+	p.RequireCurrent = c.session.State == castellan.SessionComplete
+	renderConsole(r.Context(), w, http.StatusOK, "password", p)
+}
+
+// changePassword sets a new password: forced (the session's step, no
+// current password asked: it was given a moment ago) or voluntary (the
+// current one is asked, so a borrowed session cannot take the account).
+func (s *Server) changePassword(w http.ResponseWriter, r *http.Request, c *consoleRequest) {
+	ctx := r.Context()
+	p := c.page()
+	p.RequireCurrent = c.session.State == castellan.SessionComplete
+	form := r.PostForm
+	if form.Get("password") != form.Get("confirm") {
+		p.Error = "The two new passwords differ."
+		renderConsole(ctx, w, http.StatusBadRequest, "password", p)
+		return
+	}
+	err := s.services.Sessions.ChangePassword(ctx, c.user.OrganizationID, c.user.ID, c.session.ID,
+		form.Get("current"), form.Get("password"), p.RequireCurrent, s.signInPolicy)
+	if castellan.ErrorKind(err) == castellan.EINTERNAL {
+		renderConsoleError(w, r, err)
+		return
+	}
+	if err != nil {
+		prob := problemFor(ctx, err)
+		p.Error = prob.Detail
+		renderConsole(ctx, w, prob.Status, "password", p)
+		return
+	}
+	if !p.RequireCurrent {
+		seeOther(w, consolePath)
+		return
+	}
+	p.Notice = "Your password is changed, and your other sessions are signed out."
+	renderConsole(ctx, w, http.StatusOK, "password", p)
+}

@@ -1,0 +1,329 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/castellan-iam/castellan"
+)
+
+// The sign-in rules of SessionService: checking an attempt, counting
+// failures towards the lockout, changing a password.
+
+// Reasons a sign-in fails, as the audit summary and sign_in_failures name
+// them.
+const (
+	failUnknownUser     = "unknown_user"
+	failNoPassword      = "no_password"
+	failWrongPassword   = "wrong_password"
+	failLocked          = "locked"
+	failInactive        = "user_not_active"
+	failNoConsole       = "no_console_access"
+	failIPNotAllowed    = "ip_not_allowed"
+	failWrongMFA        = "wrong_mfa_code"
+	failCurrentPassword = "wrong_current_password"
+)
+
+// signInCandidate is the user a login names, with what the sign-in rules
+// need.
+type signInCandidate struct {
+	id, loginID, status, hash string
+	consoleAccess             bool
+	lockedUntil               sql.NullTime
+}
+
+// VerifySignIn implements castellan.SessionService.
+func (s *SessionService) VerifySignIn(ctx context.Context, in castellan.SignIn) (*castellan.User, error) {
+	orgID, err := s.organizationID(ctx, in.Organization)
+	if err != nil {
+		return nil, err
+	}
+	var c *signInCandidate
+	if orgID != "" {
+		if c, err = s.candidate(ctx, orgID, in.Login); err != nil {
+			return nil, err
+		}
+	}
+	hash, err := s.dummy()
+	if err != nil {
+		return nil, err
+	}
+	if c != nil && c.hash != "" {
+		hash = c.hash
+	}
+	right, err := s.db.passwords.Verify(hash, in.Password)
+	if err != nil {
+		return nil, fmt.Errorf("verify password: %w", err)
+	}
+	if orgID == "" {
+		return nil, errSignInFailed // no organization to audit in
+	}
+	reason := ""
+	switch {
+	case c == nil:
+		reason = failUnknownUser
+	case c.lockedUntil.Valid && s.db.now().Before(c.lockedUntil.Time):
+		reason = failLocked
+	case c.hash == "":
+		reason = failNoPassword
+	case !right:
+		reason = failWrongPassword
+	case c.status != castellan.UserActive:
+		reason = failInactive
+	case !c.consoleAccess:
+		reason = failNoConsole
+	}
+	if reason != "" {
+		userID, name := "", in.Login
+		if c != nil {
+			userID, name = c.id, c.loginID
+		}
+		if _, err := s.recordFailure(ctx, orgID, userID, name, reason, in.Policy); err != nil {
+			return nil, err
+		}
+		return nil, errSignInFailed
+	}
+	u, err := s.db.Users().FindUserByID(ctx, orgID, c.id, false)
+	if err != nil {
+		return nil, err
+	}
+	if !u.ConsoleIPAllowed(castellan.RequestInfoFrom(ctx).SourceIP) {
+		if _, err := s.recordFailure(ctx, orgID, u.ID, u.LoginID, failIPNotAllowed, in.Policy); err != nil {
+			return nil, err
+		}
+		return nil, castellan.Errorf(castellan.EFORBIDDEN, castellan.CodeConsoleIPNotAllowed,
+			"your address %s is not allowed to use the console for this user", castellan.RequestInfoFrom(ctx).SourceIP)
+	}
+	return u, nil
+}
+
+// organizationID returns the ID of the organization named by its ID or
+// its name; "" when there is none.
+func (s *SessionService) organizationID(ctx context.Context, ref string) (string, error) {
+	var id string
+	err := s.db.queryRow(ctx, `SELECT id FROM organizations WHERE id = ?`, ref).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = s.db.queryRow(ctx, `SELECT id FROM organizations WHERE name = ?`, ref).Scan(&id)
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return id, err
+}
+
+// candidate returns the user whose login ID or email is login, the login
+// ID first; nil when there is none.
+func (s *SessionService) candidate(ctx context.Context, orgID, login string) (*signInCandidate, error) {
+	var (
+		c    signInCandidate
+		hash sql.NullString
+	)
+	lower := strings.ToLower(login)
+	err := s.db.queryRow(ctx, `SELECT id, login_id, status, console_access, password_hash, locked_until FROM users
+		WHERE org_id = ? AND status <> 'deleted' AND (login_id_lower = ? OR email_lower = ?)
+		ORDER BY CASE WHEN login_id_lower = ? THEN 0 ELSE 1 END LIMIT 1`, orgID, lower, lower, lower).
+		Scan(&c.id, &c.loginID, &c.status, &c.consoleAccess, &hash, &c.lockedUntil)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	c.hash = hash.String
+	return &c, nil
+}
+
+// countedFailures are the reasons that count towards a lockout: someone
+// guessing a secret.
+var countedFailures = map[string]bool{failWrongPassword: true, failWrongMFA: true, failCurrentPassword: true}
+
+// recordFailure writes and audits one failed attempt on the organization,
+// of user userID ("" for a login that names nobody) and, when it counts,
+// locks the user once policy.MaxFailures are reached within the window.
+// It reports whether it locked the user.
+func (s *SessionService) recordFailure(ctx context.Context, orgID, userID, login, reason string, policy castellan.SignInPolicy) (bool, error) {
+	login = cleanText(login, 254)
+	locked := false
+	err := s.db.update(ctx, func(tx *Tx) error {
+		id := newID()
+		var user any
+		if userID != "" {
+			user = userID
+		}
+		_, err := tx.exec(ctx, `INSERT INTO sign_in_failures (id, org_id, user_id, login_tried, reason, failed_at, source_ip)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`, id, orgID, user, login, reason, tx.now, tx.info.SourceIP)
+		if err != nil {
+			return fmt.Errorf("insert sign-in failure: %w", err)
+		}
+		_, err = tx.record(ctx, change{
+			orgID: orgID, action: "iam:SignIn", entityType: "user", entityID: userID, entityName: login,
+			summary: map[string]any{"outcome": "failure", "reason": reason, "login": login},
+			also:    []changedEntity{{"sign_in_failure", id, "create"}},
+		})
+		if err != nil || userID == "" || !countedFailures[reason] {
+			return err
+		}
+		locked, err = lockIfTooMany(ctx, tx, orgID, userID, login, policy)
+		return err
+	})
+	return locked, err
+}
+
+// lockIfTooMany locks the user when its counted failures since the window
+// began (or since its last success or lockout) reach policy.MaxFailures,
+// and ends its unfinished sessions.
+func lockIfTooMany(ctx context.Context, tx *Tx, orgID, userID, login string, policy castellan.SignInPolicy) (bool, error) {
+	var since sql.NullTime
+	err := tx.queryRow(ctx, `SELECT failures_since FROM users WHERE org_id = ? AND id = ?`+tx.db.dialect.lockExclusive, orgID, userID).Scan(&since)
+	if err != nil {
+		return false, err
+	}
+	from := tx.now.Add(-policy.FailureWindow)
+	if since.Valid && since.Time.After(from) {
+		from = since.Time
+	}
+	var n int
+	err = tx.queryRow(ctx, `SELECT COUNT(*) FROM sign_in_failures WHERE org_id = ? AND user_id = ? AND failed_at > ? AND reason IN (?, ?, ?)`,
+		orgID, userID, from, failWrongPassword, failWrongMFA, failCurrentPassword).Scan(&n)
+	if err != nil || n < policy.MaxFailures {
+		return false, err
+	}
+	until := tx.now.Add(policy.LockoutPeriod)
+	if _, err := tx.exec(ctx, `UPDATE users SET locked_until = ?, failures_since = ? WHERE org_id = ? AND id = ?`, until, until, orgID, userID); err != nil {
+		return false, fmt.Errorf("lock user: %w", err)
+	}
+	ended, err := deleteSessionsWhere(ctx, tx, `org_id = ? AND user_id = ? AND state <> 'complete'`, orgID, userID)
+	if err != nil {
+		return false, err
+	}
+	_, err = tx.record(ctx, change{
+		orgID: orgID, action: "iam:SignIn", entityType: "user", entityID: userID, entityName: login, operation: "update",
+		summary: map[string]any{"outcome": "locked", "failures": n, "lockedUntil": until.Format(time.RFC3339), "endedSessionIds": nonNilSlice(ended)},
+		also:    sessionDeletions(ended),
+	})
+	return true, err
+}
+
+// RecordMFAFailure implements castellan.SessionService.
+func (s *SessionService) RecordMFAFailure(ctx context.Context, orgID, userID string, policy castellan.SignInPolicy) (bool, error) {
+	var login string
+	err := s.db.queryRow(ctx, `SELECT login_id FROM users WHERE org_id = ? AND id = ?`, orgID, userID).Scan(&login)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, notFound(castellan.CodeUserNotFound, "user", userID)
+	}
+	if err != nil {
+		return false, err
+	}
+	return s.recordFailure(ctx, orgID, userID, login, failWrongMFA, policy)
+}
+
+// ChangePassword implements castellan.SessionService.
+func (s *SessionService) ChangePassword(ctx context.Context, orgID, userID, sessionID, current, next string, requireCurrent bool, policy castellan.SignInPolicy) error {
+	login, newHash, err := s.newPasswordHash(ctx, orgID, userID, current, next, requireCurrent, policy)
+	if err != nil {
+		return err
+	}
+	return s.db.update(ctx, func(tx *Tx) error {
+		var resetRequired bool
+		err := tx.queryRow(ctx, `SELECT password_reset_required FROM users WHERE org_id = ? AND id = ? AND status = 'active'`+tx.db.dialect.lockExclusive,
+			orgID, userID).Scan(&resetRequired)
+		if errors.Is(err, sql.ErrNoRows) {
+			return notFound(castellan.CodeUserNotFound, "user", userID)
+		}
+		if err != nil {
+			return err
+		}
+		tx.actor = castellan.Principal{Type: castellan.PrincipalUser, ID: userID, OrganizationID: orgID, SessionID: sessionID}
+		_, err = tx.exec(ctx, `UPDATE users SET password_hash = ?, password_changed_at = ?, password_reset_required = FALSE,
+			updated_at = ?, updated_by = ?, revision = ? WHERE org_id = ? AND id = ?`,
+			newHash, tx.now, tx.now, tx.actorID(), tx.revision, orgID, userID)
+		if err != nil {
+			return fmt.Errorf("change password: %w", err)
+		}
+		revoked, err := deleteSessionsWhere(ctx, tx, `org_id = ? AND user_id = ? AND id <> ?`, orgID, userID, sessionID)
+		if err != nil {
+			return err
+		}
+		summary := map[string]any{"password": "changed", "revokedSessionIds": nonNilSlice(revoked)}
+		if resetRequired {
+			summary["passwordResetRequired"] = diff{true, false}
+		}
+		also := sessionDeletions(revoked)
+		res, err := tx.exec(ctx, `UPDATE console_sessions SET state = 'complete' WHERE org_id = ? AND id = ? AND state = 'password_change'`, orgID, sessionID)
+		if err != nil {
+			return fmt.Errorf("complete session: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			if err := setLastLogin(ctx, tx, orgID, userID); err != nil {
+				return err
+			}
+			summary["sessionState"] = diff{castellan.SessionPasswordChange, castellan.SessionComplete}
+			also = append(also, changedEntity{"console_session", sessionID, "update"})
+		}
+		_, err = tx.record(ctx, change{
+			orgID: orgID, action: "iam:ChangePassword", entityType: "user", entityID: userID, entityName: login, operation: "update",
+			summary: summary, also: also,
+		})
+		return err
+	})
+}
+
+// newPasswordHash checks a password change before its transaction (the
+// current password when asked, the policy, that the password changes) and
+// returns the user's login ID and the new password's hash.
+func (s *SessionService) newPasswordHash(ctx context.Context, orgID, userID, current, next string, requireCurrent bool, policy castellan.SignInPolicy) (login, newHash string, err error) {
+	var hash sql.NullString
+	err = s.db.queryRow(ctx, `SELECT login_id, password_hash FROM users WHERE org_id = ? AND id = ? AND status = 'active'`, orgID, userID).Scan(&login, &hash)
+	if errors.Is(err, sql.ErrNoRows) || err == nil && !hash.Valid {
+		return "", "", notFound(castellan.CodeUserNotFound, "user", userID)
+	}
+	if err != nil {
+		return "", "", err
+	}
+	if requireCurrent {
+		right, err := s.db.passwords.Verify(hash.String, current)
+		if err != nil {
+			return "", "", fmt.Errorf("verify password: %w", err)
+		}
+		if !right {
+			if _, err := s.recordFailure(ctx, orgID, userID, login, failCurrentPassword, policy); err != nil {
+				return "", "", err
+			}
+			return "", "", &castellan.Error{Kind: castellan.EUNAUTHENTICATED, Code: castellan.CodeWrongPassword, Message: "the current password is wrong",
+				Fields: []castellan.FieldError{{Field: "current", Rule: "match", Message: "is not your current password"}}}
+		}
+	}
+	if err := castellan.UnsafePassword(castellan.CheckPassword("password", login, next)); err != nil {
+		return "", "", err
+	}
+	if same, err := s.db.passwords.Verify(hash.String, next); err != nil || same {
+		if err != nil {
+			return "", "", fmt.Errorf("verify password: %w", err)
+		}
+		return "", "", &castellan.Error{Kind: castellan.EINVALID, Code: castellan.CodeSamePassword, Message: "password: choose a password other than the current one",
+			Fields: []castellan.FieldError{{Field: "password", Rule: "different", Message: "must differ from the current password"}}}
+	}
+	if newHash, err = s.db.passwords.Hash(next); err != nil {
+		return "", "", fmt.Errorf("hash password: %w", err)
+	}
+	return login, newHash, nil
+}
+
+// cleanText makes text a client sent (a user agent, a login name) fit to
+// store: valid UTF-8 without NUL, at most limit bytes.
+func cleanText(s string, limit int) string {
+	s = strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "")
+	if len(s) <= limit {
+		return s
+	}
+	cut := limit
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut]
+}

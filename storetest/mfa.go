@@ -1,0 +1,423 @@
+package storetest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/castellan-iam/castellan"
+	"github.com/pquerna/otp"
+	"github.com/pquerna/otp/totp"
+)
+
+func testMFA(t *testing.T, open Opener) {
+	t.Run("Enrol", func(t *testing.T) { testMFAEnrol(t, open) })
+	t.Run("VerifyTOTP", func(t *testing.T) { testMFAVerifyTOTP(t, open) })
+	t.Run("RecoveryCodes", func(t *testing.T) { testMFARecoveryCodes(t, open) })
+	t.Run("ConfirmReplaces", func(t *testing.T) { testMFAConfirmReplaces(t, open) })
+	t.Run("Reset", func(t *testing.T) { testMFAReset(t, open) })
+	t.Run("Required", func(t *testing.T) { testMFARequired(t, open) })
+	t.Run("ErrUnavailable", func(t *testing.T) { testMFAErrUnavailable(t, open) })
+	t.Run("CrossOrganization", func(t *testing.T) { testMFACrossOrganization(t, open) })
+	t.Run("ConcurrentTOTP", func(t *testing.T) { testMFAConcurrentTOTP(t, open) })
+	t.Run("ConcurrentRecoveryCode", func(t *testing.T) { testMFAConcurrentRecoveryCode(t, open) })
+}
+
+// totpCode is the code of secret for the time step at.
+func totpCode(tb testing.TB, secret string, at time.Time) string {
+	tb.Helper()
+	code, err := totp.GenerateCodeCustom(secret, at, totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return code
+}
+
+// enrolled is a user with a confirmed TOTP factor.
+type enrolled struct {
+	orgID, userID string
+	secret        string
+	recoveryCodes []string
+}
+
+// enrolMFA gives the user a confirmed TOTP factor, confirmed with the code
+// of the clock's current step.
+func enrolMFA(tb testing.TB, s castellan.Services, clock *Clock, orgID, userID string) enrolled {
+	tb.Helper()
+	ctx := userCtx(userID, orgID, "r-enrol")
+	setup := must(s.MFA.BeginTOTP(ctx, orgID, userID))(tb)
+	codes := must(s.MFA.ConfirmTOTP(ctx, orgID, userID, totpCode(tb, setup.Secret, clock.Now())))(tb)
+	return enrolled{orgID: orgID, userID: userID, secret: setup.Secret, recoveryCodes: codes}
+}
+
+// verify calls VerifyMFA as the user.
+func (e enrolled) verify(s castellan.Services, code string) error {
+	return s.MFA.VerifyMFA(userCtx(e.userID, e.orgID, "r-verify"), e.orgID, e.userID, code)
+}
+
+func (e enrolled) mustVerify(tb testing.TB, s castellan.Services, code string) {
+	tb.Helper()
+	if err := e.verify(s, code); err != nil {
+		tb.Fatalf("verify %q: %v", code, err)
+	}
+}
+
+// refused fails tb unless err is a failed verification that changed
+// nothing in the organization since before.
+func refused(tb testing.TB, s castellan.Services, orgID string, before snapshot, err error) {
+	tb.Helper()
+	wantCode(tb, err, castellan.EUNAUTHENTICATED, castellan.CodeMFAFailed)
+	unchanged(tb, s, orgID, before)
+}
+
+func wantMFAStatus(tb testing.TB, s castellan.Services, orgID, userID string, want castellan.MFAStatus) {
+	tb.Helper()
+	if got := must(s.MFA.MFAStatus(context.Background(), orgID, userID))(tb); *got != want {
+		tb.Fatalf("got status %+v, want %+v", *got, want)
+	}
+}
+
+func testMFAEnrol(t *testing.T, open Opener) {
+	clock := NewClock()
+	s := open(t, clock.Now)
+	org := bootstrap(t, s, "Acme").OrganizationID
+	u := newUsers(t, s, org, "ann", 1)[0]
+	ctx := userCtx(u.ID, org, "r-mfa")
+	wantMFAStatus(t, s, org, u.ID, castellan.MFAStatus{})
+
+	before := takeSnapshot(t, s, org)
+	_, err := s.MFA.ConfirmTOTP(ctx, org, u.ID, "123456")
+	wantCode(t, err, castellan.EPRECONDITION, castellan.CodeMFANoPendingSetup)
+	err = s.MFA.VerifyMFA(ctx, org, u.ID, "123456")
+	wantCode(t, err, castellan.EPRECONDITION, castellan.CodeMFANotEnrolled)
+	unchanged(t, s, org, before)
+
+	setup := must(s.MFA.BeginTOTP(ctx, org, u.ID))(t)
+	key, err := otp.NewKeyFromURL(setup.URI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if key.Type() != "totp" || key.Issuer() != "Castellan" || key.AccountName() != u.LoginID || key.Secret() != setup.Secret ||
+		key.Period() != 30 || key.Digits() != otp.DigitsSix || key.Algorithm() != otp.AlgorithmSHA1 {
+		t.Fatalf("got key URI %s for login ID %s and secret %s", setup.URI, u.LoginID, setup.Secret)
+	}
+	if !bytes.HasPrefix(setup.QRCodePNG, []byte("\x89PNG\r\n\x1a\n")) {
+		t.Fatalf("got QR code %.16q, want a PNG", setup.QRCodePNG)
+	}
+	// A pending secret is no factor yet.
+	wantMFAStatus(t, s, org, u.ID, castellan.MFAStatus{})
+
+	before = takeSnapshot(t, s, org)
+	wrong := totpCode(t, setup.Secret, clock.Now().Add(-time.Hour))
+	_, err = s.MFA.ConfirmTOTP(ctx, org, u.ID, wrong)
+	refused(t, s, org, before, err)
+	wantMFAStatus(t, s, org, u.ID, castellan.MFAStatus{})
+
+	confirmCode := totpCode(t, setup.Secret, clock.Now())
+	codes := must(s.MFA.ConfirmTOTP(ctx, org, u.ID, confirmCode))(t)
+	distinct := map[string]bool{}
+	for _, c := range codes {
+		distinct[c] = true
+	}
+	if len(codes) != castellan.RecoveryCodeCount || len(distinct) != len(codes) {
+		t.Fatalf("got recovery codes %q, want %d distinct ones", codes, castellan.RecoveryCodeCount)
+	}
+	wantMFAStatus(t, s, org, u.ID, castellan.MFAStatus{Enrolled: true, RecoveryCodesLeft: castellan.RecoveryCodeCount})
+	// The confirming code's step is used up.
+	before = takeSnapshot(t, s, org)
+	refused(t, s, org, before, s.MFA.VerifyMFA(ctx, org, u.ID, confirmCode))
+	_, err = s.MFA.ConfirmTOTP(ctx, org, u.ID, confirmCode)
+	wantCode(t, err, castellan.EPRECONDITION, castellan.CodeMFANoPendingSetup)
+
+	// Each step wrote its audit event and change-log row, and none of them
+	// holds the secret or a code.
+	events := listed(s.Audit.FindAuditEvents(ctx, org, castellan.AuditFilter{TargetType: ptr("user_mfa"), TargetID: &u.ID}))(t)
+	var actions []string
+	for _, e := range events {
+		actions = append(actions, e.Action)
+		summary, _ := json.Marshal(e.Summary)
+		for _, secret := range append([]string{setup.Secret, confirmCode}, codes...) {
+			if strings.Contains(strings.ToLower(string(summary)), strings.ToLower(secret)) {
+				t.Fatalf("audit event %s holds a secret: %s", e.Action, summary)
+			}
+		}
+	}
+	if want := "iam:ConfirmTOTPEnrolment iam:BeginTOTPEnrolment"; strings.Join(actions, " ") != want {
+		t.Fatalf("got events %v, want %s", actions, want)
+	}
+	changes := must(s.ChangeLog.Changes(ctx, events[1].Revision-1, 2))(t)
+	if len(changes) != 2 || changes[0].EntityType != "user_mfa" || changes[0].EntityID != u.ID || changes[1].Revision != events[0].Revision {
+		t.Fatalf("got changes %+v", changes)
+	}
+}
+
+func testMFAVerifyTOTP(t *testing.T, open Opener) {
+	clock := NewClock()
+	s := open(t, clock.Now)
+	org := bootstrap(t, s, "Acme").OrganizationID
+	e := enrolMFA(t, s, clock, org, newUsers(t, s, org, "ann", 1)[0].ID)
+	const step = 30 * time.Second
+
+	// The next step's code works once.
+	clock.Advance(step)
+	code := totpCode(t, e.secret, clock.Now())
+	e.mustVerify(t, s, code)
+	before := takeSnapshot(t, s, org)
+	refused(t, s, org, before, e.verify(s, code))
+
+	// A code of the step ahead (a fast phone) works; after it, the
+	// current step's code is older and refused.
+	clock.Advance(step)
+	ahead, current := totpCode(t, e.secret, clock.Now().Add(step)), totpCode(t, e.secret, clock.Now())
+	e.mustVerify(t, s, ahead)
+	before = takeSnapshot(t, s, org)
+	refused(t, s, org, before, e.verify(s, current))
+
+	// A step behind is still accepted (a code typed late); two are not.
+	clock.Advance(4 * step)
+	refused(t, s, org, before, e.verify(s, totpCode(t, e.secret, clock.Now().Add(-2*step))))
+	refused(t, s, org, before, e.verify(s, totpCode(t, e.secret, clock.Now().Add(2*step))))
+	e.mustVerify(t, s, totpCode(t, e.secret, clock.Now().Add(-step)))
+	e.mustVerify(t, s, totpCode(t, e.secret, clock.Now()))
+
+	// Anything else is refused alike.
+	before = takeSnapshot(t, s, org)
+	for _, bad := range []string{"", "12345", "1234567", "abcdef", " " + totpCode(t, e.secret, clock.Now().Add(step))} {
+		refused(t, s, org, before, e.verify(s, bad))
+	}
+	events := listed(s.Audit.FindAuditEvents(context.Background(), org, castellan.AuditFilter{Action: ptr("iam:VerifyMFA")}))(t)
+	if len(events) != 4 {
+		t.Fatalf("got %d verification events, want 4", len(events))
+	}
+}
+
+func testMFARecoveryCodes(t *testing.T, open Opener) {
+	clock := NewClock()
+	s := open(t, clock.Now)
+	org := bootstrap(t, s, "Acme").OrganizationID
+	e := enrolMFA(t, s, clock, org, newUsers(t, s, org, "ann", 1)[0].ID)
+
+	e.mustVerify(t, s, e.recoveryCodes[0])
+	wantMFAStatus(t, s, org, e.userID, castellan.MFAStatus{Enrolled: true, RecoveryCodesLeft: castellan.RecoveryCodeCount - 1})
+	before := takeSnapshot(t, s, org)
+	refused(t, s, org, before, e.verify(s, e.recoveryCodes[0]))
+	refused(t, s, org, before, e.verify(s, "aaaa-bbbb-cccc-dddd"))
+
+	// Case and hyphens do not matter.
+	e.mustVerify(t, s, strings.ToUpper(strings.ReplaceAll(e.recoveryCodes[1], "-", "")))
+	wantMFAStatus(t, s, org, e.userID, castellan.MFAStatus{Enrolled: true, RecoveryCodesLeft: castellan.RecoveryCodeCount - 2})
+	events := listed(s.Audit.FindAuditEvents(context.Background(), org, castellan.AuditFilter{Action: ptr("iam:UseRecoveryCode")}))(t)
+	if len(events) != 2 || string(events[0].Summary["recoveryCodesLeft"]) != "8" {
+		t.Fatalf("got events %+v", events)
+	}
+}
+
+func testMFAConfirmReplaces(t *testing.T, open Opener) {
+	clock := NewClock()
+	s := open(t, clock.Now)
+	org := bootstrap(t, s, "Acme").OrganizationID
+	e := enrolMFA(t, s, clock, org, newUsers(t, s, org, "ann", 1)[0].ID)
+	ctx := userCtx(e.userID, org, "r-again")
+	const step = 30 * time.Second
+
+	// The confirmed factor keeps working while a new one is pending.
+	setup := must(s.MFA.BeginTOTP(ctx, org, e.userID))(t)
+	clock.Advance(step)
+	e.mustVerify(t, s, totpCode(t, e.secret, clock.Now()))
+	clock.Advance(step)
+	codes := must(s.MFA.ConfirmTOTP(ctx, org, e.userID, totpCode(t, setup.Secret, clock.Now())))(t)
+	wantMFAStatus(t, s, org, e.userID, castellan.MFAStatus{Enrolled: true, RecoveryCodesLeft: castellan.RecoveryCodeCount})
+
+	// Then the old secret and recovery codes are gone.
+	clock.Advance(step)
+	before := takeSnapshot(t, s, org)
+	refused(t, s, org, before, e.verify(s, totpCode(t, e.secret, clock.Now())))
+	refused(t, s, org, before, e.verify(s, e.recoveryCodes[0]))
+	e.mustVerify(t, s, totpCode(t, setup.Secret, clock.Now()))
+	e.mustVerify(t, s, codes[0])
+}
+
+func testMFAReset(t *testing.T, open Opener) {
+	clock := NewClock()
+	s := open(t, clock.Now)
+	res := bootstrap(t, s, "Acme")
+	org := res.OrganizationID
+	e := enrolMFA(t, s, clock, org, newUsers(t, s, org, "ann", 1)[0].ID)
+	admin := userCtx(res.OwnerUserID, org, "r-reset")
+
+	rev := must(s.MFA.ResetMFA(admin, org, e.userID))(t)
+	events := listed(s.Audit.FindAuditEvents(admin, org, castellan.AuditFilter{Action: ptr("iam:ResetUserMFA")}))(t)
+	if len(events) != 1 || events[0].Revision != rev || events[0].Actor.ID != res.OwnerUserID || string(events[0].Summary["recoveryCodesRemoved"]) != "10" {
+		t.Fatalf("got events %+v for revision %d", events, rev)
+	}
+	wantMFAStatus(t, s, org, e.userID, castellan.MFAStatus{})
+	clock.Advance(30 * time.Second)
+	wantCode(t, e.verify(s, totpCode(t, e.secret, clock.Now())), castellan.EPRECONDITION, castellan.CodeMFANotEnrolled)
+	wantCode(t, e.verify(s, e.recoveryCodes[0]), castellan.EPRECONDITION, castellan.CodeMFANotEnrolled)
+
+	// Nothing left to reset: nothing written, the current revision.
+	before := takeSnapshot(t, s, org)
+	if again := must(s.MFA.ResetMFA(admin, org, e.userID))(t); again != before.revision {
+		t.Fatalf("got revision %d for an empty reset, want the current %d", again, before.revision)
+	}
+	unchanged(t, s, org, before)
+
+	// A pending enrolment goes too.
+	must(s.MFA.BeginTOTP(userCtx(e.userID, org, "r"), org, e.userID))(t)
+	if rev := must(s.MFA.ResetMFA(admin, org, e.userID))(t); rev <= before.revision {
+		t.Fatalf("got revision %d, want one after %d", rev, before.revision)
+	}
+	_, err := s.MFA.ConfirmTOTP(userCtx(e.userID, org, "r"), org, e.userID, "123456")
+	wantCode(t, err, castellan.EPRECONDITION, castellan.CodeMFANoPendingSetup)
+}
+
+// testMFARequired checks the two mandates: the user's mfaMandatory and
+// the organization's mfaRequired, which is audited like any other change
+// of the organization.
+func testMFARequired(t *testing.T, open Opener) {
+	s := open(t, nil)
+	res := bootstrap(t, s, "Acme")
+	org := res.OrganizationID
+	users := newUsers(t, s, org, "dev", 2)
+	ctx := userCtx(res.OwnerUserID, org, "r-mandate")
+	must(s.Users.UpdateUser(ctx, org, users[0].ID, castellan.UserUpdate{MFAMandatory: ptr(true)}))(t)
+	wantMFAStatus(t, s, org, users[0].ID, castellan.MFAStatus{Required: true})
+	wantMFAStatus(t, s, org, users[1].ID, castellan.MFAStatus{})
+
+	updated := must(s.Organizations.UpdateOrganization(ctx, org, castellan.OrganizationUpdate{MFARequired: ptr(true)}))(t)
+	if read := must(s.Organizations.FindOrganizationByID(ctx, org))(t); !updated.MFARequired || !read.MFARequired {
+		t.Fatalf("got mfaRequired %v, read back %v, want true", updated.MFARequired, read.MFARequired)
+	}
+	for _, u := range users {
+		wantMFAStatus(t, s, org, u.ID, castellan.MFAStatus{Required: true})
+	}
+	events := listed(s.Audit.FindAuditEvents(ctx, org, castellan.AuditFilter{Action: ptr("organizations:UpdateOrganization")}))(t)
+	var change struct{ Old, New bool }
+	if len(events) != 1 || events[0].Revision != updated.Revision || json.Unmarshal(events[0].Summary["mfaRequired"], &change) != nil ||
+		change.Old || !change.New {
+		t.Fatalf("got events %+v", events)
+	}
+	// Setting it again changes nothing.
+	before := takeSnapshot(t, s, org)
+	must(s.Organizations.UpdateOrganization(ctx, org, castellan.OrganizationUpdate{MFARequired: ptr(true)}))(t)
+	unchanged(t, s, org, before)
+
+	must(s.Organizations.UpdateOrganization(ctx, org, castellan.OrganizationUpdate{MFARequired: ptr(false)}))(t)
+	wantMFAStatus(t, s, org, users[1].ID, castellan.MFAStatus{})
+}
+
+func testMFAErrUnavailable(t *testing.T, open Opener) {
+	s := open(t, nil)
+	org := bootstrap(t, s, "Acme").OrganizationID
+	u := newUsers(t, s, org, "ann", 1)[0]
+	must(s.Users.UpdateUser(operatorCtx("r"), org, u.ID, castellan.UserUpdate{Status: ptr(castellan.UserDisabled)}))(t)
+	before := takeSnapshot(t, s, org)
+	_, err := s.MFA.BeginTOTP(userCtx(u.ID, org, "r"), org, u.ID)
+	wantCode(t, err, castellan.EPRECONDITION, castellan.CodeMFAUnavailable)
+	unchanged(t, s, org, before)
+}
+
+// testMFACrossOrganization calls every method with one organization and a
+// user of another: the user is not found there, and nothing changes.
+func testMFACrossOrganization(t *testing.T, open Opener) {
+	clock := NewClock()
+	s := open(t, clock.Now)
+	a, b := bootstrap(t, s, "Acme"), bootstrap(t, s, "Bolt")
+	e := enrolMFA(t, s, clock, b.OrganizationID, newUsers(t, s, b.OrganizationID, "bob", 1)[0].ID)
+	ctx := userCtx(a.OwnerUserID, a.OrganizationID, "r-cross")
+	clock.Advance(30 * time.Second)
+	code := totpCode(t, e.secret, clock.Now())
+	beforeA, beforeB := takeSnapshot(t, s, a.OrganizationID), takeSnapshot(t, s, b.OrganizationID)
+	for who, userID := range map[string]string{"OtherOrganization": e.userID, "Unknown": unknownID} {
+		calls := map[string]func() error{
+			"BeginTOTP": func() error { _, err := s.MFA.BeginTOTP(ctx, a.OrganizationID, userID); return err },
+			"ConfirmTOTP": func() error {
+				_, err := s.MFA.ConfirmTOTP(ctx, a.OrganizationID, userID, code)
+				return err
+			},
+			"VerifyMFA": func() error { return s.MFA.VerifyMFA(ctx, a.OrganizationID, userID, code) },
+			"VerifyMFARecovery": func() error {
+				return s.MFA.VerifyMFA(ctx, a.OrganizationID, userID, e.recoveryCodes[0])
+			},
+			"MFAStatus": func() error { _, err := s.MFA.MFAStatus(ctx, a.OrganizationID, userID); return err },
+			"ResetMFA":  func() error { _, err := s.MFA.ResetMFA(ctx, a.OrganizationID, userID); return err },
+		}
+		for name, call := range calls {
+			t.Run(who+"/"+name, func(t *testing.T) {
+				wantCode(t, call(), castellan.ENOTFOUND, castellan.CodeUserNotFound)
+			})
+		}
+	}
+	unchanged(t, s, a.OrganizationID, beforeA)
+	unchanged(t, s, b.OrganizationID, beforeB)
+	wantMFAStatus(t, s, b.OrganizationID, e.userID, castellan.MFAStatus{Enrolled: true, RecoveryCodesLeft: castellan.RecoveryCodeCount})
+	e.mustVerify(t, s, code)
+}
+
+// concurrently runs n calls of fn at once and returns their errors.
+func concurrently(n int, fn func() error) []error {
+	errs := make([]error, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			errs[i] = fn()
+		}()
+	}
+	close(start)
+	wg.Wait()
+	return errs
+}
+
+// wantOneSuccess fails tb unless exactly one of errs is nil and the rest
+// are failed verifications.
+func wantOneSuccess(tb testing.TB, errs []error) {
+	tb.Helper()
+	ok := 0
+	for _, err := range errs {
+		if err == nil {
+			ok++
+			continue
+		}
+		wantCode(tb, err, castellan.EUNAUTHENTICATED, castellan.CodeMFAFailed)
+	}
+	if ok != 1 {
+		tb.Fatalf("got %d successes of %d concurrent verifications of one code, want 1", ok, len(errs))
+	}
+}
+
+func testMFAConcurrentTOTP(t *testing.T, open Opener) {
+	clock := NewClock()
+	s := open(t, clock.Now)
+	org := bootstrap(t, s, "Acme").OrganizationID
+	e := enrolMFA(t, s, clock, org, newUsers(t, s, org, "ann", 1)[0].ID)
+	const rounds, callers = 5, 10
+	for range rounds {
+		clock.Advance(30 * time.Second)
+		code := totpCode(t, e.secret, clock.Now())
+		wantOneSuccess(t, concurrently(callers, func() error { return e.verify(s, code) }))
+	}
+	events := listed(s.Audit.FindAuditEvents(context.Background(), org, castellan.AuditFilter{Action: ptr("iam:VerifyMFA")}))(t)
+	if len(events) != rounds {
+		t.Fatalf("got %d verification events, want %d", len(events), rounds)
+	}
+}
+
+func testMFAConcurrentRecoveryCode(t *testing.T, open Opener) {
+	clock := NewClock()
+	s := open(t, clock.Now)
+	org := bootstrap(t, s, "Acme").OrganizationID
+	e := enrolMFA(t, s, clock, org, newUsers(t, s, org, "ann", 1)[0].ID)
+	const callers = 10
+	for _, code := range e.recoveryCodes[:3] {
+		wantOneSuccess(t, concurrently(callers, func() error { return e.verify(s, code) }))
+	}
+	wantMFAStatus(t, s, org, e.userID, castellan.MFAStatus{Enrolled: true, RecoveryCodesLeft: castellan.RecoveryCodeCount - 3})
+}
