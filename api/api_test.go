@@ -8,12 +8,14 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/castellan-iam/castellan"
 	"github.com/castellan-iam/castellan/api"
+	"github.com/castellan-iam/castellan/authn"
 	"github.com/castellan-iam/castellan/authz"
 	"github.com/castellan-iam/castellan/sqlstore"
 	"github.com/castellan-iam/castellan/sqlstore/sqltest"
@@ -29,6 +31,7 @@ type env struct {
 	db       *sqlstore.DB
 	srv      *httptest.Server
 	clock    *storetest.Clock
+	cache    *authn.Cache
 	operator string
 	acme     *castellan.BootstrapResult
 	globex   *castellan.BootstrapResult
@@ -65,14 +68,29 @@ func newEnv(t testing.TB, url string) *env {
 		t.Fatal(err)
 	}
 	services := db.Services()
+	if e.cache, err = authn.New(ctx, authn.Options{Tokens: services.Tokens, ChangeLog: services.ChangeLog, KeyUses: services.AccessKeys,
+		Now: clock.Now, Logger: slog.New(slog.DiscardHandler)}); err != nil {
+		t.Fatal(err)
+	}
+	db.OnCommit(e.cache.Committed)
+	e.srv = e.serve(t, nil)
+	return e
+}
+
+// serve starts an API server on e's store and token cache; trusted are
+// its trusted proxies.
+func (e *env) serve(t testing.TB, trusted []netip.Prefix) *httptest.Server {
+	t.Helper()
+	services := e.db.Services()
+	services.Tokens = e.cache
 	authorizer := &authz.Authorizer{
 		Grants: services.Grants, Groups: services.Groups, Roles: services.Roles, Projects: services.Projects,
-		ServiceAccounts: services.ServiceAccounts, Catalog: services.Catalog, Now: clock.Now,
+		ServiceAccounts: services.ServiceAccounts, Catalog: services.Catalog, Now: e.clock.Now,
 	}
-	e.srv = httptest.NewServer(api.New(api.Config{Services: services, Authorizer: authorizer, Version: "test", Logger: slog.New(slog.DiscardHandler),
-		DevMailbox: devMailbox(t)}))
-	t.Cleanup(e.srv.Close)
-	return e
+	srv := httptest.NewServer(api.New(api.Config{Services: services, Authorizer: authorizer, Version: "test", Logger: slog.New(slog.DiscardHandler),
+		DevMailbox: devMailbox(t), TrustedProxies: trusted}))
+	t.Cleanup(srv.Close)
+	return srv
 }
 
 // response is a finished HTTP exchange.

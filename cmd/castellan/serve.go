@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"strings"
 	"time"
@@ -24,6 +25,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	listen := f.str("listen", "CASTELLAN_LISTEN", "127.0.0.1:8080", "address to serve the API on")
 	operatorTokenFile := f.str("operator-token-file", "CASTELLAN_OPERATOR_TOKEN_FILE", "", "file holding an operator token, one per line")
 	mailConfig := f.mail()
+	authnConfig := f.authn()
 	logger := f.logging(stderr)
 	if err := f.parse(args); err != nil {
 		return err
@@ -38,12 +40,22 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 			return err
 		}
 	}
+	trustedProxies, err := parseTrustedProxies(*authnConfig.trustedProxies)
+	if err != nil {
+		return err
+	}
 
 	db, err := openStore(ctx, sqlstore.Options{})
 	if err != nil {
 		return err
 	}
 	defer db.Close()
+	services := db.Services()
+	stopCache, err := startTokenCache(ctx, db, &services, *authnConfig.pollInterval, log)
+	if err != nil {
+		return err
+	}
+	defer stopCache()
 	go sweepExpiredGrants(ctx, db.Services().Grants, log, time.Minute)
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
@@ -58,7 +70,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	mailCtx, stopMail := context.WithCancel(ctx)
 	waitMail := mailer.start(mailCtx)
 	defer func() { stopMail(); waitMail() }()
-	srv := newHTTPServer(db.Services(), log, operatorTokens, mailer.devMailbox)
+	srv := newHTTPServer(services, log, operatorTokens, trustedProxies, mailer.devMailbox)
 	log.Info("listening", "addr", "http://"+ln.Addr().String(), "database", db.Dialect(), "mail", mailer.transport, "version", version())
 	fmt.Fprintf(stdout, "castellan listening on http://%s\n", ln.Addr())
 
@@ -83,14 +95,15 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 
 // newHTTPServer wires the authorizer and the API over the store's services;
 // devMailbox is nil when mail goes out by SMTP.
-func newHTTPServer(services castellan.Services, log *slog.Logger, operatorTokens []string, devMailbox castellan.MailRenderer) *http.Server {
+func newHTTPServer(services castellan.Services, log *slog.Logger, operatorTokens []string, trustedProxies []netip.Prefix,
+	devMailbox castellan.MailRenderer) *http.Server {
 	authorizer := &authz.Authorizer{
 		Grants: services.Grants, Groups: services.Groups, Roles: services.Roles, Projects: services.Projects,
 		ServiceAccounts: services.ServiceAccounts, Catalog: services.Catalog, Now: castellan.SystemClock,
 	}
 	return &http.Server{
 		Handler: api.New(api.Config{Services: services, Authorizer: authorizer, Logger: log, OperatorTokens: operatorTokens, Version: version(),
-			DevMailbox: devMailbox}),
+			TrustedProxies: trustedProxies, DevMailbox: devMailbox}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
