@@ -36,3 +36,26 @@ func FuzzCredentialSyntax(f *testing.F) {
 		}
 	})
 }
+
+// FuzzBearerToken checks the Authorization header parser: it never panics,
+// and what it accepts is exactly "Bearer", in some case, a space and a
+// token without spaces, which it returns unchanged.
+func FuzzBearerToken(f *testing.F) {
+	for _, s := range []string{"", "Bearer", "Bearer ", "Bearer cst_x", "bEaReR cst_x", "Bearer  x", "Bearer x y", "Basic x",
+		"Bearer\tx", "Bearer x\n", "Bearer " + "cst_" + strings.Repeat("A", 43)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, header string) {
+		token, ok := castellan.BearerToken(header)
+		if !ok {
+			if token != "" {
+				t.Fatalf("%q refused with token %q", header, token)
+			}
+			return
+		}
+		if token == "" || strings.ContainsAny(token, " \t") || len(header) != len("Bearer ")+len(token) ||
+			!strings.EqualFold(header[:7], "Bearer ") || header[7:] != token {
+			t.Fatalf("%q accepted as %q", header, token)
+		}
+	})
+}
