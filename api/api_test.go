@@ -127,6 +127,8 @@ type request struct {
 	method, path, token string
 	body                any // string, []byte, or a value to marshal as JSON
 	header              map[string]string
+	// srv, when set, is the server to send to instead of e's.
+	srv *httptest.Server
 }
 
 // do sends req and checks the response against the OpenAPI document of the
@@ -147,7 +149,11 @@ func (e *env) do(t *testing.T, req request) *response {
 		}
 		body = bytes.NewReader(j)
 	}
-	hreq, err := http.NewRequest(req.method, e.srv.URL+req.path, body)
+	srv := e.srv
+	if req.srv != nil {
+		srv = req.srv
+	}
+	hreq, err := http.NewRequest(req.method, srv.URL+req.path, body)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +166,7 @@ func (e *env) do(t *testing.T, req request) *response {
 	for k, v := range req.header {
 		hreq.Header.Set(k, v)
 	}
-	hresp, err := e.srv.Client().Do(hreq)
+	hresp, err := srv.Client().Do(hreq)
 	if err != nil {
 		t.Fatal(err)
 	}
