@@ -73,16 +73,17 @@ func newEnv(t testing.TB, url string) *env {
 		t.Fatal(err)
 	}
 	db.OnCommit(e.cache.Committed)
-	e.srv = e.serve(t, nil)
+	e.srv = e.serve(t, e.cache, nil)
 	return e
 }
 
-// serve starts an API server on e's store and token cache; trusted are
+// serve starts an API server on e's store that checks tokens with tokens
+// (e.cache, or the store's own to measure without the cache); trusted are
 // its trusted proxies.
-func (e *env) serve(t testing.TB, trusted []netip.Prefix) *httptest.Server {
+func (e *env) serve(t testing.TB, tokens castellan.TokenService, trusted []netip.Prefix) *httptest.Server {
 	t.Helper()
 	services := e.db.Services()
-	services.Tokens = e.cache
+	services.Tokens = tokens
 	authorizer := &authz.Authorizer{
 		Grants: services.Grants, Groups: services.Groups, Roles: services.Roles, Projects: services.Projects,
 		ServiceAccounts: services.ServiceAccounts, Catalog: services.Catalog, Now: e.clock.Now,

@@ -193,7 +193,7 @@ func TestAPIAllowSources(t *testing.T) {
 		f.project = f.newProject()
 		// The test client connects from 127.0.0.1: a plain client to e.srv,
 		// a proxy to proxied.
-		proxied := e.serve(t, []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32"), netip.MustParsePrefix("10.0.0.0/8")})
+		proxied := e.serve(t, e.cache, []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32"), netip.MustParsePrefix("10.0.0.0/8")})
 		c := f.keyCaller(t)
 		userToken, err := e.db.Services().Tokens.CreateUserToken(system, f.org, c.id)
 		if err != nil {
