@@ -25,8 +25,9 @@ func FuzzCredentialSyntax(f *testing.F) {
 	}
 	const b64url = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 	f.Fuzz(func(t *testing.T, s string) {
-		if castellan.ValidTokenSyntax(s) && (len(s) != 47 || !strings.HasPrefix(s, castellan.TokenPrefix) || !onlyOf(s[4:], b64url)) {
-			t.Fatalf("token %q accepted", s)
+		wantToken := len(s) == 47 && strings.HasPrefix(s, castellan.TokenPrefix) && onlyOf(s[4:], b64url)
+		if castellan.ValidTokenSyntax(s) != wantToken {
+			t.Fatalf("token %q: got %v, want %v", s, !wantToken, wantToken)
 		}
 		if castellan.ValidAccessKeyID(s) && (len(s) != 23 || !strings.HasPrefix(s, "CAK") || !onlyOf(s[3:], "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")) {
 			t.Fatalf("key ID %q accepted", s)
