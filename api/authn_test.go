@@ -293,6 +293,28 @@ func TestKeyActsInItsProjectOnly(t *testing.T) {
 		// The same user's token that no key binds reaches every project.
 		wantStatus(t, e.do(t, request{method: "GET", path: otherPath, token: userToken}), http.StatusOK)
 
+		// Another service asks the decision API about the key's caller,
+		// with the project its introspection reported.
+		explain := func(resource string) (reason string) {
+			t.Helper()
+			resp := e.do(t, request{method: "POST", path: "/v1/authorize:explain", token: e.acme.Token, body: map[string]any{
+				"principal": map[string]string{"type": "user", "id": u, "organizationId": f.org, "projectId": f.project},
+				"action":    "compute:StartInstance", "resource": resource}})
+			wantStatus(t, resp, http.StatusOK)
+			var d castellan.Decision
+			resp.decode(t, &d)
+			return d.Reason
+		}
+		if got := explain("project/" + other); got != castellan.ReasonKeyProjectMismatch {
+			t.Fatalf("explain in another project: got %s, want %s", got, castellan.ReasonKeyProjectMismatch)
+		}
+		if got := explain("rn:compute:" + f.project + ":instance/web-1"); got != castellan.ReasonAllowed {
+			t.Fatalf("explain in the key's project: got %s, want allowed", got)
+		}
+		wantRefused(t, e, request{method: "POST", path: "/v1/authorize", token: e.acme.Token, body: map[string]any{
+			"principal": map[string]string{"type": "user", "id": u, "organizationId": f.org, "projectId": "nope"},
+			"action":    "compute:StartInstance", "resource": "project/" + other}}, http.StatusBadRequest, castellan.CodeInvalidField)
+
 		info := introspect(t, e, e.acme.Token, token)
 		if !info.Active || info.KeyID != k.ID || info.ProjectID != f.project {
 			t.Fatalf("got %+v", info)
