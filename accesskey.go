@@ -171,9 +171,15 @@ type AccessKeyService interface {
 	DeleteAccessKey(ctx context.Context, orgID, id string) (int64, error)
 	// ExchangeAccessKey issues a token for a key ID and secret. Every
 	// failure (unknown key, wrong secret, disabled or expired key, owner
-	// gone or inactive) is the same EUNAUTHENTICATED
-	// (auth.unauthenticated).
+	// gone, inactive or without API access) is the same EUNAUTHENTICATED
+	// (auth.unauthenticated). A right secret presented from outside the
+	// owner's API allow sources (RequestInfoFrom(ctx)) is EFORBIDDEN
+	// (auth.source_not_allowed).
 	ExchangeAccessKey(ctx context.Context, keyID, secret string) (*AccessToken, error)
+	// NoteKeysUsed sets the lastUsedAt of each key to its time in used,
+	// unless it is already later; unknown keys are skipped. It is
+	// bookkeeping: no revision, no audit event, no change-log row.
+	NoteKeysUsed(ctx context.Context, used map[string]time.Time) error
 	// IntrospectToken describes a token issued for an access key; any
 	// other token, or one that would be refused, is inactive.
 	IntrospectToken(ctx context.Context, token string) (*TokenIntrospection, error)

@@ -34,6 +34,9 @@ const (
 	CodeBodyTooLarge     = "request.body_too_large"
 	CodeUnauthenticated  = "auth.unauthenticated"
 	CodeOperatorRequired = "auth.operator_required"
+	// CodeSourceNotAllowed refuses a request with a user's token, or an
+	// exchange of its key, from outside the user's API allow sources.
+	CodeSourceNotAllowed = "auth.source_not_allowed"
 	CodeOrgNotFound      = "organization.not_found"
 	CodeOrgNameTaken     = "organization.name_taken"
 	CodeOrgNotEmpty      = "organization.not_empty"

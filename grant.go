@@ -167,7 +167,7 @@ type Decision struct {
 	// Reason is one of the Reason constants. Authorize answers no_grant
 	// where Explain, which also looks at the principal's other grants, can
 	// say scope_mismatch.
-	Reason string `json:"reason" enum:"allowed,operator,no_grant,scope_mismatch,grant_expired,unknown_action,not_in_organization,unknown_principal"`
+	Reason string `json:"reason" enum:"allowed,operator,no_grant,scope_mismatch,grant_expired,unknown_action,not_in_organization,unknown_principal,key_project_mismatch"`
 	// Matches are the grants that allow the action (Explain only).
 	Matches []GrantMatch `json:"matches,omitempty"`
 	// Near are grants of the principal that hold the action but on a scope
@@ -194,6 +194,10 @@ const (
 	// ReasonUnknownPrincipal: no such active user, or no such service
 	// account, in the organization.
 	ReasonUnknownPrincipal = "unknown_principal"
+	// ReasonKeyProjectMismatch: the caller authenticated with an access
+	// key of one project and the resource is inside another; its grants
+	// are not looked at.
+	ReasonKeyProjectMismatch = "key_project_mismatch"
 )
 
 // GrantMatch is one grant that decided, with how it reached the principal.

@@ -3,19 +3,34 @@ package castellan
 import (
 	"context"
 	"regexp"
+	"strings"
+	"time"
 )
 
 // TokenPrefix starts every API token, so that secret scanners can spot
 // leaked ones.
 const TokenPrefix = "cst_"
 
-// tokenPattern is the shape of a token: the prefix and 43 base64url
+// tokenLength is the length of a token: the prefix and 43 base64url
 // characters (32 random bytes).
-var tokenPattern = regexp.MustCompile(`^cst_[A-Za-z0-9_-]{43}$`)
+const tokenLength = len(TokenPrefix) + 43
 
 // ValidTokenSyntax reports whether s has the shape of a Castellan token; a
-// malformed token is refused before any lookup.
-func ValidTokenSyntax(s string) bool { return tokenPattern.MatchString(s) }
+// malformed token is refused before any lookup. It runs on every request,
+// so it is a loop rather than a regexp, which cost twice the rest of a
+// cached token check.
+func ValidTokenSyntax(s string) bool {
+	if len(s) != tokenLength || !strings.HasPrefix(s, TokenPrefix) {
+		return false
+	}
+	for i := len(TokenPrefix); i < len(s); i++ {
+		c := s[i]
+		if !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
 
 var emailPattern = regexp.MustCompile(`^[A-Za-z0-9.!#$%&'*+/=?^_{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$`)
 
@@ -70,8 +85,76 @@ type TokenService interface {
 	// organization; the access-keys issue replaces it. Returns ENOTFOUND
 	// (user.not_found).
 	CreateUserToken(ctx context.Context, orgID, userID string) (string, error)
-	// Authenticate returns the principal a token stands for. Returns
-	// EUNAUTHENTICATED (auth.unauthenticated) for a malformed, unknown or
-	// expired token, or one whose user is no longer active.
+	// Authenticate returns the principal a token stands for, checked
+	// (Credential.Check) against the request RequestInfoFrom(ctx)
+	// describes. Returns EUNAUTHENTICATED (auth.unauthenticated) for a
+	// malformed, unknown or expired token, or one FindCredential refuses;
+	// EFORBIDDEN (auth.source_not_allowed) for a request from outside the
+	// user's API allow sources.
 	Authenticate(ctx context.Context, token string) (Principal, error)
+	// FindCredential reads what a token stands for, without checking it
+	// at any time or against any request. Returns EUNAUTHENTICATED
+	// (auth.unauthenticated) for a malformed or unknown token, or one
+	// whose principal or key may not be used (see Credential).
+	FindCredential(ctx context.Context, token string) (*Credential, error)
+}
+
+// BearerToken returns the token of an Authorization header value of the
+// form "Bearer <token>": the scheme in any case, one space, and a token
+// without spaces. ok is false for anything else, so that a malformed
+// header is refused before any lookup.
+func BearerToken(header string) (token string, ok bool) {
+	scheme, token, found := strings.Cut(header, " ")
+	if !found || !strings.EqualFold(scheme, "Bearer") || token == "" || strings.ContainsAny(token, " \t") {
+		return "", false
+	}
+	return token, true
+}
+
+// Credential is what a token stands for, as the store has it, with what
+// decides at each use whether it may still be used.
+//
+// The store returns a credential only for a token whose principal is, when
+// read, usable: an active user with API access, or an existing service
+// account; for a key's token, an enabled key of an existing project. What
+// changes without any write, the time and where the request comes from,
+// is left to Check, which runs on every request.
+type Credential struct {
+	Principal Principal
+	// TokenID is the ID of a bootstrap or operator token; empty for the
+	// token of an access key, which Principal.KeyID names.
+	TokenID string
+	// ExpiresAt is when the token stops working: its own expiry or its
+	// key's, whichever comes first; zero for never.
+	ExpiresAt time.Time
+	// AllowSources, when not nil, are the only sources the token may be
+	// used from: the user's API allow sources, when useApiAllowSource.
+	AllowSources []APIAllowSource
+}
+
+// TokenRefused is the one error for a token that is malformed, unknown,
+// expired or may no longer be used, so that the answer says nothing about
+// why.
+func TokenRefused() error {
+	return Errorf(EUNAUTHENTICATED, CodeUnauthenticated, "a valid bearer token is required")
+}
+
+// SourceNotAllowed refuses a request from outside the caller's API allow
+// sources; it does not list them.
+func SourceNotAllowed() error {
+	return Errorf(EFORBIDDEN, CodeSourceNotAllowed, "this credential may not be used from where the request comes from")
+}
+
+// Check reports whether the credential may be used at now for a request
+// described by info. Returns EUNAUTHENTICATED (auth.unauthenticated) when
+// it has expired, or EFORBIDDEN (auth.source_not_allowed) when the request
+// comes from outside the allow sources.
+func (c *Credential) Check(now time.Time, info RequestInfo) error {
+	if !c.ExpiresAt.IsZero() && !now.Before(c.ExpiresAt) {
+		return TokenRefused()
+	}
+	if c.AllowSources != nil && !SourceAllowed(c.AllowSources, info) {
+		return SourceNotAllowed()
+	}
+	return nil
 }

@@ -8,12 +8,14 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/castellan-iam/castellan"
 	"github.com/castellan-iam/castellan/api"
+	"github.com/castellan-iam/castellan/authn"
 	"github.com/castellan-iam/castellan/authz"
 	"github.com/castellan-iam/castellan/sqlstore"
 	"github.com/castellan-iam/castellan/sqlstore/sqltest"
@@ -29,6 +31,7 @@ type env struct {
 	db       *sqlstore.DB
 	srv      *httptest.Server
 	clock    *storetest.Clock
+	cache    *authn.Cache
 	operator string
 	acme     *castellan.BootstrapResult
 	globex   *castellan.BootstrapResult
@@ -65,14 +68,30 @@ func newEnv(t testing.TB, url string) *env {
 		t.Fatal(err)
 	}
 	services := db.Services()
+	if e.cache, err = authn.New(ctx, authn.Options{Tokens: services.Tokens, ChangeLog: services.ChangeLog, KeyUses: services.AccessKeys,
+		Now: clock.Now, Logger: slog.New(slog.DiscardHandler)}); err != nil {
+		t.Fatal(err)
+	}
+	db.OnCommit(e.cache.Committed)
+	e.srv = e.serve(t, e.cache, nil)
+	return e
+}
+
+// serve starts an API server on e's store that checks tokens with tokens
+// (e.cache, or the store's own to measure without the cache); trusted are
+// its trusted proxies.
+func (e *env) serve(t testing.TB, tokens castellan.TokenService, trusted []netip.Prefix) *httptest.Server {
+	t.Helper()
+	services := e.db.Services()
+	services.Tokens = tokens
 	authorizer := &authz.Authorizer{
 		Grants: services.Grants, Groups: services.Groups, Roles: services.Roles, Projects: services.Projects,
-		ServiceAccounts: services.ServiceAccounts, Catalog: services.Catalog, Now: clock.Now,
+		ServiceAccounts: services.ServiceAccounts, Catalog: services.Catalog, Now: e.clock.Now,
 	}
-	e.srv = httptest.NewServer(api.New(api.Config{Services: services, Authorizer: authorizer, Version: "test", Logger: slog.New(slog.DiscardHandler),
-		DevMailbox: devMailbox(t), Clock: clock.Now}))
-	t.Cleanup(e.srv.Close)
-	return e
+	srv := httptest.NewServer(api.New(api.Config{Services: services, Authorizer: authorizer, Version: "test", Logger: slog.New(slog.DiscardHandler),
+		DevMailbox: devMailbox(t), TrustedProxies: trusted, Clock: e.clock.Now}))
+	t.Cleanup(srv.Close)
+	return srv
 }
 
 // response is a finished HTTP exchange.
@@ -109,6 +128,8 @@ type request struct {
 	method, path, token string
 	body                any // string, []byte, or a value to marshal as JSON
 	header              map[string]string
+	// srv, when set, is the server to send to instead of e's.
+	srv *httptest.Server
 }
 
 // do sends req and checks the response against the OpenAPI document of the
@@ -129,7 +150,11 @@ func (e *env) do(t *testing.T, req request) *response {
 		}
 		body = bytes.NewReader(j)
 	}
-	hreq, err := http.NewRequest(req.method, e.srv.URL+req.path, body)
+	srv := e.srv
+	if req.srv != nil {
+		srv = req.srv
+	}
+	hreq, err := http.NewRequest(req.method, srv.URL+req.path, body)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +167,7 @@ func (e *env) do(t *testing.T, req request) *response {
 	for k, v := range req.header {
 		hreq.Header.Set(k, v)
 	}
-	hresp, err := e.srv.Client().Do(hreq)
+	hresp, err := srv.Client().Do(hreq)
 	if err != nil {
 		t.Fatal(err)
 	}

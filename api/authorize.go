@@ -13,6 +13,7 @@ type authzPrincipal struct {
 	Type           string `json:"type" enum:"user,serviceAccount" doc:"user or serviceAccount (role identities follow). A service account holds its own grants only, never a group's."`
 	ID             string `json:"id" doc:"User or service account ID."`
 	OrganizationID string `json:"organizationId" doc:"Organization of the principal."`
+	ProjectID      string `json:"projectId,omitempty" doc:"For a principal that authenticated with an access key: the key's project (project_id of the token's introspection). Decisions on scopes inside any other project are then refused with key_project_mismatch."`
 }
 
 type authzCheck struct {
@@ -24,13 +25,13 @@ type authzCheck struct {
 
 type authzResult struct {
 	Allowed bool   `json:"allowed"`
-	Reason  string `json:"reason" doc:"allowed, operator, no_grant, scope_mismatch, grant_expired, unknown_action, not_in_organization or unknown_principal (no such user or service account in the organization)."`
+	Reason  string `json:"reason" doc:"allowed, operator, no_grant, scope_mismatch, grant_expired, unknown_action, not_in_organization, unknown_principal (no such user or service account in the organization) or key_project_mismatch (the resource is outside the principal's key project)."`
 }
 
 type authorizeOutput struct {
 	Body struct {
 		Allowed  bool   `json:"allowed"`
-		Reason   string `json:"reason" doc:"allowed, operator, no_grant, scope_mismatch, grant_expired, unknown_action, not_in_organization or unknown_principal (no such user or service account in the organization)."`
+		Reason   string `json:"reason" doc:"allowed, operator, no_grant, scope_mismatch, grant_expired, unknown_action, not_in_organization, unknown_principal (no such user or service account in the organization) or key_project_mismatch (the resource is outside the principal's key project)."`
 		Revision int64  `json:"revision" doc:"The decision reflects every write up to this revision."`
 	}
 }
@@ -89,6 +90,9 @@ func (s *Server) check(ctx context.Context, c authzCheck, field string, explain 
 	if !castellan.ValidID(c.Principal.OrganizationID) {
 		fields = append(fields, castellan.FieldError{Field: field + ".principal.organizationId", Rule: "format", Message: "must be a UUID"})
 	}
+	if c.Principal.ProjectID != "" && !castellan.ValidID(c.Principal.ProjectID) {
+		fields = append(fields, castellan.FieldError{Field: field + ".principal.projectId", Rule: "format", Message: "must be a UUID"})
+	}
 	if err := castellan.Invalid(fields); err != nil {
 		return castellan.Decision{}, err
 	}
@@ -107,8 +111,9 @@ func (s *Server) check(ctx context.Context, c authzCheck, field string, explain 
 		callerMay[org] = true
 	}
 	req := castellan.AuthzRequest{
-		Principal: castellan.Principal{Type: castellan.PrincipalType(c.Principal.Type), ID: c.Principal.ID, OrganizationID: org},
-		Action:    c.Action, Resource: c.Resource, Context: c.Context,
+		Principal: castellan.Principal{Type: castellan.PrincipalType(c.Principal.Type), ID: c.Principal.ID, OrganizationID: org,
+			ProjectID: c.Principal.ProjectID},
+		Action: c.Action, Resource: c.Resource, Context: c.Context,
 	}
 	if explain {
 		return s.authorizer.Explain(ctx, req)

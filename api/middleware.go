@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"regexp"
 	"runtime/debug"
@@ -94,7 +93,9 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		// and per-caller views: no cache may keep them.
 		w.Header().Set("Cache-Control", "no-store")
 		logger := s.logger.With("request_id", id)
-		ctx := castellan.WithRequestInfo(r.Context(), castellan.RequestInfo{RequestID: id, SourceIP: sourceIP(r)})
+		info := s.requestSource(r)
+		info.RequestID = id
+		ctx := castellan.WithRequestInfo(r.Context(), info)
 		route := new(string)
 		ctx = context.WithValue(context.WithValue(ctx, loggerKey{}, logger), routeKey{}, route)
 		r = r.WithContext(ctx)
@@ -121,7 +122,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 				level = slog.LevelError
 			}
 			logger.Log(r.Context(), level, "request", "method", r.Method, "path", r.URL.Path, "route", *route,
-				"status", rec.status, "duration_ms", float64(elapsed.Microseconds())/1000, "source_ip", sourceIP(r))
+				"status", rec.status, "duration_ms", float64(elapsed.Microseconds())/1000, "source_ip", info.SourceIP)
 		}()
 		next.ServeHTTP(rec, r)
 		if rec.status == 0 {
@@ -153,16 +154,6 @@ func recordRoute(mux http.Handler) http.Handler {
 		}()
 		mux.ServeHTTP(w, r)
 	})
-}
-
-// sourceIP is the address of the peer. Until trusted proxies are
-// configurable, X-Forwarded-For is never believed.
-func sourceIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 // MaxBodyBytes is the largest request body the API reads.
@@ -232,8 +223,8 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-		if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
+		token, ok := castellan.BearerToken(r.Header.Get("Authorization"))
+		if !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="castellan"`)
 			writeProblem(w, r, castellan.Errorf(castellan.EUNAUTHENTICATED, castellan.CodeUnauthenticated,
 				"this endpoint needs an Authorization: Bearer <token> header"))

@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"sync"
 
@@ -30,6 +31,10 @@ type Config struct {
 	OperatorTokens []string
 	// Version is reported in the OpenAPI document.
 	Version string
+	// TrustedProxies are the peers whose X-Forwarded-For and gateway
+	// headers (X-Castellan-Source-Vpc, X-Castellan-Source-Vpc-Server) are
+	// believed (--trusted-proxies); from any other peer they are ignored.
+	TrustedProxies []netip.Prefix
 	// DevMailbox, when set, serves GET /v1/dev/mailbox: the outbox's mails
 	// rendered by it, for development without an SMTP server. Leave it
 	// nil when mail is delivered.
@@ -53,6 +58,7 @@ type Server struct {
 	operatorHashes [][sha256.Size]byte
 	devMailbox     castellan.MailRenderer
 	signInPolicy   castellan.SignInPolicy
+	trustedProxies []netip.Prefix
 	metrics        *metrics
 	exchangePerKey *keyedLimiter
 	exchangePerIP  *keyedLimiter
@@ -67,7 +73,8 @@ var installHumaSettings sync.Once
 
 // New builds the API with every route registered.
 func New(cfg Config) *Server {
-	s := &Server{services: cfg.Services, authorizer: cfg.Authorizer, logger: cfg.Logger, metrics: newMetrics(), devMailbox: cfg.DevMailbox}
+	s := &Server{services: cfg.Services, authorizer: cfg.Authorizer, logger: cfg.Logger, metrics: newMetrics(), devMailbox: cfg.DevMailbox,
+		trustedProxies: cfg.TrustedProxies}
 	if s.logger == nil {
 		s.logger = slog.Default()
 	}

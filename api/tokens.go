@@ -24,10 +24,11 @@ func (s *Server) registerTokens() {
 	const tag = "Tokens"
 	register(s, op{
 		id: "create-token", method: http.MethodPost, path: "/v1/tokens", tag: tag,
-		action: "iam:ExchangeAccessKey", public: true, errors: []int{http.StatusUnauthorized, http.StatusTooManyRequests},
+		action: "iam:ExchangeAccessKey", public: true, errors: []int{http.StatusUnauthorized, http.StatusForbidden, http.StatusTooManyRequests},
 		summary: "Exchange an access key for a bearer token (no token needed)",
 		desc: "Returns an opaque token valid for 1 hour, bound to the key: deleting or disabling the key, or deleting or " +
-			"disabling its owner, refuses it from the next request. Every failure is the same 401 auth.unauthenticated. " +
+			"disabling its owner, refuses it from the next request. Every failure is the same 401 auth.unauthenticated, " +
+			"except a right secret presented from outside the owner's API allow sources: 403 auth.source_not_allowed. " +
 			"Exchanges are rate limited per key ID and per client address: 429 request.rate_limited with Retry-After.",
 	}, s.createToken)
 	register(s, op{

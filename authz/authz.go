@@ -49,6 +49,9 @@ func (a *Authorizer) decide(ctx context.Context, req castellan.AuthzRequest, exp
 	if p.Type == castellan.PrincipalOperator || p.Type == castellan.PrincipalSystem {
 		return castellan.Decision{Allowed: true, Reason: castellan.ReasonOperator}, nil
 	}
+	if outsideKeyProject(p, scope) {
+		return castellan.Decision{Reason: castellan.ReasonKeyProjectMismatch}, nil
+	}
 	if !a.Catalog.HasAction(req.Action) {
 		return castellan.Decision{Reason: castellan.ReasonUnknownAction}, nil
 	}
@@ -104,6 +107,22 @@ func (a *Authorizer) decide(ctx context.Context, req castellan.AuthzRequest, exp
 		d.Reason, d.Near = castellan.ReasonScopeMismatch, near
 	}
 	return d, nil
+}
+
+// outsideKeyProject reports whether a caller authenticated with an access
+// key (p.ProjectID set) asks about a scope inside another project: a
+// project, or a resource whose name carries the project. Scopes above
+// projects (the organization) are decided by the caller's grants as for
+// any other token.
+func outsideKeyProject(p castellan.Principal, scope castellan.Scope) bool {
+	if p.ProjectID == "" {
+		return false
+	}
+	switch scope.Kind {
+	case castellan.ScopeProject, castellan.ScopeResource:
+		return scope.ID != p.ProjectID
+	}
+	return false
 }
 
 // ancestry returns the scopes whose grants apply to scope, from scope up
@@ -274,6 +293,9 @@ func (a *Authorizer) Missing(ctx context.Context, p castellan.Principal, scope s
 	parsed, err := castellan.ParseScope("scope", scope)
 	if err != nil {
 		return nil, err
+	}
+	if outsideKeyProject(p, parsed) {
+		return actions, nil
 	}
 	chain, err := a.ancestry(ctx, p.OrganizationID, parsed)
 	if err != nil {

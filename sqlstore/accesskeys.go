@@ -272,12 +272,12 @@ func (s *AccessKeyService) DeleteAccessKey(ctx context.Context, orgID, id string
 	return rev, err
 }
 
-// keyHolderColumns and keyHolderFrom read an access key with what decides whether it may be
-// used: its project, and its owner's status (a user) or presence (a
-// service account of the key's project). A missing owner or project
-// leaves NULLs.
+// keyHolderColumns and keyHolderFrom read an access key with what decides
+// whether it may be used: its project, and its owner's status, API access
+// and allow sources (a user) or presence (a service account of the key's
+// project). A missing owner or project leaves NULLs.
 const keyHolderColumns = `SELECT k.id, k.org_id, k.project_id, k.owner_type, k.owner_id, k.status, k.expires_at, k.secret_hash,
-		u.status, sa.id, n.id`
+		` + tokenOwnerColumns + `, sa.id, n.id`
 
 const keyHolderFrom = `
 	FROM access_keys k
@@ -289,17 +289,19 @@ const keyHolderFrom = `
 type keyHolder struct {
 	id, orgID, projectID, ownerType, ownerID, status, secretHash string
 	expiresAt                                                    sql.NullTime
-	userStatus, accountID, projectNode                           sql.NullString
+	owner                                                        tokenOwner
+	accountID, projectNode                                       sql.NullString
 }
 
 func (h *keyHolder) scan(row scanner, extra ...any) error {
-	return row.Scan(append([]any{&h.id, &h.orgID, &h.projectID, &h.ownerType, &h.ownerID, &h.status, &h.expiresAt, &h.secretHash,
-		&h.userStatus, &h.accountID, &h.projectNode}, extra...)...)
+	fields := append([]any{&h.id, &h.orgID, &h.projectID, &h.ownerType, &h.ownerID, &h.status, &h.expiresAt, &h.secretHash},
+		h.owner.fields()...)
+	return row.Scan(append(append(fields, &h.accountID, &h.projectNode), extra...)...)
 }
 
 // valid reports whether the key may authenticate at now: enabled,
-// unexpired, in an existing project, and its owner active (a user) or
-// present (a service account).
+// unexpired, in an existing project, and its owner active with API access
+// (a user) or present (a service account).
 func (h *keyHolder) valid(db *DB) bool {
 	if h.status != castellan.AccessKeyEnabled || !h.projectNode.Valid {
 		return false
@@ -309,19 +311,34 @@ func (h *keyHolder) valid(db *DB) bool {
 	}
 	switch castellan.SubjectType(h.ownerType) {
 	case castellan.SubjectUser:
-		return h.userStatus.String == castellan.UserActive
+		return h.owner.usable()
 	case castellan.SubjectServiceAccount:
 		return h.accountID.Valid
 	}
 	return false
 }
 
+// principal is the caller a token of the key stands for: its owner,
+// bound to the key's project.
 func (h *keyHolder) principal() castellan.Principal {
 	t := castellan.PrincipalUser
 	if castellan.SubjectType(h.ownerType) == castellan.SubjectServiceAccount {
 		t = castellan.PrincipalServiceAccount
 	}
-	return castellan.Principal{Type: t, ID: h.ownerID, OrganizationID: h.orgID}
+	return castellan.Principal{Type: t, ID: h.ownerID, OrganizationID: h.orgID, KeyID: h.id, ProjectID: h.projectID}
+}
+
+// checkSource refuses a request from outside the allow sources of the
+// key's owner (a user that uses them; service accounts have none).
+func (h *keyHolder) checkSource(ctx context.Context) error {
+	sources, err := h.owner.allowSources()
+	if err != nil {
+		return err
+	}
+	if sources != nil && !castellan.SourceAllowed(sources, castellan.RequestInfoFrom(ctx)) {
+		return castellan.SourceNotAllowed()
+	}
+	return nil
 }
 
 // dummySecretHash is compared against when the key ID is unknown, so that
@@ -350,6 +367,11 @@ func (s *AccessKeyService) ExchangeAccessKey(ctx context.Context, keyID, secret 
 		match := subtle.ConstantTimeCompare([]byte(HashToken(secret)), []byte(stored)) == 1
 		if !found || !match || !h.valid(s.db) {
 			return nil, errUnauthenticated
+		}
+		// Only a caller who knows the secret learns that the source is
+		// the reason.
+		if err := h.checkSource(ctx); err != nil {
+			return nil, err
 		}
 		return &h, nil
 	}
@@ -409,6 +431,34 @@ func (s *AccessKeyService) findKeyToken(ctx context.Context, hash string) (*keyT
 		return nil, false, nil
 	}
 	return &t, true, nil
+}
+
+// credential is what the token stands for; it expires with its key.
+func (t *keyToken) credential() (*castellan.Credential, error) {
+	c := &castellan.Credential{Principal: t.principal(), ExpiresAt: t.expiresAt.Time.UTC()}
+	if t.keyHolder.expiresAt.Valid && t.keyHolder.expiresAt.Time.Before(c.ExpiresAt) {
+		c.ExpiresAt = t.keyHolder.expiresAt.Time.UTC()
+	}
+	var err error
+	c.AllowSources, err = t.owner.allowSources()
+	return c, err
+}
+
+// NoteKeysUsed implements castellan.AccessKeyService.
+func (s *AccessKeyService) NoteKeysUsed(ctx context.Context, used map[string]time.Time) error {
+	if len(used) == 0 {
+		return nil
+	}
+	return s.db.bookkeeping(ctx, func(tx *Tx) error {
+		for id, at := range used {
+			at = at.UTC().Truncate(time.Microsecond)
+			if _, err := tx.exec(ctx, `UPDATE access_keys SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)`,
+				at, id, at); err != nil {
+				return fmt.Errorf("note key use: %w", err)
+			}
+		}
+		return nil
+	})
 }
 
 // IntrospectToken implements castellan.AccessKeyService.

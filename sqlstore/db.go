@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/castellan-iam/castellan"
@@ -32,6 +33,22 @@ type DB struct {
 	catalog *castellan.Catalog
 	// passwords hashes users' passwords; nil refuses password mode.
 	passwords castellan.PasswordHasher
+	// commitHooks run after every committed write (OnCommit).
+	hooksMu     sync.RWMutex
+	commitHooks []func(ctx context.Context, revision int64)
+}
+
+// OnCommit registers fn to run after every write transaction this DB
+// commits, with its revision, before the write returns to its caller: a
+// follower of the change log (the token cache) catches up there, so that
+// a change takes effect in this process on the very next request. Writes
+// of other processes reach followers by polling Changes. fn runs on the
+// writer's goroutine, outside the transaction, with a context that is not
+// cancelled with the writer's; it must not write.
+func (db *DB) OnCommit(fn func(ctx context.Context, revision int64)) {
+	db.hooksMu.Lock()
+	defer db.hooksMu.Unlock()
+	db.commitHooks = append(db.commitHooks, fn)
 }
 
 // Options tune Open.
@@ -225,6 +242,12 @@ func (db *DB) update(ctx context.Context, fn func(tx *Tx) error) error {
 	}
 	if err := sqlTx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
+	}
+	db.hooksMu.RLock()
+	hooks := db.commitHooks
+	db.hooksMu.RUnlock()
+	for _, fn := range hooks {
+		fn(context.WithoutCancel(ctx), tx.revision)
 	}
 	return nil
 }

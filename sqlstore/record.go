@@ -12,12 +12,18 @@ import (
 // change describes one mutation for the change log and the audit log.
 //
 // Change-log entity types: organization, node, project, user, api_token,
-// group, role, grant, service_account (entity_id the row's ID),
-// group_member (entity_id "<group-id>/<user-id>") and user_mfa (a user's
-// second factors; entity_id the user's ID). Deleting a group, a
-// role, a service account or a project, or the sweep of expired grants,
-// writes one delete row per grant, membership and account it removes, so
-// that a reader of the change log never has to infer them.
+// group, role, grant, service_account, access_key, invitation (entity_id
+// the row's ID), group_member (entity_id "<group-id>/<user-id>") and
+// user_mfa (a user's second factors; entity_id the user's ID). Deleting a
+// group, a role, a service account or a project, or the sweep of expired
+// grants, writes one delete row per grant, membership and account it
+// removes, so that a reader of the change log never has to infer them.
+//
+// The token cache (package authn) evicts by these rows: every write that
+// can make a token unusable — a change of its user (status, apiAccess,
+// allow sources), its service account, its access key or the key's
+// project, its organization, or the token itself — must record a row
+// naming that entity.
 type change struct {
 	orgID      string
 	action     string // service:Verb, as in the catalogue

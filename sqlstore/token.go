@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -155,46 +156,96 @@ func (s *TokenService) CreateOperatorToken(ctx context.Context) (*castellan.Oper
 
 // errUnauthenticated is the one answer for every bad token, so that the
 // response says nothing about why.
-var errUnauthenticated = castellan.Errorf(castellan.EUNAUTHENTICATED, castellan.CodeUnauthenticated,
-	"a valid bearer token is required")
+var errUnauthenticated = castellan.TokenRefused()
 
-// Authenticate implements castellan.TokenService.
+// Authenticate implements castellan.TokenService: FindCredential, checked
+// against the store's clock and the request.
 func (s *TokenService) Authenticate(ctx context.Context, token string) (castellan.Principal, error) {
+	c, err := s.FindCredential(ctx, token)
+	if err != nil {
+		return castellan.Principal{}, err
+	}
+	if err := c.Check(s.db.now(), castellan.RequestInfoFrom(ctx)); err != nil {
+		return castellan.Principal{}, err
+	}
+	return c.Principal, nil
+}
+
+// FindCredential implements castellan.TokenService. A bootstrap or
+// operator token is looked up first, then a token issued for an access
+// key.
+func (s *TokenService) FindCredential(ctx context.Context, token string) (*castellan.Credential, error) {
 	if !castellan.ValidTokenSyntax(token) {
-		return castellan.Principal{}, errUnauthenticated
+		return nil, errUnauthenticated
 	}
 	var (
 		id, kind      string
 		orgID, userID sql.NullString
-		status        sql.NullString
 		expiresAt     sql.NullTime
+		owner         tokenOwner
 	)
-	err := s.db.queryRow(ctx, `SELECT t.id, t.kind, t.org_id, t.user_id, t.expires_at, u.status
+	err := s.db.queryRow(ctx, `SELECT t.id, t.kind, t.org_id, t.user_id, t.expires_at, `+tokenOwnerColumns+`
 		FROM api_tokens t LEFT JOIN users u ON u.id = t.user_id AND u.org_id = t.org_id
-		WHERE t.secret_hash = ?`, HashToken(token)).Scan(&id, &kind, &orgID, &userID, &expiresAt, &status)
+		WHERE t.secret_hash = ?`, HashToken(token)).Scan(append([]any{&id, &kind, &orgID, &userID, &expiresAt}, owner.fields()...)...)
 	if errors.Is(err, sql.ErrNoRows) {
-		// Not a bootstrap token: perhaps one issued for an access key,
-		// checked against its key and owner on every request.
 		t, ok, err := s.db.AccessKeys().findKeyToken(ctx, HashToken(token))
 		if err != nil {
-			return castellan.Principal{}, err
+			return nil, err
 		}
 		if !ok {
-			return castellan.Principal{}, errUnauthenticated
+			return nil, errUnauthenticated
 		}
-		return t.principal(), nil
+		return t.credential()
 	}
 	if err != nil {
-		return castellan.Principal{}, err
+		return nil, err
 	}
-	if expiresAt.Valid && !s.db.now().Before(expiresAt.Time) {
-		return castellan.Principal{}, errUnauthenticated
+	c := &castellan.Credential{TokenID: id}
+	if expiresAt.Valid {
+		c.ExpiresAt = expiresAt.Time.UTC()
 	}
 	if kind == "operator" {
-		return castellan.Principal{Type: castellan.PrincipalOperator, ID: id}, nil
+		c.Principal = castellan.Principal{Type: castellan.PrincipalOperator, ID: id}
+		return c, nil
 	}
-	if status.String != castellan.UserActive {
-		return castellan.Principal{}, errUnauthenticated
+	if !owner.usable() {
+		return nil, errUnauthenticated
 	}
-	return castellan.Principal{Type: castellan.PrincipalUser, ID: userID.String, OrganizationID: orgID.String}, nil
+	c.Principal = castellan.Principal{Type: castellan.PrincipalUser, ID: userID.String, OrganizationID: orgID.String}
+	if c.AllowSources, err = owner.allowSources(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// tokenOwnerColumns read, from the users row u joined to a token, what
+// decides whether the user may use the API and from where; NULLs when
+// there is no such user.
+const tokenOwnerColumns = `u.status, u.api_access, u.use_api_allow_source, u.api_allow_sources`
+
+// tokenOwner is a row of tokenOwnerColumns.
+type tokenOwner struct {
+	status            sql.NullString
+	apiAccess, useAPI sql.NullBool
+	sources           sql.NullString
+}
+
+func (o *tokenOwner) fields() []any { return []any{&o.status, &o.apiAccess, &o.useAPI, &o.sources} }
+
+// usable reports whether the user is active and has API access.
+func (o *tokenOwner) usable() bool {
+	return o.status.String == castellan.UserActive && o.apiAccess.Bool
+}
+
+// allowSources returns the user's API allow sources when it uses them,
+// nil otherwise.
+func (o *tokenOwner) allowSources() ([]castellan.APIAllowSource, error) {
+	if !o.useAPI.Bool {
+		return nil, nil
+	}
+	sources := []castellan.APIAllowSource{}
+	if err := json.Unmarshal([]byte(o.sources.String), &sources); err != nil {
+		return nil, fmt.Errorf("api allow sources: %w", err)
+	}
+	return sources, nil
 }

@@ -25,6 +25,7 @@ func RunAllTests(t *testing.T, open Opener) {
 	t.Run("Projects", func(t *testing.T) { testProjects(t, open) })
 	t.Run("Audit", func(t *testing.T) { testAudit(t, open) })
 	t.Run("Tokens", func(t *testing.T) { testTokens(t, open) })
+	t.Run("Credentials", func(t *testing.T) { testCredentials(t, open) })
 	t.Run("Revisions", func(t *testing.T) { testRevisions(t, open) })
 	t.Run("ConcurrentMutations", func(t *testing.T) { testConcurrentMutations(t, open) })
 	t.Run("ChangeLog", func(t *testing.T) { testChangeLog(t, open) })

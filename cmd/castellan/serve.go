@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"strings"
 	"time"
@@ -25,6 +26,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	operatorTokenFile := f.str("operator-token-file", "CASTELLAN_OPERATOR_TOKEN_FILE", "", "file holding an operator token, one per line")
 	mailConfig := f.mail()
 	signInPolicy := f.signInPolicy()
+	authnConfig := f.authn()
 	logger := f.logging(stderr)
 	if err := f.parse(args); err != nil {
 		return err
@@ -43,12 +45,22 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 			return err
 		}
 	}
+	trustedProxies, err := parseTrustedProxies(*authnConfig.trustedProxies)
+	if err != nil {
+		return err
+	}
 
 	db, err := openStore(ctx, sqlstore.Options{})
 	if err != nil {
 		return err
 	}
 	defer db.Close()
+	services := db.Services()
+	stopCache, err := startTokenCache(ctx, db, &services, *authnConfig.pollInterval, log)
+	if err != nil {
+		return err
+	}
+	defer stopCache()
 	go sweep(ctx, log, time.Minute, "expired grants", db.Services().Grants.DeleteExpiredGrants)
 	go sweep(ctx, log, time.Minute, "expired console sessions", db.Services().Sessions.DeleteExpiredSessions)
 	ln, err := net.Listen("tcp", *listen)
@@ -64,7 +76,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	mailCtx, stopMail := context.WithCancel(ctx)
 	waitMail := mailer.start(mailCtx)
 	defer func() { stopMail(); waitMail() }()
-	srv := newHTTPServer(db.Services(), log, operatorTokens, mailer.devMailbox, policy)
+	srv := newHTTPServer(services, log, operatorTokens, trustedProxies, mailer.devMailbox, policy)
 	log.Info("listening", "addr", "http://"+ln.Addr().String(), "database", db.Dialect(), "mail", mailer.transport, "version", version())
 	fmt.Fprintf(stdout, "castellan listening on http://%s\n", ln.Addr())
 
@@ -89,14 +101,15 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 
 // newHTTPServer wires the authorizer and the API over the store's services;
 // devMailbox is nil when mail goes out by SMTP.
-func newHTTPServer(services castellan.Services, log *slog.Logger, operatorTokens []string, devMailbox castellan.MailRenderer, policy castellan.SignInPolicy) *http.Server {
+func newHTTPServer(services castellan.Services, log *slog.Logger, operatorTokens []string, trustedProxies []netip.Prefix,
+	devMailbox castellan.MailRenderer, policy castellan.SignInPolicy) *http.Server {
 	authorizer := &authz.Authorizer{
 		Grants: services.Grants, Groups: services.Groups, Roles: services.Roles, Projects: services.Projects,
 		ServiceAccounts: services.ServiceAccounts, Catalog: services.Catalog, Now: castellan.SystemClock,
 	}
 	return &http.Server{
 		Handler: api.New(api.Config{Services: services, Authorizer: authorizer, Logger: log, OperatorTokens: operatorTokens, Version: version(),
-			DevMailbox: devMailbox, SignIn: policy}),
+			TrustedProxies: trustedProxies, DevMailbox: devMailbox, SignIn: policy}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,

@@ -1,0 +1,83 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/castellan-iam/castellan"
+	"github.com/castellan-iam/castellan/authn"
+	"github.com/castellan-iam/castellan/sqlstore"
+)
+
+// keyUseFlushInterval is how often the lastUsedAt of access keys is
+// written: a key's lastUsedAt is therefore up to this much behind.
+const keyUseFlushInterval = 30 * time.Second
+
+// authnFlags are the flags of API authentication.
+type authnFlags struct {
+	trustedProxies, pollInterval *string
+}
+
+func (f *flags) authn() authnFlags {
+	return authnFlags{
+		trustedProxies: f.str("trusted-proxies", "CASTELLAN_TRUSTED_PROXIES", "",
+			"comma-separated CIDRs or addresses of proxies whose X-Forwarded-For and gateway headers are believed"),
+		pollInterval: f.str("token-poll-interval", "CASTELLAN_TOKEN_POLL_INTERVAL", "1s",
+			"how often the token cache reads the changes other replicas made"),
+	}
+}
+
+// parseTrustedProxies reads --trusted-proxies: CIDRs, or addresses
+// standing for themselves.
+func parseTrustedProxies(s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for item := range strings.SplitSeq(s, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		if !strings.Contains(item, "/") {
+			a, err := netip.ParseAddr(item)
+			if err != nil {
+				return nil, fmt.Errorf("--trusted-proxies: %q is not an address or a CIDR", item)
+			}
+			out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+			continue
+		}
+		p, err := netip.ParsePrefix(item)
+		if err != nil {
+			return nil, fmt.Errorf("--trusted-proxies: %q is not an address or a CIDR", item)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
+}
+
+// startTokenCache puts the token cache in front of the store's tokens,
+// hooks it to the store's commits and follows the change log until the
+// returned stop function is called, which flushes key uses.
+func startTokenCache(ctx context.Context, db *sqlstore.DB, services *castellan.Services, poll string, log *slog.Logger) (stop func(), err error) {
+	interval, err := time.ParseDuration(poll)
+	if err != nil || interval <= 0 {
+		return nil, fmt.Errorf("--token-poll-interval %q: want a positive duration like 1s", poll)
+	}
+	cache, err := authn.New(ctx, authn.Options{Tokens: services.Tokens, ChangeLog: services.ChangeLog, KeyUses: services.AccessKeys, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	db.OnCommit(cache.Committed)
+	services.Tokens = cache
+	// Not cancelled with ctx: requests still being served at shutdown note
+	// key uses until the server has stopped and stop runs.
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		cache.Run(runCtx, interval, keyUseFlushInterval)
+	}()
+	return func() { cancel(); <-done }, nil
+}
