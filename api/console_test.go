@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -562,4 +563,47 @@ func TestConsoleGolden(t *testing.T) {
 			t.Errorf("page %s differs from %s:\n%s", c.name, path, got)
 		}
 	}
+}
+
+// TestConsoleIPAllowListBehindProxy: the console allow list is matched
+// against the forwarded client address when the peer is a trusted proxy,
+// and X-Forwarded-For from any other peer is ignored.
+func TestConsoleIPAllowListBehindProxy(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		org := e.acme.OrganizationID
+		e.consoleUser(t, org, "ann", func(r *castellan.UserRegistration) {
+			r.UseConsolePermitIP, r.ConsolePermitIPs = true, []string{"203.0.113.0/24"}
+		})
+		signIn := func(b *browser, forwarded string) *page {
+			t.Helper()
+			b.get("/console/sign-in")
+			return b.post("/console/sign-in", url.Values{"organization": {"Acme"}, "login": {"ann"}, "password": {consolePassword}},
+				"X-Forwarded-For", forwarded)
+		}
+		home := func(b *browser, forwarded string) *page {
+			t.Helper()
+			req, err := http.NewRequest(http.MethodGet, b.base+"/console", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("X-Forwarded-For", forwarded)
+			return b.finish(b.client.Do(req))
+		}
+
+		// The test's peer, 127.0.0.1, is no proxy of e.srv: the header
+		// is a client's claim and changes nothing.
+		direct := newBrowser(t, e.srv)
+		wantPage(t, signIn(direct, "203.0.113.7"), http.StatusForbidden, "127.0.0.1 is not allowed")
+
+		proxied := e.serve(t, e.cache, []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")})
+		b := newBrowser(t, proxied)
+		wantPage(t, signIn(b, "198.51.100.9"), http.StatusForbidden, "198.51.100.9 is not allowed")
+		// The proxy appends the peer it saw; a client's own entry to the
+		// left of it is not believed.
+		wantPage(t, signIn(b, "203.0.113.7, 198.51.100.9"), http.StatusForbidden, "198.51.100.9 is not allowed")
+		wantRedirect(t, signIn(b, "198.51.100.9, 203.0.113.7"), "/console")
+		wantPage(t, home(b, "203.0.113.7"), http.StatusOK, "Signed in as")
+		// The same session from an address outside the list is refused.
+		wantPage(t, home(b, "198.51.100.9"), http.StatusForbidden, "not allowed")
+	})
 }
