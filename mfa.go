@@ -59,7 +59,9 @@ type MFAService interface {
 	// right, makes that secret the user's factor and issues
 	// RecoveryCodeCount recovery codes, returned this once and stored
 	// hashed. Returns ENOTFOUND (user.not_found), EUNAUTHENTICATED
-	// (auth.mfa_failed) or EPRECONDITION (auth.mfa_no_pending_setup).
+	// (auth.mfa_failed) or EPRECONDITION (auth.mfa_no_pending_setup, or
+	// auth.mfa_unavailable when the user is no longer an active local
+	// user).
 	ConfirmTOTP(ctx context.Context, orgID, userID, code string) ([]string, error)
 	// VerifyMFA accepts a TOTP code of the confirmed secret (the current
 	// time step or one either side) whose step is newer than the last one

@@ -76,6 +76,17 @@ func lockMFAUser(ctx context.Context, tx *Tx, orgID, userID string) (*mfaUser, e
 	return &u, nil
 }
 
+// canEnrol refuses users that do not sign in with a password here:
+// disabled and invited users, and federated ones, whose identity provider
+// asks for their second factor.
+func (u *mfaUser) canEnrol() error {
+	if u.status != castellan.UserActive || u.accountType != castellan.AccountLocal {
+		return castellan.Errorf(castellan.EPRECONDITION, castellan.CodeMFAUnavailable,
+			"user %s is not an active local user: only those enrol a second factor here", u.id)
+	}
+	return nil
+}
+
 func (u *mfaUser) change(orgID, action, operation string, summary map[string]any) change {
 	return change{orgID: orgID, action: action, entityType: mfaEntity, entityID: u.id, entityName: u.loginID, operation: operation, summary: summary}
 }
@@ -88,9 +99,8 @@ func (s *MFAService) BeginTOTP(ctx context.Context, orgID, userID string) (*cast
 		if err != nil {
 			return err
 		}
-		if u.status != castellan.UserActive || u.accountType != castellan.AccountLocal {
-			return castellan.Errorf(castellan.EPRECONDITION, castellan.CodeMFAUnavailable,
-				"user %s is not an active local user: only those enrol a second factor here", userID)
+		if err := u.canEnrol(); err != nil {
+			return err
 		}
 		key, err = totp.Generate(totp.GenerateOpts{
 			Issuer: totpIssuer, AccountName: u.loginID, Period: totpPeriod, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1,
@@ -132,6 +142,9 @@ func (s *MFAService) ConfirmTOTP(ctx context.Context, orgID, userID, code string
 		if err != nil {
 			return err
 		}
+		if err := u.canEnrol(); err != nil {
+			return err
+		}
 		var pending, confirmed sql.NullString
 		err = tx.queryRow(ctx, `SELECT pending_secret, secret FROM user_totp WHERE user_id = ?`, userID).Scan(&pending, &confirmed)
 		if errors.Is(err, sql.ErrNoRows) || err == nil && !pending.Valid {
@@ -140,9 +153,9 @@ func (s *MFAService) ConfirmTOTP(ctx context.Context, orgID, userID, code string
 		if err != nil {
 			return fmt.Errorf("read TOTP enrolment: %w", err)
 		}
-		step, ok := matchTOTP(pending.String, code, tx.now, 0)
-		if !ok {
-			return errMFAFailed()
+		step, err := matchTOTP(pending.String, code, tx.now, 0)
+		if err != nil {
+			return err
 		}
 		_, err = tx.exec(ctx, `UPDATE user_totp SET secret = pending_secret, last_step = ?, confirmed_at = ?, pending_secret = NULL, pending_at = NULL
 			WHERE user_id = ?`, step, tx.now, userID)
@@ -198,9 +211,9 @@ func (s *MFAService) VerifyMFA(ctx context.Context, orgID, userID, code string) 
 // verifyTOTP accepts code when it is of a step newer than lastStep and
 // moves the factor's last step to it.
 func verifyTOTP(ctx context.Context, tx *Tx, u *mfaUser, orgID, secret string, lastStep int64, code string) error {
-	step, ok := matchTOTP(secret, code, tx.now, lastStep)
-	if !ok {
-		return errMFAFailed()
+	step, err := matchTOTP(secret, code, tx.now, lastStep)
+	if err != nil {
+		return err
 	}
 	// The condition repeats the check, so that the step moves only forward
 	// whatever else ran since the read.
@@ -339,21 +352,27 @@ func isTOTPCode(code string) bool {
 }
 
 // matchTOTP returns the step of code among the steps around now that are
-// newer than after. Every candidate is computed and compared in constant
-// time, so that the time taken says nothing about which step, or how much
-// of a code, was right; of two matching steps the newest wins.
-func matchTOTP(secret, code string, now time.Time, after int64) (step int64, ok bool) {
+// newer than after, or the failed verification. Every candidate is
+// computed and compared in constant time, so that the time taken says
+// nothing about which step, or how much of a code, was right; of two
+// matching steps the newest wins.
+func matchTOTP(secret, code string, now time.Time, after int64) (int64, error) {
+	var step int64
+	found := false
 	current := now.Unix() / totpPeriod
 	for s := current - totpSkew; s <= current+totpSkew; s++ {
 		want, err := totp.GenerateCodeCustom(secret, time.Unix(s*totpPeriod, 0), totpOpts)
 		if err != nil {
-			return 0, false
+			return 0, fmt.Errorf("compute TOTP code: %w", err)
 		}
 		if subtle.ConstantTimeCompare([]byte(want), []byte(code)) == 1 && s > after {
-			step, ok = s, true
+			step, found = s, true
 		}
 	}
-	return step, ok
+	if !found {
+		return 0, errMFAFailed()
+	}
+	return step, nil
 }
 
 // recoveryCodeEncoding writes recovery codes in lower-case base32, which

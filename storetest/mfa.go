@@ -81,6 +81,23 @@ func wantMFAStatus(tb testing.TB, s castellan.Services, orgID, userID string, wa
 	}
 }
 
+// wantNoSecretsAudited fails tb if an audit event of the organization
+// holds one of secrets, in any case, with or without its hyphens.
+func wantNoSecretsAudited(tb testing.TB, s castellan.Services, orgID string, secrets ...string) {
+	tb.Helper()
+	events := listed(s.Audit.FindAuditEvents(context.Background(), orgID, castellan.AuditFilter{PageSize: castellan.MaxPageSize}))(tb)
+	for _, e := range events {
+		summary, _ := json.Marshal(e.Summary)
+		text := strings.ToLower(string(summary))
+		for _, secret := range secrets {
+			secret = strings.ToLower(secret)
+			if strings.Contains(text, secret) || strings.Contains(text, strings.ReplaceAll(secret, "-", "")) {
+				tb.Fatalf("audit event %s holds a secret: %s", e.Action, summary)
+			}
+		}
+	}
+}
+
 func testMFAEnrol(t *testing.T, open Opener) {
 	clock := NewClock()
 	s := open(t, clock.Now)
@@ -135,16 +152,11 @@ func testMFAEnrol(t *testing.T, open Opener) {
 
 	// Each step wrote its audit event and change-log row, and none of them
 	// holds the secret or a code.
+	wantNoSecretsAudited(t, s, org, append([]string{setup.Secret, confirmCode}, codes...)...)
 	events := listed(s.Audit.FindAuditEvents(ctx, org, castellan.AuditFilter{TargetType: ptr("user_mfa"), TargetID: &u.ID}))(t)
 	var actions []string
 	for _, e := range events {
 		actions = append(actions, e.Action)
-		summary, _ := json.Marshal(e.Summary)
-		for _, secret := range append([]string{setup.Secret, confirmCode}, codes...) {
-			if strings.Contains(strings.ToLower(string(summary)), strings.ToLower(secret)) {
-				t.Fatalf("audit event %s holds a secret: %s", e.Action, summary)
-			}
-		}
 	}
 	if want := "iam:ConfirmTOTPEnrolment iam:BeginTOTPEnrolment"; strings.Join(actions, " ") != want {
 		t.Fatalf("got events %v, want %s", actions, want)
@@ -214,6 +226,7 @@ func testMFARecoveryCodes(t *testing.T, open Opener) {
 	if len(events) != 2 || string(events[0].Summary["recoveryCodesLeft"]) != "8" {
 		t.Fatalf("got events %+v", events)
 	}
+	wantNoSecretsAudited(t, s, org, append([]string{e.secret}, e.recoveryCodes...)...)
 }
 
 func testMFAConfirmReplaces(t *testing.T, open Opener) {
@@ -310,13 +323,22 @@ func testMFARequired(t *testing.T, open Opener) {
 	wantMFAStatus(t, s, org, users[1].ID, castellan.MFAStatus{})
 }
 
+// testMFAErrUnavailable: a disabled user neither begins nor finishes an
+// enrolment.
 func testMFAErrUnavailable(t *testing.T, open Opener) {
-	s := open(t, nil)
+	clock := NewClock()
+	s := open(t, clock.Now)
 	org := bootstrap(t, s, "Acme").OrganizationID
-	u := newUsers(t, s, org, "ann", 1)[0]
-	must(s.Users.UpdateUser(operatorCtx("r"), org, u.ID, castellan.UserUpdate{Status: ptr(castellan.UserDisabled)}))(t)
+	users := newUsers(t, s, org, "dev", 2)
+	ctx := userCtx(users[1].ID, org, "r")
+	setup := must(s.MFA.BeginTOTP(ctx, org, users[1].ID))(t)
+	for _, u := range users {
+		must(s.Users.UpdateUser(operatorCtx("r"), org, u.ID, castellan.UserUpdate{Status: ptr(castellan.UserDisabled)}))(t)
+	}
 	before := takeSnapshot(t, s, org)
-	_, err := s.MFA.BeginTOTP(userCtx(u.ID, org, "r"), org, u.ID)
+	_, err := s.MFA.BeginTOTP(userCtx(users[0].ID, org, "r"), org, users[0].ID)
+	wantCode(t, err, castellan.EPRECONDITION, castellan.CodeMFAUnavailable)
+	_, err = s.MFA.ConfirmTOTP(ctx, org, users[1].ID, totpCode(t, setup.Secret, clock.Now()))
 	wantCode(t, err, castellan.EPRECONDITION, castellan.CodeMFAUnavailable)
 	unchanged(t, s, org, before)
 }

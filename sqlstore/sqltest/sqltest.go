@@ -92,11 +92,22 @@ func PostgresURL(tb testing.TB) string {
 	return u.String()
 }
 
+// testHasher is argon2id with parameters far below production's, for
+// tests: they check what is hashed and verified, not what it costs, and
+// under the race detector every production hash takes about a second.
+var testHasher = password.Hasher{Params: password.Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}}
+
 // MustOpen opens and migrates the store at rawURL, with the default service
-// catalogue, and closes it when tb ends.
+// catalogue, and closes it when tb ends. Tests hash passwords with cheap
+// argon2id parameters; benchmarks with production's, whose cost they
+// measure.
 func MustOpen(tb testing.TB, rawURL string, clock castellan.Clock) *sqlstore.DB {
 	tb.Helper()
-	db, err := sqlstore.Open(context.Background(), rawURL, sqlstore.Options{Clock: clock, Catalog: MustCatalog(tb), Passwords: password.Argon2id()})
+	var hasher castellan.PasswordHasher = testHasher
+	if _, bench := tb.(*testing.B); bench {
+		hasher = password.Argon2id()
+	}
+	db, err := sqlstore.Open(context.Background(), rawURL, sqlstore.Options{Clock: clock, Catalog: MustCatalog(tb), Passwords: hasher})
 	if err != nil {
 		tb.Fatalf("open store: %v", err)
 	}
