@@ -45,6 +45,12 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 		renderConsoleError(w, r, errCSRF)
 		return
 	}
+	if ok, wait := s.signInPerIP.allow(castellan.RequestInfoFrom(ctx).SourceIP); !ok {
+		w.Header().Set("Retry-After", retryAfter(wait))
+		renderConsole(ctx, w, http.StatusTooManyRequests, "sign-in", consolePage{CSRF: cookie.Value,
+			Error: "Too many sign-in attempts from this address. Wait a little and try again."})
+		return
+	}
 	form := r.PostForm
 	user, err := s.services.Sessions.VerifySignIn(ctx, castellan.SignIn{
 		Organization: form.Get("organization"), Login: form.Get("login"), Password: form.Get("password"), Policy: s.signInPolicy,

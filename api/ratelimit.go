@@ -25,6 +25,11 @@ type RateLimit struct {
 var (
 	DefaultExchangePerKey    = RateLimit{PerSecond: 1, Burst: 10}
 	DefaultExchangePerSource = RateLimit{PerSecond: 20, Burst: 100}
+	// DefaultSignInPerSource lets an office behind one address sign in
+	// together in the morning, and holds a password sprayer, who tries one
+	// password on many accounts and so never trips a lockout, to one guess
+	// a second.
+	DefaultSignInPerSource = RateLimit{PerSecond: 1, Burst: 30}
 )
 
 // CodeRateLimited is the code of a 429 answer.
@@ -77,10 +82,15 @@ func (l *keyedLimiter) allow(key string) (bool, time.Duration) {
 	return false, time.Duration(missing / float64(l.limit) * float64(time.Second))
 }
 
+// retryAfter is the Retry-After value of a wait: whole seconds, rounded
+// up, at least 1.
+func retryAfter(wait time.Duration) string {
+	return strconv.Itoa(max(1, int(math.Ceil(wait.Seconds()))))
+}
+
 // rateLimited is the 429 problem with a Retry-After header in whole
 // seconds, rounded up.
 func rateLimited(what string, wait time.Duration) error {
 	err := castellan.Errorf(castellan.ERATELIMITED, CodeRateLimited, "too many requests %s; retry later", what)
-	seconds := max(1, int(math.Ceil(wait.Seconds())))
-	return huma.ErrorWithHeaders(err, http.Header{"Retry-After": {strconv.Itoa(seconds)}})
+	return huma.ErrorWithHeaders(err, http.Header{"Retry-After": {retryAfter(wait)}})
 }

@@ -43,6 +43,10 @@ type Config struct {
 	// access key ID and per client address; zero values take
 	// DefaultExchangePerKey and DefaultExchangePerSource.
 	ExchangePerKey, ExchangePerSource RateLimit
+	// SignInPerSource limits console sign-in attempts per client address,
+	// across accounts (the lockout counts per account); zero takes
+	// DefaultSignInPerSource.
+	SignInPerSource RateLimit
 	// Clock drives the rate limits; nil means castellan.SystemClock.
 	Clock castellan.Clock
 	// SignIn is the console's sign-in policy: session timeouts and
@@ -62,6 +66,7 @@ type Server struct {
 	metrics        *metrics
 	exchangePerKey *keyedLimiter
 	exchangePerIP  *keyedLimiter
+	signInPerIP    *keyedLimiter
 	api            huma.API
 	handler        http.Handler
 }
@@ -83,6 +88,7 @@ func New(cfg Config) *Server {
 	}
 	s.exchangePerKey = newKeyedLimiter(cmp.Or(cfg.ExchangePerKey, DefaultExchangePerKey), cfg.Clock)
 	s.exchangePerIP = newKeyedLimiter(cmp.Or(cfg.ExchangePerSource, DefaultExchangePerSource), cfg.Clock)
+	s.signInPerIP = newKeyedLimiter(cmp.Or(cfg.SignInPerSource, DefaultSignInPerSource), cfg.Clock)
 	s.signInPolicy = cfg.SignIn
 	if s.signInPolicy == (castellan.SignInPolicy{}) {
 		s.signInPolicy = castellan.DefaultSignInPolicy
