@@ -1,6 +1,10 @@
 package sqlstore
 
-import "context"
+import (
+	"context"
+	"fmt"
+	"strings"
+)
 
 // ApplyMigration applies one migration that is not embedded, so tests can
 // check what a failing migration leaves behind.
@@ -34,4 +38,69 @@ func (db *DB) Indexes(ctx context.Context) ([]string, error) {
 		return nil, err
 	}
 	return collect(rows, scanString)
+}
+
+// TablesHolding returns the tables with a row whose text holds needle in
+// any column, so that tests can prove a secret is stored nowhere.
+func (db *DB) TablesHolding(ctx context.Context, needle string) ([]string, error) {
+	q := `SELECT name FROM sqlite_master WHERE type = 'table'`
+	if db.dialect.name == "postgres" {
+		q = `SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'`
+	}
+	rows, err := db.query(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	tables, err := collect(rows, scanString)
+	if err != nil {
+		return nil, err
+	}
+	var holding []string
+	for _, table := range tables {
+		found, err := db.tableHolds(ctx, table, needle)
+		if err != nil {
+			return nil, err
+		}
+		if found {
+			holding = append(holding, table)
+		}
+	}
+	return holding, nil
+}
+
+func (db *DB) tableHolds(ctx context.Context, table, needle string) (bool, error) {
+	rows, err := db.query(ctx, `SELECT * FROM `+table)
+	if err != nil {
+		return false, err
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return false, err
+	}
+	values := make([]any, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range values {
+		ptrs[i] = &values[i]
+	}
+	for rows.Next() {
+		if err := rows.Scan(ptrs...); err != nil {
+			return false, err
+		}
+		for _, v := range values {
+			var text string
+			switch v := v.(type) {
+			case []byte:
+				text = string(v)
+			case string:
+				text = v
+			default:
+				text = fmt.Sprint(v)
+			}
+			if strings.Contains(text, needle) {
+				return true, nil
+			}
+		}
+	}
+	return false, rows.Err()
 }
