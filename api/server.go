@@ -47,6 +47,9 @@ type Config struct {
 	// across accounts (the lockout counts per account); zero takes
 	// DefaultSignInPerSource.
 	SignInPerSource RateLimit
+	// Collectors are more metrics for /metrics, such as the token
+	// cache's.
+	Collectors []prometheus.Collector
 	// Clock drives the rate limits; nil means castellan.SystemClock.
 	Clock castellan.Clock
 	// SignIn is the console's sign-in policy: session timeouts and
@@ -78,7 +81,7 @@ var installHumaSettings sync.Once
 
 // New builds the API with every route registered.
 func New(cfg Config) *Server {
-	s := &Server{services: cfg.Services, authorizer: cfg.Authorizer, logger: cfg.Logger, metrics: newMetrics(), devMailbox: cfg.DevMailbox,
+	s := &Server{services: cfg.Services, authorizer: cfg.Authorizer, logger: cfg.Logger, metrics: newMetrics(cfg.Collectors...), devMailbox: cfg.DevMailbox,
 		trustedProxies: cfg.TrustedProxies}
 	if s.logger == nil {
 		s.logger = slog.Default()
@@ -174,7 +177,7 @@ type metrics struct {
 	duration *prometheus.HistogramVec
 }
 
-func newMetrics() *metrics {
+func newMetrics(more ...prometheus.Collector) *metrics {
 	m := &metrics{
 		registry: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -187,6 +190,7 @@ func newMetrics() *metrics {
 	}
 	m.registry.MustRegister(m.requests, m.duration,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.registry.MustRegister(more...)
 	return m
 }
 

@@ -30,6 +30,7 @@ import (
 	"crypto/sha256"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/castellan-iam/castellan"
@@ -87,10 +88,12 @@ type Cache struct {
 	// followMu orders catching up; applied is the newest revision whose
 	// changes have been applied.
 	followMu sync.Mutex
-	applied  int64
+	applied  atomic.Int64
 
 	usedMu sync.Mutex
 	used   map[string]time.Time
+
+	hits, misses atomic.Uint64
 }
 
 var _ castellan.TokenService = (*Cache)(nil)
@@ -117,8 +120,9 @@ func New(ctx context.Context, opts Options) (*Cache, error) {
 		TokenService: opts.Tokens, changes: opts.ChangeLog, keyUses: opts.KeyUses,
 		now: opts.Now, log: opts.Logger, max: opts.MaxEntries,
 		entries: map[tokenKey]*entry{}, dependents: map[entity]map[tokenKey]struct{}{},
-		applied: rev, used: map[string]time.Time{},
+		used: map[string]time.Time{},
 	}
+	c.applied.Store(rev)
 	if c.now == nil {
 		c.now = castellan.SystemClock
 	}
@@ -145,8 +149,10 @@ func (c *Cache) Authenticate(ctx context.Context, token string) (castellan.Princ
 	c.mu.RUnlock()
 	var cred *castellan.Credential
 	if e != nil {
+		c.hits.Add(1)
 		cred = e.cred
 	} else {
+		c.misses.Add(1)
 		var err error
 		if cred, err = c.TokenService.FindCredential(ctx, token); err != nil {
 			return castellan.Principal{}, err
@@ -267,6 +273,23 @@ func (c *Cache) Len() int {
 	return len(c.entries)
 }
 
+// Stats is what the cache has done, for metrics.
+type Stats struct {
+	// Entries is the number of cached tokens.
+	Entries int
+	// Hits and Misses count the well-formed tokens answered from memory
+	// and from the store.
+	Hits, Misses uint64
+	// Applied is the newest revision of the change log the cache has
+	// applied; behind the store's, it is how stale the cache may be.
+	Applied int64
+}
+
+// Stats returns the cache's figures.
+func (c *Cache) Stats() Stats {
+	return Stats{Entries: c.Len(), Hits: c.hits.Load(), Misses: c.misses.Load(), Applied: c.applied.Load()}
+}
+
 // Committed catches up with the change log to revision, a write this
 // process just committed; register it with the store's commit hook. When
 // the change log cannot be read, the cache is emptied, so that nothing
@@ -291,14 +314,14 @@ func (c *Cache) Follow(ctx context.Context) error {
 func (c *Cache) followTo(ctx context.Context, target int64) error {
 	c.followMu.Lock()
 	defer c.followMu.Unlock()
-	for c.applied < target {
-		changes, err := c.changes.Changes(ctx, c.applied, followBatch)
+	for applied := c.applied.Load(); applied < target; applied = c.applied.Load() {
+		changes, err := c.changes.Changes(ctx, applied, followBatch)
 		if err != nil {
 			c.purge()
 			return err
 		}
 		c.evict(changes)
-		c.applied = min(c.applied+followBatch, target)
+		c.applied.Store(min(applied+followBatch, target))
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/castellan-iam/castellan"
 	"github.com/castellan-iam/castellan/authn"
 	"github.com/castellan-iam/castellan/sqlstore"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // keyUseFlushInterval is how often the lastUsedAt of access keys is
@@ -59,15 +60,17 @@ func parseTrustedProxies(s string) ([]netip.Prefix, error) {
 
 // startTokenCache puts the token cache in front of the store's tokens,
 // hooks it to the store's commits and follows the change log until the
-// returned stop function is called, which flushes key uses.
-func startTokenCache(ctx context.Context, db *sqlstore.DB, services *castellan.Services, poll string, log *slog.Logger) (stop func(), err error) {
+// returned stop function is called, which flushes key uses. It returns the
+// cache's metrics too.
+func startTokenCache(ctx context.Context, db *sqlstore.DB, services *castellan.Services, poll string, log *slog.Logger) (
+	metrics []prometheus.Collector, stop func(), err error) {
 	interval, err := time.ParseDuration(poll)
 	if err != nil || interval <= 0 {
-		return nil, fmt.Errorf("--token-poll-interval %q: want a positive duration like 1s", poll)
+		return nil, nil, fmt.Errorf("--token-poll-interval %q: want a positive duration like 1s", poll)
 	}
 	cache, err := authn.New(ctx, authn.Options{Tokens: services.Tokens, ChangeLog: services.ChangeLog, KeyUses: services.AccessKeys, Logger: log})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	db.OnCommit(cache.Committed)
 	services.Tokens = cache
@@ -79,5 +82,24 @@ func startTokenCache(ctx context.Context, db *sqlstore.DB, services *castellan.S
 		defer close(done)
 		cache.Run(runCtx, interval, keyUseFlushInterval)
 	}()
-	return func() { cancel(); <-done }, nil
+	return tokenCacheMetrics(cache), func() { cancel(); <-done }, nil
+}
+
+// tokenCacheMetrics are the token cache's figures for /metrics. The
+// applied revision, next to the store's, shows how far behind a replica's
+// cache is.
+func tokenCacheMetrics(cache *authn.Cache) []prometheus.Collector {
+	stat := func(f func(authn.Stats) float64) func() float64 {
+		return func() float64 { return f(cache.Stats()) }
+	}
+	return []prometheus.Collector{
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "castellan_token_cache_entries", Help: "Tokens held by the token cache."},
+			stat(func(s authn.Stats) float64 { return float64(s.Entries) })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "castellan_token_cache_hits_total", Help: "Token checks answered from memory."},
+			stat(func(s authn.Stats) float64 { return float64(s.Hits) })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "castellan_token_cache_misses_total", Help: "Token checks that read the store."},
+			stat(func(s authn.Stats) float64 { return float64(s.Misses) })),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "castellan_token_cache_applied_revision", Help: "Newest change-log revision the token cache has applied."},
+			stat(func(s authn.Stats) float64 { return float64(s.Applied) })),
+	}
 }

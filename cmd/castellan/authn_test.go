@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -91,6 +92,22 @@ func TestServeTrustedProxiesAndKeyUses(t *testing.T) {
 		}
 	}
 	exchanged := events.AuditEvents[0].OccurredAt // newest first: the exchange
+
+	// The bootstrap token was read from the store once and then answered
+	// from memory; the key's token was read once. /metrics says so.
+	resp, err := srv.client.Get(srv.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for name, want := range map[string]string{
+		"castellan_token_cache_hits_total": "1", "castellan_token_cache_misses_total": "2", "castellan_token_cache_entries": "2",
+	} {
+		if m := regexp.MustCompile(`(?m)^` + name + ` (\S+)$`).FindSubmatch(metrics); m == nil || string(m[1]) != want {
+			t.Errorf("%s: got %q, want %s", name, m, want)
+		}
+	}
 	if err := srv.stop(); err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/netip"
 	"os"
 	"strings"
 	"time"
@@ -56,7 +55,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	}
 	defer db.Close()
 	services := db.Services()
-	stopCache, err := startTokenCache(ctx, db, &services, *authnConfig.pollInterval, log)
+	cacheMetrics, stopCache, err := startTokenCache(ctx, db, &services, *authnConfig.pollInterval, log)
 	if err != nil {
 		return err
 	}
@@ -76,7 +75,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	mailCtx, stopMail := context.WithCancel(ctx)
 	waitMail := mailer.start(mailCtx)
 	defer func() { stopMail(); waitMail() }()
-	srv := newHTTPServer(services, log, operatorTokens, trustedProxies, mailer.devMailbox, policy)
+	srv := newHTTPServer(api.Config{Services: services, Logger: log, OperatorTokens: operatorTokens, TrustedProxies: trustedProxies,
+		DevMailbox: mailer.devMailbox, SignIn: policy, Collectors: cacheMetrics})
 	log.Info("listening", "addr", "http://"+ln.Addr().String(), "database", db.Dialect(), "mail", mailer.transport, "version", version())
 	fmt.Fprintf(stdout, "castellan listening on http://%s\n", ln.Addr())
 
@@ -99,22 +99,22 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	return nil
 }
 
-// newHTTPServer wires the authorizer and the API over the store's services;
-// devMailbox is nil when mail goes out by SMTP.
-func newHTTPServer(services castellan.Services, log *slog.Logger, operatorTokens []string, trustedProxies []netip.Prefix,
-	devMailbox castellan.MailRenderer, policy castellan.SignInPolicy) *http.Server {
-	authorizer := &authz.Authorizer{
+// newHTTPServer serves the API of cfg, adding the authorizer over its
+// services and the version.
+func newHTTPServer(cfg api.Config) *http.Server {
+	services := cfg.Services
+	cfg.Authorizer = &authz.Authorizer{
 		Grants: services.Grants, Groups: services.Groups, Roles: services.Roles, Projects: services.Projects,
 		ServiceAccounts: services.ServiceAccounts, Catalog: services.Catalog, Now: castellan.SystemClock,
 	}
+	cfg.Version = version()
 	return &http.Server{
-		Handler: api.New(api.Config{Services: services, Authorizer: authorizer, Logger: log, OperatorTokens: operatorTokens, Version: version(),
-			TrustedProxies: trustedProxies, DevMailbox: devMailbox, SignIn: policy}),
+		Handler:           api.New(cfg),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
 	}
 }
 
