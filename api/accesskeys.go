@@ -101,6 +101,19 @@ func isSelf(ctx context.Context, p UserPath) bool {
 	return c.Type == castellan.PrincipalUser && c.ID == p.User && c.OrganizationID == p.Org
 }
 
+// selfInProject refuses a caller whose token comes from an access key of
+// another project than projectID: managing one's own keys skips the
+// authorizer, which would otherwise hold the key to its project, and a
+// leaked key must not mint keys for the owner's other projects.
+func selfInProject(ctx context.Context, projectID string) error {
+	c, _ := castellan.PrincipalFrom(ctx)
+	if c.ProjectID != "" && c.ProjectID != projectID {
+		return castellan.Errorf(castellan.EFORBIDDEN, castellan.CodePermissionDenied,
+			"this token comes from an access key of project %s; it cannot manage keys of project %s", c.ProjectID, projectID)
+	}
+	return nil
+}
+
 // inOrg refuses callers of another organization before anything of it is
 // read, as allow does.
 func inOrg(ctx context.Context, p UserPath) error {
@@ -160,6 +173,9 @@ func (s *Server) createUserAccessKey(ctx context.Context, in *struct {
 		return nil, err
 	}
 	if isSelf(ctx, in.UserPath) {
+		if err := selfInProject(ctx, in.Body.ProjectID); err != nil {
+			return nil, err
+		}
 		if err := s.holdsSomeGrantIn(ctx, in.UserPath, in.Body.ProjectID); err != nil {
 			return nil, err
 		}
@@ -219,6 +235,9 @@ func (s *Server) userKey(ctx context.Context, p UserAccessKeyPath) (*castellan.A
 		return nil, err
 	}
 	if isSelf(ctx, p.UserPath) {
+		if err := selfInProject(ctx, k.ProjectID); err != nil {
+			return nil, err
+		}
 		return k, nil
 	}
 	if err := s.allow(ctx, p.Org, castellan.ProjectScope(k.ProjectID), accessKeyNotFound(p.Key)); err != nil {

@@ -358,3 +358,37 @@ func TestKeyLastUsedPerRequest(t *testing.T) {
 		}
 	})
 }
+
+// TestKeyCannotMintKeysElsewhere: managing one's own keys skips the
+// authorizer, so a key's token is held to its project there too: it can
+// rotate keys of its project, but neither create, read, change nor delete
+// the owner's keys of another project.
+func TestKeyCannotMintKeysElsewhere(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		f := &fixture{t: t, e: e, org: e.acme.OrganizationID}
+		f.project = f.newProject()
+		other := f.newProject()
+		u := f.newUser()
+		f.grant("project.member", "project/"+f.project, userSubject(u))
+		f.grant("project.member", "project/"+other, userSubject(u))
+		token := mustExchange(t, e, f.newKey(userSubject(u)))
+		keys := f.orgPath() + "/users/" + u + "/accessKeys"
+
+		wantStatus(t, e.do(t, request{method: "POST", path: keys, token: token, body: map[string]any{"projectId": f.project, "name": "rotated"}}),
+			http.StatusCreated)
+		wantRefused(t, e, request{method: "POST", path: keys, token: token, body: map[string]any{"projectId": other, "name": "escape"}},
+			http.StatusForbidden, castellan.CodePermissionDenied)
+		elsewhere, err := e.db.Services().AccessKeys.CreateAccessKey(system, f.org, castellan.AccessKeyCreate{
+			Owner: userSubject(u), ProjectID: other, Name: "other"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range []request{
+			{method: "GET", path: keys + "/" + elsewhere.ID, token: token},
+			{method: "PATCH", path: keys + "/" + elsewhere.ID, token: token, body: map[string]any{"status": "disabled"}},
+			{method: "DELETE", path: keys + "/" + elsewhere.ID, token: token},
+		} {
+			wantRefused(t, e, r, http.StatusForbidden, castellan.CodePermissionDenied)
+		}
+	})
+}
