@@ -45,7 +45,7 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 		renderConsoleError(w, r, errCSRF)
 		return
 	}
-	if ok, wait := s.signInPerIP.allow(castellan.RequestInfoFrom(ctx).SourceIP); !ok {
+	if ok, wait := s.signInPerIP.allow(sourceBucket(castellan.RequestInfoFrom(ctx).SourceIP)); !ok {
 		w.Header().Set("Retry-After", retryAfter(wait))
 		renderConsole(ctx, w, http.StatusTooManyRequests, "sign-in", consolePage{CSRF: cookie.Value,
 			Error: "Too many sign-in attempts from this address. Wait a little and try again."})

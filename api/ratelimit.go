@@ -3,6 +3,7 @@ package api
 import (
 	"math"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"sync"
 	"time"
@@ -86,6 +87,17 @@ func (l *keyedLimiter) allow(key string) (bool, time.Duration) {
 // up, at least 1.
 func retryAfter(wait time.Duration) string {
 	return strconv.Itoa(max(1, int(math.Ceil(wait.Seconds()))))
+}
+
+// sourceBucket is the bucket key of a client address: the address itself
+// for IPv4, its /64 for IPv6, since one client commonly holds a whole /64
+// and could otherwise take a fresh bucket per address.
+func sourceBucket(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil || a.Unmap().Is4() {
+		return ip
+	}
+	return netip.PrefixFrom(a, 64).Masked().String()
 }
 
 // rateLimited is the 429 problem with a Retry-After header in whole

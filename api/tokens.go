@@ -41,10 +41,13 @@ func (s *Server) registerTokens() {
 }
 
 func (s *Server) createToken(ctx context.Context, in *struct{ Body tokenExchangeBody }) (*accessTokenOutput, error) {
-	if ok, wait := s.exchangePerIP.allow(castellan.RequestInfoFrom(ctx).SourceIP); !ok {
+	source := sourceBucket(castellan.RequestInfoFrom(ctx).SourceIP)
+	if ok, wait := s.exchangePerIP.allow(source); !ok {
 		return nil, rateLimited("from this address", wait)
 	}
-	if ok, wait := s.exchangePerKey.allow(in.Body.KeyID); !ok {
+	// Per key and address: key IDs are not secret, and a stranger's
+	// attempts with a wrong secret must not spend the owner's allowance.
+	if ok, wait := s.exchangePerKey.allow(in.Body.KeyID + " " + source); !ok {
 		return nil, rateLimited("for this access key", wait)
 	}
 	t, err := s.services.AccessKeys.ExchangeAccessKey(ctx, in.Body.KeyID, in.Body.Secret)
