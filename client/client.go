@@ -21,6 +21,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -87,7 +89,27 @@ func (s *KeyTokenSource) Invalidate(token string) {
 	}
 }
 
+// origin returns the scheme and host of BaseURL, refusing plain HTTP to
+// anything but the loopback: the secret and the tokens would cross the
+// network in the clear.
+func (s *KeyTokenSource) origin() (*url.URL, error) {
+	u, err := url.Parse(s.BaseURL)
+	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		return nil, fmt.Errorf("castellan: BaseURL %q: want https://host[:port]", s.BaseURL)
+	}
+	if u.Scheme == "http" {
+		host := u.Hostname()
+		if a, err := netip.ParseAddr(host); !(host == "localhost" || err == nil && a.IsLoopback()) {
+			return nil, fmt.Errorf("castellan: BaseURL %q: plain http is allowed to the loopback only", s.BaseURL)
+		}
+	}
+	return &url.URL{Scheme: u.Scheme, Host: u.Host}, nil
+}
+
 func (s *KeyTokenSource) exchange(ctx context.Context) (string, error) {
+	if _, err := s.origin(); err != nil {
+		return "", err
+	}
 	body, err := json.Marshal(map[string]string{"keyId": s.KeyID, "secret": s.Secret})
 	if err != nil {
 		return "", err
@@ -137,9 +159,12 @@ func problemOf(resp *http.Response, data []byte) error {
 	return e
 }
 
-// Transport adds the source's bearer token to every request. On a 401 it
-// drops the token and, when the request can be sent again (no body, or
-// one with GetBody), retries once with a fresh one.
+// Transport adds the source's bearer token to every request to the
+// source's BaseURL (same scheme and host), and to no other: a redirect
+// elsewhere, or a call to another service through the same client, goes
+// out without it. On a 401 it drops the token and, when the request can be
+// sent again (no body, or one with GetBody), retries once with a fresh
+// one.
 type Transport struct {
 	Source *KeyTokenSource
 	// Base sends the requests; nil means http.DefaultTransport.
@@ -151,6 +176,13 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	base := t.Base
 	if base == nil {
 		base = http.DefaultTransport
+	}
+	origin, err := t.Source.origin()
+	if err != nil {
+		return nil, err
+	}
+	if req.URL.Scheme != origin.Scheme || req.URL.Host != origin.Host {
+		return base.RoundTrip(req)
 	}
 	resp, token, err := t.send(base, req)
 	if err != nil || resp.StatusCode != http.StatusUnauthorized {

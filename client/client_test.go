@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -137,5 +138,38 @@ func TestKeyTokenSourceRateLimited(t *testing.T) {
 	var apiErr *client.Error
 	if !errors.As(err, &apiErr) || apiErr.Status != http.StatusTooManyRequests || apiErr.RetryAfter != time.Second {
 		t.Fatalf("got %v, want 429 with Retry-After 1s", err)
+	}
+}
+
+// TestTransportKeepsTokenHome: the token goes to Castellan only, not to a
+// host a redirect (or the caller) points the same client at; and a plain
+// HTTP BaseURL is refused unless it is the loopback.
+func TestTransportKeepsTokenHome(t *testing.T) {
+	s := newServer(t)
+	var leaked atomic.Value
+	foreign := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		leaked.Store(r.Header.Get("Authorization"))
+	}))
+	t.Cleanup(foreign.Close)
+	foreignURL := strings.Replace(foreign.URL, "127.0.0.1", "localhost", 1) // another host than the API's
+	src := &client.KeyTokenSource{BaseURL: s.url, KeyID: s.key.ID, Secret: s.key.Secret}
+	hc := &http.Client{Transport: &client.Transport{Source: src}}
+	resp, err := hc.Get(foreignURL + "/collect")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if got, _ := leaked.Load().(string); got != "" {
+		t.Fatalf("the foreign host got Authorization %q", got)
+	}
+	if n := s.exchanges.Load(); n != 0 {
+		t.Fatalf("%d exchanges for a foreign request", n)
+	}
+
+	for _, base := range []string{"http://iam.example.com", "ftp://iam.example.com", "iam.example.com"} {
+		src := &client.KeyTokenSource{BaseURL: base, KeyID: s.key.ID, Secret: s.key.Secret}
+		if _, err := src.Token(context.Background()); err == nil || !strings.Contains(err.Error(), "BaseURL") {
+			t.Errorf("BaseURL %s: got %v, want it refused", base, err)
+		}
 	}
 }
