@@ -470,8 +470,15 @@ func (s *AccessKeyService) IntrospectToken(ctx context.Context, token string) (*
 	if err != nil || !ok {
 		return &castellan.TokenIntrospection{}, err
 	}
+	// exp is when the token stops working: its own expiry or its key's,
+	// whichever comes first, so that a service caching the answer until
+	// then never outlives the key.
+	c, err := t.credential()
+	if err != nil {
+		return nil, err
+	}
 	return &castellan.TokenIntrospection{
 		Active: true, Subject: t.ownerID, Organization: t.orgID, PrincipalType: t.ownerType,
-		KeyID: t.id, ProjectID: t.projectID, ExpiresAt: t.expiresAt.Time.Unix(), IssuedAt: t.issuedAt.Time.Unix(),
+		KeyID: t.id, ProjectID: t.projectID, ExpiresAt: c.ExpiresAt.Unix(), IssuedAt: t.issuedAt.Time.Unix(),
 	}, nil
 }

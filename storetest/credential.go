@@ -77,6 +77,10 @@ func testCredentialKeyToken(t *testing.T, open Opener) {
 			if c.Principal != want || c.TokenID != "" || !c.ExpiresAt.Equal(tc.want) || c.AllowSources != nil {
 				t.Fatalf("got %+v, want %+v expiring at %v", c, want, tc.want)
 			}
+			// Introspection tells other services the same expiry.
+			if info := must(f.s.AccessKeys.IntrospectToken(ctx, token.Token))(t); !info.Active || info.ExpiresAt != tc.want.Unix() {
+				t.Fatalf("introspection: got %+v, want active until %v", info, tc.want)
+			}
 			must(f.s.AccessKeys.DeleteAccessKey(ctx, f.org, k.ID))(t)
 		})
 	}
