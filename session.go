@@ -103,8 +103,9 @@ const (
 	// user, a wrong password, a locked account and a user that may not
 	// use the console, so that none can be told from another.
 	CodeSignInFailed = "auth.sign_in_failed"
-	// CodeConsoleIPNotAllowed: the password was right but the user's
-	// console IP allow list does not hold the client's address.
+	// CodeConsoleIPNotAllowed: a request of a session comes from an
+	// address the user's console IP allow list does not hold. (At
+	// sign-in such an address gets CodeSignInFailed.)
 	CodeConsoleIPNotAllowed = "auth.console_ip_not_allowed"
 	// CodeSessionInvalid: the session cookie is unknown, expired or
 	// revoked, or its user may no longer use the console.
@@ -154,9 +155,10 @@ type SessionService interface {
 	// in; it creates no session. Every path verifies one argon2id hash
 	// (a dummy one for unknown users) so that timing tells nothing.
 	// Failures of a known organization are audited, wrong passwords count
-	// towards the lockout. Returns EUNAUTHENTICATED (auth.sign_in_failed)
-	// for every failure but EFORBIDDEN (auth.console_ip_not_allowed),
-	// which comes only after a right password.
+	// towards the lockout, and so do attempts from an address outside the
+	// user's console IP allow list. Returns EUNAUTHENTICATED
+	// (auth.sign_in_failed) for every failure, the refused address
+	// included.
 	VerifySignIn(ctx context.Context, in SignIn) (*User, error)
 	// CreateSession starts a session of a user VerifySignIn returned, in
 	// state. A complete session sets the user's last login and restarts

@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"html"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -331,7 +333,9 @@ func withCSRF(form url.Values, token string) url.Values {
 }
 
 // TestConsoleIPAllowList: the user's console allow list applies at
-// sign-in, after a right password only, and on every later request.
+// sign-in, where a refused address gets the one failure answer whatever
+// the password and counts towards the lockout, and on every later
+// request, which it refuses with 403.
 func TestConsoleIPAllowList(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, e *env) {
 		org := e.acme.OrganizationID
@@ -339,10 +343,22 @@ func TestConsoleIPAllowList(t *testing.T) {
 			r.UseConsolePermitIP, r.ConsolePermitIPs = true, []string{"203.0.113.0/24"}
 		})
 		b := newBrowser(t, e.srv)
-		wantPage(t, b.signIn("Acme", "ann", consolePassword), http.StatusForbidden, "127.0.0.1 is not allowed")
-		wantPage(t, b.signIn("Acme", "ann", "Wrong-Horse-7-battery"), http.StatusUnauthorized, "Sign-in failed")
+		right := b.signIn("Acme", "ann", consolePassword)
+		wrong := b.signIn("Acme", "ann", "Wrong-Horse-7-battery")
+		wantPage(t, wrong, http.StatusUnauthorized, "Sign-in failed")
+		if right.status != wrong.status || right.body != wrong.body || strings.Contains(right.body, "not allowed") {
+			t.Fatalf("a right password from a refused address is told apart: %d\n%s", right.status, right.body)
+		}
 		if len(e.sessionsOf(t, ann)) != 0 {
 			t.Fatal("a refused sign-in made a session")
+		}
+		if reasons := e.signInFailures(t, ann); strings.Join(reasons, " ") != "ip_not_allowed wrong_password" {
+			t.Fatalf("got audited failures %v", reasons)
+		}
+		// Three more from the refused address make five: ann is locked,
+		// and stays locked once the address is allowed.
+		for range 3 {
+			wantPage(t, b.signIn("Acme", "ann", consolePassword), http.StatusUnauthorized, "Sign-in failed")
 		}
 		set := func(ranges ...string) {
 			t.Helper()
@@ -351,6 +367,8 @@ func TestConsoleIPAllowList(t *testing.T) {
 			}
 		}
 		set("203.0.113.0/24", "127.0.0.0/8")
+		wantPage(t, b.signIn("Acme", "ann", consolePassword), http.StatusUnauthorized, "Sign-in failed")
+		e.clock.Advance(castellan.DefaultSignInPolicy.LockoutPeriod)
 		wantRedirect(t, b.signIn("Acme", "ann", consolePassword), "/console")
 		wantPage(t, b.get("/console"), http.StatusOK, "Signed in as")
 		set("203.0.113.0/24")
@@ -571,7 +589,7 @@ func TestConsoleGolden(t *testing.T) {
 func TestConsoleIPAllowListBehindProxy(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, e *env) {
 		org := e.acme.OrganizationID
-		e.consoleUser(t, org, "ann", func(r *castellan.UserRegistration) {
+		ann := e.consoleUser(t, org, "ann", func(r *castellan.UserRegistration) {
 			r.UseConsolePermitIP, r.ConsolePermitIPs = true, []string{"203.0.113.0/24"}
 		})
 		signIn := func(b *browser, forwarded string) *page {
@@ -592,18 +610,43 @@ func TestConsoleIPAllowListBehindProxy(t *testing.T) {
 
 		// The test's peer, 127.0.0.1, is no proxy of e.srv: the header
 		// is a client's claim and changes nothing.
+		// A refused address gets the one failure answer at sign-in.
 		direct := newBrowser(t, e.srv)
-		wantPage(t, signIn(direct, "203.0.113.7"), http.StatusForbidden, "127.0.0.1 is not allowed")
+		wantPage(t, signIn(direct, "203.0.113.7"), http.StatusUnauthorized, "Sign-in failed")
 
 		proxied := e.serve(t, e.cache, []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")})
 		b := newBrowser(t, proxied)
-		wantPage(t, signIn(b, "198.51.100.9"), http.StatusForbidden, "198.51.100.9 is not allowed")
+		wantPage(t, signIn(b, "198.51.100.9"), http.StatusUnauthorized, "Sign-in failed")
 		// The proxy appends the peer it saw; a client's own entry to the
 		// left of it is not believed.
-		wantPage(t, signIn(b, "203.0.113.7, 198.51.100.9"), http.StatusForbidden, "198.51.100.9 is not allowed")
+		wantPage(t, signIn(b, "203.0.113.7, 198.51.100.9"), http.StatusUnauthorized, "Sign-in failed")
 		wantRedirect(t, signIn(b, "198.51.100.9, 203.0.113.7"), "/console")
 		wantPage(t, home(b, "203.0.113.7"), http.StatusOK, "Signed in as")
 		// The same session from an address outside the list is refused.
-		wantPage(t, home(b, "198.51.100.9"), http.StatusForbidden, "not allowed")
+		wantPage(t, home(b, "198.51.100.9"), http.StatusForbidden, "198.51.100.9 is not allowed")
+		if reasons := e.signInFailures(t, ann); strings.Join(reasons, " ") != "ip_not_allowed ip_not_allowed ip_not_allowed" {
+			t.Fatalf("got audited failures %v", reasons)
+		}
 	})
+}
+
+// signInFailures are the reasons of u's audited sign-in failures, sorted.
+func (e *env) signInFailures(t *testing.T, u *castellan.User) []string {
+	t.Helper()
+	action := "iam:SignIn"
+	events, _, err := e.db.Audit().FindAuditEvents(system, u.OrganizationID, castellan.AuditFilter{Action: &action, TargetID: &u.ID, PageSize: castellan.MaxPageSize})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var reasons []string
+	for _, ev := range events {
+		var outcome, reason string
+		json.Unmarshal(ev.Summary["outcome"], &outcome)
+		json.Unmarshal(ev.Summary["reason"], &reason)
+		if outcome == "failure" {
+			reasons = append(reasons, reason)
+		}
+	}
+	slices.Sort(reasons)
+	return reasons
 }

@@ -60,9 +60,6 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 	case castellan.CodeSignInFailed:
 		renderConsole(ctx, w, http.StatusUnauthorized, "sign-in", consolePage{CSRF: cookie.Value, Error: signInFailedText})
 		return
-	case castellan.CodeConsoleIPNotAllowed:
-		renderConsole(ctx, w, http.StatusForbidden, "sign-in", consolePage{CSRF: cookie.Value, Error: problemFor(ctx, err).Detail})
-		return
 	default:
 		renderConsoleError(w, r, err)
 		return

@@ -92,12 +92,14 @@ func (s *SessionService) VerifySignIn(ctx context.Context, in castellan.SignIn) 
 	if err != nil {
 		return nil, err
 	}
+	// An address outside the allow list gets the one answer and counts
+	// towards the lockout: a distinct answer would let anyone confirm a
+	// stolen password from anywhere, for free.
 	if !u.ConsoleIPAllowed(castellan.RequestInfoFrom(ctx).SourceIP) {
 		if _, err := s.recordFailure(ctx, orgID, u.ID, u.LoginID, failIPNotAllowed, in.Policy); err != nil {
 			return nil, err
 		}
-		return nil, castellan.Errorf(castellan.EFORBIDDEN, castellan.CodeConsoleIPNotAllowed,
-			"your address %s is not allowed to use the console for this user", castellan.RequestInfoFrom(ctx).SourceIP)
+		return nil, errSignInFailed
 	}
 	return u, nil
 }
@@ -139,8 +141,9 @@ func (s *SessionService) candidate(ctx context.Context, orgID, login string) (*s
 }
 
 // countedFailures are the reasons that count towards a lockout: someone
-// guessing a secret.
-var countedFailures = map[string]bool{failWrongPassword: true, failWrongMFA: true, failCurrentPassword: true}
+// guessing a secret, or trying a password from an address the user's
+// allow list refuses.
+var countedFailures = map[string]bool{failWrongPassword: true, failWrongMFA: true, failCurrentPassword: true, failIPNotAllowed: true}
 
 // recordFailure writes and audits one failed attempt on the organization,
 // of user userID ("" for a login that names nobody) and, when it counts,
@@ -188,8 +191,8 @@ func lockIfTooMany(ctx context.Context, tx *Tx, orgID, userID, login string, pol
 		from = since.Time
 	}
 	var n int
-	err = tx.queryRow(ctx, `SELECT COUNT(*) FROM sign_in_failures WHERE org_id = ? AND user_id = ? AND failed_at > ? AND reason IN (?, ?, ?)`,
-		orgID, userID, from, failWrongPassword, failWrongMFA, failCurrentPassword).Scan(&n)
+	err = tx.queryRow(ctx, `SELECT COUNT(*) FROM sign_in_failures WHERE org_id = ? AND user_id = ? AND failed_at > ? AND reason IN (?, ?, ?, ?)`,
+		orgID, userID, from, failWrongPassword, failWrongMFA, failCurrentPassword, failIPNotAllowed).Scan(&n)
 	if err != nil || n < policy.MaxFailures {
 		return false, err
 	}
