@@ -185,7 +185,9 @@ type SessionService interface {
 	// session waiting for the change becomes complete. With
 	// requireCurrent, current must be the password: else
 	// EUNAUTHENTICATED (auth.wrong_password), counted like a failed
-	// sign-in.
+	// sign-in; while the account is locked every current password gets
+	// that answer, and the failure that locks the account also ends
+	// sessionID.
 	ChangePassword(ctx context.Context, orgID, userID, sessionID, current, next string, requireCurrent bool, policy SignInPolicy) error
 	// FindSessions lists the user's live sessions, newest first.
 	FindSessions(ctx context.Context, orgID, userID string) ([]*Session, error)

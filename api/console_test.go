@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"html"
 	"io"
 	"net/http"
@@ -17,6 +18,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/castellan-iam/castellan"
 	"github.com/castellan-iam/castellan/sqlstore/sqltest"
@@ -649,4 +651,46 @@ func (e *env) signInFailures(t *testing.T, u *castellan.User) []string {
 	}
 	slices.Sort(reasons)
 	return reasons
+}
+
+// TestConsolePasswordFormLockout: the password form of a complete
+// session counts wrong current passwords; the one that locks the account
+// ends that session, and while the account is locked another session's
+// right current password is refused with the same answer, audited, and
+// changes nothing.
+func TestConsolePasswordFormLockout(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		org := e.acme.OrganizationID
+		ann := e.consoleUser(t, org, "ann", nil)
+		thief, owner := e.signedIn(t, ann), e.signedIn(t, ann)
+		e.clock.Advance(time.Second) // failures count after the last sign-in
+		thief.get("/console/password")
+		owner.get("/console/password")
+		const next = "Better-Horse-8-staple"
+		guess := func(b *browser, current string) *page {
+			t.Helper()
+			return b.post("/console/password", url.Values{"current": {current}, "password": {next}, "confirm": {next}})
+		}
+		for i := range castellan.DefaultSignInPolicy.MaxFailures {
+			wantPage(t, guess(thief, fmt.Sprintf("Guess-Horse-%d-battery", i)), http.StatusUnauthorized, "current password is wrong")
+		}
+		// The fifth locked ann and ended the guessing session, not the
+		// other, complete one.
+		wantRedirect(t, thief.get("/console/password"), "/console/sign-in")
+		if sessions := e.sessionsOf(t, ann); len(sessions) != 1 {
+			t.Fatalf("got sessions %+v, want the owner's only", sessions)
+		}
+		before := e.state(t)
+		wantPage(t, guess(owner, consolePassword), http.StatusUnauthorized, "current password is wrong")
+		after := e.state(t)
+		if after.revision != before.revision+1 || after.events[org] != before.events[org]+1 {
+			t.Fatalf("the refusal while locked wrote %+v after %+v, want one audited failure", after, before)
+		}
+		if reasons := e.signInFailures(t, ann); !slices.Contains(reasons, "locked") {
+			t.Fatalf("got audited failures %v", reasons)
+		}
+		e.clock.Advance(castellan.DefaultSignInPolicy.LockoutPeriod)
+		// The password did not change.
+		wantRedirect(t, newBrowser(t, e.srv).signIn("Acme", "ann", consolePassword), "/console")
+	})
 }

@@ -83,7 +83,7 @@ func (s *SessionService) VerifySignIn(ctx context.Context, in castellan.SignIn) 
 		if c != nil {
 			userID, name = c.id, c.loginID
 		}
-		if _, err := s.recordFailure(ctx, orgID, userID, name, reason, in.Policy); err != nil {
+		if _, err := s.recordFailure(ctx, orgID, userID, name, reason, in.Policy, ""); err != nil {
 			return nil, err
 		}
 		return nil, errSignInFailed
@@ -96,7 +96,7 @@ func (s *SessionService) VerifySignIn(ctx context.Context, in castellan.SignIn) 
 	// towards the lockout: a distinct answer would let anyone confirm a
 	// stolen password from anywhere, for free.
 	if !u.ConsoleIPAllowed(castellan.RequestInfoFrom(ctx).SourceIP) {
-		if _, err := s.recordFailure(ctx, orgID, u.ID, u.LoginID, failIPNotAllowed, in.Policy); err != nil {
+		if _, err := s.recordFailure(ctx, orgID, u.ID, u.LoginID, failIPNotAllowed, in.Policy, ""); err != nil {
 			return nil, err
 		}
 		return nil, errSignInFailed
@@ -147,12 +147,23 @@ var countedFailures = map[string]bool{failWrongPassword: true, failWrongMFA: tru
 
 // recordFailure writes and audits one failed attempt on the organization,
 // of user userID ("" for a login that names nobody) and, when it counts,
-// locks the user once policy.MaxFailures are reached within the window.
-// It reports whether it locked the user.
-func (s *SessionService) recordFailure(ctx context.Context, orgID, userID, login, reason string, policy castellan.SignInPolicy) (bool, error) {
-	login = cleanText(login, 254)
+// locks the user once policy.MaxFailures are reached within the window;
+// a lockout also ends the session endSession, if not "". It reports
+// whether it locked the user.
+func (s *SessionService) recordFailure(ctx context.Context, orgID, userID, login, reason string, policy castellan.SignInPolicy, endSession string) (bool, error) {
 	locked := false
 	err := s.db.update(ctx, func(tx *Tx) error {
+		var err error
+		locked, err = recordFailureTx(ctx, tx, orgID, userID, login, reason, policy, endSession)
+		return err
+	})
+	return locked, err
+}
+
+// recordFailureTx is recordFailure inside tx.
+func recordFailureTx(ctx context.Context, tx *Tx, orgID, userID, login, reason string, policy castellan.SignInPolicy, endSession string) (bool, error) {
+	login = cleanText(login, 254)
+	{
 		id := newID()
 		var user any
 		if userID != "" {
@@ -161,7 +172,7 @@ func (s *SessionService) recordFailure(ctx context.Context, orgID, userID, login
 		_, err := tx.exec(ctx, `INSERT INTO sign_in_failures (id, org_id, user_id, login_tried, reason, failed_at, source_ip)
 			VALUES (?, ?, ?, ?, ?, ?, ?)`, id, orgID, user, login, reason, tx.now, tx.info.SourceIP)
 		if err != nil {
-			return fmt.Errorf("insert sign-in failure: %w", err)
+			return false, fmt.Errorf("insert sign-in failure: %w", err)
 		}
 		_, err = tx.record(ctx, change{
 			orgID: orgID, action: "iam:SignIn", entityType: "user", entityID: userID, entityName: login,
@@ -169,18 +180,17 @@ func (s *SessionService) recordFailure(ctx context.Context, orgID, userID, login
 			also:    []changedEntity{{"sign_in_failure", id, "create"}},
 		})
 		if err != nil || userID == "" || !countedFailures[reason] {
-			return err
+			return false, err
 		}
-		locked, err = lockIfTooMany(ctx, tx, orgID, userID, login, policy)
-		return err
-	})
-	return locked, err
+		return lockIfTooMany(ctx, tx, orgID, userID, login, policy, endSession)
+	}
 }
 
 // lockIfTooMany locks the user when its counted failures since the window
 // began (or since its last success or lockout) reach policy.MaxFailures,
-// and ends its unfinished sessions.
-func lockIfTooMany(ctx context.Context, tx *Tx, orgID, userID, login string, policy castellan.SignInPolicy) (bool, error) {
+// and ends its unfinished sessions and the session endSession (the one
+// that made the last failure), if not "".
+func lockIfTooMany(ctx context.Context, tx *Tx, orgID, userID, login string, policy castellan.SignInPolicy, endSession string) (bool, error) {
 	var since sql.NullTime
 	err := tx.queryRow(ctx, `SELECT failures_since FROM users WHERE org_id = ? AND id = ?`+tx.db.dialect.lockExclusive, orgID, userID).Scan(&since)
 	if err != nil {
@@ -200,7 +210,7 @@ func lockIfTooMany(ctx context.Context, tx *Tx, orgID, userID, login string, pol
 	if _, err := tx.exec(ctx, `UPDATE users SET locked_until = ?, failures_since = ? WHERE org_id = ? AND id = ?`, until, until, orgID, userID); err != nil {
 		return false, fmt.Errorf("lock user: %w", err)
 	}
-	ended, err := deleteSessionsWhere(ctx, tx, `org_id = ? AND user_id = ? AND state <> 'complete'`, orgID, userID)
+	ended, err := deleteSessionsWhere(ctx, tx, `org_id = ? AND user_id = ? AND (state <> 'complete' OR id = ?)`, orgID, userID, endSession)
 	if err != nil {
 		return false, err
 	}
@@ -222,23 +232,34 @@ func (s *SessionService) RecordMFAFailure(ctx context.Context, orgID, userID str
 	if err != nil {
 		return false, err
 	}
-	return s.recordFailure(ctx, orgID, userID, login, failWrongMFA, policy)
+	return s.recordFailure(ctx, orgID, userID, login, failWrongMFA, policy, "")
 }
 
 // ChangePassword implements castellan.SessionService.
 func (s *SessionService) ChangePassword(ctx context.Context, orgID, userID, sessionID, current, next string, requireCurrent bool, policy castellan.SignInPolicy) error {
-	login, newHash, err := s.newPasswordHash(ctx, orgID, userID, current, next, requireCurrent, policy)
+	login, newHash, err := s.newPasswordHash(ctx, orgID, userID, sessionID, current, next, requireCurrent, policy)
 	if err != nil {
 		return err
 	}
-	return s.db.update(ctx, func(tx *Tx) error {
-		var resetRequired bool
-		err := tx.queryRow(ctx, `SELECT password_reset_required FROM users WHERE org_id = ? AND id = ? AND status = 'active'`+tx.db.dialect.lockExclusive,
-			orgID, userID).Scan(&resetRequired)
+	refused := false
+	err = s.db.update(ctx, func(tx *Tx) error {
+		var (
+			resetRequired bool
+			lockedUntil   sql.NullTime
+		)
+		err := tx.queryRow(ctx, `SELECT password_reset_required, locked_until FROM users WHERE org_id = ? AND id = ? AND status = 'active'`+tx.db.dialect.lockExclusive,
+			orgID, userID).Scan(&resetRequired, &lockedUntil)
 		if errors.Is(err, sql.ErrNoRows) {
 			return notFound(castellan.CodeUserNotFound, "user", userID)
 		}
 		if err != nil {
+			return err
+		}
+		// The lock is checked again here, where writers are serialized: a
+		// right guess racing the failures that lock the account loses.
+		if requireCurrent && lockedUntil.Valid && tx.now.Before(lockedUntil.Time) {
+			refused = true
+			_, err := recordFailureTx(ctx, tx, orgID, userID, login, failLocked, policy, sessionID)
 			return err
 		}
 		tx.actor = castellan.Principal{Type: castellan.PrincipalUser, ID: userID, OrganizationID: orgID, SessionID: sessionID}
@@ -274,14 +295,29 @@ func (s *SessionService) ChangePassword(ctx context.Context, orgID, userID, sess
 		})
 		return err
 	})
+	if err == nil && refused {
+		err = errWrongCurrentPassword()
+	}
+	return err
+}
+
+// errWrongCurrentPassword is the answer to a wrong current password, and
+// to any while the account is locked.
+func errWrongCurrentPassword() error {
+	return &castellan.Error{Kind: castellan.EUNAUTHENTICATED, Code: castellan.CodeWrongPassword, Message: "the current password is wrong",
+		Fields: []castellan.FieldError{{Field: "current", Rule: "match", Message: "is not your current password"}}}
 }
 
 // newPasswordHash checks a password change before its transaction (the
 // current password when asked, the policy, that the password changes) and
 // returns the user's login ID and the new password's hash.
-func (s *SessionService) newPasswordHash(ctx context.Context, orgID, userID, current, next string, requireCurrent bool, policy castellan.SignInPolicy) (login, newHash string, err error) {
-	var hash sql.NullString
-	err = s.db.queryRow(ctx, `SELECT login_id, password_hash FROM users WHERE org_id = ? AND id = ? AND status = 'active'`, orgID, userID).Scan(&login, &hash)
+func (s *SessionService) newPasswordHash(ctx context.Context, orgID, userID, sessionID, current, next string, requireCurrent bool, policy castellan.SignInPolicy) (login, newHash string, err error) {
+	var (
+		hash        sql.NullString
+		lockedUntil sql.NullTime
+	)
+	err = s.db.queryRow(ctx, `SELECT login_id, password_hash, locked_until FROM users WHERE org_id = ? AND id = ? AND status = 'active'`,
+		orgID, userID).Scan(&login, &hash, &lockedUntil)
 	if errors.Is(err, sql.ErrNoRows) || err == nil && !hash.Valid {
 		return "", "", notFound(castellan.CodeUserNotFound, "user", userID)
 	}
@@ -293,12 +329,21 @@ func (s *SessionService) newPasswordHash(ctx context.Context, orgID, userID, cur
 		if err != nil {
 			return "", "", fmt.Errorf("verify password: %w", err)
 		}
-		if !right {
-			if _, err := s.recordFailure(ctx, orgID, userID, login, failCurrentPassword, policy); err != nil {
+		// A locked account gets the answer of a wrong password, whatever
+		// was given, so that a borrowed session cannot go on guessing;
+		// the failure that locks the account also ends the session.
+		reason := ""
+		switch {
+		case lockedUntil.Valid && s.db.now().Before(lockedUntil.Time):
+			reason = failLocked
+		case !right:
+			reason = failCurrentPassword
+		}
+		if reason != "" {
+			if _, err := s.recordFailure(ctx, orgID, userID, login, reason, policy, sessionID); err != nil {
 				return "", "", err
 			}
-			return "", "", &castellan.Error{Kind: castellan.EUNAUTHENTICATED, Code: castellan.CodeWrongPassword, Message: "the current password is wrong",
-				Fields: []castellan.FieldError{{Field: "current", Rule: "match", Message: "is not your current password"}}}
+			return "", "", errWrongCurrentPassword()
 		}
 	}
 	if err := castellan.UnsafePassword(castellan.CheckPassword("password", login, next)); err != nil {
