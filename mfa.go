@@ -63,14 +63,24 @@ type MFAService interface {
 	// auth.mfa_unavailable when the user is no longer an active local
 	// user).
 	ConfirmTOTP(ctx context.Context, orgID, userID, code string) ([]string, error)
-	// VerifyMFA accepts a TOTP code of the confirmed secret (the current
-	// time step or one either side) whose step is newer than the last one
-	// accepted, or an unused recovery code, which it uses up. Returns
-	// EUNAUTHENTICATED (auth.mfa_failed) for anything else, including a
-	// replayed code, or EPRECONDITION (auth.mfa_not_enrolled). A failed
-	// verification changes nothing: counting failures is the caller's.
-	// Returns ENOTFOUND (user.not_found).
-	VerifyMFA(ctx context.Context, orgID, userID, code string) error
+	// VerifyMFA is the second step of the console sign-in of sessionID:
+	// it accepts a TOTP code of the confirmed secret (the current time
+	// step or one either side) whose step is newer than the last one
+	// accepted, or an unused recovery code, which it uses up.
+	//
+	// Verifying and counting a failure are one write transaction with
+	// the lockout, so that concurrent attempts get no more guesses than
+	// policy.MaxFailures: it refuses when sessionID is no longer a
+	// session of the user in state mfa_pending (EUNAUTHENTICATED
+	// auth.session_invalid, nothing written) and when the account is
+	// locked (EUNAUTHENTICATED auth.sign_in_failed, audited, the code not
+	// checked). Anything else but a right code, a replayed one included,
+	// is recorded and audited as a failed sign-in and counts towards the
+	// lockout; it returns EUNAUTHENTICATED auth.mfa_failed, or
+	// auth.sign_in_failed when that failure locked the account (which
+	// ends the user's unfinished sessions, sessionID among them). Returns
+	// EPRECONDITION (auth.mfa_not_enrolled) or ENOTFOUND (user.not_found).
+	VerifyMFA(ctx context.Context, orgID, userID, sessionID, code string, policy SignInPolicy) error
 	// MFAStatus reports the user's second factor. Returns ENOTFOUND
 	// (user.not_found).
 	MFAStatus(ctx context.Context, orgID, userID string) (*MFAStatus, error)

@@ -175,8 +175,9 @@ type SessionService interface {
 	// complete does what a complete CreateSession does. Returns ENOTFOUND
 	// (session.not_found).
 	AdvanceSession(ctx context.Context, orgID, sessionID string, state SessionState) error
-	// RecordMFAFailure counts a wrong second factor towards the lockout
-	// and audits it; a lockout ends the user's unfinished sessions.
+	// RecordMFAFailure counts a wrong second factor (a wrong code at
+	// enrolment; VerifyMFA counts its own) towards the lockout and audits
+	// it; a lockout ends the user's unfinished sessions.
 	// It reports whether the account is now locked.
 	RecordMFAFailure(ctx context.Context, orgID, userID string, policy SignInPolicy) (bool, error)
 	// ChangePassword sets a new password (policy checked: EINVALID

@@ -1,10 +1,12 @@
 package api_test
 
 import (
+	"io"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -109,5 +111,82 @@ func TestConsoleMFA(t *testing.T) {
 		wantRedirect(t, b5.signIn("Acme", "bob", consolePassword), "/console/mfa")
 		wantRedirect(t, b5.get("/console/mfa"), "/console/mfa/setup")
 		setupPage(b5.get("/console/mfa/setup"), http.StatusOK)
+	})
+}
+
+// TestConsoleMFAConcurrentCodes: parallel wrong codes of one session get
+// no more guesses than the lockout allows: at most MaxFailures are
+// checked (each audited), the account is locked, and the session ended.
+func TestConsoleMFAConcurrentCodes(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		org := e.acme.OrganizationID
+		ann := e.consoleUser(t, org, "ann", nil)
+		mfa := e.db.Services().MFA
+		setup, err := mfa.BeginTOTP(system, org, ann.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := mfa.ConfirmTOTP(system, org, ann.ID, e.totpNow(t, setup.Secret)); err != nil {
+			t.Fatal(err)
+		}
+		b := newBrowser(t, e.srv)
+		wantRedirect(t, b.signIn("Acme", "ann", consolePassword), "/console/mfa")
+		wantPage(t, b.get("/console/mfa"), http.StatusOK, `name="code"`)
+		e.clock.Advance(30 * time.Second)
+
+		const parallel = 20
+		form := url.Values{"csrf": {b.csrf}, "code": {"000000"}}.Encode()
+		statuses := make([]int, parallel)
+		errs := make([]error, parallel)
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for i := range parallel {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				req, err := http.NewRequest(http.MethodPost, b.base+"/console/mfa", strings.NewReader(form))
+				if err != nil {
+					errs[i] = err
+					return
+				}
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				resp, err := b.client.Do(req)
+				if err != nil {
+					errs[i] = err
+					return
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				statuses[i] = resp.StatusCode
+			}()
+		}
+		close(start)
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil || statuses[i] != http.StatusUnauthorized && statuses[i] != http.StatusSeeOther {
+				t.Fatalf("request %d: got %d, %v", i, statuses[i], err)
+			}
+		}
+		checked := 0
+		for _, reason := range e.signInFailures(t, ann) {
+			if reason == "wrong_mfa_code" {
+				checked++
+			}
+		}
+		if limit := castellan.DefaultSignInPolicy.MaxFailures; checked != limit {
+			t.Fatalf("%d of %d parallel codes were checked, want %d (MaxFailures)", checked, parallel, limit)
+		}
+		// Locked, and the sign-in is over: the right password and then a
+		// right code get nowhere.
+		wantRedirect(t, b.get("/console/mfa"), "/console/sign-in")
+		wantPage(t, b.signIn("Acme", "ann", consolePassword), http.StatusUnauthorized, "Sign-in failed")
+		if len(e.sessionsOf(t, ann)) != 0 {
+			t.Fatal("the lockout left a session")
+		}
+		e.clock.Advance(castellan.DefaultSignInPolicy.LockoutPeriod)
+		wantRedirect(t, b.signIn("Acme", "ann", consolePassword), "/console/mfa")
+		b.get("/console/mfa")
+		wantRedirect(t, b.post("/console/mfa", url.Values{"code": {e.totpNow(t, setup.Secret)}}), "/console")
 	})
 }

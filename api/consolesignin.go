@@ -122,22 +122,36 @@ func (s *Server) mfaPage(w http.ResponseWriter, r *http.Request, c *consoleReque
 	renderConsole(r.Context(), w, http.StatusOK, "mfa", c.page())
 }
 
+// verifyMFA checks the code. The store counts a wrong one towards the
+// lockout in the same transaction, with the lock and the session checked
+// there too, so that parallel requests get no more guesses than one after
+// the other.
 func (s *Server) verifyMFA(w http.ResponseWriter, r *http.Request, c *consoleRequest) {
-	err := s.services.MFA.VerifyMFA(r.Context(), c.user.OrganizationID, c.user.ID, r.PostForm.Get("code"))
-	switch castellan.ErrorKind(err) {
-	case "":
+	err := s.services.MFA.VerifyMFA(r.Context(), c.user.OrganizationID, c.user.ID, c.session.ID, r.PostForm.Get("code"), s.signInPolicy)
+	switch {
+	case err == nil:
 		s.advance(w, r, c, afterMFA(c.user))
-	case castellan.EUNAUTHENTICATED:
-		s.mfaRefused(w, r, c, func() {
-			p := c.page()
-			p.Error = "The code is not valid. Enter the next code of your app, or a recovery code."
-			renderConsole(r.Context(), w, http.StatusUnauthorized, "mfa", p)
-		})
-	case castellan.EPRECONDITION:
+	case castellan.ErrorCode(err) == castellan.CodeMFAFailed:
+		p := c.page()
+		p.Error = "The code is not valid. Enter the next code of your app, or a recovery code."
+		renderConsole(r.Context(), w, http.StatusUnauthorized, "mfa", p)
+	case castellan.ErrorCode(err) == castellan.CodeSignInFailed:
+		s.signInEnded(w, r)
+	case castellan.ErrorCode(err) == castellan.CodeSessionInvalid:
+		setCookie(w, r, sessionCookie, "", true)
+		seeOther(w, consolePath+"/sign-in")
+	case castellan.ErrorKind(err) == castellan.EPRECONDITION:
 		seeOther(w, consolePath+"/mfa/setup")
 	default:
 		renderConsoleError(w, r, err)
 	}
+}
+
+// signInEnded answers the request whose failure locked the account: the
+// sign-in is over (the store ended the session).
+func (s *Server) signInEnded(w http.ResponseWriter, r *http.Request) {
+	setCookie(w, r, sessionCookie, "", true)
+	renderConsole(r.Context(), w, http.StatusUnauthorized, "sign-in", consolePage{CSRF: signInToken(w, r), Error: signInFailedText})
 }
 
 // mfaRefused counts a wrong code towards the lockout. When that locks the
@@ -149,8 +163,7 @@ func (s *Server) mfaRefused(w http.ResponseWriter, r *http.Request, c *consoleRe
 	case err != nil:
 		renderConsoleError(w, r, err)
 	case locked:
-		setCookie(w, r, sessionCookie, "", true)
-		renderConsole(r.Context(), w, http.StatusUnauthorized, "sign-in", consolePage{CSRF: signInToken(w, r), Error: signInFailedText})
+		s.signInEnded(w, r)
 	default:
 		retry()
 	}

@@ -186,26 +186,65 @@ func (s *MFAService) ConfirmTOTP(ctx context.Context, orgID, userID, code string
 
 // VerifyMFA implements castellan.MFAService. Six digits are a TOTP code;
 // anything else is taken for a recovery code.
-func (s *MFAService) VerifyMFA(ctx context.Context, orgID, userID, code string) error {
-	return s.db.update(ctx, func(tx *Tx) error {
+//
+// A refusal is written in the same transaction as the check (writers are
+// serialized), and that transaction commits: the error is returned after.
+func (s *MFAService) VerifyMFA(ctx context.Context, orgID, userID, sessionID, code string, policy castellan.SignInPolicy) error {
+	var refusal error
+	err := s.db.update(ctx, func(tx *Tx) error {
 		u, err := lockMFAUser(ctx, tx, orgID, userID)
 		if err != nil {
 			return err
 		}
-		var secret sql.NullString
-		var lastStep int64
-		err = tx.queryRow(ctx, `SELECT secret, last_step FROM user_totp WHERE user_id = ?`, userID).Scan(&secret, &lastStep)
-		if errors.Is(err, sql.ErrNoRows) || err == nil && !secret.Valid {
-			return castellan.Errorf(castellan.EPRECONDITION, castellan.CodeMFANotEnrolled, "user %s has no second factor", userID)
+		var state string
+		err = tx.queryRow(ctx, `SELECT state FROM console_sessions WHERE org_id = ? AND id = ? AND user_id = ?`, orgID, sessionID, userID).Scan(&state)
+		if errors.Is(err, sql.ErrNoRows) || err == nil && state != string(castellan.SessionMFAPending) {
+			return castellan.Errorf(castellan.EUNAUTHENTICATED, castellan.CodeSessionInvalid, "the session is not waiting for a second factor")
 		}
 		if err != nil {
-			return fmt.Errorf("read TOTP factor: %w", err)
+			return fmt.Errorf("read session: %w", err)
 		}
-		if isTOTPCode(code) {
-			return verifyTOTP(ctx, tx, u, orgID, secret.String, lastStep, code)
+		var lockedUntil sql.NullTime
+		if err := tx.queryRow(ctx, `SELECT locked_until FROM users WHERE org_id = ? AND id = ?`, orgID, userID).Scan(&lockedUntil); err != nil {
+			return err
 		}
-		return useRecoveryCode(ctx, tx, u, orgID, code)
+		if lockedUntil.Valid && tx.now.Before(lockedUntil.Time) {
+			refusal = errSignInFailed
+			_, err := recordFailureTx(ctx, tx, orgID, userID, u.loginID, failLocked, policy, sessionID)
+			return err
+		}
+		err = s.verify(ctx, tx, u, orgID, userID, code)
+		if castellan.ErrorCode(err) != castellan.CodeMFAFailed {
+			return err
+		}
+		refusal = err
+		locked, err := recordFailureTx(ctx, tx, orgID, userID, u.loginID, failWrongMFA, policy, sessionID)
+		if locked {
+			refusal = errSignInFailed
+		}
+		return err
 	})
+	if err != nil {
+		return err
+	}
+	return refusal
+}
+
+// verify checks code against the user's factor and recovery codes.
+func (s *MFAService) verify(ctx context.Context, tx *Tx, u *mfaUser, orgID, userID, code string) error {
+	var secret sql.NullString
+	var lastStep int64
+	err := tx.queryRow(ctx, `SELECT secret, last_step FROM user_totp WHERE user_id = ?`, userID).Scan(&secret, &lastStep)
+	if errors.Is(err, sql.ErrNoRows) || err == nil && !secret.Valid {
+		return castellan.Errorf(castellan.EPRECONDITION, castellan.CodeMFANotEnrolled, "user %s has no second factor", userID)
+	}
+	if err != nil {
+		return fmt.Errorf("read TOTP factor: %w", err)
+	}
+	if isTOTPCode(code) {
+		return verifyTOTP(ctx, tx, u, orgID, secret.String, lastStep, code)
+	}
+	return useRecoveryCode(ctx, tx, u, orgID, code)
 }
 
 // verifyTOTP accepts code when it is of a step newer than lastStep and

@@ -25,6 +25,8 @@ func testMFA(t *testing.T, open Opener) {
 	t.Run("CrossOrganization", func(t *testing.T) { testMFACrossOrganization(t, open) })
 	t.Run("ConcurrentTOTP", func(t *testing.T) { testMFAConcurrentTOTP(t, open) })
 	t.Run("ConcurrentRecoveryCode", func(t *testing.T) { testMFAConcurrentRecoveryCode(t, open) })
+	t.Run("Lockout", func(t *testing.T) { testMFALockout(t, open) })
+	t.Run("SessionChecked", func(t *testing.T) { testMFASessionChecked(t, open) })
 }
 
 // totpCode is the code of secret for the time step at.
@@ -37,26 +39,38 @@ func totpCode(tb testing.TB, secret string, at time.Time) string {
 	return code
 }
 
-// enrolled is a user with a confirmed TOTP factor.
+// enrolled is a user with a confirmed TOTP factor and a session waiting
+// for it.
 type enrolled struct {
 	orgID, userID string
+	sessionID     string
 	secret        string
 	recoveryCodes []string
 }
 
+// lenientPolicy locks nobody in the tests that are not about the lockout.
+var lenientPolicy = castellan.SignInPolicy{IdleTimeout: time.Hour, AbsoluteTimeout: time.Hour,
+	MaxFailures: 1000, FailureWindow: time.Minute, LockoutPeriod: time.Minute}
+
 // enrolMFA gives the user a confirmed TOTP factor, confirmed with the code
-// of the clock's current step.
+// of the clock's current step, and a session at the MFA step.
 func enrolMFA(tb testing.TB, s castellan.Services, clock *Clock, orgID, userID string) enrolled {
 	tb.Helper()
 	ctx := userCtx(userID, orgID, "r-enrol")
 	setup := must(s.MFA.BeginTOTP(ctx, orgID, userID))(tb)
 	codes := must(s.MFA.ConfirmTOTP(ctx, orgID, userID, totpCode(tb, setup.Secret, clock.Now())))(tb)
-	return enrolled{orgID: orgID, userID: userID, secret: setup.Secret, recoveryCodes: codes}
+	sess := must(s.Sessions.CreateSession(ctx, orgID, userID, castellan.SessionMFAPending, "", lenientPolicy))(tb)
+	return enrolled{orgID: orgID, userID: userID, sessionID: sess.Session.ID, secret: setup.Secret, recoveryCodes: codes}
 }
 
-// verify calls VerifyMFA as the user.
+// verify calls VerifyMFA as the user, in its session, with a policy that
+// locks nobody.
 func (e enrolled) verify(s castellan.Services, code string) error {
-	return s.MFA.VerifyMFA(userCtx(e.userID, e.orgID, "r-verify"), e.orgID, e.userID, code)
+	return e.verifyWith(s, e.sessionID, code, lenientPolicy)
+}
+
+func (e enrolled) verifyWith(s castellan.Services, sessionID, code string, policy castellan.SignInPolicy) error {
+	return s.MFA.VerifyMFA(userCtx(e.userID, e.orgID, "r-verify"), e.orgID, e.userID, sessionID, code, policy)
 }
 
 func (e enrolled) mustVerify(tb testing.TB, s castellan.Services, code string) {
@@ -72,6 +86,36 @@ func refused(tb testing.TB, s castellan.Services, orgID string, before snapshot,
 	tb.Helper()
 	wantCode(tb, err, castellan.EUNAUTHENTICATED, castellan.CodeMFAFailed)
 	unchanged(tb, s, orgID, before)
+}
+
+// refusedCounted fails tb unless err is a failed verification and all
+// that was written since before are audited sign-in failures (each its
+// own revision).
+func refusedCounted(tb testing.TB, s castellan.Services, orgID string, before snapshot, err error) {
+	tb.Helper()
+	wantCode(tb, err, castellan.EUNAUTHENTICATED, castellan.CodeMFAFailed)
+	after := takeSnapshot(tb, s, orgID)
+	n := len(failuresSince(tb, s, orgID, before.revision))
+	if n == 0 || after.events-before.events != n || after.revision-before.revision != int64(n) {
+		tb.Fatalf("got %+v after %+v, want only the %d audited failures written", after, before, n)
+	}
+}
+
+// failuresSince are the reasons of the organization's audited sign-in
+// failures after revision.
+func failuresSince(tb testing.TB, s castellan.Services, orgID string, revision int64) []string {
+	tb.Helper()
+	events := listed(s.Audit.FindAuditEvents(context.Background(), orgID, castellan.AuditFilter{Action: ptr("iam:SignIn"), PageSize: castellan.MaxPageSize}))(tb)
+	var reasons []string
+	for _, e := range events {
+		var outcome, reason string
+		json.Unmarshal(e.Summary["outcome"], &outcome)
+		json.Unmarshal(e.Summary["reason"], &reason)
+		if e.Revision > revision && outcome == "failure" {
+			reasons = append(reasons, reason)
+		}
+	}
+	return reasons
 }
 
 func wantMFAStatus(tb testing.TB, s castellan.Services, orgID, userID string, want castellan.MFAStatus) {
@@ -105,11 +149,12 @@ func testMFAEnrol(t *testing.T, open Opener) {
 	u := newUsers(t, s, org, "ann", 1)[0]
 	ctx := userCtx(u.ID, org, "r-mfa")
 	wantMFAStatus(t, s, org, u.ID, castellan.MFAStatus{})
+	sess := must(s.Sessions.CreateSession(ctx, org, u.ID, castellan.SessionMFAPending, "", lenientPolicy))(t).Session.ID
 
 	before := takeSnapshot(t, s, org)
 	_, err := s.MFA.ConfirmTOTP(ctx, org, u.ID, "123456")
 	wantCode(t, err, castellan.EPRECONDITION, castellan.CodeMFANoPendingSetup)
-	err = s.MFA.VerifyMFA(ctx, org, u.ID, "123456")
+	err = s.MFA.VerifyMFA(ctx, org, u.ID, sess, "123456", lenientPolicy)
 	wantCode(t, err, castellan.EPRECONDITION, castellan.CodeMFANotEnrolled)
 	unchanged(t, s, org, before)
 
@@ -146,7 +191,7 @@ func testMFAEnrol(t *testing.T, open Opener) {
 	wantMFAStatus(t, s, org, u.ID, castellan.MFAStatus{Enrolled: true, RecoveryCodesLeft: castellan.RecoveryCodeCount})
 	// The confirming code's step is used up.
 	before = takeSnapshot(t, s, org)
-	refused(t, s, org, before, s.MFA.VerifyMFA(ctx, org, u.ID, confirmCode))
+	refusedCounted(t, s, org, before, s.MFA.VerifyMFA(ctx, org, u.ID, sess, confirmCode, lenientPolicy))
 	_, err = s.MFA.ConfirmTOTP(ctx, org, u.ID, confirmCode)
 	wantCode(t, err, castellan.EPRECONDITION, castellan.CodeMFANoPendingSetup)
 
@@ -179,7 +224,7 @@ func testMFAVerifyTOTP(t *testing.T, open Opener) {
 	code := totpCode(t, e.secret, clock.Now())
 	e.mustVerify(t, s, code)
 	before := takeSnapshot(t, s, org)
-	refused(t, s, org, before, e.verify(s, code))
+	refusedCounted(t, s, org, before, e.verify(s, code))
 
 	// A code of the step ahead (a fast phone) works; after it, the
 	// current step's code is older and refused.
@@ -187,19 +232,19 @@ func testMFAVerifyTOTP(t *testing.T, open Opener) {
 	ahead, current := totpCode(t, e.secret, clock.Now().Add(step)), totpCode(t, e.secret, clock.Now())
 	e.mustVerify(t, s, ahead)
 	before = takeSnapshot(t, s, org)
-	refused(t, s, org, before, e.verify(s, current))
+	refusedCounted(t, s, org, before, e.verify(s, current))
 
 	// A step behind is still accepted (a code typed late); two are not.
 	clock.Advance(4 * step)
-	refused(t, s, org, before, e.verify(s, totpCode(t, e.secret, clock.Now().Add(-2*step))))
-	refused(t, s, org, before, e.verify(s, totpCode(t, e.secret, clock.Now().Add(2*step))))
+	refusedCounted(t, s, org, before, e.verify(s, totpCode(t, e.secret, clock.Now().Add(-2*step))))
+	refusedCounted(t, s, org, before, e.verify(s, totpCode(t, e.secret, clock.Now().Add(2*step))))
 	e.mustVerify(t, s, totpCode(t, e.secret, clock.Now().Add(-step)))
 	e.mustVerify(t, s, totpCode(t, e.secret, clock.Now()))
 
 	// Anything else is refused alike.
 	before = takeSnapshot(t, s, org)
 	for _, bad := range []string{"", "12345", "1234567", "abcdef", " " + totpCode(t, e.secret, clock.Now().Add(step))} {
-		refused(t, s, org, before, e.verify(s, bad))
+		refusedCounted(t, s, org, before, e.verify(s, bad))
 	}
 	events := listed(s.Audit.FindAuditEvents(context.Background(), org, castellan.AuditFilter{Action: ptr("iam:VerifyMFA")}))(t)
 	if len(events) != 4 {
@@ -216,8 +261,8 @@ func testMFARecoveryCodes(t *testing.T, open Opener) {
 	e.mustVerify(t, s, e.recoveryCodes[0])
 	wantMFAStatus(t, s, org, e.userID, castellan.MFAStatus{Enrolled: true, RecoveryCodesLeft: castellan.RecoveryCodeCount - 1})
 	before := takeSnapshot(t, s, org)
-	refused(t, s, org, before, e.verify(s, e.recoveryCodes[0]))
-	refused(t, s, org, before, e.verify(s, "aaaa-bbbb-cccc-dddd"))
+	refusedCounted(t, s, org, before, e.verify(s, e.recoveryCodes[0]))
+	refusedCounted(t, s, org, before, e.verify(s, "aaaa-bbbb-cccc-dddd"))
 
 	// Case and hyphens do not matter.
 	e.mustVerify(t, s, strings.ToUpper(strings.ReplaceAll(e.recoveryCodes[1], "-", "")))
@@ -248,8 +293,8 @@ func testMFAConfirmReplaces(t *testing.T, open Opener) {
 	// Then the old secret and recovery codes are gone.
 	clock.Advance(step)
 	before := takeSnapshot(t, s, org)
-	refused(t, s, org, before, e.verify(s, totpCode(t, e.secret, clock.Now())))
-	refused(t, s, org, before, e.verify(s, e.recoveryCodes[0]))
+	refusedCounted(t, s, org, before, e.verify(s, totpCode(t, e.secret, clock.Now())))
+	refusedCounted(t, s, org, before, e.verify(s, e.recoveryCodes[0]))
 	e.mustVerify(t, s, totpCode(t, setup.Secret, clock.Now()))
 	e.mustVerify(t, s, codes[0])
 }
@@ -361,9 +406,9 @@ func testMFACrossOrganization(t *testing.T, open Opener) {
 				_, err := s.MFA.ConfirmTOTP(ctx, a.OrganizationID, userID, code)
 				return err
 			},
-			"VerifyMFA": func() error { return s.MFA.VerifyMFA(ctx, a.OrganizationID, userID, code) },
+			"VerifyMFA": func() error { return s.MFA.VerifyMFA(ctx, a.OrganizationID, userID, e.sessionID, code, lenientPolicy) },
 			"VerifyMFARecovery": func() error {
-				return s.MFA.VerifyMFA(ctx, a.OrganizationID, userID, e.recoveryCodes[0])
+				return s.MFA.VerifyMFA(ctx, a.OrganizationID, userID, e.sessionID, e.recoveryCodes[0], lenientPolicy)
 			},
 			"MFAStatus": func() error { _, err := s.MFA.MFAStatus(ctx, a.OrganizationID, userID); return err },
 			"ResetMFA":  func() error { _, err := s.MFA.ResetMFA(ctx, a.OrganizationID, userID); return err },
@@ -442,4 +487,71 @@ func testMFAConcurrentRecoveryCode(t *testing.T, open Opener) {
 		wantOneSuccess(t, concurrently(callers, func() error { return e.verify(s, code) }))
 	}
 	wantMFAStatus(t, s, org, e.userID, castellan.MFAStatus{Enrolled: true, RecoveryCodesLeft: castellan.RecoveryCodeCount - 3})
+}
+
+// testMFALockout: concurrent wrong codes get no more guesses than
+// MaxFailures; the one that locks the account ends the session; while
+// locked a right code is refused, audited, and not checked.
+func testMFALockout(t *testing.T, open Opener) {
+	clock := NewClock()
+	s := open(t, clock.Now)
+	org := bootstrap(t, s, "Acme").OrganizationID
+	e := enrolMFA(t, s, clock, org, newUsers(t, s, org, "ann", 1)[0].ID)
+	policy := castellan.DefaultSignInPolicy
+	clock.Advance(30 * time.Second)
+	start := must(s.ChangeLog.Revision(context.Background()))(t)
+	const callers = 20
+	errs := concurrently(callers, func() error { return e.verifyWith(s, e.sessionID, "000000", policy) })
+	got := map[string]int{}
+	for _, err := range errs {
+		got[castellan.ErrorCode(err)]++
+	}
+	want := map[string]int{castellan.CodeMFAFailed: policy.MaxFailures - 1, castellan.CodeSignInFailed: 1, castellan.CodeSessionInvalid: callers - policy.MaxFailures}
+	if len(got) != len(want) || got[castellan.CodeMFAFailed] != want[castellan.CodeMFAFailed] ||
+		got[castellan.CodeSignInFailed] != 1 || got[castellan.CodeSessionInvalid] != want[castellan.CodeSessionInvalid] {
+		t.Fatalf("got answers %v, want %v", got, want)
+	}
+	if reasons := failuresSince(t, s, org, start); len(reasons) != policy.MaxFailures {
+		t.Fatalf("got audited failures %v, want %d: every code checked is counted, no more are checked", reasons, policy.MaxFailures)
+	}
+
+	// Locked: a right code in a new session is refused, audited, and not
+	// used up.
+	ctx := userCtx(e.userID, org, "r")
+	pending := must(s.Sessions.CreateSession(ctx, org, e.userID, castellan.SessionMFAPending, "", policy))(t).Session.ID
+	before := takeSnapshot(t, s, org)
+	right := totpCode(t, e.secret, clock.Now())
+	wantCode(t, e.verifyWith(s, pending, right, policy), castellan.EUNAUTHENTICATED, castellan.CodeSignInFailed)
+	if reasons := failuresSince(t, s, org, before.revision); strings.Join(reasons, " ") != "locked" {
+		t.Fatalf("got audited failures %v, want the locked refusal", reasons)
+	}
+	if events := listed(s.Audit.FindAuditEvents(ctx, org, castellan.AuditFilter{Action: ptr("iam:VerifyMFA")}))(t); len(events) != 0 {
+		t.Fatalf("a locked account's code was accepted: %+v", events)
+	}
+	clock.Advance(policy.LockoutPeriod)
+	after := must(s.Sessions.CreateSession(ctx, org, e.userID, castellan.SessionMFAPending, "", policy))(t).Session.ID
+	if err := e.verifyWith(s, after, totpCode(t, e.secret, clock.Now()), policy); err != nil {
+		t.Fatalf("after the lockout: %v", err)
+	}
+}
+
+// testMFASessionChecked: VerifyMFA refuses a session that is gone, not
+// the user's, or past the MFA step, and writes nothing.
+func testMFASessionChecked(t *testing.T, open Opener) {
+	clock := NewClock()
+	s := open(t, clock.Now)
+	org := bootstrap(t, s, "Acme").OrganizationID
+	users := newUsers(t, s, org, "dev", 2)
+	e := enrolMFA(t, s, clock, org, users[0].ID)
+	ctx := userCtx(e.userID, org, "r")
+	complete := must(s.Sessions.CreateSession(ctx, org, e.userID, castellan.SessionComplete, "", lenientPolicy))(t).Session.ID
+	others := must(s.Sessions.CreateSession(ctx, org, users[1].ID, castellan.SessionMFAPending, "", lenientPolicy))(t).Session.ID
+	clock.Advance(30 * time.Second)
+	code := totpCode(t, e.secret, clock.Now())
+	before := takeSnapshot(t, s, org)
+	for _, sessionID := range []string{complete, others, unknownID} {
+		wantCode(t, e.verifyWith(s, sessionID, code, lenientPolicy), castellan.EUNAUTHENTICATED, castellan.CodeSessionInvalid)
+	}
+	unchanged(t, s, org, before)
+	e.mustVerify(t, s, code)
 }
