@@ -176,11 +176,48 @@ func readForm(r *http.Request) error {
 	return nil
 }
 
+// secureRequest reports whether the browser reached the server over
+// https: the request came over TLS, the server is configured to be
+// reached over https only (SecureCookies), or a trusted proxy says so in
+// X-Forwarded-Proto (its first entry, the scheme the client used).
+func (s *Server) secureRequest(r *http.Request) bool {
+	if r.TLS != nil || s.secureCookies {
+		return true
+	}
+	if peer := peerAddr(r); !peer.IsValid() || !s.trusted(peer) {
+		return false
+	}
+	proto, _, _ := strings.Cut(r.Header.Get("X-Forwarded-Proto"), ",")
+	return strings.EqualFold(strings.TrimSpace(proto), "https")
+}
+
+// cookieName is the name of a console cookie on r: over https it has the
+// __Secure- prefix, which browsers accept only on a Secure cookie set over
+// https, so that a page served over plain http cannot set or overwrite
+// it. (__Host- would need Path=/; the console's cookies are for /console
+// only.)
+func (s *Server) cookieName(r *http.Request, name string) string {
+	if s.secureRequest(r) {
+		return "__Secure-" + name
+	}
+	return name
+}
+
+// cookie returns the value of the console cookie name on r.
+func (s *Server) cookie(r *http.Request, name string) (string, bool) {
+	c, err := r.Cookie(s.cookieName(r, name))
+	if err != nil {
+		return "", false
+	}
+	return c.Value, true
+}
+
 // setCookie sets a console cookie: HttpOnly, SameSite=Lax, for /console
-// only, Secure when the request came over TLS; a session cookie of the
-// browser (no expiry) unless clear.
-func setCookie(w http.ResponseWriter, r *http.Request, name, value string, clear bool) {
-	c := &http.Cookie{Name: name, Value: value, Path: consolePath, HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil}
+// only, Secure (and __Secure-prefixed) when the browser came over https;
+// a session cookie of the browser (no expiry) unless clear.
+func (s *Server) setCookie(w http.ResponseWriter, r *http.Request, name, value string, clear bool) {
+	secure := s.secureRequest(r)
+	c := &http.Cookie{Name: s.cookieName(r, name), Value: value, Path: consolePath, HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: secure}
 	if clear {
 		c.Value, c.MaxAge = "", -1
 	}
@@ -229,14 +266,14 @@ func (c *consoleRequest) page() consolePage {
 func (s *Server) withSession(h func(http.ResponseWriter, *http.Request, *consoleRequest), states ...castellan.SessionState) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
-		cookie, err := r.Cookie(sessionCookie)
-		if err != nil {
+		token, ok := s.cookie(r, sessionCookie)
+		if !ok {
 			seeOther(w, consolePath+"/sign-in")
 			return
 		}
-		sess, user, err := s.services.Sessions.AuthenticateSession(ctx, cookie.Value)
+		sess, user, err := s.services.Sessions.AuthenticateSession(ctx, token)
 		if castellan.ErrorKind(err) == castellan.EUNAUTHENTICATED {
-			setCookie(w, r, sessionCookie, "", true)
+			s.setCookie(w, r, sessionCookie, "", true)
 			seeOther(w, consolePath+"/sign-in")
 			return
 		}
@@ -249,7 +286,7 @@ func (s *Server) withSession(h func(http.ResponseWriter, *http.Request, *console
 				"your address %s is not allowed to use the console for this user", ip))
 			return
 		}
-		c := &consoleRequest{session: sess, user: user, csrf: csrfToken(cookie.Value)}
+		c := &consoleRequest{session: sess, user: user, csrf: csrfToken(token)}
 		if r.Method == http.MethodPost {
 			if err := readForm(r); err != nil {
 				renderConsoleError(w, r, err)

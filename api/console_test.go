@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"html"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -21,6 +22,8 @@ import (
 	"time"
 
 	"github.com/castellan-iam/castellan"
+	"github.com/castellan-iam/castellan/api"
+	"github.com/castellan-iam/castellan/authz"
 	"github.com/castellan-iam/castellan/sqlstore/sqltest"
 )
 
@@ -212,21 +215,126 @@ func TestConsoleSignIn(t *testing.T) {
 	})
 }
 
-// TestConsoleSecureCookie: over TLS the session cookie is Secure.
+// TestConsoleSecureCookie: over TLS the console's cookies are Secure and
+// __Secure-prefixed, and the console works with them.
 func TestConsoleSecureCookie(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, e *env) {
 		e.consoleUser(t, e.acme.OrganizationID, "ann", nil)
 		tlsSrv := httptest.NewTLSServer(e.srv.Config.Handler)
 		t.Cleanup(tlsSrv.Close)
 		b := newBrowser(t, tlsSrv)
-		p := b.signIn("Acme", "ann", consolePassword)
+		wantSecureCookies(t, b.get("/console/sign-in"), "__Secure-castellan_sign_in")
+		p := b.post("/console/sign-in", url.Values{"organization": {"Acme"}, "login": {"ann"}, "password": {consolePassword}})
 		wantRedirect(t, p, "/console")
-		for _, c := range p.cookies {
-			if !c.Secure {
-				t.Fatalf("cookie %s is not Secure over TLS", c.Name)
+		wantSecureCookies(t, p, "__Secure-castellan_session")
+		wantPage(t, b.get("/console"), http.StatusOK, "Signed in as")
+		wantRedirect(t, b.post("/console/sign-out", url.Values{}), "/console/sign-in")
+		wantRedirect(t, b.get("/console"), "/console/sign-in")
+	})
+}
+
+// wantSecureCookies fails unless p sets exactly the cookie name, Secure,
+// HttpOnly, SameSite=Lax, for /console.
+func wantSecureCookies(t *testing.T, p *page, name string) {
+	t.Helper()
+	if len(p.cookies) != 1 {
+		t.Fatalf("got cookies %v, want %s", p.cookies, name)
+	}
+	c := p.cookies[0]
+	if c.Name != name || !c.Secure || !c.HttpOnly || c.SameSite != http.SameSiteLaxMode || c.Path != "/console" {
+		t.Fatalf("got cookie %+v, want %s Secure", c, name)
+	}
+}
+
+// TestConsoleSecureCookieBehindProxy: serve speaks plain HTTP behind a
+// TLS-terminating proxy; its cookies are Secure when the server is told it
+// is reached over https (Config.SecureCookies, from an https --public-url)
+// or when a trusted proxy says X-Forwarded-Proto: https, and not when
+// another peer says so.
+func TestConsoleSecureCookieBehindProxy(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		e.consoleUser(t, e.acme.OrganizationID, "ann", nil)
+		signInPage := func(srv *httptest.Server, proto string) *page {
+			t.Helper()
+			b := newBrowser(t, srv)
+			req, err := http.NewRequest(http.MethodGet, srv.URL+"/console/sign-in", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if proto != "" {
+				req.Header.Set("X-Forwarded-Proto", proto)
+			}
+			return b.finish(b.client.Do(req))
+		}
+		secure := e.serveWith(t, func(c *api.Config) { c.SecureCookies = true })
+		wantSecureCookies(t, signInPage(secure, ""), "__Secure-castellan_sign_in")
+
+		proxied := e.serveWith(t, func(c *api.Config) { c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")} })
+		wantSecureCookies(t, signInPage(proxied, "https"), "__Secure-castellan_sign_in")
+		wantSecureCookies(t, signInPage(proxied, "HTTPS, http"), "__Secure-castellan_sign_in")
+		for name, p := range map[string]*page{
+			"trusted proxy, http":   signInPage(proxied, "http"),
+			"trusted proxy, none":   signInPage(proxied, ""),
+			"untrusted peer, https": signInPage(e.srv, "https"),
+		} {
+			if len(p.cookies) != 1 || p.cookies[0].Name != "castellan_sign_in" || p.cookies[0].Secure {
+				t.Fatalf("%s: got cookies %v, want castellan_sign_in, not Secure", name, p.cookies)
 			}
 		}
+
+		// A whole sign-in through the trusted proxy, over https as far as
+		// the browser knows: the prefixed cookies carry it.
+		b := newBrowser(t, proxied)
+		do := func(method, path string, form url.Values) *page {
+			t.Helper()
+			var body io.Reader
+			if form != nil {
+				form.Set("csrf", b.csrf)
+				body = strings.NewReader(form.Encode())
+			}
+			req, err := http.NewRequest(method, proxied.URL+path, body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if form != nil {
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			}
+			req.Header.Set("X-Forwarded-Proto", "https")
+			// The browser's cookies, as it would send them over https.
+			for _, c := range b.client.Jar.Cookies(req.URL) {
+				req.AddCookie(c)
+			}
+			client := *b.client
+			client.Jar = nil
+			resp, err := client.Do(req)
+			if resp != nil {
+				b.client.Jar.SetCookies(req.URL, resp.Cookies())
+			}
+			return b.finish(resp, err)
+		}
+		do("GET", "/console/sign-in", nil)
+		p := do("POST", "/console/sign-in", url.Values{"organization": {"Acme"}, "login": {"ann"}, "password": {consolePassword}})
+		wantRedirect(t, p, "/console")
+		wantSecureCookies(t, p, "__Secure-castellan_session")
+		wantPage(t, do("GET", "/console", nil), http.StatusOK, "Signed in as")
 	})
+}
+
+// serveWith serves the env's store with the test configuration as edit
+// changes it.
+func (e *env) serveWith(t *testing.T, edit func(*api.Config)) *httptest.Server {
+	t.Helper()
+	services := e.db.Services()
+	services.Tokens = e.cache
+	authorizer := &authz.Authorizer{
+		Grants: services.Grants, Groups: services.Groups, Roles: services.Roles, Projects: services.Projects,
+		ServiceAccounts: services.ServiceAccounts, Catalog: services.Catalog, Now: e.clock.Now,
+	}
+	cfg := api.Config{Services: services, Authorizer: authorizer, Version: "test", Logger: slog.New(slog.DiscardHandler), Clock: e.clock.Now}
+	edit(&cfg)
+	srv := httptest.NewServer(api.New(cfg))
+	t.Cleanup(srv.Close)
+	return srv
 }
 
 // TestConsoleSignInRefusals: unknown organization, unknown user, wrong

@@ -41,7 +41,7 @@ func (s *Server) revokeSessionForm(w http.ResponseWriter, r *http.Request, c *co
 		return
 	}
 	if id == c.session.ID {
-		setCookie(w, r, sessionCookie, "", true)
+		s.setCookie(w, r, sessionCookie, "", true)
 		seeOther(w, consolePath+"/sign-in")
 		return
 	}
@@ -61,6 +61,6 @@ func (s *Server) signOut(w http.ResponseWriter, r *http.Request, c *consoleReque
 		renderConsoleError(w, r, err)
 		return
 	}
-	setCookie(w, r, sessionCookie, "", true)
+	s.setCookie(w, r, sessionCookie, "", true)
 	seeOther(w, consolePath+"/sign-in")
 }

@@ -15,19 +15,19 @@ const signInFailedText = "Sign-in failed. Check the organization, the login and 
 
 // signInToken returns the sign-in form's double-submit token: the one the
 // browser's cookie holds, or a new one it is given.
-func signInToken(w http.ResponseWriter, r *http.Request) string {
-	if c, err := r.Cookie(signInCookie); err == nil {
-		if b, err := base64.RawURLEncoding.DecodeString(c.Value); err == nil && len(b) == 32 {
-			return c.Value
+func (s *Server) signInToken(w http.ResponseWriter, r *http.Request) string {
+	if v, ok := s.cookie(r, signInCookie); ok {
+		if b, err := base64.RawURLEncoding.DecodeString(v); err == nil && len(b) == 32 {
+			return v
 		}
 	}
 	token := randomToken()
-	setCookie(w, r, signInCookie, token, false)
+	s.setCookie(w, r, signInCookie, token, false)
 	return token
 }
 
 func (s *Server) signInPage(w http.ResponseWriter, r *http.Request) {
-	renderConsole(r.Context(), w, http.StatusOK, "sign-in", consolePage{CSRF: signInToken(w, r)})
+	renderConsole(r.Context(), w, http.StatusOK, "sign-in", consolePage{CSRF: s.signInToken(w, r)})
 }
 
 // signIn checks the form and starts a session at its first step. The
@@ -40,14 +40,14 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 		renderConsoleError(w, r, err)
 		return
 	}
-	cookie, err := r.Cookie(signInCookie)
-	if err != nil || !sameToken(r.PostForm.Get("csrf"), cookie.Value) {
+	signInCSRF, ok := s.cookie(r, signInCookie)
+	if !ok || !sameToken(r.PostForm.Get("csrf"), signInCSRF) {
 		renderConsoleError(w, r, errCSRF)
 		return
 	}
 	if ok, wait := s.signInPerIP.allow(sourceBucket(castellan.RequestInfoFrom(ctx).SourceIP)); !ok {
 		w.Header().Set("Retry-After", retryAfter(wait))
-		renderConsole(ctx, w, http.StatusTooManyRequests, "sign-in", consolePage{CSRF: cookie.Value,
+		renderConsole(ctx, w, http.StatusTooManyRequests, "sign-in", consolePage{CSRF: signInCSRF,
 			Error: "Too many sign-in attempts from this address. Wait a little and try again."})
 		return
 	}
@@ -58,7 +58,7 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 	switch castellan.ErrorCode(err) {
 	case "":
 	case castellan.CodeSignInFailed:
-		renderConsole(ctx, w, http.StatusUnauthorized, "sign-in", consolePage{CSRF: cookie.Value, Error: signInFailedText})
+		renderConsole(ctx, w, http.StatusUnauthorized, "sign-in", consolePage{CSRF: signInCSRF, Error: signInFailedText})
 		return
 	default:
 		renderConsoleError(w, r, err)
@@ -74,7 +74,7 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 		renderConsoleError(w, r, err)
 		return
 	}
-	setCookie(w, r, sessionCookie, ns.Token, false)
+	s.setCookie(w, r, sessionCookie, ns.Token, false)
 	seeOther(w, stepPath(state))
 }
 
@@ -138,7 +138,7 @@ func (s *Server) verifyMFA(w http.ResponseWriter, r *http.Request, c *consoleReq
 	case castellan.ErrorCode(err) == castellan.CodeSignInFailed:
 		s.signInEnded(w, r)
 	case castellan.ErrorCode(err) == castellan.CodeSessionInvalid:
-		setCookie(w, r, sessionCookie, "", true)
+		s.setCookie(w, r, sessionCookie, "", true)
 		seeOther(w, consolePath+"/sign-in")
 	case castellan.ErrorKind(err) == castellan.EPRECONDITION:
 		seeOther(w, consolePath+"/mfa/setup")
@@ -150,8 +150,8 @@ func (s *Server) verifyMFA(w http.ResponseWriter, r *http.Request, c *consoleReq
 // signInEnded answers the request whose failure locked the account: the
 // sign-in is over (the store ended the session).
 func (s *Server) signInEnded(w http.ResponseWriter, r *http.Request) {
-	setCookie(w, r, sessionCookie, "", true)
-	renderConsole(r.Context(), w, http.StatusUnauthorized, "sign-in", consolePage{CSRF: signInToken(w, r), Error: signInFailedText})
+	s.setCookie(w, r, sessionCookie, "", true)
+	renderConsole(r.Context(), w, http.StatusUnauthorized, "sign-in", consolePage{CSRF: s.signInToken(w, r), Error: signInFailedText})
 }
 
 // mfaRefused counts a wrong code towards the lockout. When that locks the

@@ -55,6 +55,12 @@ type Config struct {
 	// SignIn is the console's sign-in policy: session timeouts and
 	// lockout; the zero value means castellan.DefaultSignInPolicy.
 	SignIn castellan.SignInPolicy
+	// SecureCookies makes every console cookie Secure (and
+	// __Secure-prefixed), as when users reach the server over https
+	// through a TLS-terminating proxy (an https --public-url). Without
+	// it, cookies are Secure on requests that came over TLS, or whose
+	// trusted proxy says X-Forwarded-Proto: https.
+	SecureCookies bool
 }
 
 // Server is the HTTP API. It is an http.Handler.
@@ -65,6 +71,7 @@ type Server struct {
 	operatorHashes [][sha256.Size]byte
 	devMailbox     castellan.MailRenderer
 	signInPolicy   castellan.SignInPolicy
+	secureCookies  bool
 	trustedProxies []netip.Prefix
 	metrics        *metrics
 	exchangePerKey *keyedLimiter
@@ -82,7 +89,7 @@ var installHumaSettings sync.Once
 // New builds the API with every route registered.
 func New(cfg Config) *Server {
 	s := &Server{services: cfg.Services, authorizer: cfg.Authorizer, logger: cfg.Logger, metrics: newMetrics(cfg.Collectors...), devMailbox: cfg.DevMailbox,
-		trustedProxies: cfg.TrustedProxies}
+		trustedProxies: cfg.TrustedProxies, secureCookies: cfg.SecureCookies}
 	if s.logger == nil {
 		s.logger = slog.Default()
 	}

@@ -6,7 +6,9 @@ import (
 	"log/slog"
 	"net"
 	netmail "net/mail"
+	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/castellan-iam/castellan"
@@ -27,7 +29,7 @@ func (f *flags) mail() *mailFlags {
 		smtp: f.str("smtp", "CASTELLAN_SMTP", "",
 			"SMTP server for outgoing mail: smtp://user:password@host:port (STARTTLS when offered; add ?starttls=required to refuse clear text) or smtps://…; empty or dev keeps mails in the dev mailbox (GET /v1/dev/mailbox)"),
 		from:      f.str("mail-from", "CASTELLAN_MAIL_FROM", mail.DefaultFrom, "sender of outgoing mail"),
-		publicURL: f.str("public-url", "CASTELLAN_PUBLIC_URL", "", "URL where users reach Castellan, for the links in mails (default http://<listen address>)"),
+		publicURL: f.str("public-url", "CASTELLAN_PUBLIC_URL", "", "URL where users reach Castellan, for the links in mails (default http://<listen address>); an https URL also makes the console's cookies Secure"),
 		maxAttempts: f.str("mail-max-attempts", "CASTELLAN_MAIL_MAX_ATTEMPTS", strconv.Itoa(mail.DefaultMaxAttempts),
 			"deliveries of a mail that may fail before it is dead (GET /v1/mail?status=dead)"),
 	}
@@ -40,6 +42,9 @@ type mailer struct {
 	devMailbox castellan.MailRenderer
 	// transport names where mail goes, for the log.
 	transport string
+	// secureCookies is set when the public URL is https: users reach the
+	// console over TLS even when serve speaks plain HTTP behind a proxy.
+	secureCookies bool
 }
 
 // build checks the flags and wires the sender over outbox; listen is the
@@ -60,7 +65,11 @@ func (m *mailFlags) build(outbox castellan.OutboxService, listen net.Addr, log *
 	if _, err := netmail.ParseAddress(*m.from); err != nil {
 		return nil, fmt.Errorf("--mail-from %q: %w", *m.from, err)
 	}
-	w := &mailer{}
+	u, err := url.Parse(publicURL)
+	if err != nil {
+		return nil, fmt.Errorf("--public-url: %w", err)
+	}
+	w := &mailer{secureCookies: strings.EqualFold(u.Scheme, "https")}
 	if *m.smtp == "" || *m.smtp == "dev" {
 		// The dev mailbox is the outbox itself: mails stay pending there,
 		// links intact, for the operator to read. No sender runs (it would

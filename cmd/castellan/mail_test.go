@@ -163,3 +163,28 @@ func (s *sinkSession) Data(r io.Reader) error {
 	s.got <- sunk{from: s.from, data: data}
 	return nil
 }
+
+// TestServeSecureCookies: behind a TLS-terminating proxy serve speaks
+// plain HTTP, so an https --public-url is what makes the console's cookies
+// Secure (and __Secure-prefixed); an http one leaves them as they were.
+func TestServeSecureCookies(t *testing.T) {
+	url := sqltest.SQLiteURL(t)
+	for _, tc := range []struct {
+		publicURL string
+		want      string
+		secure    bool
+	}{
+		{"https://iam.acme.example/", "__Secure-castellan_sign_in", true},
+		{"http://iam.acme.example/", "castellan_sign_in", false},
+	} {
+		srv := startServe(t, noEnv, "--listen", "127.0.0.1:0", "--database", url, "--public-url", tc.publicURL)
+		resp, body := srv.do(t, http.MethodGet, "/console/sign-in", "", "")
+		cookies := resp.Cookies()
+		if resp.StatusCode != http.StatusOK || len(cookies) != 1 || cookies[0].Name != tc.want || cookies[0].Secure != tc.secure {
+			t.Errorf("--public-url %s: got %d, cookies %v: %s", tc.publicURL, resp.StatusCode, cookies, body)
+		}
+		if err := srv.stop(); err != nil {
+			t.Fatalf("serve after cancel: %v", err)
+		}
+	}
+}
