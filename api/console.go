@@ -149,7 +149,10 @@ func sameSite(r *http.Request) bool {
 		return false
 	}
 	origin := r.Header.Get("Origin")
-	if origin == "" {
+	// Under Referrer-Policy: no-referrer a browser sends "Origin: null"
+	// even on a same-origin form post; its fetch metadata, which pages
+	// cannot forge, says where the post came from.
+	if origin == "" || origin == "null" && r.Header.Get("Sec-Fetch-Site") == "same-origin" {
 		return true
 	}
 	u, err := url.Parse(origin)

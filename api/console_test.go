@@ -417,6 +417,7 @@ func TestConsoleCSRF(t *testing.T) {
 			"revoke with other's token": b.post("/console/sessions/revoke-others", url.Values{"csrf": {other.csrf}}),
 			"revoke cross-site":         b.post("/console/sessions/revoke-others", url.Values{}, "Origin", "https://evil.example"),
 			"sign-out fetch cross-site": b.post("/console/sign-out", url.Values{}, "Sec-Fetch-Site", "cross-site"),
+			"revoke from opaque origin": b.post("/console/sessions/revoke-others", url.Values{}, "Origin", "null"),
 		} {
 			if p.status != http.StatusForbidden || len(p.cookies) != 0 {
 				t.Fatalf("%s: got %d (cookies %v), want 403: %s", name, p.status, p.cookies, p.body)
@@ -430,6 +431,9 @@ func TestConsoleCSRF(t *testing.T) {
 		if len(e.sessionsOf(t, ann)) != 1 {
 			t.Fatal("revoke-others left the other session")
 		}
+		// A browser posting a page served with Referrer-Policy:
+		// no-referrer says Origin: null, and Sec-Fetch-Site: same-origin.
+		wantRedirect(t, b.post("/console/sessions/revoke-others", url.Values{}, "Origin", "null", "Sec-Fetch-Site", "same-origin"), "/console/sessions")
 		wantRedirect(t, other.get("/console"), "/console/sign-in")
 	})
 }

@@ -1,0 +1,435 @@
+package api_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/castellan-iam/castellan"
+	"github.com/castellan-iam/castellan/sqlstore/sqltest"
+	"github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+)
+
+// The console in a real browser: headless Chromium (the Debian chromium
+// package) driven through the DevTools protocol by chromedp. The HTTP tests
+// check the pages' bytes; these check what a browser makes of them: the
+// forms work, the Content-Security-Policy lets the console's own style
+// sheet and QR code through, and the browser reports no violation.
+
+// browserStep bounds every browser step: a navigation with its load, a
+// query, a screenshot.
+const browserStep = 30 * time.Second
+
+// chromiumPath is the browser to drive. Under CI a missing browser fails
+// the test (.ci/run installs it); elsewhere the test is skipped.
+func chromiumPath(t *testing.T) string {
+	t.Helper()
+	if _, err := os.Stat("/usr/bin/chromium"); err == nil {
+		return "/usr/bin/chromium"
+	}
+	if p, err := exec.LookPath("chromium"); err == nil {
+		return p
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal("chromium not found (neither /usr/bin/chromium nor on PATH): the browser tests need the Debian chromium package; .ci/run installs it")
+	}
+	t.Skip("chromium not found (neither /usr/bin/chromium nor on PATH): install the Debian chromium package (apt-get install chromium) to run the browser tests")
+	return ""
+}
+
+// screenshotDir is where the screenshots go: $CASTELLAN_ARTIFACTS, or a
+// directory under the system's temporary directory that outlives the test.
+func screenshotDir(t *testing.T) string {
+	t.Helper()
+	dir := os.Getenv("CASTELLAN_ARTIFACTS")
+	if dir == "" {
+		dir = filepath.Join(os.TempDir(), "castellan-screenshots")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// startChromium starts one headless Chromium for the test, with a fresh
+// profile, and returns its browser context (tabs are made from it).
+func startChromium(t *testing.T) context.Context {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromiumPath(t)),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1024, 768),
+	)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(allocCtx)
+	t.Cleanup(func() {
+		cancel()
+		cancelAlloc()
+	})
+	openChromedp(t, ctx, cancel, "start chromium")
+	return ctx
+}
+
+// openChromedp runs the first Do on a chromedp context, which starts its browser
+// or opens its tab. That Do ties the browser or tab to the context it is
+// given until the end, so it gets ctx itself, with no deadline; it is
+// bounded here instead, cancelling ctx when it takes too long.
+func openChromedp(t *testing.T, ctx context.Context, cancel context.CancelFunc, what string) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- chromedp.Do(ctx) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	case <-time.After(browserStep):
+		cancel()
+		t.Fatalf("%s: not done within %v", what, browserStep)
+	}
+}
+
+// tab is one browser tab, in a browser context of its own (its own
+// cookies), on the console of one server. It records every message the
+// browser logs for its pages.
+type tab struct {
+	t    *testing.T
+	ctx  context.Context
+	base string
+	dir  string
+	shot int
+
+	mu   sync.Mutex
+	logs []string
+	// cspReported is closed at the first Content-Security-Policy report.
+	cspReported chan struct{}
+}
+
+func newTab(t *testing.T, browser context.Context, base string) *tab {
+	t.Helper()
+	ctx, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
+	t.Cleanup(cancel)
+	b := &tab{t: t, ctx: ctx, base: base, dir: screenshotDir(t), cspReported: make(chan struct{})}
+	openChromedp(t, ctx, cancel, "open a tab")
+	// Listen sees the events in the order the browser sent them, before
+	// the reply to any later command: once a step has returned, every
+	// message the browser logged during it is in b.logs.
+	if err := chromedp.Listen(ctx, b.record); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// record keeps what the browser logs: its own log (where Chromium reports
+// a Content-Security-Policy violation, source "security", naming the
+// policy), console calls and uncaught exceptions.
+func (b *tab) record(ev any) {
+	var msg string
+	switch ev := ev.(type) {
+	case *log.EventEntryAdded:
+		msg = fmt.Sprintf("log %s/%s: %s (%s)", ev.Entry.Source, ev.Entry.Level, ev.Entry.Text, ev.Entry.URL)
+	case *runtime.EventConsoleAPICalled:
+		msg = fmt.Sprintf("console.%s called", ev.Type)
+	case *runtime.EventExceptionThrown:
+		msg = "exception: " + ev.ExceptionDetails.Text
+	default:
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if isCSPReport(msg) && !b.cspSeen() {
+		close(b.cspReported)
+	}
+	b.logs = append(b.logs, msg)
+}
+
+func (b *tab) cspSeen() bool {
+	select {
+	case <-b.cspReported:
+		return true
+	default:
+		return false
+	}
+}
+
+func isCSPReport(msg string) bool {
+	return strings.Contains(msg, "Content Security Policy") || strings.Contains(msg, "Content-Security-Policy")
+}
+
+// messages returns what the browser has logged so far, except the
+// network's note on each answer with an error status (the failed sign-in's
+// 401 is intended).
+func (b *tab) messages() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []string
+	for _, m := range b.logs {
+		if strings.HasPrefix(m, "log network/error: Failed to load resource: the server responded with a status of 401") {
+			continue
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// do runs steps within browserStep.
+func (b *tab) do(steps ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, browserStep)
+	defer cancel()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		b.t.Fatal(err)
+	}
+}
+
+// runIn runs one action that returns a value, within browserStep.
+func runIn[T any](b *tab, a chromedp.Action[T]) T {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, browserStep)
+	defer cancel()
+	v, err := chromedp.Run(ctx, a)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return v
+}
+
+// navigate opens path and returns the status of the page it ends on.
+func (b *tab) navigate(path string) int64 {
+	b.t.Helper()
+	resp := runIn(b, chromedp.NavigateResponse(b.base+path))
+	if resp == nil {
+		b.t.Fatalf("no response for %s", path)
+	}
+	return resp.Status
+}
+
+// submit clicks the button of the form posting to action and waits for
+// the page the answer leads to (after any redirect); it returns that
+// page's status.
+func (b *tab) submit(action string) int64 {
+	b.t.Helper()
+	return b.load(chromedp.Click(chromedp.CSS(`form[action="` + action + `"] button[type=submit]`)))
+}
+
+func (b *tab) load(steps ...chromedp.Action[chromedp.Void]) int64 {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, browserStep)
+	defer cancel()
+	resp, err := chromedp.RunResponse(ctx, steps...)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	if resp == nil {
+		b.t.Fatal("no response for the page")
+	}
+	return resp.Status
+}
+
+// wantStatus fails unless the page the tab shows came with status want;
+// the failure shows the page's text.
+func (b *tab) wantStatus(what string, got, want int64) {
+	b.t.Helper()
+	if got != want {
+		b.t.Fatalf("%s: status %d, want %d; the page says:\n%s", what, got, want, runIn(b, chromedp.Text(chromedp.CSS("body"))))
+	}
+}
+
+// fill types value into the input named name.
+func (b *tab) fill(name, value string) {
+	b.t.Helper()
+	b.do(chromedp.SendKeys(chromedp.CSS(`input[name="`+name+`"]`), value))
+}
+
+// page checks the page the tab shows: its path, its heading, that the
+// console's style sheet applied and that the browser logged nothing; then
+// it keeps a full-page screenshot named after it.
+func (b *tab) page(path, heading string) {
+	b.t.Helper()
+	if got := runIn(b, chromedp.Location()); got != b.base+path {
+		b.t.Fatalf("at %s, want %s", got, b.base+path)
+	}
+	if got := strings.TrimSpace(runIn(b, chromedp.Text(chromedp.CSS("main h1")))); got != heading {
+		b.t.Fatalf("%s: heading %q, want %q", path, got, heading)
+	}
+	b.styled(path)
+	if msgs := b.messages(); len(msgs) > 0 {
+		b.t.Fatalf("%s: the browser logged:\n%s", path, strings.Join(msgs, "\n"))
+	}
+	b.screenshot(strings.ReplaceAll(strings.TrimPrefix(path, "/"), "/", "-"))
+}
+
+// styled checks that the console's inline style sheet applied: the CSP
+// allows it by its hash, and a browser that refused it would leave the
+// body at its default width and font. The console is ready for
+// 56rem = 896px and system-ui.
+func (b *tab) styled(path string) {
+	b.t.Helper()
+	style := runIn(b, chromedp.Evaluate[map[string]string](`(() => {
+		const s = getComputedStyle(document.body);
+		return {maxWidth: s.maxWidth, fontFamily: s.fontFamily, sheets: String(document.styleSheets.length)};
+	})()`))
+	if style["maxWidth"] != "896px" || !strings.HasPrefix(style["fontFamily"], "system-ui") || style["sheets"] != "1" {
+		b.t.Fatalf("%s: the console's style sheet did not apply: %v", path, style)
+	}
+}
+
+func (b *tab) screenshot(name string) {
+	b.t.Helper()
+	png := runIn(b, chromedp.FullScreenshot(100))
+	b.shot++
+	file := filepath.Join(b.dir, fmt.Sprintf("%s-%02d-%s.png", strings.ReplaceAll(b.t.Name(), "/", "-"), b.shot, name))
+	if err := os.WriteFile(file, png, 0o644); err != nil {
+		b.t.Fatal(err)
+	}
+	b.t.Logf("screenshot %s", file)
+}
+
+// signIn fills in the sign-in form and sends it; it returns the status of
+// the page it leads to.
+func (b *tab) signIn(org, login, password string) int64 {
+	b.t.Helper()
+	b.wantStatus("sign-in page", b.navigate("/console/sign-in"), http.StatusOK)
+	b.page("/console/sign-in", "Sign in")
+	b.fill("organization", org)
+	b.fill("login", login)
+	b.fill("password", password)
+	return b.submit("/console/sign-in")
+}
+
+// qrWidth reports the natural width of the MFA setup page's QR code
+// image, once the image is complete (0 when the browser refused or could
+// not decode it).
+func (b *tab) qrWidth() int {
+	b.t.Helper()
+	b.do(chromedp.WaitReady(chromedp.CSS(`img[alt="QR code of the key"]`)))
+	return runIn(b, chromedp.Evaluate[int](`(() => {
+		const img = document.querySelector('img[alt="QR code of the key"]');
+		if (!img.complete) throw new Error("the QR code has not loaded");
+		return img.naturalWidth;
+	})()`))
+}
+
+// The console's alert text on a failed sign-in, the same whatever failed.
+const signInFailedAlert = "Sign-in failed. Check the organization, the login and the password."
+
+var base32Secret = regexp.MustCompile(`^[A-Z2-7]{16,}$`)
+
+// TestBrowserConsole drives the console in headless Chromium: a first
+// sign-in that must set up MFA, a failed sign-in, and the
+// Content-Security-Policy as the browser applies it. One SQLite-backed
+// server is enough: the HTTP tests cover both stores.
+func TestBrowserConsole(t *testing.T) {
+	browser := startChromium(t)
+	e := newEnv(t, sqltest.SQLiteURL(t))
+	org := e.acme.OrganizationID
+
+	t.Run("MFASetupSessionsSignOut", func(t *testing.T) {
+		e.consoleUser(t, org, "ann", func(r *castellan.UserRegistration) { r.MFAMandatory = true })
+		b := newTab(t, browser, e.srv.URL)
+
+		b.wantStatus("sign-in", b.signIn("Acme", "ann", consolePassword), http.StatusOK)
+		b.page("/console/mfa/setup", "Set up a second factor")
+		secret := runIn(b, chromedp.Evaluate[string](`[...document.querySelectorAll("main p")].find(p => p.textContent.startsWith("Secret:")).querySelector("code").textContent`))
+		if !base32Secret.MatchString(secret) {
+			t.Fatalf("secret on the page: %q", secret)
+		}
+		b.fill("code", e.totpNow(t, secret))
+		b.wantStatus("MFA setup", b.submit("/console/mfa/setup"), http.StatusOK)
+		b.page("/console/mfa/setup", "Recovery codes")
+		codes := runIn(b, chromedp.Evaluate[[]string](`[...document.querySelectorAll("ul.codes li code")].map(c => c.textContent)`))
+		if len(codes) != castellan.RecoveryCodeCount {
+			t.Fatalf("got %d recovery codes %v, want %d", len(codes), codes, castellan.RecoveryCodeCount)
+		}
+		for _, c := range codes {
+			if !recoveryCode.MatchString("<li><code>" + c + "</code></li>") {
+				t.Fatalf("recovery code %q", c)
+			}
+		}
+
+		b.load(chromedp.Click(chromedp.Search(`//main//a[normalize-space()="Continue"]`)))
+		b.page("/console", "Home")
+		if home := runIn(b, chromedp.Text(chromedp.CSS("main"))); !strings.Contains(home, "Signed in as ann") || !strings.Contains(home, "in organization Acme") {
+			t.Fatalf("home page: %q", home)
+		}
+
+		b.load(chromedp.Click(chromedp.CSS(`nav a[href="/console/sessions"]`)))
+		b.page("/console/sessions", "Your sessions")
+		rows := runIn(b, chromedp.Evaluate[[]string](`[...document.querySelectorAll("main tbody tr")].map(r => r.innerText)`))
+		if len(rows) != 1 || !strings.Contains(rows[0], "This session") || !strings.Contains(rows[0], "127.0.0.1") {
+			t.Fatalf("sessions: %q, want the current one only", rows)
+		}
+
+		b.wantStatus("sign-out", b.submit("/console/sign-out"), http.StatusOK)
+		b.page("/console/sign-in", "Sign in")
+		b.wantStatus("console after sign-out", b.navigate("/console"), http.StatusOK)
+		b.page("/console/sign-in", "Sign in")
+	})
+
+	t.Run("WrongPassword", func(t *testing.T) {
+		e.consoleUser(t, org, "bob", nil)
+		b := newTab(t, browser, e.srv.URL)
+
+		b.wantStatus("wrong password", b.signIn("Acme", "bob", consolePassword+"x"), http.StatusUnauthorized)
+		b.page("/console/sign-in", "Sign in")
+		if alert := runIn(b, chromedp.Text(chromedp.CSS(`p[role="alert"]`))); !strings.HasPrefix(alert, signInFailedAlert) {
+			t.Fatalf("alert %q", alert)
+		}
+		// The failed page's form works: it carries a fresh token.
+		b.fill("organization", "Acme")
+		b.fill("login", "bob")
+		b.fill("password", consolePassword)
+		b.wantStatus("second sign-in", b.submit("/console/sign-in"), http.StatusOK)
+		b.page("/console", "Home")
+		if home := runIn(b, chromedp.Text(chromedp.CSS("main"))); !strings.Contains(home, "Signed in as bob") {
+			t.Fatalf("home page: %q", home)
+		}
+	})
+
+	t.Run("ContentSecurityPolicy", func(t *testing.T) {
+		e.consoleUser(t, org, "cyd", func(r *castellan.UserRegistration) { r.MFAMandatory = true })
+		b := newTab(t, browser, e.srv.URL)
+
+		// b.page checks on every page that the style sheet applied and
+		// that nothing was logged; the sign-in page has been checked so.
+		b.wantStatus("sign-in", b.signIn("Acme", "cyd", consolePassword), http.StatusOK)
+		b.page("/console/mfa/setup", "Set up a second factor")
+		if w := b.qrWidth(); w <= 0 {
+			t.Fatalf("the QR code did not load: natural width %d", w)
+		}
+
+		// The check can fail: a style sheet the policy does not allow is
+		// refused, the browser reports it, and it does not apply.
+		b.do(chromedp.Evaluate[chromedp.Void](`(() => {
+			const s = document.createElement("style");
+			s.textContent = "body{max-width:10px}";
+			document.head.append(s);
+		})()`))
+		ctx, cancel := context.WithTimeout(b.ctx, browserStep)
+		defer cancel()
+		select {
+		case <-b.cspReported:
+		case <-ctx.Done():
+			t.Fatalf("no CSP report for a style sheet the policy forbids; the browser logged %q", b.messages())
+		}
+		b.styled("/console/mfa/setup")
+		if msgs := b.messages(); len(msgs) != 1 || !isCSPReport(msgs[0]) {
+			t.Fatalf("the browser logged %q, want one CSP report", msgs)
+		}
+		t.Logf("the browser's report of a forbidden style sheet: %s", b.messages()[0])
+	})
+}
