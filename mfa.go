@@ -55,6 +55,12 @@ type MFAService interface {
 	// until ConfirmTOTP replaces it. Returns ENOTFOUND (user.not_found) or
 	// EPRECONDITION (auth.mfa_unavailable).
 	BeginTOTP(ctx context.Context, orgID, userID string) (*TOTPSetup, error)
+	// PendingTOTP returns the pending TOTP secret BeginTOTP created and
+	// ConfirmTOTP has not yet confirmed, the same key again; it changes
+	// nothing. Returns ENOTFOUND (user.not_found) or EPRECONDITION
+	// (auth.mfa_no_pending_setup, or auth.mfa_unavailable when the user
+	// is not an active local user).
+	PendingTOTP(ctx context.Context, orgID, userID string) (*TOTPSetup, error)
 	// ConfirmTOTP checks a code of the pending secret and, when it is
 	// right, makes that secret the user's factor and issues
 	// RecoveryCodeCount recovery codes, returned this once and stored

@@ -324,6 +324,7 @@ func (s *Server) registerConsole(mux *http.ServeMux) {
 	mux.HandleFunc("POST /console/mfa", s.withSession(s.verifyMFA, castellan.SessionMFAPending))
 	mux.HandleFunc("GET /console/mfa/setup", s.withSession(s.mfaSetupPage, castellan.SessionMFAPending))
 	mux.HandleFunc("POST /console/mfa/setup", s.withSession(s.confirmMFASetup, castellan.SessionMFAPending))
+	mux.HandleFunc("POST /console/mfa/setup/restart", s.withSession(s.restartMFASetup, castellan.SessionMFAPending))
 	mux.HandleFunc("GET /console/password", s.withSession(s.passwordPage, castellan.SessionPasswordChange, complete))
 	mux.HandleFunc("POST /console/password", s.withSession(s.changePassword, castellan.SessionPasswordChange, complete))
 	mux.HandleFunc("POST /console/sign-out", s.withSession(s.signOut, castellan.SessionMFAPending, castellan.SessionPasswordChange, complete))

@@ -190,3 +190,62 @@ func TestConsoleMFAConcurrentCodes(t *testing.T) {
 		wantRedirect(t, b.post("/console/mfa", url.Values{"code": {e.totpNow(t, setup.Secret)}}), "/console")
 	})
 }
+
+// TestConsoleMFASetupGetChangesNothing: GET /console/mfa/setup begins an
+// enrolment only when none is pending; later GETs show the same key and
+// write nothing, so that a link cannot replace the key being scanned. A
+// new key takes the "Start over" POST with its CSRF token.
+func TestConsoleMFASetupGetChangesNothing(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		org := e.acme.OrganizationID
+		ann := e.consoleUser(t, org, "ann", func(r *castellan.UserRegistration) { r.MFAMandatory = true })
+		b := newBrowser(t, e.srv)
+		wantRedirect(t, b.signIn("Acme", "ann", consolePassword), "/console/mfa")
+		secretOf := func(p *page) string {
+			t.Helper()
+			wantPage(t, p, http.StatusOK, `<img src="data:image/png;base64,`)
+			m := secretField.FindStringSubmatch(p.body)
+			if m == nil || !strings.Contains(p.body, "otpauth://totp/") || !strings.Contains(p.body, `name="code"`) {
+				t.Fatalf("setup page:\n%s", p.body)
+			}
+			return m[1]
+		}
+		first := secretOf(b.get("/console/mfa/setup"))
+		before := e.state(t)
+		for range 3 {
+			if again := secretOf(b.get("/console/mfa/setup")); again != first {
+				t.Fatalf("a GET replaced the key %s with %s", first, again)
+			}
+		}
+		if after := e.state(t); !after.equal(before) {
+			t.Fatalf("GETs of the setup page wrote: %+v → %+v", before, after)
+		}
+		begin := "iam:BeginTOTPEnrolment"
+		events, _, err := e.db.Audit().FindAuditEvents(system, org, castellan.AuditFilter{Action: &begin, TargetID: &ann.ID})
+		if err != nil || len(events) != 1 {
+			t.Fatalf("got %d enrolment events, %v; want 1", len(events), err)
+		}
+
+		// Start over: refused without its token or from another site,
+		// changing nothing; with it, a new key.
+		for name, p := range map[string]*page{
+			"no token":   b.post("/console/mfa/setup/restart", url.Values{"csrf": {""}}),
+			"cross-site": b.post("/console/mfa/setup/restart", url.Values{}, "Sec-Fetch-Site", "cross-site"),
+		} {
+			if p.status != http.StatusForbidden {
+				t.Fatalf("%s: got %d, want 403", name, p.status)
+			}
+		}
+		if after := e.state(t); !after.equal(before) {
+			t.Fatal("a refused start-over changed something")
+		}
+		b.get("/console/mfa/setup")
+		wantRedirect(t, b.post("/console/mfa/setup/restart", url.Values{}), "/console/mfa/setup")
+		second := secretOf(b.get("/console/mfa/setup"))
+		if second == first {
+			t.Fatal("start over kept the key")
+		}
+		wantPage(t, b.post("/console/mfa/setup", url.Values{"code": {e.totpNow(t, second)}}), http.StatusOK, "shown only now")
+		wantPage(t, b.get("/console"), http.StatusOK, "Signed in as")
+	})
+}

@@ -179,7 +179,36 @@ func (s *Server) mfaSetupPage(w http.ResponseWriter, r *http.Request, c *console
 		seeOther(w, consolePath+"/mfa")
 		return
 	}
-	s.renderMFASetup(w, r, c, http.StatusOK, "")
+	// A GET changes nothing when a key is pending: it shows that key
+	// again, so that a link cannot replace the key the user is scanning.
+	// Only the first GET begins an enrolment; a new key takes a POST.
+	setup, err := s.services.MFA.PendingTOTP(r.Context(), c.user.OrganizationID, c.user.ID)
+	if castellan.ErrorCode(err) == castellan.CodeMFANoPendingSetup {
+		setup, err = s.services.MFA.BeginTOTP(r.Context(), c.user.OrganizationID, c.user.ID)
+	}
+	if err != nil {
+		renderConsoleError(w, r, err)
+		return
+	}
+	s.showMFASetup(w, r, c, setup, http.StatusOK, "")
+}
+
+// restartMFASetup replaces the pending key with a new one ("Start over").
+func (s *Server) restartMFASetup(w http.ResponseWriter, r *http.Request, c *consoleRequest) {
+	st, err := s.services.MFA.MFAStatus(r.Context(), c.user.OrganizationID, c.user.ID)
+	if err != nil {
+		renderConsoleError(w, r, err)
+		return
+	}
+	if st.Enrolled {
+		seeOther(w, consolePath+"/mfa")
+		return
+	}
+	if _, err := s.services.MFA.BeginTOTP(r.Context(), c.user.OrganizationID, c.user.ID); err != nil {
+		renderConsoleError(w, r, err)
+		return
+	}
+	seeOther(w, consolePath+"/mfa/setup")
 }
 
 // renderMFASetup begins a new TOTP enrolment and shows its key.
@@ -189,6 +218,11 @@ func (s *Server) renderMFASetup(w http.ResponseWriter, r *http.Request, c *conso
 		renderConsoleError(w, r, err)
 		return
 	}
+	s.showMFASetup(w, r, c, setup, status, msg)
+}
+
+// showMFASetup shows the key of an enrolment.
+func (s *Server) showMFASetup(w http.ResponseWriter, r *http.Request, c *consoleRequest, setup *castellan.TOTPSetup, status int, msg string) {
 	p := c.page()
 	p.Setup, p.Error = setup, msg
 	p.QRCode = template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(setup.QRCodePNG))

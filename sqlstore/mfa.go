@@ -102,9 +102,7 @@ func (s *MFAService) BeginTOTP(ctx context.Context, orgID, userID string) (*cast
 		if err := u.canEnrol(); err != nil {
 			return err
 		}
-		key, err = totp.Generate(totp.GenerateOpts{
-			Issuer: totpIssuer, AccountName: u.loginID, Period: totpPeriod, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1,
-		})
+		key, err = totpKey(u.loginID, nil)
 		if err != nil {
 			return fmt.Errorf("generate TOTP secret: %w", err)
 		}
@@ -121,6 +119,48 @@ func (s *MFAService) BeginTOTP(ctx context.Context, orgID, userID string) (*cast
 		return nil, err
 	}
 	// The QR code is drawn after the commit, outside the writer's lock.
+	return totpSetup(key)
+}
+
+// totpKey is the key of secret (a new random one when nil) for the
+// account loginID.
+func totpKey(loginID string, secret []byte) (*otp.Key, error) {
+	return totp.Generate(totp.GenerateOpts{
+		Issuer: totpIssuer, AccountName: loginID, Period: totpPeriod, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1, Secret: secret,
+	})
+}
+
+// PendingTOTP implements castellan.MFAService. It only reads.
+func (s *MFAService) PendingTOTP(ctx context.Context, orgID, userID string) (*castellan.TOTPSetup, error) {
+	u := mfaUser{id: userID}
+	var pending sql.NullString
+	err := s.db.queryRow(ctx, `SELECT u.login_id, u.status, u.account_type, t.pending_secret FROM users u LEFT JOIN user_totp t ON t.user_id = u.id
+		WHERE u.org_id = ? AND u.id = ? AND u.status <> ?`, orgID, userID, castellan.UserDeleted).Scan(&u.loginID, &u.status, &u.accountType, &pending)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound(castellan.CodeUserNotFound, "user", userID)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := u.canEnrol(); err != nil {
+		return nil, err
+	}
+	if !pending.Valid {
+		return nil, castellan.Errorf(castellan.EPRECONDITION, castellan.CodeMFANoPendingSetup, "no TOTP enrolment is in progress: begin one first")
+	}
+	secret, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(pending.String)
+	if err != nil {
+		return nil, fmt.Errorf("read pending TOTP secret: %w", err)
+	}
+	key, err := totpKey(u.loginID, secret)
+	if err != nil {
+		return nil, fmt.Errorf("TOTP key: %w", err)
+	}
+	return totpSetup(key)
+}
+
+// totpSetup is key with its QR code.
+func totpSetup(key *otp.Key) (*castellan.TOTPSetup, error) {
 	img, err := key.Image(qrCodeSize, qrCodeSize)
 	if err != nil {
 		return nil, fmt.Errorf("draw TOTP QR code: %w", err)

@@ -156,9 +156,18 @@ func testMFAEnrol(t *testing.T, open Opener) {
 	wantCode(t, err, castellan.EPRECONDITION, castellan.CodeMFANoPendingSetup)
 	err = s.MFA.VerifyMFA(ctx, org, u.ID, sess, "123456", lenientPolicy)
 	wantCode(t, err, castellan.EPRECONDITION, castellan.CodeMFANotEnrolled)
+	_, err = s.MFA.PendingTOTP(ctx, org, u.ID)
+	wantCode(t, err, castellan.EPRECONDITION, castellan.CodeMFANoPendingSetup)
 	unchanged(t, s, org, before)
 
 	setup := must(s.MFA.BeginTOTP(ctx, org, u.ID))(t)
+	// The pending key reads back the same, and reading it writes nothing.
+	before = takeSnapshot(t, s, org)
+	again := must(s.MFA.PendingTOTP(ctx, org, u.ID))(t)
+	if again.Secret != setup.Secret || again.URI != setup.URI || !bytes.Equal(again.QRCodePNG, setup.QRCodePNG) {
+		t.Fatalf("got pending %s %s, want %s %s", again.Secret, again.URI, setup.Secret, setup.URI)
+	}
+	unchanged(t, s, org, before)
 	key, err := otp.NewKeyFromURL(setup.URI)
 	if err != nil {
 		t.Fatal(err)
@@ -193,6 +202,8 @@ func testMFAEnrol(t *testing.T, open Opener) {
 	before = takeSnapshot(t, s, org)
 	refusedCounted(t, s, org, before, s.MFA.VerifyMFA(ctx, org, u.ID, sess, confirmCode, lenientPolicy))
 	_, err = s.MFA.ConfirmTOTP(ctx, org, u.ID, confirmCode)
+	wantCode(t, err, castellan.EPRECONDITION, castellan.CodeMFANoPendingSetup)
+	_, err = s.MFA.PendingTOTP(ctx, org, u.ID)
 	wantCode(t, err, castellan.EPRECONDITION, castellan.CodeMFANoPendingSetup)
 
 	// Each step wrote its audit event and change-log row, and none of them
@@ -385,6 +396,8 @@ func testMFAErrUnavailable(t *testing.T, open Opener) {
 	wantCode(t, err, castellan.EPRECONDITION, castellan.CodeMFAUnavailable)
 	_, err = s.MFA.ConfirmTOTP(ctx, org, users[1].ID, totpCode(t, setup.Secret, clock.Now()))
 	wantCode(t, err, castellan.EPRECONDITION, castellan.CodeMFAUnavailable)
+	_, err = s.MFA.PendingTOTP(ctx, org, users[1].ID)
+	wantCode(t, err, castellan.EPRECONDITION, castellan.CodeMFAUnavailable)
 	unchanged(t, s, org, before)
 }
 
@@ -401,7 +414,8 @@ func testMFACrossOrganization(t *testing.T, open Opener) {
 	beforeA, beforeB := takeSnapshot(t, s, a.OrganizationID), takeSnapshot(t, s, b.OrganizationID)
 	for who, userID := range map[string]string{"OtherOrganization": e.userID, "Unknown": unknownID} {
 		calls := map[string]func() error{
-			"BeginTOTP": func() error { _, err := s.MFA.BeginTOTP(ctx, a.OrganizationID, userID); return err },
+			"BeginTOTP":   func() error { _, err := s.MFA.BeginTOTP(ctx, a.OrganizationID, userID); return err },
+			"PendingTOTP": func() error { _, err := s.MFA.PendingTOTP(ctx, a.OrganizationID, userID); return err },
 			"ConfirmTOTP": func() error {
 				_, err := s.MFA.ConfirmTOTP(ctx, a.OrganizationID, userID, code)
 				return err
