@@ -11,8 +11,7 @@ import (
 	"time"
 
 	"github.com/castellan-iam/castellan"
-	"github.com/pquerna/otp"
-	"github.com/pquerna/otp/totp"
+	"github.com/castellan-iam/castellan/storetest"
 )
 
 var (
@@ -23,11 +22,7 @@ var (
 // totpNow is the TOTP code of secret at the test clock's time.
 func (e *env) totpNow(t *testing.T, secret string) string {
 	t.Helper()
-	code, err := totp.GenerateCodeCustom(secret, e.clock.Now(), totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return code
+	return storetest.TOTPCode(t, secret, e.clock.Now())
 }
 
 // TestConsoleMFA: a user that must use MFA enrols at its first sign-in,

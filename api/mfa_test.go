@@ -5,8 +5,7 @@ import (
 	"testing"
 
 	"github.com/castellan-iam/castellan"
-	"github.com/pquerna/otp"
-	"github.com/pquerna/otp/totp"
+	"github.com/castellan-iam/castellan/storetest"
 )
 
 func init() { matrixRowSets = append(matrixRowSets, mfaRows) }
@@ -19,11 +18,7 @@ func (f *fixture) enrol(userID string) {
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	code, err := totp.GenerateCodeCustom(setup.Secret, f.e.clock.Now(), totp.ValidateOpts{Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	if _, err := mfa.ConfirmTOTP(system, f.org, userID, code); err != nil {
+	if _, err := mfa.ConfirmTOTP(system, f.org, userID, storetest.TOTPCode(f.t, setup.Secret, f.e.clock.Now())); err != nil {
 		f.t.Fatal(err)
 	}
 }

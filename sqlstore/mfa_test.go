@@ -8,8 +8,6 @@ import (
 	"github.com/castellan-iam/castellan"
 	"github.com/castellan-iam/castellan/sqlstore/sqltest"
 	"github.com/castellan-iam/castellan/storetest"
-	"github.com/pquerna/otp"
-	"github.com/pquerna/otp/totp"
 )
 
 // TestMFAStorage reads the tables: recovery codes are stored as hashes
@@ -36,11 +34,7 @@ func TestMFAStorage(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			code, err := totp.GenerateCodeCustom(setup.Secret, clock.Now(), totp.ValidateOpts{Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
-			if err != nil {
-				t.Fatal(err)
-			}
-			codes, err := s.MFA.ConfirmTOTP(ctx, org, u.ID, code)
+			codes, err := s.MFA.ConfirmTOTP(ctx, org, u.ID, storetest.TOTPCode(t, setup.Secret, clock.Now()))
 			if err != nil {
 				t.Fatal(err)
 			}

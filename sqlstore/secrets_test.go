@@ -7,8 +7,7 @@ import (
 
 	"github.com/castellan-iam/castellan"
 	"github.com/castellan-iam/castellan/sqlstore/sqltest"
-	"github.com/pquerna/otp"
-	"github.com/pquerna/otp/totp"
+	"github.com/castellan-iam/castellan/storetest"
 )
 
 // TestNoSecretAtRest creates one of every credential Castellan hands out
@@ -42,11 +41,7 @@ func TestNoSecretAtRest(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			code, err := totp.GenerateCodeCustom(setup.Secret, time.Now(), totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
-			if err != nil {
-				t.Fatal(err)
-			}
-			recovery, err := s.MFA.ConfirmTOTP(ctx, orgID, reg.User.ID, code)
+			recovery, err := s.MFA.ConfirmTOTP(ctx, orgID, reg.User.ID, storetest.TOTPCode(t, setup.Secret, time.Now()))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -29,8 +29,9 @@ func testMFA(t *testing.T, open Opener) {
 	t.Run("SessionChecked", func(t *testing.T) { testMFASessionChecked(t, open) })
 }
 
-// totpCode is the code of secret for the time step at.
-func totpCode(tb testing.TB, secret string, at time.Time) string {
+// TOTPCode is the code of secret for the time step at, as an
+// authenticator app computes it (SHA-1, six digits, 30 seconds).
+func TOTPCode(tb testing.TB, secret string, at time.Time) string {
 	tb.Helper()
 	code, err := totp.GenerateCodeCustom(secret, at, totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
 	if err != nil {
@@ -58,7 +59,7 @@ func enrolMFA(tb testing.TB, s castellan.Services, clock *Clock, orgID, userID s
 	tb.Helper()
 	ctx := userCtx(userID, orgID, "r-enrol")
 	setup := must(s.MFA.BeginTOTP(ctx, orgID, userID))(tb)
-	codes := must(s.MFA.ConfirmTOTP(ctx, orgID, userID, totpCode(tb, setup.Secret, clock.Now())))(tb)
+	codes := must(s.MFA.ConfirmTOTP(ctx, orgID, userID, TOTPCode(tb, setup.Secret, clock.Now())))(tb)
 	sess := must(s.Sessions.CreateSession(ctx, orgID, userID, castellan.SessionMFAPending, "", lenientPolicy))(tb)
 	return enrolled{orgID: orgID, userID: userID, sessionID: sess.Session.ID, secret: setup.Secret, recoveryCodes: codes}
 }
@@ -183,12 +184,12 @@ func testMFAEnrol(t *testing.T, open Opener) {
 	wantMFAStatus(t, s, org, u.ID, castellan.MFAStatus{})
 
 	before = takeSnapshot(t, s, org)
-	wrong := totpCode(t, setup.Secret, clock.Now().Add(-time.Hour))
+	wrong := TOTPCode(t, setup.Secret, clock.Now().Add(-time.Hour))
 	_, err = s.MFA.ConfirmTOTP(ctx, org, u.ID, wrong)
 	refused(t, s, org, before, err)
 	wantMFAStatus(t, s, org, u.ID, castellan.MFAStatus{})
 
-	confirmCode := totpCode(t, setup.Secret, clock.Now())
+	confirmCode := TOTPCode(t, setup.Secret, clock.Now())
 	codes := must(s.MFA.ConfirmTOTP(ctx, org, u.ID, confirmCode))(t)
 	distinct := map[string]bool{}
 	for _, c := range codes {
@@ -232,7 +233,7 @@ func testMFAVerifyTOTP(t *testing.T, open Opener) {
 
 	// The next step's code works once.
 	clock.Advance(step)
-	code := totpCode(t, e.secret, clock.Now())
+	code := TOTPCode(t, e.secret, clock.Now())
 	e.mustVerify(t, s, code)
 	before := takeSnapshot(t, s, org)
 	refusedCounted(t, s, org, before, e.verify(s, code))
@@ -240,21 +241,21 @@ func testMFAVerifyTOTP(t *testing.T, open Opener) {
 	// A code of the step ahead (a fast phone) works; after it, the
 	// current step's code is older and refused.
 	clock.Advance(step)
-	ahead, current := totpCode(t, e.secret, clock.Now().Add(step)), totpCode(t, e.secret, clock.Now())
+	ahead, current := TOTPCode(t, e.secret, clock.Now().Add(step)), TOTPCode(t, e.secret, clock.Now())
 	e.mustVerify(t, s, ahead)
 	before = takeSnapshot(t, s, org)
 	refusedCounted(t, s, org, before, e.verify(s, current))
 
 	// A step behind is still accepted (a code typed late); two are not.
 	clock.Advance(4 * step)
-	refusedCounted(t, s, org, before, e.verify(s, totpCode(t, e.secret, clock.Now().Add(-2*step))))
-	refusedCounted(t, s, org, before, e.verify(s, totpCode(t, e.secret, clock.Now().Add(2*step))))
-	e.mustVerify(t, s, totpCode(t, e.secret, clock.Now().Add(-step)))
-	e.mustVerify(t, s, totpCode(t, e.secret, clock.Now()))
+	refusedCounted(t, s, org, before, e.verify(s, TOTPCode(t, e.secret, clock.Now().Add(-2*step))))
+	refusedCounted(t, s, org, before, e.verify(s, TOTPCode(t, e.secret, clock.Now().Add(2*step))))
+	e.mustVerify(t, s, TOTPCode(t, e.secret, clock.Now().Add(-step)))
+	e.mustVerify(t, s, TOTPCode(t, e.secret, clock.Now()))
 
 	// Anything else is refused alike.
 	before = takeSnapshot(t, s, org)
-	for _, bad := range []string{"", "12345", "1234567", "abcdef", " " + totpCode(t, e.secret, clock.Now().Add(step))} {
+	for _, bad := range []string{"", "12345", "1234567", "abcdef", " " + TOTPCode(t, e.secret, clock.Now().Add(step))} {
 		refusedCounted(t, s, org, before, e.verify(s, bad))
 	}
 	events := listed(s.Audit.FindAuditEvents(context.Background(), org, castellan.AuditFilter{Action: ptr("iam:VerifyMFA")}))(t)
@@ -296,17 +297,17 @@ func testMFAConfirmReplaces(t *testing.T, open Opener) {
 	// The confirmed factor keeps working while a new one is pending.
 	setup := must(s.MFA.BeginTOTP(ctx, org, e.userID))(t)
 	clock.Advance(step)
-	e.mustVerify(t, s, totpCode(t, e.secret, clock.Now()))
+	e.mustVerify(t, s, TOTPCode(t, e.secret, clock.Now()))
 	clock.Advance(step)
-	codes := must(s.MFA.ConfirmTOTP(ctx, org, e.userID, totpCode(t, setup.Secret, clock.Now())))(t)
+	codes := must(s.MFA.ConfirmTOTP(ctx, org, e.userID, TOTPCode(t, setup.Secret, clock.Now())))(t)
 	wantMFAStatus(t, s, org, e.userID, castellan.MFAStatus{Enrolled: true, RecoveryCodesLeft: castellan.RecoveryCodeCount})
 
 	// Then the old secret and recovery codes are gone.
 	clock.Advance(step)
 	before := takeSnapshot(t, s, org)
-	refusedCounted(t, s, org, before, e.verify(s, totpCode(t, e.secret, clock.Now())))
+	refusedCounted(t, s, org, before, e.verify(s, TOTPCode(t, e.secret, clock.Now())))
 	refusedCounted(t, s, org, before, e.verify(s, e.recoveryCodes[0]))
-	e.mustVerify(t, s, totpCode(t, setup.Secret, clock.Now()))
+	e.mustVerify(t, s, TOTPCode(t, setup.Secret, clock.Now()))
 	e.mustVerify(t, s, codes[0])
 }
 
@@ -325,7 +326,7 @@ func testMFAReset(t *testing.T, open Opener) {
 	}
 	wantMFAStatus(t, s, org, e.userID, castellan.MFAStatus{})
 	clock.Advance(30 * time.Second)
-	wantCode(t, e.verify(s, totpCode(t, e.secret, clock.Now())), castellan.EPRECONDITION, castellan.CodeMFANotEnrolled)
+	wantCode(t, e.verify(s, TOTPCode(t, e.secret, clock.Now())), castellan.EPRECONDITION, castellan.CodeMFANotEnrolled)
 	wantCode(t, e.verify(s, e.recoveryCodes[0]), castellan.EPRECONDITION, castellan.CodeMFANotEnrolled)
 
 	// Nothing left to reset: nothing written, the current revision.
@@ -394,7 +395,7 @@ func testMFAErrUnavailable(t *testing.T, open Opener) {
 	before := takeSnapshot(t, s, org)
 	_, err := s.MFA.BeginTOTP(userCtx(users[0].ID, org, "r"), org, users[0].ID)
 	wantCode(t, err, castellan.EPRECONDITION, castellan.CodeMFAUnavailable)
-	_, err = s.MFA.ConfirmTOTP(ctx, org, users[1].ID, totpCode(t, setup.Secret, clock.Now()))
+	_, err = s.MFA.ConfirmTOTP(ctx, org, users[1].ID, TOTPCode(t, setup.Secret, clock.Now()))
 	wantCode(t, err, castellan.EPRECONDITION, castellan.CodeMFAUnavailable)
 	_, err = s.MFA.PendingTOTP(ctx, org, users[1].ID)
 	wantCode(t, err, castellan.EPRECONDITION, castellan.CodeMFAUnavailable)
@@ -410,7 +411,7 @@ func testMFACrossOrganization(t *testing.T, open Opener) {
 	e := enrolMFA(t, s, clock, b.OrganizationID, newUsers(t, s, b.OrganizationID, "bob", 1)[0].ID)
 	ctx := userCtx(a.OwnerUserID, a.OrganizationID, "r-cross")
 	clock.Advance(30 * time.Second)
-	code := totpCode(t, e.secret, clock.Now())
+	code := TOTPCode(t, e.secret, clock.Now())
 	beforeA, beforeB := takeSnapshot(t, s, a.OrganizationID), takeSnapshot(t, s, b.OrganizationID)
 	for who, userID := range map[string]string{"OtherOrganization": e.userID, "Unknown": unknownID} {
 		calls := map[string]func() error{
@@ -482,7 +483,7 @@ func testMFAConcurrentTOTP(t *testing.T, open Opener) {
 	const rounds, callers = 5, 10
 	for range rounds {
 		clock.Advance(30 * time.Second)
-		code := totpCode(t, e.secret, clock.Now())
+		code := TOTPCode(t, e.secret, clock.Now())
 		wantOneSuccess(t, concurrently(callers, func() error { return e.verify(s, code) }))
 	}
 	events := listed(s.Audit.FindAuditEvents(context.Background(), org, castellan.AuditFilter{Action: ptr("iam:VerifyMFA")}))(t)
@@ -534,7 +535,7 @@ func testMFALockout(t *testing.T, open Opener) {
 	ctx := userCtx(e.userID, org, "r")
 	pending := must(s.Sessions.CreateSession(ctx, org, e.userID, castellan.SessionMFAPending, "", policy))(t).Session.ID
 	before := takeSnapshot(t, s, org)
-	right := totpCode(t, e.secret, clock.Now())
+	right := TOTPCode(t, e.secret, clock.Now())
 	wantCode(t, e.verifyWith(s, pending, right, policy), castellan.EUNAUTHENTICATED, castellan.CodeSignInFailed)
 	if reasons := failuresSince(t, s, org, before.revision); strings.Join(reasons, " ") != "locked" {
 		t.Fatalf("got audited failures %v, want the locked refusal", reasons)
@@ -544,7 +545,7 @@ func testMFALockout(t *testing.T, open Opener) {
 	}
 	clock.Advance(policy.LockoutPeriod)
 	after := must(s.Sessions.CreateSession(ctx, org, e.userID, castellan.SessionMFAPending, "", policy))(t).Session.ID
-	if err := e.verifyWith(s, after, totpCode(t, e.secret, clock.Now()), policy); err != nil {
+	if err := e.verifyWith(s, after, TOTPCode(t, e.secret, clock.Now()), policy); err != nil {
 		t.Fatalf("after the lockout: %v", err)
 	}
 }
@@ -561,7 +562,7 @@ func testMFASessionChecked(t *testing.T, open Opener) {
 	complete := must(s.Sessions.CreateSession(ctx, org, e.userID, castellan.SessionComplete, "", lenientPolicy))(t).Session.ID
 	others := must(s.Sessions.CreateSession(ctx, org, users[1].ID, castellan.SessionMFAPending, "", lenientPolicy))(t).Session.ID
 	clock.Advance(30 * time.Second)
-	code := totpCode(t, e.secret, clock.Now())
+	code := TOTPCode(t, e.secret, clock.Now())
 	before := takeSnapshot(t, s, org)
 	for _, sessionID := range []string{complete, others, unknownID} {
 		wantCode(t, e.verifyWith(s, sessionID, code, lenientPolicy), castellan.EUNAUTHENTICATED, castellan.CodeSessionInvalid)
