@@ -169,14 +169,24 @@ func (s *Server) mfaRefused(w http.ResponseWriter, r *http.Request, c *consoleRe
 	}
 }
 
-func (s *Server) mfaSetupPage(w http.ResponseWriter, r *http.Request, c *consoleRequest) {
+// enrolling reports whether the session's user has no factor yet and so
+// may see the setup pages; otherwise it has answered: an enrolled user
+// goes to the code page.
+func (s *Server) enrolling(w http.ResponseWriter, r *http.Request, c *consoleRequest) bool {
 	st, err := s.services.MFA.MFAStatus(r.Context(), c.user.OrganizationID, c.user.ID)
 	if err != nil {
 		renderConsoleError(w, r, err)
-		return
+		return false
 	}
 	if st.Enrolled {
 		seeOther(w, consolePath+"/mfa")
+		return false
+	}
+	return true
+}
+
+func (s *Server) mfaSetupPage(w http.ResponseWriter, r *http.Request, c *consoleRequest) {
+	if !s.enrolling(w, r, c) {
 		return
 	}
 	// A GET changes nothing when a key is pending: it shows that key
@@ -195,13 +205,7 @@ func (s *Server) mfaSetupPage(w http.ResponseWriter, r *http.Request, c *console
 
 // restartMFASetup replaces the pending key with a new one ("Start over").
 func (s *Server) restartMFASetup(w http.ResponseWriter, r *http.Request, c *consoleRequest) {
-	st, err := s.services.MFA.MFAStatus(r.Context(), c.user.OrganizationID, c.user.ID)
-	if err != nil {
-		renderConsoleError(w, r, err)
-		return
-	}
-	if st.Enrolled {
-		seeOther(w, consolePath+"/mfa")
+	if !s.enrolling(w, r, c) {
 		return
 	}
 	if _, err := s.services.MFA.BeginTOTP(r.Context(), c.user.OrganizationID, c.user.ID); err != nil {
