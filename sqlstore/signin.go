@@ -163,27 +163,27 @@ func (s *SessionService) recordFailure(ctx context.Context, orgID, userID, login
 // recordFailureTx is recordFailure inside tx.
 func recordFailureTx(ctx context.Context, tx *Tx, orgID, userID, login, reason string, policy castellan.SignInPolicy, endSession string) (bool, error) {
 	login = cleanText(login, 254)
-	{
-		id := newID()
-		var user any
-		if userID != "" {
-			user = userID
-		}
-		_, err := tx.exec(ctx, `INSERT INTO sign_in_failures (id, org_id, user_id, login_tried, reason, failed_at, source_ip)
-			VALUES (?, ?, ?, ?, ?, ?, ?)`, id, orgID, user, login, reason, tx.now, tx.info.SourceIP)
-		if err != nil {
-			return false, fmt.Errorf("insert sign-in failure: %w", err)
-		}
-		_, err = tx.record(ctx, change{
-			orgID: orgID, action: "iam:SignIn", entityType: "user", entityID: userID, entityName: login,
-			summary: map[string]any{"outcome": "failure", "reason": reason, "login": login},
-			also:    []changedEntity{{"sign_in_failure", id, "create"}},
-		})
-		if err != nil || userID == "" || !countedFailures[reason] {
-			return false, err
-		}
-		return lockIfTooMany(ctx, tx, orgID, userID, login, policy, endSession)
+	id := newID()
+	var user any
+	if userID != "" {
+		user = userID
 	}
+	_, err := tx.exec(ctx, `INSERT INTO sign_in_failures (id, org_id, user_id, login_tried, reason, failed_at, source_ip)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, id, orgID, user, login, reason, tx.now, tx.info.SourceIP)
+	if err != nil {
+		return false, fmt.Errorf("insert sign-in failure: %w", err)
+	}
+	_, err = tx.record(ctx, change{
+		orgID: orgID, action: "iam:SignIn", entityType: "user", entityID: userID, entityName: login,
+		summary: map[string]any{"outcome": "failure", "reason": reason, "login": login},
+		also:    []changedEntity{{"sign_in_failure", id, "create"}},
+	})
+	// A login that names nobody runs the lockout's queries too, on no
+	// user, so that its answer costs what a wrong password's does.
+	if err != nil || userID != "" && !countedFailures[reason] {
+		return false, err
+	}
+	return lockIfTooMany(ctx, tx, orgID, userID, login, policy, endSession)
 }
 
 // lockIfTooMany locks the user when its counted failures since the window
@@ -193,6 +193,9 @@ func recordFailureTx(ctx context.Context, tx *Tx, orgID, userID, login, reason s
 func lockIfTooMany(ctx context.Context, tx *Tx, orgID, userID, login string, policy castellan.SignInPolicy, endSession string) (bool, error) {
 	var since sql.NullTime
 	err := tx.queryRow(ctx, `SELECT failures_since FROM users WHERE org_id = ? AND id = ?`+tx.db.dialect.lockExclusive, orgID, userID).Scan(&since)
+	if userID == "" && errors.Is(err, sql.ErrNoRows) {
+		err = nil // no user: the queries are for the time they take
+	}
 	if err != nil {
 		return false, err
 	}
@@ -203,7 +206,7 @@ func lockIfTooMany(ctx context.Context, tx *Tx, orgID, userID, login string, pol
 	var n int
 	err = tx.queryRow(ctx, `SELECT COUNT(*) FROM sign_in_failures WHERE org_id = ? AND user_id = ? AND failed_at > ? AND reason IN (?, ?, ?, ?)`,
 		orgID, userID, from, failWrongPassword, failWrongMFA, failCurrentPassword, failIPNotAllowed).Scan(&n)
-	if err != nil || n < policy.MaxFailures {
+	if err != nil || n < policy.MaxFailures || userID == "" {
 		return false, err
 	}
 	until := tx.now.Add(policy.LockoutPeriod)
