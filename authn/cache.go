@@ -11,10 +11,10 @@
 //     catches up synchronously after every write of this process, before
 //     the write returns; a change therefore takes effect on the very next
 //     request served by this process.
-//   - Run polls ChangeLog.Changes (every second by default) for the writes
-//     of other replicas, which take effect here within one interval.
-//     PostgreSQL LISTEN/NOTIFY is the later improvement that removes that
-//     interval.
+//   - Follow catches up with the writes of other replicas: cmd/castellan
+//     calls it when PostgreSQL notifies a commit (sqlstore's
+//     WatchCommits), and Run polls (every second by default) in case a
+//     notification is lost while the listening connection is down.
 //
 // A change evicts the entries that depend on the entity it names: the
 // token itself (api_token), its user or service account, its access key

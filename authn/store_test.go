@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"testing"
+	"time"
 
 	"github.com/castellan-iam/castellan"
 	"github.com/castellan-iam/castellan/authn"
@@ -98,5 +99,62 @@ func BenchmarkTokenCheck(b *testing.B) {
 				})
 			}
 		})
+	}
+}
+
+// TestReplicaLearnsByNotification: on PostgreSQL a cache on another
+// replica, which never polls here, evicts a revoked key's token once the
+// write's notification arrives, well before any poll would have run.
+func TestReplicaLearnsByNotification(t *testing.T) {
+	url := sqltest.PostgresURL(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	clock := storetest.NewClock()
+	primary := sqltest.MustOpen(t, url, clock.Now)
+	org := storetest.Must(primary.Tokens().BootstrapOrganization(ctx, castellan.Bootstrap{OrganizationName: "Acme", OwnerEmail: "owner@acme.example"}))(t)
+	project := storetest.Must(primary.Projects().CreateProject(ctx, org.OrganizationID, castellan.ProjectCreate{Name: "web"}))(t)
+	key := storetest.Must(primary.AccessKeys().CreateAccessKey(ctx, org.OrganizationID, castellan.AccessKeyCreate{
+		Owner: castellan.Subject{Type: castellan.SubjectUser, ID: org.OwnerUserID}, ProjectID: project.ID, Name: "ci"}))(t)
+	token := storetest.Must(primary.AccessKeys().ExchangeAccessKey(ctx, key.ID, key.Secret))(t)
+
+	replica := sqltest.MustOpen(t, url, clock.Now)
+	services := replica.Services()
+	cache := storetest.Must(authn.New(ctx, authn.Options{Tokens: services.Tokens, ChangeLog: replica, KeyUses: services.AccessKeys,
+		Now: clock.Now, Logger: slog.New(slog.DiscardHandler)}))(t)
+	if _, err := cache.Authenticate(ctx, token.Token); err != nil {
+		t.Fatal(err)
+	}
+	followed := make(chan struct{}, 1)
+	watched := make(chan error, 1)
+	go func() {
+		watched <- replica.WatchCommits(ctx, func() {
+			if err := cache.Follow(ctx); err != nil && ctx.Err() == nil {
+				t.Error(err)
+			}
+			select {
+			case followed <- struct{}{}:
+			default:
+			}
+		})
+	}()
+	<-followed // listening
+
+	disabled := castellan.AccessKeyDisabled
+	k := storetest.Must(primary.AccessKeys().UpdateAccessKey(ctx, org.OrganizationID, key.ID, castellan.AccessKeyUpdate{Status: &disabled}))(t)
+	for cache.Stats().Applied < k.Revision {
+		select {
+		case <-followed:
+		case err := <-watched:
+			t.Fatalf("the watch ended: %v", err)
+		case <-time.After(30 * time.Second): // a guard against hanging, not a measure
+			t.Fatal("no notification of the write reached the replica")
+		}
+	}
+	if _, err := cache.Authenticate(ctx, token.Token); castellan.ErrorKind(err) != castellan.EUNAUTHENTICATED {
+		t.Fatalf("after the notification: got %v, want the token refused", err)
+	}
+	cancel()
+	if err := <-watched; err == nil {
+		t.Fatal("the watch ended without its context's error")
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/castellan-iam/castellan"
+	"github.com/jackc/pgx/v5"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
 	_ "modernc.org/sqlite"             // registers the "sqlite" driver
 )
@@ -33,6 +34,9 @@ type DB struct {
 	catalog *castellan.Catalog
 	// passwords hashes users' passwords; nil refuses password mode.
 	passwords castellan.PasswordHasher
+	// url is the PostgreSQL URL, for the connection WatchCommits listens
+	// on; empty for SQLite.
+	url string
 	// commitHooks run after every committed write (OnCommit).
 	hooksMu     sync.RWMutex
 	commitHooks []func(ctx context.Context, revision int64)
@@ -42,13 +46,47 @@ type DB struct {
 // commits, with its revision, before the write returns to its caller: a
 // follower of the change log (the token cache) catches up there, so that
 // a change takes effect in this process on the very next request. Writes
-// of other processes reach followers by polling Changes. fn runs on the
+// of other processes reach followers through WatchCommits (PostgreSQL) or
+// by polling Changes. fn runs on the
 // writer's goroutine, outside the transaction, with a context that is not
 // cancelled with the writer's; it must not write.
 func (db *DB) OnCommit(fn func(ctx context.Context, revision int64)) {
 	db.hooksMu.Lock()
 	defer db.hooksMu.Unlock()
 	db.commitHooks = append(db.commitHooks, fn)
+}
+
+// commitChannel is the PostgreSQL notification channel of commits. It
+// names no schema: stores in other schemas of the database wake a watcher
+// for nothing, which costs it one read of its own revision.
+const commitChannel = "castellan_commits"
+
+// WatchCommits calls fn after writes of any process are committed to the
+// store, until ctx ends or the connection fails, which it returns: on
+// PostgreSQL it LISTENs on its own connection, and calls fn once when it
+// starts listening, for what was committed before. fn should read the
+// change log (a notification carries nothing) and must be quick: while it
+// runs, notifications wait. On SQLite, whose other processes nothing
+// announces, it returns nil at once; polling Changes covers them.
+func (db *DB) WatchCommits(ctx context.Context, fn func()) error {
+	if db.url == "" {
+		return nil
+	}
+	conn, err := pgx.Connect(ctx, db.url)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	if _, err := conn.Exec(ctx, `LISTEN `+commitChannel); err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	fn()
+	for {
+		if _, err := conn.WaitForNotification(ctx); err != nil {
+			return fmt.Errorf("listen: %w", err)
+		}
+		fn()
+	}
 }
 
 // Options tune Open.
@@ -124,7 +162,7 @@ func connect(rawURL string) (*DB, error) {
 		pool.SetMaxOpenConns(32)
 		pool.SetMaxIdleConns(32)
 		pool.SetConnMaxIdleTime(5 * time.Minute)
-		return &DB{dialect: postgres, write: pool, read: pool}, nil
+		return &DB{dialect: postgres, write: pool, read: pool, url: rawURL}, nil
 	}
 	return nil, fmt.Errorf("database URL %q: want sqlite://<path> or postgres://…", rawURL)
 }
@@ -239,6 +277,12 @@ func (db *DB) update(ctx context.Context, fn func(tx *Tx) error) error {
 	}
 	if !tx.recorded {
 		return nil // nothing changed: the rollback returns the revision
+	}
+	if db.dialect.name == "postgres" {
+		// Delivered at commit to every WatchCommits of every replica.
+		if _, err := tx.exec(ctx, `SELECT pg_notify('`+commitChannel+`', '')`); err != nil {
+			return fmt.Errorf("notify: %w", err)
+		}
 	}
 	if err := sqlTx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)

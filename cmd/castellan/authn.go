@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/castellan-iam/castellan"
@@ -77,12 +78,33 @@ func startTokenCache(ctx context.Context, db *sqlstore.DB, services *castellan.S
 	// Not cancelled with ctx: requests still being served at shutdown note
 	// key uses until the server has stopped and stop runs.
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		cache.Run(runCtx, interval, keyUseFlushInterval)
-	}()
-	return tokenCacheMetrics(cache), func() { cancel(); <-done }, nil
+	var wg sync.WaitGroup
+	wg.Go(func() { cache.Run(runCtx, interval, keyUseFlushInterval) })
+	wg.Go(func() { watchCommits(runCtx, db, cache, interval, log) })
+	return tokenCacheMetrics(cache), func() { cancel(); wg.Wait() }, nil
+}
+
+// watchCommits has the cache follow the change log as soon as any replica
+// commits (PostgreSQL LISTEN/NOTIFY), rather than at its next poll. When
+// the connection fails it listens again after retry; polling covers the
+// gap.
+func watchCommits(ctx context.Context, db *sqlstore.DB, cache *authn.Cache, retry time.Duration, log *slog.Logger) {
+	for {
+		err := db.WatchCommits(ctx, func() {
+			if err := cache.Follow(ctx); err != nil && ctx.Err() == nil {
+				log.Error("token cache: follow the change log", "err", err)
+			}
+		})
+		if err == nil || ctx.Err() != nil {
+			return // nothing to watch (SQLite), or stopping
+		}
+		log.Warn("token cache: listen for commits", "err", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(retry):
+		}
+	}
 }
 
 // tokenCacheMetrics are the token cache's figures for /metrics. The
