@@ -145,17 +145,30 @@ type TokenIntrospection struct {
 
 // Access key error codes.
 const (
-	CodeAccessKeyNotFound     = "access_key.not_found"
+	CodeAccessKeyNotFound = "access_key.not_found"
+	// CodeAccessKeyLimitReached: the owner holds MaxAccessKeysPerProject
+	// unexpired keys in the project; the message names them.
 	CodeAccessKeyLimitReached = "access_key.limit_reached"
+	// CodeAccessKeyAPIAccessDisabled: the user's apiAccess is off, so a
+	// key could not be used.
+	CodeAccessKeyAPIAccessDisabled = "access_key.api_access_disabled"
+	// CodeAccessKeyNoGrantInProject: the user holds no grant on the
+	// project (nor on the organization), so a key there would have
+	// nothing to do.
+	CodeAccessKeyNoGrantInProject = "access_key.no_grant_in_project"
 )
 
 // AccessKeyService manages access keys and the tokens they exchange for.
 type AccessKeyService interface {
 	// CreateAccessKey creates an enabled key for an existing, active owner
 	// in the project (a service account's own project only). Returns
-	// EINVALID, ENOTFOUND (project.not_found, user.not_found,
-	// service_account.not_found) or ECONFLICT (access_key.limit_reached)
-	// when the owner already has MaxAccessKeysPerProject keys there.
+	// EINVALID (an expiresAt not in the future: rule "future"), ENOTFOUND
+	// (project.not_found, user.not_found, service_account.not_found),
+	// EPRECONDITION (access_key.api_access_disabled) for a user whose
+	// apiAccess is off, or ECONFLICT (access_key.limit_reached) when the
+	// owner already has MaxAccessKeysPerProject unexpired keys there.
+	// Turning a user's apiAccess off later keeps its keys: they and their
+	// tokens are refused until it is turned on again.
 	CreateAccessKey(ctx context.Context, orgID string, c AccessKeyCreate) (*NewAccessKey, error)
 	// FindAccessKeyByID returns ENOTFOUND (access_key.not_found).
 	FindAccessKeyByID(ctx context.Context, orgID, id string) (*AccessKey, error)

@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/castellan-iam/castellan"
@@ -74,18 +75,24 @@ func accessKeyNotFound(id string) error {
 }
 
 // lockOwner checks inside tx that the key's owner exists where the key
-// is to be created, and keeps it from being deleted until tx ends.
+// is to be created, and keeps it from being deleted until tx ends. A user
+// must also have API access: a key it could never exchange would only
+// wait to come alive the day someone turns API access on.
 func lockOwner(ctx context.Context, tx *Tx, orgID, projectID string, owner castellan.Subject) error {
 	switch owner.Type {
 	case castellan.SubjectServiceAccount:
 		_, err := findServiceAccountIn(ctx, tx, orgID, projectID, owner.ID, tx.db.dialect.lockKey)
 		return err
 	case castellan.SubjectUser:
-		var one int
-		err := tx.queryRow(ctx, `SELECT 1 FROM users WHERE org_id = ? AND id = ? AND status <> ?`+tx.db.dialect.lockKey,
-			orgID, owner.ID, castellan.UserDeleted).Scan(&one)
+		var apiAccess bool
+		err := tx.queryRow(ctx, `SELECT api_access FROM users WHERE org_id = ? AND id = ? AND status <> ?`+tx.db.dialect.lockKey,
+			orgID, owner.ID, castellan.UserDeleted).Scan(&apiAccess)
 		if errors.Is(err, sql.ErrNoRows) {
 			return notFound(castellan.CodeUserNotFound, "user", owner.ID)
+		}
+		if err == nil && !apiAccess {
+			return castellan.Errorf(castellan.EPRECONDITION, castellan.CodeAccessKeyAPIAccessDisabled,
+				"user %s has no API access: turn apiAccess on before creating keys for it", owner.ID)
 		}
 		return err
 	}
@@ -108,26 +115,22 @@ func (s *AccessKeyService) CreateAccessKey(ctx context.Context, orgID string, c 
 		if err := lockOwner(ctx, tx, orgID, c.ProjectID, c.Owner); err != nil {
 			return err
 		}
-		var n int
-		err := tx.queryRow(ctx, `SELECT COUNT(*) FROM access_keys WHERE org_id = ? AND owner_type = ? AND owner_id = ? AND project_id = ?`,
-			orgID, string(c.Owner.Type), c.Owner.ID, c.ProjectID).Scan(&n)
+		expiresAt, err := futureExpiry("body.expiresAt", c.ExpiresAt, tx.now)
 		if err != nil {
-			return fmt.Errorf("count access keys: %w", err)
+			return err
 		}
-		if n >= castellan.MaxAccessKeysPerProject {
-			return castellan.Errorf(castellan.ECONFLICT, castellan.CodeAccessKeyLimitReached,
-				"%s %s already has %d access keys in project %s: delete one first", c.Owner.Type, c.Owner.ID, n, c.ProjectID)
+		if err := checkKeyPlace(ctx, tx, orgID, c); err != nil {
+			return err
 		}
 		var hash string
 		k = &castellan.NewAccessKey{AccessKey: castellan.AccessKey{
 			ID: newAccessKeyID(), OrganizationID: orgID, ProjectID: c.ProjectID, Owner: c.Owner, Name: c.Name,
-			Status: castellan.AccessKeyEnabled, CreatedAt: tx.now, CreatedBy: tx.actorID(), Revision: tx.revision,
+			Status: castellan.AccessKeyEnabled, ExpiresAt: expiresAt, CreatedAt: tx.now, CreatedBy: tx.actorID(), Revision: tx.revision,
 		}}
 		k.Secret, hash = newSecret()
 		var expires any
-		if c.ExpiresAt != nil {
-			t := c.ExpiresAt.UTC().Truncate(time.Microsecond)
-			k.ExpiresAt, expires = &t, t
+		if expiresAt != nil {
+			expires = *expiresAt
 		}
 		_, err = tx.exec(ctx, `INSERT INTO access_keys (id, org_id, project_id, owner_type, owner_id, name, secret_hash, status,
 				expires_at, created_at, created_by, revision) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -146,6 +149,29 @@ func (s *AccessKeyService) CreateAccessKey(ctx context.Context, orgID string, c 
 		return nil, err
 	}
 	return k, nil
+}
+
+// checkKeyPlace refuses a key beyond MaxAccessKeysPerProject for its
+// owner in its project. Expired keys hold no place: they can never work
+// again and wait only to be deleted. The error names the keys that do, so
+// that the caller knows which one to delete.
+func checkKeyPlace(ctx context.Context, tx *Tx, orgID string, c castellan.AccessKeyCreate) error {
+	rows, err := tx.query(ctx, `SELECT id FROM access_keys WHERE org_id = ? AND owner_type = ? AND owner_id = ? AND project_id = ?
+		AND (expires_at IS NULL OR expires_at > ?) ORDER BY id`,
+		orgID, string(c.Owner.Type), c.Owner.ID, c.ProjectID, tx.now)
+	if err != nil {
+		return fmt.Errorf("count access keys: %w", err)
+	}
+	held, err := collect(rows, scanString)
+	if err != nil {
+		return fmt.Errorf("count access keys: %w", err)
+	}
+	if len(held) < castellan.MaxAccessKeysPerProject {
+		return nil
+	}
+	return castellan.Errorf(castellan.ECONFLICT, castellan.CodeAccessKeyLimitReached,
+		"%s %s already has %d unexpired access keys in project %s (%s): delete one first",
+		c.Owner.Type, c.Owner.ID, len(held), c.ProjectID, strings.Join(held, ", "))
 }
 
 // FindAccessKeyByID implements castellan.AccessKeyService.
@@ -270,6 +296,25 @@ func (s *AccessKeyService) DeleteAccessKey(ctx context.Context, orgID, id string
 		return err
 	})
 	return rev, err
+}
+
+// deleteUserAccessKeys deletes a user's access keys and their tokens, for
+// DeleteUser: a departed user's keys must not stay listed as enabled. It
+// returns the keys' IDs for the audit event and the change-log rows.
+func deleteUserAccessKeys(ctx context.Context, tx *Tx, orgID, userID string) ([]string, error) {
+	const owned = `SELECT id FROM access_keys WHERE org_id = ? AND owner_type = 'user' AND owner_id = ?`
+	if _, err := tx.exec(ctx, `DELETE FROM access_key_tokens WHERE key_id IN (`+owned+`)`, orgID, userID); err != nil {
+		return nil, fmt.Errorf("delete access key tokens: %w", err)
+	}
+	rows, err := tx.query(ctx, `DELETE FROM access_keys WHERE org_id = ? AND owner_type = 'user' AND owner_id = ? RETURNING id`, orgID, userID)
+	if err != nil {
+		return nil, fmt.Errorf("delete access keys: %w", err)
+	}
+	ids, err := collect(rows, scanString)
+	if err != nil {
+		return nil, fmt.Errorf("delete access keys: %w", err)
+	}
+	return ids, nil
 }
 
 // keyHolderColumns and keyHolderFrom read an access key with what decides

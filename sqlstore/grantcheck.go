@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"time"
 
 	"github.com/castellan-iam/castellan"
 )
@@ -71,13 +70,9 @@ func (c *grantChecker) item(ctx context.Context, i int, item castellan.GrantCrea
 	if err := c.subjectMayHold(ctx, field(".scope"), item.Subject, scope); err != nil {
 		return nil, err
 	}
-	var expiresAt *time.Time
-	if item.ExpiresAt != nil {
-		t := item.ExpiresAt.UTC().Truncate(time.Microsecond)
-		if !t.After(c.tx.now) {
-			return nil, invalid(".expiresAt", "future", "must be in the future")
-		}
-		expiresAt = &t
+	expiresAt, err := futureExpiry(field(".expiresAt"), item.ExpiresAt, c.tx.now)
+	if err != nil {
+		return nil, err
 	}
 	return &castellan.Grant{
 		OrganizationID: c.orgID, RoleID: role.ID, Scope: scope.String(), Subject: item.Subject, ExpiresAt: expiresAt,

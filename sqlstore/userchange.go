@@ -220,7 +220,7 @@ func (s *UserService) DeleteUser(ctx context.Context, orgID, id, confirm string)
 			summary: map[string]any{"loginId": u.LoginID, "email": u.Email, "name": u.Name, "status": u.Status,
 				"deletedGrants": grantSummaries(removed.grants), "groupIds": nonNilSlice(removed.groups),
 				"tokenCount": len(removed.tokens), "voidedInvitationIds": nonNilSlice(removed.invitations),
-				"revokedSessionIds": nonNilSlice(removed.sessions)},
+				"revokedSessionIds": nonNilSlice(removed.sessions), "deletedAccessKeyIds": nonNilSlice(removed.accessKeys)},
 			also: removed.changes(id),
 		})
 		return err
@@ -230,8 +230,8 @@ func (s *UserService) DeleteUser(ctx context.Context, orgID, id, confirm string)
 
 // removedAccess is what deleting a user took away.
 type removedAccess struct {
-	grants                                []*castellan.Grant
-	groups, tokens, invitations, sessions []string
+	grants                                            []*castellan.Grant
+	groups, tokens, invitations, sessions, accessKeys []string
 }
 
 func (r removedAccess) changes(userID string) []changedEntity {
@@ -245,11 +245,14 @@ func (r removedAccess) changes(userID string) []changedEntity {
 	for _, i := range r.invitations {
 		also = append(also, changedEntity{"invitation", i, "update"})
 	}
+	for _, k := range r.accessKeys {
+		also = append(also, changedEntity{"access_key", k, "delete"})
+	}
 	return append(also, sessionDeletions(r.sessions)...)
 }
 
 // removeUserAccess removes a user's grants (keeping an owner), group
-// memberships and tokens, and voids its invitations.
+// memberships, tokens and access keys, and voids its invitations.
 func removeUserAccess(ctx context.Context, tx *Tx, orgID, id string) (removedAccess, error) {
 	var r removedAccess
 	var err error
@@ -275,6 +278,9 @@ func removeUserAccess(ctx context.Context, tx *Tx, orgID, id string) (removedAcc
 		return r, fmt.Errorf("delete tokens: %w", err)
 	}
 	if r.invitations, err = voidInvitations(ctx, tx, orgID, id); err != nil {
+		return r, err
+	}
+	if r.accessKeys, err = deleteUserAccessKeys(ctx, tx, orgID, id); err != nil {
 		return r, err
 	}
 	r.sessions, err = revokeUserSessions(ctx, tx, orgID, id)

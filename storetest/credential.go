@@ -15,6 +15,9 @@ func testCredentials(t *testing.T, open Opener) {
 	t.Run("APIAccessOff", func(t *testing.T) { testCredentialAPIAccessOff(t, open) })
 	t.Run("ExchangeFromOutsideSources", func(t *testing.T) { testCredentialExchangeSources(t, open) })
 	t.Run("NoteKeysUsed", func(t *testing.T) { testNoteKeysUsed(t, open) })
+	t.Run("KeyExpiryInThePast", func(t *testing.T) { testKeyExpiryInThePast(t, open) })
+	t.Run("ExpiredKeysHoldNoPlace", func(t *testing.T) { testExpiredKeysHoldNoPlace(t, open) })
+	t.Run("KeyWithoutAPIAccess", func(t *testing.T) { testKeyWithoutAPIAccess(t, open) })
 }
 
 // credentialFixture is an organization with a project and a user of it.

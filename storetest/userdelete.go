@@ -122,6 +122,8 @@ func testDeleteUserOK(t *testing.T, open Opener) {
 		t.Fatalf("got counts %d roles, %d groups", read.OrganizationRoleCount, read.GroupCount)
 	}
 	must(s.Tokens.Authenticate(ctx, token))(t)
+	project := must(s.Projects.CreateProject(ctx, org, castellan.ProjectCreate{Name: "web"}))(t)
+	key := must(s.AccessKeys.CreateAccessKey(ctx, org, castellan.AccessKeyCreate{Owner: subject, ProjectID: project.ID, Name: "ci"}))(t)
 
 	clock.Advance(time.Hour)
 	rev := must(s.Users.DeleteUser(ctx, org, u.ID, u.LoginID))(t)
@@ -141,8 +143,19 @@ func testDeleteUserOK(t *testing.T, open Opener) {
 	if group := must(s.Groups.FindGroupByID(ctx, org, g.ID))(t); group.MemberCount != 0 {
 		t.Fatalf("group still has %d members", group.MemberCount)
 	}
+	// Its access keys are gone from the user's list and the organization's;
+	// the audit event names them.
+	if keys := listed(s.AccessKeys.FindAccessKeys(ctx, org, castellan.AccessKeyFilter{Owner: &subject}))(t); len(keys) != 0 {
+		t.Fatalf("got the user's keys %+v", keys)
+	}
+	if keys := listed(s.AccessKeys.FindAccessKeys(ctx, org, castellan.AccessKeyFilter{}))(t); len(keys) != 0 {
+		t.Fatalf("got the organization's keys %+v", keys)
+	}
+	_, err = s.AccessKeys.FindAccessKeyByID(ctx, org, key.ID)
+	wantCode(t, err, castellan.ENOTFOUND, castellan.CodeAccessKeyNotFound)
 	events := listed(s.Audit.FindAuditEvents(ctx, org, castellan.AuditFilter{Action: ptr("iam:DeleteUser")}))(t)
-	if len(events) != 1 || events[0].Revision != rev || events[0].RequestID != "req-del" {
+	if len(events) != 1 || events[0].Revision != rev || events[0].RequestID != "req-del" ||
+		string(events[0].Summary["deletedAccessKeyIds"]) != `["`+key.ID+`"]` {
 		t.Fatalf("got events %+v", events)
 	}
 	changes := must(s.ChangeLog.Changes(ctx, rev-1, 1))(t)
@@ -150,7 +163,8 @@ func testDeleteUserOK(t *testing.T, open Opener) {
 	for _, c := range changes {
 		kinds[c.EntityType+"/"+c.Operation]++
 	}
-	if kinds["user/delete"] != 1 || kinds["grant/delete"] != 1 || kinds["group_member/delete"] != 1 || kinds["api_token/delete"] != 1 {
+	if kinds["user/delete"] != 1 || kinds["grant/delete"] != 1 || kinds["group_member/delete"] != 1 || kinds["api_token/delete"] != 1 ||
+		kinds["access_key/delete"] != 1 {
 		t.Fatalf("got change log %v", kinds)
 	}
 	if mails := mailsTo(t, s, org, u.Email); len(mails) != 1 || mails[0].Template != castellan.MailUserDeleted {
