@@ -167,15 +167,20 @@ func connect(rawURL string) (*DB, error) {
 	return nil, fmt.Errorf("database URL %q: want sqlite://<path> or postgres://…", rawURL)
 }
 
-func openSQLite(path string) (*DB, error) {
+// sqliteDSN is the modernc.org/sqlite data source name of the file at path.
+func sqliteDSN(path string) string {
 	// WAL lets readers run beside the one writer; the busy timeout covers
-	// other processes (castellan migrate next to a server); _txlock=immediate
-	// takes the write lock at BEGIN so a transaction never fails half way
-	// on lock upgrade.
+	// other processes (castellan migrate next to a server).
 	// _time_format=sqlite stores times as "2006-01-02 15:04:05.999999999-07:00",
 	// which SQLite's date functions read; all times are UTC, so the text
 	// sorts as the times do.
-	dsn := "file:" + path + "?_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_time_format=sqlite"
+	return "file:" + path + "?_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_time_format=sqlite"
+}
+
+func openSQLite(path string) (*DB, error) {
+	dsn := sqliteDSN(path)
+	// _txlock=immediate takes the write lock at BEGIN so a transaction
+	// never fails half way on lock upgrade.
 	write, err := sql.Open("sqlite", dsn+"&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite: %w", err)
