@@ -37,6 +37,8 @@ type DB struct {
 	// url is the PostgreSQL URL, for the connection WatchCommits listens
 	// on; empty for SQLite.
 	url string
+	// path is the SQLite file, for errors; empty for PostgreSQL.
+	path string
 	// commitHooks run after every committed write (OnCommit).
 	hooksMu     sync.RWMutex
 	commitHooks []func(ctx context.Context, revision int64)
@@ -150,6 +152,9 @@ func connect(rawURL string) (*DB, error) {
 		if strings.ContainsAny(path, "?#") {
 			return nil, fmt.Errorf("database URL %q: the file path may not contain ? or #", rawURL)
 		}
+		if err := checkSQLiteFile(path); err != nil {
+			return nil, err
+		}
 		return openSQLite(path)
 	case strings.HasPrefix(rawURL, "postgres://"), strings.HasPrefix(rawURL, "postgresql://"):
 		if _, err := url.Parse(rawURL); err != nil {
@@ -194,11 +199,14 @@ func openSQLite(path string) (*DB, error) {
 	}
 	read.SetMaxOpenConns(8)
 	read.SetMaxIdleConns(8)
-	return &DB{dialect: sqlite, write: write, read: read}, nil
+	return &DB{dialect: sqlite, write: write, read: read, path: path}, nil
 }
 
 func (db *DB) ping(ctx context.Context) error {
 	if err := db.write.PingContext(ctx); err != nil {
+		if db.path != "" {
+			return fmt.Errorf("open sqlite database %s: %w", db.path, err)
+		}
 		return fmt.Errorf("connect to %s: %w", db.dialect.name, err)
 	}
 	return nil
