@@ -83,3 +83,59 @@ func BenchmarkAuthenticate(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkFindUserGroups measures the lookup of a user's groups every
+// decision of the store-backed authorizer makes, in an organization of
+// 5,000 users and 2,000 groups of 10 members, each user in 4 groups.
+func BenchmarkFindUserGroups(b *testing.B) {
+	const nUsers, nGroups, perGroup = 5000, 2000, 10
+	for _, backend := range sqltest.Backends() {
+		b.Run(backend.Name, func(b *testing.B) {
+			db := sqltest.MustOpen(b, backend.URL(b), nil)
+			ctx := context.Background()
+			res, err := db.Tokens().BootstrapOrganization(ctx, castellan.Bootstrap{OrganizationName: "Bench", OwnerEmail: "owner@bench.example"})
+			if err != nil {
+				b.Fatal(err)
+			}
+			org := res.OrganizationID
+			if err := db.BulkInsertUsers(ctx, org, nUsers); err != nil {
+				b.Fatal(err)
+			}
+			var users []string
+			for token := ""; ; {
+				page, next, err := db.Users().FindUsers(ctx, org, castellan.UserFilter{PageSize: castellan.MaxPageSize, PageToken: token})
+				if err != nil {
+					b.Fatal(err)
+				}
+				for _, u := range page {
+					if u.ID != res.OwnerUserID {
+						users = append(users, u.ID)
+					}
+				}
+				if token = next; token == "" {
+					break
+				}
+			}
+			for i := range nGroups {
+				g, err := db.Groups().CreateGroup(ctx, org, castellan.GroupCreate{Name: fmt.Sprintf("group-%04d", i)})
+				if err != nil {
+					b.Fatal(err)
+				}
+				members := make([]string, perGroup)
+				for j := range members {
+					members[j] = users[(i*perGroup+j)%len(users)]
+				}
+				if _, err := db.Groups().AddGroupMembers(ctx, org, g.ID, members); err != nil {
+					b.Fatal(err)
+				}
+			}
+			user := users[len(users)/2]
+			for b.Loop() {
+				groups, err := db.Groups().FindUserGroups(ctx, org, user)
+				if err != nil || len(groups) != nGroups*perGroup/nUsers {
+					b.Fatalf("got %d groups, %v", len(groups), err)
+				}
+			}
+		})
+	}
+}

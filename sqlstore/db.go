@@ -37,6 +37,8 @@ type DB struct {
 	// url is the PostgreSQL URL, for the connection WatchCommits listens
 	// on; empty for SQLite.
 	url string
+	// path is the SQLite file, for errors; empty for PostgreSQL.
+	path string
 	// commitHooks run after every committed write (OnCommit).
 	hooksMu     sync.RWMutex
 	commitHooks []func(ctx context.Context, revision int64)
@@ -150,6 +152,9 @@ func connect(rawURL string) (*DB, error) {
 		if strings.ContainsAny(path, "?#") {
 			return nil, fmt.Errorf("database URL %q: the file path may not contain ? or #", rawURL)
 		}
+		if err := checkSQLiteFile(path); err != nil {
+			return nil, err
+		}
 		return openSQLite(path)
 	case strings.HasPrefix(rawURL, "postgres://"), strings.HasPrefix(rawURL, "postgresql://"):
 		if _, err := url.Parse(rawURL); err != nil {
@@ -167,15 +172,20 @@ func connect(rawURL string) (*DB, error) {
 	return nil, fmt.Errorf("database URL %q: want sqlite://<path> or postgres://…", rawURL)
 }
 
-func openSQLite(path string) (*DB, error) {
+// sqliteDSN is the modernc.org/sqlite data source name of the file at path.
+func sqliteDSN(path string) string {
 	// WAL lets readers run beside the one writer; the busy timeout covers
-	// other processes (castellan migrate next to a server); _txlock=immediate
-	// takes the write lock at BEGIN so a transaction never fails half way
-	// on lock upgrade.
+	// other processes (castellan migrate next to a server).
 	// _time_format=sqlite stores times as "2006-01-02 15:04:05.999999999-07:00",
 	// which SQLite's date functions read; all times are UTC, so the text
 	// sorts as the times do.
-	dsn := "file:" + path + "?_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_time_format=sqlite"
+	return "file:" + path + "?_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_time_format=sqlite"
+}
+
+func openSQLite(path string) (*DB, error) {
+	dsn := sqliteDSN(path)
+	// _txlock=immediate takes the write lock at BEGIN so a transaction
+	// never fails half way on lock upgrade.
 	write, err := sql.Open("sqlite", dsn+"&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite: %w", err)
@@ -189,11 +199,14 @@ func openSQLite(path string) (*DB, error) {
 	}
 	read.SetMaxOpenConns(8)
 	read.SetMaxIdleConns(8)
-	return &DB{dialect: sqlite, write: write, read: read}, nil
+	return &DB{dialect: sqlite, write: write, read: read, path: path}, nil
 }
 
 func (db *DB) ping(ctx context.Context) error {
 	if err := db.write.PingContext(ctx); err != nil {
+		if db.path != "" {
+			return fmt.Errorf("open sqlite database %s: %w", db.path, err)
+		}
 		return fmt.Errorf("connect to %s: %w", db.dialect.name, err)
 	}
 	return nil

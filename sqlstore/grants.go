@@ -98,25 +98,33 @@ func (s *GrantService) FindGrants(ctx context.Context, orgID string, f castellan
 		return nil, "", err
 	}
 	size := castellan.PageSize(f.PageSize)
+	var cond string
+	var condArgs []any
+	if f.Scope != nil {
+		cond, condArgs = cond+` AND scope = ?`, append(condArgs, *f.Scope)
+	}
+	if f.RoleID != nil {
+		cond, condArgs = cond+` AND role_id = ?`, append(condArgs, *f.RoleID)
+	}
+	if cur != nil {
+		cond, condArgs = cond+` AND id > ?`, append(condArgs, cur.Key[0])
+	}
 	q, args := `SELECT `+grantColumns+` FROM grants WHERE org_id = ?`, []any{orgID}
 	byUser := f.Subject != nil && f.Subject.Type == castellan.SubjectUser
 	switch {
 	case byUser:
-		q += ` AND ((subject_type = 'user' AND subject_id = ?) OR (subject_type = 'group' AND subject_id IN
-			(SELECT group_id FROM group_members WHERE org_id = ? AND user_id = ?)))`
-		args = append(args, f.Subject.ID, orgID, f.Subject.ID)
+		// The user's own grants, then its groups' grants: each a search
+		// of grants_org_subject. (One OR of the two made SQLite read every
+		// grant of the organization.)
+		q += ` AND subject_type = 'user' AND subject_id = ?` + cond + `
+			UNION ALL SELECT ` + grantColumns + ` FROM grants WHERE org_id = ? AND subject_type = 'group' AND subject_id IN
+			(SELECT group_id FROM group_members WHERE org_id = ? AND user_id = ?)`
+		args = append(append(args, f.Subject.ID), condArgs...)
+		args = append(args, orgID, orgID, f.Subject.ID)
 	case f.Subject != nil:
 		q, args = q+` AND subject_type = ? AND subject_id = ?`, append(args, string(f.Subject.Type), f.Subject.ID)
 	}
-	if f.Scope != nil {
-		q, args = q+` AND scope = ?`, append(args, *f.Scope)
-	}
-	if f.RoleID != nil {
-		q, args = q+` AND role_id = ?`, append(args, *f.RoleID)
-	}
-	if cur != nil {
-		q, args = q+` AND id > ?`, append(args, cur.Key[0])
-	}
+	q, args = q+cond, append(args, condArgs...)
 	rows, err := s.db.query(ctx, q+` ORDER BY id LIMIT ?`, append(args, size+1)...)
 	if err != nil {
 		return nil, "", err
