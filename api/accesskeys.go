@@ -57,38 +57,41 @@ func (s *Server) registerAccessKeys() {
 	accountBase := "/v1/organizations/{org}/projects/{project}/serviceAccounts/{serviceAccount}/accessKeys"
 	const selfNote = " A user manages its own keys without any role (creating one needs some grant on the project); " +
 		"others' keys need the action on the key's project or the organization."
+	const hierarchyNote = " Changing another principal's key needs every role its owner holds (grant.escalation)."
 	notFound := []int{http.StatusNotFound}
 	register(s, op{
 		id: "create-user-access-key", method: http.MethodPost, path: userBase, tag: tag,
-		action: "iam:CreateAccessKey", status: http.StatusCreated, errors: []int{http.StatusNotFound, http.StatusConflict},
+		action: "iam:CreateAccessKey", status: http.StatusCreated,
+		errors:  []int{http.StatusNotFound, http.StatusConflict, http.StatusPreconditionFailed},
 		summary: "Create an access key for a user",
-		desc: "The answer holds the secret, shown this once. At most 2 keys per user per project (access_key.limit_reached). " +
-			"The caller must hold every role the user holds (grant.escalation)." + selfNote,
+		desc: "The answer holds the secret, shown this once. At most 2 unexpired keys per user per project (access_key.limit_reached, naming them); " +
+			"expiresAt must be in the future. The user must have API access (access_key.api_access_disabled) and some grant on the project " +
+			"(access_key.no_grant_in_project). The caller must hold every role the user holds (grant.escalation)." + selfNote,
 	}, s.createUserAccessKey)
 	register(s, op{id: "list-user-access-keys", method: http.MethodGet, path: userBase, tag: tag, action: "iam:ListAccessKeys",
 		errors: notFound, summary: "List a user's access keys", desc: "Never shows secrets." + selfNote}, s.listUserAccessKeys)
 	register(s, op{id: "get-user-access-key", method: http.MethodGet, path: userBase + "/{key}", tag: tag, action: "iam:ListAccessKeys",
 		errors: notFound, summary: "Get a user's access key", desc: selfNote[1:]}, s.getUserAccessKey)
 	register(s, op{id: "update-user-access-key", method: http.MethodPatch, path: userBase + "/{key}", tag: tag, action: "iam:UpdateAccessKey",
-		errors: notFound, summary: "Rename, disable or enable a user's access key", desc: selfNote[1:]}, s.updateUserAccessKey)
+		errors: notFound, summary: "Rename, disable or enable a user's access key", desc: selfNote[1:] + hierarchyNote}, s.updateUserAccessKey)
 	register(s, op{id: "delete-user-access-key", method: http.MethodDelete, path: userBase + "/{key}", tag: tag, action: "iam:DeleteAccessKey",
-		errors: notFound, summary: "Delete a user's access key", desc: "Its tokens are refused from the next request." + selfNote}, s.deleteUserAccessKey)
+		errors: notFound, summary: "Delete a user's access key", desc: "Its tokens are refused from the next request." + selfNote + hierarchyNote}, s.deleteUserAccessKey)
 
 	register(s, op{
 		id: "create-service-account-access-key", method: http.MethodPost, path: accountBase, tag: tag,
 		action: "iam:CreateAccessKey", status: http.StatusCreated, errors: []int{http.StatusNotFound, http.StatusConflict},
 		summary: "Create an access key for a service account",
-		desc: "The answer holds the secret, shown this once. At most 2 keys per service account (access_key.limit_reached). " +
-			"The caller must hold every role the account holds (grant.escalation).",
+		desc: "The answer holds the secret, shown this once. At most 2 unexpired keys per service account (access_key.limit_reached, naming them); " +
+			"expiresAt must be in the future. The caller must hold every role the account holds (grant.escalation).",
 	}, s.createAccountAccessKey)
 	register(s, op{id: "list-service-account-access-keys", method: http.MethodGet, path: accountBase, tag: tag, action: "iam:ListAccessKeys",
 		errors: notFound, summary: "List a service account's access keys"}, s.listAccountAccessKeys)
 	register(s, op{id: "get-service-account-access-key", method: http.MethodGet, path: accountBase + "/{key}", tag: tag, action: "iam:ListAccessKeys",
 		errors: notFound, summary: "Get a service account's access key"}, s.getAccountAccessKey)
 	register(s, op{id: "update-service-account-access-key", method: http.MethodPatch, path: accountBase + "/{key}", tag: tag, action: "iam:UpdateAccessKey",
-		errors: notFound, summary: "Rename, disable or enable a service account's access key"}, s.updateAccountAccessKey)
+		errors: notFound, summary: "Rename, disable or enable a service account's access key", desc: hierarchyNote[1:]}, s.updateAccountAccessKey)
 	register(s, op{id: "delete-service-account-access-key", method: http.MethodDelete, path: accountBase + "/{key}", tag: tag, action: "iam:DeleteAccessKey",
-		errors: notFound, summary: "Delete a service account's access key"}, s.deleteAccountAccessKey)
+		errors: notFound, summary: "Delete a service account's access key", desc: hierarchyNote[1:]}, s.deleteAccountAccessKey)
 
 	register(s, op{id: "list-access-keys", method: http.MethodGet, path: "/v1/organizations/{org}/accessKeys", tag: tag, action: "iam:ListAccessKeys", errors: notFound,
 		summary: "List the organization's access keys", desc: "Every key of every user and service account, by key ID; `expired` filters."}, s.listAccessKeys)
@@ -134,11 +137,11 @@ func projectNotFound(id string) error {
 	return castellan.Errorf(castellan.ENOTFOUND, castellan.CodeProjectNotFound, "project %s not found", id)
 }
 
-// holdsSomeGrantIn reports whether the calling user holds a grant (its own
+// holdsSomeGrantIn checks that the user of the path holds a grant (its own
 // or through a group) on the project, something in it or the whole
-// organization: a user may create keys for itself only where it has
-// something to do.
-func (s *Server) holdsSomeGrantIn(ctx context.Context, p UserPath, projectID string) error {
+// organization: a key, whoever creates it, is made only where its owner
+// has something to do. Otherwise it returns refusal.
+func (s *Server) holdsSomeGrantIn(ctx context.Context, p UserPath, projectID string, refusal error) error {
 	subject := castellan.Subject{Type: castellan.SubjectUser, ID: p.User}
 	token := ""
 	for {
@@ -156,9 +159,17 @@ func (s *Server) holdsSomeGrantIn(ctx context.Context, p UserPath, projectID str
 			}
 		}
 		if next == "" {
-			return projectNotFound(projectID)
+			return refusal
 		}
 		token = next
+	}
+}
+
+func noGrantInProject(userID, projectID string) error {
+	return &castellan.Error{
+		Kind: castellan.EPRECONDITION, Code: castellan.CodeAccessKeyNoGrantInProject,
+		Message: "user " + userID + " holds no grant on project " + projectID + ": grant it a role there first",
+		Fields:  []castellan.FieldError{{Field: "body.projectId", Rule: "granted", Message: "the user holds no grant on this project"}},
 	}
 }
 
@@ -176,14 +187,17 @@ func (s *Server) createUserAccessKey(ctx context.Context, in *struct {
 		if err := selfInProject(ctx, in.Body.ProjectID); err != nil {
 			return nil, err
 		}
-		if err := s.holdsSomeGrantIn(ctx, in.UserPath, in.Body.ProjectID); err != nil {
+		if err := s.holdsSomeGrantIn(ctx, in.UserPath, in.Body.ProjectID, projectNotFound(in.Body.ProjectID)); err != nil {
 			return nil, err
 		}
 	} else {
 		if err := s.allow(ctx, in.Org, castellan.ProjectScope(in.Body.ProjectID), projectNotFound(in.Body.ProjectID)); err != nil {
 			return nil, err
 		}
-		if err := s.holdsRolesOf(ctx, in.Org, castellan.Subject{Type: castellan.SubjectUser, ID: in.User}, "path.user"); err != nil {
+		if err := s.holdsUserRoles(ctx, in.Org, in.User); err != nil {
+			return nil, err
+		}
+		if err := s.holdsSomeGrantIn(ctx, in.UserPath, in.Body.ProjectID, noGrantInProject(in.User, in.Body.ProjectID)); err != nil {
 			return nil, err
 		}
 	}
@@ -246,6 +260,19 @@ func (s *Server) userKey(ctx context.Context, p UserAccessKeyPath) (*castellan.A
 	return k, nil
 }
 
+// userKeyToChange is userKey for an update or a delete: changing another
+// user's key takes away (or gives back) what the key could do, so the
+// hierarchy principle applies as it does to updating the user.
+func (s *Server) userKeyToChange(ctx context.Context, p UserAccessKeyPath) error {
+	if _, err := s.userKey(ctx, p); err != nil {
+		return err
+	}
+	if isSelf(ctx, p.UserPath) {
+		return nil
+	}
+	return s.holdsUserRoles(ctx, p.Org, p.User)
+}
+
 func accessKeyNotFound(id string) error {
 	return castellan.Errorf(castellan.ENOTFOUND, castellan.CodeAccessKeyNotFound, "access key %s not found", id)
 }
@@ -277,13 +304,8 @@ func (s *Server) updateUserAccessKey(ctx context.Context, in *struct {
 	UserAccessKeyPath
 	Body accessKeyUpdateBody
 }) (*accessKeyOutput, error) {
-	if _, err := s.userKey(ctx, in.UserAccessKeyPath); err != nil {
+	if err := s.userKeyToChange(ctx, in.UserAccessKeyPath); err != nil {
 		return nil, err
-	}
-	if !isSelf(ctx, in.UserPath) && in.Body.Status != nil && *in.Body.Status == castellan.AccessKeyEnabled {
-		if err := s.holdsRolesOf(ctx, in.Org, castellan.Subject{Type: castellan.SubjectUser, ID: in.User}, "path.user"); err != nil {
-			return nil, err
-		}
 	}
 	k, err := s.services.AccessKeys.UpdateAccessKey(ctx, in.Org, in.Key, in.Body.update())
 	if err != nil {
@@ -293,7 +315,7 @@ func (s *Server) updateUserAccessKey(ctx context.Context, in *struct {
 }
 
 func (s *Server) deleteUserAccessKey(ctx context.Context, in *UserAccessKeyPath) (*revisionOutput, error) {
-	if _, err := s.userKey(ctx, *in); err != nil {
+	if err := s.userKeyToChange(ctx, *in); err != nil {
 		return nil, err
 	}
 	rev, err := s.services.AccessKeys.DeleteAccessKey(ctx, in.Org, in.Key)
@@ -353,6 +375,15 @@ func (s *Server) accountKey(ctx context.Context, p ServiceAccountAccessKeyPath) 
 	return k, nil
 }
 
+// accountKeyToChange is accountKey for an update or a delete, under the
+// hierarchy principle as for deleting the account.
+func (s *Server) accountKeyToChange(ctx context.Context, p ServiceAccountAccessKeyPath) error {
+	if _, err := s.accountKey(ctx, p); err != nil {
+		return err
+	}
+	return s.holdsRolesOf(ctx, p.Org, accountSubject(p.ServiceAccountPath), "path.serviceAccount")
+}
+
 func (s *Server) getAccountAccessKey(ctx context.Context, in *ServiceAccountAccessKeyPath) (*accessKeyOutput, error) {
 	k, err := s.accountKey(ctx, *in)
 	if err != nil {
@@ -365,13 +396,8 @@ func (s *Server) updateAccountAccessKey(ctx context.Context, in *struct {
 	ServiceAccountAccessKeyPath
 	Body accessKeyUpdateBody
 }) (*accessKeyOutput, error) {
-	if _, err := s.accountKey(ctx, in.ServiceAccountAccessKeyPath); err != nil {
+	if err := s.accountKeyToChange(ctx, in.ServiceAccountAccessKeyPath); err != nil {
 		return nil, err
-	}
-	if in.Body.Status != nil && *in.Body.Status == castellan.AccessKeyEnabled {
-		if err := s.holdsRolesOf(ctx, in.Org, accountSubject(in.ServiceAccountPath), "path.serviceAccount"); err != nil {
-			return nil, err
-		}
 	}
 	k, err := s.services.AccessKeys.UpdateAccessKey(ctx, in.Org, in.Key, in.Body.update())
 	if err != nil {
@@ -381,7 +407,7 @@ func (s *Server) updateAccountAccessKey(ctx context.Context, in *struct {
 }
 
 func (s *Server) deleteAccountAccessKey(ctx context.Context, in *ServiceAccountAccessKeyPath) (*revisionOutput, error) {
-	if _, err := s.accountKey(ctx, *in); err != nil {
+	if err := s.accountKeyToChange(ctx, *in); err != nil {
 		return nil, err
 	}
 	rev, err := s.services.AccessKeys.DeleteAccessKey(ctx, in.Org, in.Key)

@@ -35,7 +35,9 @@ func accessKeyRows() []matrixRow {
 	}
 	rows := []matrixRow{
 		{op: "create-user-access-key", build: func(f *fixture) request {
-			return request{method: "POST", path: f.orgPath() + "/users/" + f.newUser() + "/accessKeys",
+			u := f.newUser()
+			f.grant("project.reader", "project/"+f.project, userSubject(u))
+			return request{method: "POST", path: f.orgPath() + "/users/" + u + "/accessKeys",
 				body: map[string]any{"projectId": f.project, "name": "ci"}}
 		}, allowed: keyManagers},
 		{op: "list-user-access-keys", build: func(f *fixture) request {
@@ -78,6 +80,39 @@ func accessKeyRows() []matrixRow {
 				path, k := kind.keys(f)
 				return request{method: "DELETE", path: path + "/" + k.ID}
 			}, allowed: keyManagers},
+		)
+	}
+	return append(rows, heldKeyRows()...)
+}
+
+// heldKeyRows are the key operations on the keys of an Organization Owner
+// and an Organization Admin: only a caller holding every role of the
+// key's owner may create, change or delete them (hierarchy principle).
+func heldKeyRows() []matrixRow {
+	var rows []matrixRow
+	for _, target := range []struct {
+		role    string
+		allowed []string
+	}{{castellan.OrganizationOwnerRoleID, []string{owner}}, {"organization.admin", orgManagers}} {
+		variant := "key of an " + target.role
+		holder := func(f *fixture) (string, *castellan.NewAccessKey) {
+			u := f.newUser()
+			f.grant(target.role, "organization/"+f.org, userSubject(u))
+			return f.orgPath() + "/users/" + u + "/accessKeys", f.newKey(userSubject(u))
+		}
+		rows = append(rows,
+			matrixRow{op: "create-user-access-key", variant: variant, build: func(f *fixture) request {
+				path, _ := holder(f)
+				return request{method: "POST", path: path, body: map[string]any{"projectId": f.project, "name": "ci"}}
+			}, allowed: target.allowed},
+			matrixRow{op: "update-user-access-key", variant: variant, build: func(f *fixture) request {
+				path, k := holder(f)
+				return request{method: "PATCH", path: path + "/" + k.ID, body: map[string]any{"status": "disabled", "name": "renamed"}}
+			}, allowed: target.allowed},
+			matrixRow{op: "delete-user-access-key", variant: variant, build: func(f *fixture) request {
+				path, k := holder(f)
+				return request{method: "DELETE", path: path + "/" + k.ID}
+			}, allowed: target.allowed},
 		)
 	}
 	return rows
@@ -162,7 +197,7 @@ func TestAccessKeys(t *testing.T) {
 		})
 
 		t.Run("LimitUnderConcurrency", func(t *testing.T) {
-			u := f.newUser()
+			u, _ := keyUser(t, f)
 			f.newKey(castellan.Subject{Type: castellan.SubjectUser, ID: u})
 			var wg sync.WaitGroup
 			statuses := make([]int, 20)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/castellan-iam/castellan"
+	"github.com/castellan-iam/castellan/api"
 )
 
 // keyCaller is a user with project.reader on the fixture's project, an
@@ -34,20 +35,22 @@ func (f *fixture) readProject(token string) request {
 }
 
 // wantRefused sends req, wants a problem with status and code, and checks
-// that the refused request changed nothing.
-func wantRefused(t *testing.T, e *env, req request, status int, code string) {
+// that the refused request changed nothing. It returns the problem.
+func wantRefused(t *testing.T, e *env, req request, status int, code string) api.Problem {
 	t.Helper()
 	before := e.state(t)
 	resp := e.do(t, req)
 	if resp.status != status {
 		t.Fatalf("%s %s: got %d, want %d: %s", req.method, req.path, resp.status, status, resp.body)
 	}
-	if got := resp.problem(t).Code; got != code {
-		t.Fatalf("%s %s: got code %s, want %s", req.method, req.path, got, code)
+	p := resp.problem(t)
+	if p.Code != code {
+		t.Fatalf("%s %s: got code %s, want %s", req.method, req.path, p.Code, code)
 	}
 	if after := e.state(t); !after.equal(before) {
 		t.Fatalf("the refused request changed the store: %+v, then %+v", before, after)
 	}
+	return p
 }
 
 func (f *fixture) updateUser(t *testing.T, id string, u castellan.UserUpdate) {
