@@ -358,7 +358,7 @@ func TestAuthorizeUnknownPrincipal(t *testing.T) {
 // rn:<service>:<project>:<type>/* applies to every resource of that type
 // in the project, present and future, and nowhere else; a role granted
 // where its kind may not go is refused naming the scope, and nothing
-// changes.
+// changes; so is a malformed scope.
 func TestRoleForAllResourcesOfType(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, e *env) {
 		f := &fixture{t: t, e: e, org: e.acme.OrganizationID}
@@ -400,17 +400,18 @@ func TestRoleForAllResourcesOfType(t *testing.T) {
 			t.Fatalf("got %s", resp.body)
 		}
 
-		for _, c := range []struct{ role, scope string }{
-			{"s3e.viewer", "project/" + f.project},
-			{"s3e.viewer", "rn:registry:" + f.project + ":registry/*"},
-			{"registry.viewer", allBuckets},
-			{"project.reader", allBuckets},
+		for _, c := range []struct{ role, scope, code, rule string }{
+			{"s3e.viewer", "project/" + f.project, castellan.CodeRoleScopeMismatch, "roleKind"},
+			{"s3e.viewer", "rn:registry:" + f.project + ":registry/*", castellan.CodeRoleScopeMismatch, "roleKind"},
+			{"registry.viewer", allBuckets, castellan.CodeRoleScopeMismatch, "roleKind"},
+			{"project.reader", allBuckets, castellan.CodeRoleScopeMismatch, "roleKind"},
+			{"s3e.viewer", "rn:s3e:" + f.project + ":bucket/lo*", castellan.CodeInvalidScope, "format"},
 		} {
 			before := e.state(t)
 			resp := e.do(t, grant(c.role, c.scope))
 			wantStatus(t, resp, http.StatusBadRequest)
 			p := resp.problem(t)
-			if p.Code != castellan.CodeRoleScopeMismatch || len(p.Errors) != 1 || p.Errors[0].Field != "body.grants[0].scope" || p.Errors[0].Rule != "roleKind" {
+			if p.Code != c.code || len(p.Errors) != 1 || p.Errors[0].Field != "body.grants[0].scope" || p.Errors[0].Rule != c.rule {
 				t.Fatalf("%s on %s: got %s", c.role, c.scope, resp.body)
 			}
 			if !e.state(t).equal(before) {
