@@ -20,7 +20,8 @@ const (
 	// granted on the organization or on projects.
 	RoleServiceKind RoleKind = "service"
 	// RoleResource roles are granted on single resources of their service
-	// and resource type (one bucket, one registry).
+	// and resource type (one bucket, one registry), or on all of them in a
+	// project (rn:<service>:<project-id>:<type>/*).
 	RoleResource RoleKind = "resource"
 )
 
@@ -100,7 +101,8 @@ const (
 
 // Scope names where a grant applies or what an authorization check is
 // about: "organization/<id>", "project/<id>" or a resource name
-// "rn:<service>:<project-id>:<type>/<id>".
+// "rn:<service>:<project-id>:<type>/<id>", where the ID AllResources
+// names every resource of that type of the service in the project.
 type Scope struct {
 	Kind ScopeKind
 	// ID is the organization or project ID; for resources, the project ID.
@@ -118,6 +120,18 @@ type ResourceName struct {
 	ID        string
 }
 
+// AllResources is the ID of a resource name that stands for every
+// resource of its service and type in its project, present and future:
+// seed 003's "one common role that acts for all buckets".
+const AllResources = "*"
+
+// AllOfType returns the name of every resource of rn's service and type
+// in its project: a grant there applies to rn.
+func (rn ResourceName) AllOfType() ResourceName {
+	rn.ID = AllResources
+	return rn
+}
+
 func (rn ResourceName) String() string {
 	return "rn:" + rn.Service + ":" + rn.ProjectID + ":" + rn.Type + "/" + rn.ID
 }
@@ -130,8 +144,8 @@ func (s Scope) String() string {
 }
 
 var (
-	rnPattern       = regexp.MustCompile(`^rn:([a-z0-9][a-z0-9-]{0,62}):([0-9a-f-]{36}):([a-z][a-zA-Z0-9-]{0,62})/([A-Za-z0-9][A-Za-z0-9._~-]{0,254})$`)
-	scopeNodeFormat = "organization/<id>, project/<id> or rn:<service>:<project-id>:<type>/<id>"
+	rnPattern       = regexp.MustCompile(`^rn:([a-z0-9][a-z0-9-]{0,62}):([0-9a-f-]{36}):([a-z][a-zA-Z0-9-]{0,62})/([A-Za-z0-9][A-Za-z0-9._~-]{0,254}|\*)$`)
+	scopeNodeFormat = "organization/<id>, project/<id>, rn:<service>:<project-id>:<type>/<id> or rn:<service>:<project-id>:<type>/*"
 )
 
 // ParseScope parses a scope string; field names the input in errors.
@@ -187,7 +201,7 @@ func (r *Role) CanGrantOn(s Scope) error {
 		RoleOrganization: "the organization root",
 		RoleProject:      "projects",
 		RoleServiceKind:  "the organization root or projects",
-		RoleResource:     "resources of type " + r.Service + "/" + r.ResourceType,
+		RoleResource:     "resources of type " + r.Service + "/" + r.ResourceType + " (one, or all of a project with the ID *)",
 	}[r.Kind]
 	return Errorf(EINVALID, CodeRoleScopeMismatch, "role %s is a %s role: it can be granted on %s only, not on %s", r.ID, r.Kind, where, s)
 }

@@ -27,7 +27,7 @@ type Grant struct {
 	ID             string  `json:"id"`
 	OrganizationID string  `json:"organizationId"`
 	RoleID         string  `json:"roleId"`
-	Scope          string  `json:"scope" doc:"organization/<id>, project/<id> or rn:<service>:<project-id>:<type>/<id>."`
+	Scope          string  `json:"scope" doc:"organization/<id>, project/<id>, rn:<service>:<project-id>:<type>/<id>, or rn:<service>:<project-id>:<type>/* for every resource of that type in the project, present and future."`
 	Subject        Subject `json:"subject"`
 	// ExpiresAt, when set, is the instant the grant stops counting.
 	ExpiresAt *time.Time `json:"expiresAt,omitempty"`

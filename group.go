@@ -100,15 +100,22 @@ type GroupService interface {
 	// UpdateGroup returns ENOTFOUND, EINVALID or ECONFLICT.
 	UpdateGroup(ctx context.Context, orgID, id string, upd GroupUpdate) (*Group, error)
 	// DeleteGroup removes the group with its memberships and grants in one
-	// transaction and returns the revision.
+	// transaction and returns the revision. In the same transaction it
+	// signs its members out (their API tokens, including those of their
+	// access keys, and console sessions end; the keys stay), except
+	// members who belong to another group that holds at least one
+	// unexpired grant (seed 000: "unless they have separately assigned
+	// group permissions"); a grant to the user alone does not keep them.
 	DeleteGroup(ctx context.Context, orgID, id string) (int64, error)
 	// AddGroupMembers adds up to 100 users, all or nothing. Returns
 	// ENOTFOUND (user.not_found) naming the first user that is not a user
 	// of the organization (deleted users are not; invited and disabled
 	// ones are); users already in the group are left as they are.
 	AddGroupMembers(ctx context.Context, orgID, groupID string, userIDs []string) (int64, error)
-	// RemoveGroupMembers removes up to 100 users, all or nothing; a user
-	// who is not a member is ENOTFOUND (user.not_found).
+	// RemoveGroupMembers removes up to 100 users, all or nothing, and
+	// signs them out in the same transaction (their API tokens and console
+	// sessions end, whatever other access they hold); a user who is not a
+	// member is ENOTFOUND (user.not_found).
 	RemoveGroupMembers(ctx context.Context, orgID, groupID string, userIDs []string) (int64, error)
 	// FindGroupMembers lists members by user ID.
 	FindGroupMembers(ctx context.Context, orgID, groupID string, filter GroupFilter) ([]*GroupMember, string, error)

@@ -14,7 +14,7 @@ type User struct {
 	ID             string `json:"id" doc:"User UUID, unique in the installation."`
 	OrganizationID string `json:"organizationId"`
 	LoginID        string `json:"loginId" doc:"Login ID, unique in the organization among users that are not deleted (case-insensitive)."`
-	Email          string `json:"email" doc:"ID email, unique in the organization among users that are not deleted (case-insensitive); empty on a tombstone."`
+	Email          string `json:"email" doc:"ID email, unique in the organization among users that are not deleted (case-insensitive); empty for a user registered with a password and no email, and on a tombstone."`
 	Name           string `json:"name"`
 	Nickname       string `json:"nickname" doc:"Name used within the organization."`
 	FirstName      string `json:"firstName"`
@@ -238,6 +238,8 @@ type UserService interface {
 	// user.unsafe_password), ENOTFOUND (organization.not_found) or
 	// ECONFLICT (user.email_taken, user.login_id_taken) for an email or
 	// login ID already in the organization or twice in the request.
+	// The email is optional in password mode (users without one never
+	// conflict), required in invitation mode and for federated users.
 	// Invited users get a mail (MailInvitation); passwords are hashed
 	// before the transaction.
 	RegisterUsers(ctx context.Context, orgID string, regs []UserRegistration) ([]*RegisteredUser, error)

@@ -228,12 +228,27 @@ func (p profileFields) check(prefix string) []FieldError {
 // named prefix+name ("body.", "body.users[3].").
 func (r *UserRegistration) fields(prefix string) []FieldError {
 	fields := ValidateLoginID(prefix+"loginId", r.LoginID)
-	fields = append(fields, ValidateEmail(prefix+"email", r.Email)...)
+	fields = append(fields, r.emailFields(prefix+"email")...)
 	fields = append(fields, profileFields{&r.Name, &r.Nickname, &r.FirstName, &r.MiddleName, &r.LastName,
 		&r.ContactEmail, &r.Mobile, &r.Memo}.check(prefix)...)
 	fields = append(fields, r.modeFields(prefix)...)
 	fields = append(fields, validateConsolePermitIPs(prefix, r.UseConsolePermitIP, r.ConsolePermitIPs)...)
 	return append(fields, validateAPIAllowSources(prefix, r.UseAPIAllowSource, r.APIAllowSources)...)
+}
+
+// emailFields checks the ID email. Seed 004 makes it optional: a local
+// user registered with a password may have none (and several such users
+// may coexist). It is required where mail is the way in: invitation mode
+// mails the link there, and a federated user is known by it.
+func (r *UserRegistration) emailFields(field string) []FieldError {
+	switch {
+	case r.Mode == ModePassword && r.AccountType != AccountFederated:
+		return ValidateOptionalEmail(field, r.Email)
+	case r.Email == "":
+		return []FieldError{{Field: field, Rule: "required",
+			Message: "is required in invitation mode (the invitation is mailed there) and for a federated user"}}
+	}
+	return ValidateEmail(field, r.Email)
 }
 
 // modeFields checks the account type, federation and registration mode

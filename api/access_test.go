@@ -352,3 +352,71 @@ func TestAuthorizeUnknownPrincipal(t *testing.T) {
 		}
 	})
 }
+
+// TestRoleForAllResourcesOfType: seed 003's "one common role that acts for
+// all buckets" (and registries). A resource role granted on
+// rn:<service>:<project>:<type>/* applies to every resource of that type
+// in the project, present and future, and nowhere else; a role granted
+// where its kind may not go is refused naming the scope, and nothing
+// changes; so is a malformed scope.
+func TestRoleForAllResourcesOfType(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		f := &fixture{t: t, e: e, org: e.acme.OrganizationID}
+		f.project = f.newProject()
+		other := f.newProject()
+		user := f.newUser()
+		grant := func(role, scope string) request {
+			return request{method: "POST", path: f.orgPath() + "/grants:batchCreate", token: e.acme.Token, body: map[string]any{
+				"grants": []map[string]any{{"roleId": role, "scope": scope, "subject": map[string]string{"type": "user", "id": user}}},
+			}}
+		}
+		allBuckets := "rn:s3e:" + f.project + ":bucket/*"
+		wantStatus(t, e.do(t, grant("s3e.viewer", allBuckets)), http.StatusOK)
+		for _, c := range []struct {
+			action, resource string
+			allowed          bool
+		}{
+			{"s3e:GetObject", "rn:s3e:" + f.project + ":bucket/logs", true},
+			{"s3e:ListObjects", "rn:s3e:" + f.project + ":bucket/created-later", true},
+			{"s3e:GetObject", allBuckets, true},
+			{"s3e:PutObject", "rn:s3e:" + f.project + ":bucket/logs", false}, // a viewer
+			{"s3e:GetObject", "rn:s3e:" + other + ":bucket/logs", false},     // another project
+			{"registry:GetRegistry", "rn:registry:" + f.project + ":registry/main", false},
+			{"s3e:GetObject", "project/" + f.project, false}, // not the project itself
+		} {
+			if ok, reason := f.decide(t, user, c.action, c.resource); ok != c.allowed {
+				t.Errorf("%s on %s: got allowed %v (%s), want %v", c.action, c.resource, ok, reason, c.allowed)
+			}
+		}
+		// Explain names the grant on every bucket.
+		resp := e.do(t, request{method: "POST", path: "/v1/authorize:explain", token: e.operator, body: map[string]any{
+			"principal": map[string]string{"type": "user", "id": user, "organizationId": f.org},
+			"action":    "s3e:GetObject", "resource": "rn:s3e:" + f.project + ":bucket/logs",
+		}})
+		wantStatus(t, resp, http.StatusOK)
+		var explained castellan.Decision
+		resp.decode(t, &explained)
+		if !explained.Allowed || len(explained.Matches) != 1 || explained.Matches[0].Scope != allBuckets {
+			t.Fatalf("got %s", resp.body)
+		}
+
+		for _, c := range []struct{ role, scope, code, rule string }{
+			{"s3e.viewer", "project/" + f.project, castellan.CodeRoleScopeMismatch, "roleKind"},
+			{"s3e.viewer", "rn:registry:" + f.project + ":registry/*", castellan.CodeRoleScopeMismatch, "roleKind"},
+			{"registry.viewer", allBuckets, castellan.CodeRoleScopeMismatch, "roleKind"},
+			{"project.reader", allBuckets, castellan.CodeRoleScopeMismatch, "roleKind"},
+			{"s3e.viewer", "rn:s3e:" + f.project + ":bucket/lo*", castellan.CodeInvalidScope, "format"},
+		} {
+			before := e.state(t)
+			resp := e.do(t, grant(c.role, c.scope))
+			wantStatus(t, resp, http.StatusBadRequest)
+			p := resp.problem(t)
+			if p.Code != c.code || len(p.Errors) != 1 || p.Errors[0].Field != "body.grants[0].scope" || p.Errors[0].Rule != c.rule {
+				t.Fatalf("%s on %s: got %s", c.role, c.scope, resp.body)
+			}
+			if !e.state(t).equal(before) {
+				t.Fatalf("%s on %s: a rejected grant changed the store", c.role, c.scope)
+			}
+		}
+	})
+}

@@ -158,7 +158,8 @@ func TestTokenRefusedOnTheNextRequest(t *testing.T) {
 
 // TestGroupAccessEndsOnTheNextRequest: a user whose only access is through
 // a group loses it on the next request after leaving the group, and after
-// the group is deleted.
+// the group is deleted: leaving signs it out (its token is refused), and
+// a new token after joining again is denied once the group is gone.
 func TestGroupAccessEndsOnTheNextRequest(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, e *env) {
 		f := &fixture{t: t, e: e, org: e.acme.OrganizationID}
@@ -172,18 +173,93 @@ func TestGroupAccessEndsOnTheNextRequest(t *testing.T) {
 			}
 		}
 		join()
-		token := mustExchange(t, e, f.newKey(userSubject(u)))
+		k := f.newKey(userSubject(u))
+		token := mustExchange(t, e, k)
 		wantStatus(t, e.do(t, f.readProject(token)), http.StatusOK)
 		if _, err := groups.RemoveGroupMembers(system, f.org, g, []string{u}); err != nil {
 			t.Fatal(err)
 		}
+		wantRefused(t, e, f.readProject(token), http.StatusUnauthorized, castellan.CodeUnauthenticated)
+		token = mustExchange(t, e, k)
 		wantRefused(t, e, f.readProject(token), http.StatusForbidden, castellan.CodePermissionDenied)
 		join()
 		wantStatus(t, e.do(t, f.readProject(token)), http.StatusOK)
 		if _, err := groups.DeleteGroup(system, f.org, g); err != nil {
 			t.Fatal(err)
 		}
-		wantRefused(t, e, f.readProject(token), http.StatusForbidden, castellan.CodePermissionDenied)
+		wantRefused(t, e, f.readProject(token), http.StatusUnauthorized, castellan.CodeUnauthenticated)
+		wantRefused(t, e, f.readProject(mustExchange(t, e, k)), http.StatusForbidden, castellan.CodePermissionDenied)
+	})
+}
+
+// TestGroupChangeSignsMembersOut: seed 000 — removing members from a group
+// through the API expires their API tokens (their own and their access
+// keys') and ends their console sessions on the next request, even for a
+// member who keeps access through another group; deleting a group does
+// the same to its members, except those who belong to another group that
+// holds a grant. Members the change does not touch stay signed in.
+func TestGroupChangeSignsMembersOut(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		f := &fixture{t: t, e: e, org: e.acme.OrganizationID}
+		f.project = f.newProject()
+		groups := e.db.Services().Groups
+		group := func(grants bool) string {
+			g := f.newGroup()
+			if grants {
+				f.grant("project.reader", "project/"+f.project, castellan.Subject{Type: castellan.SubjectGroup, ID: g})
+			}
+			return g
+		}
+		devs, ops, bare := group(true), group(true), group(false)
+		// member is a console user with a session, a user token and an
+		// access key's token, in the groups given.
+		type member struct {
+			id              string
+			browser         *browser
+			token, keyToken string
+		}
+		newMember := func(login string, in ...string) member {
+			u := e.consoleUser(t, f.org, login, nil)
+			for _, g := range in {
+				if _, err := groups.AddGroupMembers(system, f.org, g, []string{u.ID}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			token, err := e.db.Services().Tokens.CreateUserToken(system, f.org, u.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return member{id: u.ID, browser: e.signedIn(t, u), token: token, keyToken: mustExchange(t, e, f.newKey(userSubject(u.ID)))}
+		}
+		signedIn := func(m member) {
+			t.Helper()
+			wantPage(t, m.browser.get("/console"), http.StatusOK, "Signed in as")
+			wantStatus(t, e.do(t, f.readProject(m.token)), http.StatusOK)
+			wantStatus(t, e.do(t, f.readProject(m.keyToken)), http.StatusOK)
+		}
+		signedOut := func(m member) {
+			t.Helper()
+			wantRefused(t, e, f.readProject(m.token), http.StatusUnauthorized, castellan.CodeUnauthenticated)
+			wantRefused(t, e, f.readProject(m.keyToken), http.StatusUnauthorized, castellan.CodeUnauthenticated)
+			wantRedirect(t, m.browser.get("/console"), "/console/sign-in")
+		}
+		ann, bob := newMember("ann", devs, ops), newMember("bob", devs)
+		cid, dan := newMember("cid", devs, ops), newMember("dan", devs, bare)
+		for _, m := range []member{ann, bob, cid, dan} {
+			signedIn(m)
+		}
+
+		resp := e.do(t, request{method: "POST", path: f.orgPath() + "/groups/" + devs + "/members:batchRemove", token: e.acme.Token,
+			body: map[string][]string{"userIds": {ann.id}}})
+		wantStatus(t, resp, http.StatusOK)
+		signedOut(ann)
+		signedIn(bob)
+
+		resp = e.do(t, request{method: "DELETE", path: f.orgPath() + "/groups/" + devs, token: e.acme.Token})
+		wantStatus(t, resp, http.StatusOK)
+		signedOut(bob)
+		signedOut(dan) // bare holds no grant
+		signedIn(cid)  // ops does
 	})
 }
 

@@ -81,9 +81,9 @@ func (s *Server) allowGrantChanges(ctx context.Context, orgID string, items []ca
 		return err
 	}
 	for i, item := range items {
-		scope, err := castellan.ParseScope(itemField(i), item.Scope)
+		scope, err := castellan.ParseScope("scope", item.Scope)
 		if err != nil {
-			return err
+			continue // the store refuses the batch, naming the item's scope field
 		}
 		if err := s.allow(ctx, orgID, scope, scopeNotFound(scope)); err != nil {
 			return err

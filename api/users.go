@@ -26,7 +26,7 @@ func (s *Server) allowUser(ctx context.Context, p UserPath) error {
 // API's limits.
 type userRegistrationBody struct {
 	LoginID      string `json:"loginId" minLength:"3" maxLength:"60" doc:"3–60 characters: A-Z, a-z, 0-9, - @ . _ + and inner spaces. Unique in the organization, case-insensitively." example:"ann.lee"`
-	Email        string `json:"email" maxLength:"254" doc:"ID email: invitations go there. Unique in the organization, case-insensitively." example:"ann.lee@example.com"`
+	Email        string `json:"email,omitempty" maxLength:"254" doc:"ID email: invitations go there. Unique in the organization, case-insensitively. Required in invitation mode and for federated users; optional when the user gets a password." example:"ann.lee@example.com"`
 	Name         string `json:"name" minLength:"2" maxLength:"30" example:"Ann Lee"`
 	Nickname     string `json:"nickname,omitempty" maxLength:"30"`
 	FirstName    string `json:"firstName,omitempty" maxLength:"255" doc:"Empty, or 2–255 letters, digits and spaces."`

@@ -445,3 +445,56 @@ func TestDeleteUserHierarchy(t *testing.T) {
 		wantStatus(t, resp, http.StatusOK)
 	})
 }
+
+// TestUserEmailOptional: seed 004 marks the email optional; a user
+// registered with a password needs none, several such users coexist (one
+// at a time and in a batch), and invitation mode, where the link is mailed,
+// still requires it: 400 naming the field and the rule, nothing created.
+func TestUserEmailOptional(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		org := "/v1/organizations/" + e.acme.OrganizationID
+		withPassword := func(login string) map[string]any {
+			return map[string]any{"loginId": login, "name": "User " + login, "password": "Correct-Horse-7-battery"}
+		}
+		for _, login := range []string{"ann", "bob"} {
+			resp := e.do(t, request{method: "POST", path: org + "/users", token: e.acme.Token, body: withPassword(login)})
+			wantStatus(t, resp, http.StatusCreated)
+			var out struct{ User castellan.User }
+			resp.decode(t, &out)
+			if out.User.Email != "" || out.User.Status != castellan.UserActive || out.User.LoginID != login {
+				t.Fatalf("got %s", resp.body)
+			}
+		}
+		resp := e.do(t, request{method: "POST", path: org + "/users:batchCreate", token: e.acme.Token,
+			body: map[string]any{"users": []any{withPassword("cid"), withPassword("dan")}}})
+		wantStatus(t, resp, http.StatusCreated)
+		resp = e.do(t, request{method: "GET", path: org + "/users?q=&page_size=10", token: e.acme.Token})
+		wantStatus(t, resp, http.StatusOK)
+		var list struct{ Users []castellan.User }
+		resp.decode(t, &list)
+		if len(list.Users) != 5 { // the owner and the four
+			t.Fatalf("got %s", resp.body)
+		}
+
+		invited := map[string]any{"loginId": "eve", "name": "User eve", "mode": "invitation"}
+		for _, req := range []request{
+			{method: "POST", path: org + "/users", token: e.acme.Token, body: invited},
+			{method: "POST", path: org + "/users:batchCreate", token: e.acme.Token, body: map[string]any{"users": []any{withPassword("fay"), invited}}},
+		} {
+			before := e.state(t)
+			resp := e.do(t, req)
+			wantStatus(t, resp, http.StatusBadRequest)
+			p := resp.problem(t)
+			field := "body.email"
+			if strings.HasSuffix(req.path, ":batchCreate") {
+				field = "body.users[1].email"
+			}
+			if p.Code != castellan.CodeInvalidField || len(p.Errors) != 1 || p.Errors[0].Field != field || p.Errors[0].Rule != "required" {
+				t.Fatalf("%s: got %s", req.path, resp.body)
+			}
+			if !e.state(t).equal(before) {
+				t.Fatalf("%s: a rejected request changed the store", req.path)
+			}
+		}
+	})
+}

@@ -148,7 +148,13 @@ func (a *Authorizer) ancestry(ctx context.Context, orgID string, scope castellan
 	}
 	chain := []string{castellan.ProjectScope(scope.ID).String(), root}
 	if scope.Kind == castellan.ScopeResource {
-		chain = append([]string{scope.String()}, chain...)
+		// A grant on every resource of the type in the project applies
+		// to each of them, between the resource and its project.
+		resource := []string{scope.String()}
+		if all := scope.Resource.AllOfType(); all != *scope.Resource {
+			resource = append(resource, all.String())
+		}
+		chain = append(resource, chain...)
 	}
 	return chain, nil
 }

@@ -298,14 +298,11 @@ func (s *AccessKeyService) DeleteAccessKey(ctx context.Context, orgID, id string
 	return rev, err
 }
 
-// deleteUserAccessKeys deletes a user's access keys and their tokens, for
-// DeleteUser: a departed user's keys must not stay listed as enabled. It
-// returns the keys' IDs for the audit event and the change-log rows.
+// deleteUserAccessKeys deletes a user's access keys, for DeleteUser
+// (after signOut removed their tokens): a departed user's keys must not
+// stay listed as enabled. It returns the keys' IDs for the audit event and
+// the change-log rows.
 func deleteUserAccessKeys(ctx context.Context, tx *Tx, orgID, userID string) ([]string, error) {
-	const owned = `SELECT id FROM access_keys WHERE org_id = ? AND owner_type = 'user' AND owner_id = ?`
-	if _, err := tx.exec(ctx, `DELETE FROM access_key_tokens WHERE key_id IN (`+owned+`)`, orgID, userID); err != nil {
-		return nil, fmt.Errorf("delete access key tokens: %w", err)
-	}
 	rows, err := tx.query(ctx, `DELETE FROM access_keys WHERE org_id = ? AND owner_type = 'user' AND owner_id = ? RETURNING id`, orgID, userID)
 	if err != nil {
 		return nil, fmt.Errorf("delete access keys: %w", err)

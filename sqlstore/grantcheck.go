@@ -58,9 +58,10 @@ func (c *grantChecker) item(ctx context.Context, i int, item castellan.GrantCrea
 		return nil, err
 	}
 	if err := role.CanGrantOn(scope); err != nil {
+		// The role was found: what is wrong is where it is granted.
 		var e *castellan.Error
 		if errors.As(err, &e) {
-			return nil, itemError(e.Kind, e.Code, field(".roleId"), "roleKind", "%s", e.Message)
+			return nil, itemError(e.Kind, e.Code, field(".scope"), "roleKind", "%s", e.Message)
 		}
 		return nil, err
 	}

@@ -178,7 +178,8 @@ func (s *GroupService) UpdateGroup(ctx context.Context, orgID, id string, upd ca
 
 // DeleteGroup implements castellan.GroupService. Grants to the group and
 // its memberships go in the same transaction, each with its change-log row,
-// so that every replica revokes them at the group's revision.
+// so that every replica revokes them at the group's revision; so do the
+// tokens and sessions of the members it signs out.
 func (s *GroupService) DeleteGroup(ctx context.Context, orgID, id string) (int64, error) {
 	var rev int64
 	err := s.db.update(ctx, func(tx *Tx) error {
@@ -189,6 +190,20 @@ func (s *GroupService) DeleteGroup(ctx context.Context, orgID, id string) (int64
 			return err
 		}
 		members, err := memberIDs(ctx, tx, orgID, id)
+		if err != nil {
+			return err
+		}
+		kept, err := membersWithOtherGroupGrants(ctx, tx, orgID, id)
+		if err != nil {
+			return err
+		}
+		var leaving []string
+		for _, userID := range members {
+			if !kept[userID] {
+				leaving = append(leaving, userID)
+			}
+		}
+		ended, err := signOut(ctx, tx, orgID, leaving)
 		if err != nil {
 			return err
 		}
@@ -208,12 +223,38 @@ func (s *GroupService) DeleteGroup(ctx context.Context, orgID, id string) (int64
 		rev, err = tx.record(ctx, change{
 			orgID: orgID, action: "iam:DeleteGroup",
 			entityType: "group", entityID: id, entityName: name, operation: "delete",
-			summary: map[string]any{"name": name, "memberCount": len(members), "deletedGrants": grantSummaries(grants)},
-			also:    also,
+			summary: map[string]any{"name": name, "memberCount": len(members), "deletedGrants": grantSummaries(grants),
+				"signedOutUserIds": nonNilSlice(leaving), "revokedSessionIds": nonNilSlice(ended.sessions)},
+			also: append(also, ended.changes()...),
 		})
 		return err
 	})
 	return rev, err
+}
+
+// membersWithOtherGroupGrants returns the members of a group who also
+// belong to another group of the organization holding a grant that has not
+// expired: seed 000 keeps their sessions when the group is deleted ("unless
+// they have separately assigned group permissions"). A grant to the user
+// alone does not count, nor one to a group without grants.
+func membersWithOtherGroupGrants(ctx context.Context, tx *Tx, orgID, groupID string) (map[string]bool, error) {
+	rows, err := tx.query(ctx, `SELECT DISTINCT o.user_id FROM group_members m
+		JOIN group_members o ON o.org_id = m.org_id AND o.user_id = m.user_id AND o.group_id <> m.group_id
+		WHERE m.org_id = ? AND m.group_id = ? AND EXISTS (SELECT 1 FROM grants r
+			WHERE r.org_id = o.org_id AND r.subject_type = 'group' AND r.subject_id = o.group_id
+			AND (r.expires_at IS NULL OR r.expires_at > ?))`, orgID, groupID, tx.now)
+	if err != nil {
+		return nil, err
+	}
+	ids, err := collect(rows, scanString)
+	if err != nil {
+		return nil, err
+	}
+	kept := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		kept[id] = true
+	}
+	return kept, nil
 }
 
 // memberIDs returns the user IDs of a group's members.
@@ -302,7 +343,8 @@ func (s *GroupService) AddGroupMembers(ctx context.Context, orgID, groupID strin
 	return rev, err
 }
 
-// RemoveGroupMembers implements castellan.GroupService.
+// RemoveGroupMembers implements castellan.GroupService. The removed
+// members are signed out in the same transaction.
 func (s *GroupService) RemoveGroupMembers(ctx context.Context, orgID, groupID string, userIDs []string) (int64, error) {
 	if err := checkBatchSize("body.userIds", len(userIDs)); err != nil {
 		return 0, err
@@ -330,6 +372,10 @@ func (s *GroupService) RemoveGroupMembers(ctx context.Context, orgID, groupID st
 		if err != nil {
 			return fmt.Errorf("delete group members: %w", err)
 		}
+		ended, err := signOut(ctx, tx, orgID, ids)
+		if err != nil {
+			return err
+		}
 		also := make([]changedEntity, len(ids))
 		for i, id := range ids {
 			also[i] = changedEntity{"group_member", groupID + "/" + id, "delete"}
@@ -337,8 +383,8 @@ func (s *GroupService) RemoveGroupMembers(ctx context.Context, orgID, groupID st
 		rev, err = tx.record(ctx, change{
 			orgID: orgID, action: "iam:RemoveGroupMembers",
 			entityType: "group", entityID: groupID, entityName: name,
-			summary: map[string]any{"removedUserIds": ids},
-			also:    also,
+			summary: map[string]any{"removedUserIds": ids, "revokedSessionIds": nonNilSlice(ended.sessions)},
+			also:    append(also, ended.changes()...),
 		})
 		return err
 	})

@@ -23,7 +23,11 @@ import (
 // can make a token unusable — a change of its user (status, apiAccess,
 // allow sources), its service account, its access key or the key's
 // project, its organization, or the token itself — must record a row
-// naming that entity.
+// naming that entity. Signing users out (signOut: a removed group
+// member, the members of a deleted group, a deleted user) deletes their
+// tokens, so it records an api_token delete row per user token, an
+// access_key update row per key whose tokens went, and a console_session
+// delete row per session.
 type change struct {
 	orgID      string
 	action     string // service:Verb, as in the catalogue

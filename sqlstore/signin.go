@@ -127,7 +127,7 @@ func (s *SessionService) candidate(ctx context.Context, orgID, login string) (*s
 	)
 	lower := strings.ToLower(login)
 	err := s.db.queryRow(ctx, `SELECT id, login_id, status, console_access, password_hash, locked_until FROM users
-		WHERE org_id = ? AND status <> 'deleted' AND (login_id_lower = ? OR email_lower = ?)
+		WHERE org_id = ? AND status <> 'deleted' AND (login_id_lower = ? OR (email_lower = ? AND email_lower <> ''))
 		ORDER BY CASE WHEN login_id_lower = ? THEN 0 ELSE 1 END LIMIT 1`, orgID, lower, lower, lower).
 		Scan(&c.id, &c.loginID, &c.status, &c.consoleAccess, &hash, &c.lockedUntil)
 	if errors.Is(err, sql.ErrNoRows) {

@@ -230,8 +230,9 @@ func (s *UserService) DeleteUser(ctx context.Context, orgID, id, confirm string)
 
 // removedAccess is what deleting a user took away.
 type removedAccess struct {
-	grants                                            []*castellan.Grant
-	groups, tokens, invitations, sessions, accessKeys []string
+	grants                          []*castellan.Grant
+	groups, invitations, accessKeys []string
+	signedOut
 }
 
 func (r removedAccess) changes(userID string) []changedEntity {
@@ -239,20 +240,17 @@ func (r removedAccess) changes(userID string) []changedEntity {
 	for _, g := range r.groups {
 		also = append(also, changedEntity{"group_member", g + "/" + userID, "delete"})
 	}
-	for _, t := range r.tokens {
-		also = append(also, changedEntity{"api_token", t, "delete"})
-	}
 	for _, i := range r.invitations {
 		also = append(also, changedEntity{"invitation", i, "update"})
 	}
 	for _, k := range r.accessKeys {
 		also = append(also, changedEntity{"access_key", k, "delete"})
 	}
-	return append(also, sessionDeletions(r.sessions)...)
+	return append(also, r.signedOut.changes()...)
 }
 
 // removeUserAccess removes a user's grants (keeping an owner), group
-// memberships, tokens and access keys, and voids its invitations.
+// memberships and access keys, voids its invitations and signs it out.
 func removeUserAccess(ctx context.Context, tx *Tx, orgID, id string) (removedAccess, error) {
 	var r removedAccess
 	var err error
@@ -270,20 +268,16 @@ func removeUserAccess(ctx context.Context, tx *Tx, orgID, id string) (removedAcc
 	if r.groups, err = collect(rows, scanString); err != nil {
 		return r, fmt.Errorf("delete memberships: %w", err)
 	}
-	rows, err = tx.query(ctx, `DELETE FROM api_tokens WHERE org_id = ? AND user_id = ? RETURNING id`, orgID, id)
-	if err != nil {
-		return r, fmt.Errorf("delete tokens: %w", err)
-	}
-	if r.tokens, err = collect(rows, scanString); err != nil {
-		return r, fmt.Errorf("delete tokens: %w", err)
-	}
 	if r.invitations, err = voidInvitations(ctx, tx, orgID, id); err != nil {
 		return r, err
 	}
-	if r.accessKeys, err = deleteUserAccessKeys(ctx, tx, orgID, id); err != nil {
+	if r.signedOut, err = signOut(ctx, tx, orgID, []string{id}); err != nil {
 		return r, err
 	}
-	r.sessions, err = revokeUserSessions(ctx, tx, orgID, id)
+	// The keys go too, so each gets one delete row rather than the
+	// update row of a signed-out key.
+	r.signedOut.keys = nil
+	r.accessKeys, err = deleteUserAccessKeys(ctx, tx, orgID, id)
 	return r, err
 }
 

@@ -207,7 +207,7 @@ func userFilters(orgID string, f castellan.UserFilter) []userFilter {
 				OR (u.name_lower >= ? AND u.name_lower < ?))`,
 			condArgs: []any{from, to, from, to, from, to},
 			ids: `SELECT id FROM users WHERE org_id = ? AND login_id_lower >= ? AND login_id_lower < ?
-				UNION ALL SELECT id FROM users WHERE org_id = ? AND status <> 'deleted' AND email_lower >= ? AND email_lower < ?
+				UNION ALL SELECT id FROM users WHERE org_id = ? AND status <> 'deleted' AND email_lower <> '' AND email_lower >= ? AND email_lower < ?
 				UNION ALL SELECT id FROM users WHERE org_id = ? AND name_lower >= ? AND name_lower < ?`,
 			idArgs: []any{orgID, from, to, orgID, from, to, orgID, from, to},
 		})

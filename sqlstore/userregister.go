@@ -123,7 +123,7 @@ func repeatedInBatch(regs []castellan.UserRegistration, prefix func(i int) strin
 	emails, logins := map[string]int{}, map[string]int{}
 	for i, reg := range regs {
 		email, login := strings.ToLower(reg.Email), strings.ToLower(reg.LoginID)
-		if j, ok := emails[email]; ok {
+		if j, ok := emails[email]; ok && email != "" {
 			return itemError(castellan.ECONFLICT, castellan.CodeUserEmailTaken, prefix(i)+"email", "unique",
 				"%q repeats the email of %s", reg.Email, strings.TrimSuffix(prefix(j), "."))
 		}
@@ -138,16 +138,19 @@ func repeatedInBatch(regs []castellan.UserRegistration, prefix func(i int) strin
 
 // alreadyRegistered refuses registrations whose email or login ID a user
 // of the organization that is not deleted has, naming the first such
-// item.
+// item. An empty email (a user without one) matches nobody.
 func alreadyRegistered(ctx context.Context, tx *Tx, orgID string, regs []castellan.UserRegistration, prefix func(i int) string) error {
 	emails, logins := make([]string, len(regs)), make([]string, len(regs))
 	for i, reg := range regs {
 		emails[i], logins[i] = strings.ToLower(reg.Email), strings.ToLower(reg.LoginID)
 	}
+	// The empty string stays in the list (an IN list may not be empty);
+	// email_lower <> '' keeps it from matching, and lets SQLite use the
+	// partial unique index, whose condition it repeats.
 	inEmails, emailArgs := inList(emails)
 	inLogins, loginArgs := inList(logins)
 	rows, err := tx.query(ctx, `SELECT email_lower, login_id_lower FROM users WHERE org_id = ? AND status <> 'deleted'
-		AND (email_lower IN `+inEmails+` OR login_id_lower IN `+inLogins+`)`,
+		AND ((email_lower IN `+inEmails+` AND email_lower <> '') OR login_id_lower IN `+inLogins+`)`,
 		append(append([]any{orgID}, emailArgs...), loginArgs...)...)
 	if err != nil {
 		return err
@@ -165,7 +168,7 @@ func alreadyRegistered(ctx context.Context, tx *Tx, orgID string, regs []castell
 	}
 	takenEmails, takenLogins := map[string]bool{}, map[string]bool{}
 	for _, pair := range taken {
-		takenEmails[pair[0]], takenLogins[pair[1]] = true, true
+		takenEmails[pair[0]], takenLogins[pair[1]] = pair[0] != "", true
 	}
 	for i, reg := range regs {
 		if takenEmails[emails[i]] {

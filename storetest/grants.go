@@ -75,6 +75,29 @@ func testGrants(t *testing.T, open Opener) {
 	t.Run("Renew", func(t *testing.T) { testGrantRenewal(t, open) })
 	t.Run("CrossOrganization", func(t *testing.T) { testGrantsCrossOrganization(t, open) })
 	t.Run("SubjectRoles", func(t *testing.T) { testSubjectRoles(t, open) })
+	t.Run("AllResourcesOfType", func(t *testing.T) {
+		// Seed 003: one role for every bucket (or registry) of a project,
+		// on rn:<service>:<project>:<type>/*, to users, groups and the
+		// project's service accounts.
+		f := newGrantFixture(t, open)
+		ctx := operatorCtx("r")
+		org := f.org.OrganizationID
+		buckets, registries := "rn:s3e:"+f.project.ID+":bucket/*", "rn:registry:"+f.project.ID+":registry/*"
+		created, _ := must2(f.s.Grants.CreateGrants(ctx, org, []castellan.GrantCreate{
+			{RoleID: "s3e.viewer", Scope: buckets, Subject: f.user(0)},
+			{RoleID: "registry.editor", Scope: registries, Subject: f.groupSubject()},
+		}))(t)
+		if created[0].Scope != buckets || created[1].Scope != registries {
+			t.Fatalf("got %+v", created)
+		}
+		if got := listed(f.s.Grants.FindGrants(ctx, org, castellan.GrantFilter{Scope: &buckets}))(t); len(got) != 1 || got[0].ID != created[0].ID {
+			t.Fatalf("got grants on %s: %+v", buckets, got)
+		}
+		must(f.s.Projects.DeleteProject(ctx, org, f.project.ID))(t)
+		if got := listed(f.s.Grants.FindGrants(ctx, org, castellan.GrantFilter{Scope: &buckets}))(t); len(got) != 0 {
+			t.Fatalf("got grants of a deleted project %+v", got)
+		}
+	})
 	t.Run("DeleteProject", func(t *testing.T) {
 		f := newGrantFixture(t, open)
 		ctx := operatorCtx("r")
@@ -255,11 +278,19 @@ func testGrantErrors(t *testing.T, open Opener) {
 		{"UnknownProject", castellan.GrantCreate{RoleID: "project.admin", Scope: "project/" + unknownID, Subject: f.user(0)},
 			castellan.ENOTFOUND, castellan.CodeProjectNotFound, ".scope", ""},
 		{"ProjectRoleOnOrganization", castellan.GrantCreate{RoleID: "project.admin", Scope: f.orgScope(), Subject: f.user(0)},
-			castellan.EINVALID, castellan.CodeRoleScopeMismatch, ".roleId", "roleKind"},
+			castellan.EINVALID, castellan.CodeRoleScopeMismatch, ".scope", "roleKind"},
 		{"OrganizationRoleOnProject", castellan.GrantCreate{RoleID: "organization.owner", Scope: f.projectScope(), Subject: f.user(0)},
-			castellan.EINVALID, castellan.CodeRoleScopeMismatch, ".roleId", "roleKind"},
+			castellan.EINVALID, castellan.CodeRoleScopeMismatch, ".scope", "roleKind"},
 		{"BucketRoleOnRegistry", castellan.GrantCreate{RoleID: "s3e.admin", Scope: "rn:registry:" + f.project.ID + ":registry/r1", Subject: f.user(0)},
-			castellan.EINVALID, castellan.CodeRoleScopeMismatch, ".roleId", "roleKind"},
+			castellan.EINVALID, castellan.CodeRoleScopeMismatch, ".scope", "roleKind"},
+		{"BucketRoleOnAllRegistries", castellan.GrantCreate{RoleID: "s3e.viewer", Scope: "rn:registry:" + f.project.ID + ":registry/*", Subject: f.user(0)},
+			castellan.EINVALID, castellan.CodeRoleScopeMismatch, ".scope", "roleKind"},
+		{"BucketRoleOnProject", castellan.GrantCreate{RoleID: "s3e.viewer", Scope: f.projectScope(), Subject: f.user(0)},
+			castellan.EINVALID, castellan.CodeRoleScopeMismatch, ".scope", "roleKind"},
+		{"ProjectRoleOnAllBuckets", castellan.GrantCreate{RoleID: "project.reader", Scope: "rn:s3e:" + f.project.ID + ":bucket/*", Subject: f.user(0)},
+			castellan.EINVALID, castellan.CodeRoleScopeMismatch, ".scope", "roleKind"},
+		{"PartialWildcard", castellan.GrantCreate{RoleID: "s3e.viewer", Scope: "rn:s3e:" + f.project.ID + ":bucket/logs*", Subject: f.user(0)},
+			castellan.EINVALID, castellan.CodeInvalidScope, ".scope", ""},
 		{"UnknownUser", castellan.GrantCreate{RoleID: "project.admin", Scope: f.projectScope(), Subject: castellan.Subject{Type: castellan.SubjectUser, ID: unknownID}},
 			castellan.ENOTFOUND, castellan.CodeUserNotFound, ".subject.id", ""},
 		{"OtherOrganizationUser", castellan.GrantCreate{RoleID: "project.admin", Scope: f.projectScope(), Subject: otherUser},

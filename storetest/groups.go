@@ -17,6 +17,7 @@ func testGroups(t *testing.T, open Opener) {
 	t.Run("Members", func(t *testing.T) { testGroupsMembers(t, open) })
 	t.Run("MembersAllOrNothing", func(t *testing.T) { testGroupsMembersAllOrNothing(t, open) })
 	t.Run("Delete", func(t *testing.T) { testGroupsDelete(t, open) })
+	t.Run("SignOut", func(t *testing.T) { testGroupsSignOut(t, open) })
 	t.Run("List", func(t *testing.T) { testGroupsList(t, open) })
 	t.Run("CrossOrganization", func(t *testing.T) { testGroupsCrossOrganization(t, open) })
 }
@@ -269,6 +270,124 @@ func testGroupsDelete(t *testing.T, open Opener) {
 	}
 	_, err = s.Groups.DeleteGroup(ctx, org, g.ID)
 	wantCode(t, err, castellan.ENOTFOUND, castellan.CodeGroupNotFound)
+}
+
+// testGroupsSignOut: removing members signs them out; deleting a group
+// signs out its members but those in another group that holds an
+// unexpired grant (a grant to the user alone does not keep them), all in
+// the write's transaction with a change-log row for each ended token, key
+// and session.
+func testGroupsSignOut(t *testing.T, open Opener) {
+	clock := NewClock()
+	s := open(t, clock.Now)
+	res := bootstrap(t, s, "Acme")
+	org := res.OrganizationID
+	ctx := operatorCtx("r-out")
+	p := must(s.Projects.CreateProject(ctx, org, castellan.ProjectCreate{Name: "web"}))(t)
+	group := func(name string) string {
+		return must(s.Groups.CreateGroup(ctx, org, castellan.GroupCreate{Name: name}))(t).ID
+	}
+	grant := func(expiresAt *time.Time, subject castellan.Subject) {
+		must2(s.Grants.CreateGrants(ctx, org, []castellan.GrantCreate{{RoleID: "project.reader", Scope: "project/" + p.ID, Subject: subject, ExpiresAt: expiresAt}}))(t)
+	}
+	devs, ops, lapsing, bare := group("devs"), group("ops"), group("lapsing"), group("bare")
+	grant(nil, castellan.Subject{Type: castellan.SubjectGroup, ID: ops})
+	soon := clock.Now().Add(10 * time.Minute) // sooner than the sessions and tokens lapse
+	grant(&soon, castellan.Subject{Type: castellan.SubjectGroup, ID: lapsing})
+
+	// signedIn is a user with a console session, a user token and an
+	// access key's token.
+	type signedIn struct {
+		user    *castellan.User
+		session *castellan.NewSession
+		token   string
+		key     *castellan.NewAccessKey
+		keyTok  string
+	}
+	newSignedIn := func(name string) signedIn {
+		u := signInUser(t, s, org, name, nil)
+		k := must(s.AccessKeys.CreateAccessKey(ctx, org, castellan.AccessKeyCreate{Owner: castellan.Subject{Type: castellan.SubjectUser, ID: u.ID}, ProjectID: p.ID, Name: "k"}))(t)
+		return signedIn{user: u, session: newSession(t, s, u), token: must(s.Tokens.CreateUserToken(ctx, org, u.ID))(t),
+			key: k, keyTok: must(s.AccessKeys.ExchangeAccessKey(ctx, k.ID, k.Secret))(t).Token}
+	}
+	// live reports whether each of the user's credentials still works.
+	live := func(u signedIn) [3]bool {
+		_, _, sessErr := s.Sessions.AuthenticateSession(ctx, u.session.Token)
+		_, tokErr := s.Tokens.FindCredential(ctx, u.token)
+		_, keyErr := s.Tokens.FindCredential(ctx, u.keyTok)
+		return [3]bool{sessErr == nil, tokErr == nil, keyErr == nil}
+	}
+	wantLive := func(step string, u signedIn, want bool) {
+		t.Helper()
+		if got := live(u); got != [3]bool{want, want, want} {
+			t.Fatalf("%s: %s's session, token and key token work: %v, want all %v", step, u.user.LoginID, got, want)
+		}
+	}
+	// wantEnded checks the change-log rows of the write at rev.
+	wantEnded := func(step string, rev int64, ended ...signedIn) {
+		t.Helper()
+		got := map[string]bool{}
+		for _, c := range must(s.ChangeLog.Changes(ctx, rev-1, 1))(t) {
+			got[c.EntityType+" "+c.EntityID+" "+c.Operation] = true
+		}
+		for _, u := range ended {
+			for _, want := range []string{"console_session " + u.session.Session.ID + " delete", "access_key " + u.key.ID + " update"} {
+				if !got[want] {
+					t.Fatalf("%s: change log of revision %d lacks %q: %v", step, rev, want, got)
+				}
+			}
+		}
+		var tokens int
+		for k := range got {
+			if strings.HasPrefix(k, "api_token ") {
+				tokens++
+			}
+		}
+		if tokens != len(ended) {
+			t.Fatalf("%s: got %d api_token rows, want %d: %v", step, tokens, len(ended), got)
+		}
+	}
+
+	// Removing members signs them out, though one still belongs to a
+	// group with a grant; a member left in the group stays signed in.
+	ann, bob, cid := newSignedIn("ann"), newSignedIn("bob"), newSignedIn("cid")
+	must(s.Groups.AddGroupMembers(ctx, org, devs, ids([]*castellan.User{ann.user, bob.user, cid.user})))(t)
+	must(s.Groups.AddGroupMembers(ctx, org, ops, []string{ann.user.ID}))(t)
+	rev := must(s.Groups.RemoveGroupMembers(ctx, org, devs, []string{ann.user.ID, bob.user.ID}))(t)
+	wantLive("remove", ann, false)
+	wantLive("remove", bob, false)
+	wantLive("remove", cid, true)
+	wantEnded("remove", rev, ann, bob)
+
+	// Deleting a group: kept through ops (a grant), signed out though in
+	// bare (no grant), in lapsing (its grant has expired) or holding a
+	// grant of its own.
+	kept, noGrant, lapsed, direct := newSignedIn("dan"), newSignedIn("eve"), newSignedIn("fay"), newSignedIn("gus")
+	gone := group("gone")
+	must(s.Groups.AddGroupMembers(ctx, org, gone, ids([]*castellan.User{kept.user, noGrant.user, lapsed.user, direct.user})))(t)
+	must(s.Groups.AddGroupMembers(ctx, org, ops, []string{kept.user.ID}))(t)
+	must(s.Groups.AddGroupMembers(ctx, org, bare, []string{noGrant.user.ID}))(t)
+	must(s.Groups.AddGroupMembers(ctx, org, lapsing, []string{lapsed.user.ID}))(t)
+	grant(nil, castellan.Subject{Type: castellan.SubjectUser, ID: direct.user.ID})
+	clock.Advance(10 * time.Minute)
+	rev = must(s.Groups.DeleteGroup(ctx, org, gone))(t)
+	wantLive("delete", kept, true)
+	wantLive("delete", noGrant, false)
+	wantLive("delete", lapsed, false)
+	wantLive("delete", direct, false)
+	wantLive("delete", cid, true)
+	wantEnded("delete", rev, noGrant, lapsed, direct)
+	// Signed out, not only refused: the user signs in again and its keys
+	// still exchange.
+	must(s.AccessKeys.ExchangeAccessKey(ctx, direct.key.ID, direct.key.Secret))(t)
+	newSession(t, s, direct.user)
+
+	// The audit event names whom the write signed out.
+	events := listed(s.Audit.FindAuditEvents(ctx, org, castellan.AuditFilter{TargetID: &gone}))(t)
+	if out := string(events[0].Summary["signedOutUserIds"]); events[0].Action != "iam:DeleteGroup" ||
+		strings.Contains(out, kept.user.ID) || !strings.Contains(out, direct.user.ID) {
+		t.Fatalf("got event %+v", events[0])
+	}
 }
 
 func testGroupsList(t *testing.T, open Opener) {

@@ -72,7 +72,7 @@ func testSubjectRoles(t *testing.T, open Opener) {
 			}{
 				{nil, castellan.CodeRolesRequired, "body.roleIds"},
 				{[]string{"project.member", "no.such"}, castellan.CodeRoleNotFound, "body.roleIds[1]"},
-				{[]string{"organization.admin"}, castellan.CodeRoleScopeMismatch, "body.roleIds[0]"},
+				{[]string{"organization.admin"}, castellan.CodeRoleScopeMismatch, "body.scope"},
 			} {
 				_, _, err := f.s.Grants.SetRoles(ctx, org, subject, scope, tc.roles)
 				if castellan.ErrorCode(err) != tc.code {

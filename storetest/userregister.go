@@ -16,6 +16,59 @@ func testUsersRegister(t *testing.T, open Opener) {
 	t.Run("ErrBadItem", func(t *testing.T) { testRegisterErrBadItem(t, open) })
 	t.Run("ErrTaken", func(t *testing.T) { testRegisterErrTaken(t, open) })
 	t.Run("ErrInvalid", func(t *testing.T) { testRegisterErrInvalid(t, open) })
+	t.Run("OptionalEmail", func(t *testing.T) { testRegisterOptionalEmail(t, open) })
+}
+
+// testRegisterOptionalEmail: seed 004 makes the email optional for a user
+// registered with a password; any number of users may have none, singly
+// or in a batch. Invitation mode and federated users still need one, and
+// emails that users have still match (seed 003).
+func testRegisterOptionalEmail(t *testing.T, open Opener) {
+	s := open(t, nil)
+	res := bootstrap(t, s, "Acme")
+	org := res.OrganizationID
+	ctx := operatorCtx("r")
+	noEmail := func(name string) castellan.UserRegistration {
+		reg := invitee(name)
+		reg.Email, reg.Mode, reg.Password = "", castellan.ModePassword, signInPassword
+		return reg
+	}
+	ann := register(t, s, org, noEmail("ann"))
+	bob := register(t, s, org, noEmail("bob"))
+	if ann.Email != "" || bob.Email != "" || ann.Status != castellan.UserActive {
+		t.Fatalf("got %+v and %+v", ann, bob)
+	}
+	if read := must(s.Users.FindUserByID(ctx, org, ann.ID, false))(t); read.Email != "" {
+		t.Fatalf("read %+v", read)
+	}
+	must(s.Users.RegisterUsers(ctx, org, []castellan.UserRegistration{noEmail("cid"), noEmail("dan")}))(t)
+	// A user without email still gets one later, and it still counts.
+	must(s.Users.UpdateUser(ctx, org, bob.ID, castellan.UserUpdate{Email: ptr("bob@example.com")}))(t)
+
+	// An empty login finds none of them at sign-in.
+	_, err := s.Sessions.VerifySignIn(browserCtx("192.0.2.10"), signIn(org, "", signInPassword))
+	wantCode(t, err, castellan.EUNAUTHENTICATED, castellan.CodeSignInFailed)
+
+	before := takeSnapshot(t, s, org)
+	for _, c := range []struct {
+		name        string
+		reg         castellan.UserRegistration
+		kind        castellan.Kind
+		code, field string
+		rule        string
+	}{
+		{"invitation", func() castellan.UserRegistration { r := invitee("eve"); r.Email = ""; return r }(),
+			castellan.EINVALID, castellan.CodeInvalidField, "body.email", "required"},
+		{"federated", castellan.UserRegistration{LoginID: "fay", Name: "User fay", AccountType: castellan.AccountFederated, FederationID: unknownID},
+			castellan.EINVALID, castellan.CodeInvalidField, "body.email", "required"},
+		{"taken", func() castellan.UserRegistration { r := noEmail("gus"); r.Email = "BOB@example.com"; return r }(),
+			castellan.ECONFLICT, castellan.CodeUserEmailTaken, "body.email", "unique"},
+	} {
+		_, err := s.Users.RegisterUser(ctx, org, c.reg)
+		wantCode(t, err, c.kind, c.code)
+		wantField(t, err, c.field, c.rule)
+	}
+	unchanged(t, s, org, before)
 }
 
 func testRegisterInvitation(t *testing.T, open Opener) {
