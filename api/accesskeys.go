@@ -85,13 +85,14 @@ func (s *Server) registerAccessKeys() {
 			"expiresAt must be in the future. The caller must hold every role the account holds (grant.escalation).",
 	}, s.createAccountAccessKey)
 	register(s, op{id: "list-service-account-access-keys", method: http.MethodGet, path: accountBase, tag: tag, action: "iam:ListAccessKeys",
-		errors: notFound, summary: "List a service account's access keys"}, s.listAccountAccessKeys)
+		errors: notFound, summary: "List a service account's access keys", desc: "The account's keys, without their secrets."}, s.listAccountAccessKeys)
 	register(s, op{id: "get-service-account-access-key", method: http.MethodGet, path: accountBase + "/{key}", tag: tag, action: "iam:ListAccessKeys",
-		errors: notFound, summary: "Get a service account's access key"}, s.getAccountAccessKey)
+		errors: notFound, summary: "Get a service account's access key", desc: "One key of the account, without its secret."}, s.getAccountAccessKey)
 	register(s, op{id: "update-service-account-access-key", method: http.MethodPatch, path: accountBase + "/{key}", tag: tag, action: "iam:UpdateAccessKey",
-		errors: notFound, summary: "Rename, disable or enable a service account's access key", desc: hierarchyNote[1:]}, s.updateAccountAccessKey)
+		errors: notFound, summary: "Rename, disable or enable a service account's access key",
+		desc: "Changes the fields present in the body. A disabled key's tokens stop working on the next request." + hierarchyNote}, s.updateAccountAccessKey)
 	register(s, op{id: "delete-service-account-access-key", method: http.MethodDelete, path: accountBase + "/{key}", tag: tag, action: "iam:DeleteAccessKey",
-		errors: notFound, summary: "Delete a service account's access key", desc: hierarchyNote[1:]}, s.deleteAccountAccessKey)
+		errors: notFound, summary: "Delete a service account's access key", desc: "The key's tokens stop working on the next request." + hierarchyNote}, s.deleteAccountAccessKey)
 
 	register(s, op{id: "list-access-keys", method: http.MethodGet, path: "/v1/organizations/{org}/accessKeys", tag: tag, action: "iam:ListAccessKeys", errors: notFound,
 		summary: "List the organization's access keys", desc: "Every key of every user and service account, by key ID; `expired` filters."}, s.listAccessKeys)

@@ -78,7 +78,7 @@ func (s *Server) registerGroups() {
 	register(s, op{
 		id: "create-group", method: http.MethodPost, path: "/v1/organizations/{org}/groups", tag: tag,
 		action: "iam:CreateGroup", status: http.StatusCreated, errors: []int{http.StatusForbidden, http.StatusNotFound, http.StatusConflict},
-		summary: "Create a group",
+		summary: "Create a group", desc: "Group names are unique in the organization (group.name_taken); the description holds at most 100 characters.",
 	}, s.createGroup)
 	register(s, op{
 		id: "list-groups", method: http.MethodGet, path: "/v1/organizations/{org}/groups", tag: tag,
@@ -88,12 +88,12 @@ func (s *Server) registerGroups() {
 	register(s, op{
 		id: "get-group", method: http.MethodGet, path: "/v1/organizations/{org}/groups/{group}", tag: tag,
 		action: "iam:GetGroup", errors: []int{http.StatusForbidden, http.StatusNotFound},
-		summary: "Get a group",
+		summary: "Get a group", desc: "The group with its member and grant counts.",
 	}, s.getGroup)
 	register(s, op{
 		id: "update-group", method: http.MethodPatch, path: "/v1/organizations/{org}/groups/{group}", tag: tag,
 		action: "iam:UpdateGroup", errors: []int{http.StatusForbidden, http.StatusNotFound, http.StatusConflict},
-		summary: "Update a group",
+		summary: "Update a group", desc: "Changes the fields present in the body; the new name must be free in the organization (group.name_taken).",
 	}, s.updateGroup)
 	register(s, op{
 		id: "delete-group", method: http.MethodDelete, path: "/v1/organizations/{org}/groups/{group}", tag: tag,
@@ -117,12 +117,12 @@ func (s *Server) registerGroupMembers(tag string) {
 	register(s, op{
 		id: "list-group-members", method: http.MethodGet, path: "/v1/organizations/{org}/groups/{group}/members", tag: tag,
 		action: "iam:ListGroupMembers", errors: []int{http.StatusForbidden, http.StatusNotFound},
-		summary: "List the members of a group",
+		summary: "List the members of a group", desc: "The group's users, by login ID.",
 	}, s.listGroupMembers)
 	register(s, op{
 		id: "list-user-groups", method: http.MethodGet, path: "/v1/organizations/{org}/users/{user}/groups", tag: tag,
 		action: "iam:ListUserGroups", errors: []int{http.StatusForbidden, http.StatusNotFound},
-		summary: "List the groups of a user",
+		summary: "List the groups of a user", desc: "The groups the user is a member of, by name.",
 	}, s.listUserGroups)
 }
 

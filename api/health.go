@@ -23,7 +23,7 @@ type readyOutput struct {
 func (s *Server) registerHealth(mux *http.ServeMux) {
 	register(s, op{
 		id: "get-health", method: http.MethodGet, path: "/healthz", public: true, tag: "Operations",
-		summary: "Liveness: the process answers",
+		summary: "Liveness: the process answers", desc: "200 as long as the process answers; it does not ask the store. For liveness probes.",
 	}, func(ctx context.Context, _ *struct{}) (*healthOutput, error) {
 		out := &healthOutput{}
 		out.Body.Status = "ok"
@@ -31,7 +31,7 @@ func (s *Server) registerHealth(mux *http.ServeMux) {
 	})
 	register(s, op{
 		id: "get-readiness", method: http.MethodGet, path: "/readyz", public: true, tag: "Operations",
-		summary: "Readiness: the store answers", errors: []int{http.StatusServiceUnavailable},
+		summary: "Readiness: the store answers", desc: "200 with the store's revision when the store answers, 503 store.unavailable otherwise. For readiness probes and load balancers.", errors: []int{http.StatusServiceUnavailable},
 	}, func(ctx context.Context, _ *struct{}) (*readyOutput, error) {
 		if err := s.services.ChangeLog.Ping(ctx); err != nil {
 			loggerFrom(ctx).Warn("not ready", "err", err)
@@ -50,12 +50,17 @@ func (s *Server) registerHealth(mux *http.ServeMux) {
 	mux.Handle("GET /metrics", s.metrics.handler())
 	s.api.OpenAPI().AddOperation(&huma.Operation{
 		OperationID: "get-metrics", Method: http.MethodGet, Path: "/metrics", Tags: []string{"Operations"},
-		Summary:     "Prometheus metrics",
-		Description: "castellan_http_requests_total and castellan_http_request_duration_seconds by method and route, and the Go runtime and process metrics, in the Prometheus text format.",
-		Security:    []map[string][]string{},
+		Summary: "Prometheus metrics",
+		Description: "HTTP requests, latency and errors by code; the store's connection pools, query latency, outbox and change-log lag; " +
+			"the token cache; build info; the Go runtime and process metrics. In the Prometheus text format.",
+		Security: []map[string][]string{},
 		Responses: map[string]*huma.Response{"200": {
 			Description: "Metrics in the Prometheus text exposition format.",
 			Content:     map[string]*huma.MediaType{"text/plain": {Schema: &huma.Schema{Type: huma.TypeString}}},
+		}, "400": {
+			// guardBody refuses query parameters that are not UTF-8 here too.
+			Description: http.StatusText(http.StatusBadRequest),
+			Content:     map[string]*huma.MediaType{"application/problem+json": {Schema: &huma.Schema{Ref: "#/components/schemas/Problem"}}},
 		}},
 	})
 }

@@ -96,8 +96,9 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		info := s.requestSource(r)
 		info.RequestID = id
 		ctx := castellan.WithRequestInfo(r.Context(), info)
-		route := new(string)
+		route, code := new(string), new(string)
 		ctx = context.WithValue(context.WithValue(ctx, loggerKey{}, logger), routeKey{}, route)
+		ctx = context.WithValue(ctx, problemCodeKey{}, code)
 		r = r.WithContext(ctx)
 		rec := &statusRecorder{ResponseWriter: w, r: r}
 		defer func() {
@@ -111,7 +112,15 @@ func (s *Server) observe(next http.Handler) http.Handler {
 				}
 			}
 			if *route == "" {
+				// Refused before the mux ran (no token): name the route
+				// it would have taken.
+				_, *route = s.mux.Handler(r)
+			}
+			if *route == "" {
 				*route = "unmatched"
+			}
+			if *code != "" {
+				s.metrics.errors.WithLabelValues(*code).Inc()
 			}
 			elapsed := time.Since(start)
 			method := metricMethod(r.Method)
@@ -143,6 +152,10 @@ func metricMethod(m string) string {
 
 type routeKey struct{}
 
+// problemCodeKey holds a *string where newProblem notes the code of the
+// answer, for the errors metric.
+type problemCodeKey struct{}
+
 // recordRoute runs the mux and notes the pattern it matched for observe;
 // the mux sets it on the request it was given, which observe never sees.
 func recordRoute(mux http.Handler) http.Handler {
@@ -159,11 +172,22 @@ func recordRoute(mux http.Handler) http.Handler {
 // MaxBodyBytes is the largest request body the API reads.
 const MaxBodyBytes = 1 << 20
 
-// guardBody refuses bodies over MaxBodyBytes and bodies and query
-// parameters that are not UTF-8 or hold NUL bytes, before any handler sees
-// them. JSON must be UTF-8 (RFC 8259), Go's decoder would otherwise
-// quietly turn bad bytes into U+FFFD, and PostgreSQL refuses them in text.
-func guardBody(next http.Handler) http.Handler {
+// DefaultBodyReadTimeout is how long a client may take to send a request
+// body when Config.BodyReadTimeout is zero.
+const DefaultBodyReadTimeout = 30 * time.Second
+
+// guardBody refuses bodies over MaxBodyBytes, bodies not sent within
+// timeout, JSON bodies that name a key twice in one object, and bodies and
+// query parameters that are not UTF-8 or hold NUL bytes, before any
+// handler sees them. JSON must be UTF-8 (RFC 8259), Go's decoder would
+// otherwise quietly turn bad bytes into U+FFFD, and PostgreSQL refuses
+// them in text.
+//
+// The body's read deadline is lifted once the body is read: net/http
+// keeps reading the connection while the handler runs, and a deadline
+// passing then cancels the request's context, which would abort a
+// commit in progress and close a keep-alive connection under the client.
+func guardBody(timeout time.Duration, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		for name, values := range r.URL.Query() {
 			for _, v := range values {
@@ -180,7 +204,12 @@ func guardBody(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
+		rc := http.NewResponseController(w)
+		// Servers without deadlines (httptest's recorder) refuse; the
+		// body is then read without one.
+		_ = rc.SetReadDeadline(time.Now().Add(timeout))
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+		_ = rc.SetReadDeadline(time.Time{})
 		var tooLarge *http.MaxBytesError
 		switch {
 		case errors.As(err, &tooLarge):
@@ -196,6 +225,15 @@ func guardBody(next http.Handler) http.Handler {
 				Fields: []castellan.FieldError{{Field: "body", Rule: "utf8", Message: "must be UTF-8 encoded"}},
 			})
 			return
+		}
+		if isJSONBody(r) {
+			if path := duplicateKey(body); path != "" {
+				writeProblem(w, r, &castellan.Error{
+					Kind: castellan.EINVALID, Code: CodeDuplicateKey, Message: path + " appears twice in one object",
+					Fields: []castellan.FieldError{{Field: path, Rule: "duplicateKey", Message: "must appear once in its object"}},
+				})
+				return
+			}
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		r.ContentLength = int64(len(body))

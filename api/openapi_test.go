@@ -190,3 +190,70 @@ func TestOperationActions(t *testing.T) {
 		t.Fatalf("saw %d operations", n)
 	}
 }
+
+// TestOpenAPILintable checks what the ecosystem's linters (Redocly's
+// recommended rules, Spectral's spectral:oas) ask of the document: a
+// license, a contact and servers, every tag declared with a description, and every
+// operation described with at least one 4xx answer.
+func TestOpenAPILintable(t *testing.T) {
+	e := newEnv(t, "sqlite://"+t.TempDir()+"/castellan.db")
+	var doc struct {
+		Info struct {
+			License *struct{ Name string } `json:"license"`
+			Contact *struct{ URL string }  `json:"contact"`
+		} `json:"info"`
+		Servers []struct{ URL string } `json:"servers"`
+		Tags    []struct{ Name, Description string }
+		Paths   map[string]map[string]struct {
+			Description string                     `json:"description"`
+			Tags        []string                   `json:"tags"`
+			Responses   map[string]json.RawMessage `json:"responses"`
+		} `json:"paths"`
+	}
+	if err := json.Unmarshal(fetchOpenAPI(t, e), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc.Info.License == nil || doc.Info.License.Name == "" {
+		t.Error("info.license: missing")
+	}
+	if doc.Info.Contact == nil || doc.Info.Contact.URL == "" {
+		t.Error("info.contact: missing")
+	}
+	if len(doc.Servers) == 0 || doc.Servers[0].URL == "" || strings.HasSuffix(doc.Servers[0].URL, "/") {
+		t.Errorf("servers: got %+v, want a URL without a trailing slash", doc.Servers)
+	}
+	declared := map[string]bool{}
+	for _, tag := range doc.Tags {
+		if tag.Description == "" {
+			t.Errorf("tag %q: no description", tag.Name)
+		}
+		declared[tag.Name] = true
+	}
+	used := map[string]bool{}
+	for path, methods := range doc.Paths {
+		for method, op := range methods {
+			name := strings.ToUpper(method) + " " + path
+			if op.Description == "" {
+				t.Errorf("%s: no description", name)
+			}
+			for _, tag := range op.Tags {
+				used[tag] = true
+				if !declared[tag] {
+					t.Errorf("%s: tag %q is not declared", name, tag)
+				}
+			}
+			has4xx := false
+			for status := range op.Responses {
+				has4xx = has4xx || strings.HasPrefix(status, "4")
+			}
+			if !has4xx {
+				t.Errorf("%s: no 4xx response", name)
+			}
+		}
+	}
+	for tag := range declared {
+		if !used[tag] {
+			t.Errorf("tag %q is declared but no operation has it", tag)
+		}
+	}
+}

@@ -39,7 +39,7 @@ func (s *Server) registerOrganizations() {
 	register(s, op{
 		id: "create-organization", method: http.MethodPost, path: "/v1/organizations", tag: tag,
 		action: "organizations:CreateOrganization", status: http.StatusCreated, errors: []int{http.StatusForbidden, http.StatusConflict},
-		summary: "Create an organization (operator only)",
+		summary: "Create an organization (operator only)", desc: "Creates the organization and its root node. Only an operator token may; names are unique (organization.name_taken).",
 	}, s.createOrganization)
 
 	register(s, op{
@@ -51,7 +51,7 @@ func (s *Server) registerOrganizations() {
 	register(s, op{
 		id: "get-organization", method: http.MethodGet, path: "/v1/organizations/{org}", tag: tag,
 		action: "organizations:GetOrganization", errors: []int{http.StatusNotFound},
-		summary: "Get an organization",
+		summary: "Get an organization", desc: "The organization with its root node.",
 	}, s.getOrganization)
 
 	register(s, op{

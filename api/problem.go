@@ -69,6 +69,9 @@ func problemFor(ctx context.Context, err error) *Problem {
 }
 
 func newProblem(ctx context.Context, status int, code, detail string, fields []castellan.FieldError) *Problem {
+	if noted, ok := ctx.Value(problemCodeKey{}).(*string); ok {
+		*noted = code
+	}
 	return &Problem{
 		Type:      "urn:castellan:problem:" + code,
 		Title:     http.StatusText(status),

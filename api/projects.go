@@ -64,7 +64,7 @@ func (s *Server) registerProjects() {
 	register(s, op{
 		id: "get-project", method: http.MethodGet, path: "/v1/organizations/{org}/projects/{project}", tag: tag,
 		action: "organizations:GetProject", errors: []int{http.StatusNotFound},
-		summary: "Get a project",
+		summary: "Get a project", desc: "The project with its place in the organization's tree.",
 	}, s.getProject)
 
 	register(s, op{
@@ -76,7 +76,7 @@ func (s *Server) registerProjects() {
 	register(s, op{
 		id: "delete-project", method: http.MethodDelete, path: "/v1/organizations/{org}/projects/{project}", tag: tag,
 		action: "organizations:DeleteProject", errors: []int{http.StatusNotFound},
-		summary: "Delete a project",
+		summary: "Delete a project", desc: "Removes the project, the grants on it and its resources, and its service accounts with their grants, in one transaction.",
 	}, s.deleteProject)
 }
 

@@ -66,12 +66,12 @@ func (s *Server) registerRoles() {
 	register(s, op{
 		id: "create-role", method: http.MethodPost, path: "/v1/organizations/{org}/roles", tag: tag,
 		action: "iam:CreateRole", status: http.StatusCreated, errors: []int{http.StatusForbidden, http.StatusNotFound, http.StatusConflict},
-		summary: "Create a custom role",
+		summary: "Create a custom role", desc: "A custom role is a set of action patterns from the service catalogue. The caller must hold every action it grants (grant.escalation).",
 	}, s.createRole)
 	register(s, op{
 		id: "get-role", method: http.MethodGet, path: "/v1/organizations/{org}/roles/{role}", tag: tag,
 		action: "iam:GetRole", errors: []int{http.StatusForbidden, http.StatusNotFound},
-		summary: "Get a role",
+		summary: "Get a role", desc: "A built-in role or a custom role of the organization, with its actions.",
 	}, s.getRole)
 	register(s, op{
 		id: "update-role", method: http.MethodPatch, path: "/v1/organizations/{org}/roles/{role}", tag: tag,

@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/castellan-iam/castellan"
 	"github.com/danielgtaylor/huma/v2"
@@ -55,6 +56,11 @@ type Config struct {
 	// SignIn is the console's sign-in policy: session timeouts and
 	// lockout; the zero value means castellan.DefaultSignInPolicy.
 	SignIn castellan.SignInPolicy
+	// BodyReadTimeout bounds the time a client may take to send a
+	// request body; zero means DefaultBodyReadTimeout. It ends when the
+	// body is read: a slow handler is never cut short by it. Leave
+	// http.Server.ReadTimeout zero, which would not end there.
+	BodyReadTimeout time.Duration
 	// SecureCookies makes every console cookie Secure (and
 	// __Secure-prefixed), as when users reach the server over https
 	// through a TLS-terminating proxy (an https --public-url). Without
@@ -78,7 +84,9 @@ type Server struct {
 	exchangePerIP  *keyedLimiter
 	signInPerIP    *keyedLimiter
 	api            huma.API
-	handler        http.Handler
+	// mux names the route of requests answered before it (401s).
+	mux     *http.ServeMux
+	handler http.Handler
 }
 
 // installHumaSettings replaces huma's error constructors and makes its
@@ -121,6 +129,10 @@ func New(cfg Config) *Server {
 	hcfg.Info.Description = "Identity, access and organization service for cloud platforms. " +
 		"Every call but the health and metrics endpoints needs an `Authorization: Bearer <token>` header. " +
 		"Errors are RFC 9457 problem documents with a stable `code`."
+	hcfg.Info.License = &huma.License{Name: "Apache-2.0", Identifier: "Apache-2.0"}
+	hcfg.Info.Contact = &huma.Contact{Name: "Castellan", URL: "https://github.com/castellan-iam/castellan"}
+	hcfg.Servers = []*huma.Server{{URL: "http://127.0.0.1:8080", Description: "The default address of `castellan serve`; use your deployment's URL."}}
+	hcfg.Tags = apiTags
 	hcfg.OpenAPIPath = "/v1/openapi"
 	hcfg.DocsPath = ""
 	hcfg.SchemasPath = ""
@@ -132,6 +144,7 @@ func New(cfg Config) *Server {
 	hcfg.Security = []map[string][]string{{"bearer": {}}}
 	hcfg.OnAddOperation = append(hcfg.OnAddOperation, documentErrors)
 	s.api = humago.New(mux, hcfg)
+	s.mux = mux
 
 	s.registerHealth(mux)
 	s.registerInvitationPage(mux)
@@ -154,8 +167,27 @@ func New(cfg Config) *Server {
 
 	// Authentication comes before the body is read: anonymous clients get
 	// their 401 without making the server buffer anything.
-	s.handler = s.observe(s.authenticate(guardBody(recordRoute(mux))))
+	s.handler = s.observe(s.authenticate(guardBody(cmp.Or(cfg.BodyReadTimeout, DefaultBodyReadTimeout), recordRoute(mux))))
 	return s
+}
+
+// apiTags are the groups of operations in the OpenAPI document; every
+// op's tag is one of them.
+var apiTags = []*huma.Tag{
+	{Name: "Organizations", Description: "Tenants: each organization holds its projects, users, groups, roles and grants, isolated from every other."},
+	{Name: "Projects", Description: "Projects of an organization, the usual scope of grants, access keys and service accounts."},
+	{Name: "Users", Description: "People of an organization: registration, invitations, passwords, console and API access."},
+	{Name: "Groups", Description: "Named sets of users; a grant to a group applies to each member."},
+	{Name: "Roles", Description: "Built-in and custom roles: sets of actions from the service catalogue."},
+	{Name: "Grants", Description: "Bindings of a role to a user, group or service account on a scope (organization, project or resource)."},
+	{Name: "Service accounts", Description: "Non-human principals of a project, with access keys and grants."},
+	{Name: "Access keys", Description: "Key IDs and secrets of users and service accounts, exchanged for API tokens (at most 2 per owner and project)."},
+	{Name: "Tokens", Description: "Short-lived bearer tokens: exchange of an access key, revocation."},
+	{Name: "Decisions", Description: "Authorization decisions for other services: may this principal do this action on this resource, and why."},
+	{Name: "Catalogue", Description: "The service catalogue: services, their actions, resource types and built-in roles."},
+	{Name: "Audit", Description: "The audit log of an organization: every change, who made it and from where."},
+	{Name: "Mail", Description: "The outbox of mails the store sends (invitations, password resets), and the development mailbox."},
+	{Name: "Operations", Description: "Health, readiness and metrics, for operators and their probes; no token needed."},
 }
 
 // ServeHTTP serves the API.
@@ -182,6 +214,7 @@ type metrics struct {
 	registry *prometheus.Registry
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+	errors   *prometheus.CounterVec
 }
 
 func newMetrics(more ...prometheus.Collector) *metrics {
@@ -194,8 +227,11 @@ func newMetrics(more ...prometheus.Collector) *metrics {
 			Name: "castellan_http_request_duration_seconds", Help: "HTTP request latency by method and route pattern.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
 		}, []string{"method", "route"}),
+		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "castellan_http_errors_total", Help: "Problem answers by stable error code.",
+		}, []string{"code"}),
 	}
-	m.registry.MustRegister(m.requests, m.duration,
+	m.registry.MustRegister(m.requests, m.duration, m.errors,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.registry.MustRegister(more...)
 	return m

@@ -60,7 +60,7 @@ func (s *Server) registerServiceAccounts() {
 	register(s, op{
 		id: "get-service-account", method: http.MethodGet, path: base + "/{serviceAccount}", tag: tag,
 		action: "iam:GetServiceAccount", errors: []int{http.StatusNotFound},
-		summary: "Get a service account",
+		summary: "Get a service account", desc: "The service account, with its project.",
 	}, s.getServiceAccount)
 	register(s, op{
 		id: "update-service-account", method: http.MethodPatch, path: base + "/{serviceAccount}", tag: tag,

@@ -42,6 +42,8 @@ type DB struct {
 	// commitHooks run after every committed write (OnCommit).
 	hooksMu     sync.RWMutex
 	commitHooks []func(ctx context.Context, revision int64)
+	// observeQuery is Options.ObserveQuery.
+	observeQuery func(kind QueryKind, d time.Duration)
 }
 
 // OnCommit registers fn to run after every write transaction this DB
@@ -105,7 +107,21 @@ type Options struct {
 	// without it, registering a user with a password or accepting an
 	// invitation fails.
 	Passwords castellan.PasswordHasher
+	// ObserveQuery, when set, is told how long each statement took, for
+	// metrics; it runs on the caller's goroutine and must be quick.
+	ObserveQuery func(kind QueryKind, d time.Duration)
 }
+
+// QueryKind tells the statements ObserveQuery times apart.
+type QueryKind string
+
+// The kinds of statements.
+const (
+	// QueryRead is a query outside transactions.
+	QueryRead QueryKind = "read"
+	// QueryWrite is a statement of a write transaction.
+	QueryWrite QueryKind = "write"
+)
 
 // Open connects to the store named by rawURL, sqlite://<path> or
 // postgres://…, and applies pending migrations. opts.Catalog is required
@@ -124,6 +140,7 @@ func Open(ctx context.Context, rawURL string, opts Options) (*DB, error) {
 	}
 	db.catalog = opts.Catalog
 	db.passwords = opts.Passwords
+	db.observeQuery = opts.ObserveQuery
 	db.now = opts.Clock
 	if db.now == nil {
 		db.now = castellan.SystemClock
@@ -233,12 +250,30 @@ func (db *DB) Close() error {
 	return err
 }
 
+// PoolStats returns the figures of the connection pools by name: "write"
+// and "read" for SQLite, "shared" for PostgreSQL's one pool.
+func (db *DB) PoolStats() map[string]sql.DBStats {
+	if db.read == db.write {
+		return map[string]sql.DBStats{"shared": db.write.Stats()}
+	}
+	return map[string]sql.DBStats{"write": db.write.Stats(), "read": db.read.Stats()}
+}
+
+// timed tells ObserveQuery how long a statement begun at start took.
+func (db *DB) timed(kind QueryKind, start time.Time) {
+	if db.observeQuery != nil {
+		db.observeQuery(kind, time.Since(start))
+	}
+}
+
 // query runs a read outside any transaction.
 func (db *DB) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	defer db.timed(QueryRead, time.Now())
 	return db.read.QueryContext(ctx, db.dialect.rebind(query), args...)
 }
 
 func (db *DB) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	defer db.timed(QueryRead, time.Now())
 	return db.read.QueryRowContext(ctx, db.dialect.rebind(query), args...)
 }
 
@@ -316,14 +351,17 @@ func (db *DB) update(ctx context.Context, fn func(tx *Tx) error) error {
 func (tx *Tx) unchangedRevision() int64 { return tx.revision - 1 }
 
 func (tx *Tx) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	defer tx.db.timed(QueryWrite, time.Now())
 	return tx.ExecContext(ctx, tx.db.dialect.rebind(query), args...)
 }
 
 func (tx *Tx) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	defer tx.db.timed(QueryWrite, time.Now())
 	return tx.QueryRowContext(ctx, tx.db.dialect.rebind(query), args...)
 }
 
 func (tx *Tx) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	defer tx.db.timed(QueryWrite, time.Now())
 	return tx.QueryContext(ctx, tx.db.dialect.rebind(query), args...)
 }
 

@@ -211,6 +211,29 @@ func mailExists(ctx context.Context, tx *Tx, id string, res sql.Result) error {
 	return err
 }
 
+// MailCounts are the outbox's mails by state, for metrics.
+type MailCounts struct {
+	// Queued mails wait for their first attempt (or are in it); Retried
+	// ones failed at least once and wait for another; Sent and Dead ones
+	// are done, delivered or given up.
+	Queued, Retried, Sent, Dead int64
+}
+
+// CountMail counts the outbox's mails of every organization by state.
+func (s *OutboxService) CountMail(ctx context.Context) (MailCounts, error) {
+	var c MailCounts
+	err := s.db.queryRow(ctx, `SELECT
+		COALESCE(SUM(CASE WHEN status = 'pending' AND last_error = '' THEN 1 ELSE 0 END), 0),
+		COALESCE(SUM(CASE WHEN status = 'pending' AND last_error <> '' THEN 1 ELSE 0 END), 0),
+		COALESCE(SUM(CASE WHEN status = 'sent' THEN 1 ELSE 0 END), 0),
+		COALESCE(SUM(CASE WHEN status = 'dead' THEN 1 ELSE 0 END), 0)
+		FROM outbox`).Scan(&c.Queued, &c.Retried, &c.Sent, &c.Dead)
+	if err != nil {
+		return MailCounts{}, fmt.Errorf("count mail: %w", err)
+	}
+	return c, nil
+}
+
 // FindMail implements castellan.OutboxService: newest first by creation
 // time, then ID, on keyset pages.
 func (s *OutboxService) FindMail(ctx context.Context, f castellan.MailFilter) ([]*castellan.Mail, string, error) {

@@ -62,7 +62,7 @@ func parseTrustedProxies(s string) ([]netip.Prefix, error) {
 // startTokenCache puts the token cache in front of the store's tokens,
 // hooks it to the store's commits and follows the change log until the
 // returned stop function is called, which flushes key uses. It returns the
-// cache's metrics too.
+// cache's and the store's metrics too.
 func startTokenCache(ctx context.Context, db *sqlstore.DB, services *castellan.Services, poll string, log *slog.Logger) (
 	metrics []prometheus.Collector, stop func(), err error) {
 	interval, err := time.ParseDuration(poll)
@@ -81,7 +81,8 @@ func startTokenCache(ctx context.Context, db *sqlstore.DB, services *castellan.S
 	var wg sync.WaitGroup
 	wg.Go(func() { cache.Run(runCtx, interval, keyUseFlushInterval) })
 	wg.Go(func() { watchCommits(runCtx, db, cache, interval, log) })
-	return tokenCacheMetrics(cache), func() { cancel(); wg.Wait() }, nil
+	// The store's figures come along: its change-log lag is the cache's.
+	return append(tokenCacheMetrics(cache), newStoreCollector(db, cache, log)), func() { cancel(); wg.Wait() }, nil
 }
 
 // watchCommits has the cache follow the change log as soon as any replica

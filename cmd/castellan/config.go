@@ -67,24 +67,35 @@ func (f *flags) store() func(ctx context.Context, opts sqlstore.Options) (*sqlst
 	}
 }
 
-// logging defines the log flags and returns a function building the logger.
-func (f *flags) logging(stderr io.Writer) func() (*slog.Logger, error) {
-	format := f.str("log-format", "CASTELLAN_LOG_FORMAT", "text", "log format: text or json")
-	level := f.str("log-level", "CASTELLAN_LOG_LEVEL", "info", "log level: debug, info, warn or error")
-	return func() (*slog.Logger, error) {
-		var lvl slog.Level
-		if err := lvl.UnmarshalText([]byte(*level)); err != nil {
-			return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", *level)
-		}
-		opts := &slog.HandlerOptions{Level: lvl}
-		switch strings.ToLower(*format) {
-		case "text":
-			return slog.New(slog.NewTextHandler(stderr, opts)), nil
-		case "json":
-			return slog.New(slog.NewJSONHandler(stderr, opts)), nil
-		}
-		return nil, fmt.Errorf("--log-format %q: want text or json", *format)
+// logFlags are the log flags.
+type logFlags struct{ format, level *string }
+
+// logging defines the log flags.
+func (f *flags) logging() logFlags {
+	return logFlags{
+		format: f.str("log-format", "CASTELLAN_LOG_FORMAT", "text", "log format: text or json"),
+		level:  f.str("log-level", "CASTELLAN_LOG_LEVEL", "info", "log level: debug, info, warn or error"),
 	}
+}
+
+// json reports whether logs are JSON, so that whatever else the process
+// prints for machines is JSON too.
+func (l logFlags) json() bool { return strings.EqualFold(*l.format, "json") }
+
+// logger builds the logger the flags describe, writing to w.
+func (l logFlags) logger(w io.Writer) (*slog.Logger, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(*l.level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", *l.level)
+	}
+	opts := &slog.HandlerOptions{Level: lvl}
+	switch strings.ToLower(*l.format) {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json", *l.format)
 }
 
 // parse parses args and refuses positional arguments.

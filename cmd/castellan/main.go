@@ -54,22 +54,38 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return flag.ErrHelp
 	}
 	cmd, rest := args[0], args[1:]
+	var err error
 	switch cmd {
 	case "serve":
-		return runServe(ctx, rest, stdout, stderr, getenv)
+		err = runServe(ctx, rest, stdout, stderr, getenv)
 	case "migrate":
-		return runMigrate(ctx, rest, stdout, stderr, getenv)
+		err = runMigrate(ctx, rest, stdout, stderr, getenv)
 	case "bootstrap":
-		return runBootstrap(ctx, rest, stdout, stderr, getenv)
+		err = runBootstrap(ctx, rest, stdout, stderr, getenv)
 	case "version", "-version", "--version":
-		fmt.Fprintln(stdout, "castellan", version())
-		return nil
+		err = runVersion(rest, stdout, stderr, getenv)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
+	default:
+		fmt.Fprint(stderr, usage)
+		return fmt.Errorf("unknown command %q", cmd)
 	}
-	fmt.Fprint(stderr, usage)
-	return fmt.Errorf("unknown command %q", cmd)
+	// "castellan serve -h" printed the flags it was asked for: success.
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	return err
+}
+
+// runVersion prints the version; it has no flags but -h.
+func runVersion(args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	f := newFlags("version", stderr, getenv)
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, "castellan", version())
+	return nil
 }
 
 // version is the module version the binary was built from, or the VCS

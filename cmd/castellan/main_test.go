@@ -393,6 +393,8 @@ type testServer struct {
 	client *http.Client
 	stop   func() error // cancels serve's context and returns what run returned
 	stderr *syncBuffer
+	// stdout are the lines serve printed up to its address.
+	stdout []string
 }
 
 // startServe runs `castellan serve args…` until the test ends, and returns
@@ -414,9 +416,11 @@ func startServe(t *testing.T, getenv func(string) string, args ...string) *testS
 	})
 
 	var addr string
+	var lines []string
 	scanner := bufio.NewScanner(stdout)
 	for addr == "" && scanner.Scan() {
-		addr, _ = strings.CutPrefix(scanner.Text(), "castellan listening on ")
+		lines = append(lines, scanner.Text())
+		addr = listeningAddr(t, scanner.Text())
 	}
 	go io.Copy(io.Discard, stdout)
 	if addr == "" {
@@ -427,7 +431,25 @@ func startServe(t *testing.T, getenv func(string) string, args ...string) *testS
 		transport.CloseIdleConnections()
 		stop()
 	})
-	return &testServer{URL: addr, client: &http.Client{Transport: transport, Timeout: 10 * time.Second}, stop: stop, stderr: stderr}
+	return &testServer{URL: addr, client: &http.Client{Transport: transport, Timeout: 10 * time.Second}, stop: stop, stderr: stderr, stdout: lines}
+}
+
+// listeningAddr returns the address in serve's line on stdout: plain
+// text, or a JSON record with --log-format json, where every line must be
+// JSON.
+func listeningAddr(t *testing.T, line string) string {
+	t.Helper()
+	if addr, ok := strings.CutPrefix(line, "castellan listening on "); ok {
+		return addr
+	}
+	var record struct{ Msg, Addr string }
+	if err := json.Unmarshal([]byte(line), &record); err != nil {
+		t.Errorf("stdout line %q: neither the listening line nor JSON", line)
+	}
+	if record.Msg != "castellan listening" {
+		return ""
+	}
+	return record.Addr
 }
 
 // do sends a request with an optional bearer token and JSON body, and
@@ -499,8 +521,15 @@ func TestServeListenFromEnvironment(t *testing.T) {
 	if err := srv.stop(); err != nil {
 		t.Errorf("serve after cancel: got %v, want nil", err)
 	}
-	if line, _, _ := strings.Cut(srv.stderr.String(), "\n"); !json.Valid([]byte(line)) {
-		t.Errorf("first log line with CASTELLAN_LOG_FORMAT=json: got %q, want JSON", line)
+	for _, line := range srv.stdout {
+		if !json.Valid([]byte(line)) {
+			t.Errorf("stdout line with CASTELLAN_LOG_FORMAT=json: got %q, want JSON", line)
+		}
+	}
+	for line := range strings.Lines(srv.stderr.String()) {
+		if !json.Valid([]byte(line)) {
+			t.Errorf("log line with CASTELLAN_LOG_FORMAT=json: got %q, want JSON", line)
+		}
 	}
 }
 
@@ -568,6 +597,8 @@ func TestServeRefused(t *testing.T) {
 		{"TokenPollInterval", []string{"--token-poll-interval", "0s"}, nil, "--token-poll-interval"},
 		{"LogFormat", []string{"--log-format", "xml"}, nil, "--log-format"},
 		{"LogLevel", []string{"--log-level", "chatty"}, nil, "--log-level"},
+		{"BodyReadTimeout", []string{"--body-read-timeout", "0s"}, nil, "--body-read-timeout"},
+		{"WriteTimeoutFromEnvironment", nil, map[string]string{"CASTELLAN_WRITE_TIMEOUT": "soon"}, "--write-timeout"},
 		{"PositionalArgument", []string{"now"}, nil, "now"},
 	}
 	for _, tt := range tests {

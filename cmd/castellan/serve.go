@@ -26,7 +26,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	mailConfig := f.mail()
 	signInPolicy := f.signInPolicy()
 	authnConfig := f.authn()
-	logger := f.logging(stderr)
+	logs := f.logging()
+	timeouts := f.httpTimeouts()
 	if err := f.parse(args); err != nil {
 		return err
 	}
@@ -34,7 +35,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	if err != nil {
 		return err
 	}
-	log, err := logger()
+	log, err := logs.logger(stderr)
+	if err != nil {
+		return err
+	}
+	httpTimeouts, err := timeouts()
 	if err != nil {
 		return err
 	}
@@ -49,7 +54,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		return err
 	}
 
-	db, err := openStore(ctx, sqlstore.Options{})
+	queries, observeQuery := queryDuration()
+	db, err := openStore(ctx, sqlstore.Options{ObserveQuery: observeQuery})
 	if err != nil {
 		return err
 	}
@@ -76,9 +82,16 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	waitMail := mailer.start(mailCtx)
 	defer func() { stopMail(); waitMail() }()
 	srv := newHTTPServer(api.Config{Services: services, Logger: log, OperatorTokens: operatorTokens, TrustedProxies: trustedProxies,
-		DevMailbox: mailer.devMailbox, SignIn: policy, Collectors: cacheMetrics, SecureCookies: mailer.secureCookies})
+		DevMailbox: mailer.devMailbox, SignIn: policy, Collectors: append(cacheMetrics, queries, buildInfo()), SecureCookies: mailer.secureCookies}, httpTimeouts)
 	log.Info("listening", "addr", "http://"+ln.Addr().String(), "database", db.Dialect(), "mail", mailer.transport, "version", version())
-	fmt.Fprintf(stdout, "castellan listening on http://%s\n", ln.Addr())
+	// The address on stdout is for whoever started the server (a script,
+	// a test); with JSON logs it is a JSON line too, for log shippers.
+	if logs.json() {
+		announce, _ := logs.logger(stdout)
+		announce.Info("castellan listening", "addr", "http://"+ln.Addr().String())
+	} else {
+		fmt.Fprintf(stdout, "castellan listening on http://%s\n", ln.Addr())
+	}
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -100,20 +113,22 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 }
 
 // newHTTPServer serves the API of cfg, adding the authorizer over its
-// services and the version.
-func newHTTPServer(cfg api.Config) *http.Server {
+// services and the version, with the given timeouts.
+func newHTTPServer(cfg api.Config, timeouts httpTimeouts) *http.Server {
 	services := cfg.Services
 	cfg.Authorizer = &authz.Authorizer{
 		Grants: services.Grants, Groups: services.Groups, Roles: services.Roles, Projects: services.Projects,
 		ServiceAccounts: services.ServiceAccounts, Catalog: services.Catalog, Now: castellan.SystemClock,
 	}
 	cfg.Version = version()
+	cfg.BodyReadTimeout = timeouts.bodyRead
+	// No ReadTimeout: its deadline would stay on the connection while the
+	// handler runs and cancel the request (see api.Config.BodyReadTimeout).
 	return &http.Server{
 		Handler:           api.New(cfg),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
+		ReadHeaderTimeout: timeouts.readHeader,
+		WriteTimeout:      timeouts.write,
+		IdleTimeout:       timeouts.idle,
 		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
 	}
 }

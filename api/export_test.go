@@ -1,0 +1,4 @@
+package api
+
+// DuplicateKey exposes duplicateKey to the fuzz test.
+var DuplicateKey = duplicateKey
