@@ -16,8 +16,8 @@ import (
 
 	"github.com/castellan-iam/castellan"
 	"github.com/jackc/pgx/v5"
-	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
-	_ "modernc.org/sqlite"             // registers the "sqlite" driver
+	"github.com/jackc/pgx/v5/stdlib"
+	litedriver "modernc.org/sqlite"
 )
 
 // DB is an open Castellan store. Its services are the fields; all share
@@ -37,6 +37,8 @@ type DB struct {
 	// url is the PostgreSQL URL, for the connection WatchCommits listens
 	// on; empty for SQLite.
 	url string
+	// outages translates the errors of both pools (outage.go).
+	outages *outages
 	// commitHooks run after every committed write (OnCommit).
 	hooksMu     sync.RWMutex
 	commitHooks []func(ctx context.Context, revision int64)
@@ -155,14 +157,16 @@ func connect(rawURL string) (*DB, error) {
 		if _, err := url.Parse(rawURL); err != nil {
 			return nil, fmt.Errorf("database URL: %w", err)
 		}
-		pool, err := sql.Open("pgx", rawURL)
+		config, err := pgx.ParseConfig(rawURL)
 		if err != nil {
 			return nil, fmt.Errorf("open postgres: %w", err)
 		}
+		o := &outages{}
+		pool := o.openDB(stdlib.GetConnector(*config))
 		pool.SetMaxOpenConns(32)
 		pool.SetMaxIdleConns(32)
 		pool.SetConnMaxIdleTime(5 * time.Minute)
-		return &DB{dialect: postgres, write: pool, read: pool, url: rawURL}, nil
+		return &DB{dialect: postgres, write: pool, read: pool, url: rawURL, outages: o}, nil
 	}
 	return nil, fmt.Errorf("database URL %q: want sqlite://<path> or postgres://…", rawURL)
 }
@@ -176,20 +180,23 @@ func openSQLite(path string) (*DB, error) {
 	// which SQLite's date functions read; all times are UTC, so the text
 	// sorts as the times do.
 	dsn := "file:" + path + "?_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_time_format=sqlite"
-	write, err := sql.Open("sqlite", dsn+"&_txlock=immediate")
+	o := &outages{}
+	writer, err := litedriver.NewConnector(dsn + "&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite: %w", err)
 	}
+	write := o.openDB(writer)
 	write.SetMaxOpenConns(1)
 	write.SetConnMaxIdleTime(0)
-	read, err := sql.Open("sqlite", dsn+"&_pragma=query_only(1)")
+	reader, err := litedriver.NewConnector(dsn + "&_pragma=query_only(1)")
 	if err != nil {
 		write.Close()
 		return nil, fmt.Errorf("open sqlite: %w", err)
 	}
+	read := o.openDB(reader)
 	read.SetMaxOpenConns(8)
 	read.SetMaxIdleConns(8)
-	return &DB{dialect: sqlite, write: write, read: read}, nil
+	return &DB{dialect: sqlite, write: write, read: read, outages: o}, nil
 }
 
 func (db *DB) ping(ctx context.Context) error {
@@ -207,6 +214,10 @@ func (db *DB) Ping(ctx context.Context) error {
 	}
 	return nil
 }
+
+// UnavailableErrors counts the store's operations that failed because the
+// store was unavailable (castellan.EUNAVAILABLE), for metrics.
+func (db *DB) UnavailableErrors() uint64 { return db.outages.count.Load() }
 
 // Dialect names the backend: "sqlite" or "postgres".
 func (db *DB) Dialect() string { return db.dialect.name }
