@@ -76,7 +76,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	waitMail := mailer.start(mailCtx)
 	defer func() { stopMail(); waitMail() }()
 	srv := newHTTPServer(api.Config{Services: services, Logger: log, OperatorTokens: operatorTokens, TrustedProxies: trustedProxies,
-		DevMailbox: mailer.devMailbox, SignIn: policy, Collectors: cacheMetrics, SecureCookies: mailer.secureCookies})
+		DevMailbox: mailer.devMailbox, SignIn: policy, Collectors: append(cacheMetrics, storeMetrics(db)...), SecureCookies: mailer.secureCookies})
 	log.Info("listening", "addr", "http://"+ln.Addr().String(), "database", db.Dialect(), "mail", mailer.transport, "version", version())
 	fmt.Fprintf(stdout, "castellan listening on http://%s\n", ln.Addr())
 
