@@ -5,6 +5,7 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -63,18 +64,33 @@ func (db *DB) OnCommit(fn func(ctx context.Context, revision int64)) {
 // for nothing, which costs it one read of its own revision.
 const commitChannel = "castellan_commits"
 
+// listenHeartbeat is how long WatchCommits waits for a notification
+// before it checks that its connection still answers: a connection whose
+// peer vanished without closing it (a half-open TCP connection) would
+// otherwise wait for the kernel's keepalive, which takes hours.
+const listenHeartbeat = 5 * time.Second
+
 // WatchCommits calls fn after writes of any process are committed to the
-// store, until ctx ends or the connection fails, which it returns: on
-// PostgreSQL it LISTENs on its own connection, and calls fn once when it
-// starts listening, for what was committed before. fn should read the
+// store, until ctx ends or the connection fails, which it returns at once:
+// on PostgreSQL it LISTENs on its own connection, and calls fn once when
+// it starts listening, for what was committed before. fn should read the
 // change log (a notification carries nothing) and must be quick: while it
-// runs, notifications wait. On SQLite, whose other processes nothing
-// announces, it returns nil at once; polling Changes covers them.
+// runs, notifications wait. The connection's application_name is the
+// URL's (or "castellan") followed by " listen", so that operators can
+// tell it apart in pg_stat_activity; when no notification has come for
+// listenHeartbeat, a ping checks that the connection is still alive. On
+// SQLite, whose other processes nothing announces, it returns nil at once;
+// polling Changes covers them.
 func (db *DB) WatchCommits(ctx context.Context, fn func()) error {
 	if db.url == "" {
 		return nil
 	}
-	conn, err := pgx.Connect(ctx, db.url)
+	config, err := pgx.ParseConfig(db.url)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	config.RuntimeParams["application_name"] = cmp.Or(config.RuntimeParams["application_name"], "castellan") + " listen"
+	conn, err := pgx.ConnectConfig(ctx, config)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
@@ -84,10 +100,25 @@ func (db *DB) WatchCommits(ctx context.Context, fn func()) error {
 	}
 	fn()
 	for {
-		if _, err := conn.WaitForNotification(ctx); err != nil {
+		wait, cancel := context.WithTimeout(ctx, listenHeartbeat)
+		_, err := conn.WaitForNotification(wait)
+		cancel()
+		switch {
+		case err == nil:
+			fn()
+		case ctx.Err() != nil:
+			return fmt.Errorf("listen: %w", ctx.Err())
+		case wait.Err() != nil && !conn.IsClosed():
+			// Quiet for a heartbeat: the connection must still answer.
+			ping, cancel := context.WithTimeout(ctx, listenHeartbeat)
+			err := conn.Ping(ping)
+			cancel()
+			if err != nil {
+				return fmt.Errorf("listen: heartbeat: %w", err)
+			}
+		default:
 			return fmt.Errorf("listen: %w", err)
 		}
-		fn()
 	}
 }
 
