@@ -38,6 +38,9 @@ type DB struct {
 	// url is the PostgreSQL URL, for the connection WatchCommits listens
 	// on; empty for SQLite.
 	url string
+	// listenHeartbeat is how long WatchCommits's connection may stay
+	// silent before it must answer a ping (defaultListenHeartbeat).
+	listenHeartbeat time.Duration
 	// outages translates the errors of both pools (outage.go).
 	outages *outages
 	// commitHooks run after every committed write (OnCommit).
@@ -64,11 +67,12 @@ func (db *DB) OnCommit(fn func(ctx context.Context, revision int64)) {
 // for nothing, which costs it one read of its own revision.
 const commitChannel = "castellan_commits"
 
-// listenHeartbeat is how long WatchCommits waits for a notification
-// before it checks that its connection still answers: a connection whose
-// peer vanished without closing it (a half-open TCP connection) would
-// otherwise wait for the kernel's keepalive, which takes hours.
-const listenHeartbeat = 5 * time.Second
+// defaultListenHeartbeat is how long WatchCommits waits for a
+// notification before it checks that its connection still answers: a
+// connection whose peer vanished without closing it (a half-open TCP
+// connection) would otherwise wait for the kernel's keepalive, which
+// takes hours.
+const defaultListenHeartbeat = 5 * time.Second
 
 // WatchCommits calls fn after writes of any process are committed to the
 // store, until ctx ends or the connection fails, which it returns at once:
@@ -78,7 +82,7 @@ const listenHeartbeat = 5 * time.Second
 // runs, notifications wait. The connection's application_name is the
 // URL's (or "castellan") followed by " listen", so that operators can
 // tell it apart in pg_stat_activity; when no notification has come for
-// listenHeartbeat, a ping checks that the connection is still alive. On
+// a heartbeat (5 s), a ping checks that the connection is still alive. On
 // SQLite, whose other processes nothing announces, it returns nil at once;
 // polling Changes covers them.
 func (db *DB) WatchCommits(ctx context.Context, fn func()) error {
@@ -100,7 +104,7 @@ func (db *DB) WatchCommits(ctx context.Context, fn func()) error {
 	}
 	fn()
 	for {
-		wait, cancel := context.WithTimeout(ctx, listenHeartbeat)
+		wait, cancel := context.WithTimeout(ctx, db.listenHeartbeat)
 		_, err := conn.WaitForNotification(wait)
 		cancel()
 		switch {
@@ -110,7 +114,7 @@ func (db *DB) WatchCommits(ctx context.Context, fn func()) error {
 			return fmt.Errorf("listen: %w", ctx.Err())
 		case wait.Err() != nil && !conn.IsClosed():
 			// Quiet for a heartbeat: the connection must still answer.
-			ping, cancel := context.WithTimeout(ctx, listenHeartbeat)
+			ping, cancel := context.WithTimeout(ctx, db.listenHeartbeat)
 			err := conn.Ping(ping)
 			cancel()
 			if err != nil {
@@ -197,7 +201,7 @@ func connect(rawURL string) (*DB, error) {
 		pool.SetMaxOpenConns(32)
 		pool.SetMaxIdleConns(32)
 		pool.SetConnMaxIdleTime(5 * time.Minute)
-		return &DB{dialect: postgres, write: pool, read: pool, url: rawURL, outages: o}, nil
+		return &DB{dialect: postgres, write: pool, read: pool, url: rawURL, outages: o, listenHeartbeat: defaultListenHeartbeat}, nil
 	}
 	return nil, fmt.Errorf("database URL %q: want sqlite://<path> or postgres://…", rawURL)
 }

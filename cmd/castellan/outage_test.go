@@ -4,97 +4,17 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	neturl "net/url"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/castellan-iam/castellan"
 	"github.com/castellan-iam/castellan/sqlstore/sqltest"
 )
-
-// tcpProxy forwards the connections made to its address to a target
-// address; cut closes it and every connection through it, as a network
-// failure or a database crash would, and start serves the same address
-// again.
-type tcpProxy struct {
-	t      *testing.T
-	target string
-	mu     sync.Mutex
-	addr   string
-	ln     net.Listener // nil while cut
-	conns  map[net.Conn]struct{}
-}
-
-func startProxy(t *testing.T, target string) *tcpProxy {
-	p := &tcpProxy{t: t, target: target, addr: "127.0.0.1:0", conns: map[net.Conn]struct{}{}}
-	p.start()
-	t.Cleanup(p.cut)
-	return p
-}
-
-// start listens on the proxy's address (a free port the first time).
-func (p *tcpProxy) start() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	ln, err := net.Listen("tcp", p.addr)
-	if err != nil {
-		p.t.Fatalf("proxy: %v", err)
-	}
-	p.addr, p.ln = ln.Addr().String(), ln
-	go p.accept(ln)
-}
-
-func (p *tcpProxy) accept(ln net.Listener) {
-	for {
-		client, err := ln.Accept()
-		if err != nil {
-			return // cut
-		}
-		server, err := net.Dial("tcp", p.target)
-		if err != nil {
-			client.Close()
-			continue
-		}
-		p.mu.Lock()
-		if p.ln != ln {
-			p.mu.Unlock()
-			client.Close()
-			server.Close()
-			return
-		}
-		p.conns[client], p.conns[server] = struct{}{}, struct{}{}
-		p.mu.Unlock()
-		go p.pipe(client, server)
-		go p.pipe(server, client)
-	}
-}
-
-// pipe copies one direction; when either side ends, both are closed.
-func (p *tcpProxy) pipe(dst, src net.Conn) {
-	io.Copy(dst, src)
-	dst.Close()
-	src.Close()
-}
-
-// cut stops listening and closes every connection through the proxy.
-func (p *tcpProxy) cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.ln != nil {
-		p.ln.Close()
-		p.ln = nil
-	}
-	for c := range p.conns {
-		c.Close()
-	}
-	clear(p.conns)
-}
 
 // TestServeStoreOutage: while the store is out, API calls and console
 // pages answer 503 store.unavailable with Retry-After (not 500 internal),
@@ -112,14 +32,14 @@ func TestServeStoreOutage(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		proxy := startProxy(t, u.Host)
-		u.Host = proxy.addr
+		proxy := sqltest.StartProxy(t, u.Host)
+		u.Host = proxy.Addr()
 		srv := startServe(t, noEnv, "--listen", "127.0.0.1:0", "--database", u.String())
 		projects := "/v1/organizations/" + org + "/projects"
 		wantStatus(t, srv, http.MethodGet, projects, token, "", http.StatusOK)
 		before := unavailableTotal(t, srv)
 
-		proxy.cut()
+		proxy.Cut()
 		wantUnavailable(t, srv, http.MethodGet, projects, token, "")
 		wantUnavailable(t, srv, http.MethodPost, projects, token, `{"name":"during"}`)
 		wantUnavailable(t, srv, http.MethodGet, "/readyz", "", "")
@@ -143,7 +63,7 @@ func TestServeStoreOutage(t *testing.T) {
 			t.Errorf("castellan_store_unavailable_total: got %v after the outage, %v before; want more", after, before)
 		}
 
-		proxy.start()
+		proxy.Start()
 		waitReady(t, srv)
 		wantStatus(t, srv, http.MethodPost, projects, token, `{"name":"after"}`, http.StatusCreated)
 		_, body := srv.do(t, http.MethodGet, projects, token, "")
