@@ -20,6 +20,10 @@ const (
 	ETOOLARGE        Kind = "too_large"
 	ERATELIMITED     Kind = "rate_limited"
 	EINTERNAL        Kind = "internal"
+
+	// EUNAVAILABLE: the store cannot be reached, or refuses writes, for
+	// now: an outage, not a bug; the same request may succeed later.
+	EUNAVAILABLE Kind = "unavailable"
 )
 
 // Stable error codes. A code never changes meaning once published; clients
@@ -45,6 +49,9 @@ const (
 	CodeUserEmailTaken   = "user.email_taken"
 	CodeNotFound         = "request.not_found"
 	CodeMethodNotAllowed = "request.method_not_allowed"
+	// CodeStoreUnavailable: the store does not answer or cannot write
+	// (connection refused or lost, a read-only or locked database).
+	CodeStoreUnavailable = "store.unavailable"
 )
 
 // FieldError names one bad field of a request and the rule it breaks.

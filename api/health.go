@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 
+	"github.com/castellan-iam/castellan"
 	"github.com/danielgtaylor/huma/v2"
 )
 
@@ -22,7 +23,7 @@ type readyOutput struct {
 
 func (s *Server) registerHealth(mux *http.ServeMux) {
 	register(s, op{
-		id: "get-health", method: http.MethodGet, path: "/healthz", public: true, tag: "Operations",
+		id: "get-health", method: http.MethodGet, path: "/healthz", public: true, storeless: true, tag: "Operations",
 		summary: "Liveness: the process answers", desc: "200 as long as the process answers; it does not ask the store. For liveness probes.",
 	}, func(ctx context.Context, _ *struct{}) (*healthOutput, error) {
 		out := &healthOutput{}
@@ -35,7 +36,7 @@ func (s *Server) registerHealth(mux *http.ServeMux) {
 	}, func(ctx context.Context, _ *struct{}) (*readyOutput, error) {
 		if err := s.services.ChangeLog.Ping(ctx); err != nil {
 			loggerFrom(ctx).Warn("not ready", "err", err)
-			return nil, newProblem(ctx, http.StatusServiceUnavailable, "store.unavailable", "the store does not answer", nil)
+			return nil, castellan.Errorf(castellan.EUNAVAILABLE, castellan.CodeStoreUnavailable, "the store does not answer")
 		}
 		rev, err := s.services.ChangeLog.Revision(ctx)
 		if err != nil {

@@ -47,6 +47,11 @@ func (w *statusRecorder) WriteHeader(status int) {
 		return
 	}
 	w.status = status
+	if status == http.StatusServiceUnavailable && w.Header().Get("Retry-After") == "" {
+		// The store is out (EUNAVAILABLE): every surface, API or console,
+		// tells the client when to come back.
+		w.Header().Set("Retry-After", retryAfter(storeRetryAfter))
+	}
 	if (status == http.StatusNotFound || status == http.StatusMethodNotAllowed) &&
 		strings.HasPrefix(w.Header().Get("Content-Type"), "text/plain") {
 		w.swallowBody = true

@@ -19,15 +19,21 @@ type op struct {
 	action string
 	// status is the success status; 0 means 200.
 	status int
-	// errors lists the error statuses beyond 400, 401, 403 and 500.
+	// errors lists the error statuses beyond 400, 401, 403, 500 and 503.
 	errors []int
 	// public operations need no token.
 	public bool
+	// storeless operations never reach the store, so never answer 503
+	// store.unavailable as every other operation may.
+	storeless bool
 }
 
 // register adds an operation to the API.
 func register[I, O any](s *Server, o op, handler func(context.Context, *I) (*O, error)) {
 	errs := []int{http.StatusBadRequest}
+	if !o.storeless {
+		errs = append(errs, http.StatusServiceUnavailable)
+	}
 	if !o.public {
 		errs = append(errs, http.StatusUnauthorized, http.StatusForbidden)
 	}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/castellan-iam/castellan"
 	"github.com/danielgtaylor/huma/v2"
@@ -48,7 +49,13 @@ var statusOf = map[castellan.Kind]int{
 	castellan.ETOOLARGE:        http.StatusRequestEntityTooLarge,
 	castellan.ERATELIMITED:     http.StatusTooManyRequests,
 	castellan.EINTERNAL:        http.StatusInternalServerError,
+	castellan.EUNAVAILABLE:     http.StatusServiceUnavailable,
 }
+
+// storeRetryAfter is when a client should retry after a 503: soon enough to
+// come back quickly from a failover, late enough not to hammer a store
+// that is recovering.
+const storeRetryAfter = 2 * time.Second
 
 // problemFor turns any error into the problem the client sees. Internal
 // errors are logged with the request ID and shown only as "internal error".
@@ -64,6 +71,9 @@ func problemFor(ctx context.Context, err error) *Problem {
 	if !errors.As(err, &e) || e.Kind == castellan.EINTERNAL {
 		loggerFrom(ctx).Error("internal error", "err", err)
 		e = castellan.Errorf(castellan.EINTERNAL, castellan.CodeInternal, "internal error; quote the request ID to the operator")
+	}
+	if e.Kind == castellan.EUNAVAILABLE {
+		loggerFrom(ctx).Warn("store unavailable", "err", err)
 	}
 	return newProblem(ctx, statusOf[e.Kind], e.Code, e.Message, e.Fields)
 }

@@ -11,10 +11,14 @@
 //     catches up synchronously after every write of this process, before
 //     the write returns; a change therefore takes effect on the very next
 //     request served by this process.
-//   - Follow catches up with the writes of other replicas: cmd/castellan
-//     calls it when PostgreSQL notifies a commit (sqlstore's
-//     WatchCommits), and Run polls (every second by default) in case a
-//     notification is lost while the listening connection is down.
+//   - Follow catches up with the writes of other replicas: Watch calls it
+//     when PostgreSQL notifies a commit (sqlstore's WatchCommits), and Run
+//     polls (every second by default) in case a notification is lost.
+//     When the listening connection drops, Watch catches up at once and
+//     reconnects with backoff, catching up again once it listens; until
+//     then Run polls every PollWhileDown (50 ms by default), so that a
+//     revocation still reaches this replica within a few tens of
+//     milliseconds.
 //
 // A change evicts the entries that depend on the entity it names: the
 // token itself (api_token), its user or service account, its access key
@@ -42,6 +46,22 @@ const DefaultMaxEntries = 100_000
 // followBatch is how many revisions one read of the change log covers.
 const followBatch = 1000
 
+// DefaultPollWhileDown is how often Run reads the change log while the
+// commit watcher is down, when Options.PollWhileDown is zero.
+const DefaultPollWhileDown = 50 * time.Millisecond
+
+// Backoff between attempts to restart a failed commit watcher.
+const (
+	minWatchBackoff = 10 * time.Millisecond
+	maxWatchBackoff = 2 * time.Second
+)
+
+// CommitWatcher announces the commits of every replica: it calls committed
+// once when it starts watching and after every commit, until ctx ends or
+// it fails, which it returns; it returns nil at once when the store has
+// nothing to announce. sqlstore's DB.WatchCommits is one.
+type CommitWatcher func(ctx context.Context, committed func()) error
+
 // KeyUseRecorder stores when access keys were last used;
 // castellan.AccessKeyService is one.
 type KeyUseRecorder interface {
@@ -64,6 +84,9 @@ type Options struct {
 	// MaxEntries bounds the number of cached tokens; when full, an
 	// arbitrary entry makes room. Zero means DefaultMaxEntries.
 	MaxEntries int
+	// PollWhileDown is Run's poll interval while Watch's watcher is down;
+	// zero means DefaultPollWhileDown.
+	PollWhileDown time.Duration
 }
 
 // Cache is a castellan.TokenService whose Authenticate answers known
@@ -94,6 +117,13 @@ type Cache struct {
 	used   map[string]time.Time
 
 	hits, misses atomic.Uint64
+
+	// watcherDown is set while Watch's watcher is not running; wake
+	// tells Run to poll at pollWhileDown at once.
+	watcherDown   atomic.Bool
+	wake          chan struct{}
+	pollWhileDown time.Duration
+	watchFailures atomic.Uint64
 }
 
 var _ castellan.TokenService = (*Cache)(nil)
@@ -120,7 +150,7 @@ func New(ctx context.Context, opts Options) (*Cache, error) {
 		TokenService: opts.Tokens, changes: opts.ChangeLog, keyUses: opts.KeyUses,
 		now: opts.Now, log: opts.Logger, max: opts.MaxEntries,
 		entries: map[tokenKey]*entry{}, dependents: map[entity]map[tokenKey]struct{}{},
-		used: map[string]time.Time{},
+		used: map[string]time.Time{}, wake: make(chan struct{}, 1), pollWhileDown: opts.PollWhileDown,
 	}
 	c.applied.Store(rev)
 	if c.now == nil {
@@ -131,6 +161,9 @@ func New(ctx context.Context, opts Options) (*Cache, error) {
 	}
 	if c.max <= 0 {
 		c.max = DefaultMaxEntries
+	}
+	if c.pollWhileDown <= 0 {
+		c.pollWhileDown = DefaultPollWhileDown
 	}
 	return c, nil
 }
@@ -283,11 +316,15 @@ type Stats struct {
 	// Applied is the newest revision of the change log the cache has
 	// applied; behind the store's, it is how stale the cache may be.
 	Applied int64
+	// WatchFailures counts the failures of Watch's commit watcher (the
+	// LISTEN connection dropped or could not be opened).
+	WatchFailures uint64
 }
 
 // Stats returns the cache's figures.
 func (c *Cache) Stats() Stats {
-	return Stats{Entries: c.Len(), Hits: c.hits.Load(), Misses: c.misses.Load(), Applied: c.applied.Load()}
+	return Stats{Entries: c.Len(), Hits: c.hits.Load(), Misses: c.misses.Load(), Applied: c.applied.Load(),
+		WatchFailures: c.watchFailures.Load()}
 }
 
 // Committed catches up with the change log to revision, a write this
@@ -351,12 +388,14 @@ func (c *Cache) Flush(ctx context.Context) error {
 	return err
 }
 
-// Run follows the change log every poll and flushes key uses every flush
-// until ctx ends, then flushes once more.
+// Run follows the change log every poll (every PollWhileDown while
+// Watch's watcher is down) and flushes key uses every flush until ctx
+// ends, then flushes once more.
 func (c *Cache) Run(ctx context.Context, poll, flush time.Duration) {
-	pollTicker, flushTicker := time.NewTicker(poll), time.NewTicker(flush)
-	defer pollTicker.Stop()
+	pollTimer, flushTicker := time.NewTimer(poll), time.NewTicker(flush)
+	defer pollTimer.Stop()
 	defer flushTicker.Stop()
+	failing := false
 	for {
 		select {
 		case <-ctx.Done():
@@ -366,14 +405,65 @@ func (c *Cache) Run(ctx context.Context, poll, flush time.Duration) {
 				c.log.Error("token cache: flush key uses at shutdown", "err", err)
 			}
 			return
-		case <-pollTicker.C:
-			if err := c.Follow(ctx); err != nil && ctx.Err() == nil {
+		case <-c.wake:
+		case <-pollTimer.C:
+			err := c.Follow(ctx)
+			// While the store is out this fails every poll: say so once.
+			if err != nil && !failing && ctx.Err() == nil {
 				c.log.Error("token cache: follow the change log", "err", err)
 			}
+			failing = err != nil
 		case <-flushTicker.C:
 			if err := c.Flush(ctx); err != nil && ctx.Err() == nil {
 				c.log.Error("token cache: flush key uses", "err", err)
 			}
+			continue
 		}
+		next := poll
+		if c.watcherDown.Load() {
+			next = c.pollWhileDown
+		}
+		pollTimer.Reset(next)
+	}
+}
+
+// Watch follows the change log whenever watch announces a commit, until
+// ctx ends or watch has nothing to announce. When watch fails (the LISTEN
+// connection dropped, or a heartbeat found it dead), Watch catches up at
+// once, has Run poll every PollWhileDown, and starts watch again after a
+// backoff (10 ms, doubling up to 2 s); watch's first announcement, once it
+// listens again, catches up with what was committed in between.
+func (c *Cache) Watch(ctx context.Context, watch CommitWatcher) {
+	backoff := minWatchBackoff
+	for {
+		err := watch(ctx, func() {
+			if c.watcherDown.Swap(false) {
+				c.log.Info("token cache: watching commits again")
+			}
+			backoff = minWatchBackoff
+			if err := c.Follow(ctx); err != nil && ctx.Err() == nil {
+				c.log.Error("token cache: follow the change log", "err", err)
+			}
+		})
+		if err == nil || ctx.Err() != nil {
+			return // nothing to watch (SQLite), or stopping
+		}
+		c.watchFailures.Add(1)
+		if !c.watcherDown.Swap(true) {
+			c.log.Warn("token cache: commit watcher down; polling until it is back", "err", err, "poll", c.pollWhileDown)
+			select {
+			case c.wake <- struct{}{}:
+			default:
+			}
+		}
+		if err := c.Follow(ctx); err != nil && ctx.Err() == nil {
+			c.log.Error("token cache: follow the change log", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, maxWatchBackoff)
 	}
 }

@@ -2,7 +2,11 @@ package authn_test
 
 import (
 	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
 	"log/slog"
+	"sync"
 	"testing"
 	"time"
 
@@ -21,23 +25,7 @@ func keyToken(tb testing.TB, backend sqltest.Backend) (*sqlstore.DB, *authn.Cach
 	ctx := context.Background()
 	clock := storetest.NewClock()
 	db := sqltest.MustOpen(tb, backend.URL(tb), clock.Now)
-	org, err := db.Tokens().BootstrapOrganization(ctx, castellan.Bootstrap{OrganizationName: "Acme", OwnerEmail: "owner@acme.example"})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	project, err := db.Projects().CreateProject(ctx, org.OrganizationID, castellan.ProjectCreate{Name: "web"})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	key, err := db.AccessKeys().CreateAccessKey(ctx, org.OrganizationID, castellan.AccessKeyCreate{
-		Owner: castellan.Subject{Type: castellan.SubjectUser, ID: org.OwnerUserID}, ProjectID: project.ID, Name: "ci"})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	token, err := db.AccessKeys().ExchangeAccessKey(ctx, key.ID, key.Secret)
-	if err != nil {
-		tb.Fatal(err)
-	}
+	_, _, token := newKeyToken(tb, db)
 	services := db.Services()
 	cache, err := authn.New(ctx, authn.Options{Tokens: services.Tokens, ChangeLog: db, KeyUses: services.AccessKeys, Now: clock.Now,
 		Logger: slog.New(slog.DiscardHandler)})
@@ -45,7 +33,21 @@ func keyToken(tb testing.TB, backend sqltest.Backend) (*sqlstore.DB, *authn.Cach
 		tb.Fatal(err)
 	}
 	db.OnCommit(cache.Committed)
-	return db, cache, token.Token
+	return db, cache, token
+}
+
+// newKeyToken bootstraps an organization in db, creates a key for its
+// owner on a new project and exchanges it; it returns the organization,
+// the key and the token.
+func newKeyToken(tb testing.TB, db *sqlstore.DB) (orgID, keyID, token string) {
+	tb.Helper()
+	ctx := context.Background()
+	org := storetest.Must(db.Tokens().BootstrapOrganization(ctx, castellan.Bootstrap{OrganizationName: "Acme", OwnerEmail: "owner@acme.example"}))(tb)
+	project := storetest.Must(db.Projects().CreateProject(ctx, org.OrganizationID, castellan.ProjectCreate{Name: "web"}))(tb)
+	key := storetest.Must(db.AccessKeys().CreateAccessKey(ctx, org.OrganizationID, castellan.AccessKeyCreate{
+		Owner: castellan.Subject{Type: castellan.SubjectUser, ID: org.OwnerUserID}, ProjectID: project.ID, Name: "ci"}))(tb)
+	exchanged := storetest.Must(db.AccessKeys().ExchangeAccessKey(ctx, key.ID, key.Secret))(tb)
+	return org.OrganizationID, key.ID, exchanged.Token
 }
 
 // TestCacheHitAsksNoStore proves that a known token costs no query: with
@@ -111,17 +113,13 @@ func TestReplicaLearnsByNotification(t *testing.T) {
 	defer cancel()
 	clock := storetest.NewClock()
 	primary := sqltest.MustOpen(t, url, clock.Now)
-	org := storetest.Must(primary.Tokens().BootstrapOrganization(ctx, castellan.Bootstrap{OrganizationName: "Acme", OwnerEmail: "owner@acme.example"}))(t)
-	project := storetest.Must(primary.Projects().CreateProject(ctx, org.OrganizationID, castellan.ProjectCreate{Name: "web"}))(t)
-	key := storetest.Must(primary.AccessKeys().CreateAccessKey(ctx, org.OrganizationID, castellan.AccessKeyCreate{
-		Owner: castellan.Subject{Type: castellan.SubjectUser, ID: org.OwnerUserID}, ProjectID: project.ID, Name: "ci"}))(t)
-	token := storetest.Must(primary.AccessKeys().ExchangeAccessKey(ctx, key.ID, key.Secret))(t)
+	orgID, keyID, token := newKeyToken(t, primary)
 
 	replica := sqltest.MustOpen(t, url, clock.Now)
 	services := replica.Services()
 	cache := storetest.Must(authn.New(ctx, authn.Options{Tokens: services.Tokens, ChangeLog: replica, KeyUses: services.AccessKeys,
 		Now: clock.Now, Logger: slog.New(slog.DiscardHandler)}))(t)
-	if _, err := cache.Authenticate(ctx, token.Token); err != nil {
+	if _, err := cache.Authenticate(ctx, token); err != nil {
 		t.Fatal(err)
 	}
 	followed := make(chan struct{}, 1)
@@ -140,7 +138,7 @@ func TestReplicaLearnsByNotification(t *testing.T) {
 	<-followed // listening
 
 	disabled := castellan.AccessKeyDisabled
-	k := storetest.Must(primary.AccessKeys().UpdateAccessKey(ctx, org.OrganizationID, key.ID, castellan.AccessKeyUpdate{Status: &disabled}))(t)
+	k := storetest.Must(primary.AccessKeys().UpdateAccessKey(ctx, orgID, keyID, castellan.AccessKeyUpdate{Status: &disabled}))(t)
 	for cache.Stats().Applied < k.Revision {
 		select {
 		case <-followed:
@@ -150,11 +148,93 @@ func TestReplicaLearnsByNotification(t *testing.T) {
 			t.Fatal("no notification of the write reached the replica")
 		}
 	}
-	if _, err := cache.Authenticate(ctx, token.Token); castellan.ErrorKind(err) != castellan.EUNAUTHENTICATED {
+	if _, err := cache.Authenticate(ctx, token); castellan.ErrorKind(err) != castellan.EUNAUTHENTICATED {
 		t.Fatalf("after the notification: got %v, want the token refused", err)
 	}
 	cancel()
 	if err := <-watched; err == nil {
 		t.Fatal("the watch ended without its context's error")
+	}
+}
+
+// TestReplicaLearnsAfterListenerKilled: when the LISTEN connection of a
+// replica is killed (pg_terminate_backend), a key disabled on another
+// replica is still refused by this replica's cache within 100 ms of the
+// write: the cache sees the connection's error at once, polls every
+// 50 ms and listens again, catching up from the last applied revision.
+// Its regular poll is a minute here, so only that path can bring the
+// revocation in time.
+func TestReplicaLearnsAfterListenerKilled(t *testing.T) {
+	url := sqltest.PostgresURL(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	clock := storetest.NewClock()
+	primary := sqltest.MustOpen(t, url, clock.Now)
+	orgID, keyID, token := newKeyToken(t, primary)
+
+	// The replica's connections carry a name of their own, so that the
+	// test kills its listener and no other test's.
+	var b [8]byte
+	rand.Read(b[:])
+	app := "replica-" + hex.EncodeToString(b[:])
+	replica := sqltest.MustOpen(t, url+"&application_name="+app, clock.Now)
+	services := replica.Services()
+	cache := storetest.Must(authn.New(ctx, authn.Options{Tokens: services.Tokens, ChangeLog: replica, KeyUses: services.AccessKeys,
+		Now: clock.Now, Logger: slog.New(slog.DiscardHandler)}))(t)
+	if _, err := cache.Authenticate(ctx, token); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	wg.Go(func() { cache.Run(ctx, time.Minute, time.Minute) })
+	wg.Go(func() { cache.Watch(ctx, replica.WatchCommits) })
+
+	admin, err := sql.Open("pgx", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	listener := app + " listen"
+	var pid int
+	waitFor(t, "the replica to listen", func() bool {
+		err := admin.QueryRowContext(ctx, `SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND query ILIKE 'LISTEN%'`, listener).Scan(&pid)
+		return err == nil
+	})
+	var killed bool
+	if err := admin.QueryRowContext(ctx, `SELECT pg_terminate_backend($1)`, pid).Scan(&killed); err != nil || !killed {
+		t.Fatalf("pg_terminate_backend(%d): %v, %v", pid, killed, err)
+	}
+	waitFor(t, "the listening backend to end", func() bool {
+		var n int
+		return admin.QueryRowContext(ctx, `SELECT count(*) FROM pg_stat_activity WHERE pid = $1`, pid).Scan(&n) == nil && n == 0
+	})
+
+	disabled := castellan.AccessKeyDisabled
+	k := storetest.Must(primary.AccessKeys().UpdateAccessKey(ctx, orgID, keyID, castellan.AccessKeyUpdate{Status: &disabled}))(t)
+	written := time.Now()
+	for cache.Stats().Applied < k.Revision {
+		if latency := time.Since(written); latency > 100*time.Millisecond {
+			t.Fatalf("the replica had not applied the revocation %v after the write (applied %d, want %d)", latency, cache.Stats().Applied, k.Revision)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	t.Logf("the revocation reached the replica %v after the write", time.Since(written))
+	if _, err := cache.Authenticate(ctx, token); castellan.ErrorKind(err) != castellan.EUNAUTHENTICATED {
+		t.Fatalf("after the revocation: got %v, want the token refused", err)
+	}
+	if n := cache.Stats().WatchFailures; n == 0 {
+		t.Error("the cache did not see its listener die")
+	}
+}
+
+// waitFor polls cond until it holds; the deadline guards against hanging
+// and measures nothing.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
 	}
 }

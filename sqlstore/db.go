@@ -5,6 +5,7 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -16,8 +17,8 @@ import (
 
 	"github.com/castellan-iam/castellan"
 	"github.com/jackc/pgx/v5"
-	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
-	_ "modernc.org/sqlite"             // registers the "sqlite" driver
+	"github.com/jackc/pgx/v5/stdlib"
+	litedriver "modernc.org/sqlite"
 )
 
 // DB is an open Castellan store. Its services are the fields; all share
@@ -39,6 +40,11 @@ type DB struct {
 	url string
 	// path is the SQLite file, for errors; empty for PostgreSQL.
 	path string
+	// listenHeartbeat is how long WatchCommits's connection may stay
+	// silent before it must answer a ping (defaultListenHeartbeat).
+	listenHeartbeat time.Duration
+	// outages translates the errors of both pools (outage.go).
+	outages *outages
 	// commitHooks run after every committed write (OnCommit).
 	hooksMu     sync.RWMutex
 	commitHooks []func(ctx context.Context, revision int64)
@@ -65,18 +71,34 @@ func (db *DB) OnCommit(fn func(ctx context.Context, revision int64)) {
 // for nothing, which costs it one read of its own revision.
 const commitChannel = "castellan_commits"
 
+// defaultListenHeartbeat is how long WatchCommits waits for a
+// notification before it checks that its connection still answers: a
+// connection whose peer vanished without closing it (a half-open TCP
+// connection) would otherwise wait for the kernel's keepalive, which
+// takes hours.
+const defaultListenHeartbeat = 5 * time.Second
+
 // WatchCommits calls fn after writes of any process are committed to the
-// store, until ctx ends or the connection fails, which it returns: on
-// PostgreSQL it LISTENs on its own connection, and calls fn once when it
-// starts listening, for what was committed before. fn should read the
+// store, until ctx ends or the connection fails, which it returns at once:
+// on PostgreSQL it LISTENs on its own connection, and calls fn once when
+// it starts listening, for what was committed before. fn should read the
 // change log (a notification carries nothing) and must be quick: while it
-// runs, notifications wait. On SQLite, whose other processes nothing
-// announces, it returns nil at once; polling Changes covers them.
+// runs, notifications wait. The connection's application_name is the
+// URL's (or "castellan") followed by " listen", so that operators can
+// tell it apart in pg_stat_activity; when no notification has come for
+// a heartbeat (5 s), a ping checks that the connection is still alive. On
+// SQLite, whose other processes nothing announces, it returns nil at once;
+// polling Changes covers them.
 func (db *DB) WatchCommits(ctx context.Context, fn func()) error {
 	if db.url == "" {
 		return nil
 	}
-	conn, err := pgx.Connect(ctx, db.url)
+	config, err := pgx.ParseConfig(db.url)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	config.RuntimeParams["application_name"] = cmp.Or(config.RuntimeParams["application_name"], "castellan") + " listen"
+	conn, err := pgx.ConnectConfig(ctx, config)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
@@ -86,10 +108,25 @@ func (db *DB) WatchCommits(ctx context.Context, fn func()) error {
 	}
 	fn()
 	for {
-		if _, err := conn.WaitForNotification(ctx); err != nil {
+		wait, cancel := context.WithTimeout(ctx, db.listenHeartbeat)
+		_, err := conn.WaitForNotification(wait)
+		cancel()
+		switch {
+		case err == nil:
+			fn()
+		case ctx.Err() != nil:
+			return fmt.Errorf("listen: %w", ctx.Err())
+		case wait.Err() != nil && !conn.IsClosed():
+			// Quiet for a heartbeat: the connection must still answer.
+			ping, cancel := context.WithTimeout(ctx, db.listenHeartbeat)
+			err := conn.Ping(ping)
+			cancel()
+			if err != nil {
+				return fmt.Errorf("listen: heartbeat: %w", err)
+			}
+		default:
 			return fmt.Errorf("listen: %w", err)
 		}
-		fn()
 	}
 }
 
@@ -177,14 +214,16 @@ func connect(rawURL string) (*DB, error) {
 		if _, err := url.Parse(rawURL); err != nil {
 			return nil, fmt.Errorf("database URL: %w", err)
 		}
-		pool, err := sql.Open("pgx", rawURL)
+		config, err := pgx.ParseConfig(rawURL)
 		if err != nil {
 			return nil, fmt.Errorf("open postgres: %w", err)
 		}
+		o := &outages{}
+		pool := o.openDB(stdlib.GetConnector(*config))
 		pool.SetMaxOpenConns(32)
 		pool.SetMaxIdleConns(32)
 		pool.SetConnMaxIdleTime(5 * time.Minute)
-		return &DB{dialect: postgres, write: pool, read: pool, url: rawURL}, nil
+		return &DB{dialect: postgres, write: pool, read: pool, url: rawURL, outages: o, listenHeartbeat: defaultListenHeartbeat}, nil
 	}
 	return nil, fmt.Errorf("database URL %q: want sqlite://<path> or postgres://…", rawURL)
 }
@@ -201,22 +240,25 @@ func sqliteDSN(path string) string {
 
 func openSQLite(path string) (*DB, error) {
 	dsn := sqliteDSN(path)
+	o := &outages{}
 	// _txlock=immediate takes the write lock at BEGIN so a transaction
 	// never fails half way on lock upgrade.
-	write, err := sql.Open("sqlite", dsn+"&_txlock=immediate")
+	writer, err := litedriver.NewConnector(dsn + "&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite: %w", err)
 	}
+	write := o.openDB(writer)
 	write.SetMaxOpenConns(1)
 	write.SetConnMaxIdleTime(0)
-	read, err := sql.Open("sqlite", dsn+"&_pragma=query_only(1)")
+	reader, err := litedriver.NewConnector(dsn + "&_pragma=query_only(1)")
 	if err != nil {
 		write.Close()
 		return nil, fmt.Errorf("open sqlite: %w", err)
 	}
+	read := o.openDB(reader)
 	read.SetMaxOpenConns(8)
 	read.SetMaxIdleConns(8)
-	return &DB{dialect: sqlite, write: write, read: read, path: path}, nil
+	return &DB{dialect: sqlite, write: write, read: read, path: path, outages: o}, nil
 }
 
 func (db *DB) ping(ctx context.Context) error {
@@ -237,6 +279,10 @@ func (db *DB) Ping(ctx context.Context) error {
 	}
 	return nil
 }
+
+// UnavailableErrors counts the store's operations that failed because the
+// store was unavailable (castellan.EUNAVAILABLE), for metrics.
+func (db *DB) UnavailableErrors() uint64 { return db.outages.count.Load() }
 
 // Dialect names the backend: "sqlite" or "postgres".
 func (db *DB) Dialect() string { return db.dialect.name }

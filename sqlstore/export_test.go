@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // ApplyMigration applies one migration that is not embedded, so tests can
@@ -104,3 +105,7 @@ func (db *DB) tableHolds(ctx context.Context, table, needle string) (bool, error
 	}
 	return false, rows.Err()
 }
+
+// SetListenHeartbeat shortens the heartbeat of WatchCommits, so that a test
+// of a silent connection need not wait for the default.
+func (db *DB) SetListenHeartbeat(d time.Duration) { db.listenHeartbeat = d }

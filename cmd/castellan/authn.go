@@ -80,32 +80,9 @@ func startTokenCache(ctx context.Context, db *sqlstore.DB, services *castellan.S
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	wg.Go(func() { cache.Run(runCtx, interval, keyUseFlushInterval) })
-	wg.Go(func() { watchCommits(runCtx, db, cache, interval, log) })
+	wg.Go(func() { cache.Watch(runCtx, db.WatchCommits) })
 	// The store's figures come along: its change-log lag is the cache's.
 	return append(tokenCacheMetrics(cache), newStoreCollector(db, cache, log)), func() { cancel(); wg.Wait() }, nil
-}
-
-// watchCommits has the cache follow the change log as soon as any replica
-// commits (PostgreSQL LISTEN/NOTIFY), rather than at its next poll. When
-// the connection fails it listens again after retry; polling covers the
-// gap.
-func watchCommits(ctx context.Context, db *sqlstore.DB, cache *authn.Cache, retry time.Duration, log *slog.Logger) {
-	for {
-		err := db.WatchCommits(ctx, func() {
-			if err := cache.Follow(ctx); err != nil && ctx.Err() == nil {
-				log.Error("token cache: follow the change log", "err", err)
-			}
-		})
-		if err == nil || ctx.Err() != nil {
-			return // nothing to watch (SQLite), or stopping
-		}
-		log.Warn("token cache: listen for commits", "err", err)
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(retry):
-		}
-	}
 }
 
 // tokenCacheMetrics are the token cache's figures for /metrics. The
@@ -124,5 +101,8 @@ func tokenCacheMetrics(cache *authn.Cache) []prometheus.Collector {
 			stat(func(s authn.Stats) float64 { return float64(s.Misses) })),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "castellan_token_cache_applied_revision", Help: "Newest change-log revision the token cache has applied."},
 			stat(func(s authn.Stats) float64 { return float64(s.Applied) })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "castellan_token_cache_watch_failures_total",
+			Help: "Failures of the token cache's LISTEN connection (dropped, dead on heartbeat, or not opened); the cache polls every 50 ms until it listens again."},
+			stat(func(s authn.Stats) float64 { return float64(s.WatchFailures) })),
 	}
 }

@@ -82,7 +82,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	waitMail := mailer.start(mailCtx)
 	defer func() { stopMail(); waitMail() }()
 	srv := newHTTPServer(api.Config{Services: services, Logger: log, OperatorTokens: operatorTokens, TrustedProxies: trustedProxies,
-		DevMailbox: mailer.devMailbox, SignIn: policy, Collectors: append(cacheMetrics, queries, buildInfo()), SecureCookies: mailer.secureCookies}, httpTimeouts)
+		DevMailbox: mailer.devMailbox, SignIn: policy, Collectors: append(append(cacheMetrics, queries, buildInfo()), storeMetrics(db)...),
+		SecureCookies: mailer.secureCookies}, httpTimeouts)
 	log.Info("listening", "addr", "http://"+ln.Addr().String(), "database", db.Dialect(), "mail", mailer.transport, "version", version())
 	// The address on stdout is for whoever started the server (a script,
 	// a test); with JSON logs it is a JSON line too, for log shippers.
