@@ -130,7 +130,7 @@ func New(cfg Config) *Server {
 		"bearer": {Type: "http", Scheme: "bearer", Description: "An API token: from `castellan bootstrap`, or an operator token."},
 	}
 	hcfg.Security = []map[string][]string{{"bearer": {}}}
-	hcfg.OnAddOperation = append(hcfg.OnAddOperation, documentErrors)
+	hcfg.OnAddOperation = append(hcfg.OnAddOperation, documentErrors, documentIdempotency)
 	s.api = humago.New(mux, hcfg)
 
 	s.registerHealth(mux)
@@ -154,7 +154,7 @@ func New(cfg Config) *Server {
 
 	// Authentication comes before the body is read: anonymous clients get
 	// their 401 without making the server buffer anything.
-	s.handler = s.observe(s.authenticate(guardBody(recordRoute(mux))))
+	s.handler = s.observe(s.authenticate(guardBody(s.idempotent(recordRoute(mux)))))
 	return s
 }
 
