@@ -54,6 +54,9 @@ type Services struct {
 	// Outbox is the sender's side of the mail outbox.
 	Outbox    OutboxService
 	ChangeLog ChangeLog
+	// Idempotency keeps the answers of writes made with an
+	// Idempotency-Key.
+	Idempotency IdempotencyService
 	// Catalog is the service catalogue the store validates roles with.
 	Catalog *Catalog
 }

@@ -35,6 +35,9 @@ type env struct {
 	operator string
 	acme     *castellan.BootstrapResult
 	globex   *castellan.BootstrapResult
+	// editServices, when set, changes the services of the servers serve
+	// starts after it is set (a fault to inject).
+	editServices func(*castellan.Services)
 
 	validatorOnce sync.Once
 	validator     validator.Validator
@@ -84,6 +87,9 @@ func (e *env) serve(t testing.TB, tokens castellan.TokenService, trusted []netip
 	t.Helper()
 	services := e.db.Services()
 	services.Tokens = tokens
+	if e.editServices != nil {
+		e.editServices(&services)
+	}
 	authorizer := &authz.Authorizer{
 		Grants: services.Grants, Groups: services.Groups, Roles: services.Roles, Projects: services.Projects,
 		ServiceAccounts: services.ServiceAccounts, Catalog: services.Catalog, Now: e.clock.Now,

@@ -142,7 +142,7 @@ func New(cfg Config) *Server {
 		"bearer": {Type: "http", Scheme: "bearer", Description: "An API token: from `castellan bootstrap`, or an operator token."},
 	}
 	hcfg.Security = []map[string][]string{{"bearer": {}}}
-	hcfg.OnAddOperation = append(hcfg.OnAddOperation, documentErrors)
+	hcfg.OnAddOperation = append(hcfg.OnAddOperation, documentErrors, documentIdempotency)
 	s.api = humago.New(mux, hcfg)
 	s.mux = mux
 
@@ -167,7 +167,7 @@ func New(cfg Config) *Server {
 
 	// Authentication comes before the body is read: anonymous clients get
 	// their 401 without making the server buffer anything.
-	s.handler = s.observe(s.authenticate(guardBody(cmp.Or(cfg.BodyReadTimeout, DefaultBodyReadTimeout), recordRoute(mux))))
+	s.handler = s.observe(s.authenticate(guardBody(cmp.Or(cfg.BodyReadTimeout, DefaultBodyReadTimeout), s.idempotent(recordRoute(mux)))))
 	return s
 }
 

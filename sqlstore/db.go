@@ -349,6 +349,11 @@ type Tx struct {
 // writers wait on each other's rows in opposite orders, and revisions
 // become visible in order. Writes to an IAM store are rare next to
 // decisions, which never take this lock.
+//
+// A request with an Idempotency-Key (castellan.WithIdempotency) is
+// refused, once the counter is held, if another request has used the key
+// (checkIdempotencyKey), and its key is recorded in the commit of its
+// change.
 func (db *DB) update(ctx context.Context, fn func(tx *Tx) error) error {
 	sqlTx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
@@ -366,11 +371,17 @@ func (db *DB) update(ctx context.Context, fn func(tx *Tx) error) error {
 	if err != nil {
 		return fmt.Errorf("take revision: %w", err)
 	}
+	if err := tx.checkIdempotencyKey(ctx); err != nil {
+		return err
+	}
 	if err := fn(tx); err != nil {
 		return err
 	}
 	if !tx.recorded {
 		return nil // nothing changed: the rollback returns the revision
+	}
+	if err := tx.recordIdempotencyKey(ctx); err != nil {
+		return err
 	}
 	if db.dialect.name == "postgres" {
 		// Delivered at commit to every WatchCommits of every replica.
@@ -440,6 +451,7 @@ func (db *DB) Services() castellan.Services {
 		MFA:             db.MFA(),
 		Outbox:          db.Outbox(),
 		ChangeLog:       db,
+		Idempotency:     db.Idempotency(),
 		Catalog:         db.catalog,
 	}
 }

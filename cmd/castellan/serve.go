@@ -68,6 +68,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	defer stopCache()
 	go sweep(ctx, log, time.Minute, "expired grants", db.Services().Grants.DeleteExpiredGrants)
 	go sweep(ctx, log, time.Minute, "expired console sessions", db.Services().Sessions.DeleteExpiredSessions)
+	go sweep(ctx, log, time.Minute, "expired idempotency keys", db.Services().Idempotency.DeleteExpiredIdempotencyRecords)
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return err
@@ -135,9 +136,9 @@ func newHTTPServer(cfg api.Config, timeouts httpTimeouts) *http.Server {
 }
 
 // sweep runs remove every interval until ctx ends, logging what it
-// removed. Expired grants and sessions stop counting at their expiry
-// whether swept or not; the sweeps keep tables and lists clean (the grant
-// sweep audits its removals).
+// removed. Expired grants, sessions and idempotency keys stop counting
+// at their expiry whether swept or not; the sweeps keep tables and lists
+// clean (the grant sweep audits its removals).
 func sweep(ctx context.Context, log *slog.Logger, interval time.Duration, what string, remove func(context.Context) (int, error)) {
 	ticker := time.NewTicker(interval)
 	defer ticker.Stop()
