@@ -129,8 +129,13 @@ func randomToken() string {
 // csrfToken is the form token of the session whose secret is token: an
 // HMAC of it, so that the page can show it without showing the secret.
 func csrfToken(token string) string {
-	mac := hmac.New(sha256.New, []byte(token))
-	mac.Write([]byte("castellan console csrf"))
+	return macToken([]byte(token), "castellan console csrf")
+}
+
+// macToken is the HMAC-SHA256 of msg under key, in base64url.
+func macToken(key []byte, msg string) string {
+	mac := hmac.New(sha256.New, key)
+	mac.Write([]byte(msg))
 	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
 }
 

@@ -77,6 +77,7 @@ type Server struct {
 	exchangePerKey *keyedLimiter
 	exchangePerIP  *keyedLimiter
 	signInPerIP    *keyedLimiter
+	signInKey      signInKey
 	api            huma.API
 	handler        http.Handler
 }
