@@ -252,3 +252,25 @@ func TestConsoleSignInPlantedCookie(t *testing.T) {
 		wantRedirect(t, b.post("/console/sign-in", form, "Origin", e.srv.URL), "/console")
 	})
 }
+
+// TestConsoleFrontDoor: a browser opening the server is sent to the
+// console and on to its sign-in page, /console/ included; an API client
+// gets a problem naming where the API is.
+func TestConsoleFrontDoor(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		b := newBrowser(t, e.srv)
+		req, err := http.NewRequest(http.MethodGet, e.srv.URL+"/", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8")
+		wantRedirect(t, b.finish(b.client.Do(req)), "/console")
+		wantRedirect(t, b.get("/console/"), "/console")
+		wantRedirect(t, b.get("/console"), "/console/sign-in")
+		wantPage(t, b.get("/console/sign-in"), http.StatusOK, `name="csrf"`)
+		resp := e.do(t, request{method: http.MethodGet, path: "/", header: map[string]string{"Accept": "application/json"}})
+		if p := resp.problem(t); resp.status != http.StatusNotFound || !strings.Contains(p.Detail, "/v1/openapi.json") {
+			t.Fatalf("got %d %+v, want 404 naming the API", resp.status, p)
+		}
+	})
+}

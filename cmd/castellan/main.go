@@ -60,7 +60,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	case "migrate":
 		return runMigrate(ctx, rest, stdout, stderr, getenv)
 	case "bootstrap":
-		return runBootstrap(ctx, rest, stdout, stderr, getenv)
+		return runBootstrap(ctx, rest, os.Stdin, stdout, stderr, getenv)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "castellan", version())
 		return nil
