@@ -156,14 +156,19 @@ type SessionService interface {
 	// (a dummy one for unknown users) so that timing tells nothing.
 	// Failures of a known organization are audited, wrong passwords count
 	// towards the lockout, and so do attempts from an address outside the
-	// user's console IP allow list. Returns EUNAUTHENTICATED
+	// user's console IP allow list. An attempt is counted before its
+	// password is verified, atomically with the lock check, so that
+	// parallel attempts verify no more wrong passwords than the policy
+	// allows; the rest are refused as locked. Returns EUNAUTHENTICATED
 	// (auth.sign_in_failed) for every failure, the refused address
 	// included.
 	VerifySignIn(ctx context.Context, in SignIn) (*User, error)
 	// CreateSession starts a session of a user VerifySignIn returned, in
 	// state. A complete session sets the user's last login and restarts
 	// its failure count (a right password alone does not). Returns
-	// ENOTFOUND (user.not_found) when the user is no longer active.
+	// ENOTFOUND (user.not_found) when the user is no longer active, and
+	// EUNAUTHENTICATED (auth.sign_in_failed), audited, when the account
+	// was locked since its password was verified.
 	CreateSession(ctx context.Context, orgID, userID string, state SessionState, userAgent string, policy SignInPolicy) (*NewSession, error)
 	// AuthenticateSession returns the live session of a secret and its
 	// user, and notes its use (at most once a minute, not audited).
@@ -190,6 +195,10 @@ type SessionService interface {
 	// that answer, and the failure that locks the account also ends
 	// sessionID.
 	ChangePassword(ctx context.Context, orgID, userID, sessionID, current, next string, requireCurrent bool, policy SignInPolicy) error
+	// SignInKey returns the server's key for the console sign-in form's
+	// tokens: 32 random bytes, made on first use, the same for every
+	// replica of the store.
+	SignInKey(ctx context.Context) ([]byte, error)
 	// FindSessions lists the user's live sessions, newest first.
 	FindSessions(ctx context.Context, orgID, userID string) ([]*Session, error)
 	// RevokeSession ends one session of the user. Returns ENOTFOUND

@@ -48,13 +48,25 @@ func ValidateEmail(field, email string) []FieldError {
 type Bootstrap struct {
 	OrganizationName string
 	OwnerEmail       string
+	// OwnerPassword, when set, is the owner's console password; the
+	// password policy applies.
+	OwnerPassword string
+	// PasswordLink, without OwnerPassword, gives the owner a one-time
+	// link to set its console password: an invitation valid
+	// InvitationValidity, whose mail goes to the outbox with the
+	// organization.
+	PasswordLink bool
 }
 
-// Validate checks both fields.
+// Validate checks the fields: EINVALID for the names, EINVALID
+// user.unsafe_password for the password.
 func (b *Bootstrap) Validate() error {
 	fields := ValidateOrganizationName("org", b.OrganizationName)
 	fields = append(fields, ValidateEmail("owner-email", b.OwnerEmail)...)
-	return Invalid(fields)
+	if err := Invalid(fields); err != nil || b.OwnerPassword == "" {
+		return err
+	}
+	return UnsafePassword(CheckPassword("owner-password", b.OwnerEmail, b.OwnerPassword))
 }
 
 // BootstrapResult is what bootstrap prints once. Token is the only copy of
@@ -64,6 +76,9 @@ type BootstrapResult struct {
 	OwnerUserID    string `json:"ownerUserId"`
 	Token          string `json:"token"`
 	Revision       int64  `json:"revision"`
+	// InvitationToken is the token of the owner's password link, when
+	// Bootstrap.PasswordLink asked for one.
+	InvitationToken string `json:"invitationToken,omitempty"`
 }
 
 // OperatorToken is a newly created operator token; Token is shown once.

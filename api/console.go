@@ -129,8 +129,13 @@ func randomToken() string {
 // csrfToken is the form token of the session whose secret is token: an
 // HMAC of it, so that the page can show it without showing the secret.
 func csrfToken(token string) string {
-	mac := hmac.New(sha256.New, []byte(token))
-	mac.Write([]byte("castellan console csrf"))
+	return macToken([]byte(token), "castellan console csrf")
+}
+
+// macToken is the HMAC-SHA256 of msg under key, in base64url.
+func macToken(key []byte, msg string) string {
+	mac := hmac.New(sha256.New, key)
+	mac.Write([]byte(msg))
 	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
 }
 
@@ -315,6 +320,18 @@ func (s *Server) withSession(h func(http.ResponseWriter, *http.Request, *console
 	}
 }
 
+// frontDoor answers the server's root: a browser (it accepts HTML) goes
+// to the console, whose home page sends it on to sign in; an API client
+// learns where the API is.
+func frontDoor(w http.ResponseWriter, r *http.Request) {
+	if strings.Contains(r.Header.Get("Accept"), "text/html") {
+		seeOther(w, consolePath)
+		return
+	}
+	writeProblem(w, r, castellan.Errorf(castellan.ENOTFOUND, castellan.CodeNotFound,
+		"nothing here: the API is under /v1 (described at /v1/openapi.json), the console at /console"))
+}
+
 // registerConsole serves the console's pages.
 func (s *Server) registerConsole(mux *http.ServeMux) {
 	complete := castellan.SessionComplete
@@ -329,6 +346,8 @@ func (s *Server) registerConsole(mux *http.ServeMux) {
 	mux.HandleFunc("POST /console/password", s.withSession(s.changePassword, castellan.SessionPasswordChange, complete))
 	mux.HandleFunc("POST /console/sign-out", s.withSession(s.signOut, castellan.SessionMFAPending, castellan.SessionPasswordChange, complete))
 	mux.HandleFunc("GET /console", s.withSession(s.homePage, complete))
+	mux.HandleFunc("GET /console/{$}", func(w http.ResponseWriter, r *http.Request) { seeOther(w, consolePath) })
+	mux.HandleFunc("GET /{$}", frontDoor)
 	mux.HandleFunc("GET /console/sessions", s.withSession(s.sessionsPage, complete))
 	mux.HandleFunc("POST /console/sessions/revoke", s.withSession(s.revokeSessionForm, complete))
 	mux.HandleFunc("POST /console/sessions/revoke-others", s.withSession(s.revokeOtherSessionsForm, complete))

@@ -747,13 +747,8 @@ func TestConsoleIPAllowListBehindProxy(t *testing.T) {
 // signInFailures are the reasons of u's audited sign-in failures, sorted.
 func (e *env) signInFailures(t *testing.T, u *castellan.User) []string {
 	t.Helper()
-	action := "iam:SignIn"
-	events, _, err := e.db.Audit().FindAuditEvents(system, u.OrganizationID, castellan.AuditFilter{Action: &action, TargetID: &u.ID, PageSize: castellan.MaxPageSize})
-	if err != nil {
-		t.Fatal(err)
-	}
 	var reasons []string
-	for _, ev := range events {
+	for _, ev := range e.signInEvents(t, u) {
 		var outcome, reason string
 		json.Unmarshal(ev.Summary["outcome"], &outcome)
 		json.Unmarshal(ev.Summary["reason"], &reason)
@@ -763,6 +758,17 @@ func (e *env) signInFailures(t *testing.T, u *castellan.User) []string {
 	}
 	slices.Sort(reasons)
 	return reasons
+}
+
+// signInEvents are u's sign-in audit events, newest first.
+func (e *env) signInEvents(t *testing.T, u *castellan.User) []*castellan.AuditEvent {
+	t.Helper()
+	action := "iam:SignIn"
+	events, _, err := e.db.Audit().FindAuditEvents(system, u.OrganizationID, castellan.AuditFilter{Action: &action, TargetID: &u.ID, PageSize: castellan.MaxPageSize})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return events
 }
 
 // TestConsolePasswordFormLockout: the password form of a complete

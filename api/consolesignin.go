@@ -1,9 +1,11 @@
 package api
 
 import (
+	"context"
 	"encoding/base64"
 	"html/template"
 	"net/http"
+	"sync"
 
 	"github.com/castellan-iam/castellan"
 )
@@ -13,35 +15,78 @@ import (
 const signInFailedText = "Sign-in failed. Check the organization, the login and the password. " +
 	"After repeated failures an account is locked for a while."
 
-// signInToken returns the sign-in form's double-submit token: the one the
-// browser's cookie holds, or a new one it is given.
-func (s *Server) signInToken(w http.ResponseWriter, r *http.Request) string {
-	if v, ok := s.cookie(r, signInCookie); ok {
-		if b, err := base64.RawURLEncoding.DecodeString(v); err == nil && len(b) == 32 {
-			return v
+// signInKey is the server's key for sign-in tokens, read from the store
+// on first use and then kept.
+type signInKey struct {
+	mu  sync.Mutex
+	key []byte
+}
+
+// get returns the key, reading it from sessions the first time.
+func (k *signInKey) get(ctx context.Context, sessions castellan.SessionService) ([]byte, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.key == nil {
+		key, err := sessions.SignInKey(ctx)
+		if err != nil {
+			return nil, err
 		}
+		k.key = key
 	}
-	token := randomToken()
-	s.setCookie(w, r, signInCookie, token, false)
-	return token
+	return k.key, nil
+}
+
+// signInToken returns the sign-in form's token for the browser's sign-in
+// cookie, which it is given first when it has none.
+func (s *Server) signInToken(w http.ResponseWriter, r *http.Request) (string, error) {
+	v, ok := s.cookie(r, signInCookie)
+	if b, err := base64.RawURLEncoding.DecodeString(v); !ok || err != nil || len(b) != 32 {
+		v = randomToken()
+		s.setCookie(w, r, signInCookie, v, false)
+	}
+	return s.signInTokenOf(r.Context(), v)
+}
+
+// signInTokenOf is the form token that goes with the sign-in cookie
+// value: an HMAC of it under the server's key. Only the server can mint
+// a pair, so a cookie planted in the browser (by a sibling domain, or
+// over plain http) with a token of the planter's choice is refused.
+func (s *Server) signInTokenOf(ctx context.Context, cookie string) (string, error) {
+	key, err := s.signInKey.get(ctx, s.services.Sessions)
+	if err != nil {
+		return "", err
+	}
+	return macToken(key, "castellan console sign-in "+cookie), nil
 }
 
 func (s *Server) signInPage(w http.ResponseWriter, r *http.Request) {
-	renderConsole(r.Context(), w, http.StatusOK, "sign-in", consolePage{CSRF: s.signInToken(w, r)})
+	token, err := s.signInToken(w, r)
+	if err != nil {
+		renderConsoleError(w, r, err)
+		return
+	}
+	renderConsole(r.Context(), w, http.StatusOK, "sign-in", consolePage{CSRF: token})
 }
 
 // signIn checks the form and starts a session at its first step. The
-// form is protected against login CSRF by the double-submit cookie: a
-// page of another site cannot sign the browser in to an account of its
-// choosing.
+// form is protected against login CSRF by the same-site check and a
+// token bound to the sign-in cookie under the server's key: a page of
+// another site cannot sign the browser in to an account of its choosing.
 func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	if err := readForm(r); err != nil {
 		renderConsoleError(w, r, err)
 		return
 	}
-	signInCSRF, ok := s.cookie(r, signInCookie)
-	if !ok || !sameToken(r.PostForm.Get("csrf"), signInCSRF) {
+	signInCSRF := ""
+	if cookie, ok := s.cookie(r, signInCookie); ok {
+		var err error
+		if signInCSRF, err = s.signInTokenOf(ctx, cookie); err != nil {
+			renderConsoleError(w, r, err)
+			return
+		}
+	}
+	if !sameToken(r.PostForm.Get("csrf"), signInCSRF) {
 		renderConsoleError(w, r, errCSRF)
 		return
 	}
@@ -55,22 +100,21 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 	user, err := s.services.Sessions.VerifySignIn(ctx, castellan.SignIn{
 		Organization: form.Get("organization"), Login: form.Get("login"), Password: form.Get("password"), Policy: s.signInPolicy,
 	})
+	var ns *castellan.NewSession
+	var state castellan.SessionState
+	if err == nil {
+		if state, err = s.firstStep(r, user); err == nil {
+			// Refused too when the account was locked while the
+			// password was checked.
+			ns, err = s.services.Sessions.CreateSession(ctx, user.OrganizationID, user.ID, state, r.UserAgent(), s.signInPolicy)
+		}
+	}
 	switch castellan.ErrorCode(err) {
 	case "":
 	case castellan.CodeSignInFailed:
 		renderConsole(ctx, w, http.StatusUnauthorized, "sign-in", consolePage{CSRF: signInCSRF, Error: signInFailedText})
 		return
 	default:
-		renderConsoleError(w, r, err)
-		return
-	}
-	state, err := s.firstStep(r, user)
-	if err != nil {
-		renderConsoleError(w, r, err)
-		return
-	}
-	ns, err := s.services.Sessions.CreateSession(ctx, user.OrganizationID, user.ID, state, r.UserAgent(), s.signInPolicy)
-	if err != nil {
 		renderConsoleError(w, r, err)
 		return
 	}
@@ -151,7 +195,12 @@ func (s *Server) verifyMFA(w http.ResponseWriter, r *http.Request, c *consoleReq
 // sign-in is over (the store ended the session).
 func (s *Server) signInEnded(w http.ResponseWriter, r *http.Request) {
 	s.setCookie(w, r, sessionCookie, "", true)
-	renderConsole(r.Context(), w, http.StatusUnauthorized, "sign-in", consolePage{CSRF: s.signInToken(w, r), Error: signInFailedText})
+	token, err := s.signInToken(w, r)
+	if err != nil {
+		renderConsoleError(w, r, err)
+		return
+	}
+	renderConsole(r.Context(), w, http.StatusUnauthorized, "sign-in", consolePage{CSRF: token, Error: signInFailedText})
 }
 
 // mfaRefused counts a wrong code towards the lockout. When that locks the

@@ -254,6 +254,8 @@ var publicPaths = map[string]bool{
 	"/v1/invitations:accept": true, "/invitations/accept": true,
 	// The access key's ID and secret in the body are the credential.
 	"/v1/tokens": true,
+	// The front door: a browser is sent on to the console.
+	"/": true,
 }
 
 // authenticate resolves the bearer token of every non-public request to a

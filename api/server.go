@@ -83,6 +83,7 @@ type Server struct {
 	exchangePerKey *keyedLimiter
 	exchangePerIP  *keyedLimiter
 	signInPerIP    *keyedLimiter
+	signInKey      signInKey
 	api            huma.API
 	// mux names the route of requests answered before it (401s).
 	mux     *http.ServeMux

@@ -116,10 +116,22 @@ func (t *Templates) data(m *castellan.Mail) map[string]string {
 	data["publicURL"] = t.publicURL
 	for _, lt := range linkTokens {
 		if token := data[lt.key]; token != "" && data["link"] == "" {
-			data["link"] = t.publicURL + lt.path + "?token=" + url.QueryEscape(token)
+			data["link"] = t.Link(lt.key, token)
 		}
 	}
 	return data
+}
+
+// Link is the link a mail gives for token held under the data key
+// (invitationToken, resetToken): its page under the public URL, the
+// token in the query; "" for another key.
+func (t *Templates) Link(key, token string) string {
+	for _, lt := range linkTokens {
+		if lt.key == key {
+			return t.publicURL + lt.path + "?token=" + url.QueryEscape(token)
+		}
+	}
+	return ""
 }
 
 func unrenderable(format string, args ...any) error {

@@ -26,9 +26,16 @@ func newInvitationToken() (token, hash string) {
 // invitation ID of each user. The token exists only in the mail's data:
 // the table keeps its hash.
 func invite(ctx context.Context, tx *Tx, orgName string, users []*castellan.User, template castellan.MailTemplate) (map[string]string, error) {
-	ids := make(map[string]string, len(users))
+	ids, _, err := inviteWithTokens(ctx, tx, orgName, users, template)
+	return ids, err
+}
+
+// inviteWithTokens is invite that also returns each user's token, for
+// the caller that hands the link over itself (bootstrap prints it).
+func inviteWithTokens(ctx context.Context, tx *Tx, orgName string, users []*castellan.User, template castellan.MailTemplate) (ids, tokenOf map[string]string, err error) {
+	ids, tokenOf = make(map[string]string, len(users)), make(map[string]string, len(users))
 	if len(users) == 0 {
-		return ids, nil
+		return ids, tokenOf, nil
 	}
 	expiresAt := tx.now.Add(castellan.InvitationValidity)
 	rows := make([][]any, len(users))
@@ -36,12 +43,12 @@ func invite(ctx context.Context, tx *Tx, orgName string, users []*castellan.User
 	for i, u := range users {
 		id := newID()
 		token, hash := newInvitationToken()
-		ids[u.ID], tokens[i] = id, token
+		ids[u.ID], tokens[i], tokenOf[u.ID] = id, token, token
 		rows[i] = []any{id, u.OrganizationID, u.ID, hash, expiresAt, tx.now, tx.actorID()}
 	}
-	err := tx.insertRows(ctx, `INSERT INTO invitations (id, org_id, user_id, token_hash, expires_at, created_at, created_by) VALUES `, rows)
+	err = tx.insertRows(ctx, `INSERT INTO invitations (id, org_id, user_id, token_hash, expires_at, created_at, created_by) VALUES `, rows)
 	if err != nil {
-		return nil, fmt.Errorf("insert invitations: %w", err)
+		return nil, nil, fmt.Errorf("insert invitations: %w", err)
 	}
 	for i, u := range users {
 		_, err := tx.enqueueMail(ctx, u.OrganizationID, u.Email, template, map[string]string{
@@ -49,10 +56,10 @@ func invite(ctx context.Context, tx *Tx, orgName string, users []*castellan.User
 			"invitationToken": tokens[i], "expiresAt": expiresAt.Format(time.RFC3339),
 		})
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	return ids, nil
+	return ids, tokenOf, nil
 }
 
 // voidInvitations voids the open invitations of a user and returns their
@@ -121,6 +128,9 @@ type invitationState struct {
 	id, orgID, userID, loginID, userStatus string
 	expiresAt                              time.Time
 	used, voided                           bool
+	// noPassword is set for a user without a password: an invited one,
+	// or a bootstrapped owner given a link to set it.
+	noPassword bool
 }
 
 func (s *UserService) findInvitation(ctx context.Context, queryRow func(context.Context, string, ...any) *sql.Row, hash, lock string) (*invitationState, error) {
@@ -128,9 +138,9 @@ func (s *UserService) findInvitation(ctx context.Context, queryRow func(context.
 		st           invitationState
 		used, voided sql.NullTime
 	)
-	err := queryRow(ctx, `SELECT i.id, i.org_id, i.user_id, i.expires_at, i.used_at, i.voided_at, u.login_id, u.status
+	err := queryRow(ctx, `SELECT i.id, i.org_id, i.user_id, i.expires_at, i.used_at, i.voided_at, u.login_id, u.status, u.password_hash IS NULL
 		FROM invitations i JOIN users u ON u.id = i.user_id AND u.org_id = i.org_id
-		WHERE i.token_hash = ?`+lock, hash).Scan(&st.id, &st.orgID, &st.userID, &st.expiresAt, &used, &voided, &st.loginID, &st.userStatus)
+		WHERE i.token_hash = ?`+lock, hash).Scan(&st.id, &st.orgID, &st.userID, &st.expiresAt, &used, &voided, &st.loginID, &st.userStatus, &st.noPassword)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, errInvitationInvalid
 	}
@@ -149,7 +159,7 @@ func (st *invitationState) usable(now time.Time) error {
 	switch {
 	case st.used:
 		return castellan.Errorf(castellan.ECONFLICT, castellan.CodeInvitationUsed, "this invitation link was used already; sign in with your password")
-	case st.voided || st.userStatus != castellan.UserPendingInvitation:
+	case st.voided || !st.noPassword || st.userStatus != castellan.UserPendingInvitation && st.userStatus != castellan.UserActive:
 		return errInvitationInvalid
 	case !now.Before(st.expiresAt):
 		return castellan.Errorf(castellan.EPRECONDITION, castellan.CodeInvitationExpired,
@@ -208,10 +218,16 @@ func (s *UserService) AcceptInvitation(ctx context.Context, token, password stri
 		if u, err = s.findUser(ctx, tx, st.orgID, st.userID, ""); err != nil {
 			return err
 		}
+		// A bootstrapped owner is active already: only its password is
+		// new.
+		summary := map[string]any{"invitationId": st.id}
+		if st.userStatus != castellan.UserActive {
+			summary["status"] = diff{st.userStatus, castellan.UserActive}
+		}
 		_, err = tx.record(ctx, change{
 			orgID: st.orgID, action: "iam:AcceptUserInvitation", entityType: "user", entityID: st.userID, entityName: st.loginID,
 			operation: "update",
-			summary:   map[string]any{"status": diff{castellan.UserPendingInvitation, castellan.UserActive}, "invitationId": st.id},
+			summary:   summary,
 			also:      []changedEntity{{"invitation", st.id, "update"}},
 		})
 		return err

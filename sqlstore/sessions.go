@@ -55,14 +55,26 @@ func newSessionToken() (token, hash string) {
 // CreateSession implements castellan.SessionService.
 func (s *SessionService) CreateSession(ctx context.Context, orgID, userID string, state castellan.SessionState, userAgent string, policy castellan.SignInPolicy) (*castellan.NewSession, error) {
 	ns := &castellan.NewSession{}
+	refused := false
 	err := s.db.update(ctx, func(tx *Tx) error {
-		var login string
-		err := tx.queryRow(ctx, `SELECT login_id FROM users WHERE org_id = ? AND id = ? AND status = 'active' AND console_access`+tx.db.dialect.lockKey,
-			orgID, userID).Scan(&login)
+		var (
+			login       string
+			lockedUntil sql.NullTime
+		)
+		err := tx.queryRow(ctx, `SELECT login_id, locked_until FROM users WHERE org_id = ? AND id = ? AND status = 'active' AND console_access`+tx.db.dialect.lockExclusive,
+			orgID, userID).Scan(&login, &lockedUntil)
 		if errors.Is(err, sql.ErrNoRows) {
 			return notFound(castellan.CodeUserNotFound, "user", userID)
 		}
 		if err != nil {
+			return err
+		}
+		// The lock is read again where writers are serialized: a right
+		// password verified while other attempts locked the account gets
+		// no session once the lock is written.
+		if locked(lockedUntil, tx.now) {
+			refused = true
+			_, err := recordFailureTx(ctx, tx, orgID, userID, login, failLocked, policy, "")
 			return err
 		}
 		sess := &castellan.Session{
@@ -95,10 +107,40 @@ func (s *SessionService) CreateSession(ctx context.Context, orgID, userID string
 		})
 		return err
 	})
+	if err == nil && refused {
+		err = errSignInFailed
+	}
 	if err != nil {
 		return nil, err
 	}
 	return ns, nil
+}
+
+// signInKeyName is the server_keys row of SignInKey.
+const signInKeyName = "console_sign_in"
+
+// SignInKey implements castellan.SessionService. The key is bookkeeping
+// of the server, not a change of an organization: it is not audited. Of
+// replicas making it at once, the first insert wins and all read it.
+func (s *SessionService) SignInKey(ctx context.Context) ([]byte, error) {
+	var secret string
+	err := s.db.queryRow(ctx, `SELECT secret FROM server_keys WHERE name = ?`, signInKeyName).Scan(&secret)
+	if errors.Is(err, sql.ErrNoRows) {
+		var b [32]byte
+		rand.Read(b[:]) // never fails (crypto/rand documents it)
+		err = s.db.bookkeeping(ctx, func(tx *Tx) error {
+			_, err := tx.exec(ctx, `INSERT INTO server_keys (name, secret, created_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING`,
+				signInKeyName, base64.RawURLEncoding.EncodeToString(b[:]), tx.now)
+			if err != nil {
+				return fmt.Errorf("make sign-in key: %w", err)
+			}
+			return tx.queryRow(ctx, `SELECT secret FROM server_keys WHERE name = ?`, signInKeyName).Scan(&secret)
+		})
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read sign-in key: %w", err)
+	}
+	return base64.RawURLEncoding.DecodeString(secret)
 }
 
 // setLastLogin records a completed sign-in, which also restarts the

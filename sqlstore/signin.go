@@ -27,6 +27,10 @@ const (
 	failIPNotAllowed    = "ip_not_allowed"
 	failWrongMFA        = "wrong_mfa_code"
 	failCurrentPassword = "wrong_current_password"
+	// attemptInFlight is not a failure but the reservation of an attempt
+	// whose password is being verified; it counts towards the lockout's
+	// threshold until settle replaces it.
+	attemptInFlight = "attempt_in_flight"
 )
 
 // signInCandidate is the user a login names, with what the sign-in rules
@@ -34,7 +38,6 @@ const (
 type signInCandidate struct {
 	id, loginID, status, hash string
 	consoleAccess             bool
-	lockedUntil               sql.NullTime
 }
 
 // VerifySignIn implements castellan.SessionService.
@@ -49,59 +52,166 @@ func (s *SessionService) VerifySignIn(ctx context.Context, in castellan.SignIn) 
 			return nil, err
 		}
 	}
-	hash, err := s.dummy()
+	userID, login, hash := "", in.Login, ""
+	if c != nil {
+		userID, login, hash = c.id, c.loginID, c.hash
+	}
+	a, err := s.tryPassword(ctx, orgID, userID, login, hash, in.Password, in.Policy)
 	if err != nil {
 		return nil, err
-	}
-	if c != nil && c.hash != "" {
-		hash = c.hash
-	}
-	right, err := s.db.passwords.Verify(hash, in.Password)
-	if err != nil {
-		return nil, fmt.Errorf("verify password: %w", err)
 	}
 	if orgID == "" {
 		return nil, errSignInFailed // no organization to audit in
 	}
-	reason := ""
-	switch {
-	case c == nil:
-		reason = failUnknownUser
-	case c.lockedUntil.Valid && s.db.now().Before(c.lockedUntil.Time):
-		reason = failLocked
-	case c.hash == "":
-		reason = failNoPassword
-	case !right:
-		reason = failWrongPassword
-	case c.status != castellan.UserActive:
-		reason = failInactive
-	case !c.consoleAccess:
-		reason = failNoConsole
-	}
-	if reason != "" {
-		userID, name := "", in.Login
-		if c != nil {
-			userID, name = c.id, c.loginID
-		}
-		if _, err := s.recordFailure(ctx, orgID, userID, name, reason, in.Policy, ""); err != nil {
+	reason := c.refusal(a)
+	var u *castellan.User
+	if reason == "" {
+		if u, err = s.db.Users().FindUserByID(ctx, orgID, c.id, false); err != nil {
 			return nil, err
 		}
-		return nil, errSignInFailed
+		// An address outside the allow list gets the one answer and
+		// counts towards the lockout: a distinct answer would let anyone
+		// confirm a stolen password from anywhere, for free.
+		if !u.ConsoleIPAllowed(castellan.RequestInfoFrom(ctx).SourceIP) {
+			reason = failIPNotAllowed
+		}
 	}
-	u, err := s.db.Users().FindUserByID(ctx, orgID, c.id, false)
+	refused, err := s.settle(ctx, a, orgID, userID, login, reason, in.Policy, "")
 	if err != nil {
 		return nil, err
 	}
-	// An address outside the allow list gets the one answer and counts
-	// towards the lockout: a distinct answer would let anyone confirm a
-	// stolen password from anywhere, for free.
-	if !u.ConsoleIPAllowed(castellan.RequestInfoFrom(ctx).SourceIP) {
-		if _, err := s.recordFailure(ctx, orgID, u.ID, u.LoginID, failIPNotAllowed, in.Policy, ""); err != nil {
-			return nil, err
-		}
+	if refused {
 		return nil, errSignInFailed
 	}
 	return u, nil
+}
+
+// refusal is why the candidate c (nil for a login that names nobody) may
+// not sign in after the attempt a, or "" when it may, as far as the
+// password and the user's state go.
+func (c *signInCandidate) refusal(a passwordAttempt) string {
+	switch {
+	case c == nil:
+		return failUnknownUser
+	case !a.admitted:
+		return failLocked
+	case c.hash == "":
+		return failNoPassword
+	case !a.right:
+		return failWrongPassword
+	case c.status != castellan.UserActive:
+		return failInactive
+	case !c.consoleAccess:
+		return failNoConsole
+	}
+	return ""
+}
+
+// passwordAttempt is a password tried on a user, counted (reserved)
+// before its verification.
+type passwordAttempt struct {
+	// id is the reservation's sign_in_failures row; "" when none was made.
+	id string
+	// admitted is false when the account was locked, or had as many
+	// failures and attempts in flight as the policy allows: the password
+	// was then not verified.
+	admitted bool
+	right    bool
+}
+
+// tryPassword verifies password against hash (the user's; "" when it has
+// none) as an attempt on the user userID of the organization orgID.
+//
+// The attempt is counted before the slow verification, in one short
+// transaction with the lock check: so parallel requests can verify no
+// more wrong passwords than the policy allows, however many arrive at
+// once. The caller ends the attempt with settle. Unknown organizations
+// and users, and refused attempts, verify a dummy hash, so that every
+// answer costs one verification.
+func (s *SessionService) tryPassword(ctx context.Context, orgID, userID, login, hash, password string, policy castellan.SignInPolicy) (passwordAttempt, error) {
+	var a passwordAttempt
+	if orgID != "" {
+		var err error
+		if a, err = s.reserveAttempt(ctx, orgID, userID, login, policy); err != nil {
+			return a, err
+		}
+	}
+	if !a.admitted || hash == "" {
+		dummy, err := s.dummy()
+		if err != nil {
+			return a, err
+		}
+		hash = dummy
+	}
+	right, err := s.db.passwords.Verify(hash, password)
+	if err != nil {
+		return a, fmt.Errorf("verify password: %w", err)
+	}
+	a.right = right && a.admitted
+	return a, nil
+}
+
+// reserveAttempt counts an attempt on the user before its password is
+// verified, unless the account is locked or its counted failures and
+// attempts in flight within the window already reach policy.MaxFailures.
+// The reservation is bookkeeping, not yet an audited change: settle
+// audits the attempt's outcome and turns the reservation into a failure
+// or removes it. A reservation that a crash leaves behind counts as a
+// failure until the window passes it.
+//
+// For a login that names nobody (userID "") the queries run on no user,
+// for the time they take, and nothing is reserved.
+func (s *SessionService) reserveAttempt(ctx context.Context, orgID, userID, login string, policy castellan.SignInPolicy) (passwordAttempt, error) {
+	var a passwordAttempt
+	err := s.db.bookkeeping(ctx, func(tx *Tx) error {
+		n, lockedUntil, err := countFailures(ctx, tx, orgID, userID, policy, true)
+		if err != nil || userID == "" || locked(lockedUntil, tx.now) || n >= policy.MaxFailures {
+			return err
+		}
+		a.id, a.admitted = newID(), true
+		_, err = tx.exec(ctx, `INSERT INTO sign_in_failures (id, org_id, user_id, login_tried, reason, failed_at, source_ip)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`, a.id, orgID, userID, cleanText(login, 254), attemptInFlight, tx.now, tx.info.SourceIP)
+		if err != nil {
+			return fmt.Errorf("reserve sign-in attempt: %w", err)
+		}
+		return nil
+	})
+	return a, err
+}
+
+// settle ends the attempt a with its outcome: reason "" when the user may
+// go on, which removes the reservation unless the account was locked
+// meanwhile (the lock is read again, under the user's row lock, so that
+// nothing gets past a lock written while its password was verified);
+// else, and then, the failure is recorded in place of the reservation.
+// It reports whether the attempt was refused.
+func (s *SessionService) settle(ctx context.Context, a passwordAttempt, orgID, userID, login, reason string, policy castellan.SignInPolicy, endSession string) (bool, error) {
+	if reason == "" {
+		isLocked := false
+		err := s.db.bookkeeping(ctx, func(tx *Tx) error {
+			var lockedUntil sql.NullTime
+			err := tx.queryRow(ctx, `SELECT locked_until FROM users WHERE org_id = ? AND id = ?`+tx.db.dialect.lockExclusive, orgID, userID).Scan(&lockedUntil)
+			if err != nil {
+				return err
+			}
+			if isLocked = locked(lockedUntil, tx.now); isLocked {
+				return nil
+			}
+			_, err = tx.exec(ctx, `DELETE FROM sign_in_failures WHERE org_id = ? AND id = ?`, orgID, a.id)
+			return err
+		})
+		if err != nil || !isLocked {
+			return false, err
+		}
+		reason = failLocked
+	}
+	_, err := s.recordFailure(ctx, orgID, userID, login, reason, policy, endSession, a.id)
+	return true, err
+}
+
+// locked reports whether a lock until lockedUntil holds at now.
+func locked(lockedUntil sql.NullTime, now time.Time) bool {
+	return lockedUntil.Valid && now.Before(lockedUntil.Time)
 }
 
 // organizationID returns the ID of the organization named by its ID or
@@ -126,10 +236,10 @@ func (s *SessionService) candidate(ctx context.Context, orgID, login string) (*s
 		hash sql.NullString
 	)
 	lower := strings.ToLower(login)
-	err := s.db.queryRow(ctx, `SELECT id, login_id, status, console_access, password_hash, locked_until FROM users
+	err := s.db.queryRow(ctx, `SELECT id, login_id, status, console_access, password_hash FROM users
 		WHERE org_id = ? AND status <> 'deleted' AND (login_id_lower = ? OR (email_lower = ? AND email_lower <> ''))
 		ORDER BY CASE WHEN login_id_lower = ? THEN 0 ELSE 1 END LIMIT 1`, orgID, lower, lower, lower).
-		Scan(&c.id, &c.loginID, &c.status, &c.consoleAccess, &hash, &c.lockedUntil)
+		Scan(&c.id, &c.loginID, &c.status, &c.consoleAccess, &hash)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
@@ -148,16 +258,23 @@ var countedFailures = map[string]bool{failWrongPassword: true, failWrongMFA: tru
 // recordFailure writes and audits one failed attempt on the organization,
 // of user userID ("" for a login that names nobody) and, when it counts,
 // locks the user once policy.MaxFailures are reached within the window;
-// a lockout also ends the session endSession, if not "". It reports
-// whether it locked the user.
-func (s *SessionService) recordFailure(ctx context.Context, orgID, userID, login, reason string, policy castellan.SignInPolicy, endSession string) (bool, error) {
-	locked := false
+// a lockout also ends the session endSession, if not "". The failure
+// replaces the reservation attempt, if not "", in the same transaction,
+// so that the attempt never stops counting. It reports whether it locked
+// the user.
+func (s *SessionService) recordFailure(ctx context.Context, orgID, userID, login, reason string, policy castellan.SignInPolicy, endSession, attempt string) (bool, error) {
+	isLocked := false
 	err := s.db.update(ctx, func(tx *Tx) error {
+		if attempt != "" {
+			if _, err := tx.exec(ctx, `DELETE FROM sign_in_failures WHERE org_id = ? AND id = ?`, orgID, attempt); err != nil {
+				return fmt.Errorf("settle sign-in attempt: %w", err)
+			}
+		}
 		var err error
-		locked, err = recordFailureTx(ctx, tx, orgID, userID, login, reason, policy, endSession)
+		isLocked, err = recordFailureTx(ctx, tx, orgID, userID, login, reason, policy, endSession)
 		return err
 	})
-	return locked, err
+	return isLocked, err
 }
 
 // recordFailureTx is recordFailure inside tx.
@@ -191,21 +308,7 @@ func recordFailureTx(ctx context.Context, tx *Tx, orgID, userID, login, reason s
 // and ends its unfinished sessions and the session endSession (the one
 // that made the last failure), if not "".
 func lockIfTooMany(ctx context.Context, tx *Tx, orgID, userID, login string, policy castellan.SignInPolicy, endSession string) (bool, error) {
-	var since sql.NullTime
-	err := tx.queryRow(ctx, `SELECT failures_since FROM users WHERE org_id = ? AND id = ?`+tx.db.dialect.lockExclusive, orgID, userID).Scan(&since)
-	if userID == "" && errors.Is(err, sql.ErrNoRows) {
-		err = nil // no user: the queries are for the time they take
-	}
-	if err != nil {
-		return false, err
-	}
-	from := tx.now.Add(-policy.FailureWindow)
-	if since.Valid && since.Time.After(from) {
-		from = since.Time
-	}
-	var n int
-	err = tx.queryRow(ctx, `SELECT COUNT(*) FROM sign_in_failures WHERE org_id = ? AND user_id = ? AND failed_at > ? AND reason IN (?, ?, ?, ?)`,
-		orgID, userID, from, failWrongPassword, failWrongMFA, failCurrentPassword, failIPNotAllowed).Scan(&n)
+	n, _, err := countFailures(ctx, tx, orgID, userID, policy, false)
 	if err != nil || n < policy.MaxFailures || userID == "" {
 		return false, err
 	}
@@ -225,6 +328,34 @@ func lockIfTooMany(ctx context.Context, tx *Tx, orgID, userID, login string, pol
 	return true, err
 }
 
+// countFailures locks the user's row until tx ends and returns its
+// counted failures since the window began (or since its last success or
+// lockout, that instant included: attempts racing a success count after
+// it), with the attempts in flight when withAttempts, and its lock.
+func countFailures(ctx context.Context, tx *Tx, orgID, userID string, policy castellan.SignInPolicy, withAttempts bool) (int, sql.NullTime, error) {
+	var lockedUntil, since sql.NullTime
+	err := tx.queryRow(ctx, `SELECT locked_until, failures_since FROM users WHERE org_id = ? AND id = ?`+tx.db.dialect.lockExclusive,
+		orgID, userID).Scan(&lockedUntil, &since)
+	if userID == "" && errors.Is(err, sql.ErrNoRows) {
+		err = nil // no user: the queries are for the time they take
+	}
+	if err != nil {
+		return 0, lockedUntil, err
+	}
+	from := tx.now.Add(-policy.FailureWindow)
+	if since.Valid && since.Time.After(from) {
+		from = since.Time
+	}
+	inFlight := ""
+	if withAttempts {
+		inFlight = attemptInFlight
+	}
+	var n int
+	err = tx.queryRow(ctx, `SELECT COUNT(*) FROM sign_in_failures WHERE org_id = ? AND user_id = ? AND failed_at >= ? AND reason IN (?, ?, ?, ?, ?)`,
+		orgID, userID, from, failWrongPassword, failWrongMFA, failCurrentPassword, failIPNotAllowed, inFlight).Scan(&n)
+	return n, lockedUntil, err
+}
+
 // RecordMFAFailure implements castellan.SessionService.
 func (s *SessionService) RecordMFAFailure(ctx context.Context, orgID, userID string, policy castellan.SignInPolicy) (bool, error) {
 	var login string
@@ -235,7 +366,7 @@ func (s *SessionService) RecordMFAFailure(ctx context.Context, orgID, userID str
 	if err != nil {
 		return false, err
 	}
-	return s.recordFailure(ctx, orgID, userID, login, failWrongMFA, policy, "")
+	return s.recordFailure(ctx, orgID, userID, login, failWrongMFA, policy, "", "")
 }
 
 // ChangePassword implements castellan.SessionService.
@@ -260,7 +391,7 @@ func (s *SessionService) ChangePassword(ctx context.Context, orgID, userID, sess
 		}
 		// The lock is checked again here, where writers are serialized: a
 		// right guess racing the failures that lock the account loses.
-		if requireCurrent && lockedUntil.Valid && tx.now.Before(lockedUntil.Time) {
+		if requireCurrent && locked(lockedUntil, tx.now) {
 			refused = true
 			_, err := recordFailureTx(ctx, tx, orgID, userID, login, failLocked, policy, sessionID)
 			return err
@@ -315,12 +446,9 @@ func errWrongCurrentPassword() error {
 // current password when asked, the policy, that the password changes) and
 // returns the user's login ID and the new password's hash.
 func (s *SessionService) newPasswordHash(ctx context.Context, orgID, userID, sessionID, current, next string, requireCurrent bool, policy castellan.SignInPolicy) (login, newHash string, err error) {
-	var (
-		hash        sql.NullString
-		lockedUntil sql.NullTime
-	)
-	err = s.db.queryRow(ctx, `SELECT login_id, password_hash, locked_until FROM users WHERE org_id = ? AND id = ? AND status = 'active'`,
-		orgID, userID).Scan(&login, &hash, &lockedUntil)
+	var hash sql.NullString
+	err = s.db.queryRow(ctx, `SELECT login_id, password_hash FROM users WHERE org_id = ? AND id = ? AND status = 'active'`,
+		orgID, userID).Scan(&login, &hash)
 	if errors.Is(err, sql.ErrNoRows) || err == nil && !hash.Valid {
 		return "", "", notFound(castellan.CodeUserNotFound, "user", userID)
 	}
@@ -328,24 +456,27 @@ func (s *SessionService) newPasswordHash(ctx context.Context, orgID, userID, ses
 		return "", "", err
 	}
 	if requireCurrent {
-		right, err := s.db.passwords.Verify(hash.String, current)
+		// The current password is an attempt like a sign-in's, counted
+		// before it is verified. A locked account gets the answer of a
+		// wrong password, whatever was given, so that a borrowed session
+		// cannot go on guessing; the failure that locks the account also
+		// ends the session.
+		a, err := s.tryPassword(ctx, orgID, userID, login, hash.String, current, policy)
 		if err != nil {
-			return "", "", fmt.Errorf("verify password: %w", err)
+			return "", "", err
 		}
-		// A locked account gets the answer of a wrong password, whatever
-		// was given, so that a borrowed session cannot go on guessing;
-		// the failure that locks the account also ends the session.
 		reason := ""
 		switch {
-		case lockedUntil.Valid && s.db.now().Before(lockedUntil.Time):
+		case !a.admitted:
 			reason = failLocked
-		case !right:
+		case !a.right:
 			reason = failCurrentPassword
 		}
-		if reason != "" {
-			if _, err := s.recordFailure(ctx, orgID, userID, login, reason, policy, sessionID); err != nil {
-				return "", "", err
-			}
+		refused, err := s.settle(ctx, a, orgID, userID, login, reason, policy, sessionID)
+		if err != nil {
+			return "", "", err
+		}
+		if refused {
 			return "", "", errWrongCurrentPassword()
 		}
 	}

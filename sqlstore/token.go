@@ -45,7 +45,11 @@ func (s *TokenService) BootstrapOrganization(ctx context.Context, b castellan.Bo
 	}
 	res := &castellan.BootstrapResult{OwnerUserID: newID()}
 	tokenID := newID()
-	err := s.db.update(ctx, func(tx *Tx) error {
+	passwordHash, err := s.ownerPasswordHash(b.OwnerPassword)
+	if err != nil {
+		return nil, err
+	}
+	err = s.db.update(ctx, func(tx *Tx) error {
 		org, err := createOrganization(ctx, tx, castellan.OrganizationCreate{Name: b.OrganizationName})
 		if err != nil {
 			return err
@@ -53,8 +57,17 @@ func (s *TokenService) BootstrapOrganization(ctx context.Context, b castellan.Bo
 		res.OrganizationID = org.ID
 		owner := newUser(tx, org.ID, castellan.UserRegistration{LoginID: b.OwnerEmail, Email: b.OwnerEmail, ConsoleAccess: true, APIAccess: true})
 		owner.ID, owner.Status = res.OwnerUserID, castellan.UserActive
-		if err := insertUsers(ctx, tx, []userRow{{user: owner}}); err != nil {
+		if err := insertUsers(ctx, tx, []userRow{{user: owner, passwordHash: passwordHash}}); err != nil {
 			return fmt.Errorf("insert owner: %w", err)
+		}
+		also := []changedEntity{{"node", org.ID, "create"}, {"user", res.OwnerUserID, "create"}, {"api_token", tokenID, "create"}}
+		if b.PasswordLink && passwordHash == "" {
+			ids, tokens, err := inviteWithTokens(ctx, tx, org.Name, []*castellan.User{owner}, castellan.MailInvitation)
+			if err != nil {
+				return err
+			}
+			res.InvitationToken = tokens[owner.ID]
+			also = append(also, changedEntity{"invitation", ids[owner.ID], "create"})
 		}
 		var hash string
 		res.Token, hash = newToken()
@@ -71,11 +84,8 @@ func (s *TokenService) BootstrapOrganization(ctx context.Context, b castellan.Bo
 			orgID: org.ID, action: "organizations:BootstrapOrganization",
 			entityType: "organization", entityID: org.ID, entityName: org.Name, operation: "create",
 			summary: map[string]any{"name": org.Name, "ownerUserId": res.OwnerUserID, "ownerEmail": b.OwnerEmail,
-				"tokenId": tokenID, "ownerGrantId": ownerGrantID},
-			also: []changedEntity{
-				{"node", org.ID, "create"}, {"user", res.OwnerUserID, "create"}, {"api_token", tokenID, "create"},
-				{"grant", ownerGrantID, "create"},
-			},
+				"tokenId": tokenID, "ownerGrantId": ownerGrantID, "ownerPassword": passwordHash != "", "passwordLink": res.InvitationToken != ""},
+			also: append(also, changedEntity{"grant", ownerGrantID, "create"}),
 		})
 		return err
 	})
@@ -83,6 +93,22 @@ func (s *TokenService) BootstrapOrganization(ctx context.Context, b castellan.Bo
 		return nil, err
 	}
 	return res, nil
+}
+
+// ownerPasswordHash hashes the bootstrapped owner's password; "" when
+// none is given.
+func (s *TokenService) ownerPasswordHash(password string) (string, error) {
+	if password == "" {
+		return "", nil
+	}
+	if s.db.passwords == nil {
+		return "", errors.New("bootstrap: the store was opened without a password hasher (Options.Passwords)")
+	}
+	hash, err := s.db.passwords.Hash(password)
+	if err != nil {
+		return "", fmt.Errorf("hash password: %w", err)
+	}
+	return hash, nil
 }
 
 // grantOwner grants organization.owner on the organization to its first

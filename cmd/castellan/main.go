@@ -61,7 +61,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	case "migrate":
 		err = runMigrate(ctx, rest, stdout, stderr, getenv)
 	case "bootstrap":
-		err = runBootstrap(ctx, rest, stdout, stderr, getenv)
+		err = runBootstrap(ctx, rest, os.Stdin, stdout, stderr, getenv)
 	case "version", "-version", "--version":
 		err = runVersion(rest, stdout, stderr, getenv)
 	case "help", "-h", "-help", "--help":

@@ -173,7 +173,7 @@ func TestBootstrap(t *testing.T) {
 			ctx := context.Background()
 			url := b.URL(t)
 			stdout := mustCastellan(t, noEnv, "bootstrap", "--org", "Acme", "--owner-email", "owner@acme.example", "--json", "--database", url)
-			res := decodeOneObject(t, stdout, "organizationId", "ownerUserId", "token")
+			res := decodeOneObject(t, stdout, "organizationId", "ownerUserId", "token", "passwordLink")
 			token := res["token"]
 			if !castellan.ValidTokenSyntax(token) {
 				t.Fatalf("token: got %q, want cst_ and 43 base64url characters", token)
@@ -225,8 +225,9 @@ func TestBootstrapText(t *testing.T) {
 		t.Run(b.Name, func(t *testing.T) {
 			stdout := mustCastellan(t, noEnv, "bootstrap", "--org", "Acme", "--owner-email", "owner@acme.example", "--database", b.URL(t))
 			lines := strings.Split(strings.TrimSuffix(stdout, "\n"), "\n")
-			if len(lines) != 4 || !strings.HasPrefix(lines[0], "Organization ID: ") || !castellan.ValidTokenSyntax(lines[3]) {
-				t.Errorf("stdout: got %q, want the organization ID, owner ID and token on 4 lines", stdout)
+			if len(lines) != 7 || !strings.HasPrefix(lines[0], "Organization ID: ") || !castellan.ValidTokenSyntax(lines[3]) ||
+				!strings.HasPrefix(lines[5], "http://127.0.0.1:8080/invitations/accept?token=") || !strings.Contains(lines[6], "/console/sign-in") {
+				t.Errorf("stdout: got %q, want the organization ID, owner ID, token, password link and console on 7 lines", stdout)
 			}
 		})
 	}

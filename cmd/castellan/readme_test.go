@@ -16,9 +16,10 @@ import (
 // the README.
 var walkthroughBlock = regexp.MustCompile("(?s)<!-- walkthrough:begin[^>]*-->\\s*```sh\\n(.*?)```\\s*<!-- walkthrough:end -->")
 
-// TestReadmeWalkthrough runs the README's curl walkthrough, as written,
-// against a fresh server; only the API address is pointed at the test's
-// server, and CASTELLAN_DATABASE at its store.
+// TestReadmeWalkthrough runs the README's walkthrough, as written, from
+// bootstrap to a console sign-in, against a fresh server; only the API
+// address is pointed at the test's server, and CASTELLAN_DATABASE at its
+// store.
 func TestReadmeWalkthrough(t *testing.T) {
 	for _, tool := range []string{"bash", "curl", "jq", "go"} {
 		if _, err := exec.LookPath(tool); err != nil {
@@ -56,6 +57,8 @@ func TestReadmeWalkthrough(t *testing.T) {
 		`"requestId": "readme-create-web"`,
 		`"code": "project.name_taken"`,
 		`"code": "auth.unauthenticated"`,
+		"303 " + srv.URL + "/console\n",
+		"303 " + srv.URL + "/console\nSigned in as <strong>owner@acme.example\n",
 	} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("walkthrough output lacks %s:\n%s", want, out)
