@@ -4,7 +4,6 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 
@@ -76,17 +75,7 @@ func TestOpenSQLiteReadOnly(t *testing.T) {
 				if err == nil || !strings.Contains(err.Error(), "open sqlite database "+path+": ") || !strings.Contains(err.Error(), c.reason) {
 					t.Fatalf("got %v, want the path %s and %q", err, path, c.reason)
 				}
-				entries, err := os.ReadDir(dir)
-				if err != nil {
-					t.Fatal(err)
-				}
-				var names []string
-				for _, e := range entries {
-					names = append(names, e.Name())
-				}
-				if !slices.Equal(names, []string{"castellan.db"}) {
-					t.Fatalf("refusing left %v in the directory, want castellan.db alone", names)
-				}
+				sqltest.WantOnlyFile(t, dir, "castellan.db")
 			})
 		}
 	})

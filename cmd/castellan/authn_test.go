@@ -50,7 +50,7 @@ func TestParseTrustedProxies(t *testing.T) {
 func TestServeTrustedProxiesAndKeyUses(t *testing.T) {
 	url := sqltest.SQLiteURL(t)
 	boot := decodeOneObject(t, mustCastellan(t, noEnv, "bootstrap", "--org", "Acme", "--owner-email", "owner@acme.example", "--json", "--database", url),
-		"organizationId", "ownerUserId", "token")
+		"organizationId", "ownerUserId", "token", "passwordLink")
 	org := "/v1/organizations/" + boot["organizationId"]
 	srv := startServe(t, envOf(map[string]string{"CASTELLAN_TRUSTED_PROXIES": "127.0.0.1,::1"}), "--listen", "127.0.0.1:0", "--database", url)
 	call := func(method, path, token, body string, out any) {

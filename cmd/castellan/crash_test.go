@@ -229,7 +229,7 @@ func TestCrashConsistency(t *testing.T) {
 		t.Run(b.Name, func(t *testing.T) {
 			url := b.URL(t)
 			stdout := mustCastellan(t, noEnv, "bootstrap", "--org", "Acme", "--owner-email", "owner@acme.example", "--json", "--database", url)
-			boot := decodeOneObject(t, stdout, "organizationId", "ownerUserId", "token")
+			boot := decodeOneObject(t, stdout, "organizationId", "ownerUserId", "token", "passwordLink")
 
 			child := startCrashChild(t, url)
 			acked, cut := writeUntilKilled(t, child, boot["organizationId"], boot["token"])

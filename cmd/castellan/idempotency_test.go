@@ -76,7 +76,7 @@ func TestCrashIdempotentRetry(t *testing.T) {
 		t.Run(b.Name, func(t *testing.T) {
 			dbURL := b.URL(t)
 			boot := decodeOneObject(t, mustCastellan(t, noEnv, "bootstrap", "--org", "Acme", "--owner-email", "owner@acme.example", "--json", "--database", dbURL),
-				"organizationId", "ownerUserId", "token")
+				"organizationId", "ownerUserId", "token", "passwordLink")
 			orgID, token := boot["organizationId"], boot["token"]
 			const users = 50
 			var batch struct {

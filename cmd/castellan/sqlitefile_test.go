@@ -5,7 +5,6 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -41,16 +40,6 @@ func TestServeRefusesUnwritableSQLite(t *testing.T) {
 				t.Errorf("serve started: %q", stdout.String())
 			}
 		}
-		entries, err := os.ReadDir(dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var names []string
-		for _, e := range entries {
-			names = append(names, e.Name())
-		}
-		if !slices.Equal(names, []string{"castellan.db"}) {
-			t.Fatalf("refusing left %v, want castellan.db alone", names)
-		}
+		sqltest.WantOnlyFile(t, dir, "castellan.db")
 	})
 }

@@ -78,3 +78,20 @@ func copyFile(dst, src string) error {
 	}
 	return out.Close()
 }
+
+// WantOnlyFile fails the test unless dir holds the one entry name: a
+// refused open must leave nothing behind (no -wal or -shm files).
+func WantOnlyFile(tb testing.TB, dir, name string) {
+	tb.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	if len(names) != 1 || names[0] != name {
+		tb.Fatalf("refusing left %v in the directory, want %s alone", names, name)
+	}
+}
