@@ -298,12 +298,13 @@ func (s *AccessKeyService) DeleteAccessKey(ctx context.Context, orgID, id string
 	return rev, err
 }
 
-// deleteUserAccessKeys deletes a user's access keys, for DeleteUser
-// (after signOut removed their tokens): a departed user's keys must not
-// stay listed as enabled. It returns the keys' IDs for the audit event and
-// the change-log rows.
-func deleteUserAccessKeys(ctx context.Context, tx *Tx, orgID, userID string) ([]string, error) {
-	rows, err := tx.query(ctx, `DELETE FROM access_keys WHERE org_id = ? AND owner_type = 'user' AND owner_id = ? RETURNING id`, orgID, userID)
+// deleteAccessKeysWhere deletes the access keys that match where (their
+// tokens go with them, ON DELETE CASCADE), for the deletion of their
+// owner or project: a key whose owner or project is gone must not stay
+// listed as enabled. It returns the keys' IDs for the audit event and the
+// change-log rows (accessKeyDeletions).
+func deleteAccessKeysWhere(ctx context.Context, tx *Tx, where string, args ...any) ([]string, error) {
+	rows, err := tx.query(ctx, `DELETE FROM access_keys WHERE `+where+` RETURNING id`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("delete access keys: %w", err)
 	}
@@ -312,6 +313,16 @@ func deleteUserAccessKeys(ctx context.Context, tx *Tx, orgID, userID string) ([]
 		return nil, fmt.Errorf("delete access keys: %w", err)
 	}
 	return ids, nil
+}
+
+// accessKeyDeletions are the change-log rows of deleted keys, by which
+// every replica's token cache evicts their tokens.
+func accessKeyDeletions(ids []string) []changedEntity {
+	out := make([]changedEntity, len(ids))
+	for i, id := range ids {
+		out[i] = changedEntity{"access_key", id, "delete"}
+	}
+	return out
 }
 
 // keyHolderColumns and keyHolderFrom read an access key with what decides

@@ -186,6 +186,11 @@ func (s *ProjectService) DeleteProject(ctx context.Context, orgID, id string) (i
 		if err != nil {
 			return err
 		}
+		// So do the keys of the project, whoever holds them.
+		keys, err := deleteAccessKeysWhere(ctx, tx, `org_id = ? AND project_id = ?`, orgID, id)
+		if err != nil {
+			return err
+		}
 		if _, err := tx.exec(ctx, `DELETE FROM nodes WHERE org_id = ? AND kind = 'project' AND id = ?`, orgID, id); err != nil {
 			return fmt.Errorf("delete project: %w", err)
 		}
@@ -200,11 +205,15 @@ func (s *ProjectService) DeleteProject(ctx context.Context, orgID, id string) (i
 		if len(accounts) > 0 {
 			summary["deletedServiceAccounts"] = serviceAccountSummaries(accounts)
 		}
+		if len(keys) > 0 {
+			summary["deletedAccessKeyIds"] = keys
+		}
+		also := append(serviceAccountDeletions(accounts), grantDeletions(grants)...)
 		rev, err = tx.record(ctx, change{
 			orgID: orgID, action: "organizations:DeleteProject",
 			entityType: "project", entityID: id, entityName: p.Name, operation: "delete",
 			summary: summary,
-			also:    append(serviceAccountDeletions(accounts), grantDeletions(grants)...),
+			also:    append(also, accessKeyDeletions(keys)...),
 		})
 		return err
 	})

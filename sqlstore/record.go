@@ -16,8 +16,9 @@ import (
 // the row's ID), group_member (entity_id "<group-id>/<user-id>") and
 // user_mfa (a user's second factors; entity_id the user's ID). Deleting a
 // group, a role, a service account or a project, or the sweep of expired
-// grants, writes one delete row per grant, membership and account it
-// removes, so that a reader of the change log never has to infer them.
+// grants, writes one delete row per grant, membership, account and access
+// key it removes, so that a reader of the change log never has to infer
+// them.
 //
 // The token cache (package authn) evicts by these rows: every write that
 // can make a token unusable — a change of its user (status, apiAccess,

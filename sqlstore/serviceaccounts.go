@@ -195,14 +195,18 @@ func (s *ServiceAccountService) DeleteServiceAccount(ctx context.Context, orgID,
 		if err != nil {
 			return err
 		}
+		keys, err := deleteAccessKeysWhere(ctx, tx, `org_id = ? AND owner_type = 'serviceAccount' AND owner_id = ?`, orgID, id)
+		if err != nil {
+			return err
+		}
 		if _, err := tx.exec(ctx, `DELETE FROM service_accounts WHERE org_id = ? AND id = ?`, orgID, id); err != nil {
 			return fmt.Errorf("delete service account: %w", err)
 		}
 		rev, err = tx.record(ctx, change{
 			orgID: orgID, action: "iam:DeleteServiceAccount",
 			entityType: "service_account", entityID: id, entityName: a.Name, operation: "delete",
-			summary: map[string]any{"name": a.Name, "projectId": a.ProjectID, "deletedGrants": grantSummaries(grants)},
-			also:    grantDeletions(grants),
+			summary: map[string]any{"name": a.Name, "projectId": a.ProjectID, "deletedGrants": grantSummaries(grants), "deletedAccessKeyIds": nonNilSlice(keys)},
+			also:    append(grantDeletions(grants), accessKeyDeletions(keys)...),
 		})
 		return err
 	})

@@ -243,9 +243,7 @@ func (r removedAccess) changes(userID string) []changedEntity {
 	for _, i := range r.invitations {
 		also = append(also, changedEntity{"invitation", i, "update"})
 	}
-	for _, k := range r.accessKeys {
-		also = append(also, changedEntity{"access_key", k, "delete"})
-	}
+	also = append(also, accessKeyDeletions(r.accessKeys)...)
 	return append(also, r.signedOut.changes()...)
 }
 
@@ -277,7 +275,7 @@ func removeUserAccess(ctx context.Context, tx *Tx, orgID, id string) (removedAcc
 	// The keys go too, so each gets one delete row rather than the
 	// update row of a signed-out key.
 	r.signedOut.keys = nil
-	r.accessKeys, err = deleteUserAccessKeys(ctx, tx, orgID, id)
+	r.accessKeys, err = deleteAccessKeysWhere(ctx, tx, `org_id = ? AND owner_type = 'user' AND owner_id = ?`, orgID, id)
 	return r, err
 }
 

@@ -315,6 +315,8 @@ func testServiceAccountsDelete(t *testing.T, open Opener) {
 		{RoleID: "s3e.viewer", Scope: "rn:s3e:" + f.project.ID + ":bucket/logs", Subject: accountSubject(a)},
 		{RoleID: "project.reader", Scope: "project/" + f.project.ID, Subject: accountSubject(keep)},
 	}))(t)
+	key := must(f.s.AccessKeys.CreateAccessKey(ctx, f.org, castellan.AccessKeyCreate{Owner: accountSubject(a), ProjectID: f.project.ID, Name: "ci"}))(t)
+	kept := must(f.s.AccessKeys.CreateAccessKey(ctx, f.org, castellan.AccessKeyCreate{Owner: accountSubject(keep), ProjectID: f.project.ID, Name: "ci"}))(t)
 	rev := must(f.s.ServiceAccounts.DeleteServiceAccount(ctx, f.org, f.project.ID, a.ID))(t)
 	if latest := must(f.s.ChangeLog.Revision(ctx))(t); rev != latest {
 		t.Fatalf("got revision %d, want the store's %d", rev, latest)
@@ -329,8 +331,14 @@ func testServiceAccountsDelete(t *testing.T, open Opener) {
 	if err != nil {
 		t.Fatalf("the other account lost its grant: %v", err)
 	}
-	// One revision: the account and each of its grants, so that replicas
-	// revoke them together.
+	// Its keys go with it, not listed as enabled; the other account's stay.
+	_, err = f.s.AccessKeys.FindAccessKeyByID(ctx, f.org, key.ID)
+	wantCode(t, err, castellan.ENOTFOUND, castellan.CodeAccessKeyNotFound)
+	if keys := listed(f.s.AccessKeys.FindAccessKeys(ctx, f.org, castellan.AccessKeyFilter{}))(t); len(keys) != 1 || keys[0].ID != kept.ID {
+		t.Fatalf("got the organization's keys %+v, want the other account's alone", keys)
+	}
+	// One revision: the account, each of its grants and keys, so that
+	// replicas revoke them together.
 	var got []string
 	for _, c := range must(f.s.ChangeLog.Changes(ctx, rev-1, 10))(t) {
 		if c.Revision != rev {
@@ -338,7 +346,8 @@ func testServiceAccountsDelete(t *testing.T, open Opener) {
 		}
 		got = append(got, c.EntityType+" "+c.EntityID+" "+c.Operation)
 	}
-	want := []string{"service_account " + a.ID + " delete", "grant " + grants[0].ID + " delete", "grant " + grants[1].ID + " delete"}
+	want := []string{"service_account " + a.ID + " delete", "grant " + grants[0].ID + " delete", "grant " + grants[1].ID + " delete",
+		"access_key " + key.ID + " delete"}
 	slices.Sort(got)
 	slices.Sort(want)
 	if !slices.Equal(got, want) {
@@ -346,7 +355,8 @@ func testServiceAccountsDelete(t *testing.T, open Opener) {
 	}
 	events := listed(f.s.Audit.FindAuditEvents(ctx, f.org, castellan.AuditFilter{Action: ptr("iam:DeleteServiceAccount")}))(t)
 	if len(events) != 1 || events[0].Revision != rev || events[0].Target.ID != a.ID || events[0].RequestID != "req-del" ||
-		!strings.Contains(string(events[0].Summary["deletedGrants"]), grants[1].ID) {
+		!strings.Contains(string(events[0].Summary["deletedGrants"]), grants[1].ID) ||
+		string(events[0].Summary["deletedAccessKeyIds"]) != `["`+key.ID+`"]` {
 		t.Fatalf("got events %+v", events)
 	}
 	before := takeSnapshot(t, f.s, f.org)
@@ -370,8 +380,13 @@ func testServiceAccountsDeleteProject(t *testing.T, open Opener) {
 	}
 	items = append(items, castellan.GrantCreate{RoleID: "project.reader", Scope: "project/" + f.other.ID, Subject: accountSubject(survivor)})
 	grants, _ := must2(f.s.Grants.CreateGrants(ctx, f.org, items))(t)
+	key := must(f.s.AccessKeys.CreateAccessKey(ctx, f.org, castellan.AccessKeyCreate{Owner: accountSubject(doomed[0]), ProjectID: f.project.ID, Name: "ci"}))(t)
+	kept := must(f.s.AccessKeys.CreateAccessKey(ctx, f.org, castellan.AccessKeyCreate{Owner: accountSubject(survivor), ProjectID: f.other.ID, Name: "ci"}))(t)
 
 	rev := must(f.s.Projects.DeleteProject(ctx, f.org, f.project.ID))(t)
+	if keys := listed(f.s.AccessKeys.FindAccessKeys(ctx, f.org, castellan.AccessKeyFilter{}))(t); len(keys) != 1 || keys[0].ID != kept.ID {
+		t.Fatalf("got the organization's keys %+v, want the other project's alone", keys)
+	}
 	for _, a := range doomed {
 		_, err := f.s.ServiceAccounts.FindServiceAccountByID(ctx, f.org, a.ID)
 		wantCode(t, err, castellan.ENOTFOUND, castellan.CodeServiceAccountNotFound)
@@ -388,16 +403,18 @@ func testServiceAccountsDeleteProject(t *testing.T, open Opener) {
 		"project " + f.project.ID + " delete",
 		"service_account " + doomed[0].ID + " delete", "service_account " + doomed[1].ID + " delete",
 		"grant " + grants[0].ID + " delete", "grant " + grants[1].ID + " delete",
+		"access_key " + key.ID + " delete",
 	} {
 		if !slices.Contains(got, want) {
 			t.Fatalf("got changes %v, want %q among them", got, want)
 		}
 	}
-	if len(got) != 5 {
-		t.Fatalf("got changes %v, want 5", got)
+	if len(got) != 6 {
+		t.Fatalf("got changes %v, want 6", got)
 	}
 	events := listed(f.s.Audit.FindAuditEvents(ctx, f.org, castellan.AuditFilter{Action: ptr("organizations:DeleteProject")}))(t)
-	if len(events) != 1 || !strings.Contains(string(events[0].Summary["deletedServiceAccounts"]), doomed[1].ID) {
+	if len(events) != 1 || !strings.Contains(string(events[0].Summary["deletedServiceAccounts"]), doomed[1].ID) ||
+		string(events[0].Summary["deletedAccessKeyIds"]) != `["`+key.ID+`"]` {
 		t.Fatalf("got events %+v", events)
 	}
 	// The organization empties as before.
