@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/castellan-iam/castellan"
+	"github.com/castellan-iam/castellan/web"
 	"github.com/danielgtaylor/huma/v2"
 )
 
@@ -21,7 +22,7 @@ type readyOutput struct {
 	}
 }
 
-func (s *Server) registerHealth(mux *http.ServeMux) {
+func (s *Server) registerHealth() {
 	register(s, op{
 		id: "get-health", method: http.MethodGet, path: "/healthz", public: true, storeless: true, tag: "Operations",
 		summary: "Liveness: the process answers", desc: "200 as long as the process answers; it does not ask the store. For liveness probes.",
@@ -35,7 +36,7 @@ func (s *Server) registerHealth(mux *http.ServeMux) {
 		summary: "Readiness: the store answers", desc: "200 with the store's revision when the store answers, 503 store.unavailable otherwise. For readiness probes and load balancers.", errors: []int{http.StatusServiceUnavailable},
 	}, func(ctx context.Context, _ *struct{}) (*readyOutput, error) {
 		if err := s.services.ChangeLog.Ping(ctx); err != nil {
-			loggerFrom(ctx).Warn("not ready", "err", err)
+			web.Logger(ctx).Warn("not ready", "err", err)
 			return nil, castellan.Errorf(castellan.EUNAVAILABLE, castellan.CodeStoreUnavailable, "the store does not answer")
 		}
 		rev, err := s.services.ChangeLog.Revision(ctx)
@@ -46,9 +47,8 @@ func (s *Server) registerHealth(mux *http.ServeMux) {
 		out.Body.Status, out.Body.Revision = "ready", rev
 		return out, nil
 	})
-	// /metrics is Prometheus text, served by promhttp; it is described in
-	// the document by hand.
-	mux.Handle("GET /metrics", s.metrics.handler())
+	// /metrics is Prometheus text, served by web.Plumbing's promhttp
+	// handler; it is described in the document by hand.
 	s.api.OpenAPI().AddOperation(&huma.Operation{
 		OperationID: "get-metrics", Method: http.MethodGet, Path: "/metrics", Tags: []string{"Operations"},
 		Summary: "Prometheus metrics",
@@ -59,7 +59,7 @@ func (s *Server) registerHealth(mux *http.ServeMux) {
 			Description: "Metrics in the Prometheus text exposition format.",
 			Content:     map[string]*huma.MediaType{"text/plain": {Schema: &huma.Schema{Type: huma.TypeString}}},
 		}, "400": {
-			// guardBody refuses query parameters that are not UTF-8 here too.
+			// web.Plumbing refuses query parameters that are not UTF-8 here too.
 			Description: http.StatusText(http.StatusBadRequest),
 			Content:     map[string]*huma.MediaType{"application/problem+json": {Schema: &huma.Schema{Ref: "#/components/schemas/Problem"}}},
 		}},

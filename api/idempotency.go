@@ -19,6 +19,7 @@ import (
 	"strings"
 
 	"github.com/castellan-iam/castellan"
+	"github.com/castellan-iam/castellan/web"
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/google/uuid"
 )
@@ -75,7 +76,7 @@ func newIdempotentRequest(ctx context.Context, key string, r *http.Request, body
 	}
 }
 
-// idempotent makes every POST of the API that carries an Idempotency-Key
+// Idempotent makes every POST of the API that carries an Idempotency-Key
 // safe to retry. Within castellan.IdempotencyWindow, a request whose key
 // its caller used before gets the first answer again (status, body,
 // Content-Type and Location, and Idempotent-Replayed: true) without
@@ -90,7 +91,7 @@ func newIdempotentRequest(ctx context.Context, key string, r *http.Request, body
 // committed but whose answer was never stored (the server stopped in
 // between) is not run again: its retries get 409
 // idempotency.outcome_committed with its revision.
-func (s *Server) idempotent(next http.Handler) http.Handler {
+func (s *Server) Idempotent(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		keys, ok := r.Header[IdempotencyKeyHeader]
 		if !ok || r.Method != http.MethodPost || !strings.HasPrefix(r.URL.Path, "/v1/") {
@@ -109,7 +110,7 @@ func (s *Server) idempotent(next http.Handler) http.Handler {
 		var body []byte
 		if r.Body != nil {
 			var err error
-			// guardBody has read and bounded the body already.
+			// web.Plumbing has read and bounded the body already.
 			if body, err = io.ReadAll(r.Body); err != nil {
 				writeProblem(w, r, castellan.Errorf(castellan.EINVALID, castellan.CodeInvalidJSON, "request body could not be read"))
 				return
@@ -143,7 +144,7 @@ func (s *Server) keepAnswer(w http.ResponseWriter, r *http.Request, req idempote
 	case castellan.ErrorKind(err) == castellan.ENOTFOUND:
 		// Nothing was written: a retry may run again.
 	case err != nil:
-		loggerFrom(ctx).Error("find idempotency record", "err", err)
+		web.Logger(ctx).Error("find idempotency record", "err", err)
 	case rec.ID == req.marker.ID:
 		sealed, err := sealAnswer(req.answerKey, captured.answer(w.Header()))
 		if err == nil {
@@ -152,7 +153,7 @@ func (s *Server) keepAnswer(w http.ResponseWriter, r *http.Request, req idempote
 		if err != nil {
 			// The client still gets its answer; a retry gets
 			// idempotency.outcome_committed.
-			loggerFrom(ctx).Error("save idempotent answer", "err", err)
+			web.Logger(ctx).Error("save idempotent answer", "err", err)
 		}
 	case rec.RequestHash != req.marker.RequestHash || rec.Answer != "":
 		s.replay(w, r, req, rec)

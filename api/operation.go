@@ -52,7 +52,7 @@ func register[I, O any](s *Server, o op, handler func(context.Context, *I) (*O, 
 		DefaultStatus: o.status,
 		Errors:        errs,
 		Metadata:      map[string]any{"action": o.action},
-		// guardBody has read the body under its own deadline; huma's
+		// web.Plumbing has read the body under its own deadline; huma's
 		// (5 s by default) would stay on the connection while the
 		// handler runs and cancel it. Negative means none.
 		BodyReadTimeout: -1,

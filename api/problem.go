@@ -4,12 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"log/slog"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/castellan-iam/castellan"
+	"github.com/castellan-iam/castellan/web"
 	"github.com/danielgtaylor/huma/v2"
 )
 
@@ -38,25 +37,6 @@ func (p *Problem) GetStatus() int { return p.Status }
 // application/problem+json.
 func (p *Problem) ContentType(string) string { return "application/problem+json" }
 
-// statusOf is the one table from error kinds to HTTP statuses.
-var statusOf = map[castellan.Kind]int{
-	castellan.EINVALID:         http.StatusBadRequest,
-	castellan.ENOTFOUND:        http.StatusNotFound,
-	castellan.ECONFLICT:        http.StatusConflict,
-	castellan.EUNAUTHENTICATED: http.StatusUnauthorized,
-	castellan.EFORBIDDEN:       http.StatusForbidden,
-	castellan.EPRECONDITION:    http.StatusPreconditionFailed,
-	castellan.ETOOLARGE:        http.StatusRequestEntityTooLarge,
-	castellan.ERATELIMITED:     http.StatusTooManyRequests,
-	castellan.EINTERNAL:        http.StatusInternalServerError,
-	castellan.EUNAVAILABLE:     http.StatusServiceUnavailable,
-}
-
-// storeRetryAfter is when a client should retry after a 503: soon enough to
-// come back quickly from a failover, late enough not to hammer a store
-// that is recovering.
-const storeRetryAfter = 2 * time.Second
-
 // problemFor turns any error into the problem the client sees. Internal
 // errors are logged with the request ID and shown only as "internal error".
 func problemFor(ctx context.Context, err error) *Problem {
@@ -67,21 +47,12 @@ func problemFor(ctx context.Context, err error) *Problem {
 		}
 		return p
 	}
-	var e *castellan.Error
-	if !errors.As(err, &e) || e.Kind == castellan.EINTERNAL {
-		loggerFrom(ctx).Error("internal error", "err", err)
-		e = castellan.Errorf(castellan.EINTERNAL, castellan.CodeInternal, "internal error; quote the request ID to the operator")
-	}
-	if e.Kind == castellan.EUNAVAILABLE {
-		loggerFrom(ctx).Warn("store unavailable", "err", err)
-	}
-	return newProblem(ctx, statusOf[e.Kind], e.Code, e.Message, e.Fields)
+	e := web.PublicError(ctx, err)
+	return newProblem(ctx, web.Status(e.Kind), e.Code, e.Message, e.Fields)
 }
 
 func newProblem(ctx context.Context, status int, code, detail string, fields []castellan.FieldError) *Problem {
-	if noted, ok := ctx.Value(problemCodeKey{}).(*string); ok {
-		*noted = code
-	}
+	web.NoteErrorCode(ctx, code)
 	return &Problem{
 		Type:      "urn:castellan:problem:" + code,
 		Title:     http.StatusText(status),
@@ -95,7 +66,16 @@ func newProblem(ctx context.Context, status int, code, detail string, fields []c
 
 // writeProblem renders err as problem+json outside huma (middleware).
 func writeProblem(w http.ResponseWriter, r *http.Request, err error) {
+	WriteProblem(w, r, 0, err)
+}
+
+// WriteProblem renders err as the API's problem+json; a status other than
+// 0 replaces the one of err's kind. It is a web.ErrorWriter.
+func WriteProblem(w http.ResponseWriter, r *http.Request, status int, err error) {
 	p := problemFor(r.Context(), err)
+	if status != 0 {
+		p.Status, p.Title = status, http.StatusText(status)
+	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(p.Status)
 	json.NewEncoder(w).Encode(p)
@@ -140,7 +120,7 @@ func humaError(hctx huma.Context, status int, msg string, errs ...error) huma.St
 		return newProblem(ctx, status, castellan.CodeBodyTooLarge, msg, nil)
 	case status >= 500:
 		if len(errs) > 0 {
-			loggerFrom(ctx).Error("internal error", "err", errors.Join(errs...))
+			web.Logger(ctx).Error("internal error", "err", errors.Join(errs...))
 		}
 		return newProblem(ctx, status, castellan.CodeInternal, "internal error; quote the request ID to the operator", nil)
 	}
@@ -185,13 +165,4 @@ func fieldFromDetail(d *huma.ErrorDetail) castellan.FieldError {
 		}
 	}
 	return f
-}
-
-type loggerKey struct{}
-
-func loggerFrom(ctx context.Context) *slog.Logger {
-	if l, ok := ctx.Value(loggerKey{}).(*slog.Logger); ok {
-		return l
-	}
-	return slog.Default()
 }

@@ -1,108 +1,17 @@
 package api
 
 import (
-	"math"
 	"net/http"
-	"net/netip"
-	"strconv"
-	"sync"
 	"time"
 
 	"github.com/castellan-iam/castellan"
+	"github.com/castellan-iam/castellan/web"
 	"github.com/danielgtaylor/huma/v2"
-	"golang.org/x/time/rate"
 )
-
-// RateLimit is a token bucket: Burst requests at once, refilled at
-// PerSecond.
-type RateLimit struct {
-	PerSecond float64
-	Burst     int
-}
-
-// Default limits of POST /v1/tokens. A program exchanges its key once an
-// hour; these leave room for many replicas of it and for retries, and stop
-// a runaway client from turning the exchange, a write, into a flood.
-var (
-	DefaultExchangePerKey    = RateLimit{PerSecond: 1, Burst: 10}
-	DefaultExchangePerSource = RateLimit{PerSecond: 20, Burst: 100}
-	// DefaultSignInPerSource lets an office behind one address sign in
-	// together in the morning, and holds a password sprayer, who tries one
-	// password on many accounts and so never trips a lockout, to one guess
-	// a second.
-	DefaultSignInPerSource = RateLimit{PerSecond: 1, Burst: 30}
-)
-
-// CodeRateLimited is the code of a 429 answer.
-const CodeRateLimited = "request.rate_limited"
-
-// keyedLimiter keeps one token bucket per key (a client address, an access
-// key ID). Buckets that have been full for a while are dropped, so memory
-// stays bounded by the keys active in the last minutes.
-type keyedLimiter struct {
-	limit rate.Limit
-	burst int
-	now   castellan.Clock
-
-	mu      sync.Mutex
-	buckets map[string]*rate.Limiter
-	calls   int
-}
-
-func newKeyedLimiter(l RateLimit, now castellan.Clock) *keyedLimiter {
-	return &keyedLimiter{limit: rate.Limit(l.PerSecond), burst: l.Burst, now: now, buckets: map[string]*rate.Limiter{}}
-}
-
-// sweepEvery is how many calls pass between sweeps of full buckets.
-const sweepEvery = 4096
-
-// allow takes a token from key's bucket; when there is none it returns how
-// long until there will be.
-func (l *keyedLimiter) allow(key string) (bool, time.Duration) {
-	now := l.now()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.calls++; l.calls%sweepEvery == 0 {
-		for k, b := range l.buckets {
-			// A full bucket is the state a new one starts in: dropping it
-			// forgets nothing.
-			if b.TokensAt(now) >= float64(l.burst) {
-				delete(l.buckets, k)
-			}
-		}
-	}
-	b, ok := l.buckets[key]
-	if !ok {
-		b = rate.NewLimiter(l.limit, l.burst)
-		l.buckets[key] = b
-	}
-	if b.AllowN(now, 1) {
-		return true, 0
-	}
-	missing := 1 - b.TokensAt(now)
-	return false, time.Duration(missing / float64(l.limit) * float64(time.Second))
-}
-
-// retryAfter is the Retry-After value of a wait: whole seconds, rounded
-// up, at least 1.
-func retryAfter(wait time.Duration) string {
-	return strconv.Itoa(max(1, int(math.Ceil(wait.Seconds()))))
-}
-
-// sourceBucket is the bucket key of a client address: the address itself
-// for IPv4, its /64 for IPv6, since one client commonly holds a whole /64
-// and could otherwise take a fresh bucket per address.
-func sourceBucket(ip string) string {
-	a, err := netip.ParseAddr(ip)
-	if err != nil || a.Unmap().Is4() {
-		return ip
-	}
-	return netip.PrefixFrom(a, 64).Masked().String()
-}
 
 // rateLimited is the 429 problem with a Retry-After header in whole
 // seconds, rounded up.
 func rateLimited(what string, wait time.Duration) error {
-	err := castellan.Errorf(castellan.ERATELIMITED, CodeRateLimited, "too many requests %s; retry later", what)
-	return huma.ErrorWithHeaders(err, http.Header{"Retry-After": {retryAfter(wait)}})
+	err := castellan.Errorf(castellan.ERATELIMITED, web.CodeRateLimited, "too many requests %s; retry later", what)
+	return huma.ErrorWithHeaders(err, http.Header{"Retry-After": {web.RetryAfter(wait)}})
 }

@@ -1,24 +1,19 @@
 // Package api is Castellan's REST API: resource-oriented routes under /v1,
-// problem+json errors, bearer-token authentication, request IDs, logs and
-// metrics, and an OpenAPI 3.1 document generated from the Go types.
+// problem+json errors, idempotency keys, and an OpenAPI 3.1 document
+// generated from the Go types. Request IDs, logs, metrics, client
+// addresses and bearer tokens are package web's.
 package api
 
 import (
 	"cmp"
-	"crypto/sha256"
-	"log/slog"
 	"net/http"
-	"net/netip"
 	"strconv"
 	"sync"
-	"time"
 
 	"github.com/castellan-iam/castellan"
+	"github.com/castellan-iam/castellan/web"
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // Config is what a Server needs.
@@ -26,16 +21,8 @@ type Config struct {
 	Services castellan.Services
 	// Authorizer decides every request.
 	Authorizer castellan.Authorizer
-	Logger     *slog.Logger
-	// OperatorTokens are operator tokens accepted besides those in the
-	// store (read from --operator-token-file).
-	OperatorTokens []string
 	// Version is reported in the OpenAPI document.
 	Version string
-	// TrustedProxies are the peers whose X-Forwarded-For and gateway
-	// headers (X-Castellan-Source-Vpc, X-Castellan-Source-Vpc-Server) are
-	// believed (--trusted-proxies); from any other peer they are ignored.
-	TrustedProxies []netip.Prefix
 	// DevMailbox, when set, serves GET /v1/dev/mailbox: the outbox's mails
 	// rendered by it, for development without an SMTP server. Leave it
 	// nil when mail is delivered.
@@ -43,78 +30,47 @@ type Config struct {
 	// ExchangePerKey and ExchangePerSource limit POST /v1/tokens per
 	// access key ID and per client address; zero values take
 	// DefaultExchangePerKey and DefaultExchangePerSource.
-	ExchangePerKey, ExchangePerSource RateLimit
-	// SignInPerSource limits console sign-in attempts per client address,
-	// across accounts (the lockout counts per account); zero takes
-	// DefaultSignInPerSource.
-	SignInPerSource RateLimit
-	// Collectors are more metrics for /metrics, such as the token
-	// cache's.
-	Collectors []prometheus.Collector
+	ExchangePerKey, ExchangePerSource web.RateLimit
 	// Clock drives the rate limits; nil means castellan.SystemClock.
 	Clock castellan.Clock
-	// SignIn is the console's sign-in policy: session timeouts and
-	// lockout; the zero value means castellan.DefaultSignInPolicy.
-	SignIn castellan.SignInPolicy
-	// BodyReadTimeout bounds the time a client may take to send a
-	// request body; zero means DefaultBodyReadTimeout. It ends when the
-	// body is read: a slow handler is never cut short by it. Leave
-	// http.Server.ReadTimeout zero, which would not end there.
-	BodyReadTimeout time.Duration
-	// SecureCookies makes every console cookie Secure (and
-	// __Secure-prefixed), as when users reach the server over https
-	// through a TLS-terminating proxy (an https --public-url). Without
-	// it, cookies are Secure on requests that came over TLS, or whose
-	// trusted proxy says X-Forwarded-Proto: https.
-	SecureCookies bool
 }
 
-// Server is the HTTP API. It is an http.Handler.
+// Default limits of POST /v1/tokens. A program exchanges its key once an
+// hour; these leave room for many replicas of it and for retries, and stop
+// a runaway client from turning the exchange, a write, into a flood.
+var (
+	DefaultExchangePerKey    = web.RateLimit{PerSecond: 1, Burst: 10}
+	DefaultExchangePerSource = web.RateLimit{PerSecond: 20, Burst: 100}
+)
+
+// Server is the REST API, registered on a mux that web.Plumbing serves.
 type Server struct {
 	services       castellan.Services
 	authorizer     castellan.Authorizer
-	logger         *slog.Logger
-	operatorHashes [][sha256.Size]byte
 	devMailbox     castellan.MailRenderer
-	signInPolicy   castellan.SignInPolicy
-	secureCookies  bool
-	trustedProxies []netip.Prefix
-	metrics        *metrics
-	exchangePerKey *keyedLimiter
-	exchangePerIP  *keyedLimiter
-	signInPerIP    *keyedLimiter
-	signInKey      signInKey
+	exchangePerKey *web.Limiter
+	exchangePerIP  *web.Limiter
 	api            huma.API
-	// mux names the route of requests answered before it (401s).
-	mux     *http.ServeMux
-	handler http.Handler
 }
 
 // installHumaSettings replaces huma's error constructors and makes its
-// validation match JSON keys exactly; these are package variables of
-// huma, set once per process.
+// validation match JSON keys exactly. huma (v2.37) has no per-API error
+// constructor: NewError and NewErrorWithContext are package variables,
+// and a per-API Transformer sees a body after its status is chosen (huma
+// would answer 422 where the API says 400). So they are set once per
+// process, and this package is the only user of huma in Castellan: the
+// console and any other surface render their own errors without it, and
+// so never inherit problem+json.
 var installHumaSettings sync.Once
 
-// New builds the API with every route registered.
-func New(cfg Config) *Server {
-	s := &Server{services: cfg.Services, authorizer: cfg.Authorizer, logger: cfg.Logger, metrics: newMetrics(cfg.Collectors...), devMailbox: cfg.DevMailbox,
-		trustedProxies: cfg.TrustedProxies, secureCookies: cfg.SecureCookies}
-	if s.logger == nil {
-		s.logger = slog.Default()
-	}
-	if cfg.Clock == nil {
-		cfg.Clock = castellan.SystemClock
-	}
-	s.exchangePerKey = newKeyedLimiter(cmp.Or(cfg.ExchangePerKey, DefaultExchangePerKey), cfg.Clock)
-	s.exchangePerIP = newKeyedLimiter(cmp.Or(cfg.ExchangePerSource, DefaultExchangePerSource), cfg.Clock)
-	s.signInPerIP = newKeyedLimiter(cmp.Or(cfg.SignInPerSource, DefaultSignInPerSource), cfg.Clock)
-	s.signInPolicy = cfg.SignIn
-	if s.signInPolicy == (castellan.SignInPolicy{}) {
-		s.signInPolicy = castellan.DefaultSignInPolicy
-	}
-	for _, t := range cfg.OperatorTokens {
-		s.operatorHashes = append(s.operatorHashes, sha256.Sum256([]byte(t)))
-	}
+// New builds the API and registers every route of it on mux: /v1, the
+// OpenAPI document, /healthz and /readyz. The caller serves mux behind
+// web.Plumbing, with Idempotent around it, and serves GET /metrics, which
+// the document describes.
+func New(mux *http.ServeMux, cfg Config) *Server {
+	s := &Server{services: cfg.Services, authorizer: cfg.Authorizer, devMailbox: cfg.DevMailbox}
+	s.exchangePerKey = web.NewLimiter(cmp.Or(cfg.ExchangePerKey, DefaultExchangePerKey), cfg.Clock)
+	s.exchangePerIP = web.NewLimiter(cmp.Or(cfg.ExchangePerSource, DefaultExchangePerSource), cfg.Clock)
 	installHumaSettings.Do(func() {
 		// Go's decoder matches keys case-insensitively, so {"NAME": …} and
 		// {"name": …, "Name": …} would pass as name; refuse them instead.
@@ -125,7 +81,6 @@ func New(cfg Config) *Server {
 		}
 	})
 
-	mux := http.NewServeMux()
 	hcfg := huma.DefaultConfig("Castellan API", cfg.Version)
 	hcfg.Info.Description = "Identity, access and organization service for cloud platforms. " +
 		"Every call but the health and metrics endpoints needs an `Authorization: Bearer <token>` header. " +
@@ -145,11 +100,8 @@ func New(cfg Config) *Server {
 	hcfg.Security = []map[string][]string{{"bearer": {}}}
 	hcfg.OnAddOperation = append(hcfg.OnAddOperation, documentErrors, documentIdempotency)
 	s.api = humago.New(mux, hcfg)
-	s.mux = mux
 
-	s.registerHealth(mux)
-	s.registerInvitationPage(mux)
-	s.registerConsole(mux)
+	s.registerHealth()
 	s.registerOrganizations()
 	s.registerProjects()
 	s.registerAudit()
@@ -165,12 +117,22 @@ func New(cfg Config) *Server {
 	s.registerAuthorize()
 	s.registerCatalog()
 	s.registerMail()
-
-	// Authentication comes before the body is read: anonymous clients get
-	// their 401 without making the server buffer anything.
-	s.handler = s.observe(s.authenticate(guardBody(cmp.Or(cfg.BodyReadTimeout, DefaultBodyReadTimeout), s.idempotent(recordRoute(mux)))))
 	return s
 }
+
+// anonymousPaths answer without a token.
+var anonymousPaths = map[string]bool{
+	"/healthz": true, "/readyz": true,
+	"/v1/openapi.json": true, "/v1/openapi.yaml": true, "/v1/openapi-3.0.json": true, "/v1/openapi-3.0.yaml": true,
+	// The invitee has no token yet: the link's token is its credential.
+	"/v1/invitations:accept": true,
+	// The access key's ID and secret in the body are the credential.
+	"/v1/tokens": true,
+}
+
+// Anonymous reports whether the API answers path without a bearer token
+// (for web.Config.Anonymous); every other path of it needs one.
+func Anonymous(path string) bool { return anonymousPaths[path] }
 
 // apiTags are the groups of operations in the OpenAPI document; every
 // op's tag is one of them.
@@ -191,9 +153,6 @@ var apiTags = []*huma.Tag{
 	{Name: "Operations", Description: "Health, readiness and metrics, for operators and their probes; no token needed."},
 }
 
-// ServeHTTP serves the API.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
-
 // OpenAPI returns the OpenAPI document of the API.
 func (s *Server) OpenAPI() *huma.OpenAPI { return s.api.OpenAPI() }
 
@@ -209,35 +168,4 @@ func documentErrors(_ *huma.OpenAPI, op *huma.Operation) {
 	for _, status := range []int{http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType} {
 		op.Responses[strconv.Itoa(status)] = &huma.Response{Description: http.StatusText(status), Content: bad.Content}
 	}
-}
-
-type metrics struct {
-	registry *prometheus.Registry
-	requests *prometheus.CounterVec
-	duration *prometheus.HistogramVec
-	errors   *prometheus.CounterVec
-}
-
-func newMetrics(more ...prometheus.Collector) *metrics {
-	m := &metrics{
-		registry: prometheus.NewRegistry(),
-		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "castellan_http_requests_total", Help: "HTTP requests by method, route pattern and status.",
-		}, []string{"method", "route", "status"}),
-		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "castellan_http_request_duration_seconds", Help: "HTTP request latency by method and route pattern.",
-			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
-		}, []string{"method", "route"}),
-		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "castellan_http_errors_total", Help: "Problem answers by stable error code.",
-		}, []string{"code"}),
-	}
-	m.registry.MustRegister(m.requests, m.duration, m.errors,
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	m.registry.MustRegister(more...)
-	return m
-}
-
-func (m *metrics) handler() http.Handler {
-	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})
 }

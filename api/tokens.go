@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/castellan-iam/castellan"
+	"github.com/castellan-iam/castellan/web"
 )
 
 type tokenExchangeBody struct {
@@ -41,13 +42,13 @@ func (s *Server) registerTokens() {
 }
 
 func (s *Server) createToken(ctx context.Context, in *struct{ Body tokenExchangeBody }) (*accessTokenOutput, error) {
-	source := sourceBucket(castellan.RequestInfoFrom(ctx).SourceIP)
-	if ok, wait := s.exchangePerIP.allow(source); !ok {
+	source := web.SourceBucket(castellan.RequestInfoFrom(ctx).SourceIP)
+	if ok, wait := s.exchangePerIP.Allow(source); !ok {
 		return nil, rateLimited("from this address", wait)
 	}
 	// Per key and address: key IDs are not secret, and a stranger's
 	// attempts with a wrong secret must not spend the owner's allowance.
-	if ok, wait := s.exchangePerKey.allow(in.Body.KeyID + " " + source); !ok {
+	if ok, wait := s.exchangePerKey.Allow(in.Body.KeyID + " " + source); !ok {
 		return nil, rateLimited("for this access key", wait)
 	}
 	t, err := s.services.AccessKeys.ExchangeAccessKey(ctx, in.Body.KeyID, in.Body.Secret)

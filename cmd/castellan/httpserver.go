@@ -8,7 +8,7 @@ import (
 // httpTimeouts are the deadlines of the HTTP server.
 type httpTimeouts struct {
 	// readHeader bounds reading a request's headers; bodyRead its body
-	// (api.Config.BodyReadTimeout); write the time from the end of the
+	// (web.Config.BodyReadTimeout); write the time from the end of the
 	// headers to the end of the answer; idle a keep-alive connection's
 	// wait for the next request.
 	readHeader, bodyRead, write, idle time.Duration

@@ -13,8 +13,6 @@ import (
 	"time"
 
 	"github.com/castellan-iam/castellan"
-	"github.com/castellan-iam/castellan/api"
-	"github.com/castellan-iam/castellan/authz"
 	"github.com/castellan-iam/castellan/sqlstore"
 )
 
@@ -82,9 +80,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	mailCtx, stopMail := context.WithCancel(ctx)
 	waitMail := mailer.start(mailCtx)
 	defer func() { stopMail(); waitMail() }()
-	srv := newHTTPServer(api.Config{Services: services, Logger: log, OperatorTokens: operatorTokens, TrustedProxies: trustedProxies,
-		DevMailbox: mailer.devMailbox, SignIn: policy, Collectors: append(append(cacheMetrics, queries, buildInfo()), storeMetrics(db)...),
-		SecureCookies: mailer.secureCookies}, httpTimeouts)
+	srv := newHTTPServer(surfaces{services: services, logger: log, operatorTokens: operatorTokens, trustedProxies: trustedProxies,
+		devMailbox: mailer.devMailbox, signIn: policy, collectors: append(append(cacheMetrics, queries, buildInfo()), storeMetrics(db)...),
+		secureCookies: mailer.secureCookies}, httpTimeouts)
 	log.Info("listening", "addr", "http://"+ln.Addr().String(), "database", db.Dialect(), "mail", mailer.transport, "version", version())
 	// The address on stdout is for whoever started the server (a script,
 	// a test); with JSON logs it is a JSON line too, for log shippers.
@@ -114,24 +112,17 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	return nil
 }
 
-// newHTTPServer serves the API of cfg, adding the authorizer over its
-// services and the version, with the given timeouts.
-func newHTTPServer(cfg api.Config, timeouts httpTimeouts) *http.Server {
-	services := cfg.Services
-	cfg.Authorizer = &authz.Authorizer{
-		Grants: services.Grants, Groups: services.Groups, Roles: services.Roles, Projects: services.Projects,
-		ServiceAccounts: services.ServiceAccounts, Catalog: services.Catalog, Now: castellan.SystemClock,
-	}
-	cfg.Version = version()
-	cfg.BodyReadTimeout = timeouts.bodyRead
+// newHTTPServer serves the surfaces of cfg with the given timeouts.
+func newHTTPServer(cfg surfaces, timeouts httpTimeouts) *http.Server {
+	cfg.bodyReadTimeout = timeouts.bodyRead
 	// No ReadTimeout: its deadline would stay on the connection while the
-	// handler runs and cancel the request (see api.Config.BodyReadTimeout).
+	// handler runs and cancel the request (see web.Config.BodyReadTimeout).
 	return &http.Server{
-		Handler:           api.New(cfg),
+		Handler:           cfg.handler(),
 		ReadHeaderTimeout: timeouts.readHeader,
 		WriteTimeout:      timeouts.write,
 		IdleTimeout:       timeouts.idle,
-		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
+		ErrorLog:          slog.NewLogLogger(cfg.logger.Handler(), slog.LevelWarn),
 	}
 }
 

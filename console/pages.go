@@ -1,4 +1,4 @@
-package api
+package console
 
 import (
 	"net/http"
@@ -6,7 +6,7 @@ import (
 	"github.com/castellan-iam/castellan"
 )
 
-func (s *Server) homePage(w http.ResponseWriter, r *http.Request, c *consoleRequest) {
+func (s *Console) homePage(w http.ResponseWriter, r *http.Request, c *consoleRequest) {
 	org, err := s.services.Organizations.FindOrganizationByID(r.Context(), c.user.OrganizationID)
 	if err != nil {
 		renderConsoleError(w, r, err)
@@ -17,7 +17,7 @@ func (s *Server) homePage(w http.ResponseWriter, r *http.Request, c *consoleRequ
 	renderConsole(r.Context(), w, http.StatusOK, "home", p)
 }
 
-func (s *Server) sessionsPage(w http.ResponseWriter, r *http.Request, c *consoleRequest) {
+func (s *Console) sessionsPage(w http.ResponseWriter, r *http.Request, c *consoleRequest) {
 	list, err := s.services.Sessions.FindSessions(r.Context(), c.user.OrganizationID, c.user.ID)
 	if err != nil {
 		renderConsoleError(w, r, err)
@@ -30,7 +30,7 @@ func (s *Server) sessionsPage(w http.ResponseWriter, r *http.Request, c *console
 
 // revokeSessionForm ends one of the user's own sessions; only its own
 // are found.
-func (s *Server) revokeSessionForm(w http.ResponseWriter, r *http.Request, c *consoleRequest) {
+func (s *Console) revokeSessionForm(w http.ResponseWriter, r *http.Request, c *consoleRequest) {
 	id := r.PostForm.Get("session")
 	if err := castellan.CheckID("session", id); err != nil {
 		renderConsoleError(w, r, err)
@@ -48,7 +48,7 @@ func (s *Server) revokeSessionForm(w http.ResponseWriter, r *http.Request, c *co
 	seeOther(w, consolePath+"/sessions")
 }
 
-func (s *Server) revokeOtherSessionsForm(w http.ResponseWriter, r *http.Request, c *consoleRequest) {
+func (s *Console) revokeOtherSessionsForm(w http.ResponseWriter, r *http.Request, c *consoleRequest) {
 	if _, err := s.services.Sessions.RevokeOtherSessions(r.Context(), c.user.OrganizationID, c.user.ID, c.session.ID); err != nil {
 		renderConsoleError(w, r, err)
 		return
@@ -56,7 +56,7 @@ func (s *Server) revokeOtherSessionsForm(w http.ResponseWriter, r *http.Request,
 	seeOther(w, consolePath+"/sessions")
 }
 
-func (s *Server) signOut(w http.ResponseWriter, r *http.Request, c *consoleRequest) {
+func (s *Console) signOut(w http.ResponseWriter, r *http.Request, c *consoleRequest) {
 	if err := s.services.Sessions.SignOut(r.Context(), c.user.OrganizationID, c.session.ID); err != nil {
 		renderConsoleError(w, r, err)
 		return

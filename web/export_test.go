@@ -1,4 +1,4 @@
-package api
+package web
 
 // DuplicateKey exposes duplicateKey to the fuzz test.
 var DuplicateKey = duplicateKey

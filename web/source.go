@@ -1,4 +1,4 @@
-package api
+package web
 
 import (
 	"net"
@@ -28,13 +28,13 @@ const maxGatewayValue = 64
 // If every entry is trusted, the leftmost is the client; an entry that is
 // not an address leaves the client unknown (""), which no IP allow source
 // matches. The gateway headers are read from a trusted peer only.
-func (s *Server) requestSource(r *http.Request) castellan.RequestInfo {
+func (p *Plumbing) requestSource(r *http.Request) castellan.RequestInfo {
 	peer := peerAddr(r)
 	if !peer.IsValid() {
 		return castellan.RequestInfo{SourceIP: r.RemoteAddr}
 	}
 	info := castellan.RequestInfo{SourceIP: peer.String()}
-	if !s.trusted(peer) {
+	if !p.trusted(peer) {
 		return info
 	}
 	client := peer
@@ -46,7 +46,7 @@ func (s *Server) requestSource(r *http.Request) castellan.RequestInfo {
 			break
 		}
 		client = a
-		if !s.trusted(a) {
+		if !p.trusted(a) {
 			break
 		}
 	}
@@ -60,8 +60,22 @@ func (s *Server) requestSource(r *http.Request) castellan.RequestInfo {
 }
 
 // trusted reports whether a is inside one of the trusted proxy ranges.
-func (s *Server) trusted(a netip.Addr) bool {
-	return slices.ContainsFunc(s.trustedProxies, func(p netip.Prefix) bool { return p.Contains(a) })
+func (p *Plumbing) trusted(a netip.Addr) bool {
+	return slices.ContainsFunc(p.trustedProxies, func(prefix netip.Prefix) bool { return prefix.Contains(a) })
+}
+
+// HTTPS reports whether the client reached the server over https: the
+// request came over TLS, or a trusted proxy says so in X-Forwarded-Proto
+// (its first entry, the scheme the client used).
+func (p *Plumbing) HTTPS(r *http.Request) bool {
+	if r.TLS != nil {
+		return true
+	}
+	if peer := peerAddr(r); !peer.IsValid() || !p.trusted(peer) {
+		return false
+	}
+	proto, _, _ := strings.Cut(r.Header.Get("X-Forwarded-Proto"), ",")
+	return strings.EqualFold(strings.TrimSpace(proto), "https")
 }
 
 // peerAddr is the address of the connection's other end, unmapped and

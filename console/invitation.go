@@ -1,4 +1,4 @@
-package api
+package console
 
 import (
 	"context"
@@ -6,7 +6,11 @@ import (
 	"net/http"
 
 	"github.com/castellan-iam/castellan"
+	"github.com/castellan-iam/castellan/web"
 )
+
+// invitationPath is where the invitation page is.
+const invitationPath = "/invitations/accept"
 
 // invitationPage is the page an invitation mail links to: the invitee
 // sets its initial password there. It needs no JavaScript; the form posts
@@ -34,14 +38,14 @@ type invitationPageData struct {
 }
 
 // registerInvitationPage serves the page behind the invitation link.
-func (s *Server) registerInvitationPage(mux *http.ServeMux) {
-	mux.HandleFunc("GET /invitations/accept", func(w http.ResponseWriter, r *http.Request) {
+func (s *Console) registerInvitationPage(mux *http.ServeMux) {
+	mux.HandleFunc("GET "+invitationPath, func(w http.ResponseWriter, r *http.Request) {
 		renderInvitationPage(w, http.StatusOK, invitationPageData{Token: r.URL.Query().Get("token")})
 	})
-	mux.HandleFunc("POST /invitations/accept", s.acceptInvitationForm)
+	mux.HandleFunc("POST "+invitationPath, s.acceptInvitationForm)
 }
 
-func (s *Server) acceptInvitationForm(w http.ResponseWriter, r *http.Request) {
+func (s *Console) acceptInvitationForm(w http.ResponseWriter, r *http.Request) {
 	if err := r.ParseForm(); err != nil {
 		renderInvitationPage(w, http.StatusBadRequest, invitationPageData{Error: "The form could not be read."})
 		return
@@ -55,41 +59,23 @@ func (s *Server) acceptInvitationForm(w http.ResponseWriter, r *http.Request) {
 	}
 	u, err := s.services.Users.AcceptInvitation(r.Context(), data.Token, password)
 	if err != nil {
-		p := problemFor(r.Context(), err)
-		data.Error = p.Detail
-		if p.Code != castellan.CodeUnsafePassword {
+		status, msg := publicError(r.Context(), err)
+		data.Error = msg
+		if castellan.ErrorCode(err) != castellan.CodeUnsafePassword {
 			data.Token = "" // the link itself is no good: no form to retry with
 		}
-		renderInvitationPage(w, p.Status, data)
+		renderInvitationPage(w, status, data)
 		return
 	}
-	loggerFrom(r.Context()).Info("invitation accepted", "user", u.ID)
+	web.Logger(r.Context()).Info("invitation accepted", "user", u.ID)
 	renderInvitationPage(w, http.StatusOK, invitationPageData{Done: true, LoginID: u.LoginID})
 }
 
 // renderInvitationPage writes the page. The link's token is in the URL:
 // no referrer may carry it elsewhere, and the page loads nothing.
 func renderInvitationPage(w http.ResponseWriter, status int, data invitationPageData) {
-	startPage(w, status, pageCSP)
+	web.StartPage(w, status, web.PageCSP)
 	if err := invitationPage.Execute(w, data); err != nil {
-		loggerFrom(context.Background()).Error("invitation page", "err", err)
+		web.Logger(context.Background()).Error("invitation page", "err", err)
 	}
-}
-
-// pageCSP is the policy of the server-rendered pages: they run no
-// script, load nothing, post forms only here and are never framed.
-const pageCSP = "default-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-
-// startPage writes the status and headers of a server-rendered HTML page
-// under the content security policy csp. No page sends a referrer: its
-// URL may hold a secret (an invitation link) and the console's pages say
-// who is signed in.
-func startPage(w http.ResponseWriter, status int, csp string) {
-	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Referrer-Policy", "no-referrer")
-	h.Set("Content-Security-Policy", csp)
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("X-Frame-Options", "DENY")
-	w.WriteHeader(status)
 }

@@ -1,4 +1,4 @@
-package api
+package console
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/castellan-iam/castellan"
+	"github.com/castellan-iam/castellan/web"
 )
 
 // signInFailedText is the one message of every failed sign-in, whatever
@@ -38,7 +39,7 @@ func (k *signInKey) get(ctx context.Context, sessions castellan.SessionService) 
 
 // signInToken returns the sign-in form's token for the browser's sign-in
 // cookie, which it is given first when it has none.
-func (s *Server) signInToken(w http.ResponseWriter, r *http.Request) (string, error) {
+func (s *Console) signInToken(w http.ResponseWriter, r *http.Request) (string, error) {
 	v, ok := s.cookie(r, signInCookie)
 	if b, err := base64.RawURLEncoding.DecodeString(v); !ok || err != nil || len(b) != 32 {
 		v = randomToken()
@@ -51,7 +52,7 @@ func (s *Server) signInToken(w http.ResponseWriter, r *http.Request) (string, er
 // value: an HMAC of it under the server's key. Only the server can mint
 // a pair, so a cookie planted in the browser (by a sibling domain, or
 // over plain http) with a token of the planter's choice is refused.
-func (s *Server) signInTokenOf(ctx context.Context, cookie string) (string, error) {
+func (s *Console) signInTokenOf(ctx context.Context, cookie string) (string, error) {
 	key, err := s.signInKey.get(ctx, s.services.Sessions)
 	if err != nil {
 		return "", err
@@ -59,7 +60,7 @@ func (s *Server) signInTokenOf(ctx context.Context, cookie string) (string, erro
 	return macToken(key, "castellan console sign-in "+cookie), nil
 }
 
-func (s *Server) signInPage(w http.ResponseWriter, r *http.Request) {
+func (s *Console) signInPage(w http.ResponseWriter, r *http.Request) {
 	token, err := s.signInToken(w, r)
 	if err != nil {
 		renderConsoleError(w, r, err)
@@ -72,7 +73,7 @@ func (s *Server) signInPage(w http.ResponseWriter, r *http.Request) {
 // form is protected against login CSRF by the same-site check and a
 // token bound to the sign-in cookie under the server's key: a page of
 // another site cannot sign the browser in to an account of its choosing.
-func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
+func (s *Console) signIn(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	if err := readForm(r); err != nil {
 		renderConsoleError(w, r, err)
@@ -90,8 +91,8 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 		renderConsoleError(w, r, errCSRF)
 		return
 	}
-	if ok, wait := s.signInPerIP.allow(sourceBucket(castellan.RequestInfoFrom(ctx).SourceIP)); !ok {
-		w.Header().Set("Retry-After", retryAfter(wait))
+	if ok, wait := s.signInPerIP.Allow(web.SourceBucket(castellan.RequestInfoFrom(ctx).SourceIP)); !ok {
+		w.Header().Set("Retry-After", web.RetryAfter(wait))
 		renderConsole(ctx, w, http.StatusTooManyRequests, "sign-in", consolePage{CSRF: signInCSRF,
 			Error: "Too many sign-in attempts from this address. Wait a little and try again."})
 		return
@@ -124,7 +125,7 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 
 // firstStep is where a session starts: the second factor when the user
 // has one or must have one, else what comes after it.
-func (s *Server) firstStep(r *http.Request, u *castellan.User) (castellan.SessionState, error) {
+func (s *Console) firstStep(r *http.Request, u *castellan.User) (castellan.SessionState, error) {
 	st, err := s.services.MFA.MFAStatus(r.Context(), u.OrganizationID, u.ID)
 	if err != nil {
 		return "", err
@@ -145,7 +146,7 @@ func afterMFA(u *castellan.User) castellan.SessionState {
 }
 
 // advance moves the session to state and the browser to its page.
-func (s *Server) advance(w http.ResponseWriter, r *http.Request, c *consoleRequest, state castellan.SessionState) {
+func (s *Console) advance(w http.ResponseWriter, r *http.Request, c *consoleRequest, state castellan.SessionState) {
 	if err := s.services.Sessions.AdvanceSession(r.Context(), c.user.OrganizationID, c.session.ID, state); err != nil {
 		renderConsoleError(w, r, err)
 		return
@@ -153,7 +154,7 @@ func (s *Server) advance(w http.ResponseWriter, r *http.Request, c *consoleReque
 	seeOther(w, stepPath(state))
 }
 
-func (s *Server) mfaPage(w http.ResponseWriter, r *http.Request, c *consoleRequest) {
+func (s *Console) mfaPage(w http.ResponseWriter, r *http.Request, c *consoleRequest) {
 	st, err := s.services.MFA.MFAStatus(r.Context(), c.user.OrganizationID, c.user.ID)
 	if err != nil {
 		renderConsoleError(w, r, err)
@@ -170,7 +171,7 @@ func (s *Server) mfaPage(w http.ResponseWriter, r *http.Request, c *consoleReque
 // lockout in the same transaction, with the lock and the session checked
 // there too, so that parallel requests get no more guesses than one after
 // the other.
-func (s *Server) verifyMFA(w http.ResponseWriter, r *http.Request, c *consoleRequest) {
+func (s *Console) verifyMFA(w http.ResponseWriter, r *http.Request, c *consoleRequest) {
 	err := s.services.MFA.VerifyMFA(r.Context(), c.user.OrganizationID, c.user.ID, c.session.ID, r.PostForm.Get("code"), s.signInPolicy)
 	switch {
 	case err == nil:
@@ -193,7 +194,7 @@ func (s *Server) verifyMFA(w http.ResponseWriter, r *http.Request, c *consoleReq
 
 // signInEnded answers the request whose failure locked the account: the
 // sign-in is over (the store ended the session).
-func (s *Server) signInEnded(w http.ResponseWriter, r *http.Request) {
+func (s *Console) signInEnded(w http.ResponseWriter, r *http.Request) {
 	s.setCookie(w, r, sessionCookie, "", true)
 	token, err := s.signInToken(w, r)
 	if err != nil {
@@ -206,7 +207,7 @@ func (s *Server) signInEnded(w http.ResponseWriter, r *http.Request) {
 // mfaRefused counts a wrong code towards the lockout. When that locks the
 // account the sign-in ends (the store has ended the session); otherwise
 // retry shows the step again.
-func (s *Server) mfaRefused(w http.ResponseWriter, r *http.Request, c *consoleRequest, retry func()) {
+func (s *Console) mfaRefused(w http.ResponseWriter, r *http.Request, c *consoleRequest, retry func()) {
 	locked, err := s.services.Sessions.RecordMFAFailure(r.Context(), c.user.OrganizationID, c.user.ID, s.signInPolicy)
 	switch {
 	case err != nil:
@@ -221,7 +222,7 @@ func (s *Server) mfaRefused(w http.ResponseWriter, r *http.Request, c *consoleRe
 // enrolling reports whether the session's user has no factor yet and so
 // may see the setup pages; otherwise it has answered: an enrolled user
 // goes to the code page.
-func (s *Server) enrolling(w http.ResponseWriter, r *http.Request, c *consoleRequest) bool {
+func (s *Console) enrolling(w http.ResponseWriter, r *http.Request, c *consoleRequest) bool {
 	st, err := s.services.MFA.MFAStatus(r.Context(), c.user.OrganizationID, c.user.ID)
 	if err != nil {
 		renderConsoleError(w, r, err)
@@ -234,7 +235,7 @@ func (s *Server) enrolling(w http.ResponseWriter, r *http.Request, c *consoleReq
 	return true
 }
 
-func (s *Server) mfaSetupPage(w http.ResponseWriter, r *http.Request, c *consoleRequest) {
+func (s *Console) mfaSetupPage(w http.ResponseWriter, r *http.Request, c *consoleRequest) {
 	if !s.enrolling(w, r, c) {
 		return
 	}
@@ -253,7 +254,7 @@ func (s *Server) mfaSetupPage(w http.ResponseWriter, r *http.Request, c *console
 }
 
 // restartMFASetup replaces the pending key with a new one ("Start over").
-func (s *Server) restartMFASetup(w http.ResponseWriter, r *http.Request, c *consoleRequest) {
+func (s *Console) restartMFASetup(w http.ResponseWriter, r *http.Request, c *consoleRequest) {
 	if !s.enrolling(w, r, c) {
 		return
 	}
@@ -265,7 +266,7 @@ func (s *Server) restartMFASetup(w http.ResponseWriter, r *http.Request, c *cons
 }
 
 // renderMFASetup begins a new TOTP enrolment and shows its key.
-func (s *Server) renderMFASetup(w http.ResponseWriter, r *http.Request, c *consoleRequest, status int, msg string) {
+func (s *Console) renderMFASetup(w http.ResponseWriter, r *http.Request, c *consoleRequest, status int, msg string) {
 	setup, err := s.services.MFA.BeginTOTP(r.Context(), c.user.OrganizationID, c.user.ID)
 	if err != nil {
 		renderConsoleError(w, r, err)
@@ -275,14 +276,14 @@ func (s *Server) renderMFASetup(w http.ResponseWriter, r *http.Request, c *conso
 }
 
 // showMFASetup shows the key of an enrolment.
-func (s *Server) showMFASetup(w http.ResponseWriter, r *http.Request, c *consoleRequest, setup *castellan.TOTPSetup, status int, msg string) {
+func (s *Console) showMFASetup(w http.ResponseWriter, r *http.Request, c *consoleRequest, setup *castellan.TOTPSetup, status int, msg string) {
 	p := c.page()
 	p.Setup, p.Error = setup, msg
 	p.QRCode = template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(setup.QRCodePNG))
 	renderConsole(r.Context(), w, status, "mfa-setup", p)
 }
 
-func (s *Server) confirmMFASetup(w http.ResponseWriter, r *http.Request, c *consoleRequest) {
+func (s *Console) confirmMFASetup(w http.ResponseWriter, r *http.Request, c *consoleRequest) {
 	codes, err := s.services.MFA.ConfirmTOTP(r.Context(), c.user.OrganizationID, c.user.ID, r.PostForm.Get("code"))
 	switch castellan.ErrorKind(err) {
 	case "":
@@ -310,7 +311,7 @@ func (s *Server) confirmMFASetup(w http.ResponseWriter, r *http.Request, c *cons
 	renderConsole(r.Context(), w, http.StatusOK, "recovery-codes", p)
 }
 
-func (s *Server) passwordPage(w http.ResponseWriter, r *http.Request, c *consoleRequest) {
+func (s *Console) passwordPage(w http.ResponseWriter, r *http.Request, c *consoleRequest) {
 	p := c.page()
 	p.RequireCurrent = c.session.State == castellan.SessionComplete
 	renderConsole(r.Context(), w, http.StatusOK, "password", p)
@@ -319,7 +320,7 @@ func (s *Server) passwordPage(w http.ResponseWriter, r *http.Request, c *console
 // changePassword sets a new password: forced (the session's step, no
 // current password asked: it was given a moment ago) or voluntary (the
 // current one is asked, so a borrowed session cannot take the account).
-func (s *Server) changePassword(w http.ResponseWriter, r *http.Request, c *consoleRequest) {
+func (s *Console) changePassword(w http.ResponseWriter, r *http.Request, c *consoleRequest) {
 	ctx := r.Context()
 	p := c.page()
 	p.RequireCurrent = c.session.State == castellan.SessionComplete
@@ -336,9 +337,9 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request, c *conso
 		return
 	}
 	if err != nil {
-		prob := problemFor(ctx, err)
-		p.Error = prob.Detail
-		renderConsole(ctx, w, prob.Status, "password", p)
+		status, msg := publicError(ctx, err)
+		p.Error = msg
+		renderConsole(ctx, w, status, "password", p)
 		return
 	}
 	if !p.RequireCurrent {

@@ -1,6 +1,12 @@
-package api
+// Package console is Castellan's web console: server-rendered pages under
+// /console (html/template, no JavaScript), its sign-in, sessions and
+// CSRF protection, and the invitation page. It renders errors as its own
+// HTML pages from castellan.Error; request IDs, logs, client addresses
+// and session checks are package web's.
+package console
 
 import (
+	"cmp"
 	"context"
 	"crypto/hmac"
 	"crypto/rand"
@@ -15,9 +21,9 @@ import (
 	"unicode/utf8"
 
 	"github.com/castellan-iam/castellan"
+	"github.com/castellan-iam/castellan/web"
 )
 
-// The web console: server-rendered pages under /console, no JavaScript.
 // A session is a cookie holding a random secret (the store keeps its
 // hash); every form carries a CSRF token derived from that secret, and
 // the sign-in form, before any session exists, a double-submit token.
@@ -27,10 +33,67 @@ const (
 	sessionCookie = "castellan_session"
 	// signInCookie holds the sign-in form's double-submit token.
 	signInCookie = "castellan_sign_in"
-	consolePath  = "/console"
+	// Path is where the console's pages are.
+	Path        = "/console"
+	consolePath = Path
 )
 
-//go:embed templates/console/*.html
+// Config is what a Console needs.
+type Config struct {
+	Services castellan.Services
+	// Web authenticates sessions and tells where requests come from.
+	Web *web.Plumbing
+	// SignIn is the sign-in policy: session timeouts and lockout; the
+	// zero value means castellan.DefaultSignInPolicy.
+	SignIn castellan.SignInPolicy
+	// SignInPerSource limits sign-in attempts per client address, across
+	// accounts (the lockout counts per account); zero takes
+	// DefaultSignInPerSource.
+	SignInPerSource web.RateLimit
+	// Clock drives the rate limit; nil means castellan.SystemClock.
+	Clock castellan.Clock
+	// SecureCookies makes every console cookie Secure (and
+	// __Secure-prefixed), as when users reach the server over https
+	// through a TLS-terminating proxy (an https --public-url). Without
+	// it, cookies are Secure on requests that came over TLS, or whose
+	// trusted proxy says X-Forwarded-Proto: https.
+	SecureCookies bool
+}
+
+// DefaultSignInPerSource lets an office behind one address sign in
+// together in the morning, and holds a password sprayer, who tries one
+// password on many accounts and so never trips a lockout, to one guess a
+// second.
+var DefaultSignInPerSource = web.RateLimit{PerSecond: 1, Burst: 30}
+
+// Console serves the console's pages and the invitation page.
+type Console struct {
+	services      castellan.Services
+	web           *web.Plumbing
+	signInPolicy  castellan.SignInPolicy
+	secureCookies bool
+	signInPerIP   *web.Limiter
+	signInKey     signInKey
+}
+
+// New builds the console of cfg.
+func New(cfg Config) *Console {
+	c := &Console{services: cfg.Services, web: cfg.Web, signInPolicy: cfg.SignIn, secureCookies: cfg.SecureCookies,
+		signInPerIP: web.NewLimiter(cmp.Or(cfg.SignInPerSource, DefaultSignInPerSource), cfg.Clock)}
+	if c.signInPolicy == (castellan.SignInPolicy{}) {
+		c.signInPolicy = castellan.DefaultSignInPolicy
+	}
+	return c
+}
+
+// Anonymous reports whether the console serves path: its pages
+// authenticate by their session cookie, the invitation page by the
+// link's token, never by a bearer token (for web.Config.Anonymous).
+func Anonymous(path string) bool {
+	return path == consolePath || strings.HasPrefix(path, consolePath+"/") || path == invitationPath
+}
+
+//go:embed templates/*.html
 var consoleFiles embed.FS
 
 // consoleStyle is the console's one style sheet, inline: the CSP allows
@@ -45,7 +108,7 @@ code.wrap{word-break:break-all}ul.codes{columns:2;font-size:1.1rem}`
 var (
 	// consoleCSP allows the inline style sheet, by its hash, and nothing
 	// else.
-	consoleCSP = pageCSP + "; style-src 'sha256-" + styleHash() + "'"
+	consoleCSP = web.PageCSP + "; style-src 'sha256-" + styleHash() + "'"
 	// consoleImagesCSP adds data: images, for the QR code of the MFA
 	// setup page.
 	consoleImagesCSP = consoleCSP + "; img-src data:"
@@ -59,10 +122,10 @@ func styleHash() string {
 
 // parseConsolePages parses each page with the layout.
 func parseConsolePages() map[string]*template.Template {
-	layout := template.Must(template.New("layout.html").ParseFS(consoleFiles, "templates/console/layout.html"))
+	layout := template.Must(template.New("layout.html").ParseFS(consoleFiles, "templates/layout.html"))
 	pages := map[string]*template.Template{}
 	for _, name := range []string{"sign-in", "mfa", "mfa-setup", "recovery-codes", "password", "home", "sessions", "error"} {
-		pages[name] = template.Must(template.Must(layout.Clone()).ParseFS(consoleFiles, "templates/console/"+name+".html"))
+		pages[name] = template.Must(template.Must(layout.Clone()).ParseFS(consoleFiles, "templates/"+name+".html"))
 	}
 	return pages
 }
@@ -98,26 +161,30 @@ func renderConsole(ctx context.Context, w http.ResponseWriter, status int, name 
 	if data.Setup != nil {
 		csp = consoleImagesCSP
 	}
-	startPage(w, status, csp)
+	web.StartPage(w, status, csp)
 	if err := consolePages[name].Execute(w, data); err != nil {
-		loggerFrom(ctx).Error("console page", "page", name, "err", err)
+		web.Logger(ctx).Error("console page", "page", name, "err", err)
 	}
 }
 
-// renderConsoleError renders err as the console's error page, with the
-// status and message the API would give it.
+// publicError is err as the console shows it: its HTTP status and the
+// message a user may read (internal errors are logged and hidden), with
+// its code noted for the metrics.
+func publicError(ctx context.Context, err error) (int, string) {
+	e := web.PublicError(ctx, err)
+	web.NoteErrorCode(ctx, e.Code)
+	return web.Status(e.Kind), e.Message
+}
+
+// renderConsoleError renders err as the console's error page.
 func renderConsoleError(w http.ResponseWriter, r *http.Request, err error) {
-	p := problemFor(r.Context(), err)
-	renderConsole(r.Context(), w, p.Status, "error", consolePage{ErrorTitle: http.StatusText(p.Status), Error: p.Detail, RequestID: p.RequestID})
+	status, msg := publicError(r.Context(), err)
+	renderConsole(r.Context(), w, status, "error", consolePage{ErrorTitle: http.StatusText(status), Error: msg,
+		RequestID: castellan.RequestInfoFrom(r.Context()).RequestID})
 }
 
 var errCSRF = castellan.Errorf(castellan.EFORBIDDEN, castellan.CodeCSRFFailed,
 	"the form is stale or was sent from another site; reload the page and try again")
-
-// isConsolePath reports whether the console, not the API, serves path.
-func isConsolePath(path string) bool {
-	return path == consolePath || strings.HasPrefix(path, consolePath+"/")
-}
 
 // randomToken returns 32 random bytes in base64url.
 func randomToken() string {
@@ -185,18 +252,11 @@ func readForm(r *http.Request) error {
 }
 
 // secureRequest reports whether the browser reached the server over
-// https: the request came over TLS, the server is configured to be
-// reached over https only (SecureCookies), or a trusted proxy says so in
-// X-Forwarded-Proto (its first entry, the scheme the client used).
-func (s *Server) secureRequest(r *http.Request) bool {
-	if r.TLS != nil || s.secureCookies {
-		return true
-	}
-	if peer := peerAddr(r); !peer.IsValid() || !s.trusted(peer) {
-		return false
-	}
-	proto, _, _ := strings.Cut(r.Header.Get("X-Forwarded-Proto"), ",")
-	return strings.EqualFold(strings.TrimSpace(proto), "https")
+// https: the server is configured to be reached over https only
+// (SecureCookies), or the request came over TLS or through a trusted
+// proxy that says so (web.Plumbing.HTTPS).
+func (s *Console) secureRequest(r *http.Request) bool {
+	return s.secureCookies || s.web.HTTPS(r)
 }
 
 // cookieName is the name of a console cookie on r: over https it has the
@@ -204,7 +264,7 @@ func (s *Server) secureRequest(r *http.Request) bool {
 // https, so that a page served over plain http cannot set or overwrite
 // it. (__Host- would need Path=/; the console's cookies are for /console
 // only.)
-func (s *Server) cookieName(r *http.Request, name string) string {
+func (s *Console) cookieName(r *http.Request, name string) string {
 	if s.secureRequest(r) {
 		return "__Secure-" + name
 	}
@@ -212,7 +272,7 @@ func (s *Server) cookieName(r *http.Request, name string) string {
 }
 
 // cookie returns the value of the console cookie name on r.
-func (s *Server) cookie(r *http.Request, name string) (string, bool) {
+func (s *Console) cookie(r *http.Request, name string) (string, bool) {
 	c, err := r.Cookie(s.cookieName(r, name))
 	if err != nil {
 		return "", false
@@ -223,19 +283,13 @@ func (s *Server) cookie(r *http.Request, name string) (string, bool) {
 // setCookie sets a console cookie: HttpOnly, SameSite=Lax, for /console
 // only, Secure (and __Secure-prefixed) when the browser came over https;
 // a session cookie of the browser (no expiry) unless clear.
-func (s *Server) setCookie(w http.ResponseWriter, r *http.Request, name, value string, clear bool) {
+func (s *Console) setCookie(w http.ResponseWriter, r *http.Request, name, value string, clear bool) {
 	secure := s.secureRequest(r)
 	c := &http.Cookie{Name: s.cookieName(r, name), Value: value, Path: consolePath, HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: secure}
 	if clear {
 		c.Value, c.MaxAge = "", -1
 	}
 	http.SetCookie(w, c)
-}
-
-// seeOther redirects a browser to path with 303.
-func seeOther(w http.ResponseWriter, path string) {
-	w.Header().Set("Location", path)
-	w.WriteHeader(http.StatusSeeOther)
 }
 
 // stepPath is the page a session in state belongs on.
@@ -269,9 +323,9 @@ func (c *consoleRequest) page() consolePage {
 // without a live session goes to the sign-in page; a session at another
 // step goes to that step's page; an address outside the user's console
 // allow list is refused on every request; a POST needs the session's
-// CSRF token and must not come from another site. The caller becomes the
-// request's principal.
-func (s *Server) withSession(h func(http.ResponseWriter, *http.Request, *consoleRequest), states ...castellan.SessionState) http.HandlerFunc {
+// CSRF token and must not come from another site. The caller is the
+// request's principal (web.Plumbing.AuthenticateSession).
+func (s *Console) withSession(h func(http.ResponseWriter, *http.Request, *consoleRequest), states ...castellan.SessionState) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		token, ok := s.cookie(r, sessionCookie)
@@ -279,7 +333,7 @@ func (s *Server) withSession(h func(http.ResponseWriter, *http.Request, *console
 			seeOther(w, consolePath+"/sign-in")
 			return
 		}
-		sess, user, err := s.services.Sessions.AuthenticateSession(ctx, token)
+		r, sess, user, err := s.web.AuthenticateSession(r, token)
 		if castellan.ErrorKind(err) == castellan.EUNAUTHENTICATED {
 			s.setCookie(w, r, sessionCookie, "", true)
 			seeOther(w, consolePath+"/sign-in")
@@ -313,27 +367,12 @@ func (s *Server) withSession(h func(http.ResponseWriter, *http.Request, *console
 			seeOther(w, stepPath(sess.State))
 			return
 		}
-		ctx = castellan.WithPrincipal(ctx, castellan.Principal{
-			Type: castellan.PrincipalUser, ID: user.ID, OrganizationID: user.OrganizationID, SessionID: sess.ID,
-		})
-		h(w, r.WithContext(ctx), c)
+		h(w, r, c)
 	}
 }
 
-// frontDoor answers the server's root: a browser (it accepts HTML) goes
-// to the console, whose home page sends it on to sign in; an API client
-// learns where the API is.
-func frontDoor(w http.ResponseWriter, r *http.Request) {
-	if strings.Contains(r.Header.Get("Accept"), "text/html") {
-		seeOther(w, consolePath)
-		return
-	}
-	writeProblem(w, r, castellan.Errorf(castellan.ENOTFOUND, castellan.CodeNotFound,
-		"nothing here: the API is under /v1 (described at /v1/openapi.json), the console at /console"))
-}
-
-// registerConsole serves the console's pages.
-func (s *Server) registerConsole(mux *http.ServeMux) {
+// Register serves the console's pages and the invitation page on mux.
+func (s *Console) Register(mux *http.ServeMux) {
 	complete := castellan.SessionComplete
 	mux.HandleFunc("GET /console/sign-in", s.signInPage)
 	mux.HandleFunc("POST /console/sign-in", s.signIn)
@@ -346,9 +385,16 @@ func (s *Server) registerConsole(mux *http.ServeMux) {
 	mux.HandleFunc("POST /console/password", s.withSession(s.changePassword, castellan.SessionPasswordChange, complete))
 	mux.HandleFunc("POST /console/sign-out", s.withSession(s.signOut, castellan.SessionMFAPending, castellan.SessionPasswordChange, complete))
 	mux.HandleFunc("GET /console", s.withSession(s.homePage, complete))
-	mux.HandleFunc("GET /console/{$}", func(w http.ResponseWriter, r *http.Request) { seeOther(w, consolePath) })
-	mux.HandleFunc("GET /{$}", frontDoor)
+	// /console/ goes straight to where /console would send the browser:
+	// home when signed in, else the sign-in page or the session's step.
+	mux.HandleFunc("GET /console/{$}", s.withSession(func(w http.ResponseWriter, _ *http.Request, _ *consoleRequest) {
+		seeOther(w, consolePath)
+	}, complete))
 	mux.HandleFunc("GET /console/sessions", s.withSession(s.sessionsPage, complete))
 	mux.HandleFunc("POST /console/sessions/revoke", s.withSession(s.revokeSessionForm, complete))
 	mux.HandleFunc("POST /console/sessions/revoke-others", s.withSession(s.revokeOtherSessionsForm, complete))
+	s.registerInvitationPage(mux)
 }
+
+// seeOther redirects a browser to path with 303.
+func seeOther(w http.ResponseWriter, path string) { web.SeeOther(w, path) }

@@ -1,0 +1,21 @@
+package web
+
+import "net/http"
+
+// PageCSP is the policy of the server-rendered pages: they run no
+// script, load nothing, post forms only here and are never framed.
+const PageCSP = "default-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+// StartPage writes the status and headers of a server-rendered HTML page
+// under the content security policy csp. No page sends a referrer: its
+// URL may hold a secret (an invitation link) and the console's pages say
+// who is signed in.
+func StartPage(w http.ResponseWriter, status int, csp string) {
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Content-Security-Policy", csp)
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	w.WriteHeader(status)
+}
