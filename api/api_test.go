@@ -2,10 +2,8 @@ package api_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -16,7 +14,7 @@ import (
 	"github.com/castellan-iam/castellan"
 	"github.com/castellan-iam/castellan/api"
 	"github.com/castellan-iam/castellan/authn"
-	"github.com/castellan-iam/castellan/authz"
+	"github.com/castellan-iam/castellan/internal/apitest"
 	"github.com/castellan-iam/castellan/sqlstore"
 	"github.com/castellan-iam/castellan/sqlstore/sqltest"
 	"github.com/castellan-iam/castellan/storetest"
@@ -24,10 +22,11 @@ import (
 	validator "github.com/pb33f/libopenapi-validator"
 )
 
-// env is one API server on a fresh store with two bootstrapped
-// organizations and an operator token.
+// env is one server on a fresh store with two bootstrapped organizations
+// and an operator token (apitest.Env, under the names these tests use).
 type env struct {
 	t        testing.TB
+	store    *apitest.Env
 	db       *sqlstore.DB
 	srv      *httptest.Server
 	clock    *storetest.Clock
@@ -55,32 +54,13 @@ func forEachBackend(t *testing.T, fn func(t *testing.T, e *env)) {
 
 func newEnv(t testing.TB, url string) *env {
 	t.Helper()
-	clock := storetest.NewClock()
-	db := sqltest.MustOpen(t, url, clock.Now)
-	ctx := context.Background()
-	e := &env{t: t, db: db, clock: clock}
-	op, err := db.Tokens().CreateOperatorToken(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.operator = op.Token
-	if e.acme, err = db.Tokens().BootstrapOrganization(ctx, castellan.Bootstrap{OrganizationName: "Acme", OwnerEmail: "owner@acme.example"}); err != nil {
-		t.Fatal(err)
-	}
-	if e.globex, err = db.Tokens().BootstrapOrganization(ctx, castellan.Bootstrap{OrganizationName: "Globex", OwnerEmail: "owner@globex.example"}); err != nil {
-		t.Fatal(err)
-	}
-	services := db.Services()
-	if e.cache, err = authn.New(ctx, authn.Options{Tokens: services.Tokens, ChangeLog: services.ChangeLog, KeyUses: services.AccessKeys,
-		Now: clock.Now, Logger: slog.New(slog.DiscardHandler)}); err != nil {
-		t.Fatal(err)
-	}
-	db.OnCommit(e.cache.Committed)
+	s := apitest.New(t, url)
+	e := &env{t: t, store: s, db: s.DB, clock: s.Clock, cache: s.Cache, operator: s.Operator, acme: s.Acme, globex: s.Globex}
 	e.srv = e.serve(t, e.cache, nil)
 	return e
 }
 
-// serve starts an API server on e's store that checks tokens with tokens
+// serve starts a server on e's store that checks tokens with tokens
 // (e.cache, or the store's own to measure without the cache); trusted are
 // its trusted proxies.
 func (e *env) serve(t testing.TB, tokens castellan.TokenService, trusted []netip.Prefix) *httptest.Server {
@@ -90,14 +70,17 @@ func (e *env) serve(t testing.TB, tokens castellan.TokenService, trusted []netip
 	if e.editServices != nil {
 		e.editServices(&services)
 	}
-	authorizer := &authz.Authorizer{
-		Grants: services.Grants, Groups: services.Groups, Roles: services.Roles, Projects: services.Projects,
-		ServiceAccounts: services.ServiceAccounts, Catalog: services.Catalog, Now: e.clock.Now,
-	}
-	srv := httptest.NewServer(api.New(api.Config{Services: services, Authorizer: authorizer, Version: "test", Logger: slog.New(slog.DiscardHandler),
-		DevMailbox: devMailbox(t), TrustedProxies: trusted, Clock: e.clock.Now}))
-	t.Cleanup(srv.Close)
-	return srv
+	return e.store.Serve(t, services, apitest.Options{DevMailbox: devMailbox(t), TrustedProxies: trusted})
+}
+
+// consoleUser registers an active user of org with apitest.ConsolePassword.
+func (e *env) consoleUser(t *testing.T, orgID, login string, edit func(*castellan.UserRegistration)) *castellan.User {
+	return e.store.ConsoleUser(t, orgID, login, edit)
+}
+
+// signedIn is a console browser whose user completed its sign-in.
+func (e *env) signedIn(t *testing.T, u *castellan.User) *apitest.Browser {
+	return apitest.SignedIn(t, e.srv, u)
 }
 
 // response is a finished HTTP exchange.
@@ -245,44 +228,15 @@ func wantStatus(t *testing.T, resp *response, status int) {
 	}
 }
 
-// state is what a rejected request must leave as it was: the store's
-// revision, each organization's audit log and its projects.
+// state is what a rejected request must leave as it was.
 type state struct {
+	apitest.Snapshot
 	revision int64
-	events   map[string]int
-	projects map[string]int
 }
 
 func (e *env) state(t *testing.T) state {
-	t.Helper()
-	ctx := context.Background()
-	s := state{events: map[string]int{}, projects: map[string]int{}}
-	var err error
-	if s.revision, err = e.db.Revision(ctx); err != nil {
-		t.Fatal(err)
-	}
-	for _, org := range []string{e.acme.OrganizationID, e.globex.OrganizationID} {
-		events, _, err := e.db.Audit().FindAuditEvents(ctx, org, castellan.AuditFilter{PageSize: castellan.MaxPageSize})
-		if err != nil {
-			t.Fatal(err)
-		}
-		projects, _, err := e.db.Projects().FindProjects(ctx, org, castellan.ProjectFilter{PageSize: castellan.MaxPageSize})
-		if err != nil {
-			t.Fatal(err)
-		}
-		s.events[org], s.projects[org] = len(events), len(projects)
-	}
-	return s
+	s := e.store.Snapshot(t)
+	return state{s, s.Revision}
 }
 
-func (s state) equal(o state) bool {
-	if s.revision != o.revision || len(s.events) != len(o.events) {
-		return false
-	}
-	for k := range s.events {
-		if s.events[k] != o.events[k] || s.projects[k] != o.projects[k] {
-			return false
-		}
-	}
-	return true
-}
+func (s state) equal(o state) bool { return s.Snapshot.Equal(o.Snapshot) }

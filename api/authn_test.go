@@ -10,6 +10,7 @@ import (
 
 	"github.com/castellan-iam/castellan"
 	"github.com/castellan-iam/castellan/api"
+	"github.com/castellan-iam/castellan/internal/apitest"
 )
 
 // keyCaller is a user with project.reader on the fixture's project, an
@@ -215,7 +216,7 @@ func TestGroupChangeSignsMembersOut(t *testing.T) {
 		// access key's token, in the groups given.
 		type member struct {
 			id              string
-			browser         *browser
+			browser         *apitest.Browser
 			token, keyToken string
 		}
 		newMember := func(login string, in ...string) member {
@@ -233,7 +234,7 @@ func TestGroupChangeSignsMembersOut(t *testing.T) {
 		}
 		signedIn := func(m member) {
 			t.Helper()
-			wantPage(t, m.browser.get("/console"), http.StatusOK, "Signed in as")
+			apitest.WantPage(t, m.browser.Get("/console"), http.StatusOK, "Signed in as")
 			wantStatus(t, e.do(t, f.readProject(m.token)), http.StatusOK)
 			wantStatus(t, e.do(t, f.readProject(m.keyToken)), http.StatusOK)
 		}
@@ -241,7 +242,7 @@ func TestGroupChangeSignsMembersOut(t *testing.T) {
 			t.Helper()
 			wantRefused(t, e, f.readProject(m.token), http.StatusUnauthorized, castellan.CodeUnauthenticated)
 			wantRefused(t, e, f.readProject(m.keyToken), http.StatusUnauthorized, castellan.CodeUnauthenticated)
-			wantRedirect(t, m.browser.get("/console"), "/console/sign-in")
+			apitest.WantRedirect(t, m.browser.Get("/console"), "/console/sign-in")
 		}
 		ann, bob := newMember("ann", devs, ops), newMember("bob", devs)
 		cid, dan := newMember("cid", devs, ops), newMember("dan", devs, bare)

@@ -5,13 +5,12 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/castellan-iam/castellan"
-	"github.com/castellan-iam/castellan/api"
+	"github.com/castellan-iam/castellan/internal/apitest"
 	"github.com/castellan-iam/castellan/mail"
 	"github.com/castellan-iam/castellan/sqlstore/sqltest"
 )
@@ -195,8 +194,7 @@ func TestDevMailboxUnrenderable(t *testing.T) {
 // does not exist.
 func TestDevMailboxOff(t *testing.T) {
 	e := newEnv(t, sqltest.SQLiteURL(t))
-	srv := httptest.NewServer(api.New(api.Config{Services: e.db.Services(), Version: "test", Logger: slog.New(slog.DiscardHandler)}))
-	defer srv.Close()
+	srv := e.store.Serve(t, e.db.Services(), apitest.Options{})
 	req, err := http.NewRequest("GET", srv.URL+"/v1/dev/mailbox", nil)
 	if err != nil {
 		t.Fatal(err)

@@ -171,7 +171,7 @@ func TestOperationsEndpoints(t *testing.T) {
 func TestOperationActions(t *testing.T) {
 	e := newEnv(t, "sqlite://"+t.TempDir()+"/castellan.db")
 	cat := e.db.Services().Catalog
-	srv := api.New(api.Config{Services: e.db.Services(), Version: "test"})
+	srv := api.New(http.NewServeMux(), api.Config{Services: e.db.Services(), Version: "test"})
 	n := 0
 	for path, item := range srv.OpenAPI().Paths {
 		for _, op := range []*huma.Operation{item.Get, item.Post, item.Patch, item.Delete, item.Put} {

@@ -39,32 +39,6 @@ func TestExchangeRateLimit(t *testing.T) {
 	})
 }
 
-// TestSignInRateLimit: past its burst, an address gets 429 before any
-// password is checked or failure recorded, whichever accounts it tries;
-// a second later it may try again.
-func TestSignInRateLimit(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, e *env) {
-		b := newBrowser(t, e.srv)
-		for i := range api.DefaultSignInPerSource.Burst {
-			if p := b.signIn("Acme", fmt.Sprintf("user%d", i), consolePassword); p.status != http.StatusUnauthorized {
-				t.Fatalf("attempt %d: got %d", i, p.status)
-			}
-		}
-		before := e.state(t)
-		p := b.signIn("Acme", "another", consolePassword)
-		if p.status != http.StatusTooManyRequests || p.header.Get("Retry-After") != "1" || !strings.Contains(p.body, "Too many sign-in attempts") {
-			t.Fatalf("got %d %q:\n%s", p.status, p.header.Get("Retry-After"), p.body)
-		}
-		if after := e.state(t); !after.equal(before) {
-			t.Fatal("a rate-limited sign-in changed the store")
-		}
-		e.clock.Advance(time.Second)
-		if p := b.signIn("Acme", "another", consolePassword); p.status != http.StatusUnauthorized {
-			t.Fatalf("after a second: got %d", p.status)
-		}
-	})
-}
-
 // TestExchangeLimitPerSource: a stranger who knows a key ID and spends
 // its bucket with wrong secrets does not lock its owner out, and the
 // addresses of one IPv6 /64 share one bucket.

@@ -3,7 +3,6 @@ package api_test
 import (
 	"context"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httptrace"
@@ -12,8 +11,7 @@ import (
 	"time"
 
 	"github.com/castellan-iam/castellan"
-	"github.com/castellan-iam/castellan/api"
-	"github.com/castellan-iam/castellan/authz"
+	"github.com/castellan-iam/castellan/internal/apitest"
 )
 
 // slowProjects makes every project creation take delay before it reaches
@@ -37,12 +35,7 @@ func TestSlowWriteOutlivesBodyReadTimeout(t *testing.T) {
 		services := e.db.Services()
 		services.Tokens = e.cache
 		services.Projects = slowProjects{services.Projects, 6 * bodyReadTimeout}
-		authorizer := &authz.Authorizer{
-			Grants: services.Grants, Groups: services.Groups, Roles: services.Roles, Projects: services.Projects,
-			ServiceAccounts: services.ServiceAccounts, Catalog: services.Catalog, Now: e.clock.Now,
-		}
-		srv := httptest.NewUnstartedServer(api.New(api.Config{Services: services, Authorizer: authorizer, Version: "test",
-			Logger: slog.New(slog.DiscardHandler), Clock: e.clock.Now, BodyReadTimeout: bodyReadTimeout}))
+		srv := httptest.NewUnstartedServer(apitest.Handler(services, apitest.Options{Clock: e.clock.Now, BodyReadTimeout: bodyReadTimeout}))
 		srv.Config.ReadHeaderTimeout = bodyReadTimeout
 		srv.Start()
 		t.Cleanup(srv.Close)

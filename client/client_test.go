@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -14,8 +13,8 @@ import (
 
 	"github.com/castellan-iam/castellan"
 	"github.com/castellan-iam/castellan/api"
-	"github.com/castellan-iam/castellan/authz"
 	"github.com/castellan-iam/castellan/client"
+	"github.com/castellan-iam/castellan/internal/apitest"
 	"github.com/castellan-iam/castellan/sqlstore/sqltest"
 	"github.com/castellan-iam/castellan/storetest"
 )
@@ -44,11 +43,7 @@ func newServer(t *testing.T) *server {
 	s.key = storetest.Must(s.services.AccessKeys.CreateAccessKey(system, s.org, castellan.AccessKeyCreate{
 		Owner: castellan.Subject{Type: castellan.SubjectUser, ID: boot.OwnerUserID}, ProjectID: project.ID, Name: "ci",
 	}))(t)
-	authorizer := &authz.Authorizer{
-		Grants: s.services.Grants, Groups: s.services.Groups, Roles: s.services.Roles, Projects: s.services.Projects,
-		ServiceAccounts: s.services.ServiceAccounts, Catalog: s.services.Catalog, Now: s.clock.Now,
-	}
-	h := api.New(api.Config{Services: s.services, Authorizer: authorizer, Logger: slog.New(slog.DiscardHandler), Clock: s.clock.Now})
+	h := apitest.Handler(s.services, apitest.Options{Clock: s.clock.Now})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/v1/tokens" {
 			s.exchanges.Add(1)

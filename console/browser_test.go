@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/castellan-iam/castellan"
+	"github.com/castellan-iam/castellan/internal/apitest"
 	"github.com/castellan-iam/castellan/sqlstore/sqltest"
 	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/runtime"
@@ -336,13 +337,13 @@ var base32Secret = regexp.MustCompile(`^[A-Z2-7]{16,}$`)
 func TestBrowserConsole(t *testing.T) {
 	browser := startChromium(t)
 	e := newEnv(t, sqltest.SQLiteURL(t))
-	org := e.acme.OrganizationID
+	org := e.Acme.OrganizationID
 
 	t.Run("MFASetupSessionsSignOut", func(t *testing.T) {
-		e.consoleUser(t, org, "ann", func(r *castellan.UserRegistration) { r.MFAMandatory = true })
+		e.ConsoleUser(t, org, "ann", func(r *castellan.UserRegistration) { r.MFAMandatory = true })
 		b := newTab(t, browser, e.srv.URL)
 
-		b.wantStatus("sign-in", b.signIn("Acme", "ann", consolePassword), http.StatusOK)
+		b.wantStatus("sign-in", b.signIn("Acme", "ann", apitest.ConsolePassword), http.StatusOK)
 		b.page("/console/mfa/setup", "Set up a second factor")
 		secret := runIn(b, chromedp.Evaluate[string](`[...document.querySelectorAll("main p")].find(p => p.textContent.startsWith("Secret:")).querySelector("code").textContent`))
 		if !base32Secret.MatchString(secret) {
@@ -381,10 +382,10 @@ func TestBrowserConsole(t *testing.T) {
 	})
 
 	t.Run("WrongPassword", func(t *testing.T) {
-		e.consoleUser(t, org, "bob", nil)
+		e.ConsoleUser(t, org, "bob", nil)
 		b := newTab(t, browser, e.srv.URL)
 
-		b.wantStatus("wrong password", b.signIn("Acme", "bob", consolePassword+"x"), http.StatusUnauthorized)
+		b.wantStatus("wrong password", b.signIn("Acme", "bob", apitest.ConsolePassword+"x"), http.StatusUnauthorized)
 		b.page("/console/sign-in", "Sign in")
 		if alert := runIn(b, chromedp.Text(chromedp.CSS(`p[role="alert"]`))); !strings.HasPrefix(alert, signInFailedAlert) {
 			t.Fatalf("alert %q", alert)
@@ -392,7 +393,7 @@ func TestBrowserConsole(t *testing.T) {
 		// The failed page's form works: it carries a fresh token.
 		b.fill("organization", "Acme")
 		b.fill("login", "bob")
-		b.fill("password", consolePassword)
+		b.fill("password", apitest.ConsolePassword)
 		b.wantStatus("second sign-in", b.submit("/console/sign-in"), http.StatusOK)
 		b.page("/console", "Home")
 		if home := runIn(b, chromedp.Text(chromedp.CSS("main"))); !strings.Contains(home, "Signed in as bob") {
@@ -401,12 +402,12 @@ func TestBrowserConsole(t *testing.T) {
 	})
 
 	t.Run("ContentSecurityPolicy", func(t *testing.T) {
-		e.consoleUser(t, org, "cyd", func(r *castellan.UserRegistration) { r.MFAMandatory = true })
+		e.ConsoleUser(t, org, "cyd", func(r *castellan.UserRegistration) { r.MFAMandatory = true })
 		b := newTab(t, browser, e.srv.URL)
 
 		// b.page checks on every page that the style sheet applied and
 		// that nothing was logged; the sign-in page has been checked so.
-		b.wantStatus("sign-in", b.signIn("Acme", "cyd", consolePassword), http.StatusOK)
+		b.wantStatus("sign-in", b.signIn("Acme", "cyd", apitest.ConsolePassword), http.StatusOK)
 		b.page("/console/mfa/setup", "Set up a second factor")
 		if w := b.qrWidth(); w <= 0 {
 			t.Fatalf("the QR code did not load: natural width %d", w)

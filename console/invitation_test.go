@@ -15,9 +15,19 @@ import (
 // the link, activates the user once, and refuses the link afterwards.
 func TestInvitationPage(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, e *env) {
-		f := &fixture{t: t, e: e, org: e.acme.OrganizationID}
-		invitee := f.newInvitee()
-		token := e.invitationToken(t, f.org, invitee.Email)
+		org := e.Acme.OrganizationID
+		r, err := e.DB.Services().Users.RegisterUser(system, org, castellan.UserRegistration{
+			LoginID: "invitee", Email: "invitee@acme.example", Name: "Invited", Mode: castellan.ModeInvitation,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		invitee := r.User
+		mails, _, err := e.DB.Services().Outbox.FindMail(system, castellan.MailFilter{OrganizationID: &org, To: &invitee.Email})
+		if err != nil || len(mails) == 0 || mails[0].Data["invitationToken"] == "" {
+			t.Fatalf("no invitation mail: %v %v", mails, err)
+		}
+		token := mails[0].Data["invitationToken"]
 		client := e.srv.Client()
 		page := func(resp *http.Response, err error) (int, string) {
 			t.Helper()
@@ -45,13 +55,13 @@ func TestInvitationPage(t *testing.T) {
 		if status, body = post("password", "password"); status != http.StatusBadRequest || !strings.Contains(body, `value="`+token+`"`) {
 			t.Fatalf("unsafe password: got %d, want 400 with the form again:\n%s", status, body)
 		}
-		if u, _ := e.db.Services().Users.FindUserByID(system, f.org, invitee.ID, false); u.Status != castellan.UserPendingInvitation {
+		if u, _ := e.DB.Services().Users.FindUserByID(system, org, invitee.ID, false); u.Status != castellan.UserPendingInvitation {
 			t.Fatalf("refused attempts changed the user: %s", u.Status)
 		}
 		if status, body = post("Correct-Horse-7-battery", "Correct-Horse-7-battery"); status != http.StatusOK || !strings.Contains(body, "is active") {
 			t.Fatalf("accept: got %d:\n%s", status, body)
 		}
-		if u, _ := e.db.Services().Users.FindUserByID(system, f.org, invitee.ID, false); u.Status != castellan.UserActive {
+		if u, _ := e.DB.Services().Users.FindUserByID(system, org, invitee.ID, false); u.Status != castellan.UserActive {
 			t.Fatalf("got status %s, want active", u.Status)
 		}
 		if status, body = post("Correct-Horse-7-battery", "Correct-Horse-7-battery"); status != http.StatusConflict || strings.Contains(body, "<form") {

@@ -13,7 +13,8 @@ import (
 	"time"
 
 	"github.com/castellan-iam/castellan"
-	"github.com/castellan-iam/castellan/api"
+	"github.com/castellan-iam/castellan/internal/apitest"
+	"github.com/castellan-iam/castellan/web"
 )
 
 // parallelAttempts is how many attempts the lockout tests send at once.
@@ -25,35 +26,35 @@ const parallelAttempts = 25
 // limiter, is what must stop the attempts.
 func (e *env) lockoutServer(t *testing.T) *browserFactory {
 	t.Helper()
-	srv := e.serveWith(t, func(c *api.Config) {
+	srv := e.serveWith(t, func(c *apitest.Options) {
 		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
-		c.SignInPerSource = api.RateLimit{PerSecond: 1000, Burst: 1000}
+		c.SignInPerSource = web.RateLimit{PerSecond: 1000, Burst: 1000}
 	})
-	return &browserFactory{t: t, new: func() *browser { return newBrowser(t, srv) }}
+	return &browserFactory{t: t, new: func() *apitest.Browser { return apitest.NewBrowser(t, srv) }}
 }
 
 type browserFactory struct {
 	t   *testing.T
-	new func() *browser
+	new func() *apitest.Browser
 }
 
 // inParallel sends the sign-in form of each password at once, each from
 // its own browser (with its own sign-in page loaded first) and from the
 // address addr(i), and returns the answers in the passwords' order.
-func (f *browserFactory) inParallel(login string, passwords []string, addr func(i int) string) []*page {
+func (f *browserFactory) inParallel(login string, passwords []string, addr func(i int) string) []*apitest.Page {
 	f.t.Helper()
-	browsers := make([]*browser, len(passwords))
+	browsers := make([]*apitest.Browser, len(passwords))
 	for i := range browsers {
 		browsers[i] = f.new()
-		browsers[i].get("/console/sign-in")
+		browsers[i].Get("/console/sign-in")
 	}
-	pages := make([]*page, len(passwords))
+	pages := make([]*apitest.Page, len(passwords))
 	start := make(chan struct{})
 	var wg sync.WaitGroup
 	for i, b := range browsers {
 		wg.Go(func() {
 			<-start
-			pages[i] = b.post("/console/sign-in", url.Values{"organization": {"Acme"}, "login": {login}, "password": {passwords[i]}},
+			pages[i] = b.Post("/console/sign-in", url.Values{"organization": {"Acme"}, "login": {login}, "password": {passwords[i]}},
 				"X-Forwarded-For", addr(i))
 		})
 	}
@@ -120,12 +121,12 @@ func TestConsoleSignInParallelLockout(t *testing.T) {
 	} {
 		t.Run(from.name, func(t *testing.T) {
 			forEachBackend(t, func(t *testing.T, e *env) {
-				ann := e.consoleUser(t, e.acme.OrganizationID, "ann", nil)
+				ann := e.ConsoleUser(t, e.Acme.OrganizationID, "ann", nil)
 				browsers := e.lockoutServer(t)
 				for i, p := range browsers.inParallel("ann", wrongPasswords(), from.addr) {
-					wantPage(t, p, http.StatusUnauthorized, "Sign-in failed")
-					if i == 0 && len(p.cookies) != 0 {
-						t.Fatalf("a refused sign-in set cookies %v", p.cookies)
+					apitest.WantPage(t, p, http.StatusUnauthorized, "Sign-in failed")
+					if i == 0 && len(p.Cookies) != 0 {
+						t.Fatalf("a refused sign-in set cookies %v", p.Cookies)
 					}
 				}
 				outcomes := e.signInOutcomes(t, ann)
@@ -134,13 +135,13 @@ func TestConsoleSignInParallelLockout(t *testing.T) {
 					t.Fatalf("got audited outcomes %v, want %d wrong_password, one lockout and the rest refused as locked",
 						outcomes, policy.MaxFailures)
 				}
-				right := browsers.inParallel("ann", []string{consolePassword}, from.addr)[0]
-				wantPage(t, right, http.StatusUnauthorized, "Sign-in failed")
-				if len(e.sessionsOf(t, ann)) != 0 {
+				right := browsers.inParallel("ann", []string{apitest.ConsolePassword}, from.addr)[0]
+				apitest.WantPage(t, right, http.StatusUnauthorized, "Sign-in failed")
+				if len(e.SessionsOf(t, ann)) != 0 {
 					t.Fatal("a sign-in of the locked account made a session")
 				}
-				e.clock.Advance(policy.LockoutPeriod)
-				wantRedirect(t, browsers.inParallel("ann", []string{consolePassword}, from.addr)[0], "/console")
+				e.Clock.Advance(policy.LockoutPeriod)
+				apitest.WantRedirect(t, browsers.inParallel("ann", []string{apitest.ConsolePassword}, from.addr)[0], "/console")
 			})
 		})
 	}
@@ -153,12 +154,12 @@ func TestConsoleSignInParallelLockout(t *testing.T) {
 func TestConsoleSignInParallelMixed(t *testing.T) {
 	policy := castellan.DefaultSignInPolicy
 	forEachBackend(t, func(t *testing.T, e *env) {
-		ann := e.consoleUser(t, e.acme.OrganizationID, "ann", nil)
+		ann := e.ConsoleUser(t, e.Acme.OrganizationID, "ann", nil)
 		browsers := e.lockoutServer(t)
 		passwords := wrongPasswords()
 		seen := 0
 		for round := range 3 {
-			passwords[(round*7+5)%parallelAttempts] = consolePassword
+			passwords[(round*7+5)%parallelAttempts] = apitest.ConsolePassword
 			pages := browsers.inParallel("ann", passwords, func(i int) string { return fmt.Sprintf("198.51.100.%d", i+1) })
 			all := e.signInOutcomes(t, ann)
 			outcomes := all[seen:]
@@ -170,11 +171,11 @@ func TestConsoleSignInParallelMixed(t *testing.T) {
 			if n := count(outcomes, "wrong_password"); n > policy.MaxFailures*(1+count(outcomes, "success")) {
 				t.Fatalf("round %d: %d wrong passwords verified: %v", round, n, outcomes)
 			}
-			signedIn := slices.IndexFunc(pages, func(p *page) bool { return p.status == http.StatusSeeOther }) >= 0
+			signedIn := slices.IndexFunc(pages, func(p *apitest.Page) bool { return p.Status == http.StatusSeeOther }) >= 0
 			if signedIn != slices.Contains(outcomes, "success") {
 				t.Fatalf("round %d: signed in %v, audited %v", round, signedIn, outcomes)
 			}
-			e.clock.Advance(policy.LockoutPeriod)
+			e.Clock.Advance(policy.LockoutPeriod)
 		}
 	})
 }
@@ -186,17 +187,17 @@ func TestConsoleSignInParallelMixed(t *testing.T) {
 func TestConsolePasswordFormParallelLockout(t *testing.T) {
 	policy := castellan.DefaultSignInPolicy
 	forEachBackend(t, func(t *testing.T, e *env) {
-		org := e.acme.OrganizationID
-		ann := e.consoleUser(t, org, "ann", nil)
-		sessions := make([]*browser, parallelAttempts+1)
+		org := e.Acme.OrganizationID
+		ann := e.ConsoleUser(t, org, "ann", nil)
+		sessions := make([]*apitest.Browser, parallelAttempts+1)
 		for i := range sessions {
 			sessions[i] = e.signedIn(t, ann)
-			sessions[i].get("/console/password")
+			sessions[i].Get("/console/password")
 		}
-		e.clock.Advance(time.Second) // failures count after the last sign-in
+		e.Clock.Advance(time.Second) // failures count after the last sign-in
 		const next = "Better-Horse-8-staple"
-		guess := func(b *browser, current string) *page {
-			return b.post("/console/password", url.Values{"current": {current}, "password": {next}, "confirm": {next}})
+		guess := func(b *apitest.Browser, current string) *apitest.Page {
+			return b.Post("/console/password", url.Values{"current": {current}, "password": {next}, "confirm": {next}})
 		}
 		start := make(chan struct{})
 		var wg sync.WaitGroup
@@ -204,8 +205,8 @@ func TestConsolePasswordFormParallelLockout(t *testing.T) {
 			wg.Go(func() {
 				<-start
 				p := guess(b, fmt.Sprintf("Guess-Horse-%d-battery", i))
-				if p.status != http.StatusUnauthorized {
-					t.Errorf("guess %d: got %d, want 401: %s", i, p.status, p.body)
+				if p.Status != http.StatusUnauthorized {
+					t.Errorf("guess %d: got %d, want 401: %s", i, p.Status, p.Body)
 				}
 			})
 		}
@@ -216,9 +217,9 @@ func TestConsolePasswordFormParallelLockout(t *testing.T) {
 			t.Fatalf("got audited failures %v, want %d wrong_current_password and the rest refused as locked", reasons, policy.MaxFailures)
 		}
 		owner := sessions[parallelAttempts]
-		wantPage(t, guess(owner, consolePassword), http.StatusUnauthorized, "current password is wrong")
-		e.clock.Advance(policy.LockoutPeriod)
-		wantRedirect(t, newBrowser(t, e.srv).signIn("Acme", "ann", consolePassword), "/console")
+		apitest.WantPage(t, guess(owner, apitest.ConsolePassword), http.StatusUnauthorized, "current password is wrong")
+		e.Clock.Advance(policy.LockoutPeriod)
+		apitest.WantRedirect(t, apitest.NewBrowser(t, e.srv).SignIn("Acme", "ann", apitest.ConsolePassword), "/console")
 	})
 }
 
@@ -228,49 +229,67 @@ func TestConsolePasswordFormParallelLockout(t *testing.T) {
 // server minted works, and a cross-site post of it is still refused.
 func TestConsoleSignInPlantedCookie(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, e *env) {
-		ann := e.consoleUser(t, e.acme.OrganizationID, "ann", nil)
-		form := url.Values{"organization": {"Acme"}, "login": {"ann"}, "password": {consolePassword}}
+		ann := e.ConsoleUser(t, e.Acme.OrganizationID, "ann", nil)
+		form := url.Values{"organization": {"Acme"}, "login": {"ann"}, "password": {apitest.ConsolePassword}}
 		consoleURL, err := url.Parse(e.srv.URL + "/console")
 		if err != nil {
 			t.Fatal(err)
 		}
-		before := e.state(t)
+		before := e.Snapshot(t)
 		for _, planted := range []string{strings.Repeat("A", 43), "attacker-chosen"} {
-			b := newBrowser(t, e.srv)
-			b.client.Jar.SetCookies(consoleURL, []*http.Cookie{{Name: "castellan_sign_in", Value: planted, Path: "/console"}})
-			if p := b.post("/console/sign-in", withCSRF(form, planted)); p.status != http.StatusForbidden || len(p.cookies) != 0 {
-				t.Fatalf("planted %q: got %d (cookies %v), want 403: %s", planted, p.status, p.cookies, p.body)
+			b := apitest.NewBrowser(t, e.srv)
+			b.Client.Jar.SetCookies(consoleURL, []*http.Cookie{{Name: "castellan_sign_in", Value: planted, Path: "/console"}})
+			if p := b.Post("/console/sign-in", withCSRF(form, planted)); p.Status != http.StatusForbidden || len(p.Cookies) != 0 {
+				t.Fatalf("planted %q: got %d (cookies %v), want 403: %s", planted, p.Status, p.Cookies, p.Body)
 			}
 		}
-		if after := e.state(t); !after.equal(before) || len(e.sessionsOf(t, ann)) != 0 {
+		if after := e.Snapshot(t); !after.Equal(before) || len(e.SessionsOf(t, ann)) != 0 {
 			t.Fatalf("a planted pair changed something: %+v → %+v", before, after)
 		}
-		b := newBrowser(t, e.srv)
-		b.get("/console/sign-in")
-		wantPage(t, b.post("/console/sign-in", form, "Origin", "https://evil.example"), http.StatusForbidden, "another site")
-		wantPage(t, b.post("/console/sign-in", form, "Sec-Fetch-Site", "cross-site"), http.StatusForbidden, "another site")
-		wantRedirect(t, b.post("/console/sign-in", form, "Origin", e.srv.URL), "/console")
+		b := apitest.NewBrowser(t, e.srv)
+		b.Get("/console/sign-in")
+		apitest.WantPage(t, b.Post("/console/sign-in", form, "Origin", "https://evil.example"), http.StatusForbidden, "another site")
+		apitest.WantPage(t, b.Post("/console/sign-in", form, "Sec-Fetch-Site", "cross-site"), http.StatusForbidden, "another site")
+		apitest.WantRedirect(t, b.Post("/console/sign-in", form, "Origin", e.srv.URL), "/console")
 	})
 }
 
 // TestConsoleFrontDoor: a browser opening the server is sent to the
-// console and on to its sign-in page, /console/ included; an API client
-// gets a problem naming where the API is.
+// console and on to its sign-in page, /console/ straight there; an API
+// client gets a problem naming where the API is.
 func TestConsoleFrontDoor(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, e *env) {
-		b := newBrowser(t, e.srv)
+		b := apitest.NewBrowser(t, e.srv)
 		req, err := http.NewRequest(http.MethodGet, e.srv.URL+"/", nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		req.Header.Set("Accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8")
-		wantRedirect(t, b.finish(b.client.Do(req)), "/console")
-		wantRedirect(t, b.get("/console/"), "/console")
-		wantRedirect(t, b.get("/console"), "/console/sign-in")
-		wantPage(t, b.get("/console/sign-in"), http.StatusOK, `name="csrf"`)
-		resp := e.do(t, request{method: http.MethodGet, path: "/", header: map[string]string{"Accept": "application/json"}})
-		if p := resp.problem(t); resp.status != http.StatusNotFound || !strings.Contains(p.Detail, "/v1/openapi.json") {
-			t.Fatalf("got %d %+v, want 404 naming the API", resp.status, p)
+		apitest.WantRedirect(t, b.Finish(b.Client.Do(req)), "/console")
+		apitest.WantRedirect(t, b.Get("/console/"), "/console/sign-in")
+		apitest.WantRedirect(t, b.Get("/console"), "/console/sign-in")
+		apitest.WantPage(t, b.Get("/console/sign-in"), http.StatusOK, `name="csrf"`)
+		req.Header.Set("Accept", "application/json")
+		p := b.Finish(b.Client.Do(req))
+		if p.Status != http.StatusNotFound || p.Header.Get("Content-Type") != "application/problem+json" || !strings.Contains(p.Body, "/v1/openapi.json") {
+			t.Fatalf("got %d %s, want a 404 problem naming the API", p.Status, p.Body)
 		}
+	})
+}
+
+// TestConsoleSlash: /console/ sends a browser where /console would, in
+// one step: to the sign-in page when signed out, to the session's step
+// while signing in, home when signed in.
+func TestConsoleSlash(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		org := e.Acme.OrganizationID
+		apitest.WantRedirect(t, apitest.NewBrowser(t, e.srv).Get("/console/"), "/console/sign-in")
+		signedIn := e.signedIn(t, e.ConsoleUser(t, org, "ann", nil))
+		apitest.WantRedirect(t, signedIn.Get("/console/"), "/console")
+		apitest.WantPage(t, signedIn.Get("/console"), http.StatusOK, "Signed in as")
+		mfa := apitest.NewBrowser(t, e.srv)
+		e.ConsoleUser(t, org, "bob", func(r *castellan.UserRegistration) { r.MFAMandatory = true })
+		apitest.WantRedirect(t, mfa.SignIn("Acme", "bob", apitest.ConsolePassword), "/console/mfa")
+		apitest.WantRedirect(t, mfa.Get("/console/"), "/console/mfa")
 	})
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/castellan-iam/castellan"
+	"github.com/castellan-iam/castellan/internal/apitest"
 	"github.com/castellan-iam/castellan/storetest"
 )
 
@@ -22,7 +23,7 @@ var (
 // totpNow is the TOTP code of secret at the test clock's time.
 func (e *env) totpNow(t *testing.T, secret string) string {
 	t.Helper()
-	return storetest.TOTPCode(t, secret, e.clock.Now())
+	return storetest.TOTPCode(t, secret, e.Clock.Now())
 }
 
 // TestConsoleMFA: a user that must use MFA enrols at its first sign-in,
@@ -30,82 +31,82 @@ func (e *env) totpNow(t *testing.T, secret string) string {
 // wrong codes are refused, and wrong codes lock the account.
 func TestConsoleMFA(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, e *env) {
-		org := e.acme.OrganizationID
-		ann := e.consoleUser(t, org, "ann", func(r *castellan.UserRegistration) { r.MFAMandatory = true })
-		b := newBrowser(t, e.srv)
-		wantRedirect(t, b.signIn("Acme", "ann", consolePassword), "/console/mfa")
-		wantRedirect(t, b.get("/console"), "/console/mfa")
-		wantRedirect(t, b.get("/console/mfa"), "/console/mfa/setup")
-		setupPage := func(p *page, status int) string {
+		org := e.Acme.OrganizationID
+		ann := e.ConsoleUser(t, org, "ann", func(r *castellan.UserRegistration) { r.MFAMandatory = true })
+		b := apitest.NewBrowser(t, e.srv)
+		apitest.WantRedirect(t, b.SignIn("Acme", "ann", apitest.ConsolePassword), "/console/mfa")
+		apitest.WantRedirect(t, b.Get("/console"), "/console/mfa")
+		apitest.WantRedirect(t, b.Get("/console/mfa"), "/console/mfa/setup")
+		setupPage := func(p *apitest.Page, status int) string {
 			t.Helper()
-			wantPage(t, p, status, `<img src="data:image/png;base64,`)
-			if !strings.Contains(p.header.Get("Content-Security-Policy"), "img-src data:") || !strings.Contains(p.body, "otpauth://totp/") {
-				t.Fatalf("setup page: %v\n%s", p.header, p.body)
+			apitest.WantPage(t, p, status, `<img src="data:image/png;base64,`)
+			if !strings.Contains(p.Header.Get("Content-Security-Policy"), "img-src data:") || !strings.Contains(p.Body, "otpauth://totp/") {
+				t.Fatalf("setup page: %v\n%s", p.Header, p.Body)
 			}
-			m := secretField.FindStringSubmatch(p.body)
+			m := secretField.FindStringSubmatch(p.Body)
 			if m == nil {
-				t.Fatalf("no secret on the page:\n%s", p.body)
+				t.Fatalf("no secret on the page:\n%s", p.Body)
 			}
 			return m[1]
 		}
-		secret := setupPage(b.get("/console/mfa/setup"), http.StatusOK)
-		secret = setupPage(b.post("/console/mfa/setup", url.Values{"code": {"000000"}}), http.StatusUnauthorized)
+		secret := setupPage(b.Get("/console/mfa/setup"), http.StatusOK)
+		secret = setupPage(b.Post("/console/mfa/setup", url.Values{"code": {"000000"}}), http.StatusUnauthorized)
 		first := e.totpNow(t, secret)
-		p := b.post("/console/mfa/setup", url.Values{"code": {first}})
-		wantPage(t, p, http.StatusOK, "shown only now")
+		p := b.Post("/console/mfa/setup", url.Values{"code": {first}})
+		apitest.WantPage(t, p, http.StatusOK, "shown only now")
 		var codes []string
-		for _, m := range recoveryCode.FindAllStringSubmatch(p.body, -1) {
+		for _, m := range recoveryCode.FindAllStringSubmatch(p.Body, -1) {
 			codes = append(codes, m[1])
 		}
 		if len(codes) != castellan.RecoveryCodeCount {
 			t.Fatalf("got recovery codes %v", codes)
 		}
-		wantPage(t, b.get("/console"), http.StatusOK, "Signed in as")
+		apitest.WantPage(t, b.Get("/console"), http.StatusOK, "Signed in as")
 
 		// The code that confirmed the setup does not work again.
-		b2 := newBrowser(t, e.srv)
-		wantRedirect(t, b2.signIn("Acme", "ann", consolePassword), "/console/mfa")
-		wantPage(t, b2.get("/console/mfa"), http.StatusOK, `name="code"`)
-		wantPage(t, b2.post("/console/mfa", url.Values{"code": {first}}), http.StatusUnauthorized, "not valid")
-		wantRedirect(t, b2.get("/console"), "/console/mfa")
-		e.clock.Advance(30 * time.Second)
-		wantRedirect(t, b2.post("/console/mfa", url.Values{"code": {e.totpNow(t, secret)}}), "/console")
-		wantPage(t, b2.get("/console"), http.StatusOK, "Signed in as")
+		b2 := apitest.NewBrowser(t, e.srv)
+		apitest.WantRedirect(t, b2.SignIn("Acme", "ann", apitest.ConsolePassword), "/console/mfa")
+		apitest.WantPage(t, b2.Get("/console/mfa"), http.StatusOK, `name="code"`)
+		apitest.WantPage(t, b2.Post("/console/mfa", url.Values{"code": {first}}), http.StatusUnauthorized, "not valid")
+		apitest.WantRedirect(t, b2.Get("/console"), "/console/mfa")
+		e.Clock.Advance(30 * time.Second)
+		apitest.WantRedirect(t, b2.Post("/console/mfa", url.Values{"code": {e.totpNow(t, secret)}}), "/console")
+		apitest.WantPage(t, b2.Get("/console"), http.StatusOK, "Signed in as")
 
 		// A recovery code works once.
-		b3 := newBrowser(t, e.srv)
-		wantRedirect(t, b3.signIn("Acme", "ann", consolePassword), "/console/mfa")
-		b3.get("/console/mfa")
-		wantRedirect(t, b3.post("/console/mfa", url.Values{"code": {codes[0]}}), "/console")
-		e.clock.Advance(time.Second)
-		b4 := newBrowser(t, e.srv)
-		wantRedirect(t, b4.signIn("Acme", "ann", consolePassword), "/console/mfa")
-		b4.get("/console/mfa")
-		wantPage(t, b4.post("/console/mfa", url.Values{"code": {codes[0]}}), http.StatusUnauthorized, "not valid")
+		b3 := apitest.NewBrowser(t, e.srv)
+		apitest.WantRedirect(t, b3.SignIn("Acme", "ann", apitest.ConsolePassword), "/console/mfa")
+		b3.Get("/console/mfa")
+		apitest.WantRedirect(t, b3.Post("/console/mfa", url.Values{"code": {codes[0]}}), "/console")
+		e.Clock.Advance(time.Second)
+		b4 := apitest.NewBrowser(t, e.srv)
+		apitest.WantRedirect(t, b4.SignIn("Acme", "ann", apitest.ConsolePassword), "/console/mfa")
+		b4.Get("/console/mfa")
+		apitest.WantPage(t, b4.Post("/console/mfa", url.Values{"code": {codes[0]}}), http.StatusUnauthorized, "not valid")
 
 		// Wrong codes count towards the lockout: the fifth ends the
 		// sign-in and locks the account.
 		for range 3 {
-			wantPage(t, b4.post("/console/mfa", url.Values{"code": {"000000"}}), http.StatusUnauthorized, "not valid")
+			apitest.WantPage(t, b4.Post("/console/mfa", url.Values{"code": {"000000"}}), http.StatusUnauthorized, "not valid")
 		}
-		wantPage(t, b4.post("/console/mfa", url.Values{"code": {"000000"}}), http.StatusUnauthorized, "Sign-in failed")
-		wantRedirect(t, b4.get("/console/mfa"), "/console/sign-in")
-		wantPage(t, b4.signIn("Acme", "ann", consolePassword), http.StatusUnauthorized, "Sign-in failed")
-		if u, _ := e.db.Services().Users.FindUserByID(system, org, ann.ID, false); u.LastLoginAt == nil {
+		apitest.WantPage(t, b4.Post("/console/mfa", url.Values{"code": {"000000"}}), http.StatusUnauthorized, "Sign-in failed")
+		apitest.WantRedirect(t, b4.Get("/console/mfa"), "/console/sign-in")
+		apitest.WantPage(t, b4.SignIn("Acme", "ann", apitest.ConsolePassword), http.StatusUnauthorized, "Sign-in failed")
+		if u, _ := e.DB.Services().Users.FindUserByID(system, org, ann.ID, false); u.LastLoginAt == nil {
 			t.Fatal("no last login after the completed sign-ins")
 		}
 
 		// The organization's mandate sends users without a factor to the
 		// setup, whatever their own mfaMandatory says.
-		e.consoleUser(t, org, "bob", nil)
+		e.ConsoleUser(t, org, "bob", nil)
 		required := true
-		if _, err := e.db.Services().Organizations.UpdateOrganization(system, org, castellan.OrganizationUpdate{MFARequired: &required}); err != nil {
+		if _, err := e.DB.Services().Organizations.UpdateOrganization(system, org, castellan.OrganizationUpdate{MFARequired: &required}); err != nil {
 			t.Fatal(err)
 		}
-		b5 := newBrowser(t, e.srv)
-		wantRedirect(t, b5.signIn("Acme", "bob", consolePassword), "/console/mfa")
-		wantRedirect(t, b5.get("/console/mfa"), "/console/mfa/setup")
-		setupPage(b5.get("/console/mfa/setup"), http.StatusOK)
+		b5 := apitest.NewBrowser(t, e.srv)
+		apitest.WantRedirect(t, b5.SignIn("Acme", "bob", apitest.ConsolePassword), "/console/mfa")
+		apitest.WantRedirect(t, b5.Get("/console/mfa"), "/console/mfa/setup")
+		setupPage(b5.Get("/console/mfa/setup"), http.StatusOK)
 	})
 }
 
@@ -114,9 +115,9 @@ func TestConsoleMFA(t *testing.T) {
 // checked (each audited), the account is locked, and the session ended.
 func TestConsoleMFAConcurrentCodes(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, e *env) {
-		org := e.acme.OrganizationID
-		ann := e.consoleUser(t, org, "ann", nil)
-		mfa := e.db.Services().MFA
+		org := e.Acme.OrganizationID
+		ann := e.ConsoleUser(t, org, "ann", nil)
+		mfa := e.DB.Services().MFA
 		setup, err := mfa.BeginTOTP(system, org, ann.ID)
 		if err != nil {
 			t.Fatal(err)
@@ -124,13 +125,13 @@ func TestConsoleMFAConcurrentCodes(t *testing.T) {
 		if _, err := mfa.ConfirmTOTP(system, org, ann.ID, e.totpNow(t, setup.Secret)); err != nil {
 			t.Fatal(err)
 		}
-		b := newBrowser(t, e.srv)
-		wantRedirect(t, b.signIn("Acme", "ann", consolePassword), "/console/mfa")
-		wantPage(t, b.get("/console/mfa"), http.StatusOK, `name="code"`)
-		e.clock.Advance(30 * time.Second)
+		b := apitest.NewBrowser(t, e.srv)
+		apitest.WantRedirect(t, b.SignIn("Acme", "ann", apitest.ConsolePassword), "/console/mfa")
+		apitest.WantPage(t, b.Get("/console/mfa"), http.StatusOK, `name="code"`)
+		e.Clock.Advance(30 * time.Second)
 
 		const parallel = 20
-		form := url.Values{"csrf": {b.csrf}, "code": {"000000"}}.Encode()
+		form := url.Values{"csrf": {b.CSRF}, "code": {"000000"}}.Encode()
 		statuses := make([]int, parallel)
 		errs := make([]error, parallel)
 		start := make(chan struct{})
@@ -140,13 +141,13 @@ func TestConsoleMFAConcurrentCodes(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				<-start
-				req, err := http.NewRequest(http.MethodPost, b.base+"/console/mfa", strings.NewReader(form))
+				req, err := http.NewRequest(http.MethodPost, b.Base+"/console/mfa", strings.NewReader(form))
 				if err != nil {
 					errs[i] = err
 					return
 				}
 				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-				resp, err := b.client.Do(req)
+				resp, err := b.Client.Do(req)
 				if err != nil {
 					errs[i] = err
 					return
@@ -174,15 +175,15 @@ func TestConsoleMFAConcurrentCodes(t *testing.T) {
 		}
 		// Locked, and the sign-in is over: the right password and then a
 		// right code get nowhere.
-		wantRedirect(t, b.get("/console/mfa"), "/console/sign-in")
-		wantPage(t, b.signIn("Acme", "ann", consolePassword), http.StatusUnauthorized, "Sign-in failed")
-		if len(e.sessionsOf(t, ann)) != 0 {
+		apitest.WantRedirect(t, b.Get("/console/mfa"), "/console/sign-in")
+		apitest.WantPage(t, b.SignIn("Acme", "ann", apitest.ConsolePassword), http.StatusUnauthorized, "Sign-in failed")
+		if len(e.SessionsOf(t, ann)) != 0 {
 			t.Fatal("the lockout left a session")
 		}
-		e.clock.Advance(castellan.DefaultSignInPolicy.LockoutPeriod)
-		wantRedirect(t, b.signIn("Acme", "ann", consolePassword), "/console/mfa")
-		b.get("/console/mfa")
-		wantRedirect(t, b.post("/console/mfa", url.Values{"code": {e.totpNow(t, setup.Secret)}}), "/console")
+		e.Clock.Advance(castellan.DefaultSignInPolicy.LockoutPeriod)
+		apitest.WantRedirect(t, b.SignIn("Acme", "ann", apitest.ConsolePassword), "/console/mfa")
+		b.Get("/console/mfa")
+		apitest.WantRedirect(t, b.Post("/console/mfa", url.Values{"code": {e.totpNow(t, setup.Secret)}}), "/console")
 	})
 }
 
@@ -192,55 +193,55 @@ func TestConsoleMFAConcurrentCodes(t *testing.T) {
 // new key takes the "Start over" POST with its CSRF token.
 func TestConsoleMFASetupGetChangesNothing(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, e *env) {
-		org := e.acme.OrganizationID
-		ann := e.consoleUser(t, org, "ann", func(r *castellan.UserRegistration) { r.MFAMandatory = true })
-		b := newBrowser(t, e.srv)
-		wantRedirect(t, b.signIn("Acme", "ann", consolePassword), "/console/mfa")
-		secretOf := func(p *page) string {
+		org := e.Acme.OrganizationID
+		ann := e.ConsoleUser(t, org, "ann", func(r *castellan.UserRegistration) { r.MFAMandatory = true })
+		b := apitest.NewBrowser(t, e.srv)
+		apitest.WantRedirect(t, b.SignIn("Acme", "ann", apitest.ConsolePassword), "/console/mfa")
+		secretOf := func(p *apitest.Page) string {
 			t.Helper()
-			wantPage(t, p, http.StatusOK, `<img src="data:image/png;base64,`)
-			m := secretField.FindStringSubmatch(p.body)
-			if m == nil || !strings.Contains(p.body, "otpauth://totp/") || !strings.Contains(p.body, `name="code"`) {
-				t.Fatalf("setup page:\n%s", p.body)
+			apitest.WantPage(t, p, http.StatusOK, `<img src="data:image/png;base64,`)
+			m := secretField.FindStringSubmatch(p.Body)
+			if m == nil || !strings.Contains(p.Body, "otpauth://totp/") || !strings.Contains(p.Body, `name="code"`) {
+				t.Fatalf("setup page:\n%s", p.Body)
 			}
 			return m[1]
 		}
-		first := secretOf(b.get("/console/mfa/setup"))
-		before := e.state(t)
+		first := secretOf(b.Get("/console/mfa/setup"))
+		before := e.Snapshot(t)
 		for range 3 {
-			if again := secretOf(b.get("/console/mfa/setup")); again != first {
+			if again := secretOf(b.Get("/console/mfa/setup")); again != first {
 				t.Fatalf("a GET replaced the key %s with %s", first, again)
 			}
 		}
-		if after := e.state(t); !after.equal(before) {
+		if after := e.Snapshot(t); !after.Equal(before) {
 			t.Fatalf("GETs of the setup page wrote: %+v → %+v", before, after)
 		}
 		begin := "iam:BeginTOTPEnrolment"
-		events, _, err := e.db.Audit().FindAuditEvents(system, org, castellan.AuditFilter{Action: &begin, TargetID: &ann.ID})
+		events, _, err := e.DB.Audit().FindAuditEvents(system, org, castellan.AuditFilter{Action: &begin, TargetID: &ann.ID})
 		if err != nil || len(events) != 1 {
 			t.Fatalf("got %d enrolment events, %v; want 1", len(events), err)
 		}
 
 		// Start over: refused without its token or from another site,
 		// changing nothing; with it, a new key.
-		for name, p := range map[string]*page{
-			"no token":   b.post("/console/mfa/setup/restart", url.Values{"csrf": {""}}),
-			"cross-site": b.post("/console/mfa/setup/restart", url.Values{}, "Sec-Fetch-Site", "cross-site"),
+		for name, p := range map[string]*apitest.Page{
+			"no token":   b.Post("/console/mfa/setup/restart", url.Values{"csrf": {""}}),
+			"cross-site": b.Post("/console/mfa/setup/restart", url.Values{}, "Sec-Fetch-Site", "cross-site"),
 		} {
-			if p.status != http.StatusForbidden {
-				t.Fatalf("%s: got %d, want 403", name, p.status)
+			if p.Status != http.StatusForbidden {
+				t.Fatalf("%s: got %d, want 403", name, p.Status)
 			}
 		}
-		if after := e.state(t); !after.equal(before) {
+		if after := e.Snapshot(t); !after.Equal(before) {
 			t.Fatal("a refused start-over changed something")
 		}
-		b.get("/console/mfa/setup")
-		wantRedirect(t, b.post("/console/mfa/setup/restart", url.Values{}), "/console/mfa/setup")
-		second := secretOf(b.get("/console/mfa/setup"))
+		b.Get("/console/mfa/setup")
+		apitest.WantRedirect(t, b.Post("/console/mfa/setup/restart", url.Values{}), "/console/mfa/setup")
+		second := secretOf(b.Get("/console/mfa/setup"))
 		if second == first {
 			t.Fatal("start over kept the key")
 		}
-		wantPage(t, b.post("/console/mfa/setup", url.Values{"code": {e.totpNow(t, second)}}), http.StatusOK, "shown only now")
-		wantPage(t, b.get("/console"), http.StatusOK, "Signed in as")
+		apitest.WantPage(t, b.Post("/console/mfa/setup", url.Values{"code": {e.totpNow(t, second)}}), http.StatusOK, "shown only now")
+		apitest.WantPage(t, b.Get("/console"), http.StatusOK, "Signed in as")
 	})
 }

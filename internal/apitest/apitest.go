@@ -1,0 +1,162 @@
+// Package apitest serves Castellan's HTTP surfaces (web, api and console
+// on one mux, as castellan serve has them) on a throwaway store with two
+// bootstrapped organizations, for the tests of the api, console and client
+// packages.
+package apitest
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/castellan-iam/castellan"
+	"github.com/castellan-iam/castellan/api"
+	"github.com/castellan-iam/castellan/authn"
+	"github.com/castellan-iam/castellan/authz"
+	"github.com/castellan-iam/castellan/console"
+	"github.com/castellan-iam/castellan/sqlstore"
+	"github.com/castellan-iam/castellan/sqlstore/sqltest"
+	"github.com/castellan-iam/castellan/storetest"
+	"github.com/castellan-iam/castellan/web"
+)
+
+// Options are the settings of one server; the zero value has the
+// defaults of castellan serve.
+type Options struct {
+	// Clock drives the authorizer and the rate limits; nil means
+	// castellan.SystemClock.
+	Clock           castellan.Clock
+	DevMailbox      castellan.MailRenderer
+	TrustedProxies  []netip.Prefix
+	SecureCookies   bool
+	SignInPerSource web.RateLimit
+	BodyReadTimeout time.Duration
+}
+
+// Handler serves services' surfaces: the plumbing, the API with an
+// authorizer over services, the console, the metrics and the front door.
+func Handler(services castellan.Services, o Options) http.Handler {
+	now := o.Clock
+	if now == nil {
+		now = castellan.SystemClock
+	}
+	plumbing := web.New(web.Config{Tokens: services.Tokens, Sessions: services.Sessions, Logger: slog.New(slog.DiscardHandler),
+		TrustedProxies: o.TrustedProxies, BodyReadTimeout: o.BodyReadTimeout, Errors: api.WriteProblem,
+		Anonymous: func(path string) bool {
+			return api.Anonymous(path) || console.Anonymous(path) || path == "/metrics" || path == "/"
+		}})
+	mux := http.NewServeMux()
+	authorizer := &authz.Authorizer{Grants: services.Grants, Groups: services.Groups, Roles: services.Roles,
+		Projects: services.Projects, ServiceAccounts: services.ServiceAccounts, Catalog: services.Catalog, Now: now}
+	rest := api.New(mux, api.Config{Services: services, Authorizer: authorizer, Version: "test", DevMailbox: o.DevMailbox, Clock: now})
+	console.New(console.Config{Services: services, Web: plumbing, Clock: now, SignInPerSource: o.SignInPerSource,
+		SecureCookies: o.SecureCookies}).Register(mux)
+	mux.Handle("GET /metrics", plumbing.MetricsHandler())
+	mux.HandleFunc("GET /{$}", plumbing.FrontDoor(console.Path, "nothing here: the API is under /v1 (described at /v1/openapi.json), the console at /console"))
+	return plumbing.Handler(mux, rest.Idempotent)
+}
+
+// Env is a store with an operator token, two bootstrapped organizations
+// (Acme and Globex) and a token cache on its change log.
+type Env struct {
+	DB       *sqlstore.DB
+	Clock    *storetest.Clock
+	Cache    *authn.Cache
+	Operator string
+	Acme     *castellan.BootstrapResult
+	Globex   *castellan.BootstrapResult
+}
+
+// New opens a store at url (see sqltest.Backends) and fills it.
+func New(t testing.TB, url string) *Env {
+	t.Helper()
+	clock := storetest.NewClock()
+	db := sqltest.MustOpen(t, url, clock.Now)
+	ctx := context.Background()
+	e := &Env{DB: db, Clock: clock}
+	op, err := db.Tokens().CreateOperatorToken(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Operator = op.Token
+	if e.Acme, err = db.Tokens().BootstrapOrganization(ctx, castellan.Bootstrap{OrganizationName: "Acme", OwnerEmail: "owner@acme.example"}); err != nil {
+		t.Fatal(err)
+	}
+	if e.Globex, err = db.Tokens().BootstrapOrganization(ctx, castellan.Bootstrap{OrganizationName: "Globex", OwnerEmail: "owner@globex.example"}); err != nil {
+		t.Fatal(err)
+	}
+	services := db.Services()
+	if e.Cache, err = authn.New(ctx, authn.Options{Tokens: services.Tokens, ChangeLog: services.ChangeLog, KeyUses: services.AccessKeys,
+		Now: clock.Now, Logger: slog.New(slog.DiscardHandler)}); err != nil {
+		t.Fatal(err)
+	}
+	db.OnCommit(e.Cache.Committed)
+	return e
+}
+
+// Services are the store's services with tokens checked by the cache.
+func (e *Env) Services() castellan.Services {
+	services := e.DB.Services()
+	services.Tokens = e.Cache
+	return services
+}
+
+// Serve starts a server of services with o on e's clock, closed when the
+// test ends.
+func (e *Env) Serve(t testing.TB, services castellan.Services, o Options) *httptest.Server {
+	t.Helper()
+	o.Clock = e.Clock.Now
+	srv := httptest.NewServer(Handler(services, o))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// Snapshot is what a rejected request must leave as it was: the store's
+// revision, each organization's audit log and its projects.
+type Snapshot struct {
+	// Revision is the store's revision.
+	Revision int64
+	// Events counts each organization's audit events.
+	Events   map[string]int
+	projects map[string]int
+}
+
+// Snapshot takes e's snapshot.
+func (e *Env) Snapshot(t testing.TB) Snapshot {
+	t.Helper()
+	ctx := context.Background()
+	s := Snapshot{Events: map[string]int{}, projects: map[string]int{}}
+	var err error
+	if s.Revision, err = e.DB.Revision(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, org := range []string{e.Acme.OrganizationID, e.Globex.OrganizationID} {
+		events, _, err := e.DB.Audit().FindAuditEvents(ctx, org, castellan.AuditFilter{PageSize: castellan.MaxPageSize})
+		if err != nil {
+			t.Fatal(err)
+		}
+		projects, _, err := e.DB.Projects().FindProjects(ctx, org, castellan.ProjectFilter{PageSize: castellan.MaxPageSize})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Events[org], s.projects[org] = len(events), len(projects)
+	}
+	return s
+}
+
+// Equal reports whether nothing changed between s and o.
+func (s Snapshot) Equal(o Snapshot) bool {
+	if s.Revision != o.Revision || len(s.Events) != len(o.Events) {
+		return false
+	}
+	for k := range s.Events {
+		if s.Events[k] != o.Events[k] || s.projects[k] != o.projects[k] {
+			return false
+		}
+	}
+	return true
+}
