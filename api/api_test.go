@@ -17,6 +17,7 @@ import (
 	"github.com/castellan-iam/castellan/api"
 	"github.com/castellan-iam/castellan/authn"
 	"github.com/castellan-iam/castellan/authz"
+	"github.com/castellan-iam/castellan/guard"
 	"github.com/castellan-iam/castellan/sqlstore"
 	"github.com/castellan-iam/castellan/sqlstore/sqltest"
 	"github.com/castellan-iam/castellan/storetest"
@@ -94,7 +95,7 @@ func (e *env) serve(t testing.TB, tokens castellan.TokenService, trusted []netip
 		Grants: services.Grants, Groups: services.Groups, Roles: services.Roles, Projects: services.Projects,
 		ServiceAccounts: services.ServiceAccounts, Catalog: services.Catalog, Now: e.clock.Now,
 	}
-	srv := httptest.NewServer(api.New(api.Config{Services: services, Authorizer: authorizer, Version: "test", Logger: slog.New(slog.DiscardHandler),
+	srv := httptest.NewServer(api.New(api.Config{Services: guard.New(services, authorizer), Authorizer: authorizer, Version: "test", Logger: slog.New(slog.DiscardHandler),
 		DevMailbox: devMailbox(t), TrustedProxies: trusted, Clock: e.clock.Now}))
 	t.Cleanup(srv.Close)
 	return srv

@@ -15,6 +15,7 @@ import (
 	"github.com/castellan-iam/castellan"
 	"github.com/castellan-iam/castellan/api"
 	"github.com/castellan-iam/castellan/authz"
+	"github.com/castellan-iam/castellan/guard"
 	"github.com/castellan-iam/castellan/sqlstore"
 )
 
@@ -114,14 +115,16 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	return nil
 }
 
-// newHTTPServer serves the API of cfg, adding the authorizer over its
-// services and the version, with the given timeouts.
+// newHTTPServer serves the API of cfg, whose services are the store's:
+// it adds the authorizer over them, puts the guard between them and the
+// API, and sets the version and the given timeouts.
 func newHTTPServer(cfg api.Config, timeouts httpTimeouts) *http.Server {
 	services := cfg.Services
 	cfg.Authorizer = &authz.Authorizer{
 		Grants: services.Grants, Groups: services.Groups, Roles: services.Roles, Projects: services.Projects,
 		ServiceAccounts: services.ServiceAccounts, Catalog: services.Catalog, Now: castellan.SystemClock,
 	}
+	cfg.Services = guard.New(services, cfg.Authorizer)
 	cfg.Version = version()
 	cfg.BodyReadTimeout = timeouts.bodyRead
 	// No ReadTimeout: its deadline would stay on the connection while the
