@@ -108,6 +108,11 @@ type row struct {
 	// principal in ctx.
 	call    func(ctx context.Context, f *fixture, s castellan.Services) error
 	allowed []string
+	// public marks an operation that authenticates by its own secret
+	// (sign-in, token and key exchange, invitation acceptance): the guard
+	// passes it through, so nobody, not even a caller without a
+	// principal, is refused; the call may still fail for its own reasons.
+	public bool
 }
 
 // rowSets are the rows, added by the init functions of the test files (one
@@ -204,12 +209,23 @@ func runRow(t *testing.T, f *fixture, services castellan.Services, principals ma
 	if r.variant != "" {
 		name += " (" + r.variant + ")"
 	}
+	if r.public {
+		t.Run(name+" without a principal", func(t *testing.T) {
+			if err := r.call(system, f, services); refusal(err) {
+				t.Fatalf("got %v, want it passed through", err)
+			}
+		})
+	}
 	for _, principal := range matrixPrincipals {
 		t.Run(name+" as "+principal, func(t *testing.T) {
 			err := r.call(castellan.WithPrincipal(system, principals[principal]), f, services)
-			var e *castellan.Error
-			errors.As(err, &e)
-			refused := e != nil && (e.Kind == castellan.EFORBIDDEN || e.Kind == castellan.ENOTFOUND && e.Code == castellan.CodeOrgNotFound)
+			refused := refusal(err)
+			if r.public && refused {
+				t.Fatalf("got %v, want it passed through", err)
+			}
+			if r.public {
+				return
+			}
 			if allowed[principal] && err != nil {
 				t.Fatalf("got %v, want it allowed", err)
 			}
@@ -218,6 +234,17 @@ func runRow(t *testing.T, f *fixture, services castellan.Services, principals ma
 			}
 		})
 	}
+}
+
+// refusal reports whether err is the guard's refusal: forbidden,
+// unauthenticated, or "organization not found" for another organization.
+func refusal(err error) bool {
+	var e *castellan.Error
+	if !errors.As(err, &e) {
+		return false
+	}
+	return e.Kind == castellan.EFORBIDDEN || e.Kind == castellan.EUNAUTHENTICATED ||
+		e.Kind == castellan.ENOTFOUND && e.Code == castellan.CodeOrgNotFound
 }
 
 // guardedOperations lists "Service.Method" for every method of every
