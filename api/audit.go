@@ -43,9 +43,6 @@ func (s *Server) registerAudit() {
 }
 
 func (s *Server) listAuditEvents(ctx context.Context, in *listAuditEventsInput) (*listAuditEventsOutput, error) {
-	if err := s.allowOrg(ctx, in.Org); err != nil {
-		return nil, err
-	}
 	events, next, err := s.services.Audit.FindAuditEvents(ctx, in.Org, castellan.AuditFilter{
 		ActorID: optional(in.ActorID), Action: optional(in.Action),
 		TargetID: optional(in.TargetID), TargetType: optional(in.TargetType),

@@ -78,9 +78,6 @@ func nonNil[T any](items []T) []T {
 }
 
 func (s *Server) createOrganization(ctx context.Context, in *struct{ Body organizationCreateBody }) (*organizationOutput, error) {
-	if err := requireOperator(ctx); err != nil {
-		return nil, err
-	}
 	org, err := s.services.Organizations.CreateOrganization(ctx, castellan.OrganizationCreate{Name: in.Body.Name, Description: in.Body.Description})
 	if err != nil {
 		return nil, err
@@ -89,30 +86,16 @@ func (s *Server) createOrganization(ctx context.Context, in *struct{ Body organi
 }
 
 func (s *Server) listOrganizations(ctx context.Context, in *struct{ PageParams }) (*listOrganizationsOutput, error) {
-	filter := castellan.OrganizationFilter{PageSize: in.PageSize, PageToken: in.PageToken}
-	out := &listOrganizationsOutput{}
-	if p, _ := castellan.PrincipalFrom(ctx); p.Type != castellan.PrincipalOperator {
-		// A user sees its own organization, when allowed to.
-		if err := s.allowOrg(ctx, p.OrganizationID); castellan.ErrorKind(err) == castellan.EFORBIDDEN {
-			out.Body.Organizations = []*castellan.Organization{}
-			return out, nil
-		} else if err != nil {
-			return nil, err
-		}
-		filter.ID = &p.OrganizationID
-	}
-	orgs, next, err := s.services.Organizations.FindOrganizations(ctx, filter)
+	orgs, next, err := s.services.Organizations.FindOrganizations(ctx, castellan.OrganizationFilter{PageSize: in.PageSize, PageToken: in.PageToken})
 	if err != nil {
 		return nil, err
 	}
+	out := &listOrganizationsOutput{}
 	out.Body.Organizations, out.Body.NextPageToken = nonNil(orgs), next
 	return out, nil
 }
 
 func (s *Server) getOrganization(ctx context.Context, in *OrgPath) (*organizationOutput, error) {
-	if err := s.allowOrg(ctx, in.Org); err != nil {
-		return nil, err
-	}
 	org, err := s.services.Organizations.FindOrganizationByID(ctx, in.Org)
 	if err != nil {
 		return nil, err
@@ -124,14 +107,6 @@ func (s *Server) updateOrganization(ctx context.Context, in *struct {
 	OrgPath
 	Body organizationUpdateBody
 }) (*organizationOutput, error) {
-	if err := s.allowOrg(ctx, in.Org); err != nil {
-		return nil, err
-	}
-	if in.Body.Name != nil {
-		if err := requireOperator(ctx); err != nil {
-			return nil, err
-		}
-	}
 	org, err := s.services.Organizations.UpdateOrganization(ctx, in.Org, castellan.OrganizationUpdate{
 		Name: in.Body.Name, Description: in.Body.Description, MFARequired: in.Body.MFARequired,
 	})
@@ -142,12 +117,6 @@ func (s *Server) updateOrganization(ctx context.Context, in *struct {
 }
 
 func (s *Server) deleteOrganization(ctx context.Context, in *OrgPath) (*revisionOutput, error) {
-	if err := castellan.CheckID("path.org", in.Org); err != nil {
-		return nil, err
-	}
-	if err := requireOperator(ctx); err != nil {
-		return nil, err
-	}
 	rev, err := s.services.Organizations.DeleteOrganization(ctx, in.Org)
 	if err != nil {
 		return nil, err

@@ -84,9 +84,6 @@ func (s *Server) createProject(ctx context.Context, in *struct {
 	OrgPath
 	Body projectCreateBody
 }) (*projectOutput, error) {
-	if err := s.allowOrg(ctx, in.Org); err != nil {
-		return nil, err
-	}
 	p, err := s.services.Projects.CreateProject(ctx, in.Org, castellan.ProjectCreate{Name: in.Body.Name, Description: in.Body.Description})
 	if err != nil {
 		return nil, err
@@ -98,9 +95,6 @@ func (s *Server) listProjects(ctx context.Context, in *struct {
 	OrgPath
 	PageParams
 }) (*listProjectsOutput, error) {
-	if err := s.allowOrg(ctx, in.Org); err != nil {
-		return nil, err
-	}
 	projects, next, err := s.services.Projects.FindProjects(ctx, in.Org, castellan.ProjectFilter{PageSize: in.PageSize, PageToken: in.PageToken})
 	if err != nil {
 		return nil, err
@@ -111,9 +105,6 @@ func (s *Server) listProjects(ctx context.Context, in *struct {
 }
 
 func (s *Server) getProject(ctx context.Context, in *ProjectPath) (*projectOutput, error) {
-	if err := s.allowProject(ctx, *in); err != nil {
-		return nil, err
-	}
 	p, err := s.services.Projects.FindProjectByID(ctx, in.Org, in.Project)
 	if err != nil {
 		return nil, err
@@ -125,9 +116,6 @@ func (s *Server) updateProject(ctx context.Context, in *struct {
 	ProjectPath
 	Body projectUpdateBody
 }) (*projectOutput, error) {
-	if err := s.allowProject(ctx, in.ProjectPath); err != nil {
-		return nil, err
-	}
 	p, err := s.services.Projects.UpdateProject(ctx, in.Org, in.Project, castellan.ProjectUpdate{Name: in.Body.Name, Description: in.Body.Description})
 	if err != nil {
 		return nil, err
@@ -136,9 +124,6 @@ func (s *Server) updateProject(ctx context.Context, in *struct {
 }
 
 func (s *Server) deleteProject(ctx context.Context, in *ProjectPath) (*revisionOutput, error) {
-	if err := s.allowProject(ctx, *in); err != nil {
-		return nil, err
-	}
 	rev, err := s.services.Projects.DeleteProject(ctx, in.Org, in.Project)
 	if err != nil {
 		return nil, err

@@ -10,6 +10,7 @@ import (
 	"github.com/castellan-iam/castellan/api"
 	"github.com/castellan-iam/castellan/authz"
 	"github.com/castellan-iam/castellan/console"
+	"github.com/castellan-iam/castellan/guard"
 	"github.com/castellan-iam/castellan/web"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -42,11 +43,11 @@ func (cfg surfaces) handler() http.Handler {
 		OperatorTokens: cfg.operatorTokens, TrustedProxies: cfg.trustedProxies, Collectors: cfg.collectors,
 		BodyReadTimeout: cfg.bodyReadTimeout, Anonymous: anonymous, Errors: api.WriteProblem})
 	mux := http.NewServeMux()
-	rest := api.New(mux, api.Config{Services: services, Version: version(), DevMailbox: cfg.devMailbox,
-		Authorizer: &authz.Authorizer{
-			Grants: services.Grants, Groups: services.Groups, Roles: services.Roles, Projects: services.Projects,
-			ServiceAccounts: services.ServiceAccounts, Catalog: services.Catalog, Now: castellan.SystemClock,
-		}})
+	authorizer := &authz.Authorizer{
+		Grants: services.Grants, Groups: services.Groups, Roles: services.Roles, Projects: services.Projects,
+		ServiceAccounts: services.ServiceAccounts, Catalog: services.Catalog, Now: castellan.SystemClock,
+	}
+	rest := api.New(mux, api.Config{Services: guard.New(services, authorizer), Version: version(), DevMailbox: cfg.devMailbox, Authorizer: authorizer})
 	console.New(console.Config{Services: services, Web: plumbing, SignIn: cfg.signIn, SecureCookies: cfg.secureCookies}).Register(mux)
 	mux.Handle("GET /metrics", plumbing.MetricsHandler())
 	mux.HandleFunc("GET /{$}", plumbing.FrontDoor(console.Path, frontDoorMessage))

@@ -18,6 +18,7 @@ import (
 	"github.com/castellan-iam/castellan/authn"
 	"github.com/castellan-iam/castellan/authz"
 	"github.com/castellan-iam/castellan/console"
+	"github.com/castellan-iam/castellan/guard"
 	"github.com/castellan-iam/castellan/sqlstore"
 	"github.com/castellan-iam/castellan/sqlstore/sqltest"
 	"github.com/castellan-iam/castellan/storetest"
@@ -52,7 +53,7 @@ func Handler(services castellan.Services, o Options) http.Handler {
 	mux := http.NewServeMux()
 	authorizer := &authz.Authorizer{Grants: services.Grants, Groups: services.Groups, Roles: services.Roles,
 		Projects: services.Projects, ServiceAccounts: services.ServiceAccounts, Catalog: services.Catalog, Now: now}
-	rest := api.New(mux, api.Config{Services: services, Authorizer: authorizer, Version: "test", DevMailbox: o.DevMailbox, Clock: now})
+	rest := api.New(mux, api.Config{Services: guard.New(services, authorizer), Authorizer: authorizer, Version: "test", DevMailbox: o.DevMailbox, Clock: now})
 	console.New(console.Config{Services: services, Web: plumbing, Clock: now, SignInPerSource: o.SignInPerSource,
 		SecureCookies: o.SecureCookies}).Register(mux)
 	mux.Handle("GET /metrics", plumbing.MetricsHandler())

@@ -1,0 +1,59 @@
+package guard
+
+import (
+	"context"
+
+	"github.com/castellan-iam/castellan"
+)
+
+// holds applies the hierarchy principle: the caller must hold every action
+// the patterns name on scope, or gets grant.escalation naming field. what
+// names the role (or "the role") in the message.
+func (g *guard) holds(ctx context.Context, scope, what string, patterns []string, field string) error {
+	p, err := caller(ctx)
+	if err != nil || p.Type == castellan.PrincipalOperator {
+		return err
+	}
+	missing, err := g.authz.Missing(ctx, p, scope, g.raw.Catalog.Expand(patterns))
+	if err != nil {
+		return err
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	return &castellan.Error{
+		Kind: castellan.EFORBIDDEN, Code: castellan.CodeEscalation,
+		Message: "you may grant, revoke or define only what you hold yourself on the scope; you lack " + missing[0] + " for " + what + " on " + scope,
+		Fields:  []castellan.FieldError{{Field: field, Rule: "hierarchy", Message: "you do not hold every action of " + what + " on " + scope}},
+	}
+}
+
+// holdsRolesOf applies the hierarchy principle to an operation that takes
+// away, or acts for, everything subject holds: the caller must hold every
+// role of each of subject's grants on that grant's scope. field names the
+// subject in errors.
+func (g *guard) holdsRolesOf(ctx context.Context, orgID string, subject castellan.Subject, field string) error {
+	if p, _ := castellan.PrincipalFrom(ctx); p.Type == castellan.PrincipalOperator {
+		return nil
+	}
+	token := ""
+	for {
+		grants, next, err := g.raw.Grants.FindGrants(ctx, orgID, castellan.GrantFilter{Subject: &subject, PageSize: castellan.MaxPageSize, PageToken: token})
+		if err != nil {
+			return err
+		}
+		for _, grant := range grants {
+			role, err := g.raw.Roles.FindRoleByID(ctx, orgID, grant.RoleID)
+			if err != nil {
+				return err
+			}
+			if err := g.holds(ctx, grant.Scope, "role "+role.ID+" of the "+string(subject.Type), role.Actions, field); err != nil {
+				return err
+			}
+		}
+		if next == "" {
+			return nil
+		}
+		token = next
+	}
+}
