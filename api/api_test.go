@@ -17,6 +17,7 @@ import (
 	"github.com/castellan-iam/castellan/api"
 	"github.com/castellan-iam/castellan/authn"
 	"github.com/castellan-iam/castellan/authz"
+	"github.com/castellan-iam/castellan/changefeed"
 	"github.com/castellan-iam/castellan/sqlstore"
 	"github.com/castellan-iam/castellan/sqlstore/sqltest"
 	"github.com/castellan-iam/castellan/storetest"
@@ -71,11 +72,15 @@ func newEnv(t testing.TB, url string) *env {
 		t.Fatal(err)
 	}
 	services := db.Services()
-	if e.cache, err = authn.New(ctx, authn.Options{Tokens: services.Tokens, ChangeLog: services.ChangeLog, KeyUses: services.AccessKeys,
-		Now: clock.Now, Logger: slog.New(slog.DiscardHandler)}); err != nil {
+	e.cache = authn.New(authn.Options{Tokens: services.Tokens, KeyUses: services.AccessKeys, Now: clock.Now, Logger: slog.New(slog.DiscardHandler)})
+	feed, err := changefeed.New(ctx, changefeed.Options{ChangeLog: services.ChangeLog, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
 		t.Fatal(err)
 	}
-	db.OnCommit(e.cache.Committed)
+	if err := feed.Subscribe(ctx, e.cache); err != nil {
+		t.Fatal(err)
+	}
+	db.OnCommit(feed.Committed)
 	e.srv = e.serve(t, e.cache, nil)
 	return e
 }

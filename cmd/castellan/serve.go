@@ -61,7 +61,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	}
 	defer db.Close()
 	services := db.Services()
-	cacheMetrics, stopCache, err := startTokenCache(ctx, db, &services, *authnConfig.pollInterval, log)
+	feed, feedMetrics, stopFeed, err := startChangeFeed(ctx, db, *authnConfig.pollInterval, log)
+	if err != nil {
+		return err
+	}
+	defer stopFeed()
+	cacheMetrics, stopCache, err := startTokenCache(ctx, feed, &services, log)
 	if err != nil {
 		return err
 	}
@@ -83,7 +88,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	waitMail := mailer.start(mailCtx)
 	defer func() { stopMail(); waitMail() }()
 	srv := newHTTPServer(api.Config{Services: services, Logger: log, OperatorTokens: operatorTokens, TrustedProxies: trustedProxies,
-		DevMailbox: mailer.devMailbox, SignIn: policy, Collectors: append(append(cacheMetrics, queries, buildInfo()), storeMetrics(db)...),
+		DevMailbox: mailer.devMailbox, SignIn: policy, Collectors: append(append(append(cacheMetrics, feedMetrics...), queries, buildInfo()), storeMetrics(db)...),
 		SecureCookies: mailer.secureCookies}, httpTimeouts)
 	log.Info("listening", "addr", "http://"+ln.Addr().String(), "database", db.Dialect(), "mail", mailer.transport, "version", version())
 	// The address on stdout is for whoever started the server (a script,
