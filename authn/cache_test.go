@@ -14,16 +14,14 @@ import (
 	"github.com/castellan-iam/castellan/storetest"
 )
 
-// store is a fake token store and change log: credentials by token, the
-// number of reads, and changes appended by write.
+// store is a fake token store: credentials by token and the number of
+// reads.
 type store struct {
 	castellan.TokenService // nil: the cache calls FindCredential only
 
-	mu       sync.Mutex
-	creds    map[string]*castellan.Credential
-	reads    int
-	changes  []castellan.Change
-	failNext bool
+	mu    sync.Mutex
+	creds map[string]*castellan.Credential
+	reads int
 	// block, when set, holds FindCredential after it has read until the
 	// channel is closed; reading is closed when the read is done.
 	block, reading chan struct{}
@@ -48,33 +46,18 @@ func (s *store) FindCredential(_ context.Context, token string) (*castellan.Cred
 	return c, nil
 }
 
-func (s *store) Revision(context.Context) (int64, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return int64(len(s.changes)), nil
-}
-
-func (s *store) Changes(_ context.Context, after int64, revisions int) ([]castellan.Change, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.failNext {
-		s.failNext = false
-		return nil, errors.New("change log unavailable")
+// apply gives the cache, as the change feed would, a change of each
+// entity, named "type/id".
+func apply(t *testing.T, c *authn.Cache, entities ...string) {
+	t.Helper()
+	var changes []castellan.Change
+	for i, e := range entities {
+		entityType, id, _ := strings.Cut(e, "/")
+		changes = append(changes, castellan.Change{Revision: int64(i + 1), EntityType: entityType, EntityID: id, Operation: "update"})
 	}
-	end := min(int64(len(s.changes)), after+int64(revisions))
-	return append([]castellan.Change(nil), s.changes[after:end]...), nil
-}
-
-func (s *store) Ping(context.Context) error { return nil }
-
-// write records a change of one entity, as a committed write would, and
-// returns its revision.
-func (s *store) write(entityType, id string) int64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	rev := int64(len(s.changes)) + 1
-	s.changes = append(s.changes, castellan.Change{Revision: rev, EntityType: entityType, EntityID: id, Operation: "update"})
-	return rev
+	if err := c.Apply(context.Background(), changes); err != nil {
+		t.Fatalf("apply: %v", err)
+	}
 }
 
 func (s *store) readCount() int {
@@ -106,11 +89,7 @@ func newCache(t *testing.T, s *store, max int) (*authn.Cache, *storetest.Clock, 
 	t.Helper()
 	clock := storetest.NewClock()
 	u := &uses{got: map[string]time.Time{}}
-	c, err := authn.New(context.Background(), authn.Options{Tokens: s, ChangeLog: s, KeyUses: u, Now: clock.Now,
-		Logger: slog.New(slog.DiscardHandler), MaxEntries: max})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := authn.New(authn.Options{Tokens: s, KeyUses: u, Now: clock.Now, Logger: slog.New(slog.DiscardHandler), MaxEntries: max})
 	return c, clock, u
 }
 
@@ -164,7 +143,7 @@ func TestCacheEvictsByEntity(t *testing.T) {
 			s.creds[token("a")] = keyCredential()
 			c, _, _ := newCache(t, s, 0)
 			mustAuthenticate(t, c, token("a"))
-			c.Committed(context.Background(), s.write(tc.entityType, tc.id))
+			apply(t, c, tc.entityType+"/"+tc.id)
 			mustAuthenticate(t, c, token("a"))
 			want := 1
 			if tc.evicts {
@@ -182,8 +161,7 @@ func TestCacheEvictsByEntity(t *testing.T) {
 		c, _, _ := newCache(t, s, 0)
 		mustAuthenticate(t, c, token("t"))
 		mustAuthenticate(t, c, token("s"))
-		c.Committed(context.Background(), s.write("api_token", "t1"))
-		c.Committed(context.Background(), s.write("service_account", "sa1"))
+		apply(t, c, "api_token/t1", "service_account/sa1")
 		if c.Len() != 0 {
 			t.Fatalf("got %d entries, want 0", c.Len())
 		}
@@ -208,7 +186,7 @@ func TestCacheReadRacingAChange(t *testing.T) {
 	s.mu.Lock()
 	delete(s.creds, token("a")) // the key is disabled …
 	s.mu.Unlock()
-	c.Committed(context.Background(), s.write("access_key", "k1")) // … and the change applied
+	apply(t, c, "access_key/k1") // … and the change applied
 	close(release)
 	if err := <-done; err != nil {
 		t.Fatalf("the racing request: %v", err)
@@ -263,43 +241,23 @@ func TestCacheExpiryAndSourcesCheckedAtEachUse(t *testing.T) {
 	}
 }
 
-// TestCacheFollowFailureEmptiesIt: when the change log cannot be read, what
-// changed is unknown, so nothing cached may be served.
-func TestCacheFollowFailureEmptiesIt(t *testing.T) {
+// TestCacheReloadEmptiesIt: when the change feed cannot tell what
+// changed, nothing cached may be served; the next request reads the store
+// again and is cached anew.
+func TestCacheReloadEmptiesIt(t *testing.T) {
 	s := newStore()
 	s.creds[token("a")] = keyCredential()
 	c, _, _ := newCache(t, s, 0)
 	mustAuthenticate(t, c, token("a"))
-	rev := s.write("user", "elsewhere")
-	s.failNext = true
-	if err := c.Follow(context.Background()); err == nil {
-		t.Fatal("got no error")
+	if err := c.Reload(context.Background()); err != nil {
+		t.Fatal(err)
 	}
 	if c.Len() != 0 {
 		t.Fatalf("got %d entries, want 0", c.Len())
 	}
-	// The change is applied once the log can be read again.
-	c.Committed(context.Background(), rev)
 	mustAuthenticate(t, c, token("a"))
-	if c.Len() != 1 {
-		t.Fatalf("got %d entries, want 1", c.Len())
-	}
-}
-
-func TestCacheFollowsOtherReplicas(t *testing.T) {
-	s := newStore()
-	s.creds[token("a")] = keyCredential()
-	c, _, _ := newCache(t, s, 0)
-	mustAuthenticate(t, c, token("a"))
-	for range 2*1000 + 5 { // more than one batch of the change log
-		s.write("grant", "g")
-	}
-	s.write("user", "u1")
-	if err := c.Follow(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	if c.Len() != 0 {
-		t.Fatal("a change of another replica was missed")
+	if c.Len() != 1 || s.readCount() != 2 {
+		t.Fatalf("got %d entries after %d reads, want 1 after 2", c.Len(), s.readCount())
 	}
 }
 

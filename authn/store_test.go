@@ -12,6 +12,7 @@ import (
 
 	"github.com/castellan-iam/castellan"
 	"github.com/castellan-iam/castellan/authn"
+	"github.com/castellan-iam/castellan/changefeed"
 	"github.com/castellan-iam/castellan/sqlstore"
 	"github.com/castellan-iam/castellan/sqlstore/sqltest"
 	"github.com/castellan-iam/castellan/storetest"
@@ -19,21 +20,30 @@ import (
 
 // keyToken opens a store of the backend, creates a key for a bootstrapped
 // owner, exchanges it and returns the store, a cache in front of it
-// hooked to its commits, and the key's token.
+// fed by a change feed hooked to its commits, and the key's token.
 func keyToken(tb testing.TB, backend sqltest.Backend) (*sqlstore.DB, *authn.Cache, string) {
 	tb.Helper()
-	ctx := context.Background()
 	clock := storetest.NewClock()
 	db := sqltest.MustOpen(tb, backend.URL(tb), clock.Now)
 	_, _, token := newKeyToken(tb, db)
+	cache, feed := subscribedCache(tb, db, clock, changefeed.Options{})
+	db.OnCommit(feed.Committed)
+	return db, cache, token
+}
+
+// subscribedCache returns a token cache in front of db's tokens and the
+// change feed, built with opts on db's change log, it subscribes to.
+func subscribedCache(tb testing.TB, db *sqlstore.DB, clock *storetest.Clock, opts changefeed.Options) (*authn.Cache, *changefeed.Feed) {
+	tb.Helper()
+	ctx := context.Background()
 	services := db.Services()
-	cache, err := authn.New(ctx, authn.Options{Tokens: services.Tokens, ChangeLog: db, KeyUses: services.AccessKeys, Now: clock.Now,
-		Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
+	cache := authn.New(authn.Options{Tokens: services.Tokens, KeyUses: services.AccessKeys, Now: clock.Now, Logger: slog.New(slog.DiscardHandler)})
+	opts.ChangeLog, opts.Logger = db, slog.New(slog.DiscardHandler)
+	feed := storetest.Must(changefeed.New(ctx, opts))(tb)
+	if err := feed.Subscribe(ctx, cache); err != nil {
 		tb.Fatal(err)
 	}
-	db.OnCommit(cache.Committed)
-	return db, cache, token
+	return cache, feed
 }
 
 // newKeyToken bootstraps an organization in db, creates a key for its
@@ -105,7 +115,7 @@ func BenchmarkTokenCheck(b *testing.B) {
 }
 
 // TestReplicaLearnsByNotification: on PostgreSQL a cache on another
-// replica, which never polls here, evicts a revoked key's token once the
+// replica, whose change feed never polls here, evicts a revoked key's token once the
 // write's notification arrives, well before any poll would have run.
 func TestReplicaLearnsByNotification(t *testing.T) {
 	url := sqltest.PostgresURL(t)
@@ -116,9 +126,7 @@ func TestReplicaLearnsByNotification(t *testing.T) {
 	orgID, keyID, token := newKeyToken(t, primary)
 
 	replica := sqltest.MustOpen(t, url, clock.Now)
-	services := replica.Services()
-	cache := storetest.Must(authn.New(ctx, authn.Options{Tokens: services.Tokens, ChangeLog: replica, KeyUses: services.AccessKeys,
-		Now: clock.Now, Logger: slog.New(slog.DiscardHandler)}))(t)
+	cache, feed := subscribedCache(t, replica, clock, changefeed.Options{})
 	if _, err := cache.Authenticate(ctx, token); err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +134,7 @@ func TestReplicaLearnsByNotification(t *testing.T) {
 	watched := make(chan error, 1)
 	go func() {
 		watched <- replica.WatchCommits(ctx, func() {
-			if err := cache.Follow(ctx); err != nil && ctx.Err() == nil {
+			if err := feed.Follow(ctx); err != nil && ctx.Err() == nil {
 				t.Error(err)
 			}
 			select {
@@ -139,7 +147,7 @@ func TestReplicaLearnsByNotification(t *testing.T) {
 
 	disabled := castellan.AccessKeyDisabled
 	k := storetest.Must(primary.AccessKeys().UpdateAccessKey(ctx, orgID, keyID, castellan.AccessKeyUpdate{Status: &disabled}))(t)
-	for cache.Stats().Applied < k.Revision {
+	for feed.Applied() < k.Revision {
 		select {
 		case <-followed:
 		case err := <-watched:
@@ -160,8 +168,9 @@ func TestReplicaLearnsByNotification(t *testing.T) {
 // TestReplicaLearnsAfterListenerKilled: when the LISTEN connection of a
 // replica is killed (pg_terminate_backend), a key disabled on another
 // replica is still refused by this replica's cache within 100 ms of the
-// write: the cache sees the connection's error at once, polls every
-// 50 ms and listens again, catching up from the last applied revision.
+// write: the cache's change feed sees the connection's error at once,
+// polls every 50 ms and listens again, catching up from the last applied
+// revision.
 // Its regular poll is a minute here, so only that path can bring the
 // revocation in time.
 func TestReplicaLearnsAfterListenerKilled(t *testing.T) {
@@ -178,17 +187,14 @@ func TestReplicaLearnsAfterListenerKilled(t *testing.T) {
 	rand.Read(b[:])
 	app := "replica-" + hex.EncodeToString(b[:])
 	replica := sqltest.MustOpen(t, url+"&application_name="+app, clock.Now)
-	services := replica.Services()
-	cache := storetest.Must(authn.New(ctx, authn.Options{Tokens: services.Tokens, ChangeLog: replica, KeyUses: services.AccessKeys,
-		Now: clock.Now, Logger: slog.New(slog.DiscardHandler)}))(t)
+	cache, feed := subscribedCache(t, replica, clock, changefeed.Options{Watcher: replica, Poll: time.Minute})
 	if _, err := cache.Authenticate(ctx, token); err != nil {
 		t.Fatal(err)
 	}
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer cancel()
-	wg.Go(func() { cache.Run(ctx, time.Minute, time.Minute) })
-	wg.Go(func() { cache.Watch(ctx, replica.WatchCommits) })
+	wg.Go(func() { feed.Run(ctx) })
 
 	admin, err := sql.Open("pgx", url)
 	if err != nil {
@@ -213,9 +219,9 @@ func TestReplicaLearnsAfterListenerKilled(t *testing.T) {
 	disabled := castellan.AccessKeyDisabled
 	k := storetest.Must(primary.AccessKeys().UpdateAccessKey(ctx, orgID, keyID, castellan.AccessKeyUpdate{Status: &disabled}))(t)
 	written := time.Now()
-	for cache.Stats().Applied < k.Revision {
+	for feed.Applied() < k.Revision {
 		if latency := time.Since(written); latency > 100*time.Millisecond {
-			t.Fatalf("the replica had not applied the revocation %v after the write (applied %d, want %d)", latency, cache.Stats().Applied, k.Revision)
+			t.Fatalf("the replica had not applied the revocation %v after the write (applied %d, want %d)", latency, feed.Applied(), k.Revision)
 		}
 		time.Sleep(time.Millisecond)
 	}
@@ -223,8 +229,8 @@ func TestReplicaLearnsAfterListenerKilled(t *testing.T) {
 	if _, err := cache.Authenticate(ctx, token); castellan.ErrorKind(err) != castellan.EUNAUTHENTICATED {
 		t.Fatalf("after the revocation: got %v, want the token refused", err)
 	}
-	if n := cache.Stats().WatchFailures; n == 0 {
-		t.Error("the cache did not see its listener die")
+	if n := feed.Stats().WatchFailures; n == 0 {
+		t.Error("the change feed did not see its listener die")
 	}
 }
 

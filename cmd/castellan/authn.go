@@ -11,7 +11,7 @@ import (
 
 	"github.com/castellan-iam/castellan"
 	"github.com/castellan-iam/castellan/authn"
-	"github.com/castellan-iam/castellan/sqlstore"
+	"github.com/castellan-iam/castellan/changefeed"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -29,7 +29,7 @@ func (f *flags) authn() authnFlags {
 		trustedProxies: f.str("trusted-proxies", "CASTELLAN_TRUSTED_PROXIES", "",
 			"comma-separated CIDRs or addresses of proxies whose X-Forwarded-For and gateway headers are believed"),
 		pollInterval: f.str("token-poll-interval", "CASTELLAN_TOKEN_POLL_INTERVAL", "1s",
-			"how often the token cache reads the changes other replicas made"),
+			"how often the change feed (the token cache's source) reads the changes other processes made"),
 	}
 }
 
@@ -59,35 +59,26 @@ func parseTrustedProxies(s string) ([]netip.Prefix, error) {
 	return out, nil
 }
 
-// startTokenCache puts the token cache in front of the store's tokens,
-// hooks it to the store's commits and follows the change log until the
-// returned stop function is called, which flushes key uses. It returns the
-// cache's and the store's metrics too.
-func startTokenCache(ctx context.Context, db *sqlstore.DB, services *castellan.Services, poll string, log *slog.Logger) (
+// startTokenCache puts the token cache in front of the store's tokens as
+// a subscriber of feed, and flushes its key uses until the returned stop
+// function is called, which flushes them once more. It returns the
+// cache's metrics too.
+func startTokenCache(ctx context.Context, feed *changefeed.Feed, services *castellan.Services, log *slog.Logger) (
 	metrics []prometheus.Collector, stop func(), err error) {
-	interval, err := time.ParseDuration(poll)
-	if err != nil || interval <= 0 {
-		return nil, nil, fmt.Errorf("--token-poll-interval %q: want a positive duration like 1s", poll)
-	}
-	cache, err := authn.New(ctx, authn.Options{Tokens: services.Tokens, ChangeLog: services.ChangeLog, KeyUses: services.AccessKeys, Logger: log})
-	if err != nil {
+	cache := authn.New(authn.Options{Tokens: services.Tokens, KeyUses: services.AccessKeys, Logger: log})
+	if err := feed.Subscribe(ctx, cache); err != nil {
 		return nil, nil, err
 	}
-	db.OnCommit(cache.Committed)
 	services.Tokens = cache
 	// Not cancelled with ctx: requests still being served at shutdown note
 	// key uses until the server has stopped and stop runs.
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
-	wg.Go(func() { cache.Run(runCtx, interval, keyUseFlushInterval) })
-	wg.Go(func() { cache.Watch(runCtx, db.WatchCommits) })
-	// The store's figures come along: its change-log lag is the cache's.
-	return append(tokenCacheMetrics(cache), newStoreCollector(db, cache, log)), func() { cancel(); wg.Wait() }, nil
+	wg.Go(func() { cache.Run(runCtx, keyUseFlushInterval) })
+	return tokenCacheMetrics(cache), func() { cancel(); wg.Wait() }, nil
 }
 
-// tokenCacheMetrics are the token cache's figures for /metrics. The
-// applied revision, next to the store's, shows how far behind a replica's
-// cache is.
+// tokenCacheMetrics are the token cache's figures for /metrics.
 func tokenCacheMetrics(cache *authn.Cache) []prometheus.Collector {
 	stat := func(f func(authn.Stats) float64) func() float64 {
 		return func() float64 { return f(cache.Stats()) }
@@ -99,10 +90,5 @@ func tokenCacheMetrics(cache *authn.Cache) []prometheus.Collector {
 			stat(func(s authn.Stats) float64 { return float64(s.Hits) })),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "castellan_token_cache_misses_total", Help: "Token checks that read the store."},
 			stat(func(s authn.Stats) float64 { return float64(s.Misses) })),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "castellan_token_cache_applied_revision", Help: "Newest change-log revision the token cache has applied."},
-			stat(func(s authn.Stats) float64 { return float64(s.Applied) })),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "castellan_token_cache_watch_failures_total",
-			Help: "Failures of the token cache's LISTEN connection (dropped, dead on heartbeat, or not opened); the cache polls every 50 ms until it listens again."},
-			stat(func(s authn.Stats) float64 { return float64(s.WatchFailures) })),
 	}
 }

@@ -7,7 +7,7 @@ import (
 	"runtime/debug"
 	"time"
 
-	"github.com/castellan-iam/castellan/authn"
+	"github.com/castellan-iam/castellan/changefeed"
 	"github.com/castellan-iam/castellan/sqlstore"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -29,19 +29,19 @@ func queryDuration() (*prometheus.HistogramVec, func(sqlstore.QueryKind, time.Du
 // its outbox, and how far this process's change-log follower is behind
 // the store.
 type storeCollector struct {
-	db    *sqlstore.DB
-	cache *authn.Cache
-	log   *slog.Logger
+	db   *sqlstore.DB
+	feed *changefeed.Feed
+	log  *slog.Logger
 
 	open, inUse, idle, waitCount, waitSeconds *prometheus.Desc
 	mails, revision, lag                      *prometheus.Desc
 }
 
-func newStoreCollector(db *sqlstore.DB, cache *authn.Cache, log *slog.Logger) *storeCollector {
+func newStoreCollector(db *sqlstore.DB, feed *changefeed.Feed, log *slog.Logger) *storeCollector {
 	pool := func(name, help string) *prometheus.Desc {
 		return prometheus.NewDesc("castellan_store_"+name, help, []string{"pool"}, nil)
 	}
-	return &storeCollector{db: db, cache: cache, log: log,
+	return &storeCollector{db: db, feed: feed, log: log,
 		open:        pool("connections_open", "Open connections of the store's pool."),
 		inUse:       pool("connections_in_use", "Connections of the store's pool running a statement or transaction."),
 		idle:        pool("connections_idle", "Idle connections of the store's pool."),
@@ -50,7 +50,7 @@ func newStoreCollector(db *sqlstore.DB, cache *authn.Cache, log *slog.Logger) *s
 		mails: prometheus.NewDesc("castellan_outbox_mails", "Mails of the outbox by state: queued (not yet failed), retried (failed, waiting for another attempt), sent, dead (given up).",
 			[]string{"state"}, nil),
 		revision: prometheus.NewDesc("castellan_store_revision", "Newest revision committed to the store by any replica.", nil, nil),
-		lag:      prometheus.NewDesc("castellan_changelog_lag_revisions", "Revisions committed to the store that this process's token cache has not applied yet.", nil, nil),
+		lag:      prometheus.NewDesc("castellan_changelog_lag_revisions", "Revisions committed to the store that this process's change feed (the token cache) has not applied yet.", nil, nil),
 	}
 }
 
@@ -83,7 +83,7 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	// Applied first: read after the store's revision, a commit in between
 	// could make the lag negative.
-	applied := c.cache.Stats().Applied
+	applied := c.feed.Applied()
 	rev, err := c.db.Revision(ctx)
 	if err != nil {
 		c.log.Warn("metrics: read the store's revision", "err", err)

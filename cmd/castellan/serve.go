@@ -59,7 +59,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	}
 	defer db.Close()
 	services := db.Services()
-	cacheMetrics, stopCache, err := startTokenCache(ctx, db, &services, *authnConfig.pollInterval, log)
+	feed, feedMetrics, stopFeed, err := startChangeFeed(ctx, db, *authnConfig.pollInterval, log)
+	if err != nil {
+		return err
+	}
+	defer stopFeed()
+	cacheMetrics, stopCache, err := startTokenCache(ctx, feed, &services, log)
 	if err != nil {
 		return err
 	}
@@ -81,7 +86,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	waitMail := mailer.start(mailCtx)
 	defer func() { stopMail(); waitMail() }()
 	srv := newHTTPServer(surfaces{services: services, logger: log, operatorTokens: operatorTokens, trustedProxies: trustedProxies,
-		devMailbox: mailer.devMailbox, signIn: policy, collectors: append(append(cacheMetrics, queries, buildInfo()), storeMetrics(db)...),
+		devMailbox: mailer.devMailbox, signIn: policy, collectors: append(append(append(cacheMetrics, feedMetrics...), queries, buildInfo()), storeMetrics(db)...),
 		secureCookies: mailer.secureCookies}, httpTimeouts)
 	log.Info("listening", "addr", "http://"+ln.Addr().String(), "database", db.Dialect(), "mail", mailer.transport, "version", version())
 	// The address on stdout is for whoever started the server (a script,

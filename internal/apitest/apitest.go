@@ -17,6 +17,7 @@ import (
 	"github.com/castellan-iam/castellan/api"
 	"github.com/castellan-iam/castellan/authn"
 	"github.com/castellan-iam/castellan/authz"
+	"github.com/castellan-iam/castellan/changefeed"
 	"github.com/castellan-iam/castellan/console"
 	"github.com/castellan-iam/castellan/guard"
 	"github.com/castellan-iam/castellan/sqlstore"
@@ -91,11 +92,15 @@ func New(t testing.TB, url string) *Env {
 		t.Fatal(err)
 	}
 	services := db.Services()
-	if e.Cache, err = authn.New(ctx, authn.Options{Tokens: services.Tokens, ChangeLog: services.ChangeLog, KeyUses: services.AccessKeys,
-		Now: clock.Now, Logger: slog.New(slog.DiscardHandler)}); err != nil {
+	e.Cache = authn.New(authn.Options{Tokens: services.Tokens, KeyUses: services.AccessKeys, Now: clock.Now, Logger: slog.New(slog.DiscardHandler)})
+	feed, err := changefeed.New(ctx, changefeed.Options{ChangeLog: services.ChangeLog, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
 		t.Fatal(err)
 	}
-	db.OnCommit(e.Cache.Committed)
+	if err := feed.Subscribe(ctx, e.Cache); err != nil {
+		t.Fatal(err)
+	}
+	db.OnCommit(feed.Committed)
 	return e
 }
 
