@@ -63,9 +63,11 @@ func hasOwner(ctx context.Context, tx *Tx, orgID string) (bool, error) {
 // and the caller's transaction rolls back, so nothing changes. An
 // organization that has no owner (one made by CreateOrganization, before
 // any grant) is not held to the rule until it gets one. mayTakeOne is
-// false when the caller knows write cannot take an owner away (it revokes
-// no owner grant, say); write then runs alone, without the lock and the
-// two reads.
+// false when the caller knows write cannot take an owner away, from what
+// no concurrent write can change (the grants it deletes are no owner
+// grants, the user it writes stays active); write then runs alone,
+// without the lock and the two reads. A group's grants and members can
+// change beside a write, so the group paths always pass true.
 //
 // Concurrency: first it locks the organization's row for update (FOR NO
 // KEY UPDATE on PostgreSQL, which writers holding lockKey on the row do
@@ -77,6 +79,9 @@ func hasOwner(ctx context.Context, tx *Tx, orgID string) (bool, error) {
 // organization was chosen over SERIALIZABLE with retries: it never fails
 // a caller for a conflict the caller must retry, writes that cannot take
 // an owner away never take it, and other organizations are not held up.
+// (Every write also takes the revision counter first, in DB.update, which
+// serializes all writers today and so rules out deadlocks between this
+// lock and the rows locked before it; the rule does not rely on that.)
 func keepAnOwner(ctx context.Context, tx *Tx, orgID string, mayTakeOne bool, write func() error) error {
 	if !mayTakeOne {
 		return write()
