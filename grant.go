@@ -87,9 +87,9 @@ type GrantService interface {
 	// Returns ENOTFOUND (grant.not_found) naming the first unknown ID.
 	FindGrantsByID(ctx context.Context, orgID string, ids []string) ([]*Grant, error)
 	// DeleteGrants returns ENOTFOUND (grant.not_found) for an unknown ID and
-	// EPRECONDITION (grant.last_owner) when no user would remain holding
-	// organization.owner directly on the organization without an expiry
-	// (a grant that expires does not count, even while it is live).
+	// EPRECONDITION (grant.last_owner) when it would take the last owner
+	// away (the Owner rule, OrganizationOwnerRoleID; a grant that expires
+	// makes no owner, even while it is live).
 	DeleteGrants(ctx context.Context, orgID string, ids []string) (int64, error)
 	// SetRoles makes roleIDs exactly the roles subject holds directly on
 	// scope (the "Edit role" of a user's or group's IAM roles tab): it
@@ -103,7 +103,8 @@ type GrantService interface {
 	// bulk"), refusing with EINVALID (grant.roles_required) to remove the
 	// last one; a role the subject does not hold there is ENOTFOUND
 	// (grant.not_found). With all, roleIDs is ignored and every role of the
-	// subject on scope goes ("Remove all roles").
+	// subject on scope goes ("Remove all roles"). Returns EPRECONDITION
+	// (grant.last_owner) when it would take the last owner away.
 	RemoveRoles(ctx context.Context, orgID string, subject Subject, scope string, roleIDs []string, all bool) (int64, error)
 	// DeleteExpiredGrants removes every grant expired at now, with one
 	// audit event per organization, and returns how many it removed.

@@ -106,6 +106,8 @@ type GroupService interface {
 	// members who belong to another group that holds at least one
 	// unexpired grant (seed 000: "unless they have separately assigned
 	// group permissions"); a grant to the user alone does not keep them.
+	// Returns ENOTFOUND or EPRECONDITION (grant.last_owner) when the group
+	// makes the last owner (OrganizationOwnerRoleID).
 	DeleteGroup(ctx context.Context, orgID, id string) (int64, error)
 	// AddGroupMembers adds up to 100 users, all or nothing. Returns
 	// ENOTFOUND (user.not_found) naming the first user that is not a user
@@ -115,7 +117,9 @@ type GroupService interface {
 	// RemoveGroupMembers removes up to 100 users, all or nothing, and
 	// signs them out in the same transaction (their API tokens and console
 	// sessions end, whatever other access they hold); a user who is not a
-	// member is ENOTFOUND (user.not_found).
+	// member is ENOTFOUND (user.not_found). Removing the member through
+	// whom the organization has its last owner is EPRECONDITION
+	// (grant.last_owner).
 	RemoveGroupMembers(ctx context.Context, orgID, groupID string, userIDs []string) (int64, error)
 	// FindGroupMembers lists members by user ID.
 	FindGroupMembers(ctx context.Context, orgID, groupID string, filter GroupFilter) ([]*GroupMember, string, error)

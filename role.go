@@ -1,8 +1,12 @@
 package castellan
 
-// OrganizationOwnerRoleID is the built-in role every organization keeps at
-// least one direct user grant of, on its root: the last owner cannot be
-// removed.
+// OrganizationOwnerRoleID is the built-in Owner role. The Owner rule: an
+// organization that has an owner keeps one, an owner being an active user
+// holding this role on the organization itself without expiry, directly
+// or through a group it is a member of. A write that would take the last
+// one away (revoking or changing grants, giving one an expiry, disabling
+// or deleting the user, removing it from the group, deleting the group)
+// fails with EPRECONDITION (grant.last_owner) and changes nothing.
 const OrganizationOwnerRoleID = "organization.owner"
 
 // MaxRoleNameLength is the longest custom role name.

@@ -246,13 +246,14 @@ type UserService interface {
 	// UpdateUser returns ENOTFOUND, EINVALID (user.invalid_status for a
 	// status other than active or disabled, or a change from
 	// pending_invitation), ECONFLICT (user.email_taken) or EPRECONDITION
-	// (grant.last_owner when disabling the last active permanent owner).
+	// (grant.last_owner when disabling the last owner, as
+	// OrganizationOwnerRoleID defines it).
 	UpdateUser(ctx context.Context, orgID, id string, upd UserUpdate) (*User, error)
 	// DeleteUser turns the user into a tombstone and removes its grants,
 	// group memberships, tokens and invitations in one transaction; its
 	// login ID and email may then be reused. confirm must equal the login
 	// ID: EINVALID (user.confirmation_mismatch). Returns ENOTFOUND or
-	// EPRECONDITION (grant.last_owner).
+	// EPRECONDITION (grant.last_owner) for the last owner.
 	DeleteUser(ctx context.Context, orgID, id, confirm string) (int64, error)
 	// ResendInvitation voids the user's open invitation links and mails a
 	// new one (MailInvitation). Reinvite does the same with the reinvite

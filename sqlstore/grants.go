@@ -279,16 +279,18 @@ func insertGrants(ctx context.Context, tx *Tx, orgID string, wanted []*castellan
 // replaceGrants deletes stale grants, which the transaction read, and
 // inserts fresh ones, some of which take the place of stale ones with the
 // same role, scope and subject (hence deleting first), as one
-// iam:SetGrants change. It refuses with the last-owner rule, and returns
+// iam:SetGrants change. It refuses under the Owner rule, and returns
 // the revision, unchanged when there was nothing to do.
 func replaceGrants(ctx context.Context, tx *Tx, orgID string, stale, fresh []*castellan.Grant, byKey map[grantKey]*castellan.Grant) (int64, error) {
-	if err := keepAnOwner(ctx, tx, orgID, stale, fresh); err != nil {
-		return 0, err
-	}
-	if err := deleteGrants(ctx, tx, orgID, stale); err != nil {
-		return 0, err
-	}
-	created, err := insertNewGrants(ctx, tx, fresh, byKey)
+	var created []*castellan.Grant
+	err := keepAnOwner(ctx, tx, orgID, slices.ContainsFunc(stale, isOwnerGrant), func() error {
+		if err := deleteGrants(ctx, tx, orgID, stale); err != nil {
+			return err
+		}
+		var err error
+		created, err = insertNewGrants(ctx, tx, fresh, byKey)
+		return err
+	})
 	if err != nil {
 		return 0, err
 	}
@@ -420,10 +422,11 @@ func (s *GrantService) DeleteGrants(ctx context.Context, orgID string, ids []str
 		if _, err := inOrder(grants, ids); err != nil {
 			return err
 		}
-		if err := keepAnOwner(ctx, tx, orgID, grants, nil); err != nil {
+		var deleted []*castellan.Grant
+		err = keepAnOwner(ctx, tx, orgID, slices.ContainsFunc(grants, isOwnerGrant), func() (err error) {
+			deleted, err = deleteGrantsWhere(ctx, tx, `org_id = ? AND id IN `+in, append([]any{orgID}, args...)...)
 			return err
-		}
-		deleted, err := deleteGrantsWhere(ctx, tx, `org_id = ? AND id IN `+in, append([]any{orgID}, args...)...)
+		})
 		if err != nil {
 			return err
 		}
@@ -435,50 +438,6 @@ func (s *GrantService) DeleteGrants(ctx context.Context, orgID string, ids []str
 		return err
 	})
 	return rev, err
-}
-
-// isOwnerGrant reports whether g is one of the grants the last-owner rule
-// counts: organization.owner, to a user directly, on the organization,
-// without expiry. A grant that expires does not count even while it is
-// live, since the sweep deletes it without asking.
-func isOwnerGrant(g *castellan.Grant) bool {
-	return g.RoleID == castellan.OrganizationOwnerRoleID && g.Subject.Type == castellan.SubjectUser &&
-		g.Scope == castellan.OrganizationScope(g.OrganizationID).String() && g.ExpiresAt == nil
-}
-
-// keepAnOwner returns EPRECONDITION (grant.last_owner) when a write that
-// deletes the grants doomed and makes the grants made would leave the
-// organization without an owner grant (one isOwnerGrant counts). Writers that delete owner grants
-// serialize on the organization's row, so two of them cannot each remove
-// one of the last two owners.
-func keepAnOwner(ctx context.Context, tx *Tx, orgID string, doomed, made []*castellan.Grant) error {
-	var owners []string
-	for _, g := range doomed {
-		if isOwnerGrant(g) {
-			owners = append(owners, g.ID)
-		}
-	}
-	if len(owners) == 0 || slices.ContainsFunc(made, isOwnerGrant) {
-		return nil
-	}
-	var id string
-	if err := tx.queryRow(ctx, `SELECT id FROM organizations WHERE id = ?`+tx.db.dialect.lockExclusive, orgID).Scan(&id); err != nil {
-		return err
-	}
-	in, args := inList(owners)
-	var remaining int
-	err := tx.queryRow(ctx, `SELECT COUNT(*) FROM grants WHERE org_id = ? AND role_id = ? AND scope = ? AND subject_type = 'user'
-		AND expires_at IS NULL AND id NOT IN `+in,
-		append([]any{orgID, castellan.OrganizationOwnerRoleID, castellan.OrganizationScope(orgID).String()}, args...)...).Scan(&remaining)
-	if err != nil {
-		return err
-	}
-	if remaining == 0 {
-		return castellan.Errorf(castellan.EPRECONDITION, castellan.CodeLastOwner,
-			"the organization must keep at least one user with role %s on it and no expiry; grant the role to another user first",
-			castellan.OrganizationOwnerRoleID)
-	}
-	return nil
 }
 
 // DeleteExpiredGrants implements castellan.GrantService: one transaction,

@@ -207,13 +207,20 @@ func (s *GroupService) DeleteGroup(ctx context.Context, orgID, id string) (int64
 		if err != nil {
 			return err
 		}
-		grants, err := deleteGrantsWhere(ctx, tx, `org_id = ? AND subject_type = 'group' AND subject_id = ?`, orgID, id)
+		var grants []*castellan.Grant
+		err = keepAnOwner(ctx, tx, orgID, true, func() error {
+			grants, err = deleteGrantsWhere(ctx, tx, `org_id = ? AND subject_type = 'group' AND subject_id = ?`, orgID, id)
+			if err != nil {
+				return err
+			}
+			// The memberships go with the group (ON DELETE CASCADE).
+			if _, err := tx.exec(ctx, `DELETE FROM groups WHERE org_id = ? AND id = ?`, orgID, id); err != nil {
+				return fmt.Errorf("delete group: %w", err)
+			}
+			return nil
+		})
 		if err != nil {
 			return err
-		}
-		// The memberships go with the group (ON DELETE CASCADE).
-		if _, err := tx.exec(ctx, `DELETE FROM groups WHERE org_id = ? AND id = ?`, orgID, id); err != nil {
-			return fmt.Errorf("delete group: %w", err)
 		}
 		also := make([]changedEntity, 0, len(members)+len(grants))
 		for _, userID := range members {
@@ -367,10 +374,16 @@ func (s *GroupService) RemoveGroupMembers(ctx context.Context, orgID, groupID st
 			}
 		}
 		in, args := inList(ids)
-		_, err = tx.exec(ctx, `DELETE FROM group_members WHERE org_id = ? AND group_id = ? AND user_id IN `+in,
-			append([]any{orgID, groupID}, args...)...)
+		err = keepAnOwner(ctx, tx, orgID, true, func() error {
+			_, err := tx.exec(ctx, `DELETE FROM group_members WHERE org_id = ? AND group_id = ? AND user_id IN `+in,
+				append([]any{orgID, groupID}, args...)...)
+			if err != nil {
+				return fmt.Errorf("delete group members: %w", err)
+			}
+			return nil
+		})
 		if err != nil {
-			return fmt.Errorf("delete group members: %w", err)
+			return err
 		}
 		ended, err := signOut(ctx, tx, orgID, ids)
 		if err != nil {

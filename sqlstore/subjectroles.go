@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -165,10 +166,10 @@ func (s *GrantService) RemoveRoles(ctx context.Context, orgID string, subject ca
 		if len(doomed) == 0 {
 			return nil
 		}
-		if err := keepAnOwner(ctx, tx, orgID, doomed, nil); err != nil {
-			return err
-		}
-		if err := deleteGrants(ctx, tx, orgID, doomed); err != nil {
+		err = keepAnOwner(ctx, tx, orgID, slices.ContainsFunc(doomed, isOwnerGrant), func() error {
+			return deleteGrants(ctx, tx, orgID, doomed)
+		})
+		if err != nil {
 			return err
 		}
 		rev, err = tx.record(ctx, grantChange(orgID, nil, doomed))

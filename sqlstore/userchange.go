@@ -33,7 +33,7 @@ func (s *UserService) UpdateUser(ctx context.Context, orgID, id string, upd cast
 		}
 		var also []changedEntity
 		if u.Status != oldStatus {
-			if err := s.checkStatusChange(ctx, tx, u, oldStatus); err != nil {
+			if err := checkStatusChange(u, oldStatus); err != nil {
 				return err
 			}
 		}
@@ -59,10 +59,12 @@ func (s *UserService) UpdateUser(ctx context.Context, orgID, id string, upd cast
 			}
 		}
 		u.Revision, u.UpdatedAt, u.UpdatedBy = tx.revision, tx.now, tx.actorID()
-		if err := writeUser(ctx, tx, u); err != nil {
-			if isUniqueViolation(err) {
-				return castellan.Errorf(castellan.ECONFLICT, castellan.CodeUserEmailTaken, "a user with email %q already exists in this organization", u.Email)
-			}
+		leavesActive := oldStatus == castellan.UserActive && u.Status != castellan.UserActive
+		err = keepAnOwner(ctx, tx, orgID, leavesActive, func() error { return writeUser(ctx, tx, u) })
+		if isUniqueViolation(err) {
+			return castellan.Errorf(castellan.ECONFLICT, castellan.CodeUserEmailTaken, "a user with email %q already exists in this organization", u.Email)
+		}
+		if err != nil {
 			return err
 		}
 		_, err = tx.record(ctx, change{
@@ -120,40 +122,13 @@ func apply[T comparable](summary map[string]any, name string, dst, src *T) {
 	}
 }
 
-// checkStatusChange allows moving between active and disabled only, and
-// refuses to disable the last active user holding a permanent
-// organization.owner grant on the organization.
-func (s *UserService) checkStatusChange(ctx context.Context, tx *Tx, u *castellan.User, from string) error {
+// checkStatusChange allows moving between active and disabled only. (A
+// move away from active is then held to the Owner rule.)
+func checkStatusChange(u *castellan.User, from string) error {
 	if from == castellan.UserPendingInvitation {
 		return &castellan.Error{Kind: castellan.EINVALID, Code: castellan.CodeUserInvalidStatus,
 			Message: "body.status: the user has not accepted its invitation yet; delete it, or resend the invitation",
 			Fields:  []castellan.FieldError{{Field: "body.status", Rule: "transition", Message: "cannot change while the invitation is pending"}}}
-	}
-	if u.Status != castellan.UserDisabled {
-		return nil
-	}
-	// Locked like keepAnOwner does, so that two writers cannot each
-	// disable one of the last two owners.
-	var id string
-	if err := tx.queryRow(ctx, `SELECT id FROM organizations WHERE id = ?`+tx.db.dialect.lockExclusive, u.OrganizationID).Scan(&id); err != nil {
-		return err
-	}
-	owner := castellan.OrganizationScope(u.OrganizationID).String()
-	const ownersQuery = `SELECT COUNT(*) FROM grants g JOIN users o ON o.id = g.subject_id AND o.org_id = g.org_id
-		WHERE g.org_id = ? AND g.role_id = ? AND g.scope = ? AND g.subject_type = 'user' AND g.expires_at IS NULL AND o.status = 'active'`
-	var held, others int
-	err := tx.queryRow(ctx, ownersQuery+` AND o.id = ?`, u.OrganizationID, castellan.OrganizationOwnerRoleID, owner, u.ID).Scan(&held)
-	if err != nil || held == 0 {
-		return err
-	}
-	err = tx.queryRow(ctx, ownersQuery+` AND o.id <> ?`, u.OrganizationID, castellan.OrganizationOwnerRoleID, owner, u.ID).Scan(&others)
-	if err != nil {
-		return err
-	}
-	if others == 0 {
-		return castellan.Errorf(castellan.EPRECONDITION, castellan.CodeLastOwner,
-			"the organization must keep at least one active user with role %s on it and no expiry; grant the role to another user first",
-			castellan.OrganizationOwnerRoleID)
 	}
 	return nil
 }
@@ -199,11 +174,14 @@ func (s *UserService) DeleteUser(ctx context.Context, orgID, id, confirm string)
 				Message: "confirm: type the user's login ID to delete it",
 				Fields:  []castellan.FieldError{{Field: "body.confirm", Rule: "confirmation", Message: "must equal the user's login ID"}}}
 		}
-		removed, err := removeUserAccess(ctx, tx, orgID, id)
+		var removed removedAccess
+		err = keepAnOwner(ctx, tx, orgID, u.Status == castellan.UserActive, func() (err error) {
+			if removed, err = removeUserAccess(ctx, tx, orgID, id); err != nil {
+				return err
+			}
+			return tombstone(ctx, tx, u)
+		})
 		if err != nil {
-			return err
-		}
-		if err := tombstone(ctx, tx, u); err != nil {
 			return err
 		}
 		if u.Email != "" {
@@ -247,16 +225,13 @@ func (r removedAccess) changes(userID string) []changedEntity {
 	return append(also, r.signedOut.changes()...)
 }
 
-// removeUserAccess removes a user's grants (keeping an owner), group
-// memberships and access keys, voids its invitations and signs it out.
+// removeUserAccess removes a user's grants, group memberships and access
+// keys, voids its invitations and signs it out.
 func removeUserAccess(ctx context.Context, tx *Tx, orgID, id string) (removedAccess, error) {
 	var r removedAccess
 	var err error
 	r.grants, err = deleteGrantsWhere(ctx, tx, `org_id = ? AND subject_type = 'user' AND subject_id = ?`, orgID, id)
 	if err != nil {
-		return r, err
-	}
-	if err := keepAnOwner(ctx, tx, orgID, r.grants, nil); err != nil {
 		return r, err
 	}
 	rows, err := tx.query(ctx, `DELETE FROM group_members WHERE org_id = ? AND user_id = ? RETURNING group_id`, orgID, id)

@@ -33,6 +33,7 @@ func RunAllTests(t *testing.T, open Opener) {
 	t.Run("Groups", func(t *testing.T) { testGroups(t, open) })
 	t.Run("Roles", func(t *testing.T) { testRoles(t, open) })
 	t.Run("Grants", func(t *testing.T) { testGrants(t, open) })
+	t.Run("OwnerRule", func(t *testing.T) { testOwnerRule(t, open) })
 	t.Run("ServiceAccounts", func(t *testing.T) { testServiceAccounts(t, open) })
 	t.Run("Outbox", func(t *testing.T) { testOutbox(t, open) })
 	t.Run("Sessions", func(t *testing.T) { testSessions(t, open) })
