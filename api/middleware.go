@@ -234,7 +234,7 @@ func guardBody(timeout time.Duration, next http.Handler) http.Handler {
 		if isJSONBody(r) {
 			if path := duplicateKey(body); path != "" {
 				writeProblem(w, r, &castellan.Error{
-					Kind: castellan.EINVALID, Code: CodeDuplicateKey, Message: path + " appears twice in one object",
+					Kind: castellan.EINVALID, Code: castellan.CodeDuplicateKey, Message: path + " appears twice in one object",
 					Fields: []castellan.FieldError{{Field: path, Rule: "duplicateKey", Message: "must appear once in its object"}},
 				})
 				return

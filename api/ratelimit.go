@@ -33,9 +33,6 @@ var (
 	DefaultSignInPerSource = RateLimit{PerSecond: 1, Burst: 30}
 )
 
-// CodeRateLimited is the code of a 429 answer.
-const CodeRateLimited = "request.rate_limited"
-
 // keyedLimiter keeps one token bucket per key (a client address, an access
 // key ID). Buckets that have been full for a while are dropped, so memory
 // stays bounded by the keys active in the last minutes.
@@ -103,6 +100,6 @@ func sourceBucket(ip string) string {
 // rateLimited is the 429 problem with a Retry-After header in whole
 // seconds, rounded up.
 func rateLimited(what string, wait time.Duration) error {
-	err := castellan.Errorf(castellan.ERATELIMITED, CodeRateLimited, "too many requests %s; retry later", what)
+	err := castellan.Errorf(castellan.ERATELIMITED, castellan.CodeRateLimited, "too many requests %s; retry later", what)
 	return huma.ErrorWithHeaders(err, http.Header{"Retry-After": {retryAfter(wait)}})
 }
