@@ -103,8 +103,9 @@ func typeFamily(dialectName, typ string) string {
 }
 
 var (
-	// typeCast is a PostgreSQL cast such as ::text or ::character varying.
-	typeCast = regexp.MustCompile(`::[a-z][a-z0-9_ ]*(\[\])?`)
+	// typeCast is a PostgreSQL cast such as ::text, ::character varying
+	// or ::timestamp with time zone.
+	typeCast = regexp.MustCompile(`::[a-z_][a-z0-9_]*( varying| with time zone| without time zone)?(\[\])?`)
 	spaces   = regexp.MustCompile(`\s+`)
 	// indexPredicate finds the WHERE of a CREATE INDEX after its column list.
 	indexPredicate = regexp.MustCompile(`(?is)\bON\b.*?\)\s*WHERE\s+(.*)$`)
