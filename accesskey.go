@@ -143,21 +143,6 @@ type TokenIntrospection struct {
 	IssuedAt      int64  `json:"iat,omitempty"`
 }
 
-// Access key error codes.
-const (
-	CodeAccessKeyNotFound = "access_key.not_found"
-	// CodeAccessKeyLimitReached: the owner holds MaxAccessKeysPerProject
-	// unexpired keys in the project; the message names them.
-	CodeAccessKeyLimitReached = "access_key.limit_reached"
-	// CodeAccessKeyAPIAccessDisabled: the user's apiAccess is off, so a
-	// key could not be used.
-	CodeAccessKeyAPIAccessDisabled = "access_key.api_access_disabled"
-	// CodeAccessKeyNoGrantInProject: the user holds no grant on the
-	// project (nor on the organization), so a key there would have
-	// nothing to do.
-	CodeAccessKeyNoGrantInProject = "access_key.no_grant_in_project"
-)
-
 // AccessKeyService manages access keys and the tokens they exchange for.
 type AccessKeyService interface {
 	// CreateAccessKey creates an enabled key for an existing, active owner

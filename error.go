@@ -27,7 +27,8 @@ const (
 )
 
 // Stable error codes. A code never changes meaning once published; clients
-// switch on it.
+// switch on it. Every code is declared in this file (TestCodesInOneFile),
+// grouped by what it is about.
 const (
 	CodeInternal         = "internal"
 	CodeInvalidField     = "request.invalid_field"
@@ -176,4 +177,93 @@ const (
 	CodeInvitationInvalid = "invitation.invalid"
 	CodeInvitationUsed    = "invitation.used"
 	CodeInvitationExpired = "invitation.expired"
+)
+
+// Access key error codes.
+const (
+	CodeAccessKeyNotFound = "access_key.not_found"
+	// CodeAccessKeyLimitReached: the owner holds MaxAccessKeysPerProject
+	// unexpired keys in the project; the message names them.
+	CodeAccessKeyLimitReached = "access_key.limit_reached"
+	// CodeAccessKeyAPIAccessDisabled: the user's apiAccess is off, so a
+	// key could not be used.
+	CodeAccessKeyAPIAccessDisabled = "access_key.api_access_disabled"
+	// CodeAccessKeyNoGrantInProject: the user holds no grant on the
+	// project (nor on the organization), so a key there would have
+	// nothing to do.
+	CodeAccessKeyNoGrantInProject = "access_key.no_grant_in_project"
+)
+
+// Idempotency error codes.
+const (
+	// CodeIdempotencyKeyReused: the key was used in the last 24 hours for
+	// another request (method, path or body differ).
+	CodeIdempotencyKeyReused = "idempotency.key_reused"
+	// CodeIdempotencyInProgress: another request with the same key
+	// committed its write while this one waited; its answer is being
+	// stored, so a retry in a moment replays it.
+	CodeIdempotencyInProgress = "idempotency.in_progress"
+	// CodeIdempotencyOutcomeCommitted: the first request with the key
+	// committed (at the revision the message names) but its answer was
+	// never stored, as when its server stopped in between. The write is
+	// done and is not run again.
+	CodeIdempotencyOutcomeCommitted = "idempotency.outcome_committed"
+)
+
+// Mail error codes.
+const (
+	// CodeMailNotFound: the outbox has no mail of this ID.
+	CodeMailNotFound = "mail.not_found"
+	// CodeMailUnrenderable: the mail's template is unknown or its data
+	// lacks a key the template needs.
+	CodeMailUnrenderable = "mail.unrenderable"
+)
+
+// MFA error codes.
+const (
+	// CodeMFAFailed: the code is wrong, already used, or of a time step
+	// not newer than the last accepted one.
+	CodeMFAFailed = "auth.mfa_failed"
+	// CodeMFANotEnrolled: the user has no confirmed second factor.
+	CodeMFANotEnrolled = "auth.mfa_not_enrolled"
+	// CodeMFANoPendingSetup: ConfirmTOTP without a BeginTOTP.
+	CodeMFANoPendingSetup = "auth.mfa_no_pending_setup"
+	// CodeMFAUnavailable: BeginTOTP for a user that is not an active local
+	// user (a federated user's identity provider asks for its second
+	// factor).
+	CodeMFAUnavailable = "auth.mfa_unavailable"
+)
+
+// Authentication error codes of the console.
+const (
+	// CodeSignInFailed is the one answer for an unknown organization or
+	// user, a wrong password, a locked account and a user that may not
+	// use the console, so that none can be told from another.
+	CodeSignInFailed = "auth.sign_in_failed"
+	// CodeConsoleIPNotAllowed: a request of a session comes from an
+	// address the user's console IP allow list does not hold. (At
+	// sign-in such an address gets CodeSignInFailed.)
+	CodeConsoleIPNotAllowed = "auth.console_ip_not_allowed"
+	// CodeSessionInvalid: the session cookie is unknown, expired or
+	// revoked, or its user may no longer use the console.
+	CodeSessionInvalid = "auth.session_invalid"
+	// CodeWrongPassword: the current password given to change it is
+	// wrong.
+	CodeWrongPassword = "auth.wrong_password"
+	// CodeSamePassword: the new password equals the current one.
+	CodeSamePassword    = "user.same_password"
+	CodeSessionNotFound = "session.not_found"
+	// CodeCSRFFailed: a console form came without its token, with a wrong
+	// one, or from another site.
+	CodeCSRFFailed = "auth.csrf_failed"
+)
+
+// Request error codes the REST API's edge answers with before a service
+// is called.
+const (
+	// CodeDuplicateKey: a JSON body in which an object names the same key
+	// twice.
+	CodeDuplicateKey = "request.duplicate_key"
+	// CodeRateLimited is the code of a 429 answer.
+	CodeRateLimited = "request.rate_limited"
 )

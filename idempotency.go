@@ -9,22 +9,6 @@ import (
 // Idempotency-Key is replayed; after it the key may be used again.
 const IdempotencyWindow = 24 * time.Hour
 
-// Idempotency error codes.
-const (
-	// CodeIdempotencyKeyReused: the key was used in the last 24 hours for
-	// another request (method, path or body differ).
-	CodeIdempotencyKeyReused = "idempotency.key_reused"
-	// CodeIdempotencyInProgress: another request with the same key
-	// committed its write while this one waited; its answer is being
-	// stored, so a retry in a moment replays it.
-	CodeIdempotencyInProgress = "idempotency.in_progress"
-	// CodeIdempotencyOutcomeCommitted: the first request with the key
-	// committed (at the revision the message names) but its answer was
-	// never stored, as when its server stopped in between. The write is
-	// done and is not run again.
-	CodeIdempotencyOutcomeCommitted = "idempotency.outcome_committed"
-)
-
 // IdempotencyKey names the records of one Idempotency-Key: keys are
 // scoped to an organization and a caller, so two callers never see each
 // other's keys. KeyHash is a hash of the key; the key itself, which

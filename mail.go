@@ -41,15 +41,6 @@ const (
 // MailTemplates lists every template, in the order above.
 var MailTemplates = []MailTemplate{MailInvitation, MailReinvite, MailPasswordReset, MailUserDeleted, MailGroupChanged, MailAccountNotice}
 
-// Mail error codes.
-const (
-	// CodeMailNotFound: the outbox has no mail of this ID.
-	CodeMailNotFound = "mail.not_found"
-	// CodeMailUnrenderable: the mail's template is unknown or its data
-	// lacks a key the template needs.
-	CodeMailUnrenderable = "mail.unrenderable"
-)
-
 // Mail statuses.
 const (
 	MailPending = "pending"

@@ -30,21 +30,6 @@ type MFAStatus struct {
 // RecoveryCodeCount is how many recovery codes an enrolment issues.
 const RecoveryCodeCount = 10
 
-// MFA error codes.
-const (
-	// CodeMFAFailed: the code is wrong, already used, or of a time step
-	// not newer than the last accepted one.
-	CodeMFAFailed = "auth.mfa_failed"
-	// CodeMFANotEnrolled: the user has no confirmed second factor.
-	CodeMFANotEnrolled = "auth.mfa_not_enrolled"
-	// CodeMFANoPendingSetup: ConfirmTOTP without a BeginTOTP.
-	CodeMFANoPendingSetup = "auth.mfa_no_pending_setup"
-	// CodeMFAUnavailable: BeginTOTP for a user that is not an active local
-	// user (a federated user's identity provider asks for its second
-	// factor).
-	CodeMFAUnavailable = "auth.mfa_unavailable"
-)
-
 // MFAService keeps the second factors of users: TOTP (RFC 6238) and
 // single-use recovery codes. WebAuthn/passkeys would be another
 // implementation of the same verify step (a Verifier per factor kind), not

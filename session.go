@@ -97,30 +97,6 @@ type NewSession struct {
 	Token   string
 }
 
-// Authentication error codes of the console.
-const (
-	// CodeSignInFailed is the one answer for an unknown organization or
-	// user, a wrong password, a locked account and a user that may not
-	// use the console, so that none can be told from another.
-	CodeSignInFailed = "auth.sign_in_failed"
-	// CodeConsoleIPNotAllowed: a request of a session comes from an
-	// address the user's console IP allow list does not hold. (At
-	// sign-in such an address gets CodeSignInFailed.)
-	CodeConsoleIPNotAllowed = "auth.console_ip_not_allowed"
-	// CodeSessionInvalid: the session cookie is unknown, expired or
-	// revoked, or its user may no longer use the console.
-	CodeSessionInvalid = "auth.session_invalid"
-	// CodeWrongPassword: the current password given to change it is
-	// wrong.
-	CodeWrongPassword = "auth.wrong_password"
-	// CodeSamePassword: the new password equals the current one.
-	CodeSamePassword    = "user.same_password"
-	CodeSessionNotFound = "session.not_found"
-	// CodeCSRFFailed: a console form came without its token, with a wrong
-	// one, or from another site.
-	CodeCSRFFailed = "auth.csrf_failed"
-)
-
 // ConsoleIPAllowed reports whether the user may use the console from ip:
 // always when its allow list is off, else when ip is in one of its
 // addresses or CIDRs. An unparsable ip is never allowed.

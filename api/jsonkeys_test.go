@@ -4,7 +4,7 @@ import (
 	"net/http"
 	"testing"
 
-	"github.com/castellan-iam/castellan/web"
+	"github.com/castellan-iam/castellan"
 )
 
 // TestDuplicateJSONKeys sends bodies naming a key twice in one object, at
@@ -35,8 +35,8 @@ func TestDuplicateJSONKeys(t *testing.T) {
 				resp := e.do(t, request{method: "POST", path: f.orgPath() + tt.path, token: e.acme.Token, body: tt.body})
 				wantStatus(t, resp, http.StatusBadRequest)
 				p := resp.problem(t)
-				if p.Code != web.CodeDuplicateKey || len(p.Errors) != 1 || p.Errors[0].Field != tt.want || p.Errors[0].Rule != "duplicateKey" {
-					t.Fatalf("got %s %+v, want %s on %s", p.Code, p.Errors, web.CodeDuplicateKey, tt.want)
+				if p.Code != castellan.CodeDuplicateKey || len(p.Errors) != 1 || p.Errors[0].Field != tt.want || p.Errors[0].Rule != "duplicateKey" {
+					t.Fatalf("got %s %+v, want %s on %s", p.Code, p.Errors, castellan.CodeDuplicateKey, tt.want)
 				}
 				if after := e.state(t); !after.equal(before) {
 					t.Fatalf("refused body changed the store: %+v → %+v", before, after)

@@ -12,6 +12,6 @@ import (
 // rateLimited is the 429 problem with a Retry-After header in whole
 // seconds, rounded up.
 func rateLimited(what string, wait time.Duration) error {
-	err := castellan.Errorf(castellan.ERATELIMITED, web.CodeRateLimited, "too many requests %s; retry later", what)
+	err := castellan.Errorf(castellan.ERATELIMITED, castellan.CodeRateLimited, "too many requests %s; retry later", what)
 	return huma.ErrorWithHeaders(err, http.Header{"Retry-After": {web.RetryAfter(wait)}})
 }

@@ -7,7 +7,6 @@ import (
 	"database/sql"
 	"encoding/base32"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -87,7 +86,7 @@ func lockOwner(ctx context.Context, tx *Tx, orgID, projectID string, owner caste
 		var apiAccess bool
 		err := tx.queryRow(ctx, `SELECT api_access FROM users WHERE org_id = ? AND id = ? AND status <> ?`+tx.db.dialect.lockKey,
 			orgID, owner.ID, castellan.UserDeleted).Scan(&apiAccess)
-		if errors.Is(err, sql.ErrNoRows) {
+		if isNoRows(err) {
 			return notFound(castellan.CodeUserNotFound, "user", owner.ID)
 		}
 		if err == nil && !apiAccess {
@@ -177,7 +176,7 @@ func checkKeyPlace(ctx context.Context, tx *Tx, orgID string, c castellan.Access
 // FindAccessKeyByID implements castellan.AccessKeyService.
 func (s *AccessKeyService) FindAccessKeyByID(ctx context.Context, orgID, id string) (*castellan.AccessKey, error) {
 	k, err := scanAccessKey(s.db.queryRow(ctx, `SELECT `+accessKeyColumns+` FROM access_keys WHERE org_id = ? AND id = ?`, orgID, id))
-	if errors.Is(err, sql.ErrNoRows) {
+	if isNoRows(err) {
 		return nil, accessKeyNotFound(id)
 	}
 	return k, err
@@ -224,7 +223,7 @@ func (s *AccessKeyService) FindAccessKeys(ctx context.Context, orgID string, f c
 
 func findAccessKeyIn(ctx context.Context, tx *Tx, orgID, id string) (*castellan.AccessKey, error) {
 	k, err := scanAccessKey(tx.queryRow(ctx, `SELECT `+accessKeyColumns+` FROM access_keys WHERE org_id = ? AND id = ?`+tx.db.dialect.lockDelete, orgID, id))
-	if errors.Is(err, sql.ErrNoRows) {
+	if isNoRows(err) {
 		return nil, accessKeyNotFound(id)
 	}
 	return k, err
@@ -410,7 +409,7 @@ func (s *AccessKeyService) ExchangeAccessKey(ctx context.Context, keyID, secret 
 		var h keyHolder
 		err := h.scan(row)
 		found := err == nil
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		if err != nil && !isNoRows(err) {
 			return nil, err
 		}
 		stored := dummySecretHash
@@ -474,7 +473,7 @@ func (s *AccessKeyService) findKeyToken(ctx context.Context, hash string) (*keyT
 	var t keyToken
 	err := t.scan(s.db.queryRow(ctx, keyHolderColumns+`, t.issued_at, t.expires_at`+keyHolderFrom+` JOIN access_key_tokens t ON t.key_id = k.id WHERE t.token_hash = ?`, hash),
 		&t.issuedAt, &t.expiresAt)
-	if errors.Is(err, sql.ErrNoRows) {
+	if isNoRows(err) {
 		return nil, false, nil
 	}
 	if err != nil {

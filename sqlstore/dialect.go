@@ -1,14 +1,9 @@
 package sqlstore
 
 import (
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
-
-	"github.com/jackc/pgx/v5/pgconn"
-	litedriver "modernc.org/sqlite"
-	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // dialect holds what differs between SQLite and PostgreSQL. Queries are
@@ -77,17 +72,3 @@ func (d dialect) rebind(query string) string {
 
 // jsonText returns the expression that reads JSON column as text.
 func (d dialect) jsonText(column string) string { return fmt.Sprintf(d.jsonCast, column) }
-
-// isUniqueViolation reports whether err is a unique-constraint violation;
-// callers turn it into the conflict code of what they were writing.
-func isUniqueViolation(err error) bool {
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
-		return pgErr.Code == "23505"
-	}
-	var liteErr *litedriver.Error
-	if errors.As(err, &liteErr) {
-		return liteErr.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || liteErr.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
-	}
-	return false
-}

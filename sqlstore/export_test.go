@@ -21,26 +21,6 @@ func (db *DB) Count(ctx context.Context, query string, args ...any) (int, error)
 	return n, err
 }
 
-// Indexes returns the sorted names of the indexes the migrations create,
-// leaving out those the backend makes for primary keys and UNIQUE
-// constraints, whose names differ between backends.
-func (db *DB) Indexes(ctx context.Context) ([]string, error) {
-	q := `SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL ORDER BY name`
-	if db.dialect.name == "postgres" {
-		q = `SELECT c.relname FROM pg_index i
-			JOIN pg_class c ON c.oid = i.indexrelid
-			JOIN pg_namespace n ON n.oid = c.relnamespace
-			WHERE n.nspname = current_schema()
-				AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)
-			ORDER BY c.relname`
-	}
-	rows, err := db.query(ctx, q)
-	if err != nil {
-		return nil, err
-	}
-	return collect(rows, scanString)
-}
-
 // TablesHolding returns the tables with a row whose text holds needle in
 // any column, so that tests can prove a secret is stored nowhere.
 func (db *DB) TablesHolding(ctx context.Context, needle string) ([]string, error) {

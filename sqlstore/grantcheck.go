@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 
 	"github.com/castellan-iam/castellan"
@@ -93,7 +92,7 @@ func (c *grantChecker) role(ctx context.Context, id string) (*castellan.Role, er
 		return nil, nil
 	}
 	r, err := scanRole(c.tx.queryRow(ctx, `SELECT `+roleColumns(c.tx.db.dialect)+` FROM roles WHERE org_id = ? AND id = ?`+c.tx.db.dialect.lockKey, c.orgID, id))
-	if errors.Is(err, sql.ErrNoRows) {
+	if isNoRows(err) {
 		r, err = nil, nil
 	}
 	if err != nil {
@@ -160,7 +159,7 @@ func (c *grantChecker) exists(ctx context.Context, key, query, id string) (bool,
 	}
 	var one int
 	err := c.tx.queryRow(ctx, query+c.tx.db.dialect.lockKey, c.orgID, id).Scan(&one)
-	if errors.Is(err, sql.ErrNoRows) {
+	if isNoRows(err) {
 		c.found[key] = false
 		return false, nil
 	}

@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -362,7 +361,7 @@ func findGrantByKey(ctx context.Context, tx *Tx, g *castellan.Grant) (*castellan
 	existing, err := scanGrant(tx.queryRow(ctx, `SELECT `+grantColumns+` FROM grants
 		WHERE org_id = ? AND role_id = ? AND scope = ? AND subject_type = ? AND subject_id = ?`,
 		g.OrganizationID, g.RoleID, g.Scope, string(g.Subject.Type), g.Subject.ID))
-	if errors.Is(err, sql.ErrNoRows) {
+	if isNoRows(err) {
 		return nil, nil
 	}
 	return existing, err

@@ -2,8 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 
 	"github.com/castellan-iam/castellan"
@@ -38,14 +36,10 @@ func scanGroup(row scanner) (*castellan.Group, error) {
 	return &g, nil
 }
 
-func groupNameTaken(name string) error {
-	return castellan.Errorf(castellan.ECONFLICT, castellan.CodeGroupNameTaken, "a group named %q already exists in this organization", name)
-}
-
 // findGroup reads a group of the organization inside tx.
 func findGroup(ctx context.Context, tx *Tx, orgID, id string) (*castellan.Group, error) {
 	g, err := scanGroup(tx.queryRow(ctx, groupSelect+` WHERE g.org_id = ? AND g.id = ?`, orgID, id))
-	if errors.Is(err, sql.ErrNoRows) {
+	if isNoRows(err) {
 		return nil, notFound(castellan.CodeGroupNotFound, "group", id)
 	}
 	return g, err
@@ -56,7 +50,7 @@ func findGroup(ctx context.Context, tx *Tx, orgID, id string) (*castellan.Group,
 func lockGroup(ctx context.Context, tx *Tx, orgID, id, lock string) (string, error) {
 	var name string
 	err := tx.queryRow(ctx, `SELECT name FROM groups WHERE org_id = ? AND id = ?`+lock, orgID, id).Scan(&name)
-	if errors.Is(err, sql.ErrNoRows) {
+	if isNoRows(err) {
 		return "", notFound(castellan.CodeGroupNotFound, "group", id)
 	}
 	return name, err
@@ -65,7 +59,7 @@ func lockGroup(ctx context.Context, tx *Tx, orgID, id, lock string) (string, err
 // FindGroupByID implements castellan.GroupService.
 func (s *GroupService) FindGroupByID(ctx context.Context, orgID, id string) (*castellan.Group, error) {
 	g, err := scanGroup(s.db.queryRow(ctx, groupSelect+` WHERE g.org_id = ? AND g.id = ?`, orgID, id))
-	if errors.Is(err, sql.ErrNoRows) {
+	if isNoRows(err) {
 		return nil, notFound(castellan.CodeGroupNotFound, "group", id)
 	}
 	return g, err
@@ -114,8 +108,8 @@ func (s *GroupService) CreateGroup(ctx context.Context, orgID string, gc castell
 		_, err := tx.exec(ctx, `INSERT INTO groups (id, org_id, name, description, created_at, created_by, updated_at, updated_by, revision)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			g.ID, g.OrganizationID, g.Name, g.Description, g.CreatedAt, g.CreatedBy, g.UpdatedAt, g.UpdatedBy, g.Revision)
-		if isUniqueViolation(err) {
-			return groupNameTaken(gc.Name)
+		if c := conflict(err, gc.Name); c != nil {
+			return c
 		}
 		if err != nil {
 			return fmt.Errorf("insert group: %w", err)
@@ -158,8 +152,8 @@ func (s *GroupService) UpdateGroup(ctx context.Context, orgID, id string, upd ca
 		g.UpdatedAt, g.UpdatedBy = tx.now, tx.actorID()
 		_, err = tx.exec(ctx, `UPDATE groups SET name = ?, description = ?, updated_at = ?, updated_by = ?, revision = ? WHERE org_id = ? AND id = ?`,
 			g.Name, g.Description, g.UpdatedAt, g.UpdatedBy, g.Revision, orgID, id)
-		if isUniqueViolation(err) {
-			return groupNameTaken(g.Name)
+		if c := conflict(err, g.Name); c != nil {
+			return c
 		}
 		if err != nil {
 			return fmt.Errorf("update group: %w", err)
@@ -413,7 +407,7 @@ func (s *GroupService) FindGroupMembers(ctx context.Context, orgID, groupID stri
 	}
 	var one int
 	err = s.db.queryRow(ctx, `SELECT 1 FROM groups WHERE org_id = ? AND id = ?`, orgID, groupID).Scan(&one)
-	if errors.Is(err, sql.ErrNoRows) {
+	if isNoRows(err) {
 		return nil, "", notFound(castellan.CodeGroupNotFound, "group", groupID)
 	}
 	if err != nil {
@@ -453,7 +447,7 @@ func (s *GroupService) FindGroupMembers(ctx context.Context, orgID, groupID stri
 func (s *GroupService) FindUserGroups(ctx context.Context, orgID, userID string) ([]*castellan.Group, error) {
 	var one int
 	err := s.db.queryRow(ctx, `SELECT 1 FROM users WHERE org_id = ? AND id = ? AND status <> 'deleted'`, orgID, userID).Scan(&one)
-	if errors.Is(err, sql.ErrNoRows) {
+	if isNoRows(err) {
 		return nil, notFound(castellan.CodeUserNotFound, "user", userID)
 	}
 	if err != nil {

@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 
 	"github.com/castellan-iam/castellan"
@@ -35,7 +34,7 @@ func (s *IdempotencyService) FindIdempotencyRecord(ctx context.Context, key cast
 	err := s.db.queryRow(ctx, `SELECT id, request_hash, revision, created_at, answer FROM idempotency_keys
 		WHERE `+idempotencyKeyWhere+` AND created_at > ?`, idempotencyKeyArgs(key, cutoff)...).
 		Scan(&r.ID, &r.RequestHash, &r.Revision, &r.CreatedAt, &answer)
-	if errors.Is(err, sql.ErrNoRows) {
+	if isNoRows(err) {
 		return nil, castellan.Errorf(castellan.ENOTFOUND, castellan.CodeNotFound, "no request with this idempotency key")
 	}
 	if err != nil {
@@ -92,7 +91,7 @@ func (tx *Tx) checkIdempotencyKey(ctx context.Context) error {
 	err := tx.queryRow(ctx, `SELECT id FROM idempotency_keys WHERE `+idempotencyKeyWhere+` AND created_at > ?`,
 		idempotencyKeyArgs(m.Key, tx.now.Add(-castellan.IdempotencyWindow))...).Scan(&id)
 	switch {
-	case errors.Is(err, sql.ErrNoRows) || err == nil && id == m.ID:
+	case isNoRows(err) || err == nil && id == m.ID:
 		return nil
 	case err != nil:
 		return fmt.Errorf("check idempotency key: %w", err)

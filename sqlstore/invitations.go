@@ -141,7 +141,7 @@ func (s *UserService) findInvitation(ctx context.Context, queryRow func(context.
 	err := queryRow(ctx, `SELECT i.id, i.org_id, i.user_id, i.expires_at, i.used_at, i.voided_at, u.login_id, u.status, u.password_hash IS NULL
 		FROM invitations i JOIN users u ON u.id = i.user_id AND u.org_id = i.org_id
 		WHERE i.token_hash = ?`+lock, hash).Scan(&st.id, &st.orgID, &st.userID, &st.expiresAt, &used, &voided, &st.loginID, &st.userStatus, &st.noPassword)
-	if errors.Is(err, sql.ErrNoRows) {
+	if isNoRows(err) {
 		return nil, errInvitationInvalid
 	}
 	if err != nil {

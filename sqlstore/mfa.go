@@ -7,7 +7,6 @@ import (
 	"crypto/subtle"
 	"database/sql"
 	"encoding/base32"
-	"errors"
 	"fmt"
 	"image/png"
 	"strings"
@@ -67,7 +66,7 @@ func lockMFAUser(ctx context.Context, tx *Tx, orgID, userID string) (*mfaUser, e
 	u := mfaUser{id: userID}
 	err := tx.queryRow(ctx, `SELECT login_id, status, account_type FROM users WHERE org_id = ? AND id = ? AND status <> ?`+tx.db.dialect.lockKey,
 		orgID, userID, castellan.UserDeleted).Scan(&u.loginID, &u.status, &u.accountType)
-	if errors.Is(err, sql.ErrNoRows) {
+	if isNoRows(err) {
 		return nil, notFound(castellan.CodeUserNotFound, "user", userID)
 	}
 	if err != nil {
@@ -136,7 +135,7 @@ func (s *MFAService) PendingTOTP(ctx context.Context, orgID, userID string) (*ca
 	var pending sql.NullString
 	err := s.db.queryRow(ctx, `SELECT u.login_id, u.status, u.account_type, t.pending_secret FROM users u LEFT JOIN user_totp t ON t.user_id = u.id
 		WHERE u.org_id = ? AND u.id = ? AND u.status <> ?`, orgID, userID, castellan.UserDeleted).Scan(&u.loginID, &u.status, &u.accountType, &pending)
-	if errors.Is(err, sql.ErrNoRows) {
+	if isNoRows(err) {
 		return nil, notFound(castellan.CodeUserNotFound, "user", userID)
 	}
 	if err != nil {
@@ -187,7 +186,7 @@ func (s *MFAService) ConfirmTOTP(ctx context.Context, orgID, userID, code string
 		}
 		var pending, confirmed sql.NullString
 		err = tx.queryRow(ctx, `SELECT pending_secret, secret FROM user_totp WHERE user_id = ?`, userID).Scan(&pending, &confirmed)
-		if errors.Is(err, sql.ErrNoRows) || err == nil && !pending.Valid {
+		if isNoRows(err) || err == nil && !pending.Valid {
 			return castellan.Errorf(castellan.EPRECONDITION, castellan.CodeMFANoPendingSetup, "no TOTP enrolment is in progress: begin one first")
 		}
 		if err != nil {
@@ -238,7 +237,7 @@ func (s *MFAService) VerifyMFA(ctx context.Context, orgID, userID, sessionID, co
 		}
 		var state string
 		err = tx.queryRow(ctx, `SELECT state FROM console_sessions WHERE org_id = ? AND id = ? AND user_id = ?`, orgID, sessionID, userID).Scan(&state)
-		if errors.Is(err, sql.ErrNoRows) || err == nil && state != string(castellan.SessionMFAPending) {
+		if isNoRows(err) || err == nil && state != string(castellan.SessionMFAPending) {
 			return castellan.Errorf(castellan.EUNAUTHENTICATED, castellan.CodeSessionInvalid, "the session is not waiting for a second factor")
 		}
 		if err != nil {
@@ -275,7 +274,7 @@ func (s *MFAService) verify(ctx context.Context, tx *Tx, u *mfaUser, orgID, user
 	var secret sql.NullString
 	var lastStep int64
 	err := tx.queryRow(ctx, `SELECT secret, last_step FROM user_totp WHERE user_id = ?`, userID).Scan(&secret, &lastStep)
-	if errors.Is(err, sql.ErrNoRows) || err == nil && !secret.Valid {
+	if isNoRows(err) || err == nil && !secret.Valid {
 		return castellan.Errorf(castellan.EPRECONDITION, castellan.CodeMFANotEnrolled, "user %s has no second factor", userID)
 	}
 	if err != nil {
@@ -337,7 +336,7 @@ func (s *MFAService) MFAStatus(ctx context.Context, orgID, userID string) (*cast
 		FROM users u JOIN organizations o ON o.id = u.org_id
 		WHERE u.org_id = ? AND u.id = ? AND u.status <> ?`, orgID, userID, castellan.UserDeleted).
 		Scan(&userMandate, &orgMandate, &enrolled, &st.RecoveryCodesLeft)
-	if errors.Is(err, sql.ErrNoRows) {
+	if isNoRows(err) {
 		return nil, notFound(castellan.CodeUserNotFound, "user", userID)
 	}
 	if err != nil {
@@ -385,7 +384,7 @@ func deleteMFA(ctx context.Context, tx *Tx, userID string) (removedMFA, error) {
 	var r removedMFA
 	var secret, pending sql.NullString
 	err := tx.queryRow(ctx, `DELETE FROM user_totp WHERE user_id = ? RETURNING secret, pending_secret`, userID).Scan(&secret, &pending)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+	if err != nil && !isNoRows(err) {
 		return r, fmt.Errorf("delete TOTP factor: %w", err)
 	}
 	r.factor, r.pending = secret.Valid, pending.Valid

@@ -2,7 +2,6 @@ package sqlstore_test
 
 import (
 	"context"
-	"slices"
 	"testing"
 
 	"github.com/castellan-iam/castellan/sqlstore"
@@ -46,23 +45,5 @@ func TestMigrate(t *testing.T) {
 				t.Fatalf("migration 9002 ran twice: ran=%v err=%v", ran, err)
 			}
 		})
-	}
-}
-
-// TestIndexesMatch checks that both backends' migrations create the same
-// indexes, so that a query planned well on one is not a scan on the other.
-func TestIndexesMatch(t *testing.T) {
-	ctx := context.Background()
-	byBackend := map[string][]string{}
-	for _, b := range sqltest.Backends() {
-		indexes, err := sqltest.MustOpen(t, b.URL(t), nil).Indexes(ctx)
-		if err != nil {
-			t.Fatalf("%s: %v", b.Name, err)
-		}
-		byBackend[b.Name] = indexes
-	}
-	want := byBackend["postgres"]
-	if got := byBackend["sqlite"]; !slices.Equal(got, want) {
-		t.Fatalf("got SQLite indexes %v, want PostgreSQL's %v", got, want)
 	}
 }

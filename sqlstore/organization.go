@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 
 	"github.com/castellan-iam/castellan"
@@ -37,7 +36,7 @@ func (s *OrganizationService) FindOrganizationByID(ctx context.Context, id strin
 // or a transaction).
 func findOrganization(ctx context.Context, queryRow func(context.Context, string, ...any) *sql.Row, id string) (*castellan.Organization, error) {
 	o, err := scanOrganization(queryRow(ctx, `SELECT `+orgColumns+` FROM organizations WHERE id = ?`, id))
-	if errors.Is(err, sql.ErrNoRows) {
+	if isNoRows(err) {
 		return nil, notFound(castellan.CodeOrgNotFound, "organization", id)
 	}
 	return o, err
@@ -107,8 +106,8 @@ func createOrganization(ctx context.Context, tx *Tx, oc castellan.OrganizationCr
 	}
 	_, err := tx.exec(ctx, `INSERT INTO organizations (`+orgColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		org.ID, org.Name, org.Description, org.MFARequired, org.CreatedAt, org.CreatedBy, org.UpdatedAt, org.UpdatedBy, org.Revision)
-	if isUniqueViolation(err) {
-		return nil, castellan.Errorf(castellan.ECONFLICT, castellan.CodeOrgNameTaken, "an organization named %q already exists", oc.Name)
+	if c := conflict(err, oc.Name); c != nil {
+		return nil, c
 	}
 	if err != nil {
 		return nil, fmt.Errorf("insert organization: %w", err)
@@ -151,8 +150,8 @@ func (s *OrganizationService) UpdateOrganization(ctx context.Context, id string,
 		org.UpdatedAt, org.UpdatedBy = tx.now, tx.actorID()
 		_, err = tx.exec(ctx, `UPDATE organizations SET name = ?, description = ?, mfa_required = ?, updated_at = ?, updated_by = ?, revision = ?
 			WHERE id = ?`, org.Name, org.Description, org.MFARequired, org.UpdatedAt, org.UpdatedBy, org.Revision, id)
-		if isUniqueViolation(err) {
-			return castellan.Errorf(castellan.ECONFLICT, castellan.CodeOrgNameTaken, "an organization named %q already exists", org.Name)
+		if c := conflict(err, org.Name); c != nil {
+			return c
 		}
 		if err != nil {
 			return fmt.Errorf("update organization: %w", err)

@@ -4,17 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
-	"errors"
 	"io"
-	"net"
-	"strings"
 	"sync/atomic"
-	"syscall"
 
 	"github.com/castellan-iam/castellan"
-	"github.com/jackc/pgx/v5/pgconn"
-	litedriver "modernc.org/sqlite"
-	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // An outage of the store (the server is down or unreachable, the
@@ -41,44 +34,6 @@ func (o *outages) translate(err error) error {
 	o.count.Add(1)
 	return &castellan.Error{Kind: castellan.EUNAVAILABLE, Code: castellan.CodeStoreUnavailable,
 		Message: "the store is unavailable; retry later", Err: err}
-}
-
-// isOutage reports whether err says the store cannot be reached or cannot
-// write for now, rather than that this request is wrong.
-func isOutage(err error) bool {
-	// database/sql retries ErrBadConn on another connection itself.
-	if err == nil || errors.Is(err, driver.ErrBadConn) {
-		return false
-	}
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
-		switch {
-		case strings.HasPrefix(pgErr.Code, "08"), // connection exception
-			strings.HasPrefix(pgErr.Code, "53"),          // insufficient resources: too many connections, disk full
-			pgErr.Code == "57P01", pgErr.Code == "57P02", // admin or crash shutdown
-			pgErr.Code == "57P03", // cannot connect now (starting up, recovering)
-			pgErr.Code == "25006": // read-only transaction: a standby, or default_transaction_read_only
-			return true
-		}
-		return false
-	}
-	var liteErr *litedriver.Error
-	if errors.As(err, &liteErr) {
-		switch liteErr.Code() & 0xff { // the primary code of an extended one
-		case sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR,
-			// The driver waits busy_timeout before it gives up.
-			sqlite3.SQLITE_BUSY:
-			return true
-		}
-		return false
-	}
-	var connectErr *pgconn.ConnectError
-	var netErr net.Error
-	return errors.As(err, &connectErr) || errors.As(err, &netErr) || pgconn.Timeout(err) ||
-		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
-		// A bare io.EOF ends rows; wrapped, it is a connection closed by the server.
-		err != io.EOF && errors.Is(err, io.EOF)
 }
 
 // openDB is sql.OpenDB over connections whose errors o translates.

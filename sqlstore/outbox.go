@@ -5,7 +5,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -205,7 +204,7 @@ func mailExists(ctx context.Context, tx *Tx, id string, res sql.Result) error {
 	}
 	var one int
 	err := tx.queryRow(ctx, `SELECT 1 FROM outbox WHERE id = ?`, id).Scan(&one)
-	if errors.Is(err, sql.ErrNoRows) {
+	if isNoRows(err) {
 		return notFound(castellan.CodeMailNotFound, "mail", id)
 	}
 	return err

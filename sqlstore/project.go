@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 
 	"github.com/castellan-iam/castellan"
@@ -30,10 +29,6 @@ func scanProject(row scanner) (*castellan.Project, error) {
 	return &p, nil
 }
 
-func projectNameTaken(name string) error {
-	return castellan.Errorf(castellan.ECONFLICT, castellan.CodeProjectNameTaken, "a project named %q already exists in this parent", name)
-}
-
 // FindProjectByID implements castellan.ProjectService.
 func (s *ProjectService) FindProjectByID(ctx context.Context, orgID, id string) (*castellan.Project, error) {
 	return findProject(ctx, s.db.queryRow, orgID, id)
@@ -43,7 +38,7 @@ func (s *ProjectService) FindProjectByID(ctx context.Context, orgID, id string) 
 // reader pool or a transaction).
 func findProject(ctx context.Context, queryRow func(context.Context, string, ...any) *sql.Row, orgID, id string) (*castellan.Project, error) {
 	p, err := scanProject(queryRow(ctx, `SELECT `+projectColumns+` FROM nodes WHERE org_id = ? AND kind = 'project' AND id = ?`, orgID, id))
-	if errors.Is(err, sql.ErrNoRows) {
+	if isNoRows(err) {
 		return nil, notFound(castellan.CodeProjectNotFound, "project", id)
 	}
 	return p, err
@@ -80,7 +75,7 @@ func (s *ProjectService) FindProjects(ctx context.Context, orgID string, f caste
 func lockOrganization(ctx context.Context, tx *Tx, orgID string) error {
 	var id string
 	err := tx.queryRow(ctx, `SELECT id FROM organizations WHERE id = ?`+tx.db.dialect.lockKey, orgID).Scan(&id)
-	if errors.Is(err, sql.ErrNoRows) {
+	if isNoRows(err) {
 		return notFound(castellan.CodeOrgNotFound, "organization", orgID)
 	}
 	return err
@@ -103,8 +98,8 @@ func (s *ProjectService) CreateProject(ctx context.Context, orgID string, pc cas
 		}
 		_, err := tx.exec(ctx, `INSERT INTO nodes (`+projectColumns+`, kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'project')`,
 			p.ID, p.OrganizationID, p.ParentID, p.Name, p.Description, p.CreatedAt, p.CreatedBy, p.UpdatedAt, p.UpdatedBy, p.Revision)
-		if isUniqueViolation(err) {
-			return projectNameTaken(pc.Name)
+		if c := conflict(err, pc.Name); c != nil {
+			return c
 		}
 		if err != nil {
 			return fmt.Errorf("insert project: %w", err)
@@ -148,8 +143,8 @@ func (s *ProjectService) UpdateProject(ctx context.Context, orgID, id string, up
 		p.UpdatedAt, p.UpdatedBy = tx.now, tx.actorID()
 		_, err = tx.exec(ctx, `UPDATE nodes SET name = ?, description = ?, updated_at = ?, updated_by = ?, revision = ? WHERE org_id = ? AND kind = 'project' AND id = ?`,
 			p.Name, p.Description, p.UpdatedAt, p.UpdatedBy, p.Revision, orgID, id)
-		if isUniqueViolation(err) {
-			return projectNameTaken(p.Name)
+		if c := conflict(err, p.Name); c != nil {
+			return c
 		}
 		if err != nil {
 			return fmt.Errorf("update project: %w", err)

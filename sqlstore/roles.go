@@ -2,9 +2,7 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 
@@ -42,10 +40,6 @@ func scanRole(row scanner) (*castellan.Role, error) {
 	return &r, nil
 }
 
-func roleNameTaken(name string) error {
-	return castellan.Errorf(castellan.ECONFLICT, castellan.CodeRoleNameTaken, "a role named %q already exists in this organization", name)
-}
-
 func roleBuiltIn(id string) error {
 	return castellan.Errorf(castellan.EINVALID, castellan.CodeRoleBuiltIn, "role %s is built in: it cannot be changed or deleted", id)
 }
@@ -67,7 +61,7 @@ func findCustomRole(ctx context.Context, tx *Tx, orgID, id, lock string) (*caste
 		return nil, notFound(castellan.CodeRoleNotFound, "role", id)
 	}
 	r, err := scanRole(tx.queryRow(ctx, `SELECT `+roleColumns(tx.db.dialect)+` FROM roles WHERE org_id = ? AND id = ?`+lock, orgID, id))
-	if errors.Is(err, sql.ErrNoRows) {
+	if isNoRows(err) {
 		return nil, notFound(castellan.CodeRoleNotFound, "role", id)
 	}
 	return r, err
@@ -82,7 +76,7 @@ func (s *RoleService) FindRoleByID(ctx context.Context, orgID, id string) (*cast
 		return nil, notFound(castellan.CodeRoleNotFound, "role", id)
 	}
 	r, err := scanRole(s.db.queryRow(ctx, `SELECT `+roleColumns(s.db.dialect)+` FROM roles WHERE org_id = ? AND id = ?`, orgID, id))
-	if errors.Is(err, sql.ErrNoRows) {
+	if isNoRows(err) {
 		return nil, notFound(castellan.CodeRoleNotFound, "role", id)
 	}
 	return r, err
@@ -190,8 +184,8 @@ func (s *RoleService) CreateRole(ctx context.Context, orgID string, rc castellan
 		_, err = tx.exec(ctx, `INSERT INTO roles (id, org_id, name, description, kind, actions, created_at, created_by, updated_at, updated_by, revision)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			r.ID, r.OrganizationID, r.Name, r.Description, string(r.Kind), string(actions), r.CreatedAt, r.CreatedBy, r.UpdatedAt, r.UpdatedBy, r.Revision)
-		if isUniqueViolation(err) {
-			return roleNameTaken(rc.Name)
+		if c := conflict(err, rc.Name); c != nil {
+			return c
 		}
 		if err != nil {
 			return fmt.Errorf("insert role: %w", err)
@@ -246,8 +240,8 @@ func (s *RoleService) UpdateRole(ctx context.Context, orgID, id string, upd cast
 		_, err = tx.exec(ctx, `UPDATE roles SET name = ?, description = ?, actions = ?, updated_at = ?, updated_by = ?, revision = ?
 			WHERE org_id = ? AND id = ?`,
 			r.Name, r.Description, string(actions), r.UpdatedAt, r.UpdatedBy, r.Revision, orgID, id)
-		if isUniqueViolation(err) {
-			return roleNameTaken(r.Name)
+		if c := conflict(err, r.Name); c != nil {
+			return c
 		}
 		if err != nil {
 			return fmt.Errorf("update role: %w", err)

@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 
@@ -30,11 +29,6 @@ func scanServiceAccount(row scanner) (*castellan.ServiceAccount, error) {
 	return &a, nil
 }
 
-func serviceAccountNameTaken(name string) error {
-	return castellan.Errorf(castellan.ECONFLICT, castellan.CodeServiceAccountNameTaken,
-		"a service account named %q already exists in this project", name)
-}
-
 func serviceAccountNotFound(id string) error {
 	return notFound(castellan.CodeServiceAccountNotFound, "service account", id)
 }
@@ -42,7 +36,7 @@ func serviceAccountNotFound(id string) error {
 // FindServiceAccountByID implements castellan.ServiceAccountService.
 func (s *ServiceAccountService) FindServiceAccountByID(ctx context.Context, orgID, id string) (*castellan.ServiceAccount, error) {
 	a, err := scanServiceAccount(s.db.queryRow(ctx, `SELECT `+serviceAccountColumns+` FROM service_accounts WHERE org_id = ? AND id = ?`, orgID, id))
-	if errors.Is(err, sql.ErrNoRows) {
+	if isNoRows(err) {
 		return nil, serviceAccountNotFound(id)
 	}
 	return a, err
@@ -83,7 +77,7 @@ func (s *ServiceAccountService) FindServiceAccounts(ctx context.Context, orgID, 
 func lockProject(ctx context.Context, tx *Tx, orgID, projectID, lock string) error {
 	var one int
 	err := tx.queryRow(ctx, `SELECT 1 FROM nodes WHERE org_id = ? AND kind = 'project' AND id = ?`+lock, orgID, projectID).Scan(&one)
-	if errors.Is(err, sql.ErrNoRows) {
+	if isNoRows(err) {
 		return notFound(castellan.CodeProjectNotFound, "project", projectID)
 	}
 	return err
@@ -105,8 +99,8 @@ func (s *ServiceAccountService) CreateServiceAccount(ctx context.Context, orgID,
 		}
 		_, err := tx.exec(ctx, `INSERT INTO service_accounts (`+serviceAccountColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			a.ID, a.OrganizationID, a.ProjectID, a.Name, a.Description, a.CreatedAt, a.CreatedBy, a.UpdatedAt, a.UpdatedBy, a.Revision)
-		if isUniqueViolation(err) {
-			return serviceAccountNameTaken(sc.Name)
+		if c := conflict(err, sc.Name); c != nil {
+			return c
 		}
 		if err != nil {
 			return fmt.Errorf("insert service account: %w", err)
@@ -129,7 +123,7 @@ func (s *ServiceAccountService) CreateServiceAccount(ctx context.Context, orgID,
 func findServiceAccountIn(ctx context.Context, tx *Tx, orgID, projectID, id, lock string) (*castellan.ServiceAccount, error) {
 	a, err := scanServiceAccount(tx.queryRow(ctx, `SELECT `+serviceAccountColumns+` FROM service_accounts
 		WHERE org_id = ? AND project_id = ? AND id = ?`+lock, orgID, projectID, id))
-	if errors.Is(err, sql.ErrNoRows) {
+	if isNoRows(err) {
 		return nil, serviceAccountNotFound(id)
 	}
 	return a, err
@@ -161,8 +155,8 @@ func (s *ServiceAccountService) UpdateServiceAccount(ctx context.Context, orgID,
 		_, err = tx.exec(ctx, `UPDATE service_accounts SET name = ?, description = ?, updated_at = ?, updated_by = ?, revision = ?
 			WHERE org_id = ? AND project_id = ? AND id = ?`,
 			a.Name, a.Description, a.UpdatedAt, a.UpdatedBy, a.Revision, orgID, projectID, id)
-		if isUniqueViolation(err) {
-			return serviceAccountNameTaken(a.Name)
+		if c := conflict(err, a.Name); c != nil {
+			return c
 		}
 		if err != nil {
 			return fmt.Errorf("update service account: %w", err)

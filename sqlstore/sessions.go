@@ -63,7 +63,7 @@ func (s *SessionService) CreateSession(ctx context.Context, orgID, userID string
 		)
 		err := tx.queryRow(ctx, `SELECT login_id, locked_until FROM users WHERE org_id = ? AND id = ? AND status = 'active' AND console_access`+tx.db.dialect.lockExclusive,
 			orgID, userID).Scan(&login, &lockedUntil)
-		if errors.Is(err, sql.ErrNoRows) {
+		if isNoRows(err) {
 			return notFound(castellan.CodeUserNotFound, "user", userID)
 		}
 		if err != nil {
@@ -125,7 +125,7 @@ const signInKeyName = "console_sign_in"
 func (s *SessionService) SignInKey(ctx context.Context) ([]byte, error) {
 	var secret string
 	err := s.db.queryRow(ctx, `SELECT secret FROM server_keys WHERE name = ?`, signInKeyName).Scan(&secret)
-	if errors.Is(err, sql.ErrNoRows) {
+	if isNoRows(err) {
 		var b [32]byte
 		rand.Read(b[:]) // never fails (crypto/rand documents it)
 		err = s.db.bookkeeping(ctx, func(tx *Tx) error {
@@ -182,7 +182,7 @@ func (s *SessionService) AuthenticateSession(ctx context.Context, token string) 
 		return nil, nil, errSessionInvalid
 	}
 	sess, err := scanSession(s.db.queryRow(ctx, `SELECT `+sessionColumns+` FROM console_sessions WHERE secret_hash = ?`, HashToken(token)))
-	if errors.Is(err, sql.ErrNoRows) {
+	if isNoRows(err) {
 		return nil, nil, errSessionInvalid
 	}
 	if err != nil {
@@ -220,7 +220,7 @@ func (s *SessionService) AdvanceSession(ctx context.Context, orgID, sessionID st
 	return s.db.update(ctx, func(tx *Tx) error {
 		sess, err := scanSession(tx.queryRow(ctx, `SELECT `+sessionColumns+` FROM console_sessions WHERE org_id = ? AND id = ?`+tx.db.dialect.lockExclusive,
 			orgID, sessionID))
-		if errors.Is(err, sql.ErrNoRows) {
+		if isNoRows(err) {
 			return sessionNotFound(sessionID)
 		}
 		if err != nil || sess.State == state {
@@ -314,7 +314,7 @@ func (s *SessionService) SignOut(ctx context.Context, orgID, sessionID string) e
 	return s.db.update(ctx, func(tx *Tx) error {
 		var userID string
 		err := tx.queryRow(ctx, `DELETE FROM console_sessions WHERE org_id = ? AND id = ? RETURNING user_id`, orgID, sessionID).Scan(&userID)
-		if errors.Is(err, sql.ErrNoRows) {
+		if isNoRows(err) {
 			return sessionNotFound(sessionID)
 		}
 		if err != nil {

@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -219,10 +218,10 @@ func locked(lockedUntil sql.NullTime, now time.Time) bool {
 func (s *SessionService) organizationID(ctx context.Context, ref string) (string, error) {
 	var id string
 	err := s.db.queryRow(ctx, `SELECT id FROM organizations WHERE id = ?`, ref).Scan(&id)
-	if errors.Is(err, sql.ErrNoRows) {
+	if isNoRows(err) {
 		err = s.db.queryRow(ctx, `SELECT id FROM organizations WHERE name = ?`, ref).Scan(&id)
 	}
-	if errors.Is(err, sql.ErrNoRows) {
+	if isNoRows(err) {
 		return "", nil
 	}
 	return id, err
@@ -240,7 +239,7 @@ func (s *SessionService) candidate(ctx context.Context, orgID, login string) (*s
 		WHERE org_id = ? AND status <> 'deleted' AND (login_id_lower = ? OR (email_lower = ? AND email_lower <> ''))
 		ORDER BY CASE WHEN login_id_lower = ? THEN 0 ELSE 1 END LIMIT 1`, orgID, lower, lower, lower).
 		Scan(&c.id, &c.loginID, &c.status, &c.consoleAccess, &hash)
-	if errors.Is(err, sql.ErrNoRows) {
+	if isNoRows(err) {
 		return nil, nil
 	}
 	if err != nil {
@@ -336,7 +335,7 @@ func countFailures(ctx context.Context, tx *Tx, orgID, userID string, policy cas
 	var lockedUntil, since sql.NullTime
 	err := tx.queryRow(ctx, `SELECT locked_until, failures_since FROM users WHERE org_id = ? AND id = ?`+tx.db.dialect.lockExclusive,
 		orgID, userID).Scan(&lockedUntil, &since)
-	if userID == "" && errors.Is(err, sql.ErrNoRows) {
+	if userID == "" && isNoRows(err) {
 		err = nil // no user: the queries are for the time they take
 	}
 	if err != nil {
@@ -360,7 +359,7 @@ func countFailures(ctx context.Context, tx *Tx, orgID, userID string, policy cas
 func (s *SessionService) RecordMFAFailure(ctx context.Context, orgID, userID string, policy castellan.SignInPolicy) (bool, error) {
 	var login string
 	err := s.db.queryRow(ctx, `SELECT login_id FROM users WHERE org_id = ? AND id = ?`, orgID, userID).Scan(&login)
-	if errors.Is(err, sql.ErrNoRows) {
+	if isNoRows(err) {
 		return false, notFound(castellan.CodeUserNotFound, "user", userID)
 	}
 	if err != nil {
@@ -383,7 +382,7 @@ func (s *SessionService) ChangePassword(ctx context.Context, orgID, userID, sess
 		)
 		err := tx.queryRow(ctx, `SELECT password_reset_required, locked_until FROM users WHERE org_id = ? AND id = ? AND status = 'active'`+tx.db.dialect.lockExclusive,
 			orgID, userID).Scan(&resetRequired, &lockedUntil)
-		if errors.Is(err, sql.ErrNoRows) {
+		if isNoRows(err) {
 			return notFound(castellan.CodeUserNotFound, "user", userID)
 		}
 		if err != nil {
@@ -449,7 +448,7 @@ func (s *SessionService) newPasswordHash(ctx context.Context, orgID, userID, ses
 	var hash sql.NullString
 	err = s.db.queryRow(ctx, `SELECT login_id, password_hash FROM users WHERE org_id = ? AND id = ? AND status = 'active'`,
 		orgID, userID).Scan(&login, &hash)
-	if errors.Is(err, sql.ErrNoRows) || err == nil && !hash.Valid {
+	if isNoRows(err) || err == nil && !hash.Valid {
 		return "", "", notFound(castellan.CodeUserNotFound, "user", userID)
 	}
 	if err != nil {

@@ -131,7 +131,7 @@ func (s *TokenService) CreateUserToken(ctx context.Context, orgID, userID string
 		var email string
 		err := tx.queryRow(ctx, `SELECT email FROM users WHERE org_id = ? AND id = ? AND status = ?`+tx.db.dialect.lockKey,
 			orgID, userID, castellan.UserActive).Scan(&email)
-		if errors.Is(err, sql.ErrNoRows) {
+		if isNoRows(err) {
 			return notFound(castellan.CodeUserNotFound, "user", userID)
 		}
 		if err != nil {
@@ -213,7 +213,7 @@ func (s *TokenService) FindCredential(ctx context.Context, token string) (*caste
 	err := s.db.queryRow(ctx, `SELECT t.id, t.kind, t.org_id, t.user_id, t.expires_at, `+tokenOwnerColumns+`
 		FROM api_tokens t LEFT JOIN users u ON u.id = t.user_id AND u.org_id = t.org_id
 		WHERE t.secret_hash = ?`, HashToken(token)).Scan(append([]any{&id, &kind, &orgID, &userID, &expiresAt}, owner.fields()...)...)
-	if errors.Is(err, sql.ErrNoRows) {
+	if isNoRows(err) {
 		t, ok, err := s.db.AccessKeys().findKeyToken(ctx, HashToken(token))
 		if err != nil {
 			return nil, err

@@ -2,8 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"strings"
 	"time"
 
@@ -248,7 +246,7 @@ func (s *UserService) selectiveFilter(ctx context.Context, filters []userFilter)
 func (s *UserService) groupExists(ctx context.Context, orgID, groupID string) error {
 	var one int
 	err := s.db.queryRow(ctx, `SELECT 1 FROM groups WHERE org_id = ? AND id = ?`, orgID, groupID).Scan(&one)
-	if errors.Is(err, sql.ErrNoRows) {
+	if isNoRows(err) {
 		return notFound(castellan.CodeGroupNotFound, "group", groupID)
 	}
 	return err

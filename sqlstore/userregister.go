@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"runtime"
@@ -111,7 +110,7 @@ func statusOnRegistration(reg castellan.UserRegistration) string {
 func lockOrganizationName(ctx context.Context, tx *Tx, orgID string) (string, error) {
 	var name string
 	err := tx.queryRow(ctx, `SELECT name FROM organizations WHERE id = ?`+tx.db.dialect.lockKey, orgID).Scan(&name)
-	if errors.Is(err, sql.ErrNoRows) {
+	if isNoRows(err) {
 		return "", notFound(castellan.CodeOrgNotFound, "organization", orgID)
 	}
 	return name, err

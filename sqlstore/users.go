@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -110,7 +109,7 @@ func (s *UserService) FindUserByID(ctx context.Context, orgID, id string, includ
 		q += ` AND u.status <> 'deleted'`
 	}
 	u, err := scanUser(s.db.queryRow(ctx, q, orgID, id))
-	if errors.Is(err, sql.ErrNoRows) {
+	if isNoRows(err) {
 		return nil, notFound(castellan.CodeUserNotFound, "user", id)
 	}
 	return u, err
@@ -123,7 +122,7 @@ func (s *UserService) findUser(ctx context.Context, tx *Tx, orgID, id, lock stri
 	// PostgreSQL: lock the row first, then read it.
 	var one int
 	err := tx.queryRow(ctx, `SELECT 1 FROM users WHERE org_id = ? AND id = ? AND status <> 'deleted'`+lock, orgID, id).Scan(&one)
-	if errors.Is(err, sql.ErrNoRows) {
+	if isNoRows(err) {
 		return nil, notFound(castellan.CodeUserNotFound, "user", id)
 	}
 	if err != nil {

@@ -73,7 +73,7 @@ func (p *Plumbing) guardBody(next http.Handler) http.Handler {
 		if isJSONBody(r) {
 			if path := duplicateKey(body); path != "" {
 				p.errors(w, r, 0, &castellan.Error{
-					Kind: castellan.EINVALID, Code: CodeDuplicateKey, Message: path + " appears twice in one object",
+					Kind: castellan.EINVALID, Code: castellan.CodeDuplicateKey, Message: path + " appears twice in one object",
 					Fields: []castellan.FieldError{{Field: path, Rule: "duplicateKey", Message: "must appear once in its object"}},
 				})
 				return

@@ -9,10 +9,6 @@ import (
 	"strings"
 )
 
-// CodeDuplicateKey is the code of a JSON body in which an object names
-// the same key twice.
-const CodeDuplicateKey = "request.duplicate_key"
-
 // isJSONBody reports whether r's body is to be read as JSON: huma decodes
 // a body without Content-Type as JSON too.
 func isJSONBody(r *http.Request) bool {

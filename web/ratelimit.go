@@ -18,9 +18,6 @@ type RateLimit struct {
 	Burst     int
 }
 
-// CodeRateLimited is the code of a 429 answer.
-const CodeRateLimited = "request.rate_limited"
-
 // Limiter keeps one token bucket per key (a client address, an access
 // key ID). Buckets that have been full for a while are dropped, so memory
 // stays bounded by the keys active in the last minutes.
