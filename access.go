@@ -61,8 +61,23 @@ func (r *Role) Allows(action string) bool {
 // either part may contain * wildcards, or * alone.
 var actionPattern = regexp.MustCompile(`^(\*|[a-z0-9*][a-z0-9*-]*:[A-Za-z0-9*]+)$`)
 
-// ValidActionPattern reports whether p is syntactically an action pattern.
-func ValidActionPattern(p string) bool { return actionPattern.MatchString(p) }
+// Bounds of an authorization check.
+const (
+	// MinActionLength and MaxActionLength bound an action ("s3e:Get"
+	// is short; nothing in a catalogue is near the maximum).
+	MinActionLength = 3
+	MaxActionLength = 200
+	// MaxScopeLength bounds a scope or resource name.
+	MaxScopeLength = 400
+	// MaxAuthorizeChecks bounds the checks of one batch authorization.
+	MaxAuthorizeChecks = 1000
+)
+
+// ValidActionPattern reports whether p is syntactically an action pattern
+// of at most MaxActionLength characters.
+func ValidActionPattern(p string) bool {
+	return len(p) <= MaxActionLength && actionPattern.MatchString(p)
+}
 
 // MatchAction reports whether the glob pattern (where * matches any run of
 // characters, including none) matches action.
@@ -155,6 +170,13 @@ func ParseScope(field, s string) (Scope, error) {
 			Kind: EINVALID, Code: CodeInvalidScope,
 			Message: fmt.Sprintf("%s: %q %s", field, s, msg),
 			Fields:  []FieldError{{Field: field, Rule: rule, Message: "must be " + scopeNodeFormat}},
+		}
+	}
+	if len(s) > MaxScopeLength {
+		return Scope{}, &Error{
+			Kind: EINVALID, Code: CodeInvalidScope,
+			Message: fmt.Sprintf("%s: must have at most %d characters", field, MaxScopeLength),
+			Fields:  []FieldError{{Field: field, Rule: "maxLength", Message: fmt.Sprintf("must have at most %d characters", MaxScopeLength)}},
 		}
 	}
 	if m := rnPattern.FindStringSubmatch(s); m != nil {

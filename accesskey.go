@@ -67,10 +67,13 @@ func ValidAccessKeyID(s string) bool { return accessKeyIDPattern.MatchString(s) 
 // before any lookup.
 func ValidAccessKeySecret(s string) bool { return accessKeySecretPattern.MatchString(s) }
 
+// MaxAccessKeyNameLength is the longest access key name.
+const MaxAccessKeyNameLength = 100
+
 // ValidateAccessKeyName checks a key name: 1–100 printable characters.
 func ValidateAccessKeyName(field, name string) []FieldError {
 	var c fieldChecker
-	if c.length(field, name, 1, 100) {
+	if c.length(field, name, 1, MaxAccessKeyNameLength) {
 		c.printable(field, name)
 	}
 	return c.fields

@@ -76,8 +76,8 @@ func (c *Catalog) ValidateActions(field string, patterns []string) []FieldError 
 	if len(patterns) == 0 {
 		ch.add(field, "minItems", "must list at least one action")
 	}
-	if len(patterns) > 100 {
-		ch.add(field, "maxItems", "must list at most 100 actions")
+	if len(patterns) > MaxRoleActions {
+		ch.add(field, "maxItems", "must list at most %d actions", MaxRoleActions)
 	}
 	for i, p := range patterns {
 		f := field + "[" + itoa(i) + "]"

@@ -57,8 +57,14 @@ const (
 
 // FieldError names one bad field of a request and the rule it breaks.
 type FieldError struct {
-	// Field is a dotted path into the request: "body.name", "path.org",
-	// "query.page_size".
+	// Field is a path into the domain input of the operation, in the
+	// JSON names of its fields: "name", "grants[2].roleId",
+	// "users[3].loginId", "pageToken". An ID argument of a service method
+	// is named after its entity with an Id suffix, as the domain's JSON
+	// names it: "organizationId", "userId", "groupId", "subjectId". The
+	// root package and the store never name an HTTP location; each edge
+	// maps these paths to its own names (the /v1 API to body.name,
+	// path.org, query.page_token).
 	Field string `json:"field"`
 	// Rule is a short stable name of the broken rule: "required",
 	// "maxLength", "pattern", "format", "unknownField", "type".

@@ -56,7 +56,7 @@ type GroupCreate struct {
 
 // Validate checks both fields.
 func (gc *GroupCreate) Validate() error {
-	return validateNamed(ValidateGroupName, &gc.Name, nil, validateGroupDescription("body.description", gc.Description)...)
+	return validateNamed(ValidateGroupName, &gc.Name, nil, validateGroupDescription("description", gc.Description)...)
 }
 
 // GroupUpdate changes the non-nil fields of a group.
@@ -69,7 +69,7 @@ type GroupUpdate struct {
 func (gu *GroupUpdate) Validate() error {
 	var extra []FieldError
 	if gu.Description != nil {
-		extra = validateGroupDescription("body.description", *gu.Description)
+		extra = validateGroupDescription("description", *gu.Description)
 	}
 	return validateNamed(ValidateGroupName, gu.Name, nil, extra...)
 }

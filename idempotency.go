@@ -9,6 +9,10 @@ import (
 // Idempotency-Key is replayed; after it the key may be used again.
 const IdempotencyWindow = 24 * time.Hour
 
+// MaxIdempotencyKeyLength bounds an Idempotency-Key: 1 to this many
+// printable ASCII characters (a UUID is the usual choice).
+const MaxIdempotencyKeyLength = 255
+
 // IdempotencyKey names the records of one Idempotency-Key: keys are
 // scoped to an organization and a caller, so two callers never see each
 // other's keys. KeyHash is a hash of the key; the key itself, which

@@ -83,10 +83,10 @@ func (ou *OrganizationUpdate) Validate() error {
 func validateNamed(validName func(field, name string) []FieldError, name, description *string, extra ...FieldError) error {
 	var fields []FieldError
 	if name != nil {
-		fields = append(fields, validName("body.name", *name)...)
+		fields = append(fields, validName("name", *name)...)
 	}
 	if description != nil {
-		fields = append(fields, ValidateDescription("body.description", *description)...)
+		fields = append(fields, ValidateDescription("description", *description)...)
 	}
 	return Invalid(append(fields, extra...))
 }

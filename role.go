@@ -9,8 +9,16 @@ package castellan
 // fails with EPRECONDITION (grant.last_owner) and changes nothing.
 const OrganizationOwnerRoleID = "organization.owner"
 
-// MaxRoleNameLength is the longest custom role name.
-const MaxRoleNameLength = 100
+// Role limits.
+const (
+	// MaxRoleNameLength is the longest custom role name.
+	MaxRoleNameLength = 100
+	// MaxRoleActions bounds the action patterns of a custom role.
+	MaxRoleActions = 100
+	// MaxRoleIDLength bounds a role ID in a request: a UUID or a built-in
+	// ID such as organization.admin.
+	MaxRoleIDLength = 100
+)
 
 // ValidateRoleName checks a custom role name: 1–100 characters, no control
 // characters, no surrounding white space; unique among the organization's
@@ -41,8 +49,8 @@ func validateCustomRoleKind(field string, kind RoleKind) []FieldError {
 // pattern matches no catalogue action the code is role.unknown_action;
 // the fields list every failure either way.
 func (rc *RoleCreate) Validate(c *Catalog) error {
-	extra := validateCustomRoleKind("body.kind", rc.Kind)
-	extra = append(extra, c.ValidateActions("body.actions", rc.Actions)...)
+	extra := validateCustomRoleKind("kind", rc.Kind)
+	extra = append(extra, c.ValidateActions("actions", rc.Actions)...)
 	return withUnknownActionCode(validateNamed(ValidateRoleName, &rc.Name, &rc.Description, extra...))
 }
 
@@ -50,7 +58,7 @@ func (rc *RoleCreate) Validate(c *Catalog) error {
 func (ru *RoleUpdate) Validate(c *Catalog) error {
 	var extra []FieldError
 	if ru.Actions != nil {
-		extra = c.ValidateActions("body.actions", ru.Actions)
+		extra = c.ValidateActions("actions", ru.Actions)
 	}
 	return withUnknownActionCode(validateNamed(ValidateRoleName, ru.Name, ru.Description, extra...))
 }

@@ -28,11 +28,11 @@ func TestValidateServiceAccountName(t *testing.T) {
 		{"ci\u200bbot", "pattern"},
 		{"\xff", "utf8"},
 	} {
-		fields := castellan.ValidateServiceAccountName("body.name", tc.name)
+		fields := castellan.ValidateServiceAccountName("name", tc.name)
 		if tc.rule == "" && len(fields) != 0 {
 			t.Errorf("%q: got %+v, want valid", tc.name, fields)
 		}
-		if tc.rule != "" && (len(fields) != 1 || fields[0].Rule != tc.rule || fields[0].Field != "body.name") {
+		if tc.rule != "" && (len(fields) != 1 || fields[0].Rule != tc.rule || fields[0].Field != "name") {
 			t.Errorf("%q: got %+v, want rule %s", tc.name, fields, tc.rule)
 		}
 	}
@@ -42,7 +42,7 @@ func TestServiceAccountCreateValidate(t *testing.T) {
 	sc := castellan.ServiceAccountCreate{Name: "bad name", Description: strings.Repeat("d", 257)}
 	err := sc.Validate()
 	e, ok := err.(*castellan.Error)
-	if !ok || e.Code != castellan.CodeInvalidField || len(e.Fields) != 2 || e.Fields[0].Field != "body.name" || e.Fields[1].Field != "body.description" {
+	if !ok || e.Code != castellan.CodeInvalidField || len(e.Fields) != 2 || e.Fields[0].Field != "name" || e.Fields[1].Field != "description" {
 		t.Fatalf("got %v, want both fields named", err)
 	}
 	name := "ok"
@@ -92,10 +92,10 @@ func FuzzServiceAccountName(f *testing.F) {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		fields := castellan.ValidateServiceAccountName("body.name", s)
+		fields := castellan.ValidateServiceAccountName("name", s)
 		if len(fields) > 0 {
 			for _, fe := range fields {
-				if fe.Field != "body.name" || fe.Rule == "" || fe.Message == "" {
+				if fe.Field != "name" || fe.Rule == "" || fe.Message == "" {
 					t.Fatalf("%q: malformed field error %+v", s, fe)
 				}
 			}

@@ -34,11 +34,27 @@ func ValidTokenSyntax(s string) bool {
 
 var emailPattern = regexp.MustCompile(`^[A-Za-z0-9.!#$%&'*+/=?^_{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$`)
 
-// ValidateEmail checks the syntax of an email address (at most 254
-// characters, a local part and a dotted domain).
+// Input bounds of the credentials an edge reads: longer ones cannot be
+// valid, so they are refused before any lookup.
+const (
+	// MaxEmailLength is the longest email address (RFC 5321's path limit
+	// less the angle brackets).
+	MaxEmailLength = 254
+	// MaxAccessKeyIDInput bounds the key ID of a token exchange.
+	MaxAccessKeyIDInput = 64
+	// MaxAccessKeySecretInput bounds the secret of a token exchange.
+	MaxAccessKeySecretInput = 128
+	// MaxTokenInput bounds a token given for introspection.
+	MaxTokenInput = 256
+	// MaxInvitationTokenInput bounds the token of an invitation link.
+	MaxInvitationTokenInput = 100
+)
+
+// ValidateEmail checks the syntax of an email address (at most
+// MaxEmailLength characters, a local part and a dotted domain).
 func ValidateEmail(field, email string) []FieldError {
 	var c fieldChecker
-	if c.length(field, email, 1, 254) {
+	if c.length(field, email, 1, MaxEmailLength) {
 		c.match(field, email, emailPattern, "must be an email address like name@example.com")
 	}
 	return c.fields

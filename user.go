@@ -177,6 +177,10 @@ const (
 	OrderDesc        = "desc"
 )
 
+// MaxUserQueryLength bounds UserFilter.Query, the text search of the user
+// list.
+const MaxUserQueryLength = 100
+
 // UserFilter selects users of one organization. Without Status, every
 // user but tombstones is listed; Status "deleted" lists only tombstones.
 type UserFilter struct {
@@ -201,7 +205,7 @@ type UserCreate struct {
 }
 
 // Validate checks the email.
-func (uc *UserCreate) Validate() error { return Invalid(ValidateEmail("body.email", uc.Email)) }
+func (uc *UserCreate) Validate() error { return Invalid(ValidateEmail("email", uc.Email)) }
 
 // InvitationTokenPrefix starts every invitation token, so that secret
 // scanners can spot leaked links.
@@ -229,11 +233,12 @@ type UserService interface {
 	// (its login ID too), as bootstrap does. Returns EINVALID or ECONFLICT
 	// (user.email_taken).
 	CreateUser(ctx context.Context, orgID string, uc UserCreate) (*User, error)
-	// RegisterUser registers one user, naming fields body.<field>.
+	// RegisterUser registers one user, naming fields by their names
+	// (loginId).
 	// Returns what RegisterUsers does.
 	RegisterUser(ctx context.Context, orgID string, reg UserRegistration) (*RegisteredUser, error)
 	// RegisterUsers registers up to 100 users in one transaction, all or
-	// nothing; errors name the item (body.users[3].loginId). Returns
+	// nothing; errors name the item (users[3].loginId). Returns
 	// EINVALID (request.invalid_field, request.too_many_items,
 	// user.unsafe_password), ENOTFOUND (organization.not_found) or
 	// ECONFLICT (user.email_taken, user.login_id_taken) for an email or

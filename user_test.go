@@ -17,11 +17,11 @@ type validator func(field, s string) []castellan.FieldError
 // otherwise exactly one error for the field with that rule.
 func wantRule(t *testing.T, v validator, input, rule string) {
 	t.Helper()
-	fields := v("body.f", input)
+	fields := v("f", input)
 	if rule == "" && len(fields) != 0 {
 		t.Errorf("%q: got %+v, want valid", input, fields)
 	}
-	if rule != "" && (len(fields) != 1 || fields[0].Rule != rule || !strings.HasPrefix(fields[0].Field, "body.f")) {
+	if rule != "" && (len(fields) != 1 || fields[0].Rule != rule || !strings.HasPrefix(fields[0].Field, "f")) {
 		t.Errorf("%q: got %+v, want rule %s", input, fields, rule)
 	}
 }
@@ -148,12 +148,12 @@ func TestValidateAPIAllowSource(t *testing.T) {
 		{castellan.APIAllowSource{Type: "IP", Source: "198.51.100.0/24"}, "", ""},
 		{castellan.APIAllowSource{Type: "VPC", Source: "vpc-01_a"}, "", ""},
 		{castellan.APIAllowSource{Type: "VPC_SERVER", Source: "1234567"}, "", ""},
-		{castellan.APIAllowSource{Type: "IP", Source: "vpc-1"}, "body.s.source", "format"},
-		{castellan.APIAllowSource{Type: "VPC", Source: "vpc 1"}, "body.s.source", "pattern"},
-		{castellan.APIAllowSource{Type: "VPC_SERVER", Source: "i-123"}, "body.s.source", "pattern"},
-		{castellan.APIAllowSource{Type: "ip", Source: "10.0.0.1"}, "body.s.type", "enum"},
+		{castellan.APIAllowSource{Type: "IP", Source: "vpc-1"}, "s.source", "format"},
+		{castellan.APIAllowSource{Type: "VPC", Source: "vpc 1"}, "s.source", "pattern"},
+		{castellan.APIAllowSource{Type: "VPC_SERVER", Source: "i-123"}, "s.source", "pattern"},
+		{castellan.APIAllowSource{Type: "ip", Source: "10.0.0.1"}, "s.type", "enum"},
 	} {
-		fields := castellan.ValidateAPIAllowSource("body.s", tc.src)
+		fields := castellan.ValidateAPIAllowSource("s", tc.src)
 		if tc.rule == "" && len(fields) != 0 {
 			t.Errorf("%+v: got %+v, want valid", tc.src, fields)
 		}
@@ -177,7 +177,7 @@ func TestCheckPassword(t *testing.T) {
 		{"Pass\x00word-123", "pattern"},
 		{"Пароль-Надёжный-7", ""}, // upper, lower, digit, other in Cyrillic
 	} {
-		fields := castellan.CheckPassword("body.password", "ann.lee", tc.password)
+		fields := castellan.CheckPassword("password", "ann.lee", tc.password)
 		if tc.rule == "" && len(fields) != 0 {
 			t.Errorf("%q: got %+v, want valid", tc.password, fields)
 			continue
@@ -202,7 +202,7 @@ func hasRule(fields []castellan.FieldError, rule string) bool {
 }
 
 func TestUnsafePassword(t *testing.T) {
-	err := castellan.UnsafePassword(castellan.CheckPassword("body.password", "ann", "short"))
+	err := castellan.UnsafePassword(castellan.CheckPassword("password", "ann", "short"))
 	if castellan.ErrorCode(err) != castellan.CodeUnsafePassword || castellan.ErrorKind(err) != castellan.EINVALID {
 		t.Fatalf("got %v", err)
 	}
@@ -231,17 +231,17 @@ func TestValidateRegistrations(t *testing.T) {
 	bad.Email, bad.Name = "nope", "A"
 	weak := good
 	weak.Mode, weak.Password = castellan.ModePassword, "weakweakweak"
-	prefix := func(i int) string { return "body.users[" + string(rune('0'+i)) + "]." }
+	prefix := func(i int) string { return "users[" + string(rune('0'+i)) + "]." }
 	err := castellan.ValidateRegistrations([]castellan.UserRegistration{good, bad, weak}, prefix)
 	if castellan.ErrorCode(err) != castellan.CodeInvalidField {
 		t.Fatalf("got %v, want the field errors first", err)
 	}
 	e := err.(*castellan.Error)
-	if len(e.Fields) != 2 || e.Fields[0].Field != "body.users[1].email" || e.Fields[1].Field != "body.users[1].name" {
+	if len(e.Fields) != 2 || e.Fields[0].Field != "users[1].email" || e.Fields[1].Field != "users[1].name" {
 		t.Fatalf("got %+v", e.Fields)
 	}
 	err = castellan.ValidateRegistrations([]castellan.UserRegistration{good, weak}, prefix)
-	if castellan.ErrorCode(err) != castellan.CodeUnsafePassword || err.(*castellan.Error).Fields[0].Field != "body.users[1].password" {
+	if castellan.ErrorCode(err) != castellan.CodeUnsafePassword || err.(*castellan.Error).Fields[0].Field != "users[1].password" {
 		t.Fatalf("got %v", err)
 	}
 	if err := castellan.ValidateRegistrations([]castellan.UserRegistration{good}, prefix); err != nil {
@@ -267,8 +267,8 @@ func FuzzValidateLoginID(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		fields := castellan.ValidateLoginID("body.loginId", s)
-		wellFormed(t, "body.loginId", fields)
+		fields := castellan.ValidateLoginID("loginId", s)
+		wellFormed(t, "loginId", fields)
 		if len(fields) > 0 {
 			return
 		}
@@ -288,8 +288,8 @@ func FuzzValidateUserName(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		fields := castellan.ValidateUserName("body.name", s)
-		wellFormed(t, "body.name", fields)
+		fields := castellan.ValidateUserName("name", s)
+		wellFormed(t, "name", fields)
 		if len(fields) == 0 {
 			if n := utf8.RuneCountInString(s); !utf8.ValidString(s) || n < 2 || n > 30 || strings.ContainsFunc(s, unicode.IsControl) {
 				t.Fatalf("accepted %q", s)
@@ -303,8 +303,8 @@ func FuzzValidateNickname(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		fields := castellan.ValidateNickname("body.nickname", s)
-		wellFormed(t, "body.nickname", fields)
+		fields := castellan.ValidateNickname("nickname", s)
+		wellFormed(t, "nickname", fields)
 		if len(fields) == 0 && (!utf8.ValidString(s) || utf8.RuneCountInString(s) > 30 || strings.ContainsFunc(s, unicode.IsControl)) {
 			t.Fatalf("accepted %q", s)
 		}
@@ -316,8 +316,8 @@ func FuzzValidatePersonName(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		fields := castellan.ValidatePersonName("body.firstName", s)
-		wellFormed(t, "body.firstName", fields)
+		fields := castellan.ValidatePersonName("firstName", s)
+		wellFormed(t, "firstName", fields)
 		if len(fields) > 0 || s == "" {
 			return
 		}
@@ -337,8 +337,8 @@ func FuzzValidateMemo(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		fields := castellan.ValidateMemo("body.memo", s)
-		wellFormed(t, "body.memo", fields)
+		fields := castellan.ValidateMemo("memo", s)
+		wellFormed(t, "memo", fields)
 		if len(fields) == 0 && (len(s) > 300 || !utf8.ValidString(s)) {
 			t.Fatalf("accepted %q", s)
 		}
@@ -350,8 +350,8 @@ func FuzzValidateMobile(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		fields := castellan.ValidateMobile("body.mobile", s)
-		wellFormed(t, "body.mobile", fields)
+		fields := castellan.ValidateMobile("mobile", s)
+		wellFormed(t, "mobile", fields)
 		if len(fields) == 0 && s != "" && (s[0] != '+' || len(s) < 8 || len(s) > 16 || strings.Trim(s[1:], "0123456789") != "") {
 			t.Fatalf("accepted %q", s)
 		}
@@ -363,8 +363,8 @@ func FuzzValidateIPRange(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		fields := castellan.ValidateIPRange("body.ip", s)
-		wellFormed(t, "body.ip", fields)
+		fields := castellan.ValidateIPRange("ip", s)
+		wellFormed(t, "ip", fields)
 		if len(fields) > 0 {
 			return
 		}
@@ -385,8 +385,8 @@ func FuzzValidateAPIAllowSource(f *testing.F) {
 		f.Add(c[0], c[1])
 	}
 	f.Fuzz(func(t *testing.T, typ, source string) {
-		fields := castellan.ValidateAPIAllowSource("body.s", castellan.APIAllowSource{Type: typ, Source: source})
-		wellFormed(t, "body.s", fields)
+		fields := castellan.ValidateAPIAllowSource("s", castellan.APIAllowSource{Type: typ, Source: source})
+		wellFormed(t, "s", fields)
 		if len(fields) == 0 && typ != "IP" && typ != "VPC" && typ != "VPC_SERVER" {
 			t.Fatalf("accepted type %q", typ)
 		}
@@ -398,8 +398,8 @@ func FuzzCheckPassword(f *testing.F) {
 		f.Add(c[0], c[1])
 	}
 	f.Fuzz(func(t *testing.T, loginID, password string) {
-		fields := castellan.CheckPassword("body.password", loginID, password)
-		wellFormed(t, "body.password", fields)
+		fields := castellan.CheckPassword("password", loginID, password)
+		wellFormed(t, "password", fields)
 		if len(fields) > 0 {
 			return
 		}
@@ -416,8 +416,8 @@ func FuzzValidateEmail(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		fields := castellan.ValidateEmail("body.email", s)
-		wellFormed(t, "body.email", fields)
+		fields := castellan.ValidateEmail("email", s)
+		wellFormed(t, "email", fields)
 		if len(fields) == 0 && (len(s) > 254 || strings.Count(s, "@") != 1 || !strings.Contains(s[strings.IndexByte(s, '@'):], ".")) {
 			t.Fatalf("accepted %q", s)
 		}

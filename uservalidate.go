@@ -225,7 +225,7 @@ func (p profileFields) check(prefix string) []FieldError {
 }
 
 // fields checks every field of r but the password policy; fields are
-// named prefix+name ("body.", "body.users[3].").
+// named prefix+name (prefix "" or "users[3].").
 func (r *UserRegistration) fields(prefix string) []FieldError {
 	fields := ValidateLoginID(prefix+"loginId", r.LoginID)
 	fields = append(fields, r.emailFields(prefix+"email")...)
@@ -302,15 +302,16 @@ func (r *UserRegistration) passwordFields(prefix string) []FieldError {
 	return CheckPassword(prefix+"password", r.LoginID, r.Password)
 }
 
-// Validate checks a registration of one user, naming fields body.<name>.
+// Validate checks a registration of one user, naming fields by their
+// names ("loginId").
 // Returns EINVALID: request.invalid_field, or user.unsafe_password when
 // only the password is at fault.
 func (r *UserRegistration) Validate() error {
-	return ValidateRegistrations([]UserRegistration{*r}, func(int) string { return "body." })
+	return ValidateRegistrations([]UserRegistration{*r}, func(int) string { return "" })
 }
 
 // ValidateRegistrations checks a batch: prefix(i) names item i
-// ("body.users[3]."). Every bad field of every item is listed; the
+// ("users[3]."). Every bad field of every item is listed; the
 // password policy is applied once the rest is valid.
 func ValidateRegistrations(regs []UserRegistration, prefix func(i int) string) error {
 	var fields []FieldError
@@ -328,20 +329,19 @@ func ValidateRegistrations(regs []UserRegistration, prefix func(i int) string) e
 
 // Validate checks the fields being changed.
 func (u *UserUpdate) Validate() error {
-	const prefix = "body."
-	fields := profileFields{u.Name, u.Nickname, u.FirstName, u.MiddleName, u.LastName, u.ContactEmail, u.Mobile, u.Memo}.check(prefix)
+	fields := profileFields{u.Name, u.Nickname, u.FirstName, u.MiddleName, u.LastName, u.ContactEmail, u.Mobile, u.Memo}.check("")
 	if u.Email != nil {
-		fields = append(fields, ValidateEmail(prefix+"email", *u.Email)...)
+		fields = append(fields, ValidateEmail("email", *u.Email)...)
 	}
 	if u.Status != nil && *u.Status != UserActive && *u.Status != UserDisabled {
-		return &Error{Kind: EINVALID, Code: CodeUserInvalidStatus, Message: "body.status: must be active or disabled",
-			Fields: []FieldError{{Field: prefix + "status", Rule: "enum", Message: "must be active or disabled"}}}
+		return &Error{Kind: EINVALID, Code: CodeUserInvalidStatus, Message: "status: must be active or disabled",
+			Fields: []FieldError{{Field: "status", Rule: "enum", Message: "must be active or disabled"}}}
 	}
 	if u.ConsolePermitIPs != nil {
-		fields = append(fields, validateConsolePermitIPs(prefix, false, *u.ConsolePermitIPs)...)
+		fields = append(fields, validateConsolePermitIPs("", false, *u.ConsolePermitIPs)...)
 	}
 	if u.APIAllowSources != nil {
-		fields = append(fields, validateAPIAllowSources(prefix, false, *u.APIAllowSources)...)
+		fields = append(fields, validateAPIAllowSources("", false, *u.APIAllowSources)...)
 	}
 	return Invalid(fields)
 }
@@ -351,10 +351,10 @@ func (u *UserUpdate) Validate() error {
 func (u *User) CheckAllowLists() error {
 	var fields []FieldError
 	if u.UseConsolePermitIP && len(u.ConsolePermitIPs) == 0 {
-		fields = append(fields, FieldError{Field: "body.consolePermitIps", Rule: "minItems", Message: "must list at least one range when useConsolePermitIp is true"})
+		fields = append(fields, FieldError{Field: "consolePermitIps", Rule: "minItems", Message: "must list at least one range when useConsolePermitIp is true"})
 	}
 	if u.UseAPIAllowSource && len(u.APIAllowSources) == 0 {
-		fields = append(fields, FieldError{Field: "body.apiAllowSources", Rule: "minItems", Message: "must list at least one source when useApiAllowSource is true"})
+		fields = append(fields, FieldError{Field: "apiAllowSources", Rule: "minItems", Message: "must list at least one source when useApiAllowSource is true"})
 	}
 	return Invalid(fields)
 }

@@ -17,7 +17,7 @@ var uuidPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a
 func ValidID(id string) bool { return uuidPattern.MatchString(id) }
 
 // CheckID returns an EINVALID error with code request.invalid_id when id is
-// not a well-formed ID; field names the parameter ("path.org").
+// not a well-formed ID; field names the argument ("organizationId").
 func CheckID(field, id string) error {
 	if ValidID(id) {
 		return nil

@@ -25,11 +25,11 @@ func TestValidateProjectName(t *testing.T) {
 		{"web/prod", "pattern"},
 		{"проект", "pattern"},
 	} {
-		fields := castellan.ValidateProjectName("body.name", tc.name)
+		fields := castellan.ValidateProjectName("name", tc.name)
 		if tc.rule == "" && len(fields) != 0 {
 			t.Errorf("%q: got %+v, want valid", tc.name, fields)
 		}
-		if tc.rule != "" && (len(fields) != 1 || fields[0].Rule != tc.rule || fields[0].Field != "body.name") {
+		if tc.rule != "" && (len(fields) != 1 || fields[0].Rule != tc.rule || fields[0].Field != "name") {
 			t.Errorf("%q: got %+v, want rule %s", tc.name, fields, tc.rule)
 		}
 	}
@@ -49,7 +49,7 @@ func TestValidateOrganizationName(t *testing.T) {
 		{"Acme\n", "pattern"},
 		{"Ac\x00me", "pattern"},
 	} {
-		fields := castellan.ValidateOrganizationName("body.name", tc.name)
+		fields := castellan.ValidateOrganizationName("name", tc.name)
 		if tc.rule == "" && len(fields) != 0 {
 			t.Errorf("%q: got %+v, want valid", tc.name, fields)
 		}
@@ -85,7 +85,7 @@ func TestCheckID(t *testing.T) {
 		"":                                     false,
 		"../../etc/passwd":                     false,
 	} {
-		err := castellan.CheckID("path.org", id)
+		err := castellan.CheckID("organizationId", id)
 		if (err == nil) != valid {
 			t.Errorf("%q: got %v, want valid=%v", id, err, valid)
 		}
@@ -114,8 +114,8 @@ func TestInvalid(t *testing.T) {
 	if castellan.Invalid(nil) != nil {
 		t.Fatal("Invalid(nil) is not nil")
 	}
-	err := castellan.Invalid([]castellan.FieldError{{Field: "body.a", Rule: "required", Message: "must not be empty"}, {Field: "body.b", Rule: "pattern", Message: "x"}})
-	if castellan.ErrorKind(err) != castellan.EINVALID || castellan.ErrorCode(err) != castellan.CodeInvalidField || !strings.Contains(err.Error(), "body.a") {
+	err := castellan.Invalid([]castellan.FieldError{{Field: "name", Rule: "required", Message: "must not be empty"}, {Field: "description", Rule: "pattern", Message: "x"}})
+	if castellan.ErrorKind(err) != castellan.EINVALID || castellan.ErrorCode(err) != castellan.CodeInvalidField || !strings.Contains(err.Error(), "name: ") {
 		t.Fatalf("got %v", err)
 	}
 }

@@ -28,9 +28,9 @@ import (
 // retrying it is safe.
 const IdempotencyKeyHeader = "Idempotency-Key"
 
-// idempotencyKeyPattern is what a key must look like: 1 to 255 printable
-// ASCII characters (a UUID is the usual choice).
-var idempotencyKeyPattern = regexp.MustCompile(`^[ -~]{1,255}$`)
+// idempotencyKeyPattern is what a key must look like: 1 to
+// castellan.MaxIdempotencyKeyLength printable ASCII characters.
+var idempotencyKeyPattern = regexp.MustCompile(fmt.Sprintf(`^[ -~]{1,%d}$`, castellan.MaxIdempotencyKeyLength))
 
 // replayedAnswerHeaders are the headers of an answer that are stored and
 // replayed with its status and body; the others are the server's and
@@ -101,9 +101,9 @@ func (s *Server) Idempotent(next http.Handler) http.Handler {
 		if len(keys) != 1 || !idempotencyKeyPattern.MatchString(keys[0]) {
 			writeProblem(w, r, &castellan.Error{
 				Kind: castellan.EINVALID, Code: castellan.CodeInvalidField,
-				Message: "header.Idempotency-Key: must be one header of 1 to 255 printable ASCII characters",
+				Message: fmt.Sprintf("header.Idempotency-Key: must be one header of 1 to %d printable ASCII characters", castellan.MaxIdempotencyKeyLength),
 				Fields: []castellan.FieldError{{Field: "header." + IdempotencyKeyHeader, Rule: "pattern",
-					Message: "must be one header of 1 to 255 printable ASCII characters"}},
+					Message: fmt.Sprintf("must be one header of 1 to %d printable ASCII characters", castellan.MaxIdempotencyKeyLength)}},
 			})
 			return
 		}
@@ -300,7 +300,7 @@ func documentIdempotency(_ *huma.OpenAPI, op *huma.Operation) {
 	if op.Method != http.MethodPost {
 		return
 	}
-	minLength, maxLength := 1, 255
+	minLength, maxLength := 1, castellan.MaxIdempotencyKeyLength
 	op.Parameters = append(op.Parameters, &huma.Param{
 		Name: IdempotencyKeyHeader, In: "header",
 		Description: "Makes a retry safe: within 24 hours, the same key with the same request (method, path and body) gets the first answer again " +

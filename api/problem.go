@@ -93,7 +93,7 @@ func humaError(hctx huma.Context, status int, msg string, errs ...error) huma.St
 		var e *castellan.Error
 		var p *Problem
 		if errors.As(err, &e) || errors.As(err, &p) {
-			return problemFor(ctx, err)
+			return problemFor(ctx, wireError(hctx, err))
 		}
 	}
 	var fields []castellan.FieldError

@@ -114,7 +114,7 @@ func (s *AccessKeyService) CreateAccessKey(ctx context.Context, orgID string, c 
 		if err := lockOwner(ctx, tx, orgID, c.ProjectID, c.Owner); err != nil {
 			return err
 		}
-		expiresAt, err := futureExpiry("body.expiresAt", c.ExpiresAt, tx.now)
+		expiresAt, err := futureExpiry("expiresAt", c.ExpiresAt, tx.now)
 		if err != nil {
 			return err
 		}

@@ -9,7 +9,7 @@ import (
 )
 
 // checkBatchSize enforces the size of a batch of n items named by field
-// ("body.userIds"): at least one, at most castellan.MaxBatchItems.
+// ("userIds"): at least one, at most castellan.MaxBatchItems.
 func checkBatchSize(field string, n int) error {
 	switch {
 	case n == 0:
@@ -26,7 +26,7 @@ func checkBatchSize(field string, n int) error {
 }
 
 // itemError is the error of one item of a batch: field names the item
-// ("body.userIds[3]", "body.grants[2].roleId"), so that the caller knows
+// ("userIds[3]", "grants[2].roleId"), so that the caller knows
 // which one to fix; the batch as a whole was not applied.
 func itemError(kind castellan.Kind, code, field, rule, format string, args ...any) error {
 	msg := fmt.Sprintf(format, args...)
@@ -37,7 +37,7 @@ func itemError(kind castellan.Kind, code, field, rule, format string, args ...an
 }
 
 // itemField returns the field of item i of the list field, with an optional
-// member: itemField("body.grants", 2, ".roleId") is "body.grants[2].roleId".
+// member: itemField("grants", 2, ".roleId") is "grants[2].roleId".
 func itemField(list string, i int, member string) string {
 	return fmt.Sprintf("%s[%d]%s", list, i, member)
 }

@@ -53,7 +53,7 @@ func errBadPageToken() error {
 	return &castellan.Error{
 		Kind: castellan.EINVALID, Code: castellan.CodeInvalidPageToken,
 		Message: "page_token was not issued by this list",
-		Fields:  []castellan.FieldError{{Field: "query.page_token", Rule: "format", Message: "must be a nextPageToken returned by the same list"}},
+		Fields:  []castellan.FieldError{{Field: "pageToken", Rule: "format", Message: "must be a nextPageToken returned by the same list"}},
 	}
 }
 

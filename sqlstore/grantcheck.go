@@ -22,7 +22,7 @@ type grantChecker struct {
 	// accounts holds the service accounts checked, by ID.
 	accounts map[string]*castellan.ServiceAccount
 	// field names member (".roleId", ".scope", ".subject.id", …) of item i
-	// in errors; nil means body.grants[i].member.
+	// in errors; nil means grants[i].member.
 	field func(i int, member string) string
 }
 
@@ -32,7 +32,7 @@ func newGrantChecker(tx *Tx, orgID string) *grantChecker {
 
 // item checks item i and returns the grant to make for it.
 func (c *grantChecker) item(ctx context.Context, i int, item castellan.GrantCreate) (*castellan.Grant, error) {
-	field := func(member string) string { return itemField("body.grants", i, member) }
+	field := func(member string) string { return itemField("grants", i, member) }
 	if c.field != nil {
 		field = func(member string) string { return c.field(i, member) }
 	}

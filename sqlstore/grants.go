@@ -187,7 +187,7 @@ func (s *GrantService) FindGrantsFor(ctx context.Context, orgID string, subjects
 // replaced by a new grant, so that granting again renews. When nothing is
 // new, nothing is written and the store's current revision is returned.
 func (s *GrantService) CreateGrants(ctx context.Context, orgID string, items []castellan.GrantCreate) ([]*castellan.Grant, int64, error) {
-	if err := checkBatchSize("body.grants", len(items)); err != nil {
+	if err := checkBatchSize("grants", len(items)); err != nil {
 		return nil, 0, err
 	}
 	var (
@@ -368,7 +368,7 @@ func findGrantByKey(ctx context.Context, tx *Tx, g *castellan.Grant) (*castellan
 }
 
 // FindGrantsByID implements castellan.GrantService. An unknown ID is
-// named as item i of body.grantIds, the list callers take IDs from.
+// named as item i of grantIds, the list callers take IDs from.
 func (s *GrantService) FindGrantsByID(ctx context.Context, orgID string, ids []string) ([]*castellan.Grant, error) {
 	if len(ids) == 0 {
 		return nil, nil
@@ -395,7 +395,7 @@ func inOrder(grants []*castellan.Grant, ids []string) ([]*castellan.Grant, error
 	out := make([]*castellan.Grant, len(ids))
 	for i, id := range ids {
 		if out[i] = byID[id]; out[i] == nil {
-			return nil, itemError(castellan.ENOTFOUND, castellan.CodeGrantNotFound, itemField("body.grantIds", i, ""), "exists",
+			return nil, itemError(castellan.ENOTFOUND, castellan.CodeGrantNotFound, itemField("grantIds", i, ""), "exists",
 				"grant %s not found", id)
 		}
 	}
@@ -404,7 +404,7 @@ func inOrder(grants []*castellan.Grant, ids []string) ([]*castellan.Grant, error
 
 // DeleteGrants implements castellan.GrantService.
 func (s *GrantService) DeleteGrants(ctx context.Context, orgID string, ids []string) (int64, error) {
-	if err := checkBatchSize("body.grantIds", len(ids)); err != nil {
+	if err := checkBatchSize("grantIds", len(ids)); err != nil {
 		return 0, err
 	}
 	var rev int64

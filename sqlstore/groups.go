@@ -289,7 +289,7 @@ func membersAmong(ctx context.Context, tx *Tx, orgID, groupID string, userIDs []
 // AddGroupMembers implements castellan.GroupService. Adding only users who
 // are members already changes nothing and returns the store's revision.
 func (s *GroupService) AddGroupMembers(ctx context.Context, orgID, groupID string, userIDs []string) (int64, error) {
-	if err := checkBatchSize("body.userIds", len(userIDs)); err != nil {
+	if err := checkBatchSize("userIds", len(userIDs)); err != nil {
 		return 0, err
 	}
 	var rev int64
@@ -305,7 +305,7 @@ func (s *GroupService) AddGroupMembers(ctx context.Context, orgID, groupID strin
 		}
 		for i, id := range userIDs {
 			if !registered[id] {
-				return itemError(castellan.ENOTFOUND, castellan.CodeUserNotFound, itemField("body.userIds", i, ""), "exists",
+				return itemError(castellan.ENOTFOUND, castellan.CodeUserNotFound, itemField("userIds", i, ""), "exists",
 					"user %s is not a user of this organization", id)
 			}
 		}
@@ -347,7 +347,7 @@ func (s *GroupService) AddGroupMembers(ctx context.Context, orgID, groupID strin
 // RemoveGroupMembers implements castellan.GroupService. The removed
 // members are signed out in the same transaction.
 func (s *GroupService) RemoveGroupMembers(ctx context.Context, orgID, groupID string, userIDs []string) (int64, error) {
-	if err := checkBatchSize("body.userIds", len(userIDs)); err != nil {
+	if err := checkBatchSize("userIds", len(userIDs)); err != nil {
 		return 0, err
 	}
 	var rev int64
@@ -363,7 +363,7 @@ func (s *GroupService) RemoveGroupMembers(ctx context.Context, orgID, groupID st
 		}
 		for i, id := range userIDs {
 			if !members[id] {
-				return itemError(castellan.ENOTFOUND, castellan.CodeUserNotFound, itemField("body.userIds", i, ""), "exists",
+				return itemError(castellan.ENOTFOUND, castellan.CodeUserNotFound, itemField("userIds", i, ""), "exists",
 					"user %s is not a member of this group", id)
 			}
 		}

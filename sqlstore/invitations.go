@@ -184,7 +184,7 @@ func (s *UserService) AcceptInvitation(ctx context.Context, token, password stri
 	if err := st.usable(s.db.now()); err != nil {
 		return nil, err
 	}
-	if err := castellan.UnsafePassword(castellan.CheckPassword("body.password", st.loginID, password)); err != nil {
+	if err := castellan.UnsafePassword(castellan.CheckPassword("password", st.loginID, password)); err != nil {
 		return nil, err
 	}
 	if s.db.passwords == nil {

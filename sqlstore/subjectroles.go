@@ -11,16 +11,16 @@ import (
 )
 
 // rolesField names the parts of a SetRoles or RemoveRoles request in
-// errors: the roles are body.roleIds[i], the scope body.scope, the subject
-// the path.
+// errors: the roles are roleIds[i], the scope scope, the subject's ID
+// subjectId.
 func rolesField(i int, member string) string {
 	switch {
 	case member == ".scope":
-		return "body.scope"
+		return "scope"
 	case strings.HasPrefix(member, ".subject"):
-		return "path.subject"
+		return "subjectId"
 	}
-	return itemField("body.roleIds", i, "")
+	return itemField("roleIds", i, "")
 }
 
 // subjectGrants returns the grants of subject directly on scope.
@@ -37,7 +37,7 @@ func rolesRequired() error {
 	return &castellan.Error{
 		Kind: castellan.EINVALID, Code: castellan.CodeRolesRequired,
 		Message: "at least one role must remain; to remove every role, use removeAll",
-		Fields:  []castellan.FieldError{{Field: "body.roleIds", Rule: "minItems", Message: "at least one role must remain"}},
+		Fields:  []castellan.FieldError{{Field: "roleIds", Rule: "minItems", Message: "at least one role must remain"}},
 	}
 }
 
@@ -46,7 +46,7 @@ func (s *GrantService) SetRoles(ctx context.Context, orgID string, subject caste
 	if len(roleIDs) == 0 {
 		return nil, 0, rolesRequired()
 	}
-	if err := checkBatchSize("body.roleIds", len(roleIDs)); err != nil {
+	if err := checkBatchSize("roleIds", len(roleIDs)); err != nil {
 		return nil, 0, err
 	}
 	var (
@@ -128,13 +128,13 @@ func planRoles(wanted, current []*castellan.Grant, now time.Time) rolePlan {
 func (s *GrantService) RemoveRoles(ctx context.Context, orgID string, subject castellan.Subject, scope string, roleIDs []string, all bool) (int64, error) {
 	if !all {
 		if len(roleIDs) == 0 {
-			return 0, castellan.Invalid([]castellan.FieldError{{Field: "body.roleIds", Rule: "minItems", Message: "name at least one role"}})
+			return 0, castellan.Invalid([]castellan.FieldError{{Field: "roleIds", Rule: "minItems", Message: "name at least one role"}})
 		}
-		if err := checkBatchSize("body.roleIds", len(roleIDs)); err != nil {
+		if err := checkBatchSize("roleIds", len(roleIDs)); err != nil {
 			return 0, err
 		}
 	}
-	if _, err := castellan.ParseScope("body.scope", scope); err != nil {
+	if _, err := castellan.ParseScope("scope", scope); err != nil {
 		return 0, err
 	}
 	var rev int64
@@ -153,7 +153,7 @@ func (s *GrantService) RemoveRoles(ctx context.Context, orgID string, subject ca
 			for i, id := range unique(roleIDs) {
 				g := byRole[id]
 				if g == nil {
-					return itemError(castellan.ENOTFOUND, castellan.CodeGrantNotFound, itemField("body.roleIds", i, ""), "exists",
+					return itemError(castellan.ENOTFOUND, castellan.CodeGrantNotFound, itemField("roleIds", i, ""), "exists",
 						"%s %s does not hold role %s on %s", subject.Type, subject.ID, id, scope)
 				}
 				doomed = append(doomed, g)

@@ -127,8 +127,8 @@ func apply[T comparable](summary map[string]any, name string, dst, src *T) {
 func checkStatusChange(u *castellan.User, from string) error {
 	if from == castellan.UserPendingInvitation {
 		return &castellan.Error{Kind: castellan.EINVALID, Code: castellan.CodeUserInvalidStatus,
-			Message: "body.status: the user has not accepted its invitation yet; delete it, or resend the invitation",
-			Fields:  []castellan.FieldError{{Field: "body.status", Rule: "transition", Message: "cannot change while the invitation is pending"}}}
+			Message: "status: the user has not accepted its invitation yet; delete it, or resend the invitation",
+			Fields:  []castellan.FieldError{{Field: "status", Rule: "transition", Message: "cannot change while the invitation is pending"}}}
 	}
 	return nil
 }
@@ -172,7 +172,7 @@ func (s *UserService) DeleteUser(ctx context.Context, orgID, id, confirm string)
 		if confirm != u.LoginID {
 			return &castellan.Error{Kind: castellan.EINVALID, Code: castellan.CodeConfirmationMismatch,
 				Message: "confirm: type the user's login ID to delete it",
-				Fields:  []castellan.FieldError{{Field: "body.confirm", Rule: "confirmation", Message: "must equal the user's login ID"}}}
+				Fields:  []castellan.FieldError{{Field: "confirm", Rule: "confirmation", Message: "must equal the user's login ID"}}}
 		}
 		var removed removedAccess
 		err = keepAnOwner(ctx, tx, orgID, u.Status == castellan.UserActive, func() (err error) {

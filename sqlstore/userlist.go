@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"time"
 
@@ -39,9 +40,6 @@ var userSorts = map[string]userSort{
 	},
 }
 
-// MaxUserQueryLength bounds the text search of the user list.
-const MaxUserQueryLength = 100
-
 // checkUserFilter validates f and fills in the default sort and order.
 func checkUserFilter(f *castellan.UserFilter) error {
 	var fields []castellan.FieldError
@@ -49,7 +47,7 @@ func checkUserFilter(f *castellan.UserFilter) error {
 		f.Sort = castellan.SortRegisteredAt
 	}
 	if _, ok := userSorts[f.Sort]; !ok {
-		fields = append(fields, castellan.FieldError{Field: "query.sort", Rule: "enum", Message: "must be registeredAt, loginId or name"})
+		fields = append(fields, castellan.FieldError{Field: "sort", Rule: "enum", Message: "must be registeredAt, loginId or name"})
 	}
 	if f.Order == "" {
 		f.Order = castellan.OrderAsc
@@ -58,20 +56,21 @@ func checkUserFilter(f *castellan.UserFilter) error {
 		}
 	}
 	if f.Order != castellan.OrderAsc && f.Order != castellan.OrderDesc {
-		fields = append(fields, castellan.FieldError{Field: "query.order", Rule: "enum", Message: "must be asc or desc"})
+		fields = append(fields, castellan.FieldError{Field: "order", Rule: "enum", Message: "must be asc or desc"})
 	}
 	if f.Status != nil {
 		switch *f.Status {
 		case castellan.UserActive, castellan.UserPendingInvitation, castellan.UserDisabled, castellan.UserDeleted:
 		default:
-			fields = append(fields, castellan.FieldError{Field: "query.status", Rule: "enum", Message: "must be active, pending_invitation, disabled or deleted"})
+			fields = append(fields, castellan.FieldError{Field: "status", Rule: "enum", Message: "must be active, pending_invitation, disabled or deleted"})
 		}
 	}
 	if f.GroupID != nil && !castellan.ValidID(*f.GroupID) {
-		fields = append(fields, castellan.FieldError{Field: "query.group", Rule: "format", Message: "must be a UUID"})
+		fields = append(fields, castellan.FieldError{Field: "groupId", Rule: "format", Message: "must be a UUID"})
 	}
-	if f.Query != nil && len([]rune(*f.Query)) > MaxUserQueryLength {
-		fields = append(fields, castellan.FieldError{Field: "query.q", Rule: "maxLength", Message: "must have at most 100 characters"})
+	if f.Query != nil && len([]rune(*f.Query)) > castellan.MaxUserQueryLength {
+		fields = append(fields, castellan.FieldError{Field: "q", Rule: "maxLength",
+			Message: fmt.Sprintf("must have at most %d characters", castellan.MaxUserQueryLength)})
 	}
 	return castellan.Invalid(fields)
 }

@@ -13,7 +13,7 @@ import (
 
 // RegisterUser implements castellan.UserService.
 func (s *UserService) RegisterUser(ctx context.Context, orgID string, reg castellan.UserRegistration) (*castellan.RegisteredUser, error) {
-	users, err := s.register(ctx, orgID, []castellan.UserRegistration{reg}, func(int) string { return "body." })
+	users, err := s.register(ctx, orgID, []castellan.UserRegistration{reg}, func(int) string { return "" })
 	if err != nil {
 		return nil, err
 	}
@@ -22,15 +22,15 @@ func (s *UserService) RegisterUser(ctx context.Context, orgID string, reg castel
 
 // RegisterUsers implements castellan.UserService.
 func (s *UserService) RegisterUsers(ctx context.Context, orgID string, regs []castellan.UserRegistration) ([]*castellan.RegisteredUser, error) {
-	if err := checkBatchSize("body.users", len(regs)); err != nil {
+	if err := checkBatchSize("users", len(regs)); err != nil {
 		return nil, err
 	}
-	return s.register(ctx, orgID, regs, func(i int) string { return fmt.Sprintf("body.users[%d].", i) })
+	return s.register(ctx, orgID, regs, func(i int) string { return fmt.Sprintf("users[%d].", i) })
 }
 
 // register validates, hashes the passwords and then, in one transaction,
 // inserts the users, their invitations, mails and audit events. prefix
-// names item i's fields in errors ("body." or "body.users[3].").
+// names item i's fields in errors ("" or "users[3].").
 //
 // Hashing comes first, outside the transaction and in parallel: argon2id
 // takes tens of milliseconds per password, and the transaction holds the

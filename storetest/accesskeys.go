@@ -19,7 +19,7 @@ func testKeyExpiryInThePast(t *testing.T, open Opener) {
 		_, err := f.s.AccessKeys.CreateAccessKey(context.Background(), f.org, castellan.AccessKeyCreate{
 			Owner: castellan.Subject{Type: castellan.SubjectUser, ID: f.user}, ProjectID: f.project, Name: "old", ExpiresAt: &at})
 		wantCode(t, err, castellan.EINVALID, castellan.CodeInvalidField)
-		wantField(t, err, "body.expiresAt", "future")
+		wantField(t, err, "expiresAt", "future")
 	}
 	unchanged(t, f.s, f.org, before)
 }

@@ -226,7 +226,7 @@ func testFindGrants(t *testing.T, open Opener) {
 	}
 	_, err = f.s.Grants.FindGrantsByID(ctx, org, []string{grants[0].ID, unknownID})
 	wantCode(t, err, castellan.ENOTFOUND, castellan.CodeGrantNotFound)
-	wantField(t, err, "body.grantIds[1]", "")
+	wantField(t, err, "grantIds[1]", "")
 
 	// The authorizer's lookup: any of the subjects on any of the scopes.
 	got := must(f.s.Grants.FindGrantsFor(ctx, org, []castellan.Subject{f.user(0), f.groupSubject()}, []string{f.orgScope(), f.projectScope()}))(t)
@@ -311,7 +311,7 @@ func testGrantErrors(t *testing.T, open Opener) {
 			_, _, err := f.s.Grants.CreateGrants(ctx, org, []castellan.GrantCreate{good, tc.bad})
 			wantCode(t, err, tc.kind, tc.code)
 			if tc.field != "" {
-				wantField(t, err, "body.grants[1]"+tc.field, tc.rule)
+				wantField(t, err, "grants[1]"+tc.field, tc.rule)
 			}
 		})
 	}
@@ -346,7 +346,7 @@ func testDeleteGrants(t *testing.T, open Opener) {
 	before := takeSnapshot(t, f.s, org)
 	_, err := f.s.Grants.DeleteGrants(ctx, org, []string{grants[0].ID, grants[1].ID, unknownID})
 	wantCode(t, err, castellan.ENOTFOUND, castellan.CodeGrantNotFound)
-	wantField(t, err, "body.grantIds[2]", "")
+	wantField(t, err, "grantIds[2]", "")
 	_, err = f.s.Grants.DeleteGrants(ctx, org, nil)
 	wantCode(t, err, castellan.EINVALID, castellan.CodeInvalidField)
 	tooMany := make([]string, castellan.MaxBatchItems+1)

@@ -82,10 +82,10 @@ func testGroupsErrInvalid(t *testing.T, open Opener) {
 		gc    castellan.GroupCreate
 		field string
 	}{
-		{castellan.GroupCreate{Name: ""}, "body.name"},
-		{castellan.GroupCreate{Name: strings.Repeat("g", 101)}, "body.name"},
-		{castellan.GroupCreate{Name: " ops"}, "body.name"},
-		{castellan.GroupCreate{Name: "ok", Description: strings.Repeat("d", 101)}, "body.description"},
+		{castellan.GroupCreate{Name: ""}, "name"},
+		{castellan.GroupCreate{Name: strings.Repeat("g", 101)}, "name"},
+		{castellan.GroupCreate{Name: " ops"}, "name"},
+		{castellan.GroupCreate{Name: "ok", Description: strings.Repeat("d", 101)}, "description"},
 	} {
 		_, err := s.Groups.CreateGroup(ctx, org, tc.gc)
 		wantCode(t, err, castellan.EINVALID, castellan.CodeInvalidField)
@@ -198,9 +198,9 @@ func testGroupsMembersAllOrNothing(t *testing.T, open Opener) {
 		ids   []string
 		field string
 	}{
-		{[]string{users[1].ID, users[2].ID, unknownID}, "body.userIds[2]"},
-		{[]string{users[1].ID, globex.OwnerUserID}, "body.userIds[1]"},
-		{[]string{"not-an-id", users[1].ID}, "body.userIds[0]"},
+		{[]string{users[1].ID, users[2].ID, unknownID}, "userIds[2]"},
+		{[]string{users[1].ID, globex.OwnerUserID}, "userIds[1]"},
+		{[]string{"not-an-id", users[1].ID}, "userIds[0]"},
 	} {
 		_, err := s.Groups.AddGroupMembers(ctx, org, g.ID, tc.ids)
 		wantCode(t, err, castellan.ENOTFOUND, castellan.CodeUserNotFound)
@@ -209,7 +209,7 @@ func testGroupsMembersAllOrNothing(t *testing.T, open Opener) {
 	// Removing a user who is not a member fails the whole batch.
 	_, err := s.Groups.RemoveGroupMembers(ctx, org, g.ID, []string{users[0].ID, users[1].ID})
 	wantCode(t, err, castellan.ENOTFOUND, castellan.CodeUserNotFound)
-	wantField(t, err, "body.userIds[1]", "")
+	wantField(t, err, "userIds[1]", "")
 	tooMany := make([]string, castellan.MaxBatchItems+1)
 	for i := range tooMany {
 		tooMany[i] = users[0].ID

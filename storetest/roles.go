@@ -73,14 +73,14 @@ func testRolesErrInvalid(t *testing.T, open Opener) {
 		code, field string
 		rule        string
 	}{
-		{castellan.RoleCreate{Name: "", Kind: castellan.RoleProject, Actions: ok}, castellan.CodeInvalidField, "body.name", "required"},
-		{castellan.RoleCreate{Name: strings.Repeat("r", 101), Kind: castellan.RoleProject, Actions: ok}, castellan.CodeInvalidField, "body.name", "maxLength"},
-		{castellan.RoleCreate{Name: "x", Kind: castellan.RoleResource, Actions: ok}, castellan.CodeInvalidField, "body.kind", "enum"},
-		{castellan.RoleCreate{Name: "x", Kind: "planet", Actions: ok}, castellan.CodeInvalidField, "body.kind", "enum"},
-		{castellan.RoleCreate{Name: "x", Kind: castellan.RoleProject}, castellan.CodeInvalidField, "body.actions", "minItems"},
-		{castellan.RoleCreate{Name: "x", Kind: castellan.RoleProject, Actions: []string{"not an action"}}, castellan.CodeInvalidField, "body.actions[0]", "pattern"},
+		{castellan.RoleCreate{Name: "", Kind: castellan.RoleProject, Actions: ok}, castellan.CodeInvalidField, "name", "required"},
+		{castellan.RoleCreate{Name: strings.Repeat("r", 101), Kind: castellan.RoleProject, Actions: ok}, castellan.CodeInvalidField, "name", "maxLength"},
+		{castellan.RoleCreate{Name: "x", Kind: castellan.RoleResource, Actions: ok}, castellan.CodeInvalidField, "kind", "enum"},
+		{castellan.RoleCreate{Name: "x", Kind: "planet", Actions: ok}, castellan.CodeInvalidField, "kind", "enum"},
+		{castellan.RoleCreate{Name: "x", Kind: castellan.RoleProject}, castellan.CodeInvalidField, "actions", "minItems"},
+		{castellan.RoleCreate{Name: "x", Kind: castellan.RoleProject, Actions: []string{"not an action"}}, castellan.CodeInvalidField, "actions[0]", "pattern"},
 		{castellan.RoleCreate{Name: "x", Kind: castellan.RoleProject, Actions: []string{"compute:StartInstance", "nosuch:Thing"}},
-			castellan.CodeUnknownAction, "body.actions[1]", "unknownAction"},
+			castellan.CodeUnknownAction, "actions[1]", "unknownAction"},
 	} {
 		_, err := s.Roles.CreateRole(ctx, org, tc.rc)
 		wantCode(t, err, castellan.EINVALID, tc.code)

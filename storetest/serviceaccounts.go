@@ -137,13 +137,13 @@ func testServiceAccountsErrInvalid(t *testing.T, open Opener) {
 		field string
 		rule  string
 	}{
-		{castellan.ServiceAccountCreate{Name: ""}, "body.name", "required"},
-		{castellan.ServiceAccountCreate{Name: strings.Repeat("a", 64)}, "body.name", "maxLength"},
-		{castellan.ServiceAccountCreate{Name: "-ci"}, "body.name", "pattern"},
-		{castellan.ServiceAccountCreate{Name: "ci deployer"}, "body.name", "pattern"},
-		{castellan.ServiceAccountCreate{Name: "сi"}, "body.name", "pattern"}, // Cyrillic es
-		{castellan.ServiceAccountCreate{Name: "ci", Description: strings.Repeat("d", 257)}, "body.description", "maxLength"},
-		{castellan.ServiceAccountCreate{Name: "ci", Description: "a\x00b"}, "body.description", "pattern"},
+		{castellan.ServiceAccountCreate{Name: ""}, "name", "required"},
+		{castellan.ServiceAccountCreate{Name: strings.Repeat("a", 64)}, "name", "maxLength"},
+		{castellan.ServiceAccountCreate{Name: "-ci"}, "name", "pattern"},
+		{castellan.ServiceAccountCreate{Name: "ci deployer"}, "name", "pattern"},
+		{castellan.ServiceAccountCreate{Name: "сi"}, "name", "pattern"}, // Cyrillic es
+		{castellan.ServiceAccountCreate{Name: "ci", Description: strings.Repeat("d", 257)}, "description", "maxLength"},
+		{castellan.ServiceAccountCreate{Name: "ci", Description: "a\x00b"}, "description", "pattern"},
 	} {
 		_, err := f.s.ServiceAccounts.CreateServiceAccount(ctx, f.org, f.project.ID, tc.sc)
 		wantCode(t, err, castellan.EINVALID, castellan.CodeInvalidField)
@@ -296,7 +296,7 @@ func testServiceAccountsGrants(t *testing.T, open Opener) {
 		t.Run(tc.name, func(t *testing.T) {
 			_, _, err := f.s.Grants.CreateGrants(ctx, f.org, []castellan.GrantCreate{good, tc.bad})
 			wantCode(t, err, tc.kind, tc.code)
-			wantField(t, err, "body.grants[1]"+tc.field, tc.rule)
+			wantField(t, err, "grants[1]"+tc.field, tc.rule)
 		})
 	}
 	// SetRoles checks the same rule.
@@ -430,7 +430,7 @@ func testServiceAccountsNotGroupMembers(t *testing.T, open Opener) {
 	before := takeSnapshot(t, f.s, f.org)
 	_, err := f.s.Groups.AddGroupMembers(ctx, f.org, g.ID, []string{a.ID})
 	wantCode(t, err, castellan.ENOTFOUND, castellan.CodeUserNotFound)
-	wantField(t, err, "body.userIds[0]", "")
+	wantField(t, err, "userIds[0]", "")
 	unchanged(t, f.s, f.org, before)
 	if m := listed(f.s.Groups.FindGroupMembers(context.Background(), f.org, g.ID, castellan.GroupFilter{}))(t); len(m) != 0 {
 		t.Fatalf("got members %+v", m)

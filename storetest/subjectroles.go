@@ -70,9 +70,9 @@ func testSubjectRoles(t *testing.T, open Opener) {
 				code  string
 				field string
 			}{
-				{nil, castellan.CodeRolesRequired, "body.roleIds"},
-				{[]string{"project.member", "no.such"}, castellan.CodeRoleNotFound, "body.roleIds[1]"},
-				{[]string{"organization.admin"}, castellan.CodeRoleScopeMismatch, "body.scope"},
+				{nil, castellan.CodeRolesRequired, "roleIds"},
+				{[]string{"project.member", "no.such"}, castellan.CodeRoleNotFound, "roleIds[1]"},
+				{[]string{"organization.admin"}, castellan.CodeRoleScopeMismatch, "scope"},
 			} {
 				_, _, err := f.s.Grants.SetRoles(ctx, org, subject, scope, tc.roles)
 				if castellan.ErrorCode(err) != tc.code {

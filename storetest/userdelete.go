@@ -88,11 +88,11 @@ func testUpdateUserErrInvalid(t *testing.T, open Opener) {
 	wantCode(t, err, castellan.EINVALID, castellan.CodeUserInvalidStatus)
 	_, err = s.Users.UpdateUser(ctx, org, u.ID, castellan.UserUpdate{Name: ptr("x"), Mobile: ptr("12")})
 	wantCode(t, err, castellan.EINVALID, castellan.CodeInvalidField)
-	wantField(t, err, "body.name", "minLength")
-	wantField(t, err, "body.mobile", "pattern")
+	wantField(t, err, "name", "minLength")
+	wantField(t, err, "mobile", "pattern")
 	_, err = s.Users.UpdateUser(ctx, org, u.ID, castellan.UserUpdate{UseAPIAllowSource: ptr(true)})
 	wantCode(t, err, castellan.EINVALID, castellan.CodeInvalidField)
-	wantField(t, err, "body.apiAllowSources", "minItems")
+	wantField(t, err, "apiAllowSources", "minItems")
 	_, err = s.Users.UpdateUser(ctx, org, unknownID, castellan.UserUpdate{Name: ptr("Zed")})
 	wantCode(t, err, castellan.ENOTFOUND, castellan.CodeUserNotFound)
 	unchanged(t, s, org, before)
@@ -207,7 +207,7 @@ func testDeleteUserErrConfirmation(t *testing.T, open Opener) {
 	for _, confirm := range []string{"", "ANN@example.com", "Delete user from organization", u.ID} {
 		_, err := s.Users.DeleteUser(operatorCtx("r"), org, u.ID, confirm)
 		wantCode(t, err, castellan.EINVALID, castellan.CodeConfirmationMismatch)
-		wantField(t, err, "body.confirm", "confirmation")
+		wantField(t, err, "confirm", "confirmation")
 	}
 	_, err := s.Users.DeleteUser(operatorCtx("r"), org, unknownID, "x")
 	wantCode(t, err, castellan.ENOTFOUND, castellan.CodeUserNotFound)

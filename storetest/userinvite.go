@@ -124,7 +124,7 @@ func testInvitationErrUnsafePassword(t *testing.T, open Opener) {
 	before := takeSnapshot(t, s, res.OrganizationID)
 	_, err := s.Users.AcceptInvitation(context.Background(), token, "ann@example.com-Secret-1")
 	wantCode(t, err, castellan.EINVALID, castellan.CodeUnsafePassword)
-	wantField(t, err, "body.password", "containsLoginId")
+	wantField(t, err, "password", "containsLoginId")
 	unchanged(t, s, res.OrganizationID, before)
 	// The link still works with a good password.
 	must(s.Users.AcceptInvitation(context.Background(), token, "Correct-Horse-7-battery"))(t)

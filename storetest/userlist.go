@@ -114,14 +114,14 @@ func testUsersList(t *testing.T, open Opener) {
 		filter      castellan.UserFilter
 		code, field string
 	}{
-		{castellan.UserFilter{Sort: "email"}, castellan.CodeInvalidField, "query.sort"},
-		{castellan.UserFilter{Order: "up"}, castellan.CodeInvalidField, "query.order"},
-		{castellan.UserFilter{Status: ptr("gone")}, castellan.CodeInvalidField, "query.status"},
-		{castellan.UserFilter{GroupID: ptr("devs")}, castellan.CodeInvalidField, "query.group"},
-		{castellan.UserFilter{Query: ptr(strings.Repeat("a", 101))}, castellan.CodeInvalidField, "query.q"},
-		{castellan.UserFilter{PageToken: "junk"}, castellan.CodeInvalidPageToken, "query.page_token"},
+		{castellan.UserFilter{Sort: "email"}, castellan.CodeInvalidField, "sort"},
+		{castellan.UserFilter{Order: "up"}, castellan.CodeInvalidField, "order"},
+		{castellan.UserFilter{Status: ptr("gone")}, castellan.CodeInvalidField, "status"},
+		{castellan.UserFilter{GroupID: ptr("devs")}, castellan.CodeInvalidField, "groupId"},
+		{castellan.UserFilter{Query: ptr(strings.Repeat("a", 101))}, castellan.CodeInvalidField, "q"},
+		{castellan.UserFilter{PageToken: "junk"}, castellan.CodeInvalidPageToken, "pageToken"},
 		// A token of one order is no token of another.
-		{castellan.UserFilter{PageToken: next, Sort: "loginId"}, castellan.CodeInvalidPageToken, "query.page_token"},
+		{castellan.UserFilter{PageToken: next, Sort: "loginId"}, castellan.CodeInvalidPageToken, "pageToken"},
 	} {
 		_, _, err := s.Users.FindUsers(ctx, org, c.filter)
 		wantCode(t, err, castellan.EINVALID, c.code)

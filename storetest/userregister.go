@@ -58,11 +58,11 @@ func testRegisterOptionalEmail(t *testing.T, open Opener) {
 		rule        string
 	}{
 		{"invitation", func() castellan.UserRegistration { r := invitee("eve"); r.Email = ""; return r }(),
-			castellan.EINVALID, castellan.CodeInvalidField, "body.email", "required"},
+			castellan.EINVALID, castellan.CodeInvalidField, "email", "required"},
 		{"federated", castellan.UserRegistration{LoginID: "fay", Name: "User fay", AccountType: castellan.AccountFederated, FederationID: unknownID},
-			castellan.EINVALID, castellan.CodeInvalidField, "body.email", "required"},
+			castellan.EINVALID, castellan.CodeInvalidField, "email", "required"},
 		{"taken", func() castellan.UserRegistration { r := noEmail("gus"); r.Email = "BOB@example.com"; return r }(),
-			castellan.ECONFLICT, castellan.CodeUserEmailTaken, "body.email", "unique"},
+			castellan.ECONFLICT, castellan.CodeUserEmailTaken, "email", "unique"},
 	} {
 		_, err := s.Users.RegisterUser(ctx, org, c.reg)
 		wantCode(t, err, c.kind, c.code)
@@ -148,7 +148,7 @@ func testRegisterPassword(t *testing.T, open Opener) {
 		r.Mode, r.Password = castellan.ModePassword, c.password
 		_, err := s.Users.RegisterUser(ctx, res.OrganizationID, r)
 		wantCode(t, err, castellan.EINVALID, castellan.CodeUnsafePassword)
-		wantField(t, err, "body.password", c.rule)
+		wantField(t, err, "password", c.rule)
 	}
 	unchanged(t, s, res.OrganizationID, before)
 }
@@ -169,8 +169,8 @@ func testRegisterFederated(t *testing.T, open Opener) {
 	reg.AccountType = castellan.AccountFederated
 	_, err := s.Users.RegisterUser(operatorCtx("r"), res.OrganizationID, reg)
 	wantCode(t, err, castellan.EINVALID, castellan.CodeInvalidField)
-	wantField(t, err, "body.federationId", "format")
-	wantField(t, err, "body.mode", "federated")
+	wantField(t, err, "federationId", "format")
+	wantField(t, err, "mode", "federated")
 }
 
 // testRegisterQuick100 is the quick register of the seed: 100 users in
@@ -225,13 +225,13 @@ func testRegisterErrBadItem(t *testing.T, open Opener) {
 	regs[57].Email = "not-an-email"
 	_, err := s.Users.RegisterUsers(ctx, org, regs)
 	wantCode(t, err, castellan.EINVALID, castellan.CodeInvalidField)
-	wantField(t, err, "body.users[57].email", "pattern")
+	wantField(t, err, "users[57].email", "pattern")
 
 	regs = invitees("bad", 100)
 	regs[3].Mode, regs[3].Password = castellan.ModePassword, "password"
 	_, err = s.Users.RegisterUsers(ctx, org, regs)
 	wantCode(t, err, castellan.EINVALID, castellan.CodeUnsafePassword)
-	wantField(t, err, "body.users[3].password", "")
+	wantField(t, err, "users[3].password", "")
 	unchanged(t, s, org, before)
 	if users := listed(s.Users.FindUsers(ctx, org, castellan.UserFilter{}))(t); len(users) != 1 {
 		t.Fatalf("got %d users, want the owner only", len(users))
@@ -254,11 +254,11 @@ func testRegisterErrTaken(t *testing.T, open Opener) {
 		code  string
 		field string
 	}{
-		{"email of a user", func(r []castellan.UserRegistration) { r[3].Email = "ANN@example.com" }, castellan.CodeUserEmailTaken, "body.users[3].email"},
-		{"email of the owner", func(r []castellan.UserRegistration) { r[4].Email = "owner@acme.example" }, castellan.CodeUserEmailTaken, "body.users[4].email"},
-		{"login ID of a user", func(r []castellan.UserRegistration) { r[5].LoginID = "Ann@Example.com" }, castellan.CodeUserLoginIDTaken, "body.users[5].loginId"},
-		{"email twice", func(r []castellan.UserRegistration) { r[7].Email = r[2].Email }, castellan.CodeUserEmailTaken, "body.users[7].email"},
-		{"login ID twice", func(r []castellan.UserRegistration) { r[8].LoginID = strings.ToUpper(r[1].LoginID) }, castellan.CodeUserLoginIDTaken, "body.users[8].loginId"},
+		{"email of a user", func(r []castellan.UserRegistration) { r[3].Email = "ANN@example.com" }, castellan.CodeUserEmailTaken, "users[3].email"},
+		{"email of the owner", func(r []castellan.UserRegistration) { r[4].Email = "owner@acme.example" }, castellan.CodeUserEmailTaken, "users[4].email"},
+		{"login ID of a user", func(r []castellan.UserRegistration) { r[5].LoginID = "Ann@Example.com" }, castellan.CodeUserLoginIDTaken, "users[5].loginId"},
+		{"email twice", func(r []castellan.UserRegistration) { r[7].Email = r[2].Email }, castellan.CodeUserEmailTaken, "users[7].email"},
+		{"login ID twice", func(r []castellan.UserRegistration) { r[8].LoginID = strings.ToUpper(r[1].LoginID) }, castellan.CodeUserLoginIDTaken, "users[8].loginId"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			regs := invitees("t", 10)
@@ -283,34 +283,34 @@ func testRegisterErrInvalid(t *testing.T, open Opener) {
 		edit        func(r *castellan.UserRegistration)
 		field, rule string
 	}{
-		{func(r *castellan.UserRegistration) { r.LoginID = "ab" }, "body.loginId", "minLength"},
-		{func(r *castellan.UserRegistration) { r.LoginID = strings.Repeat("a", 61) }, "body.loginId", "maxLength"},
-		{func(r *castellan.UserRegistration) { r.LoginID = "ann/smith" }, "body.loginId", "pattern"},
-		{func(r *castellan.UserRegistration) { r.Name = "A" }, "body.name", "minLength"},
-		{func(r *castellan.UserRegistration) { r.Name = strings.Repeat("n", 31) }, "body.name", "maxLength"},
-		{func(r *castellan.UserRegistration) { r.Name = "" }, "body.name", "required"},
-		{func(r *castellan.UserRegistration) { r.FirstName = "J" }, "body.firstName", "minLength"},
-		{func(r *castellan.UserRegistration) { r.LastName = "O'Brien" }, "body.lastName", "pattern"},
-		{func(r *castellan.UserRegistration) { r.Memo = strings.Repeat("é", 151) }, "body.memo", "maxBytes"},
-		{func(r *castellan.UserRegistration) { r.Mobile = "010-1234-5678" }, "body.mobile", "pattern"},
-		{func(r *castellan.UserRegistration) { r.ContactEmail = "nope" }, "body.contactEmail", "pattern"},
-		{func(r *castellan.UserRegistration) { r.Mode = "" }, "body.mode", "enum"},
-		{func(r *castellan.UserRegistration) { r.Password = "Correct-Horse-7" }, "body.password", "invitation"},
-		{func(r *castellan.UserRegistration) { r.Mode = castellan.ModePassword }, "body.password", "required"},
-		{func(r *castellan.UserRegistration) { r.UseConsolePermitIP = true }, "body.consolePermitIps", "minItems"},
-		{func(r *castellan.UserRegistration) { r.ConsolePermitIPs = []string{"10.0.0.0/8", "10.0.0.1/8"} }, "body.consolePermitIps[1]", "format"},
-		{func(r *castellan.UserRegistration) { r.ConsolePermitIPs = []string{"300.1.1.1"} }, "body.consolePermitIps[0]", "format"},
+		{func(r *castellan.UserRegistration) { r.LoginID = "ab" }, "loginId", "minLength"},
+		{func(r *castellan.UserRegistration) { r.LoginID = strings.Repeat("a", 61) }, "loginId", "maxLength"},
+		{func(r *castellan.UserRegistration) { r.LoginID = "ann/smith" }, "loginId", "pattern"},
+		{func(r *castellan.UserRegistration) { r.Name = "A" }, "name", "minLength"},
+		{func(r *castellan.UserRegistration) { r.Name = strings.Repeat("n", 31) }, "name", "maxLength"},
+		{func(r *castellan.UserRegistration) { r.Name = "" }, "name", "required"},
+		{func(r *castellan.UserRegistration) { r.FirstName = "J" }, "firstName", "minLength"},
+		{func(r *castellan.UserRegistration) { r.LastName = "O'Brien" }, "lastName", "pattern"},
+		{func(r *castellan.UserRegistration) { r.Memo = strings.Repeat("é", 151) }, "memo", "maxBytes"},
+		{func(r *castellan.UserRegistration) { r.Mobile = "010-1234-5678" }, "mobile", "pattern"},
+		{func(r *castellan.UserRegistration) { r.ContactEmail = "nope" }, "contactEmail", "pattern"},
+		{func(r *castellan.UserRegistration) { r.Mode = "" }, "mode", "enum"},
+		{func(r *castellan.UserRegistration) { r.Password = "Correct-Horse-7" }, "password", "invitation"},
+		{func(r *castellan.UserRegistration) { r.Mode = castellan.ModePassword }, "password", "required"},
+		{func(r *castellan.UserRegistration) { r.UseConsolePermitIP = true }, "consolePermitIps", "minItems"},
+		{func(r *castellan.UserRegistration) { r.ConsolePermitIPs = []string{"10.0.0.0/8", "10.0.0.1/8"} }, "consolePermitIps[1]", "format"},
+		{func(r *castellan.UserRegistration) { r.ConsolePermitIPs = []string{"300.1.1.1"} }, "consolePermitIps[0]", "format"},
 		{func(r *castellan.UserRegistration) {
 			r.APIAllowSources = []castellan.APIAllowSource{{Type: "IP", Source: "10.0.0.0/33"}}
-		}, "body.apiAllowSources[0].source", "format"},
+		}, "apiAllowSources[0].source", "format"},
 		{func(r *castellan.UserRegistration) {
 			r.APIAllowSources = []castellan.APIAllowSource{{Type: "VPC_SERVER", Source: "abc"}}
-		}, "body.apiAllowSources[0].source", "pattern"},
+		}, "apiAllowSources[0].source", "pattern"},
 		{func(r *castellan.UserRegistration) {
 			r.APIAllowSources = []castellan.APIAllowSource{{Type: "SUBNET", Source: "x"}}
-		}, "body.apiAllowSources[0].type", "enum"},
-		{func(r *castellan.UserRegistration) { r.AccountType = "robot" }, "body.accountType", "enum"},
-		{func(r *castellan.UserRegistration) { r.FederationID = unknownID }, "body.federationId", "local"},
+		}, "apiAllowSources[0].type", "enum"},
+		{func(r *castellan.UserRegistration) { r.AccountType = "robot" }, "accountType", "enum"},
+		{func(r *castellan.UserRegistration) { r.FederationID = unknownID }, "federationId", "local"},
 	} {
 		reg := invitee("ann")
 		c.edit(&reg)

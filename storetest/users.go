@@ -55,7 +55,7 @@ func testUsersErrEmailTaken(t *testing.T, open Opener) {
 	wantCode(t, err, castellan.ECONFLICT, castellan.CodeUserEmailTaken)
 	_, err = s.Users.CreateUser(ctx, acme.OrganizationID, castellan.UserCreate{Email: "not an email"})
 	wantCode(t, err, castellan.EINVALID, castellan.CodeInvalidField)
-	wantField(t, err, "body.email", "")
+	wantField(t, err, "email", "")
 	unchanged(t, s, acme.OrganizationID, before)
 	// Emails are unique per organization only.
 	must(s.Users.CreateUser(ctx, globex.OrganizationID, castellan.UserCreate{Email: "ann@example.com"}))(t)
