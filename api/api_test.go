@@ -95,7 +95,7 @@ func (e *env) serve(t testing.TB, tokens castellan.TokenService, trusted []netip
 		Grants: services.Grants, Groups: services.Groups, Roles: services.Roles, Projects: services.Projects,
 		ServiceAccounts: services.ServiceAccounts, Catalog: services.Catalog, Now: e.clock.Now,
 	}
-	srv := httptest.NewServer(api.New(api.Config{Services: guard.New(services, authorizer), Authorizer: authorizer, Version: "test", Logger: slog.New(slog.DiscardHandler),
+	srv := httptest.NewServer(api.New(api.Config{Services: guard.New(services, authorizer), Decisions: guard.NewDecisions(authorizer), Authorizer: authorizer, Version: "test", Logger: slog.New(slog.DiscardHandler),
 		DevMailbox: devMailbox(t), TrustedProxies: trusted, Clock: e.clock.Now}))
 	t.Cleanup(srv.Close)
 	return srv

@@ -24,7 +24,11 @@ import (
 // Config is what a Server needs.
 type Config struct {
 	Services castellan.Services
-	// Authorizer decides every request.
+	// Decisions answers the decision API (/v1/authorize): the guarded
+	// service (guard.NewDecisions), which checks that the caller may ask.
+	Decisions castellan.DecisionService
+	// Authorizer decides the checks that handlers not yet behind the guard
+	// still make themselves (allow, holds); it goes when they are.
 	Authorizer castellan.Authorizer
 	Logger     *slog.Logger
 	// OperatorTokens are operator tokens accepted besides those in the
@@ -73,6 +77,7 @@ type Config struct {
 type Server struct {
 	services       castellan.Services
 	authorizer     castellan.Authorizer
+	decisions      castellan.DecisionService
 	logger         *slog.Logger
 	operatorHashes [][sha256.Size]byte
 	devMailbox     castellan.MailRenderer
@@ -97,7 +102,7 @@ var installHumaSettings sync.Once
 
 // New builds the API with every route registered.
 func New(cfg Config) *Server {
-	s := &Server{services: cfg.Services, authorizer: cfg.Authorizer, logger: cfg.Logger, metrics: newMetrics(cfg.Collectors...), devMailbox: cfg.DevMailbox,
+	s := &Server{services: cfg.Services, authorizer: cfg.Authorizer, decisions: cfg.Decisions, logger: cfg.Logger, metrics: newMetrics(cfg.Collectors...), devMailbox: cfg.DevMailbox,
 		trustedProxies: cfg.TrustedProxies, secureCookies: cfg.SecureCookies}
 	if s.logger == nil {
 		s.logger = slog.Default()

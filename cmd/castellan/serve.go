@@ -117,7 +117,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 
 // newHTTPServer serves the API of cfg, whose services are the store's:
 // it adds the authorizer over them, puts the guard between them and the
-// API, and sets the version and the given timeouts.
+// API (the services and the decision API), and sets the version and the given timeouts.
 func newHTTPServer(cfg api.Config, timeouts httpTimeouts) *http.Server {
 	services := cfg.Services
 	cfg.Authorizer = &authz.Authorizer{
@@ -125,6 +125,7 @@ func newHTTPServer(cfg api.Config, timeouts httpTimeouts) *http.Server {
 		ServiceAccounts: services.ServiceAccounts, Catalog: services.Catalog, Now: castellan.SystemClock,
 	}
 	cfg.Services = guard.New(services, cfg.Authorizer)
+	cfg.Decisions = guard.NewDecisions(cfg.Authorizer)
 	cfg.Version = version()
 	cfg.BodyReadTimeout = timeouts.bodyRead
 	// No ReadTimeout: its deadline would stay on the connection while the
