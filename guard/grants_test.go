@@ -2,8 +2,11 @@ package guard_test
 
 import (
 	"context"
+	"errors"
+	"testing"
 
 	"github.com/castellan-iam/castellan"
+	"github.com/castellan-iam/castellan/sqlstore/sqltest"
 )
 
 func init() {
@@ -90,4 +93,48 @@ func subjectRoleRows(readers, managers []string) []row {
 		)
 	}
 	return rows
+}
+
+// TestAnotherOrganizationsProjectNotFound checks that a project of another
+// organization is "not found" wherever a scope names one, and that a
+// subject's grants are read only for a subject of the organization.
+func TestAnotherOrganizationsProjectNotFound(t *testing.T) {
+	f, s, principals := newFixture(t, sqltest.SQLiteURL(t))
+	other := principals[otherOwner].OrganizationID
+	globexProject, err := f.raw.Projects.CreateProject(system, other, castellan.ProjectCreate{Name: "globex"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	scope := "project/" + globexProject.ID
+	ctx := castellan.WithPrincipal(system, principals[owner])
+	unknown := castellan.Subject{Type: castellan.SubjectUser, ID: principals[otherOwner].ID}
+	for _, tc := range []struct {
+		name string
+		call func() error
+		code string
+	}{
+		{"grant there", func() error {
+			_, _, err := s.Grants.CreateGrants(ctx, f.org, []castellan.GrantCreate{{RoleID: "project.reader", Scope: scope, Subject: userSubject(f.newUser())}})
+			return err
+		}, castellan.CodeProjectNotFound},
+		{"list grants there", func() error {
+			_, _, err := s.Grants.FindGrants(ctx, f.org, castellan.GrantFilter{Scope: &scope})
+			return err
+		}, castellan.CodeProjectNotFound},
+		{"read roles there", func() error {
+			_, _, err := s.Roles.FindRoles(castellan.WithReadScope(ctx, scope), f.org, castellan.RoleFilter{})
+			return err
+		}, castellan.CodeProjectNotFound},
+		{"list the grants of another organization's user", func() error {
+			_, _, err := s.Grants.FindGrants(ctx, f.org, castellan.GrantFilter{Subject: &unknown})
+			return err
+		}, castellan.CodeUserNotFound},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var e *castellan.Error
+			if err := tc.call(); !errors.As(err, &e) || e.Code != tc.code {
+				t.Fatalf("got %v, want %s", err, tc.code)
+			}
+		})
+	}
 }
