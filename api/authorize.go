@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"net/http"
-	"strconv"
 
 	"github.com/castellan-iam/castellan"
 )
@@ -74,51 +73,14 @@ func (s *Server) registerAuthorize() {
 	}, s.authorizeExplain)
 }
 
-// check validates one check, verifies that the caller may ask about the
-// principal's organization, and decides. callerMay remembers, across the
-// checks of a batch, the organizations the caller may ask about.
-func (s *Server) check(ctx context.Context, c authzCheck, field string, explain bool, callerMay map[string]bool) (castellan.Decision, error) {
-	var fields []castellan.FieldError
-	// The schema's enum refuses other types already; checked again because
-	// an operator or system principal would be allowed everything.
-	if t := castellan.PrincipalType(c.Principal.Type); t != castellan.PrincipalUser && t != castellan.PrincipalServiceAccount {
-		fields = append(fields, castellan.FieldError{Field: field + ".principal.type", Rule: "enum", Message: "must be user or serviceAccount"})
-	}
-	if !castellan.ValidID(c.Principal.ID) {
-		fields = append(fields, castellan.FieldError{Field: field + ".principal.id", Rule: "format", Message: "must be a UUID"})
-	}
-	if !castellan.ValidID(c.Principal.OrganizationID) {
-		fields = append(fields, castellan.FieldError{Field: field + ".principal.organizationId", Rule: "format", Message: "must be a UUID"})
-	}
-	if c.Principal.ProjectID != "" && !castellan.ValidID(c.Principal.ProjectID) {
-		fields = append(fields, castellan.FieldError{Field: field + ".principal.projectId", Rule: "format", Message: "must be a UUID"})
-	}
-	if err := castellan.Invalid(fields); err != nil {
-		return castellan.Decision{}, err
-	}
-	if _, err := castellan.ParseScope(field+".resource", c.Resource); err != nil {
-		return castellan.Decision{}, err
-	}
-	org := c.Principal.OrganizationID
-	if caller, _ := castellan.PrincipalFrom(ctx); caller.Type != castellan.PrincipalOperator && !callerMay[org] {
-		d, err := s.authorizer.Authorize(ctx, castellan.AuthzRequest{Principal: caller, Action: "iam:Authorize", Resource: castellan.OrganizationScope(org).String()})
-		if err != nil {
-			return castellan.Decision{}, err
-		}
-		if !d.Allowed {
-			return castellan.Decision{}, denied("iam:Authorize", castellan.OrganizationScope(org).String())
-		}
-		callerMay[org] = true
-	}
-	req := castellan.AuthzRequest{
-		Principal: castellan.Principal{Type: castellan.PrincipalType(c.Principal.Type), ID: c.Principal.ID, OrganizationID: org,
-			ProjectID: c.Principal.ProjectID},
+// request is the check as the decision service takes it; the service
+// validates it and checks that the caller may ask.
+func (c authzCheck) request() castellan.AuthzRequest {
+	return castellan.AuthzRequest{
+		Principal: castellan.Principal{Type: castellan.PrincipalType(c.Principal.Type), ID: c.Principal.ID,
+			OrganizationID: c.Principal.OrganizationID, ProjectID: c.Principal.ProjectID},
 		Action: c.Action, Resource: c.Resource, Context: c.Context,
 	}
-	if explain {
-		return s.authorizer.Explain(ctx, req)
-	}
-	return s.authorizer.Authorize(ctx, req)
 }
 
 type catalogOutput struct {
@@ -140,7 +102,7 @@ func (s *Server) authorize(ctx context.Context, in *struct{ Body authzCheck }) (
 	if err != nil {
 		return nil, err
 	}
-	d, err := s.check(ctx, in.Body, "body", false, map[string]bool{})
+	d, err := s.decisions.Authorize(ctx, in.Body.request())
 	if err != nil {
 		return nil, err
 	}
@@ -158,14 +120,17 @@ func (s *Server) authorizeBatch(ctx context.Context, in *struct {
 	if err != nil {
 		return nil, err
 	}
+	reqs := make([]castellan.AuthzRequest, len(in.Body.Checks))
+	for i, c := range in.Body.Checks {
+		reqs[i] = c.request()
+	}
+	decisions, err := s.decisions.AuthorizeBatch(ctx, reqs)
+	if err != nil {
+		return nil, err
+	}
 	out := &batchOutput{}
 	out.Body.Revision = rev
-	callerMay := map[string]bool{}
-	for i, c := range in.Body.Checks {
-		d, err := s.check(ctx, c, "body.checks["+strconv.Itoa(i)+"]", false, callerMay)
-		if err != nil {
-			return nil, err
-		}
+	for _, d := range decisions {
 		out.Body.Results = append(out.Body.Results, authzResult{d.Allowed, d.Reason})
 	}
 	return out, nil
@@ -176,7 +141,7 @@ func (s *Server) authorizeExplain(ctx context.Context, in *struct{ Body authzChe
 	if err != nil {
 		return nil, err
 	}
-	d, err := s.check(ctx, in.Body, "body", true, map[string]bool{})
+	d, err := s.decisions.Explain(ctx, in.Body.request())
 	if err != nil {
 		return nil, err
 	}

@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"net/http"
-	"strconv"
 
 	"github.com/castellan-iam/castellan"
 )
@@ -12,24 +11,6 @@ import (
 type GroupPath struct {
 	Org   string `path:"org" doc:"Organization ID (a UUID)."`
 	Group string `path:"group" doc:"Group ID (a UUID)."`
-}
-
-// allowGroup checks both IDs and the operation's action on the organization.
-func (s *Server) allowGroup(ctx context.Context, p GroupPath) error {
-	if err := s.allowOrg(ctx, p.Org); err != nil {
-		return err
-	}
-	return castellan.CheckID("path.group", p.Group)
-}
-
-// allowGroupChange is allowGroup for changes that give or take away the
-// group's roles (members, deletion): the hierarchy principle applies to
-// each role the group holds.
-func (s *Server) allowGroupChange(ctx context.Context, p GroupPath) error {
-	if err := s.allowGroup(ctx, p); err != nil {
-		return err
-	}
-	return s.holdsRolesOf(ctx, p.Org, castellan.Subject{Type: castellan.SubjectGroup, ID: p.Group}, "path.group")
 }
 
 type groupOutput struct{ Body *castellan.Group }
@@ -60,17 +41,6 @@ type listMembersOutput struct {
 		Members       []*castellan.GroupMember `json:"members" nullable:"false"`
 		NextPageToken string                   `json:"nextPageToken,omitempty"`
 	}
-}
-
-// checkIDs validates a list of IDs in a body field.
-func checkIDs(field string, ids []string) error {
-	var fields []castellan.FieldError
-	for i, id := range ids {
-		if !castellan.ValidID(id) {
-			fields = append(fields, castellan.FieldError{Field: field + "[" + strconv.Itoa(i) + "]", Rule: "format", Message: "must be a UUID"})
-		}
-	}
-	return castellan.Invalid(fields)
 }
 
 func (s *Server) registerGroups() {
@@ -130,9 +100,6 @@ func (s *Server) createGroup(ctx context.Context, in *struct {
 	OrgPath
 	Body groupCreateBody
 }) (*groupOutput, error) {
-	if err := s.allowOrg(ctx, in.Org); err != nil {
-		return nil, err
-	}
 	g, err := s.services.Groups.CreateGroup(ctx, in.Org, castellan.GroupCreate{Name: in.Body.Name, Description: in.Body.Description})
 	if err != nil {
 		return nil, err
@@ -144,9 +111,6 @@ func (s *Server) listGroups(ctx context.Context, in *struct {
 	OrgPath
 	PageParams
 }) (*listGroupsOutput, error) {
-	if err := s.allowOrg(ctx, in.Org); err != nil {
-		return nil, err
-	}
 	groups, next, err := s.services.Groups.FindGroups(ctx, in.Org, castellan.GroupFilter{PageSize: in.PageSize, PageToken: in.PageToken})
 	if err != nil {
 		return nil, err
@@ -157,9 +121,6 @@ func (s *Server) listGroups(ctx context.Context, in *struct {
 }
 
 func (s *Server) getGroup(ctx context.Context, in *GroupPath) (*groupOutput, error) {
-	if err := s.allowGroup(ctx, *in); err != nil {
-		return nil, err
-	}
 	g, err := s.services.Groups.FindGroupByID(ctx, in.Org, in.Group)
 	if err != nil {
 		return nil, err
@@ -171,9 +132,6 @@ func (s *Server) updateGroup(ctx context.Context, in *struct {
 	GroupPath
 	Body groupUpdateBody
 }) (*groupOutput, error) {
-	if err := s.allowGroup(ctx, in.GroupPath); err != nil {
-		return nil, err
-	}
 	g, err := s.services.Groups.UpdateGroup(ctx, in.Org, in.Group, castellan.GroupUpdate{Name: in.Body.Name, Description: in.Body.Description})
 	if err != nil {
 		return nil, err
@@ -182,9 +140,6 @@ func (s *Server) updateGroup(ctx context.Context, in *struct {
 }
 
 func (s *Server) deleteGroup(ctx context.Context, in *GroupPath) (*revisionOutput, error) {
-	if err := s.allowGroupChange(ctx, *in); err != nil {
-		return nil, err
-	}
 	rev, err := s.services.Groups.DeleteGroup(ctx, in.Org, in.Group)
 	if err != nil {
 		return nil, err
@@ -201,12 +156,6 @@ type membersInput struct {
 // by change (the store's AddGroupMembers or RemoveGroupMembers).
 func (s *Server) changeMembers(change func(ctx context.Context, orgID, groupID string, userIDs []string) (int64, error)) func(context.Context, *membersInput) (*revisionOutput, error) {
 	return func(ctx context.Context, in *membersInput) (*revisionOutput, error) {
-		if err := s.allowGroupChange(ctx, in.GroupPath); err != nil {
-			return nil, err
-		}
-		if err := checkIDs("body.userIds", in.Body.UserIDs); err != nil {
-			return nil, err
-		}
 		rev, err := change(ctx, in.Org, in.Group, in.Body.UserIDs)
 		if err != nil {
 			return nil, err
@@ -219,9 +168,6 @@ func (s *Server) listGroupMembers(ctx context.Context, in *struct {
 	GroupPath
 	PageParams
 }) (*listMembersOutput, error) {
-	if err := s.allowGroup(ctx, in.GroupPath); err != nil {
-		return nil, err
-	}
 	members, next, err := s.services.Groups.FindGroupMembers(ctx, in.Org, in.Group, castellan.GroupFilter{PageSize: in.PageSize, PageToken: in.PageToken})
 	if err != nil {
 		return nil, err
@@ -235,15 +181,6 @@ func (s *Server) listUserGroups(ctx context.Context, in *struct {
 	OrgPath
 	User string `path:"user" doc:"User ID (a UUID)."`
 }) (*listGroupsOutput, error) {
-	if err := s.allowOrg(ctx, in.Org); err != nil {
-		return nil, err
-	}
-	if err := castellan.CheckID("path.user", in.User); err != nil {
-		return nil, err
-	}
-	if _, err := s.services.Users.FindUserByID(ctx, in.Org, in.User, false); err != nil {
-		return nil, err
-	}
 	groups, err := s.services.Groups.FindUserGroups(ctx, in.Org, in.User)
 	if err != nil {
 		return nil, err

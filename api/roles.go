@@ -3,35 +3,14 @@ package api
 import (
 	"context"
 	"net/http"
-	"regexp"
-	"slices"
 
 	"github.com/castellan-iam/castellan"
 )
-
-// roleIDPattern accepts built-in role IDs (organization.owner) and custom
-// role IDs (UUIDs).
-var roleIDPattern = regexp.MustCompile(`^([a-z][a-z0-9]*(\.[a-z][a-zA-Z0-9]*)+|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$`)
 
 // RolePath names one role as seen from one organization.
 type RolePath struct {
 	Org  string `path:"org" doc:"Organization ID (a UUID)."`
 	Role string `path:"role" doc:"Built-in role ID (organization.admin) or custom role ID (a UUID)."`
-}
-
-func (s *Server) allowRole(ctx context.Context, p RolePath) error {
-	if err := s.allowOrg(ctx, p.Org); err != nil {
-		return err
-	}
-	return checkRoleID(p.Role)
-}
-
-func checkRoleID(id string) error {
-	if roleIDPattern.MatchString(id) {
-		return nil
-	}
-	return &castellan.Error{Kind: castellan.EINVALID, Code: castellan.CodeInvalidID, Message: "path.role is not a role ID",
-		Fields: []castellan.FieldError{{Field: "path.role", Rule: "format", Message: "must be a built-in role ID or a UUID"}}}
 }
 
 type roleOutput struct{ Body *castellan.Role }
@@ -92,19 +71,12 @@ type ReadScope struct {
 	Scope string `query:"scope" doc:"Check iam:ListRoles / iam:GetRole on this scope instead of the organization: organization/<id>, project/<id> or a resource name."`
 }
 
-// allowAt is allow on the scope string, or the organization when empty.
-func (s *Server) allowAt(ctx context.Context, orgID, scope string) error {
-	if scope == "" {
-		return s.allowOrg(ctx, orgID)
+// readAt returns ctx with the read scope of the request, if any.
+func readAt(ctx context.Context, in ReadScope) context.Context {
+	if in.Scope == "" {
+		return ctx
 	}
-	if err := castellan.CheckID("path.org", orgID); err != nil {
-		return err
-	}
-	parsed, err := castellan.ParseScope("query.scope", scope)
-	if err != nil {
-		return err
-	}
-	return s.allow(ctx, orgID, parsed, scopeNotFound(parsed))
+	return castellan.WithReadScope(ctx, in.Scope)
 }
 
 func (s *Server) listRoles(ctx context.Context, in *struct {
@@ -113,15 +85,12 @@ func (s *Server) listRoles(ctx context.Context, in *struct {
 	ReadScope
 	Kind string `query:"kind" enum:"organization,project,service,resource," doc:"Only roles of this kind."`
 }) (*listRolesOutput, error) {
-	if err := s.allowAt(ctx, in.Org, in.Scope); err != nil {
-		return nil, err
-	}
 	filter := castellan.RoleFilter{PageSize: in.PageSize, PageToken: in.PageToken}
 	if in.Kind != "" {
 		kind := castellan.RoleKind(in.Kind)
 		filter.Kind = &kind
 	}
-	roles, next, err := s.services.Roles.FindRoles(ctx, in.Org, filter)
+	roles, next, err := s.services.Roles.FindRoles(readAt(ctx, in.ReadScope), in.Org, filter)
 	if err != nil {
 		return nil, err
 	}
@@ -134,14 +103,6 @@ func (s *Server) createRole(ctx context.Context, in *struct {
 	OrgPath
 	Body roleCreateBody
 }) (*roleOutput, error) {
-	if err := s.allowOrg(ctx, in.Org); err != nil {
-		return nil, err
-	}
-	// Whoever may grant a role may only define what it holds itself;
-	// otherwise defining a role and granting it would escalate.
-	if err := s.holds(ctx, castellan.OrganizationScope(in.Org).String(), "the role", in.Body.Actions, "body.actions"); err != nil {
-		return nil, err
-	}
 	r, err := s.services.Roles.CreateRole(ctx, in.Org, castellan.RoleCreate{
 		Name: in.Body.Name, Description: in.Body.Description, Kind: castellan.RoleKind(in.Body.Kind), Actions: in.Body.Actions,
 	})
@@ -155,13 +116,7 @@ func (s *Server) getRole(ctx context.Context, in *struct {
 	RolePath
 	ReadScope
 }) (*roleOutput, error) {
-	if err := s.allowAt(ctx, in.Org, in.Scope); err != nil {
-		return nil, err
-	}
-	if err := checkRoleID(in.Role); err != nil {
-		return nil, err
-	}
-	r, err := s.services.Roles.FindRoleByID(ctx, in.Org, in.Role)
+	r, err := s.services.Roles.FindRoleByID(readAt(ctx, in.ReadScope), in.Org, in.Role)
 	if err != nil {
 		return nil, err
 	}
@@ -172,16 +127,6 @@ func (s *Server) updateRole(ctx context.Context, in *struct {
 	RolePath
 	Body roleUpdateBody
 }) (*roleOutput, error) {
-	if err := s.allowRole(ctx, in.RolePath); err != nil {
-		return nil, err
-	}
-	if in.Body.Actions != nil {
-		// Changing the actions grants or revokes them wherever the role is
-		// granted: the caller must hold the old and the new ones.
-		if err := s.holdsRole(ctx, in.RolePath, in.Body.Actions, "body.actions"); err != nil {
-			return nil, err
-		}
-	}
 	r, err := s.services.Roles.UpdateRole(ctx, in.Org, in.Role, castellan.RoleUpdate{Name: in.Body.Name, Description: in.Body.Description, Actions: in.Body.Actions})
 	if err != nil {
 		return nil, err
@@ -193,32 +138,9 @@ func (s *Server) deleteRole(ctx context.Context, in *struct {
 	RolePath
 	Force bool `query:"force" doc:"Also revoke every grant of the role."`
 }) (*revisionOutput, error) {
-	if err := s.allowRole(ctx, in.RolePath); err != nil {
-		return nil, err
-	}
-	if in.Force {
-		// Forcing revokes the role's grants: hierarchy principle.
-		if err := s.holdsRole(ctx, in.RolePath, nil, "query.force"); err != nil {
-			return nil, err
-		}
-	}
 	rev, err := s.services.Roles.DeleteRole(ctx, in.Org, in.Role, in.Force)
 	if err != nil {
 		return nil, err
 	}
 	return revisionOf(rev), nil
-}
-
-// holdsRole checks that the caller holds, on the organization, every
-// action of the role and of extra (the actions it is about to get). A
-// role that does not exist is left for the store to report.
-func (s *Server) holdsRole(ctx context.Context, p RolePath, extra []string, field string) error {
-	role, err := s.services.Roles.FindRoleByID(ctx, p.Org, p.Role)
-	if castellan.ErrorKind(err) == castellan.ENOTFOUND {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	return s.holds(ctx, castellan.OrganizationScope(p.Org).String(), "role "+role.ID, append(slices.Clone(role.Actions), extra...), field)
 }

@@ -19,7 +19,11 @@ import (
 // Config is what a Server needs.
 type Config struct {
 	Services castellan.Services
-	// Authorizer decides every request.
+	// Decisions answers the decision API (/v1/authorize): the guarded
+	// service (guard.NewDecisions), which checks that the caller may ask.
+	Decisions castellan.DecisionService
+	// Authorizer decides the checks that handlers not yet behind the guard
+	// still make themselves (allow, holds); it goes when they are.
 	Authorizer castellan.Authorizer
 	// Version is reported in the OpenAPI document.
 	Version string
@@ -47,6 +51,7 @@ var (
 type Server struct {
 	services       castellan.Services
 	authorizer     castellan.Authorizer
+	decisions      castellan.DecisionService
 	devMailbox     castellan.MailRenderer
 	exchangePerKey *web.Limiter
 	exchangePerIP  *web.Limiter
@@ -68,7 +73,7 @@ var installHumaSettings sync.Once
 // web.Plumbing, with Idempotent around it, and serves GET /metrics, which
 // the document describes.
 func New(mux *http.ServeMux, cfg Config) *Server {
-	s := &Server{services: cfg.Services, authorizer: cfg.Authorizer, devMailbox: cfg.DevMailbox}
+	s := &Server{services: cfg.Services, authorizer: cfg.Authorizer, decisions: cfg.Decisions, devMailbox: cfg.DevMailbox}
 	s.exchangePerKey = web.NewLimiter(cmp.Or(cfg.ExchangePerKey, DefaultExchangePerKey), cfg.Clock)
 	s.exchangePerIP = web.NewLimiter(cmp.Or(cfg.ExchangePerSource, DefaultExchangePerSource), cfg.Clock)
 	installHumaSettings.Do(func() {

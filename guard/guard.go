@@ -35,6 +35,9 @@ func New(raw castellan.Services, authz castellan.Authorizer) castellan.Services 
 	s.Organizations = &organizations{g: g, next: raw.Organizations}
 	s.Projects = &projects{g: g, next: raw.Projects}
 	s.Audit = &audit{g: g, next: raw.Audit}
+	s.Roles = &roles{g: g, next: raw.Roles}
+	s.Grants = &grants{g: g, next: raw.Grants}
+	s.Groups = &groups{g: g, next: raw.Groups}
 	return s
 }
 

@@ -59,7 +59,9 @@ type fixture struct {
 	project string // the project the project roles are granted on
 	// ids are the users behind the principals, by principal.
 	ids map[string]string
-	n   atomic.Int64
+	// decisions is the guarded decision API (guard.NewDecisions).
+	decisions castellan.DecisionService
+	n         atomic.Int64
 }
 
 var system = context.Background()
@@ -168,11 +170,13 @@ func newFixture(t *testing.T, url string) (*fixture, castellan.Services, map[str
 	if err != nil {
 		t.Fatal(err)
 	}
-	services := guard.New(raw, &authz.Authorizer{
+	authorizer := &authz.Authorizer{
 		Grants: raw.Grants, Groups: raw.Groups, Roles: raw.Roles, Projects: raw.Projects,
 		ServiceAccounts: raw.ServiceAccounts, Catalog: raw.Catalog, Now: clock.Now,
-	})
-	f := &fixture{t: t, raw: raw, org: acme.OrganizationID, ids: map[string]string{owner: acme.OwnerUserID}}
+	}
+	services := guard.New(raw, authorizer)
+	f := &fixture{t: t, raw: raw, org: acme.OrganizationID, ids: map[string]string{owner: acme.OwnerUserID},
+		decisions: guard.NewDecisions(authorizer)}
 	f.project = f.newProject()
 	principals := map[string]castellan.Principal{
 		owner:      {Type: castellan.PrincipalUser, ID: acme.OwnerUserID, OrganizationID: f.org},
@@ -248,7 +252,8 @@ func refusal(err error) bool {
 }
 
 // guardedOperations lists "Service.Method" for every method of every
-// service of castellan.Services, checking that each service is the
+// service of castellan.Services and "Decisions.Method" for every method
+// of the decision API, checking that each service is the
 // guard's own wrapper unless it is listed in unguarded.
 func guardedOperations(t *testing.T, raw, guarded castellan.Services) []string {
 	t.Helper()
@@ -276,6 +281,10 @@ func guardedOperations(t *testing.T, raw, guarded castellan.Services) []string {
 		for m := range field.Type.NumMethod() {
 			ops = append(ops, field.Name+"."+field.Type.Method(m).Name)
 		}
+	}
+	decisions := reflect.TypeFor[castellan.DecisionService]()
+	for m := range decisions.NumMethod() {
+		ops = append(ops, "Decisions."+decisions.Method(m).Name)
 	}
 	return ops
 }

@@ -47,7 +47,7 @@ func (cfg surfaces) handler() http.Handler {
 		Grants: services.Grants, Groups: services.Groups, Roles: services.Roles, Projects: services.Projects,
 		ServiceAccounts: services.ServiceAccounts, Catalog: services.Catalog, Now: castellan.SystemClock,
 	}
-	rest := api.New(mux, api.Config{Services: guard.New(services, authorizer), Version: version(), DevMailbox: cfg.devMailbox, Authorizer: authorizer})
+	rest := api.New(mux, api.Config{Services: guard.New(services, authorizer), Decisions: guard.NewDecisions(authorizer), Version: version(), DevMailbox: cfg.devMailbox, Authorizer: authorizer})
 	console.New(console.Config{Services: services, Web: plumbing, SignIn: cfg.signIn, SecureCookies: cfg.secureCookies}).Register(mux)
 	mux.Handle("GET /metrics", plumbing.MetricsHandler())
 	mux.HandleFunc("GET /{$}", plumbing.FrontDoor(console.Path, frontDoorMessage))

@@ -54,7 +54,7 @@ func Handler(services castellan.Services, o Options) http.Handler {
 	mux := http.NewServeMux()
 	authorizer := &authz.Authorizer{Grants: services.Grants, Groups: services.Groups, Roles: services.Roles,
 		Projects: services.Projects, ServiceAccounts: services.ServiceAccounts, Catalog: services.Catalog, Now: now}
-	rest := api.New(mux, api.Config{Services: guard.New(services, authorizer), Authorizer: authorizer, Version: "test", DevMailbox: o.DevMailbox, Clock: now})
+	rest := api.New(mux, api.Config{Services: guard.New(services, authorizer), Decisions: guard.NewDecisions(authorizer), Authorizer: authorizer, Version: "test", DevMailbox: o.DevMailbox, Clock: now})
 	console.New(console.Config{Services: services, Web: plumbing, Clock: now, SignInPerSource: o.SignInPerSource,
 		SecureCookies: o.SecureCookies}).Register(mux)
 	mux.Handle("GET /metrics", plumbing.MetricsHandler())
