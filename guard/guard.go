@@ -35,6 +35,13 @@ func New(raw castellan.Services, authz castellan.Authorizer) castellan.Services 
 	s.Organizations = &organizations{g: g, next: raw.Organizations}
 	s.Projects = &projects{g: g, next: raw.Projects}
 	s.Audit = &audit{g: g, next: raw.Audit}
+	s.Tokens = &tokens{next: raw.Tokens}
+	s.Users = &users{g: g, next: raw.Users}
+	s.ServiceAccounts = &serviceAccounts{g: g, next: raw.ServiceAccounts}
+	s.AccessKeys = &accessKeys{g: g, next: raw.AccessKeys}
+	s.MFA = &mfa{g: g, next: raw.MFA}
+	s.Sessions = &sessions{g: g, next: raw.Sessions}
+	s.Outbox = &outbox{next: raw.Outbox}
 	return s
 }
 
