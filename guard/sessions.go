@@ -123,6 +123,8 @@ func (s *sessions) RevokeSession(ctx context.Context, orgID, userID, sessionID s
 		if err := s.g.allowOrg(ctx, orgID, castellan.ActionRevokeUserSession); err != nil {
 			return 0, err
 		}
+		// Ending someone's session takes their access away for a while:
+		// the hierarchy principle applies as to disabling them.
 		if err := s.g.holdsUserRoles(ctx, orgID, userID); err != nil {
 			return 0, err
 		}
