@@ -9,7 +9,7 @@ import (
 	"github.com/castellan-iam/castellan/sqlstore/sqltest"
 )
 
-func userSubject(id string) castellan.Subject {
+func userOf(id string) castellan.Subject {
 	return castellan.Subject{Type: castellan.SubjectUser, ID: id}
 }
 
@@ -54,11 +54,11 @@ func init() {
 	rows := []row{
 		{op: "AccessKeys.CreateAccessKey", allowed: keyManagers, call: func(ctx context.Context, f *fixture, s castellan.Services) error {
 			u := f.newUser()
-			f.grant("project.reader", "project/"+f.project, userSubject(u))
-			return f.createKey(ctx, s, userSubject(u))
+			f.grant("project.reader", "project/"+f.project, userOf(u))
+			return f.createKey(ctx, s, userOf(u))
 		}},
 		{op: "AccessKeys.CreateAccessKey", variant: "own", allowed: ownKeyCreators, call: func(ctx context.Context, f *fixture, s castellan.Services) error {
-			return f.createKey(ctx, s, userSubject(f.ids[projectMember]))
+			return f.createKey(ctx, s, userOf(f.ids[projectMember]))
 		}},
 		{op: "AccessKeys.CreateAccessKey", variant: "service account", allowed: keyManagers, call: func(ctx context.Context, f *fixture, s castellan.Services) error {
 			return f.createKey(ctx, s, f.newServiceAccount())
@@ -69,12 +69,12 @@ func init() {
 			return err
 		}},
 		{op: "AccessKeys.FindAccessKeys", variant: "a user's", allowed: []string{owner, admin, reader, operator}, call: func(ctx context.Context, f *fixture, s castellan.Services) error {
-			owner := userSubject(f.newUser())
+			owner := userOf(f.newUser())
 			_, _, err := s.AccessKeys.FindAccessKeys(ctx, f.org, castellan.AccessKeyFilter{Owner: &owner})
 			return err
 		}},
 		{op: "AccessKeys.FindAccessKeys", variant: "own", allowed: []string{owner, admin, reader, noRole, operator}, call: func(ctx context.Context, f *fixture, s castellan.Services) error {
-			owner := userSubject(f.ids[noRole])
+			owner := userOf(f.ids[noRole])
 			_, _, err := s.AccessKeys.FindAccessKeys(ctx, f.org, castellan.AccessKeyFilter{Owner: &owner})
 			return err
 		}},
@@ -111,15 +111,15 @@ func init() {
 		owner             func(f *fixture) castellan.Subject
 		readers, changers []string
 	}{
-		{"a user's key", func(f *fixture) castellan.Subject { return userSubject(f.newUser()) }, keyReaders, keyManagers},
-		{"own key", func(f *fixture) castellan.Subject { return userSubject(f.ids[noRole]) },
+		{"a user's key", func(f *fixture) castellan.Subject { return userOf(f.newUser()) }, keyReaders, keyManagers},
+		{"own key", func(f *fixture) castellan.Subject { return userOf(f.ids[noRole]) },
 			append([]string{noRole}, keyReaders...), append([]string{noRole}, keyManagers...)},
 		{"a service account's key", (*fixture).newServiceAccount, keyReaders, keyManagers},
 		// Changing the key of a user holding roles needs every one of them.
-		{"the key of an organization.admin", func(f *fixture) castellan.Subject { return userSubject(f.holding("organization.admin")) },
+		{"the key of an organization.admin", func(f *fixture) castellan.Subject { return userOf(f.holding("organization.admin")) },
 			keyReaders, []string{owner, admin, operator}},
 		{"the key of an organization.owner", func(f *fixture) castellan.Subject {
-			return userSubject(f.holding(castellan.OrganizationOwnerRoleID))
+			return userOf(f.holding(castellan.OrganizationOwnerRoleID))
 		}, keyReaders, []string{owner, operator}},
 	} {
 		rows = append(rows,
@@ -171,14 +171,14 @@ func TestAccessKeyHierarchy(t *testing.T) {
 			} {
 				ctx := castellan.WithPrincipal(system, principals[c.caller])
 				target := f.holding(c.targetRole)
-				k := f.newKey(userSubject(target))
+				k := f.newKey(userOf(target))
 				name, disabled := "renamed", castellan.AccessKeyDisabled
-				_, err := s.AccessKeys.CreateAccessKey(ctx, f.org, castellan.AccessKeyCreate{Owner: userSubject(target), ProjectID: f.project, Name: "planted"})
-				wantEscalation(t, c.caller+" creates", err, "path.user")
+				_, err := s.AccessKeys.CreateAccessKey(ctx, f.org, castellan.AccessKeyCreate{Owner: userOf(target), ProjectID: f.project, Name: "planted"})
+				wantHierarchyRefusal(t, c.caller+" creates", err, "path.user")
 				_, err = s.AccessKeys.UpdateAccessKey(ctx, f.org, k.ID, castellan.AccessKeyUpdate{Name: &name, Status: &disabled})
-				wantEscalation(t, c.caller+" updates", err, "path.user")
+				wantHierarchyRefusal(t, c.caller+" updates", err, "path.user")
 				_, err = s.AccessKeys.DeleteAccessKey(ctx, f.org, k.ID)
-				wantEscalation(t, c.caller+" deletes", err, "path.user")
+				wantHierarchyRefusal(t, c.caller+" deletes", err, "path.user")
 				keys, _, err := f.raw.AccessKeys.FindAccessKeys(system, f.org, castellan.AccessKeyFilter{Owner: &castellan.Subject{Type: castellan.SubjectUser, ID: target}})
 				if err != nil || len(keys) != 1 || keys[0].Status != castellan.AccessKeyEnabled || keys[0].Name != k.Name {
 					t.Fatalf("got %+v, %v; want the one key unchanged", keys, err)
@@ -197,8 +197,8 @@ func TestOwnKeysInTheKeysProject(t *testing.T) {
 			f, s, principals := newFixture(t, b.URL(t))
 			user := principals[projectMember]
 			other := f.newProject()
-			f.grant("project.member", "project/"+other, userSubject(user.ID))
-			otherKey, err := f.raw.AccessKeys.CreateAccessKey(system, f.org, castellan.AccessKeyCreate{Owner: userSubject(user.ID), ProjectID: other, Name: "other"})
+			f.grant("project.member", "project/"+other, userOf(user.ID))
+			otherKey, err := f.raw.AccessKeys.CreateAccessKey(system, f.org, castellan.AccessKeyCreate{Owner: userOf(user.ID), ProjectID: other, Name: "other"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -210,11 +210,11 @@ func TestOwnKeysInTheKeysProject(t *testing.T) {
 			if _, err := s.AccessKeys.DeleteAccessKey(ctx, f.org, otherKey.ID); castellan.ErrorKind(err) != castellan.EFORBIDDEN {
 				t.Errorf("delete: got %v, want forbidden", err)
 			}
-			_, err = s.AccessKeys.CreateAccessKey(ctx, f.org, castellan.AccessKeyCreate{Owner: userSubject(user.ID), ProjectID: other, Name: "minted"})
+			_, err = s.AccessKeys.CreateAccessKey(ctx, f.org, castellan.AccessKeyCreate{Owner: userOf(user.ID), ProjectID: other, Name: "minted"})
 			if castellan.ErrorKind(err) != castellan.EFORBIDDEN {
 				t.Errorf("create: got %v, want forbidden", err)
 			}
-			if err := f.createKey(ctx, s, userSubject(user.ID)); err != nil {
+			if err := f.createKey(ctx, s, userOf(user.ID)); err != nil {
 				t.Errorf("create in the key's project: %v", err)
 			}
 		})

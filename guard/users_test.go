@@ -155,7 +155,7 @@ func TestUserHierarchy(t *testing.T) {
 					return err
 				},
 			} {
-				wantEscalation(t, name, call(), "path.user")
+				wantHierarchyRefusal(t, name, call(), "path.user")
 			}
 			after, err := f.raw.Users.FindUserByID(system, f.org, target, false)
 			if err != nil || after.Status != before.Status || after.Revision != before.Revision {
@@ -165,8 +165,8 @@ func TestUserHierarchy(t *testing.T) {
 	}
 }
 
-// wantEscalation checks that err is grant.escalation naming field.
-func wantEscalation(t *testing.T, name string, err error, field string) {
+// wantHierarchyRefusal checks that err is grant.escalation naming field.
+func wantHierarchyRefusal(t *testing.T, name string, err error, field string) {
 	t.Helper()
 	e, ok := err.(*castellan.Error)
 	if !ok || e.Code != castellan.CodeEscalation || len(e.Fields) != 1 || e.Fields[0].Field != field {
