@@ -155,3 +155,29 @@ func TestRevokeSessionHierarchy(t *testing.T) {
 		})
 	}
 }
+
+// TestOwnOrganizationInConsole: a user signed in to the console reads its
+// own organization without any role (the console shows its name); the
+// same user's token, and its session for another organization, may not.
+func TestOwnOrganizationInConsole(t *testing.T) {
+	for _, b := range sqltest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			t.Parallel()
+			f, s, principals := newFixture(t, b.URL(t))
+			user := principals[noRole]
+			token := castellan.WithPrincipal(system, user)
+			user.SessionID = f.newSession(user.ID, castellan.SessionComplete).Session.ID
+			session := castellan.WithPrincipal(system, user)
+			if org, err := s.Organizations.FindOrganizationByID(session, f.org); err != nil || org.ID != f.org {
+				t.Fatalf("from the console: got %v, %v", org, err)
+			}
+			if _, err := s.Organizations.FindOrganizationByID(token, f.org); castellan.ErrorKind(err) != castellan.EFORBIDDEN {
+				t.Errorf("with a token: got %v, want forbidden", err)
+			}
+			other := principals[otherOwner].OrganizationID
+			if _, err := s.Organizations.FindOrganizationByID(session, other); castellan.ErrorCode(err) != castellan.CodeOrgNotFound {
+				t.Errorf("another organization: got %v, want %s", err, castellan.CodeOrgNotFound)
+			}
+		})
+	}
+}
