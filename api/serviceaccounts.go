@@ -94,7 +94,9 @@ func (s *Server) listServiceAccounts(ctx context.Context, in *struct {
 }
 
 func (s *Server) getServiceAccount(ctx context.Context, in *ServiceAccountPath) (*serviceAccountOutput, error) {
-	if err := castellan.CheckID("path.project", in.Project); err != nil {
+	// Reading the project's accounts is what the path asks: a caller
+	// that may not is refused before anything of the account is told.
+	if _, _, err := s.services.ServiceAccounts.FindServiceAccounts(ctx, in.Org, in.Project, castellan.ServiceAccountFilter{PageSize: 1}); err != nil {
 		return nil, err
 	}
 	a, err := s.services.ServiceAccounts.FindServiceAccountByID(ctx, in.Org, in.ServiceAccount)

@@ -17,7 +17,8 @@ type serviceAccounts struct {
 var _ castellan.ServiceAccountService = (*serviceAccounts)(nil)
 
 // FindServiceAccountByID is authorized on the account's own project, read
-// first; a caller naming a project compares it.
+// first; an account of a project the caller may not read it in is not
+// found. A caller naming a project compares it.
 func (s *serviceAccounts) FindServiceAccountByID(ctx context.Context, orgID, id string) (*castellan.ServiceAccount, error) {
 	if _, err := member(ctx, orgID); err != nil {
 		return nil, err
@@ -29,7 +30,11 @@ func (s *serviceAccounts) FindServiceAccountByID(ctx context.Context, orgID, id 
 	if err != nil {
 		return nil, err
 	}
-	if err := s.g.allowProject(ctx, orgID, a.ProjectID, castellan.ActionGetServiceAccount); err != nil {
+	err = s.g.allowProject(ctx, orgID, a.ProjectID, castellan.ActionGetServiceAccount)
+	if castellan.ErrorKind(err) == castellan.EFORBIDDEN {
+		return nil, castellan.Errorf(castellan.ENOTFOUND, castellan.CodeServiceAccountNotFound, "service account %s not found", id)
+	}
+	if err != nil {
 		return nil, err
 	}
 	return a, nil

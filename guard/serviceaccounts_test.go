@@ -19,8 +19,13 @@ func init() {
 			_, _, err := s.ServiceAccounts.FindServiceAccounts(ctx, f.org, f.project, castellan.ServiceAccountFilter{})
 			return err
 		}},
+		// The guard hides an account of a project the caller may not
+		// read as not found; the account exists, so that is the refusal.
 		{op: "ServiceAccounts.FindServiceAccountByID", allowed: readers, call: func(ctx context.Context, f *fixture, s castellan.Services) error {
 			_, err := s.ServiceAccounts.FindServiceAccountByID(ctx, f.org, f.newServiceAccount().ID)
+			if castellan.ErrorCode(err) == castellan.CodeServiceAccountNotFound {
+				return castellan.Errorf(castellan.EFORBIDDEN, castellan.CodePermissionDenied, "%v", err)
+			}
 			return err
 		}},
 		{op: "ServiceAccounts.UpdateServiceAccount", allowed: managers, call: func(ctx context.Context, f *fixture, s castellan.Services) error {
