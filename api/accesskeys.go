@@ -61,147 +61,48 @@ func (s *Server) registerAccessKeys() {
 	notFound := []int{http.StatusNotFound}
 	register(s, op{
 		id: "create-user-access-key", method: http.MethodPost, path: userBase, tag: tag,
-		action: "iam:CreateAccessKey", status: http.StatusCreated,
+		action: castellan.ActionCreateAccessKey, status: http.StatusCreated,
 		errors:  []int{http.StatusNotFound, http.StatusConflict, http.StatusPreconditionFailed},
 		summary: "Create an access key for a user",
 		desc: "The answer holds the secret, shown this once. At most 2 unexpired keys per user per project (access_key.limit_reached, naming them); " +
 			"expiresAt must be in the future. The user must have API access (access_key.api_access_disabled) and some grant on the project " +
 			"(access_key.no_grant_in_project). The caller must hold every role the user holds (grant.escalation)." + selfNote,
 	}, s.createUserAccessKey)
-	register(s, op{id: "list-user-access-keys", method: http.MethodGet, path: userBase, tag: tag, action: "iam:ListAccessKeys",
+	register(s, op{id: "list-user-access-keys", method: http.MethodGet, path: userBase, tag: tag, action: castellan.ActionListAccessKeys,
 		errors: notFound, summary: "List a user's access keys", desc: "Never shows secrets." + selfNote}, s.listUserAccessKeys)
-	register(s, op{id: "get-user-access-key", method: http.MethodGet, path: userBase + "/{key}", tag: tag, action: "iam:ListAccessKeys",
+	register(s, op{id: "get-user-access-key", method: http.MethodGet, path: userBase + "/{key}", tag: tag, action: castellan.ActionListAccessKeys,
 		errors: notFound, summary: "Get a user's access key", desc: selfNote[1:]}, s.getUserAccessKey)
-	register(s, op{id: "update-user-access-key", method: http.MethodPatch, path: userBase + "/{key}", tag: tag, action: "iam:UpdateAccessKey",
+	register(s, op{id: "update-user-access-key", method: http.MethodPatch, path: userBase + "/{key}", tag: tag, action: castellan.ActionUpdateAccessKey,
 		errors: notFound, summary: "Rename, disable or enable a user's access key", desc: selfNote[1:] + hierarchyNote}, s.updateUserAccessKey)
-	register(s, op{id: "delete-user-access-key", method: http.MethodDelete, path: userBase + "/{key}", tag: tag, action: "iam:DeleteAccessKey",
+	register(s, op{id: "delete-user-access-key", method: http.MethodDelete, path: userBase + "/{key}", tag: tag, action: castellan.ActionDeleteAccessKey,
 		errors: notFound, summary: "Delete a user's access key", desc: "Its tokens are refused from the next request." + selfNote + hierarchyNote}, s.deleteUserAccessKey)
 
 	register(s, op{
 		id: "create-service-account-access-key", method: http.MethodPost, path: accountBase, tag: tag,
-		action: "iam:CreateAccessKey", status: http.StatusCreated, errors: []int{http.StatusNotFound, http.StatusConflict},
+		action: castellan.ActionCreateAccessKey, status: http.StatusCreated, errors: []int{http.StatusNotFound, http.StatusConflict},
 		summary: "Create an access key for a service account",
 		desc: "The answer holds the secret, shown this once. At most 2 unexpired keys per service account (access_key.limit_reached, naming them); " +
 			"expiresAt must be in the future. The caller must hold every role the account holds (grant.escalation).",
 	}, s.createAccountAccessKey)
-	register(s, op{id: "list-service-account-access-keys", method: http.MethodGet, path: accountBase, tag: tag, action: "iam:ListAccessKeys",
+	register(s, op{id: "list-service-account-access-keys", method: http.MethodGet, path: accountBase, tag: tag, action: castellan.ActionListAccessKeys,
 		errors: notFound, summary: "List a service account's access keys", desc: "The account's keys, without their secrets."}, s.listAccountAccessKeys)
-	register(s, op{id: "get-service-account-access-key", method: http.MethodGet, path: accountBase + "/{key}", tag: tag, action: "iam:ListAccessKeys",
+	register(s, op{id: "get-service-account-access-key", method: http.MethodGet, path: accountBase + "/{key}", tag: tag, action: castellan.ActionListAccessKeys,
 		errors: notFound, summary: "Get a service account's access key", desc: "One key of the account, without its secret."}, s.getAccountAccessKey)
-	register(s, op{id: "update-service-account-access-key", method: http.MethodPatch, path: accountBase + "/{key}", tag: tag, action: "iam:UpdateAccessKey",
+	register(s, op{id: "update-service-account-access-key", method: http.MethodPatch, path: accountBase + "/{key}", tag: tag, action: castellan.ActionUpdateAccessKey,
 		errors: notFound, summary: "Rename, disable or enable a service account's access key",
 		desc: "Changes the fields present in the body. A disabled key's tokens stop working on the next request." + hierarchyNote}, s.updateAccountAccessKey)
-	register(s, op{id: "delete-service-account-access-key", method: http.MethodDelete, path: accountBase + "/{key}", tag: tag, action: "iam:DeleteAccessKey",
+	register(s, op{id: "delete-service-account-access-key", method: http.MethodDelete, path: accountBase + "/{key}", tag: tag, action: castellan.ActionDeleteAccessKey,
 		errors: notFound, summary: "Delete a service account's access key", desc: "The key's tokens stop working on the next request." + hierarchyNote}, s.deleteAccountAccessKey)
 
-	register(s, op{id: "list-access-keys", method: http.MethodGet, path: "/v1/organizations/{org}/accessKeys", tag: tag, action: "iam:ListAccessKeys", errors: notFound,
+	register(s, op{id: "list-access-keys", method: http.MethodGet, path: "/v1/organizations/{org}/accessKeys", tag: tag, action: castellan.ActionListAccessKeys, errors: notFound,
 		summary: "List the organization's access keys", desc: "Every key of every user and service account, by key ID; `expired` filters."}, s.listAccessKeys)
 	s.registerTokens()
-}
-
-// isSelf reports whether the caller is the user of the path.
-func isSelf(ctx context.Context, p UserPath) bool {
-	c, _ := castellan.PrincipalFrom(ctx)
-	return c.Type == castellan.PrincipalUser && c.ID == p.User && c.OrganizationID == p.Org
-}
-
-// selfInProject refuses a caller whose token comes from an access key of
-// another project than projectID: managing one's own keys skips the
-// authorizer, which would otherwise hold the key to its project, and a
-// leaked key must not mint keys for the owner's other projects.
-func selfInProject(ctx context.Context, projectID string) error {
-	c, _ := castellan.PrincipalFrom(ctx)
-	if c.ProjectID != "" && c.ProjectID != projectID {
-		return castellan.Errorf(castellan.EFORBIDDEN, castellan.CodePermissionDenied,
-			"this token comes from an access key of project %s; it cannot manage keys of project %s", c.ProjectID, projectID)
-	}
-	return nil
-}
-
-// inOrg refuses callers of another organization before anything of it is
-// read, as allow does.
-func inOrg(ctx context.Context, p UserPath) error {
-	if err := castellan.CheckID("path.org", p.Org); err != nil {
-		return err
-	}
-	if err := castellan.CheckID("path.user", p.User); err != nil {
-		return err
-	}
-	c, _ := castellan.PrincipalFrom(ctx)
-	if c.Type != castellan.PrincipalOperator && c.OrganizationID != p.Org {
-		return castellan.Errorf(castellan.ENOTFOUND, castellan.CodeOrgNotFound, "organization %s not found", p.Org)
-	}
-	return nil
-}
-
-func projectNotFound(id string) error {
-	return castellan.Errorf(castellan.ENOTFOUND, castellan.CodeProjectNotFound, "project %s not found", id)
-}
-
-// holdsSomeGrantIn checks that the user of the path holds a grant (its own
-// or through a group) on the project, something in it or the whole
-// organization: a key, whoever creates it, is made only where its owner
-// has something to do. Otherwise it returns refusal.
-func (s *Server) holdsSomeGrantIn(ctx context.Context, p UserPath, projectID string, refusal error) error {
-	subject := castellan.Subject{Type: castellan.SubjectUser, ID: p.User}
-	token := ""
-	for {
-		grants, next, err := s.services.Grants.FindGrants(ctx, p.Org, castellan.GrantFilter{Subject: &subject, PageSize: castellan.MaxPageSize, PageToken: token})
-		if err != nil {
-			return err
-		}
-		for _, g := range grants {
-			sc, err := castellan.ParseScope("scope", g.Scope)
-			if err != nil {
-				continue
-			}
-			if sc.Kind == castellan.ScopeOrganization || sc.ID == projectID {
-				return nil
-			}
-		}
-		if next == "" {
-			return refusal
-		}
-		token = next
-	}
-}
-
-func noGrantInProject(userID, projectID string) error {
-	return &castellan.Error{
-		Kind: castellan.EPRECONDITION, Code: castellan.CodeAccessKeyNoGrantInProject,
-		Message: "user " + userID + " holds no grant on project " + projectID + ": grant it a role there first",
-		Fields:  []castellan.FieldError{{Field: "body.projectId", Rule: "granted", Message: "the user holds no grant on this project"}},
-	}
 }
 
 func (s *Server) createUserAccessKey(ctx context.Context, in *struct {
 	UserPath
 	Body userAccessKeyCreateBody
 }) (*newAccessKeyOutput, error) {
-	if err := inOrg(ctx, in.UserPath); err != nil {
-		return nil, err
-	}
-	if err := castellan.CheckID("body.projectId", in.Body.ProjectID); err != nil {
-		return nil, err
-	}
-	if isSelf(ctx, in.UserPath) {
-		if err := selfInProject(ctx, in.Body.ProjectID); err != nil {
-			return nil, err
-		}
-		if err := s.holdsSomeGrantIn(ctx, in.UserPath, in.Body.ProjectID, projectNotFound(in.Body.ProjectID)); err != nil {
-			return nil, err
-		}
-	} else {
-		if err := s.allow(ctx, in.Org, castellan.ProjectScope(in.Body.ProjectID), projectNotFound(in.Body.ProjectID)); err != nil {
-			return nil, err
-		}
-		if err := s.holdsUserRoles(ctx, in.Org, in.User); err != nil {
-			return nil, err
-		}
-		if err := s.holdsSomeGrantIn(ctx, in.UserPath, in.Body.ProjectID, noGrantInProject(in.User, in.Body.ProjectID)); err != nil {
-			return nil, err
-		}
-	}
 	k, err := s.services.AccessKeys.CreateAccessKey(ctx, in.Org, castellan.AccessKeyCreate{
 		Owner: castellan.Subject{Type: castellan.SubjectUser, ID: in.User}, ProjectID: in.Body.ProjectID,
 		Name: in.Body.Name, ExpiresAt: in.Body.ExpiresAt,
@@ -216,14 +117,6 @@ func (s *Server) listUserAccessKeys(ctx context.Context, in *struct {
 	UserPath
 	PageParams
 }) (*listAccessKeysOutput, error) {
-	if err := inOrg(ctx, in.UserPath); err != nil {
-		return nil, err
-	}
-	if !isSelf(ctx, in.UserPath) {
-		if err := s.allowOrg(ctx, in.Org); err != nil {
-			return nil, err
-		}
-	}
 	owner := castellan.Subject{Type: castellan.SubjectUser, ID: in.User}
 	return s.findAccessKeys(ctx, in.Org, castellan.AccessKeyFilter{Owner: &owner, PageSize: in.PageSize, PageToken: in.PageToken})
 }
@@ -238,59 +131,30 @@ func (s *Server) findAccessKeys(ctx context.Context, orgID string, f castellan.A
 	return out, nil
 }
 
-// userKey returns the key of the path after checking that the caller may
-// perform the operation on it: the user itself, or the action on the
-// key's project.
-func (s *Server) userKey(ctx context.Context, p UserAccessKeyPath) (*castellan.AccessKey, error) {
-	if err := inOrg(ctx, p.UserPath); err != nil {
-		return nil, err
-	}
-	k, err := s.ownedKey(ctx, p.Org, p.Key, castellan.Subject{Type: castellan.SubjectUser, ID: p.User})
-	if err != nil {
-		return nil, err
-	}
-	if isSelf(ctx, p.UserPath) {
-		if err := selfInProject(ctx, k.ProjectID); err != nil {
-			return nil, err
-		}
-		return k, nil
-	}
-	if err := s.allow(ctx, p.Org, castellan.ProjectScope(k.ProjectID), accessKeyNotFound(p.Key)); err != nil {
-		return nil, err
-	}
-	return k, nil
-}
-
-// userKeyToChange is userKey for an update or a delete: changing another
-// user's key takes away (or gives back) what the key could do, so the
-// hierarchy principle applies as it does to updating the user.
-func (s *Server) userKeyToChange(ctx context.Context, p UserAccessKeyPath) error {
-	if _, err := s.userKey(ctx, p); err != nil {
-		return err
-	}
-	if isSelf(ctx, p.UserPath) {
-		return nil
-	}
-	return s.holdsUserRoles(ctx, p.Org, p.User)
-}
-
 func accessKeyNotFound(id string) error {
 	return castellan.Errorf(castellan.ENOTFOUND, castellan.CodeAccessKeyNotFound, "access key %s not found", id)
 }
 
-// ownedKey reads a key and checks that owner holds it.
-func (s *Server) ownedKey(ctx context.Context, orgID, keyID string, owner castellan.Subject) (*castellan.AccessKey, error) {
-	if !castellan.ValidAccessKeyID(keyID) {
-		return nil, accessKeyNotFound(keyID)
-	}
+// ownedKey reads the key of a path and checks that the owner of the path
+// holds it, in project when it is not empty: a key is found only under
+// its own owner.
+func (s *Server) ownedKey(ctx context.Context, orgID, keyID string, owner castellan.Subject, project string) (*castellan.AccessKey, error) {
 	k, err := s.services.AccessKeys.FindAccessKeyByID(ctx, orgID, keyID)
 	if err != nil {
 		return nil, err
 	}
-	if k.Owner != owner {
+	if k.Owner != owner || project != "" && k.ProjectID != project {
 		return nil, accessKeyNotFound(keyID)
 	}
 	return k, nil
+}
+
+// userKey returns the key of a user's path.
+func (s *Server) userKey(ctx context.Context, p UserAccessKeyPath) (*castellan.AccessKey, error) {
+	if err := castellan.CheckID("path.user", p.User); err != nil {
+		return nil, err
+	}
+	return s.ownedKey(ctx, p.Org, p.Key, castellan.Subject{Type: castellan.SubjectUser, ID: p.User}, "")
 }
 
 func (s *Server) getUserAccessKey(ctx context.Context, in *UserAccessKeyPath) (*accessKeyOutput, error) {
@@ -305,7 +169,7 @@ func (s *Server) updateUserAccessKey(ctx context.Context, in *struct {
 	UserAccessKeyPath
 	Body accessKeyUpdateBody
 }) (*accessKeyOutput, error) {
-	if err := s.userKeyToChange(ctx, in.UserAccessKeyPath); err != nil {
+	if _, err := s.userKey(ctx, in.UserAccessKeyPath); err != nil {
 		return nil, err
 	}
 	k, err := s.services.AccessKeys.UpdateAccessKey(ctx, in.Org, in.Key, in.Body.update())
@@ -316,7 +180,7 @@ func (s *Server) updateUserAccessKey(ctx context.Context, in *struct {
 }
 
 func (s *Server) deleteUserAccessKey(ctx context.Context, in *UserAccessKeyPath) (*revisionOutput, error) {
-	if err := s.userKeyToChange(ctx, *in); err != nil {
+	if _, err := s.userKey(ctx, *in); err != nil {
 		return nil, err
 	}
 	rev, err := s.services.AccessKeys.DeleteAccessKey(ctx, in.Org, in.Key)
@@ -334,12 +198,6 @@ func (s *Server) createAccountAccessKey(ctx context.Context, in *struct {
 	ServiceAccountPath
 	Body accessKeyCreateBody
 }) (*newAccessKeyOutput, error) {
-	if err := s.allowServiceAccount(ctx, in.ServiceAccountPath); err != nil {
-		return nil, err
-	}
-	if err := s.holdsRolesOf(ctx, in.Org, accountSubject(in.ServiceAccountPath), "path.serviceAccount"); err != nil {
-		return nil, err
-	}
 	k, err := s.services.AccessKeys.CreateAccessKey(ctx, in.Org, castellan.AccessKeyCreate{
 		Owner: accountSubject(in.ServiceAccountPath), ProjectID: in.Project, Name: in.Body.Name, ExpiresAt: in.Body.ExpiresAt,
 	})
@@ -353,36 +211,20 @@ func (s *Server) listAccountAccessKeys(ctx context.Context, in *struct {
 	ServiceAccountPath
 	PageParams
 }) (*listAccessKeysOutput, error) {
-	if err := s.allowServiceAccount(ctx, in.ServiceAccountPath); err != nil {
-		return nil, err
-	}
 	owner := accountSubject(in.ServiceAccountPath)
 	return s.findAccessKeys(ctx, in.Org, castellan.AccessKeyFilter{Owner: &owner, ProjectID: &in.Project, PageSize: in.PageSize, PageToken: in.PageToken})
 }
 
-// accountKey checks the action on the project, then returns the key of
-// the path if the account of the path, in that project, holds it.
+// accountKey returns the key of a service account's path, if the account
+// of the path, in the project of the path, holds it.
 func (s *Server) accountKey(ctx context.Context, p ServiceAccountAccessKeyPath) (*castellan.AccessKey, error) {
-	if err := s.allowServiceAccount(ctx, p.ServiceAccountPath); err != nil {
+	if err := castellan.CheckID("path.project", p.Project); err != nil {
 		return nil, err
 	}
-	k, err := s.ownedKey(ctx, p.Org, p.Key, accountSubject(p.ServiceAccountPath))
-	if err != nil {
+	if err := castellan.CheckID("path.serviceAccount", p.ServiceAccount); err != nil {
 		return nil, err
 	}
-	if k.ProjectID != p.Project {
-		return nil, accessKeyNotFound(p.Key)
-	}
-	return k, nil
-}
-
-// accountKeyToChange is accountKey for an update or a delete, under the
-// hierarchy principle as for deleting the account.
-func (s *Server) accountKeyToChange(ctx context.Context, p ServiceAccountAccessKeyPath) error {
-	if _, err := s.accountKey(ctx, p); err != nil {
-		return err
-	}
-	return s.holdsRolesOf(ctx, p.Org, accountSubject(p.ServiceAccountPath), "path.serviceAccount")
+	return s.ownedKey(ctx, p.Org, p.Key, accountSubject(p.ServiceAccountPath), p.Project)
 }
 
 func (s *Server) getAccountAccessKey(ctx context.Context, in *ServiceAccountAccessKeyPath) (*accessKeyOutput, error) {
@@ -397,7 +239,7 @@ func (s *Server) updateAccountAccessKey(ctx context.Context, in *struct {
 	ServiceAccountAccessKeyPath
 	Body accessKeyUpdateBody
 }) (*accessKeyOutput, error) {
-	if err := s.accountKeyToChange(ctx, in.ServiceAccountAccessKeyPath); err != nil {
+	if _, err := s.accountKey(ctx, in.ServiceAccountAccessKeyPath); err != nil {
 		return nil, err
 	}
 	k, err := s.services.AccessKeys.UpdateAccessKey(ctx, in.Org, in.Key, in.Body.update())
@@ -408,7 +250,7 @@ func (s *Server) updateAccountAccessKey(ctx context.Context, in *struct {
 }
 
 func (s *Server) deleteAccountAccessKey(ctx context.Context, in *ServiceAccountAccessKeyPath) (*revisionOutput, error) {
-	if err := s.accountKeyToChange(ctx, *in); err != nil {
+	if _, err := s.accountKey(ctx, *in); err != nil {
 		return nil, err
 	}
 	rev, err := s.services.AccessKeys.DeleteAccessKey(ctx, in.Org, in.Key)
@@ -423,9 +265,6 @@ func (s *Server) listAccessKeys(ctx context.Context, in *struct {
 	PageParams
 	Expired string `query:"expired" enum:"true,false" doc:"true: only expired keys; false: only unexpired ones; absent: all."`
 }) (*listAccessKeysOutput, error) {
-	if err := s.allowOrg(ctx, in.Org); err != nil {
-		return nil, err
-	}
 	f := castellan.AccessKeyFilter{PageSize: in.PageSize, PageToken: in.PageToken}
 	if in.Expired != "" {
 		expired := in.Expired == "true"

@@ -37,7 +37,7 @@ func optional[T comparable](v T) *T {
 func (s *Server) registerAudit() {
 	register(s, op{
 		id: "list-audit-events", method: http.MethodGet, path: "/v1/organizations/{org}/audit-events", tag: "Audit",
-		action: "iam:ListAuditEvents", errors: []int{http.StatusNotFound},
+		action: castellan.ActionListAuditEvents, errors: []int{http.StatusNotFound},
 		summary: "List audit events", desc: "Every mutation of the organization, newest first, with actor, action, target, request ID, source IP and a summary of the change.",
 	}, s.listAuditEvents)
 }

@@ -56,18 +56,18 @@ func (s *Server) registerAuthorize() {
 	const tag = "Decisions"
 	register(s, op{
 		id: "authorize", method: http.MethodPost, path: "/v1/authorize", tag: tag,
-		action: "iam:Authorize", errors: []int{http.StatusForbidden},
+		action: castellan.ActionAuthorize, errors: []int{http.StatusForbidden},
 		summary: "May this principal do this action on this resource?",
 		desc:    "For the services of the cloud. The caller needs iam:Authorize on the principal's organization (the Authorization Client role).",
 	}, s.authorize)
 	register(s, op{
 		id: "authorize-batch", method: http.MethodPost, path: "/v1/authorize:batch", tag: tag,
-		action: "iam:Authorize", errors: []int{http.StatusForbidden},
+		action: castellan.ActionAuthorize, errors: []int{http.StatusForbidden},
 		summary: "Many authorization checks at once", desc: "Up to 1,000 checks; one result each, in order.",
 	}, s.authorizeBatch)
 	register(s, op{
 		id: "authorize-explain", method: http.MethodPost, path: "/v1/authorize:explain", tag: tag,
-		action: "iam:Authorize", errors: []int{http.StatusForbidden},
+		action: castellan.ActionAuthorize, errors: []int{http.StatusForbidden},
 		summary: "Why is this allowed or denied?",
 		desc:    "The grants that allowed (direct or through which group, on which scope) and their roles; when denied, the reason and the grants that hold the action on another scope.",
 	}, s.authorizeExplain)
@@ -92,7 +92,7 @@ type catalogOutput struct {
 func (s *Server) registerCatalog() {
 	register(s, op{
 		id: "list-services", method: http.MethodGet, path: "/v1/services", tag: "Catalogue",
-		action:  "iam:GetCatalog",
+		action:  castellan.ActionGetCatalog,
 		summary: "The service catalogue", desc: "Every service with its actions and resource types. Open to every authenticated caller; roles are listed per organization.",
 	}, s.listServices)
 }

@@ -42,40 +42,21 @@ func (s *Server) registerGrants() {
 	const tag = "Grants"
 	register(s, op{
 		id: "list-grants", method: http.MethodGet, path: "/v1/organizations/{org}/grants", tag: tag,
-		action: "iam:ListGrants", errors: []int{http.StatusForbidden, http.StatusNotFound},
+		action: castellan.ActionListGrants, errors: []int{http.StatusForbidden, http.StatusNotFound},
 		summary: "List grants", desc: "By scope, by subject (direct and through groups) or by role. Needs iam:ListGrants on the scope, or on the organization.",
 	}, s.listGrants)
 
 	register(s, op{
 		id: "create-grants", method: http.MethodPost, path: "/v1/organizations/{org}/grants:batchCreate", tag: tag,
-		action: "iam:SetGrants", errors: []int{http.StatusForbidden, http.StatusNotFound, http.StatusPreconditionFailed},
+		action: castellan.ActionSetGrants, errors: []int{http.StatusForbidden, http.StatusNotFound, http.StatusPreconditionFailed},
 		summary: "Grant roles", desc: "Up to 100 grants, all or nothing. The caller needs iam:SetGrants on each scope and must itself hold every action of each role there (hierarchy principle): otherwise grant.escalation. Organization roles go on the organization, project roles on projects, resource roles on resources of their service and type.",
 	}, s.createGrants)
 
 	register(s, op{
 		id: "delete-grants", method: http.MethodPost, path: "/v1/organizations/{org}/grants:batchDelete", tag: tag,
-		action: "iam:SetGrants", errors: []int{http.StatusForbidden, http.StatusNotFound, http.StatusPreconditionFailed},
+		action: castellan.ActionSetGrants, errors: []int{http.StatusForbidden, http.StatusNotFound, http.StatusPreconditionFailed},
 		summary: "Revoke grants", desc: "Up to 100 grants by ID, all or nothing, under the same rules as granting. The last Organization Owner keeps that role (grant.last_owner).",
 	}, s.deleteGrants)
-}
-
-// holds applies the hierarchy principle: the caller must hold every
-// action the patterns name on scope, or gets grant.escalation naming
-// field. what names the role (or "the role") in the message.
-func (s *Server) holds(ctx context.Context, scope, what string, patterns []string, field string) error {
-	p, _ := castellan.PrincipalFrom(ctx)
-	missing, err := s.authorizer.Missing(ctx, p, scope, s.services.Catalog.Expand(patterns))
-	if err != nil {
-		return err
-	}
-	if len(missing) == 0 {
-		return nil
-	}
-	return &castellan.Error{
-		Kind: castellan.EFORBIDDEN, Code: castellan.CodeEscalation,
-		Message: "you may grant, revoke or define only what you hold yourself on the scope; you lack " + missing[0] + " for " + what + " on " + scope,
-		Fields:  []castellan.FieldError{{Field: field, Rule: "hierarchy", Message: "you do not hold every action of " + what + " on " + scope}},
-	}
 }
 
 func (s *Server) listGrants(ctx context.Context, in *listGrantsInput) (*listGrantsOutput, error) {

@@ -47,27 +47,27 @@ func (s *Server) registerGroups() {
 	const tag = "Groups"
 	register(s, op{
 		id: "create-group", method: http.MethodPost, path: "/v1/organizations/{org}/groups", tag: tag,
-		action: "iam:CreateGroup", status: http.StatusCreated, errors: []int{http.StatusForbidden, http.StatusNotFound, http.StatusConflict},
+		action: castellan.ActionCreateGroup, status: http.StatusCreated, errors: []int{http.StatusForbidden, http.StatusNotFound, http.StatusConflict},
 		summary: "Create a group", desc: "Group names are unique in the organization (group.name_taken); the description holds at most 100 characters.",
 	}, s.createGroup)
 	register(s, op{
 		id: "list-groups", method: http.MethodGet, path: "/v1/organizations/{org}/groups", tag: tag,
-		action: "iam:ListGroups", errors: []int{http.StatusForbidden, http.StatusNotFound},
+		action: castellan.ActionListGroups, errors: []int{http.StatusForbidden, http.StatusNotFound},
 		summary: "List groups", desc: "Groups by name, with member and grant counts.",
 	}, s.listGroups)
 	register(s, op{
 		id: "get-group", method: http.MethodGet, path: "/v1/organizations/{org}/groups/{group}", tag: tag,
-		action: "iam:GetGroup", errors: []int{http.StatusForbidden, http.StatusNotFound},
+		action: castellan.ActionGetGroup, errors: []int{http.StatusForbidden, http.StatusNotFound},
 		summary: "Get a group", desc: "The group with its member and grant counts.",
 	}, s.getGroup)
 	register(s, op{
 		id: "update-group", method: http.MethodPatch, path: "/v1/organizations/{org}/groups/{group}", tag: tag,
-		action: "iam:UpdateGroup", errors: []int{http.StatusForbidden, http.StatusNotFound, http.StatusConflict},
+		action: castellan.ActionUpdateGroup, errors: []int{http.StatusForbidden, http.StatusNotFound, http.StatusConflict},
 		summary: "Update a group", desc: "Changes the fields present in the body; the new name must be free in the organization (group.name_taken).",
 	}, s.updateGroup)
 	register(s, op{
 		id: "delete-group", method: http.MethodDelete, path: "/v1/organizations/{org}/groups/{group}", tag: tag,
-		action: "iam:DeleteGroup", errors: []int{http.StatusForbidden, http.StatusNotFound},
+		action: castellan.ActionDeleteGroup, errors: []int{http.StatusForbidden, http.StatusNotFound},
 		summary: "Delete a group", desc: "Removes the group's grants and memberships in the same transaction: its members lose what they held through it at once.",
 	}, s.deleteGroup)
 	s.registerGroupMembers(tag)
@@ -76,22 +76,22 @@ func (s *Server) registerGroups() {
 func (s *Server) registerGroupMembers(tag string) {
 	register(s, op{
 		id: "add-group-members", method: http.MethodPost, path: "/v1/organizations/{org}/groups/{group}/members:batchAdd", tag: tag,
-		action: "iam:AddGroupMembers", errors: []int{http.StatusForbidden, http.StatusNotFound},
+		action: castellan.ActionAddGroupMembers, errors: []int{http.StatusForbidden, http.StatusNotFound},
 		summary: "Add members to a group", desc: "Up to 100 users at once, all or nothing. Users already in the group stay.",
 	}, s.changeMembers(s.services.Groups.AddGroupMembers))
 	register(s, op{
 		id: "remove-group-members", method: http.MethodPost, path: "/v1/organizations/{org}/groups/{group}/members:batchRemove", tag: tag,
-		action: "iam:RemoveGroupMembers", errors: []int{http.StatusForbidden, http.StatusNotFound},
+		action: castellan.ActionRemoveGroupMembers, errors: []int{http.StatusForbidden, http.StatusNotFound},
 		summary: "Remove members from a group", desc: "Up to 100 users at once, all or nothing. They lose what they held through the group at once.",
 	}, s.changeMembers(s.services.Groups.RemoveGroupMembers))
 	register(s, op{
 		id: "list-group-members", method: http.MethodGet, path: "/v1/organizations/{org}/groups/{group}/members", tag: tag,
-		action: "iam:ListGroupMembers", errors: []int{http.StatusForbidden, http.StatusNotFound},
+		action: castellan.ActionListGroupMembers, errors: []int{http.StatusForbidden, http.StatusNotFound},
 		summary: "List the members of a group", desc: "The group's users, by login ID.",
 	}, s.listGroupMembers)
 	register(s, op{
 		id: "list-user-groups", method: http.MethodGet, path: "/v1/organizations/{org}/users/{user}/groups", tag: tag,
-		action: "iam:ListUserGroups", errors: []int{http.StatusForbidden, http.StatusNotFound},
+		action: castellan.ActionListUserGroups, errors: []int{http.StatusForbidden, http.StatusNotFound},
 		summary: "List the groups of a user", desc: "The groups the user is a member of, by name.",
 	}, s.listUserGroups)
 }

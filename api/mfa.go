@@ -15,7 +15,7 @@ func (s *Server) registerMFA() {
 	const tag = "Users"
 	register(s, op{
 		id: "get-user-mfa", method: http.MethodGet, path: "/v1/organizations/{org}/users/{user}/mfa", tag: tag,
-		action: "iam:GetUserMFA", errors: []int{http.StatusNotFound},
+		action: castellan.ActionGetUserMFA, errors: []int{http.StatusNotFound},
 		summary: "Get a user's second factor",
 		desc: "Whether the user has confirmed a TOTP factor, whether one is required of it (its mfaMandatory or the organization's " +
 			"mfaRequired) and how many recovery codes it has left. A user may read its own; for another, the caller needs iam:GetUserMFA.",
@@ -23,7 +23,7 @@ func (s *Server) registerMFA() {
 
 	register(s, op{
 		id: "reset-user-mfa", method: http.MethodPost, path: "/v1/organizations/{org}/users/{user}/mfa:reset", tag: tag,
-		action: "iam:ResetUserMFA", errors: []int{http.StatusNotFound},
+		action: castellan.ActionResetUserMFA, errors: []int{http.StatusNotFound},
 		summary: "Reset a user's second factor",
 		desc: "Removes the user's TOTP secret, any enrolment in progress and its recovery codes, for a lost device; a user that " +
 			"must use a second factor enrols again at its next sign-in. As for updating a user, the caller must hold every role " +
@@ -32,14 +32,6 @@ func (s *Server) registerMFA() {
 }
 
 func (s *Server) getUserMFA(ctx context.Context, in *UserPath) (*mfaStatusOutput, error) {
-	if err := inOrg(ctx, *in); err != nil {
-		return nil, err
-	}
-	if !isSelf(ctx, *in) {
-		if err := s.allowOrg(ctx, in.Org); err != nil {
-			return nil, err
-		}
-	}
 	st, err := s.services.MFA.MFAStatus(ctx, in.Org, in.User)
 	if err != nil {
 		return nil, err
@@ -48,14 +40,6 @@ func (s *Server) getUserMFA(ctx context.Context, in *UserPath) (*mfaStatusOutput
 }
 
 func (s *Server) resetUserMFA(ctx context.Context, in *UserPath) (*revisionOutput, error) {
-	if err := s.allowUser(ctx, *in); err != nil {
-		return nil, err
-	}
-	// Resetting takes away what guards the user's roles: only someone who
-	// could hold them anyway may do it.
-	if err := s.holdsUserRoles(ctx, in.Org, in.User); err != nil {
-		return nil, err
-	}
 	rev, err := s.services.MFA.ResetMFA(ctx, in.Org, in.User)
 	if err != nil {
 		return nil, err

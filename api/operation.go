@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"github.com/castellan-iam/castellan"
 	"net/http"
 	"slices"
 
@@ -16,7 +17,7 @@ type op struct {
 	tag              string
 	// action is the service:Verb the operation performs; authorization
 	// and the audit log name operations by it.
-	action string
+	action castellan.Action
 	// status is the success status; 0 means 200.
 	status int
 	// errors lists the error statuses beyond 400, 401, 403, 500 and 503.
@@ -51,7 +52,7 @@ func register[I, O any](s *Server, o op, handler func(context.Context, *I) (*O, 
 		Tags:          []string{o.tag},
 		DefaultStatus: o.status,
 		Errors:        errs,
-		Metadata:      map[string]any{"action": o.action},
+		Metadata:      map[string]any{"action": string(o.action)},
 		// web.Plumbing has read the body under its own deadline; huma's
 		// (5 s by default) would stay on the connection while the
 		// handler runs and cancel it. Negative means none.
@@ -60,17 +61,7 @@ func register[I, O any](s *Server, o op, handler func(context.Context, *I) (*O, 
 	if o.public {
 		hop.Security = []map[string][]string{}
 	}
-	huma.Register(s.api, hop, func(ctx context.Context, in *I) (*O, error) {
-		return handler(context.WithValue(ctx, actionKey{}, o.action), in)
-	})
-}
-
-type actionKey struct{}
-
-// actionOf returns the action of the operation being served.
-func actionOf(ctx context.Context) string {
-	action, _ := ctx.Value(actionKey{}).(string)
-	return action
+	huma.Register(s.api, hop, handler)
 }
 
 // PageParams are the pagination query parameters of every list.

@@ -38,32 +38,32 @@ func (s *Server) registerOrganizations() {
 	const tag = "Organizations"
 	register(s, op{
 		id: "create-organization", method: http.MethodPost, path: "/v1/organizations", tag: tag,
-		action: "organizations:CreateOrganization", status: http.StatusCreated, errors: []int{http.StatusForbidden, http.StatusConflict},
+		action: castellan.ActionCreateOrganization, status: http.StatusCreated, errors: []int{http.StatusForbidden, http.StatusConflict},
 		summary: "Create an organization (operator only)", desc: "Creates the organization and its root node. Only an operator token may; names are unique (organization.name_taken).",
 	}, s.createOrganization)
 
 	register(s, op{
 		id: "list-organizations", method: http.MethodGet, path: "/v1/organizations", tag: tag,
-		action:  "organizations:ListOrganizations",
+		action:  castellan.ActionListOrganizations,
 		summary: "List organizations", desc: "The operator sees every organization; a user sees its own, if allowed organizations:ListOrganizations on it.",
 	}, s.listOrganizations)
 
 	register(s, op{
 		id: "get-organization", method: http.MethodGet, path: "/v1/organizations/{org}", tag: tag,
-		action: "organizations:GetOrganization", errors: []int{http.StatusNotFound},
+		action: castellan.ActionGetOrganization, errors: []int{http.StatusNotFound},
 		summary: "Get an organization", desc: "The organization with its root node.",
 	}, s.getOrganization)
 
 	register(s, op{
 		id: "update-organization", method: http.MethodPatch, path: "/v1/organizations/{org}", tag: tag,
-		action: "organizations:UpdateOrganization", errors: []int{http.StatusForbidden, http.StatusNotFound, http.StatusConflict},
+		action: castellan.ActionUpdateOrganization, errors: []int{http.StatusForbidden, http.StatusNotFound, http.StatusConflict},
 		summary: "Update an organization",
 		desc:    "Changes the fields present in the body; an update that changes nothing writes nothing. Names are unique across the installation, so only the operator renames organizations.",
 	}, s.updateOrganization)
 
 	register(s, op{
 		id: "delete-organization", method: http.MethodDelete, path: "/v1/organizations/{org}", tag: tag,
-		action: "organizations:DeleteOrganization", errors: []int{http.StatusForbidden, http.StatusNotFound, http.StatusPreconditionFailed},
+		action: castellan.ActionDeleteOrganization, errors: []int{http.StatusForbidden, http.StatusNotFound, http.StatusPreconditionFailed},
 		summary: "Delete an organization (operator only)",
 		desc:    "Refused with organization.not_empty while projects remain. Users and tokens of the organization go with it; its audit log stays.",
 	}, s.deleteOrganization)

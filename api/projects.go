@@ -13,19 +13,6 @@ type ProjectPath struct {
 	Project string `path:"project" doc:"Project ID (a UUID)."`
 }
 
-// allowProject checks both IDs and that the caller may perform the
-// operation's action on the project.
-func (s *Server) allowProject(ctx context.Context, p ProjectPath) error {
-	if err := castellan.CheckID("path.org", p.Org); err != nil {
-		return err
-	}
-	if err := castellan.CheckID("path.project", p.Project); err != nil {
-		return err
-	}
-	notFound := castellan.Errorf(castellan.ENOTFOUND, castellan.CodeProjectNotFound, "project %s not found", p.Project)
-	return s.allow(ctx, p.Org, castellan.ProjectScope(p.Project), notFound)
-}
-
 type projectOutput struct {
 	Body *castellan.Project
 }
@@ -51,31 +38,31 @@ func (s *Server) registerProjects() {
 	const tag = "Projects"
 	register(s, op{
 		id: "create-project", method: http.MethodPost, path: "/v1/organizations/{org}/projects", tag: tag,
-		action: "organizations:CreateProject", status: http.StatusCreated, errors: []int{http.StatusNotFound, http.StatusConflict},
+		action: castellan.ActionCreateProject, status: http.StatusCreated, errors: []int{http.StatusNotFound, http.StatusConflict},
 		summary: "Create a project", desc: "Creates a project under the organization's root. Fails with project.name_taken when a sibling has the name.",
 	}, s.createProject)
 
 	register(s, op{
 		id: "list-projects", method: http.MethodGet, path: "/v1/organizations/{org}/projects", tag: tag,
-		action: "organizations:ListProjects", errors: []int{http.StatusNotFound},
+		action: castellan.ActionListProjects, errors: []int{http.StatusNotFound},
 		summary: "List projects", desc: "Projects of the organization by name.",
 	}, s.listProjects)
 
 	register(s, op{
 		id: "get-project", method: http.MethodGet, path: "/v1/organizations/{org}/projects/{project}", tag: tag,
-		action: "organizations:GetProject", errors: []int{http.StatusNotFound},
+		action: castellan.ActionGetProject, errors: []int{http.StatusNotFound},
 		summary: "Get a project", desc: "The project with its place in the organization's tree.",
 	}, s.getProject)
 
 	register(s, op{
 		id: "update-project", method: http.MethodPatch, path: "/v1/organizations/{org}/projects/{project}", tag: tag,
-		action: "organizations:UpdateProject", errors: []int{http.StatusNotFound, http.StatusConflict},
+		action: castellan.ActionUpdateProject, errors: []int{http.StatusNotFound, http.StatusConflict},
 		summary: "Update a project", desc: "Changes the fields present in the body; an update that changes nothing writes nothing.",
 	}, s.updateProject)
 
 	register(s, op{
 		id: "delete-project", method: http.MethodDelete, path: "/v1/organizations/{org}/projects/{project}", tag: tag,
-		action: "organizations:DeleteProject", errors: []int{http.StatusNotFound},
+		action: castellan.ActionDeleteProject, errors: []int{http.StatusNotFound},
 		summary: "Delete a project", desc: "Removes the project, the grants on it and its resources, and its service accounts with their grants, in one transaction.",
 	}, s.deleteProject)
 }

@@ -39,27 +39,27 @@ func (s *Server) registerRoles() {
 	const tag = "Roles"
 	register(s, op{
 		id: "list-roles", method: http.MethodGet, path: "/v1/organizations/{org}/roles", tag: tag,
-		action: "iam:ListRoles", errors: []int{http.StatusForbidden, http.StatusNotFound},
+		action: castellan.ActionListRoles, errors: []int{http.StatusForbidden, http.StatusNotFound},
 		summary: "List roles", desc: "The built-in roles, then the organization's custom roles by name.",
 	}, s.listRoles)
 	register(s, op{
 		id: "create-role", method: http.MethodPost, path: "/v1/organizations/{org}/roles", tag: tag,
-		action: "iam:CreateRole", status: http.StatusCreated, errors: []int{http.StatusForbidden, http.StatusNotFound, http.StatusConflict},
+		action: castellan.ActionCreateRole, status: http.StatusCreated, errors: []int{http.StatusForbidden, http.StatusNotFound, http.StatusConflict},
 		summary: "Create a custom role", desc: "A custom role is a set of action patterns from the service catalogue. The caller must hold every action it grants (grant.escalation).",
 	}, s.createRole)
 	register(s, op{
 		id: "get-role", method: http.MethodGet, path: "/v1/organizations/{org}/roles/{role}", tag: tag,
-		action: "iam:GetRole", errors: []int{http.StatusForbidden, http.StatusNotFound},
+		action: castellan.ActionGetRole, errors: []int{http.StatusForbidden, http.StatusNotFound},
 		summary: "Get a role", desc: "A built-in role or a custom role of the organization, with its actions.",
 	}, s.getRole)
 	register(s, op{
 		id: "update-role", method: http.MethodPatch, path: "/v1/organizations/{org}/roles/{role}", tag: tag,
-		action: "iam:UpdateRole", errors: []int{http.StatusForbidden, http.StatusNotFound, http.StatusConflict},
+		action: castellan.ActionUpdateRole, errors: []int{http.StatusForbidden, http.StatusNotFound, http.StatusConflict},
 		summary: "Update a custom role", desc: "Built-in roles cannot be changed (role.built_in).",
 	}, s.updateRole)
 	register(s, op{
 		id: "delete-role", method: http.MethodDelete, path: "/v1/organizations/{org}/roles/{role}", tag: tag,
-		action: "iam:DeleteRole", errors: []int{http.StatusForbidden, http.StatusNotFound, http.StatusPreconditionFailed},
+		action: castellan.ActionDeleteRole, errors: []int{http.StatusForbidden, http.StatusNotFound, http.StatusPreconditionFailed},
 		summary: "Delete a custom role", desc: "Refused with role.in_use while the role is granted, unless force=true, which revokes its grants in the same transaction.",
 	}, s.deleteRole)
 }

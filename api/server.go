@@ -22,9 +22,6 @@ type Config struct {
 	// Decisions answers the decision API (/v1/authorize): the guarded
 	// service (guard.NewDecisions), which checks that the caller may ask.
 	Decisions castellan.DecisionService
-	// Authorizer decides the checks that handlers not yet behind the guard
-	// still make themselves (allow, holds); it goes when they are.
-	Authorizer castellan.Authorizer
 	// Version is reported in the OpenAPI document.
 	Version string
 	// DevMailbox, when set, serves GET /v1/dev/mailbox: the outbox's mails
@@ -50,7 +47,6 @@ var (
 // Server is the REST API, registered on a mux that web.Plumbing serves.
 type Server struct {
 	services       castellan.Services
-	authorizer     castellan.Authorizer
 	decisions      castellan.DecisionService
 	devMailbox     castellan.MailRenderer
 	exchangePerKey *web.Limiter
@@ -73,7 +69,7 @@ var installHumaSettings sync.Once
 // web.Plumbing, with Idempotent around it, and serves GET /metrics, which
 // the document describes.
 func New(mux *http.ServeMux, cfg Config) *Server {
-	s := &Server{services: cfg.Services, authorizer: cfg.Authorizer, decisions: cfg.Decisions, devMailbox: cfg.DevMailbox}
+	s := &Server{services: cfg.Services, decisions: cfg.Decisions, devMailbox: cfg.DevMailbox}
 	s.exchangePerKey = web.NewLimiter(cmp.Or(cfg.ExchangePerKey, DefaultExchangePerKey), cfg.Clock)
 	s.exchangePerIP = web.NewLimiter(cmp.Or(cfg.ExchangePerSource, DefaultExchangePerSource), cfg.Clock)
 	installHumaSettings.Do(func() {

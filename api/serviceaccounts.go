@@ -13,15 +13,6 @@ type ServiceAccountPath struct {
 	ServiceAccount string `path:"serviceAccount" doc:"Service account ID (a UUID)."`
 }
 
-// allowServiceAccount checks the IDs and the operation's action on the
-// account's project.
-func (s *Server) allowServiceAccount(ctx context.Context, p ServiceAccountPath) error {
-	if err := s.allowProject(ctx, p.ProjectPath); err != nil {
-		return err
-	}
-	return castellan.CheckID("path.serviceAccount", p.ServiceAccount)
-}
-
 type serviceAccountOutput struct{ Body *castellan.ServiceAccount }
 
 type serviceAccountCreateBody struct {
@@ -46,7 +37,7 @@ func (s *Server) registerServiceAccounts() {
 	base := "/v1/organizations/{org}/projects/{project}/serviceAccounts"
 	register(s, op{
 		id: "create-service-account", method: http.MethodPost, path: base, tag: tag,
-		action: "iam:CreateServiceAccount", status: http.StatusCreated, errors: []int{http.StatusNotFound, http.StatusConflict},
+		action: castellan.ActionCreateServiceAccount, status: http.StatusCreated, errors: []int{http.StatusNotFound, http.StatusConflict},
 		summary: "Create a service account",
 		desc: "A principal for a program, in the project. It may be granted roles on the project and its resources only " +
 			"(grant.subject_scope_mismatch elsewhere), never joins a group and never signs in to the console. " +
@@ -54,22 +45,22 @@ func (s *Server) registerServiceAccounts() {
 	}, s.createServiceAccount)
 	register(s, op{
 		id: "list-service-accounts", method: http.MethodGet, path: base, tag: tag,
-		action: "iam:ListServiceAccounts", errors: []int{http.StatusNotFound},
+		action: castellan.ActionListServiceAccounts, errors: []int{http.StatusNotFound},
 		summary: "List service accounts", desc: "The service accounts of the project by name.",
 	}, s.listServiceAccounts)
 	register(s, op{
 		id: "get-service-account", method: http.MethodGet, path: base + "/{serviceAccount}", tag: tag,
-		action: "iam:GetServiceAccount", errors: []int{http.StatusNotFound},
+		action: castellan.ActionGetServiceAccount, errors: []int{http.StatusNotFound},
 		summary: "Get a service account", desc: "The service account, with its project.",
 	}, s.getServiceAccount)
 	register(s, op{
 		id: "update-service-account", method: http.MethodPatch, path: base + "/{serviceAccount}", tag: tag,
-		action: "iam:UpdateServiceAccount", errors: []int{http.StatusNotFound, http.StatusConflict},
+		action: castellan.ActionUpdateServiceAccount, errors: []int{http.StatusNotFound, http.StatusConflict},
 		summary: "Update a service account", desc: "Changes the fields present in the body; an update that changes nothing writes nothing.",
 	}, s.updateServiceAccount)
 	register(s, op{
 		id: "delete-service-account", method: http.MethodDelete, path: base + "/{serviceAccount}", tag: tag,
-		action: "iam:DeleteServiceAccount", errors: []int{http.StatusNotFound},
+		action: castellan.ActionDeleteServiceAccount, errors: []int{http.StatusNotFound},
 		summary: "Delete a service account",
 		desc: "Removes the account and its grants in the same transaction: decisions at the returned revision deny it. " +
 			"Since that revokes its roles, the caller must hold each of them on its scope (hierarchy principle, grant.escalation).",
@@ -80,9 +71,6 @@ func (s *Server) createServiceAccount(ctx context.Context, in *struct {
 	ProjectPath
 	Body serviceAccountCreateBody
 }) (*serviceAccountOutput, error) {
-	if err := s.allowProject(ctx, in.ProjectPath); err != nil {
-		return nil, err
-	}
 	a, err := s.services.ServiceAccounts.CreateServiceAccount(ctx, in.Org, in.Project,
 		castellan.ServiceAccountCreate{Name: in.Body.Name, Description: in.Body.Description})
 	if err != nil {
@@ -95,9 +83,6 @@ func (s *Server) listServiceAccounts(ctx context.Context, in *struct {
 	ProjectPath
 	PageParams
 }) (*listServiceAccountsOutput, error) {
-	if err := s.allowProject(ctx, in.ProjectPath); err != nil {
-		return nil, err
-	}
 	accounts, next, err := s.services.ServiceAccounts.FindServiceAccounts(ctx, in.Org, in.Project,
 		castellan.ServiceAccountFilter{PageSize: in.PageSize, PageToken: in.PageToken})
 	if err != nil {
@@ -109,15 +94,16 @@ func (s *Server) listServiceAccounts(ctx context.Context, in *struct {
 }
 
 func (s *Server) getServiceAccount(ctx context.Context, in *ServiceAccountPath) (*serviceAccountOutput, error) {
-	if err := s.allowServiceAccount(ctx, *in); err != nil {
+	// Reading the project's accounts is what the path asks: a caller
+	// that may not is refused before anything of the account is told.
+	if _, _, err := s.services.ServiceAccounts.FindServiceAccounts(ctx, in.Org, in.Project, castellan.ServiceAccountFilter{PageSize: 1}); err != nil {
 		return nil, err
 	}
 	a, err := s.services.ServiceAccounts.FindServiceAccountByID(ctx, in.Org, in.ServiceAccount)
 	if err != nil {
 		return nil, err
 	}
-	// The caller was authorized on the project of the path: an account of
-	// another project is not there.
+	// An account of another project is not there.
 	if a.ProjectID != in.Project {
 		return nil, castellan.Errorf(castellan.ENOTFOUND, castellan.CodeServiceAccountNotFound, "service account %s not found", in.ServiceAccount)
 	}
@@ -128,9 +114,6 @@ func (s *Server) updateServiceAccount(ctx context.Context, in *struct {
 	ServiceAccountPath
 	Body serviceAccountUpdateBody
 }) (*serviceAccountOutput, error) {
-	if err := s.allowServiceAccount(ctx, in.ServiceAccountPath); err != nil {
-		return nil, err
-	}
 	a, err := s.services.ServiceAccounts.UpdateServiceAccount(ctx, in.Org, in.Project, in.ServiceAccount,
 		castellan.ServiceAccountUpdate{Name: in.Body.Name, Description: in.Body.Description})
 	if err != nil {
@@ -140,46 +123,9 @@ func (s *Server) updateServiceAccount(ctx context.Context, in *struct {
 }
 
 func (s *Server) deleteServiceAccount(ctx context.Context, in *ServiceAccountPath) (*revisionOutput, error) {
-	if err := s.allowServiceAccount(ctx, *in); err != nil {
-		return nil, err
-	}
-	account := castellan.Subject{Type: castellan.SubjectServiceAccount, ID: in.ServiceAccount}
-	if err := s.holdsRolesOf(ctx, in.Org, account, "path.serviceAccount"); err != nil {
-		return nil, err
-	}
 	rev, err := s.services.ServiceAccounts.DeleteServiceAccount(ctx, in.Org, in.Project, in.ServiceAccount)
 	if err != nil {
 		return nil, err
 	}
 	return revisionOf(rev), nil
-}
-
-// holdsRolesOf applies the hierarchy principle to a change that gives or
-// takes away every role subject holds directly (deleting a service
-// account or a group, changing a group's members): the caller must hold
-// each of them on its scope, or gets grant.escalation naming field.
-func (s *Server) holdsRolesOf(ctx context.Context, orgID string, subject castellan.Subject, field string) error {
-	if p, _ := castellan.PrincipalFrom(ctx); p.Type == castellan.PrincipalOperator {
-		return nil
-	}
-	token := ""
-	for {
-		grants, next, err := s.services.Grants.FindGrants(ctx, orgID, castellan.GrantFilter{Subject: &subject, PageSize: castellan.MaxPageSize, PageToken: token})
-		if err != nil {
-			return err
-		}
-		for _, g := range grants {
-			role, err := s.services.Roles.FindRoleByID(ctx, orgID, g.RoleID)
-			if err != nil {
-				return err
-			}
-			if err := s.holds(ctx, g.Scope, "role "+role.ID+" of the "+string(subject.Type), role.Actions, field); err != nil {
-				return err
-			}
-		}
-		if next == "" {
-			return nil
-		}
-		token = next
-	}
 }

@@ -53,23 +53,23 @@ func (s *Server) registerSubjectRoles() {
 		errs := []int{http.StatusNotFound, http.StatusPreconditionFailed}
 		register(s, op{
 			id: "list-" + kind.singular + "-roles", method: http.MethodGet, path: base, tag: tag,
-			action: "iam:ListGrants", errors: []int{http.StatusNotFound},
+			action: castellan.ActionListGrants, errors: []int{http.StatusNotFound},
 			summary: "List the roles of a " + kind.singular, desc: "Its grants, on every scope or one; a user's include those through its groups (marked with via).",
 		}, s.listSubjectRoles(kind))
 		register(s, op{
 			id: "set-" + kind.singular + "-roles", method: http.MethodPost, path: base + ":set", tag: tag,
-			action: "iam:SetGrants", errors: errs,
+			action: castellan.ActionSetGrants, errors: errs,
 			summary: "Edit the roles of a " + kind.singular + " on a scope",
 			desc:    "Makes roleIds exactly the roles held directly on the scope: grants the missing, revokes the rest, in one transaction. At least one role; use removeAll to remove every role. Hierarchy principle for every role added or removed.",
 		}, s.setSubjectRoles(kind))
 		register(s, op{
 			id: "remove-" + kind.singular + "-roles", method: http.MethodPost, path: base + ":batchRemove", tag: tag,
-			action: "iam:SetGrants", errors: errs,
+			action: castellan.ActionSetGrants, errors: errs,
 			summary: "Remove roles of a " + kind.singular + " in bulk", desc: "Refused with grant.roles_required when no role would remain on the scope.",
 		}, s.removeSubjectRoles(kind))
 		register(s, op{
 			id: "remove-all-" + kind.singular + "-roles", method: http.MethodPost, path: base + ":removeAll", tag: tag,
-			action: "iam:SetGrants", errors: errs,
+			action: castellan.ActionSetGrants, errors: errs,
 			summary: "Remove all roles of a " + kind.singular + " on a scope", desc: "The explicit operation for leaving the " + kind.singular + " without a role there.",
 		}, s.removeAllSubjectRoles(kind))
 	}

@@ -13,15 +13,6 @@ type UserPath struct {
 	User string `path:"user" doc:"User ID (a UUID)."`
 }
 
-// allowUser checks both IDs and the operation's action on the
-// organization.
-func (s *Server) allowUser(ctx context.Context, p UserPath) error {
-	if err := s.allowOrg(ctx, p.Org); err != nil {
-		return err
-	}
-	return castellan.CheckID("path.user", p.User)
-}
-
 // userRegistrationBody is one user to register, with the sub-account
 // API's limits.
 type userRegistrationBody struct {
@@ -159,7 +150,7 @@ func (s *Server) registerUsers() {
 	const tag = "Users"
 	register(s, op{
 		id: "create-user", method: http.MethodPost, path: "/v1/organizations/{org}/users", tag: tag,
-		action: "iam:CreateUser", status: http.StatusCreated, errors: []int{http.StatusNotFound, http.StatusConflict},
+		action: castellan.ActionCreateUser, status: http.StatusCreated, errors: []int{http.StatusNotFound, http.StatusConflict},
 		summary: "Register a user",
 		desc: "In invitation mode the user gets a mail with a link valid 7 days to set its password and is pending_invitation until then; " +
 			"in password mode the password is set now (or generated and shown once in this response). " +
@@ -167,28 +158,28 @@ func (s *Server) registerUsers() {
 	}, s.createUser)
 	register(s, op{
 		id: "batch-create-users", method: http.MethodPost, path: "/v1/organizations/{org}/users:batchCreate", tag: tag,
-		action: "iam:CreateUser", status: http.StatusCreated, errors: []int{http.StatusNotFound, http.StatusConflict},
+		action: castellan.ActionCreateUser, status: http.StatusCreated, errors: []int{http.StatusNotFound, http.StatusConflict},
 		summary: "Quick register: up to 100 users",
 		desc:    "One transaction: all or nothing, and an error names the item and field (body.users[3].email).",
 	}, s.batchCreateUsers)
 	register(s, op{
 		id: "list-users", method: http.MethodGet, path: "/v1/organizations/{org}/users", tag: tag,
-		action: "iam:ListUsers", errors: []int{http.StatusNotFound},
+		action: castellan.ActionListUsers, errors: []int{http.StatusNotFound},
 		summary: "List users", desc: "With the number of organization roles and groups of each; filter by status, group or text, sort by registration, login ID or name.",
 	}, s.listUsers)
 	register(s, op{
 		id: "get-user", method: http.MethodGet, path: "/v1/organizations/{org}/users/{user}", tag: tag,
-		action: "iam:GetUser", errors: []int{http.StatusNotFound},
+		action: castellan.ActionGetUser, errors: []int{http.StatusNotFound},
 		summary: "Get a user", desc: "A deleted user's tombstone only with includeDeleted=true.",
 	}, s.getUser)
 	register(s, op{
 		id: "update-user", method: http.MethodPatch, path: "/v1/organizations/{org}/users/{user}", tag: tag,
-		action: "iam:UpdateUser", errors: []int{http.StatusNotFound, http.StatusConflict, http.StatusPreconditionFailed},
+		action: castellan.ActionUpdateUser, errors: []int{http.StatusNotFound, http.StatusConflict, http.StatusPreconditionFailed},
 		summary: "Update a user", desc: "Changes the fields present. Disabling a user takes away what it holds: the hierarchy principle applies to each of its roles.",
 	}, s.updateUser)
 	register(s, op{
 		id: "delete-user", method: http.MethodDelete, path: "/v1/organizations/{org}/users/{user}", tag: tag,
-		action: "iam:DeleteUser", errors: []int{http.StatusNotFound, http.StatusPreconditionFailed},
+		action: castellan.ActionDeleteUser, errors: []int{http.StatusNotFound, http.StatusPreconditionFailed},
 		summary: "Delete a user",
 		desc: "Irreversible: confirm must equal the user's login ID. Its grants, group memberships, tokens and invitations go in the same transaction, " +
 			"so its next request fails; a tombstone stays for includeDeleted reads and the login ID may be registered again.",
@@ -200,9 +191,6 @@ func (s *Server) createUser(ctx context.Context, in *struct {
 	OrgPath
 	Body userRegistrationBody
 }) (*registerUserOutput, error) {
-	if err := s.allowOrg(ctx, in.Org); err != nil {
-		return nil, err
-	}
 	r, err := s.services.Users.RegisterUser(ctx, in.Org, in.Body.registration())
 	if err != nil {
 		return nil, err
@@ -214,9 +202,6 @@ func (s *Server) batchCreateUsers(ctx context.Context, in *struct {
 	OrgPath
 	Body batchRegisterBody
 }) (*batchRegisterOutput, error) {
-	if err := s.allowOrg(ctx, in.Org); err != nil {
-		return nil, err
-	}
 	regs := make([]castellan.UserRegistration, len(in.Body.Users))
 	for i := range in.Body.Users {
 		regs[i] = in.Body.Users[i].registration()
@@ -235,9 +220,6 @@ func (s *Server) batchCreateUsers(ctx context.Context, in *struct {
 }
 
 func (s *Server) listUsers(ctx context.Context, in *listUsersInput) (*listUsersOutput, error) {
-	if err := s.allowOrg(ctx, in.Org); err != nil {
-		return nil, err
-	}
 	f := castellan.UserFilter{Sort: in.Sort, Order: in.Order, PageSize: in.PageSize, PageToken: in.PageToken}
 	if in.Status != "" {
 		f.Status = &in.Status
@@ -261,9 +243,6 @@ func (s *Server) getUser(ctx context.Context, in *struct {
 	UserPath
 	IncludeDeleted bool `query:"includeDeleted" doc:"Also return a deleted user's tombstone (deleted: true)."`
 }) (*userOutput, error) {
-	if err := s.allowUser(ctx, in.UserPath); err != nil {
-		return nil, err
-	}
 	u, err := s.services.Users.FindUserByID(ctx, in.Org, in.User, in.IncludeDeleted)
 	if err != nil {
 		return nil, err
@@ -275,16 +254,6 @@ func (s *Server) updateUser(ctx context.Context, in *struct {
 	UserPath
 	Body userUpdateBody
 }) (*userOutput, error) {
-	if err := s.allowUser(ctx, in.UserPath); err != nil {
-		return nil, err
-	}
-	// Any change to another user may hand its roles to someone else (a new
-	// email receives the next invitation or reset) or take them away
-	// (disabling, access flags, allow lists), so the hierarchy principle
-	// applies to every update: the caller must hold the user's roles.
-	if err := s.holdsUserRoles(ctx, in.Org, in.User); err != nil {
-		return nil, err
-	}
 	u, err := s.services.Users.UpdateUser(ctx, in.Org, in.User, in.Body.update())
 	if err != nil {
 		return nil, err
@@ -293,26 +262,13 @@ func (s *Server) updateUser(ctx context.Context, in *struct {
 }
 
 func (s *Server) deleteUser(ctx context.Context, in *deleteUserInput) (*revisionOutput, error) {
-	if err := s.allowUser(ctx, in.UserPath); err != nil {
-		return nil, err
-	}
 	confirm := in.Confirm
 	if in.Body != nil && in.Body.Confirm != "" {
 		confirm = in.Body.Confirm
-	}
-	if err := s.holdsUserRoles(ctx, in.Org, in.User); err != nil {
-		return nil, err
 	}
 	rev, err := s.services.Users.DeleteUser(ctx, in.Org, in.User, confirm)
 	if err != nil {
 		return nil, err
 	}
 	return revisionOf(rev), nil
-}
-
-// holdsUserRoles applies the hierarchy principle to deleting or disabling
-// a user, which takes away every role it holds, directly or through its
-// groups (FindGrants by a user lists both).
-func (s *Server) holdsUserRoles(ctx context.Context, orgID, userID string) error {
-	return s.holdsRolesOf(ctx, orgID, castellan.Subject{Type: castellan.SubjectUser, ID: userID}, "path.user")
 }

@@ -104,6 +104,10 @@ func (s *Console) signIn(w http.ResponseWriter, r *http.Request) {
 	var ns *castellan.NewSession
 	var state castellan.SessionState
 	if err == nil {
+		// The password was right: from here on the user acts as itself,
+		// which the guarded services' self rule lets start its session.
+		ctx = castellan.WithPrincipal(ctx, castellan.Principal{Type: castellan.PrincipalUser, ID: user.ID, OrganizationID: user.OrganizationID})
+		r = r.WithContext(ctx)
 		if state, err = s.firstStep(r, user); err == nil {
 			// Refused too when the account was locked while the
 			// password was checked.

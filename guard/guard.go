@@ -38,6 +38,13 @@ func New(raw castellan.Services, authz castellan.Authorizer) castellan.Services 
 	s.Roles = &roles{g: g, next: raw.Roles}
 	s.Grants = &grants{g: g, next: raw.Grants}
 	s.Groups = &groups{g: g, next: raw.Groups}
+	s.Tokens = &tokens{next: raw.Tokens}
+	s.Users = &users{g: g, next: raw.Users}
+	s.ServiceAccounts = &serviceAccounts{g: g, next: raw.ServiceAccounts}
+	s.AccessKeys = &accessKeys{g: g, next: raw.AccessKeys}
+	s.MFA = &mfa{g: g, next: raw.MFA}
+	s.Sessions = &sessions{g: g, next: raw.Sessions}
+	s.Outbox = &outbox{next: raw.Outbox}
 	return s
 }
 

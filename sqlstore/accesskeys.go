@@ -138,7 +138,7 @@ func (s *AccessKeyService) CreateAccessKey(ctx context.Context, orgID string, c 
 			return fmt.Errorf("insert access key: %w", err)
 		}
 		_, err = tx.record(ctx, change{
-			orgID: orgID, action: "iam:CreateAccessKey",
+			orgID: orgID, action: castellan.ActionCreateAccessKey,
 			entityType: "access_key", entityID: k.ID, entityName: k.Name, operation: "create",
 			summary: map[string]any{"name": k.Name, "projectId": k.ProjectID, "ownerType": k.Owner.Type, "ownerId": k.Owner.ID, "expiresAt": k.ExpiresAt},
 		})
@@ -262,7 +262,7 @@ func (s *AccessKeyService) UpdateAccessKey(ctx context.Context, orgID, id string
 			}
 		}
 		_, err = tx.record(ctx, change{
-			orgID: orgID, action: "iam:UpdateAccessKey",
+			orgID: orgID, action: castellan.ActionUpdateAccessKey,
 			entityType: "access_key", entityID: id, entityName: k.Name, operation: "update", summary: summary,
 		})
 		return err
@@ -288,7 +288,7 @@ func (s *AccessKeyService) DeleteAccessKey(ctx context.Context, orgID, id string
 			return fmt.Errorf("delete access key: %w", err)
 		}
 		rev, err = tx.record(ctx, change{
-			orgID: orgID, action: "iam:DeleteAccessKey",
+			orgID: orgID, action: castellan.ActionDeleteAccessKey,
 			entityType: "access_key", entityID: id, entityName: k.Name, operation: "delete",
 			summary: map[string]any{"name": k.Name, "projectId": k.ProjectID, "ownerType": k.Owner.Type, "ownerId": k.Owner.ID},
 		})
@@ -449,7 +449,7 @@ func (s *AccessKeyService) ExchangeAccessKey(ctx context.Context, keyID, secret 
 		// Audited: who obtained a token with which key. The change-log row
 		// names the key, whose state followers already track.
 		_, err = tx.record(ctx, change{
-			orgID: h.orgID, action: "iam:ExchangeAccessKey",
+			orgID: h.orgID, action: castellan.ActionExchangeAccessKey,
 			entityType: "access_key", entityID: keyID, operation: "update",
 			summary: map[string]any{"ownerType": h.ownerType, "ownerId": h.ownerID, "expiresAt": out.ExpiresAt},
 		})

@@ -312,7 +312,7 @@ func grantChange(orgID string, created, deleted []*castellan.Grant) change {
 	if len(deleted) > 0 {
 		summary["deleted"] = grantSummaries(deleted)
 	}
-	return change{orgID: orgID, action: "iam:SetGrants", entityType: "organization", entityID: orgID, summary: summary, also: also}
+	return change{orgID: orgID, action: castellan.ActionSetGrants, entityType: "organization", entityID: orgID, summary: summary, also: also}
 }
 
 // insertNewGrants inserts grants that did not exist when looked up and
@@ -461,7 +461,7 @@ func (s *GrantService) DeleteExpiredGrants(ctx context.Context) (int, error) {
 				return err
 			}
 			_, err = tx.record(ctx, change{
-				orgID: orgID, action: "iam:DeleteExpiredGrants",
+				orgID: orgID, action: castellan.ActionDeleteExpiredGrants,
 				entityType: "organization", entityID: orgID,
 				summary: map[string]any{"deleted": grantSummaries(deleted)},
 				also:    grantDeletions(deleted),

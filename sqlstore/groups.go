@@ -115,7 +115,7 @@ func (s *GroupService) CreateGroup(ctx context.Context, orgID string, gc castell
 			return fmt.Errorf("insert group: %w", err)
 		}
 		_, err = tx.record(ctx, change{
-			orgID: orgID, action: "iam:CreateGroup",
+			orgID: orgID, action: castellan.ActionCreateGroup,
 			entityType: "group", entityID: g.ID, entityName: g.Name, operation: "create",
 			summary: map[string]any{"name": g.Name, "description": g.Description},
 		})
@@ -159,7 +159,7 @@ func (s *GroupService) UpdateGroup(ctx context.Context, orgID, id string, upd ca
 			return fmt.Errorf("update group: %w", err)
 		}
 		_, err = tx.record(ctx, change{
-			orgID: orgID, action: "iam:UpdateGroup",
+			orgID: orgID, action: castellan.ActionUpdateGroup,
 			entityType: "group", entityID: id, entityName: g.Name, operation: "update", summary: summary,
 		})
 		return err
@@ -222,7 +222,7 @@ func (s *GroupService) DeleteGroup(ctx context.Context, orgID, id string) (int64
 		}
 		also = append(also, grantDeletions(grants)...)
 		rev, err = tx.record(ctx, change{
-			orgID: orgID, action: "iam:DeleteGroup",
+			orgID: orgID, action: castellan.ActionDeleteGroup,
 			entityType: "group", entityID: id, entityName: name, operation: "delete",
 			summary: map[string]any{"name": name, "memberCount": len(members), "deletedGrants": grantSummaries(grants),
 				"signedOutUserIds": nonNilSlice(leaving), "revokedSessionIds": nonNilSlice(ended.sessions)},
@@ -334,7 +334,7 @@ func (s *GroupService) AddGroupMembers(ctx context.Context, orgID, groupID strin
 			also[i] = changedEntity{"group_member", groupID + "/" + id, "create"}
 		}
 		rev, err = tx.record(ctx, change{
-			orgID: orgID, action: "iam:AddGroupMembers",
+			orgID: orgID, action: castellan.ActionAddGroupMembers,
 			entityType: "group", entityID: groupID, entityName: name,
 			summary: map[string]any{"addedUserIds": added},
 			also:    also,
@@ -388,7 +388,7 @@ func (s *GroupService) RemoveGroupMembers(ctx context.Context, orgID, groupID st
 			also[i] = changedEntity{"group_member", groupID + "/" + id, "delete"}
 		}
 		rev, err = tx.record(ctx, change{
-			orgID: orgID, action: "iam:RemoveGroupMembers",
+			orgID: orgID, action: castellan.ActionRemoveGroupMembers,
 			entityType: "group", entityID: groupID, entityName: name,
 			summary: map[string]any{"removedUserIds": ids, "revokedSessionIds": nonNilSlice(ended.sessions)},
 			also:    append(also, ended.changes()...),

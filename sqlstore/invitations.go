@@ -75,17 +75,17 @@ func voidInvitations(ctx context.Context, tx *Tx, orgID, userID string) ([]strin
 
 // ResendInvitation implements castellan.UserService.
 func (s *UserService) ResendInvitation(ctx context.Context, orgID, id string) (int64, error) {
-	return s.reissue(ctx, orgID, id, "iam:ResendUserInvitation", castellan.MailInvitation)
+	return s.reissue(ctx, orgID, id, castellan.ActionResendUserInvitation, castellan.MailInvitation)
 }
 
 // Reinvite implements castellan.UserService.
 func (s *UserService) Reinvite(ctx context.Context, orgID, id string) (int64, error) {
-	return s.reissue(ctx, orgID, id, "iam:ReinviteUser", castellan.MailReinvite)
+	return s.reissue(ctx, orgID, id, castellan.ActionReinviteUser, castellan.MailReinvite)
 }
 
 // reissue voids the user's open links and issues a new one, mailed with
 // template.
-func (s *UserService) reissue(ctx context.Context, orgID, id, action string, template castellan.MailTemplate) (int64, error) {
+func (s *UserService) reissue(ctx context.Context, orgID, id string, action castellan.Action, template castellan.MailTemplate) (int64, error) {
 	var rev int64
 	err := s.db.update(ctx, func(tx *Tx) error {
 		orgName, err := lockOrganizationName(ctx, tx, orgID)
@@ -225,7 +225,7 @@ func (s *UserService) AcceptInvitation(ctx context.Context, token, password stri
 			summary["status"] = diff{st.userStatus, castellan.UserActive}
 		}
 		_, err = tx.record(ctx, change{
-			orgID: st.orgID, action: "iam:AcceptUserInvitation", entityType: "user", entityID: st.userID, entityName: st.loginID,
+			orgID: st.orgID, action: castellan.ActionAcceptUserInvitation, entityType: "user", entityID: st.userID, entityName: st.loginID,
 			operation: "update",
 			summary:   summary,
 			also:      []changedEntity{{"invitation", st.id, "update"}},

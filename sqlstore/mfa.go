@@ -86,7 +86,7 @@ func (u *mfaUser) canEnrol() error {
 	return nil
 }
 
-func (u *mfaUser) change(orgID, action, operation string, summary map[string]any) change {
+func (u *mfaUser) change(orgID string, action castellan.Action, operation string, summary map[string]any) change {
 	return change{orgID: orgID, action: action, entityType: mfaEntity, entityID: u.id, entityName: u.loginID, operation: operation, summary: summary}
 }
 
@@ -111,7 +111,7 @@ func (s *MFAService) BeginTOTP(ctx context.Context, orgID, userID string) (*cast
 		if err != nil {
 			return fmt.Errorf("store pending TOTP secret: %w", err)
 		}
-		_, err = tx.record(ctx, u.change(orgID, "iam:BeginTOTPEnrolment", "update", nil))
+		_, err = tx.record(ctx, u.change(orgID, castellan.ActionBeginTOTPEnrolment, "update", nil))
 		return err
 	})
 	if err != nil {
@@ -213,7 +213,7 @@ func (s *MFAService) ConfirmTOTP(ctx context.Context, orgID, userID, code string
 		if err := tx.insertRows(ctx, `INSERT INTO user_recovery_codes (user_id, code_hash) VALUES `, rows); err != nil {
 			return fmt.Errorf("insert recovery codes: %w", err)
 		}
-		_, err = tx.record(ctx, u.change(orgID, "iam:ConfirmTOTPEnrolment", "update",
+		_, err = tx.record(ctx, u.change(orgID, castellan.ActionConfirmTOTPEnrolment, "update",
 			map[string]any{"replacedFactor": confirmed.Valid, "recoveryCodes": len(codes)}))
 		return err
 	})
@@ -302,7 +302,7 @@ func verifyTOTP(ctx context.Context, tx *Tx, u *mfaUser, orgID, secret string, l
 	if err := wantOneRow(res); err != nil {
 		return err
 	}
-	_, err = tx.record(ctx, u.change(orgID, "iam:VerifyMFA", "update", map[string]any{"factor": "totp"}))
+	_, err = tx.record(ctx, u.change(orgID, castellan.ActionVerifyMFA, "update", map[string]any{"factor": "totp"}))
 	return err
 }
 
@@ -319,7 +319,7 @@ func useRecoveryCode(ctx context.Context, tx *Tx, u *mfaUser, orgID, code string
 	if err := tx.queryRow(ctx, `SELECT COUNT(*) FROM user_recovery_codes WHERE user_id = ?`, u.id).Scan(&left); err != nil {
 		return fmt.Errorf("count recovery codes: %w", err)
 	}
-	_, err = tx.record(ctx, u.change(orgID, "iam:UseRecoveryCode", "update", map[string]any{"factor": "recoveryCode", "recoveryCodesLeft": left}))
+	_, err = tx.record(ctx, u.change(orgID, castellan.ActionUseRecoveryCode, "update", map[string]any{"factor": "recoveryCode", "recoveryCodesLeft": left}))
 	return err
 }
 
@@ -363,7 +363,7 @@ func (s *MFAService) ResetMFA(ctx context.Context, orgID, userID string) (int64,
 			rev = tx.unchangedRevision()
 			return nil
 		}
-		rev, err = tx.record(ctx, u.change(orgID, "iam:ResetUserMFA", "delete",
+		rev, err = tx.record(ctx, u.change(orgID, castellan.ActionResetUserMFA, "delete",
 			map[string]any{"factorRemoved": removed.factor, "pendingRemoved": removed.pending, "recoveryCodesRemoved": removed.recoveryCodes}))
 		return err
 	})

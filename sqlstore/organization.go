@@ -83,7 +83,7 @@ func (s *OrganizationService) CreateOrganization(ctx context.Context, oc castell
 			return err
 		}
 		org.Revision, err = tx.record(ctx, change{
-			orgID: org.ID, action: "organizations:CreateOrganization",
+			orgID: org.ID, action: castellan.ActionCreateOrganization,
 			entityType: "organization", entityID: org.ID, entityName: org.Name, operation: "create",
 			summary: map[string]any{"name": org.Name, "description": org.Description},
 			also:    []changedEntity{{"node", org.ID, "create"}},
@@ -157,7 +157,7 @@ func (s *OrganizationService) UpdateOrganization(ctx context.Context, id string,
 			return fmt.Errorf("update organization: %w", err)
 		}
 		_, err = tx.record(ctx, change{
-			orgID: id, action: "organizations:UpdateOrganization",
+			orgID: id, action: castellan.ActionUpdateOrganization,
 			entityType: "organization", entityID: id, entityName: org.Name, operation: "update", summary: summary,
 		})
 		return err
@@ -195,7 +195,7 @@ func (s *OrganizationService) DeleteOrganization(ctx context.Context, id string)
 			return fmt.Errorf("delete organization: %w", err)
 		}
 		rev, err = tx.record(ctx, change{
-			orgID: id, action: "organizations:DeleteOrganization",
+			orgID: id, action: castellan.ActionDeleteOrganization,
 			entityType: "organization", entityID: id, entityName: org.Name, operation: "delete",
 			summary: map[string]any{"name": org.Name},
 			also:    []changedEntity{{"node", id, "delete"}},

@@ -105,7 +105,7 @@ func (s *ProjectService) CreateProject(ctx context.Context, orgID string, pc cas
 			return fmt.Errorf("insert project: %w", err)
 		}
 		_, err = tx.record(ctx, change{
-			orgID: orgID, action: "organizations:CreateProject",
+			orgID: orgID, action: castellan.ActionCreateProject,
 			entityType: "project", entityID: p.ID, entityName: p.Name, operation: "create",
 			summary: map[string]any{"name": p.Name, "description": p.Description, "parentId": p.ParentID},
 		})
@@ -150,7 +150,7 @@ func (s *ProjectService) UpdateProject(ctx context.Context, orgID, id string, up
 			return fmt.Errorf("update project: %w", err)
 		}
 		_, err = tx.record(ctx, change{
-			orgID: orgID, action: "organizations:UpdateProject",
+			orgID: orgID, action: castellan.ActionUpdateProject,
 			entityType: "project", entityID: id, entityName: p.Name, operation: "update", summary: summary,
 		})
 		return err
@@ -205,7 +205,7 @@ func (s *ProjectService) DeleteProject(ctx context.Context, orgID, id string) (i
 		}
 		also := append(serviceAccountDeletions(accounts), grantDeletions(grants)...)
 		rev, err = tx.record(ctx, change{
-			orgID: orgID, action: "organizations:DeleteProject",
+			orgID: orgID, action: castellan.ActionDeleteProject,
 			entityType: "project", entityID: id, entityName: p.Name, operation: "delete",
 			summary: summary,
 			also:    append(also, accessKeyDeletions(keys)...),

@@ -31,7 +31,7 @@ import (
 // delete row per session.
 type change struct {
 	orgID      string
-	action     string // service:Verb, as in the catalogue
+	action     castellan.Action
 	entityType string
 	entityID   string
 	entityName string
@@ -78,7 +78,7 @@ func (tx *Tx) record(ctx context.Context, c change) (int64, error) {
 			action, target_type, target_id, target_name, request_id, source_ip, summary)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		newID(), c.orgID, rev, tx.now, string(tx.actor.Type), tx.actor.ID, tx.actor.OrganizationID,
-		c.action, c.entityType, c.entityID, c.entityName, tx.info.RequestID, tx.info.SourceIP, string(summary))
+		string(c.action), c.entityType, c.entityID, c.entityName, tx.info.RequestID, tx.info.SourceIP, string(summary))
 	if err != nil {
 		return 0, fmt.Errorf("audit event: %w", err)
 	}

@@ -191,7 +191,7 @@ func (s *RoleService) CreateRole(ctx context.Context, orgID string, rc castellan
 			return fmt.Errorf("insert role: %w", err)
 		}
 		_, err = tx.record(ctx, change{
-			orgID: orgID, action: "iam:CreateRole",
+			orgID: orgID, action: castellan.ActionCreateRole,
 			entityType: "role", entityID: r.ID, entityName: r.Name, operation: "create",
 			summary: map[string]any{"name": r.Name, "description": r.Description, "kind": r.Kind, "actions": r.Actions},
 		})
@@ -247,7 +247,7 @@ func (s *RoleService) UpdateRole(ctx context.Context, orgID, id string, upd cast
 			return fmt.Errorf("update role: %w", err)
 		}
 		_, err = tx.record(ctx, change{
-			orgID: orgID, action: "iam:UpdateRole",
+			orgID: orgID, action: castellan.ActionUpdateRole,
 			entityType: "role", entityID: id, entityName: r.Name, operation: "update", summary: summary,
 		})
 		return err
@@ -291,7 +291,7 @@ func (s *RoleService) DeleteRole(ctx context.Context, orgID, id string, force bo
 			return fmt.Errorf("delete role: %w", err)
 		}
 		rev, err = tx.record(ctx, change{
-			orgID: orgID, action: "iam:DeleteRole",
+			orgID: orgID, action: castellan.ActionDeleteRole,
 			entityType: "role", entityID: id, entityName: r.Name, operation: "delete",
 			summary: map[string]any{"name": r.Name, "deletedGrants": grantSummaries(grants)},
 			also:    grantDeletions(grants),

@@ -106,7 +106,7 @@ func (s *ServiceAccountService) CreateServiceAccount(ctx context.Context, orgID,
 			return fmt.Errorf("insert service account: %w", err)
 		}
 		_, err = tx.record(ctx, change{
-			orgID: orgID, action: "iam:CreateServiceAccount",
+			orgID: orgID, action: castellan.ActionCreateServiceAccount,
 			entityType: "service_account", entityID: a.ID, entityName: a.Name, operation: "create",
 			summary: map[string]any{"name": a.Name, "description": a.Description, "projectId": a.ProjectID},
 		})
@@ -162,7 +162,7 @@ func (s *ServiceAccountService) UpdateServiceAccount(ctx context.Context, orgID,
 			return fmt.Errorf("update service account: %w", err)
 		}
 		_, err = tx.record(ctx, change{
-			orgID: orgID, action: "iam:UpdateServiceAccount",
+			orgID: orgID, action: castellan.ActionUpdateServiceAccount,
 			entityType: "service_account", entityID: id, entityName: a.Name, operation: "update", summary: summary,
 		})
 		return err
@@ -197,7 +197,7 @@ func (s *ServiceAccountService) DeleteServiceAccount(ctx context.Context, orgID,
 			return fmt.Errorf("delete service account: %w", err)
 		}
 		rev, err = tx.record(ctx, change{
-			orgID: orgID, action: "iam:DeleteServiceAccount",
+			orgID: orgID, action: castellan.ActionDeleteServiceAccount,
 			entityType: "service_account", entityID: id, entityName: a.Name, operation: "delete",
 			summary: map[string]any{"name": a.Name, "projectId": a.ProjectID, "deletedGrants": grantSummaries(grants), "deletedAccessKeyIds": nonNilSlice(keys)},
 			also:    append(grantDeletions(grants), accessKeyDeletions(keys)...),

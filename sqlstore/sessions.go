@@ -101,7 +101,7 @@ func (s *SessionService) CreateSession(ctx context.Context, orgID, userID string
 		}
 		ns.Session = sess
 		_, err = tx.record(ctx, change{
-			orgID: orgID, action: "iam:SignIn", entityType: "user", entityID: userID, entityName: login,
+			orgID: orgID, action: castellan.ActionSignIn, entityType: "user", entityID: userID, entityName: login,
 			summary: map[string]any{"outcome": "success", "sessionId": sess.ID, "state": state, "userAgent": sess.UserAgent},
 			also:    also,
 		})
@@ -238,7 +238,7 @@ func (s *SessionService) AdvanceSession(ctx context.Context, orgID, sessionID st
 			also = append(also, changedEntity{"user", sess.UserID, "update"})
 		}
 		_, err = tx.record(ctx, change{
-			orgID: orgID, action: "iam:SignIn", entityType: "user", entityID: sess.UserID,
+			orgID: orgID, action: castellan.ActionSignIn, entityType: "user", entityID: sess.UserID,
 			summary: map[string]any{"outcome": "step", "sessionId": sessionID, "state": diff{sess.State, state}},
 			also:    also,
 		})
@@ -279,7 +279,7 @@ func (s *SessionService) RevokeSession(ctx context.Context, orgID, userID, sessi
 			return sessionNotFound(sessionID)
 		}
 		rev, err = tx.record(ctx, change{
-			orgID: orgID, action: "iam:RevokeUserSession", entityType: "console_session", entityID: sessionID, operation: "delete",
+			orgID: orgID, action: castellan.ActionRevokeUserSession, entityType: "console_session", entityID: sessionID, operation: "delete",
 			summary: map[string]any{"userId": userID},
 		})
 		return err
@@ -300,7 +300,7 @@ func (s *SessionService) RevokeOtherSessions(ctx context.Context, orgID, userID,
 			return nil
 		}
 		rev, err = tx.record(ctx, change{
-			orgID: orgID, action: "iam:RevokeUserSession", entityType: "user", entityID: userID,
+			orgID: orgID, action: castellan.ActionRevokeUserSession, entityType: "user", entityID: userID,
 			summary: map[string]any{"revokedSessionIds": ended, "keptSessionId": keep},
 			also:    sessionDeletions(ended),
 		})
@@ -321,7 +321,7 @@ func (s *SessionService) SignOut(ctx context.Context, orgID, sessionID string) e
 			return fmt.Errorf("sign out: %w", err)
 		}
 		_, err = tx.record(ctx, change{
-			orgID: orgID, action: "iam:SignOut", entityType: "console_session", entityID: sessionID, operation: "delete",
+			orgID: orgID, action: castellan.ActionSignOut, entityType: "console_session", entityID: sessionID, operation: "delete",
 			summary: map[string]any{"userId": userID},
 		})
 		return err

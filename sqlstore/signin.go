@@ -290,7 +290,7 @@ func recordFailureTx(ctx context.Context, tx *Tx, orgID, userID, login, reason s
 		return false, fmt.Errorf("insert sign-in failure: %w", err)
 	}
 	_, err = tx.record(ctx, change{
-		orgID: orgID, action: "iam:SignIn", entityType: "user", entityID: userID, entityName: login,
+		orgID: orgID, action: castellan.ActionSignIn, entityType: "user", entityID: userID, entityName: login,
 		summary: map[string]any{"outcome": "failure", "reason": reason, "login": login},
 		also:    []changedEntity{{"sign_in_failure", id, "create"}},
 	})
@@ -320,7 +320,7 @@ func lockIfTooMany(ctx context.Context, tx *Tx, orgID, userID, login string, pol
 		return false, err
 	}
 	_, err = tx.record(ctx, change{
-		orgID: orgID, action: "iam:SignIn", entityType: "user", entityID: userID, entityName: login, operation: "update",
+		orgID: orgID, action: castellan.ActionSignIn, entityType: "user", entityID: userID, entityName: login, operation: "update",
 		summary: map[string]any{"outcome": "locked", "failures": n, "lockedUntil": until.Format(time.RFC3339), "endedSessionIds": nonNilSlice(ended)},
 		also:    sessionDeletions(ended),
 	})
@@ -423,7 +423,7 @@ func (s *SessionService) ChangePassword(ctx context.Context, orgID, userID, sess
 			also = append(also, changedEntity{"console_session", sessionID, "update"})
 		}
 		_, err = tx.record(ctx, change{
-			orgID: orgID, action: "iam:ChangePassword", entityType: "user", entityID: userID, entityName: login, operation: "update",
+			orgID: orgID, action: castellan.ActionChangePassword, entityType: "user", entityID: userID, entityName: login, operation: "update",
 			summary: summary, also: also,
 		})
 		return err

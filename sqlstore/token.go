@@ -81,7 +81,7 @@ func (s *TokenService) BootstrapOrganization(ctx context.Context, b castellan.Bo
 			return err
 		}
 		res.Revision, err = tx.record(ctx, change{
-			orgID: org.ID, action: "organizations:BootstrapOrganization",
+			orgID: org.ID, action: castellan.ActionBootstrapOrganization,
 			entityType: "organization", entityID: org.ID, entityName: org.Name, operation: "create",
 			summary: map[string]any{"name": org.Name, "ownerUserId": res.OwnerUserID, "ownerEmail": b.OwnerEmail,
 				"tokenId": tokenID, "ownerGrantId": ownerGrantID, "ownerPassword": passwordHash != "", "passwordLink": res.InvitationToken != ""},
@@ -146,7 +146,7 @@ func (s *TokenService) CreateUserToken(ctx context.Context, orgID, userID string
 			return fmt.Errorf("insert token: %w", err)
 		}
 		_, err = tx.record(ctx, change{
-			orgID: orgID, action: "iam:CreateUserToken",
+			orgID: orgID, action: castellan.ActionCreateUserToken,
 			entityType: "api_token", entityID: tokenID, operation: "create",
 			summary: map[string]any{"userId": userID, "email": email},
 		})
@@ -170,7 +170,7 @@ func (s *TokenService) CreateOperatorToken(ctx context.Context) (*castellan.Oper
 			return fmt.Errorf("insert token: %w", err)
 		}
 		t.Revision, err = tx.record(ctx, change{
-			action: "iam:CreateOperatorToken", entityType: "api_token", entityID: t.ID, operation: "create",
+			action: castellan.ActionCreateOperatorToken, entityType: "api_token", entityID: t.ID, operation: "create",
 		})
 		return err
 	})

@@ -68,7 +68,7 @@ func (s *UserService) UpdateUser(ctx context.Context, orgID, id string, upd cast
 			return err
 		}
 		_, err = tx.record(ctx, change{
-			orgID: orgID, action: "iam:UpdateUser",
+			orgID: orgID, action: castellan.ActionUpdateUser,
 			entityType: "user", entityID: id, entityName: u.LoginID, operation: "update", summary: summary, also: also,
 		})
 		return err
@@ -194,7 +194,7 @@ func (s *UserService) DeleteUser(ctx context.Context, orgID, id, confirm string)
 			}
 		}
 		rev, err = tx.record(ctx, change{
-			orgID: orgID, action: "iam:DeleteUser", entityType: "user", entityID: id, entityName: u.LoginID, operation: "delete",
+			orgID: orgID, action: castellan.ActionDeleteUser, entityType: "user", entityID: id, entityName: u.LoginID, operation: "delete",
 			summary: map[string]any{"loginId": u.LoginID, "email": u.Email, "name": u.Name, "status": u.Status,
 				"deletedGrants": grantSummaries(removed.grants), "groupIds": nonNilSlice(removed.groups),
 				"tokenCount": len(removed.tokens), "voidedInvitationIds": nonNilSlice(removed.invitations),

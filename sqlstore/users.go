@@ -230,7 +230,7 @@ func userCreated(u *castellan.User, mode castellan.RegistrationMode) change {
 		summary["mode"] = mode
 	}
 	return change{
-		orgID: u.OrganizationID, action: "iam:CreateUser",
+		orgID: u.OrganizationID, action: castellan.ActionCreateUser,
 		entityType: "user", entityID: u.ID, entityName: u.LoginID, operation: "create", summary: summary,
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/castellan-iam/castellan"
+	"github.com/castellan-iam/castellan/server"
 	"github.com/castellan-iam/castellan/sqlstore"
 )
 
@@ -85,9 +86,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	mailCtx, stopMail := context.WithCancel(ctx)
 	waitMail := mailer.start(mailCtx)
 	defer func() { stopMail(); waitMail() }()
-	srv := newHTTPServer(surfaces{services: services, logger: log, operatorTokens: operatorTokens, trustedProxies: trustedProxies,
-		devMailbox: mailer.devMailbox, signIn: policy, collectors: append(append(append(cacheMetrics, feedMetrics...), queries, buildInfo()), storeMetrics(db)...),
-		secureCookies: mailer.secureCookies}, httpTimeouts)
+	srv := newHTTPServer(server.Config{Services: services, Logger: log, Version: version(), OperatorTokens: operatorTokens, TrustedProxies: trustedProxies,
+		DevMailbox: mailer.devMailbox, SignIn: policy, Collectors: append(append(append(cacheMetrics, feedMetrics...), queries, buildInfo()), storeMetrics(db)...),
+		SecureCookies: mailer.secureCookies}, httpTimeouts)
 	log.Info("listening", "addr", "http://"+ln.Addr().String(), "database", db.Dialect(), "mail", mailer.transport, "version", version())
 	// The address on stdout is for whoever started the server (a script,
 	// a test); with JSON logs it is a JSON line too, for log shippers.
@@ -118,16 +119,16 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 }
 
 // newHTTPServer serves the surfaces of cfg with the given timeouts.
-func newHTTPServer(cfg surfaces, timeouts httpTimeouts) *http.Server {
-	cfg.bodyReadTimeout = timeouts.bodyRead
+func newHTTPServer(cfg server.Config, timeouts httpTimeouts) *http.Server {
+	cfg.BodyReadTimeout = timeouts.bodyRead
 	// No ReadTimeout: its deadline would stay on the connection while the
 	// handler runs and cancel the request (see web.Config.BodyReadTimeout).
 	return &http.Server{
-		Handler:           cfg.handler(),
+		Handler:           server.Handler(cfg),
 		ReadHeaderTimeout: timeouts.readHeader,
 		WriteTimeout:      timeouts.write,
 		IdleTimeout:       timeouts.idle,
-		ErrorLog:          slog.NewLogLogger(cfg.logger.Handler(), slog.LevelWarn),
+		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
 	}
 }
 

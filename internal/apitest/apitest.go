@@ -14,12 +14,9 @@ import (
 	"time"
 
 	"github.com/castellan-iam/castellan"
-	"github.com/castellan-iam/castellan/api"
 	"github.com/castellan-iam/castellan/authn"
-	"github.com/castellan-iam/castellan/authz"
 	"github.com/castellan-iam/castellan/changefeed"
-	"github.com/castellan-iam/castellan/console"
-	"github.com/castellan-iam/castellan/guard"
+	"github.com/castellan-iam/castellan/server"
 	"github.com/castellan-iam/castellan/sqlstore"
 	"github.com/castellan-iam/castellan/sqlstore/sqltest"
 	"github.com/castellan-iam/castellan/storetest"
@@ -39,27 +36,12 @@ type Options struct {
 	BodyReadTimeout time.Duration
 }
 
-// Handler serves services' surfaces: the plumbing, the API with an
-// authorizer over services, the console, the metrics and the front door.
+// Handler serves services' surfaces as castellan serve does
+// (server.Handler), with o's settings and no logs.
 func Handler(services castellan.Services, o Options) http.Handler {
-	now := o.Clock
-	if now == nil {
-		now = castellan.SystemClock
-	}
-	plumbing := web.New(web.Config{Tokens: services.Tokens, Sessions: services.Sessions, Logger: slog.New(slog.DiscardHandler),
-		TrustedProxies: o.TrustedProxies, BodyReadTimeout: o.BodyReadTimeout, Errors: api.WriteProblem,
-		Anonymous: func(path string) bool {
-			return api.Anonymous(path) || console.Anonymous(path) || path == "/metrics" || path == "/"
-		}})
-	mux := http.NewServeMux()
-	authorizer := &authz.Authorizer{Grants: services.Grants, Groups: services.Groups, Roles: services.Roles,
-		Projects: services.Projects, ServiceAccounts: services.ServiceAccounts, Catalog: services.Catalog, Now: now}
-	rest := api.New(mux, api.Config{Services: guard.New(services, authorizer), Decisions: guard.NewDecisions(authorizer), Authorizer: authorizer, Version: "test", DevMailbox: o.DevMailbox, Clock: now})
-	console.New(console.Config{Services: services, Web: plumbing, Clock: now, SignInPerSource: o.SignInPerSource,
-		SecureCookies: o.SecureCookies}).Register(mux)
-	mux.Handle("GET /metrics", plumbing.MetricsHandler())
-	mux.HandleFunc("GET /{$}", plumbing.FrontDoor(console.Path, "nothing here: the API is under /v1 (described at /v1/openapi.json), the console at /console"))
-	return plumbing.Handler(mux, rest.Idempotent)
+	return server.Handler(server.Config{Services: services, Logger: slog.New(slog.DiscardHandler), Version: "test",
+		TrustedProxies: o.TrustedProxies, BodyReadTimeout: o.BodyReadTimeout, DevMailbox: o.DevMailbox,
+		SignInPerSource: o.SignInPerSource, SecureCookies: o.SecureCookies, Clock: o.Clock})
 }
 
 // Env is a store with an operator token, two bootstrapped organizations

@@ -1,0 +1,183 @@
+package guard_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/castellan-iam/castellan"
+	"github.com/castellan-iam/castellan/sqlstore/sqltest"
+)
+
+// newSession starts a session of user in state, as the store would after
+// a sign-in.
+func (f *fixture) newSession(user string, state castellan.SessionState) *castellan.NewSession {
+	ns, err := f.raw.Sessions.CreateSession(system, f.org, user, state, "test", castellan.DefaultSignInPolicy)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return ns
+}
+
+func init() {
+	operatorOnly := []string{operator}
+	self := []string{noRole, operator}
+	sessionReaders := []string{owner, admin, reader, userAdmin, operator}
+	sessionManagers := []string{owner, admin, userAdmin, operator}
+	rowSets = append(rowSets, []row{
+		// Signing in, checking a cookie and the sign-in form's key
+		// authenticate by their own secret.
+		{op: "Sessions.VerifySignIn", public: true, call: func(ctx context.Context, f *fixture, s castellan.Services) error {
+			u := f.newSignInUser()
+			_, err := s.Sessions.VerifySignIn(ctx, castellan.SignIn{Organization: f.org, Login: u.LoginID, Password: testPassword, Policy: castellan.DefaultSignInPolicy})
+			return err
+		}},
+		{op: "Sessions.AuthenticateSession", public: true, call: func(ctx context.Context, f *fixture, s castellan.Services) error {
+			ns := f.newSession(f.newSignInUser().ID, castellan.SessionComplete)
+			_, _, err := s.Sessions.AuthenticateSession(ctx, ns.Token)
+			return err
+		}},
+		{op: "Sessions.SignInKey", public: true, call: func(ctx context.Context, f *fixture, s castellan.Services) error {
+			_, err := s.Sessions.SignInKey(ctx)
+			return err
+		}},
+		// A user starts its own session once its password is verified.
+		{op: "Sessions.CreateSession", allowed: self, call: func(ctx context.Context, f *fixture, s castellan.Services) error {
+			_, err := s.Sessions.CreateSession(ctx, f.org, f.selfTarget(ctx), castellan.SessionComplete, "test", castellan.DefaultSignInPolicy)
+			return err
+		}},
+		{op: "Sessions.RecordMFAFailure", allowed: self, call: func(ctx context.Context, f *fixture, s castellan.Services) error {
+			_, err := s.Sessions.RecordMFAFailure(ctx, f.org, f.selfTarget(ctx), castellan.DefaultSignInPolicy)
+			return err
+		}},
+		{op: "Sessions.RevokeOtherSessions", allowed: self, call: func(ctx context.Context, f *fixture, s castellan.Services) error {
+			_, err := s.Sessions.RevokeOtherSessions(ctx, f.org, f.selfTarget(ctx), "")
+			return err
+		}},
+		// Only the session's own user, from that session, advances it,
+		// ends it or changes its password in it: the matrix's principals
+		// come from tokens, not sessions (see TestOwnSession).
+		{op: "Sessions.AdvanceSession", allowed: operatorOnly, call: func(ctx context.Context, f *fixture, s castellan.Services) error {
+			ns := f.newSession(f.newSignInUser().ID, castellan.SessionMFAPending)
+			return s.Sessions.AdvanceSession(ctx, f.org, ns.Session.ID, castellan.SessionComplete)
+		}},
+		{op: "Sessions.SignOut", allowed: operatorOnly, call: func(ctx context.Context, f *fixture, s castellan.Services) error {
+			ns := f.newSession(f.newSignInUser().ID, castellan.SessionComplete)
+			return s.Sessions.SignOut(ctx, f.org, ns.Session.ID)
+		}},
+		{op: "Sessions.ChangePassword", allowed: operatorOnly, call: func(ctx context.Context, f *fixture, s castellan.Services) error {
+			u := f.newSignInUser()
+			ns := f.newSession(u.ID, castellan.SessionComplete)
+			return s.Sessions.ChangePassword(ctx, f.org, u.ID, ns.Session.ID, testPassword, "Other-Horse-8-battery", true, castellan.DefaultSignInPolicy)
+		}},
+		{op: "Sessions.FindSessions", allowed: sessionReaders, call: func(ctx context.Context, f *fixture, s castellan.Services) error {
+			_, err := s.Sessions.FindSessions(ctx, f.org, f.newUser())
+			return err
+		}},
+		{op: "Sessions.FindSessions", variant: "own", allowed: append([]string{noRole}, sessionReaders...), call: func(ctx context.Context, f *fixture, s castellan.Services) error {
+			_, err := s.Sessions.FindSessions(ctx, f.org, f.ids[noRole])
+			return err
+		}},
+		{op: "Sessions.RevokeSession", allowed: sessionManagers, call: func(ctx context.Context, f *fixture, s castellan.Services) error {
+			u := f.newSignInUser()
+			_, err := s.Sessions.RevokeSession(ctx, f.org, u.ID, f.newSession(u.ID, castellan.SessionComplete).Session.ID)
+			return err
+		}},
+		{op: "Sessions.RevokeSession", variant: "own", allowed: append([]string{noRole}, sessionManagers...), call: func(ctx context.Context, f *fixture, s castellan.Services) error {
+			_, err := s.Sessions.RevokeSession(ctx, f.org, f.ids[noRole], f.newSession(f.ids[noRole], castellan.SessionComplete).Session.ID)
+			return err
+		}},
+		{op: "Sessions.DeleteExpiredSessions", allowed: operatorOnly, call: func(ctx context.Context, f *fixture, s castellan.Services) error {
+			_, err := s.Sessions.DeleteExpiredSessions(ctx)
+			return err
+		}},
+	})
+}
+
+// TestOwnSession: the user of a session advances it, changes its
+// password and ends it from that session; another session of the same
+// user, a token of the user and another user may not. A password change
+// without the current password is for a session at the forced change
+// only.
+func TestOwnSession(t *testing.T) {
+	for _, b := range sqltest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			t.Parallel()
+			f, s, principals := newFixture(t, b.URL(t))
+			u := f.newSignInUser()
+			in := func(session string) context.Context {
+				return castellan.WithPrincipal(system, castellan.Principal{Type: castellan.PrincipalUser, ID: u.ID, OrganizationID: f.org, SessionID: session})
+			}
+			pending := f.newSession(u.ID, castellan.SessionMFAPending).Session.ID
+			complete := f.newSession(u.ID, castellan.SessionComplete).Session.ID
+			token := in("")
+			asOwner := castellan.WithPrincipal(system, principals[owner])
+			for _, ctx := range []context.Context{in(complete), token, asOwner} {
+				if err := s.Sessions.AdvanceSession(ctx, f.org, pending, castellan.SessionComplete); castellan.ErrorKind(err) != castellan.EFORBIDDEN {
+					t.Errorf("advance from elsewhere: got %v, want forbidden", err)
+				}
+			}
+			if err := s.Sessions.ChangePassword(in(complete), f.org, u.ID, complete, "", "Other-Horse-8-battery", false, castellan.DefaultSignInPolicy); castellan.ErrorKind(err) != castellan.EFORBIDDEN {
+				t.Errorf("change without the current password from a complete session: got %v, want forbidden", err)
+			}
+			for _, ctx := range []context.Context{in(pending), token, asOwner} {
+				if err := s.Sessions.SignOut(ctx, f.org, complete); castellan.ErrorKind(err) != castellan.EFORBIDDEN {
+					t.Errorf("sign-out from elsewhere: got %v, want forbidden", err)
+				}
+			}
+			if err := s.Sessions.SignOut(in(complete), f.org, complete); err != nil {
+				t.Fatalf("sign out: %v", err)
+			}
+			if err := s.Sessions.AdvanceSession(in(pending), f.org, pending, castellan.SessionPasswordChange); err != nil {
+				t.Fatalf("advance own session: %v", err)
+			}
+			if err := s.Sessions.ChangePassword(in(pending), f.org, u.ID, pending, "", "Other-Horse-8-battery", false, castellan.DefaultSignInPolicy); err != nil {
+				t.Fatalf("forced change: %v", err)
+			}
+		})
+	}
+}
+
+// TestRevokeSessionHierarchy: revoking another user's session needs every
+// role that user holds; the session lives on.
+func TestRevokeSessionHierarchy(t *testing.T) {
+	for _, b := range sqltest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			t.Parallel()
+			f, s, principals := newFixture(t, b.URL(t))
+			target := f.newSignInUser().ID
+			f.grant("organization.admin", "organization/"+f.org, castellan.Subject{Type: castellan.SubjectUser, ID: target})
+			ns := f.newSession(target, castellan.SessionComplete)
+			_, err := s.Sessions.RevokeSession(castellan.WithPrincipal(system, principals[userAdmin]), f.org, target, ns.Session.ID)
+			wantHierarchyRefusal(t, "revoke", err, "path.user")
+			if _, _, err := f.raw.Sessions.AuthenticateSession(system, ns.Token); err != nil {
+				t.Fatalf("the session ended: %v", err)
+			}
+		})
+	}
+}
+
+// TestOwnOrganizationInConsole: a user signed in to the console reads its
+// own organization without any role (the console shows its name); the
+// same user's token, and its session for another organization, may not.
+func TestOwnOrganizationInConsole(t *testing.T) {
+	for _, b := range sqltest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			t.Parallel()
+			f, s, principals := newFixture(t, b.URL(t))
+			user := principals[noRole]
+			token := castellan.WithPrincipal(system, user)
+			user.SessionID = f.newSession(user.ID, castellan.SessionComplete).Session.ID
+			session := castellan.WithPrincipal(system, user)
+			if org, err := s.Organizations.FindOrganizationByID(session, f.org); err != nil || org.ID != f.org {
+				t.Fatalf("from the console: got %v, %v", org, err)
+			}
+			if _, err := s.Organizations.FindOrganizationByID(token, f.org); castellan.ErrorKind(err) != castellan.EFORBIDDEN {
+				t.Errorf("with a token: got %v, want forbidden", err)
+			}
+			other := principals[otherOwner].OrganizationID
+			if _, err := s.Organizations.FindOrganizationByID(session, other); castellan.ErrorCode(err) != castellan.CodeOrgNotFound {
+				t.Errorf("another organization: got %v, want %s", err, castellan.CodeOrgNotFound)
+			}
+		})
+	}
+}
