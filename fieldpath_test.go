@@ -18,7 +18,7 @@ import (
 var httpFieldPath = regexp.MustCompile(`(^|[^A-Za-z0-9_])(body|query|path|header)\.[A-Za-z_\[]`)
 
 // TestNoHTTPFieldPaths fails when a string literal of a non-test file of
-// the root package or of sqlstore names an HTTP location.
+// the root package, of sqlstore or of the guard names an HTTP location.
 func TestNoHTTPFieldPaths(t *testing.T) {
 	var files []string
 	top, err := filepath.Glob("*.go")
@@ -26,14 +26,16 @@ func TestNoHTTPFieldPaths(t *testing.T) {
 		t.Fatal(err)
 	}
 	files = append(files, top...)
-	err = filepath.WalkDir("sqlstore", func(path string, d fs.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && strings.HasSuffix(path, ".go") {
-			files = append(files, path)
+	for _, dir := range []string{"sqlstore", "guard"} {
+		err = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+			if err == nil && !d.IsDir() && strings.HasSuffix(path, ".go") {
+				files = append(files, path)
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
 		}
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
 	checked := 0
 	for _, name := range files {

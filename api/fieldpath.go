@@ -27,6 +27,7 @@ var domainOfPathParam = map[string]string{
 // pageToken).
 var domainOfQueryParam = map[string]string{
 	"group": "groupId",
+	"org":   "organizationId",
 }
 
 // bodyOverQuery lists, per operation, the domain fields that the body

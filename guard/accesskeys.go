@@ -43,7 +43,7 @@ func (s *accessKeys) allowUserKeyCreate(ctx context.Context, orgID string, c cas
 	if _, err := inOrg(ctx, orgID, userID); err != nil {
 		return err
 	}
-	if err := castellan.CheckID("body.projectId", c.ProjectID); err != nil {
+	if err := castellan.CheckID("projectId", c.ProjectID); err != nil {
 		return err
 	}
 	if isSelf(ctx, orgID, userID) {
@@ -67,7 +67,7 @@ func (s *accessKeys) allowAccountKeyCreate(ctx context.Context, orgID string, c 
 	if err := s.g.allowAccount(ctx, orgID, c.ProjectID, c.Owner.ID, castellan.ActionCreateAccessKey); err != nil {
 		return err
 	}
-	return s.g.holdsRolesOf(ctx, orgID, c.Owner, "path.serviceAccount")
+	return s.g.holdsRolesOf(ctx, orgID, c.Owner, "serviceAccountId")
 }
 
 // holdsSomeGrantIn checks that the user holds a grant (its own or through
@@ -102,7 +102,7 @@ func noGrantInProject(userID, projectID string) error {
 	return &castellan.Error{
 		Kind: castellan.EPRECONDITION, Code: castellan.CodeAccessKeyNoGrantInProject,
 		Message: "user " + userID + " holds no grant on project " + projectID + ": grant it a role there first",
-		Fields:  []castellan.FieldError{{Field: "body.projectId", Rule: "granted", Message: "the user holds no grant on this project"}},
+		Fields:  []castellan.FieldError{{Field: "projectId", Rule: "granted", Message: "the user holds no grant on this project"}},
 	}
 }
 
@@ -179,7 +179,7 @@ func (s *accessKeys) allowKey(ctx context.Context, orgID, id string, action cast
 		return nil, err
 	}
 	if change {
-		return k, s.g.holdsRolesOf(ctx, orgID, k.Owner, "path.serviceAccount")
+		return k, s.g.holdsRolesOf(ctx, orgID, k.Owner, "serviceAccountId")
 	}
 	return k, nil
 }

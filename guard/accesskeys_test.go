@@ -174,11 +174,11 @@ func TestAccessKeyHierarchy(t *testing.T) {
 				k := f.newKey(userOf(target))
 				name, disabled := "renamed", castellan.AccessKeyDisabled
 				_, err := s.AccessKeys.CreateAccessKey(ctx, f.org, castellan.AccessKeyCreate{Owner: userOf(target), ProjectID: f.project, Name: "planted"})
-				wantHierarchyRefusal(t, c.caller+" creates", err, "path.user")
+				wantHierarchyRefusal(t, c.caller+" creates", err, "userId")
 				_, err = s.AccessKeys.UpdateAccessKey(ctx, f.org, k.ID, castellan.AccessKeyUpdate{Name: &name, Status: &disabled})
-				wantHierarchyRefusal(t, c.caller+" updates", err, "path.user")
+				wantHierarchyRefusal(t, c.caller+" updates", err, "userId")
 				_, err = s.AccessKeys.DeleteAccessKey(ctx, f.org, k.ID)
-				wantHierarchyRefusal(t, c.caller+" deletes", err, "path.user")
+				wantHierarchyRefusal(t, c.caller+" deletes", err, "userId")
 				keys, _, err := f.raw.AccessKeys.FindAccessKeys(system, f.org, castellan.AccessKeyFilter{Owner: &castellan.Subject{Type: castellan.SubjectUser, ID: target}})
 				if err != nil || len(keys) != 1 || keys[0].Status != castellan.AccessKeyEnabled || keys[0].Name != k.Name {
 					t.Fatalf("got %+v, %v; want the one key unchanged", keys, err)

@@ -42,7 +42,7 @@ func (s *decisions) AuthorizeBatch(ctx context.Context, reqs []castellan.AuthzRe
 	callerMay := map[string]bool{}
 	out := make([]castellan.Decision, 0, len(reqs))
 	for i, req := range reqs {
-		if err := s.allow(ctx, req, "body.checks["+strconv.Itoa(i)+"]", callerMay); err != nil {
+		if err := s.allow(ctx, req, "checks["+strconv.Itoa(i)+"]", callerMay); err != nil {
 			return nil, err
 		}
 		d, err := s.authz.Authorize(ctx, req)

@@ -52,11 +52,11 @@ func TestDecisionRefusals(t *testing.T) {
 		field string
 	}{
 		{"without a principal", system, []castellan.AuthzRequest{f.check()}, castellan.CodeUnauthenticated, ""},
-		{"about an operator", as(owner), []castellan.AuthzRequest{asOperator}, castellan.CodeInvalidField, "body.checks[0].principal.type"},
+		{"about an operator", as(owner), []castellan.AuthzRequest{asOperator}, castellan.CodeInvalidField, "checks[0].principal.type"},
 		{"by a reader", as(reader), []castellan.AuthzRequest{f.check()}, castellan.CodePermissionDenied, ""},
 		{"about another organization", as(otherOwner), []castellan.AuthzRequest{f.check()}, castellan.CodePermissionDenied, ""},
 		{"with a bad resource second", as(authorizer), []castellan.AuthzRequest{f.check(), {Principal: f.check().Principal, Action: "s3e:GetObject", Resource: "bucket"}},
-			castellan.CodeInvalidScope, "body.checks[1].resource"},
+			castellan.CodeInvalidScope, "checks[1].resource"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := f.decisions.AuthorizeBatch(tc.ctx, tc.reqs)

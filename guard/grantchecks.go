@@ -11,7 +11,7 @@ import (
 // allowAt is allow on a scope string of the organization: a project of
 // another organization is "not found". field names the scope in errors.
 func (g *guard) allowAt(ctx context.Context, orgID string, action castellan.Action, field, scope string) error {
-	if err := castellan.CheckID("path.org", orgID); err != nil {
+	if err := castellan.CheckID("organizationId", orgID); err != nil {
 		return err
 	}
 	parsed, err := castellan.ParseScope(field, scope)

@@ -25,7 +25,7 @@ func (s *grants) FindGrants(ctx context.Context, orgID string, filter castellan.
 	if filter.Scope != nil {
 		scope = *filter.Scope
 	}
-	if err := s.g.allowAt(ctx, orgID, castellan.ActionListGrants, "query.scope", scope); err != nil {
+	if err := s.g.allowAt(ctx, orgID, castellan.ActionListGrants, "scope", scope); err != nil {
 		return nil, "", err
 	}
 	if filter.Subject != nil {
@@ -49,7 +49,7 @@ func (s *grants) FindGrantsByID(ctx context.Context, orgID string, ids []string)
 	if _, err := member(ctx, orgID); err != nil {
 		return nil, err
 	}
-	if err := checkIDs("body.grantIds", ids); err != nil {
+	if err := checkIDs("grantIds", ids); err != nil {
 		return nil, err
 	}
 	found, err := s.next.FindGrantsByID(ctx, orgID, ids)
@@ -65,7 +65,7 @@ func (s *grants) FindGrantsByID(ctx context.Context, orgID string, ids []string)
 }
 
 func (s *grants) CreateGrants(ctx context.Context, orgID string, creates []castellan.GrantCreate) ([]*castellan.Grant, int64, error) {
-	if err := s.g.allowGrantChanges(ctx, orgID, creates, indexed("body.grants[%d].roleId")); err != nil {
+	if err := s.g.allowGrantChanges(ctx, orgID, creates, indexed("grants[%d].roleId")); err != nil {
 		return nil, 0, err
 	}
 	return s.next.CreateGrants(ctx, orgID, creates)
@@ -77,7 +77,7 @@ func (s *grants) DeleteGrants(ctx context.Context, orgID string, ids []string) (
 	if _, err := member(ctx, orgID); err != nil {
 		return 0, err
 	}
-	if err := checkIDs("body.grantIds", ids); err != nil {
+	if err := checkIDs("grantIds", ids); err != nil {
 		return 0, err
 	}
 	found, err := s.g.raw.Grants.FindGrantsByID(ctx, orgID, ids)
@@ -88,7 +88,7 @@ func (s *grants) DeleteGrants(ctx context.Context, orgID string, ids []string) (
 	for i, grant := range found {
 		changes[i] = castellan.GrantCreate{RoleID: grant.RoleID, Scope: grant.Scope, Subject: grant.Subject}
 	}
-	if err := s.g.allowGrantChanges(ctx, orgID, changes, indexed("body.grantIds[%d]")); err != nil {
+	if err := s.g.allowGrantChanges(ctx, orgID, changes, indexed("grantIds[%d]")); err != nil {
 		return 0, err
 	}
 	return s.next.DeleteGrants(ctx, orgID, ids)

@@ -22,7 +22,7 @@ func (s *groups) allowGroup(ctx context.Context, orgID, id string, action castel
 	if err := s.g.allowOrg(ctx, orgID, action); err != nil {
 		return err
 	}
-	return castellan.CheckID("path.group", id)
+	return castellan.CheckID("groupId", id)
 }
 
 // allowGroupChange is allowGroup for changes that give or take away the
@@ -31,7 +31,7 @@ func (s *groups) allowGroupChange(ctx context.Context, orgID, id string, action 
 	if err := s.allowGroup(ctx, orgID, id, action); err != nil {
 		return err
 	}
-	return s.g.holdsRolesOf(ctx, orgID, castellan.Subject{Type: castellan.SubjectGroup, ID: id}, "path.group")
+	return s.g.holdsRolesOf(ctx, orgID, castellan.Subject{Type: castellan.SubjectGroup, ID: id}, "groupId")
 }
 
 func (s *groups) FindGroupByID(ctx context.Context, orgID, id string) (*castellan.Group, error) {
@@ -90,7 +90,7 @@ func (s *groups) allowMembersChange(ctx context.Context, orgID, groupID string, 
 	if err := s.allowGroupChange(ctx, orgID, groupID, action); err != nil {
 		return err
 	}
-	return checkIDs("body.userIds", userIDs)
+	return checkIDs("userIds", userIDs)
 }
 
 func (s *groups) FindGroupMembers(ctx context.Context, orgID, groupID string, filter castellan.GroupFilter) ([]*castellan.GroupMember, string, error) {
@@ -105,7 +105,7 @@ func (s *groups) FindUserGroups(ctx context.Context, orgID, userID string) ([]*c
 	if err := s.g.allowOrg(ctx, orgID, castellan.ActionListUserGroups); err != nil {
 		return nil, err
 	}
-	if err := castellan.CheckID("path.user", userID); err != nil {
+	if err := castellan.CheckID("userId", userID); err != nil {
 		return nil, err
 	}
 	if _, err := s.g.raw.Users.FindUserByID(ctx, orgID, userID, false); err != nil {

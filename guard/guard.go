@@ -72,7 +72,7 @@ func requireOperator(ctx context.Context) error {
 // member checks orgID and that the caller is the operator or belongs to
 // the organization; a caller of another organization learns nothing of it.
 func member(ctx context.Context, orgID string) (castellan.Principal, error) {
-	if err := castellan.CheckID("path.org", orgID); err != nil {
+	if err := castellan.CheckID("organizationId", orgID); err != nil {
 		return castellan.Principal{}, err
 	}
 	p, err := caller(ctx)
@@ -119,7 +119,7 @@ func (g *guard) allowOrg(ctx context.Context, orgID string, action castellan.Act
 // allowProject is allow on a project of the organization; a project of
 // another organization is "not found".
 func (g *guard) allowProject(ctx context.Context, orgID, projectID string, action castellan.Action) error {
-	if err := castellan.CheckID("path.project", projectID); err != nil {
+	if err := castellan.CheckID("projectId", projectID); err != nil {
 		return err
 	}
 	return g.allow(ctx, orgID, action, castellan.ProjectScope(projectID), projectNotFound(projectID))

@@ -33,45 +33,45 @@ func TestHierarchyPrinciple(t *testing.T) {
 				// the store as it was, and the change's error.
 				change func(ctx context.Context) (func() bool, error)
 			}{
-				{"grant a role", admin, "body.grants[0].roleId", func(ctx context.Context) (func() bool, error) {
+				{"grant a role", admin, "grants[0].roleId", func(ctx context.Context) (func() bool, error) {
 					user := userSubject(f.newUser())
 					_, _, err := s.Grants.CreateGrants(ctx, f.org, []castellan.GrantCreate{{RoleID: ownerRole, Scope: onOrg, Subject: user}})
 					return func() bool { return len(f.grantsOf(user, onOrg)) == 0 }, err
 				}},
-				{"revoke a grant", admin, "body.grantIds[0]", func(ctx context.Context) (func() bool, error) {
+				{"revoke a grant", admin, "grantIds[0]", func(ctx context.Context) (func() bool, error) {
 					user := userSubject(f.newUser())
 					g := f.grant(ownerRole, onOrg, user)
 					_, err := s.Grants.DeleteGrants(ctx, f.org, []string{g.ID})
 					return func() bool { return len(f.grantsOf(user, onOrg)) == 1 }, err
 				}},
-				{"set roles, adding one", projectAdmin, "body.roleIds[0]", func(ctx context.Context) (func() bool, error) {
+				{"set roles, adding one", projectAdmin, "roleIds[0]", func(ctx context.Context) (func() bool, error) {
 					user := userSubject(f.newUser())
 					_, _, err := s.Grants.SetRoles(ctx, f.org, user, onProject, []string{deleter.ID})
 					return func() bool { return len(f.grantsOf(user, onProject)) == 0 }, err
 				}},
-				{"set roles, revoking one held", projectAdmin, "path.subject", func(ctx context.Context) (func() bool, error) {
+				{"set roles, revoking one held", projectAdmin, "subjectId", func(ctx context.Context) (func() bool, error) {
 					user := userSubject(f.newUser())
 					f.grant(deleter.ID, onProject, user)
 					_, _, err := s.Grants.SetRoles(ctx, f.org, user, onProject, []string{"project.reader"})
 					return func() bool { g := f.grantsOf(user, onProject); return len(g) == 1 && g[0].RoleID == deleter.ID }, err
 				}},
-				{"remove all roles", projectAdmin, "path.subject", func(ctx context.Context) (func() bool, error) {
+				{"remove all roles", projectAdmin, "subjectId", func(ctx context.Context) (func() bool, error) {
 					group := castellan.Subject{Type: castellan.SubjectGroup, ID: f.newGroup()}
 					f.grant(deleter.ID, onProject, group)
 					_, err := s.Grants.RemoveRoles(ctx, f.org, group, onProject, nil, true)
 					return func() bool { return len(f.grantsOf(group, onProject)) == 1 }, err
 				}},
-				{"define a role", admin, "body.actions", func(ctx context.Context) (func() bool, error) {
+				{"define a role", admin, "actions", func(ctx context.Context) (func() bool, error) {
 					name := f.unique("r")
 					_, err := s.Roles.CreateRole(ctx, f.org, castellan.RoleCreate{Name: name, Kind: castellan.RoleOrganization, Actions: []string{"organizations:UpdateOrganization"}})
 					return func() bool { return f.roleNamed(name) == nil }, err
 				}},
-				{"widen a role", admin, "body.actions", func(ctx context.Context) (func() bool, error) {
+				{"widen a role", admin, "actions", func(ctx context.Context) (func() bool, error) {
 					role := f.newRole()
 					_, err := s.Roles.UpdateRole(ctx, f.org, role, castellan.RoleUpdate{Actions: []string{"s3e:Get*", "organizations:UpdateOrganization"}})
 					return func() bool { r, _ := f.raw.Roles.FindRoleByID(system, f.org, role); return len(r.Actions) == 1 }, err
 				}},
-				{"force the deletion of a role", admin, "query.force", func(ctx context.Context) (func() bool, error) {
+				{"force the deletion of a role", admin, "force", func(ctx context.Context) (func() bool, error) {
 					updater, err := f.raw.Roles.CreateRole(system, f.org, castellan.RoleCreate{Name: f.unique("updater"), Kind: castellan.RoleOrganization, Actions: []string{"organizations:UpdateOrganization"}})
 					if err != nil {
 						t.Fatal(err)
@@ -79,17 +79,17 @@ func TestHierarchyPrinciple(t *testing.T) {
 					_, err = s.Roles.DeleteRole(ctx, f.org, updater.ID, true)
 					return func() bool { _, err := f.raw.Roles.FindRoleByID(system, f.org, updater.ID); return err == nil }, err
 				}},
-				{"delete a group", admin, "path.group", func(ctx context.Context) (func() bool, error) {
+				{"delete a group", admin, "groupId", func(ctx context.Context) (func() bool, error) {
 					group := f.ownerGroup()
 					_, err := s.Groups.DeleteGroup(ctx, f.org, group)
 					return func() bool { _, err := f.raw.Groups.FindGroupByID(system, f.org, group); return err == nil }, err
 				}},
-				{"add a member to a group", admin, "path.group", func(ctx context.Context) (func() bool, error) {
+				{"add a member to a group", admin, "groupId", func(ctx context.Context) (func() bool, error) {
 					group := f.ownerGroup()
 					_, err := s.Groups.AddGroupMembers(ctx, f.org, group, []string{f.newUser()})
 					return func() bool { return f.memberCount(group) == 0 }, err
 				}},
-				{"remove a member from a group", admin, "path.group", func(ctx context.Context) (func() bool, error) {
+				{"remove a member from a group", admin, "groupId", func(ctx context.Context) (func() bool, error) {
 					group, user := f.ownerGroup(), f.newUser()
 					if _, err := f.raw.Groups.AddGroupMembers(system, f.org, group, []string{user}); err != nil {
 						t.Fatal(err)

@@ -71,7 +71,7 @@ func (s *organizations) UpdateOrganization(ctx context.Context, id string, updat
 }
 
 func (s *organizations) DeleteOrganization(ctx context.Context, id string) (int64, error) {
-	if err := castellan.CheckID("path.org", id); err != nil {
+	if err := castellan.CheckID("organizationId", id); err != nil {
 		return 0, err
 	}
 	if err := requireOperator(ctx); err != nil {

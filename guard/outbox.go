@@ -44,7 +44,7 @@ func (s *outbox) FindMail(ctx context.Context, filter castellan.MailFilter) ([]*
 		return nil, "", err
 	}
 	if filter.OrganizationID != nil {
-		if err := castellan.CheckID("query.org", *filter.OrganizationID); err != nil {
+		if err := castellan.CheckID("organizationId", *filter.OrganizationID); err != nil {
 			return nil, "", err
 		}
 	}

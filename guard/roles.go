@@ -28,14 +28,14 @@ func checkRoleID(id string) error {
 	if roleIDPattern.MatchString(id) {
 		return nil
 	}
-	return &castellan.Error{Kind: castellan.EINVALID, Code: castellan.CodeInvalidID, Message: "path.role is not a role ID",
-		Fields: []castellan.FieldError{{Field: "path.role", Rule: "format", Message: "must be a built-in role ID or a UUID"}}}
+	return &castellan.Error{Kind: castellan.EINVALID, Code: castellan.CodeInvalidID, Message: "roleId is not a role ID",
+		Fields: []castellan.FieldError{{Field: "roleId", Rule: "format", Message: "must be a built-in role ID or a UUID"}}}
 }
 
 // allowRead is allow on the read scope of ctx, or the organization.
 func (s *roles) allowRead(ctx context.Context, orgID string, action castellan.Action) error {
 	if scope := castellan.ReadScopeFrom(ctx); scope != "" {
-		return s.g.allowAt(ctx, orgID, action, "query.scope", scope)
+		return s.g.allowAt(ctx, orgID, action, "scope", scope)
 	}
 	return s.g.allowOrg(ctx, orgID, action)
 }
@@ -71,7 +71,7 @@ func (s *roles) CreateRole(ctx context.Context, orgID string, create castellan.R
 	if err := s.g.allowOrg(ctx, orgID, castellan.ActionCreateRole); err != nil {
 		return nil, err
 	}
-	if err := s.g.holds(ctx, castellan.OrganizationScope(orgID).String(), "the role", create.Actions, "body.actions"); err != nil {
+	if err := s.g.holds(ctx, castellan.OrganizationScope(orgID).String(), "the role", create.Actions, "actions"); err != nil {
 		return nil, err
 	}
 	return s.next.CreateRole(ctx, orgID, create)
@@ -84,7 +84,7 @@ func (s *roles) UpdateRole(ctx context.Context, orgID, id string, update castell
 		return nil, err
 	}
 	if update.Actions != nil {
-		if err := s.holdsRole(ctx, orgID, id, update.Actions, "body.actions"); err != nil {
+		if err := s.holdsRole(ctx, orgID, id, update.Actions, "actions"); err != nil {
 			return nil, err
 		}
 	}
@@ -98,7 +98,7 @@ func (s *roles) DeleteRole(ctx context.Context, orgID, id string, force bool) (i
 		return 0, err
 	}
 	if force {
-		if err := s.holdsRole(ctx, orgID, id, nil, "query.force"); err != nil {
+		if err := s.holdsRole(ctx, orgID, id, nil, "force"); err != nil {
 			return 0, err
 		}
 	}

@@ -23,7 +23,7 @@ func inOrg(ctx context.Context, orgID, userID string) (castellan.Principal, erro
 	if err != nil {
 		return p, err
 	}
-	return p, castellan.CheckID("path.user", userID)
+	return p, castellan.CheckID("userId", userID)
 }
 
 // selfOrOperator lets the operator and the user itself do action on the
@@ -69,12 +69,12 @@ func (g *guard) allowUser(ctx context.Context, orgID, userID string, action cast
 	if err := g.allowOrg(ctx, orgID, action); err != nil {
 		return err
 	}
-	return castellan.CheckID("path.user", userID)
+	return castellan.CheckID("userId", userID)
 }
 
 // holdsUserRoles applies the hierarchy principle to a change that takes
 // away, or hands to someone else, every role a user holds, directly or
 // through its groups (FindGrants by a user lists both).
 func (g *guard) holdsUserRoles(ctx context.Context, orgID, userID string) error {
-	return g.holdsRolesOf(ctx, orgID, castellan.Subject{Type: castellan.SubjectUser, ID: userID}, "path.user")
+	return g.holdsRolesOf(ctx, orgID, castellan.Subject{Type: castellan.SubjectUser, ID: userID}, "userId")
 }

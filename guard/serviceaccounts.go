@@ -23,7 +23,7 @@ func (s *serviceAccounts) FindServiceAccountByID(ctx context.Context, orgID, id 
 	if _, err := member(ctx, orgID); err != nil {
 		return nil, err
 	}
-	if err := castellan.CheckID("path.serviceAccount", id); err != nil {
+	if err := castellan.CheckID("serviceAccountId", id); err != nil {
 		return nil, err
 	}
 	a, err := s.g.raw.ServiceAccounts.FindServiceAccountByID(ctx, orgID, id)
@@ -65,7 +65,7 @@ func (s *serviceAccounts) DeleteServiceAccount(ctx context.Context, orgID, proje
 	if err := s.g.allowAccount(ctx, orgID, projectID, id, castellan.ActionDeleteServiceAccount); err != nil {
 		return 0, err
 	}
-	if err := s.g.holdsRolesOf(ctx, orgID, accountSubject(id), "path.serviceAccount"); err != nil {
+	if err := s.g.holdsRolesOf(ctx, orgID, accountSubject(id), "serviceAccountId"); err != nil {
 		return 0, err
 	}
 	return s.next.DeleteServiceAccount(ctx, orgID, projectID, id)
@@ -76,7 +76,7 @@ func (g *guard) allowAccount(ctx context.Context, orgID, projectID, id string, a
 	if err := g.allowProject(ctx, orgID, projectID, action); err != nil {
 		return err
 	}
-	return castellan.CheckID("path.serviceAccount", id)
+	return castellan.CheckID("serviceAccountId", id)
 }
 
 func accountSubject(id string) castellan.Subject {

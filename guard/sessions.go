@@ -116,7 +116,7 @@ func (s *sessions) RevokeSession(ctx context.Context, orgID, userID, sessionID s
 	if _, err := inOrg(ctx, orgID, userID); err != nil {
 		return 0, err
 	}
-	if err := castellan.CheckID("path.session", sessionID); err != nil {
+	if err := castellan.CheckID("sessionId", sessionID); err != nil {
 		return 0, err
 	}
 	if !isSelf(ctx, orgID, userID) {

@@ -148,7 +148,7 @@ func TestRevokeSessionHierarchy(t *testing.T) {
 			f.grant("organization.admin", "organization/"+f.org, castellan.Subject{Type: castellan.SubjectUser, ID: target})
 			ns := f.newSession(target, castellan.SessionComplete)
 			_, err := s.Sessions.RevokeSession(castellan.WithPrincipal(system, principals[userAdmin]), f.org, target, ns.Session.ID)
-			wantHierarchyRefusal(t, "revoke", err, "path.user")
+			wantHierarchyRefusal(t, "revoke", err, "userId")
 			if _, _, err := f.raw.Sessions.AuthenticateSession(system, ns.Token); err != nil {
 				t.Fatalf("the session ended: %v", err)
 			}

@@ -24,10 +24,10 @@ func (g *guard) subjectExists(ctx context.Context, orgID string, subject castell
 // role it adds or removes; since any role the subject holds there may
 // go, all of them count.
 func (g *guard) allowRoleChanges(ctx context.Context, orgID string, subject castellan.Subject, scope string, roleIDs []string) error {
-	if err := castellan.CheckID("path.org", orgID); err != nil {
+	if err := castellan.CheckID("organizationId", orgID); err != nil {
 		return err
 	}
-	if err := castellan.CheckID("path.subject", subject.ID); err != nil {
+	if err := castellan.CheckID("subjectId", subject.ID); err != nil {
 		return err
 	}
 	if err := g.allowAt(ctx, orgID, castellan.ActionSetGrants, "scope", scope); err != nil {
@@ -40,7 +40,7 @@ func (g *guard) allowRoleChanges(ctx context.Context, orgID string, subject cast
 	for _, id := range roleIDs {
 		items = append(items, castellan.GrantCreate{RoleID: id, Scope: scope, Subject: subject})
 	}
-	if err := g.allowGrantChanges(ctx, orgID, items, indexed("body.roleIds[%d]")); err != nil {
+	if err := g.allowGrantChanges(ctx, orgID, items, indexed("roleIds[%d]")); err != nil {
 		return err
 	}
 	current, _, err := g.raw.Grants.FindGrants(ctx, orgID, castellan.GrantFilter{Scope: &scope, Subject: &subject, PageSize: castellan.MaxPageSize})
@@ -53,5 +53,5 @@ func (g *guard) allowRoleChanges(ctx context.Context, orgID string, subject cast
 			held = append(held, castellan.GrantCreate{RoleID: grant.RoleID, Scope: grant.Scope, Subject: grant.Subject})
 		}
 	}
-	return g.allowGrantChanges(ctx, orgID, held, func(int) string { return "path.subject" })
+	return g.allowGrantChanges(ctx, orgID, held, func(int) string { return "subjectId" })
 }

@@ -155,7 +155,7 @@ func TestUserHierarchy(t *testing.T) {
 					return err
 				},
 			} {
-				wantHierarchyRefusal(t, name, call(), "path.user")
+				wantHierarchyRefusal(t, name, call(), "userId")
 			}
 			after, err := f.raw.Users.FindUserByID(system, f.org, target, false)
 			if err != nil || after.Status != before.Status || after.Revision != before.Revision {
