@@ -399,7 +399,7 @@ func TestMissing(t *testing.T) {
 			want      []string
 		}{
 			{"AdminOnOrgLacksOwner", admin, f.orgScope(), ownerActions,
-				[]string{"organizations:CreateOrganization", "organizations:DeleteOrganization", "organizations:UpdateOrganization"}},
+				[]string{"organizations:BootstrapOrganization", "organizations:CreateOrganization", "organizations:DeleteOrganization", "organizations:UpdateOrganization"}},
 			{"OwnerOnOrg", f.owner(), f.orgScope(), ownerActions, nil},
 			{"OwnerOnResource", f.owner(), bucket(f.project, "logs"), ownerActions, nil},
 			{"AdminOnProjectHasMember", admin, projectScope(f.project), memberActions, nil},
