@@ -51,6 +51,12 @@ type Principal struct {
 	ProjectID string `json:"projectId,omitempty"`
 	// SessionID is the console session the caller signed in with, if any.
 	SessionID string `json:"sessionId,omitempty"`
+	// PasswordVerified is set by the console on the principal of the one
+	// request in which VerifySignIn accepted the user's password: only
+	// such a principal (or the operator) starts a console session, so a
+	// token or another session cannot mint one. Never read from a token, a
+	// cookie or a request body.
+	PasswordVerified bool `json:"-"`
 }
 
 // RequestInfo describes where a mutation comes from; it is copied into every

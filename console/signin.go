@@ -106,7 +106,8 @@ func (s *Console) signIn(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		// The password was right: from here on the user acts as itself,
 		// which the guarded services' self rule lets start its session.
-		ctx = castellan.WithPrincipal(ctx, castellan.Principal{Type: castellan.PrincipalUser, ID: user.ID, OrganizationID: user.OrganizationID})
+		ctx = castellan.WithPrincipal(ctx, castellan.Principal{Type: castellan.PrincipalUser, ID: user.ID, OrganizationID: user.OrganizationID,
+			PasswordVerified: true})
 		r = r.WithContext(ctx)
 		if state, err = s.firstStep(r, user); err == nil {
 			// Refused too when the account was locked while the

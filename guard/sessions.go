@@ -24,11 +24,19 @@ func (s *sessions) VerifySignIn(ctx context.Context, in castellan.SignIn) (*cast
 	return s.next.VerifySignIn(ctx, in)
 }
 
-// CreateSession starts a session for the caller itself: the console
-// makes the user VerifySignIn returned the principal before it.
+// CreateSession starts a session for the caller itself, right after its
+// password was verified: the console makes the user VerifySignIn returned
+// the principal, marked PasswordVerified. A principal of a token, of an
+// access key or of another session may not: a leaked API key must not
+// become a console session.
 func (s *sessions) CreateSession(ctx context.Context, orgID, userID string, state castellan.SessionState, userAgent string, policy castellan.SignInPolicy) (*castellan.NewSession, error) {
-	if err := selfOrOperator(ctx, orgID, userID, castellan.ActionSignIn); err != nil {
+	p, err := inOrg(ctx, orgID, userID)
+	if err != nil {
 		return nil, err
+	}
+	if p.Type != castellan.PrincipalOperator &&
+		(!isSelf(ctx, orgID, userID) || !p.PasswordVerified || p.KeyID != "" || p.SessionID != "") {
+		return nil, denied(castellan.ActionSignIn, "user/"+userID)
 	}
 	return s.next.CreateSession(ctx, orgID, userID, state, userAgent, policy)
 }
@@ -38,11 +46,54 @@ func (s *sessions) AuthenticateSession(ctx context.Context, token string) (*cast
 	return s.next.AuthenticateSession(ctx, token)
 }
 
+// AdvanceSession moves the caller's own session one way only, towards
+// complete: from the second factor to the password change or to
+// complete, from the password change to complete; asking for the state
+// it is in changes nothing. Going back is refused.
 func (s *sessions) AdvanceSession(ctx context.Context, orgID, sessionID string, state castellan.SessionState) error {
 	if err := ownSession(ctx, orgID, sessionID, castellan.ActionSignIn); err != nil {
 		return err
 	}
+	if p, _ := castellan.PrincipalFrom(ctx); p.Type != castellan.PrincipalOperator {
+		from, err := s.stateOf(ctx, orgID, p.ID, sessionID)
+		if err != nil {
+			return err
+		}
+		if !forward(from, state) {
+			return denied(castellan.ActionSignIn, "session/"+sessionID)
+		}
+	}
 	return s.next.AdvanceSession(ctx, orgID, sessionID, state)
+}
+
+// forward reports whether a sign-in may step from one state to the next
+// (or stay).
+func forward(from, to castellan.SessionState) bool {
+	if from == to {
+		return true
+	}
+	switch from {
+	case castellan.SessionMFAPending:
+		return to == castellan.SessionPasswordChange || to == castellan.SessionComplete
+	case castellan.SessionPasswordChange:
+		return to == castellan.SessionComplete
+	}
+	return false
+}
+
+// stateOf returns the state of sessionID, a live session of the user, or
+// refuses.
+func (s *sessions) stateOf(ctx context.Context, orgID, userID, sessionID string) (castellan.SessionState, error) {
+	list, err := s.g.raw.Sessions.FindSessions(ctx, orgID, userID)
+	if err != nil {
+		return "", err
+	}
+	for _, sess := range list {
+		if sess.ID == sessionID {
+			return sess.State, nil
+		}
+	}
+	return "", denied(castellan.ActionSignIn, "session/"+sessionID)
 }
 
 func (s *sessions) RecordMFAFailure(ctx context.Context, orgID, userID string, policy castellan.SignInPolicy) (bool, error) {
@@ -75,14 +126,9 @@ func (s *sessions) ChangePassword(ctx context.Context, orgID, userID, sessionID,
 // atPasswordChange refuses unless sessionID is a live session of the
 // user waiting for its forced password change.
 func (s *sessions) atPasswordChange(ctx context.Context, orgID, userID, sessionID string) error {
-	list, err := s.g.raw.Sessions.FindSessions(ctx, orgID, userID)
-	if err != nil {
+	state, err := s.stateOf(ctx, orgID, userID, sessionID)
+	if err != nil || state == castellan.SessionPasswordChange {
 		return err
-	}
-	for _, sess := range list {
-		if sess.ID == sessionID && sess.State == castellan.SessionPasswordChange {
-			return nil
-		}
 	}
 	return denied(castellan.ActionChangePassword, "session/"+sessionID)
 }
@@ -132,9 +178,24 @@ func (s *sessions) RevokeSession(ctx context.Context, orgID, userID, sessionID s
 	return s.next.RevokeSession(ctx, orgID, userID, sessionID)
 }
 
+// RevokeOtherSessions signs the user out everywhere but keep, the
+// caller's own session, which must be complete: a session still at its
+// second factor must not sign the real user out.
 func (s *sessions) RevokeOtherSessions(ctx context.Context, orgID, userID, keep string) (int64, error) {
 	if err := selfOrOperator(ctx, orgID, userID, castellan.ActionRevokeUserSession); err != nil {
 		return 0, err
+	}
+	if p, _ := castellan.PrincipalFrom(ctx); p.Type != castellan.PrincipalOperator {
+		if err := ownSession(ctx, orgID, keep, castellan.ActionRevokeUserSession); err != nil {
+			return 0, err
+		}
+		state, err := s.stateOf(ctx, orgID, userID, keep)
+		if err != nil {
+			return 0, err
+		}
+		if state != castellan.SessionComplete {
+			return 0, denied(castellan.ActionRevokeUserSession, "session/"+keep)
+		}
 	}
 	return s.next.RevokeOtherSessions(ctx, orgID, userID, keep)
 }

@@ -40,8 +40,15 @@ func init() {
 			_, err := s.Sessions.SignInKey(ctx)
 			return err
 		}},
-		// A user starts its own session once its password is verified.
-		{op: "Sessions.CreateSession", allowed: self, call: func(ctx context.Context, f *fixture, s castellan.Services) error {
+		// A user starts its own session once its password is verified in
+		// the same request, never from a token (see
+		// TestSessionStartsOnlyAfterPassword).
+		{op: "Sessions.CreateSession", allowed: operatorOnly, call: func(ctx context.Context, f *fixture, s castellan.Services) error {
+			_, err := s.Sessions.CreateSession(ctx, f.org, f.selfTarget(ctx), castellan.SessionComplete, "test", castellan.DefaultSignInPolicy)
+			return err
+		}},
+		{op: "Sessions.CreateSession", variant: "password verified", allowed: self, call: func(ctx context.Context, f *fixture, s castellan.Services) error {
+			ctx = passwordVerified(ctx)
 			_, err := s.Sessions.CreateSession(ctx, f.org, f.selfTarget(ctx), castellan.SessionComplete, "test", castellan.DefaultSignInPolicy)
 			return err
 		}},
@@ -49,7 +56,9 @@ func init() {
 			_, err := s.Sessions.RecordMFAFailure(ctx, f.org, f.selfTarget(ctx), castellan.DefaultSignInPolicy)
 			return err
 		}},
-		{op: "Sessions.RevokeOtherSessions", allowed: self, call: func(ctx context.Context, f *fixture, s castellan.Services) error {
+		// Only from the user's own complete session (see
+		// TestRevokeOthersFromCompleteSession).
+		{op: "Sessions.RevokeOtherSessions", allowed: operatorOnly, call: func(ctx context.Context, f *fixture, s castellan.Services) error {
 			_, err := s.Sessions.RevokeOtherSessions(ctx, f.org, f.selfTarget(ctx), "")
 			return err
 		}},
@@ -177,6 +186,154 @@ func TestOwnOrganizationInConsole(t *testing.T) {
 			other := principals[otherOwner].OrganizationID
 			if _, err := s.Organizations.FindOrganizationByID(session, other); castellan.ErrorCode(err) != castellan.CodeOrgNotFound {
 				t.Errorf("another organization: got %v, want %s", err, castellan.CodeOrgNotFound)
+			}
+		})
+	}
+}
+
+// passwordVerified marks the user principal of ctx as the console marks it
+// once VerifySignIn accepted the password.
+func passwordVerified(ctx context.Context) context.Context {
+	p, _ := castellan.PrincipalFrom(ctx)
+	if p.Type != castellan.PrincipalUser {
+		return ctx
+	}
+	p.PasswordVerified = true
+	return castellan.WithPrincipal(ctx, p)
+}
+
+// TestSessionStartsOnlyAfterPassword checks that a console session starts
+// only for the user whose password the console has just verified: not
+// from an API token, an access key's token or another session of the
+// user, which would turn a leaked key into a console sign-in without
+// password or second factor.
+func TestSessionStartsOnlyAfterPassword(t *testing.T) {
+	for _, b := range sqltest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			t.Parallel()
+			f, s, _ := newFixture(t, b.URL(t))
+			u, other := f.newSignInUser(), f.newSignInUser()
+			f.grant("project.reader", "project/"+f.project, castellan.Subject{Type: castellan.SubjectUser, ID: u.ID})
+			key := f.newKey(castellan.Subject{Type: castellan.SubjectUser, ID: u.ID})
+			session := f.newSession(u.ID, castellan.SessionComplete)
+			self := castellan.Principal{Type: castellan.PrincipalUser, ID: u.ID, OrganizationID: f.org}
+			withKey, withSession, verified, verifiedOther := self, self, self, self
+			withKey.KeyID, withKey.ProjectID, withKey.PasswordVerified = key.ID, f.project, true
+			withSession.SessionID, withSession.PasswordVerified = session.Session.ID, true
+			verified.PasswordVerified = true
+			verifiedOther.ID, verifiedOther.PasswordVerified = other.ID, true
+			for _, tc := range []struct {
+				name    string
+				caller  castellan.Principal
+				refused bool
+			}{
+				{"API token", self, true},
+				{"access key token", withKey, true},
+				{"another session", withSession, true},
+				{"another user's verified password", verifiedOther, true},
+				{"verified password", verified, false},
+			} {
+				before := len(f.sessionsOf(u.ID))
+				_, err := s.Sessions.CreateSession(castellan.WithPrincipal(system, tc.caller), f.org, u.ID, castellan.SessionComplete, "test", castellan.DefaultSignInPolicy)
+				after := len(f.sessionsOf(u.ID))
+				if tc.refused && (castellan.ErrorKind(err) != castellan.EFORBIDDEN || after != before) {
+					t.Errorf("%s: got %v and %d → %d sessions, want forbidden and none started", tc.name, err, before, after)
+				}
+				if !tc.refused && (err != nil || after != before+1) {
+					t.Errorf("%s: got %v and %d → %d sessions, want one started", tc.name, err, before, after)
+				}
+			}
+		})
+	}
+}
+
+// sessionsOf lists the user's live sessions from the store.
+func (f *fixture) sessionsOf(user string) []*castellan.Session {
+	list, err := f.raw.Sessions.FindSessions(system, f.org, user)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return list
+}
+
+// TestSessionStepsForward checks that a session's own user moves it only
+// towards complete, never back to an earlier step.
+func TestSessionStepsForward(t *testing.T) {
+	for _, b := range sqltest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			t.Parallel()
+			f, s, _ := newFixture(t, b.URL(t))
+			u := f.newSignInUser()
+			for _, tc := range []struct {
+				from, to castellan.SessionState
+				ok       bool
+			}{
+				{castellan.SessionMFAPending, castellan.SessionPasswordChange, true},
+				{castellan.SessionMFAPending, castellan.SessionComplete, true},
+				{castellan.SessionPasswordChange, castellan.SessionComplete, true},
+				{castellan.SessionComplete, castellan.SessionComplete, true},
+				{castellan.SessionComplete, castellan.SessionPasswordChange, false},
+				{castellan.SessionComplete, castellan.SessionMFAPending, false},
+				{castellan.SessionPasswordChange, castellan.SessionMFAPending, false},
+			} {
+				id := f.newSession(u.ID, tc.from).Session.ID
+				ctx := castellan.WithPrincipal(system, castellan.Principal{Type: castellan.PrincipalUser, ID: u.ID, OrganizationID: f.org, SessionID: id})
+				err := s.Sessions.AdvanceSession(ctx, f.org, id, tc.to)
+				want := tc.from
+				if tc.ok {
+					want = tc.to
+				}
+				if got := f.stateOf(u.ID, id); (err == nil) != tc.ok || got != want {
+					t.Errorf("%s → %s: got %v, state %s; want ok=%v, state %s", tc.from, tc.to, err, got, tc.ok, want)
+				}
+			}
+		})
+	}
+}
+
+// stateOf returns the state of one of the user's sessions.
+func (f *fixture) stateOf(user, id string) castellan.SessionState {
+	for _, sess := range f.sessionsOf(user) {
+		if sess.ID == id {
+			return sess.State
+		}
+	}
+	f.t.Fatalf("session %s not found", id)
+	return ""
+}
+
+// TestRevokeOthersFromCompleteSession checks that only a complete session
+// of the user signs its other sessions out: one still at its second
+// factor (a stolen password) must not end the real user's sessions.
+func TestRevokeOthersFromCompleteSession(t *testing.T) {
+	for _, b := range sqltest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			t.Parallel()
+			f, s, _ := newFixture(t, b.URL(t))
+			u := f.newSignInUser()
+			victim := f.newSession(u.ID, castellan.SessionComplete)
+			pending := f.newSession(u.ID, castellan.SessionMFAPending).Session.ID
+			complete := f.newSession(u.ID, castellan.SessionComplete).Session.ID
+			as := func(session string) context.Context {
+				return castellan.WithPrincipal(system, castellan.Principal{Type: castellan.PrincipalUser, ID: u.ID, OrganizationID: f.org, SessionID: session})
+			}
+			if _, err := s.Sessions.RevokeOtherSessions(as(pending), f.org, u.ID, pending); castellan.ErrorKind(err) != castellan.EFORBIDDEN {
+				t.Fatalf("from a session at its second factor: got %v, want forbidden", err)
+			}
+			if _, err := s.Sessions.RevokeOtherSessions(as(complete), f.org, u.ID, pending); castellan.ErrorKind(err) != castellan.EFORBIDDEN {
+				t.Fatalf("keeping another session than the caller's: got %v, want forbidden", err)
+			}
+			if n := len(f.sessionsOf(u.ID)); n != 3 {
+				t.Fatalf("refused calls left %d sessions, want 3", n)
+			}
+			if _, err := s.Sessions.RevokeOtherSessions(as(complete), f.org, u.ID, complete); err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := s.Sessions.AuthenticateSession(system, victim.Token); castellan.ErrorKind(err) != castellan.EUNAUTHENTICATED {
+				t.Fatalf("the other session still authenticates: %v", err)
+			}
+			if list := f.sessionsOf(u.ID); len(list) != 1 || list[0].ID != complete {
+				t.Fatalf("got %d sessions left, want the caller's only", len(list))
 			}
 		})
 	}
