@@ -19,28 +19,34 @@ type mfa struct {
 var _ castellan.MFAService = (*mfa)(nil)
 
 func (s *mfa) BeginTOTP(ctx context.Context, orgID, userID string) (*castellan.TOTPSetup, error) {
-	if err := selfOrOperator(ctx, orgID, userID, castellan.ActionBeginTOTPEnrolment); err != nil {
+	if err := s.mayEnrol(ctx, orgID, userID, castellan.ActionBeginTOTPEnrolment); err != nil {
 		return nil, err
 	}
 	return s.next.BeginTOTP(ctx, orgID, userID)
 }
 
 func (s *mfa) PendingTOTP(ctx context.Context, orgID, userID string) (*castellan.TOTPSetup, error) {
-	if err := selfOrOperator(ctx, orgID, userID, castellan.ActionBeginTOTPEnrolment); err != nil {
+	if err := s.mayEnrol(ctx, orgID, userID, castellan.ActionBeginTOTPEnrolment); err != nil {
 		return nil, err
 	}
 	return s.next.PendingTOTP(ctx, orgID, userID)
 }
 
+// ConfirmTOTP confirms the caller's own enrolment; a first one made at
+// the second-factor step of a sign-in also passes that step.
 func (s *mfa) ConfirmTOTP(ctx context.Context, orgID, userID, code string) ([]string, error) {
-	if err := selfOrOperator(ctx, orgID, userID, castellan.ActionConfirmTOTPEnrolment); err != nil {
+	if err := s.mayEnrol(ctx, orgID, userID, castellan.ActionConfirmTOTPEnrolment); err != nil {
 		return nil, err
 	}
-	return s.next.ConfirmTOTP(ctx, orgID, userID, code)
+	codes, err := s.next.ConfirmTOTP(ctx, orgID, userID, code)
+	if err != nil {
+		return nil, err
+	}
+	return codes, s.passSecondFactor(ctx, orgID, userID)
 }
 
 // VerifyMFA is the second step of the caller's own sign-in: the session
-// must be the caller's.
+// must be the caller's, and a right code moves it past that step.
 func (s *mfa) VerifyMFA(ctx context.Context, orgID, userID, sessionID, code string, policy castellan.SignInPolicy) error {
 	if err := ownSession(ctx, orgID, sessionID, castellan.ActionVerifyMFA); err != nil {
 		return err
@@ -48,7 +54,62 @@ func (s *mfa) VerifyMFA(ctx context.Context, orgID, userID, sessionID, code stri
 	if err := selfOrOperator(ctx, orgID, userID, castellan.ActionVerifyMFA); err != nil {
 		return err
 	}
-	return s.next.VerifyMFA(ctx, orgID, userID, sessionID, code, policy)
+	if err := s.next.VerifyMFA(ctx, orgID, userID, sessionID, code, policy); err != nil {
+		return err
+	}
+	return s.passSecondFactor(ctx, orgID, userID)
+}
+
+// mayEnrol lets the operator, and the user itself from its own console
+// session, enrol a second factor: from a complete session, or at the
+// second-factor step of a sign-in only while the user has no factor yet
+// (the first enrolment a policy asks for). A token, or a session that
+// knows only the password of a user who has a factor, cannot replace it.
+func (s *mfa) mayEnrol(ctx context.Context, orgID, userID string, action castellan.Action) error {
+	if err := selfOrOperator(ctx, orgID, userID, action); err != nil {
+		return err
+	}
+	p, _ := castellan.PrincipalFrom(ctx)
+	if p.Type == castellan.PrincipalOperator {
+		return nil
+	}
+	if p.SessionID == "" {
+		return denied(action, "user/"+userID)
+	}
+	state, err := s.g.sessionState(ctx, orgID, userID, p.SessionID)
+	if err != nil || state == castellan.SessionComplete {
+		return err
+	}
+	if state == castellan.SessionMFAPending {
+		st, err := s.g.raw.MFA.MFAStatus(ctx, orgID, userID)
+		if err != nil || !st.Enrolled {
+			return err
+		}
+	}
+	return denied(action, "user/"+userID)
+}
+
+// passSecondFactor moves the caller's own session, when it waits for its
+// second factor, to the next step: the forced password change, or
+// complete.
+func (s *mfa) passSecondFactor(ctx context.Context, orgID, userID string) error {
+	p, _ := castellan.PrincipalFrom(ctx)
+	if p.SessionID == "" {
+		return nil
+	}
+	state, err := s.g.sessionState(ctx, orgID, userID, p.SessionID)
+	if err != nil || state != castellan.SessionMFAPending {
+		return err
+	}
+	u, err := s.g.raw.Users.FindUserByID(ctx, orgID, userID, false)
+	if err != nil {
+		return err
+	}
+	next := castellan.SessionComplete
+	if u.PasswordResetRequired {
+		next = castellan.SessionPasswordChange
+	}
+	return s.g.raw.Sessions.AdvanceSession(ctx, orgID, p.SessionID, next)
 }
 
 func (s *mfa) MFAStatus(ctx context.Context, orgID, userID string) (*castellan.MFAStatus, error) {

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/castellan-iam/castellan"
+	"github.com/castellan-iam/castellan/sqlstore/sqltest"
 	"github.com/castellan-iam/castellan/storetest"
 )
 
@@ -29,13 +30,20 @@ func (f *fixture) enrol(user string) []string {
 
 func init() {
 	self := []string{noRole, operator}
+	operatorOnly := []string{operator}
 	rowSets = append(rowSets, []row{
-		// A user enrols its own second factor.
-		{op: "MFA.BeginTOTP", allowed: self, call: func(ctx context.Context, f *fixture, s castellan.Services) error {
+		// A user enrols its own second factor from its own console
+		// session, never from a token (see TestEnrolFromOwnSession).
+		{op: "MFA.BeginTOTP", allowed: operatorOnly, call: func(ctx context.Context, f *fixture, s castellan.Services) error {
 			_, err := s.MFA.BeginTOTP(ctx, f.org, f.selfTarget(ctx))
 			return err
 		}},
-		{op: "MFA.PendingTOTP", allowed: self, call: func(ctx context.Context, f *fixture, s castellan.Services) error {
+		{op: "MFA.BeginTOTP", variant: "own session", allowed: self, call: func(ctx context.Context, f *fixture, s castellan.Services) error {
+			ctx = f.inOwnSession(ctx)
+			_, err := s.MFA.BeginTOTP(ctx, f.org, f.selfTarget(ctx))
+			return err
+		}},
+		{op: "MFA.PendingTOTP", allowed: operatorOnly, call: func(ctx context.Context, f *fixture, s castellan.Services) error {
 			user := f.selfTarget(ctx)
 			if _, err := f.raw.MFA.BeginTOTP(system, f.org, user); err != nil {
 				f.t.Fatal(err)
@@ -43,7 +51,7 @@ func init() {
 			_, err := s.MFA.PendingTOTP(ctx, f.org, user)
 			return err
 		}},
-		{op: "MFA.ConfirmTOTP", allowed: self, call: func(ctx context.Context, f *fixture, s castellan.Services) error {
+		{op: "MFA.ConfirmTOTP", allowed: operatorOnly, call: func(ctx context.Context, f *fixture, s castellan.Services) error {
 			user := f.selfTarget(ctx)
 			setup, err := f.raw.MFA.BeginTOTP(system, f.org, user)
 			if err != nil {
@@ -80,4 +88,116 @@ func init() {
 			return err
 		}},
 	})
+}
+
+// inOwnSession gives the user principal of ctx a complete console session
+// of its own, as the console's pages have.
+func (f *fixture) inOwnSession(ctx context.Context) context.Context {
+	p, _ := castellan.PrincipalFrom(ctx)
+	if p.Type != castellan.PrincipalUser || p.OrganizationID != f.org {
+		return ctx
+	}
+	p.SessionID = f.newSession(p.ID, castellan.SessionComplete).Session.ID
+	return castellan.WithPrincipal(ctx, p)
+}
+
+// TestEnrolFromOwnSession checks who may enrol a user's second factor: the
+// user from its own complete session, or at the second-factor step of a
+// sign-in while it has none yet; not an API token, and not a session that
+// knows only the password of a user who has a factor, which would replace
+// the factor and so pass the second step without it.
+func TestEnrolFromOwnSession(t *testing.T) {
+	for _, b := range sqltest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			t.Parallel()
+			f, s, _ := newFixture(t, b.URL(t))
+			enrolled, fresh := f.newSignInUser(), f.newSignInUser()
+			f.enrol(enrolled.ID)
+			as := func(u *castellan.User, state castellan.SessionState) context.Context {
+				p := castellan.Principal{Type: castellan.PrincipalUser, ID: u.ID, OrganizationID: f.org}
+				if state != "" {
+					p.SessionID = f.newSession(u.ID, state).Session.ID
+				}
+				return castellan.WithPrincipal(system, p)
+			}
+			for _, tc := range []struct {
+				name    string
+				ctx     context.Context
+				user    *castellan.User
+				refused bool
+			}{
+				{"API token", as(fresh, ""), fresh, true},
+				{"password only, user with a factor", as(enrolled, castellan.SessionMFAPending), enrolled, true},
+				{"at the password change", as(fresh, castellan.SessionPasswordChange), fresh, true},
+				{"complete session", as(enrolled, castellan.SessionComplete), enrolled, false},
+				{"first factor at the second step", as(fresh, castellan.SessionMFAPending), fresh, false},
+			} {
+				_, err := s.MFA.BeginTOTP(tc.ctx, f.org, tc.user.ID)
+				if tc.refused != (castellan.ErrorKind(err) == castellan.EFORBIDDEN) || !tc.refused && err != nil {
+					t.Errorf("%s: BeginTOTP got %v, want refused=%v", tc.name, err, tc.refused)
+				}
+			}
+		})
+	}
+}
+
+// TestSecondFactorPassesTheStep checks that a session leaves its second
+// factor only through it: asking to advance is refused, a right code
+// moves the session on (to the forced password change when the user has
+// one), and a first enrolment at that step does too.
+func TestSecondFactorPassesTheStep(t *testing.T) {
+	for _, b := range sqltest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			t.Parallel()
+			f, s, _ := newFixture(t, b.URL(t))
+			u := f.newSignInUser()
+			recovery := f.enrol(u.ID)
+			pending := func(user string) (context.Context, string) {
+				id := f.newSession(user, castellan.SessionMFAPending).Session.ID
+				return castellan.WithPrincipal(system, castellan.Principal{Type: castellan.PrincipalUser, ID: user, OrganizationID: f.org, SessionID: id}), id
+			}
+
+			ctx, id := pending(u.ID)
+			if err := s.Sessions.AdvanceSession(ctx, f.org, id, castellan.SessionComplete); castellan.ErrorKind(err) != castellan.EFORBIDDEN {
+				t.Fatalf("advancing past the second factor by asking: got %v, want forbidden", err)
+			}
+			if err := s.MFA.VerifyMFA(ctx, f.org, u.ID, id, "000000", castellan.DefaultSignInPolicy); err == nil {
+				t.Fatal("a wrong code passed")
+			}
+			if got := f.stateOf(u.ID, id); got != castellan.SessionMFAPending {
+				t.Fatalf("after refusals the session is %s, want %s", got, castellan.SessionMFAPending)
+			}
+			if err := s.MFA.VerifyMFA(ctx, f.org, u.ID, id, recovery[0], castellan.DefaultSignInPolicy); err != nil {
+				t.Fatal(err)
+			}
+			if got := f.stateOf(u.ID, id); got != castellan.SessionComplete {
+				t.Fatalf("after the right code the session is %s, want %s", got, castellan.SessionComplete)
+			}
+
+			reset := true
+			if _, err := f.raw.Users.UpdateUser(system, f.org, u.ID, castellan.UserUpdate{PasswordResetRequired: &reset}); err != nil {
+				t.Fatal(err)
+			}
+			ctx, id = pending(u.ID)
+			if err := s.MFA.VerifyMFA(ctx, f.org, u.ID, id, recovery[1], castellan.DefaultSignInPolicy); err != nil {
+				t.Fatal(err)
+			}
+			if got := f.stateOf(u.ID, id); got != castellan.SessionPasswordChange {
+				t.Fatalf("with a forced password change the session is %s, want %s", got, castellan.SessionPasswordChange)
+			}
+
+			fresh := f.newSignInUser()
+			ctx, id = pending(fresh.ID)
+			setup, err := s.MFA.BeginTOTP(ctx, f.org, fresh.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.MFA.ConfirmTOTP(ctx, f.org, fresh.ID, code(t, setup.Secret)); err != nil {
+				t.Fatal(err)
+			}
+			if got := f.stateOf(fresh.ID, id); got != castellan.SessionComplete {
+				t.Fatalf("after a first enrolment the session is %s, want %s", got, castellan.SessionComplete)
+			}
+		})
+	}
 }

@@ -46,16 +46,16 @@ func (s *sessions) AuthenticateSession(ctx context.Context, token string) (*cast
 	return s.next.AuthenticateSession(ctx, token)
 }
 
-// AdvanceSession moves the caller's own session one way only, towards
-// complete: from the second factor to the password change or to
-// complete, from the password change to complete; asking for the state
-// it is in changes nothing. Going back is refused.
+// AdvanceSession moves the caller's own session one way only: from the
+// password change to complete; asking for the state it is in changes
+// nothing. A session leaves its second factor only through VerifyMFA or
+// a first ConfirmTOTP (see mfa.passSecondFactor), never by asking.
 func (s *sessions) AdvanceSession(ctx context.Context, orgID, sessionID string, state castellan.SessionState) error {
 	if err := ownSession(ctx, orgID, sessionID, castellan.ActionSignIn); err != nil {
 		return err
 	}
 	if p, _ := castellan.PrincipalFrom(ctx); p.Type != castellan.PrincipalOperator {
-		from, err := s.stateOf(ctx, orgID, p.ID, sessionID)
+		from, err := s.g.sessionState(ctx, orgID, p.ID, sessionID)
 		if err != nil {
 			return err
 		}
@@ -66,25 +66,16 @@ func (s *sessions) AdvanceSession(ctx context.Context, orgID, sessionID string, 
 	return s.next.AdvanceSession(ctx, orgID, sessionID, state)
 }
 
-// forward reports whether a sign-in may step from one state to the next
-// (or stay).
+// forward reports whether the session's user may step its sign-in from
+// one state to the next (or stay).
 func forward(from, to castellan.SessionState) bool {
-	if from == to {
-		return true
-	}
-	switch from {
-	case castellan.SessionMFAPending:
-		return to == castellan.SessionPasswordChange || to == castellan.SessionComplete
-	case castellan.SessionPasswordChange:
-		return to == castellan.SessionComplete
-	}
-	return false
+	return from == to || from == castellan.SessionPasswordChange && to == castellan.SessionComplete
 }
 
-// stateOf returns the state of sessionID, a live session of the user, or
-// refuses.
-func (s *sessions) stateOf(ctx context.Context, orgID, userID, sessionID string) (castellan.SessionState, error) {
-	list, err := s.g.raw.Sessions.FindSessions(ctx, orgID, userID)
+// sessionState returns the state of sessionID, a live session of the
+// user, or refuses.
+func (g *guard) sessionState(ctx context.Context, orgID, userID, sessionID string) (castellan.SessionState, error) {
+	list, err := g.raw.Sessions.FindSessions(ctx, orgID, userID)
 	if err != nil {
 		return "", err
 	}
@@ -126,7 +117,7 @@ func (s *sessions) ChangePassword(ctx context.Context, orgID, userID, sessionID,
 // atPasswordChange refuses unless sessionID is a live session of the
 // user waiting for its forced password change.
 func (s *sessions) atPasswordChange(ctx context.Context, orgID, userID, sessionID string) error {
-	state, err := s.stateOf(ctx, orgID, userID, sessionID)
+	state, err := s.g.sessionState(ctx, orgID, userID, sessionID)
 	if err != nil || state == castellan.SessionPasswordChange {
 		return err
 	}
@@ -189,7 +180,7 @@ func (s *sessions) RevokeOtherSessions(ctx context.Context, orgID, userID, keep 
 		if err := ownSession(ctx, orgID, keep, castellan.ActionRevokeUserSession); err != nil {
 			return 0, err
 		}
-		state, err := s.stateOf(ctx, orgID, userID, keep)
+		state, err := s.g.sessionState(ctx, orgID, userID, keep)
 		if err != nil {
 			return 0, err
 		}

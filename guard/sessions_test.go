@@ -136,10 +136,11 @@ func TestOwnSession(t *testing.T) {
 			if err := s.Sessions.SignOut(in(complete), f.org, complete); err != nil {
 				t.Fatalf("sign out: %v", err)
 			}
-			if err := s.Sessions.AdvanceSession(in(pending), f.org, pending, castellan.SessionPasswordChange); err != nil {
-				t.Fatalf("advance own session: %v", err)
+			if err := s.Sessions.ChangePassword(in(pending), f.org, u.ID, pending, "", "Other-Horse-8-battery", false, castellan.DefaultSignInPolicy); castellan.ErrorKind(err) != castellan.EFORBIDDEN {
+				t.Errorf("change without the current password at the second factor: got %v, want forbidden", err)
 			}
-			if err := s.Sessions.ChangePassword(in(pending), f.org, u.ID, pending, "", "Other-Horse-8-battery", false, castellan.DefaultSignInPolicy); err != nil {
+			forced := f.newSession(u.ID, castellan.SessionPasswordChange).Session.ID
+			if err := s.Sessions.ChangePassword(in(forced), f.org, u.ID, forced, "", "Other-Horse-8-battery", false, castellan.DefaultSignInPolicy); err != nil {
 				t.Fatalf("forced change: %v", err)
 			}
 		})
@@ -257,7 +258,8 @@ func (f *fixture) sessionsOf(user string) []*castellan.Session {
 }
 
 // TestSessionStepsForward checks that a session's own user moves it only
-// towards complete, never back to an earlier step.
+// towards complete, never back to an earlier step, and never past its
+// second factor by asking (TestSecondFactorPassesTheStep).
 func TestSessionStepsForward(t *testing.T) {
 	for _, b := range sqltest.Backends() {
 		t.Run(b.Name, func(t *testing.T) {
@@ -268,8 +270,8 @@ func TestSessionStepsForward(t *testing.T) {
 				from, to castellan.SessionState
 				ok       bool
 			}{
-				{castellan.SessionMFAPending, castellan.SessionPasswordChange, true},
-				{castellan.SessionMFAPending, castellan.SessionComplete, true},
+				{castellan.SessionMFAPending, castellan.SessionPasswordChange, false},
+				{castellan.SessionMFAPending, castellan.SessionComplete, false},
 				{castellan.SessionPasswordChange, castellan.SessionComplete, true},
 				{castellan.SessionComplete, castellan.SessionComplete, true},
 				{castellan.SessionComplete, castellan.SessionPasswordChange, false},
