@@ -150,15 +150,6 @@ func afterMFA(u *castellan.User) castellan.SessionState {
 	return castellan.SessionComplete
 }
 
-// advance moves the session to state and the browser to its page.
-func (s *Console) advance(w http.ResponseWriter, r *http.Request, c *consoleRequest, state castellan.SessionState) {
-	if err := s.services.Sessions.AdvanceSession(r.Context(), c.user.OrganizationID, c.session.ID, state); err != nil {
-		renderConsoleError(w, r, err)
-		return
-	}
-	seeOther(w, stepPath(state))
-}
-
 func (s *Console) mfaPage(w http.ResponseWriter, r *http.Request, c *consoleRequest) {
 	st, err := s.services.MFA.MFAStatus(r.Context(), c.user.OrganizationID, c.user.ID)
 	if err != nil {
@@ -180,7 +171,8 @@ func (s *Console) verifyMFA(w http.ResponseWriter, r *http.Request, c *consoleRe
 	err := s.services.MFA.VerifyMFA(r.Context(), c.user.OrganizationID, c.user.ID, c.session.ID, r.PostForm.Get("code"), s.signInPolicy)
 	switch {
 	case err == nil:
-		s.advance(w, r, c, afterMFA(c.user))
+		// The guarded VerifyMFA has moved the session past this step.
+		seeOther(w, stepPath(afterMFA(c.user)))
 	case castellan.ErrorCode(err) == castellan.CodeMFAFailed:
 		p := c.page()
 		p.Error = "The code is not valid. Enter the next code of your app, or a recovery code."
@@ -304,10 +296,11 @@ func (s *Console) confirmMFASetup(w http.ResponseWriter, r *http.Request, c *con
 		renderConsoleError(w, r, err)
 		return
 	}
-	next := afterMFA(c.user)
-	if err := s.services.Sessions.AdvanceSession(r.Context(), c.user.OrganizationID, c.session.ID, next); err != nil {
-		renderConsoleError(w, r, err)
-		return
+	// A first enrolment at the second-factor step has moved the session
+	// past it (the guarded ConfirmTOTP does); a signed-in session stays.
+	next := c.session.State
+	if next == castellan.SessionMFAPending {
+		next = afterMFA(c.user)
 	}
 	p := consolePage{CSRF: c.csrf, RecoveryCodes: codes, Next: stepPath(next)}
 	if next == castellan.SessionComplete {
