@@ -110,6 +110,8 @@ type ScopeKind string
 // Scope kinds, from the top of the tree down.
 const (
 	ScopeOrganization ScopeKind = "organization"
+	ScopeOU           ScopeKind = "ou"
+	ScopeAccount      ScopeKind = "account"
 	ScopeProject      ScopeKind = "project"
 	ScopeResource     ScopeKind = "resource"
 )
@@ -160,7 +162,7 @@ func (s Scope) String() string {
 
 var (
 	rnPattern       = regexp.MustCompile(`^rn:([a-z0-9][a-z0-9-]{0,62}):([0-9a-f-]{36}):([a-z][a-zA-Z0-9-]{0,62})/([A-Za-z0-9][A-Za-z0-9._~-]{0,254}|\*)$`)
-	scopeNodeFormat = "organization/<id>, project/<id>, rn:<service>:<project-id>:<type>/<id> or rn:<service>:<project-id>:<type>/*"
+	scopeNodeFormat = "organization/<id>, ou/<id>, account/<id>, project/<id>, rn:<service>:<project-id>:<type>/<id> or rn:<service>:<project-id>:<type>/*"
 )
 
 // ParseScope parses a scope string; field names the input in errors.
@@ -187,7 +189,7 @@ func ParseScope(field, s string) (Scope, error) {
 		return Scope{Kind: ScopeResource, ID: rn.ProjectID, Resource: rn}, nil
 	}
 	kind, id, ok := strings.Cut(s, "/")
-	if !ok || (kind != string(ScopeOrganization) && kind != string(ScopeProject)) {
+	if !ok || !nodeScopeKinds[ScopeKind(kind)] {
 		return bad("format", "is not a scope")
 	}
 	if !ValidID(id) {
@@ -196,6 +198,9 @@ func ParseScope(field, s string) (Scope, error) {
 	return Scope{Kind: ScopeKind(kind), ID: id}, nil
 }
 
+// nodeScopeKinds are the kinds of scopes that name a node of the tree.
+var nodeScopeKinds = map[ScopeKind]bool{ScopeOrganization: true, ScopeOU: true, ScopeAccount: true, ScopeProject: true}
+
 // OrganizationScope is the scope of an organization's root.
 func OrganizationScope(orgID string) Scope { return Scope{Kind: ScopeOrganization, ID: orgID} }
 
@@ -203,16 +208,17 @@ func OrganizationScope(orgID string) Scope { return Scope{Kind: ScopeOrganizatio
 func ProjectScope(projectID string) Scope { return Scope{Kind: ScopeProject, ID: projectID} }
 
 // CanGrantOn reports whether a role of this kind (and, for resource roles,
-// service and type) may be granted on scope, and if not, why.
+// service and type) may be granted on scope, and if not, why. Project
+// roles granted on an OU or account apply to every project below it.
 func (r *Role) CanGrantOn(s Scope) error {
 	ok := false
 	switch r.Kind {
 	case RoleOrganization:
 		ok = s.Kind == ScopeOrganization
 	case RoleProject:
-		ok = s.Kind == ScopeProject
+		ok = s.Kind == ScopeProject || s.Kind == ScopeOU || s.Kind == ScopeAccount
 	case RoleServiceKind:
-		ok = s.Kind == ScopeOrganization || s.Kind == ScopeProject
+		ok = s.Kind != ScopeResource
 	case RoleResource:
 		ok = s.Kind == ScopeResource && s.Resource.Service == r.Service && s.Resource.Type == r.ResourceType
 	}
@@ -221,8 +227,8 @@ func (r *Role) CanGrantOn(s Scope) error {
 	}
 	where := map[RoleKind]string{
 		RoleOrganization: "the organization root",
-		RoleProject:      "projects",
-		RoleServiceKind:  "the organization root or projects",
+		RoleProject:      "projects, or the OUs and accounts that hold them",
+		RoleServiceKind:  "the organization root, OUs, accounts or projects",
 		RoleResource:     "resources of type " + r.Service + "/" + r.ResourceType + " (one, or all of a project with the ID *)",
 	}[r.Kind]
 	return Errorf(EINVALID, CodeRoleScopeMismatch, "role %s is a %s role: it can be granted on %s only, not on %s", r.ID, r.Kind, where, s)

@@ -273,3 +273,65 @@ const (
 	// CodeRateLimited is the code of a 429 answer.
 	CodeRateLimited = "request.rate_limited"
 )
+
+// Organization structure error codes: the tree, OUs and accounts.
+const (
+	CodeNodeNotFound = "node.not_found"
+	// CodeInvalidParent: a node cannot hang there (an OU under an
+	// account, anything under a project).
+	CodeInvalidParent = "node.invalid_parent"
+	CodeOUNotFound    = "ou.not_found"
+	CodeOUNameTaken   = "ou.name_taken"
+	// CodeOUTooDeep: the OU, or the deepest OU of a moved subtree, would
+	// be more than MaxOUDepth levels below the root.
+	CodeOUTooDeep = "ou.too_deep"
+	// CodeOUCycle: an OU cannot move into its own subtree.
+	CodeOUCycle    = "ou.cycle"
+	CodeOUNotEmpty = "ou.not_empty"
+
+	CodeAccountNotFound  = "account.not_found"
+	CodeAccountNameTaken = "account.name_taken"
+	// CodeAccountLimitReached: the organization holds its maximum of
+	// accounts.
+	CodeAccountLimitReached = "account.limit_reached"
+	// CodeAccountNameMismatch: the name typed to confirm a deletion is
+	// not the account's.
+	CodeAccountNameMismatch = "account.name_mismatch"
+	// CodeAccountNotStandalone: only an organization's management
+	// account (a standalone account) can accept an invitation to join
+	// another organization.
+	CodeAccountNotStandalone = "account.not_standalone"
+
+	// Preconditions of excluding and deleting an account (seed 001),
+	// each refused with EPRECONDITION.
+	CodeAccountNoPaymentMethod   = "account.no_payment_method"
+	CodeAccountCreditAssigned    = "account.credit_assigned"
+	CodeAccountSettlementDay     = "account.settlement_day"
+	CodeAccountResourcesInUse    = "account.resources_in_use"
+	CodeAccountDelegated         = "account.identity_center_delegated"
+	CodeAccountManagement        = "account.management_account"
+	CodeAccountJoinedByInvite    = "account.joined_by_invitation"
+	CodeAccountUnderCloudControl = "account.cloud_control"
+
+	CodeAccountInvitationNotFound   = "account_invitation.not_found"
+	CodeAccountInvitationNotPending = "account_invitation.not_pending"
+)
+
+// Control policy error codes.
+const (
+	CodeControlPolicyNotFound  = "controlpolicy.not_found"
+	CodeControlPolicyNameTaken = "controlpolicy.name_taken"
+	// CodeControlPolicyInvalid: the Cedar document does not parse, or
+	// names actions or entity types the catalogue does not have; each
+	// field error gives the line and column.
+	CodeControlPolicyInvalid = "controlpolicy.invalid_document"
+	// CodeControlPolicySystem: system policies cannot be changed or
+	// deleted.
+	CodeControlPolicySystem         = "controlpolicy.system"
+	CodeControlPolicyInUse          = "controlpolicy.in_use"
+	CodeControlPolicyAttached       = "controlpolicy.already_attached"
+	CodeControlPolicyNotAttached    = "controlpolicy.not_attached"
+	CodeControlPolicyTooMany        = "controlpolicy.too_many"
+	CodeControlPolicyLastAttachment = "controlpolicy.last_attachment"
+	CodeControlPolicyInvalidTarget  = "controlpolicy.invalid_target"
+)

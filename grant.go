@@ -168,12 +168,25 @@ type Decision struct {
 	// Reason is one of the Reason constants. Authorize answers no_grant
 	// where Explain, which also looks at the principal's other grants, can
 	// say scope_mismatch.
-	Reason string `json:"reason" enum:"allowed,operator,no_grant,scope_mismatch,grant_expired,unknown_action,not_in_organization,unknown_principal,key_project_mismatch"`
+	Reason string `json:"reason" enum:"allowed,operator,no_grant,scope_mismatch,grant_expired,unknown_action,not_in_organization,unknown_principal,key_project_mismatch,control_policy_forbids,control_policy_not_permitted"`
 	// Matches are the grants that allow the action (Explain only).
 	Matches []GrantMatch `json:"matches,omitempty"`
 	// Near are grants of the principal that hold the action but on a scope
 	// that does not contain the resource (Explain only, when denied).
 	Near []GrantMatch `json:"near,omitempty"`
+	// Policy is the control policy that refused an action the grants
+	// allow (reasons control_policy_*), with the node it is attached to.
+	Policy *PolicyMatch `json:"policy,omitempty"`
+}
+
+// PolicyMatch names the control policy, and the node of the path where
+// it is attached, that decided a refusal. For control_policy_not_permitted
+// no policy at that node permits the action: PolicyID is empty and Node
+// is the level that failed.
+type PolicyMatch struct {
+	PolicyID   string  `json:"policyId,omitempty"`
+	PolicyName string  `json:"policyName,omitempty"`
+	Node       NodeRef `json:"node"`
 }
 
 // Decision reasons: stable words clients may switch on.
@@ -199,6 +212,12 @@ const (
 	// key of one project and the resource is inside another; its grants
 	// are not looked at.
 	ReasonKeyProjectMismatch = "key_project_mismatch"
+	// ReasonPolicyForbids: grants allow, but a control policy on the
+	// path from the root to the resource's account forbids the action.
+	ReasonPolicyForbids = "control_policy_forbids"
+	// ReasonPolicyNotPermitted: grants allow, but at one level of the
+	// path no attached control policy permits the action.
+	ReasonPolicyNotPermitted = "control_policy_not_permitted"
 )
 
 // GrantMatch is one grant that decided, with how it reached the principal.

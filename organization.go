@@ -41,8 +41,14 @@ func ValidateOrganizationName(field, name string) []FieldError {
 // ValidateDescription checks a free-text description: at most 256
 // characters, no control characters other than newlines and tabs.
 func ValidateDescription(field, s string) []FieldError {
+	return validateDescription(field, s, MaxDescriptionLength)
+}
+
+// validateDescription checks a free-text description of at most max
+// characters.
+func validateDescription(field, s string, max int) []FieldError {
 	var c fieldChecker
-	if !c.length(field, s, 0, MaxDescriptionLength) {
+	if !c.length(field, s, 0, max) {
 		return c.fields
 	}
 	for _, r := range s {

@@ -9,6 +9,10 @@ package castellan
 // fails with EPRECONDITION (grant.last_owner) and changes nothing.
 const OrganizationOwnerRoleID = "organization.owner"
 
+// AccountAdminRoleID is the built-in role a new account's root user holds
+// on the account: it administers the account's projects.
+const AccountAdminRoleID = "account.admin"
+
 // Role limits.
 const (
 	// MaxRoleNameLength is the longest custom role name.

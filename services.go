@@ -36,13 +36,23 @@ type ChangeLog interface {
 // conformance suite consume them.
 type Services struct {
 	Organizations OrganizationService
-	Projects      ProjectService
-	Audit         AuditService
-	Tokens        TokenService
-	Users         UserService
-	Groups        GroupService
-	Grants        GrantService
-	Roles         RoleService
+	// Nodes reads the tree: hierarchy view, sub-items, ancestry.
+	Nodes NodeService
+	// OrgUnits manages organizational units.
+	OrgUnits OrgUnitService
+	// Accounts manages accounts.
+	Accounts AccountService
+	// AccountMemberships moves accounts into and out of organizations.
+	AccountMemberships AccountMembershipService
+	// ControlPolicies manages guardrails and their attachments.
+	ControlPolicies ControlPolicyService
+	Projects        ProjectService
+	Audit           AuditService
+	Tokens          TokenService
+	Users           UserService
+	Groups          GroupService
+	Grants          GrantService
+	Roles           RoleService
 	// ServiceAccounts manages the service accounts of projects.
 	ServiceAccounts ServiceAccountService
 	// AccessKeys manages access keys and the tokens they exchange for.

@@ -77,3 +77,12 @@ func (c *fieldChecker) match(field, s string, re *regexp.Regexp, rule string) {
 }
 
 func itoa(i int) string { return fmt.Sprint(i) }
+
+// checkIDField returns the field error of an ID field that is not a
+// well-formed ID.
+func checkIDField(field, id string) []FieldError {
+	if ValidID(id) {
+		return nil
+	}
+	return []FieldError{{Field: field, Rule: "format", Message: "must be a UUID"}}
+}

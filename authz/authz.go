@@ -17,10 +17,12 @@ import (
 
 // Authorizer implements castellan.Authorizer on the store's services.
 type Authorizer struct {
-	Grants   castellan.GrantService
-	Groups   castellan.GroupService
-	Roles    castellan.RoleService
-	Projects castellan.ProjectService
+	Grants castellan.GrantService
+	Groups castellan.GroupService
+	Roles  castellan.RoleService
+	// Nodes gives the ancestry of a scope: the nodes whose grants
+	// apply to it.
+	Nodes castellan.NodeService
 	// ServiceAccounts tells whether a service account principal exists;
 	// without it every service account is an unknown principal.
 	ServiceAccounts castellan.ServiceAccountService
@@ -131,30 +133,39 @@ func (a *Authorizer) ancestry(ctx context.Context, orgID string, scope castellan
 	if orgID == "" {
 		return nil, nil
 	}
-	root := castellan.OrganizationScope(orgID).String()
-	switch scope.Kind {
-	case castellan.ScopeOrganization:
+	if scope.Kind == castellan.ScopeOrganization {
 		if scope.ID != orgID {
 			return nil, nil
 		}
-		return []string{root}, nil
+		return []string{castellan.OrganizationScope(orgID).String()}, nil
 	}
-	// Project and resource scopes: the project must be the organization's.
-	if _, err := a.Projects.FindProjectByID(ctx, orgID, scope.ID); err != nil {
-		if castellan.ErrorKind(err) == castellan.ENOTFOUND {
-			return nil, nil
-		}
+	// Every other scope is a node of the organization (a resource names
+	// its project): the node must be of the scope's kind.
+	nodes, err := a.Nodes.FindAncestors(ctx, orgID, scope.ID)
+	if castellan.ErrorKind(err) == castellan.ENOTFOUND {
+		return nil, nil
+	}
+	if err != nil {
 		return nil, err
 	}
-	chain := []string{castellan.ProjectScope(scope.ID).String(), root}
+	want := map[castellan.ScopeKind]castellan.NodeKind{
+		castellan.ScopeOU: castellan.NodeOU, castellan.ScopeAccount: castellan.NodeAccount,
+		castellan.ScopeProject: castellan.NodeProject, castellan.ScopeResource: castellan.NodeProject,
+	}[scope.Kind]
+	if nodes[0].Kind != want {
+		return nil, nil
+	}
+	var chain []string
 	if scope.Kind == castellan.ScopeResource {
 		// A grant on every resource of the type in the project applies
 		// to each of them, between the resource and its project.
-		resource := []string{scope.String()}
+		chain = append(chain, scope.String())
 		if all := scope.Resource.AllOfType(); all != *scope.Resource {
-			resource = append(resource, all.String())
+			chain = append(chain, all.String())
 		}
-		chain = append(resource, chain...)
+	}
+	for _, n := range nodes {
+		chain = append(chain, n.Scope().String())
 	}
 	return chain, nil
 }

@@ -43,7 +43,7 @@ func newFixture(tb testing.TB, b sqltest.Backend) *fixture {
 	f := &fixture{clock: storetest.NewClock()}
 	f.s = sqltest.MustOpen(tb, b.URL(tb), f.clock.Now).Services()
 	f.authorizer = &authz.Authorizer{
-		Grants: f.s.Grants, Groups: f.s.Groups, Roles: f.s.Roles, Projects: f.s.Projects,
+		Grants: f.s.Grants, Groups: f.s.Groups, Roles: f.s.Roles, Nodes: f.s.Nodes,
 		ServiceAccounts: f.s.ServiceAccounts, Catalog: f.s.Catalog, Now: f.clock.Now,
 	}
 	ctx := context.Background()
@@ -399,7 +399,9 @@ func TestMissing(t *testing.T) {
 			want      []string
 		}{
 			{"AdminOnOrgLacksOwner", admin, f.orgScope(), ownerActions,
-				[]string{"organizations:BootstrapOrganization", "organizations:CreateOrganization", "organizations:DeleteOrganization", "organizations:UpdateOrganization"}},
+				[]string{"organizations:BootstrapOrganization", "organizations:CreateOrganization", "organizations:DeleteAccount",
+					"organizations:DeleteOrganization", "organizations:ExcludeAccount", "organizations:ListReceivedAccountInvitations",
+					"organizations:RespondToAccountInvitation", "organizations:SetAccountAttributes", "organizations:UpdateOrganization"}},
 			{"OwnerOnOrg", f.owner(), f.orgScope(), ownerActions, nil},
 			{"OwnerOnResource", f.owner(), bucket(f.project, "logs"), ownerActions, nil},
 			{"AdminOnProjectHasMember", admin, projectScope(f.project), memberActions, nil},

@@ -34,6 +34,8 @@ func New(raw castellan.Services, authz castellan.Authorizer) castellan.Services 
 	s := raw
 	s.Organizations = &organizations{g: g, next: raw.Organizations}
 	s.Projects = &projects{g: g, next: raw.Projects}
+	s.Nodes = &nodes{g: g, next: raw.Nodes}
+	s.ControlPolicies = &controlPolicies{g: g, next: raw.ControlPolicies}
 	s.Audit = &audit{g: g, next: raw.Audit}
 	s.Roles = &roles{g: g, next: raw.Roles}
 	s.Grants = &grants{g: g, next: raw.Grants}

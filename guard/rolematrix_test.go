@@ -126,6 +126,11 @@ var rowSets [][]row
 // background work.
 var unguarded = map[string]bool{"ChangeLog": true, "Idempotency": true, "Catalog": true}
 
+// notYetProvided are services of the organization-structure work being
+// built in parallel; each is removed from here when the store provides
+// it.
+var notYetProvided = map[string]bool{"OrgUnits": true, "Accounts": true, "AccountMemberships": true}
+
 // TestRoleMatrix makes every guarded operation as every principal of the
 // matrix, on SQLite and on PostgreSQL, and checks allow or deny against
 // one table. An operation without a row fails the test, and so does a
@@ -171,7 +176,7 @@ func newFixture(t *testing.T, url string) (*fixture, castellan.Services, map[str
 		t.Fatal(err)
 	}
 	authorizer := &authz.Authorizer{
-		Grants: raw.Grants, Groups: raw.Groups, Roles: raw.Roles, Projects: raw.Projects,
+		Grants: raw.Grants, Groups: raw.Groups, Roles: raw.Roles, Nodes: raw.Nodes,
 		ServiceAccounts: raw.ServiceAccounts, Catalog: raw.Catalog, Now: clock.Now,
 	}
 	services := guard.New(raw, authorizer)
@@ -269,6 +274,12 @@ func guardedOperations(t *testing.T, raw, guarded castellan.Services) []string {
 		}
 		if field.Type.Kind() != reflect.Interface {
 			t.Errorf("Services.%s is not a service interface; list it in unguarded or guard it", field.Name)
+			continue
+		}
+		if gv.Field(i).IsNil() {
+			if !notYetProvided[field.Name] {
+				t.Errorf("Services.%s is nil: the store does not provide it", field.Name)
+			}
 			continue
 		}
 		impl := reflect.TypeOf(gv.Field(i).Interface())

@@ -50,6 +50,8 @@ type DB struct {
 	commitHooks []func(ctx context.Context, revision int64)
 	// observeQuery is Options.ObserveQuery.
 	observeQuery func(kind QueryKind, d time.Duration)
+	// maxAccounts is Options.MaxAccounts.
+	maxAccounts int
 }
 
 // OnCommit registers fn to run after every write transaction this DB
@@ -147,6 +149,9 @@ type Options struct {
 	// ObserveQuery, when set, is told how long each statement took, for
 	// metrics; it runs on the caller's goroutine and must be quick.
 	ObserveQuery func(kind QueryKind, d time.Duration)
+	// MaxAccounts is the most accounts an organization may hold; 0
+	// means castellan.DefaultMaxAccounts.
+	MaxAccounts int
 }
 
 // QueryKind tells the statements ObserveQuery times apart.
@@ -178,6 +183,7 @@ func Open(ctx context.Context, rawURL string, opts Options) (*DB, error) {
 	db.catalog = opts.Catalog
 	db.passwords = opts.Passwords
 	db.observeQuery = opts.ObserveQuery
+	db.maxAccounts = cmp.Or(opts.MaxAccounts, castellan.DefaultMaxAccounts)
 	db.now = opts.Clock
 	if db.now == nil {
 		db.now = castellan.SystemClock
@@ -438,6 +444,8 @@ func (db *DB) Revision(ctx context.Context) (int64, error) {
 func (db *DB) Services() castellan.Services {
 	return castellan.Services{
 		Organizations:   db.Organizations(),
+		Nodes:           db.Nodes(),
+		ControlPolicies: db.ControlPolicies(),
 		Projects:        db.Projects(),
 		Audit:           db.Audit(),
 		Tokens:          db.Tokens(),

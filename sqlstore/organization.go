@@ -112,11 +112,16 @@ func createOrganization(ctx context.Context, tx *Tx, oc castellan.OrganizationCr
 	if err != nil {
 		return nil, fmt.Errorf("insert organization: %w", err)
 	}
-	_, err = tx.exec(ctx, `INSERT INTO nodes (id, org_id, kind, parent_id, name, description, created_at, created_by, updated_at, updated_by, revision)
-		VALUES (?, ?, 'root', NULL, 'root', '', ?, ?, ?, ?, ?)`,
-		org.ID, org.ID, tx.now, org.CreatedBy, tx.now, org.CreatedBy, rev)
+	_, err = tx.exec(ctx, `INSERT INTO nodes (id, org_id, kind, parent_id, name, description, created_at, created_by, updated_at, updated_by, revision, path)
+		VALUES (?, ?, 'root', NULL, 'root', '', ?, ?, ?, ?, ?, ?)`,
+		org.ID, org.ID, tx.now, org.CreatedBy, tx.now, org.CreatedBy, rev, nodePath("", org.ID))
 	if err != nil {
 		return nil, fmt.Errorf("insert root node: %w", err)
+	}
+	// Every root starts with FullAccess, so that control policies limit
+	// nothing until an administrator attaches narrower ones.
+	if err := insertAttachment(ctx, tx, org.ID, org.ID, castellan.FullAccessPolicyID); err != nil {
+		return nil, err
 	}
 	return org, nil
 }
@@ -188,6 +193,15 @@ func (s *OrganizationService) DeleteOrganization(ctx context.Context, id string)
 		// groups, roles and grants go with the organization (ON DELETE
 		// CASCADE); the audit log stays. The change-log row of the
 		// organization stands for all of them.
+		for _, q := range []string{
+			`DELETE FROM policy_attachments WHERE org_id = ?`,
+			`DELETE FROM control_policies WHERE org_id = ?`,
+			`DELETE FROM account_invitations WHERE org_id = ?`,
+		} {
+			if _, err := tx.exec(ctx, q, id); err != nil {
+				return fmt.Errorf("delete organization's structure: %w", err)
+			}
+		}
 		if _, err := tx.exec(ctx, `DELETE FROM nodes WHERE org_id = ? AND kind = 'root'`, id); err != nil {
 			return fmt.Errorf("delete root node: %w", err)
 		}

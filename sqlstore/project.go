@@ -96,8 +96,9 @@ func (s *ProjectService) CreateProject(ctx context.Context, orgID string, pc cas
 			ID: newID(), OrganizationID: orgID, ParentID: orgID, Name: pc.Name, Description: pc.Description,
 			CreatedAt: tx.now, CreatedBy: tx.actorID(), UpdatedAt: tx.now, UpdatedBy: tx.actorID(), Revision: rev,
 		}
-		_, err := tx.exec(ctx, `INSERT INTO nodes (`+projectColumns+`, kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'project')`,
-			p.ID, p.OrganizationID, p.ParentID, p.Name, p.Description, p.CreatedAt, p.CreatedBy, p.UpdatedAt, p.UpdatedBy, p.Revision)
+		_, err := tx.exec(ctx, `INSERT INTO nodes (`+projectColumns+`, kind, path) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'project', ?)`,
+			p.ID, p.OrganizationID, p.ParentID, p.Name, p.Description, p.CreatedAt, p.CreatedBy, p.UpdatedAt, p.UpdatedBy, p.Revision,
+			nodePath(nodePath("", orgID), p.ID))
 		if c := conflict(err, pc.Name); c != nil {
 			return c
 		}

@@ -14,7 +14,10 @@ import (
 // Change-log entity types: organization, node, project, user, api_token,
 // group, role, grant, service_account, access_key, invitation (entity_id
 // the row's ID), group_member (entity_id "<group-id>/<user-id>") and
-// user_mfa (a user's second factors; entity_id the user's ID). Deleting a
+// user_mfa (a user's second factors; entity_id the user's ID). The
+// organization's structure: node (an OU or account; a move records the
+// moved node only, its subtree moves with it), control_policy,
+// policy_attachment ("<node-id>/<policy-id>") and account_invitation. Deleting a
 // group, a role, a service account or a project, or the sweep of expired
 // grants, writes one delete row per grant, membership, account and access
 // key it removes, so that a reader of the change log never has to infer

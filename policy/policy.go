@@ -1,0 +1,205 @@
+// Package policy compiles and evaluates control policies: Cedar policy
+// sets attached to the root, OUs and accounts of an organization, which
+// limit what grants allow inside accounts (like service control
+// policies).
+//
+// The entities a policy sees:
+//
+//   - principal: Castellan::User::"<id>" (in its Castellan::Group::"<id>"
+//     groups) or Castellan::ServiceAccount::"<id>";
+//   - action: Action::"<service>:<Verb>", in the group Action::"<service>:*";
+//   - resource: Castellan::Project::"<id>", or a resource of a service as
+//     <service>::<type>::"<resource name>", in its project, which is in its
+//     account, OUs and Castellan::Organization::"<id>" (the root); the
+//     nodes are Castellan::Account and Castellan::OrganizationalUnit.
+package policy
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"sync"
+
+	"github.com/castellan-iam/castellan"
+	"github.com/cedar-policy/cedar-go"
+)
+
+// Entity types of Castellan's own things.
+const (
+	TypeUser           = "Castellan::User"
+	TypeServiceAccount = "Castellan::ServiceAccount"
+	TypeGroup          = "Castellan::Group"
+	TypeOrganization   = "Castellan::Organization"
+	TypeOU             = "Castellan::OrganizationalUnit"
+	TypeAccount        = "Castellan::Account"
+	TypeProject        = "Castellan::Project"
+	// TypeAction is Cedar's action entity type.
+	TypeAction = "Action"
+)
+
+// parseError is the shape of cedar-go's parse errors:
+// "parse error at <input>:2:78 "}": exact got = want }".
+var parseError = regexp.MustCompile(`at [^:]*:(\d+):(\d+) (.*)$`)
+
+// Compile parses a control policy's Cedar document. A document that does
+// not parse gives one field error on field with the line and column.
+func Compile(field, document string) (*cedar.PolicySet, []castellan.FieldError) {
+	if len(document) > castellan.MaxControlPolicyDocumentLength {
+		return nil, []castellan.FieldError{{Field: field, Rule: "maxLength",
+			Message: fmt.Sprintf("must have at most %d bytes", castellan.MaxControlPolicyDocumentLength)}}
+	}
+	set, err := cedar.NewPolicySetFromBytes("", []byte(document))
+	if err != nil {
+		msg := err.Error()
+		if m := parseError.FindStringSubmatch(msg); m != nil {
+			msg = fmt.Sprintf("line %s, column %s: %s", m[1], m[2], m[3])
+		}
+		return nil, []castellan.FieldError{{Field: field, Rule: "syntax", Message: msg}}
+	}
+	if len(set.Map()) == 0 {
+		return nil, []castellan.FieldError{{Field: field, Rule: "required", Message: "must hold at least one permit or forbid policy"}}
+	}
+	return set, nil
+}
+
+// compiled caches the compiled documents of policies by document: a
+// policy changes rarely and is evaluated on every decision inside an
+// account.
+var compiled sync.Map // document → *cedar.PolicySet
+
+// compile returns the cached compilation of a stored document.
+func compile(document string) (*cedar.PolicySet, error) {
+	if set, ok := compiled.Load(document); ok {
+		return set.(*cedar.PolicySet), nil
+	}
+	set, errs := Compile("document", document)
+	if errs != nil {
+		return nil, fmt.Errorf("stored control policy does not compile: %s", errs[0].Message)
+	}
+	compiled.Store(document, set)
+	return set, nil
+}
+
+// Level is one node of the path from the root to an account with the
+// policies attached to it directly.
+type Level struct {
+	Node     castellan.NodeRef
+	Policies []*castellan.ControlPolicy
+}
+
+// Input is what a decision is about.
+type Input struct {
+	Principal castellan.Principal
+	// Groups are the principal's groups (users only).
+	Groups []string
+	Action string
+	// Resource is the scope asked about.
+	Resource castellan.Scope
+	// Path is the nodes from the resource's node up to the root, as
+	// NodeService.FindAncestors returns them.
+	Path []*castellan.Node
+}
+
+// Evaluate applies the levels, root first: at each, some attached policy
+// must permit the action and none may forbid it. It returns nil when
+// every level passes, else the refusal with the policy (for a forbid)
+// and the node.
+func Evaluate(levels []Level, in Input) (*castellan.PolicyMatch, string, error) {
+	req, entities := request(in)
+	for _, l := range levels {
+		permitted := false
+		for _, p := range l.Policies {
+			set, err := compile(p.Document)
+			if err != nil {
+				return nil, "", err
+			}
+			decision, diag := set.IsAuthorized(entities, req)
+			switch {
+			case decision == cedar.Allow:
+				permitted = true
+			case len(diag.Reasons) > 0:
+				// Denied with reasons: a forbid of this policy holds.
+				return &castellan.PolicyMatch{PolicyID: p.ID, PolicyName: p.Name, Node: l.Node}, castellan.ReasonPolicyForbids, nil
+			}
+		}
+		if !permitted {
+			return &castellan.PolicyMatch{Node: l.Node}, castellan.ReasonPolicyNotPermitted, nil
+		}
+	}
+	return nil, "", nil
+}
+
+// nodeType is the Cedar entity type of a node kind.
+var nodeType = map[castellan.NodeKind]cedar.EntityType{
+	castellan.NodeRoot: TypeOrganization, castellan.NodeOU: TypeOU,
+	castellan.NodeAccount: TypeAccount, castellan.NodeProject: TypeProject,
+}
+
+// request builds the Cedar request of in and the entities it reaches.
+func request(in Input) (cedar.Request, cedar.EntityMap) {
+	entities := cedar.EntityMap{}
+	add := func(uid cedar.EntityUID, parents ...cedar.EntityUID) {
+		entities[uid] = cedar.Entity{UID: uid, Parents: cedar.NewEntityUIDSet(parents...)}
+	}
+	// The path, each node in its parent.
+	var nodeUIDs []cedar.EntityUID
+	for _, n := range in.Path {
+		nodeUIDs = append(nodeUIDs, cedar.NewEntityUID(nodeType[n.Kind], cedar.String(n.ID)))
+	}
+	for i, uid := range nodeUIDs {
+		if i+1 < len(nodeUIDs) {
+			add(uid, nodeUIDs[i+1])
+		} else {
+			add(uid)
+		}
+	}
+	var resource cedar.EntityUID
+	switch {
+	case in.Resource.Kind == castellan.ScopeResource:
+		resource = cedar.NewEntityUID(ResourceType(in.Resource.Resource.Service, in.Resource.Resource.Type), cedar.String(in.Resource.String()))
+		var parents []cedar.EntityUID
+		if len(nodeUIDs) > 0 {
+			parents = nodeUIDs[:1]
+		}
+		add(resource, parents...)
+	case len(nodeUIDs) > 0:
+		resource = nodeUIDs[0]
+	default:
+		resource = cedar.NewEntityUID(TypeOrganization, cedar.String(in.Resource.ID))
+	}
+	principalType := cedar.EntityType(TypeUser)
+	if in.Principal.Type == castellan.PrincipalServiceAccount {
+		principalType = TypeServiceAccount
+	}
+	principal := cedar.NewEntityUID(principalType, cedar.String(in.Principal.ID))
+	var groups []cedar.EntityUID
+	for _, g := range in.Groups {
+		uid := cedar.NewEntityUID(TypeGroup, cedar.String(g))
+		add(uid)
+		groups = append(groups, uid)
+	}
+	add(principal, groups...)
+	action := cedar.NewEntityUID(TypeAction, cedar.String(in.Action))
+	service, _, _ := strings.Cut(in.Action, ":")
+	group := cedar.NewEntityUID(TypeAction, cedar.String(service+":*"))
+	add(group)
+	add(action, group)
+	return cedar.Request{Principal: principal, Action: action, Resource: resource, Context: cedar.NewRecord(nil)}, entities
+}
+
+// ResourceType is the Cedar entity type of a service's resource type:
+// <service>::<type>, or Castellan::Resource when the service's name is
+// not a Cedar identifier (it holds a '-').
+func ResourceType(service, typ string) cedar.EntityType {
+	if strings.Contains(service, "-") {
+		return "Castellan::Resource"
+	}
+	return cedar.EntityType(service + "::" + typ)
+}
+
+// Check compiles a document for a create or update and checks it against
+// the service catalogue: every field error it finds, on field.
+func Check(field, document string, catalog *castellan.Catalog) []castellan.FieldError {
+	_, errs := Compile(field, document)
+	return errs
+}
