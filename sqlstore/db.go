@@ -52,6 +52,10 @@ type DB struct {
 	observeQuery func(kind QueryKind, d time.Duration)
 	// maxAccounts is Options.MaxAccounts.
 	maxAccounts int
+	// billing and inventory answer the preconditions of excluding and
+	// deleting accounts (Options.Billing, Options.Inventory).
+	billing   castellan.Billing
+	inventory castellan.ResourceInventory
 }
 
 // OnCommit registers fn to run after every write transaction this DB
@@ -152,6 +156,11 @@ type Options struct {
 	// MaxAccounts is the most accounts an organization may hold; 0
 	// means castellan.DefaultMaxAccounts.
 	MaxAccounts int
+	// Billing and Inventory tell the preconditions of excluding and
+	// deleting accounts; nil means the account attributes the operator
+	// sets through the API (AttributeFacts).
+	Billing   castellan.Billing
+	Inventory castellan.ResourceInventory
 }
 
 // QueryKind tells the statements ObserveQuery times apart.
@@ -184,6 +193,13 @@ func Open(ctx context.Context, rawURL string, opts Options) (*DB, error) {
 	db.passwords = opts.Passwords
 	db.observeQuery = opts.ObserveQuery
 	db.maxAccounts = cmp.Or(opts.MaxAccounts, castellan.DefaultMaxAccounts)
+	db.billing, db.inventory = opts.Billing, opts.Inventory
+	if db.billing == nil {
+		db.billing = AttributeFacts{db: db}
+	}
+	if db.inventory == nil {
+		db.inventory = AttributeFacts{db: db}
+	}
 	db.now = opts.Clock
 	if db.now == nil {
 		db.now = castellan.SystemClock
