@@ -23,8 +23,8 @@ const (
 type Project struct {
 	ID             string `json:"id"`
 	OrganizationID string `json:"organizationId"`
-	// ParentID is the node the project hangs under; today always the
-	// organization's root, whose ID is the organization's.
+	// ParentID is the node the project hangs under: the organization's
+	// root (whose ID is the organization's), an OU or an account.
 	ParentID    string    `json:"parentId"`
 	Name        string    `json:"name"`
 	Description string    `json:"description"`
@@ -60,13 +60,19 @@ func ValidateProjectName(field, name string) []FieldError {
 
 // ProjectCreate is the input of CreateProject.
 type ProjectCreate struct {
+	// ParentID is the root, an OU or an account; empty means the root.
+	ParentID    string
 	Name        string
 	Description string
 }
 
 // Validate checks every field and reports all failures at once.
 func (pc *ProjectCreate) Validate() error {
-	return validateNamed(ValidateProjectName, &pc.Name, &pc.Description)
+	var parent []FieldError
+	if pc.ParentID != "" {
+		parent = checkIDField("parentId", pc.ParentID)
+	}
+	return validateNamed(ValidateProjectName, &pc.Name, &pc.Description, parent...)
 }
 
 // ProjectUpdate changes the non-nil fields of a project.
@@ -93,12 +99,20 @@ type ProjectService interface {
 	FindProjectByID(ctx context.Context, orgID, id string) (*Project, error)
 	// FindProjects lists the organization's projects by name, then ID.
 	FindProjects(ctx context.Context, orgID string, filter ProjectFilter) (projects []*Project, next string, err error)
-	// CreateProject creates a project under the organization's root.
-	// Returns ENOTFOUND (organization.not_found), EINVALID, or ECONFLICT
+	// CreateProject creates a project under pc.ParentID: the root (when
+	// empty), an OU or an account. Returns ENOTFOUND
+	// (organization.not_found, node.not_found for an unknown parent),
+	// EINVALID (node.invalid_parent under a project), or ECONFLICT
 	// (project.name_taken) when a sibling has the name.
 	CreateProject(ctx context.Context, orgID string, pc ProjectCreate) (*Project, error)
 	// UpdateProject returns ENOTFOUND, EINVALID or ECONFLICT as above.
 	UpdateProject(ctx context.Context, orgID, id string, upd ProjectUpdate) (*Project, error)
+	// MoveProject puts the project under parentID: the root, an OU or an
+	// account. Moving it where it is changes nothing. Returns ENOTFOUND
+	// (project.not_found, node.not_found for an unknown parent), EINVALID
+	// (node.invalid_parent) or ECONFLICT (project.name_taken) when a
+	// project of the destination has the name.
+	MoveProject(ctx context.Context, orgID, id, parentID string) (*Project, error)
 	// DeleteProject returns the revision of the deletion, or ENOTFOUND.
 	// The grants on the project and its resources, and the project's
 	// service accounts with their grants, go in the same transaction.

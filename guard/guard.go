@@ -35,6 +35,7 @@ func New(raw castellan.Services, authz castellan.Authorizer) castellan.Services 
 	s.Organizations = &organizations{g: g, next: raw.Organizations}
 	s.Projects = &projects{g: g, next: raw.Projects}
 	s.Nodes = &nodes{g: g, next: raw.Nodes}
+	s.OrgUnits = &orgUnits{g: g, next: raw.OrgUnits}
 	s.ControlPolicies = &controlPolicies{g: g, next: raw.ControlPolicies}
 	s.Audit = &audit{g: g, next: raw.Audit}
 	s.Roles = &roles{g: g, next: raw.Roles}

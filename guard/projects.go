@@ -6,9 +6,12 @@ import (
 	"github.com/castellan-iam/castellan"
 )
 
-// projects guards the projects of an organization: creating, listing and
-// deleting them is authorized on the organization, reading and updating
-// one on the project itself, so that project roles reach their project.
+// projects guards the projects of an organization: listing and deleting
+// them is authorized on the organization, creating one on its parent
+// node (so account.admin on an account creates projects in it), reading
+// and updating one on the project itself, so that project roles reach
+// their project. A move needs organizations:MoveProject on the project
+// and organizations:CreateProject on the destination.
 type projects struct {
 	g    *guard
 	next castellan.ProjectService
@@ -31,10 +34,26 @@ func (s *projects) FindProjects(ctx context.Context, orgID string, filter castel
 }
 
 func (s *projects) CreateProject(ctx context.Context, orgID string, create castellan.ProjectCreate) (*castellan.Project, error) {
-	if err := s.g.allowOrg(ctx, orgID, castellan.ActionCreateProject); err != nil {
+	var err error
+	if create.ParentID == "" {
+		err = s.g.allowOrg(ctx, orgID, castellan.ActionCreateProject)
+	} else {
+		err = s.g.allowNode(ctx, orgID, "parentId", create.ParentID, castellan.ActionCreateProject)
+	}
+	if err != nil {
 		return nil, err
 	}
 	return s.next.CreateProject(ctx, orgID, create)
+}
+
+func (s *projects) MoveProject(ctx context.Context, orgID, id, parentID string) (*castellan.Project, error) {
+	if err := s.g.allowProject(ctx, orgID, id, castellan.ActionMoveProject); err != nil {
+		return nil, err
+	}
+	if err := s.g.allowNode(ctx, orgID, "parentId", parentID, castellan.ActionCreateProject); err != nil {
+		return nil, err
+	}
+	return s.next.MoveProject(ctx, orgID, id, parentID)
 }
 
 func (s *projects) UpdateProject(ctx context.Context, orgID, id string, update castellan.ProjectUpdate) (*castellan.Project, error) {

@@ -13,6 +13,14 @@ func init() {
 			_, err := s.Projects.CreateProject(ctx, f.org, castellan.ProjectCreate{Name: f.unique("p")})
 			return err
 		}},
+		{op: "Projects.CreateProject", variant: "under an OU", allowed: orgManagers, call: func(ctx context.Context, f *fixture, s castellan.Services) error {
+			_, err := s.Projects.CreateProject(ctx, f.org, castellan.ProjectCreate{ParentID: f.newOU(""), Name: f.unique("p")})
+			return err
+		}},
+		{op: "Projects.MoveProject", allowed: orgManagers, call: func(ctx context.Context, f *fixture, s castellan.Services) error {
+			_, err := s.Projects.MoveProject(ctx, f.org, f.newProject(), f.newOU(""))
+			return err
+		}},
 		{op: "Projects.FindProjects", allowed: orgReaders, call: func(ctx context.Context, f *fixture, s castellan.Services) error {
 			_, _, err := s.Projects.FindProjects(ctx, f.org, castellan.ProjectFilter{})
 			return err

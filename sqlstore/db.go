@@ -461,6 +461,7 @@ func (db *DB) Services() castellan.Services {
 	return castellan.Services{
 		Organizations:   db.Organizations(),
 		Nodes:           db.Nodes(),
+		OrgUnits:        db.OrgUnits(),
 		ControlPolicies: db.ControlPolicies(),
 		Projects:        db.Projects(),
 		Audit:           db.Audit(),

@@ -81,34 +81,77 @@ func lockOrganization(ctx context.Context, tx *Tx, orgID string) error {
 	return err
 }
 
-// CreateProject implements castellan.ProjectService.
+// CreateProject implements castellan.ProjectService. The new node
+// changes the tree's shape, so the write holds lockStructure: a
+// concurrent move or deletion of the parent OU or account waits.
 func (s *ProjectService) CreateProject(ctx context.Context, orgID string, pc castellan.ProjectCreate) (*castellan.Project, error) {
 	if err := pc.Validate(); err != nil {
 		return nil, err
 	}
 	var p *castellan.Project
 	err := s.db.update(ctx, func(tx *Tx) error {
-		if err := lockOrganization(ctx, tx, orgID); err != nil {
+		if err := lockStructure(ctx, tx, orgID); err != nil {
 			return err
 		}
-		rev := tx.revision
-		p = &castellan.Project{
-			ID: newID(), OrganizationID: orgID, ParentID: orgID, Name: pc.Name, Description: pc.Description,
-			CreatedAt: tx.now, CreatedBy: tx.actorID(), UpdatedAt: tx.now, UpdatedBy: tx.actorID(), Revision: rev,
+		parentID := pc.ParentID
+		if parentID == "" {
+			parentID = orgID
 		}
-		_, err := tx.exec(ctx, `INSERT INTO nodes (`+projectColumns+`, kind, path) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'project', ?)`,
-			p.ID, p.OrganizationID, p.ParentID, p.Name, p.Description, p.CreatedAt, p.CreatedBy, p.UpdatedAt, p.UpdatedBy, p.Revision,
-			nodePath(nodePath("", orgID), p.ID))
-		if c := conflict(err, pc.Name); c != nil {
-			return c
-		}
+		parent, err := findParent(ctx, tx, orgID, "parentId", parentID, castellan.NodeProject)
 		if err != nil {
-			return fmt.Errorf("insert project: %w", err)
+			return err
+		}
+		n, err := insertNode(ctx, tx, orgID, castellan.NodeProject, parent, newID(), pc.Name, pc.Description)
+		if err != nil {
+			return err
+		}
+		p = &castellan.Project{
+			ID: n.ID, OrganizationID: orgID, ParentID: parent.ID, Name: pc.Name, Description: pc.Description,
+			CreatedAt: tx.now, CreatedBy: tx.actorID(), UpdatedAt: tx.now, UpdatedBy: tx.actorID(), Revision: tx.revision,
 		}
 		_, err = tx.record(ctx, change{
 			orgID: orgID, action: castellan.ActionCreateProject,
 			entityType: "project", entityID: p.ID, entityName: p.Name, operation: "create",
 			summary: map[string]any{"name": p.Name, "description": p.Description, "parentId": p.ParentID},
+		})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// MoveProject implements castellan.ProjectService under lockStructure, as
+// every change of the tree's shape.
+func (s *ProjectService) MoveProject(ctx context.Context, orgID, id, parentID string) (*castellan.Project, error) {
+	if err := castellan.CheckID("parentId", parentID); err != nil {
+		return nil, err
+	}
+	var p *castellan.Project
+	err := s.db.update(ctx, func(tx *Tx) error {
+		if err := lockStructure(ctx, tx, orgID); err != nil {
+			return err
+		}
+		var err error
+		if p, err = findProject(ctx, tx.queryRow, orgID, id); err != nil {
+			return err
+		}
+		if p.ParentID == parentID {
+			return nil
+		}
+		node, err := findNode(ctx, tx.queryRow, orgID, id)
+		if err != nil {
+			return err
+		}
+		if err := moveNode(ctx, tx, orgID, node, parentID); err != nil {
+			return err
+		}
+		summary := map[string]any{"parentId": diff{p.ParentID, parentID}}
+		p.ParentID, p.UpdatedAt, p.UpdatedBy, p.Revision = parentID, tx.now, tx.actorID(), tx.revision
+		_, err = tx.record(ctx, change{
+			orgID: orgID, action: castellan.ActionMoveProject,
+			entityType: "project", entityID: id, entityName: p.Name, operation: "update", summary: summary,
 		})
 		return err
 	})
