@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/castellan-iam/castellan"
@@ -173,8 +174,14 @@ func (s *NodeService) FindChildren(ctx context.Context, orgID, parentID string, 
 	q := nodeSelect + ` WHERE n.org_id = ? AND n.parent_id = ?` + kinds
 	args := append([]any{orgID, parentID}, kindArgs...)
 	if cur != nil {
+		// The kind's order is a number: SQLite ranks every number below
+		// every text, so the cursor's text must not be compared as it is.
+		kind, err := strconv.Atoi(cur.Key[0])
+		if err != nil {
+			return nil, "", errBadPageToken()
+		}
 		q += ` AND (` + order + ` > ? OR (` + order + ` = ? AND (n.name > ? OR (n.name = ? AND n.id > ?))))`
-		args = append(args, cur.Key[0], cur.Key[0], cur.Key[1], cur.Key[1], cur.Key[2])
+		args = append(args, kind, kind, cur.Key[1], cur.Key[1], cur.Key[2])
 	}
 	size := castellan.PageSize(f.PageSize)
 	rows, err := s.db.query(ctx, q+` ORDER BY `+order+`, n.name, n.id LIMIT ?`, append(args, size+1)...)

@@ -23,6 +23,7 @@ type Opener func(tb testing.TB, clock castellan.Clock) castellan.Services
 func RunAllTests(t *testing.T, open Opener) {
 	t.Run("Organizations", func(t *testing.T) { testOrganizations(t, open) })
 	t.Run("Projects", func(t *testing.T) { testProjects(t, open) })
+	t.Run("OrgUnits", func(t *testing.T) { testOrgUnits(t, open) })
 	t.Run("Audit", func(t *testing.T) { testAudit(t, open) })
 	t.Run("Tokens", func(t *testing.T) { testTokens(t, open) })
 	t.Run("Credentials", func(t *testing.T) { testCredentials(t, open) })
