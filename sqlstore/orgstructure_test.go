@@ -66,3 +66,49 @@ func TestStructureCore(t *testing.T) {
 		})
 	}
 }
+
+// TestProjectsUnderAccounts hangs projects under an account and moves
+// them between the root, an OU and an account; sub-items list OUs before
+// accounts. It reads accounts through the store's AccountService
+// directly.
+func TestProjectsUnderAccounts(t *testing.T) {
+	for _, b := range sqltest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			t.Parallel()
+			db := sqltest.MustOpen(t, b.URL(t), storetest.NewClock().Now)
+			ctx := castellan.WithPrincipal(context.Background(), castellan.Principal{Type: castellan.PrincipalOperator, ID: "op"})
+			s := db.Services()
+			org := storetest.Must(s.Organizations.CreateOrganization(ctx, castellan.OrganizationCreate{Name: "Acme"}))(t)
+			ou := storetest.Must(s.OrgUnits.CreateOrgUnit(ctx, org.ID, castellan.OrgUnitCreate{ParentID: org.ID, Name: "Sales"}))(t)
+			acct := storetest.Must(db.Accounts().CreateAccount(ctx, org.ID, castellan.AccountCreate{
+				ParentID: ou.ID, Name: "sales-prod", Email: "root@acme.example", EmailConfirmation: "root@acme.example", IAMRoleName: "OrgAdmin"}))(t)
+			sub := storetest.Must(s.OrgUnits.CreateOrgUnit(ctx, org.ID, castellan.OrgUnitCreate{ParentID: ou.ID, Name: "zz-last-by-name"}))(t)
+
+			kids, _, err := s.Nodes.FindChildren(ctx, org.ID, ou.ID, castellan.ChildFilter{PageSize: 1})
+			if err != nil || len(kids) != 1 || kids[0].ID != sub.ID {
+				t.Fatalf("got %+v, %v; want the OU first", kids, err)
+			}
+			p := storetest.Must(s.Projects.CreateProject(ctx, org.ID, castellan.ProjectCreate{ParentID: acct.ID, Name: "web"}))(t)
+			chain := storetest.Must(s.Nodes.FindAncestors(ctx, org.ID, p.ID))(t)
+			if len(chain) != 4 || chain[1].ID != acct.ID || chain[2].ID != ou.ID || chain[3].ID != org.ID || chain[0].Depth != 3 {
+				t.Fatalf("got ancestors %+v", chain)
+			}
+			// The OU holding the account is not empty.
+			_, err = s.OrgUnits.DeleteOrgUnit(ctx, org.ID, ou.ID)
+			if castellan.ErrorCode(err) != castellan.CodeOUNotEmpty {
+				t.Fatalf("got %v, want %s", err, castellan.CodeOUNotEmpty)
+			}
+			for _, to := range []string{org.ID, ou.ID, acct.ID} {
+				moved := storetest.Must(s.Projects.MoveProject(ctx, org.ID, p.ID, to))(t)
+				if chain := storetest.Must(s.Nodes.FindAncestors(ctx, org.ID, p.ID))(t); moved.ParentID != to || chain[1].ID != to {
+					t.Fatalf("moved to %s: got %+v, ancestors %+v", to, moved, chain)
+				}
+			}
+			// An OU cannot move under an account.
+			_, err = s.OrgUnits.MoveOrgUnit(ctx, org.ID, sub.ID, acct.ID)
+			if castellan.ErrorCode(err) != castellan.CodeInvalidParent {
+				t.Fatalf("got %v, want %s", err, castellan.CodeInvalidParent)
+			}
+		})
+	}
+}
