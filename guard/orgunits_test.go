@@ -102,7 +102,10 @@ func TestAccountAdminProjects(t *testing.T) {
 				},
 				"move its project out": func() error { _, err := services.Projects.MoveProject(as, org, p.ID, ou.ID); return err },
 				"move another in":      func() error { _, err := services.Projects.MoveProject(as, org, atRoot.ID, acct.ID); return err },
-				"create an OU":          func() error { _, err := services.OrgUnits.CreateOrgUnit(as, org, castellan.OrgUnitCreate{ParentID: ou.ID, Name: "x"}); return err },
+				"create an OU": func() error {
+					_, err := services.OrgUnits.CreateOrgUnit(as, org, castellan.OrgUnitCreate{ParentID: ou.ID, Name: "x"})
+					return err
+				},
 			} {
 				if err := call(); castellan.ErrorKind(err) != castellan.EFORBIDDEN {
 					t.Errorf("%s: got %v, want forbidden", name, err)
