@@ -18,6 +18,7 @@ type projectOutput struct {
 }
 
 type projectCreateBody struct {
+	ParentID    string `json:"parentId,omitempty" doc:"The root (the organization's ID), an OU or an account; the root when absent."`
 	Name        string `json:"name" minLength:"1" maxLength:"63" pattern:"^[A-Za-z0-9][A-Za-z0-9._-]*$" doc:"Name, unique among the projects of the parent (case-sensitive)." example:"web-prod"`
 	Description string `json:"description,omitempty" maxLength:"256" doc:"Free text."`
 }
@@ -39,8 +40,18 @@ func (s *Server) registerProjects() {
 	register(s, op{
 		id: "create-project", method: http.MethodPost, path: "/v1/organizations/{org}/projects", tag: tag,
 		action: castellan.ActionCreateProject, status: http.StatusCreated, errors: []int{http.StatusNotFound, http.StatusConflict},
-		summary: "Create a project", desc: "Creates a project under the organization's root. Fails with project.name_taken when a sibling has the name.",
+		summary: "Create a project",
+		desc: "Creates a project under parentId: the root (by default), an OU or an account (node.invalid_parent under a project). " +
+			"Needs organizations:CreateProject on the parent. Fails with project.name_taken when a sibling has the name.",
 	}, s.createProject)
+
+	register(s, op{
+		id: "move-project", method: http.MethodPut, path: "/v1/organizations/{org}/projects/{project}/parent", tag: tag,
+		action: castellan.ActionMoveProject, errors: []int{http.StatusNotFound, http.StatusConflict},
+		summary: "Move a project",
+		desc: "Puts the project under the root, an OU or an account. Needs organizations:MoveProject on the project and " +
+			"organizations:CreateProject on the destination; project.name_taken when a project there has the name.",
+	}, s.moveProject)
 
 	register(s, op{
 		id: "list-projects", method: http.MethodGet, path: "/v1/organizations/{org}/projects", tag: tag,
@@ -71,7 +82,8 @@ func (s *Server) createProject(ctx context.Context, in *struct {
 	OrgPath
 	Body projectCreateBody
 }) (*projectOutput, error) {
-	p, err := s.services.Projects.CreateProject(ctx, in.Org, castellan.ProjectCreate{Name: in.Body.Name, Description: in.Body.Description})
+	p, err := s.services.Projects.CreateProject(ctx, in.Org, castellan.ProjectCreate{
+		ParentID: in.Body.ParentID, Name: in.Body.Name, Description: in.Body.Description})
 	if err != nil {
 		return nil, err
 	}
@@ -116,4 +128,15 @@ func (s *Server) deleteProject(ctx context.Context, in *ProjectPath) (*revisionO
 		return nil, err
 	}
 	return revisionOf(rev), nil
+}
+
+func (s *Server) moveProject(ctx context.Context, in *struct {
+	ProjectPath
+	Body parentBody
+}) (*projectOutput, error) {
+	p, err := s.services.Projects.MoveProject(ctx, in.Org, in.Project, in.Body.ParentID)
+	if err != nil {
+		return nil, err
+	}
+	return &projectOutput{Body: p}, nil
 }

@@ -105,6 +105,8 @@ func New(mux *http.ServeMux, cfg Config) *Server {
 	s.registerHealth()
 	s.registerOrganizations()
 	s.registerProjects()
+	s.registerOrgUnits()
+	s.registerHierarchy()
 	s.registerAudit()
 	s.registerGroups()
 	s.registerUsers()
@@ -140,6 +142,8 @@ func Anonymous(path string) bool { return anonymousPaths[path] }
 var apiTags = []*huma.Tag{
 	{Name: "Organizations", Description: "Tenants: each organization holds its projects, users, groups, roles and grants, isolated from every other."},
 	{Name: "Projects", Description: "Projects of an organization, the usual scope of grants, access keys and service accounts."},
+	{Name: "Organizational units", Description: "Organizational units: the levels (at most 5 below the root) that group OUs, accounts and projects under grants and control policies."},
+	{Name: "Hierarchy", Description: "The organization's tree of root, OUs, accounts and projects: the hierarchy view, a node's details and its sub-items."},
 	{Name: "Users", Description: "People of an organization: registration, invitations, passwords, console and API access."},
 	{Name: "Groups", Description: "Named sets of users; a grant to a group applies to each member."},
 	{Name: "Roles", Description: "Built-in and custom roles: sets of actions from the service catalogue."},

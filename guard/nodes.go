@@ -48,7 +48,7 @@ func (s *nodes) FindAncestors(ctx context.Context, orgID, id string) ([]*castell
 }
 
 func (s *nodes) FindChildren(ctx context.Context, orgID, parentID string, filter castellan.ChildFilter) ([]*castellan.Node, string, error) {
-	if err := s.g.allowNode(ctx, orgID, "parentId", parentID, castellan.ActionListNodes); err != nil {
+	if err := s.g.allowNode(ctx, orgID, "nodeId", parentID, castellan.ActionListNodes); err != nil {
 		return nil, "", err
 	}
 	return s.next.FindChildren(ctx, orgID, parentID, filter)
