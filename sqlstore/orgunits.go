@@ -195,8 +195,7 @@ func (s *OrgUnitService) UpdateOrgUnit(ctx context.Context, orgID, id string, up
 	if err := upd.Validate(); err != nil {
 		return nil, err
 	}
-	var ou *castellan.OrgUnit
-	err := s.db.update(ctx, func(tx *Tx) error {
+	return s.changeOU(ctx, orgID, id, func(tx *Tx) error {
 		u, err := scanOU(tx.queryRow(ctx, ouSelect+` WHERE org_id = ? AND kind = 'ou' AND id = ?`+tx.db.dialect.lockExclusive, orgID, id))
 		if isNoRows(err) {
 			return ouNotFound(id)
@@ -211,22 +210,34 @@ func (s *OrgUnitService) UpdateOrgUnit(ctx context.Context, orgID, id string, up
 		if upd.Description != nil && *upd.Description != u.Description {
 			summary["description"], u.Description = diff{u.Description, *upd.Description}, *upd.Description
 		}
-		if len(summary) > 0 {
-			_, err = tx.exec(ctx, `UPDATE nodes SET name = ?, description = ?, updated_at = ?, updated_by = ?, revision = ? WHERE org_id = ? AND id = ?`,
-				u.Name, u.Description, tx.now, tx.actorID(), tx.revision, orgID, id)
-			if c := nodeConflict(err, castellan.NodeOU, u.Name); c != nil {
-				return c
-			}
-			if err != nil {
-				return fmt.Errorf("update OU: %w", err)
-			}
-			if _, err := tx.record(ctx, change{
-				orgID: orgID, action: castellan.ActionUpdateOrganizationalUnit,
-				entityType: "node", entityID: id, entityName: u.Name, operation: "update", summary: summary,
-			}); err != nil {
-				return err
-			}
+		if len(summary) == 0 {
+			return nil
 		}
+		_, err = tx.exec(ctx, `UPDATE nodes SET name = ?, description = ?, updated_at = ?, updated_by = ?, revision = ? WHERE org_id = ? AND id = ?`,
+			u.Name, u.Description, tx.now, tx.actorID(), tx.revision, orgID, id)
+		if c := nodeConflict(err, castellan.NodeOU, u.Name); c != nil {
+			return c
+		}
+		if err != nil {
+			return fmt.Errorf("update OU: %w", err)
+		}
+		_, err = tx.record(ctx, change{
+			orgID: orgID, action: castellan.ActionUpdateOrganizationalUnit,
+			entityType: "node", entityID: id, entityName: u.Name, operation: "update", summary: summary,
+		})
+		return err
+	})
+}
+
+// changeOU runs change in a transaction and returns the OU id as it is
+// afterwards.
+func (s *OrgUnitService) changeOU(ctx context.Context, orgID, id string, change func(tx *Tx) error) (*castellan.OrgUnit, error) {
+	var ou *castellan.OrgUnit
+	err := s.db.update(ctx, func(tx *Tx) error {
+		if err := change(tx); err != nil {
+			return err
+		}
+		var err error
 		ou, err = findOrgUnit(ctx, tx.query, tx.queryRow, orgID, id)
 		return err
 	})
@@ -254,35 +265,25 @@ func (s *OrgUnitService) MoveOrgUnit(ctx context.Context, orgID, id, parentID st
 	if err := castellan.CheckID("parentId", parentID); err != nil {
 		return nil, err
 	}
-	var ou *castellan.OrgUnit
-	err := s.db.update(ctx, func(tx *Tx) error {
+	return s.changeOU(ctx, orgID, id, func(tx *Tx) error {
 		if err := lockStructure(ctx, tx, orgID); err != nil {
 			return err
 		}
 		n, err := lockedOU(ctx, tx, orgID, id)
-		if err != nil {
+		if err != nil || n.ParentID == parentID {
 			return err
 		}
-		if n.ParentID != parentID {
-			from := n.ParentID
-			if err := moveNode(ctx, tx, orgID, n, parentID); err != nil {
-				return err
-			}
-			if _, err := tx.record(ctx, change{
-				orgID: orgID, action: castellan.ActionMoveOrganizationalUnit,
-				entityType: "node", entityID: id, entityName: n.Name, operation: "update",
-				summary: map[string]any{"parentId": diff{from, parentID}},
-			}); err != nil {
-				return err
-			}
+		from := n.ParentID
+		if err := moveNode(ctx, tx, orgID, n, parentID); err != nil {
+			return err
 		}
-		ou, err = findOrgUnit(ctx, tx.query, tx.queryRow, orgID, id)
+		_, err = tx.record(ctx, change{
+			orgID: orgID, action: castellan.ActionMoveOrganizationalUnit,
+			entityType: "node", entityID: id, entityName: n.Name, operation: "update",
+			summary: map[string]any{"parentId": diff{from, parentID}},
+		})
 		return err
 	})
-	if err != nil {
-		return nil, err
-	}
-	return ou, nil
 }
 
 // DeleteOrgUnit implements castellan.OrgUnitService: under lockStructure
