@@ -89,3 +89,10 @@ func (db *DB) tableHolds(ctx context.Context, table, needle string) (bool, error
 // SetListenHeartbeat shortens the heartbeat of WatchCommits, so that a test
 // of a silent connection need not wait for the default.
 func (db *DB) SetListenHeartbeat(d time.Duration) { db.listenHeartbeat = d }
+
+// Exec runs one statement on the writer, so that tests can lay rows that
+// no service of this version writes.
+func (db *DB) Exec(ctx context.Context, query string, args ...any) error {
+	_, err := db.write.ExecContext(ctx, db.dialect.rebind(query), args...)
+	return err
+}
