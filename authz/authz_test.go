@@ -43,7 +43,7 @@ func newFixture(tb testing.TB, b sqltest.Backend) *fixture {
 	f := &fixture{clock: storetest.NewClock()}
 	f.s = sqltest.MustOpen(tb, b.URL(tb), f.clock.Now).Services()
 	f.authorizer = &authz.Authorizer{
-		Grants: f.s.Grants, Groups: f.s.Groups, Roles: f.s.Roles, Nodes: f.s.Nodes,
+		Grants: f.s.Grants, Groups: f.s.Groups, Roles: f.s.Roles, Nodes: f.s.Nodes, Policies: f.s.ControlPolicies,
 		ServiceAccounts: f.s.ServiceAccounts, Catalog: f.s.Catalog, Now: f.clock.Now,
 	}
 	ctx := context.Background()

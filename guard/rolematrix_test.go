@@ -176,7 +176,7 @@ func newFixture(t *testing.T, url string) (*fixture, castellan.Services, map[str
 		t.Fatal(err)
 	}
 	authorizer := &authz.Authorizer{
-		Grants: raw.Grants, Groups: raw.Groups, Roles: raw.Roles, Nodes: raw.Nodes,
+		Grants: raw.Grants, Groups: raw.Groups, Roles: raw.Roles, Nodes: raw.Nodes, Policies: raw.ControlPolicies,
 		ServiceAccounts: raw.ServiceAccounts, Catalog: raw.Catalog, Now: clock.Now,
 	}
 	services := guard.New(raw, authorizer)
