@@ -181,7 +181,7 @@ func newFixture(t *testing.T, url string) (*fixture, castellan.Services, map[str
 	}
 	services := guard.New(raw, authorizer)
 	f := &fixture{t: t, raw: raw, org: acme.OrganizationID, ids: map[string]string{owner: acme.OwnerUserID},
-		decisions: guard.NewDecisions(authorizer)}
+		decisions: guard.NewDecisions(raw, authorizer)}
 	f.project = f.newProject()
 	principals := map[string]castellan.Principal{
 		owner:      {Type: castellan.PrincipalUser, ID: acme.OwnerUserID, OrganizationID: f.org},
