@@ -3,6 +3,7 @@ package authz_test
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -333,4 +334,71 @@ func (g *generated) reachedBy(t *testing.T, target string) map[string]bool {
 		reached[scope] = inAccount && below
 	}
 	return reached
+}
+
+// TestSimulationRefusals checks what a simulation refuses, with the
+// errors the change itself would get.
+func TestSimulationRefusals(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, f *fixture) {
+		s := newStructure(t, f)
+		org := f.org.OrganizationID
+		forbid := s.policy(t, `forbid (principal, action, resource);`)
+		full := s.policy(t, `permit (principal, action, resource);`)
+		s.attach(t, full, s.eng)
+		for range castellan.MaxPoliciesPerTarget - 1 {
+			s.attach(t, s.policy(t, `permit (principal, action, resource);`), s.prod)
+		}
+		otherOU := storetest.Must(f.db.OrgUnits().CreateOrgUnit(asOperator, f.otherOrg.OrganizationID, castellan.OrgUnitCreate{ParentID: f.otherOrg.OrganizationID, Name: "theirs"}))(t)
+		sim := func(op castellan.SimulationOperation, target, replaced string) castellan.ControlPolicySimulation {
+			return castellan.ControlPolicySimulation{Operation: op, TargetID: target, ReplacedPolicyID: replaced}
+		}
+		for _, tc := range []struct {
+			name   string
+			policy string
+			sim    castellan.ControlPolicySimulation
+			code   string
+			field  string
+		}{
+			{"an unknown operation", forbid, sim("move", s.eng, ""), castellan.CodeInvalidField, "operation"},
+			{"a malformed target", forbid, sim(castellan.SimulateAttach, "eng", ""), castellan.CodeInvalidField, "targetId"},
+			{"a malformed policy", "forbid", sim(castellan.SimulateAttach, s.eng, ""), castellan.CodeInvalidField, "policyId"},
+			{"a replace without the replaced policy", forbid, sim(castellan.SimulateReplace, s.eng, ""), castellan.CodeInvalidField, "replacedPolicyId"},
+			{"a replace of the policy by itself", forbid, sim(castellan.SimulateReplace, s.eng, forbid), castellan.CodeInvalidField, "replacedPolicyId"},
+			{"an attach naming a replaced policy", forbid, sim(castellan.SimulateAttach, s.eng, full), castellan.CodeInvalidField, "replacedPolicyId"},
+			{"an unknown policy", "0190d3a8-0000-7000-8000-000000000000", sim(castellan.SimulateAttach, s.eng, ""), castellan.CodeControlPolicyNotFound, ""},
+			{"an unknown target", forbid, sim(castellan.SimulateAttach, "0190d3a8-0000-7000-8000-000000000000", ""), castellan.CodeNodeNotFound, ""},
+			{"another organization's target", forbid, sim(castellan.SimulateAttach, otherOU.ID, ""), castellan.CodeNodeNotFound, ""},
+			{"a project", forbid, sim(castellan.SimulateAttach, s.web, ""), castellan.CodeControlPolicyInvalidTarget, ""},
+			{"an attached policy", castellan.FullAccessPolicyID, sim(castellan.SimulateAttach, org, ""), castellan.CodeControlPolicyAttached, ""},
+			{"a full target", forbid, sim(castellan.SimulateAttach, s.prod, ""), castellan.CodeControlPolicyTooMany, ""},
+			{"a detach of a policy not attached", forbid, sim(castellan.SimulateDetach, s.eng, ""), castellan.CodeControlPolicyNotAttached, ""},
+			{"a detach of an inherited policy", full, sim(castellan.SimulateDetach, s.prod, ""), castellan.CodeControlPolicyNotAttached, ""},
+			{"a detach of the last policy", castellan.FullAccessPolicyID, sim(castellan.SimulateDetach, org, ""), castellan.CodeControlPolicyLastAttachment, ""},
+			{"a replace of a policy not attached", forbid, sim(castellan.SimulateReplace, s.prod, full), castellan.CodeControlPolicyNotAttached, ""},
+			{"a replace by an attached policy", full, sim(castellan.SimulateReplace, s.eng, castellan.FullAccessPolicyID), castellan.CodeControlPolicyAttached, ""},
+			{"a bad page token", forbid, castellan.ControlPolicySimulation{Operation: castellan.SimulateAttach, TargetID: s.eng, PageToken: "nope"}, castellan.CodeInvalidPageToken, "pageToken"},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				_, err := f.authorizer.SimulateControlPolicy(context.Background(), org, tc.policy, tc.sim)
+				var e *castellan.Error
+				if !errors.As(err, &e) || e.Code != tc.code {
+					t.Fatalf("got %v, want %s", err, tc.code)
+				}
+				if tc.field != "" && (len(e.Fields) == 0 || e.Fields[0].Field != tc.field) {
+					t.Fatalf("got fields %+v, want %s", e.Fields, tc.field)
+				}
+			})
+		}
+		// A replace of FullAccess at the OU by the forbidding policy: the
+		// user loses every action in the account below, the member too.
+		res := storetest.Must(f.authorizer.SimulateControlPolicy(context.Background(), org, forbid, sim(castellan.SimulateReplace, s.eng, castellan.FullAccessPolicyID)))(t)
+		if res.Principals < 2 || len(res.Losses) == 0 || len(res.Counts) == 0 {
+			t.Fatalf("got %+v, want losses of the user and the member", res)
+		}
+		for _, l := range res.Losses {
+			if l.Scope == inProject(s.tools) || l.Scope == ouScope(s.eng) {
+				t.Fatalf("got a loss %+v outside the account", l)
+			}
+		}
+	})
 }
