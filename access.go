@@ -117,12 +117,14 @@ const (
 )
 
 // Scope names where a grant applies or what an authorization check is
-// about: "organization/<id>", "project/<id>" or a resource name
+// about: "organization/<id>", "ou/<id>", "account/<id>", "project/<id>"
+// or a resource name
 // "rn:<service>:<project-id>:<type>/<id>", where the ID AllResources
 // names every resource of that type of the service in the project.
 type Scope struct {
 	Kind ScopeKind
-	// ID is the organization or project ID; for resources, the project ID.
+	// ID is the node's ID (organization, OU, account or project); for
+	// resources, the project ID.
 	ID string
 	// Resource is set for resource scopes.
 	Resource *ResourceName
@@ -200,6 +202,20 @@ func ParseScope(field, s string) (Scope, error) {
 
 // nodeScopeKinds are the kinds of scopes that name a node of the tree.
 var nodeScopeKinds = map[ScopeKind]bool{ScopeOrganization: true, ScopeOU: true, ScopeAccount: true, ScopeProject: true}
+
+// NodeKind returns the kind of the node the scope names: the root for
+// an organization, and a resource's project for a resource.
+func (s Scope) NodeKind() NodeKind {
+	switch s.Kind {
+	case ScopeOrganization:
+		return NodeRoot
+	case ScopeOU:
+		return NodeOU
+	case ScopeAccount:
+		return NodeAccount
+	}
+	return NodeProject
+}
 
 // OrganizationScope is the scope of an organization's root.
 func OrganizationScope(orgID string) Scope { return Scope{Kind: ScopeOrganization, ID: orgID} }

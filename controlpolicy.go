@@ -188,6 +188,21 @@ const (
 
 // ControlPolicySimulation asks what a change of attachments at a target
 // would take away, before it is made.
+//
+// What it looks at is what the change can alter. Control policies limit
+// decisions inside accounts only, and a change at the target reaches the
+// accounts of its subtree; so the scopes are those accounts (the target
+// itself when it is one), the projects inside them, and the resources
+// that grants name in those projects. The principals are the users and
+// service accounts holding an unexpired grant, their own or through a
+// group, that applies to at least one of those scopes: on the scope
+// itself, on a node above it (the target, an OU or account between, or
+// above the target up to the root) or, for a resource, on every resource
+// of its type in the project. For each such principal and scope, every
+// catalogue action is decided as Authorize decides it, once with the
+// policies as attached and once with the change applied; a loss is an
+// action allowed before and refused after. Decisions that the change
+// would allow instead are not reported.
 type ControlPolicySimulation struct {
 	Operation SimulationOperation
 	// TargetID is the root, OU or account.
@@ -222,7 +237,8 @@ type SimulationResult struct {
 	// Losses is one page of the losses, by principal, scope and action.
 	Losses        []SimulationLoss `json:"losses" nullable:"false"`
 	NextPageToken string           `json:"nextPageToken,omitempty"`
-	// Principals and Scopes count what was looked at.
+	// Principals and Scopes count the distinct principals and scopes of
+	// the (principal, scope) pairs decided on.
 	Principals int `json:"principals"`
 	Scopes     int `json:"scopes"`
 }

@@ -26,6 +26,11 @@ type DecisionService interface {
 	// caller's right to ask is checked once per organization. The first
 	// refused or invalid request ends the batch with its error.
 	AuthorizeBatch(ctx context.Context, reqs []AuthzRequest) ([]Decision, error)
+	// SimulateControlPolicy is Authorizer.SimulateControlPolicy for a
+	// caller who holds organizations:SimulateControlPolicy on the
+	// target node; a target of another organization is ENOTFOUND
+	// (node.not_found).
+	SimulateControlPolicy(ctx context.Context, orgID, policyID string, sim ControlPolicySimulation) (*SimulationResult, error)
 }
 
 type readScopeKey struct{}

@@ -22,12 +22,13 @@ type Subject struct {
 }
 
 // Grant binds a role to a subject on a scope. Grants inherit downward: a
-// grant on the organization applies to its projects and their resources.
+// grant on the organization, an OU or an account applies to every node
+// below it, and a grant on a project to its resources.
 type Grant struct {
 	ID             string  `json:"id"`
 	OrganizationID string  `json:"organizationId"`
 	RoleID         string  `json:"roleId"`
-	Scope          string  `json:"scope" doc:"organization/<id>, project/<id>, rn:<service>:<project-id>:<type>/<id>, or rn:<service>:<project-id>:<type>/* for every resource of that type in the project, present and future."`
+	Scope          string  `json:"scope" doc:"organization/<id>, ou/<id>, account/<id>, project/<id>, rn:<service>:<project-id>:<type>/<id>, or rn:<service>:<project-id>:<type>/* for every resource of that type in the project, present and future."`
 	Subject        Subject `json:"subject"`
 	// ExpiresAt, when set, is the instant the grant stops counting.
 	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
@@ -156,8 +157,8 @@ type RoleService interface {
 type AuthzRequest struct {
 	Principal Principal
 	Action    string
-	// Resource is a scope string: organization/<id>, project/<id> or a
-	// resource name.
+	// Resource is a scope string: organization/<id>, ou/<id>,
+	// account/<id>, project/<id> or a resource name.
 	Resource string
 	Context  map[string]any
 }
@@ -243,4 +244,16 @@ type Authorizer interface {
 	// scope. The hierarchy principle: nobody grants or revokes a role
 	// whose actions it does not hold itself.
 	Missing(ctx context.Context, p Principal, scope string, actions []string) ([]string, error)
+	// SimulateControlPolicy answers what attaching, detaching or
+	// replacing the policy at sim.TargetID would take away, without
+	// changing anything (see ControlPolicySimulation for what it looks
+	// at). Returns EINVALID (request.invalid_field) for a bad operation,
+	// target ID or missing replacedPolicyId, (controlpolicy.invalid_target)
+	// for a project, (request.invalid_page_token); ENOTFOUND
+	// (node.not_found, controlpolicy.not_found); ECONFLICT
+	// (controlpolicy.already_attached) and EPRECONDITION
+	// (controlpolicy.not_attached, controlpolicy.too_many,
+	// controlpolicy.last_attachment) where the change itself would be
+	// refused.
+	SimulateControlPolicy(ctx context.Context, orgID, policyID string, sim ControlPolicySimulation) (*SimulationResult, error)
 }

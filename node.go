@@ -54,6 +54,21 @@ func NodeScope(kind NodeKind, id string) Scope {
 	return ProjectScope(id)
 }
 
+// NodeNotFound is the error for a node of the kind that is not in the
+// organization: ou.not_found, account.not_found, project.not_found, or
+// node.not_found for a root.
+func NodeNotFound(kind NodeKind, id string) *Error {
+	switch kind {
+	case NodeOU:
+		return Errorf(ENOTFOUND, CodeOUNotFound, "OU %s not found", id)
+	case NodeAccount:
+		return Errorf(ENOTFOUND, CodeAccountNotFound, "account %s not found", id)
+	case NodeProject:
+		return Errorf(ENOTFOUND, CodeProjectNotFound, "project %s not found", id)
+	}
+	return Errorf(ENOTFOUND, CodeNodeNotFound, "node %s not found", id)
+}
+
 // Limits of the tree.
 const (
 	// MaxOUDepth is the deepest level of an organizational unit below

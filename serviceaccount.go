@@ -103,7 +103,7 @@ type ServiceAccountService interface {
 // elsewhere, it would carry power beyond the project they answer for, and
 // deleting the project would leave grants of a vanished principal behind.
 func (a *ServiceAccount) CanHoldOn(s Scope) error {
-	if s.Kind != ScopeOrganization && s.ID == a.ProjectID {
+	if s.NodeKind() == NodeProject && s.ID == a.ProjectID {
 		return nil
 	}
 	return Errorf(EINVALID, CodeSubjectScopeMismatch,

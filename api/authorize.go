@@ -18,20 +18,22 @@ type authzPrincipal struct {
 type authzCheck struct {
 	Principal authzPrincipal `json:"principal"`
 	Action    string         `json:"action" minLength:"3" maxLength:"200" example:"s3e:GetObject"`
-	Resource  string         `json:"resource" minLength:"1" maxLength:"400" doc:"organization/<id>, project/<id> or rn:<service>:<project-id>:<type>/<id>." example:"rn:s3e:0190d3a8-0000-7000-8000-000000000000:bucket/logs"`
+	Resource  string         `json:"resource" minLength:"1" maxLength:"400" doc:"organization/<id>, ou/<id>, account/<id>, project/<id> or rn:<service>:<project-id>:<type>/<id>. Inside an account (the account, its projects and their resources) the control policies of the path from the root limit what grants allow; elsewhere they do not apply." example:"rn:s3e:0190d3a8-0000-7000-8000-000000000000:bucket/logs"`
 	Context   map[string]any `json:"context,omitempty" doc:"Request attributes (source IP, time, …) for control policies; unused by grants."`
 }
 
 type authzResult struct {
-	Allowed bool   `json:"allowed"`
-	Reason  string `json:"reason" doc:"allowed, operator, no_grant, scope_mismatch, grant_expired, unknown_action, not_in_organization, unknown_principal (no such user or service account in the organization) or key_project_mismatch (the resource is outside the principal's key project)."`
+	Allowed bool                   `json:"allowed"`
+	Reason  string                 `json:"reason" doc:"allowed, operator, no_grant, scope_mismatch, grant_expired, unknown_action, not_in_organization, unknown_principal (no such user or service account in the organization), key_project_mismatch (the resource is outside the principal's key project), control_policy_forbids (grants allow, but a control policy on the path from the root to the resource's account forbids) or control_policy_not_permitted (grants allow, but at one level of that path no attached policy permits)."`
+	Policy  *castellan.PolicyMatch `json:"policy,omitempty" doc:"For control_policy_* reasons: the policy that forbade (none for not_permitted) and the node of the path where the refusal happened."`
 }
 
 type authorizeOutput struct {
 	Body struct {
-		Allowed  bool   `json:"allowed"`
-		Reason   string `json:"reason" doc:"allowed, operator, no_grant, scope_mismatch, grant_expired, unknown_action, not_in_organization, unknown_principal (no such user or service account in the organization) or key_project_mismatch (the resource is outside the principal's key project)."`
-		Revision int64  `json:"revision" doc:"The decision reflects every write up to this revision."`
+		Allowed  bool                   `json:"allowed"`
+		Reason   string                 `json:"reason" doc:"allowed, operator, no_grant, scope_mismatch, grant_expired, unknown_action, not_in_organization, unknown_principal (no such user or service account in the organization), key_project_mismatch (the resource is outside the principal's key project), control_policy_forbids (grants allow, but a control policy on the path from the root to the resource's account forbids) or control_policy_not_permitted (grants allow, but at one level of that path no attached policy permits)."`
+		Policy   *castellan.PolicyMatch `json:"policy,omitempty" doc:"For control_policy_* reasons: the policy that forbade (none for not_permitted) and the node of the path where the refusal happened."`
+		Revision int64                  `json:"revision" doc:"The decision reflects every write up to this revision."`
 	}
 }
 
@@ -48,6 +50,7 @@ type explainOutput struct {
 		Reason   string                 `json:"reason"`
 		Matches  []castellan.GrantMatch `json:"matches,omitempty" doc:"The grants that allow, when allowed."`
 		Near     []castellan.GrantMatch `json:"near,omitempty" doc:"When denied: grants of the principal that hold the action on another scope."`
+		Policy   *castellan.PolicyMatch `json:"policy,omitempty" doc:"When a control policy refused what the grants in matches allow: the policy that forbade (none for not_permitted) and the node where it is attached."`
 		Revision int64                  `json:"revision"`
 	}
 }
@@ -69,7 +72,7 @@ func (s *Server) registerAuthorize() {
 		id: "authorize-explain", method: http.MethodPost, path: "/v1/authorize:explain", tag: tag,
 		action: castellan.ActionAuthorize, errors: []int{http.StatusForbidden},
 		summary: "Why is this allowed or denied?",
-		desc:    "The grants that allowed (direct or through which group, on which scope) and their roles; when denied, the reason and the grants that hold the action on another scope.",
+		desc:    "The grants that allowed (direct or through which group, on which scope) and their roles; when denied, the reason and the grants that hold the action on another scope; when a control policy refused what grants allow, those grants and the policy with the node where it is attached.",
 	}, s.authorizeExplain)
 }
 
@@ -107,7 +110,7 @@ func (s *Server) authorize(ctx context.Context, in *struct{ Body authzCheck }) (
 		return nil, err
 	}
 	out := &authorizeOutput{}
-	out.Body.Allowed, out.Body.Reason, out.Body.Revision = d.Allowed, d.Reason, rev
+	out.Body.Allowed, out.Body.Reason, out.Body.Policy, out.Body.Revision = d.Allowed, d.Reason, d.Policy, rev
 	return out, nil
 }
 
@@ -131,7 +134,7 @@ func (s *Server) authorizeBatch(ctx context.Context, in *struct {
 	out := &batchOutput{}
 	out.Body.Revision = rev
 	for _, d := range decisions {
-		out.Body.Results = append(out.Body.Results, authzResult{d.Allowed, d.Reason})
+		out.Body.Results = append(out.Body.Results, authzResult{d.Allowed, d.Reason, d.Policy})
 	}
 	return out, nil
 }
@@ -146,7 +149,7 @@ func (s *Server) authorizeExplain(ctx context.Context, in *struct{ Body authzChe
 		return nil, err
 	}
 	out := &explainOutput{}
-	out.Body.Allowed, out.Body.Reason, out.Body.Matches, out.Body.Near, out.Body.Revision = d.Allowed, d.Reason, d.Matches, d.Near, rev
+	out.Body.Allowed, out.Body.Reason, out.Body.Matches, out.Body.Near, out.Body.Policy, out.Body.Revision = d.Allowed, d.Reason, d.Matches, d.Near, d.Policy, rev
 	return out, nil
 }
 

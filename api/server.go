@@ -100,7 +100,7 @@ func New(mux *http.ServeMux, cfg Config) *Server {
 	}
 	hcfg.Security = []map[string][]string{{"bearer": {}}}
 	hcfg.OnAddOperation = append(hcfg.OnAddOperation, documentErrors, documentIdempotency)
-	s.api = humago.New(mux, hcfg)
+	s.api = humago.New(&customMethods{ServeMux: mux, handlers: map[string]map[string]http.HandlerFunc{}}, hcfg)
 
 	s.registerHealth()
 	s.registerOrganizations()
@@ -118,6 +118,7 @@ func New(mux *http.ServeMux, cfg Config) *Server {
 	s.registerMFA()
 	s.registerSessions()
 	s.registerAuthorize()
+	s.registerSimulate()
 	s.registerCatalog()
 	s.registerMail()
 	return s
@@ -147,7 +148,7 @@ var apiTags = []*huma.Tag{
 	{Name: "Users", Description: "People of an organization: registration, invitations, passwords, console and API access."},
 	{Name: "Groups", Description: "Named sets of users; a grant to a group applies to each member."},
 	{Name: "Roles", Description: "Built-in and custom roles: sets of actions from the service catalogue."},
-	{Name: "Grants", Description: "Bindings of a role to a user, group or service account on a scope (organization, project or resource)."},
+	{Name: "Grants", Description: "Bindings of a role to a user, group or service account on a scope (the organization root, an OU, an account, a project or a resource)."},
 	{Name: "Service accounts", Description: "Non-human principals of a project, with access keys and grants."},
 	{Name: "Access keys", Description: "Key IDs and secrets of users and service accounts, exchanged for API tokens (at most 2 per owner and project)."},
 	{Name: "Tokens", Description: "Short-lived bearer tokens: exchange of an access key, revocation."},

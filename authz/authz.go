@@ -1,6 +1,7 @@
 // Package authz decides whether a principal may perform an action on a
-// resource, from the grants, groups and roles of the store. It reads
-// through the castellan service interfaces and never sees a backend.
+// resource, from the grants, groups and roles of the store, limited by
+// the control policies of the accounts. It reads through the castellan
+// service interfaces and never sees a backend.
 //
 // This implementation asks the store on every decision; it is the
 // reference for correctness. The in-memory index of the performance issue
@@ -16,6 +17,18 @@ import (
 )
 
 // Authorizer implements castellan.Authorizer on the store's services.
+//
+// A decision is made in two steps. Grants give access: some unexpired
+// grant of the principal (directly or through a group) on the resource
+// or a node above it must hold the action. Control policies only limit
+// it: when the resource is inside an account (the account itself, a
+// project of it or a resource of such a project), every level of the
+// path from the root down to the account, root first, must have an
+// attached policy that permits the action and none that forbids it
+// (package policy). Scopes that are not inside an account (the root, an
+// OU, a project directly under the root or an OU) are not limited by
+// control policies, as service control policies limit only what
+// happens inside accounts (DESIGN §3.3). Operators bypass both.
 type Authorizer struct {
 	Grants castellan.GrantService
 	Groups castellan.GroupService
@@ -23,6 +36,9 @@ type Authorizer struct {
 	// Nodes gives the ancestry of a scope: the nodes whose grants
 	// apply to it.
 	Nodes castellan.NodeService
+	// Policies gives the control policies attached along the path of an
+	// account.
+	Policies castellan.ControlPolicyService
 	// ServiceAccounts tells whether a service account principal exists;
 	// without it every service account is an unknown principal.
 	ServiceAccounts castellan.ServiceAccountService
@@ -57,17 +73,21 @@ func (a *Authorizer) decide(ctx context.Context, req castellan.AuthzRequest, exp
 	if !a.Catalog.HasAction(req.Action) {
 		return castellan.Decision{Reason: castellan.ReasonUnknownAction}, nil
 	}
-	chain, err := a.ancestry(ctx, p.OrganizationID, scope)
+	path, chain, err := a.ancestry(ctx, p.OrganizationID, scope)
 	if err != nil {
 		return castellan.Decision{}, err
 	}
 	if chain == nil {
 		return castellan.Decision{Reason: castellan.ReasonNotInOrganization}, nil
 	}
-	grants, err := a.grantsOf(ctx, p, chain)
+	subjects, err := a.subjects(ctx, p)
 	if errors.Is(err, errUnknownPrincipal) {
 		return castellan.Decision{Reason: castellan.ReasonUnknownPrincipal}, nil
 	}
+	if err != nil {
+		return castellan.Decision{}, err
+	}
+	grants, err := a.grantsOf(ctx, p.OrganizationID, subjects, chain)
 	if err != nil {
 		return castellan.Decision{}, err
 	}
@@ -88,13 +108,13 @@ func (a *Authorizer) decide(ctx context.Context, req castellan.AuthzRequest, exp
 		}
 		d.Allowed, d.Reason = true, castellan.ReasonAllowed
 		if !explain {
-			return d, nil
+			break
 		}
 		d.Matches = append(d.Matches, g.match(role))
 	}
 	switch {
 	case d.Allowed:
-		return d, nil
+		return a.limit(ctx, d, policyInput(p, subjects, req.Action, scope, path))
 	case expired:
 		d.Reason = castellan.ReasonExpired
 		return d, nil
@@ -127,34 +147,40 @@ func outsideKeyProject(p castellan.Principal, scope castellan.Scope) bool {
 	return false
 }
 
-// ancestry returns the scopes whose grants apply to scope, from scope up
-// to the organization root, or nil when scope is not in the organization.
-func (a *Authorizer) ancestry(ctx context.Context, orgID string, scope castellan.Scope) ([]string, error) {
+// ancestry returns the nodes of scope's path, from its node (a
+// resource's project) up to the root (none for the root itself), and the
+// scopes whose grants apply
+// to scope, from scope up to the organization root; the chain is nil
+// when scope is not in the organization.
+func (a *Authorizer) ancestry(ctx context.Context, orgID string, scope castellan.Scope) ([]*castellan.Node, []string, error) {
 	if orgID == "" {
-		return nil, nil
+		return nil, nil, nil
 	}
 	if scope.Kind == castellan.ScopeOrganization {
 		if scope.ID != orgID {
-			return nil, nil
+			return nil, nil, nil
 		}
-		return []string{castellan.OrganizationScope(orgID).String()}, nil
+		// The root is in no account: no decision on it needs its node.
+		return nil, []string{castellan.OrganizationScope(orgID).String()}, nil
 	}
 	// Every other scope is a node of the organization (a resource names
 	// its project): the node must be of the scope's kind.
 	nodes, err := a.Nodes.FindAncestors(ctx, orgID, scope.ID)
 	if castellan.ErrorKind(err) == castellan.ENOTFOUND {
-		return nil, nil
+		return nil, nil, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	want := map[castellan.ScopeKind]castellan.NodeKind{
-		castellan.ScopeOU: castellan.NodeOU, castellan.ScopeAccount: castellan.NodeAccount,
-		castellan.ScopeProject: castellan.NodeProject, castellan.ScopeResource: castellan.NodeProject,
-	}[scope.Kind]
-	if nodes[0].Kind != want {
-		return nil, nil
+	if nodes[0].Kind != scope.NodeKind() {
+		return nil, nil, nil
 	}
+	return nodes, scopeChain(scope, nodes), nil
+}
+
+// scopeChain returns the scopes whose grants apply to scope, whose node
+// has the ancestry path: scope up to the root.
+func scopeChain(scope castellan.Scope, path []*castellan.Node) []string {
 	var chain []string
 	if scope.Kind == castellan.ScopeResource {
 		// A grant on every resource of the type in the project applies
@@ -164,10 +190,10 @@ func (a *Authorizer) ancestry(ctx context.Context, orgID string, scope castellan
 			chain = append(chain, all.String())
 		}
 	}
-	for _, n := range nodes {
+	for _, n := range path {
 		chain = append(chain, n.Scope().String())
 	}
-	return chain, nil
+	return chain
 }
 
 // errUnknownPrincipal reports a principal that is not a user or service
@@ -228,26 +254,28 @@ func (a *Authorizer) serviceAccountSubjects(ctx context.Context, p castellan.Pri
 	return []castellan.Subject{{Type: castellan.SubjectServiceAccount, ID: p.ID}}, nil
 }
 
-// grantsOf returns the grants of the principal (directly or through its
-// groups) on the scopes.
-func (a *Authorizer) grantsOf(ctx context.Context, p castellan.Principal, scopes []string) ([]heldGrant, error) {
-	subjects, err := a.subjects(ctx, p)
-	if err != nil {
-		return nil, err
-	}
-	grants, err := a.Grants.FindGrantsFor(ctx, p.OrganizationID, subjects, scopes)
+// grantsOf returns the grants of subjects (a principal and its groups)
+// on the scopes.
+func (a *Authorizer) grantsOf(ctx context.Context, orgID string, subjects []castellan.Subject, scopes []string) ([]heldGrant, error) {
+	grants, err := a.Grants.FindGrantsFor(ctx, orgID, subjects, scopes)
 	if err != nil {
 		return nil, err
 	}
 	held := make([]heldGrant, len(grants))
 	for i, g := range grants {
-		held[i] = heldGrant{grant: g}
-		if g.Subject.Type == castellan.SubjectGroup {
-			group := g.Subject
-			held[i].group = &group
-		}
+		held[i] = heldOf(g)
 	}
 	return held, nil
+}
+
+// heldOf is a grant to the principal or one of its groups as the
+// principal holds it.
+func heldOf(g *castellan.Grant) heldGrant {
+	if g.Subject.Type == castellan.SubjectGroup {
+		group := g.Subject
+		return heldGrant{grant: g, group: &group}
+	}
+	return heldGrant{grant: g}
 }
 
 // nearMisses returns active grants of the principal whose role holds the
@@ -302,7 +330,10 @@ func (a *Authorizer) role(ctx context.Context, orgID, id string) (*castellan.Rol
 
 // Missing returns the actions among actions that the principal does not
 // hold on the scope: the hierarchy principle refuses a grant of a role
-// whose actions the grantor lacks. Operators hold everything.
+// whose actions the grantor lacks. Operators hold everything. It looks at
+// grants only: control policies limit what may be done inside accounts,
+// not what may be granted there, so a grantor passes on the roles it
+// holds even where a guardrail keeps both from using them.
 func (a *Authorizer) Missing(ctx context.Context, p castellan.Principal, scope string, actions []string) ([]string, error) {
 	if p.Type == castellan.PrincipalOperator || p.Type == castellan.PrincipalSystem {
 		return nil, nil
@@ -314,45 +345,62 @@ func (a *Authorizer) Missing(ctx context.Context, p castellan.Principal, scope s
 	if outsideKeyProject(p, parsed) {
 		return actions, nil
 	}
-	chain, err := a.ancestry(ctx, p.OrganizationID, parsed)
+	_, chain, err := a.ancestry(ctx, p.OrganizationID, parsed)
 	if err != nil {
 		return nil, err
 	}
 	if chain == nil {
 		return actions, nil
 	}
-	grants, err := a.grantsOf(ctx, p, chain)
+	subjects, err := a.subjects(ctx, p)
 	if errors.Is(err, errUnknownPrincipal) {
 		return actions, nil
 	}
 	if err != nil {
 		return nil, err
 	}
+	grants, err := a.grantsOf(ctx, p.OrganizationID, subjects, chain)
+	if err != nil {
+		return nil, err
+	}
+	held, err := a.heldRoles(grants, func(id string) (*castellan.Role, error) { return a.role(ctx, p.OrganizationID, id) })
+	if err != nil {
+		return nil, err
+	}
+	var missing []string
+	for _, action := range actions {
+		if !anyAllows(held, action) {
+			missing = append(missing, action)
+		}
+	}
+	return missing, nil
+}
+
+// heldRoles returns the roles of the grants that are active now, each
+// resolved by role (nil for a role that no longer exists).
+func (a *Authorizer) heldRoles(grants []heldGrant, role func(id string) (*castellan.Role, error)) ([]*castellan.Role, error) {
 	var held []*castellan.Role
 	for _, g := range grants {
 		if !g.grant.Active(a.Now()) {
 			continue
 		}
-		role, err := a.role(ctx, p.OrganizationID, g.grant.RoleID)
+		r, err := role(g.grant.RoleID)
 		if err != nil {
 			return nil, err
 		}
-		if role != nil {
-			held = append(held, role)
+		if r != nil {
+			held = append(held, r)
 		}
 	}
-	var missing []string
-	for _, action := range actions {
-		ok := false
-		for _, r := range held {
-			if r.Allows(action) {
-				ok = true
-				break
-			}
-		}
-		if !ok {
-			missing = append(missing, action)
+	return held, nil
+}
+
+// anyAllows reports whether one of roles allows action.
+func anyAllows(roles []*castellan.Role, action string) bool {
+	for _, r := range roles {
+		if r.Allows(action) {
+			return true
 		}
 	}
-	return missing, nil
+	return false
 }

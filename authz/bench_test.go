@@ -96,7 +96,7 @@ func newBenchOrg(b *testing.B, backend sqltest.Backend, nUsers, nGroups int) *be
 	viaGroup := group(groupsOf(chosen)[0])
 	o := &benchOrg{
 		authorizer: &authz.Authorizer{
-			Grants: s.Grants, Groups: s.Groups, Roles: s.Roles, Nodes: s.Nodes, Catalog: s.Catalog, Now: clock.Now,
+			Grants: s.Grants, Groups: s.Groups, Roles: s.Roles, Nodes: s.Nodes, Policies: s.ControlPolicies, Catalog: s.Catalog, Now: clock.Now,
 		},
 		allowed: castellan.AuthzRequest{Principal: principal, Action: "s3e:PutObject", Resource: bucket(groupsOf(chosen)[0] * perGroup)},
 		denied:  castellan.AuthzRequest{Principal: principal, Action: "s3e:PutObject", Resource: bucket(nUsers * 3)},

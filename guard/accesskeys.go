@@ -71,10 +71,25 @@ func (s *accessKeys) allowAccountKeyCreate(ctx context.Context, orgID string, c 
 }
 
 // holdsSomeGrantIn checks that the user holds a grant (its own or through
-// a group) on the project, something in it or the whole organization: a
-// key, whoever creates it, is made only where its owner has something to
-// do. Otherwise it returns refusal.
+// a group) on the project, something in it, or a node above it (its
+// account, OUs or the organization's root): a key, whoever creates it, is
+// made only where its owner has something to do. Otherwise, and for a
+// project that is not in the organization, it returns refusal.
 func (s *accessKeys) holdsSomeGrantIn(ctx context.Context, orgID, userID, projectID string, refusal error) error {
+	path, err := s.g.raw.Nodes.FindAncestors(ctx, orgID, projectID)
+	if castellan.ErrorKind(err) == castellan.ENOTFOUND {
+		return refusal
+	}
+	if err != nil {
+		return err
+	}
+	if path[0].Kind != castellan.NodeProject {
+		return refusal
+	}
+	reaches := map[string]bool{}
+	for _, n := range path {
+		reaches[n.Scope().String()] = true
+	}
 	subject := castellan.Subject{Type: castellan.SubjectUser, ID: userID}
 	token := ""
 	for {
@@ -87,7 +102,7 @@ func (s *accessKeys) holdsSomeGrantIn(ctx context.Context, orgID, userID, projec
 			if err != nil {
 				continue
 			}
-			if sc.Kind == castellan.ScopeOrganization || sc.ID == projectID {
+			if reaches[g.Scope] || sc.Kind == castellan.ScopeResource && sc.ID == projectID {
 				return nil
 			}
 		}

@@ -11,6 +11,7 @@ import (
 // rather than a castellan.Authorizer: edges ask about other principals and
 // never need Missing, which only the guard's hierarchy principle uses.
 type decisions struct {
+	g     *guard
 	authz castellan.Authorizer
 }
 
@@ -19,9 +20,21 @@ var _ castellan.DecisionService = (*decisions)(nil)
 // NewDecisions returns the decision API over authz: a caller asks about a
 // principal only with iam:Authorize on the principal's organization (the
 // Authorization Client role), and only about users and service accounts,
-// since an operator or system principal would be allowed everything.
-func NewDecisions(authz castellan.Authorizer) castellan.DecisionService {
-	return &decisions{authz: authz}
+// since an operator or system principal would be allowed everything. A
+// simulation of a control policy change is authorized on its target node,
+// which raw's nodes find.
+func NewDecisions(raw castellan.Services, authz castellan.Authorizer) castellan.DecisionService {
+	return &decisions{g: &guard{raw: raw, authz: authz}, authz: authz}
+}
+
+// SimulateControlPolicy needs organizations:SimulateControlPolicy on the
+// target: whoever may change the guardrails of a node may ask what a
+// change would take away there.
+func (s *decisions) SimulateControlPolicy(ctx context.Context, orgID, policyID string, sim castellan.ControlPolicySimulation) (*castellan.SimulationResult, error) {
+	if err := s.g.allowNode(ctx, orgID, "targetId", sim.TargetID, castellan.ActionSimulateControlPolicy); err != nil {
+		return nil, err
+	}
+	return s.authz.SimulateControlPolicy(ctx, orgID, policyID, sim)
 }
 
 func (s *decisions) Authorize(ctx context.Context, req castellan.AuthzRequest) (castellan.Decision, error) {

@@ -32,6 +32,11 @@ func init() {
 			_, err := f.decisions.AuthorizeBatch(ctx, []castellan.AuthzRequest{f.check(), f.check()})
 			return err
 		}},
+		{op: "Decisions.SimulateControlPolicy", allowed: orgManagers, call: func(ctx context.Context, f *fixture, _ castellan.Services) error {
+			_, err := f.decisions.SimulateControlPolicy(ctx, f.org, f.newPolicy(`forbid (principal, action, resource);`),
+				castellan.ControlPolicySimulation{Operation: castellan.SimulateAttach, TargetID: f.org})
+			return err
+		}},
 	})
 }
 

@@ -52,12 +52,13 @@ func (g *guard) allowGrantChanges(ctx context.Context, orgID string, items []cas
 }
 
 // scopeNotFound is the error for a scope outside the caller's
-// organization: nil for an organization, which member checks.
+// organization: nil for an organization, which member checks; for an OU,
+// account, project or resource, its node's "not found".
 func scopeNotFound(scope castellan.Scope) error {
 	if scope.Kind == castellan.ScopeOrganization {
 		return nil
 	}
-	return projectNotFound(scope.ID)
+	return castellan.NodeNotFound(scope.NodeKind(), scope.ID)
 }
 
 // indexed returns a function naming item i of a list by a format with

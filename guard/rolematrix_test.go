@@ -12,6 +12,7 @@ import (
 	"github.com/castellan-iam/castellan"
 	"github.com/castellan-iam/castellan/authz"
 	"github.com/castellan-iam/castellan/guard"
+	"github.com/castellan-iam/castellan/sqlstore"
 	"github.com/castellan-iam/castellan/sqlstore/sqltest"
 	"github.com/castellan-iam/castellan/storetest"
 )
@@ -53,8 +54,12 @@ var (
 // something create their own target first through raw, the unguarded
 // store, so that every call finds what it needs.
 type fixture struct {
-	t       testing.TB
-	raw     castellan.Services
+	t   testing.TB
+	raw castellan.Services
+	// db is the store behind raw, for the services Services does not
+	// hold yet (OUs, accounts); url its database (sqltest.PlaceProject).
+	db      *sqlstore.DB
+	url     string
 	org     string // Acme, where the principals hold their roles
 	project string // the project the project roles are granted on
 	// ids are the users behind the principals, by principal.
@@ -176,12 +181,12 @@ func newFixture(t *testing.T, url string) (*fixture, castellan.Services, map[str
 		t.Fatal(err)
 	}
 	authorizer := &authz.Authorizer{
-		Grants: raw.Grants, Groups: raw.Groups, Roles: raw.Roles, Nodes: raw.Nodes,
+		Grants: raw.Grants, Groups: raw.Groups, Roles: raw.Roles, Nodes: raw.Nodes, Policies: raw.ControlPolicies,
 		ServiceAccounts: raw.ServiceAccounts, Catalog: raw.Catalog, Now: clock.Now,
 	}
 	services := guard.New(raw, authorizer)
-	f := &fixture{t: t, raw: raw, org: acme.OrganizationID, ids: map[string]string{owner: acme.OwnerUserID},
-		decisions: guard.NewDecisions(authorizer)}
+	f := &fixture{t: t, raw: raw, db: db, url: url, org: acme.OrganizationID, ids: map[string]string{owner: acme.OwnerUserID},
+		decisions: guard.NewDecisions(raw, authorizer)}
 	f.project = f.newProject()
 	principals := map[string]castellan.Principal{
 		owner:      {Type: castellan.PrincipalUser, ID: acme.OwnerUserID, OrganizationID: f.org},

@@ -61,7 +61,7 @@ func Handler(cfg Config) http.Handler {
 		cfg.Logger = slog.Default()
 	}
 	authorizer := &authz.Authorizer{
-		Grants: raw.Grants, Groups: raw.Groups, Roles: raw.Roles, Nodes: raw.Nodes,
+		Grants: raw.Grants, Groups: raw.Groups, Roles: raw.Roles, Nodes: raw.Nodes, Policies: raw.ControlPolicies,
 		ServiceAccounts: raw.ServiceAccounts, Catalog: raw.Catalog, Now: cfg.Clock,
 	}
 	services := guard.New(raw, authorizer)
@@ -69,7 +69,7 @@ func Handler(cfg Config) http.Handler {
 		OperatorTokens: cfg.OperatorTokens, TrustedProxies: cfg.TrustedProxies, Collectors: cfg.Collectors,
 		BodyReadTimeout: cfg.BodyReadTimeout, Anonymous: anonymous, Errors: api.WriteProblem})
 	mux := http.NewServeMux()
-	rest := api.New(mux, api.Config{Services: services, Decisions: guard.NewDecisions(authorizer),
+	rest := api.New(mux, api.Config{Services: services, Decisions: guard.NewDecisions(raw, authorizer),
 		Version: cfg.Version, DevMailbox: cfg.DevMailbox, Clock: cfg.Clock})
 	console.New(console.Config{Services: services, Web: plumbing, SignIn: cfg.SignIn, SignInPerSource: cfg.SignInPerSource,
 		Clock: cfg.Clock, SecureCookies: cfg.SecureCookies}).Register(mux)

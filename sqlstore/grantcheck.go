@@ -15,7 +15,8 @@ type grantChecker struct {
 	tx    *Tx
 	orgID string
 	roles map[string]*castellan.Role
-	// found holds whether projects ("project/<id>") and subjects
+	// found holds whether nodes ("project/<id>", "ou/<id>",
+	// "account/<id>") and subjects
 	// ("user/<id>", "group/<id>", "serviceAccount/<id>") exist in the
 	// organization.
 	found map[string]bool
@@ -103,7 +104,8 @@ func (c *grantChecker) role(ctx context.Context, id string) (*castellan.Role, er
 }
 
 // scopeInOrganization checks that scope is the organization's root, one of
-// its projects or a resource in one of them.
+// its OUs, accounts or projects, or a resource in one of its projects:
+// the node the scope names must be of the scope's kind.
 func (c *grantChecker) scopeInOrganization(ctx context.Context, field string, scope castellan.Scope) error {
 	if scope.Kind == castellan.ScopeOrganization {
 		if scope.ID != c.orgID {
@@ -112,12 +114,14 @@ func (c *grantChecker) scopeInOrganization(ctx context.Context, field string, sc
 		}
 		return nil
 	}
-	ok, err := c.exists(ctx, "project/"+scope.ID, `SELECT 1 FROM nodes WHERE org_id = ? AND kind = 'project' AND id = ?`, scope.ID)
+	kind := scope.NodeKind()
+	ok, err := c.exists(ctx, string(kind)+"/"+scope.ID, `SELECT 1 FROM nodes WHERE org_id = ? AND kind = '`+string(kind)+`' AND id = ?`, scope.ID)
 	if err != nil {
 		return err
 	}
 	if !ok {
-		return itemError(castellan.ENOTFOUND, castellan.CodeProjectNotFound, field, "exists", "project %s not found", scope.ID)
+		e := castellan.NodeNotFound(kind, scope.ID)
+		return itemError(e.Kind, e.Code, field, "exists", "%s", e.Message)
 	}
 	return nil
 }

@@ -66,7 +66,7 @@ func TestPerRequestQueryPlans(t *testing.T) {
 				Owner: castellan.Subject{Type: castellan.SubjectUser, ID: user.ID}, ProjectID: project.ID, Name: "ci"}))(t)
 			keyToken := storetest.Must(s.AccessKeys.ExchangeAccessKey(ctx, key.ID, key.Secret))(t)
 			session := storetest.Must(s.Sessions.CreateSession(ctx, org, user.ID, castellan.SessionComplete, "test", castellan.DefaultSignInPolicy))(t)
-			authorizer := &authz.Authorizer{Grants: s.Grants, Groups: s.Groups, Roles: s.Roles, Nodes: s.Nodes,
+			authorizer := &authz.Authorizer{Grants: s.Grants, Groups: s.Groups, Roles: s.Roles, Nodes: s.Nodes, Policies: s.ControlPolicies,
 				ServiceAccounts: s.ServiceAccounts, Catalog: s.Catalog, Now: castellan.SystemClock}
 			ann := castellan.Principal{Type: castellan.PrincipalUser, ID: user.ID, OrganizationID: org}
 			robot := castellan.Principal{Type: castellan.PrincipalServiceAccount, ID: sa.ID, OrganizationID: org}

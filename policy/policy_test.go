@@ -1,0 +1,84 @@
+package policy_test
+
+import (
+	"testing"
+
+	"github.com/castellan-iam/castellan"
+	"github.com/castellan-iam/castellan/policy"
+)
+
+const (
+	orgID     = "0190d3a8-0000-7000-8000-000000000001"
+	accountID = "0190d3a8-0000-7000-8000-000000000002"
+	projectID = "0190d3a8-0000-7000-8000-000000000003"
+	userID    = "0190d3a8-0000-7000-8000-000000000004"
+)
+
+func cp(id, document string) *castellan.ControlPolicy {
+	return &castellan.ControlPolicy{ID: id, Name: id, Document: document}
+}
+
+var (
+	permitAll     = cp("permit-all", `permit (principal, action, resource);`)
+	forbidCompute = cp("forbid-compute", `forbid (principal, action in Action::"compute:*", resource);`)
+	permitS3      = cp("permit-s3e", `permit (principal, action in Action::"s3e:*", resource);`)
+	broken        = cp("broken", `permit (principal, action, resource`)
+)
+
+// TestEvaluate covers each branch of a level: permitted, forbidden (a
+// forbid beats a permit of the same level), nothing permitting, an empty
+// level, the first failing level from the root deciding, and a stored
+// document that does not compile, which is an error and never an allow.
+func TestEvaluate(t *testing.T) {
+	root := castellan.NodeRef{ID: orgID, Kind: castellan.NodeRoot}
+	account := castellan.NodeRef{ID: accountID, Kind: castellan.NodeAccount}
+	in := func(action string) policy.Input {
+		return policy.Input{
+			Principal: castellan.Principal{Type: castellan.PrincipalUser, ID: userID, OrganizationID: orgID},
+			Action:    action, Resource: castellan.ProjectScope(projectID),
+			Path: []*castellan.Node{{ID: projectID, Kind: castellan.NodeProject}, {ID: accountID, Kind: castellan.NodeAccount}, {ID: orgID, Kind: castellan.NodeRoot}},
+		}
+	}
+	for _, tc := range []struct {
+		name   string
+		levels []policy.Level
+		action string
+		reason string // "" for allowed
+		policy string
+		node   string
+		err    bool
+	}{
+		{"permitted at every level", []policy.Level{{root, []*castellan.ControlPolicy{permitAll}}, {account, []*castellan.ControlPolicy{permitAll}}}, "compute:StartInstance", "", "", "", false},
+		{"forbid beats permit", []policy.Level{{root, []*castellan.ControlPolicy{permitAll}}, {account, []*castellan.ControlPolicy{permitAll, forbidCompute}}}, "compute:StartInstance", castellan.ReasonPolicyForbids, "forbid-compute", accountID, false},
+		{"forbid of another service", []policy.Level{{root, []*castellan.ControlPolicy{permitAll, forbidCompute}}}, "s3e:GetObject", "", "", "", false},
+		{"nothing permits", []policy.Level{{root, []*castellan.ControlPolicy{permitAll}}, {account, []*castellan.ControlPolicy{permitS3}}}, "compute:StartInstance", castellan.ReasonPolicyNotPermitted, "", accountID, false},
+		{"an empty level", []policy.Level{{root, []*castellan.ControlPolicy{permitAll}}, {account, nil}}, "s3e:GetObject", castellan.ReasonPolicyNotPermitted, "", accountID, false},
+		{"the root decides first", []policy.Level{{root, []*castellan.ControlPolicy{permitS3}}, {account, []*castellan.ControlPolicy{forbidCompute, permitAll}}}, "compute:StartInstance", castellan.ReasonPolicyNotPermitted, "", orgID, false},
+		{"a broken document", []policy.Level{{root, []*castellan.ControlPolicy{permitAll, broken}}}, "s3e:GetObject", "", "", "", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			match, reason, err := policy.Evaluate(tc.levels, in(tc.action))
+			if tc.err {
+				if err == nil {
+					t.Fatalf("got %+v %q, want an error", match, reason)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if reason != tc.reason {
+				t.Fatalf("got reason %q, want %q", reason, tc.reason)
+			}
+			if tc.reason == "" {
+				if match != nil {
+					t.Fatalf("got %+v on an allowed action", match)
+				}
+				return
+			}
+			if match == nil || match.PolicyID != tc.policy || match.Node.ID != tc.node {
+				t.Fatalf("got %+v, want policy %q at %s", match, tc.policy, tc.node)
+			}
+		})
+	}
+}
