@@ -55,6 +55,9 @@ const (
 	MaxAccountNameLength  = 30
 	MaxIAMRoleNameLength  = 64
 	MaxAccountInvitations = 10
+	// MaxAccountDelegates is the most delegate emails an account's
+	// attributes hold.
+	MaxAccountDelegates = 20
 	// DefaultMaxAccounts is the number of accounts an organization may
 	// hold unless the operator configures another ("You can add up to
 	// 200 accounts").
@@ -249,8 +252,8 @@ func (a *AccountAttributes) Validate() error {
 	default:
 		c.add("cloudControl", "enum", "must be none, registering or registered")
 	}
-	if len(a.Delegates) > 20 {
-		c.add("delegates", "maxItems", "must have at most 20 items")
+	if len(a.Delegates) > MaxAccountDelegates {
+		c.add("delegates", "maxItems", "must have at most %d items", MaxAccountDelegates)
 	}
 	for i, e := range a.Delegates {
 		c.fields = append(c.fields, ValidateEmail("delegates["+itoa(i)+"]", e)...)

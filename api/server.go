@@ -13,7 +13,6 @@ import (
 	"github.com/castellan-iam/castellan"
 	"github.com/castellan-iam/castellan/web"
 	"github.com/danielgtaylor/huma/v2"
-	"github.com/danielgtaylor/huma/v2/adapters/humago"
 )
 
 // Config is what a Server needs.
@@ -100,11 +99,12 @@ func New(mux *http.ServeMux, cfg Config) *Server {
 	}
 	hcfg.Security = []map[string][]string{{"bearer": {}}}
 	hcfg.OnAddOperation = append(hcfg.OnAddOperation, documentErrors, documentIdempotency)
-	s.api = humago.New(mux, hcfg)
+	s.api = huma.NewAPI(hcfg, newCustomMethods(mux))
 
 	s.registerHealth()
 	s.registerOrganizations()
 	s.registerProjects()
+	s.registerAccounts()
 	s.registerAudit()
 	s.registerGroups()
 	s.registerUsers()
@@ -140,6 +140,7 @@ func Anonymous(path string) bool { return anonymousPaths[path] }
 var apiTags = []*huma.Tag{
 	{Name: "Organizations", Description: "Tenants: each organization holds its projects, users, groups, roles and grants, isolated from every other."},
 	{Name: "Projects", Description: "Projects of an organization, the usual scope of grants, access keys and service accounts."},
+	{Name: "Accounts", Description: "Accounts of an organization under its root or OUs, each with a root user, its projects, and the preconditions of its exclusion and deletion."},
 	{Name: "Users", Description: "People of an organization: registration, invitations, passwords, console and API access."},
 	{Name: "Groups", Description: "Named sets of users; a grant to a group applies to each member."},
 	{Name: "Roles", Description: "Built-in and custom roles: sets of actions from the service catalogue."},
