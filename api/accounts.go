@@ -48,7 +48,9 @@ type accountAttributesBody struct {
 
 type accountAttributesOutput struct{ Body *castellan.AccountAttributes }
 
-type accountPreconditionsOutput struct{ Body *castellan.AccountPreconditions }
+type accountPreconditionsOutput struct {
+	Body *castellan.AccountPreconditions
+}
 
 type listAccountsOutput struct {
 	Body struct {
@@ -63,7 +65,7 @@ func (s *Server) registerAccounts() {
 	register(s, op{
 		id: "create-account", method: http.MethodPost, path: base, tag: tag,
 		action: castellan.ActionCreateAccount, status: http.StatusCreated,
-		errors: []int{http.StatusNotFound, http.StatusConflict, http.StatusPreconditionFailed},
+		errors:  []int{http.StatusNotFound, http.StatusConflict, http.StatusPreconditionFailed},
 		summary: "Create an account",
 		desc: "Creates an account under the root or an OU with its root user (the organization's user with the email, or a new one invited by mail), " +
 			"who gets account.admin on it. Fails with account.name_taken, and with account.limit_reached when the organization holds its most accounts.",
