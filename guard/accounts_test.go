@@ -2,8 +2,10 @@ package guard_test
 
 import (
 	"context"
+	"testing"
 
 	"github.com/castellan-iam/castellan"
+	"github.com/castellan-iam/castellan/sqlstore/sqltest"
 )
 
 // newAccount creates an account under the root through the raw store.
@@ -75,3 +77,43 @@ func init() {
 		}},
 	})
 }
+
+// TestAccountAdminScope: a grant on an account reaches that account and
+// no other, and account.admin (the root user's) reads the account but
+// neither renames, moves nor deletes it.
+func TestAccountAdminScope(t *testing.T) {
+	for _, b := range sqltest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			t.Parallel()
+			f, s, _ := newFixture(t, b.URL(t))
+			mine, other := f.newAccount(), f.newAccount()
+			ctx := castellan.WithPrincipal(system, castellan.Principal{Type: castellan.PrincipalUser, ID: mine.RootUserID, OrganizationID: f.org})
+			if _, err := s.Accounts.FindAccountByID(ctx, f.org, mine.ID); err != nil {
+				t.Fatalf("reading its own account: %v", err)
+			}
+			if _, err := s.Accounts.FindAccountPreconditions(ctx, f.org, mine.ID); err != nil {
+				t.Fatalf("reading its own account's preconditions: %v", err)
+			}
+			name := f.unique("renamed")
+			for what, err := range map[string]error{
+				"read another account": second(s.Accounts.FindAccountByID(ctx, f.org, other.ID)),
+				"list the root":        third(s.Accounts.FindAccounts(ctx, f.org, castellan.AccountFilter{})),
+				"rename":               second(s.Accounts.UpdateAccount(ctx, f.org, mine.ID, castellan.AccountUpdate{Name: &name})),
+				"move":                 second(s.Accounts.MoveAccount(ctx, f.org, mine.ID, f.org)),
+				"delete":               second(s.Accounts.DeleteAccount(ctx, f.org, mine.ID, castellan.AccountDeletion{Name: mine.Name})),
+			} {
+				if castellan.ErrorCode(err) != castellan.CodePermissionDenied {
+					t.Errorf("%s: got %v, want %s", what, err, castellan.CodePermissionDenied)
+				}
+			}
+			// A node that is no account is no account to the guard.
+			if _, err := s.Accounts.FindAccountByID(castellan.WithPrincipal(system, castellan.Principal{Type: castellan.PrincipalOperator, ID: "op"}), f.org, f.project); castellan.ErrorCode(err) != castellan.CodeAccountNotFound {
+				t.Errorf("a project as an account: got %v, want %s", err, castellan.CodeAccountNotFound)
+			}
+		})
+	}
+}
+
+func second[T any](_ T, err error) error { return err }
+
+func third[T, U any](_ T, _ U, err error) error { return err }
