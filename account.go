@@ -55,6 +55,9 @@ const (
 	MaxAccountNameLength  = 30
 	MaxIAMRoleNameLength  = 64
 	MaxAccountInvitations = 10
+	// MaxAccountDelegates is the most delegate emails an account's
+	// attributes hold.
+	MaxAccountDelegates = 20
 	// DefaultMaxAccounts is the number of accounts an organization may
 	// hold unless the operator configures another ("You can add up to
 	// 200 accounts").
@@ -249,8 +252,8 @@ func (a *AccountAttributes) Validate() error {
 	default:
 		c.add("cloudControl", "enum", "must be none, registering or registered")
 	}
-	if len(a.Delegates) > 20 {
-		c.add("delegates", "maxItems", "must have at most 20 items")
+	if len(a.Delegates) > MaxAccountDelegates {
+		c.add("delegates", "maxItems", "must have at most %d items", MaxAccountDelegates)
 	}
 	for i, e := range a.Delegates {
 		c.fields = append(c.fields, ValidateEmail("delegates["+itoa(i)+"]", e)...)
@@ -311,11 +314,19 @@ type AccountService interface {
 	// MoveAccount puts the account (with its projects) under parentID:
 	// the root or an OU.
 	MoveAccount(ctx context.Context, orgID, id, parentID string) (*Account, error)
-	// DeleteAccount deletes the account and everything in it. Refused
-	// with EPRECONDITION and the failed precondition's code, with
-	// EFORBIDDEN (auth.wrong_password) for a wrong password and EINVALID
+	// DeleteAccount deletes the account and everything in it and sends
+	// its deletion notice. The caller confirms with its own password (a
+	// wrong one counts towards its lockout); the operator, which has no
+	// password, is exempt. Refused with EPRECONDITION and the failed
+	// precondition's code, with EFORBIDDEN (auth.wrong_password) for a
+	// wrong password or a caller without one and EINVALID
 	// (account.name_mismatch) for a wrong typed name.
 	DeleteAccount(ctx context.Context, orgID, id string, confirm AccountDeletion) (revision int64, err error)
+
+	// FindAccountPreconditions returns the checklists of the account's
+	// exclusion and deletion as they stand now. ENOTFOUND
+	// (account.not_found).
+	FindAccountPreconditions(ctx context.Context, orgID, id string) (*AccountPreconditions, error)
 
 	// FindAccountAttributes returns the billing and inventory facts.
 	FindAccountAttributes(ctx context.Context, orgID, id string) (*AccountAttributes, error)
@@ -365,6 +376,13 @@ type AccountFacts struct {
 	// Now is the time of the request; the settlement date is in
 	// Asia/Seoul time.
 	Now time.Time
+}
+
+// AccountPreconditions are the checklists of an account's exclusion and
+// deletion, as the console shows them before either.
+type AccountPreconditions struct {
+	Exclusion []PreconditionCheck `json:"exclusion" nullable:"false"`
+	Deletion  []PreconditionCheck `json:"deletion" nullable:"false"`
 }
 
 // PreconditionCheck is one precondition of exclusion or deletion and

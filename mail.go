@@ -36,10 +36,15 @@ const (
 	// MailAccountNotice is any other notice about the account. Keys:
 	// "subject", "message" (plain text, shown as paragraphs).
 	MailAccountNotice MailTemplate = "account_notice"
+	// MailAccountDeleted tells the organization's creating administrator,
+	// the account's root user and its delegates that an account of the
+	// organization was deleted. Keys: "accountName", "accountId",
+	// optionally "deletedAt".
+	MailAccountDeleted MailTemplate = "account_deleted"
 )
 
 // MailTemplates lists every template, in the order above.
-var MailTemplates = []MailTemplate{MailInvitation, MailReinvite, MailPasswordReset, MailUserDeleted, MailGroupChanged, MailAccountNotice}
+var MailTemplates = []MailTemplate{MailInvitation, MailReinvite, MailPasswordReset, MailUserDeleted, MailGroupChanged, MailAccountNotice, MailAccountDeleted}
 
 // Mail statuses.
 const (

@@ -20,6 +20,9 @@ import (
 	"github.com/castellan-iam/castellan/storetest"
 	"github.com/pb33f/libopenapi"
 	validator "github.com/pb33f/libopenapi-validator"
+	"github.com/pb33f/libopenapi-validator/config"
+	"github.com/pb33f/libopenapi-validator/radix"
+	v3 "github.com/pb33f/libopenapi/datamodel/high/v3"
 )
 
 // env is one server on a fresh store with two bootstrapped organizations
@@ -187,11 +190,11 @@ func (e *env) checkDocumented(t *testing.T, hreq *http.Request, hresp *http.Resp
 		if err != nil {
 			t.Fatalf("parse OpenAPI: %v", err)
 		}
-		v, errs := validator.NewValidator(doc)
-		if len(errs) > 0 {
-			t.Fatalf("OpenAPI validator: %v", errs)
+		model, err := doc.BuildV3Model()
+		if err != nil {
+			t.Fatalf("OpenAPI model: %v", err)
 		}
-		e.validator = v
+		e.validator = validator.NewValidatorFromV3Model(&model.Model, config.WithPathTree(customMethodLookup{radix.BuildPathTree(&model.Model)}))
 	})
 	hresp.Body = io.NopCloser(bytes.NewReader(resp.body))
 	if ok, errs := e.validator.ValidateHttpResponse(hreq, hresp); !ok {
@@ -204,6 +207,19 @@ func (e *env) checkDocumented(t *testing.T, hreq *http.Request, hresp *http.Resp
 		}
 		t.Fatalf("%s %s → %d does not match the OpenAPI document:\n%s\nbody: %s", hreq.Method, hreq.URL.Path, resp.status, strings.Join(msgs, "\n"), resp.body)
 	}
+}
+
+// customMethodLookup is the validator's radix tree, except for a path
+// whose last segment names a custom method ("…/accounts/<id>:move"): the
+// tree would take it for a request to "…/accounts/{account}", so the
+// validator's regular expressions match it instead.
+type customMethodLookup struct{ tree *radix.PathTree }
+
+func (l customMethodLookup) Lookup(urlPath string) (*v3.PathItem, string, bool) {
+	if strings.Contains(urlPath[strings.LastIndex(urlPath, "/")+1:], ":") {
+		return nil, "", false
+	}
+	return l.tree.Lookup(urlPath)
 }
 
 func fetchOpenAPI(t *testing.T, e *env) []byte {

@@ -37,6 +37,12 @@ var bodyOverQuery = map[string][]string{
 	"delete-user": {"confirm"},
 }
 
+// resourceFields are domain fields that name, as a whole, the resource a
+// path parameter identifies, by parameter: an unmet precondition of an
+// account's exclusion or deletion (castellan.Refusal) is about field
+// "account", the account of the path.
+var resourceFields = map[string]string{"account": "account"}
+
 // wireLocations are the first segments of paths already in wire names:
 // errors the API raises itself (huma's validation, its own checks).
 var wireLocations = map[string]bool{"body": true, "query": true, "path": true, "header": true}
@@ -74,6 +80,9 @@ func wireFieldPath(op *huma.Operation, field string) string {
 	}
 	if op != nil {
 		for _, p := range op.Parameters {
+			if p.In == "path" && resourceFields[first] == p.Name {
+				return "path." + p.Name + rest
+			}
 			if (p.In == "path" || p.In == "query") && domainName(p) == first {
 				if p.In == "query" && slices.Contains(bodyOverQuery[op.OperationID], first) {
 					break

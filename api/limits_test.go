@@ -91,6 +91,16 @@ var limitOf = map[string]bounds{
 	"TokenExchangeBody.secret":             {0, c.MaxAccessKeySecretInput},
 	"IntrospectBody.token":                 {0, c.MaxTokenInput},
 	"AcceptInvitationBody.token":           {0, c.MaxInvitationTokenInput},
+
+	"AccountCreateBody.name":               {c.MinAccountNameLength, c.MaxAccountNameLength},
+	"AccountCreateBody.email":              {0, c.MaxEmailLength},
+	"AccountCreateBody.emailConfirmation":  {0, c.MaxEmailLength},
+	"AccountCreateBody.iamRoleName":        {1, c.MaxIAMRoleNameLength},
+	"AccountUpdateBody.name":               {c.MinAccountNameLength, c.MaxAccountNameLength},
+	"AccountAttributesBody.resourcesInUse": {0, 0},
+	"AccountAttributesBody.delegates":      {0, c.MaxAccountDelegates},
+	"AccountAttributes.resourcesInUse":     {0, 0},
+	"AccountAttributes.delegates":          {0, c.MaxAccountDelegates},
 }
 
 // limitKeywords pairs the lower and upper bound keywords of JSON Schema.

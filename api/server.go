@@ -100,13 +100,14 @@ func New(mux *http.ServeMux, cfg Config) *Server {
 	}
 	hcfg.Security = []map[string][]string{{"bearer": {}}}
 	hcfg.OnAddOperation = append(hcfg.OnAddOperation, documentErrors, documentIdempotency)
-	s.api = humago.New(&customMethods{ServeMux: mux, handlers: map[string]map[string]http.HandlerFunc{}}, hcfg)
+	s.api = humago.New(newCustomMethodMux(mux), hcfg)
 
 	s.registerHealth()
 	s.registerOrganizations()
 	s.registerProjects()
 	s.registerOrgUnits()
 	s.registerHierarchy()
+	s.registerAccounts()
 	s.registerAudit()
 	s.registerGroups()
 	s.registerUsers()
@@ -145,6 +146,7 @@ var apiTags = []*huma.Tag{
 	{Name: "Projects", Description: "Projects of an organization, the usual scope of grants, access keys and service accounts."},
 	{Name: "Organizational units", Description: "Organizational units: the levels (at most 5 below the root) that group OUs, accounts and projects under grants and control policies."},
 	{Name: "Hierarchy", Description: "The organization's tree of root, OUs, accounts and projects: the hierarchy view, a node's details and its sub-items."},
+	{Name: "Accounts", Description: "Accounts of an organization under its root or OUs, each with a root user, its projects, and the preconditions of its exclusion and deletion."},
 	{Name: "Users", Description: "People of an organization: registration, invitations, passwords, console and API access."},
 	{Name: "Groups", Description: "Named sets of users; a grant to a group applies to each member."},
 	{Name: "Roles", Description: "Built-in and custom roles: sets of actions from the service catalogue."},

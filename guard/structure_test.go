@@ -19,20 +19,20 @@ func (f *fixture) newPolicy(document string) string {
 	return p.ID
 }
 
-// newOU creates an OU of orgID under parent.
-func (f *fixture) newOU(orgID, parent string) string {
-	ou, err := f.db.OrgUnits().CreateOrgUnit(system, orgID, castellan.OrgUnitCreate{ParentID: parent, Name: f.unique("ou")})
+// ouIn creates an OU of orgID under parent.
+func (f *fixture) ouIn(orgID, parent string) string {
+	ou, err := f.raw.OrgUnits.CreateOrgUnit(system, orgID, castellan.OrgUnitCreate{ParentID: parent, Name: f.unique("ou")})
 	if err != nil {
 		f.t.Fatal(err)
 	}
 	return ou.ID
 }
 
-// newAccount creates an account of orgID under parent.
-func (f *fixture) newAccount(orgID, parent string) string {
+// accountIn creates an account of orgID under parent.
+func (f *fixture) accountIn(orgID, parent string) string {
 	name := f.unique("acct")
 	email := name + "@accounts.example"
-	a, err := f.db.Accounts().CreateAccount(system, orgID, castellan.AccountCreate{ParentID: parent, Name: name, Email: email, EmailConfirmation: email, IAMRoleName: "OrgAdmin"})
+	a, err := f.raw.Accounts.CreateAccount(system, orgID, castellan.AccountCreate{ParentID: parent, Name: name, Email: email, EmailConfirmation: email, IAMRoleName: "OrgAdmin"})
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -59,10 +59,10 @@ func TestGrantsOnOUsAndAccounts(t *testing.T) {
 			t.Parallel()
 			f, s, principals := newFixture(t, b.URL(t))
 			other := principals[otherOwner].OrganizationID
-			ou, sibling := f.newOU(f.org, f.org), f.newOU(f.org, f.org)
-			account := f.newAccount(f.org, ou)
-			theirOU := f.newOU(other, other)
-			theirAccount := f.newAccount(other, other)
+			ou, sibling := f.ouIn(f.org, f.org), f.ouIn(f.org, f.org)
+			account := f.accountIn(f.org, ou)
+			theirOU := f.ouIn(other, other)
+			theirAccount := f.accountIn(other, other)
 			ctx := castellan.WithPrincipal(system, principals[owner])
 			grant := func(ctx context.Context, scope string) error {
 				_, _, err := s.Grants.CreateGrants(ctx, f.org, []castellan.GrantCreate{{RoleID: "project.reader", Scope: scope, Subject: userSubject(f.newUser())}})
@@ -106,8 +106,8 @@ func TestKeysWhereTheOwnerHoldsAGrantAbove(t *testing.T) {
 			t.Parallel()
 			url := b.URL(t)
 			f, s, principals := newFixture(t, url)
-			ou := f.newOU(f.org, f.org)
-			account := f.newAccount(f.org, ou)
+			ou := f.ouIn(f.org, f.org)
+			account := f.accountIn(f.org, ou)
 			inAccount, elsewhere := f.newProject(), f.newProject()
 			sqltest.PlaceProject(t, url, f.org, inAccount, account)
 			for _, scope := range []string{"account/" + account, "ou/" + ou} {
@@ -134,7 +134,7 @@ func TestKeysWhereTheOwnerHoldsAGrantAbove(t *testing.T) {
 func TestSimulateAcrossOrganizations(t *testing.T) {
 	f, _, principals := newFixture(t, sqltest.SQLiteURL(t))
 	other := principals[otherOwner].OrganizationID
-	theirOU := f.newOU(other, other)
+	theirOU := f.ouIn(other, other)
 	ours := f.newPolicy(`forbid (principal, action, resource);`)
 	theirs, err := f.raw.ControlPolicies.CreateControlPolicy(system, other, castellan.ControlPolicyCreate{Name: "theirs", Document: `forbid (principal, action, resource);`})
 	if err != nil {

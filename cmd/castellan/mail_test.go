@@ -125,6 +125,7 @@ func TestServeMailRefused(t *testing.T) {
 // sunk is a message the sink accepted.
 type sunk struct {
 	from string
+	to   []string
 	data []byte
 }
 
@@ -148,11 +149,12 @@ func startSink(t *testing.T) (addr string, got <-chan sunk) {
 type sinkSession struct {
 	got  chan<- sunk
 	from string
+	to   []string
 }
 
 func (s *sinkSession) Mail(from string, _ *smtp.MailOptions) error { s.from = from; return nil }
-func (s *sinkSession) Rcpt(string, *smtp.RcptOptions) error        { return nil }
-func (s *sinkSession) Reset()                                      {}
+func (s *sinkSession) Rcpt(to string, _ *smtp.RcptOptions) error   { s.to = append(s.to, to); return nil }
+func (s *sinkSession) Reset()                                      { s.from, s.to = "", nil }
 func (s *sinkSession) Logout() error                               { return nil }
 
 func (s *sinkSession) Data(r io.Reader) error {
@@ -160,7 +162,7 @@ func (s *sinkSession) Data(r io.Reader) error {
 	if err != nil {
 		return err
 	}
-	s.got <- sunk{from: s.from, data: data}
+	s.got <- sunk{from: s.from, to: s.to, data: data}
 	return nil
 }
 

@@ -44,6 +44,10 @@ func Handler(services castellan.Services, o Options) http.Handler {
 		SignInPerSource: o.SignInPerSource, SecureCookies: o.SecureCookies, Clock: o.Clock})
 }
 
+// OwnerPassword is the console password of Acme's owner, which confirms
+// what asks for the caller's password (an account's deletion).
+const OwnerPassword = "Acme-Owner-Pass-2026!"
+
 // Env is a store with an operator token, two bootstrapped organizations
 // (Acme and Globex) and a token cache on its change log.
 type Env struct {
@@ -67,7 +71,7 @@ func New(t testing.TB, url string) *Env {
 		t.Fatal(err)
 	}
 	e.Operator = op.Token
-	if e.Acme, err = db.Tokens().BootstrapOrganization(ctx, castellan.Bootstrap{OrganizationName: "Acme", OwnerEmail: "owner@acme.example"}); err != nil {
+	if e.Acme, err = db.Tokens().BootstrapOrganization(ctx, castellan.Bootstrap{OrganizationName: "Acme", OwnerEmail: "owner@acme.example", OwnerPassword: OwnerPassword}); err != nil {
 		t.Fatal(err)
 	}
 	if e.Globex, err = db.Tokens().BootstrapOrganization(ctx, castellan.Bootstrap{OrganizationName: "Globex", OwnerEmail: "owner@globex.example"}); err != nil {
