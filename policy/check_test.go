@@ -2,6 +2,7 @@ package policy_test
 
 import (
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 
@@ -106,4 +107,23 @@ func FuzzCheck(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestDocumentedPolicies checks that the Cedar examples of
+// docs/organization.md pass Check.
+func TestDocumentedPolicies(t *testing.T) {
+	doc, err := os.ReadFile("../docs/organization.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := strings.Split(string(doc), "```cedar\n")[1:]
+	if len(blocks) < 3 {
+		t.Fatalf("got %d cedar blocks, want FullAccess and two examples", len(blocks))
+	}
+	for _, b := range blocks {
+		document, _, _ := strings.Cut(b, "```")
+		if errs := policy.Check("document", document, defaultCatalog(t)); errs != nil {
+			t.Errorf("%s: %+v", document, errs)
+		}
+	}
 }
