@@ -37,13 +37,12 @@ func Check(field, document string, catalog *castellan.Catalog) []castellan.Field
 	if errs != nil {
 		return errs
 	}
-	known := knownNames{catalog: catalog}
 	// Each unknown name, with the position of its policy in case the
 	// scan below does not place it.
 	unknown := map[reference]cedar.Position{}
 	for _, p := range set.Map() {
 		for _, r := range policyReferences((*xast.Policy)(p.AST())) {
-			if _, seen := unknown[r]; !seen && !known.has(r) {
+			if _, seen := unknown[r]; !seen && !known(catalog, r) {
 				unknown[r] = p.Position()
 			}
 		}
@@ -59,6 +58,8 @@ func Check(field, document string, catalog *castellan.Catalog) []castellan.Field
 			placed[w.reference] = true
 		}
 	}
+	// A name the scan could not place (a literal with an escape Go does
+	// not read) is reported at the start of its policy.
 	var rest []castellan.FieldError
 	for r, pos := range unknown {
 		if !placed[r] {
@@ -85,15 +86,13 @@ func (r reference) fieldError(field string, line, column int) castellan.FieldErr
 		Message: fmt.Sprintf("line %d, column %d: %s is not an entity type of Castellan nor <service>::<resourceType> of the service catalogue", line, column, r.typ)}
 }
 
-// knownNames answers which references the catalogue knows.
-type knownNames struct{ catalog *castellan.Catalog }
-
-func (k knownNames) has(r reference) bool {
+// known reports whether the catalogue, or Castellan itself, knows r.
+func known(catalog *castellan.Catalog, r reference) bool {
 	if r.typ == TypeAction {
 		if service, verb, ok := strings.Cut(r.id, ":"); ok && verb == "*" {
-			return k.catalog.Service(service) != nil
+			return catalog.Service(service) != nil
 		}
-		return k.catalog.HasAction(r.id)
+		return catalog.HasAction(r.id)
 	}
 	if slices.Contains(ownTypes, r.typ) {
 		return true
@@ -102,7 +101,7 @@ func (k knownNames) has(r reference) bool {
 	if !ok {
 		return false
 	}
-	s := k.catalog.Service(service)
+	s := catalog.Service(service)
 	return s != nil && ResourceType(service, typ) == cedar.EntityType(r.typ) && slices.Contains(s.ResourceTypes, typ)
 }
 

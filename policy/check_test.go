@@ -53,6 +53,8 @@ forbid (principal, action, resource is nosuch::thing) unless { action == Action:
 			[]string{"unknownEntityType: line 1, column 40: compute::bucket "}},
 		{"ColumnsCountCharacters", "permit (principal, action, resource) when { \"é✓\" == \"\" && action == Action::\"iam:Nope\" };",
 			[]string{`unknownAction: line 1, column 69: "iam:Nope"`}},
+		{"EscapedActionAtItsPolicy", "permit (principal, action, resource);\n  forbid (principal, action == Action::\"compute:\\u{46}ly\", resource);",
+			[]string{`unknownAction: line 2, column 3: "compute:Fly"`}},
 		{"ActionOfANamespace", `permit (principal, action == Castellan::Action::"iam:GetUser", resource);`,
 			[]string{"unknownEntityType: line 1, column 30: Castellan::Action "}},
 		{"SpacedPath", "permit (principal, action, resource is compute :: disk) when { resource in compute ::\n nope::\"x\" };",
