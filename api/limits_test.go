@@ -101,6 +101,12 @@ var limitOf = map[string]bounds{
 	"AccountAttributesBody.delegates":      {0, c.MaxAccountDelegates},
 	"AccountAttributes.resourcesInUse":     {0, 0},
 	"AccountAttributes.delegates":          {0, c.MaxAccountDelegates},
+	"ControlPolicyCreateBody.name":         {1, c.MaxControlPolicyNameLength},
+	"ControlPolicyCreateBody.description":  {0, c.MaxLongDescriptionLength},
+	"ControlPolicyCreateBody.document":     {1, c.MaxControlPolicyDocumentLength},
+	"ControlPolicyUpdateBody.name":         {1, c.MaxControlPolicyNameLength},
+	"ControlPolicyUpdateBody.description":  {0, c.MaxLongDescriptionLength},
+	"ControlPolicyUpdateBody.document":     {1, c.MaxControlPolicyDocumentLength},
 }
 
 // limitKeywords pairs the lower and upper bound keywords of JSON Schema.
