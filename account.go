@@ -378,12 +378,14 @@ type PreconditionCheck struct {
 
 // ExclusionChecks are the preconditions of excluding an account (seed
 // 001): a payment method is registered, no credit is assigned, and it is
-// not the cost settlement date.
+// not the cost settlement date; and it is not the management account,
+// which is its organization (a standalone account stays what it is).
 func ExclusionChecks(f AccountFacts) []PreconditionCheck {
 	return []PreconditionCheck{
 		{CodeAccountNoPaymentMethod, "A payment method is registered for the account.", f.Billing.PaymentMethodRegistered},
 		{CodeAccountCreditAssigned, "No credit is assigned to the account.", !f.Billing.CreditAssigned},
 		{CodeAccountSettlementDay, "It is not the cost settlement date (the 1st of the month, Asia/Seoul time).", !IsSettlementDay(f.Now)},
+		{CodeAccountManagement, "The account is not the organization's management account.", !f.Account.Management},
 	}
 }
 

@@ -22,6 +22,9 @@ var sampleData = map[castellan.MailTemplate]map[string]string{
 	castellan.MailUserDeleted:   {"name": "Alice Liddell", "organizationName": "Acme", "loginId": "alice@example.com", "deletedAt": "2026-03-04T05:06:07Z"},
 	castellan.MailGroupChanged:  {"name": "Alice Liddell", "organizationName": "Acme", "groupName": "developers", "change": "added"},
 	castellan.MailAccountNotice: {"name": "Alice Liddell", "organizationName": "Acme", "subject": "Scheduled maintenance", "message": "Castellan will be down on Sunday.\n\nSign-ins fail meanwhile."},
+	castellan.MailAccountExcluded: {"name": "Alice Liddell", "organizationName": "Acme", "accountName": "sales-prod", "accountId": "0190a1b2-c3d4",
+		"newOrganizationName": "sales-prod"},
+	castellan.MailAccountInvitation: {"organizationName": "Acme", "email": "root@globex.example"},
 }
 
 func mustTemplates(t *testing.T) *mail.Templates {

@@ -89,3 +89,22 @@ func (db *DB) tableHolds(ctx context.Context, table, needle string) (bool, error
 // SetListenHeartbeat shortens the heartbeat of WatchCommits, so that a test
 // of a silent connection need not wait for the default.
 func (db *DB) SetListenHeartbeat(d time.Duration) { db.listenHeartbeat = d }
+
+// PutUnder moves a node under parentID, as the structure's move does,
+// so that tests can hang projects under accounts.
+func (db *DB) PutUnder(ctx context.Context, orgID, id, parentID string) error {
+	return db.update(ctx, func(tx *Tx) error {
+		if err := lockStructure(ctx, tx, orgID); err != nil {
+			return err
+		}
+		n, err := findNode(ctx, tx.queryRow, orgID, id)
+		if err != nil {
+			return err
+		}
+		if err := moveNode(ctx, tx, orgID, n, parentID); err != nil {
+			return err
+		}
+		_, err = tx.record(ctx, change{orgID: orgID, action: "test:PutUnder", entityType: "node", entityID: id, operation: "update"})
+		return err
+	})
+}
