@@ -219,7 +219,6 @@ func count(t *testing.T, db *sqlstore.DB, query string, args ...any) int {
 	return storetest.Must(db.Count(context.Background(), query, args...))(t)
 }
 
-
 func grantsOf(t *testing.T, s castellan.Services, orgID string, sub castellan.Subject) []*castellan.Grant {
 	t.Helper()
 	grants, _, err := s.Grants.FindGrants(context.Background(), orgID, castellan.GrantFilter{Subject: &sub})
