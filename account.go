@@ -311,11 +311,19 @@ type AccountService interface {
 	// MoveAccount puts the account (with its projects) under parentID:
 	// the root or an OU.
 	MoveAccount(ctx context.Context, orgID, id, parentID string) (*Account, error)
-	// DeleteAccount deletes the account and everything in it. Refused
-	// with EPRECONDITION and the failed precondition's code, with
-	// EFORBIDDEN (auth.wrong_password) for a wrong password and EINVALID
+	// DeleteAccount deletes the account and everything in it and sends
+	// its deletion notice. The caller confirms with its own password (a
+	// wrong one counts towards its lockout); the operator, which has no
+	// password, is exempt. Refused with EPRECONDITION and the failed
+	// precondition's code, with EFORBIDDEN (auth.wrong_password) for a
+	// wrong password or a caller without one and EINVALID
 	// (account.name_mismatch) for a wrong typed name.
 	DeleteAccount(ctx context.Context, orgID, id string, confirm AccountDeletion) (revision int64, err error)
+
+	// FindAccountPreconditions returns the checklists of the account's
+	// exclusion and deletion as they stand now. ENOTFOUND
+	// (account.not_found).
+	FindAccountPreconditions(ctx context.Context, orgID, id string) (*AccountPreconditions, error)
 
 	// FindAccountAttributes returns the billing and inventory facts.
 	FindAccountAttributes(ctx context.Context, orgID, id string) (*AccountAttributes, error)
@@ -365,6 +373,13 @@ type AccountFacts struct {
 	// Now is the time of the request; the settlement date is in
 	// Asia/Seoul time.
 	Now time.Time
+}
+
+// AccountPreconditions are the checklists of an account's exclusion and
+// deletion, as the console shows them before either.
+type AccountPreconditions struct {
+	Exclusion []PreconditionCheck `json:"exclusion" nullable:"false"`
+	Deletion  []PreconditionCheck `json:"deletion" nullable:"false"`
 }
 
 // PreconditionCheck is one precondition of exclusion or deletion and

@@ -36,6 +36,11 @@ const (
 	// MailAccountNotice is any other notice about the account. Keys:
 	// "subject", "message" (plain text, shown as paragraphs).
 	MailAccountNotice MailTemplate = "account_notice"
+	// MailAccountDeleted tells the organization's creating administrator,
+	// the account's root user and its delegates that an account of the
+	// organization was deleted. Keys: "accountName", "accountId",
+	// optionally "deletedAt".
+	MailAccountDeleted MailTemplate = "account_deleted"
 	// MailAccountExcluded tells the organization's administrators, the
 	// account's root user and its delegates that an account left the
 	// organization and became standalone. Keys: "accountName",
@@ -48,7 +53,7 @@ const (
 )
 
 // MailTemplates lists every template, in the order above.
-var MailTemplates = []MailTemplate{MailInvitation, MailReinvite, MailPasswordReset, MailUserDeleted, MailGroupChanged, MailAccountNotice,
+var MailTemplates = []MailTemplate{MailInvitation, MailReinvite, MailPasswordReset, MailUserDeleted, MailGroupChanged, MailAccountNotice, MailAccountDeleted,
 	MailAccountExcluded, MailAccountInvitation}
 
 // Mail statuses.

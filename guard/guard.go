@@ -36,6 +36,7 @@ func New(raw castellan.Services, authz castellan.Authorizer) castellan.Services 
 	s.Projects = &projects{g: g, next: raw.Projects}
 	s.Nodes = &nodes{g: g, next: raw.Nodes}
 	s.ControlPolicies = &controlPolicies{g: g, next: raw.ControlPolicies}
+	s.Accounts = &accounts{g: g, next: raw.Accounts}
 	s.AccountMemberships = &accountMemberships{g: g, next: raw.AccountMemberships}
 	s.Audit = &audit{g: g, next: raw.Audit}
 	s.Roles = &roles{g: g, next: raw.Roles}

@@ -46,6 +46,7 @@ var required = map[castellan.MailTemplate][]string{
 	castellan.MailAccountNotice:     {"subject", "message"},
 	castellan.MailAccountExcluded:   {"accountName", "accountId", "newOrganizationName"},
 	castellan.MailAccountInvitation: {"email"},
+	castellan.MailAccountDeleted:    {"accountName", "accountId"},
 }
 
 // NewTemplates parses the embedded templates. publicURL is where users

@@ -25,6 +25,7 @@ var sampleData = map[castellan.MailTemplate]map[string]string{
 	castellan.MailAccountExcluded: {"name": "Alice Liddell", "organizationName": "Acme", "accountName": "sales-prod", "accountId": "0190a1b2-c3d4",
 		"newOrganizationName": "sales-prod"},
 	castellan.MailAccountInvitation: {"organizationName": "Acme", "email": "root@globex.example"},
+	castellan.MailAccountDeleted:    {"name": "Alice Liddell", "organizationName": "Acme", "accountName": "sales-prod", "accountId": "0190d3a8-0000-7000-8000-00000000a001", "deletedAt": "2026-03-04T05:06:07Z"},
 }
 
 func mustTemplates(t *testing.T) *mail.Templates {

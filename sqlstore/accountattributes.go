@@ -137,3 +137,16 @@ func (db *DB) accountFacts(ctx context.Context, a *castellan.Account) (castellan
 	}
 	return castellan.AccountFacts{Account: a, Billing: billing, Resources: resources, Now: db.now()}, nil
 }
+
+// FindAccountPreconditions implements castellan.AccountService.
+func (s *AccountService) FindAccountPreconditions(ctx context.Context, orgID, id string) (*castellan.AccountPreconditions, error) {
+	a, err := s.FindAccountByID(ctx, orgID, id)
+	if err != nil {
+		return nil, err
+	}
+	facts, err := s.db.accountFacts(ctx, a)
+	if err != nil {
+		return nil, err
+	}
+	return &castellan.AccountPreconditions{Exclusion: castellan.ExclusionChecks(facts), Deletion: castellan.DeletionChecks(facts)}, nil
+}

@@ -154,7 +154,11 @@ func grantCreations(grants []*castellan.Grant) []changedEntity {
 // delegates, each address once.
 func (s *AccountMembershipService) mailExclusion(ctx context.Context, tx *Tx, orgID, orgName string, org *castellan.Organization,
 	a *castellan.Account, delegates []string) error {
-	admins, err := organizationAdministrators(ctx, tx, orgID)
+	var createdBy string
+	if err := tx.queryRow(ctx, `SELECT created_by FROM organizations WHERE id = ?`, orgID).Scan(&createdBy); err != nil {
+		return err
+	}
+	admins, err := creatingAdministrators(ctx, tx, orgID, createdBy)
 	if err != nil {
 		return err
 	}
@@ -175,39 +179,6 @@ func (s *AccountMembershipService) mailExclusion(ctx context.Context, tx *Tx, or
 		return err
 	}
 	return send(org.ID, append([]string{a.Email}, delegates...))
-}
-
-// organizationAdministrators returns the email of the user who created
-// the organization, or when that was not a user with an email (the
-// operator bootstraps organizations), the emails of its Owners.
-func organizationAdministrators(ctx context.Context, tx *Tx, orgID string) ([]string, error) {
-	var createdBy string
-	if err := tx.queryRow(ctx, `SELECT created_by FROM organizations WHERE id = ?`, orgID).Scan(&createdBy); err != nil {
-		return nil, err
-	}
-	if userID, ok := strings.CutPrefix(createdBy, string(castellan.PrincipalUser)+":"); ok {
-		var email string
-		err := tx.queryRow(ctx, `SELECT email FROM users WHERE org_id = ? AND id = ? AND status <> 'deleted'`, orgID, userID).Scan(&email)
-		if err == nil && email != "" {
-			return []string{email}, nil
-		}
-		if err != nil && !isNoRows(err) {
-			return nil, err
-		}
-	}
-	role, scope := castellan.OrganizationOwnerRoleID, castellan.OrganizationScope(orgID).String()
-	rows, err := tx.query(ctx, `SELECT u.email FROM grants g
-		JOIN users u ON u.org_id = g.org_id AND u.id = g.subject_id
-		WHERE g.org_id = ? AND g.role_id = ? AND g.scope = ? AND g.subject_type = 'user' AND u.status = 'active'
-		UNION SELECT u.email FROM grants g
-		JOIN group_members m ON m.group_id = g.subject_id AND m.org_id = g.org_id
-		JOIN users u ON u.org_id = m.org_id AND u.id = m.user_id
-		WHERE g.org_id = ? AND g.role_id = ? AND g.scope = ? AND g.subject_type = 'group' AND u.status = 'active'
-		ORDER BY 1`, orgID, role, scope, orgID, role, scope)
-	if err != nil {
-		return nil, err
-	}
-	return collect(rows, scanString)
 }
 
 // invitationSelect reads invitations with their organization's name.

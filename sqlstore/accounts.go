@@ -14,6 +14,8 @@ import (
 type AccountService struct{ db *DB }
 
 // Accounts returns the account service of db.
+var _ castellan.AccountService = (*AccountService)(nil)
+
 func (db *DB) Accounts() *AccountService { return &AccountService{db: db} }
 
 func accountNotFound(id string) error { return notFound(castellan.CodeAccountNotFound, "account", id) }
@@ -152,4 +154,183 @@ func (s *AccountService) rootUser(ctx context.Context, tx *Tx, orgID, email stri
 		return nil, "", err
 	}
 	return u, invitations[u.ID], nil
+}
+
+// accountListSelect reads accounts for a list, with their paths.
+const accountListSelect = `SELECT n.id, n.org_id, COALESCE(n.parent_id, ''), n.name, n.path, n.created_at, n.created_by,
+	n.updated_at, n.updated_by, n.revision, a.email, a.root_user_id, a.iam_role_name, a.addition_type, a.management, a.joined_at
+	FROM nodes n JOIN accounts a ON a.id = n.id`
+
+// listedAccount is an account as a list reads it, with its path.
+type listedAccount struct {
+	castellan.Account
+	path string
+}
+
+func scanListedAccount(row scanner) (*listedAccount, error) {
+	var a listedAccount
+	err := row.Scan(&a.ID, &a.OrganizationID, &a.ParentID, &a.Name, &a.path, &a.CreatedAt, &a.CreatedBy,
+		&a.UpdatedAt, &a.UpdatedBy, &a.Revision, &a.Email, &a.RootUserID, &a.IAMRoleName, &a.AdditionType, &a.Management, &a.JoinedAt)
+	if err != nil {
+		return nil, err
+	}
+	a.CreatedAt, a.UpdatedAt, a.JoinedAt = a.CreatedAt.UTC(), a.UpdatedAt.UTC(), a.JoinedAt.UTC()
+	return &a, nil
+}
+
+// FindAccounts implements castellan.AccountService: a page by name, then
+// ID, with each account's path read in one more query for the page.
+func (s *AccountService) FindAccounts(ctx context.Context, orgID string, f castellan.AccountFilter) ([]*castellan.Account, string, error) {
+	cur, err := decodeCursor(f.PageToken, "accounts", 2)
+	if err != nil {
+		return nil, "", err
+	}
+	q, args := accountListSelect+` WHERE n.org_id = ? AND n.kind = 'account'`, []any{orgID}
+	if f.ParentID != nil {
+		if _, err := findNode(ctx, s.db.queryRow, orgID, *f.ParentID); err != nil {
+			return nil, "", err
+		}
+		q, args = q+` AND n.parent_id = ?`, append(args, *f.ParentID)
+	}
+	if cur != nil {
+		q, args = q+` AND (n.name > ? OR (n.name = ? AND n.id > ?))`, append(args, cur.Key[0], cur.Key[0], cur.Key[1])
+	}
+	size := castellan.PageSize(f.PageSize)
+	rows, err := s.db.query(ctx, q+` ORDER BY n.name, n.id LIMIT ?`, append(args, size+1)...)
+	if err != nil {
+		return nil, "", err
+	}
+	found, err := collect(rows, scanListedAccount)
+	if err != nil {
+		return nil, "", err
+	}
+	found, next := pageOf(found, size, func(a *listedAccount) cursor {
+		return cursor{List: "accounts", Key: []string{a.Name, a.ID}}
+	})
+	accounts, err := s.withPaths(ctx, orgID, found)
+	if err != nil {
+		return nil, "", err
+	}
+	return accounts, next, nil
+}
+
+// withPaths fills the paths of listed accounts from one read of the
+// nodes above them.
+func (s *AccountService) withPaths(ctx context.Context, orgID string, listed []*listedAccount) ([]*castellan.Account, error) {
+	above := map[string]bool{}
+	var args []any
+	for _, a := range listed {
+		ids := pathIDs(a.path)
+		for _, id := range ids[:len(ids)-1] {
+			if !above[id] {
+				above[id] = true
+				args = append(args, id)
+			}
+		}
+	}
+	byID := map[string]*nodeRow{}
+	if len(args) > 0 {
+		rows, err := s.db.query(ctx, nodeSelect+` WHERE n.org_id = ? AND n.id IN (?`+strings.Repeat(", ?", len(args)-1)+`)`, append([]any{orgID}, args...)...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := collect(rows, scanNode)
+		if err != nil {
+			return nil, err
+		}
+		for _, n := range nodes {
+			byID[n.ID] = n
+		}
+	}
+	out := make([]*castellan.Account, len(listed))
+	for i, a := range listed {
+		ids := pathIDs(a.path)
+		a.Path = make([]castellan.NodeRef, 0, len(ids)-1)
+		for _, id := range ids[:len(ids)-1] {
+			n, ok := byID[id]
+			if !ok {
+				return nil, fmt.Errorf("account %s: ancestor %s missing", a.ID, id)
+			}
+			a.Path = append(a.Path, castellan.NodeRef{ID: n.ID, Kind: n.Kind, Name: n.Name})
+		}
+		out[i] = &a.Account
+	}
+	return out, nil
+}
+
+// UpdateAccount implements castellan.AccountService.
+func (s *AccountService) UpdateAccount(ctx context.Context, orgID, id string, u castellan.AccountUpdate) (*castellan.Account, error) {
+	if err := u.Validate(); err != nil {
+		return nil, err
+	}
+	var a *castellan.Account
+	err := s.db.update(ctx, func(tx *Tx) error {
+		var err error
+		if a, err = findAccount(ctx, tx.query, tx.queryRow, orgID, id); err != nil {
+			return err
+		}
+		if u.Name == nil || *u.Name == a.Name {
+			return nil
+		}
+		summary := map[string]any{"name": diff{a.Name, *u.Name}}
+		a.Name, a.UpdatedAt, a.UpdatedBy, a.Revision = *u.Name, tx.now, tx.actorID(), tx.revision
+		_, err = tx.exec(ctx, `UPDATE nodes SET name = ?, updated_at = ?, updated_by = ?, revision = ? WHERE org_id = ? AND kind = 'account' AND id = ?`,
+			a.Name, a.UpdatedAt, a.UpdatedBy, a.Revision, orgID, id)
+		if c := nodeConflict(err, castellan.NodeAccount, a.Name); c != nil {
+			return c
+		}
+		if err != nil {
+			return fmt.Errorf("rename account: %w", err)
+		}
+		_, err = tx.record(ctx, change{
+			orgID: orgID, action: castellan.ActionUpdateAccount,
+			entityType: "node", entityID: id, entityName: a.Name, operation: "update", summary: summary,
+		})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// MoveAccount implements castellan.AccountService: under the structure
+// lock, the account goes under the root or an OU with its projects.
+func (s *AccountService) MoveAccount(ctx context.Context, orgID, id, parentID string) (*castellan.Account, error) {
+	if err := castellan.CheckID("parentId", parentID); err != nil {
+		return nil, err
+	}
+	var a *castellan.Account
+	err := s.db.update(ctx, func(tx *Tx) error {
+		if err := lockStructure(ctx, tx, orgID); err != nil {
+			return err
+		}
+		n, err := findNode(ctx, tx.queryRow, orgID, id)
+		if castellan.ErrorKind(err) == castellan.ENOTFOUND || err == nil && n.Kind != castellan.NodeAccount {
+			return accountNotFound(id)
+		}
+		if err != nil {
+			return err
+		}
+		from := n.ParentID
+		if from != parentID {
+			if err := moveNode(ctx, tx, orgID, n, parentID); err != nil {
+				return err
+			}
+			_, err = tx.record(ctx, change{
+				orgID: orgID, action: castellan.ActionMoveAccount,
+				entityType: "node", entityID: id, entityName: n.Name, operation: "update",
+				summary: map[string]any{"parentId": diff{from, parentID}},
+			})
+			if err != nil {
+				return err
+			}
+		}
+		a, err = findAccount(ctx, tx.query, tx.queryRow, orgID, id)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return a, nil
 }

@@ -56,6 +56,8 @@ type DB struct {
 	// deleting accounts (Options.Billing, Options.Inventory).
 	billing   castellan.Billing
 	inventory castellan.ResourceInventory
+	// signIn is Options.SignIn.
+	signIn castellan.SignInPolicy
 }
 
 // OnCommit registers fn to run after every write transaction this DB
@@ -161,6 +163,10 @@ type Options struct {
 	// sets through the API (AttributeFacts).
 	Billing   castellan.Billing
 	Inventory castellan.ResourceInventory
+	// SignIn is the lockout policy that counts the wrong passwords given
+	// to confirm a change outside a sign-in form (an account's
+	// deletion); the zero value means castellan.DefaultSignInPolicy.
+	SignIn castellan.SignInPolicy
 }
 
 // QueryKind tells the statements ObserveQuery times apart.
@@ -194,6 +200,10 @@ func Open(ctx context.Context, rawURL string, opts Options) (*DB, error) {
 	db.observeQuery = opts.ObserveQuery
 	db.maxAccounts = cmp.Or(opts.MaxAccounts, castellan.DefaultMaxAccounts)
 	db.billing, db.inventory = opts.Billing, opts.Inventory
+	db.signIn = opts.SignIn
+	if db.signIn == (castellan.SignInPolicy{}) {
+		db.signIn = castellan.DefaultSignInPolicy
+	}
 	if db.billing == nil {
 		db.billing = AttributeFacts{db: db}
 	}
@@ -462,6 +472,7 @@ func (db *DB) Services() castellan.Services {
 		Organizations:      db.Organizations(),
 		Nodes:              db.Nodes(),
 		ControlPolicies:    db.ControlPolicies(),
+		Accounts:           db.Accounts(),
 		AccountMemberships: db.AccountMemberships(),
 		Projects:           db.Projects(),
 		Audit:              db.Audit(),

@@ -31,11 +31,12 @@ func isOwnerGrant(g *castellan.Grant) bool {
 		g.Scope == castellan.OrganizationScope(g.OrganizationID).String() && g.ExpiresAt == nil
 }
 
-// anOwnerQuery finds one owner of an organization (its arguments: the
-// organization, the role and the organization's scope, twice). It starts
-// from the organization's few owner grants (grants_org_role), then reads
-// their users, or their groups' members and those members.
-const anOwnerQuery = `SELECT u.id FROM grants g
+// ownersQuery finds the owners of an organization (its arguments: the
+// organization, the role and the organization's scope, twice), a user
+// once per path that makes it one. It starts from the organization's few
+// owner grants (grants_org_role), then reads their users, or their
+// groups' members and those members.
+const ownersQuery = `SELECT u.id FROM grants g
 	JOIN users u ON u.org_id = g.org_id AND u.id = g.subject_id
 	WHERE g.org_id = ? AND g.role_id = ? AND g.scope = ? AND g.subject_type = 'user' AND g.expires_at IS NULL
 		AND u.status = 'active'
@@ -43,8 +44,11 @@ const anOwnerQuery = `SELECT u.id FROM grants g
 	JOIN group_members m ON m.group_id = g.subject_id AND m.org_id = g.org_id
 	JOIN users u ON u.org_id = m.org_id AND u.id = m.user_id
 	WHERE g.org_id = ? AND g.role_id = ? AND g.scope = ? AND g.subject_type = 'group' AND g.expires_at IS NULL
-		AND u.status = 'active'
-	LIMIT 1`
+		AND u.status = 'active'`
+
+// anOwnerQuery finds one owner of an organization; its arguments are
+// ownersQuery's.
+const anOwnerQuery = ownersQuery + ` LIMIT 1`
 
 // hasOwner reports whether the organization has an owner, as tx sees it.
 func hasOwner(ctx context.Context, tx *Tx, orgID string) (bool, error) {

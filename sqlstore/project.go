@@ -166,52 +166,84 @@ func (s *ProjectService) UpdateProject(ctx context.Context, orgID, id string, up
 func (s *ProjectService) DeleteProject(ctx context.Context, orgID, id string) (int64, error) {
 	var rev int64
 	err := s.db.update(ctx, func(tx *Tx) error {
-		p, err := findProject(ctx, tx.queryRow, orgID, id)
+		r, err := removeProject(ctx, tx, orgID, id)
 		if err != nil {
 			return err
 		}
-		// Locking the node as for its deletion waits for the writers that
-		// checked it (CreateGrants and CreateServiceAccount hold it
-		// locked), so that their grants and accounts are seen here.
-		if err := lockProject(ctx, tx, orgID, id, tx.db.dialect.lockDelete); err != nil {
-			return err
-		}
-		// The project's service accounts go with it, with every grant they
-		// hold, before the node they reference.
-		accounts, accountGrants, err := deleteProjectServiceAccounts(ctx, tx, orgID, id)
-		if err != nil {
-			return err
-		}
-		// So do the keys of the project, whoever holds them.
-		keys, err := deleteAccessKeysWhere(ctx, tx, `org_id = ? AND project_id = ?`, orgID, id)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.exec(ctx, `DELETE FROM nodes WHERE org_id = ? AND kind = 'project' AND id = ?`, orgID, id); err != nil {
-			return fmt.Errorf("delete project: %w", err)
-		}
-		// Grants on the project and its resources go with it.
-		grants, err := deleteGrantsWhere(ctx, tx, `org_id = ? AND (scope = ? OR (scope_kind = 'resource' AND scope LIKE ?))`,
-			orgID, castellan.ProjectScope(id).String(), "rn:%:"+id+":%")
-		if err != nil {
-			return err
-		}
-		grants = append(accountGrants, grants...)
-		summary := map[string]any{"name": p.Name, "deletedGrants": grantSummaries(grants)}
-		if len(accounts) > 0 {
-			summary["deletedServiceAccounts"] = serviceAccountSummaries(accounts)
-		}
-		if len(keys) > 0 {
-			summary["deletedAccessKeyIds"] = keys
-		}
-		also := append(serviceAccountDeletions(accounts), grantDeletions(grants)...)
 		rev, err = tx.record(ctx, change{
 			orgID: orgID, action: castellan.ActionDeleteProject,
-			entityType: "project", entityID: id, entityName: p.Name, operation: "delete",
-			summary: summary,
-			also:    append(also, accessKeyDeletions(keys)...),
+			entityType: "project", entityID: id, entityName: r.project.Name, operation: "delete",
+			summary: r.summary(),
+			also:    r.changes(),
 		})
 		return err
 	})
 	return rev, err
+}
+
+// projectRemoval is a deleted project with what went with it.
+type projectRemoval struct {
+	project  *castellan.Project
+	accounts []*castellan.ServiceAccount
+	grants   []*castellan.Grant
+	keys     []string
+}
+
+// removeProject deletes the project id of the organization in tx with its
+// service accounts (and every grant they hold), the access keys of the
+// project, whoever holds them, and the grants on the project and its
+// resources. The caller records the change with the removal's summary
+// and changes.
+func removeProject(ctx context.Context, tx *Tx, orgID, id string) (*projectRemoval, error) {
+	p, err := findProject(ctx, tx.queryRow, orgID, id)
+	if err != nil {
+		return nil, err
+	}
+	// Locking the node as for its deletion waits for the writers that
+	// checked it (CreateGrants and CreateServiceAccount hold it locked),
+	// so that their grants and accounts are seen here.
+	if err := lockProject(ctx, tx, orgID, id, tx.db.dialect.lockDelete); err != nil {
+		return nil, err
+	}
+	r := &projectRemoval{project: p}
+	// The project's service accounts go with it, with every grant they
+	// hold, before the node they reference.
+	accounts, accountGrants, err := deleteProjectServiceAccounts(ctx, tx, orgID, id)
+	if err != nil {
+		return nil, err
+	}
+	r.accounts = accounts
+	if r.keys, err = deleteAccessKeysWhere(ctx, tx, `org_id = ? AND project_id = ?`, orgID, id); err != nil {
+		return nil, err
+	}
+	if _, err := tx.exec(ctx, `DELETE FROM nodes WHERE org_id = ? AND kind = 'project' AND id = ?`, orgID, id); err != nil {
+		return nil, fmt.Errorf("delete project: %w", err)
+	}
+	// Grants on the project and its resources go with it.
+	grants, err := deleteGrantsWhere(ctx, tx, `org_id = ? AND (scope = ? OR (scope_kind = 'resource' AND scope LIKE ?))`,
+		orgID, castellan.ProjectScope(id).String(), "rn:%:"+id+":%")
+	if err != nil {
+		return nil, err
+	}
+	r.grants = append(accountGrants, grants...)
+	return r, nil
+}
+
+// summary is the audit summary of the removal.
+func (r *projectRemoval) summary() map[string]any {
+	summary := map[string]any{"name": r.project.Name, "deletedGrants": grantSummaries(r.grants)}
+	if len(r.accounts) > 0 {
+		summary["deletedServiceAccounts"] = serviceAccountSummaries(r.accounts)
+	}
+	if len(r.keys) > 0 {
+		summary["deletedAccessKeyIds"] = r.keys
+	}
+	return summary
+}
+
+// changes are the change-log rows of what went with the project (the
+// project's own row is the caller's).
+func (r *projectRemoval) changes() []changedEntity {
+	also := append(serviceAccountDeletions(r.accounts), grantDeletions(r.grants)...)
+	return append(also, accessKeyDeletions(r.keys)...)
 }

@@ -455,23 +455,7 @@ func (s *SessionService) newPasswordHash(ctx context.Context, orgID, userID, ses
 		return "", "", err
 	}
 	if requireCurrent {
-		// The current password is an attempt like a sign-in's, counted
-		// before it is verified. A locked account gets the answer of a
-		// wrong password, whatever was given, so that a borrowed session
-		// cannot go on guessing; the failure that locks the account also
-		// ends the session.
-		a, err := s.tryPassword(ctx, orgID, userID, login, hash.String, current, policy)
-		if err != nil {
-			return "", "", err
-		}
-		reason := ""
-		switch {
-		case !a.admitted:
-			reason = failLocked
-		case !a.right:
-			reason = failCurrentPassword
-		}
-		refused, err := s.settle(ctx, a, orgID, userID, login, reason, policy, sessionID)
+		refused, err := s.confirmCurrentPassword(ctx, orgID, userID, login, hash.String, current, policy, sessionID)
 		if err != nil {
 			return "", "", err
 		}
@@ -493,6 +477,29 @@ func (s *SessionService) newPasswordHash(ctx context.Context, orgID, userID, ses
 		return "", "", fmt.Errorf("hash password: %w", err)
 	}
 	return login, newHash, nil
+}
+
+// confirmCurrentPassword checks the password a signed-in user gives to
+// confirm a sensitive change (a new password, an account's deletion)
+// against hash, its own. The password is an attempt like a sign-in's,
+// counted before it is verified. A locked account gets the answer of a
+// wrong password, whatever was given, so that a borrowed session cannot
+// go on guessing; the failure that locks the account also ends the
+// session sessionID, if not "". It reports whether the password was
+// refused.
+func (s *SessionService) confirmCurrentPassword(ctx context.Context, orgID, userID, login, hash, password string, policy castellan.SignInPolicy, sessionID string) (bool, error) {
+	a, err := s.tryPassword(ctx, orgID, userID, login, hash, password, policy)
+	if err != nil {
+		return false, err
+	}
+	reason := ""
+	switch {
+	case !a.admitted:
+		reason = failLocked
+	case !a.right:
+		reason = failCurrentPassword
+	}
+	return s.settle(ctx, a, orgID, userID, login, reason, policy, sessionID)
 }
 
 // cleanText makes text a client sent (a user agent, a login name) fit to

@@ -24,6 +24,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	operatorTokenFile := f.str("operator-token-file", "CASTELLAN_OPERATOR_TOKEN_FILE", "", "file holding an operator token, one per line")
 	mailConfig := f.mail()
 	signInPolicy := f.signInPolicy()
+	accountLimit := f.accountLimit()
 	authnConfig := f.authn()
 	logs := f.logging()
 	timeouts := f.httpTimeouts()
@@ -31,6 +32,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		return err
 	}
 	policy, err := signInPolicy()
+	if err != nil {
+		return err
+	}
+	maxAccounts, err := accountLimit()
 	if err != nil {
 		return err
 	}
@@ -54,7 +59,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	}
 
 	queries, observeQuery := queryDuration()
-	db, err := openStore(ctx, sqlstore.Options{ObserveQuery: observeQuery})
+	db, err := openStore(ctx, sqlstore.Options{ObserveQuery: observeQuery, MaxAccounts: maxAccounts, SignIn: policy})
 	if err != nil {
 		return err
 	}
