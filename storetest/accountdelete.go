@@ -86,7 +86,7 @@ func testAccountsDeletePreconditions(t *testing.T, open Opener) {
 	unchanged(t, f.s, f.org, before)
 	// Exclusion's checklist reads the same facts.
 	checks := must(f.s.Accounts.FindAccountPreconditions(f.ownerCtx, f.org, a.ID))(t)
-	if len(checks.Exclusion) != 3 || checks.Exclusion[0].Met || checks.Exclusion[1].Met || !checks.Exclusion[2].Met {
+	if len(checks.Exclusion) != 4 || checks.Exclusion[0].Met || checks.Exclusion[1].Met || !checks.Exclusion[2].Met || !checks.Exclusion[3].Met {
 		t.Fatalf("exclusion checks %+v, want no payment method and credit unmet", checks.Exclusion)
 	}
 	// Met again, the deletion goes through.
