@@ -86,6 +86,13 @@ var limitOf = map[string]bounds{
 	"TokenExchangeBody.secret":             {0, c.MaxAccessKeySecretInput},
 	"IntrospectBody.token":                 {0, c.MaxTokenInput},
 	"AcceptInvitationBody.token":           {0, c.MaxInvitationTokenInput},
+
+	"ControlPolicyCreateBody.name":        {1, c.MaxControlPolicyNameLength},
+	"ControlPolicyCreateBody.description": {0, c.MaxLongDescriptionLength},
+	"ControlPolicyCreateBody.document":    {1, c.MaxControlPolicyDocumentLength},
+	"ControlPolicyUpdateBody.name":        {1, c.MaxControlPolicyNameLength},
+	"ControlPolicyUpdateBody.description": {0, c.MaxLongDescriptionLength},
+	"ControlPolicyUpdateBody.document":    {1, c.MaxControlPolicyDocumentLength},
 }
 
 // limitKeywords pairs the lower and upper bound keywords of JSON Schema.

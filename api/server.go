@@ -100,7 +100,7 @@ func New(mux *http.ServeMux, cfg Config) *Server {
 	}
 	hcfg.Security = []map[string][]string{{"bearer": {}}}
 	hcfg.OnAddOperation = append(hcfg.OnAddOperation, documentErrors, documentIdempotency)
-	s.api = humago.New(mux, hcfg)
+	s.api = humago.New(newCustomMethodMux(mux), hcfg)
 
 	s.registerHealth()
 	s.registerOrganizations()
@@ -118,6 +118,7 @@ func New(mux *http.ServeMux, cfg Config) *Server {
 	s.registerAuthorize()
 	s.registerCatalog()
 	s.registerMail()
+	s.registerControlPolicies()
 	return s
 }
 
@@ -148,6 +149,7 @@ var apiTags = []*huma.Tag{
 	{Name: "Access keys", Description: "Key IDs and secrets of users and service accounts, exchanged for API tokens (at most 2 per owner and project)."},
 	{Name: "Tokens", Description: "Short-lived bearer tokens: exchange of an access key, revocation."},
 	{Name: "Decisions", Description: "Authorization decisions for other services: may this principal do this action on this resource, and why."},
+	{Name: "Control policies", Description: "Cedar guardrails attached to the root, OUs and accounts: an action inside an account needs a permit and no forbid at every level from the root down."},
 	{Name: "Catalogue", Description: "The service catalogue: services, their actions, resource types and built-in roles."},
 	{Name: "Audit", Description: "The audit log of an organization: every change, who made it and from where."},
 	{Name: "Mail", Description: "The outbox of mails the store sends (invitations, password resets), and the development mailbox."},

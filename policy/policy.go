@@ -192,14 +192,7 @@ func request(in Input) (cedar.Request, cedar.EntityMap) {
 // not a Cedar identifier (it holds a '-').
 func ResourceType(service, typ string) cedar.EntityType {
 	if strings.Contains(service, "-") {
-		return "Castellan::Resource"
+		return TypeResource
 	}
 	return cedar.EntityType(service + "::" + typ)
-}
-
-// Check compiles a document for a create or update and checks it against
-// the service catalogue: every field error it finds, on field.
-func Check(field, document string, catalog *castellan.Catalog) []castellan.FieldError {
-	_, errs := Compile(field, document)
-	return errs
 }
