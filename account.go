@@ -422,13 +422,13 @@ func DeletionChecks(f AccountFacts) []PreconditionCheck {
 
 // Refusal returns nil when every check is met, else an EPRECONDITION
 // error with the code of the first unmet check and one field error per
-// unmet check (field "account", rule its code), so that a client can
+// unmet check (field "accountId", the ID argument; rule its code), so that a client can
 // show all of them at once. what names the operation ("exclude").
 func Refusal(what string, checks []PreconditionCheck) error {
 	var unmet []FieldError
 	for _, c := range checks {
 		if !c.Met {
-			unmet = append(unmet, FieldError{Field: "account", Rule: c.Code, Message: c.Description})
+			unmet = append(unmet, FieldError{Field: "accountId", Rule: c.Code, Message: c.Description})
 		}
 	}
 	if len(unmet) == 0 {

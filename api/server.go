@@ -119,6 +119,7 @@ func New(mux *http.ServeMux, cfg Config) *Server {
 	s.registerCatalog()
 	s.registerMail()
 	s.registerControlPolicies()
+	s.registerAccountMemberships()
 	return s
 }
 

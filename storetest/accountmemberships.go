@@ -97,7 +97,7 @@ func testExcludePreconditions(t *testing.T, open Opener) {
 			before := takeSnapshot(t, f.s, f.acme.OrganizationID)
 			_, err := f.s.AccountMemberships.ExcludeAccount(operatorCtx("r-x"), f.acme.OrganizationID, f.acct.ID)
 			wantCode(t, err, castellan.EPRECONDITION, c.code)
-			wantField(t, err, "account", c.code)
+			wantField(t, err, "accountId", c.code)
 			unchanged(t, f.s, f.acme.OrganizationID, before)
 			if a := must(f.s.Accounts.FindAccountByID(context.Background(), f.acme.OrganizationID, f.acct.ID))(t); a.OrganizationID != f.acme.OrganizationID {
 				t.Fatalf("account moved to %s", a.OrganizationID)
