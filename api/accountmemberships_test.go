@@ -87,17 +87,7 @@ func TestAccountMembershipsAPI(t *testing.T) {
 		}
 		refused := func(status int, code, token, method, path string, body any) []castellan.FieldError {
 			t.Helper()
-			before := e.state(t)
-			resp := call(token, method, path, body)
-			wantStatus(t, resp, status)
-			p := resp.problem(t)
-			if p.Code != code {
-				t.Fatalf("%s %s: got code %s, want %s: %s", method, path, p.Code, code, resp.body)
-			}
-			if !e.state(t).equal(before) {
-				t.Fatalf("%s %s: a refused request changed the store", method, path)
-			}
-			return p.Errors
+			return e.refused(t, request{method: method, path: path, token: token, body: body}, status, code).Errors
 		}
 		wantFieldRule := func(fields []castellan.FieldError, field, rule string) {
 			t.Helper()

@@ -422,13 +422,8 @@ func (s *AccountMembershipService) accept(ctx context.Context, tx *Tx, a *castel
 	if err := lockStructures(ctx, tx, from, to); err != nil {
 		return err
 	}
-	var count int
-	if err := tx.queryRow(ctx, `SELECT COUNT(*) FROM accounts WHERE org_id = ?`, to).Scan(&count); err != nil {
+	if err := checkAccountLimit(ctx, tx, to); err != nil {
 		return err
-	}
-	if count >= tx.db.maxAccounts {
-		return castellan.Errorf(castellan.EPRECONDITION, castellan.CodeAccountLimitReached,
-			"the inviting organization holds %d accounts, the most it may have", count)
 	}
 	moved, err := moveAccountAcross(ctx, tx, from, to, a.ID)
 	if err != nil {

@@ -272,39 +272,44 @@ func (m *movedAccount) movePolicies(ctx context.Context, tx *Tx, from, to string
 // account, its projects, service accounts, keys, grants and policy
 // attachments are gone from it.
 func (m *movedAccount) leftChanges() []changedEntity {
-	out := []changedEntity{{"node", m.accountID, "delete"}}
-	for _, p := range m.projects {
-		out = append(out, changedEntity{"project", p, "delete"})
-	}
-	for _, sa := range m.serviceAccounts {
-		out = append(out, changedEntity{"service_account", sa, "delete"})
-	}
-	out = append(out, grantDeletions(append(slices.Clone(m.keptGrants), m.deletedGrants...))...)
-	out = append(out, accessKeyDeletions(append(slices.Clone(m.movedKeys), m.deletedKeys...))...)
-	for _, p := range append(slices.Clone(m.keptPolicies), m.detachedPolicies...) {
-		out = append(out, changedEntity{"policy_attachment", m.accountID + "/" + p, "delete"})
-	}
-	return out
+	return slices.Concat(m.nodeChanges("delete"),
+		grantDeletions(slices.Concat(m.keptGrants, m.deletedGrants)),
+		accessKeyDeletions(slices.Concat(m.movedKeys, m.deletedKeys)),
+		m.attachmentChanges(slices.Concat(m.keptPolicies, m.detachedPolicies), "delete"))
 }
 
 // arrivedChanges are the change-log rows of the new organization: what
 // moved into it.
 func (m *movedAccount) arrivedChanges() []changedEntity {
-	out := []changedEntity{{"node", m.accountID, "create"}}
-	for _, p := range m.projects {
-		out = append(out, changedEntity{"project", p, "create"})
-	}
-	for _, sa := range m.serviceAccounts {
-		out = append(out, changedEntity{"service_account", sa, "create"})
-	}
+	out := m.nodeChanges("create")
 	for _, g := range m.keptGrants {
 		out = append(out, changedEntity{"grant", g.ID, "create"})
 	}
 	for _, k := range m.movedKeys {
 		out = append(out, changedEntity{"access_key", k, "create"})
 	}
-	for _, p := range m.keptPolicies {
-		out = append(out, changedEntity{"policy_attachment", m.accountID + "/" + p, "create"})
+	return append(out, m.attachmentChanges(m.keptPolicies, "create")...)
+}
+
+// nodeChanges are the rows of the account, its projects and their
+// service accounts, each with operation.
+func (m *movedAccount) nodeChanges(operation string) []changedEntity {
+	out := []changedEntity{{"node", m.accountID, operation}}
+	for _, p := range m.projects {
+		out = append(out, changedEntity{"project", p, operation})
+	}
+	for _, sa := range m.serviceAccounts {
+		out = append(out, changedEntity{"service_account", sa, operation})
+	}
+	return out
+}
+
+// attachmentChanges are the rows of the account's attachments of the
+// policies.
+func (m *movedAccount) attachmentChanges(policies []string, operation string) []changedEntity {
+	out := make([]changedEntity, len(policies))
+	for i, p := range policies {
+		out[i] = changedEntity{"policy_attachment", m.accountID + "/" + p, operation}
 	}
 	return out
 }
