@@ -44,7 +44,7 @@ func (s *Server) registerAccountMemberships() {
 	const org = "/v1/organizations/{org}"
 	register(s, op{
 		id: "exclude-account", method: http.MethodPost, path: org + "/accounts/{account}:exclude", tag: tag,
-		action: castellan.ActionExcludeAccount, errors: []int{http.StatusNotFound, http.StatusPreconditionFailed},
+		action: castellan.ActionExcludeAccount, errors: []int{http.StatusNotFound, http.StatusConflict, http.StatusPreconditionFailed},
 		summary: "Exclude an account",
 		desc: "Makes the account standalone: a new organization, named after the account (followed by the start of its ID when the name is taken), " +
 			"holds it with its projects, their service accounts and access keys; this organization's grants, keys and custom control policies on it are removed. " +

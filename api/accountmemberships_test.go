@@ -170,6 +170,20 @@ func TestAccountMembershipsAPI(t *testing.T) {
 			t.Fatalf("received %+v", received)
 		}
 		accept := receivedPath + "/" + received.Invitations[0].ID + ":accept"
+		refused(http.StatusNotFound, castellan.CodeOrgNotFound, e.globex.Token, "POST", invitations, map[string]any{"emails": []string{"y@example.com"}})
+		refused(http.StatusNotFound, castellan.CodeOrgNotFound, e.acme.Token, "GET", receivedPath, nil)
+
+		// Acme invites the account back; its root user declines, once.
+		acmeInv := f.inviteAsSystem(f.org, sales.Email)[0]
+		decline := receivedPath + "/" + acmeInv.ID + ":decline"
+		resp = call(rootToken, "POST", decline, nil)
+		wantStatus(t, resp, http.StatusOK)
+		var declined castellan.AccountInvitation
+		resp.decode(t, &declined)
+		if declined.Status != castellan.InvitationDeclined || declined.OrganizationID != f.org {
+			t.Fatalf("declined %+v", declined)
+		}
+		refused(http.StatusPreconditionFailed, castellan.CodeAccountInvitationNotPending, rootToken, "POST", decline, nil)
 		other := sf.otherUserToken(t, standalone.ID, rootUser)
 		refused(http.StatusForbidden, castellan.CodePermissionDenied, other, "GET", receivedPath, nil)
 		refused(http.StatusForbidden, castellan.CodePermissionDenied, other, "POST", accept, nil)
