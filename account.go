@@ -396,12 +396,14 @@ type PreconditionCheck struct {
 
 // ExclusionChecks are the preconditions of excluding an account (seed
 // 001): a payment method is registered, no credit is assigned, and it is
-// not the cost settlement date.
+// not the cost settlement date; and it is not the management account,
+// which is its organization (a standalone account stays what it is).
 func ExclusionChecks(f AccountFacts) []PreconditionCheck {
 	return []PreconditionCheck{
 		{CodeAccountNoPaymentMethod, "A payment method is registered for the account.", f.Billing.PaymentMethodRegistered},
 		{CodeAccountCreditAssigned, "No credit is assigned to the account.", !f.Billing.CreditAssigned},
 		{CodeAccountSettlementDay, "It is not the cost settlement date (the 1st of the month, Asia/Seoul time).", !IsSettlementDay(f.Now)},
+		{CodeAccountManagement, "The account is not the organization's management account.", !f.Account.Management},
 	}
 }
 
@@ -423,13 +425,13 @@ func DeletionChecks(f AccountFacts) []PreconditionCheck {
 
 // Refusal returns nil when every check is met, else an EPRECONDITION
 // error with the code of the first unmet check and one field error per
-// unmet check (field "account", rule its code), so that a client can
+// unmet check (field "accountId", the ID argument; rule its code), so that a client can
 // show all of them at once. what names the operation ("exclude").
 func Refusal(what string, checks []PreconditionCheck) error {
 	var unmet []FieldError
 	for _, c := range checks {
 		if !c.Met {
-			unmet = append(unmet, FieldError{Field: "account", Rule: c.Code, Message: c.Description})
+			unmet = append(unmet, FieldError{Field: "accountId", Rule: c.Code, Message: c.Description})
 		}
 	}
 	if len(unmet) == 0 {

@@ -315,6 +315,9 @@ const (
 
 	CodeAccountInvitationNotFound   = "account_invitation.not_found"
 	CodeAccountInvitationNotPending = "account_invitation.not_pending"
+	// CodeAccountInvitationPending: the organization already has a
+	// pending invitation for the email.
+	CodeAccountInvitationPending = "account_invitation.pending"
 )
 
 // Control policy error codes.

@@ -41,10 +41,20 @@ const (
 	// organization was deleted. Keys: "accountName", "accountId",
 	// optionally "deletedAt".
 	MailAccountDeleted MailTemplate = "account_deleted"
+	// MailAccountExcluded tells the organization's administrators, the
+	// account's root user and its delegates that an account left the
+	// organization and became standalone. Keys: "accountName",
+	// "accountId", "newOrganizationName".
+	MailAccountExcluded MailTemplate = "account_excluded"
+	// MailAccountInvitation invites an existing account, by its root
+	// user email, to join an organization; its root user answers in the
+	// console. Keys: "organizationName" (the inviter's).
+	MailAccountInvitation MailTemplate = "account_invitation"
 )
 
 // MailTemplates lists every template, in the order above.
-var MailTemplates = []MailTemplate{MailInvitation, MailReinvite, MailPasswordReset, MailUserDeleted, MailGroupChanged, MailAccountNotice, MailAccountDeleted}
+var MailTemplates = []MailTemplate{MailInvitation, MailReinvite, MailPasswordReset, MailUserDeleted, MailGroupChanged, MailAccountNotice, MailAccountDeleted,
+	MailAccountExcluded, MailAccountInvitation}
 
 // Mail statuses.
 const (

@@ -244,6 +244,23 @@ func wantStatus(t *testing.T, resp *response, status int) {
 	}
 }
 
+// refused sends req, which must fail with status and code and leave the
+// store as it was, and returns its problem.
+func (e *env) refused(t *testing.T, req request, status int, code string) api.Problem {
+	t.Helper()
+	before := e.state(t)
+	resp := e.do(t, req)
+	wantStatus(t, resp, status)
+	p := resp.problem(t)
+	if p.Code != code {
+		t.Fatalf("%s %s: got code %s, want %s: %s", req.method, req.path, p.Code, code, resp.body)
+	}
+	if !e.state(t).equal(before) {
+		t.Fatalf("%s %s: a refused request changed the store", req.method, req.path)
+	}
+	return p
+}
+
 // state is what a rejected request must leave as it was.
 type state struct {
 	apitest.Snapshot

@@ -86,16 +86,7 @@ func TestControlPolicyAPI(t *testing.T) {
 		// and leave the store as it was.
 		refused := func(status int, code string, method, path string, body any) castellan.Error {
 			t.Helper()
-			before := e.state(t)
-			resp := call(method, path, body)
-			wantStatus(t, resp, status)
-			p := resp.problem(t)
-			if p.Code != code {
-				t.Fatalf("%s %s: got code %s, want %s: %s", method, path, p.Code, code, resp.body)
-			}
-			if !e.state(t).equal(before) {
-				t.Fatalf("%s %s: a refused request changed the store", method, path)
-			}
+			p := e.refused(t, request{method: method, path: path, token: e.acme.Token, body: body}, status, code)
 			return castellan.Error{Code: p.Code, Fields: p.Errors}
 		}
 
@@ -236,15 +227,7 @@ func TestControlPolicyAPI(t *testing.T) {
 			g := "/v1/organizations/" + e.globex.OrganizationID
 			other := func(status int, code, method, path string, body any) {
 				t.Helper()
-				before := e.state(t)
-				resp := e.do(t, request{method: method, path: path, token: e.globex.Token, body: body})
-				wantStatus(t, resp, status)
-				if got := resp.problem(t).Code; got != code {
-					t.Fatalf("%s %s: got %s, want %s", method, path, got, code)
-				}
-				if !e.state(t).equal(before) {
-					t.Fatalf("%s %s changed the store", method, path)
-				}
+				e.refused(t, request{method: method, path: path, token: e.globex.Token, body: body}, status, code)
 			}
 			gp := g + "/control-policies/" + p.ID
 			other(http.StatusNotFound, castellan.CodeControlPolicyNotFound, "GET", gp, nil)

@@ -111,7 +111,7 @@ func TestHierarchyAPI(t *testing.T) {
 		// The project moves to the root, to the OU and back to the account.
 		move := func(parent string) castellan.Project {
 			t.Helper()
-			resp := e.do(t, request{method: "PUT", path: org + "/projects/" + web.ID + "/parent", token: token, body: map[string]string{"parentId": parent}})
+			resp := e.do(t, request{method: "POST", path: org + "/projects/" + web.ID + ":move", token: token, body: map[string]string{"parentId": parent}})
 			wantStatus(t, resp, http.StatusOK)
 			var p castellan.Project
 			resp.decode(t, &p)
@@ -124,7 +124,7 @@ func TestHierarchyAPI(t *testing.T) {
 		move(sales.ID)
 		move(acct.ID)
 		wantIDs(ids(org+"/nodes/"+acct.ID+"/children?kinds=project"), web.ID)
-		p = wantRefused(t, e, request{method: "PUT", path: org + "/projects/" + web.ID + "/parent", token: token,
+		p = wantRefused(t, e, request{method: "POST", path: org + "/projects/" + web.ID + ":move", token: token,
 			body: map[string]string{"parentId": web.ID}}, http.StatusBadRequest, castellan.CodeInvalidParent)
 		wantFieldError(t, p, "body.parentId", "parentKind")
 		wantRefused(t, e, request{method: "POST", path: org + "/projects", token: token,
@@ -132,7 +132,7 @@ func TestHierarchyAPI(t *testing.T) {
 		if _, err := s.Projects.CreateProject(system, orgID, castellan.ProjectCreate{Name: "web"}); err != nil {
 			t.Fatal(err)
 		}
-		wantRefused(t, e, request{method: "PUT", path: org + "/projects/" + web.ID + "/parent", token: token,
+		wantRefused(t, e, request{method: "POST", path: org + "/projects/" + web.ID + ":move", token: token,
 			body: map[string]string{"parentId": orgID}}, http.StatusConflict, castellan.CodeProjectNameTaken)
 	})
 }

@@ -43,6 +43,8 @@ var limitOf = map[string]bounds{
 	"UserUpdateBody.apiAllowSources":        {0, c.MaxAllowListItems},
 	"BatchRegisterBody.users":               {1, c.MaxBatchItems},
 
+	"AccountInvitationsBody.emails": {1, c.MaxAccountInvitations},
+
 	"GroupCreateBody.name":        {1, c.MaxGroupNameLength},
 	"GroupCreateBody.description": {0, c.MaxGroupDescriptionLength},
 	"GroupUpdateBody.name":        {1, c.MaxGroupNameLength},

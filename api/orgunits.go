@@ -65,7 +65,7 @@ func (s *Server) registerOrgUnits() {
 		summary: "Rename or redescribe an organizational unit", desc: "Changes the fields present in the body; an update that changes nothing writes nothing.",
 	}, s.updateOrgUnit)
 	register(s, op{
-		id: "move-ou", method: http.MethodPut, path: "/v1/organizations/{org}/ous/{ou}/parent", tag: tag,
+		id: "move-ou", method: http.MethodPost, path: "/v1/organizations/{org}/ous/{ou}:move", tag: tag,
 		action: castellan.ActionMoveOrganizationalUnit, errors: []int{http.StatusNotFound, http.StatusConflict, http.StatusPreconditionFailed},
 		summary: "Move an organizational unit",
 		desc: "Puts the OU and everything below it under the root or another OU. Refused into its own subtree (ou.cycle), " +

@@ -36,14 +36,14 @@ func orgUnitRows() []matrixRow {
 			return request{method: "PATCH", path: ous(f) + "/" + f.newOU(""), body: map[string]string{"description": f.unique("d")}}
 		}, allowed: orgManagers},
 		{op: "move-ou", build: func(f *fixture) request {
-			return request{method: "PUT", path: ous(f) + "/" + f.newOU("") + "/parent", body: map[string]string{"parentId": f.newOU("")}}
+			return request{method: "POST", path: ous(f) + "/" + f.newOU("") + ":move", body: map[string]string{"parentId": f.newOU("")}}
 		}, allowed: orgManagers},
 		{op: "delete-ou", build: func(f *fixture) request { return request{method: "DELETE", path: ous(f) + "/" + f.newOU("")} }, allowed: orgManagers},
 		{op: "create-project", variant: "under an OU", build: func(f *fixture) request {
 			return request{method: "POST", path: f.orgPath() + "/projects", body: map[string]string{"parentId": f.newOU(""), "name": f.unique("p")}}
 		}, allowed: orgManagers},
 		{op: "move-project", build: func(f *fixture) request {
-			return request{method: "PUT", path: f.orgPath() + "/projects/" + f.newProject() + "/parent", body: map[string]string{"parentId": f.newOU("")}}
+			return request{method: "POST", path: f.orgPath() + "/projects/" + f.newProject() + ":move", body: map[string]string{"parentId": f.newOU("")}}
 		}, allowed: orgManagers},
 		{op: "get-tree", build: func(f *fixture) request { return request{method: "GET", path: f.orgPath() + "/tree"} }, allowed: orgReaders},
 		{op: "get-node", build: func(f *fixture) request {
@@ -101,7 +101,7 @@ func TestOrgUnitsAPI(t *testing.T) {
 		wantFieldError(t, p, "path.ou", "format")
 		p = wantRefused(t, e, request{method: "GET", path: ous + "?parent_id=x", token: token}, http.StatusBadRequest, castellan.CodeInvalidID)
 		wantFieldError(t, p, "query.parent_id", "format")
-		p = wantRefused(t, e, request{method: "PUT", path: ous + "/" + sales.ID + "/parent", token: token, body: map[string]string{"parentId": "x"}}, http.StatusBadRequest, castellan.CodeInvalidID)
+		p = wantRefused(t, e, request{method: "POST", path: ous + "/" + sales.ID + ":move", token: token, body: map[string]string{"parentId": "x"}}, http.StatusBadRequest, castellan.CodeInvalidID)
 		wantFieldError(t, p, "body.parentId", "format")
 		p = wantRefused(t, e, request{method: "POST", path: ous, token: token, body: map[string]any{"parentId": org, "name": "Ok", "policyIds": []string{castellan.FullAccessPolicyID, "0190d3a8-0000-7000-8000-000000000000"}}}, http.StatusNotFound, castellan.CodeControlPolicyNotFound)
 		wantFieldError(t, p, "body.policyIds[1]", "exists")
@@ -109,8 +109,8 @@ func TestOrgUnitsAPI(t *testing.T) {
 		// Conflicts and preconditions: 409 and 412 with their codes.
 		wantRefused(t, e, request{method: "POST", path: ous, token: token, body: map[string]string{"parentId": org, "name": "Sales"}}, http.StatusConflict, castellan.CodeOUNameTaken)
 		emeaAtRoot := create(org, "EMEA")
-		wantRefused(t, e, request{method: "PUT", path: ous + "/" + europe.ID + "/parent", token: token, body: map[string]string{"parentId": org}}, http.StatusConflict, castellan.CodeOUNameTaken)
-		wantRefused(t, e, request{method: "PUT", path: ous + "/" + sales.ID + "/parent", token: token, body: map[string]string{"parentId": europe.ID}}, http.StatusPreconditionFailed, castellan.CodeOUCycle)
+		wantRefused(t, e, request{method: "POST", path: ous + "/" + europe.ID + ":move", token: token, body: map[string]string{"parentId": org}}, http.StatusConflict, castellan.CodeOUNameTaken)
+		wantRefused(t, e, request{method: "POST", path: ous + "/" + sales.ID + ":move", token: token, body: map[string]string{"parentId": europe.ID}}, http.StatusPreconditionFailed, castellan.CodeOUCycle)
 		wantRefused(t, e, request{method: "DELETE", path: ous + "/" + sales.ID, token: token}, http.StatusPreconditionFailed, castellan.CodeOUNotEmpty)
 		deepest := europe.ID
 		for _, name := range []string{"L3", "L4", "L5"} {
@@ -118,17 +118,17 @@ func TestOrgUnitsAPI(t *testing.T) {
 		}
 		wantRefused(t, e, request{method: "POST", path: ous, token: token, body: map[string]string{"parentId": deepest, "name": "L6"}}, http.StatusPreconditionFailed, castellan.CodeOUTooDeep)
 		// Sales holds four levels; under EMEA (depth 1) its deepest would be 6.
-		wantRefused(t, e, request{method: "PUT", path: ous + "/" + sales.ID + "/parent", token: token, body: map[string]string{"parentId": emeaAtRoot.ID}}, http.StatusPreconditionFailed, castellan.CodeOUTooDeep)
+		wantRefused(t, e, request{method: "POST", path: ous + "/" + sales.ID + ":move", token: token, body: map[string]string{"parentId": emeaAtRoot.ID}}, http.StatusPreconditionFailed, castellan.CodeOUTooDeep)
 		project := e.do(t, request{method: "POST", path: "/v1/organizations/" + org + "/projects", token: token, body: map[string]string{"name": "web"}})
 		var web castellan.Project
 		project.decode(t, &web)
-		p = wantRefused(t, e, request{method: "PUT", path: ous + "/" + emeaAtRoot.ID + "/parent", token: token, body: map[string]string{"parentId": web.ID}}, http.StatusBadRequest, castellan.CodeInvalidParent)
+		p = wantRefused(t, e, request{method: "POST", path: ous + "/" + emeaAtRoot.ID + ":move", token: token, body: map[string]string{"parentId": web.ID}}, http.StatusBadRequest, castellan.CodeInvalidParent)
 		wantFieldError(t, p, "body.parentId", "parentKind")
 
 		// A move and a deletion that may.
-		resp = e.do(t, request{method: "PUT", path: ous + "/" + emeaAtRoot.ID + "/parent", token: token, body: map[string]string{"parentId": sales.ID}})
+		resp = e.do(t, request{method: "POST", path: ous + "/" + emeaAtRoot.ID + ":move", token: token, body: map[string]string{"parentId": sales.ID}})
 		wantStatus(t, resp, http.StatusConflict) // Sales already holds an EMEA
-		resp = e.do(t, request{method: "PUT", path: ous + "/" + deepest + "/parent", token: token, body: map[string]string{"parentId": emeaAtRoot.ID}})
+		resp = e.do(t, request{method: "POST", path: ous + "/" + deepest + ":move", token: token, body: map[string]string{"parentId": emeaAtRoot.ID}})
 		wantStatus(t, resp, http.StatusOK)
 		var moved castellan.OrgUnit
 		resp.decode(t, &moved)
@@ -167,12 +167,12 @@ func TestOrgUnitsAPICrossOrganization(t *testing.T) {
 			{request{method: "GET", path: org + "/ous/" + theirs.ID}, castellan.CodeOUNotFound},
 			{request{method: "PATCH", path: org + "/ous/" + theirs.ID, body: map[string]string{"name": "x"}}, castellan.CodeOUNotFound},
 			{request{method: "DELETE", path: org + "/ous/" + theirs.ID}, castellan.CodeOUNotFound},
-			{request{method: "PUT", path: org + "/ous/" + theirs.ID + "/parent", body: map[string]string{"parentId": acme}}, castellan.CodeOUNotFound},
-			{request{method: "PUT", path: org + "/ous/" + mine.ID + "/parent", body: map[string]string{"parentId": theirs.ID}}, castellan.CodeNodeNotFound},
+			{request{method: "POST", path: org + "/ous/" + theirs.ID + ":move", body: map[string]string{"parentId": acme}}, castellan.CodeOUNotFound},
+			{request{method: "POST", path: org + "/ous/" + mine.ID + ":move", body: map[string]string{"parentId": theirs.ID}}, castellan.CodeNodeNotFound},
 			{request{method: "POST", path: org + "/ous", body: map[string]string{"parentId": theirs.ID, "name": "x"}}, castellan.CodeNodeNotFound},
 			{request{method: "GET", path: org + "/ous?parent_id=" + theirs.ID}, castellan.CodeNodeNotFound},
 			{request{method: "POST", path: org + "/projects", body: map[string]string{"parentId": theirs.ID, "name": "x"}}, castellan.CodeNodeNotFound},
-			{request{method: "PUT", path: org + "/projects/" + project.ID + "/parent", body: map[string]string{"parentId": theirs.ID}}, castellan.CodeNodeNotFound},
+			{request{method: "POST", path: org + "/projects/" + project.ID + ":move", body: map[string]string{"parentId": theirs.ID}}, castellan.CodeNodeNotFound},
 			{request{method: "GET", path: org + "/tree?root_id=" + theirs.ID}, castellan.CodeNodeNotFound},
 			{request{method: "GET", path: org + "/nodes/" + theirs.ID}, castellan.CodeNodeNotFound},
 			{request{method: "GET", path: org + "/nodes/" + globex}, castellan.CodeNodeNotFound},

@@ -46,7 +46,7 @@ func (s *Server) registerProjects() {
 	}, s.createProject)
 
 	register(s, op{
-		id: "move-project", method: http.MethodPut, path: "/v1/organizations/{org}/projects/{project}/parent", tag: tag,
+		id: "move-project", method: http.MethodPost, path: "/v1/organizations/{org}/projects/{project}:move", tag: tag,
 		action: castellan.ActionMoveProject, errors: []int{http.StatusNotFound, http.StatusConflict},
 		summary: "Move a project",
 		desc: "Puts the project under the root, an OU or an account. Needs organizations:MoveProject on the project and " +

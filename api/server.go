@@ -123,6 +123,7 @@ func New(mux *http.ServeMux, cfg Config) *Server {
 	s.registerCatalog()
 	s.registerMail()
 	s.registerControlPolicies()
+	s.registerAccountMemberships()
 	return s
 }
 

@@ -9,7 +9,6 @@ import (
 
 	"github.com/castellan-iam/castellan"
 	"github.com/castellan-iam/castellan/authz"
-	"github.com/castellan-iam/castellan/sqlstore"
 	"github.com/castellan-iam/castellan/sqlstore/sqltest"
 	"github.com/castellan-iam/castellan/storetest"
 )
@@ -17,10 +16,7 @@ import (
 // fixture is an organization with two projects, a second organization
 // with a project of its own, and an Authorizer over the store.
 type fixture struct {
-	s  castellan.Services
-	db *sqlstore.DB
-	// url is the store's database, for sqltest.PlaceProject.
-	url          string
+	s            castellan.Services
 	clock        *storetest.Clock
 	authorizer   *authz.Authorizer
 	org          *castellan.BootstrapResult
@@ -44,9 +40,8 @@ func forEachBackend(t *testing.T, test func(t *testing.T, f *fixture)) {
 
 func newFixture(tb testing.TB, b sqltest.Backend) *fixture {
 	tb.Helper()
-	f := &fixture{clock: storetest.NewClock(), url: b.URL(tb)}
-	f.db = sqltest.MustOpen(tb, f.url, f.clock.Now)
-	f.s = f.db.Services()
+	f := &fixture{clock: storetest.NewClock()}
+	f.s = sqltest.MustOpen(tb, b.URL(tb), f.clock.Now).Services()
 	f.authorizer = &authz.Authorizer{
 		Grants: f.s.Grants, Groups: f.s.Groups, Roles: f.s.Roles, Nodes: f.s.Nodes, Policies: f.s.ControlPolicies,
 		ServiceAccounts: f.s.ServiceAccounts, Catalog: f.s.Catalog, Now: f.clock.Now,

@@ -348,7 +348,7 @@ func TestSimulationRefusals(t *testing.T) {
 		for range castellan.MaxPoliciesPerTarget - 1 {
 			s.attach(t, s.policy(t, `permit (principal, action, resource);`), s.prod)
 		}
-		otherOU := storetest.Must(f.db.OrgUnits().CreateOrgUnit(asOperator, f.otherOrg.OrganizationID, castellan.OrgUnitCreate{ParentID: f.otherOrg.OrganizationID, Name: "theirs"}))(t)
+		otherOU := storetest.Must(f.s.OrgUnits.CreateOrgUnit(asOperator, f.otherOrg.OrganizationID, castellan.OrgUnitCreate{ParentID: f.otherOrg.OrganizationID, Name: "theirs"}))(t)
 		sim := func(op castellan.SimulationOperation, target, replaced string) castellan.ControlPolicySimulation {
 			return castellan.ControlPolicySimulation{Operation: op, TargetID: target, ReplacedPolicyID: replaced}
 		}

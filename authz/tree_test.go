@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/castellan-iam/castellan"
-	"github.com/castellan-iam/castellan/sqlstore/sqltest"
 	"github.com/castellan-iam/castellan/storetest"
 )
 
@@ -17,7 +16,7 @@ var asOperator = castellan.WithPrincipal(context.Background(), castellan.Princip
 // ou creates an OU under parent (the root or an OU) and returns its ID.
 func (f *fixture) ou(tb testing.TB, parent, name string) string {
 	tb.Helper()
-	return storetest.Must(f.db.OrgUnits().CreateOrgUnit(asOperator, f.org.OrganizationID, castellan.OrgUnitCreate{ParentID: parent, Name: name}))(tb).ID
+	return storetest.Must(f.s.OrgUnits.CreateOrgUnit(asOperator, f.org.OrganizationID, castellan.OrgUnitCreate{ParentID: parent, Name: name}))(tb).ID
 }
 
 // account creates an account under parent (the root or an OU) and
@@ -25,7 +24,7 @@ func (f *fixture) ou(tb testing.TB, parent, name string) string {
 func (f *fixture) account(tb testing.TB, parent, name string) string {
 	tb.Helper()
 	email := name + "@accounts.example"
-	return storetest.Must(f.db.Accounts().CreateAccount(asOperator, f.org.OrganizationID, castellan.AccountCreate{
+	return storetest.Must(f.s.Accounts.CreateAccount(asOperator, f.org.OrganizationID, castellan.AccountCreate{
 		ParentID: parent, Name: name, Email: email, EmailConfirmation: email, IAMRoleName: "OrgAdmin"}))(tb).ID
 }
 
@@ -33,10 +32,7 @@ func (f *fixture) account(tb testing.TB, parent, name string) string {
 // account) and returns its ID.
 func (f *fixture) projectIn(tb testing.TB, parent, name string) string {
 	tb.Helper()
-	p := storetest.Must(f.s.Projects.CreateProject(context.Background(), f.org.OrganizationID, castellan.ProjectCreate{Name: name}))(tb)
-	if parent != f.org.OrganizationID {
-		sqltest.PlaceProject(tb, f.url, f.org.OrganizationID, p.ID, parent)
-	}
+	p := storetest.Must(f.s.Projects.CreateProject(context.Background(), f.org.OrganizationID, castellan.ProjectCreate{Name: name, ParentID: parent}))(tb)
 	return p.ID
 }
 

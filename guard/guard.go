@@ -38,6 +38,7 @@ func New(raw castellan.Services, authz castellan.Authorizer) castellan.Services 
 	s.OrgUnits = &orgUnits{g: g, next: raw.OrgUnits}
 	s.ControlPolicies = &controlPolicies{g: g, next: raw.ControlPolicies}
 	s.Accounts = &accounts{g: g, next: raw.Accounts}
+	s.AccountMemberships = &accountMemberships{g: g, next: raw.AccountMemberships}
 	s.Audit = &audit{g: g, next: raw.Audit}
 	s.Roles = &roles{g: g, next: raw.Roles}
 	s.Grants = &grants{g: g, next: raw.Grants}

@@ -108,8 +108,12 @@ func TestKeysWhereTheOwnerHoldsAGrantAbove(t *testing.T) {
 			f, s, principals := newFixture(t, url)
 			ou := f.ouIn(f.org, f.org)
 			account := f.accountIn(f.org, ou)
-			inAccount, elsewhere := f.newProject(), f.newProject()
-			sqltest.PlaceProject(t, url, f.org, inAccount, account)
+			elsewhere := f.newProject()
+			placed, err := f.raw.Projects.CreateProject(system, f.org, castellan.ProjectCreate{Name: f.unique("p"), ParentID: account})
+			if err != nil {
+				t.Fatal(err)
+			}
+			inAccount := placed.ID
 			for _, scope := range []string{"account/" + account, "ou/" + ou} {
 				user := f.newUser()
 				f.grant("project.member", scope, userSubject(user))

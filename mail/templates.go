@@ -39,12 +39,14 @@ var linkTokens = []struct{ key, path string }{
 // required lists the data keys (after the link is built) without which a
 // template's mail makes no sense.
 var required = map[castellan.MailTemplate][]string{
-	castellan.MailInvitation:     {"link"},
-	castellan.MailReinvite:       {"link"},
-	castellan.MailPasswordReset:  {"link"},
-	castellan.MailGroupChanged:   {"groupName", "change"},
-	castellan.MailAccountNotice:  {"subject", "message"},
-	castellan.MailAccountDeleted: {"accountName", "accountId"},
+	castellan.MailInvitation:        {"link"},
+	castellan.MailReinvite:          {"link"},
+	castellan.MailPasswordReset:     {"link"},
+	castellan.MailGroupChanged:      {"groupName", "change"},
+	castellan.MailAccountNotice:     {"subject", "message"},
+	castellan.MailAccountExcluded:   {"accountName", "accountId", "newOrganizationName"},
+	castellan.MailAccountInvitation: {"email"},
+	castellan.MailAccountDeleted:    {"accountName", "accountId"},
 }
 
 // NewTemplates parses the embedded templates. publicURL is where users

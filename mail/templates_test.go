@@ -16,13 +16,16 @@ var update = flag.Bool("update", false, "rewrite the golden files of testdata/")
 // sampleData is the data of each template's golden mail.
 
 var sampleData = map[castellan.MailTemplate]map[string]string{
-	castellan.MailInvitation:     {"name": "Alice Liddell", "organizationName": "Acme", "invitationToken": "csti_abc", "expiresAt": "2026-03-11T05:06:07Z", "invitedBy": "Bob"},
-	castellan.MailReinvite:       {"name": "Alice Liddell", "organizationName": "Acme", "invitationToken": "csti_def", "expiresAt": "2026-03-11T05:06:07Z"},
-	castellan.MailPasswordReset:  {"name": "Alice Liddell", "organizationName": "Acme", "resetToken": "cstr_ghi", "expiresAt": "2026-03-05T05:06:07Z"},
-	castellan.MailUserDeleted:    {"name": "Alice Liddell", "organizationName": "Acme", "loginId": "alice@example.com", "deletedAt": "2026-03-04T05:06:07Z"},
-	castellan.MailGroupChanged:   {"name": "Alice Liddell", "organizationName": "Acme", "groupName": "developers", "change": "added"},
-	castellan.MailAccountNotice:  {"name": "Alice Liddell", "organizationName": "Acme", "subject": "Scheduled maintenance", "message": "Castellan will be down on Sunday.\n\nSign-ins fail meanwhile."},
-	castellan.MailAccountDeleted: {"name": "Alice Liddell", "organizationName": "Acme", "accountName": "sales-prod", "accountId": "0190d3a8-0000-7000-8000-00000000a001", "deletedAt": "2026-03-04T05:06:07Z"},
+	castellan.MailInvitation:    {"name": "Alice Liddell", "organizationName": "Acme", "invitationToken": "csti_abc", "expiresAt": "2026-03-11T05:06:07Z", "invitedBy": "Bob"},
+	castellan.MailReinvite:      {"name": "Alice Liddell", "organizationName": "Acme", "invitationToken": "csti_def", "expiresAt": "2026-03-11T05:06:07Z"},
+	castellan.MailPasswordReset: {"name": "Alice Liddell", "organizationName": "Acme", "resetToken": "cstr_ghi", "expiresAt": "2026-03-05T05:06:07Z"},
+	castellan.MailUserDeleted:   {"name": "Alice Liddell", "organizationName": "Acme", "loginId": "alice@example.com", "deletedAt": "2026-03-04T05:06:07Z"},
+	castellan.MailGroupChanged:  {"name": "Alice Liddell", "organizationName": "Acme", "groupName": "developers", "change": "added"},
+	castellan.MailAccountNotice: {"name": "Alice Liddell", "organizationName": "Acme", "subject": "Scheduled maintenance", "message": "Castellan will be down on Sunday.\n\nSign-ins fail meanwhile."},
+	castellan.MailAccountExcluded: {"name": "Alice Liddell", "organizationName": "Acme", "accountName": "sales-prod", "accountId": "0190a1b2-c3d4",
+		"newOrganizationName": "sales-prod"},
+	castellan.MailAccountInvitation: {"organizationName": "Acme", "email": "root@globex.example"},
+	castellan.MailAccountDeleted:    {"name": "Alice Liddell", "organizationName": "Acme", "accountName": "sales-prod", "accountId": "0190d3a8-0000-7000-8000-00000000a001", "deletedAt": "2026-03-04T05:06:07Z"},
 }
 
 func mustTemplates(t *testing.T) *mail.Templates {

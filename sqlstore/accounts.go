@@ -66,13 +66,8 @@ func (s *AccountService) CreateAccount(ctx context.Context, orgID string, c cast
 		if err := lockStructure(ctx, tx, orgID); err != nil {
 			return err
 		}
-		var count int
-		if err := tx.queryRow(ctx, `SELECT COUNT(*) FROM accounts WHERE org_id = ?`, orgID).Scan(&count); err != nil {
+		if err := checkAccountLimit(ctx, tx, orgID); err != nil {
 			return err
-		}
-		if count >= s.db.maxAccounts {
-			return castellan.Errorf(castellan.EPRECONDITION, castellan.CodeAccountLimitReached,
-				"the organization holds %d accounts, the most it may have", count)
 		}
 		parent, err := findParent(ctx, tx, orgID, "parentId", c.ParentID, castellan.NodeAccount)
 		if err != nil {
@@ -122,6 +117,21 @@ func (s *AccountService) CreateAccount(ctx context.Context, orgID string, c cast
 		return nil, err
 	}
 	return a, nil
+}
+
+// checkAccountLimit refuses one more account in the organization at its
+// limit (db.maxAccounts), in tx, which holds lockStructure on it.
+// EPRECONDITION (account.limit_reached).
+func checkAccountLimit(ctx context.Context, tx *Tx, orgID string) error {
+	var count int
+	if err := tx.queryRow(ctx, `SELECT COUNT(*) FROM accounts WHERE org_id = ?`, orgID).Scan(&count); err != nil {
+		return err
+	}
+	if count >= tx.db.maxAccounts {
+		return castellan.Errorf(castellan.EPRECONDITION, castellan.CodeAccountLimitReached,
+			"the organization holds %d accounts, the most it may have", count)
+	}
+	return nil
 }
 
 // rootUser returns the organization's user with the email (matched, not

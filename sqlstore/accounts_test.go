@@ -67,9 +67,7 @@ func TestAccountMoveBetweenOUs(t *testing.T) {
 			emea := storetest.Must(db.OrgUnits().CreateOrgUnit(operatorCtx, org.ID, castellan.OrgUnitCreate{ParentID: sales.ID, Name: "EMEA"}))(t)
 			a := storetest.Must(s.Accounts.CreateAccount(operatorCtx, org.ID, newAccountCreate(sales.ID, "sales-prod")))(t)
 			p := storetest.Must(s.Projects.CreateProject(operatorCtx, org.ID, castellan.ProjectCreate{Name: "web"}))(t)
-			if err := db.PutProjectUnder(context.Background(), org.ID, p.ID, a.ID); err != nil {
-				t.Fatal(err)
-			}
+			storetest.Must(s.Projects.MoveProject(operatorCtx, org.ID, p.ID, a.ID))(t)
 			moved := storetest.Must(s.Accounts.MoveAccount(operatorCtx, org.ID, a.ID, emea.ID))(t)
 			if moved.ParentID != emea.ID || len(moved.Path) != 3 || moved.Path[1].ID != sales.ID || moved.Path[2].ID != emea.ID || moved.Revision <= a.Revision {
 				t.Fatalf("got %+v", moved)
@@ -121,9 +119,7 @@ func TestDeleteAccountContents(t *testing.T) {
 			}
 			a := storetest.Must(s.Accounts.CreateAccount(operatorCtx, org, newAccountCreate(org, "sales-prod")))(t)
 			p := storetest.Must(s.Projects.CreateProject(operatorCtx, org, castellan.ProjectCreate{Name: "web"}))(t)
-			if err := db.PutProjectUnder(ctx, org, p.ID, a.ID); err != nil {
-				t.Fatal(err)
-			}
+			storetest.Must(s.Projects.MoveProject(operatorCtx, org, p.ID, a.ID))(t)
 			sa := storetest.Must(s.ServiceAccounts.CreateServiceAccount(operatorCtx, org, p.ID, castellan.ServiceAccountCreate{Name: "ci"}))(t)
 			key := storetest.Must(s.AccessKeys.CreateAccessKey(operatorCtx, org, castellan.AccessKeyCreate{
 				Owner: castellan.Subject{Type: castellan.SubjectServiceAccount, ID: sa.ID}, ProjectID: p.ID, Name: "deploy"}))(t)

@@ -69,7 +69,7 @@ func testAccountsDeletePreconditions(t *testing.T, open Opener) {
 			before := takeSnapshot(t, f.s, f.org)
 			_, err := f.s.Accounts.DeleteAccount(f.ownerCtx, f.org, a.ID, deletion(a))
 			wantCode(t, err, castellan.EPRECONDITION, tc.code)
-			wantField(t, err, "account", tc.code)
+			wantField(t, err, "accountId", tc.code)
 			if e := err.(*castellan.Error); len(e.Fields) != 1 {
 				t.Fatalf("got fields %+v, want the one unmet precondition", e.Fields)
 			}
@@ -82,11 +82,11 @@ func testAccountsDeletePreconditions(t *testing.T, open Opener) {
 	before := takeSnapshot(t, f.s, f.org)
 	_, err := f.s.Accounts.DeleteAccount(f.ownerCtx, f.org, a.ID, deletion(a))
 	wantCode(t, err, castellan.EPRECONDITION, castellan.CodeAccountResourcesInUse)
-	wantField(t, err, "account", castellan.CodeAccountCreditAssigned)
+	wantField(t, err, "accountId", castellan.CodeAccountCreditAssigned)
 	unchanged(t, f.s, f.org, before)
 	// Exclusion's checklist reads the same facts.
 	checks := must(f.s.Accounts.FindAccountPreconditions(f.ownerCtx, f.org, a.ID))(t)
-	if len(checks.Exclusion) != 3 || checks.Exclusion[0].Met || checks.Exclusion[1].Met || !checks.Exclusion[2].Met {
+	if len(checks.Exclusion) != 4 || checks.Exclusion[0].Met || checks.Exclusion[1].Met || !checks.Exclusion[2].Met || !checks.Exclusion[3].Met {
 		t.Fatalf("exclusion checks %+v, want no payment method and credit unmet", checks.Exclusion)
 	}
 	// Met again, the deletion goes through.

@@ -41,6 +41,7 @@ func RunAllTests(t *testing.T, open Opener) {
 	t.Run("MFA", func(t *testing.T) { testMFA(t, open) })
 	t.Run("Idempotency", func(t *testing.T) { testIdempotency(t, open) })
 	t.Run("Accounts", func(t *testing.T) { testAccounts(t, open) })
+	t.Run("AccountMemberships", func(t *testing.T) { testAccountMemberships(t, open) })
 	t.Run("ControlPolicies", func(t *testing.T) { testControlPolicies(t, open) })
 }
 
