@@ -15,10 +15,11 @@ const (
 )
 
 // ControlPolicy is a guardrail: a Cedar policy set attached to the root,
-// OUs and accounts. An action inside an account is possible only if, at
-// every level from the root down to the account, the policies attached
-// there permit it and none forbids it. Grants give access; control
-// policies only limit it.
+// OUs and accounts. An action on anything below the root is possible only
+// if, at every level from the root down to the innermost OU or account
+// above it, the policies attached there permit it and none forbids it.
+// Grants give access; control policies only limit it; the root itself
+// (the organization's administration) is not limited.
 //
 // Policies see the principal as Castellan::User or
 // Castellan::ServiceAccount, the action as Action::"<service>:<Verb>"
@@ -190,9 +191,9 @@ const (
 // would take away, before it is made.
 //
 // What it looks at is what the change can alter. Control policies limit
-// decisions inside accounts only, and a change at the target reaches the
-// accounts of its subtree; so the scopes are those accounts (the target
-// itself when it is one), the projects inside them, and the resources
+// decisions below the root, and a change at the target reaches its
+// subtree; so the scopes are the OUs, accounts and projects of the
+// subtree (the target itself unless it is the root), and the resources
 // that grants name in those projects. The principals are the users and
 // service accounts holding an unexpired grant, their own or through a
 // group, that applies to at least one of those scopes: on the scope

@@ -208,7 +208,7 @@ func TestDeleteAccountAPI(t *testing.T) {
 				unmet = append(unmet, c.Code)
 			}
 		}
-		if !slices.Equal(unmet, []string{castellan.CodeAccountResourcesInUse, castellan.CodeAccountCreditAssigned}) || len(checks.Exclusion) != 3 {
+		if !slices.Equal(unmet, []string{castellan.CodeAccountResourcesInUse, castellan.CodeAccountCreditAssigned}) || len(checks.Exclusion) != 4 {
 			t.Fatalf("got %s", resp.body)
 		}
 

@@ -157,7 +157,7 @@ var apiTags = []*huma.Tag{
 	{Name: "Access keys", Description: "Key IDs and secrets of users and service accounts, exchanged for API tokens (at most 2 per owner and project)."},
 	{Name: "Tokens", Description: "Short-lived bearer tokens: exchange of an access key, revocation."},
 	{Name: "Decisions", Description: "Authorization decisions for other services: may this principal do this action on this resource, and why."},
-	{Name: "Control policies", Description: "Cedar guardrails attached to the root, OUs and accounts: an action inside an account needs a permit and no forbid at every level from the root down."},
+	{Name: "Control policies", Description: "Cedar guardrails attached to the root, OUs and accounts: an action below the root needs a permit and no forbid at every level from the root down."},
 	{Name: "Catalogue", Description: "The service catalogue: services, their actions, resource types and built-in roles."},
 	{Name: "Audit", Description: "The audit log of an organization: every change, who made it and from where."},
 	{Name: "Mail", Description: "The outbox of mails the store sends (invitations, password resets), and the development mailbox."},

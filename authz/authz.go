@@ -21,14 +21,15 @@ import (
 // A decision is made in two steps. Grants give access: some unexpired
 // grant of the principal (directly or through a group) on the resource
 // or a node above it must hold the action. Control policies only limit
-// it: when the resource is inside an account (the account itself, a
-// project of it or a resource of such a project), every level of the
-// path from the root down to the account, root first, must have an
-// attached policy that permits the action and none that forbids it
-// (package policy). Scopes that are not inside an account (the root, an
-// OU, a project directly under the root or an OU) are not limited by
-// control policies, as service control policies limit only what
-// happens inside accounts (DESIGN §3.3). Operators bypass both.
+// it: for every resource below the root (an OU, an account, a project
+// wherever it hangs, a resource of a project), every level of the path
+// from the root down to the innermost OU or account (or the root, for a
+// project directly under it), root first, must have an attached policy
+// that permits the action and none that forbids it (package policy). So
+// a project moved out of an account stays under its OU's guardrails.
+// Decisions on the root itself (the organization's administration) are
+// not limited, so that no policy can lock the administrators out of the
+// guardrails. Operators bypass both.
 type Authorizer struct {
 	Grants castellan.GrantService
 	Groups castellan.GroupService
@@ -160,7 +161,8 @@ func (a *Authorizer) ancestry(ctx context.Context, orgID string, scope castellan
 		if scope.ID != orgID {
 			return nil, nil, nil
 		}
-		// The root is in no account: no decision on it needs its node.
+		// Control policies do not limit the root: no decision on it
+		// needs its node.
 		return nil, []string{castellan.OrganizationScope(orgID).String()}, nil
 	}
 	// Every other scope is a node of the organization (a resource names
@@ -331,7 +333,7 @@ func (a *Authorizer) role(ctx context.Context, orgID, id string) (*castellan.Rol
 // Missing returns the actions among actions that the principal does not
 // hold on the scope: the hierarchy principle refuses a grant of a role
 // whose actions the grantor lacks. Operators hold everything. It looks at
-// grants only: control policies limit what may be done inside accounts,
+// grants only: control policies limit what may be done below the root,
 // not what may be granted there, so a grantor passes on the roles it
 // holds even where a guardrail keeps both from using them.
 func (a *Authorizer) Missing(ctx context.Context, p castellan.Principal, scope string, actions []string) ([]string, error) {

@@ -113,8 +113,8 @@ func TestControlPolicySemantics(t *testing.T) {
 			s.detach(t, castellan.FullAccessPolicyID, s.prod)
 			s.expect(t, s.notPermitted(s.user, "compute:StartInstance", inProject(s.web), s.prod))
 			s.expect(t, s.allowed(s.user, "s3e:GetObject", bucket(&castellan.Project{ID: s.web}, "logs")))
-			// The OU above still has FullAccess: outside the account
-			// nothing is limited.
+			// A project under the OU beside the account answers to the
+			// OU's and the root's policies only, which permit.
 			s.expect(t, s.allowed(s.user, "compute:StartInstance", inProject(s.tools)))
 		}},
 		{"inherited and direct attachments", func(t *testing.T, s *structure) {
@@ -137,9 +137,11 @@ func TestControlPolicySemantics(t *testing.T) {
 			s.expect(t, s.allowed(s.user, "compute:StartInstance", inProject(s.web)))
 			s.attach(t, p, s.org.OrganizationID)
 			s.expect(t, s.forbidden(s.user, "compute:StartInstance", inProject(s.web), p, s.org.OrganizationID))
-			// Attached at the root, it does not reach a project outside
-			// any account.
-			s.expect(t, s.allowed(s.user, "compute:StartInstance", inProject(s.tools)))
+			// Attached at the root, it reaches a project outside any
+			// account as well, but not the root itself: the
+			// organization's administration is never limited.
+			s.expect(t, s.forbidden(s.user, "compute:StartInstance", inProject(s.tools), p, s.org.OrganizationID))
+			s.expect(t, s.allowed(s.owner(), "compute:StartInstance", "organization/"+s.org.OrganizationID))
 		}},
 		{"forbid by action group", func(t *testing.T, s *structure) {
 			p := s.policy(t, `forbid (principal, action in Action::"compute:*", resource);`)
@@ -156,12 +158,13 @@ func TestControlPolicySemantics(t *testing.T) {
 			s.expect(t, s.allowed(s.user, "s3e:GetObject", inProject(s.web)))
 			s.expect(t, s.allowed(s.user, "compute:StartInstance", "rn:compute:"+s.web+":instance/i1"))
 		}},
-		{"a project directly under an OU is not limited", func(t *testing.T, s *structure) {
+		{"a project directly under an OU is limited by it", func(t *testing.T, s *structure) {
 			p := s.policy(t, `forbid (principal, action, resource);`)
 			s.attach(t, p, s.eng)
-			s.expect(t, s.allowed(s.user, "compute:StartInstance", inProject(s.tools)))
-			s.expect(t, s.allowed(s.user, "compute:StartInstance", ouScope(s.eng)))
+			s.expect(t, s.forbidden(s.user, "compute:StartInstance", inProject(s.tools), p, s.eng))
+			s.expect(t, s.forbidden(s.user, "compute:StartInstance", ouScope(s.eng), p, s.eng))
 			s.expect(t, s.forbidden(s.user, "compute:StartInstance", inProject(s.web), p, s.eng))
+			s.expect(t, s.allowed(s.owner(), "compute:StartInstance", "organization/"+s.org.OrganizationID))
 		}},
 		{"groups are the principal's parents", func(t *testing.T, s *structure) {
 			p := s.policy(t, `forbid (principal in Castellan::Group::"`+s.group+`", action, resource);`)

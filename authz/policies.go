@@ -2,6 +2,7 @@ package authz
 
 import (
 	"context"
+	"errors"
 
 	"github.com/castellan-iam/castellan"
 	"github.com/castellan-iam/castellan/policy"
@@ -21,7 +22,7 @@ func policyInput(p castellan.Principal, subjects []castellan.Subject, action str
 }
 
 // limit applies the control policies to d, a decision the grants allow:
-// inside an account, a level of the path that forbids the action, or
+// below the root, a level of the path that forbids the action, or
 // where nothing permits it, turns it into a refusal that names the
 // policy and its node. A stored policy that does not compile is an
 // error, never an allow.
@@ -40,11 +41,19 @@ func (a *Authorizer) limit(ctx context.Context, d castellan.Decision, in policy.
 	return d, nil
 }
 
-// accountOf returns the index in path (a node first, the root last) of
-// the account the node is in, or -1 when it is in none.
-func accountOf(path []*castellan.Node) int {
+// limitedFrom returns the index in path (a node first, the root last) of
+// the innermost node policies attach to (an account, OU or the root) at
+// or above the node, or -1 when the node is the root itself: control
+// policies limit everything below the root, wherever it hangs (a project
+// moved out of an account stays under the OU's guardrails), and never
+// the administration of the organization on its root, so that a policy
+// cannot lock the organization out of its own guardrails.
+func limitedFrom(path []*castellan.Node) int {
+	if len(path) < 2 {
+		return -1
+	}
 	for i, n := range path {
-		if n.Kind == castellan.NodeAccount {
+		if n.Kind != castellan.NodeProject {
 			return i
 		}
 	}
@@ -52,13 +61,16 @@ func accountOf(path []*castellan.Node) int {
 }
 
 // levels returns the levels of control policies that limit decisions
-// on the node of path: from the root down to its account, each with the
-// policies attached to that node directly. It is nil for a node in no
-// account, which control policies do not limit.
+// on the node of path: from the root down to the innermost node policies
+// attach to, each with the policies attached to that node directly. It
+// is nil for the root itself, which control policies do not limit.
 func (a *Authorizer) levels(ctx context.Context, orgID string, path []*castellan.Node) ([]policy.Level, error) {
-	i := accountOf(path)
+	i := limitedFrom(path)
 	if i < 0 {
 		return nil, nil
+	}
+	if a.Policies == nil {
+		return nil, errors.New("authz: no control policy service to limit decisions with")
 	}
 	attached, err := a.Policies.FindNodePolicies(ctx, orgID, path[i].ID)
 	if err != nil {

@@ -244,9 +244,9 @@ type simulatedScope struct {
 }
 
 // simulatedScopes returns the scopes a change at target can alter: the
-// accounts of its subtree, the projects in them and the resources that
-// grants name in those projects, each with its levels before and after
-// the change.
+// OUs, accounts and projects of its subtree (the root excepted, which
+// control policies do not limit) and the resources that grants name in
+// those projects, each with its levels before and after the change.
 func (a *Authorizer) simulatedScopes(ctx context.Context, orgID, target string, grants []*castellan.Grant, c change) ([]*simulatedScope, error) {
 	above, err := a.Nodes.FindAncestors(ctx, orgID, target)
 	if err != nil {
@@ -269,32 +269,32 @@ func (a *Authorizer) simulatedScopes(ctx context.Context, orgID, target string, 
 		}
 		return append(path, above...)
 	}
-	levels := map[string][]policy.Level{} // by account
+	levels := map[string][]policy.Level{} // by the innermost node policies attach to
 	var scopes []*simulatedScope
 	add := func(scope castellan.Scope, path []*castellan.Node) error {
-		i := accountOf(path)
+		i := limitedFrom(path)
 		if i < 0 {
 			return nil
 		}
-		account := path[i].ID
-		if _, ok := levels[account]; !ok {
+		holder := path[i].ID
+		if _, ok := levels[holder]; !ok {
 			l, err := a.levels(ctx, orgID, path)
 			if err != nil {
 				return err
 			}
-			levels[account] = l
+			levels[holder] = l
 		}
 		chain := map[string]bool{}
 		for _, s := range scopeChain(scope, path) {
 			chain[s] = true
 		}
 		scopes = append(scopes, &simulatedScope{scope: scope, path: path, chain: chain,
-			before: levels[account], after: c.apply(levels[account])})
+			before: levels[holder], after: c.apply(levels[holder])})
 		return nil
 	}
 	projects := map[string][]*castellan.Node{}
 	for _, n := range nodes {
-		if n.Kind != castellan.NodeAccount && n.Kind != castellan.NodeProject {
+		if n.Kind == castellan.NodeRoot {
 			continue
 		}
 		path := pathOf(n)

@@ -30,6 +30,10 @@ func (s *accountMemberships) InviteAccounts(ctx context.Context, orgID string, e
 	if err := s.g.allowOrg(ctx, orgID, castellan.ActionInviteAccount); err != nil {
 		return nil, err
 	}
+	// An accepted invitation hangs the account under the root.
+	if err := s.g.holdsAccountAdmin(ctx, castellan.OrganizationScope(orgID), "emails"); err != nil {
+		return nil, err
+	}
 	return s.next.InviteAccounts(ctx, orgID, emails)
 }
 

@@ -6,6 +6,7 @@ import (
 
 	"github.com/castellan-iam/castellan"
 	"github.com/castellan-iam/castellan/sqlstore/sqltest"
+	"github.com/castellan-iam/castellan/storetest"
 )
 
 // excludableAccount creates an account whose attributes meet every
@@ -27,10 +28,23 @@ func (f *fixture) newAccountInvitation() string {
 	return inv[0].ID
 }
 
+// standaloneAccount makes a new account of Acme standalone (excluded
+// into an organization of its own, whose root user accepted the mailed
+// invitation) and returns its organization and the account.
+func (f *fixture) standaloneAccount() (string, *castellan.Account) {
+	a := f.newAccount()
+	org := storetest.MakeStandalone(f.t, f.raw, f.org, a.ID)
+	a, err := f.raw.Accounts.FindAccountByID(system, org.ID, a.ID)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return org.ID, a
+}
+
 // receivedInvitation has a new organization invite the root user email
-// of the account and returns the invitation.
-func (f *fixture) receivedInvitation(accountID string) string {
-	a, err := f.raw.Accounts.FindAccountByID(system, f.org, accountID)
+// of the account of orgID and returns the invitation.
+func (f *fixture) receivedInvitation(orgID, accountID string) string {
+	a, err := f.raw.Accounts.FindAccountByID(system, orgID, accountID)
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -63,53 +77,63 @@ func init() {
 			_, err := s.AccountMemberships.CancelAccountInvitation(ctx, f.org, f.newAccountInvitation())
 			return err
 		}},
-		// What an account received is its root user's; the matrix holds
-		// no root user, so only the operator passes (see
+		// What a standalone account received is its root user's; the
+		// matrix holds no root user, so only the operator passes (see
 		// TestReceivedInvitationsRootUserOnly).
 		{op: "AccountMemberships.FindReceivedAccountInvitations", allowed: []string{operator}, call: func(ctx context.Context, f *fixture, s castellan.Services) error {
-			_, err := s.AccountMemberships.FindReceivedAccountInvitations(ctx, f.org, f.sharedAccount())
+			org, a := f.standaloneAccount()
+			_, err := s.AccountMemberships.FindReceivedAccountInvitations(ctx, org, a.ID)
 			return err
 		}},
 		{op: "AccountMemberships.RespondToAccountInvitation", allowed: []string{operator}, call: func(ctx context.Context, f *fixture, s castellan.Services) error {
-			id := f.sharedAccount()
-			_, err := s.AccountMemberships.RespondToAccountInvitation(ctx, f.org, id, f.receivedInvitation(id), false)
+			org, a := f.standaloneAccount()
+			_, err := s.AccountMemberships.RespondToAccountInvitation(ctx, org, a.ID, f.receivedInvitation(org, a.ID), false)
 			return err
 		}},
 	})
 }
 
-// TestReceivedInvitationsRootUserOnly: the account's root user sees and
-// answers what its account received; the Owner, another account's root
-// user and the root user's own access-key token do not.
+// TestReceivedInvitationsRootUserOnly: the standalone account's root
+// user sees and answers what its account received; the Owner of the
+// organization it left, another Owner of its own organization and the
+// root user's own access-key token do not.
 func TestReceivedInvitationsRootUserOnly(t *testing.T) {
 	for _, b := range sqltest.Backends() {
 		t.Run(b.Name, func(t *testing.T) {
 			t.Parallel()
 			f, s, principals := newFixture(t, b.URL(t))
-			a, other := f.newAccount(), f.newAccount()
-			inv := f.receivedInvitation(a.ID)
-			root := castellan.Principal{Type: castellan.PrincipalUser, ID: a.RootUserID, OrganizationID: f.org}
+			org, a := f.standaloneAccount()
+			inv := f.receivedInvitation(org, a.ID)
+			coOwner, err := f.raw.Users.CreateUser(system, org, castellan.UserCreate{Email: f.unique("co") + "@acme.example"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := f.raw.Grants.CreateGrants(system, org, []castellan.GrantCreate{{RoleID: castellan.OrganizationOwnerRoleID,
+				Scope: "organization/" + org, Subject: userSubject(coOwner.ID)}}); err != nil {
+				t.Fatal(err)
+			}
+			root := castellan.Principal{Type: castellan.PrincipalUser, ID: a.RootUserID, OrganizationID: org}
 			keyToken := root
 			keyToken.ProjectID = f.project
 			for name, p := range map[string]castellan.Principal{
-				"owner":                     principals[owner],
-				"another account's root":    {Type: castellan.PrincipalUser, ID: other.RootUserID, OrganizationID: f.org},
-				"the root user's key token": keyToken,
+				"the Owner of the organization it left": principals[owner],
+				"another Owner of its organization":     {Type: castellan.PrincipalUser, ID: coOwner.ID, OrganizationID: org},
+				"the root user's key token":             keyToken,
 			} {
 				ctx := castellan.WithPrincipal(system, p)
-				if _, err := s.AccountMemberships.FindReceivedAccountInvitations(ctx, f.org, a.ID); castellan.ErrorKind(err) != castellan.EFORBIDDEN {
+				if _, err := s.AccountMemberships.FindReceivedAccountInvitations(ctx, org, a.ID); castellan.ErrorKind(err) != castellan.EFORBIDDEN && castellan.ErrorKind(err) != castellan.ENOTFOUND {
 					t.Errorf("%s listed: %v", name, err)
 				}
-				if _, err := s.AccountMemberships.RespondToAccountInvitation(ctx, f.org, a.ID, inv, false); castellan.ErrorKind(err) != castellan.EFORBIDDEN {
+				if _, err := s.AccountMemberships.RespondToAccountInvitation(ctx, org, a.ID, inv, false); castellan.ErrorKind(err) != castellan.EFORBIDDEN && castellan.ErrorKind(err) != castellan.ENOTFOUND {
 					t.Errorf("%s answered: %v", name, err)
 				}
 			}
 			ctx := castellan.WithPrincipal(system, root)
-			received, err := s.AccountMemberships.FindReceivedAccountInvitations(ctx, f.org, a.ID)
+			received, err := s.AccountMemberships.FindReceivedAccountInvitations(ctx, org, a.ID)
 			if err != nil || len(received) != 1 || received[0].ID != inv {
 				t.Fatalf("root user's received invitations %+v, %v", received, err)
 			}
-			got, err := s.AccountMemberships.RespondToAccountInvitation(ctx, f.org, a.ID, inv, false)
+			got, err := s.AccountMemberships.RespondToAccountInvitation(ctx, org, a.ID, inv, false)
 			if err != nil || got.Status != castellan.InvitationDeclined {
 				t.Fatalf("root user's answer %+v, %v", got, err)
 			}

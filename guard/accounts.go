@@ -61,6 +61,13 @@ func (s *accounts) CreateAccount(ctx context.Context, orgID string, create caste
 	if err := s.g.allowNode(ctx, orgID, "parentId", create.ParentID, castellan.ActionCreateAccount); err != nil {
 		return nil, err
 	}
+	parent, err := s.g.raw.Nodes.FindNodeByID(ctx, orgID, create.ParentID)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.g.holdsAccountAdmin(ctx, parent.Scope(), "parentId"); err != nil {
+		return nil, err
+	}
 	return s.next.CreateAccount(ctx, orgID, create)
 }
 

@@ -117,3 +117,54 @@ func TestAccountAdminScope(t *testing.T) {
 func second[T any](_ T, err error) error { return err }
 
 func third[T, U any](_ T, _ U, err error) error { return err }
+
+// TestCreateAccountHierarchy: making an account gives its root user
+// account.admin on it, so a caller who may create accounts under an OU
+// but lacks that role's actions there is refused (the hierarchy
+// principle), and so is one who may invite accounts but lacks them on
+// the root; the Admin, who holds them, is not.
+func TestCreateAccountHierarchy(t *testing.T) {
+	for _, b := range sqltest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			t.Parallel()
+			f, s, principals := newFixture(t, b.URL(t))
+			ou := f.ouIn(f.org, f.org)
+			role, err := f.raw.Roles.CreateRole(system, f.org, castellan.RoleCreate{Name: f.unique("account-maker"), Kind: castellan.RoleServiceKind,
+				Actions: []string{"organizations:CreateAccount", "organizations:InviteAccount", "organizations:GetNode"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			maker := f.newUser()
+			f.grant(role.ID, "ou/"+ou, userSubject(maker))
+			f.grant(role.ID, "organization/"+f.org, userSubject(maker))
+			ctx := castellan.WithPrincipal(system, castellan.Principal{Type: castellan.PrincipalUser, ID: maker, OrganizationID: f.org})
+			create := func(ctx context.Context) error {
+				name := f.unique("acct")
+				email := name + "@accounts.example"
+				_, err := s.Accounts.CreateAccount(ctx, f.org, castellan.AccountCreate{ParentID: ou, Name: name, Email: email, EmailConfirmation: email, IAMRoleName: "OrgAdmin"})
+				return err
+			}
+			before, _, err := f.raw.Accounts.FindAccounts(system, f.org, castellan.AccountFilter{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantCode(t, "create without account.admin's actions", create(ctx), castellan.CodeEscalation)
+			_, err = s.AccountMemberships.InviteAccounts(ctx, f.org, []string{"root@elsewhere.example"})
+			wantCode(t, "invite without account.admin's actions", err, castellan.CodeEscalation)
+			after, _, err := f.raw.Accounts.FindAccounts(system, f.org, castellan.AccountFilter{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			invited, _, err := f.raw.AccountMemberships.FindAccountInvitations(system, f.org, castellan.AccountInvitationFilter{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(after) != len(before) || len(invited) != 0 {
+				t.Fatalf("refusals changed something: %d accounts before, %d after, %d invitations", len(before), len(after), len(invited))
+			}
+			if err := create(castellan.WithPrincipal(system, principals[admin])); err != nil {
+				t.Fatalf("the Admin creates an account: %v", err)
+			}
+		})
+	}
+}

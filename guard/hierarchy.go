@@ -2,6 +2,7 @@ package guard
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/castellan-iam/castellan"
 )
@@ -26,6 +27,17 @@ func (g *guard) holds(ctx context.Context, scope, what string, patterns []string
 		Message: "you may grant, revoke or define only what you hold yourself on the scope; you lack " + missing[0] + " for " + what + " on " + scope,
 		Fields:  []castellan.FieldError{{Field: field, Rule: "hierarchy", Message: "you do not hold every action of " + what + " on " + scope}},
 	}
+}
+
+// holdsAccountAdmin applies the hierarchy principle to an operation that
+// makes an account under scope: the account's root user gets
+// account.admin on it, so the caller must hold that role's actions there.
+func (g *guard) holdsAccountAdmin(ctx context.Context, scope castellan.Scope, field string) error {
+	role := g.raw.Catalog.Role(castellan.AccountAdminRoleID)
+	if role == nil {
+		return fmt.Errorf("guard: the catalogue has no built-in role %s", castellan.AccountAdminRoleID)
+	}
+	return g.holds(ctx, scope.String(), role.ID, role.Actions, field)
 }
 
 // holdsRolesOf applies the hierarchy principle to an operation that takes

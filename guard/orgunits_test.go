@@ -81,7 +81,7 @@ func TestAccountAdminProjects(t *testing.T) {
 				ParentID: ou.ID, Name: "sales-prod", Email: "root@sales.example", EmailConfirmation: "root@sales.example", IAMRoleName: "OrgAdmin"}))(t)
 			atRoot := storetest.Must(raw.Projects.CreateProject(system, org, castellan.ProjectCreate{Name: "shared"}))(t)
 			services := guard.New(raw, &authz.Authorizer{
-				Grants: raw.Grants, Groups: raw.Groups, Roles: raw.Roles, Nodes: raw.Nodes,
+				Grants: raw.Grants, Groups: raw.Groups, Roles: raw.Roles, Nodes: raw.Nodes, Policies: raw.ControlPolicies,
 				ServiceAccounts: raw.ServiceAccounts, Catalog: raw.Catalog, Now: clock.Now,
 			})
 			as := castellan.WithPrincipal(system, castellan.Principal{Type: castellan.PrincipalUser, ID: acct.RootUserID, OrganizationID: org})

@@ -159,3 +159,47 @@ func TestSimulateAcrossOrganizations(t *testing.T) {
 	_, err = f.decisions.SimulateControlPolicy(castellan.WithPrincipal(system, principals[otherOwner]), other, ours, attach(other))
 	wantCode(t, "our policy in their organization", err, castellan.CodeControlPolicyNotFound)
 }
+
+// TestMovingAProjectOutOfAnAccountKeepsTheGuardrails: a project under an
+// account under an OU that forbids compute stays forbidden when an
+// administrator of the OU moves it out of the account to the OU: control
+// policies limit everything below the root, not only accounts.
+func TestMovingAProjectOutOfAnAccountKeepsTheGuardrails(t *testing.T) {
+	for _, b := range sqltest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			t.Parallel()
+			f, s, _ := newFixture(t, b.URL(t))
+			ou := f.ouIn(f.org, f.org)
+			account := f.accountIn(f.org, ou)
+			deny := f.newPolicy(`permit (principal, action, resource);
+forbid (principal, action in Action::"compute:*", resource);`)
+			if _, err := f.raw.ControlPolicies.AttachControlPolicy(system, f.org, deny, ou); err != nil {
+				t.Fatal(err)
+			}
+			p, err := f.raw.Projects.CreateProject(system, f.org, castellan.ProjectCreate{Name: f.unique("workload"), ParentID: account})
+			if err != nil {
+				t.Fatal(err)
+			}
+			user := f.newUser()
+			f.grant(castellan.AccountAdminRoleID, "ou/"+ou, userSubject(user))
+			who := castellan.Principal{Type: castellan.PrincipalUser, ID: user, OrganizationID: f.org}
+			ask := func() castellan.Decision {
+				d, err := f.decisions.Authorize(castellan.WithPrincipal(system, castellan.Principal{Type: castellan.PrincipalOperator, ID: "operator"}),
+					castellan.AuthzRequest{Principal: who, Action: "compute:StartInstance", Resource: "project/" + p.ID})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return d
+			}
+			if d := ask(); d.Allowed || d.Reason != castellan.ReasonPolicyForbids {
+				t.Fatalf("in the account: %+v, want forbidden", d)
+			}
+			if _, err := s.Projects.MoveProject(castellan.WithPrincipal(system, who), f.org, p.ID, ou); err != nil {
+				t.Fatalf("the OU's administrator moves the project to the OU: %v", err)
+			}
+			if d := ask(); d.Allowed || d.Reason != castellan.ReasonPolicyForbids || d.Policy == nil || d.Policy.PolicyID != deny || d.Policy.Node.ID != ou {
+				t.Fatalf("moved to the OU: %+v, want forbidden by %s at the OU", d, deny)
+			}
+		})
+	}
+}

@@ -1,6 +1,6 @@
 // Package policy compiles and evaluates control policies: Cedar policy
 // sets attached to the root, OUs and accounts of an organization, which
-// limit what grants allow inside accounts (like service control
+// limit what grants allow below the root (like service control
 // policies).
 //
 // The entities a policy sees:
@@ -115,6 +115,11 @@ func Evaluate(levels []Level, in Input) (*castellan.PolicyMatch, string, error) 
 			}
 			decision, diag := set.IsAuthorized(entities, req)
 			switch {
+			case forbidFailed(set, diag):
+				// Cedar skips a policy whose condition fails to
+				// evaluate; a guardrail must not: a forbid that cannot
+				// be evaluated forbids.
+				return &castellan.PolicyMatch{PolicyID: p.ID, PolicyName: p.Name, Node: l.Node}, castellan.ReasonPolicyForbids, nil
 			case decision == cedar.Allow:
 				permitted = true
 			case len(diag.Reasons) > 0:
@@ -127,6 +132,17 @@ func Evaluate(levels []Level, in Input) (*castellan.PolicyMatch, string, error) 
 		}
 	}
 	return nil, "", nil
+}
+
+// forbidFailed reports whether a forbid policy of set failed to evaluate
+// (an attribute the request does not carry, an overflow).
+func forbidFailed(set *cedar.PolicySet, diag cedar.Diagnostic) bool {
+	for _, e := range diag.Errors {
+		if p := set.Get(e.PolicyID); p != nil && p.Effect() == cedar.Forbid {
+			return true
+		}
+	}
+	return false
 }
 
 // nodeType is the Cedar entity type of a node kind.

@@ -82,3 +82,36 @@ func TestEvaluate(t *testing.T) {
 		})
 	}
 }
+
+// TestForbidThatFailsForbids: Cedar skips a policy whose condition fails
+// to evaluate; a guardrail must not fail open. A forbid that reads an
+// attribute the request does not carry forbids, beside a permit of the
+// same policy or of another at the level; a permit that fails permits
+// nothing.
+func TestForbidThatFailsForbids(t *testing.T) {
+	root := castellan.NodeRef{ID: orgID, Kind: castellan.NodeRoot}
+	in := policy.Input{Principal: castellan.Principal{Type: castellan.PrincipalUser, ID: userID, OrganizationID: orgID},
+		Action: "compute:StartInstance", Resource: castellan.ProjectScope(projectID),
+		Path: []*castellan.Node{{ID: projectID, Kind: castellan.NodeProject}, {ID: accountID, Kind: castellan.NodeAccount}, {ID: orgID, Kind: castellan.NodeRoot}}}
+	failingForbid := `forbid (principal, action in Action::"compute:*", resource) unless { context.mfa == true };`
+	for _, tc := range []struct {
+		name     string
+		policies []*castellan.ControlPolicy
+		reason   string
+		policyID string
+	}{
+		{"in one document", []*castellan.ControlPolicy{cp("guard", "permit (principal, action, resource);\n"+failingForbid)}, castellan.ReasonPolicyForbids, "guard"},
+		{"beside FullAccess", []*castellan.ControlPolicy{cp("full", "permit (principal, action, resource);"), cp("guard", failingForbid)}, castellan.ReasonPolicyForbids, "guard"},
+		{"a failing permit", []*castellan.ControlPolicy{cp("narrow", `permit (principal, action, resource) when { context.mfa == true };`)}, castellan.ReasonPolicyNotPermitted, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			match, reason, err := policy.Evaluate([]policy.Level{{Node: root, Policies: tc.policies}}, in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if match == nil || reason != tc.reason || match.PolicyID != tc.policyID || match.Node.ID != orgID {
+				t.Fatalf("got %+v %q, want %s by %q", match, reason, tc.reason, tc.policyID)
+			}
+		})
+	}
+}

@@ -338,11 +338,19 @@ func setInvitationStatus(ctx context.Context, tx *Tx, inv *castellan.AccountInvi
 		return castellan.Errorf(castellan.EPRECONDITION, castellan.CodeAccountInvitationNotPending,
 			"the invitation %s is %s, no longer pending", inv.ID, inv.Status)
 	}
-	_, err := tx.exec(ctx, `UPDATE account_invitations SET status = ?, account_id = ?, responded_at = ?, responded_by = ?, revision = ?
+	res, err := tx.exec(ctx, `UPDATE account_invitations SET status = ?, account_id = ?, responded_at = ?, responded_by = ?, revision = ?
 		WHERE org_id = ? AND id = ? AND status = 'pending'`,
 		string(status), accountID, tx.now, tx.actorID(), tx.revision, inv.OrganizationID, inv.ID)
 	if err != nil {
 		return fmt.Errorf("update account invitation: %w", err)
+	}
+	// The invitation was read without a lock: an answer or a
+	// cancellation that committed meanwhile leaves no pending row.
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("update account invitation: %w", err)
+	} else if n != 1 {
+		return castellan.Errorf(castellan.EPRECONDITION, castellan.CodeAccountInvitationNotPending,
+			"the invitation %s was answered or cancelled meanwhile", inv.ID)
 	}
 	inv.Status, inv.AccountID, inv.RespondedAt, inv.Revision = status, accountID, tx.now, tx.revision
 	return nil
@@ -352,6 +360,30 @@ func setInvitationStatus(ctx context.Context, tx *Tx, inv *castellan.AccountInvi
 // organization orgID: its root user email, from other organizations.
 const receivedWhere = ` WHERE i.email = ? AND i.org_id <> ?`
 
+// mayAnswer refuses to show or answer invitations for an account that is
+// not standalone (its organization's management account) or whose root
+// user has not proved the email: an invitation is addressed to an email
+// only, and any organization can make a user and an account with any
+// email, so only the root user of a standalone account, which exclusion
+// made and invited by mail and which accepted that mail, owns it.
+// EPRECONDITION (account.not_standalone).
+func mayAnswer(ctx context.Context, queryRow func(context.Context, string, ...any) *sql.Row, a *castellan.Account) error {
+	if !a.Management {
+		return castellan.Errorf(castellan.EPRECONDITION, castellan.CodeAccountNotStandalone,
+			"the account %s belongs to an organization; only a standalone account receives invitations to join another", a.ID)
+	}
+	var status string
+	err := queryRow(ctx, `SELECT status FROM users WHERE org_id = ? AND id = ?`, a.OrganizationID, a.RootUserID).Scan(&status)
+	if err != nil && !isNoRows(err) {
+		return err
+	}
+	if status != castellan.UserActive {
+		return castellan.Errorf(castellan.EPRECONDITION, castellan.CodeAccountNotStandalone,
+			"the root user of the account %s has not accepted the invitation mailed to its email yet", a.ID)
+	}
+	return nil
+}
+
 // FindReceivedAccountInvitations implements
 // castellan.AccountMembershipService: the pending invitations of other
 // organizations addressed to the account's root user email, newest
@@ -359,6 +391,9 @@ const receivedWhere = ` WHERE i.email = ? AND i.org_id <> ?`
 func (s *AccountMembershipService) FindReceivedAccountInvitations(ctx context.Context, orgID, accountID string) ([]*castellan.AccountInvitation, error) {
 	a, err := findAccount(ctx, s.db.query, s.db.queryRow, orgID, accountID)
 	if err != nil {
+		return nil, err
+	}
+	if err := mayAnswer(ctx, s.db.queryRow, a); err != nil {
 		return nil, err
 	}
 	rows, err := s.db.query(ctx, invitationSelect+receivedWhere+` AND i.status = 'pending' ORDER BY i.id DESC`, a.Email, orgID)
@@ -379,6 +414,9 @@ func (s *AccountMembershipService) RespondToAccountInvitation(ctx context.Contex
 	err := s.db.update(ctx, func(tx *Tx) error {
 		a, err := findAccount(ctx, tx.query, tx.queryRow, orgID, accountID)
 		if err != nil {
+			return err
+		}
+		if err := mayAnswer(ctx, tx.queryRow, a); err != nil {
 			return err
 		}
 		inv, err = scanInvitation(tx.queryRow(ctx, invitationSelect+receivedWhere+` AND i.id = ?`, a.Email, orgID, invitationID))
@@ -410,11 +448,6 @@ func (s *AccountMembershipService) RespondToAccountInvitation(ctx context.Contex
 // accept brings the standalone account a into the organization that sent
 // inv, in tx.
 func (s *AccountMembershipService) accept(ctx context.Context, tx *Tx, a *castellan.Account, inv *castellan.AccountInvitation) error {
-	// An invitation that is no longer pending is refused as such first.
-	if inv.Status == castellan.InvitationPending && !a.Management {
-		return castellan.Errorf(castellan.EPRECONDITION, castellan.CodeAccountNotStandalone,
-			"the account %s belongs to an organization; only a standalone account can join another", a.ID)
-	}
 	if err := setInvitationStatus(ctx, tx, inv, castellan.InvitationAccepted, a.ID); err != nil {
 		return err
 	}

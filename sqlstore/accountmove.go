@@ -203,9 +203,9 @@ func (m *movedAccount) inside(scope string) bool {
 	return false
 }
 
-// moveKeys moves the service accounts' access keys, deleting their
-// tokens (the holders exchange the keys again, under the new
-// organization), and deletes the old organization's users' keys in the
+// moveKeys moves the service accounts' access keys, disabled and
+// without their tokens (the new organization's administrators enable
+// them), and deletes the old organization's users' keys in the
 // moved projects, tokens and all.
 func (m *movedAccount) moveKeys(ctx context.Context, tx *Tx, from, to string) error {
 	if len(m.projects) == 0 {
@@ -217,7 +217,10 @@ func (m *movedAccount) moveKeys(ctx context.Context, tx *Tx, from, to string) er
 	if err != nil {
 		return err
 	}
-	rows, err := tx.query(ctx, `UPDATE access_keys SET org_id = ?, revision = ? WHERE org_id = ? AND owner_type = 'serviceAccount' AND project_id IN `+in+` RETURNING id`,
+	// The keys arrive disabled: whoever held their secrets in the old
+	// organization must not act in the new one until its administrators
+	// enable them (or make new ones).
+	rows, err := tx.query(ctx, `UPDATE access_keys SET org_id = ?, status = 'disabled', revision = ? WHERE org_id = ? AND owner_type = 'serviceAccount' AND project_id IN `+in+` RETURNING id`,
 		append([]any{to, tx.revision, from}, projects...)...)
 	if err != nil {
 		return fmt.Errorf("move access keys: %w", err)

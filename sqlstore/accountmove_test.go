@@ -34,15 +34,11 @@ type movingAccount struct {
 
 func newMovingAccount(t *testing.T, url string, opts ...func(*sqlstore.Options)) *movingAccount {
 	t.Helper()
-	options := sqlstore.Options{Clock: storetest.NewClock().Now, Catalog: sqltest.MustCatalog(t)}
+	options := sqlstore.Options{Clock: storetest.NewClock().Now}
 	for _, o := range opts {
 		o(&options)
 	}
-	db, err := sqlstore.Open(context.Background(), url, options)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := sqltest.MustOpenWith(t, url, options)
 	m := &movingAccount{db: db, s: db.Services()}
 	s := m.s
 	boot := storetest.Must(s.Tokens.BootstrapOrganization(operator, castellan.Bootstrap{OrganizationName: "Acme", OwnerEmail: "owner@acme.example"}))(t)
@@ -137,6 +133,13 @@ func TestExcludeMovesAccountContents(t *testing.T) {
 			if n := count(t, m.db, `SELECT COUNT(*) FROM access_key_tokens WHERE key_id = ?`, m.saKey.ID); n != 0 {
 				t.Fatalf("%d tokens of the moved key remain", n)
 			}
+			// The moved key arrives disabled: whoever held it in Acme
+			// cannot act in the new organization until it is enabled.
+			if _, err := s.AccessKeys.ExchangeAccessKey(ctx, m.saKey.ID, m.saKey.Secret); err == nil {
+				t.Fatal("the moved key exchanged before its new organization enabled it")
+			}
+			enabled := castellan.AccessKeyEnabled
+			storetest.Must(s.AccessKeys.UpdateAccessKey(ctx, org.ID, m.saKey.ID, castellan.AccessKeyUpdate{Status: &enabled}))(t)
 			token := storetest.Must(s.AccessKeys.ExchangeAccessKey(ctx, m.saKey.ID, m.saKey.Secret))(t)
 			intro := storetest.Must(s.AccessKeys.IntrospectToken(ctx, token.Token))(t)
 			if !intro.Active || intro.Organization != org.ID {
@@ -191,7 +194,7 @@ func TestAcceptInvitationLimit(t *testing.T) {
 			t.Parallel()
 			m := newMovingAccount(t, b.URL(t), func(o *sqlstore.Options) { o.MaxAccounts = 1 })
 			s, ctx := m.s, context.Background()
-			org := storetest.Must(s.AccountMemberships.ExcludeAccount(operator, m.acme, m.acct.ID))(t)
+			org := storetest.MakeStandalone(t, s, m.acme, m.acct.ID)
 			storetest.Must(m.db.Accounts().CreateAccount(operator, m.acme, castellan.AccountCreate{
 				ParentID: m.acme, Name: "full", Email: "full@acme.example", EmailConfirmation: "full@acme.example", IAMRoleName: "OrgAdmin"}))(t)
 			inv := storetest.Must(s.AccountMemberships.InviteAccounts(operator, m.acme, []string{"root@sales.example"}))(t)[0]

@@ -25,18 +25,14 @@ func TestAccountLimit(t *testing.T) {
 	for _, b := range sqltest.Backends() {
 		t.Run(b.Name, func(t *testing.T) {
 			t.Parallel()
-			db, err := sqlstore.Open(context.Background(), b.URL(t), sqlstore.Options{Clock: storetest.NewClock().Now, Catalog: sqltest.MustCatalog(t), MaxAccounts: 2})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { db.Close() })
+			db := sqltest.MustOpenWith(t, b.URL(t), sqlstore.Options{Clock: storetest.NewClock().Now, MaxAccounts: 2})
 			s := db.Services()
 			org := storetest.Must(s.Organizations.CreateOrganization(operatorCtx, castellan.OrganizationCreate{Name: "Acme"}))(t)
 			other := storetest.Must(s.Organizations.CreateOrganization(operatorCtx, castellan.OrganizationCreate{Name: "Globex"}))(t)
 			first := storetest.Must(s.Accounts.CreateAccount(operatorCtx, org.ID, newAccountCreate(org.ID, "first")))(t)
 			storetest.Must(s.Accounts.CreateAccount(operatorCtx, org.ID, newAccountCreate(org.ID, "second")))(t)
 			rev := storetest.Must(s.ChangeLog.Revision(context.Background()))(t)
-			_, err = s.Accounts.CreateAccount(operatorCtx, org.ID, newAccountCreate(org.ID, "third"))
+			_, err := s.Accounts.CreateAccount(operatorCtx, org.ID, newAccountCreate(org.ID, "third"))
 			if castellan.ErrorKind(err) != castellan.EPRECONDITION || castellan.ErrorCode(err) != castellan.CodeAccountLimitReached {
 				t.Fatalf("got %v, want %s", err, castellan.CodeAccountLimitReached)
 			}

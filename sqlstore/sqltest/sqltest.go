@@ -103,11 +103,23 @@ var testHasher = password.Hasher{Params: password.Params{Memory: 64, Time: 1, Th
 // measure.
 func MustOpen(tb testing.TB, rawURL string, clock castellan.Clock) *sqlstore.DB {
 	tb.Helper()
-	var hasher castellan.PasswordHasher = testHasher
-	if _, bench := tb.(*testing.B); bench {
-		hasher = password.Argon2id()
+	return MustOpenWith(tb, rawURL, sqlstore.Options{Clock: clock})
+}
+
+// MustOpenWith is MustOpen with options; the catalogue and the password
+// hasher are MustOpen's unless opts names them.
+func MustOpenWith(tb testing.TB, rawURL string, opts sqlstore.Options) *sqlstore.DB {
+	tb.Helper()
+	if opts.Passwords == nil {
+		opts.Passwords = testHasher
+		if _, bench := tb.(*testing.B); bench {
+			opts.Passwords = password.Argon2id()
+		}
 	}
-	db, err := sqlstore.Open(context.Background(), rawURL, sqlstore.Options{Clock: clock, Catalog: MustCatalog(tb), Passwords: hasher})
+	if opts.Catalog == nil {
+		opts.Catalog = MustCatalog(tb)
+	}
+	db, err := sqlstore.Open(context.Background(), rawURL, opts)
 	if err != nil {
 		tb.Fatalf("open store: %v", err)
 	}
