@@ -19,7 +19,8 @@ const (
 // if, at every level from the root down to the innermost OU or account
 // above it, the policies attached there permit it and none forbids it.
 // Grants give access; control policies only limit it; the root itself
-// (the organization's administration) is not limited.
+// (the organization's administration) is not limited, nor are the actions
+// that read and repair control policies (policy.Exempt).
 //
 // Policies see the principal as Castellan::User or
 // Castellan::ServiceAccount, the action as Action::"<service>:<Verb>"

@@ -231,6 +231,23 @@ func TestDeleteAccountAPI(t *testing.T) {
 			t.Fatalf("got revision %d after a wrong password, want %d (the failure alone)", after.Revision, before.Revision+1)
 		}
 
+		// Each other fact of the operator's systems refuses alone, with
+		// its code, changing nothing.
+		for _, tc := range []struct {
+			attrs map[string]any
+			code  string
+		}{
+			{map[string]any{"identityCenterDelegated": true}, castellan.CodeAccountDelegated},
+			{map[string]any{"cloudControl": "registering"}, castellan.CodeAccountUnderCloudControl},
+			{map[string]any{"cloudControl": "registered"}, castellan.CodeAccountUnderCloudControl},
+		} {
+			wantStatus(t, e.do(t, request{method: "PUT", path: path + "/attributes", token: e.operator, body: tc.attrs}), http.StatusOK)
+			p := wantRefused(t, e, request{method: "POST", path: path + ":delete", token: e.acme.Token, body: confirm}, http.StatusPreconditionFailed, tc.code)
+			if len(p.Errors) != 1 {
+				t.Fatalf("%v: got %d unmet preconditions, want 1: %+v", tc.attrs, len(p.Errors), p.Errors)
+			}
+		}
+
 		wantStatus(t, e.do(t, request{method: "PUT", path: path + "/attributes", token: e.operator, body: map[string]any{}}), http.StatusOK)
 		// 2026-02-28T15:30Z is March 1st in Seoul: the settlement date.
 		e.clock.Advance(time.Date(2026, 2, 28, 15, 30, 0, 0, time.UTC).Sub(e.clock.Now()))

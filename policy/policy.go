@@ -100,11 +100,30 @@ type Input struct {
 	Path []*castellan.Node
 }
 
+// guardrailActions are the actions that read and repair control
+// policies.
+var guardrailActions = map[castellan.Action]bool{
+	castellan.ActionGetControlPolicy: true, castellan.ActionListControlPolicies: true,
+	castellan.ActionCreateControlPolicy: true, castellan.ActionUpdateControlPolicy: true, castellan.ActionDeleteControlPolicy: true,
+	castellan.ActionAttachControlPolicy: true, castellan.ActionDetachControlPolicy: true,
+	castellan.ActionListControlPolicyTargets: true, castellan.ActionListAttachedControlPolicies: true,
+	castellan.ActionSimulateControlPolicy: true,
+}
+
+// Exempt reports whether control policies leave the action alone: those
+// that read and repair control policies, so that whoever holds the
+// grants to manage guardrails can always undo one, and no policy locks
+// an organization out of its own guardrails.
+func Exempt(action string) bool { return guardrailActions[castellan.Action(action)] }
+
 // Evaluate applies the levels, root first: at each, some attached policy
 // must permit the action and none may forbid it. It returns nil when
-// every level passes, else the refusal with the policy (for a forbid)
-// and the node.
+// every level passes or the action is Exempt, else the refusal with the
+// policy (for a forbid) and the node.
 func Evaluate(levels []Level, in Input) (*castellan.PolicyMatch, string, error) {
+	if Exempt(in.Action) {
+		return nil, "", nil
+	}
 	req, entities := request(in)
 	for _, l := range levels {
 		permitted := false

@@ -115,3 +115,27 @@ func TestForbidThatFailsForbids(t *testing.T) {
 		})
 	}
 }
+
+// TestGuardrailActionsExempt: a level that forbids everything still
+// lets its guardrails be read and repaired (whoever holds the grants can
+// detach the policy), and limits every other action.
+func TestGuardrailActionsExempt(t *testing.T) {
+	root := castellan.NodeRef{ID: orgID, Kind: castellan.NodeRoot}
+	levels := []policy.Level{{Node: root, Policies: []*castellan.ControlPolicy{cp("none", "forbid (principal, action, resource);")}}}
+	in := policy.Input{Principal: castellan.Principal{Type: castellan.PrincipalUser, ID: userID, OrganizationID: orgID},
+		Resource: castellan.NodeScope(castellan.NodeAccount, accountID),
+		Path:     []*castellan.Node{{ID: accountID, Kind: castellan.NodeAccount}, {ID: orgID, Kind: castellan.NodeRoot}}}
+	for action, exempt := range map[castellan.Action]bool{
+		castellan.ActionDetachControlPolicy: true, castellan.ActionAttachControlPolicy: true,
+		castellan.ActionListAttachedControlPolicies: true, castellan.ActionMoveAccount: false, "compute:StartInstance": false,
+	} {
+		in.Action = string(action)
+		match, _, err := policy.Evaluate(levels, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (match == nil) != exempt {
+			t.Errorf("%s: refusal %+v, want exempt %v", action, match, exempt)
+		}
+	}
+}

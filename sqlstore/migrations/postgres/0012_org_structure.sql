@@ -79,6 +79,7 @@ CREATE TABLE policy_attachments (
     PRIMARY KEY (node_id, policy_id)
 );
 CREATE INDEX policy_attachments_policy ON policy_attachments (org_id, policy_id);
+CREATE INDEX policy_attachments_node ON policy_attachments (org_id, node_id);
 -- Every existing root gets FullAccess, as new roots do.
 INSERT INTO policy_attachments (org_id, node_id, policy_id, attached_at, attached_by, revision)
     SELECT org_id, id, 'FullAccess', created_at, created_by, revision FROM nodes WHERE kind = 'root';
