@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/castellan-iam/castellan"
 )
@@ -213,8 +214,78 @@ func TestAccountMembershipsAPI(t *testing.T) {
 	})
 }
 
+// TestExcludeAccountPreconditionsAPI fails each precondition of
+// exclusion alone through the API: each refusal has its code, names that
+// precondition alone and changes nothing. The settlement date is the 1st
+// in Asia/Seoul, whatever the day in UTC.
+func TestExcludeAccountPreconditionsAPI(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		f := &fixture{t: t, e: e, org: e.acme.OrganizationID}
+		exclude := func(org, account, token string) request {
+			return request{method: "POST", path: "/v1/organizations/" + org + "/accounts/" + account + ":exclude", token: token}
+		}
+		setAttributes := func(org, account string, attrs map[string]any) {
+			t.Helper()
+			wantStatus(t, e.do(t, request{method: "PUT", path: "/v1/organizations/" + org + "/accounts/" + account + "/attributes",
+				token: e.operator, body: attrs}), http.StatusOK)
+		}
+
+		noPayment := f.newAccountIn(f.org, "no-payment", false)
+		wantUnmet(t, e, exclude(f.org, noPayment.ID, e.acme.Token), castellan.CodeAccountNoPaymentMethod)
+
+		credit := f.newAccountIn(f.org, "credit", false)
+		setAttributes(f.org, credit.ID, map[string]any{"paymentMethodRegistered": true, "creditAssigned": true})
+		wantUnmet(t, e, exclude(f.org, credit.ID, e.acme.Token), castellan.CodeAccountCreditAssigned)
+
+		// A standalone account is its organization's management account:
+		// its Owner cannot exclude it again, payment method or not.
+		org, a, rootToken := f.standalone(t, "standalone")
+		setAttributes(org.ID, a.ID, map[string]any{"paymentMethodRegistered": true})
+		wantUnmet(t, e, exclude(org.ID, a.ID, rootToken), castellan.CodeAccountManagement)
+
+		// 2026-02-28T15:30Z is March 1st, 00:30 in Seoul; a day later it
+		// is March 2nd there, though March 1st in UTC.
+		settled := f.newAccountIn(f.org, "settled", true)
+		e.clock.Advance(time.Date(2026, 2, 28, 15, 30, 0, 0, time.UTC).Sub(e.clock.Now()))
+		wantUnmet(t, e, exclude(f.org, settled.ID, e.acme.Token), castellan.CodeAccountSettlementDay)
+		e.clock.Advance(24 * time.Hour)
+		resp := e.do(t, exclude(f.org, settled.ID, e.acme.Token))
+		wantStatus(t, resp, http.StatusOK)
+		var standalone castellan.Organization
+		resp.decode(t, &standalone)
+		if standalone.Name != settled.Name {
+			t.Fatalf("standalone organization %+v", standalone)
+		}
+
+		// What was refused is still Acme's.
+		for _, id := range []string{noPayment.ID, credit.ID} {
+			if got, err := e.db.Accounts().FindAccountByID(system, f.org, id); err != nil || got.Management {
+				t.Fatalf("account %s after its refusal %+v, %v", id, got, err)
+			}
+		}
+	})
+}
+
 // unknownUUID is a well-formed ID that no row has.
 const unknownUUID = "0190d3a8-0000-7000-8000-000000000000"
+
+// rootUserPassword is the password activeRootUser gives the root user.
+const rootUserPassword = "Root-User-Pass-2026!"
+
+// standalone has Acme's Owner exclude a new account named name through
+// the API and its root user accept the invitation to the standalone
+// organization; it returns the organization, the account and a token of
+// the root user, an Owner there.
+func (f *fixture) standalone(t *testing.T, name string) (*castellan.Organization, *castellan.Account, string) {
+	t.Helper()
+	a := f.newAccountIn(f.org, name, true)
+	resp := f.e.do(t, request{method: "POST", path: f.orgPath() + "/accounts/" + a.ID + ":exclude", token: f.e.acme.Token})
+	wantStatus(t, resp, http.StatusOK)
+	var org castellan.Organization
+	resp.decode(t, &org)
+	token, _ := activeRootUser(t, f.e, org.ID)
+	return &org, a, token
+}
 
 // activeRootUser has the root user of the standalone organization accept
 // its invitation and returns a token of it and its ID.
@@ -229,7 +300,7 @@ func activeRootUser(t *testing.T, e *env, orgID string) (token, userID string) {
 		if m.Template != castellan.MailInvitation {
 			continue
 		}
-		u, err := s.Users.AcceptInvitation(system, m.Data["invitationToken"], "Root-User-Pass-2026!")
+		u, err := s.Users.AcceptInvitation(system, m.Data["invitationToken"], rootUserPassword)
 		if err != nil {
 			t.Fatal(err)
 		}

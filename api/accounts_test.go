@@ -72,6 +72,16 @@ func wantRefusedField(t *testing.T, e *env, req request, status int, code, field
 	}
 }
 
+// wantUnmet sends req, which must be refused with 412 and code, change
+// nothing, and name code as its one unmet precondition.
+func wantUnmet(t *testing.T, e *env, req request, code string) {
+	t.Helper()
+	p := wantRefused(t, e, req, http.StatusPreconditionFailed, code)
+	if len(p.Errors) != 1 || p.Errors[0].Field != "path.account" || p.Errors[0].Rule != code {
+		t.Fatalf("%s %s: got unmet preconditions %+v, want %s alone", req.method, req.path, p.Errors, code)
+	}
+}
+
 func accountBody(name, email string) map[string]string {
 	return map[string]string{"name": name, "email": email, "emailConfirmation": email, "iamRoleName": "OrganizationAccountAccessRole"}
 }
@@ -242,10 +252,7 @@ func TestDeleteAccountAPI(t *testing.T) {
 			{map[string]any{"cloudControl": "registered"}, castellan.CodeAccountUnderCloudControl},
 		} {
 			wantStatus(t, e.do(t, request{method: "PUT", path: path + "/attributes", token: e.operator, body: tc.attrs}), http.StatusOK)
-			p := wantRefused(t, e, request{method: "POST", path: path + ":delete", token: e.acme.Token, body: confirm}, http.StatusPreconditionFailed, tc.code)
-			if len(p.Errors) != 1 {
-				t.Fatalf("%v: got %d unmet preconditions, want 1: %+v", tc.attrs, len(p.Errors), p.Errors)
-			}
+			wantUnmet(t, e, request{method: "POST", path: path + ":delete", token: e.acme.Token, body: confirm}, tc.code)
 		}
 
 		wantStatus(t, e.do(t, request{method: "PUT", path: path + "/attributes", token: e.operator, body: map[string]any{}}), http.StatusOK)
@@ -263,5 +270,45 @@ func TestDeleteAccountAPI(t *testing.T) {
 			t.Fatalf("got revision %d, want > %d", del.Revision, before.Revision)
 		}
 		wantRefusedField(t, e, request{method: "GET", path: path, token: e.acme.Token}, http.StatusNotFound, castellan.CodeAccountNotFound, "", "")
+	})
+}
+
+// TestDeleteManagementAccountAPI: a standalone organization's account is
+// its management account, which neither its Owner (the root user, with
+// its password) nor the operator (with no password) may delete.
+func TestDeleteManagementAccountAPI(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		f := &fixture{t: t, e: e, org: e.acme.OrganizationID}
+		org, a, rootToken := f.standalone(t, "sales")
+		path := (&fixture{t: t, e: e, org: org.ID}).orgAccountPath(a.ID)
+		wantUnmet(t, e, request{method: "POST", path: path + ":delete", token: rootToken,
+			body: map[string]string{"password": rootUserPassword, "name": a.Name}}, castellan.CodeAccountManagement)
+		wantUnmet(t, e, request{method: "POST", path: path + ":delete", token: e.operator,
+			body: map[string]string{"name": a.Name}}, castellan.CodeAccountManagement)
+		if got, err := e.db.Accounts().FindAccountByID(system, org.ID, a.ID); err != nil || !got.Management {
+			t.Fatalf("account after the refusals %+v, %v", got, err)
+		}
+	})
+}
+
+// TestDeleteInvitedAccountAPI: an account that joined by invitation (a
+// standalone account whose root user accepts Acme's invitation through
+// the API) cannot be deleted in Acme, by its Owner with the right
+// password.
+func TestDeleteInvitedAccountAPI(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		f := &fixture{t: t, e: e, org: e.acme.OrganizationID}
+		org, a, rootToken := f.standalone(t, "sales")
+		inv := f.inviteAsSystem(f.org, a.Email)[0]
+		sf := &fixture{t: t, e: e, org: org.ID}
+		wantStatus(t, e.do(t, request{method: "POST", path: sf.receivedPath(a.ID) + "/" + inv.ID + ":accept", token: rootToken}), http.StatusOK)
+		got, err := e.db.Accounts().FindAccountByID(system, f.org, a.ID)
+		if err != nil || got.AdditionType != castellan.AccountInvited || got.Management {
+			t.Fatalf("account in Acme %+v, %v", got, err)
+		}
+		path := f.orgAccountPath(a.ID)
+		wantUnmet(t, e, request{method: "POST", path: path + ":delete", token: e.acme.Token,
+			body: map[string]string{"password": apitest.OwnerPassword, "name": a.Name}}, castellan.CodeAccountJoinedByInvite)
+		wantStatus(t, e.do(t, request{method: "GET", path: path, token: e.acme.Token}), http.StatusOK)
 	})
 }
