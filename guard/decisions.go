@@ -28,10 +28,14 @@ func NewDecisions(raw castellan.Services, authz castellan.Authorizer) castellan.
 }
 
 // SimulateControlPolicy needs organizations:SimulateControlPolicy on the
-// target: whoever may change the guardrails of a node may ask what a
-// change would take away there.
+// target (whoever may change the guardrails of a node may ask what a
+// change would take away there) and organizations:GetControlPolicy on
+// the organization, where the policies are: it evaluates the policy.
 func (s *decisions) SimulateControlPolicy(ctx context.Context, orgID, policyID string, sim castellan.ControlPolicySimulation) (*castellan.SimulationResult, error) {
 	if err := s.g.allowNode(ctx, orgID, "targetId", sim.TargetID, castellan.ActionSimulateControlPolicy); err != nil {
+		return nil, err
+	}
+	if err := s.g.allowOrg(ctx, orgID, castellan.ActionGetControlPolicy); err != nil {
 		return nil, err
 	}
 	return s.authz.SimulateControlPolicy(ctx, orgID, policyID, sim)

@@ -139,3 +139,26 @@ func TestGuardrailActionsExempt(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkEvaluate measures the control policies of one decision below
+// the root: three levels (root, OU, account), FullAccess at each and a
+// forbid of another service at the OU, the compiled documents cached.
+func BenchmarkEvaluate(b *testing.B) {
+	const ouID = "0190d3a8-0000-7000-8000-000000000005"
+	full := cp(castellan.FullAccessPolicyID, "permit (principal, action, resource);")
+	levels := []policy.Level{
+		{Node: castellan.NodeRef{ID: orgID, Kind: castellan.NodeRoot}, Policies: []*castellan.ControlPolicy{full}},
+		{Node: castellan.NodeRef{ID: ouID, Kind: castellan.NodeOU}, Policies: []*castellan.ControlPolicy{full,
+			cp("no-registry", `forbid (principal, action in Action::"registry:*", resource);`)}},
+		{Node: castellan.NodeRef{ID: accountID, Kind: castellan.NodeAccount}, Policies: []*castellan.ControlPolicy{full}},
+	}
+	in := policy.Input{Principal: castellan.Principal{Type: castellan.PrincipalUser, ID: userID, OrganizationID: orgID},
+		Groups: []string{"0190d3a8-0000-7000-8000-000000000006"}, Action: "compute:StartInstance", Resource: castellan.ProjectScope(projectID),
+		Path: []*castellan.Node{{ID: projectID, Kind: castellan.NodeProject}, {ID: accountID, Kind: castellan.NodeAccount},
+			{ID: ouID, Kind: castellan.NodeOU}, {ID: orgID, Kind: castellan.NodeRoot}}}
+	for b.Loop() {
+		if match, _, err := policy.Evaluate(levels, in); err != nil || match != nil {
+			b.Fatalf("refused: %+v %v", match, err)
+		}
+	}
+}
