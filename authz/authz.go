@@ -68,7 +68,7 @@ func (a *Authorizer) decide(ctx context.Context, req castellan.AuthzRequest, exp
 	if p.Type == castellan.PrincipalOperator || p.Type == castellan.PrincipalSystem {
 		return castellan.Decision{Allowed: true, Reason: castellan.ReasonOperator}, nil
 	}
-	if outsideKeyProject(p, scope) {
+	if OutsideKeyProject(p, scope) {
 		return castellan.Decision{Reason: castellan.ReasonKeyProjectMismatch}, nil
 	}
 	if !a.Catalog.HasAction(req.Action) {
@@ -132,12 +132,12 @@ func (a *Authorizer) decide(ctx context.Context, req castellan.AuthzRequest, exp
 	return d, nil
 }
 
-// outsideKeyProject reports whether a caller authenticated with an access
+// OutsideKeyProject reports whether a caller authenticated with an access
 // key (p.ProjectID set) asks about a scope inside another project: a
 // project, or a resource whose name carries the project. Scopes above
 // projects (the organization) are decided by the caller's grants as for
 // any other token.
-func outsideKeyProject(p castellan.Principal, scope castellan.Scope) bool {
+func OutsideKeyProject(p castellan.Principal, scope castellan.Scope) bool {
 	if p.ProjectID == "" {
 		return false
 	}
@@ -344,7 +344,7 @@ func (a *Authorizer) Missing(ctx context.Context, p castellan.Principal, scope s
 	if err != nil {
 		return nil, err
 	}
-	if outsideKeyProject(p, parsed) {
+	if OutsideKeyProject(p, parsed) {
 		return actions, nil
 	}
 	_, chain, err := a.ancestry(ctx, p.OrganizationID, parsed)

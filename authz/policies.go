@@ -41,14 +41,14 @@ func (a *Authorizer) limit(ctx context.Context, d castellan.Decision, in policy.
 	return d, nil
 }
 
-// limitedFrom returns the index in path (a node first, the root last) of
+// LimitedFrom returns the index in path (a node first, the root last) of
 // the innermost node policies attach to (an account, OU or the root) at
 // or above the node, or -1 when the node is the root itself: control
 // policies limit everything below the root, wherever it hangs (a project
 // moved out of an account stays under the OU's guardrails), and never
 // the administration of the organization on its root, so that a policy
 // cannot lock the organization out of its own guardrails.
-func limitedFrom(path []*castellan.Node) int {
+func LimitedFrom(path []*castellan.Node) int {
 	if len(path) < 2 {
 		return -1
 	}
@@ -65,7 +65,7 @@ func limitedFrom(path []*castellan.Node) int {
 // attach to, each with the policies attached to that node directly. It
 // is nil for the root itself, which control policies do not limit.
 func (a *Authorizer) levels(ctx context.Context, orgID string, path []*castellan.Node) ([]policy.Level, error) {
-	i := limitedFrom(path)
+	i := LimitedFrom(path)
 	if i < 0 {
 		return nil, nil
 	}
@@ -76,13 +76,13 @@ func (a *Authorizer) levels(ctx context.Context, orgID string, path []*castellan
 	if err != nil {
 		return nil, err
 	}
-	return levelsOf(path[i:], attached), nil
+	return LevelsOf(path[i:], attached), nil
 }
 
-// levelsOf groups the attachments along above (an account first, the
+// LevelsOf groups the attachments along above (an account first, the
 // root last) into one level per node, root first. A node without
 // attachments is a level that permits nothing.
-func levelsOf(above []*castellan.Node, attached []*castellan.PolicyAttachment) []policy.Level {
+func LevelsOf(above []*castellan.Node, attached []*castellan.PolicyAttachment) []policy.Level {
 	byNode := map[string][]*castellan.ControlPolicy{}
 	for _, att := range attached {
 		byNode[att.Node.ID] = append(byNode[att.Node.ID], att.Policy)

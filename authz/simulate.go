@@ -272,7 +272,7 @@ func (a *Authorizer) simulatedScopes(ctx context.Context, orgID, target string, 
 	levels := map[string][]policy.Level{} // by the innermost node policies attach to
 	var scopes []*simulatedScope
 	add := func(scope castellan.Scope, path []*castellan.Node) error {
-		i := limitedFrom(path)
+		i := LimitedFrom(path)
 		if i < 0 {
 			return nil
 		}
