@@ -44,6 +44,11 @@ type Config struct {
 	// Clock drives the authorizer and the rate limits; nil means
 	// castellan.SystemClock.
 	Clock castellan.Clock
+	// Authorizer makes every decision of the surfaces and the guard:
+	// castellan serve gives the index (package index), kept current by
+	// its change feed. Nil means the reference (authz.Authorizer), which
+	// reads Services on every decision.
+	Authorizer castellan.Authorizer
 }
 
 // frontDoorMessage is what a client that is no browser reads at /.
@@ -60,9 +65,12 @@ func Handler(cfg Config) http.Handler {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	authorizer := &authz.Authorizer{
-		Grants: raw.Grants, Groups: raw.Groups, Roles: raw.Roles, Nodes: raw.Nodes, Policies: raw.ControlPolicies,
-		ServiceAccounts: raw.ServiceAccounts, Catalog: raw.Catalog, Now: cfg.Clock,
+	authorizer := cfg.Authorizer
+	if authorizer == nil {
+		authorizer = &authz.Authorizer{
+			Grants: raw.Grants, Groups: raw.Groups, Roles: raw.Roles, Nodes: raw.Nodes, Policies: raw.ControlPolicies,
+			ServiceAccounts: raw.ServiceAccounts, Catalog: raw.Catalog, Now: cfg.Clock,
+		}
 	}
 	services := guard.New(raw, authorizer)
 	plumbing := web.New(web.Config{Tokens: services.Tokens, Sessions: services.Sessions, Logger: cfg.Logger,

@@ -9,12 +9,17 @@ import (
 
 	"github.com/castellan-iam/castellan/authn"
 	"github.com/castellan-iam/castellan/changefeed"
+	"github.com/castellan-iam/castellan/index"
 	"github.com/castellan-iam/castellan/sqlstore"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// The token cache is the change feed's first subscriber.
-var _ changefeed.Subscriber = (*authn.Cache)(nil)
+// The token cache and the authorization index are the change feed's
+// subscribers.
+var (
+	_ changefeed.Subscriber = (*authn.Cache)(nil)
+	_ changefeed.Subscriber = (*index.Authorizer)(nil)
+)
 
 // startChangeFeed builds the process's change feed on db: hooked to db's
 // commits, following PostgreSQL's notifications, and polling every poll

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -67,5 +68,63 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
+	}
+}
+
+// TestServeDecidesFromTheIndex: the server's decisions come from the
+// authorization index, which a write of this process reaches before the
+// write returns: the very next /v1/authorize sees a grant, and its
+// revocation, with no wait.
+func TestServeDecidesFromTheIndex(t *testing.T) {
+	for _, b := range sqltest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			url := b.URL(t)
+			stdout := mustCastellan(t, noEnv, "bootstrap", "--org", "Acme", "--owner-email", "owner@acme.example", "--json", "--database", url)
+			boot := decodeOneObject(t, stdout, "organizationId", "ownerUserId", "token", "passwordLink")
+			// A long poll: only the commit hook can bring the writes in time.
+			srv := startServe(t, noEnv, "--listen", "127.0.0.1:0", "--database", url, "--token-poll-interval", "1h")
+			org, token := boot["organizationId"], boot["token"]
+
+			resp, body := srv.do(t, http.MethodPost, "/v1/organizations/"+org+"/users", token,
+				`{"loginId": "ann.lee", "email": "ann@acme.example", "name": "Ann Lee"}`)
+			if resp.StatusCode != http.StatusCreated {
+				t.Fatalf("create user: got %d %s", resp.StatusCode, body)
+			}
+			var created struct{ User struct{ ID string } }
+			if err := json.Unmarshal(body, &created); err != nil || created.User.ID == "" {
+				t.Fatalf("create user: %s: %v", body, err)
+			}
+			user := created.User
+			check := `{"principal": {"type": "user", "id": "` + user.ID + `", "organizationId": "` + org + `"},
+				"action": "iam:ListUsers", "resource": "organization/` + org + `"}`
+			decision := func(want bool, reason string) {
+				t.Helper()
+				resp, body := srv.do(t, http.MethodPost, "/v1/authorize", token, check)
+				var d struct {
+					Allowed bool
+					Reason  string
+				}
+				if err := json.Unmarshal(body, &d); resp.StatusCode != http.StatusOK || err != nil || d.Allowed != want || d.Reason != reason {
+					t.Fatalf("authorize: got %d %s, want allowed %v reason %s", resp.StatusCode, body, want, reason)
+				}
+			}
+			decision(false, castellan.ReasonNoGrant)
+
+			resp, body = srv.do(t, http.MethodPost, "/v1/organizations/"+org+"/grants:batchCreate", token,
+				`{"grants": [{"roleId": "organization.reader", "scope": "organization/`+org+`", "subject": {"type": "user", "id": "`+user.ID+`"}}]}`)
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("grant: got %d %s", resp.StatusCode, body)
+			}
+			decision(true, castellan.ReasonAllowed)
+			var granted struct{ Grants []struct{ ID string } }
+			if err := json.Unmarshal(body, &granted); err != nil || len(granted.Grants) != 1 {
+				t.Fatalf("grant: %s: %v", body, err)
+			}
+			resp, body = srv.do(t, http.MethodPost, "/v1/organizations/"+org+"/grants:batchDelete", token, `{"grantIds": ["`+granted.Grants[0].ID+`"]}`)
+			if resp.StatusCode/100 != 2 {
+				t.Fatalf("revoke: got %d %s", resp.StatusCode, body)
+			}
+			decision(false, castellan.ReasonNoGrant)
+		})
 	}
 }

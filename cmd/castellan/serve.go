@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/castellan-iam/castellan"
+	"github.com/castellan-iam/castellan/index"
 	"github.com/castellan-iam/castellan/server"
 	"github.com/castellan-iam/castellan/sqlstore"
 )
@@ -75,6 +76,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		return err
 	}
 	defer stopCache()
+	// Every decision is the index's; subscribed before serving, it holds
+	// each write of this process before the write returns.
+	authorizer := index.New(services, castellan.SystemClock)
+	if err := feed.Subscribe(ctx, authorizer); err != nil {
+		return err
+	}
 	go sweep(ctx, log, time.Minute, "expired grants", db.Services().Grants.DeleteExpiredGrants)
 	go sweep(ctx, log, time.Minute, "expired console sessions", db.Services().Sessions.DeleteExpiredSessions)
 	go sweep(ctx, log, time.Minute, "expired idempotency keys", db.Services().Idempotency.DeleteExpiredIdempotencyRecords)
@@ -93,7 +100,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	defer func() { stopMail(); waitMail() }()
 	srv := newHTTPServer(server.Config{Services: services, Logger: log, Version: version(), OperatorTokens: operatorTokens, TrustedProxies: trustedProxies,
 		DevMailbox: mailer.devMailbox, SignIn: policy, Collectors: append(append(append(cacheMetrics, feedMetrics...), queries, buildInfo()), storeMetrics(db)...),
-		SecureCookies: mailer.secureCookies}, httpTimeouts)
+		SecureCookies: mailer.secureCookies, Authorizer: authorizer}, httpTimeouts)
 	log.Info("listening", "addr", "http://"+ln.Addr().String(), "database", db.Dialect(), "mail", mailer.transport, "version", version())
 	// The address on stdout is for whoever started the server (a script,
 	// a test); with JSON logs it is a JSON line too, for log shippers.
