@@ -45,9 +45,9 @@ type Config struct {
 	// castellan.SystemClock.
 	Clock castellan.Clock
 	// Authorizer makes every decision of the surfaces and the guard:
-	// castellan serve gives the index (package index), kept current by
-	// its change feed. Nil means the reference (authz.Authorizer), which
-	// reads Services on every decision.
+	// castellan serve --authorizer index gives the index (package
+	// index), kept current by its change feed. Nil means the reference
+	// (authz.Authorizer), which reads Services on every decision.
 	Authorizer castellan.Authorizer
 }
 

@@ -82,7 +82,7 @@ func TestServeDecidesFromTheIndex(t *testing.T) {
 			stdout := mustCastellan(t, noEnv, "bootstrap", "--org", "Acme", "--owner-email", "owner@acme.example", "--json", "--database", url)
 			boot := decodeOneObject(t, stdout, "organizationId", "ownerUserId", "token", "passwordLink")
 			// A long poll: only the commit hook can bring the writes in time.
-			srv := startServe(t, noEnv, "--listen", "127.0.0.1:0", "--database", url, "--token-poll-interval", "1h")
+			srv := startServe(t, noEnv, "--listen", "127.0.0.1:0", "--database", url, "--token-poll-interval", "1h", "--authorizer", "index")
 			org, token := boot["organizationId"], boot["token"]
 
 			resp, body := srv.do(t, http.MethodPost, "/v1/organizations/"+org+"/users", token,

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/castellan-iam/castellan"
-	"github.com/castellan-iam/castellan/index"
 	"github.com/castellan-iam/castellan/server"
 	"github.com/castellan-iam/castellan/sqlstore"
 )
@@ -26,6 +25,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	mailConfig := f.mail()
 	signInPolicy := f.signInPolicy()
 	accountLimit := f.accountLimit()
+	chooseAuthorizer := f.authorizerChoice()
 	authnConfig := f.authn()
 	logs := f.logging()
 	timeouts := f.httpTimeouts()
@@ -76,10 +76,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		return err
 	}
 	defer stopCache()
-	// Every decision is the index's; subscribed before serving, it holds
-	// each write of this process before the write returns.
-	authorizer := index.New(services, castellan.SystemClock)
-	if err := feed.Subscribe(ctx, authorizer); err != nil {
+	authorizer, err := chooseAuthorizer(ctx, services, feed)
+	if err != nil {
 		return err
 	}
 	go sweep(ctx, log, time.Minute, "expired grants", db.Services().Grants.DeleteExpiredGrants)
