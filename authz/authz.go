@@ -59,18 +59,31 @@ func (a *Authorizer) Explain(ctx context.Context, req castellan.AuthzRequest) (c
 	return a.decide(ctx, req, true)
 }
 
-func (a *Authorizer) decide(ctx context.Context, req castellan.AuthzRequest, explain bool) (castellan.Decision, error) {
-	scope, err := castellan.ParseScope("resource", req.Resource)
+// Prejudge answers what no grant decides, for every authorizer: a
+// malformed resource (the error), the operator (allowed) and an access
+// key's caller asking about another project (refused). decided reports
+// that d is the answer; otherwise scope is the parsed resource.
+func Prejudge(req castellan.AuthzRequest) (scope castellan.Scope, d castellan.Decision, decided bool, err error) {
+	scope, err = castellan.ParseScope("resource", req.Resource)
 	if err != nil {
-		return castellan.Decision{}, err
+		return scope, d, true, err
 	}
 	p := req.Principal
 	if p.Type == castellan.PrincipalOperator || p.Type == castellan.PrincipalSystem {
-		return castellan.Decision{Allowed: true, Reason: castellan.ReasonOperator}, nil
+		return scope, castellan.Decision{Allowed: true, Reason: castellan.ReasonOperator}, true, nil
 	}
-	if OutsideKeyProject(p, scope) {
-		return castellan.Decision{Reason: castellan.ReasonKeyProjectMismatch}, nil
+	if outsideKeyProject(p, scope) {
+		return scope, castellan.Decision{Reason: castellan.ReasonKeyProjectMismatch}, true, nil
 	}
+	return scope, d, false, nil
+}
+
+func (a *Authorizer) decide(ctx context.Context, req castellan.AuthzRequest, explain bool) (castellan.Decision, error) {
+	scope, d, decided, err := Prejudge(req)
+	if decided {
+		return d, err
+	}
+	p := req.Principal
 	if !a.Catalog.HasAction(req.Action) {
 		return castellan.Decision{Reason: castellan.ReasonUnknownAction}, nil
 	}
@@ -92,7 +105,7 @@ func (a *Authorizer) decide(ctx context.Context, req castellan.AuthzRequest, exp
 	if err != nil {
 		return castellan.Decision{}, err
 	}
-	d := castellan.Decision{Reason: castellan.ReasonNoGrant}
+	d = castellan.Decision{Reason: castellan.ReasonNoGrant}
 	now := a.Now()
 	expired := false
 	for _, g := range grants {
@@ -132,12 +145,12 @@ func (a *Authorizer) decide(ctx context.Context, req castellan.AuthzRequest, exp
 	return d, nil
 }
 
-// OutsideKeyProject reports whether a caller authenticated with an access
+// outsideKeyProject reports whether a caller authenticated with an access
 // key (p.ProjectID set) asks about a scope inside another project: a
 // project, or a resource whose name carries the project. Scopes above
 // projects (the organization) are decided by the caller's grants as for
 // any other token.
-func OutsideKeyProject(p castellan.Principal, scope castellan.Scope) bool {
+func outsideKeyProject(p castellan.Principal, scope castellan.Scope) bool {
 	if p.ProjectID == "" {
 		return false
 	}
@@ -344,7 +357,7 @@ func (a *Authorizer) Missing(ctx context.Context, p castellan.Principal, scope s
 	if err != nil {
 		return nil, err
 	}
-	if OutsideKeyProject(p, parsed) {
+	if outsideKeyProject(p, parsed) {
 		return actions, nil
 	}
 	_, chain, err := a.ancestry(ctx, p.OrganizationID, parsed)

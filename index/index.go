@@ -147,17 +147,11 @@ type user struct {
 
 // Authorize implements castellan.Authorizer, from the snapshot.
 func (a *Authorizer) Authorize(_ context.Context, req castellan.AuthzRequest) (castellan.Decision, error) {
-	scope, err := castellan.ParseScope("resource", req.Resource)
-	if err != nil {
-		return castellan.Decision{}, err
+	scope, d, decided, err := authz.Prejudge(req)
+	if decided {
+		return d, err
 	}
 	p := req.Principal
-	if p.Type == castellan.PrincipalOperator || p.Type == castellan.PrincipalSystem {
-		return castellan.Decision{Allowed: true, Reason: castellan.ReasonOperator}, nil
-	}
-	if authz.OutsideKeyProject(p, scope) {
-		return castellan.Decision{Reason: castellan.ReasonKeyProjectMismatch}, nil
-	}
 	action, ok := a.actions[req.Action]
 	if !ok {
 		return castellan.Decision{Reason: castellan.ReasonUnknownAction}, nil
@@ -229,7 +223,7 @@ func (a *Authorizer) Authorize(_ context.Context, req castellan.AuthzRequest) (c
 	case !allowed:
 		return castellan.Decision{Reason: castellan.ReasonNoGrant}, nil
 	}
-	d := castellan.Decision{Allowed: true, Reason: castellan.ReasonAllowed}
+	d = castellan.Decision{Allowed: true, Reason: castellan.ReasonAllowed}
 	if target == nil || target.levels == nil {
 		return d, nil
 	}
