@@ -83,6 +83,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	go sweep(ctx, log, time.Minute, "expired grants", db.Services().Grants.DeleteExpiredGrants)
 	go sweep(ctx, log, time.Minute, "expired console sessions", db.Services().Sessions.DeleteExpiredSessions)
 	go sweep(ctx, log, time.Minute, "expired idempotency keys", db.Services().Idempotency.DeleteExpiredIdempotencyRecords)
+	go sweep(ctx, log, time.Minute, "stale planner statistics", db.RefreshStatistics)
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return err
