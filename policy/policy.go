@@ -62,21 +62,38 @@ func Compile(field, document string) (*cedar.PolicySet, []castellan.FieldError) 
 	return set, nil
 }
 
+// maxCompiled bounds the cache of compiled documents: every update of a
+// policy brings a new document, and nothing else would ever drop the old
+// ones.
+const maxCompiled = 4096
+
 // compiled caches the compiled documents of policies by document: a
-// policy changes rarely and is evaluated on every decision inside an
-// account.
-var compiled sync.Map // document → *cedar.PolicySet
+// policy changes rarely and is evaluated on every decision below the
+// root. When it holds maxCompiled documents it starts again empty, so
+// repeated updates cannot grow it without end.
+var compiled struct {
+	sync.RWMutex
+	sets map[string]*cedar.PolicySet
+}
 
 // compile returns the cached compilation of a stored document.
 func compile(document string) (*cedar.PolicySet, error) {
-	if set, ok := compiled.Load(document); ok {
-		return set.(*cedar.PolicySet), nil
+	compiled.RLock()
+	set, ok := compiled.sets[document]
+	compiled.RUnlock()
+	if ok {
+		return set, nil
 	}
 	set, errs := Compile("document", document)
 	if errs != nil {
 		return nil, fmt.Errorf("stored control policy does not compile: %s", errs[0].Message)
 	}
-	compiled.Store(document, set)
+	compiled.Lock()
+	if compiled.sets == nil || len(compiled.sets) >= maxCompiled {
+		compiled.sets = make(map[string]*cedar.PolicySet)
+	}
+	compiled.sets[document] = set
+	compiled.Unlock()
 	return set, nil
 }
 

@@ -1,6 +1,7 @@
 package policy_test
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/castellan-iam/castellan"
@@ -159,6 +160,24 @@ func BenchmarkEvaluate(b *testing.B) {
 	for b.Loop() {
 		if match, _, err := policy.Evaluate(levels, in); err != nil || match != nil {
 			b.Fatalf("refused: %+v %v", match, err)
+		}
+	}
+}
+
+// TestCompiledCacheBounded: evaluating ever new documents (a policy
+// updated again and again) keeps at most maxCompiled of them compiled.
+func TestCompiledCacheBounded(t *testing.T) {
+	root := castellan.NodeRef{ID: orgID, Kind: castellan.NodeRoot}
+	in := policy.Input{Principal: castellan.Principal{Type: castellan.PrincipalUser, ID: userID, OrganizationID: orgID},
+		Action: "compute:StartInstance", Resource: castellan.ProjectScope(projectID),
+		Path: []*castellan.Node{{ID: projectID, Kind: castellan.NodeProject}, {ID: orgID, Kind: castellan.NodeRoot}}}
+	for i := range policy.MaxCompiled + 10 {
+		doc := fmt.Sprintf("permit (principal, action, resource);\n// revision %d\n", i)
+		if match, _, err := policy.Evaluate([]policy.Level{{Node: root, Policies: []*castellan.ControlPolicy{cp("p", doc)}}}, in); err != nil || match != nil {
+			t.Fatalf("document %d: %+v %v", i, match, err)
+		}
+		if n := policy.CompiledCount(); n > policy.MaxCompiled {
+			t.Fatalf("document %d: %d compiled documents held, want at most %d", i, n, policy.MaxCompiled)
 		}
 	}
 }
