@@ -184,4 +184,31 @@ type AccessKeyService interface {
 	// IntrospectToken describes a token issued for an access key; any
 	// other token, or one that would be refused, is inactive.
 	IntrospectToken(ctx context.Context, token string) (*TokenIntrospection, error)
+	// VerifyAccessKeySignature authenticates a request signed with a
+	// key's secret: signature must be the standard base64 of
+	// HMAC-SHA256(secret, message), compared in constant time. The
+	// secret comes from its sealed copy (SecretSealer): keys created
+	// without one cannot sign. It returns the principal a token of the
+	// key would stand for. Every failure (unknown key, no sealed secret,
+	// wrong signature, disabled or expired key, owner gone, inactive or
+	// without API access) is the same EUNAUTHENTICATED
+	// (auth.unauthenticated); a right signature from outside the owner's
+	// API allow sources is EFORBIDDEN (auth.source_not_allowed).
+	VerifyAccessKeySignature(ctx context.Context, keyID string, message []byte, signature string) (Principal, error)
+}
+
+// SecretSealer keeps the secrets that must be read back (an access key's,
+// to verify signatures) sealed under an operator's key-encryption key:
+// AES-256-GCM, with the key's ID stored beside each sealed secret so that
+// the operator can rotate keys. aad binds a sealed secret to its row (the
+// access key ID), so that sealed values cannot be swapped between rows.
+type SecretSealer interface {
+	// Seal returns the ID of the key it used (the current one) and the
+	// nonce and ciphertext.
+	Seal(plaintext, aad []byte) (keyID string, sealed []byte, err error)
+	// Open returns the plaintext; an unknown key ID or a sealed value
+	// that does not authenticate is an error.
+	Open(keyID string, sealed, aad []byte) ([]byte, error)
+	// CurrentKeyID is the key Seal uses.
+	CurrentKeyID() string
 }

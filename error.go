@@ -320,6 +320,20 @@ const (
 	CodeAccountInvitationPending = "account_invitation.pending"
 )
 
+// Role identity error codes.
+const (
+	CodeRoleIdentityNotFound  = "role_identity.not_found"
+	CodeRoleIdentityNameTaken = "role_identity.name_taken"
+	CodeRoleSessionNotFound   = "role_session.not_found"
+	// CodeRoleSessionSourceMismatch: the source identity's type is not
+	// the one of the role's kind (SourceTypeOf).
+	CodeRoleSessionSourceMismatch = "role_session.source_mismatch"
+)
+
+// CodeUserLimitReached: the organization holds its maximum of users
+// (sqlstore.Options.MaxUsers, --max-users-per-organization).
+const CodeUserLimitReached = "user.limit_reached"
+
 // Control policy error codes.
 const (
 	CodeControlPolicyNotFound  = "controlpolicy.not_found"

@@ -57,6 +57,8 @@ type Services struct {
 	ServiceAccounts ServiceAccountService
 	// AccessKeys manages access keys and the tokens they exchange for.
 	AccessKeys AccessKeyService
+	// RoleIdentities keeps assumable roles and their sessions.
+	RoleIdentities RoleIdentityService
 	// MFA keeps the users' second factors.
 	MFA MFAService
 	// Sessions keeps console sessions and the sign-in rules.

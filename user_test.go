@@ -1,7 +1,10 @@
 package castellan_test
 
 import (
+	"errors"
+	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"unicode"
@@ -32,10 +35,11 @@ func TestValidateLoginID(t *testing.T) {
 		{"ann.lee+iam@example.com", ""},
 		{"A-b_c", ""},
 		{"ann lee", ""},
-		{strings.Repeat("a", 60), ""},
-		{"ab", "minLength"},
+		{strings.Repeat("a", 255), ""},
+		{"ab", ""},
+		{"a", "minLength"},
 		{"", "required"},
-		{strings.Repeat("a", 61), "maxLength"},
+		{strings.Repeat("a", 256), "maxLength"},
 		{" ann", "pattern"},
 		{"ann ", "pattern"},
 		{"ann/lee", "pattern"},
@@ -52,7 +56,7 @@ func TestValidateUserName(t *testing.T) {
 		{"山田 太郎", ""},
 		{strings.Repeat("é", 30), ""},
 		{"A", "minLength"},
-		{"", "required"},
+		{"", ""},
 		{strings.Repeat("é", 31), "maxLength"},
 		{" Ann", "pattern"},
 		{"Ann\u202e", "pattern"},
@@ -263,7 +267,7 @@ func wellFormed(t *testing.T, field string, fields []castellan.FieldError) {
 }
 
 func FuzzValidateLoginID(f *testing.F) {
-	for _, s := range []string{"ann", "a b", " ab", "ann@example.com", "ab", strings.Repeat("x", 61), "анна", "a\x00b"} {
+	for _, s := range []string{"ann", "a b", " ab", "ann@example.com", "a", strings.Repeat("x", 256), "анна", "a\x00b"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -272,7 +276,7 @@ func FuzzValidateLoginID(f *testing.F) {
 		if len(fields) > 0 {
 			return
 		}
-		if n := utf8.RuneCountInString(s); n < 3 || n > 60 || strings.TrimSpace(s) != s {
+		if n := utf8.RuneCountInString(s); n < castellan.MinLoginIDLength || n > castellan.MaxLoginIDLength || strings.TrimSpace(s) != s {
 			t.Fatalf("accepted %q", s)
 		}
 		for _, r := range s {
@@ -422,4 +426,25 @@ func FuzzValidateEmail(f *testing.F) {
 			t.Fatalf("accepted %q", s)
 		}
 	})
+}
+
+func TestCheckSubAccountRegistrations(t *testing.T) {
+	regs := []castellan.UserRegistration{
+		{LoginID: "ann", Name: "Ann"},
+		{LoginID: "ab", Name: ""},
+		{LoginID: strings.Repeat("a", 61), Name: "A"},
+	}
+	err := castellan.CheckSubAccountRegistrations(regs, func(i int) string { return fmt.Sprintf("users[%d].", i) })
+	var e *castellan.Error
+	if !errors.As(err, &e) {
+		t.Fatalf("got %v, want field errors", err)
+	}
+	var got []string
+	for _, f := range e.Fields {
+		got = append(got, f.Field+" "+f.Rule)
+	}
+	want := []string{"users[1].loginId minLength", "users[1].name required", "users[2].loginId maxLength", "users[2].name minLength"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
 }

@@ -9,11 +9,14 @@ import (
 	"unicode/utf8"
 )
 
-// User field limits, from the sub-account API (login ID, name, memo) and
-// the customer users API (first, middle and last names).
+// User field limits. The core holds whatever either compatibility API
+// accepts: login IDs of 2–255 characters (the customer users API's
+// userName) and no name (it has none); the sub-account API and /v1 keep
+// their narrower rules, SubAccountLoginID* and a required name, with
+// CheckSubAccountRegistrations.
 const (
-	MinLoginIDLength    = 3
-	MaxLoginIDLength    = 60
+	MinLoginIDLength    = 2
+	MaxLoginIDLength    = 255
 	MinUserNameLength   = 2
 	MaxUserNameLength   = 30
 	MaxNicknameLength   = 30
@@ -34,7 +37,7 @@ var (
 	instancePattern = regexp.MustCompile(`^[0-9]{1,20}$`)
 )
 
-// ValidateLoginID checks a login ID: 3–60 characters from the letters
+// ValidateLoginID checks a login ID: 2–255 characters from the letters
 // A–Z and a–z, digits and - @ . _ + and inner spaces.
 func ValidateLoginID(field, s string) []FieldError {
 	var c fieldChecker
@@ -44,14 +47,38 @@ func ValidateLoginID(field, s string) []FieldError {
 	return c.fields
 }
 
-// ValidateUserName checks a user's name: 2–30 characters, printable, no
-// surrounding white space.
+// ValidateUserName checks a user's name: empty, or 2–30 characters,
+// printable, without surrounding white space.
 func ValidateUserName(field, s string) []FieldError {
+	if s == "" {
+		return nil
+	}
 	var c fieldChecker
 	if c.length(field, s, MinUserNameLength, MaxUserNameLength) {
 		c.printable(field, s)
 	}
 	return c.fields
+}
+
+// The sub-account API's login ID limits, narrower than the core's; /v1
+// keeps them too.
+const (
+	SubAccountMinLoginIDLength = 3
+	SubAccountMaxLoginIDLength = 60
+)
+
+// CheckSubAccountRegistrations applies the rules the sub-account API and
+// /v1 add to the core's: a login ID of 3–60 characters and a name. Both
+// edges call it before RegisterUsers, which applies the rest; prefix(i)
+// names item i as in ValidateRegistrations. Returns EINVALID
+// (request.invalid_field).
+func CheckSubAccountRegistrations(regs []UserRegistration, prefix func(i int) string) error {
+	var c fieldChecker
+	for i := range regs {
+		c.length(prefix(i)+"loginId", regs[i].LoginID, SubAccountMinLoginIDLength, SubAccountMaxLoginIDLength)
+		c.length(prefix(i)+"name", regs[i].Name, MinUserNameLength, MaxUserNameLength)
+	}
+	return Invalid(c.fields)
 }
 
 // ValidateNickname checks a nickname: empty, or up to 30 printable

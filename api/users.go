@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 
 	"github.com/castellan-iam/castellan"
@@ -191,7 +192,11 @@ func (s *Server) createUser(ctx context.Context, in *struct {
 	OrgPath
 	Body userRegistrationBody
 }) (*registerUserOutput, error) {
-	r, err := s.services.Users.RegisterUser(ctx, in.Org, in.Body.registration())
+	reg := in.Body.registration()
+	if err := castellan.CheckSubAccountRegistrations([]castellan.UserRegistration{reg}, func(int) string { return "" }); err != nil {
+		return nil, err
+	}
+	r, err := s.services.Users.RegisterUser(ctx, in.Org, reg)
 	if err != nil {
 		return nil, err
 	}
@@ -205,6 +210,9 @@ func (s *Server) batchCreateUsers(ctx context.Context, in *struct {
 	regs := make([]castellan.UserRegistration, len(in.Body.Users))
 	for i := range in.Body.Users {
 		regs[i] = in.Body.Users[i].registration()
+	}
+	if err := castellan.CheckSubAccountRegistrations(regs, func(i int) string { return fmt.Sprintf("users[%d].", i) }); err != nil {
+		return nil, err
 	}
 	registered, err := s.services.Users.RegisterUsers(ctx, in.Org, regs)
 	if err != nil {

@@ -208,6 +208,12 @@ func (s *accessKeys) ExchangeAccessKey(ctx context.Context, keyID, secret string
 	return s.next.ExchangeAccessKey(ctx, keyID, secret)
 }
 
+// VerifyAccessKeySignature authenticates by a signature made with the
+// key's secret, as ExchangeAccessKey does by the secret itself.
+func (s *accessKeys) VerifyAccessKeySignature(ctx context.Context, keyID string, message []byte, signature string) (castellan.Principal, error) {
+	return s.next.VerifyAccessKeySignature(ctx, keyID, message, signature)
+}
+
 // NoteKeysUsed is the token cache's bookkeeping, done on the raw store.
 func (s *accessKeys) NoteKeysUsed(ctx context.Context, used map[string]time.Time) error {
 	if err := requireOperator(ctx); err != nil {

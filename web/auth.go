@@ -38,6 +38,20 @@ func (p *Plumbing) authenticate(next http.Handler) http.Handler {
 	})
 }
 
+// AuthenticateBearer resolves the bearer token of r to its principal, as
+// the plumbing does for every path that is not anonymous: for surfaces
+// that answer their own 401s in their own shape (the compatibility APIs),
+// whose paths are anonymous to the plumbing. It returns EUNAUTHENTICATED
+// when the header is missing or the token refused.
+func (p *Plumbing) AuthenticateBearer(r *http.Request) (castellan.Principal, error) {
+	token, ok := castellan.BearerToken(r.Header.Get("Authorization"))
+	if !ok {
+		return castellan.Principal{}, castellan.Errorf(castellan.EUNAUTHENTICATED, castellan.CodeUnauthenticated,
+			"this endpoint needs an Authorization: Bearer <token> header")
+	}
+	return p.principalFor(r, token)
+}
+
 func (p *Plumbing) principalFor(r *http.Request, token string) (castellan.Principal, error) {
 	sum := sha256.Sum256([]byte(token))
 	for i, h := range p.operatorHashes {
