@@ -14,6 +14,7 @@ import (
 	"github.com/castellan-iam/castellan"
 	"github.com/castellan-iam/castellan/api"
 	"github.com/castellan-iam/castellan/authz"
+	"github.com/castellan-iam/castellan/compat/ncloud"
 	"github.com/castellan-iam/castellan/console"
 	"github.com/castellan-iam/castellan/guard"
 	"github.com/castellan-iam/castellan/web"
@@ -44,6 +45,9 @@ type Config struct {
 	// Clock drives the authorizer and the rate limits; nil means
 	// castellan.SystemClock.
 	Clock castellan.Clock
+	// NcloudPrefix, when set, serves the sub-account API (package
+	// compat/ncloud) under it; empty turns it off.
+	NcloudPrefix string
 	// Authorizer makes every decision of the surfaces and the guard:
 	// castellan serve --authorizer index gives the index (package
 	// index), kept current by its change feed. Nil means the reference
@@ -73,14 +77,29 @@ func Handler(cfg Config) http.Handler {
 		}
 	}
 	services := guard.New(raw, authorizer)
+	ncloudAPI := ncloudSurface(cfg, services)
 	plumbing := web.New(web.Config{Tokens: services.Tokens, Sessions: services.Sessions, Logger: cfg.Logger,
 		OperatorTokens: cfg.OperatorTokens, TrustedProxies: cfg.TrustedProxies, Collectors: cfg.Collectors,
-		BodyReadTimeout: cfg.BodyReadTimeout, Anonymous: anonymous, Errors: api.WriteProblem})
+		BodyReadTimeout: cfg.BodyReadTimeout,
+		Anonymous: func(path string) bool {
+			return anonymous(path) || ncloudAPI.Owns(path)
+		},
+		Errors: func(w http.ResponseWriter, r *http.Request, status int, err error) {
+			if ncloudAPI.Owns(r.URL.Path) {
+				ncloud.WriteError(w, r, status, err)
+				return
+			}
+			api.WriteProblem(w, r, status, err)
+		}})
 	mux := http.NewServeMux()
 	rest := api.New(mux, api.Config{Services: services, Decisions: guard.NewDecisions(raw, authorizer),
 		Version: cfg.Version, DevMailbox: cfg.DevMailbox, Clock: cfg.Clock})
 	console.New(console.Config{Services: services, Web: plumbing, SignIn: cfg.SignIn, SignInPerSource: cfg.SignInPerSource,
 		Clock: cfg.Clock, SecureCookies: cfg.SecureCookies}).Register(mux)
+	if ncloudAPI != nil {
+		ncloudAPI.Register(mux)
+		ncloudAPI.Document(rest.OpenAPI())
+	}
 	mux.Handle("GET /metrics", plumbing.MetricsHandler())
 	mux.HandleFunc("GET /{$}", plumbing.FrontDoor(console.Path, frontDoorMessage))
 	return plumbing.Handler(mux, rest.Idempotent)
@@ -88,7 +107,17 @@ func Handler(cfg Config) http.Handler {
 
 // anonymous reports whether path needs no bearer token: the API's public
 // paths, the console (its session cookie), the metrics and the front
-// door.
+// door. The compatibility APIs, which authenticate their requests
+// themselves, are added by Handler.
 func anonymous(path string) bool {
 	return api.Anonymous(path) || console.Anonymous(path) || path == "/metrics" || path == "/"
+}
+
+// ncloudSurface is the sub-account API when cfg turns it on, nil
+// otherwise.
+func ncloudSurface(cfg Config, services castellan.Services) *ncloud.Server {
+	if cfg.NcloudPrefix == "" {
+		return nil
+	}
+	return ncloud.New(ncloud.Config{Services: services, Prefix: cfg.NcloudPrefix, Clock: cfg.Clock})
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/castellan-iam/castellan"
 	"github.com/castellan-iam/castellan/authn"
 	"github.com/castellan-iam/castellan/changefeed"
+	"github.com/castellan-iam/castellan/compat/ncloud"
 	"github.com/castellan-iam/castellan/server"
 	"github.com/castellan-iam/castellan/sqlstore"
 	"github.com/castellan-iam/castellan/sqlstore/sqltest"
@@ -37,11 +38,13 @@ type Options struct {
 }
 
 // Handler serves services' surfaces as castellan serve does
-// (server.Handler), with o's settings and no logs.
+// (server.Handler), with o's settings and no logs; the compatibility APIs
+// are on, at their default prefixes.
 func Handler(services castellan.Services, o Options) http.Handler {
 	return server.Handler(server.Config{Services: services, Logger: slog.New(slog.DiscardHandler), Version: "test",
 		TrustedProxies: o.TrustedProxies, BodyReadTimeout: o.BodyReadTimeout, DevMailbox: o.DevMailbox,
-		SignInPerSource: o.SignInPerSource, SecureCookies: o.SecureCookies, Clock: o.Clock})
+		SignInPerSource: o.SignInPerSource, SecureCookies: o.SecureCookies, Clock: o.Clock,
+		NcloudPrefix: ncloud.DefaultPrefix})
 }
 
 // OwnerPassword is the console password of Acme's owner, which confirms

@@ -1,0 +1,83 @@
+// Package ncloud serves the sub-account API of a public cloud's IAM
+// (seeds 002 and 004): POST /sub-accounts and GET /users/{subAccountId}
+// under a prefix, authenticated as that platform's API gateway does it
+// (an access key and an HMAC-SHA256 signature of the request), with the
+// platform's error bodies and codes.
+//
+// It is a thin adapter over the guarded services it is given: it
+// translates the wire format in and castellan errors out, and holds no
+// rule of the core. Its paths are anonymous to the plumbing
+// (web.Config.Anonymous): it authenticates each request itself, so that
+// a refusal has the platform's shape.
+package ncloud
+
+import (
+	"cmp"
+	"net/http"
+	"strings"
+
+	"github.com/castellan-iam/castellan"
+	"github.com/castellan-iam/castellan/web"
+)
+
+// DefaultPrefix is where castellan serve mounts the API unless told
+// otherwise.
+const DefaultPrefix = "/compat/ncloud/api/v1"
+
+// Config is what a Server needs.
+type Config struct {
+	// Services are the guarded services (guard.New): every decision is
+	// theirs.
+	Services castellan.Services
+	// Prefix is the path the API is mounted under; empty means
+	// DefaultPrefix.
+	Prefix string
+	// Clock is the server's clock, against which request timestamps are
+	// checked; nil means castellan.SystemClock.
+	Clock castellan.Clock
+	// VerifyPerKey and VerifyPerSource limit signature verifications per
+	// access key and client address, and per client address; zero values
+	// take DefaultVerifyPerKey and DefaultVerifyPerSource.
+	VerifyPerKey, VerifyPerSource web.RateLimit
+}
+
+// Default limits of signature verification. Unlike a token exchange,
+// every signed request verifies, so these are those of a busy client;
+// they stop a guessing attacker long before a secret could be found.
+var (
+	DefaultVerifyPerKey    = web.RateLimit{PerSecond: 50, Burst: 200}
+	DefaultVerifyPerSource = web.RateLimit{PerSecond: 200, Burst: 1000}
+)
+
+// Server is the sub-account API.
+type Server struct {
+	services  castellan.Services
+	prefix    string
+	now       castellan.Clock
+	perKey    *web.Limiter
+	perSource *web.Limiter
+}
+
+// New builds the API of cfg.
+func New(cfg Config) *Server {
+	s := &Server{services: cfg.Services, prefix: cmp.Or(cfg.Prefix, DefaultPrefix), now: cfg.Clock}
+	if s.now == nil {
+		s.now = castellan.SystemClock
+	}
+	s.perKey = web.NewLimiter(cmp.Or(cfg.VerifyPerKey, DefaultVerifyPerKey), s.now)
+	s.perSource = web.NewLimiter(cmp.Or(cfg.VerifyPerSource, DefaultVerifyPerSource), s.now)
+	return s
+}
+
+// Register adds the API's routes to mux.
+func (s *Server) Register(mux *http.ServeMux) {
+	mux.Handle("POST "+s.prefix+"/sub-accounts", s.authenticated(s.createSubAccount))
+	mux.Handle("GET "+s.prefix+"/users/{subAccountId}", s.authenticated(s.getUser))
+}
+
+// Owns reports whether path is under the API's prefix: the plumbing
+// leaves its authentication to the API and renders its errors with
+// WriteError. A nil Server (the API turned off) owns nothing.
+func (s *Server) Owns(path string) bool {
+	return s != nil && strings.HasPrefix(path, s.prefix+"/")
+}
