@@ -24,7 +24,7 @@ type subAccountUser struct {
 	LoginID        string                    `json:"loginId" doc:"The login ID; a role user's is its role's name."`
 	Name           string                    `json:"name"`
 	Email          string                    `json:"email"`
-	Groups         []subAccountGroup                `json:"groups" nullable:"false"`
+	Groups         []subAccountGroup         `json:"groups" nullable:"false"`
 	Active         bool                      `json:"active"`
 	Deleted        bool                      `json:"deleted"`
 	CreateTime     string                    `json:"createTime" example:"2019-08-10T13:21:00Z"`
