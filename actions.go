@@ -51,6 +51,7 @@ const (
 	ActionResendUserInvitation           Action = "iam:ResendUserInvitation"
 	ActionResetUserMFA                   Action = "iam:ResetUserMFA"
 	ActionRevokeUserSession              Action = "iam:RevokeUserSession"
+	ActionRotateSecretKey                Action = "iam:RotateSecretKey"
 	ActionSetGrants                      Action = "iam:SetGrants"
 	ActionSignIn                         Action = "iam:SignIn"
 	ActionSignOut                        Action = "iam:SignOut"

@@ -15,7 +15,8 @@ import (
 )
 
 // AccessKeyService implements castellan.AccessKeyService. Secrets and
-// tokens are 32 random bytes; the store keeps their SHA-256 only.
+// tokens are 32 random bytes; the store keeps their SHA-256, and a key's
+// secret also sealed when a sealer is set (sealedsecrets.go).
 type AccessKeyService struct{ db *DB }
 
 var _ castellan.AccessKeyService = (*AccessKeyService)(nil)
@@ -127,13 +128,18 @@ func (s *AccessKeyService) CreateAccessKey(ctx context.Context, orgID string, c 
 			Status: castellan.AccessKeyEnabled, ExpiresAt: expiresAt, CreatedAt: tx.now, CreatedBy: tx.actorID(), Revision: tx.revision,
 		}}
 		k.Secret, hash = newSecret()
+		sealed, kekID, err := tx.db.sealSecret(k.ID, k.Secret)
+		if err != nil {
+			return err
+		}
 		var expires any
 		if expiresAt != nil {
 			expires = *expiresAt
 		}
-		_, err = tx.exec(ctx, `INSERT INTO access_keys (id, org_id, project_id, owner_type, owner_id, name, secret_hash, status,
-				expires_at, created_at, created_by, revision) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			k.ID, orgID, k.ProjectID, string(k.Owner.Type), k.Owner.ID, k.Name, hash, k.Status, expires, k.CreatedAt, k.CreatedBy, k.Revision)
+		_, err = tx.exec(ctx, `INSERT INTO access_keys (id, org_id, project_id, owner_type, owner_id, name, secret_hash, secret_sealed, secret_kek_id,
+				status, expires_at, created_at, created_by, revision) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			k.ID, orgID, k.ProjectID, string(k.Owner.Type), k.Owner.ID, k.Name, hash, sealed, kekID,
+			k.Status, expires, k.CreatedAt, k.CreatedBy, k.Revision)
 		if err != nil {
 			return fmt.Errorf("insert access key: %w", err)
 		}
@@ -459,13 +465,6 @@ func (s *AccessKeyService) ExchangeAccessKey(ctx context.Context, keyID, secret 
 		return nil, err
 	}
 	return out, nil
-}
-
-// VerifyAccessKeySignature implements castellan.AccessKeyService.
-// TEMPORARY: the sealed-secrets step replaces it; until then no key can
-// sign.
-func (s *AccessKeyService) VerifyAccessKeySignature(ctx context.Context, keyID string, message []byte, signature string) (castellan.Principal, error) {
-	return castellan.Principal{}, errUnauthenticated
 }
 
 // keyToken is a token issued for an access key, with its key.

@@ -58,6 +58,11 @@ type DB struct {
 	inventory castellan.ResourceInventory
 	// signIn is Options.SignIn.
 	signIn castellan.SignInPolicy
+	// sealer is Options.Sealer; nil creates access keys that cannot sign.
+	sealer castellan.SecretSealer
+	// decoy is a secret sealed at Open, which verifying the signature of
+	// a key without a sealed secret opens instead (sealedsecrets.go).
+	decoy sealedSecret
 }
 
 // OnCommit registers fn to run after every write transaction this DB
@@ -167,6 +172,11 @@ type Options struct {
 	// to confirm a change outside a sign-in form (an account's
 	// deletion); the zero value means castellan.DefaultSignInPolicy.
 	SignIn castellan.SignInPolicy
+	// Sealer seals the secret of each new access key, so that the key can
+	// sign requests (VerifyAccessKeySignature); without it, new keys only
+	// exchange for tokens. RotateSealedSecrets seals the existing ones
+	// again under its current key.
+	Sealer castellan.SecretSealer
 }
 
 // QueryKind tells the statements ObserveQuery times apart.
@@ -213,6 +223,10 @@ func Open(ctx context.Context, rawURL string, opts Options) (*DB, error) {
 	db.now = opts.Clock
 	if db.now == nil {
 		db.now = castellan.SystemClock
+	}
+	if err := db.setSealer(opts.Sealer); err != nil {
+		db.Close()
+		return nil, err
 	}
 	if err := db.ping(ctx); err != nil {
 		db.Close()

@@ -89,6 +89,7 @@ func typeFamily(dialectName, typ string) string {
 		"text": "text", "varchar": "text", "character varying": "text", "char": "text", "character": "text",
 		"integer": "integer", "int": "integer", "bigint": "integer", "smallint": "integer",
 		"boolean": "bool", "bool": "bool",
+		"blob": "bytes", "bytea": "bytes",
 	}
 	if dialectName == "sqlite" {
 		families["datetime"], families["timestamp"] = "timestamp", "timestamp"

@@ -2,10 +2,13 @@ package sqlstore_test
 
 import (
 	"context"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/castellan-iam/castellan"
+	"github.com/castellan-iam/castellan/sqlstore"
 	"github.com/castellan-iam/castellan/sqlstore/sqltest"
 	"github.com/castellan-iam/castellan/storetest"
 )
@@ -13,16 +16,23 @@ import (
 // TestNoSecretAtRest creates one of every credential Castellan hands out
 // — a bootstrap token, a password, an access key secret and the token it
 // exchanges for, a console session's cookie secret and MFA recovery codes
-// — and reads every column of every table: none of them is there. (The
+// — and reads every column of every table: none of them is there, though
+// the access key's secret is also kept sealed, nor is the key-encryption
+// key that seals it. (The
 // TOTP secret is, by necessity: codes are computed from it.)
 func TestNoSecretAtRest(t *testing.T) {
 	for _, b := range sqltest.Backends() {
 		t.Run(b.Name, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
-			db := sqltest.MustOpen(t, b.URL(t), nil)
+			keyFile, keyring := newKeyFile(t)
+			db := sqltest.MustOpenWith(t, b.URL(t), sqlstore.Options{Sealer: keyring})
 			s := db.Services()
 			key, token, orgID := keyWithToken(t, db)
+			// The key's secret is there, sealed: that is what must not show.
+			if n, err := db.Count(ctx, `SELECT COUNT(*) FROM access_keys WHERE id = ? AND secret_sealed IS NOT NULL`, key.ID); err != nil || n != 1 {
+				t.Fatalf("sealed access key secrets: got %d, %v; want 1", n, err)
+			}
 			boot, err := s.Tokens.BootstrapOrganization(ctx, castellan.Bootstrap{OrganizationName: "Globex", OwnerEmail: "owner@globex.example"})
 			if err != nil {
 				t.Fatal(err)
@@ -50,6 +60,12 @@ func TestNoSecretAtRest(t *testing.T) {
 				"bootstrap token": boot.Token, "password": password, "access key secret": key.Secret,
 				"key token": token, "session secret": session.Token,
 			}
+			kek, err := os.ReadFile(keyFile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			lines := strings.Fields(string(kek))
+			secrets["key-encryption key"] = lines[len(lines)-1]
 			for i, c := range recovery {
 				secrets["recovery code "+string(rune('a'+i))] = c
 			}

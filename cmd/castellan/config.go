@@ -43,9 +43,12 @@ func (f *flags) boolean(name, env string, help string) *bool {
 	return f.Bool(name, v == "true" || v == "1", help+" ($"+env+")")
 }
 
+// storeOpener opens the store the flags name.
+type storeOpener func(ctx context.Context, opts sqlstore.Options) (*sqlstore.DB, error)
+
 // store defines --database and --catalog and returns a function opening
 // the store they name.
-func (f *flags) store() func(ctx context.Context, opts sqlstore.Options) (*sqlstore.DB, error) {
+func (f *flags) store() storeOpener {
 	database := f.str("database", "CASTELLAN_DATABASE", DefaultDatabase, "store URL: sqlite://<path> or postgres://user@host:port/db")
 	extra := f.str("catalog", "CASTELLAN_CATALOG", "", "service catalogue file extending the built-in one (services, actions, roles)")
 	return func(ctx context.Context, opts sqlstore.Options) (*sqlstore.DB, error) {

@@ -22,6 +22,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	openStore := f.store()
 	listen := f.str("listen", "CASTELLAN_LISTEN", "127.0.0.1:8080", "address to serve the API on")
 	operatorTokenFile := f.str("operator-token-file", "CASTELLAN_OPERATOR_TOKEN_FILE", "", "file holding an operator token, one per line")
+	secretKeyFile := f.secretKeyFile()
 	mailConfig := f.mail()
 	signInPolicy := f.signInPolicy()
 	accountLimit := f.accountLimit()
@@ -65,7 +66,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	}
 
 	queries, observeQuery := queryDuration()
-	db, err := openStore(ctx, sqlstore.Options{ObserveQuery: observeQuery, MaxAccounts: maxAccounts, SignIn: policy})
+	db, err := f.openServeStore(ctx, openStore, sqlstore.Options{ObserveQuery: observeQuery, MaxAccounts: maxAccounts, SignIn: policy}, *secretKeyFile, log)
 	if err != nil {
 		return err
 	}
