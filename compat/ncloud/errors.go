@@ -116,14 +116,15 @@ func WriteError(w http.ResponseWriter, r *http.Request, status int, err error) {
 }
 
 // fieldDetails names each bad field and the rule it breaks, in the
-// platform's field names (the domain's JSON names are the same).
+// platform's field names: the domain's JSON names are the same, and the
+// plumbing's (body.name) lose their location.
 func fieldDetails(e *castellan.Error) string {
 	if len(e.Fields) == 0 {
 		return e.Message
 	}
 	parts := make([]string, len(e.Fields))
 	for i, f := range e.Fields {
-		parts[i] = f.Field + ": " + f.Message + " (" + f.Rule + ")"
+		parts[i] = strings.TrimPrefix(f.Field, "body.") + ": " + f.Message + " (" + f.Rule + ")"
 	}
 	return strings.Join(parts, "; ")
 }
