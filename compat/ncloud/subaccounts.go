@@ -19,9 +19,9 @@ type subAccountRequest struct {
 	CanAPIGatewayAccess  bool                       `json:"canAPIGatewayAccess" doc:"Whether access keys of the sub account may call the API."`
 	CanConsoleAccess     bool                       `json:"canConsoleAccess" doc:"Whether the sub account may sign in to the console."`
 	Email                string                     `json:"email,omitempty"`
-	LoginID              string                     `json:"loginId" minLength:"3" maxLength:"60"`
+	LoginID              string                     `json:"loginId" doc:"3 to 60 characters."`
 	Memo                 string                     `json:"memo,omitempty" doc:"Notes, at most 300 bytes."`
-	Name                 string                     `json:"name" minLength:"2" maxLength:"30"`
+	Name                 string                     `json:"name" doc:"2 to 30 characters."`
 	NeedPasswordReset    bool                       `json:"needPasswordReset" doc:"Whether the user must change its password at its first sign-in."`
 	NeedPasswordGenerate bool                       `json:"needPasswordGenerate,omitempty" doc:"Generate the password; it is returned once, as generatedPassword."`
 	Password             string                     `json:"password,omitempty" doc:"Required unless needPasswordGenerate is true."`
