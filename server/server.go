@@ -14,6 +14,7 @@ import (
 	"github.com/castellan-iam/castellan"
 	"github.com/castellan-iam/castellan/api"
 	"github.com/castellan-iam/castellan/authz"
+	"github.com/castellan-iam/castellan/compat/cloudru"
 	"github.com/castellan-iam/castellan/console"
 	"github.com/castellan-iam/castellan/guard"
 	"github.com/castellan-iam/castellan/web"
@@ -49,6 +50,9 @@ type Config struct {
 	// index), kept current by its change feed. Nil means the reference
 	// (authz.Authorizer), which reads Services on every decision.
 	Authorizer castellan.Authorizer
+	// CloudruPrefix, when set, serves the customer users / permissions
+	// API there (package compat/cloudru); empty turns it off.
+	CloudruPrefix string
 }
 
 // frontDoorMessage is what a client that is no browser reads at /.
@@ -73,14 +77,23 @@ func Handler(cfg Config) http.Handler {
 		}
 	}
 	services := guard.New(raw, authorizer)
+	isAnonymous, writeError := anonymous, api.WriteProblem
+	if cfg.CloudruPrefix != "" {
+		isAnonymous, writeError = cloudruOwns(cfg.CloudruPrefix, isAnonymous, writeError)
+	}
 	plumbing := web.New(web.Config{Tokens: services.Tokens, Sessions: services.Sessions, Logger: cfg.Logger,
 		OperatorTokens: cfg.OperatorTokens, TrustedProxies: cfg.TrustedProxies, Collectors: cfg.Collectors,
-		BodyReadTimeout: cfg.BodyReadTimeout, Anonymous: anonymous, Errors: api.WriteProblem})
+		BodyReadTimeout: cfg.BodyReadTimeout, Anonymous: isAnonymous, Errors: writeError})
 	mux := http.NewServeMux()
 	rest := api.New(mux, api.Config{Services: services, Decisions: guard.NewDecisions(raw, authorizer),
 		Version: cfg.Version, DevMailbox: cfg.DevMailbox, Clock: cfg.Clock})
 	console.New(console.Config{Services: services, Web: plumbing, SignIn: cfg.SignIn, SignInPerSource: cfg.SignInPerSource,
 		Clock: cfg.Clock, SecureCookies: cfg.SecureCookies}).Register(mux)
+	if cfg.CloudruPrefix != "" {
+		compat := cloudru.New(cloudru.Config{Services: services, Web: plumbing, Prefix: cfg.CloudruPrefix})
+		compat.Register(mux)
+		compat.Document(rest.OpenAPI())
+	}
 	mux.Handle("GET /metrics", plumbing.MetricsHandler())
 	mux.HandleFunc("GET /{$}", plumbing.FrontDoor(console.Path, frontDoorMessage))
 	return plumbing.Handler(mux, rest.Idempotent)
@@ -91,4 +104,18 @@ func Handler(cfg Config) http.Handler {
 // door.
 func anonymous(path string) bool {
 	return api.Anonymous(path) || console.Anonymous(path) || path == "/metrics" || path == "/"
+}
+
+// cloudruOwns hands the customer users API's paths to the adapter: they
+// are anonymous to the plumbing (the adapter authenticates and answers its
+// own 401s) and the plumbing's errors there take the adapter's shape.
+func cloudruOwns(prefix string, anonymous func(string) bool, errors web.ErrorWriter) (func(string) bool, web.ErrorWriter) {
+	return func(path string) bool { return cloudru.Owns(prefix, path) || anonymous(path) },
+		func(w http.ResponseWriter, r *http.Request, status int, err error) {
+			if cloudru.Owns(prefix, r.URL.Path) {
+				cloudru.WriteError(w, r, status, err)
+				return
+			}
+			errors(w, r, status, err)
+		}
 }

@@ -29,7 +29,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	authnConfig := f.authn()
 	logs := f.logging()
 	timeouts := f.httpTimeouts()
+	compatCloudru := f.cloudruPrefix()
 	if err := f.parse(args); err != nil {
+		return err
+	}
+	cloudruPrefix, err := compatCloudru()
+	if err != nil {
 		return err
 	}
 	policy, err := signInPolicy()
@@ -99,7 +104,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	defer func() { stopMail(); waitMail() }()
 	srv := newHTTPServer(server.Config{Services: services, Logger: log, Version: version(), OperatorTokens: operatorTokens, TrustedProxies: trustedProxies,
 		DevMailbox: mailer.devMailbox, SignIn: policy, Collectors: append(append(append(cacheMetrics, feedMetrics...), queries, buildInfo()), storeMetrics(db)...),
-		SecureCookies: mailer.secureCookies, Authorizer: authorizer}, httpTimeouts)
+		SecureCookies: mailer.secureCookies, Authorizer: authorizer,
+		CloudruPrefix: cloudruPrefix,
+	}, httpTimeouts)
 	log.Info("listening", "addr", "http://"+ln.Addr().String(), "database", db.Dialect(), "mail", mailer.transport, "version", version())
 	// The address on stdout is for whoever started the server (a script,
 	// a test); with JSON logs it is a JSON line too, for log shippers.

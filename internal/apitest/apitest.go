@@ -16,6 +16,7 @@ import (
 	"github.com/castellan-iam/castellan"
 	"github.com/castellan-iam/castellan/authn"
 	"github.com/castellan-iam/castellan/changefeed"
+	"github.com/castellan-iam/castellan/compat/cloudru"
 	"github.com/castellan-iam/castellan/server"
 	"github.com/castellan-iam/castellan/sqlstore"
 	"github.com/castellan-iam/castellan/sqlstore/sqltest"
@@ -40,6 +41,7 @@ type Options struct {
 // (server.Handler), with o's settings and no logs.
 func Handler(services castellan.Services, o Options) http.Handler {
 	return server.Handler(server.Config{Services: services, Logger: slog.New(slog.DiscardHandler), Version: "test",
+		CloudruPrefix:  cloudru.DefaultPrefix,
 		TrustedProxies: o.TrustedProxies, BodyReadTimeout: o.BodyReadTimeout, DevMailbox: o.DevMailbox,
 		SignInPerSource: o.SignInPerSource, SecureCookies: o.SecureCookies, Clock: o.Clock})
 }
