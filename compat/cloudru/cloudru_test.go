@@ -162,7 +162,7 @@ func (e *env) mailTo(t *testing.T, org, to string) *castellan.Mail {
 // role is empty) and returns its token.
 func (e *env) userToken(t *testing.T, org, role, scope string) (string, string) {
 	t.Helper()
-	login := "u" + strconv.FormatInt(unique.Add(1), 10)
+	login := "u" + nextName()
 	u, err := e.DB.Services().Users.CreateUser(system, org, castellan.UserCreate{Email: login + "@acme.example"})
 	if err != nil {
 		t.Fatal(err)
@@ -183,9 +183,11 @@ func (e *env) userToken(t *testing.T, org, role, scope string) (string, string) 
 // unique numbers the names the tests make.
 var unique atomic.Int64
 
+func nextName() string { return strconv.FormatInt(unique.Add(1), 10) }
+
 func newProject(t *testing.T, e *env, org string) string {
 	t.Helper()
-	p, err := e.DB.Services().Projects.CreateProject(system, org, castellan.ProjectCreate{Name: "p" + strconv.FormatInt(unique.Add(1), 10)})
+	p, err := e.DB.Services().Projects.CreateProject(system, org, castellan.ProjectCreate{Name: "p" + nextName()})
 	if err != nil {
 		t.Fatal(err)
 	}

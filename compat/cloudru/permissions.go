@@ -138,13 +138,18 @@ func (a *Adapter) createPermission(w http.ResponseWriter, r *http.Request) error
 
 // scopeOf is the grant scope of an object: the organization for a
 // customer; for a resource, a resource name as it is, or the node of the
-// organization with the ID (a project, an account or an OU).
+// organization with the ID. Projects, the usual object, are looked up
+// first, as their administrators may read them but not the tree; then
+// accounts and OUs, as nodes.
 func (a *Adapter) scopeOf(r *http.Request, orgID, objectType, objectID string) (string, error) {
 	switch {
 	case objectType == objectCustomer:
 		return castellan.OrganizationScope(objectID).String(), nil
 	case strings.HasPrefix(objectID, resourceNamePrefix):
 		return objectID, nil
+	}
+	if _, err := a.services.Projects.FindProjectByID(r.Context(), orgID, objectID); err == nil {
+		return castellan.ProjectScope(objectID).String(), nil
 	}
 	node, err := a.services.Nodes.FindNodeByID(r.Context(), orgID, objectID)
 	if err != nil {
