@@ -96,6 +96,10 @@ func TestPermissionObjects(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		ou, err := e.DB.Services().OrgUnits.CreateOrgUnit(system, org, castellan.OrgUnitCreate{ParentID: org, Name: "Sales"})
+		if err != nil {
+			t.Fatal(err)
+		}
 		grant := func(role, object, objectType, subject, subjectType string) response {
 			return e.post(t, "/api/v1/permissions", e.Acme.Token, jsonBody(t, map[string]string{
 				"role": role, "objectId": object, "objectType": objectType, "subjectId": subject, "subjectType": subjectType}))
@@ -106,6 +110,7 @@ func TestPermissionObjects(t *testing.T) {
 			{"organization.reader", org, "customer", user, "user", "organization/" + org},
 			{"project.reader", project, "resource", user, "user", "project/" + project},
 			{"project.member", strings.ToUpper(project), "resource", group.ID, "group", "project/" + project},
+			{"project.reader", ou.ID, "resource", user, "user", "ou/" + ou.ID},
 			{"s3e.viewer", "rn:s3e:" + project + ":bucket/*", "resource", group.ID, "group", "rn:s3e:" + project + ":bucket/*"},
 		} {
 			r := grant(tc.role, tc.object, tc.objectType, tc.subject, tc.subjectType)
