@@ -109,6 +109,8 @@ var limitOf = map[string]bounds{
 	"ControlPolicyUpdateBody.name":         {1, c.MaxControlPolicyNameLength},
 	"ControlPolicyUpdateBody.description":  {0, c.MaxLongDescriptionLength},
 	"ControlPolicyUpdateBody.document":     {1, c.MaxControlPolicyDocumentLength},
+	// The customer users API (compat/cloudru).
+	"CloudruAddFederatedUsersRequest.emails": {1, c.MaxBatchItems},
 }
 
 // limitKeywords pairs the lower and upper bound keywords of JSON Schema.

@@ -9,11 +9,13 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/castellan-iam/castellan"
 	"github.com/castellan-iam/castellan/api"
 	"github.com/castellan-iam/castellan/authz"
+	"github.com/castellan-iam/castellan/compat/cloudru"
 	"github.com/castellan-iam/castellan/compat/ncloud"
 	"github.com/castellan-iam/castellan/console"
 	"github.com/castellan-iam/castellan/guard"
@@ -53,6 +55,9 @@ type Config struct {
 	// index), kept current by its change feed. Nil means the reference
 	// (authz.Authorizer), which reads Services on every decision.
 	Authorizer castellan.Authorizer
+	// CloudruPrefix, when set, serves the customer users / permissions
+	// API there (package compat/cloudru); empty turns it off.
+	CloudruPrefix string
 }
 
 // frontDoorMessage is what a client that is no browser reads at /.
@@ -77,28 +82,24 @@ func Handler(cfg Config) http.Handler {
 		}
 	}
 	services := guard.New(raw, authorizer)
-	ncloudAPI := ncloudSurface(cfg, services)
+	compat := compatSurfaces(cfg)
 	plumbing := web.New(web.Config{Tokens: services.Tokens, Sessions: services.Sessions, Logger: cfg.Logger,
 		OperatorTokens: cfg.OperatorTokens, TrustedProxies: cfg.TrustedProxies, Collectors: cfg.Collectors,
-		BodyReadTimeout: cfg.BodyReadTimeout,
-		Anonymous: func(path string) bool {
-			return anonymous(path) || ncloudAPI.Owns(path)
-		},
-		Errors: func(w http.ResponseWriter, r *http.Request, status int, err error) {
-			if ncloudAPI.Owns(r.URL.Path) {
-				ncloud.WriteError(w, r, status, err)
-				return
-			}
-			api.WriteProblem(w, r, status, err)
-		}})
+		BodyReadTimeout: cfg.BodyReadTimeout, Anonymous: compat.anonymous(anonymous), Errors: compat.errors(api.WriteProblem)})
 	mux := http.NewServeMux()
 	rest := api.New(mux, api.Config{Services: services, Decisions: guard.NewDecisions(raw, authorizer),
 		Version: cfg.Version, DevMailbox: cfg.DevMailbox, Clock: cfg.Clock})
 	console.New(console.Config{Services: services, Web: plumbing, SignIn: cfg.SignIn, SignInPerSource: cfg.SignInPerSource,
 		Clock: cfg.Clock, SecureCookies: cfg.SecureCookies}).Register(mux)
-	if ncloudAPI != nil {
-		ncloudAPI.Register(mux)
-		ncloudAPI.Document(rest.OpenAPI())
+	if cfg.NcloudPrefix != "" {
+		sub := ncloud.New(ncloud.Config{Services: services, Prefix: cfg.NcloudPrefix, Clock: cfg.Clock})
+		sub.Register(mux)
+		sub.Document(rest.OpenAPI())
+	}
+	if cfg.CloudruPrefix != "" {
+		customers := cloudru.New(cloudru.Config{Services: services, Web: plumbing, Prefix: cfg.CloudruPrefix})
+		customers.Register(mux)
+		customers.Document(rest.OpenAPI())
 	}
 	mux.Handle("GET /metrics", plumbing.MetricsHandler())
 	mux.HandleFunc("GET /{$}", plumbing.FrontDoor(console.Path, frontDoorMessage))
@@ -113,11 +114,55 @@ func anonymous(path string) bool {
 	return api.Anonymous(path) || console.Anonymous(path) || path == "/metrics" || path == "/"
 }
 
-// ncloudSurface is the sub-account API when cfg turns it on, nil
-// otherwise.
-func ncloudSurface(cfg Config, services castellan.Services) *ncloud.Server {
-	if cfg.NcloudPrefix == "" {
-		return nil
+// compatSurface is a compatibility API's hold on the paths under its
+// prefix: they are anonymous to the plumbing (the API authenticates its
+// callers and answers its own 401s) and the plumbing's own errors there
+// (no such route, a refused body) take the API's error shape.
+type compatSurface struct {
+	prefix     string
+	writeError web.ErrorWriter
+}
+
+type compatList []compatSurface
+
+// compatSurfaces are the compatibility APIs cfg turns on.
+func compatSurfaces(cfg Config) compatList {
+	var cs compatList
+	if cfg.NcloudPrefix != "" {
+		cs = append(cs, compatSurface{cfg.NcloudPrefix, ncloud.WriteError})
 	}
-	return ncloud.New(ncloud.Config{Services: services, Prefix: cfg.NcloudPrefix, Clock: cfg.Clock})
+	if cfg.CloudruPrefix != "" {
+		cs = append(cs, compatSurface{cfg.CloudruPrefix, cloudru.WriteError})
+	}
+	return cs
+}
+
+// owner returns the surface whose prefix path is under, if any.
+func (cs compatList) owner(path string) (compatSurface, bool) {
+	for _, c := range cs {
+		if path == c.prefix || strings.HasPrefix(path, c.prefix+"/") {
+			return c, true
+		}
+	}
+	return compatSurface{}, false
+}
+
+// anonymous adds the surfaces' paths to base.
+func (cs compatList) anonymous(base func(string) bool) func(string) bool {
+	return func(path string) bool {
+		_, owned := cs.owner(path)
+		return owned || base(path)
+	}
+}
+
+// errors renders the plumbing's errors on a surface's paths in its shape,
+// elsewhere with base.
+func (cs compatList) errors(base web.ErrorWriter) web.ErrorWriter {
+	return func(w http.ResponseWriter, r *http.Request, status int, err error) {
+		if c, owned := cs.owner(r.URL.Path); owned {
+			c.writeError(w, r, status, err)
+			return
+		}
+		base(w, r, status, err)
+	}
 }

@@ -31,11 +31,19 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	logs := f.logging()
 	timeouts := f.httpTimeouts()
 	ncloudPrefix := f.ncloudPrefix()
+	compatCloudru := f.cloudruPrefix()
 	if err := f.parse(args); err != nil {
 		return err
 	}
 	ncloudMount, err := ncloudPrefix()
 	if err != nil {
+		return err
+	}
+	cloudruPrefix, err := compatCloudru()
+	if err != nil {
+		return err
+	}
+	if err := checkCompatPrefixes(ncloudMount, cloudruPrefix); err != nil {
 		return err
 	}
 	policy, err := signInPolicy()
@@ -106,7 +114,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	srv := newHTTPServer(server.Config{Services: services, Logger: log, Version: version(), OperatorTokens: operatorTokens, TrustedProxies: trustedProxies,
 		DevMailbox: mailer.devMailbox, SignIn: policy, Collectors: append(append(append(cacheMetrics, feedMetrics...), queries, buildInfo()), storeMetrics(db)...),
 		SecureCookies: mailer.secureCookies, Authorizer: authorizer,
-		NcloudPrefix: ncloudMount}, httpTimeouts)
+		NcloudPrefix: ncloudMount, CloudruPrefix: cloudruPrefix,
+	}, httpTimeouts)
 	log.Info("listening", "addr", "http://"+ln.Addr().String(), "database", db.Dialect(), "mail", mailer.transport, "version", version())
 	// The address on stdout is for whoever started the server (a script,
 	// a test); with JSON logs it is a JSON line too, for log shippers.

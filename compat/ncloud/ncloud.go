@@ -14,7 +14,6 @@ package ncloud
 import (
 	"cmp"
 	"net/http"
-	"strings"
 
 	"github.com/castellan-iam/castellan"
 	"github.com/castellan-iam/castellan/web"
@@ -73,11 +72,4 @@ func New(cfg Config) *Server {
 func (s *Server) Register(mux *http.ServeMux) {
 	mux.Handle("POST "+s.prefix+"/sub-accounts", s.authenticated(s.createSubAccount))
 	mux.Handle("GET "+s.prefix+"/users/{subAccountId}", s.authenticated(s.getUser))
-}
-
-// Owns reports whether path is under the API's prefix: the plumbing
-// leaves its authentication to the API and renders its errors with
-// WriteError. A nil Server (the API turned off) owns nothing.
-func (s *Server) Owns(path string) bool {
-	return s != nil && strings.HasPrefix(path, s.prefix+"/")
 }

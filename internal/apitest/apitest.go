@@ -16,6 +16,7 @@ import (
 	"github.com/castellan-iam/castellan"
 	"github.com/castellan-iam/castellan/authn"
 	"github.com/castellan-iam/castellan/changefeed"
+	"github.com/castellan-iam/castellan/compat/cloudru"
 	"github.com/castellan-iam/castellan/compat/ncloud"
 	"github.com/castellan-iam/castellan/server"
 	"github.com/castellan-iam/castellan/sqlstore"
@@ -42,6 +43,7 @@ type Options struct {
 // are on, at their default prefixes.
 func Handler(services castellan.Services, o Options) http.Handler {
 	return server.Handler(server.Config{Services: services, Logger: slog.New(slog.DiscardHandler), Version: "test",
+		CloudruPrefix:  cloudru.DefaultPrefix,
 		TrustedProxies: o.TrustedProxies, BodyReadTimeout: o.BodyReadTimeout, DevMailbox: o.DevMailbox,
 		SignInPerSource: o.SignInPerSource, SecureCookies: o.SecureCookies, Clock: o.Clock,
 		NcloudPrefix: ncloud.DefaultPrefix})

@@ -39,3 +39,22 @@ func TestServeCompatNcloudPrefix(t *testing.T) {
 		})
 	}
 }
+
+// TestCompatPrefixesApart refuses one compatibility API mounted under the
+// other: the plumbing would hand the inner one's paths to the outer.
+func TestCompatPrefixesApart(t *testing.T) {
+	for _, c := range []struct {
+		ncloud, cloudru string
+		ok              bool
+	}{
+		{"/compat/ncloud/api/v1", "/compat/cloudru", true},
+		{"", "/compat", true},
+		{"/compat/ncloud", "/compat", false},
+		{"/compat", "/compat/cloudru", false},
+		{"/compat", "/compat", false},
+	} {
+		if err := checkCompatPrefixes(c.ncloud, c.cloudru); (err == nil) != c.ok {
+			t.Errorf("%q %q: got %v, want ok %v", c.ncloud, c.cloudru, err, c.ok)
+		}
+	}
+}
