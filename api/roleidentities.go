@@ -31,8 +31,8 @@ type roleIdentityCreateBody struct {
 
 type sourceIdentityBody struct {
 	Type     string `json:"type" enum:"IamUser,Server,FederatedUser,NcloudService" doc:"Must be the type of the role's kind: IamUser (account), Server, FederatedUser (sso), NcloudService (service)."`
-	ID       string `json:"id,omitempty" doc:"The federated user (sso) or the service's resource (service); empty for a server."`
-	Provider string `json:"provider,omitempty" doc:"The federation (sso) or the service (service); empty for a server."`
+	ID       string `json:"id,omitempty" maxLength:"255" doc:"The federated user (sso) or the service's resource (service); empty for a server."`
+	Provider string `json:"provider,omitempty" maxLength:"255" doc:"The federation (sso) or the service (service); empty for a server."`
 }
 
 type assumeBody struct {
