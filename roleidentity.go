@@ -2,6 +2,8 @@ package castellan
 
 import (
 	"context"
+	"fmt"
+	"regexp"
 	"time"
 )
 
@@ -99,6 +101,58 @@ type RoleIdentityCreate struct {
 	Name        string
 	Kind        string
 	Description string
+}
+
+// roleIdentityNamePattern is the character set of role names on common
+// clouds: letters, digits and + = , . @ _ -.
+var roleIdentityNamePattern = regexp.MustCompile(`^[A-Za-z0-9+=,.@_-]+$`)
+
+// ValidateRoleIdentityName checks a role identity name: 1–64 letters,
+// digits and + = , . @ _ -; unique in the organization,
+// case-insensitively.
+func ValidateRoleIdentityName(field, name string) []FieldError {
+	var c fieldChecker
+	if c.length(field, name, 1, MaxRoleIdentityNameLength) {
+		c.match(field, name, roleIdentityNamePattern, "must contain only letters, digits and + = , . @ _ -")
+	}
+	return c.fields
+}
+
+// Validate checks the name, the kind (one of the four) and the
+// description (at most 300 characters).
+func (rc *RoleIdentityCreate) Validate() error {
+	fields := ValidateRoleIdentityName("name", rc.Name)
+	if _, ok := SourceTypeOf[rc.Kind]; !ok {
+		fields = append(fields, FieldError{Field: "kind", Rule: "enum", Message: "must be one of account, server, sso, service"})
+	}
+	fields = append(fields, validateDescription("description", rc.Description, MaxRoleIdentityDescriptionLength)...)
+	return Invalid(fields)
+}
+
+// ValidateFor checks a source identity against the kind of the role it
+// assumes: its type must be SourceTypeOf[kind], or the error is EINVALID
+// role_session.source_mismatch. A server role's source has no ID nor
+// provider; the other kinds need both (an account role's are filled in
+// by the service from the caller), each at most 255 printable
+// characters.
+func (s SourceIdentity) ValidateFor(kind string) error {
+	if want := SourceTypeOf[kind]; s.Type != want {
+		return &Error{
+			Kind: EINVALID, Code: CodeRoleSessionSourceMismatch,
+			Message: fmt.Sprintf("sourceIdentity.type: a %s role is assumed by a source of type %q, not %q", kind, want, s.Type),
+			Fields:  []FieldError{{Field: "sourceIdentity.type", Rule: "enum", Message: "must be " + want}},
+		}
+	}
+	var c fieldChecker
+	for _, f := range []struct{ field, value string }{{"sourceIdentity.id", s.ID}, {"sourceIdentity.provider", s.Provider}} {
+		switch {
+		case kind == RoleKindServer && f.value != "":
+			c.add(f.field, "server", "must be empty for a server role")
+		case kind != RoleKindServer && c.length(f.field, f.value, 1, MaxSourceIdentityLength):
+			c.printable(f.field, f.value)
+		}
+	}
+	return Invalid(c.fields)
 }
 
 // RoleIdentityFilter pages the role identities of an organization.

@@ -51,6 +51,11 @@ var limitOf = map[string]bounds{
 	"GroupUpdateBody.description": {0, c.MaxGroupDescriptionLength},
 	"MembersBody.userIds":         {1, c.MaxBatchItems},
 
+	"RoleIdentityCreateBody.name":        {1, c.MaxRoleIdentityNameLength},
+	"RoleIdentityCreateBody.description": {0, c.MaxRoleIdentityDescriptionLength},
+	"SourceIdentityBody.id":              {0, c.MaxSourceIdentityLength},
+	"SourceIdentityBody.provider":        {0, c.MaxSourceIdentityLength},
+
 	"GrantItem.roleId":                     {1, c.MaxRoleIDLength},
 	"GrantItem.scope":                      {1, c.MaxScopeLength},
 	"Create-grantsRequest.grants":          {1, c.MaxBatchItems},

@@ -124,6 +124,7 @@ func New(mux *http.ServeMux, cfg Config) *Server {
 	s.registerMail()
 	s.registerControlPolicies()
 	s.registerAccountMemberships()
+	s.registerRoleIdentities()
 	return s
 }
 
@@ -153,6 +154,7 @@ var apiTags = []*huma.Tag{
 	{Name: "Groups", Description: "Named sets of users; a grant to a group applies to each member."},
 	{Name: "Roles", Description: "Built-in and custom roles: sets of actions from the service catalogue."},
 	{Name: "Grants", Description: "Bindings of a role to a user, group or service account on a scope (the organization root, an OU, an account, a project or a resource)."},
+	{Name: "Role identities", Description: "Assumable roles (principal type IamRole) of servers, federated users, cloud services and the organization's users, and their sessions with the source identity that assumed them."},
 	{Name: "Service accounts", Description: "Non-human principals of a project, with access keys and grants."},
 	{Name: "Access keys", Description: "Key IDs and secrets of users and service accounts, exchanged for API tokens (at most 2 per owner and project)."},
 	{Name: "Tokens", Description: "Short-lived bearer tokens: exchange of an access key, revocation."},

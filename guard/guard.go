@@ -49,6 +49,7 @@ func New(raw castellan.Services, authz castellan.Authorizer) castellan.Services 
 	s.AccessKeys = &accessKeys{g: g, next: raw.AccessKeys}
 	s.MFA = &mfa{g: g, next: raw.MFA}
 	s.Sessions = &sessions{g: g, next: raw.Sessions}
+	s.RoleIdentities = &roleIdentities{g: g, next: raw.RoleIdentities}
 	s.Outbox = &outbox{next: raw.Outbox}
 	return s
 }

@@ -501,6 +501,7 @@ func (db *DB) Services() castellan.Services {
 		Sessions:           db.Sessions(),
 		MFA:                db.MFA(),
 		Outbox:             db.Outbox(),
+		RoleIdentities:     db.RoleIdentities(),
 		ChangeLog:          db,
 		Idempotency:        db.Idempotency(),
 		Catalog:            db.catalog,

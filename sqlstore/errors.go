@@ -50,6 +50,8 @@ var uniqueConflicts = []uniqueConflict{
 		castellan.CodeGroupNameTaken, "a group named %q already exists in this organization"},
 	{"roles_org_name", "roles", []string{"org_id", "name"},
 		castellan.CodeRoleNameTaken, "a role named %q already exists in this organization"},
+	{"role_identities_org_name", "role_identities", []string{"org_id", "name_lower"},
+		castellan.CodeRoleIdentityNameTaken, "a role identity named %q already exists in this organization"},
 	{"service_accounts_project_name", "service_accounts", []string{"project_id", "name"},
 		castellan.CodeServiceAccountNameTaken, "a service account named %q already exists in this project"},
 	{"users_org_email", "users", []string{"org_id", "email_lower"},

@@ -17,7 +17,9 @@ import (
 // user_mfa (a user's second factors; entity_id the user's ID). The
 // organization's structure: node (an OU or account; a move records the
 // moved node only, its subtree moves with it), control_policy,
-// policy_attachment ("<node-id>/<policy-id>") and account_invitation. Deleting a
+// policy_attachment ("<node-id>/<policy-id>") and account_invitation.
+// Role identities: role_identity and role_session (ending a session is
+// its delete row, though its tombstone stays). Deleting a
 // group, a role, a service account or a project, or the sweep of expired
 // grants, writes one delete row per grant, membership, account and access
 // key it removes, so that a reader of the change log never has to infer
