@@ -2,6 +2,7 @@ package guard_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -87,6 +88,16 @@ func init() {
 			k := f.newKey(f.newServiceAccount())
 			_, err := s.AccessKeys.ExchangeAccessKey(ctx, k.ID, k.Secret)
 			return err
+		}},
+		// Without a sealer in this store no key can sign: the row shows
+		// only that the guard lets the signature decide, for anyone.
+		{op: "AccessKeys.VerifyAccessKeySignature", public: true, call: func(ctx context.Context, f *fixture, s castellan.Services) error {
+			k := f.newKey(f.newServiceAccount())
+			_, err := s.AccessKeys.VerifyAccessKeySignature(ctx, k.ID, []byte("GET /\n0\n"+k.ID), "c2lnbmF0dXJl")
+			if castellan.ErrorKind(err) != castellan.EUNAUTHENTICATED {
+				return fmt.Errorf("got %v, want the signature refused", err)
+			}
+			return nil
 		}},
 		{op: "AccessKeys.NoteKeysUsed", allowed: []string{operator}, call: func(ctx context.Context, f *fixture, s castellan.Services) error {
 			k := f.newKey(f.newServiceAccount())
