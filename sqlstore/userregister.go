@@ -52,6 +52,9 @@ func (s *UserService) register(ctx context.Context, orgID string, regs []castell
 		if err != nil {
 			return err
 		}
+		if err := checkUserLimit(ctx, tx, orgID, len(regs)); err != nil {
+			return err
+		}
 		if err := alreadyRegistered(ctx, tx, orgID, regs, prefix); err != nil {
 			return err
 		}
@@ -114,6 +117,37 @@ func lockOrganizationName(ctx context.Context, tx *Tx, orgID string) (string, er
 		return "", notFound(castellan.CodeOrgNotFound, "organization", orgID)
 	}
 	return name, err
+}
+
+// checkUserLimit refuses adding users to the organization when its
+// users that are not deleted would then pass db.maxUsers (0: no limit),
+// in tx. EPRECONDITION (user.limit_reached).
+//
+// It takes the organization's row exclusively first (lockExclusive), so
+// that the additions of concurrent transactions are counted one after the
+// other, each seeing the users the earlier ones committed; without a
+// limit it takes no lock.
+func checkUserLimit(ctx context.Context, tx *Tx, orgID string, adding int) error {
+	if tx.db.maxUsers == 0 {
+		return nil
+	}
+	var id string
+	err := tx.queryRow(ctx, `SELECT id FROM organizations WHERE id = ?`+tx.db.dialect.lockExclusive, orgID).Scan(&id)
+	if isNoRows(err) {
+		return notFound(castellan.CodeOrgNotFound, "organization", orgID)
+	}
+	if err != nil {
+		return err
+	}
+	var count int
+	if err := tx.queryRow(ctx, `SELECT COUNT(*) FROM users WHERE org_id = ? AND status <> 'deleted'`, orgID).Scan(&count); err != nil {
+		return err
+	}
+	if count+adding > tx.db.maxUsers {
+		return castellan.Errorf(castellan.EPRECONDITION, castellan.CodeUserLimitReached,
+			"the organization holds %d users and may hold at most %d: %d more would pass the limit", count, tx.db.maxUsers, adding)
+	}
+	return nil
 }
 
 // repeatedInBatch refuses a batch that names an email or login ID twice

@@ -25,6 +25,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	mailConfig := f.mail()
 	signInPolicy := f.signInPolicy()
 	accountLimit := f.accountLimit()
+	userLimit := f.userLimit()
 	chooseAuthorizer := f.authorizerChoice()
 	authnConfig := f.authn()
 	logs := f.logging()
@@ -37,6 +38,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		return err
 	}
 	maxAccounts, err := accountLimit()
+	if err != nil {
+		return err
+	}
+	maxUsers, err := userLimit()
 	if err != nil {
 		return err
 	}
@@ -60,7 +65,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	}
 
 	queries, observeQuery := queryDuration()
-	db, err := openStore(ctx, sqlstore.Options{ObserveQuery: observeQuery, MaxAccounts: maxAccounts, SignIn: policy})
+	db, err := openStore(ctx, sqlstore.Options{ObserveQuery: observeQuery, MaxAccounts: maxAccounts, MaxUsers: maxUsers, SignIn: policy})
 	if err != nil {
 		return err
 	}
