@@ -249,8 +249,10 @@ type UserService interface {
 	// deleted users do not count), in which case no user is added.
 	// The email is optional in password mode (users without one never
 	// conflict), required in invitation mode and for federated users.
-	// Invited users get a mail (MailInvitation); passwords are hashed
-	// before the transaction.
+	// Invited users get a mail (MailInvitation), federated users not
+	// registered disabled one with the sign-in link and their
+	// federation ID (MailFederatedWelcome); passwords are hashed before
+	// the transaction.
 	RegisterUsers(ctx context.Context, orgID string, regs []UserRegistration) ([]*RegisteredUser, error)
 	// UpdateUser returns ENOTFOUND, EINVALID (user.invalid_status for a
 	// status other than active or disabled, or a change from

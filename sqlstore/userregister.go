@@ -29,7 +29,8 @@ func (s *UserService) RegisterUsers(ctx context.Context, orgID string, regs []ca
 }
 
 // register validates, hashes the passwords and then, in one transaction,
-// inserts the users, their invitations, mails and audit events. prefix
+// inserts the users, their invitations, mails (invitations, federated
+// users' sign-in instructions) and audit events. prefix
 // names item i's fields in errors ("" or "users[3].").
 //
 // Hashing comes first, outside the transaction and in parallel: argon2id
@@ -59,12 +60,15 @@ func (s *UserService) register(ctx context.Context, orgID string, regs []castell
 			return err
 		}
 		rows := make([]userRow, len(regs))
-		var invited []*castellan.User
+		var invited, federated []*castellan.User
 		for i, reg := range regs {
 			u := newUser(tx, orgID, reg)
 			u.Status = statusOnRegistration(reg)
-			if u.Status == castellan.UserPendingInvitation {
+			switch {
+			case u.Status == castellan.UserPendingInvitation:
 				invited = append(invited, u)
+			case u.AccountType == castellan.AccountFederated && u.Status == castellan.UserActive:
+				federated = append(federated, u)
 			}
 			rows[i] = userRow{user: u, passwordHash: hashes[i]}
 			out[i] = &castellan.RegisteredUser{User: u, GeneratedPassword: generated[i]}
@@ -77,6 +81,9 @@ func (s *UserService) register(ctx context.Context, orgID string, regs []castell
 		}
 		invitations, err := invite(ctx, tx, orgName, invited, castellan.MailInvitation)
 		if err != nil {
+			return err
+		}
+		if err := welcomeFederated(ctx, tx, orgName, federated); err != nil {
 			return err
 		}
 		for i, reg := range regs {
@@ -94,6 +101,23 @@ func (s *UserService) register(ctx context.Context, orgID string, regs []castell
 		return nil, err
 	}
 	return out, nil
+}
+
+// welcomeFederated enqueues, in tx, the mail that tells each federated
+// user how to sign in: the console's sign-in page (the sender builds
+// the link) and its federation's ID. Federated users always have an
+// email (UserRegistration.Validate); the caller leaves out those
+// registered disabled, who could not sign in.
+func welcomeFederated(ctx context.Context, tx *Tx, orgName string, users []*castellan.User) error {
+	for _, u := range users {
+		_, err := tx.enqueueMail(ctx, u.OrganizationID, u.Email, castellan.MailFederatedWelcome, map[string]string{
+			"name": u.Name, "email": u.Email, "loginId": u.LoginID, "organizationName": orgName, "federationId": u.FederationID,
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // statusOnRegistration is where a new user starts: invited users wait for
