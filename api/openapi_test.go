@@ -260,3 +260,44 @@ func TestOpenAPILintable(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenAPIUserLimits checks that the documented lengths of a user's
+// login ID and name are the rules /v1 applies
+// (castellan.CheckSubAccountRegistrations and the name's), not a copy
+// that could drift from them.
+func TestOpenAPIUserLimits(t *testing.T) {
+	e := newEnv(t, "sqlite://"+t.TempDir()+"/castellan.db")
+	var raw struct {
+		Components struct {
+			Schemas map[string]struct {
+				Properties map[string]struct {
+					MinLength *int `json:"minLength"`
+					MaxLength *int `json:"maxLength"`
+				} `json:"properties"`
+			} `json:"schemas"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(fetchOpenAPI(t, e), &raw); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		schema, property string
+		min, max         int
+	}{
+		{"UserRegistrationBody", "loginId", castellan.SubAccountMinLoginIDLength, castellan.SubAccountMaxLoginIDLength},
+		{"UserRegistrationBody", "name", castellan.MinUserNameLength, castellan.MaxUserNameLength},
+		{"UserUpdateBody", "name", castellan.MinUserNameLength, castellan.MaxUserNameLength},
+	} {
+		schema, ok := raw.Components.Schemas[c.schema]
+		if !ok {
+			t.Fatalf("no schema %s", c.schema)
+		}
+		p, ok := schema.Properties[c.property]
+		if !ok || p.MinLength == nil || p.MaxLength == nil {
+			t.Fatalf("%s.%s: no minLength and maxLength", c.schema, c.property)
+		}
+		if *p.MinLength != c.min || *p.MaxLength != c.max {
+			t.Errorf("%s.%s: documented %d–%d, the rule is %d–%d", c.schema, c.property, *p.MinLength, *p.MaxLength, c.min, c.max)
+		}
+	}
+}
