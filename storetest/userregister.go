@@ -316,12 +316,12 @@ func testRegisterErrInvalid(t *testing.T, open Opener) {
 		edit        func(r *castellan.UserRegistration)
 		field, rule string
 	}{
-		{func(r *castellan.UserRegistration) { r.LoginID = "ab" }, "loginId", "minLength"},
-		{func(r *castellan.UserRegistration) { r.LoginID = strings.Repeat("a", 61) }, "loginId", "maxLength"},
+		{func(r *castellan.UserRegistration) { r.LoginID = "a" }, "loginId", "minLength"},
+		{func(r *castellan.UserRegistration) { r.LoginID = strings.Repeat("a", castellan.MaxLoginIDLength+1) }, "loginId", "maxLength"},
 		{func(r *castellan.UserRegistration) { r.LoginID = "ann/smith" }, "loginId", "pattern"},
+		{func(r *castellan.UserRegistration) { r.LoginID = " ann" }, "loginId", "pattern"},
 		{func(r *castellan.UserRegistration) { r.Name = "A" }, "name", "minLength"},
 		{func(r *castellan.UserRegistration) { r.Name = strings.Repeat("n", 31) }, "name", "maxLength"},
-		{func(r *castellan.UserRegistration) { r.Name = "" }, "name", "required"},
 		{func(r *castellan.UserRegistration) { r.FirstName = "J" }, "firstName", "minLength"},
 		{func(r *castellan.UserRegistration) { r.LastName = "O'Brien" }, "lastName", "pattern"},
 		{func(r *castellan.UserRegistration) { r.Memo = strings.Repeat("é", 151) }, "memo", "maxBytes"},
@@ -352,4 +352,22 @@ func testRegisterErrInvalid(t *testing.T, open Opener) {
 		wantField(t, err, c.field, c.rule)
 	}
 	unchanged(t, s, res.OrganizationID, before)
+
+	// The core holds what the customer users API accepts, narrower
+	// than /v1 (CheckSubAccountRegistrations): login IDs of 2 and of
+	// 255 characters with inner spaces, and no name.
+	for i, edit := range []func(r *castellan.UserRegistration){
+		func(r *castellan.UserRegistration) { r.LoginID = "ab" },
+		func(r *castellan.UserRegistration) {
+			r.LoginID = "Ann Lee " + strings.Repeat("a", castellan.MaxLoginIDLength-8)
+		},
+		func(r *castellan.UserRegistration) { r.Name = "" },
+	} {
+		reg := invitee(fmt.Sprintf("wide%d", i))
+		edit(&reg)
+		u := register(t, s, res.OrganizationID, reg)
+		if u.LoginID != reg.LoginID || u.Name != reg.Name {
+			t.Fatalf("registered %q named %q, want %q named %q", u.LoginID, u.Name, reg.LoginID, reg.Name)
+		}
+	}
 }
