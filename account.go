@@ -307,7 +307,8 @@ type AccountService interface {
 	// organization's user with the email) with an invitation mail, the
 	// grant that makes the root user administer the account, and the
 	// policy attachments. EPRECONDITION (account.limit_reached) at the
-	// organization's account limit; ECONFLICT (account.name_taken).
+	// organization's account limit, or (user.limit_reached) when a new
+	// root user would pass its user limit; ECONFLICT (account.name_taken).
 	CreateAccount(ctx context.Context, orgID string, create AccountCreate) (*Account, error)
 	// UpdateAccount renames an account.
 	UpdateAccount(ctx context.Context, orgID, id string, update AccountUpdate) (*Account, error)
@@ -363,7 +364,9 @@ type AccountMembershipService interface {
 	// accountID of orgID, an invitation addressed to its root user
 	// email. Accepting moves the account (with its projects) into the
 	// inviting organization; only a standalone account (its
-	// organization's management account) may accept.
+	// organization's management account) may accept, and
+	// EPRECONDITION (user.limit_reached) refuses it when its root user
+	// would be a new user past the inviting organization's user limit.
 	RespondToAccountInvitation(ctx context.Context, orgID, accountID, invitationID string, accept bool) (*AccountInvitation, error)
 }
 

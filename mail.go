@@ -50,11 +50,17 @@ const (
 	// user email, to join an organization; its root user answers in the
 	// console. Keys: "organizationName" (the inviter's).
 	MailAccountInvitation MailTemplate = "account_invitation"
+	// MailFederatedWelcome tells a federated user added by email how to
+	// sign in: the link of the console's sign-in page and the federation
+	// ID its identity provider answers for. Keys: "federationId",
+	// "link" (or none: the sender then builds <public URL>/console/sign-in),
+	// optionally "loginId".
+	MailFederatedWelcome MailTemplate = "federated_welcome"
 )
 
 // MailTemplates lists every template, in the order above.
 var MailTemplates = []MailTemplate{MailInvitation, MailReinvite, MailPasswordReset, MailUserDeleted, MailGroupChanged, MailAccountNotice, MailAccountDeleted,
-	MailAccountExcluded, MailAccountInvitation}
+	MailAccountExcluded, MailAccountInvitation, MailFederatedWelcome}
 
 // Mail statuses.
 const (

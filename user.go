@@ -230,8 +230,9 @@ type UserService interface {
 	// token.
 	FindUsers(ctx context.Context, orgID string, filter UserFilter) ([]*User, string, error)
 	// CreateUser creates an active user without a password from an email
-	// (its login ID too), as bootstrap does. Returns EINVALID or ECONFLICT
-	// (user.email_taken).
+	// (its login ID too), as bootstrap does. Returns EINVALID, ECONFLICT
+	// (user.email_taken) or EPRECONDITION (user.limit_reached) as
+	// RegisterUsers.
 	CreateUser(ctx context.Context, orgID string, uc UserCreate) (*User, error)
 	// RegisterUser registers one user, naming fields by their names
 	// (loginId).
@@ -242,11 +243,16 @@ type UserService interface {
 	// EINVALID (request.invalid_field, request.too_many_items,
 	// user.unsafe_password), ENOTFOUND (organization.not_found) or
 	// ECONFLICT (user.email_taken, user.login_id_taken) for an email or
-	// login ID already in the organization or twice in the request.
+	// login ID already in the organization or twice in the request, or
+	// EPRECONDITION (user.limit_reached) when the batch would take the
+	// organization's users past the store's limit (sqlstore.Options.MaxUsers;
+	// deleted users do not count), in which case no user is added.
 	// The email is optional in password mode (users without one never
 	// conflict), required in invitation mode and for federated users.
-	// Invited users get a mail (MailInvitation); passwords are hashed
-	// before the transaction.
+	// Invited users get a mail (MailInvitation), federated users not
+	// registered disabled one with the sign-in link and their
+	// federation ID (MailFederatedWelcome); passwords are hashed before
+	// the transaction.
 	RegisterUsers(ctx context.Context, orgID string, regs []UserRegistration) ([]*RegisteredUser, error)
 	// UpdateUser returns ENOTFOUND, EINVALID (user.invalid_status for a
 	// status other than active or disabled, or a change from

@@ -85,7 +85,7 @@ func (s *Server) registerAccountMemberships() {
 			summary: answer.summary,
 			desc: "Only the account's root user may answer, and only a pending invitation (account_invitation.not_pending). " +
 				"Accepting moves the account with its projects under the inviting organization's root; only a standalone account may " +
-				"(account.not_standalone), within the inviter's account limit (account.limit_reached).",
+				"(account.not_standalone), within the inviter's account limit (account.limit_reached) and user limit (user.limit_reached).",
 		}, func(ctx context.Context, in *ReceivedInvitationPath) (*accountInvitationOutput, error) {
 			inv, err := s.services.AccountMemberships.RespondToAccountInvitation(ctx, in.Org, in.Account, in.Invitation, answer.accept)
 			if err != nil {

@@ -68,7 +68,8 @@ func (s *Server) registerAccounts() {
 		errors:  []int{http.StatusNotFound, http.StatusConflict, http.StatusPreconditionFailed},
 		summary: "Create an account",
 		desc: "Creates an account under the root or an OU with its root user (the organization's user with the email, or a new one invited by mail), " +
-			"who gets account.admin on it. Fails with account.name_taken, and with account.limit_reached when the organization holds its most accounts.",
+			"who gets account.admin on it. Fails with account.name_taken, with account.limit_reached when the organization holds its most accounts, " +
+			"and with user.limit_reached when a new root user would pass its user limit.",
 	}, s.createAccount)
 	register(s, op{
 		id: "list-accounts", method: http.MethodGet, path: base, tag: tag,

@@ -22,7 +22,9 @@ var limitOf = map[string]bounds{
 
 	"header.Idempotency-Key": {1, c.MaxIdempotencyKeyLength},
 
-	"UserRegistrationBody.loginId":          {c.MinLoginIDLength, c.MaxLoginIDLength},
+	// /v1 keeps the sub-account API's narrower rule (the core holds
+	// 2..255): c.CheckSubAccountRegistrations.
+	"UserRegistrationBody.loginId":          {c.SubAccountMinLoginIDLength, c.SubAccountMaxLoginIDLength},
 	"UserRegistrationBody.email":            {0, c.MaxEmailLength},
 	"UserRegistrationBody.name":             {c.MinUserNameLength, c.MaxUserNameLength},
 	"UserRegistrationBody.nickname":         {0, c.MaxNicknameLength},

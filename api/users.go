@@ -151,17 +151,19 @@ func (s *Server) registerUsers() {
 	const tag = "Users"
 	register(s, op{
 		id: "create-user", method: http.MethodPost, path: "/v1/organizations/{org}/users", tag: tag,
-		action: castellan.ActionCreateUser, status: http.StatusCreated, errors: []int{http.StatusNotFound, http.StatusConflict},
+		action: castellan.ActionCreateUser, status: http.StatusCreated, errors: []int{http.StatusNotFound, http.StatusConflict, http.StatusPreconditionFailed},
 		summary: "Register a user",
 		desc: "In invitation mode the user gets a mail with a link valid 7 days to set its password and is pending_invitation until then; " +
 			"in password mode the password is set now (or generated and shown once in this response). " +
-			"An email or login ID already in the organization is user.email_taken or user.login_id_taken.",
+			"An email or login ID already in the organization is user.email_taken or user.login_id_taken; " +
+			"an organization at the server's user limit (--max-users-per-organization) refuses it with user.limit_reached.",
 	}, s.createUser)
 	register(s, op{
 		id: "batch-create-users", method: http.MethodPost, path: "/v1/organizations/{org}/users:batchCreate", tag: tag,
-		action: castellan.ActionCreateUser, status: http.StatusCreated, errors: []int{http.StatusNotFound, http.StatusConflict},
+		action: castellan.ActionCreateUser, status: http.StatusCreated, errors: []int{http.StatusNotFound, http.StatusConflict, http.StatusPreconditionFailed},
 		summary: "Quick register: up to 100 users",
-		desc:    "One transaction: all or nothing, and an error names the item and field (body.users[3].email).",
+		desc: "One transaction: all or nothing, and an error names the item and field (body.users[3].email). " +
+			"A batch that would take the organization past the server's user limit is refused whole with user.limit_reached.",
 	}, s.batchCreateUsers)
 	register(s, op{
 		id: "list-users", method: http.MethodGet, path: "/v1/organizations/{org}/users", tag: tag,

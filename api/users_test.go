@@ -498,3 +498,40 @@ func TestUserEmailOptional(t *testing.T) {
 		}
 	})
 }
+
+// TestFederatedUserMail registers federated users by email in a batch:
+// each finds in the dev mailbox one mail with the console's sign-in link
+// and its federation ID; the local user of the batch, registered with a
+// password, gets none.
+func TestFederatedUserMail(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		const federation = "0190d3a8-0000-7000-8000-00000000f001"
+		federated := func(login string) map[string]any {
+			b := registration(login)
+			b["accountType"], b["federationId"] = castellan.AccountFederated, federation
+			return b
+		}
+		local := registration("local")
+		local["password"] = "Correct-Horse-7-battery"
+		resp := e.do(t, request{method: "POST", path: "/v1/organizations/" + e.acme.OrganizationID + "/users:batchCreate", token: e.acme.Token,
+			body: map[string]any{"users": []any{federated("fed1"), federated("fed2"), local}}})
+		wantStatus(t, resp, http.StatusCreated)
+		m := &mailEnv{env: e}
+		const link = "https://castellan.test/console/sign-in"
+		for _, login := range []string{"fed1", "fed2"} {
+			out := m.mailbox(t, e.operator, "?to="+login+"@acme.example")
+			if len(out.Mails) != 1 {
+				t.Fatalf("%s got %d mails, want 1", login, len(out.Mails))
+			}
+			got := out.Mails[0]
+			if got.Template != castellan.MailFederatedWelcome || got.RenderError != "" ||
+				!strings.Contains(got.Text, "\n"+link+"\n") || !strings.Contains(got.Text, "\n"+federation+"\n") ||
+				!strings.Contains(got.HTML, `href="`+link+`"`) || !strings.Contains(got.HTML, federation) {
+				t.Fatalf("%s: got %+v", login, got)
+			}
+		}
+		if out := m.mailbox(t, e.operator, "?to=local@acme.example"); len(out.Mails) != 0 {
+			t.Fatalf("the local user got %+v", out.Mails)
+		}
+	})
+}

@@ -36,6 +36,12 @@ var linkTokens = []struct{ key, path string }{
 	{"resetToken", "/password-reset"},
 }
 
+// pageLinks are the pages under the public URL that templates without a
+// token link to when the data gives no "link".
+var pageLinks = map[castellan.MailTemplate]string{
+	castellan.MailFederatedWelcome: "/console/sign-in",
+}
+
 // required lists the data keys (after the link is built) without which a
 // template's mail makes no sense.
 var required = map[castellan.MailTemplate][]string{
@@ -47,6 +53,7 @@ var required = map[castellan.MailTemplate][]string{
 	castellan.MailAccountExcluded:   {"accountName", "accountId", "newOrganizationName"},
 	castellan.MailAccountInvitation: {"email"},
 	castellan.MailAccountDeleted:    {"accountName", "accountId"},
+	castellan.MailFederatedWelcome:  {"link", "federationId"},
 }
 
 // NewTemplates parses the embedded templates. publicURL is where users
@@ -110,7 +117,8 @@ func (t *Templates) RenderMail(m *castellan.Mail) (*castellan.RenderedMail, erro
 }
 
 // data is what the templates see: the mail's data, the link built from a
-// token when the data has none, and the public URL.
+// token or to the template's page when the data has none, and the public
+// URL.
 func (t *Templates) data(m *castellan.Mail) map[string]string {
 	data := make(map[string]string, len(m.Data)+2)
 	for k, v := range m.Data {
@@ -121,6 +129,9 @@ func (t *Templates) data(m *castellan.Mail) map[string]string {
 		if token := data[lt.key]; token != "" && data["link"] == "" {
 			data["link"] = t.Link(lt.key, token)
 		}
+	}
+	if page, ok := pageLinks[m.Template]; ok && data["link"] == "" {
+		data["link"] = t.publicURL + page
 	}
 	return data
 }

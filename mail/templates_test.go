@@ -26,6 +26,7 @@ var sampleData = map[castellan.MailTemplate]map[string]string{
 		"newOrganizationName": "sales-prod"},
 	castellan.MailAccountInvitation: {"organizationName": "Acme", "email": "root@globex.example"},
 	castellan.MailAccountDeleted:    {"name": "Alice Liddell", "organizationName": "Acme", "accountName": "sales-prod", "accountId": "0190d3a8-0000-7000-8000-00000000a001", "deletedAt": "2026-03-04T05:06:07Z"},
+	castellan.MailFederatedWelcome:  {"name": "Alice Liddell", "organizationName": "Acme", "loginId": "alice@acme.example", "federationId": "0190d3a8-0000-7000-8000-00000000f001"},
 }
 
 func mustTemplates(t *testing.T) *mail.Templates {
@@ -86,6 +87,7 @@ func TestTemplatesLinks(t *testing.T) {
 		{castellan.MailInvitation, map[string]string{"invitationToken": "csti_a&b"}, publicURL + "/invitations/accept?token=csti_a%26b"},
 		{castellan.MailReinvite, map[string]string{"invitationToken": "csti_c"}, publicURL + "/invitations/accept?token=csti_c"},
 		{castellan.MailPasswordReset, map[string]string{"resetToken": "cstr_d"}, publicURL + "/password-reset?token=cstr_d"},
+		{castellan.MailFederatedWelcome, map[string]string{"federationId": "f1"}, publicURL + "/console/sign-in"},
 		// A link given wins over a token.
 		{castellan.MailInvitation, map[string]string{"invitationToken": "csti_e", "link": "https://console.example/join?t=1"}, "https://console.example/join?t=1"},
 	} {
@@ -133,6 +135,7 @@ func TestTemplatesErrUnrenderable(t *testing.T) {
 		{Template: castellan.MailPasswordReset},
 		{Template: castellan.MailGroupChanged, Data: map[string]string{"groupName": "g"}},
 		{Template: castellan.MailAccountNotice, Data: map[string]string{"subject": "s"}},
+		{Template: castellan.MailFederatedWelcome, Data: map[string]string{"name": "Alice"}},
 	} {
 		_, err := templates.RenderMail(m)
 		if castellan.ErrorCode(err) != castellan.CodeMailUnrenderable || castellan.ErrorKind(err) != castellan.EINVALID {

@@ -154,6 +154,9 @@ func (s *AccountService) rootUser(ctx context.Context, tx *Tx, orgID, email stri
 	if err != nil {
 		return nil, "", err
 	}
+	if err := checkUserLimit(ctx, tx, orgID, 1); err != nil {
+		return nil, "", err
+	}
 	u := newUser(tx, orgID, castellan.UserRegistration{LoginID: email, Email: email, ConsoleAccess: true, APIAccess: true})
 	u.Status = castellan.UserPendingInvitation
 	if err := insertUsers(ctx, tx, []userRow{{user: u}}); err != nil {

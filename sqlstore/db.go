@@ -52,6 +52,8 @@ type DB struct {
 	observeQuery func(kind QueryKind, d time.Duration)
 	// maxAccounts is Options.MaxAccounts.
 	maxAccounts int
+	// maxUsers is Options.MaxUsers.
+	maxUsers int
 	// billing and inventory answer the preconditions of excluding and
 	// deleting accounts (Options.Billing, Options.Inventory).
 	billing   castellan.Billing
@@ -163,6 +165,9 @@ type Options struct {
 	// MaxAccounts is the most accounts an organization may hold; 0
 	// means castellan.DefaultMaxAccounts.
 	MaxAccounts int
+	// MaxUsers is the most users, not counting tombstones, an
+	// organization may hold; 0 means no limit.
+	MaxUsers int
 	// Billing and Inventory tell the preconditions of excluding and
 	// deleting accounts; nil means the account attributes the operator
 	// sets through the API (AttributeFacts).
@@ -209,6 +214,7 @@ func Open(ctx context.Context, rawURL string, opts Options) (*DB, error) {
 	db.passwords = opts.Passwords
 	db.observeQuery = opts.ObserveQuery
 	db.maxAccounts = cmp.Or(opts.MaxAccounts, castellan.DefaultMaxAccounts)
+	db.maxUsers = opts.MaxUsers
 	db.billing, db.inventory = opts.Billing, opts.Inventory
 	db.signIn = opts.SignIn
 	if db.signIn == (castellan.SignInPolicy{}) {

@@ -29,7 +29,8 @@ func (s *UserService) RegisterUsers(ctx context.Context, orgID string, regs []ca
 }
 
 // register validates, hashes the passwords and then, in one transaction,
-// inserts the users, their invitations, mails and audit events. prefix
+// inserts the users, their invitations, mails (invitations, federated
+// users' sign-in instructions) and audit events. prefix
 // names item i's fields in errors ("" or "users[3].").
 //
 // Hashing comes first, outside the transaction and in parallel: argon2id
@@ -52,16 +53,22 @@ func (s *UserService) register(ctx context.Context, orgID string, regs []castell
 		if err != nil {
 			return err
 		}
+		if err := checkUserLimit(ctx, tx, orgID, len(regs)); err != nil {
+			return err
+		}
 		if err := alreadyRegistered(ctx, tx, orgID, regs, prefix); err != nil {
 			return err
 		}
 		rows := make([]userRow, len(regs))
-		var invited []*castellan.User
+		var invited, federated []*castellan.User
 		for i, reg := range regs {
 			u := newUser(tx, orgID, reg)
 			u.Status = statusOnRegistration(reg)
-			if u.Status == castellan.UserPendingInvitation {
+			switch {
+			case u.Status == castellan.UserPendingInvitation:
 				invited = append(invited, u)
+			case u.AccountType == castellan.AccountFederated && u.Status == castellan.UserActive:
+				federated = append(federated, u)
 			}
 			rows[i] = userRow{user: u, passwordHash: hashes[i]}
 			out[i] = &castellan.RegisteredUser{User: u, GeneratedPassword: generated[i]}
@@ -74,6 +81,9 @@ func (s *UserService) register(ctx context.Context, orgID string, regs []castell
 		}
 		invitations, err := invite(ctx, tx, orgName, invited, castellan.MailInvitation)
 		if err != nil {
+			return err
+		}
+		if err := welcomeFederated(ctx, tx, orgName, federated); err != nil {
 			return err
 		}
 		for i, reg := range regs {
@@ -91,6 +101,23 @@ func (s *UserService) register(ctx context.Context, orgID string, regs []castell
 		return nil, err
 	}
 	return out, nil
+}
+
+// welcomeFederated enqueues, in tx, the mail that tells each federated
+// user how to sign in: the console's sign-in page (the sender builds
+// the link) and its federation's ID. Federated users always have an
+// email (UserRegistration.Validate); the caller leaves out those
+// registered disabled, who could not sign in.
+func welcomeFederated(ctx context.Context, tx *Tx, orgName string, users []*castellan.User) error {
+	for _, u := range users {
+		_, err := tx.enqueueMail(ctx, u.OrganizationID, u.Email, castellan.MailFederatedWelcome, map[string]string{
+			"name": u.Name, "email": u.Email, "loginId": u.LoginID, "organizationName": orgName, "federationId": u.FederationID,
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // statusOnRegistration is where a new user starts: invited users wait for
@@ -114,6 +141,37 @@ func lockOrganizationName(ctx context.Context, tx *Tx, orgID string) (string, er
 		return "", notFound(castellan.CodeOrgNotFound, "organization", orgID)
 	}
 	return name, err
+}
+
+// checkUserLimit refuses adding users to the organization when its
+// users that are not deleted would then pass db.maxUsers (0: no limit),
+// in tx. EPRECONDITION (user.limit_reached).
+//
+// It takes the organization's row exclusively first (lockExclusive), so
+// that the additions of concurrent transactions are counted one after the
+// other, each seeing the users the earlier ones committed; without a
+// limit it takes no lock.
+func checkUserLimit(ctx context.Context, tx *Tx, orgID string, adding int) error {
+	if tx.db.maxUsers == 0 {
+		return nil
+	}
+	var id string
+	err := tx.queryRow(ctx, `SELECT id FROM organizations WHERE id = ?`+tx.db.dialect.lockExclusive, orgID).Scan(&id)
+	if isNoRows(err) {
+		return notFound(castellan.CodeOrgNotFound, "organization", orgID)
+	}
+	if err != nil {
+		return err
+	}
+	var count int
+	if err := tx.queryRow(ctx, `SELECT COUNT(*) FROM users WHERE org_id = ? AND status <> 'deleted'`, orgID).Scan(&count); err != nil {
+		return err
+	}
+	if count+adding > tx.db.maxUsers {
+		return castellan.Errorf(castellan.EPRECONDITION, castellan.CodeUserLimitReached,
+			"the organization holds %d users and may hold at most %d: %d more would pass the limit", count, tx.db.maxUsers, adding)
+	}
+	return nil
 }
 
 // repeatedInBatch refuses a batch that names an email or login ID twice

@@ -141,6 +141,9 @@ func (s *UserService) CreateUser(ctx context.Context, orgID string, uc castellan
 		if err := lockOrganization(ctx, tx, orgID); err != nil {
 			return err
 		}
+		if err := checkUserLimit(ctx, tx, orgID, 1); err != nil {
+			return err
+		}
 		u = newUser(tx, orgID, castellan.UserRegistration{LoginID: uc.Email, Email: uc.Email, ConsoleAccess: true, APIAccess: true})
 		u.Status = castellan.UserActive
 		err := insertUsers(ctx, tx, []userRow{{user: u}})

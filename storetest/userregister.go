@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -162,15 +163,47 @@ func testRegisterFederated(t *testing.T, open Opener) {
 	if u.Status != castellan.UserActive || u.AccountType != castellan.AccountFederated || u.FederationID != unknownID {
 		t.Fatalf("got %+v", u)
 	}
-	if mails := mailsTo(t, s, res.OrganizationID, reg.Email); len(mails) != 0 {
-		t.Fatalf("a federated user got mails %+v", mails)
+	wantFederatedWelcome(t, s, res.OrganizationID, u)
+
+	// A batch: each federated user gets its mail, with its own
+	// federation; a local user with a password and one registered
+	// disabled get none.
+	regs := make([]castellan.UserRegistration, 4)
+	for i, name := range []string{"fed3", "fed4", "off"} {
+		regs[i] = invitee(name)
+		regs[i].Mode, regs[i].AccountType, regs[i].FederationID = "", castellan.AccountFederated, fmt.Sprintf("0190d3a8-0000-7000-8000-00000000f00%d", i)
 	}
+	regs[2].Disabled = true
+	regs[3] = invitee("local")
+	regs[3].Mode, regs[3].Password = castellan.ModePassword, signInPassword
+	users := must(s.Users.RegisterUsers(operatorCtx("r"), res.OrganizationID, regs))(t)
+	wantFederatedWelcome(t, s, res.OrganizationID, users[0].User)
+	wantFederatedWelcome(t, s, res.OrganizationID, users[1].User)
+	for _, r := range users[2:] {
+		if mails := mailsTo(t, s, res.OrganizationID, r.User.Email); len(mails) != 0 {
+			t.Fatalf("%s (%s, %s) got mails %+v", r.User.LoginID, r.User.AccountType, r.User.Status, mails)
+		}
+	}
+
 	reg = invitee("fed2")
 	reg.AccountType = castellan.AccountFederated
 	_, err := s.Users.RegisterUser(operatorCtx("r"), res.OrganizationID, reg)
 	wantCode(t, err, castellan.EINVALID, castellan.CodeInvalidField)
 	wantField(t, err, "federationId", "format")
 	wantField(t, err, "mode", "federated")
+}
+
+// wantFederatedWelcome checks that the federated user u got exactly one
+// mail, the one telling it how to sign in, with its federation ID.
+func wantFederatedWelcome(t *testing.T, s castellan.Services, orgID string, u *castellan.User) {
+	t.Helper()
+	mails := mailsTo(t, s, orgID, u.Email)
+	if len(mails) != 1 || mails[0].Template != castellan.MailFederatedWelcome {
+		t.Fatalf("%s got mails %+v, want one %s", u.LoginID, mails, castellan.MailFederatedWelcome)
+	}
+	if d := mails[0].Data; d["federationId"] != u.FederationID || d["loginId"] != u.LoginID || d["organizationName"] == "" {
+		t.Fatalf("%s: mail data %v, want federation ID %s", u.LoginID, d, u.FederationID)
+	}
 }
 
 // testRegisterQuick100 is the quick register of the seed: 100 users in
@@ -283,12 +316,12 @@ func testRegisterErrInvalid(t *testing.T, open Opener) {
 		edit        func(r *castellan.UserRegistration)
 		field, rule string
 	}{
-		{func(r *castellan.UserRegistration) { r.LoginID = "ab" }, "loginId", "minLength"},
-		{func(r *castellan.UserRegistration) { r.LoginID = strings.Repeat("a", 61) }, "loginId", "maxLength"},
+		{func(r *castellan.UserRegistration) { r.LoginID = "a" }, "loginId", "minLength"},
+		{func(r *castellan.UserRegistration) { r.LoginID = strings.Repeat("a", castellan.MaxLoginIDLength+1) }, "loginId", "maxLength"},
 		{func(r *castellan.UserRegistration) { r.LoginID = "ann/smith" }, "loginId", "pattern"},
+		{func(r *castellan.UserRegistration) { r.LoginID = " ann" }, "loginId", "pattern"},
 		{func(r *castellan.UserRegistration) { r.Name = "A" }, "name", "minLength"},
 		{func(r *castellan.UserRegistration) { r.Name = strings.Repeat("n", 31) }, "name", "maxLength"},
-		{func(r *castellan.UserRegistration) { r.Name = "" }, "name", "required"},
 		{func(r *castellan.UserRegistration) { r.FirstName = "J" }, "firstName", "minLength"},
 		{func(r *castellan.UserRegistration) { r.LastName = "O'Brien" }, "lastName", "pattern"},
 		{func(r *castellan.UserRegistration) { r.Memo = strings.Repeat("é", 151) }, "memo", "maxBytes"},
@@ -319,4 +352,22 @@ func testRegisterErrInvalid(t *testing.T, open Opener) {
 		wantField(t, err, c.field, c.rule)
 	}
 	unchanged(t, s, res.OrganizationID, before)
+
+	// The core holds what the customer users API accepts, narrower
+	// than /v1 (CheckSubAccountRegistrations): login IDs of 2 and of
+	// 255 characters with inner spaces, and no name.
+	for i, edit := range []func(r *castellan.UserRegistration){
+		func(r *castellan.UserRegistration) { r.LoginID = "ab" },
+		func(r *castellan.UserRegistration) {
+			r.LoginID = "Ann Lee " + strings.Repeat("a", castellan.MaxLoginIDLength-8)
+		},
+		func(r *castellan.UserRegistration) { r.Name = "" },
+	} {
+		reg := invitee(fmt.Sprintf("wide%d", i))
+		edit(&reg)
+		u := register(t, s, res.OrganizationID, reg)
+		if u.LoginID != reg.LoginID || u.Name != reg.Name {
+			t.Fatalf("registered %q named %q, want %q named %q", u.LoginID, u.Name, reg.LoginID, reg.Name)
+		}
+	}
 }

@@ -41,6 +41,34 @@ func TestAccountLimitFlag(t *testing.T) {
 	}
 }
 
+// TestUserLimitFlag reads the user limit from the flag and the
+// environment, 0 (no limit) by default, and refuses a limit that is no
+// number or is negative.
+func TestUserLimitFlag(t *testing.T) {
+	parse := func(args []string, env map[string]string) (int, error) {
+		f := newFlags("serve", io.Discard, func(k string) string { return env[k] })
+		limit := f.userLimit()
+		if err := f.parse(args); err != nil {
+			t.Fatal(err)
+		}
+		return limit()
+	}
+	if n, err := parse(nil, nil); err != nil || n != 0 {
+		t.Fatalf("default: got %d, %v; want 0", n, err)
+	}
+	if n, err := parse(nil, map[string]string{"CASTELLAN_MAX_USERS_PER_ORGANIZATION": "500"}); err != nil || n != 500 {
+		t.Fatalf("environment: got %d, %v; want 500", n, err)
+	}
+	if n, err := parse([]string{"--max-users-per-organization", "0"}, map[string]string{"CASTELLAN_MAX_USERS_PER_ORGANIZATION": "500"}); err != nil || n != 0 {
+		t.Fatalf("flag over environment: got %d, %v; want 0", n, err)
+	}
+	for _, bad := range []string{"-1", "many", ""} {
+		if _, err := parse([]string{"--max-users-per-organization", bad}, nil); err == nil || !strings.Contains(err.Error(), "--max-users-per-organization") {
+			t.Errorf("%q: got %v, want the flag named", bad, err)
+		}
+	}
+}
+
 // TestServeAccountDeletionNotice deletes an account on a served store
 // whose mail goes to a real SMTP server: the deletion notice reaches
 // exactly the organization's administrator (its owner: the operator

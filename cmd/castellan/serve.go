@@ -26,6 +26,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	mailConfig := f.mail()
 	signInPolicy := f.signInPolicy()
 	accountLimit := f.accountLimit()
+	userLimit := f.userLimit()
 	chooseAuthorizer := f.authorizerChoice()
 	authnConfig := f.authn()
 	logs := f.logging()
@@ -54,6 +55,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	if err != nil {
 		return err
 	}
+	maxUsers, err := userLimit()
+	if err != nil {
+		return err
+	}
 	log, err := logs.logger(stderr)
 	if err != nil {
 		return err
@@ -74,7 +79,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	}
 
 	queries, observeQuery := queryDuration()
-	db, err := f.openServeStore(ctx, openStore, sqlstore.Options{ObserveQuery: observeQuery, MaxAccounts: maxAccounts, SignIn: policy}, *secretKeyFile, log)
+	db, err := f.openServeStore(ctx, openStore, sqlstore.Options{ObserveQuery: observeQuery, MaxAccounts: maxAccounts, MaxUsers: maxUsers, SignIn: policy}, *secretKeyFile, log)
 	if err != nil {
 		return err
 	}
