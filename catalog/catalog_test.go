@@ -149,3 +149,22 @@ func TestLoadExtends(t *testing.T) {
 		t.Fatal("owner's * does not cover the new service")
 	}
 }
+
+// TestAdminGrantsEveryLesserOrganizationRole: by the hierarchy principle
+// a role can be granted only by who holds all its actions, so an
+// Organization Admin must hold every action of the Reader (and of every
+// project and service role) to grant it; only the Owner's stay beyond it.
+func TestAdminGrantsEveryLesserOrganizationRole(t *testing.T) {
+	cat := mustDefault(t)
+	admin := map[string]bool{}
+	for _, a := range cat.Expand(cat.Role("organization.admin").Actions) {
+		admin[a] = true
+	}
+	for _, id := range []string{"organization.reader", "account.admin", "project.admin", "project.member", "project.reader", "iam.userAdmin"} {
+		for _, a := range cat.Expand(cat.Role(id).Actions) {
+			if !admin[a] {
+				t.Errorf("%s has %s, which organization.admin lacks: the admin could not grant it", id, a)
+			}
+		}
+	}
+}

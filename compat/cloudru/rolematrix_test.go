@@ -79,7 +79,7 @@ func matrixRows() []matrixRow {
 		{op: "cloudru-create-permission", variant: "customer", build: func(t *testing.T, e *env, _ string) (string, string) {
 			_, user := e.userToken(t, e.Acme.OrganizationID, "", "")
 			return "/api/v1/permissions", permission("organization.reader", e.Acme.OrganizationID, "customer", user)
-		}, allowed: []string{owner}}, // the admin lacks some of the reader's actions (hierarchy)
+		}, allowed: []string{owner, admin}},
 		{op: "cloudru-create-permission", variant: "project", build: func(t *testing.T, e *env, project string) (string, string) {
 			_, user := e.userToken(t, e.Acme.OrganizationID, "", "")
 			return "/api/v1/permissions", permission("project.reader", project, "resource", user)
