@@ -371,3 +371,70 @@ func TestOtherOrganization(t *testing.T) {
 		})
 	}
 }
+
+// TestRoleUsers reads role users (principal type IamRole): sessions of
+// an account role and of an SSO role, assumed through the regular API's
+// services, with their source identities as the seed's table gives them;
+// an ended session is read only with includeDeleted, and another
+// organization's is nonexistent.
+func TestRoleUsers(t *testing.T) {
+	for _, b := range sqltest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, b.URL(t))
+			org := e.acme.OrganizationID
+			owner := e.key(t, org, e.acme.OwnerUserID, e.project)
+			roles := e.db.Services().RoleIdentities
+			admin, err := roles.CreateRoleIdentity(system, org, castellan.RoleIdentityCreate{Name: "BillingAdmin", Kind: castellan.RoleKindAccount})
+			if err != nil {
+				t.Fatal(err)
+			}
+			sso, err := roles.CreateRoleIdentity(system, org, castellan.RoleIdentityCreate{Name: "Engineers", Kind: castellan.RoleKindSSO})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// An account role is assumed by the calling user, through /v1.
+			req, err := http.NewRequest("POST", e.srv.URL+"/v1/organizations/"+org+"/roleIdentities/"+admin.ID+":assume", strings.NewReader("{}"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Authorization", "Bearer "+e.acme.Token)
+			req.Header.Set("Content-Type", "application/json")
+			assumed := do(t, req)
+			var account castellan.RoleSession
+			assumed.decode(t, &account)
+			if assumed.status != http.StatusCreated {
+				t.Fatalf("assume: got %d %s", assumed.status, assumed.body)
+			}
+			federated, err := roles.AssumeRoleIdentity(system, org, sso.ID, castellan.SourceIdentity{
+				Type: castellan.SourceFederatedUser, ID: "jdoe@corp.example", Provider: "0196f0f2-7a3c-7c2b-9d51-3f2a1b0c4d5e"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids := map[string]string{org: "<organizationId>", e.acme.OwnerUserID: "<ownerUserId>", admin.ID: "<roleId>", sso.ID: "<ssoRoleId>",
+				account.ID: "<sessionId>", federated.ID: "<ssoSessionId>"}
+			golden(t, "get_role_user_account", e.send(t, owner, "GET", prefix+"/users/"+account.ID, nil), ids)
+			golden(t, "get_role_user_sso", e.send(t, owner, "GET", prefix+"/users/"+federated.ID, nil), ids)
+
+			if _, err := roles.EndRoleSession(system, org, account.ID); err != nil {
+				t.Fatal(err)
+			}
+			if a := e.send(t, owner, "GET", prefix+"/users/"+account.ID, nil); a.status != 401 || a.errorCode(t) != "30" {
+				t.Fatalf("ended session: got %d %s, want 401 30", a.status, a.body)
+			}
+			var ended struct {
+				Deleted, Active bool
+				PrincipalType   string
+			}
+			a := e.send(t, owner, "GET", prefix+"/users/"+account.ID+"?includeDeleted=true", nil)
+			a.decode(t, &ended)
+			if a.status != 200 || !ended.Deleted || ended.Active || ended.PrincipalType != "IamRole" {
+				t.Fatalf("ended session with includeDeleted: got %d %s", a.status, a.body)
+			}
+			globexOwner := e.key(t, e.globex.OrganizationID, e.globex.OwnerUserID, "")
+			if a := e.send(t, globexOwner, "GET", prefix+"/users/"+federated.ID+"?includeDeleted=true", nil); a.status != 401 || a.errorCode(t) != "30" {
+				t.Fatalf("another organization's session: got %d %s, want 401 30", a.status, a.body)
+			}
+		})
+	}
+}
