@@ -177,7 +177,10 @@ type RoleIdentityService interface {
 	DeleteRoleIdentity(ctx context.Context, orgID, id string) (int64, error)
 	// AssumeRoleIdentity starts a session of the role for src, whose
 	// type must be SourceTypeOf the role's kind: EINVALID
-	// (role_session.source_mismatch) otherwise. Returns ENOTFOUND.
+	// (role_session.source_mismatch) otherwise. An account role's source
+	// must be an active user of the organization (ENOTFOUND
+	// user.not_found); deleting the user ends its sessions. Returns
+	// ENOTFOUND.
 	AssumeRoleIdentity(ctx context.Context, orgID, roleID string, src SourceIdentity) (*RoleSession, error)
 	// FindRoleSessionByID returns ENOTFOUND (role_session.not_found); an
 	// ended session only when includeDeleted.

@@ -23,8 +23,10 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"regexp"
+	"runtime"
 	"strings"
 
 	"github.com/castellan-iam/castellan"
@@ -106,9 +108,28 @@ func newAEAD(key []byte) (cipher.AEAD, error) {
 	return cipher.NewGCM(block)
 }
 
-// Load reads the key file at path.
+// openPermissions are the permission bits a key file must not have:
+// whoever reads it opens every sealed secret, and whoever writes it
+// chooses the key new secrets are sealed with. Its group may read it
+// (a group shared with a secret manager), not change it.
+const openPermissions = 0o027
+
+// Load reads the key file at path. A file that other users may read or
+// change, or its group change, is refused (on Unix).
 func Load(path string) (*Keyring, error) {
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read secret key file: %w", err)
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("read secret key file: %w", err)
+	}
+	if perm := info.Mode().Perm(); runtime.GOOS != "windows" && perm&openPermissions != 0 {
+		return nil, fmt.Errorf("secret key file %s has mode %04o: others may read or change it; chmod 600 it", path, perm)
+	}
+	data, err := io.ReadAll(f)
 	if err != nil {
 		return nil, fmt.Errorf("read secret key file: %w", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -169,5 +170,38 @@ func TestGenerateAndRotate(t *testing.T) {
 	}
 	if text, _ := os.ReadFile(path); string(text) != "bad line\n" {
 		t.Fatalf("AddKey changed a malformed file: %q", text)
+	}
+}
+
+// TestLoadPermissions: a key file that other users may read or change,
+// or its group change, is refused without quoting a key, since whoever
+// reads it opens every sealed secret and whoever writes it chooses the
+// key new secrets are sealed with; the owner's and its group's reading
+// is fine.
+func TestLoadPermissions(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		return // no Unix permission bits to check there
+	}
+	path := filepath.Join(t.TempDir(), "secret-key")
+	if err := os.WriteFile(path, []byte("k1 "+key(1)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		mode os.FileMode
+		ok   bool
+	}{
+		{0o600, true}, {0o400, true}, {0o640, true}, {0o440, true},
+		{0o644, false}, {0o604, false}, {0o602, false}, {0o620, false}, {0o666, false},
+	} {
+		if err := os.Chmod(path, c.mode); err != nil {
+			t.Fatal(err)
+		}
+		_, err := sealing.Load(path)
+		if (err == nil) != c.ok {
+			t.Errorf("mode %04o: got %v, want ok %v", c.mode, err, c.ok)
+		}
+		if err != nil && (strings.Contains(err.Error(), key(1)) || !strings.Contains(err.Error(), "chmod 600")) {
+			t.Errorf("mode %04o: %v: want the fix named and no key quoted", c.mode, err)
+		}
 	}
 }

@@ -122,34 +122,49 @@ func (s *RoleIdentityService) DeleteRoleIdentity(ctx context.Context, orgID, id 
 		if err != nil {
 			return err
 		}
-		rows, err := tx.query(ctx, `SELECT id FROM role_sessions WHERE org_id = ? AND role_identity_id = ? AND deleted_at IS NULL ORDER BY id`, orgID, id)
+		ended, err := endRoleSessionsWhere(ctx, tx, `org_id = ? AND role_identity_id = ?`, orgID, id)
 		if err != nil {
 			return err
-		}
-		ended, err := collect(rows, scanString)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.exec(ctx, `UPDATE role_sessions SET deleted_at = ?, revision = ? WHERE org_id = ? AND role_identity_id = ? AND deleted_at IS NULL`,
-			tx.now, tx.revision, orgID, id); err != nil {
-			return fmt.Errorf("end role sessions: %w", err)
 		}
 		if _, err := tx.exec(ctx, `DELETE FROM role_identities WHERE org_id = ? AND id = ?`, orgID, id); err != nil {
 			return fmt.Errorf("delete role identity: %w", err)
-		}
-		also := make([]changedEntity, len(ended))
-		for i, sessionID := range ended {
-			also[i] = changedEntity{"role_session", sessionID, "delete"}
 		}
 		rev, err = tx.record(ctx, change{
 			orgID: orgID, action: castellan.ActionDeleteRoleIdentity,
 			entityType: "role_identity", entityID: id, entityName: r.Name, operation: "delete",
 			summary: map[string]any{"name": r.Name, "kind": r.Kind, "endedSessionIds": nonNilSlice(ended)},
-			also:    also,
+			also:    roleSessionDeletions(ended),
 		})
 		return err
 	})
 	return rev, err
+}
+
+// endRoleSessionsWhere ends, in tx, the open role sessions that match
+// where (a condition on role_sessions with args) and returns their IDs.
+func endRoleSessionsWhere(ctx context.Context, tx *Tx, where string, args ...any) ([]string, error) {
+	rows, err := tx.query(ctx, `SELECT id FROM role_sessions WHERE `+where+` AND deleted_at IS NULL ORDER BY id`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("end role sessions: %w", err)
+	}
+	ended, err := collect(rows, scanString)
+	if err != nil {
+		return nil, fmt.Errorf("end role sessions: %w", err)
+	}
+	if _, err := tx.exec(ctx, `UPDATE role_sessions SET deleted_at = ?, revision = ? WHERE `+where+` AND deleted_at IS NULL`,
+		append([]any{tx.now, tx.revision}, args...)...); err != nil {
+		return nil, fmt.Errorf("end role sessions: %w", err)
+	}
+	return ended, nil
+}
+
+// roleSessionDeletions are the change-log rows of ended role sessions.
+func roleSessionDeletions(ids []string) []changedEntity {
+	also := make([]changedEntity, len(ids))
+	for i, id := range ids {
+		also[i] = changedEntity{"role_session", id, "delete"}
+	}
+	return also
 }
 
 // AssumeRoleIdentity implements castellan.RoleIdentityService. The
@@ -164,6 +179,11 @@ func (s *RoleIdentityService) AssumeRoleIdentity(ctx context.Context, orgID, rol
 		}
 		if err := src.ValidateFor(r.Kind); err != nil {
 			return err
+		}
+		if r.Kind == castellan.RoleKindAccount {
+			if err := lockActiveUser(ctx, tx, orgID, src.ID); err != nil {
+				return err
+			}
 		}
 		rs = &castellan.RoleSession{
 			ID: newID(), OrganizationID: orgID, RoleIdentityID: r.ID, RoleName: r.Name, RoleRN: r.RN, SourceIdentity: src,
@@ -186,6 +206,23 @@ func (s *RoleIdentityService) AssumeRoleIdentity(ctx context.Context, orgID, rol
 		return nil, err
 	}
 	return rs, nil
+}
+
+// lockActiveUser holds the row of the active user id, the source of an
+// account role's session, until tx ends, so that no session starts beside
+// the user's deletion (which ends its sessions); ENOTFOUND when there is
+// no such user, or it is not active.
+func lockActiveUser(ctx context.Context, tx *Tx, orgID, id string) error {
+	var found string
+	err := tx.queryRow(ctx, `SELECT id FROM users WHERE org_id = ? AND id = ? AND status = ?`+tx.db.dialect.lockKey,
+		orgID, id, castellan.UserActive).Scan(&found)
+	if isNoRows(err) {
+		return notFound(castellan.CodeUserNotFound, "user", id)
+	}
+	if err != nil {
+		return fmt.Errorf("find the source user: %w", err)
+	}
+	return nil
 }
 
 const roleSessionSelect = `SELECT id, org_id, role_identity_id, role_name, role_rn, source_type, source_id, source_provider,

@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/castellan-iam/castellan"
 )
@@ -78,20 +79,29 @@ func (db *DB) openSecret(keyID string, s sealedSecret) (secret []byte, ok bool) 
 	return secret, aad == keyID
 }
 
+// KeyUseGranularity is how often a signing key's lastUsedAt is written:
+// at most once per this long, so that a busy signing client does not
+// write on every request. It matches how far behind the lastUsedAt of
+// keys used through tokens may be.
+const KeyUseGranularity = 30 * time.Second
+
 // VerifyAccessKeySignature implements castellan.AccessKeyService. It
-// runs on every signed request, so it only reads: no write transaction,
-// no token. Every refusal does the same work (read, open, HMAC) and
-// answers the same, like ExchangeAccessKey's.
+// runs on every signed request, so it reads, and writes only the key's
+// lastUsedAt (NoteKeysUsed, outside the change log) when that is
+// KeyUseGranularity old: no token, no change. Every refusal does the
+// same work (read, open, HMAC) and answers the same, like
+// ExchangeAccessKey's.
 func (s *AccessKeyService) VerifyAccessKeySignature(ctx context.Context, keyID string, message []byte, signature string) (castellan.Principal, error) {
 	if !castellan.ValidAccessKeyID(keyID) {
 		return castellan.Principal{}, errUnauthenticated
 	}
 	var (
-		h      keyHolder
-		sealed sealedSecret
+		h        keyHolder
+		sealed   sealedSecret
+		lastUsed sql.NullTime
 	)
-	err := h.scan(s.db.queryRow(ctx, keyHolderColumns+`, k.secret_sealed, k.secret_kek_id`+keyHolderFrom+` WHERE k.id = ?`, keyID),
-		&sealed.sealed, &sealed.kekID)
+	err := h.scan(s.db.queryRow(ctx, keyHolderColumns+`, k.secret_sealed, k.secret_kek_id, k.last_used_at`+keyHolderFrom+` WHERE k.id = ?`, keyID),
+		&sealed.sealed, &sealed.kekID, &lastUsed)
 	found := err == nil
 	if err != nil && !isNoRows(err) {
 		return castellan.Principal{}, err
@@ -108,6 +118,11 @@ func (s *AccessKeyService) VerifyAccessKeySignature(ctx context.Context, keyID s
 	// reason.
 	if err := h.checkSource(ctx); err != nil {
 		return castellan.Principal{}, err
+	}
+	if now := s.db.now(); !lastUsed.Valid || now.Sub(lastUsed.Time) >= KeyUseGranularity {
+		if err := s.NoteKeysUsed(ctx, map[string]time.Time{keyID: now}); err != nil {
+			return castellan.Principal{}, err
+		}
 	}
 	return h.principal(), nil
 }

@@ -417,6 +417,65 @@ func TestRotateWithoutOldKey(t *testing.T) {
 	}
 }
 
+// TestSignatureNotesKeyUse: a key that only signs shows when it was last
+// used, as one exchanged for tokens does, so that an administrator does
+// not take a key in use for an unused one. The use is written at most
+// once per sqlstore.KeyUseGranularity, outside the change log; a refused
+// signature is no use.
+func TestSignatureNotesKeyUse(t *testing.T) {
+	for _, b := range sqltest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			_, keyring := newKeyFile(t)
+			f := newSignFixture(t, b.URL(t), keyring)
+			k := f.userKey(t)
+			lastUsed := func() *time.Time {
+				t.Helper()
+				key, err := f.db.Services().AccessKeys.FindAccessKeyByID(ctx, f.org, k.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return key.LastUsedAt
+			}
+			rev, err := f.db.Revision(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.verify(ctx, k.ID, "wrong"); err == nil {
+				t.Fatal("a wrong signature verified")
+			}
+			if got := lastUsed(); got != nil {
+				t.Fatalf("after a refused signature: lastUsedAt %v, want none", got)
+			}
+			first := f.clock.Now()
+			if _, err := f.verify(ctx, k.ID, k.Secret); err != nil {
+				t.Fatal(err)
+			}
+			if got := lastUsed(); got == nil || !got.Equal(first) {
+				t.Fatalf("after a signature: lastUsedAt %v, want %v", got, first)
+			}
+			f.clock.Advance(sqlstore.KeyUseGranularity - time.Second)
+			if _, err := f.verify(ctx, k.ID, k.Secret); err != nil {
+				t.Fatal(err)
+			}
+			if got := lastUsed(); got == nil || !got.Equal(first) {
+				t.Fatalf("within the granularity: lastUsedAt %v, want %v still", got, first)
+			}
+			f.clock.Advance(time.Second)
+			if _, err := f.verify(ctx, k.ID, k.Secret); err != nil {
+				t.Fatal(err)
+			}
+			if got := lastUsed(); got == nil || !got.Equal(f.clock.Now()) {
+				t.Fatalf("after the granularity: lastUsedAt %v, want %v", got, f.clock.Now())
+			}
+			if after, err := f.db.Revision(ctx); err != nil || after != rev {
+				t.Fatalf("revision: got %d, %v; want %d: a key use is no change", after, err, rev)
+			}
+		})
+	}
+}
+
 // BenchmarkVerifyAccessKeySignature measures what every signed request
 // of the sub-account API costs the store: one indexed read, an AES-GCM
 // open and an HMAC; a refusal (an unknown key) does the same work.

@@ -198,7 +198,8 @@ func (s *UserService) DeleteUser(ctx context.Context, orgID, id, confirm string)
 			summary: map[string]any{"loginId": u.LoginID, "email": u.Email, "name": u.Name, "status": u.Status,
 				"deletedGrants": grantSummaries(removed.grants), "groupIds": nonNilSlice(removed.groups),
 				"tokenCount": len(removed.tokens), "voidedInvitationIds": nonNilSlice(removed.invitations),
-				"revokedSessionIds": nonNilSlice(removed.sessions), "deletedAccessKeyIds": nonNilSlice(removed.accessKeys)},
+				"revokedSessionIds": nonNilSlice(removed.sessions), "deletedAccessKeyIds": nonNilSlice(removed.accessKeys),
+				"endedRoleSessionIds": nonNilSlice(removed.roleSessions)},
 			also: removed.changes(id),
 		})
 		return err
@@ -210,6 +211,8 @@ func (s *UserService) DeleteUser(ctx context.Context, orgID, id, confirm string)
 type removedAccess struct {
 	grants                          []*castellan.Grant
 	groups, invitations, accessKeys []string
+	// roleSessions are the sessions of the account roles it had assumed.
+	roleSessions []string
 	signedOut
 }
 
@@ -222,11 +225,13 @@ func (r removedAccess) changes(userID string) []changedEntity {
 		also = append(also, changedEntity{"invitation", i, "update"})
 	}
 	also = append(also, accessKeyDeletions(r.accessKeys)...)
+	also = append(also, roleSessionDeletions(r.roleSessions)...)
 	return append(also, r.signedOut.changes()...)
 }
 
 // removeUserAccess removes a user's grants, group memberships and access
-// keys, voids its invitations and signs it out.
+// keys, voids its invitations, ends the sessions of the account roles it
+// assumed and signs it out.
 func removeUserAccess(ctx context.Context, tx *Tx, orgID, id string) (removedAccess, error) {
 	var r removedAccess
 	var err error
@@ -242,6 +247,10 @@ func removeUserAccess(ctx context.Context, tx *Tx, orgID, id string) (removedAcc
 		return r, fmt.Errorf("delete memberships: %w", err)
 	}
 	if r.invitations, err = voidInvitations(ctx, tx, orgID, id); err != nil {
+		return r, err
+	}
+	r.roleSessions, err = endRoleSessionsWhere(ctx, tx, `org_id = ? AND source_type = ? AND source_id = ?`, orgID, castellan.SourceIamUser, id)
+	if err != nil {
 		return r, err
 	}
 	if r.signedOut, err = signOut(ctx, tx, orgID, []string{id}); err != nil {

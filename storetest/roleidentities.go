@@ -20,6 +20,57 @@ func testRoleIdentities(t *testing.T, open Opener) {
 	t.Run("Delete", func(t *testing.T) { testRoleIdentitiesDelete(t, open) })
 	t.Run("CrossOrganization", func(t *testing.T) { testRoleIdentitiesCrossOrganization(t, open) })
 	t.Run("ConcurrentCreate", func(t *testing.T) { testRoleIdentitiesConcurrentCreate(t, open) })
+	t.Run("UserDeleted", func(t *testing.T) { testRoleSessionsUserDeleted(t, open) })
+}
+
+// testRoleSessionsUserDeleted: deleting a user ends the sessions of the
+// account roles it assumed, as it ends its console sessions and tokens,
+// with a change-log row each; the sessions of other sources stay.
+func testRoleSessionsUserDeleted(t *testing.T, open Opener) {
+	clock := NewClock()
+	s := open(t, clock.Now)
+	res := bootstrap(t, s, "Acme")
+	org := res.OrganizationID
+	ctx := userCtx(res.OwnerUserID, org, "req-rd")
+	roles := roleOfEachKind(t, s, org)
+	leaver := must(s.Users.CreateUser(ctx, org, castellan.UserCreate{Email: "leaver@acme.example"}))(t)
+	stayer := must(s.Users.CreateUser(ctx, org, castellan.UserCreate{Email: "stayer@acme.example"}))(t)
+	account := roles[castellan.RoleKindAccount].ID
+	var ended []*castellan.RoleSession
+	for range 2 {
+		ended = append(ended, must(s.RoleIdentities.AssumeRoleIdentity(ctx, org, account,
+			castellan.SourceIdentity{Type: castellan.SourceIamUser, ID: leaver.ID, Provider: org}))(t))
+	}
+	kept := []*castellan.RoleSession{
+		must(s.RoleIdentities.AssumeRoleIdentity(ctx, org, account, castellan.SourceIdentity{Type: castellan.SourceIamUser, ID: stayer.ID, Provider: org}))(t),
+		// Another kind's source that happens to carry the same ID.
+		must(s.RoleIdentities.AssumeRoleIdentity(ctx, org, roles[castellan.RoleKindSSO].ID,
+			castellan.SourceIdentity{Type: castellan.SourceFederatedUser, ID: leaver.ID, Provider: "idp"}))(t),
+	}
+	clock.Advance(time.Minute)
+	rev := must(s.Users.DeleteUser(ctx, org, leaver.ID, leaver.LoginID))(t)
+	for _, rs := range ended {
+		_, err := s.RoleIdentities.FindRoleSessionByID(ctx, org, rs.ID, false)
+		wantCode(t, err, castellan.ENOTFOUND, castellan.CodeRoleSessionNotFound)
+		got := must(s.RoleIdentities.FindRoleSessionByID(ctx, org, rs.ID, true))(t)
+		if !got.Deleted || got.DeletedAt == nil || !got.DeletedAt.Equal(clock.Now()) || got.Revision != rev {
+			t.Fatalf("session of the deleted user: got %+v, want ended at revision %d", got, rev)
+		}
+	}
+	for _, rs := range kept {
+		if got := must(s.RoleIdentities.FindRoleSessionByID(ctx, org, rs.ID, false))(t); !got.Active(clock.Now()) {
+			t.Fatalf("another source's session: got %+v, want active", got)
+		}
+	}
+	// A deleted or disabled user assumes no account role: checked, with the
+	// user's row held, in the transaction that starts the session, so
+	// that none starts beside a deletion.
+	disabled := castellan.UserDisabled
+	must(s.Users.UpdateUser(ctx, org, stayer.ID, castellan.UserUpdate{Status: &disabled}))(t)
+	for _, id := range []string{leaver.ID, stayer.ID, unknownID} {
+		_, err := s.RoleIdentities.AssumeRoleIdentity(ctx, org, account, castellan.SourceIdentity{Type: castellan.SourceIamUser, ID: id, Provider: org})
+		wantCode(t, err, castellan.ENOTFOUND, castellan.CodeUserNotFound)
+	}
 }
 
 func testRoleIdentitiesOK(t *testing.T, open Opener) {
@@ -141,6 +192,10 @@ func testRoleSessions(t *testing.T, open Opener) {
 	ctx := userCtx(res.OwnerUserID, org, "req-rs")
 	for kind, r := range roleOfEachKind(t, s, org) {
 		src := sourceOf(kind)
+		if kind == castellan.RoleKindAccount {
+			// An account role's source is an active user of the organization.
+			src = castellan.SourceIdentity{Type: castellan.SourceIamUser, ID: res.OwnerUserID, Provider: org}
+		}
 		rs := must(s.RoleIdentities.AssumeRoleIdentity(ctx, org, r.ID, src))(t)
 		if !castellan.ValidID(rs.ID) || rs.OrganizationID != org || rs.RoleIdentityID != r.ID || rs.RoleName != r.Name || rs.RoleRN != r.RN ||
 			rs.SourceIdentity != src || !rs.CreatedAt.Equal(clock.Now()) || rs.CreatedBy != "user:"+res.OwnerUserID ||

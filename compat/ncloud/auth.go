@@ -53,6 +53,12 @@ func (s *Server) authenticated(next func(w http.ResponseWriter, r *http.Request)
 			rateLimited(w, r, wait)
 			return
 		}
+		// A header that cannot be a key ID gets no bucket of its own: the
+		// limiter would keep each one a stranger invents.
+		if !castellan.ValidAccessKeyID(key) {
+			authFailed(w, r)
+			return
+		}
 		// Per key and address: key IDs are not secret, and a stranger's
 		// attempts must not spend the owner's allowance.
 		if ok, wait := s.perKey.Allow(key + " " + source); !ok {

@@ -120,9 +120,16 @@ type answer struct {
 
 func (e *env) send(t *testing.T, s signer, method, uri string, body []byte) answer {
 	t.Helper()
+	return e.sendSignedFor(t, s, method, uri, method, uri, body)
+}
+
+// sendSignedFor sends method uri with a signature of signedMethod
+// signedURI: an attacker's try at reusing a signature.
+func (e *env) sendSignedFor(t *testing.T, s signer, signedMethod, signedURI, method, uri string, body []byte) answer {
+	t.Helper()
 	ts := strconv.FormatInt(e.clock.Now().Add(s.skew).UnixMilli(), 10)
 	mac := hmac.New(sha256.New, []byte(s.secret))
-	mac.Write([]byte(method + " " + uri + "\n" + ts + "\n" + s.keyID))
+	mac.Write([]byte(signedMethod + " " + signedURI + "\n" + ts + "\n" + s.keyID))
 	req, err := http.NewRequest(method, e.srv.URL+uri, bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)

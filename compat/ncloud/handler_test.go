@@ -361,3 +361,21 @@ func TestWriteError(t *testing.T) {
 		}
 	}
 }
+
+// TestMalformedKeyNotKept: an access key header that cannot be a key ID
+// is refused as any failure, without verifying and without a bucket of
+// the per-key limiter, which would otherwise keep every header a
+// stranger invents (up to a megabyte each) until its next sweep.
+func TestMalformedKeyNotKept(t *testing.T) {
+	f := newFakeAPI(ncloud.Config{VerifyPerKey: web.RateLimit{PerSecond: 0.001, Burst: 1}})
+	huge := strings.Repeat("K", 1<<16)
+	for _, key := range []string{huge, huge, "not-a-key", "not-a-key"} {
+		w := f.send("GET", "/compat/ncloud/api/v1/users/x", "", func(h http.Header) { h.Set("x-ncp-iam-access-key", key) })
+		if w.Code != http.StatusUnauthorized || w.Body.String() != authFailedBody {
+			t.Fatalf("key of %d bytes: got %d %s, want 401 %s", len(key), w.Code, w.Body, authFailedBody)
+		}
+	}
+	if f.keys.calls != 0 {
+		t.Fatalf("verified %d malformed keys", f.keys.calls)
+	}
+}
