@@ -400,7 +400,7 @@ func TestMissing(t *testing.T) {
 		}{
 			{"AdminOnOrgLacksOwner", admin, f.orgScope(), ownerActions,
 				[]string{"organizations:BootstrapOrganization", "organizations:CreateOrganization", "organizations:DeleteAccount",
-					"organizations:DeleteOrganization", "organizations:ExcludeAccount", "organizations:ListReceivedAccountInvitations",
+					"organizations:DeleteOrganization", "organizations:ExcludeAccount",
 					"organizations:RespondToAccountInvitation", "organizations:SetAccountAttributes", "organizations:UpdateOrganization"}},
 			{"OwnerOnOrg", f.owner(), f.orgScope(), ownerActions, nil},
 			{"OwnerOnResource", f.owner(), bucket(f.project, "logs"), ownerActions, nil},
