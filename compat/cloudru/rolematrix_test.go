@@ -10,29 +10,10 @@ import (
 
 	"github.com/castellan-iam/castellan"
 	"github.com/castellan-iam/castellan/compat/cloudru"
+	"github.com/castellan-iam/castellan/internal/apitest"
 )
 
-// The principals of the role matrix, as the api package's: each built-in
-// organization role on the organization, each project role on one
-// project, a user with no role and the owner of another organization.
-const (
-	owner         = "organization.owner@org"
-	admin         = "organization.admin@org"
-	reader        = "organization.reader@org"
-	projectAdmin  = "project.admin@project"
-	projectMember = "project.member@project"
-	projectReader = "project.reader@project"
-	userAdmin     = "iam.userAdmin@org"
-	userAdminP    = "iam.userAdmin@project"
-	authorizer    = "platform.authorizer@org"
-	projectUser   = "project.user@project"
-	serviceUser   = "services.user@project"
-	noRole        = "no role"
-	otherOwner    = "owner of another organization"
-)
-
-var matrixPrincipals = []string{owner, admin, reader, projectAdmin, projectMember, projectReader,
-	userAdmin, userAdminP, authorizer, projectUser, serviceUser, noRole, otherOwner}
+// The principals are apitest.MatrixPrincipals, each with a token.
 
 // matrixRow is one operation with a request and the principals allowed
 // to make it.
@@ -62,8 +43,8 @@ func permission(role, object, objectType, subject string) string {
 }
 
 func matrixRows() []matrixRow {
-	userManagers := []string{owner, admin, userAdmin}
-	projectManagers := []string{owner, admin, projectAdmin}
+	userManagers := []string{apitest.Owner, apitest.Admin, apitest.UserAdmin}
+	projectManagers := []string{apitest.Owner, apitest.Admin, apitest.ProjectAdmin}
 	return []matrixRow{
 		{op: "cloudru-add-user", build: func(t *testing.T, e *env, _ string) (string, string) {
 			login := "new" + nextName()
@@ -79,7 +60,7 @@ func matrixRows() []matrixRow {
 		{op: "cloudru-create-permission", variant: "customer", build: func(t *testing.T, e *env, _ string) (string, string) {
 			_, user := e.userToken(t, e.Acme.OrganizationID, "", "")
 			return "/api/v1/permissions", permission("organization.reader", e.Acme.OrganizationID, "customer", user)
-		}, allowed: []string{owner, admin}},
+		}, allowed: []string{apitest.Owner, apitest.Admin}},
 		{op: "cloudru-create-permission", variant: "project", build: func(t *testing.T, e *env, project string) (string, string) {
 			_, user := e.userToken(t, e.Acme.OrganizationID, "", "")
 			return "/api/v1/permissions", permission("project.reader", project, "resource", user)
@@ -99,25 +80,19 @@ func TestRoleMatrix(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, e *env) {
 		org := e.Acme.OrganizationID
 		project := newProject(t, e, org)
-		tokens := map[string]string{owner: e.Acme.Token, otherOwner: e.Globex.Token}
-		for _, principal := range matrixPrincipals {
+		tokens := map[string]string{apitest.Owner: e.Acme.Token, apitest.OtherOwner: e.Globex.Token}
+		for _, principal := range apitest.MatrixPrincipals {
 			if tokens[principal] != "" {
 				continue
 			}
-			role, where, ok := strings.Cut(principal, "@")
-			if !ok {
-				role = "" // no role
-			}
-			scope := "organization/" + org
-			if where == "project" {
-				scope = "project/" + project
-			}
-			tokens[principal], _ = e.userToken(t, org, role, scope)
+			token, user := e.userToken(t, org, "", "")
+			apitest.GrantMatrixRole(t, e.DB.Services(), org, project, principal, user)
+			tokens[principal] = token
 		}
 		covered := map[string]bool{}
 		for _, row := range matrixRows() {
 			covered[row.op] = true
-			for _, principal := range matrixPrincipals {
+			for _, principal := range apitest.MatrixPrincipals {
 				t.Run(row.op+" ("+row.variant+") as "+principal, func(t *testing.T) {
 					path, body := row.build(t, e, project)
 					r := e.post(t, path, tokens[principal], body)
@@ -127,7 +102,7 @@ func TestRoleMatrix(t *testing.T) {
 						}
 						return
 					}
-					if principal == otherOwner && r.status == http.StatusNotFound {
+					if principal == apitest.OtherOwner && r.status == http.StatusNotFound {
 						wantError(t, r, http.StatusNotFound, 5, "")
 						return
 					}

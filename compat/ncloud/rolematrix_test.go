@@ -6,37 +6,15 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"strings"
 	"testing"
 
-	"github.com/castellan-iam/castellan"
 	"github.com/castellan-iam/castellan/compat/ncloud"
+	"github.com/castellan-iam/castellan/internal/apitest"
 	"github.com/castellan-iam/castellan/sqlstore/sqltest"
 )
 
-// The principals of the role matrix, as in the REST API's (package api):
-// each built-in organization role on Acme, each project role on Acme's
-// project, a user with no role and the owner of Globex. Each signs with
-// an access key of its own in that project (Globex's owner in one of
-// Globex's).
-const (
-	owner         = "organization.owner@org"
-	admin         = "organization.admin@org"
-	reader        = "organization.reader@org"
-	projectAdmin  = "project.admin@project"
-	projectMember = "project.member@project"
-	projectReader = "project.reader@project"
-	userAdmin     = "iam.userAdmin@org"
-	userAdminP    = "iam.userAdmin@project"
-	authorizer    = "platform.authorizer@org"
-	projectUser   = "project.user@project"
-	serviceUser   = "services.user@project"
-	noRole        = "no role"
-	otherOwner    = "owner of another organization"
-)
-
-var matrixPrincipals = []string{owner, admin, reader, projectAdmin, projectMember, projectReader,
-	userAdmin, userAdminP, authorizer, projectUser, serviceUser, noRole, otherOwner}
+// The principals are apitest.MatrixPrincipals; each signs with an access
+// key of its own in Acme's project (Globex's owner in one of Globex's).
 
 // matrixRow is one operation with the principals the guard lets through;
 // the others are refused with 401 210, but for Globex's owner where it
@@ -60,9 +38,9 @@ func matrixRows(t *testing.T) []matrixRow {
 	return []matrixRow{
 		{op: "ncloud-create-sub-account", method: "POST", uri: func(*env) string { return prefix + "/sub-accounts" }, body: body,
 			// Globex's owner creates it in Globex.
-			allowed: []string{owner, admin, userAdmin, otherOwner}},
+			allowed: []string{apitest.Owner, apitest.Admin, apitest.UserAdmin, apitest.OtherOwner}},
 		{op: "ncloud-get-user", method: "GET", uri: func(e *env) string { return prefix + "/users/" + e.acme.OwnerUserID },
-			allowed: []string{owner, admin, reader, userAdmin}, otherOwnerCode: "30"},
+			allowed: []string{apitest.Owner, apitest.Admin, apitest.Reader, apitest.UserAdmin}, otherOwnerCode: "30"},
 	}
 }
 
@@ -76,31 +54,22 @@ func TestRoleMatrix(t *testing.T) {
 			e := newEnv(t, b.URL(t))
 			org := e.acme.OrganizationID
 			keys := map[string]signer{
-				owner:      e.key(t, org, e.acme.OwnerUserID, e.project),
-				otherOwner: e.key(t, e.globex.OrganizationID, e.globex.OwnerUserID, ""),
+				apitest.Owner:      e.key(t, org, e.acme.OwnerUserID, e.project),
+				apitest.OtherOwner: e.key(t, e.globex.OrganizationID, e.globex.OwnerUserID, ""),
 			}
-			for i, principal := range matrixPrincipals {
+			for i, principal := range apitest.MatrixPrincipals {
 				if _, ok := keys[principal]; ok {
 					continue
 				}
 				u := e.user(t, org, "principal."+string(rune('a'+i)))
-				if role, where, ok := strings.Cut(principal, "@"); ok {
-					scope := "organization/" + org
-					if where == "project" {
-						scope = "project/" + e.project
-					}
-					if _, _, err := e.db.Services().Grants.CreateGrants(system, org, []castellan.GrantCreate{{RoleID: role, Scope: scope,
-						Subject: castellan.Subject{Type: castellan.SubjectUser, ID: u.ID}}}); err != nil {
-						t.Fatal(err)
-					}
-				}
+				apitest.GrantMatrixRole(t, e.db.Services(), org, e.project, principal, u.ID)
 				keys[principal] = e.key(t, org, u.ID, e.project)
 			}
 
 			covered := map[string]bool{}
 			for _, row := range matrixRows(t) {
 				covered[row.op] = true
-				for _, principal := range matrixPrincipals {
+				for _, principal := range apitest.MatrixPrincipals {
 					t.Run(row.op+" as "+principal, func(t *testing.T) {
 						var body []byte
 						if row.body != nil {
@@ -112,7 +81,7 @@ func TestRoleMatrix(t *testing.T) {
 							if a.status != http.StatusOK {
 								t.Fatalf("got %d %s, want it allowed", a.status, a.body)
 							}
-						case principal == otherOwner && row.otherOwnerCode != "":
+						case principal == apitest.OtherOwner && row.otherOwnerCode != "":
 							if a.status != http.StatusUnauthorized || a.errorCode(t) != row.otherOwnerCode {
 								t.Fatalf("got %d %s, want 401 %s", a.status, a.body, row.otherOwnerCode)
 							}
