@@ -70,6 +70,25 @@ func (l *Limiter) Allow(key string) (bool, time.Duration) {
 	return false, time.Duration(missing / float64(l.limit) * float64(time.Second))
 }
 
+// Blocked reports whether key's bucket is empty, and how long until it
+// will not be, without taking a token: for limits that count only some
+// outcomes (failed attempts), taken with Allow once the outcome is known.
+// Callers that run at once may all pass it; the overshoot is bounded by
+// their number.
+func (l *Limiter) Blocked(key string) (bool, time.Duration) {
+	now := l.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b, ok := l.buckets[key]
+	if !ok {
+		return false, 0
+	}
+	if tokens := b.TokensAt(now); tokens < 1 {
+		return true, time.Duration((1 - tokens) / float64(l.limit) * float64(time.Second))
+	}
+	return false, 0
+}
+
 // RetryAfter is the Retry-After value of a wait: whole seconds, rounded
 // up, at least 1.
 func RetryAfter(wait time.Duration) string {

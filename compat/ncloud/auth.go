@@ -41,33 +41,37 @@ func timestampValid(ts string, now time.Time) bool {
 // authenticated verifies the signature of every request before next
 // runs, with the key's owner as the principal of the request's context.
 // Every failure is the same 401: which part was wrong is never said.
+// Failures are counted per client address and per key and address; a
+// caller over either limit gets 429 without a verification.
 func (s *Server) authenticated(next func(w http.ResponseWriter, r *http.Request)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ts, key, sig := r.Header.Get(headerTimestamp), r.Header.Get(headerAccessKey), r.Header.Get(headerSignature)
-		if ts == "" || key == "" || sig == "" || !timestampValid(ts, s.now()) {
-			authFailed(w, r)
-			return
-		}
 		source := web.SourceBucket(castellan.RequestInfoFrom(r.Context()).SourceIP)
-		if ok, wait := s.perSource.Allow(source); !ok {
+		if blocked, wait := s.perSource.Blocked(source); blocked {
 			rateLimited(w, r, wait)
 			return
 		}
+		ts, key, sig := r.Header.Get(headerTimestamp), r.Header.Get(headerAccessKey), r.Header.Get(headerSignature)
 		// A header that cannot be a key ID gets no bucket of its own: the
 		// limiter would keep each one a stranger invents.
-		if !castellan.ValidAccessKeyID(key) {
+		if ts == "" || sig == "" || !castellan.ValidAccessKeyID(key) || !timestampValid(ts, s.now()) {
+			s.perSource.Allow(source)
 			authFailed(w, r)
 			return
 		}
 		// Per key and address: key IDs are not secret, and a stranger's
-		// attempts must not spend the owner's allowance.
-		if ok, wait := s.perKey.Allow(key + " " + source); !ok {
+		// failures must not spend the owner's allowance.
+		keySource := key + " " + source
+		if blocked, wait := s.perKey.Blocked(keySource); blocked {
 			rateLimited(w, r, wait)
 			return
 		}
 		message := stringToSign(r.Method, r.URL.RequestURI(), ts, key)
 		principal, err := s.services.AccessKeys.VerifyAccessKeySignature(r.Context(), key, []byte(message), sig)
 		if err != nil {
+			if castellan.ErrorKind(err) == castellan.EUNAUTHENTICATED {
+				s.perSource.Allow(source)
+				s.perKey.Allow(keySource)
+			}
 			writeError(w, r, err)
 			return
 		}

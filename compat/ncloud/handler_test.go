@@ -188,27 +188,40 @@ func TestAuthenticationRefused(t *testing.T) {
 	})
 }
 
-func TestVerificationRateLimited(t *testing.T) {
-	f := newFakeAPI(ncloud.Config{VerifyPerKey: web.RateLimit{PerSecond: 0.5, Burst: 2}})
-	for range 2 {
-		f.send("GET", "/compat/ncloud/api/v1/users/x", "", nil)
+// TestFailuresRateLimited: verified requests are not limited; failed
+// ones are, per key and address and per address, and a caller over a
+// limit is refused without a verification.
+func TestFailuresRateLimited(t *testing.T) {
+	f := newFakeAPI(ncloud.Config{FailuresPerKey: web.RateLimit{PerSecond: 0.5, Burst: 2}})
+	for range 50 {
+		if w := f.send("GET", "/compat/ncloud/api/v1/users/x", "", nil); w.Code == http.StatusTooManyRequests {
+			t.Fatal("a verified request was rate limited")
+		}
 	}
+	f.keys.err = castellan.TokenRefused()
+	for range 2 {
+		if w := f.send("GET", "/compat/ncloud/api/v1/users/x", "", nil); w.Code != http.StatusUnauthorized {
+			t.Fatalf("got %d, want 401", w.Code)
+		}
+	}
+	calls := f.keys.calls
+	f.keys.err = nil // even the right signature waits now
 	w := f.send("GET", "/compat/ncloud/api/v1/users/x", "", nil)
 	wantError(t, w, http.StatusTooManyRequests, "420", "Rate Limited")
 	if got := w.Header().Get("Retry-After"); got != "2" {
 		t.Fatalf("Retry-After %q, want 2", got)
 	}
-	if f.keys.calls != 2 {
-		t.Fatalf("verified %d times, want 2", f.keys.calls)
+	if f.keys.calls != calls {
+		t.Fatal("a limited request was verified")
 	}
 	// Another key from the same address has its own allowance.
 	f.send("GET", "/compat/ncloud/api/v1/users/x", "", func(h http.Header) { h.Set("x-ncp-iam-access-key", "CAKBBBBBBBBBBBBBBBBBBBB") })
-	if f.keys.calls != 3 {
+	if f.keys.calls != calls+1 {
 		t.Fatal("another key was limited too")
 	}
 
-	f = newFakeAPI(ncloud.Config{VerifyPerSource: web.RateLimit{PerSecond: 1, Burst: 1}})
-	f.send("GET", "/compat/ncloud/api/v1/users/x", "", nil)
+	f = newFakeAPI(ncloud.Config{FailuresPerSource: web.RateLimit{PerSecond: 1, Burst: 1}})
+	f.send("GET", "/compat/ncloud/api/v1/users/x", "", func(h http.Header) { h.Set("x-ncp-apigw-signature-v2", "") })
 	w = f.send("GET", "/compat/ncloud/api/v1/users/x", "", func(h http.Header) { h.Set("x-ncp-iam-access-key", "CAKBBBBBBBBBBBBBBBBBBBB") })
 	wantError(t, w, http.StatusTooManyRequests, "420", "Rate Limited")
 }
@@ -367,7 +380,7 @@ func TestWriteError(t *testing.T) {
 // the per-key limiter, which would otherwise keep every header a
 // stranger invents (up to a megabyte each) until its next sweep.
 func TestMalformedKeyNotKept(t *testing.T) {
-	f := newFakeAPI(ncloud.Config{VerifyPerKey: web.RateLimit{PerSecond: 0.001, Burst: 1}})
+	f := newFakeAPI(ncloud.Config{FailuresPerKey: web.RateLimit{PerSecond: 0.001, Burst: 1}})
 	huge := strings.Repeat("K", 1<<16)
 	for _, key := range []string{huge, huge, "not-a-key", "not-a-key"} {
 		w := f.send("GET", "/compat/ncloud/api/v1/users/x", "", func(h http.Header) { h.Set("x-ncp-iam-access-key", key) })

@@ -34,18 +34,21 @@ type Config struct {
 	// Clock is the server's clock, against which request timestamps are
 	// checked; nil means castellan.SystemClock.
 	Clock castellan.Clock
-	// VerifyPerKey and VerifyPerSource limit signature verifications per
-	// access key and client address, and per client address; zero values
-	// take DefaultVerifyPerKey and DefaultVerifyPerSource.
-	VerifyPerKey, VerifyPerSource web.RateLimit
+	// FailuresPerKey and FailuresPerSource limit failed authentications
+	// per access key and client address, and per client address; zero
+	// values take DefaultFailuresPerKey and DefaultFailuresPerSource.
+	FailuresPerKey, FailuresPerSource web.RateLimit
 }
 
-// Default limits of signature verification. Unlike a token exchange,
-// every signed request verifies, so these are those of a busy client;
-// they stop a guessing attacker long before a secret could be found.
+// Default limits of failed authentications: those of the token exchange
+// (api.DefaultExchangePerKey, api.DefaultExchangePerSource). Every signed
+// request verifies, so a limit on all of them would cap a busy client;
+// only failures count, which is what a guessing or flooding caller
+// makes. Once over, every request of that key and address (or address)
+// is refused with 429 until the bucket refills, without verifying.
 var (
-	DefaultVerifyPerKey    = web.RateLimit{PerSecond: 50, Burst: 200}
-	DefaultVerifyPerSource = web.RateLimit{PerSecond: 200, Burst: 1000}
+	DefaultFailuresPerKey    = web.RateLimit{PerSecond: 1, Burst: 10}
+	DefaultFailuresPerSource = web.RateLimit{PerSecond: 20, Burst: 100}
 )
 
 // Server is the sub-account API.
@@ -63,8 +66,8 @@ func New(cfg Config) *Server {
 	if s.now == nil {
 		s.now = castellan.SystemClock
 	}
-	s.perKey = web.NewLimiter(cmp.Or(cfg.VerifyPerKey, DefaultVerifyPerKey), s.now)
-	s.perSource = web.NewLimiter(cmp.Or(cfg.VerifyPerSource, DefaultVerifyPerSource), s.now)
+	s.perKey = web.NewLimiter(cmp.Or(cfg.FailuresPerKey, DefaultFailuresPerKey), s.now)
+	s.perSource = web.NewLimiter(cmp.Or(cfg.FailuresPerSource, DefaultFailuresPerSource), s.now)
 	return s
 }
 
