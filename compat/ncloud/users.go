@@ -61,16 +61,14 @@ func (s *Server) getUser(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	if s.services.RoleIdentities != nil {
-		sess, err := s.services.RoleIdentities.FindRoleSessionByID(ctx, org, id, includeDeleted)
-		if err == nil {
-			writeJSON(w, describeRoleSession(sess, s.now()))
-			return
-		}
-		if !nonexistent(err) {
-			writeError(w, r, err)
-			return
-		}
+	sess, err := s.services.RoleIdentities.FindRoleSessionByID(ctx, org, id, includeDeleted)
+	if err == nil {
+		writeJSON(w, describeRoleSession(sess, s.now()))
+		return
+	}
+	if !nonexistent(err) {
+		writeError(w, r, err)
+		return
 	}
 	errNonexistent.write(w, r, "Nonexistent account")
 }
