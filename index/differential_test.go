@@ -49,7 +49,7 @@ func newWorld(tb testing.TB, b sqltest.Backend, seed uint64) *world {
 	w.s = w.db.Services()
 	w.reference = &authz.Authorizer{Grants: w.s.Grants, Groups: w.s.Groups, Roles: w.s.Roles, Nodes: w.s.Nodes,
 		Policies: w.s.ControlPolicies, ServiceAccounts: w.s.ServiceAccounts, Catalog: w.s.Catalog, Now: w.clock.Now}
-	w.index = index.New(w.s, w.clock.Now)
+	w.index = index.New(w.db, w.s, w.clock.Now)
 	w.actions = append([]string{"nope:Nothing"}, w.s.Catalog.Actions()...)
 	ctx := context.Background()
 	res := storetest.Must(w.s.Tokens.BootstrapOrganization(ctx, castellan.Bootstrap{OrganizationName: "Acme", OwnerEmail: "owner@acme.example"}))(tb)
