@@ -21,11 +21,11 @@ var asOperator = castellan.WithPrincipal(context.Background(), castellan.Princip
 
 // world is a random organization, the index over it and the reference.
 type world struct {
-	tb        testing.TB
-	rng       *rand.Rand
-	clock     *storetest.Clock
-	db        *sqlstore.DB
-	s         castellan.Services
+	tb    testing.TB
+	rng   *rand.Rand
+	clock *storetest.Clock
+	db    *sqlstore.DB
+	s     castellan.Services
 	// index follows every write as the feed gives it (one batch per
 	// write); rebuilt reloads after every write; batched is given the
 	// writes of several steps in one batch.
