@@ -122,19 +122,21 @@ type orgEdit struct {
 	scopes, subjects, sas *tableEdit[string, int32]
 	userTable             *tableEdit[string, user]
 	lists                 *tableEdit[int32, []grant]
+	nodeLists             *nodeListsEdit
 	ids                   *tableEdit[[16]byte, grantRef]
 }
 
 func (o *org) edit() *orgEdit {
 	next := *o
 	return &orgEdit{o: &next, scopes: o.scopes.edit(), subjects: o.subjects.edit(), sas: o.serviceAccounts.edit(),
-		userTable: o.users.edit(), lists: o.grants.edit(), ids: o.grantIDs.edit()}
+		userTable: o.users.edit(), lists: o.grants.edit(), nodeLists: o.nodeGrants.edit(), ids: o.grantIDs.edit()}
 }
 
 func (e *orgEdit) done() *org {
 	o := e.o
 	o.scopes, o.subjects, o.serviceAccounts = e.scopes.done(), e.subjects.done(), e.sas.done()
 	o.users, o.grants, o.grantIDs = e.userTable.done(), e.lists.done(), e.ids.done()
+	o.nodeGrants = e.nodeLists.c
 	return o
 }
 
@@ -158,9 +160,9 @@ func (e *orgEdit) grants(r castellan.AuthzReader, ids []string) error {
 			return nil
 		}
 		entry := o.grantOf(g, e.subjects)
-		list, _ := e.lists.t.get(scope)
+		list := e.list(scope)
 		i, _ := slices.BinarySearchFunc(list, entry.subject, func(g grant, s uint32) int { return cmpUint(g.subject, s) })
-		e.lists.set(scope, slices.Insert(slices.Clip(list), i, entry))
+		e.setList(scope, slices.Insert(slices.Clip(list), i, entry))
 		e.ids.set(grantKey(g.ID), grantRef{scope: scope, subject: entry.subject, role: entry.role})
 		return nil
 	})
@@ -168,16 +170,35 @@ func (e *orgEdit) grants(r castellan.AuthzReader, ids []string) error {
 
 // remove takes the grant ref names out of its scope's list, copied.
 func (e *orgEdit) remove(ref grantRef) {
-	list, _ := e.lists.t.get(ref.scope)
+	list := e.list(ref.scope)
 	i := slices.IndexFunc(list, func(g grant) bool { return g.subject == ref.subject && g.role == ref.role })
-	if i < 0 {
-		return
+	if i >= 0 {
+		e.setList(ref.scope, slices.Delete(slices.Clone(list), i, i+1))
 	}
-	if len(list) == 1 {
-		e.lists.delete(ref.scope)
-		return
+}
+
+// list returns the grants of a scope number in the edit.
+func (e *orgEdit) list(scope int32) []grant {
+	if int(scope) < len(e.o.node) {
+		return e.nodeLists.c.get(scope)
 	}
-	e.lists.set(ref.scope, slices.Delete(slices.Clone(list), i, i+1))
+	list, _ := e.lists.t.get(scope)
+	return list
+}
+
+// setList sets the grants of a scope number; an empty list is none.
+func (e *orgEdit) setList(scope int32, list []grant) {
+	switch {
+	case int(scope) < len(e.o.node):
+		if len(list) == 0 {
+			list = nil
+		}
+		e.nodeLists.set(scope, list)
+	case len(list) == 0:
+		e.lists.delete(scope)
+	default:
+		e.lists.set(scope, list)
+	}
 }
 
 // users re-reads the users with the IDs and their groups.

@@ -197,8 +197,7 @@ func (a *Authorizer) decide(ctx context.Context, req castellan.AuthzRequest, t t
 // to the root, in the reference's order, until one allows the action.
 func (o *org) grantsAllow(seed maphash.Seed, t target, n int32, self uint32, groups []int32, action int, now int64) (allowed, expired bool) {
 	check := func(scope int32) bool {
-		list, _ := o.grants.get(scope)
-		ok, exp := o.check(list, self, groups, action, now)
+		ok, exp := o.check(o.list(scope), self, groups, action, now)
 		expired = expired || exp
 		return ok
 	}

@@ -169,7 +169,7 @@ func (l *loader) principals() error {
 	if err != nil {
 		return err
 	}
-	users := newTable[string, user](len(active), hashString(l.a.seed)).edit()
+	users := build[string, user](len(active), hashString(l.a.seed))
 	for id, n := range active {
 		users.set(id, o.addUser(n, groups[n]))
 	}
@@ -177,7 +177,7 @@ func (l *loader) principals() error {
 	if err := l.r.ServiceAccounts(o.id, nil, func(id string) error { sas = append(sas, id); return nil }); err != nil {
 		return err
 	}
-	accounts := newTable[string, int32](len(sas), hashString(l.a.seed)).edit()
+	accounts := build[string, int32](len(sas), hashString(l.a.seed))
 	for _, id := range sas {
 		accounts.set(id, intern(id))
 	}
@@ -223,8 +223,9 @@ func (l *loader) grants() error {
 	slices.SortFunc(all, func(x, y placed) int {
 		return cmp.Or(cmp.Compare(x.ref.scope, y.ref.scope), cmp.Compare(x.g.subject, y.g.subject))
 	})
-	lists := newTable[int32, []grant](int(o.nextScope), hashNumber).edit()
-	ids := newTable[[16]byte, grantRef](len(all), hashID).edit()
+	lists := build[int32, []grant](int(o.nextScope)-len(o.node), hashNumber)
+	o.nodeGrants = newNodeLists(len(o.node))
+	ids := build[[16]byte, grantRef](len(all), hashID)
 	list := make([]grant, len(all))
 	for i, p := range all {
 		list[i] = p.g
@@ -235,7 +236,11 @@ func (l *loader) grants() error {
 		for end < len(all) && all[end].ref.scope == all[start].ref.scope {
 			end++
 		}
-		lists.set(all[start].ref.scope, list[start:end:end])
+		if scope := all[start].ref.scope; int(scope) < len(o.node) {
+			o.nodeGrants[scope>>chunkBits][scope&(1<<chunkBits-1)] = list[start:end:end]
+		} else {
+			lists.set(scope, list[start:end:end])
+		}
 		start = end
 	}
 	o.grants, o.grantIDs = lists.done(), ids.done()

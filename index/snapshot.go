@@ -21,9 +21,8 @@ type snapshot struct {
 
 // org is one organization's state. Subjects (users, groups, service
 // accounts) are interned: numbered in names. Nodes are numbered (node);
-// a node's grants are the grants of scope number = node number, a
-// resource's those of the number scopes gives it, numbered after the
-// nodes. Everything that changes without a rebuild of the organization
+// a grant's scope is numbered: a node's number, or for a resource the
+// number scopes gives it, after the nodes'. Everything that changes without a rebuild of the organization
 // is in tables copied a shard at a time, or append-only slices (names,
 // arena) whose older snapshots see their own shorter length.
 type org struct {
@@ -42,8 +41,10 @@ type org struct {
 	// the next number.
 	scopes    *table[string, int32]
 	nextScope int32
-	// grants are each scope's grants, sorted by subject.
-	grants *table[int32, []grant]
+	// nodeGrants are each node's grants and grants each resource
+	// scope's, sorted by subject.
+	nodeGrants nodeLists
+	grants     *table[int32, []grant]
 	// grantIDs locates each grant by ID (grantKey), for its removal.
 	grantIDs *table[[16]byte, grantRef]
 
@@ -120,6 +121,15 @@ type user struct {
 }
 
 func (o *org) groupsOf(u user) []int32 { return o.arena[u.off : u.off+u.n] }
+
+// list returns the grants of a scope number.
+func (o *org) list(scope int32) []grant {
+	if int(scope) < len(o.node) {
+		return o.nodeGrants.get(scope)
+	}
+	list, _ := o.grants.get(scope)
+	return list
+}
 
 // actionSet holds a role's actions: bit i is the catalogue's i-th action.
 type actionSet []uint64

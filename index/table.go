@@ -5,6 +5,7 @@ import (
 	"hash/maphash"
 	"maps"
 	"math/bits"
+	"slices"
 )
 
 // shardSize is the number of entries a table aims at per shard: a change
@@ -59,6 +60,18 @@ type tableEdit[K comparable, V any] struct {
 	owned []bool
 }
 
+// build returns an edit of a new table sized for about n entries, its
+// shards made to hold them.
+func build[K comparable, V any](n int, hash func(K) uint64) *tableEdit[K, V] {
+	t := newTable[K, V](n, hash)
+	e := &tableEdit[K, V]{t: t, owned: make([]bool, len(t.shards))}
+	for i := range t.shards {
+		t.shards[i] = make(map[K]V, n/len(t.shards))
+		e.owned[i] = true
+	}
+	return e
+}
+
 func (t *table[K, V]) edit() *tableEdit[K, V] {
 	next := *t
 	next.shards = append([]map[K]V(nil), t.shards...)
@@ -101,8 +114,7 @@ func (e *tableEdit[K, V]) done() *table[K, V] {
 	if t.len <= 4*shardSize*len(t.shards) || len(t.shards) >= maxShards {
 		return t
 	}
-	grown := newTable[K, V](t.len, t.hash)
-	g := grown.edit()
+	g := build[K, V](t.len, t.hash)
 	t.all(func(k K, v V) bool { g.set(k, v); return true })
 	return g.t
 }
@@ -116,3 +128,40 @@ func hashNumber(n int32) uint64 { return uint64(n) * 0x9e3779b97f4a7c15 >> 20 }
 
 // hashID hashes a grant key: a UUID's last bytes are random.
 func hashID(id [16]byte) uint64 { return binary.LittleEndian.Uint64(id[8:]) }
+
+// chunkBits sets the size of a chunk of nodeLists: 256 nodes.
+const chunkBits = 8
+
+// nodeLists holds each node's grants by node number, in chunks copied on
+// write one at a time: a decision reads a node's grants by two indexes,
+// without hashing.
+type nodeLists [][][]grant
+
+func newNodeLists(nodes int) nodeLists {
+	c := make(nodeLists, (nodes>>chunkBits)+1)
+	for i := range c {
+		c[i] = make([][]grant, 1<<chunkBits)
+	}
+	return c
+}
+
+func (c nodeLists) get(n int32) []grant { return c[n>>chunkBits][n&(1<<chunkBits-1)] }
+
+// nodeListsEdit changes a copy of nodeLists.
+type nodeListsEdit struct {
+	c     nodeLists
+	owned []bool
+}
+
+func (c nodeLists) edit() *nodeListsEdit {
+	return &nodeListsEdit{c: slices.Clone(c), owned: make([]bool, len(c))}
+}
+
+func (e *nodeListsEdit) set(n int32, list []grant) {
+	i := n >> chunkBits
+	if !e.owned[i] {
+		e.c[i] = slices.Clone(e.c[i])
+		e.owned[i] = true
+	}
+	e.c[i][n&(1<<chunkBits-1)] = list
+}
