@@ -60,13 +60,14 @@ type tableEdit[K comparable, V any] struct {
 	owned []bool
 }
 
-// build returns an edit of a new table sized for about n entries, its
-// shards made to hold them.
+// build returns an edit of a new table sized for about n entries. Its
+// shards grow as entries come: a map made for its final size holds them
+// in a power-of-two table that may be half empty.
 func build[K comparable, V any](n int, hash func(K) uint64) *tableEdit[K, V] {
 	t := newTable[K, V](n, hash)
 	e := &tableEdit[K, V]{t: t, owned: make([]bool, len(t.shards))}
 	for i := range t.shards {
-		t.shards[i] = make(map[K]V, n/len(t.shards))
+		t.shards[i] = map[K]V{}
 		e.owned[i] = true
 	}
 	return e
