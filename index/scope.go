@@ -81,27 +81,58 @@ func (t target) nodeKind() castellan.NodeKind {
 	return castellan.Scope{Kind: t.kind}.NodeKind()
 }
 
-// span reports whether s has between least and most bytes, the first in
-// first and the others in rest.
-func span(s string, least, most int, first, rest func(byte) bool) bool {
-	if len(s) < least || len(s) > most || !first(s[0]) {
+// Character classes of the resource name pattern, as bits of chars.
+const (
+	classLower = 1 << iota
+	classDigit
+	classUpper
+	classDash
+	classPunct // . _ ~
+	classHex   // 0-9 a-f
+)
+
+// Classes the pattern's parts allow.
+const (
+	lowerDigit     = classLower | classDigit
+	lowerDigitDash = lowerDigit | classDash
+	lower          = classLower
+	alnum          = classLower | classDigit | classUpper
+	alnumDash      = alnum | classDash
+	idChar         = alnumDash | classPunct
+)
+
+// chars classifies every byte, a constant table.
+var chars = func() (t [256]uint8) {
+	for c := 'a'; c <= 'z'; c++ {
+		t[c] |= classLower
+	}
+	for c := 'A'; c <= 'Z'; c++ {
+		t[c] |= classUpper
+	}
+	for c := '0'; c <= '9'; c++ {
+		t[c] |= classDigit | classHex
+	}
+	for c := 'a'; c <= 'f'; c++ {
+		t[c] |= classHex
+	}
+	t['-'] |= classDash
+	t['.'], t['_'], t['~'] = classPunct, classPunct, classPunct
+	return t
+}()
+
+// span reports whether s has between least and most bytes, the first of
+// class first and the others of class rest.
+func span(s string, least, most int, first, rest uint8) bool {
+	if len(s) < least || len(s) > most || chars[s[0]]&first == 0 {
 		return false
 	}
 	for i := 1; i < len(s); i++ {
-		if !rest(s[i]) {
+		if chars[s[i]]&rest == 0 {
 			return false
 		}
 	}
 	return true
 }
-
-func lower(c byte) bool          { return 'a' <= c && c <= 'z' }
-func digit(c byte) bool          { return '0' <= c && c <= '9' }
-func lowerDigit(c byte) bool     { return lower(c) || digit(c) }
-func lowerDigitDash(c byte) bool { return lowerDigit(c) || c == '-' }
-func alnum(c byte) bool          { return lowerDigit(c) || 'A' <= c && c <= 'Z' }
-func alnumDash(c byte) bool      { return alnum(c) || c == '-' }
-func idChar(c byte) bool         { return alnum(c) || c == '.' || c == '_' || c == '~' || c == '-' }
 
 // validID is castellan.ValidID without its regular expression: a UUID in
 // lower case.
@@ -116,7 +147,7 @@ func validID(id string) bool {
 				return false
 			}
 		default:
-			if c := id[i]; !digit(c) && !('a' <= c && c <= 'f') {
+			if chars[id[i]]&classHex == 0 {
 				return false
 			}
 		}
