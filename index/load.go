@@ -199,9 +199,9 @@ func (o *org) addUser(subject int32, groups []int32) user {
 func (l *loader) grants() error {
 	o := l.o
 	type placed struct {
-		key [16]byte
-		ref grantRef
-		g   grant
+		key   [16]byte
+		scope int32
+		g     grant
 	}
 	var all []placed
 	scopes := newTable[string, int32](0, hashString(l.a.seed)).edit()
@@ -213,7 +213,7 @@ func (l *loader) grants() error {
 			return nil
 		}
 		entry := o.grantOf(g, subjects)
-		all = append(all, placed{key: grantKey(g.ID), ref: grantRef{scope: scope, subject: entry.subject, role: entry.role}, g: entry})
+		all = append(all, placed{key: grantKey(g.ID), scope: scope, g: entry})
 		return nil
 	})
 	if err != nil {
@@ -221,7 +221,7 @@ func (l *loader) grants() error {
 	}
 	o.subjects, o.scopes = subjects.done(), scopes.done()
 	slices.SortFunc(all, func(x, y placed) int {
-		return cmp.Or(cmp.Compare(x.ref.scope, y.ref.scope), cmp.Compare(x.g.subject, y.g.subject))
+		return cmp.Or(cmp.Compare(x.scope, y.scope), cmp.Compare(x.g.subject, y.g.subject))
 	})
 	lists := build[int32, []grant](int(o.nextScope)-len(o.node), hashNumber)
 	o.nodeGrants = newNodeLists(len(o.node))
@@ -229,14 +229,14 @@ func (l *loader) grants() error {
 	list := make([]grant, len(all))
 	for i, p := range all {
 		list[i] = p.g
-		ids.set(p.key, p.ref)
+		ids.set(p.key, grantRef{scope: p.scope, subject: p.g.subject, role: p.g.role})
 	}
 	for start := 0; start < len(all); {
 		end := start + 1
-		for end < len(all) && all[end].ref.scope == all[start].ref.scope {
+		for end < len(all) && all[end].scope == all[start].scope {
 			end++
 		}
-		if scope := all[start].ref.scope; int(scope) < len(o.node) {
+		if scope := all[start].scope; int(scope) < len(o.node) {
 			o.nodeGrants[scope>>chunkBits][scope&(1<<chunkBits-1)] = list[start:end:end]
 		} else {
 			lists.set(scope, list[start:end:end])
