@@ -68,7 +68,7 @@ func BenchmarkIndexAuthorize(b *testing.B) {
 				grants = grants[n:]
 			}
 
-			idx := index.New(s, clock.Now)
+			idx := index.New(db, s, clock.Now)
 			if err := idx.Reload(ctx); err != nil {
 				b.Fatal(err)
 			}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -20,14 +21,17 @@ var asOperator = castellan.WithPrincipal(context.Background(), castellan.Princip
 
 // world is a random organization, the index over it and the reference.
 type world struct {
-	tb        testing.TB
-	rng       *rand.Rand
-	clock     *storetest.Clock
-	db        *sqlstore.DB
-	s         castellan.Services
-	index     *index.Authorizer
-	reference *authz.Authorizer
-	applied   int64
+	tb    testing.TB
+	rng   *rand.Rand
+	clock *storetest.Clock
+	db    *sqlstore.DB
+	s     castellan.Services
+	// index follows every write as the feed gives it (one batch per
+	// write); rebuilt reloads after every write; batched is given the
+	// writes of several steps in one batch.
+	index, rebuilt, batched *index.Authorizer
+	reference               *authz.Authorizer
+	applied, batchedAt      int64
 
 	org, other string
 	owner      string
@@ -49,7 +53,9 @@ func newWorld(tb testing.TB, b sqltest.Backend, seed uint64) *world {
 	w.s = w.db.Services()
 	w.reference = &authz.Authorizer{Grants: w.s.Grants, Groups: w.s.Groups, Roles: w.s.Roles, Nodes: w.s.Nodes,
 		Policies: w.s.ControlPolicies, ServiceAccounts: w.s.ServiceAccounts, Catalog: w.s.Catalog, Now: w.clock.Now}
-	w.index = index.New(w.s, w.clock.Now)
+	w.index = index.New(w.db, w.s, w.clock.Now)
+	w.rebuilt = index.New(w.db, w.s, w.clock.Now)
+	w.batched = index.New(w.db, w.s, w.clock.Now)
 	w.actions = append([]string{"nope:Nothing"}, w.s.Catalog.Actions()...)
 	ctx := context.Background()
 	res := storetest.Must(w.s.Tokens.BootstrapOrganization(ctx, castellan.Bootstrap{OrganizationName: "Acme", OwnerEmail: "owner@acme.example"}))(tb)
@@ -58,11 +64,15 @@ func newWorld(tb testing.TB, b sqltest.Backend, seed uint64) *world {
 	other := storetest.Must(w.s.Tokens.BootstrapOrganization(ctx, castellan.Bootstrap{OrganizationName: "Globex", OwnerEmail: "owner@globex.example"}))(tb)
 	w.other = other.OrganizationID
 	w.applied = storetest.Must(w.db.Revision(ctx))(tb)
-	if err := w.index.Reload(ctx); err != nil {
-		tb.Fatal(err)
+	w.batchedAt = w.applied
+	for _, idx := range []*index.Authorizer{w.index, w.rebuilt, w.batched} {
+		if err := idx.Reload(ctx); err != nil {
+			tb.Fatal(err)
+		}
 	}
 	w.build()
 	w.follow()
+	w.followBatched()
 	return w
 }
 
@@ -135,6 +145,10 @@ func (w *world) build() {
 		`permit (principal, action in Action::"s3e:*", resource);`,
 		// context.mfa is in no request: the forbid fails, closed.
 		`forbid (principal, action == Action::"compute:StopInstance", resource) when { context.mfa == false };`,
+		// Policies that depend on the principal, its groups or the
+		// resource: evaluated per request.
+		`forbid (principal in Castellan::Group::"` + w.groups[0] + `", action == Action::"s3e:GetObject", resource);`,
+		`forbid (principal, action == Action::"compute:StopInstance", resource) when { resource in Castellan::Project::"` + w.projects[0] + `" };`,
 	} {
 		p := storetest.Must(w.s.ControlPolicies.CreateControlPolicy(asOperator, w.org, castellan.ControlPolicyCreate{
 			Name: fmt.Sprintf("policy-%d", len(w.policies)), Document: doc}))(w.tb)
@@ -145,6 +159,8 @@ func (w *world) build() {
 	w.attach(w.policies[1], narrow)
 	_, _ = w.s.ControlPolicies.DetachControlPolicy(asOperator, w.org, castellan.FullAccessPolicyID, narrow)
 	w.attach(w.policies[2], w.pick(append(w.accounts, w.ous...)))
+	w.attach(w.policies[3], w.pick(w.accounts))
+	w.attach(w.policies[4], w.pick(append(w.accounts, w.ous...)))
 }
 
 func (w *world) attach(policyID, nodeID string) {
@@ -204,6 +220,31 @@ func (w *world) follow() {
 		w.tb.Fatal(err)
 	}
 	w.applied = changes[len(changes)-1].Revision
+	if got := w.index.Revision(); got != w.applied {
+		w.tb.Fatalf("index at revision %d after applying through %d", got, w.applied)
+	}
+	if err := w.rebuilt.Reload(ctx); err != nil {
+		w.tb.Fatal(err)
+	}
+	if got := w.rebuilt.Revision(); got < w.applied {
+		w.tb.Fatalf("reloaded index at revision %d, the store at %d at least", got, w.applied)
+	}
+}
+
+// followBatched gives the batched index every change since it last
+// looked, in one batch.
+func (w *world) followBatched() {
+	w.tb.Helper()
+	ctx := context.Background()
+	rev := storetest.Must(w.db.Revision(ctx))(w.tb)
+	changes := storetest.Must(w.db.Changes(ctx, w.batchedAt, int(rev-w.batchedAt)))(w.tb)
+	if len(changes) == 0 {
+		return
+	}
+	if err := w.batched.Apply(ctx, changes); err != nil {
+		w.tb.Fatal(err)
+	}
+	w.batchedAt = rev
 }
 
 // request is a random check: any principal (some unknown, deleted, of
@@ -226,8 +267,19 @@ func (w *world) request() castellan.AuthzRequest {
 		}
 	}
 	resource := w.pick(w.scopes())
-	if w.rng.IntN(20) == 0 {
+	switch w.rng.IntN(40) {
+	case 0, 1:
 		resource = "project/00000000-0000-4000-8000-000000000001"
+	case 2:
+		// Malformed, or on the edge of the resource name pattern.
+		project := w.pick(w.projects)
+		resource = w.pick([]string{"rn:s3e:" + project + ":bucket/", "rn:S3e:" + project + ":bucket/x", "rn:s3e:" + strings.ToUpper(project) + ":bucket/x",
+			"rn:s3e:" + project + ":Bucket/x", "rn:s3e:" + project + ":bucket/.x", "rn:s3e:" + project + ":bucket/x/y", "rn:s-3:" + project + ":bucket/a~b_c.d",
+			"rn:s3e:" + project + ":bucket/" + strings.Repeat("x", 256), "project/" + project + "/", "ou/" + strings.ToUpper(w.pick(w.ous)),
+			"organization/" + w.org + "x", "group/" + w.pick(w.groups), "", "rn:s3e:" + project + ":bucket/*"})
+	case 3:
+		// A node of the wrong kind, or of the other organization.
+		resource = w.pick([]string{"ou/" + w.pick(w.projects), "project/" + w.pick(w.accounts), "organization/" + w.other, "account/" + w.pick(w.ous)})
 	}
 	action := w.pick(w.actions)
 	if w.rng.IntN(3) == 0 {
@@ -237,21 +289,35 @@ func (w *world) request() castellan.AuthzRequest {
 	return castellan.AuthzRequest{Principal: p, Action: action, Resource: resource}
 }
 
-// compare asks both authorizers n random questions.
-func (w *world) compare(step string, n int) {
+// compare asks the reference and the indexes n random questions, and
+// for some which of a few actions the principal misses on the scope.
+func (w *world) compare(step string, n int, indexes ...*index.Authorizer) {
 	w.tb.Helper()
 	ctx := context.Background()
 	for range n {
 		req := w.request()
 		want, wantErr := w.reference.Authorize(ctx, req)
-		got, gotErr := w.index.Authorize(ctx, req)
-		if (wantErr == nil) != (gotErr == nil) {
-			w.tb.Fatalf("%s: %+v: reference error %v, index error %v", step, req, wantErr, gotErr)
-		}
-		if got.Allowed != want.Allowed || got.Reason != want.Reason || !reflect.DeepEqual(got.Policy, want.Policy) {
-			w.tb.Fatalf("%s: %+v: reference %v %q %+v, index %v %q %+v", step, req, want.Allowed, want.Reason, want.Policy, got.Allowed, got.Reason, got.Policy)
+		for i, idx := range indexes {
+			got, gotErr := idx.Authorize(ctx, req)
+			if (wantErr == nil) != (gotErr == nil) {
+				w.tb.Fatalf("%s: index %d: %+v: reference error %v, index error %v", step, i, req, wantErr, gotErr)
+			}
+			if got.Allowed != want.Allowed || got.Reason != want.Reason || !reflect.DeepEqual(got.Policy, want.Policy) {
+				w.tb.Fatalf("%s: index %d: %+v: reference %v %q %+v, index %v %q %+v", step, i, req, want.Allowed, want.Reason, want.Policy, got.Allowed, got.Reason, got.Policy)
+			}
 		}
 		w.reasons[want.Reason]++
+		if w.rng.IntN(8) > 0 {
+			continue
+		}
+		actions := []string{w.pick(w.actions), w.pick(w.actions), "compute:StartInstance", "s3e:GetObject"}
+		wantMissing, wantErr := w.reference.Missing(ctx, req.Principal, req.Resource, actions)
+		for i, idx := range indexes {
+			got, gotErr := idx.Missing(ctx, req.Principal, req.Resource, actions)
+			if (wantErr == nil) != (gotErr == nil) || !reflect.DeepEqual(got, wantMissing) {
+				w.tb.Fatalf("%s: index %d: Missing %+v on %s of %v: reference %v, %v; index %v, %v", step, i, req.Principal, req.Resource, actions, wantMissing, wantErr, got, gotErr)
+			}
+		}
 	}
 }
 
@@ -326,11 +392,16 @@ func TestDifferential(t *testing.T) {
 			t.Parallel()
 			for seed := range uint64(2) {
 				w := newWorld(t, b, seed+1)
-				w.compare("initial", 3000)
+				w.compare("initial", 3000, w.index, w.rebuilt, w.batched)
 				for i := range 60 {
 					step := fmt.Sprintf("seed %d step %d (%s)", seed+1, i, w.mutate())
 					w.follow()
-					w.compare(step, 150)
+					if i%7 == 6 {
+						w.followBatched()
+						w.compare(step, 150, w.index, w.rebuilt, w.batched)
+						continue
+					}
+					w.compare(step, 150, w.index, w.rebuilt)
 				}
 				// Every kind of answer must have been compared.
 				for _, reason := range []string{castellan.ReasonAllowed, castellan.ReasonOperator, castellan.ReasonNoGrant,

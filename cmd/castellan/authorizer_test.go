@@ -12,9 +12,10 @@ import (
 	"github.com/castellan-iam/castellan/storetest"
 )
 
-// TestAuthorizerFlag: the store's reference by default, the index
-// subscribed to the change feed with --authorizer index (or the
-// environment), and a clear refusal of anything else.
+// TestAuthorizerFlag: the index subscribed to the change feed by
+// default (or with --authorizer index, or the environment), the store's
+// reference with --authorizer store, and a clear refusal of anything
+// else.
 func TestAuthorizerFlag(t *testing.T) {
 	db := sqltest.MustOpen(t, sqltest.Backends()[0].URL(t), storetest.NewClock().Now)
 	services := db.Services()
@@ -29,15 +30,15 @@ func TestAuthorizerFlag(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(stop)
-		return choice(context.Background(), services, feed)
+		return choice(context.Background(), db, services, feed)
 	}
-	if a, err := choose(nil, nil); err != nil || a != nil {
-		t.Fatalf("default: got %T, %v; want the reference (nil)", a, err)
+	if a, err := choose([]string{"--authorizer", "store"}, nil); err != nil || a != nil {
+		t.Fatalf("--authorizer store: got %T, %v; want the reference (nil)", a, err)
 	}
 	for _, tc := range []struct {
 		args []string
 		env  map[string]string
-	}{{[]string{"--authorizer", "index"}, nil}, {nil, map[string]string{"CASTELLAN_AUTHORIZER": "index"}}} {
+	}{{nil, nil}, {[]string{"--authorizer", "index"}, nil}, {nil, map[string]string{"CASTELLAN_AUTHORIZER": "index"}}} {
 		if a, err := choose(tc.args, tc.env); err != nil {
 			t.Fatal(err)
 		} else if _, ok := a.(*index.Authorizer); !ok {

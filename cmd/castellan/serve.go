@@ -100,7 +100,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		return err
 	}
 	defer stopCache()
-	authorizer, err := chooseAuthorizer(ctx, services, feed)
+	authorizer, err := chooseAuthorizer(ctx, db, services, feed)
 	if err != nil {
 		return err
 	}
