@@ -125,7 +125,9 @@ func afterToken(list, token string) (string, error) {
 
 // ResourcesList names the list of LookupResources' page tokens: one per
 // resource type.
-func ResourcesList(req castellan.LookupResourcesRequest) string { return "resources:" + req.ResourceType }
+func ResourcesList(req castellan.LookupResourcesRequest) string {
+	return "resources:" + req.ResourceType
+}
 
 // SubjectsList names the list of LookupSubjects' page tokens.
 const SubjectsList = "subjects"

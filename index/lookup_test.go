@@ -310,4 +310,3 @@ func TestLookupRefusals(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
-
