@@ -14,7 +14,7 @@ import (
 // MaxLookupDecisions bounds the decisions one page of a lookup makes:
 // a page that reaches it ends there, short or even empty, with the token
 // of the next, so that no request decides a whole large organization.
-const MaxLookupDecisions = 10 * castellan.MaxPageSize
+const MaxLookupDecisions = 2 * castellan.MaxPageSize
 
 // LookupType is a resource type of a lookup, parsed: a kind of node, or
 // a service's type.
@@ -164,6 +164,7 @@ func LookupPage[C, R any](candidates []C, key func(C) string, after string, size
 // ResourceDecider decides the candidates of a lookup of resources with
 // authorize: a resource a grant names counts only where its project's
 // wildcard does not, which covers it. Each wildcard is decided once.
+// The candidates are well-formed scopes of t.
 func ResourceDecider(t LookupType, req castellan.LookupResourcesRequest,
 	authorize func(castellan.AuthzRequest) (castellan.Decision, error)) func(string) (string, bool, error) {
 	wildcards := map[string]bool{}
@@ -172,23 +173,19 @@ func ResourceDecider(t LookupType, req castellan.LookupResourcesRequest,
 		return d.Allowed, err
 	}
 	return func(resource string) (string, bool, error) {
-		if t.Node == "" {
-			scope, err := castellan.ParseScope("resource", resource)
-			if err != nil {
-				return "", false, err
+		if t.Node == "" && !strings.HasSuffix(resource, "/"+castellan.AllResources) {
+			// A resource ID holds no slash: the wildcard replaces it.
+			all := resource[:strings.LastIndexByte(resource, '/')+1] + castellan.AllResources
+			covered, seen := wildcards[all]
+			if !seen {
+				var err error
+				if covered, err = allowed(all); err != nil {
+					return "", false, err
+				}
+				wildcards[all] = covered
 			}
-			if t.Names(scope) {
-				all := t.Wildcard(scope.ID)
-				covered, seen := wildcards[all]
-				if !seen {
-					if covered, err = allowed(all); err != nil {
-						return "", false, err
-					}
-					wildcards[all] = covered
-				}
-				if covered {
-					return "", false, nil
-				}
+			if covered {
+				return "", false, nil
 			}
 		}
 		ok, err := allowed(resource)

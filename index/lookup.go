@@ -82,12 +82,12 @@ func (o *org) lookupScopes(t authz.LookupType) []string {
 		}
 	}
 	if t.Node == "" {
-		prefix := "rn:" + t.Service + ":"
+		// Grants name well-formed scopes: rn:<service>:<project>:<type>/<id>.
+		prefix, typ := "rn:"+t.Service+":", ":"+t.Type+"/"
 		for s := range o.grants {
-			if !strings.HasPrefix(s, prefix) {
-				continue
-			}
-			if scope, err := castellan.ParseScope("scope", s); err == nil && t.Names(scope) && o.node(scope.ID) != nil {
+			rest, ok := strings.CutPrefix(s, prefix)
+			project, name, found := strings.Cut(rest, ":")
+			if ok && found && strings.HasPrefix(":"+name, typ) && !strings.HasSuffix(s, "/"+castellan.AllResources) && o.node(project) != nil {
 				out = append(out, s)
 			}
 		}
