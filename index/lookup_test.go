@@ -19,7 +19,7 @@ import (
 // some of the organization.
 var lookupActions = []string{"compute:StartInstance", "s3e:GetObject", "s3e:PutObject", "organizations:GetProject", "iam:ListGrants"}
 
-var lookupTypes = []string{"organization", "ou", "account", "project", "s3e:bucket", "compute:instance"}
+var lookupTypes = []string{"ou", "account", "project", "s3e:bucket", "compute:instance"}
 
 // TestLookups compares the index's lookups with the reference's on a
 // seeded organization, some of whose grants have expired, and both with
@@ -32,17 +32,22 @@ func TestLookups(t *testing.T) {
 			w := newWorld(t, b, 5)
 			w.clock.Advance(45 * time.Second)
 			principals := w.principals()
-			for _, p := range principals {
-				for _, action := range lookupActions[:3] {
+			for i, p := range principals {
+				if i%2 == 1 && p.ProjectID == "" {
+					continue // half of them suffice for resources
+				}
+				for _, action := range lookupActions[:2] {
 					for _, typ := range lookupTypes {
 						w.checkResources(p, action, typ)
 					}
 				}
 			}
 			scopes := append(w.scopes(), "project/00000000-0000-4000-8000-000000000001", "organization/"+w.other)
-			for _, scope := range scopes {
-				for _, action := range lookupActions[2:] {
-					w.checkSubjects(principals, action, scope)
+			for i, scope := range scopes {
+				for j, action := range lookupActions[2:] {
+					// Every page size on a few: each page explains its
+					// subjects from the store.
+					w.checkSubjects(principals, action, scope, j == 0 && i%8 == 0)
 				}
 			}
 			if w.reasons[castellan.ReasonExpired] == 0 || w.reasons[castellan.ReasonPolicyForbids] == 0 || w.reasons[castellan.ReasonAllowed] == 0 {
@@ -198,8 +203,8 @@ func allSubjects(tb testing.TB, lookup func(context.Context, castellan.LookupSub
 // checkSubjects compares the lookups of the subjects that may do action
 // on scope with each other (and so the grants listed with the
 // reference's Explain) and with the reference's Authorize of every
-// principal, and every page size with the whole list.
-func (w *world) checkSubjects(principals []castellan.Principal, action, scope string) {
+// principal, and, when everySize, every page size with the whole list.
+func (w *world) checkSubjects(principals []castellan.Principal, action, scope string, everySize bool) {
 	w.tb.Helper()
 	req := castellan.LookupSubjectsRequest{OrganizationID: w.org, Action: action, Resource: scope}
 	want := allSubjects(w.tb, w.reference.LookupSubjects, req)
@@ -236,7 +241,7 @@ func (w *world) checkSubjects(principals []castellan.Principal, action, scope st
 	if len(listed) > 0 {
 		w.tb.Fatalf("%+v: listed %v, no principal", req, listed)
 	}
-	for size := 1; size <= len(want)+1; size++ {
+	for size := 1; everySize && size <= len(want)+1; size++ {
 		req.PageSize = size
 		if got := allSubjects(w.tb, w.index.LookupSubjects, req); !reflect.DeepEqual(got, want) {
 			w.tb.Fatalf("%+v: pages of %d give %d subjects, want %d", req, size, len(got), len(want))
