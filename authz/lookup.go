@@ -246,11 +246,11 @@ func (a *Authorizer) resourceCandidates(ctx context.Context, orgID string, t Loo
 			}
 		}
 	}
-	return SortedKeys(set), nil
+	return sortedKeys(set), nil
 }
 
-// SortedKeys returns the keys of set, sorted.
-func SortedKeys(set map[string]bool) []string {
+// sortedKeys returns the keys of set, sorted.
+func sortedKeys(set map[string]bool) []string {
 	out := make([]string, 0, len(set))
 	for k := range set {
 		out = append(out, k)

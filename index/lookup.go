@@ -57,6 +57,11 @@ func (a *Authorizer) LookupSubjects(ctx context.Context, req castellan.LookupSub
 			return castellan.SubjectAccess{}, false, err
 		}
 		explained, err := a.reference.Explain(ctx, r)
+		if explained.Matches == nil {
+			// The store has moved on from the snapshot since: the
+			// snapshot's decision stands, its grants are gone.
+			explained.Matches = []castellan.GrantMatch{}
+		}
 		return castellan.SubjectAccess{Subject: s, Grants: explained.Matches}, true, err
 	})
 	if next != "" {
