@@ -31,6 +31,13 @@ type DecisionService interface {
 	// target node; a target of another organization is ENOTFOUND
 	// (node.not_found).
 	SimulateControlPolicy(ctx context.Context, orgID, policyID string, sim ControlPolicySimulation) (*SimulationResult, error)
+	// LookupResources is Lookups.LookupResources for a caller who may
+	// ask about req.Principal, as Authorize.
+	LookupResources(ctx context.Context, req LookupResourcesRequest) ([]string, string, error)
+	// LookupSubjects is Lookups.LookupSubjects for a caller who holds
+	// iam:Authorize on req.OrganizationID: what Explain tells about a
+	// principal, it tells about every one.
+	LookupSubjects(ctx context.Context, req LookupSubjectsRequest) ([]SubjectAccess, string, error)
 }
 
 type readScopeKey struct{}

@@ -256,4 +256,5 @@ type Authorizer interface {
 	// controlpolicy.last_attachment) where the change itself would be
 	// refused.
 	SimulateControlPolicy(ctx context.Context, orgID, policyID string, sim ControlPolicySimulation) (*SimulationResult, error)
+	Lookups
 }

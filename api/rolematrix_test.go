@@ -291,6 +291,16 @@ func matrixRows() []matrixRow {
 		{op: "authorize-explain", build: func(f *fixture) request {
 			return request{method: "POST", path: "/v1/authorize:explain", body: f.check("compute:StartInstance", "project/"+f.project)}
 		}, allowed: deciders},
+		{op: "lookup-resources", build: func(f *fixture) request {
+			body := f.check("compute:StartInstance", "")
+			delete(body, "resource")
+			body["resourceType"] = "project"
+			return request{method: "POST", path: "/v1/authorize:lookup-resources", body: body}
+		}, allowed: deciders},
+		{op: "lookup-subjects", build: func(f *fixture) request {
+			return request{method: "POST", path: "/v1/authorize:lookup-subjects", body: map[string]any{
+				"organizationId": f.org, "action": "compute:StartInstance", "resource": "project/" + f.project}}
+		}, allowed: deciders},
 	}...)
 }
 

@@ -141,6 +141,7 @@ func New(mux *http.ServeMux, cfg Config) *Server {
 	s.registerMFA()
 	s.registerSessions()
 	s.registerAuthorize()
+	s.registerLookups()
 	s.registerSimulate()
 	s.registerCatalog()
 	s.registerMail()

@@ -79,11 +79,16 @@ func (s *decisions) allow(ctx context.Context, req castellan.AuthzRequest, field
 	if err := validCheck(req, field); err != nil {
 		return err
 	}
+	return s.allowAsking(ctx, req.Principal.OrganizationID, callerMay)
+}
+
+// allowAsking checks that the caller may ask about the principals of
+// organization org: the operator, or iam:Authorize on its root.
+func (s *decisions) allowAsking(ctx context.Context, org string, callerMay map[string]bool) error {
 	c, err := caller(ctx)
 	if err != nil {
 		return err
 	}
-	org := req.Principal.OrganizationID
 	if c.Type == castellan.PrincipalOperator || callerMay[org] {
 		return nil
 	}
@@ -101,23 +106,54 @@ func (s *decisions) allow(ctx context.Context, req castellan.AuthzRequest, field
 
 // validCheck checks the principal asked about and the resource.
 func validCheck(req castellan.AuthzRequest, field string) error {
-	p := req.Principal
-	var fields []castellan.FieldError
-	if p.Type != castellan.PrincipalUser && p.Type != castellan.PrincipalServiceAccount {
-		fields = append(fields, castellan.FieldError{Field: field + ".principal.type", Rule: "enum", Message: "must be user or serviceAccount"})
-	}
-	if !castellan.ValidID(p.ID) {
-		fields = append(fields, castellan.FieldError{Field: field + ".principal.id", Rule: "format", Message: "must be a UUID"})
-	}
-	if !castellan.ValidID(p.OrganizationID) {
-		fields = append(fields, castellan.FieldError{Field: field + ".principal.organizationId", Rule: "format", Message: "must be a UUID"})
-	}
-	if p.ProjectID != "" && !castellan.ValidID(p.ProjectID) {
-		fields = append(fields, castellan.FieldError{Field: field + ".principal.projectId", Rule: "format", Message: "must be a UUID"})
-	}
-	if err := castellan.Invalid(fields); err != nil {
+	if err := validPrincipal(req.Principal, field+".principal"); err != nil {
 		return err
 	}
 	_, err := castellan.ParseScope(field+".resource", req.Resource)
 	return err
+}
+
+// LookupResources needs what Authorize needs: iam:Authorize on the
+// principal's organization, whose resources alone it lists.
+func (s *decisions) LookupResources(ctx context.Context, req castellan.LookupResourcesRequest) ([]string, string, error) {
+	if err := validPrincipal(req.Principal, "principal"); err != nil {
+		return nil, "", err
+	}
+	if err := s.allowAsking(ctx, req.Principal.OrganizationID, map[string]bool{}); err != nil {
+		return nil, "", err
+	}
+	return s.authz.LookupResources(ctx, req)
+}
+
+// LookupSubjects tells who holds access through which grants: what
+// Explain tells about one principal, about all of them. It needs what
+// Explain needs to ask about another principal, iam:Authorize on the
+// organization, and lists that organization's subjects alone.
+func (s *decisions) LookupSubjects(ctx context.Context, req castellan.LookupSubjectsRequest) ([]castellan.SubjectAccess, string, error) {
+	if err := castellan.CheckID("organizationId", req.OrganizationID); err != nil {
+		return nil, "", err
+	}
+	if err := s.allowAsking(ctx, req.OrganizationID, map[string]bool{}); err != nil {
+		return nil, "", err
+	}
+	return s.authz.LookupSubjects(ctx, req)
+}
+
+// validPrincipal checks a principal asked about, naming its fields under
+// field: a user or service account, by UUIDs.
+func validPrincipal(p castellan.Principal, field string) error {
+	var fields []castellan.FieldError
+	if p.Type != castellan.PrincipalUser && p.Type != castellan.PrincipalServiceAccount {
+		fields = append(fields, castellan.FieldError{Field: field + ".type", Rule: "enum", Message: "must be user or serviceAccount"})
+	}
+	if !castellan.ValidID(p.ID) {
+		fields = append(fields, castellan.FieldError{Field: field + ".id", Rule: "format", Message: "must be a UUID"})
+	}
+	if !castellan.ValidID(p.OrganizationID) {
+		fields = append(fields, castellan.FieldError{Field: field + ".organizationId", Rule: "format", Message: "must be a UUID"})
+	}
+	if p.ProjectID != "" && !castellan.ValidID(p.ProjectID) {
+		fields = append(fields, castellan.FieldError{Field: field + ".projectId", Rule: "format", Message: "must be a UUID"})
+	}
+	return castellan.Invalid(fields)
 }

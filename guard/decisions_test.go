@@ -32,6 +32,14 @@ func init() {
 			_, err := f.decisions.AuthorizeBatch(ctx, []castellan.AuthzRequest{f.check(), f.check()})
 			return err
 		}},
+		{op: "Decisions.LookupResources", allowed: deciders, call: func(ctx context.Context, f *fixture, _ castellan.Services) error {
+			_, _, err := f.decisions.LookupResources(ctx, castellan.LookupResourcesRequest{Principal: f.check().Principal, Action: "compute:StartInstance", ResourceType: "project"})
+			return err
+		}},
+		{op: "Decisions.LookupSubjects", allowed: deciders, call: func(ctx context.Context, f *fixture, _ castellan.Services) error {
+			_, _, err := f.decisions.LookupSubjects(ctx, castellan.LookupSubjectsRequest{OrganizationID: f.org, Action: "compute:StartInstance", Resource: "project/" + f.project})
+			return err
+		}},
 		{op: "Decisions.SimulateControlPolicy", allowed: orgManagers, call: func(ctx context.Context, f *fixture, _ castellan.Services) error {
 			_, err := f.decisions.SimulateControlPolicy(ctx, f.org, f.newPolicy(`forbid (principal, action, resource);`),
 				castellan.ControlPolicySimulation{Operation: castellan.SimulateAttach, TargetID: f.org})
