@@ -68,7 +68,7 @@ func (s *Server) lookupResources(ctx context.Context, in *struct {
 	if err != nil {
 		return nil, err
 	}
-	p := authzCheck{Principal: in.Body.Principal}.request().Principal
+	p := AuthzCheck{Principal: in.Body.Principal}.request().Principal
 	resources, next, err := s.decisions.LookupResources(ctx, castellan.LookupResourcesRequest{Principal: p, Action: in.Body.Action,
 		ResourceType: in.Body.ResourceType, Context: in.Body.Context, PageSize: in.PageSize, PageToken: in.PageToken})
 	if err != nil {

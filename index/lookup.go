@@ -19,7 +19,7 @@ import (
 // of nodes (and of scopes grants name, for a service's type) of the
 // organization.
 func (a *Authorizer) LookupResources(ctx context.Context, req castellan.LookupResourcesRequest) ([]string, string, error) {
-	t, after, err := authz.ValidLookupResources(a.services.Catalog, req)
+	t, after, err := authz.ValidLookupResources(a.reference.Catalog, req)
 	if err != nil {
 		return nil, "", err
 	}
@@ -38,17 +38,29 @@ func (a *Authorizer) LookupResources(ctx context.Context, req castellan.LookupRe
 // the page are the reference's Explain, read from the store: the
 // snapshot keeps no grant IDs.
 func (a *Authorizer) LookupSubjects(ctx context.Context, req castellan.LookupSubjectsRequest) ([]castellan.SubjectAccess, string, error) {
-	scope, after, err := authz.ValidLookupSubjects(a.services.Catalog, req)
+	scope, after, err := authz.ValidLookupSubjects(a.reference.Catalog, req)
 	if err != nil {
 		return nil, "", err
 	}
 	o := a.snap.Load().orgs[req.OrganizationID]
-	_, chain, inOrg := o.locate(req.OrganizationID, scope)
+	if o == nil {
+		return nil, "", nil
+	}
+	t := targetOf(scope)
+	n, inOrg := o.locate(req.OrganizationID, t)
 	if !inOrg {
 		return nil, "", nil
 	}
+	var chain []int32
 	if scope.Kind == castellan.ScopeResource {
-		chain = append([]string{scope.String(), scope.Resource.AllOfType().String()}, chain...)
+		for _, s := range []string{scope.String(), scope.Resource.AllOfType().String()} {
+			if num, ok := o.scopes.get(s); ok {
+				chain = append(chain, num)
+			}
+		}
+	}
+	for ; n >= 0; n = o.node[n].parent {
+		chain = append(chain, n)
 	}
 	page, next, err := authz.LookupPage(o.holders(chain), authz.SubjectKey, after, castellan.PageSize(req.PageSize), func(s castellan.Subject) (castellan.SubjectAccess, bool, error) {
 		r := castellan.AuthzRequest{Principal: authz.PrincipalOf(req.OrganizationID, s), Action: req.Action, Resource: req.Resource, Context: req.Context}
@@ -79,9 +91,9 @@ func (o *org) lookupScopes(t authz.LookupType) []string {
 	}
 	var out []string
 	for id, n := range o.nodes {
-		switch kind := n.path[0].Kind; {
+		switch kind := o.node[n].node.Kind; {
 		case t.Node != "" && kind == t.Node:
-			out = append(out, n.chain[0])
+			out = append(out, castellan.NodeScope(kind, id).String())
 		case t.Node == "" && kind == castellan.NodeProject:
 			out = append(out, t.Wildcard(id))
 		}
@@ -89,45 +101,52 @@ func (o *org) lookupScopes(t authz.LookupType) []string {
 	if t.Node == "" {
 		// Grants name well-formed scopes: rn:<service>:<project>:<type>/<id>.
 		prefix, typ := "rn:"+t.Service+":", ":"+t.Type+"/"
-		for s := range o.grants {
+		o.scopes.all(func(s string, num int32) bool {
 			rest, ok := strings.CutPrefix(s, prefix)
 			project, name, found := strings.Cut(rest, ":")
-			if ok && found && strings.HasPrefix(":"+name, typ) && !strings.HasSuffix(s, "/"+castellan.AllResources) && o.node(project) != nil {
+			if ok && found && strings.HasPrefix(":"+name, typ) && !strings.HasSuffix(s, "/"+castellan.AllResources) &&
+				len(o.list(num)) > 0 && o.isProject(project) {
 				out = append(out, s)
 			}
-		}
+			return true
+		})
 	}
 	slices.Sort(out)
 	return out
 }
 
+// isProject reports whether id is a project of the organization.
+func (o *org) isProject(id string) bool {
+	n, ok := o.nodes[id]
+	return ok && o.node[n].node.Kind == castellan.NodeProject
+}
+
 // holders returns the users and service accounts that hold a grant on
 // one of scopes, themselves or as members of a group, sorted by
 // authz.SubjectKey.
-func (o *org) holders(scopes []string) []castellan.Subject {
-	if o == nil {
-		return nil
-	}
+func (o *org) holders(scopes []int32) []castellan.Subject {
 	seen := map[castellan.Subject]bool{}
 	var groups []int32
 	for _, s := range scopes {
-		for _, g := range o.grants[s] {
-			switch g.kind {
+		for _, g := range o.list(s) {
+			number := int32(g.subject & subjectNumber)
+			switch g.subject &^ subjectNumber {
 			case subjectUser:
-				seen[castellan.Subject{Type: castellan.SubjectUser, ID: o.names[g.subject]}] = true
+				seen[castellan.Subject{Type: castellan.SubjectUser, ID: o.names[number]}] = true
 			case subjectServiceAccount:
-				seen[castellan.Subject{Type: castellan.SubjectServiceAccount, ID: o.names[g.subject]}] = true
+				seen[castellan.Subject{Type: castellan.SubjectServiceAccount, ID: o.names[number]}] = true
 			case subjectGroup:
-				groups = append(groups, g.subject)
+				groups = append(groups, number)
 			}
 		}
 	}
 	if len(groups) > 0 {
-		for id, u := range o.users {
-			if slices.ContainsFunc(groups, func(g int32) bool { return hasGroup(u.groups, g) }) {
+		o.users.all(func(id string, u user) bool {
+			if slices.ContainsFunc(groups, func(g int32) bool { return hasGroup(o.groupsOf(u), g) }) {
 				seen[castellan.Subject{Type: castellan.SubjectUser, ID: id}] = true
 			}
-		}
+			return true
+		})
 	}
 	out := make([]castellan.Subject, 0, len(seen))
 	for s := range seen {

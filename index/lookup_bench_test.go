@@ -59,7 +59,7 @@ func BenchmarkLookups(b *testing.B) {
 		}
 		grants = grants[n:]
 	}
-	idx := index.New(s, clock.Now)
+	idx := index.New(db, s, clock.Now)
 	if err := idx.Reload(ctx); err != nil {
 		b.Fatal(err)
 	}
