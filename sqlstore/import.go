@@ -129,8 +129,10 @@ func (im *importer) apply(ctx context.Context, items []*castellan.ImportItem) (*
 		counts := map[castellan.ImportKind]int{}
 		var also []changedEntity
 		for _, item := range items {
-			if item.Err == nil {
-				item.Err = im.refFailed(item)
+			// Before any other error: the item's own may only echo the
+			// failure (the guard found no such parent).
+			if err := im.refFailed(item); err != nil {
+				item.Err = err
 			}
 			if item.Err == nil {
 				var changes []change
