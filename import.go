@@ -32,19 +32,6 @@ const (
 	ImportAnalyzeThreshold = 10_000
 )
 
-// Codes of bulk imports.
-const (
-	CodeImportDuplicateRef   = "import.duplicate_ref"
-	CodeImportUnknownRef     = "import.unknown_ref"
-	CodeImportRefFailed      = "import.ref_failed"
-	CodeImportRefKind        = "import.ref_kind_mismatch"
-	CodeImportLineTooLong    = "import.line_too_long"
-	CodeImportTooManyItems   = "import.too_many_items"
-	CodeImportRolledBack     = "import.rolled_back"
-	CodeImportUnknownKind    = "import.unknown_kind"
-	CodeImportBadContentType = "import.content_type"
-)
-
 // ImportMembership puts a user in a group.
 type ImportMembership struct {
 	GroupID string
@@ -103,7 +90,7 @@ type ImportOptions struct {
 // Validate checks the options.
 func (o *ImportOptions) Validate() error {
 	if o.BatchSize < 0 || o.BatchSize > MaxImportBatchSize {
-		return Invalid([]FieldError{{Field: "query.batchSize", Rule: "maximum", Message: "must be between 1 and 10000"}})
+		return Invalid([]FieldError{{Field: "batchSize", Rule: "maximum", Message: "must be between 1 and 10000"}})
 	}
 	if o.BatchSize == 0 {
 		o.BatchSize = DefaultImportBatchSize
