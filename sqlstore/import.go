@@ -129,6 +129,9 @@ func (im *importer) apply(ctx context.Context, items []*castellan.ImportItem) (*
 		}
 		ic := &itemContext{tx: tx, orgID: im.orgID, orgName: orgName, grants: newGrantChecker(tx, im.orgID)}
 		ic.grants.field = func(_ int, member string) string { return strings.TrimPrefix(member, ".") }
+		if err := ic.readRegisteredNames(ctx, items); err != nil {
+			return err
+		}
 		counts := map[castellan.ImportKind]int{}
 		var also []changedEntity
 		for _, item := range items {

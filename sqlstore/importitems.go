@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/castellan-iam/castellan"
 )
@@ -14,6 +15,43 @@ type itemContext struct {
 	orgID   string
 	orgName string
 	grants  *grantChecker
+	// takenEmails and takenLogins are the lower-case emails and login IDs
+	// of the organization's users, read once for the batch's users and
+	// kept up to date as it registers them.
+	takenEmails, takenLogins map[string]bool
+}
+
+// readRegisteredNames fills takenEmails and takenLogins for the users of
+// items: one query for the batch instead of one per user.
+func (ic *itemContext) readRegisteredNames(ctx context.Context, items []*castellan.ImportItem) error {
+	emails, logins := []string{""}, []string{""}
+	for _, item := range items {
+		if item.Err == nil && item.User != nil {
+			emails, logins = append(emails, strings.ToLower(item.User.Email)), append(logins, strings.ToLower(item.User.LoginID))
+		}
+	}
+	var err error
+	ic.takenEmails, ic.takenLogins, err = registeredNames(ctx, ic.tx, ic.orgID, emails, logins)
+	return err
+}
+
+// registerUser registers one user with its password hash.
+func (ic *itemContext) registerUser(ctx context.Context, item *castellan.ImportItem, hash string) ([]change, error) {
+	email, login := strings.ToLower(item.User.Email), strings.ToLower(item.User.LoginID)
+	if ic.takenEmails[email] && email != "" {
+		return nil, itemError(castellan.ECONFLICT, castellan.CodeUserEmailTaken, "email", "unique",
+			"a user with email %q already exists in this organization", item.User.Email)
+	}
+	if ic.takenLogins[login] {
+		return nil, itemError(castellan.ECONFLICT, castellan.CodeUserLoginIDTaken, "loginId", "unique",
+			"a user with login ID %q already exists in this organization", item.User.LoginID)
+	}
+	_, changes, err := insertCheckedRegistrations(ctx, ic.tx, ic.orgID, ic.orgName, []castellan.UserRegistration{*item.User},
+		[]string{hash}, []string{item.ID})
+	if err == nil {
+		ic.takenEmails[email], ic.takenLogins[login] = email != "", true
+	}
+	return changes, err
 }
 
 // applyInSavepoint applies item in a savepoint of the transaction and
@@ -55,9 +93,7 @@ func (ic *itemContext) apply(ctx context.Context, item *castellan.ImportItem, ha
 		_, c, err := createProject(ctx, tx, orgID, item.ID, *item.Project)
 		return []change{c}, err
 	case item.User != nil:
-		_, changes, err := insertRegistrations(ctx, tx, orgID, ic.orgName, []castellan.UserRegistration{*item.User},
-			[]string{hash}, []string{item.ID}, func(int) string { return "" })
-		return changes, err
+		return ic.registerUser(ctx, item, hash)
 	case item.Group != nil:
 		if err := item.Group.Validate(); err != nil {
 			return nil, err
