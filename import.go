@@ -27,9 +27,6 @@ const (
 	// MaxAtomicImportItems bounds an atomic import, which is held in
 	// memory until its one transaction.
 	MaxAtomicImportItems = 200_000
-	// ImportAnalyzeThreshold is the number of items after which an import
-	// refreshes the store's planner statistics.
-	ImportAnalyzeThreshold = 10_000
 )
 
 // ImportMembership puts a user in a group.

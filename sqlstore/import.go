@@ -71,6 +71,12 @@ func (im *importer) Run(ctx context.Context, next castellan.ImportNext, progress
 		}
 		p.Elapsed = time.Since(start)
 		im.result.Elapsed, im.result.Revision = p.Elapsed, p.Revision
+		if err == nil {
+			// Tables that grow from nothing to tens of thousands of rows
+			// within one import get PostgreSQL plans made for empty ones
+			// (sequential scans) unless analysed as they grow.
+			_, err = im.db.RefreshStatistics(ctx)
+		}
 		return errors.Join(err, progress(p))
 	}
 	for {
@@ -100,11 +106,6 @@ func (im *importer) Run(ctx context.Context, next castellan.ImportNext, progress
 		return &im.result, err
 	}
 	im.result.Elapsed = time.Since(start)
-	if im.result.Applied >= castellan.ImportAnalyzeThreshold {
-		if _, err := im.db.RefreshStatistics(ctx); err != nil {
-			return &im.result, err
-		}
-	}
 	return &im.result, nil
 }
 
