@@ -245,11 +245,3 @@ func (im *importer) hashPasswords(ctx context.Context, items []*castellan.Import
 	}
 	return hashes, nil
 }
-
-// entities are the change-log rows of c.
-func (c change) entities() []changedEntity {
-	if c.operation == "" {
-		return c.also
-	}
-	return append([]changedEntity{{c.entityType, c.entityID, c.operation}}, c.also...)
-}

@@ -55,6 +55,14 @@ type changedEntity struct {
 	entityType, entityID, operation string
 }
 
+// entities are the change-log rows of c.
+func (c change) entities() []changedEntity {
+	if c.operation == "" {
+		return c.also
+	}
+	return append([]changedEntity{{c.entityType, c.entityID, c.operation}}, c.also...)
+}
+
 // record writes the change-log rows and the audit event of the
 // transaction's mutation and returns its revision.
 func (tx *Tx) record(ctx context.Context, c change) (int64, error) {
