@@ -364,3 +364,16 @@ const (
 	CodeControlPolicyLastAttachment = "controlpolicy.last_attachment"
 	CodeControlPolicyInvalidTarget  = "controlpolicy.invalid_target"
 )
+
+// Codes of bulk imports.
+const (
+	CodeImportDuplicateRef   = "import.duplicate_ref"
+	CodeImportUnknownRef     = "import.unknown_ref"
+	CodeImportRefFailed      = "import.ref_failed"
+	CodeImportRefKind        = "import.ref_kind_mismatch"
+	CodeImportLineTooLong    = "import.line_too_long"
+	CodeImportTooManyItems   = "import.too_many_items"
+	CodeImportRolledBack     = "import.rolled_back"
+	CodeImportUnknownKind    = "import.unknown_kind"
+	CodeImportBadContentType = "import.content_type"
+)

@@ -148,6 +148,7 @@ func New(mux *http.ServeMux, cfg Config) *Server {
 	s.registerControlPolicies()
 	s.registerAccountMemberships()
 	s.registerRoleIdentities()
+	s.registerImport()
 	return s
 }
 

@@ -55,15 +55,20 @@ type changedEntity struct {
 	entityType, entityID, operation string
 }
 
+// entities are the change-log rows of c.
+func (c change) entities() []changedEntity {
+	if c.operation == "" {
+		return c.also
+	}
+	return append([]changedEntity{{c.entityType, c.entityID, c.operation}}, c.also...)
+}
+
 // record writes the change-log rows and the audit event of the
 // transaction's mutation and returns its revision.
 func (tx *Tx) record(ctx context.Context, c change) (int64, error) {
 	rev := tx.revision
 	tx.recorded = true
-	entities := c.also
-	if c.operation != "" {
-		entities = append([]changedEntity{{c.entityType, c.entityID, c.operation}}, c.also...)
-	}
+	entities := c.entities()
 	rows := make([][]any, len(entities))
 	for i, e := range entities {
 		rows[i] = []any{rev, c.orgID, e.entityType, e.entityID, e.operation, tx.now}

@@ -32,6 +32,7 @@ func RunAllTests(t *testing.T, open Opener) {
 	t.Run("ChangeLog", func(t *testing.T) { testChangeLog(t, open) })
 	t.Run("Users", func(t *testing.T) { testUsers(t, open) })
 	t.Run("Groups", func(t *testing.T) { testGroups(t, open) })
+	t.Run("Import", func(t *testing.T) { testImport(t, open) })
 	t.Run("Roles", func(t *testing.T) { testRoles(t, open) })
 	t.Run("Grants", func(t *testing.T) { testGrants(t, open) })
 	t.Run("OwnerRule", func(t *testing.T) { testOwnerRule(t, open) })
