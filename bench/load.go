@@ -163,6 +163,7 @@ func load(ctx context.Context, env Env, m *model, boot *castellan.BootstrapResul
 	}
 	res.Load.Seconds = time.Since(t0).Seconds()
 	res.Load.ItemsPerSecond = float64(res.Load.Items) / res.Load.Seconds
+	logf("loaded in %.2f s", res.Load.Seconds)
 	if refused > 0 {
 		return nil, fmt.Errorf("load: %d items refused", refused)
 	}

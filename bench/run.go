@@ -128,6 +128,12 @@ func Run(ctx context.Context, env Env, cfg Config) (*Result, error) {
 		return nil, err
 	}
 
+	// The calling service is made before the index: while the index
+	// follows the change feed, every write of this process waits for it.
+	caller, err := newCaller(ctx, s, org)
+	if err != nil {
+		return nil, err
+	}
 	logf("building the index")
 	t0 := time.Now()
 	idx, err := env.Index(ctx)
@@ -135,11 +141,7 @@ func Run(ctx context.Context, env Env, cfg Config) (*Result, error) {
 		return nil, err
 	}
 	res.Index = Index{BuildSeconds: time.Since(t0).Seconds(), Memory: memory()}
-
-	caller, err := newCaller(ctx, s, org)
-	if err != nil {
-		return nil, err
-	}
+	logf("index built in %.2f s", res.Index.BuildSeconds)
 	qs := make([]question, len(checks))
 	for i, c := range checks {
 		req := c.request(org, ids)
