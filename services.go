@@ -63,6 +63,8 @@ type Services struct {
 	MFA MFAService
 	// Sessions keeps console sessions and the sign-in rules.
 	Sessions SessionService
+	// Imports loads many objects into an organization at once.
+	Imports ImportService
 	// Outbox is the sender's side of the mail outbox.
 	Outbox    OutboxService
 	ChangeLog ChangeLog

@@ -98,6 +98,15 @@ func (s *Server) Idempotent(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
+		if StreamingBody(r) {
+			// Its batches commit one by one: a retry could not get "the"
+			// answer. An atomic import's refs are the client's check.
+			writeProblem(w, r, &castellan.Error{
+				Kind: castellan.EINVALID, Code: castellan.CodeInvalidField, Message: "the import takes no Idempotency-Key",
+				Fields: []castellan.FieldError{{Field: "header." + IdempotencyKeyHeader, Rule: "unsupported", Message: "the import takes no Idempotency-Key"}},
+			})
+			return
+		}
 		if len(keys) != 1 || !idempotencyKeyPattern.MatchString(keys[0]) {
 			writeProblem(w, r, &castellan.Error{
 				Kind: castellan.EINVALID, Code: castellan.CodeInvalidField,

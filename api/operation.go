@@ -27,6 +27,9 @@ type op struct {
 	// storeless operations never reach the store, so never answer 503
 	// store.unavailable as every other operation may.
 	storeless bool
+	// ndjsonBody operations read an NDJSON stream (StreamingBody) and
+	// answer with one.
+	ndjsonBody bool
 }
 
 // register adds an operation to the API.
@@ -60,6 +63,11 @@ func register[I, O any](s *Server, o op, handler func(context.Context, *I) (*O, 
 	}
 	if o.public {
 		hop.Security = []map[string][]string{}
+	}
+	if o.ndjsonBody {
+		stream := map[string]*huma.MediaType{ndjson: {Schema: &huma.Schema{Type: "string", Description: "One JSON object per line."}}}
+		hop.RequestBody = &huma.RequestBody{Required: true, Content: stream}
+		hop.Responses = map[string]*huma.Response{"200": {Description: "Progress lines, then a result line.", Content: stream}}
 	}
 	huma.Register(s.api, hop, handler)
 }

@@ -125,6 +125,7 @@ func New(mux *http.ServeMux, cfg Config) *Server {
 	s.registerControlPolicies()
 	s.registerAccountMemberships()
 	s.registerRoleIdentities()
+	s.registerImport()
 	return s
 }
 

@@ -85,7 +85,8 @@ func Handler(cfg Config) http.Handler {
 	compat := compatSurfaces(cfg)
 	plumbing := web.New(web.Config{Tokens: services.Tokens, Sessions: services.Sessions, Logger: cfg.Logger,
 		OperatorTokens: cfg.OperatorTokens, TrustedProxies: cfg.TrustedProxies, Collectors: cfg.Collectors,
-		BodyReadTimeout: cfg.BodyReadTimeout, Anonymous: compat.anonymous(anonymous), Errors: compat.errors(api.WriteProblem)})
+		BodyReadTimeout: cfg.BodyReadTimeout, Anonymous: compat.anonymous(anonymous), StreamingBody: api.StreamingBody,
+		Errors: compat.errors(api.WriteProblem)})
 	mux := http.NewServeMux()
 	rest := api.New(mux, api.Config{Services: services, Decisions: guard.NewDecisions(raw, authorizer),
 		Version: cfg.Version, DevMailbox: cfg.DevMailbox, Clock: cfg.Clock})

@@ -507,6 +507,7 @@ func (db *DB) Services() castellan.Services {
 		Sessions:           db.Sessions(),
 		MFA:                db.MFA(),
 		Outbox:             db.Outbox(),
+		Imports:            db.Imports(),
 		RoleIdentities:     db.RoleIdentities(),
 		ChangeLog:          db,
 		Idempotency:        db.Idempotency(),

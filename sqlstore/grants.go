@@ -243,6 +243,20 @@ func needsRenewal(existing *castellan.Grant, expiresAt *time.Time, now time.Time
 // are inserted. It returns, in input order, the grant standing for each.
 // The first of repeated items decides the expiry.
 func insertGrants(ctx context.Context, tx *Tx, orgID string, wanted []*castellan.Grant) ([]*castellan.Grant, int64, error) {
+	out, c, err := writeGrants(ctx, tx, orgID, wanted)
+	if err != nil {
+		return nil, 0, err
+	}
+	if c == nil {
+		return out, tx.unchangedRevision(), nil
+	}
+	rev, err := tx.record(ctx, *c)
+	return out, rev, err
+}
+
+// writeGrants is insertGrants without recording: it returns the change,
+// nil when there was nothing to do.
+func writeGrants(ctx context.Context, tx *Tx, orgID string, wanted []*castellan.Grant) ([]*castellan.Grant, *change, error) {
 	byKey := map[grantKey]*castellan.Grant{}
 	var fresh, replaced []*castellan.Grant
 	for _, g := range wanted {
@@ -252,7 +266,7 @@ func insertGrants(ctx context.Context, tx *Tx, orgID string, wanted []*castellan
 		}
 		existing, err := findGrantByKey(ctx, tx, g)
 		if err != nil {
-			return nil, 0, err
+			return nil, nil, err
 		}
 		if existing != nil && !needsRenewal(existing, g.ExpiresAt, tx.now) {
 			byKey[k] = existing
@@ -264,15 +278,15 @@ func insertGrants(ctx context.Context, tx *Tx, orgID string, wanted []*castellan
 		byKey[k] = g
 		fresh = append(fresh, g)
 	}
-	rev, err := replaceGrants(ctx, tx, orgID, replaced, fresh, byKey)
+	c, err := changeGrants(ctx, tx, orgID, replaced, fresh, byKey)
 	if err != nil {
-		return nil, 0, err
+		return nil, nil, err
 	}
 	out := make([]*castellan.Grant, len(wanted))
 	for i, g := range wanted {
 		out[i] = byKey[keyOf(g)]
 	}
-	return out, rev, nil
+	return out, c, nil
 }
 
 // replaceGrants deletes stale grants, which the transaction read, and
@@ -281,6 +295,16 @@ func insertGrants(ctx context.Context, tx *Tx, orgID string, wanted []*castellan
 // iam:SetGrants change. It refuses under the Owner rule, and returns
 // the revision, unchanged when there was nothing to do.
 func replaceGrants(ctx context.Context, tx *Tx, orgID string, stale, fresh []*castellan.Grant, byKey map[grantKey]*castellan.Grant) (int64, error) {
+	c, err := changeGrants(ctx, tx, orgID, stale, fresh, byKey)
+	if err != nil || c == nil {
+		return tx.unchangedRevision(), err
+	}
+	return tx.record(ctx, *c)
+}
+
+// changeGrants is replaceGrants without recording: it returns the
+// change, nil when there was nothing to do.
+func changeGrants(ctx context.Context, tx *Tx, orgID string, stale, fresh []*castellan.Grant, byKey map[grantKey]*castellan.Grant) (*change, error) {
 	var created []*castellan.Grant
 	err := keepAnOwner(ctx, tx, orgID, slices.ContainsFunc(stale, isOwnerGrant), func() error {
 		if err := deleteGrants(ctx, tx, orgID, stale); err != nil {
@@ -291,12 +315,13 @@ func replaceGrants(ctx context.Context, tx *Tx, orgID string, stale, fresh []*ca
 		return err
 	})
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	if len(created) == 0 && len(stale) == 0 {
-		return tx.unchangedRevision(), nil
+		return nil, nil
 	}
-	return tx.record(ctx, grantChange(orgID, created, stale))
+	c := grantChange(orgID, created, stale)
+	return &c, nil
 }
 
 // grantChange is the change of an iam:SetGrants write.

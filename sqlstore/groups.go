@@ -100,31 +100,41 @@ func (s *GroupService) CreateGroup(ctx context.Context, orgID string, gc castell
 		if err := lockOrganization(ctx, tx, orgID); err != nil {
 			return err
 		}
-		rev := tx.revision
-		g = &castellan.Group{
-			ID: newID(), OrganizationID: orgID, Name: gc.Name, Description: gc.Description,
-			CreatedAt: tx.now, CreatedBy: tx.actorID(), UpdatedAt: tx.now, UpdatedBy: tx.actorID(), Revision: rev,
+		var c change
+		var err error
+		if g, c, err = createGroup(ctx, tx, orgID, newID(), gc); err != nil {
+			return err
 		}
-		_, err := tx.exec(ctx, `INSERT INTO groups (id, org_id, name, description, created_at, created_by, updated_at, updated_by, revision)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			g.ID, g.OrganizationID, g.Name, g.Description, g.CreatedAt, g.CreatedBy, g.UpdatedAt, g.UpdatedBy, g.Revision)
-		if c := conflict(err, gc.Name); c != nil {
-			return c
-		}
-		if err != nil {
-			return fmt.Errorf("insert group: %w", err)
-		}
-		_, err = tx.record(ctx, change{
-			orgID: orgID, action: castellan.ActionCreateGroup,
-			entityType: "group", entityID: g.ID, entityName: g.Name, operation: "create",
-			summary: map[string]any{"name": g.Name, "description": g.Description},
-		})
+		_, err = tx.record(ctx, c)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
 	return g, nil
+}
+
+// createGroup inserts a validated group with the given ID in tx, which
+// holds the organization's lock, and returns it with its change.
+func createGroup(ctx context.Context, tx *Tx, orgID, id string, gc castellan.GroupCreate) (*castellan.Group, change, error) {
+	g := &castellan.Group{
+		ID: id, OrganizationID: orgID, Name: gc.Name, Description: gc.Description,
+		CreatedAt: tx.now, CreatedBy: tx.actorID(), UpdatedAt: tx.now, UpdatedBy: tx.actorID(), Revision: tx.revision,
+	}
+	_, err := tx.exec(ctx, `INSERT INTO groups (id, org_id, name, description, created_at, created_by, updated_at, updated_by, revision)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		g.ID, g.OrganizationID, g.Name, g.Description, g.CreatedAt, g.CreatedBy, g.UpdatedAt, g.UpdatedBy, g.Revision)
+	if c := conflict(err, gc.Name); c != nil {
+		return nil, change{}, c
+	}
+	if err != nil {
+		return nil, change{}, fmt.Errorf("insert group: %w", err)
+	}
+	return g, change{
+		orgID: orgID, action: castellan.ActionCreateGroup,
+		entityType: "group", entityID: g.ID, entityName: g.Name, operation: "create",
+		summary: map[string]any{"name": g.Name, "description": g.Description},
+	}, nil
 }
 
 // UpdateGroup implements castellan.GroupService.
@@ -294,54 +304,64 @@ func (s *GroupService) AddGroupMembers(ctx context.Context, orgID, groupID strin
 	}
 	var rev int64
 	err := s.db.update(ctx, func(tx *Tx) error {
-		name, err := lockGroup(ctx, tx, orgID, groupID, tx.db.dialect.lockKey)
-		if err != nil {
-			return err
-		}
-		ids := unique(userIDs)
-		registered, err := registeredUserIDs(ctx, tx, orgID, ids)
-		if err != nil {
-			return err
-		}
-		for i, id := range userIDs {
-			if !registered[id] {
-				return itemError(castellan.ENOTFOUND, castellan.CodeUserNotFound, itemField("userIds", i, ""), "exists",
-					"user %s is not a user of this organization", id)
-			}
-		}
-		already, err := membersAmong(ctx, tx, orgID, groupID, ids)
-		if err != nil {
-			return err
-		}
-		var added []string
-		var rows [][]any
-		for _, id := range ids {
-			if !already[id] {
-				added = append(added, id)
-				rows = append(rows, []any{orgID, groupID, id, tx.now, tx.actorID()})
-			}
-		}
-		if len(added) == 0 {
+		c, err := addGroupMembers(ctx, tx, orgID, groupID, userIDs, func(i int) string { return itemField("userIds", i, "") })
+		if err != nil || c == nil {
 			rev = tx.unchangedRevision()
-			return nil
+			return err
 		}
-		err = tx.insertRows(ctx, `INSERT INTO group_members (org_id, group_id, user_id, added_at, added_by) VALUES `, rows)
-		if err != nil {
-			return fmt.Errorf("insert group members: %w", err)
-		}
-		also := make([]changedEntity, len(added))
-		for i, id := range added {
-			also[i] = changedEntity{"group_member", groupID + "/" + id, "create"}
-		}
-		rev, err = tx.record(ctx, change{
-			orgID: orgID, action: castellan.ActionAddGroupMembers,
-			entityType: "group", entityID: groupID, entityName: name,
-			summary: map[string]any{"addedUserIds": added},
-			also:    also,
-		})
+		rev, err = tx.record(ctx, *c)
 		return err
 	})
 	return rev, err
+}
+
+// addGroupMembers adds users to a group in tx and returns the change, nil
+// when every user already was a member. field names user i in errors.
+func addGroupMembers(ctx context.Context, tx *Tx, orgID, groupID string, userIDs []string, field func(i int) string) (*change, error) {
+	name, err := lockGroup(ctx, tx, orgID, groupID, tx.db.dialect.lockKey)
+	if err != nil {
+		return nil, err
+	}
+	ids := unique(userIDs)
+	registered, err := registeredUserIDs(ctx, tx, orgID, ids)
+	if err != nil {
+		return nil, err
+	}
+	for i, id := range userIDs {
+		if !registered[id] {
+			return nil, itemError(castellan.ENOTFOUND, castellan.CodeUserNotFound, field(i), "exists",
+				"user %s is not a user of this organization", id)
+		}
+	}
+	already, err := membersAmong(ctx, tx, orgID, groupID, ids)
+	if err != nil {
+		return nil, err
+	}
+	var added []string
+	var rows [][]any
+	for _, id := range ids {
+		if !already[id] {
+			added = append(added, id)
+			rows = append(rows, []any{orgID, groupID, id, tx.now, tx.actorID()})
+		}
+	}
+	if len(added) == 0 {
+		return nil, nil
+	}
+	err = tx.insertRows(ctx, `INSERT INTO group_members (org_id, group_id, user_id, added_at, added_by) VALUES `, rows)
+	if err != nil {
+		return nil, fmt.Errorf("insert group members: %w", err)
+	}
+	also := make([]changedEntity, len(added))
+	for i, id := range added {
+		also[i] = changedEntity{"group_member", groupID + "/" + id, "create"}
+	}
+	return &change{
+		orgID: orgID, action: castellan.ActionAddGroupMembers,
+		entityType: "group", entityID: groupID, entityName: name,
+		summary: map[string]any{"addedUserIds": added},
+		also:    also,
+	}, nil
 }
 
 // RemoveGroupMembers implements castellan.GroupService. The removed

@@ -148,45 +148,55 @@ func (s *OrgUnitService) FindOrgUnits(ctx context.Context, orgID string, f caste
 }
 
 // CreateOrgUnit implements castellan.OrgUnitService.
-func (s *OrgUnitService) CreateOrgUnit(ctx context.Context, orgID string, c castellan.OrgUnitCreate) (*castellan.OrgUnit, error) {
-	if err := c.Validate(); err != nil {
+func (s *OrgUnitService) CreateOrgUnit(ctx context.Context, orgID string, create castellan.OrgUnitCreate) (*castellan.OrgUnit, error) {
+	if err := create.Validate(); err != nil {
 		return nil, err
 	}
 	var ou *castellan.OrgUnit
 	err := s.db.update(ctx, func(tx *Tx) error {
-		if err := lockStructure(ctx, tx, orgID); err != nil {
-			return err
-		}
-		parent, err := findParent(ctx, tx, orgID, "parentId", c.ParentID, castellan.NodeOU)
+		n, c, err := createOrgUnit(ctx, tx, orgID, newID(), create)
 		if err != nil {
-			return err
-		}
-		if parent.Depth+1 > castellan.MaxOUDepth {
-			return castellan.Errorf(castellan.EPRECONDITION, castellan.CodeOUTooDeep,
-				"an OU under %s would be %d levels below the root; at most %d are allowed", parent.ID, parent.Depth+1, castellan.MaxOUDepth)
-		}
-		n, err := insertNode(ctx, tx, orgID, castellan.NodeOU, parent, newID(), c.Name, c.Description)
-		if err != nil {
-			return err
-		}
-		if err := attachPolicies(ctx, tx, orgID, n.ID, "policyIds", c.PolicyIDs); err != nil {
 			return err
 		}
 		if ou, err = findOrgUnit(ctx, tx.query, tx.queryRow, orgID, n.ID); err != nil {
 			return err
 		}
-		_, err = tx.record(ctx, change{
-			orgID: orgID, action: castellan.ActionCreateOrganizationalUnit,
-			entityType: "node", entityID: n.ID, entityName: n.Name, operation: "create",
-			summary: map[string]any{"kind": n.Kind, "name": n.Name, "description": c.Description, "parentId": parent.ID, "policyIds": policyIDsOrDefault(c.PolicyIDs)},
-			also:    attachmentsCreated(n.ID, c.PolicyIDs),
-		})
+		_, err = tx.record(ctx, c)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
 	return ou, nil
+}
+
+// createOrgUnit inserts a validated OU with the given ID and its policy
+// attachments in tx and returns its node with its change.
+func createOrgUnit(ctx context.Context, tx *Tx, orgID, id string, c castellan.OrgUnitCreate) (*nodeRow, change, error) {
+	if err := lockStructure(ctx, tx, orgID); err != nil {
+		return nil, change{}, err
+	}
+	parent, err := findParent(ctx, tx, orgID, "parentId", c.ParentID, castellan.NodeOU)
+	if err != nil {
+		return nil, change{}, err
+	}
+	if parent.Depth+1 > castellan.MaxOUDepth {
+		return nil, change{}, castellan.Errorf(castellan.EPRECONDITION, castellan.CodeOUTooDeep,
+			"an OU under %s would be %d levels below the root; at most %d are allowed", parent.ID, parent.Depth+1, castellan.MaxOUDepth)
+	}
+	n, err := insertNode(ctx, tx, orgID, castellan.NodeOU, parent, id, c.Name, c.Description)
+	if err != nil {
+		return nil, change{}, err
+	}
+	if err := attachPolicies(ctx, tx, orgID, n.ID, "policyIds", c.PolicyIDs); err != nil {
+		return nil, change{}, err
+	}
+	return n, change{
+		orgID: orgID, action: castellan.ActionCreateOrganizationalUnit,
+		entityType: "node", entityID: n.ID, entityName: n.Name, operation: "create",
+		summary: map[string]any{"kind": n.Kind, "name": n.Name, "description": c.Description, "parentId": parent.ID, "policyIds": policyIDsOrDefault(c.PolicyIDs)},
+		also:    attachmentsCreated(n.ID, c.PolicyIDs),
+	}, nil
 }
 
 // UpdateOrgUnit implements castellan.OrgUnitService. An update that

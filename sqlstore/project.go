@@ -90,36 +90,47 @@ func (s *ProjectService) CreateProject(ctx context.Context, orgID string, pc cas
 	}
 	var p *castellan.Project
 	err := s.db.update(ctx, func(tx *Tx) error {
-		if err := lockStructure(ctx, tx, orgID); err != nil {
+		var c change
+		var err error
+		if p, c, err = createProject(ctx, tx, orgID, newID(), pc); err != nil {
 			return err
 		}
-		parentID := pc.ParentID
-		if parentID == "" {
-			parentID = orgID
-		}
-		parent, err := findParent(ctx, tx, orgID, "parentId", parentID, castellan.NodeProject)
-		if err != nil {
-			return err
-		}
-		n, err := insertNode(ctx, tx, orgID, castellan.NodeProject, parent, newID(), pc.Name, pc.Description)
-		if err != nil {
-			return err
-		}
-		p = &castellan.Project{
-			ID: n.ID, OrganizationID: orgID, ParentID: parent.ID, Name: pc.Name, Description: pc.Description,
-			CreatedAt: tx.now, CreatedBy: tx.actorID(), UpdatedAt: tx.now, UpdatedBy: tx.actorID(), Revision: tx.revision,
-		}
-		_, err = tx.record(ctx, change{
-			orgID: orgID, action: castellan.ActionCreateProject,
-			entityType: "project", entityID: p.ID, entityName: p.Name, operation: "create",
-			summary: map[string]any{"name": p.Name, "description": p.Description, "parentId": p.ParentID},
-		})
+		_, err = tx.record(ctx, c)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
 	return p, nil
+}
+
+// createProject inserts a validated project with the given ID in tx and
+// returns it with its change.
+func createProject(ctx context.Context, tx *Tx, orgID, id string, pc castellan.ProjectCreate) (*castellan.Project, change, error) {
+	if err := lockStructure(ctx, tx, orgID); err != nil {
+		return nil, change{}, err
+	}
+	parentID := pc.ParentID
+	if parentID == "" {
+		parentID = orgID
+	}
+	parent, err := findParent(ctx, tx, orgID, "parentId", parentID, castellan.NodeProject)
+	if err != nil {
+		return nil, change{}, err
+	}
+	n, err := insertNode(ctx, tx, orgID, castellan.NodeProject, parent, id, pc.Name, pc.Description)
+	if err != nil {
+		return nil, change{}, err
+	}
+	p := &castellan.Project{
+		ID: n.ID, OrganizationID: orgID, ParentID: parent.ID, Name: pc.Name, Description: pc.Description,
+		CreatedAt: tx.now, CreatedBy: tx.actorID(), UpdatedAt: tx.now, UpdatedBy: tx.actorID(), Revision: tx.revision,
+	}
+	return p, change{
+		orgID: orgID, action: castellan.ActionCreateProject,
+		entityType: "project", entityID: p.ID, entityName: p.Name, operation: "create",
+		summary: map[string]any{"name": p.Name, "description": p.Description, "parentId": p.ParentID},
+	}, nil
 }
 
 // MoveProject implements castellan.ProjectService under lockStructure, as

@@ -60,10 +60,7 @@ type changedEntity struct {
 func (tx *Tx) record(ctx context.Context, c change) (int64, error) {
 	rev := tx.revision
 	tx.recorded = true
-	entities := c.also
-	if c.operation != "" {
-		entities = append([]changedEntity{{c.entityType, c.entityID, c.operation}}, c.also...)
-	}
+	entities := c.entities()
 	rows := make([][]any, len(entities))
 	for i, e := range entities {
 		rows[i] = []any{rev, c.orgID, e.entityType, e.entityID, e.operation, tx.now}

@@ -90,32 +90,43 @@ func (s *ServiceAccountService) CreateServiceAccount(ctx context.Context, orgID,
 	}
 	var a *castellan.ServiceAccount
 	err := s.db.update(ctx, func(tx *Tx) error {
-		if err := lockProject(ctx, tx, orgID, projectID, tx.db.dialect.lockKey); err != nil {
+		var c change
+		var err error
+		if a, c, err = createServiceAccount(ctx, tx, orgID, projectID, newID(), sc); err != nil {
 			return err
 		}
-		a = &castellan.ServiceAccount{
-			ID: newID(), OrganizationID: orgID, ProjectID: projectID, Name: sc.Name, Description: sc.Description,
-			CreatedAt: tx.now, CreatedBy: tx.actorID(), UpdatedAt: tx.now, UpdatedBy: tx.actorID(), Revision: tx.revision,
-		}
-		_, err := tx.exec(ctx, `INSERT INTO service_accounts (`+serviceAccountColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			a.ID, a.OrganizationID, a.ProjectID, a.Name, a.Description, a.CreatedAt, a.CreatedBy, a.UpdatedAt, a.UpdatedBy, a.Revision)
-		if c := conflict(err, sc.Name); c != nil {
-			return c
-		}
-		if err != nil {
-			return fmt.Errorf("insert service account: %w", err)
-		}
-		_, err = tx.record(ctx, change{
-			orgID: orgID, action: castellan.ActionCreateServiceAccount,
-			entityType: "service_account", entityID: a.ID, entityName: a.Name, operation: "create",
-			summary: map[string]any{"name": a.Name, "description": a.Description, "projectId": a.ProjectID},
-		})
+		_, err = tx.record(ctx, c)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
 	return a, nil
+}
+
+// createServiceAccount inserts a validated service account with the
+// given ID into a project in tx and returns it with its change.
+func createServiceAccount(ctx context.Context, tx *Tx, orgID, projectID, id string, sc castellan.ServiceAccountCreate) (*castellan.ServiceAccount, change, error) {
+	if err := lockProject(ctx, tx, orgID, projectID, tx.db.dialect.lockKey); err != nil {
+		return nil, change{}, err
+	}
+	a := &castellan.ServiceAccount{
+		ID: id, OrganizationID: orgID, ProjectID: projectID, Name: sc.Name, Description: sc.Description,
+		CreatedAt: tx.now, CreatedBy: tx.actorID(), UpdatedAt: tx.now, UpdatedBy: tx.actorID(), Revision: tx.revision,
+	}
+	_, err := tx.exec(ctx, `INSERT INTO service_accounts (`+serviceAccountColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		a.ID, a.OrganizationID, a.ProjectID, a.Name, a.Description, a.CreatedAt, a.CreatedBy, a.UpdatedAt, a.UpdatedBy, a.Revision)
+	if c := conflict(err, sc.Name); c != nil {
+		return nil, change{}, c
+	}
+	if err != nil {
+		return nil, change{}, fmt.Errorf("insert service account: %w", err)
+	}
+	return a, change{
+		orgID: orgID, action: castellan.ActionCreateServiceAccount,
+		entityType: "service_account", entityID: a.ID, entityName: a.Name, operation: "create",
+		summary: map[string]any{"name": a.Name, "description": a.Description, "projectId": a.ProjectID},
+	}, nil
 }
 
 // findServiceAccountIn reads an account of the project inside tx, locked

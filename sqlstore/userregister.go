@@ -53,45 +53,13 @@ func (s *UserService) register(ctx context.Context, orgID string, regs []castell
 		if err != nil {
 			return err
 		}
-		if err := checkUserLimit(ctx, tx, orgID, len(regs)); err != nil {
-			return err
-		}
-		if err := alreadyRegistered(ctx, tx, orgID, regs, prefix); err != nil {
-			return err
-		}
-		rows := make([]userRow, len(regs))
-		var invited, federated []*castellan.User
-		for i, reg := range regs {
-			u := newUser(tx, orgID, reg)
-			u.Status = statusOnRegistration(reg)
-			switch {
-			case u.Status == castellan.UserPendingInvitation:
-				invited = append(invited, u)
-			case u.AccountType == castellan.AccountFederated && u.Status == castellan.UserActive:
-				federated = append(federated, u)
-			}
-			rows[i] = userRow{user: u, passwordHash: hashes[i]}
-			out[i] = &castellan.RegisteredUser{User: u, GeneratedPassword: generated[i]}
-		}
-		if err := insertUsers(ctx, tx, rows); err != nil {
-			if isUniqueViolation(err) { // alreadyRegistered saw them all; only a race gets here
-				return castellan.Errorf(castellan.ECONFLICT, castellan.CodeUserEmailTaken, "a user with one of these emails or login IDs already exists in this organization")
-			}
-			return err
-		}
-		invitations, err := invite(ctx, tx, orgName, invited, castellan.MailInvitation)
+		users, changes, err := insertRegistrations(ctx, tx, orgID, orgName, regs, hashes, nil, prefix)
 		if err != nil {
 			return err
 		}
-		if err := welcomeFederated(ctx, tx, orgName, federated); err != nil {
-			return err
-		}
-		for i, reg := range regs {
-			c := userCreated(rows[i].user, reg.Mode)
-			if id, ok := invitations[rows[i].user.ID]; ok {
-				c.also = []changedEntity{{"invitation", id, "create"}}
-			}
-			if _, err := tx.record(ctx, c); err != nil {
+		for i, u := range users {
+			out[i] = &castellan.RegisteredUser{User: u, GeneratedPassword: generated[i]}
+			if _, err := tx.record(ctx, changes[i]); err != nil {
 				return err
 			}
 		}
@@ -101,6 +69,59 @@ func (s *UserService) register(ctx context.Context, orgID string, regs []castell
 		return nil, err
 	}
 	return out, nil
+}
+
+// insertRegistrations inserts validated registrations with their
+// password hashes in tx, which holds the organization's lock, with their
+// invitations and mails, and returns the users and their changes. ids
+// are the users' IDs (nil: new ones).
+func insertRegistrations(ctx context.Context, tx *Tx, orgID, orgName string, regs []castellan.UserRegistration, hashes, ids []string,
+	prefix func(i int) string) ([]*castellan.User, []change, error) {
+	if err := checkUserLimit(ctx, tx, orgID, len(regs)); err != nil {
+		return nil, nil, err
+	}
+	if err := alreadyRegistered(ctx, tx, orgID, regs, prefix); err != nil {
+		return nil, nil, err
+	}
+	rows := make([]userRow, len(regs))
+	users := make([]*castellan.User, len(regs))
+	var invited, federated []*castellan.User
+	for i, reg := range regs {
+		u := newUser(tx, orgID, reg)
+		if ids != nil {
+			u.ID = ids[i]
+		}
+		u.Status = statusOnRegistration(reg)
+		switch {
+		case u.Status == castellan.UserPendingInvitation:
+			invited = append(invited, u)
+		case u.AccountType == castellan.AccountFederated && u.Status == castellan.UserActive:
+			federated = append(federated, u)
+		}
+		rows[i] = userRow{user: u, passwordHash: hashes[i]}
+		users[i] = u
+	}
+	if err := insertUsers(ctx, tx, rows); err != nil {
+		if isUniqueViolation(err) { // alreadyRegistered saw them all; only a race gets here
+			return nil, nil, castellan.Errorf(castellan.ECONFLICT, castellan.CodeUserEmailTaken, "a user with one of these emails or login IDs already exists in this organization")
+		}
+		return nil, nil, err
+	}
+	invitations, err := invite(ctx, tx, orgName, invited, castellan.MailInvitation)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := welcomeFederated(ctx, tx, orgName, federated); err != nil {
+		return nil, nil, err
+	}
+	changes := make([]change, len(regs))
+	for i, reg := range regs {
+		changes[i] = userCreated(users[i], reg.Mode)
+		if id, ok := invitations[users[i].ID]; ok {
+			changes[i].also = []changedEntity{{"invitation", id, "create"}}
+		}
+	}
+	return users, changes, nil
 }
 
 // welcomeFederated enqueues, in tx, the mail that tells each federated

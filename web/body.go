@@ -44,7 +44,7 @@ func (p *Plumbing) guardBody(next http.Handler) http.Handler {
 				}
 			}
 		}
-		if r.Body == nil || r.Body == http.NoBody {
+		if r.Body == nil || r.Body == http.NoBody || p.streamingBody(r) {
 			next.ServeHTTP(w, r)
 			return
 		}

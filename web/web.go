@@ -57,6 +57,10 @@ type Config struct {
 	// with its session cookie) or needs no caller (health, the token
 	// exchange, whose credential is in the body).
 	Anonymous func(path string) bool
+	// StreamingBody reports whether the surface reads a request's body
+	// as a stream itself (a bulk import): the plumbing then neither reads
+	// nor bounds it, and the surface must bound what it holds.
+	StreamingBody func(r *http.Request) bool
 	// Errors renders the plumbing's own errors.
 	Errors ErrorWriter
 }
@@ -71,6 +75,7 @@ type Plumbing struct {
 	metrics         *metrics
 	bodyReadTimeout time.Duration
 	anonymous       func(string) bool
+	streamingBody   func(*http.Request) bool
 	errors          ErrorWriter
 }
 
@@ -78,12 +83,15 @@ type Plumbing struct {
 func New(cfg Config) *Plumbing {
 	p := &Plumbing{tokens: cfg.Tokens, sessions: cfg.Sessions, logger: cfg.Logger, trustedProxies: cfg.TrustedProxies,
 		metrics: newMetrics(cfg.Collectors...), bodyReadTimeout: cmp.Or(cfg.BodyReadTimeout, DefaultBodyReadTimeout),
-		anonymous: cfg.Anonymous, errors: cfg.Errors}
+		anonymous: cfg.Anonymous, streamingBody: cfg.StreamingBody, errors: cfg.Errors}
 	if p.logger == nil {
 		p.logger = slog.Default()
 	}
 	if p.anonymous == nil {
 		p.anonymous = func(string) bool { return false }
+	}
+	if p.streamingBody == nil {
+		p.streamingBody = func(*http.Request) bool { return false }
 	}
 	for _, t := range cfg.OperatorTokens {
 		p.operatorHashes = append(p.operatorHashes, sha256.Sum256([]byte(t)))

@@ -1,0 +1,196 @@
+package guard
+
+import (
+	"context"
+
+	"github.com/castellan-iam/castellan"
+)
+
+// imports guards bulk imports: the caller needs organizations:Import on
+// the organization, and each item the authorization of its single
+// operation, hierarchy principle included, checked as the item is read.
+type imports struct {
+	g    *guard
+	next castellan.ImportService
+}
+
+var _ castellan.ImportService = (*imports)(nil)
+
+func (s *imports) BeginImport(ctx context.Context, orgID string, opts castellan.ImportOptions) (castellan.Importer, error) {
+	if err := s.g.allowOrg(ctx, orgID, castellan.ActionImport); err != nil {
+		return nil, err
+	}
+	next, err := s.next.BeginImport(ctx, orgID, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &importer{g: s.g, orgID: orgID, next: next, parents: map[string]string{}, nodes: map[string]nodeAnswer{}, checks: map[checkKey]error{}}, nil
+}
+
+// importer authorizes each item of one import before the store sees it.
+// The checks repeat (every user is iam:CreateUser on the organization,
+// every grant on a project iam:SetGrants there), so their answers are
+// kept for the import.
+type importer struct {
+	g     *guard
+	orgID string
+	next  castellan.Importer
+	// parents are the nodes this import creates, with their parents: an
+	// item on such a node is authorized on its nearest existing ancestor,
+	// whence it inherits the caller's grants.
+	parents map[string]string
+	nodes   map[string]nodeAnswer
+	checks  map[checkKey]error
+}
+
+type nodeAnswer struct {
+	scope castellan.Scope
+	err   error
+}
+
+// checkKey names one check: an action (or, for the hierarchy principle,
+// a role) on a scope.
+type checkKey struct{ what, scope string }
+
+func (im *importer) Run(ctx context.Context, next castellan.ImportNext, progress func(*castellan.ImportProgress) error) (*castellan.ImportResult, error) {
+	return im.next.Run(ctx, func() (*castellan.ImportItem, error) {
+		item, err := next()
+		if err == nil && item.Err == nil {
+			item.Err = im.authorize(ctx, item)
+		}
+		return item, err
+	}, progress)
+}
+
+// authorize checks what the single operation of item checks.
+func (im *importer) authorize(ctx context.Context, item *castellan.ImportItem) error {
+	switch {
+	case item.OrgUnit != nil:
+		im.parents[item.ID] = item.OrgUnit.ParentID
+		return im.allowOnNode(ctx, castellan.ActionCreateOrganizationalUnit, "parentId", item.OrgUnit.ParentID)
+	case item.Project != nil:
+		parent := item.Project.ParentID
+		if parent == "" {
+			parent = im.orgID
+		}
+		im.parents[item.ID] = parent
+		return im.allowOnNode(ctx, castellan.ActionCreateProject, "parentId", parent)
+	case item.User != nil:
+		return im.allow(ctx, castellan.ActionCreateUser, castellan.OrganizationScope(im.orgID))
+	case item.Group != nil:
+		return im.allow(ctx, castellan.ActionCreateGroup, castellan.OrganizationScope(im.orgID))
+	case item.Membership != nil:
+		return im.allowMembership(ctx, item.Membership.GroupID, item.Refs)
+	case item.ServiceAccount != nil:
+		return im.allowOnNode(ctx, castellan.ActionCreateServiceAccount, "projectId", item.ServiceAccount.ProjectID)
+	case item.Grant != nil:
+		return im.allowGrant(ctx, item.Grant)
+	}
+	return nil
+}
+
+// allow is guard.allow, once per action and scope.
+func (im *importer) allow(ctx context.Context, action castellan.Action, scope castellan.Scope) error {
+	key := checkKey{string(action), scope.String()}
+	if err, ok := im.checks[key]; ok {
+		return err
+	}
+	err := im.g.allow(ctx, im.orgID, action, scope, scopeNotFound(scope))
+	im.checks[key] = err
+	return err
+}
+
+// allowOnNode is allow on the node id names, or, for a node of this
+// import, on its nearest existing ancestor.
+func (im *importer) allowOnNode(ctx context.Context, action castellan.Action, field, id string) error {
+	scope, err := im.nodeScope(ctx, field, id)
+	if err != nil {
+		return err
+	}
+	return im.allow(ctx, action, scope)
+}
+
+// nodeScope is the scope of the node id names (field in errors), or of
+// the nearest existing ancestor of a node this import creates. A node of
+// another organization is not found.
+func (im *importer) nodeScope(ctx context.Context, field, id string) (castellan.Scope, error) {
+	for {
+		parent, ok := im.parents[id]
+		if !ok {
+			break
+		}
+		id = parent
+	}
+	if id == im.orgID {
+		return castellan.OrganizationScope(id), nil
+	}
+	if a, ok := im.nodes[id]; ok {
+		return a.scope, a.err
+	}
+	var a nodeAnswer
+	if a.err = castellan.CheckID(field, id); a.err == nil {
+		var n *castellan.Node
+		if n, a.err = im.g.raw.Nodes.FindNodeByID(ctx, im.orgID, id); a.err == nil {
+			a.scope = n.Scope()
+		}
+	}
+	im.nodes[id] = a
+	return a.scope, a.err
+}
+
+// allowMembership is the check of adding members to the group: for a
+// group of this import, iam:AddGroupMembers on the organization; for an
+// existing group, also the hierarchy principle on the roles the group
+// holds, which the new member gets.
+func (im *importer) allowMembership(ctx context.Context, groupID string, refs []castellan.ImportRef) error {
+	for _, r := range refs {
+		if r.Field == "groupId" {
+			return im.allow(ctx, castellan.ActionAddGroupMembers, castellan.OrganizationScope(im.orgID))
+		}
+	}
+	key := checkKey{"group", groupID}
+	if err, ok := im.checks[key]; ok {
+		return err
+	}
+	err := (&groups{g: im.g}).allowGroupChange(ctx, im.orgID, groupID, castellan.ActionAddGroupMembers)
+	im.checks[key] = err
+	return err
+}
+
+// allowGrant is the check of one grant: iam:SetGrants on its scope and
+// the hierarchy principle. A scope that does not parse or a role that
+// does not exist are left to the store, whose errors name the field.
+func (im *importer) allowGrant(ctx context.Context, grant *castellan.GrantCreate) error {
+	scope, err := castellan.ParseScope("scope", grant.Scope)
+	if err != nil {
+		return nil
+	}
+	if scope.Kind != castellan.ScopeOrganization {
+		node, err := im.nodeScope(ctx, "scope", scope.ID)
+		if castellan.ErrorKind(err) == castellan.ENOTFOUND {
+			return castellan.NodeNotFound(scope.NodeKind(), scope.ID)
+		}
+		if err != nil {
+			return err
+		}
+		if _, isNew := im.parents[scope.ID]; isNew {
+			scope = node // not granted anywhere yet: it inherits
+		}
+	}
+	if err := im.allow(ctx, castellan.ActionSetGrants, scope); err != nil {
+		return err
+	}
+	key := checkKey{"role " + grant.RoleID, scope.String()}
+	if err, ok := im.checks[key]; ok {
+		return err
+	}
+	role, err := im.g.raw.Roles.FindRoleByID(ctx, im.orgID, grant.RoleID)
+	if castellan.ErrorKind(err) == castellan.ENOTFOUND {
+		return nil
+	}
+	if err == nil {
+		err = im.g.holds(ctx, scope.String(), role.ID, role.Actions, "roleId")
+	}
+	im.checks[key] = err
+	return err
+}

@@ -1,0 +1,248 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/castellan-iam/castellan"
+)
+
+// ImportService implements castellan.ImportService.
+type ImportService struct{ db *DB }
+
+// Imports returns the store's bulk import.
+func (db *DB) Imports() *ImportService { return &ImportService{db: db} }
+
+var _ castellan.ImportService = (*ImportService)(nil)
+
+// BeginImport implements castellan.ImportService.
+func (s *ImportService) BeginImport(ctx context.Context, orgID string, opts castellan.ImportOptions) (castellan.Importer, error) {
+	if err := castellan.CheckID("organizationId", orgID); err != nil {
+		return nil, err
+	}
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	var id string
+	err := s.db.queryRow(ctx, `SELECT id FROM organizations WHERE id = ?`, orgID).Scan(&id)
+	if isNoRows(err) {
+		return nil, notFound(castellan.CodeOrgNotFound, "organization", orgID)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &importer{db: s.db, users: &UserService{db: s.db}, orgID: orgID, opts: opts, failed: map[string]bool{}}, nil
+}
+
+// importer runs one import. failed holds the IDs of items that failed,
+// so that the items naming them fail too.
+type importer struct {
+	db     *DB
+	users  *UserService
+	orgID  string
+	opts   castellan.ImportOptions
+	failed map[string]bool
+	result castellan.ImportResult
+}
+
+// Run implements castellan.Importer: items are read one at a time and
+// applied a batch at a time, or, atomic, all at once after the last.
+func (im *importer) Run(ctx context.Context, next castellan.ImportNext, progress func(*castellan.ImportProgress) error) (*castellan.ImportResult, error) {
+	start := im.db.now()
+	size := im.opts.BatchSize
+	if im.opts.Atomic {
+		size = castellan.MaxAtomicImportItems + 1
+	}
+	var batch []*castellan.ImportItem
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		p, err := im.apply(ctx, batch)
+		batch = batch[:0]
+		if p == nil {
+			return err
+		}
+		p.Elapsed = im.db.now().Sub(start)
+		im.result.Elapsed, im.result.Revision = p.Elapsed, p.Revision
+		return errors.Join(err, progress(p))
+	}
+	for {
+		item, err := next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			if im.opts.Atomic {
+				return &im.result, err
+			}
+			return &im.result, errors.Join(err, flush())
+		}
+		im.result.Items++
+		if im.opts.Atomic && im.result.Items > castellan.MaxAtomicImportItems {
+			return &im.result, castellan.Errorf(castellan.EINVALID, castellan.CodeImportTooManyItems,
+				"an atomic import holds at most %d items; nothing was written", castellan.MaxAtomicImportItems)
+		}
+		batch = append(batch, item)
+		if len(batch) == size {
+			if err := flush(); err != nil {
+				return &im.result, err
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		return &im.result, err
+	}
+	im.result.Elapsed = im.db.now().Sub(start)
+	if im.result.Applied >= castellan.ImportAnalyzeThreshold {
+		if _, err := im.db.RefreshStatistics(ctx); err != nil {
+			return &im.result, err
+		}
+	}
+	return &im.result, nil
+}
+
+// apply writes one batch in one transaction: each item in a savepoint,
+// so that a failed item leaves the others (an error of the store itself
+// ends the import), then one audit event and every item's change-log
+// rows. Atomic, one failed item rolls everything back.
+func (im *importer) apply(ctx context.Context, items []*castellan.ImportItem) (*castellan.ImportProgress, error) {
+	hashes, err := im.hashPasswords(ctx, items)
+	if err != nil {
+		return nil, err
+	}
+	im.result.Batches++
+	p := &castellan.ImportProgress{Batch: im.result.Batches, IDs: map[string]string{}}
+	var errs []castellan.ImportItemError
+	applied := 0
+	err = im.db.update(ctx, func(tx *Tx) error {
+		errs, applied = nil, 0
+		orgName, err := lockOrganizationName(ctx, tx, im.orgID)
+		if err != nil {
+			return err
+		}
+		ic := &itemContext{tx: tx, orgID: im.orgID, orgName: orgName, grants: newGrantChecker(tx, im.orgID)}
+		ic.grants.field = func(_ int, member string) string { return strings.TrimPrefix(member, ".") }
+		counts := map[castellan.ImportKind]int{}
+		var also []changedEntity
+		for _, item := range items {
+			// Before any other error: the item's own may only echo the
+			// failure (the guard found no such parent).
+			if err := im.refFailed(item); err != nil {
+				item.Err = err
+			}
+			if item.Err == nil {
+				var changes []change
+				changes, item.Err = ic.applyInSavepoint(ctx, item, hashes[item])
+				if castellan.ErrorKind(item.Err) == castellan.EINTERNAL || castellan.ErrorKind(item.Err) == castellan.EUNAVAILABLE {
+					return item.Err
+				}
+				for _, c := range changes {
+					also = append(also, c.entities()...)
+				}
+			}
+			if item.Err != nil {
+				if item.ID != "" {
+					im.failed[item.ID] = true
+				}
+				errs = append(errs, castellan.ImportItemError{Line: item.Line, Ref: item.Ref, Kind: item.Kind, Err: item.Err})
+				continue
+			}
+			applied++
+			counts[item.Kind]++
+		}
+		if im.opts.Atomic && len(errs) > 0 {
+			return errImportRolledBack
+		}
+		if len(also) == 0 {
+			return nil
+		}
+		p.Revision, err = tx.record(ctx, change{
+			orgID: im.orgID, action: castellan.ActionImport, entityType: "organization", entityID: im.orgID,
+			summary: map[string]any{"applied": counts, "failed": len(errs)}, also: also,
+		})
+		return err
+	})
+	if err != nil && !errors.Is(err, errImportRolledBack) {
+		return nil, err
+	}
+	if errors.Is(err, errImportRolledBack) {
+		applied = 0
+	}
+	im.result.Applied += applied
+	im.result.Failed += len(errs)
+	p.Items, p.Applied, p.Failed, p.Errors = im.result.Items, im.result.Applied, im.result.Failed, errs
+	if p.Revision == 0 {
+		if p.Revision, err = im.db.Revision(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if applied > 0 {
+		for _, item := range items {
+			if item.Err == nil && item.Ref != "" && item.ID != "" {
+				p.IDs[item.Ref] = item.ID
+			}
+		}
+	}
+	if im.opts.Atomic && len(errs) > 0 {
+		return p, errImportRolledBack
+	}
+	return p, nil
+}
+
+// errImportRolledBack ends an atomic import with a failed item.
+var errImportRolledBack = castellan.Errorf(castellan.EPRECONDITION, castellan.CodeImportRolledBack,
+	"an item of the atomic import failed; nothing was written")
+
+// refFailed fails an item that names an earlier item that failed.
+func (im *importer) refFailed(item *castellan.ImportItem) error {
+	for _, r := range item.Refs {
+		if im.failed[r.ID] {
+			return &castellan.Error{
+				Kind: castellan.EPRECONDITION, Code: castellan.CodeImportRefFailed,
+				Message: fmt.Sprintf("%s: #%s names an item that failed", r.Field, r.Ref),
+				Fields:  []castellan.FieldError{{Field: r.Field, Rule: "ref", Message: "names an item that failed"}},
+			}
+		}
+	}
+	return nil
+}
+
+// hashPasswords hashes the passwords of the batch's users in password
+// mode before the transaction, as RegisterUsers does.
+func (im *importer) hashPasswords(ctx context.Context, items []*castellan.ImportItem) (map[*castellan.ImportItem]string, error) {
+	var users []*castellan.ImportItem
+	var regs []castellan.UserRegistration
+	for _, item := range items {
+		if item.Err == nil && item.User != nil {
+			if err := castellan.ValidateRegistrations([]castellan.UserRegistration{*item.User}, func(int) string { return "" }); err != nil {
+				item.Err = err
+				continue
+			}
+			users, regs = append(users, item), append(regs, *item.User)
+		}
+	}
+	hashes := map[*castellan.ImportItem]string{}
+	if len(regs) == 0 {
+		return hashes, nil
+	}
+	list, _, err := im.users.hashPasswords(ctx, regs)
+	if err != nil {
+		return nil, err
+	}
+	for i, item := range users {
+		hashes[item] = list[i]
+	}
+	return hashes, nil
+}
+
+// entities are the change-log rows of c.
+func (c change) entities() []changedEntity {
+	if c.operation == "" {
+		return c.also
+	}
+	return append([]changedEntity{{c.entityType, c.entityID, c.operation}}, c.also...)
+}

@@ -1,0 +1,101 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/castellan-iam/castellan"
+)
+
+// itemContext applies the items of one import batch in its transaction,
+// with the checks and writes of each item's single operation.
+type itemContext struct {
+	tx      *Tx
+	orgID   string
+	orgName string
+	grants  *grantChecker
+}
+
+// applyInSavepoint applies item in a savepoint of the transaction and
+// returns its changes; when it fails, the savepoint is rolled back, so
+// the transaction goes on as if the item had never been tried (on
+// PostgreSQL a failed statement would otherwise abort the transaction).
+func (ic *itemContext) applyInSavepoint(ctx context.Context, item *castellan.ImportItem, hash string) ([]change, error) {
+	if _, err := ic.tx.exec(ctx, `SAVEPOINT import_item`); err != nil {
+		return nil, fmt.Errorf("savepoint: %w", err)
+	}
+	changes, err := ic.apply(ctx, item, hash)
+	if err != nil {
+		if _, rerr := ic.tx.exec(ctx, `ROLLBACK TO SAVEPOINT import_item`); rerr != nil {
+			return nil, fmt.Errorf("rollback to savepoint: %w", rerr)
+		}
+		return nil, err
+	}
+	if _, err := ic.tx.exec(ctx, `RELEASE SAVEPOINT import_item`); err != nil {
+		return nil, fmt.Errorf("release savepoint: %w", err)
+	}
+	return changes, nil
+}
+
+// apply applies one item: what its single operation checks and writes.
+func (ic *itemContext) apply(ctx context.Context, item *castellan.ImportItem, hash string) ([]change, error) {
+	tx, orgID := ic.tx, ic.orgID
+	switch {
+	case item.OrgUnit != nil:
+		if err := item.OrgUnit.Validate(); err != nil {
+			return nil, err
+		}
+		_, c, err := createOrgUnit(ctx, tx, orgID, item.ID, *item.OrgUnit)
+		return []change{c}, err
+	case item.Project != nil:
+		if err := item.Project.Validate(); err != nil {
+			return nil, err
+		}
+		_, c, err := createProject(ctx, tx, orgID, item.ID, *item.Project)
+		return []change{c}, err
+	case item.User != nil:
+		_, changes, err := insertRegistrations(ctx, tx, orgID, ic.orgName, []castellan.UserRegistration{*item.User},
+			[]string{hash}, []string{item.ID}, func(int) string { return "" })
+		return changes, err
+	case item.Group != nil:
+		if err := item.Group.Validate(); err != nil {
+			return nil, err
+		}
+		_, c, err := createGroup(ctx, tx, orgID, item.ID, *item.Group)
+		return []change{c}, err
+	case item.Membership != nil:
+		m := item.Membership
+		if err := castellan.CheckID("groupId", m.GroupID); err != nil {
+			return nil, err
+		}
+		if err := castellan.CheckID("userId", m.UserID); err != nil {
+			return nil, err
+		}
+		c, err := addGroupMembers(ctx, tx, orgID, m.GroupID, []string{m.UserID}, func(int) string { return "userId" })
+		if err != nil || c == nil {
+			return nil, err
+		}
+		return []change{*c}, nil
+	case item.ServiceAccount != nil:
+		sa := item.ServiceAccount
+		if err := castellan.CheckID("projectId", sa.ProjectID); err != nil {
+			return nil, err
+		}
+		if err := sa.Validate(); err != nil {
+			return nil, err
+		}
+		_, c, err := createServiceAccount(ctx, tx, orgID, sa.ProjectID, item.ID, sa.ServiceAccountCreate)
+		return []change{c}, err
+	case item.Grant != nil:
+		g, err := ic.grants.item(ctx, 0, *item.Grant)
+		if err != nil {
+			return nil, err
+		}
+		_, c, err := writeGrants(ctx, tx, orgID, []*castellan.Grant{g})
+		if err != nil || c == nil {
+			return nil, err
+		}
+		return []change{*c}, nil
+	}
+	return nil, fmt.Errorf("import item of line %d has no %s", item.Line, item.Kind)
+}
