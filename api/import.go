@@ -111,6 +111,10 @@ func (s *Server) importItems(ctx context.Context, in *importInput) (*huma.Stream
 	return &huma.StreamResponse{Body: func(hctx huma.Context) {
 		r, w := humago.Unwrap(hctx)
 		rc := http.NewResponseController(w)
+		// Progress lines go out while the body is still being read: an
+		// HTTP/1 server otherwise ends the body at the first flush, and
+		// the line being read then arrives cut.
+		_ = rc.EnableFullDuplex()
 		w.Header().Set("Content-Type", ndjson)
 		w.WriteHeader(http.StatusOK)
 		enc := json.NewEncoder(w)

@@ -10,13 +10,23 @@ import (
 )
 
 // TestBenchSmoke runs castellan bench on the small profile end to end on
-// SQLite: every decision, in process and over HTTP, must be the
+// SQLite, loaded through the bulk import and through the store's create
+// calls: every decision, in process and over HTTP, must be the
 // generator's expectation, and every measurement must have run. Timings
 // are not asserted.
 func TestBenchSmoke(t *testing.T) {
 	t.Parallel()
+	for _, loader := range []string{"import", "direct"} {
+		t.Run(loader, func(t *testing.T) {
+			t.Parallel()
+			benchSmoke(t, loader)
+		})
+	}
+}
+
+func benchSmoke(t *testing.T, loader string) {
 	url := sqltest.SQLiteURL(t)
-	stdout := mustCastellan(t, noEnv, "bench", "--profile", "small", "--loader", "direct", "--database", url, "--json",
+	stdout := mustCastellan(t, noEnv, "bench", "--profile", "small", "--loader", loader, "--database", url, "--json",
 		"--duration", "150ms", "--concurrency", "1,4", "--checks", "500", "--list-pages", "5", "--write-samples", "3")
 	var res bench.Result
 	if err := json.Unmarshal([]byte(stdout), &res); err != nil {
@@ -40,8 +50,8 @@ func TestBenchSmoke(t *testing.T) {
 		t.Errorf("checks: got %d in all, want 500", total)
 	}
 	wantItems := small.Projects + small.Users + small.Groups*(1+small.MembersPerGroup) + small.Grants + small.ResourceGrants
-	if res.Load.Items != wantItems || res.Load.Seconds <= 0 {
-		t.Errorf("load: got %+v, want %d items", res.Load, wantItems)
+	if res.Load.Items != wantItems || res.Load.Seconds <= 0 || res.Load.Loader != loader {
+		t.Errorf("load: got %+v, want %d items loaded by %s", res.Load, wantItems, loader)
 	}
 	if res.Index.BuildSeconds <= 0 || res.Index.HeapBytes == 0 {
 		t.Errorf("index: got %+v", res.Index)
