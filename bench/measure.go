@@ -171,11 +171,11 @@ func measureHTTP(ctx context.Context, url, token string, qs []question, conns in
 	defer drv.close()
 	r := HTTPRun{Concurrency: conns}
 	var (
-		sent              atomic.Int64
-		mu                sync.Mutex
-		all               []time.Duration
-		errors, mismatchs atomic.Int64
-		wg                sync.WaitGroup
+		sent               atomic.Int64
+		mu                 sync.Mutex
+		all                []time.Duration
+		errors, mismatches atomic.Int64
+		wg                 sync.WaitGroup
 	)
 	start := time.Now()
 	deadline := start.Add(d)
@@ -191,7 +191,7 @@ func measureHTTP(ctx context.Context, url, token string, qs []question, conns in
 				case err != nil:
 					errors.Add(1)
 				case reason != q.expect || allowed != (q.expect == castellan.ReasonAllowed):
-					mismatchs.Add(1)
+					mismatches.Add(1)
 				}
 			}
 			mu.Lock()
@@ -204,7 +204,7 @@ func measureHTTP(ctx context.Context, url, token string, qs []question, conns in
 	r.Requests = len(all)
 	r.PerSecond = float64(r.Requests) / r.Seconds
 	r.Latency = summarise(all)
-	r.Errors, r.Mismatches = int(errors.Load()), int(mismatchs.Load())
+	r.Errors, r.Mismatches = int(errors.Load()), int(mismatches.Load())
 	return r
 }
 
