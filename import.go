@@ -2,6 +2,7 @@ package castellan
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -164,4 +165,17 @@ type ImportService interface {
 	// BeginImport checks the organization and the options and returns the
 	// importer. Returns ENOTFOUND (organization.not_found) or EINVALID.
 	BeginImport(ctx context.Context, orgID string, opts ImportOptions) (Importer, error)
+}
+
+// WithField names field and rule in an error of kind that names no
+// field, so that an import item's error says which of its fields is at
+// fault; any other error is returned as it is.
+func WithField(err error, kind Kind, field, rule string) error {
+	var e *Error
+	if !errors.As(err, &e) || e.Kind != kind || len(e.Fields) > 0 {
+		return err
+	}
+	named := *e
+	named.Fields = []FieldError{{Field: field, Rule: rule, Message: e.Message}}
+	return &named
 }

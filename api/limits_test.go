@@ -21,6 +21,7 @@ var limitOf = map[string]bounds{
 	"query.q":         {0, c.MaxUserQueryLength},
 
 	"header.Idempotency-Key": {1, c.MaxIdempotencyKeyLength},
+	"query.batchSize":        {0, c.MaxImportBatchSize},
 
 	// /v1 keeps the sub-account API's narrower rule (the core holds
 	// 2..255): c.CheckSubAccountRegistrations.

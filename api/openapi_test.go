@@ -98,7 +98,7 @@ func TestOpenAPI(t *testing.T) {
 			}
 			if op.RequestBody != nil {
 				wantErrors = append(wantErrors, "413", "415")
-				if op.RequestBody.Content["application/json"] == nil {
+				if op.RequestBody.Content["application/json"] == nil && op.RequestBody.Content["application/x-ndjson"] == nil {
 					t.Errorf("%s: request body is not JSON", name)
 				}
 			}

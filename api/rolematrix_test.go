@@ -222,6 +222,10 @@ func matrixRows() []matrixRow {
 
 		{op: "list-audit-events", build: func(f *fixture) request { return request{method: "GET", path: f.orgPath() + "/audit-events"} }, allowed: orgReaders},
 
+		{op: "import", build: func(f *fixture) request {
+			return request{method: "POST", path: f.orgPath() + ":import", body: `{"kind": "group", "name": "` + f.unique("g") + `"}` + "\n",
+				header: map[string]string{"Content-Type": "application/x-ndjson"}}
+		}, allowed: orgManagers, verify: verifyImported},
 		{op: "create-group", build: func(f *fixture) request {
 			return request{method: "POST", path: f.orgPath() + "/groups", body: map[string]string{"name": f.unique("g")}}
 		}, allowed: groupManagers},

@@ -134,6 +134,7 @@ func (im *importer) nodeScope(ctx context.Context, field, id string) (castellan.
 			a.scope = n.Scope()
 		}
 	}
+	a.err = castellan.WithField(a.err, castellan.ENOTFOUND, field, "exists")
 	im.nodes[id] = a
 	return a.scope, a.err
 }
@@ -152,7 +153,8 @@ func (im *importer) allowMembership(ctx context.Context, groupID string, refs []
 	if err, ok := im.checks[key]; ok {
 		return err
 	}
-	err := (&groups{g: im.g}).allowGroupChange(ctx, im.orgID, groupID, castellan.ActionAddGroupMembers)
+	err := castellan.WithField((&groups{g: im.g}).allowGroupChange(ctx, im.orgID, groupID, castellan.ActionAddGroupMembers),
+		castellan.ENOTFOUND, "groupId", "exists")
 	im.checks[key] = err
 	return err
 }
@@ -168,7 +170,7 @@ func (im *importer) allowGrant(ctx context.Context, grant *castellan.GrantCreate
 	if scope.Kind != castellan.ScopeOrganization {
 		node, err := im.nodeScope(ctx, "scope", scope.ID)
 		if castellan.ErrorKind(err) == castellan.ENOTFOUND {
-			return castellan.NodeNotFound(scope.NodeKind(), scope.ID)
+			return castellan.WithField(castellan.NodeNotFound(scope.NodeKind(), scope.ID), castellan.ENOTFOUND, "scope", "exists")
 		}
 		if err != nil {
 			return err

@@ -26,6 +26,7 @@ func (ic *itemContext) applyInSavepoint(ctx context.Context, item *castellan.Imp
 	}
 	changes, err := ic.apply(ctx, item, hash)
 	if err != nil {
+		err = castellan.WithField(err, castellan.ECONFLICT, "name", "unique")
 		if _, rerr := ic.tx.exec(ctx, `ROLLBACK TO SAVEPOINT import_item`); rerr != nil {
 			return nil, fmt.Errorf("rollback to savepoint: %w", rerr)
 		}
@@ -73,7 +74,7 @@ func (ic *itemContext) apply(ctx context.Context, item *castellan.ImportItem, ha
 		}
 		c, err := addGroupMembers(ctx, tx, orgID, m.GroupID, []string{m.UserID}, func(int) string { return "userId" })
 		if err != nil || c == nil {
-			return nil, err
+			return nil, castellan.WithField(err, castellan.ENOTFOUND, "groupId", "exists")
 		}
 		return []change{*c}, nil
 	case item.ServiceAccount != nil:
@@ -85,7 +86,7 @@ func (ic *itemContext) apply(ctx context.Context, item *castellan.ImportItem, ha
 			return nil, err
 		}
 		_, c, err := createServiceAccount(ctx, tx, orgID, sa.ProjectID, item.ID, sa.ServiceAccountCreate)
-		return []change{c}, err
+		return []change{c}, castellan.WithField(err, castellan.ENOTFOUND, "projectId", "exists")
 	case item.Grant != nil:
 		g, err := ic.grants.item(ctx, 0, *item.Grant)
 		if err != nil {

@@ -1,0 +1,300 @@
+package api_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/castellan-iam/castellan"
+	"github.com/castellan-iam/castellan/sqlstore/sqltest"
+)
+
+type importItemError struct {
+	Line    int    `json:"line"`
+	Ref     string `json:"ref"`
+	Kind    string `json:"kind"`
+	Code    string `json:"code"`
+	Field   string `json:"field"`
+	Rule    string `json:"rule"`
+	Message string `json:"message"`
+}
+
+// importLine is a progress or result line.
+type importLine struct {
+	Type           string            `json:"type"`
+	Batch          int               `json:"batch"`
+	Items          int               `json:"items"`
+	Applied        int               `json:"applied"`
+	Failed         int               `json:"failed"`
+	Batches        int               `json:"batches"`
+	ItemsPerSecond float64           `json:"itemsPerSecond"`
+	Revision       int64             `json:"revision"`
+	IDs            map[string]string `json:"ids"`
+	Errors         []importItemError `json:"errors"`
+	Error          *struct {
+		Code string `json:"code"`
+	} `json:"error"`
+}
+
+// importResult is an import's answer: its progress lines, its result line
+// and every item error by line.
+type importResult struct {
+	progress []importLine
+	result   importLine
+	errors   map[int]importItemError
+	ids      map[string]string
+}
+
+// parseImport splits an import's answer into its lines; the last must be
+// the result.
+func parseImport(t *testing.T, resp *response) importResult {
+	t.Helper()
+	wantStatus(t, resp, http.StatusOK)
+	if ct := resp.header.Get("Content-Type"); ct != "application/x-ndjson" {
+		t.Fatalf("got Content-Type %q, want application/x-ndjson", ct)
+	}
+	out := importResult{errors: map[int]importItemError{}, ids: map[string]string{}}
+	lines := bytes.Split(bytes.TrimSpace(resp.body), []byte("\n"))
+	for i, raw := range lines {
+		var l importLine
+		if err := json.Unmarshal(raw, &l); err != nil {
+			t.Fatalf("line %d: %v: %s", i+1, err, raw)
+		}
+		if (l.Type == "result") != (i == len(lines)-1) {
+			t.Fatalf("line %d is %s; want progress lines then one result line: %s", i+1, l.Type, resp.body)
+		}
+		if l.Type == "progress" {
+			out.progress = append(out.progress, l)
+		}
+		for _, e := range l.Errors {
+			out.errors[e.Line] = e
+		}
+		for ref, id := range l.IDs {
+			out.ids[ref] = id
+		}
+		out.result = l
+	}
+	return out
+}
+
+func (e *env) importItems(t *testing.T, token, query string, lines ...string) importResult {
+	t.Helper()
+	return parseImport(t, e.do(t, request{method: "POST", path: "/v1/organizations/" + e.acme.OrganizationID + ":import" + query, token: token,
+		body: strings.Join(lines, "\n") + "\n", header: map[string]string{"Content-Type": "application/x-ndjson"}}))
+}
+
+// verifyImported checks the role matrix's import of one group.
+func verifyImported(t *testing.T, _ string, resp *response) {
+	r := parseImport(t, resp)
+	if r.result.Applied != 1 || r.result.Failed != 0 || r.result.Error != nil {
+		t.Fatalf("got %s, want one item applied", resp.body)
+	}
+}
+
+func wantItemError(t *testing.T, r importResult, line int, code, field string) {
+	t.Helper()
+	got, ok := r.errors[line]
+	if !ok {
+		t.Fatalf("line %d: no error, want %s on %s (errors %v)", line, code, field, r.errors)
+	}
+	if got.Code != code || got.Field != field {
+		t.Errorf("line %d: got %s on %q (%s), want %s on %q", line, got.Code, got.Field, got.Message, code, field)
+	}
+}
+
+// TestImport imports an organization's worth of items with refs between
+// them in batches of 4, some of them bad: the bad ones fail alone, naming
+// their line, field and code, and what names a failed item fails too.
+func TestImport(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		org := e.acme.OrganizationID
+		lines := []string{
+			`{"kind": "orgUnit", "ref": "ou1", "parentId": "` + org + `", "name": "Sales"}`,
+			`{"kind": "orgUnit", "ref": "ou2", "parentId": "#ou1", "name": "EMEA"}`,
+			`{"kind": "project", "ref": "p1", "parentId": "#ou2", "name": "web"}`,
+			`{"kind": "project", "ref": "p2", "parentId": "#ou2", "name": "web"}`, // 4: name taken
+			`{"kind": "user", "ref": "u1", "loginId": "ann", "email": "ann@acme.example", "name": "Ann Lee"}`,
+			`{"kind": "user", "ref": "u2", "loginId": "bob", "email": "bob@acme.example", "name": "Bob", "colour": "red"}`, // 6: unknown field
+			`{"kind": "group", "ref": "g1", "name": "sales-team"}`,
+			`{"kind": "membership", "groupId": "#g1", "userId": "#u1"}`,
+			`{"kind": "membership", "groupId": "#g1", "userId": "#u2"}`,     // 9: u2 failed
+			`{"kind": "membership", "groupId": "#g1", "userId": "#nobody"}`, // 10: unknown ref
+			`{"kind": "serviceAccount", "ref": "sa1", "projectId": "#p1", "name": "deployer"}`,
+			`{"kind": "grant", "roleId": "project.member", "scope": "project/#p1", "subject": {"type": "user", "id": "#u1"}}`,
+			`{"kind": "grant", "roleId": "project.reader", "scope": "ou/#ou1", "subject": {"type": "group", "id": "#g1"}}`,
+			`{"kind": "grant", "roleId": "project.member", "scope": "project/#p1", "subject": {"type": "serviceAccount", "id": "#sa1"}}`,
+			`{"kind": "grant", "roleId": "project.member", "scope": "project/#p1", "subject": {"type": "group", "id": "#u1"}}`, // 15: kind mismatch
+			``,
+			`{"kind": "robot", "name": "x"}`, // 17: unknown kind
+			`{"kind": "group", "ref": "g1", "name": "other"}`, // 18: duplicate ref
+			`not json`, // 19
+		}
+		before := e.state(t)
+		r := e.importItems(t, e.acme.Token, "?batchSize=4", lines...)
+		if got := len(r.progress); got != 5 {
+			t.Errorf("got %d progress lines, want 5 (18 items in batches of 4)", got)
+		}
+		if r.result.Items != 18 || r.result.Applied != 10 || r.result.Failed != 8 || r.result.Batches != 5 || r.result.Error != nil {
+			t.Errorf("got result %+v, want 18 items, 10 applied, 8 failed in 5 batches", r.result)
+		}
+		last := r.progress[len(r.progress)-1]
+		if last.Items != 18 || last.Applied != 10 || last.Failed != 8 || last.Revision != r.result.Revision {
+			t.Errorf("got last progress %+v, want the result's totals", last)
+		}
+		wantItemError(t, r, 4, castellan.CodeProjectNameTaken, "name")
+		wantItemError(t, r, 6, castellan.CodeInvalidField, "colour")
+		wantItemError(t, r, 9, castellan.CodeImportRefFailed, "userId")
+		wantItemError(t, r, 10, castellan.CodeImportUnknownRef, "userId")
+		wantItemError(t, r, 15, castellan.CodeImportRefKind, "subject.id")
+		wantItemError(t, r, 17, castellan.CodeImportUnknownKind, "kind")
+		wantItemError(t, r, 18, castellan.CodeImportDuplicateRef, "ref")
+		wantItemError(t, r, 19, castellan.CodeInvalidJSON, "")
+		if got := r.errors[6]; got.Ref != "u2" || got.Kind != "user" || got.Rule != "unknownField" {
+			t.Errorf("line 6: got %+v, want ref u2, kind user, rule unknownField", got)
+		}
+
+		ctx := system
+		p1, err := e.db.Projects().FindProjectByID(ctx, org, r.ids["p1"])
+		if err != nil || p1.ParentID != r.ids["ou2"] {
+			t.Fatalf("project p1: got %+v, %v, want it under ou2 %s", p1, err, r.ids["ou2"])
+		}
+		members, _, err := e.db.Groups().FindGroupMembers(ctx, org, r.ids["g1"], castellan.GroupFilter{})
+		if err != nil || len(members) != 1 || members[0].UserID != r.ids["u1"] {
+			t.Fatalf("members of g1: got %+v, %v, want u1", members, err)
+		}
+		grants, _, err := e.db.Grants().FindGrants(ctx, org, castellan.GrantFilter{Scope: ptr("project/" + r.ids["p1"])})
+		if err != nil || len(grants) != 2 {
+			t.Fatalf("grants on p1: got %d, %v, want 2", len(grants), err)
+		}
+		events, _, err := e.db.Audit().FindAuditEvents(ctx, org, castellan.AuditFilter{PageSize: castellan.MaxPageSize})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := len(events) - before.Events[org]; got != 4 {
+			t.Errorf("got %d new audit events, want one per batch that wrote (4 of 5)", got)
+		}
+		changes, err := e.db.Changes(ctx, before.Revision, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		created := map[string]bool{}
+		for _, c := range changes {
+			created[c.EntityType+" "+c.EntityID] = true
+		}
+		for _, want := range []string{"node " + r.ids["ou1"], "project " + r.ids["p1"], "user " + r.ids["u1"], "group " + r.ids["g1"],
+			"group_member " + r.ids["g1"] + "/" + r.ids["u1"], "service_account " + r.ids["sa1"]} {
+			if !created[want] {
+				t.Errorf("no change-log row for %s", want)
+			}
+		}
+	})
+}
+
+// TestImportAtomic writes nothing of an atomic import with one bad item,
+// lists every failed item, and writes all of a good one in one batch.
+func TestImportAtomic(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		org := e.acme.OrganizationID
+		good := []string{
+			`{"kind": "project", "ref": "p", "parentId": "` + org + `", "name": "atomic"}`,
+			`{"kind": "group", "ref": "g", "name": "atomic-team"}`,
+			`{"kind": "grant", "roleId": "project.member", "scope": "project/#p", "subject": {"type": "group", "id": "#g"}}`,
+		}
+		before := e.state(t)
+		r := e.importItems(t, e.acme.Token, "?atomic=true", append(good, `{"kind": "group", "name": ""}`)...)
+		if r.result.Error == nil || r.result.Error.Code != castellan.CodeImportRolledBack || r.result.Applied != 0 || r.result.Failed != 1 {
+			t.Fatalf("got result %+v, want import.rolled_back with 1 failed and nothing applied", r.result)
+		}
+		wantItemError(t, r, 4, castellan.CodeInvalidField, "name")
+		if !e.state(t).equal(before) {
+			t.Fatal("a failed atomic import changed the store")
+		}
+		r = e.importItems(t, e.acme.Token, "?atomic=true&batchSize=1", good...)
+		if r.result.Error != nil || r.result.Applied != 3 || r.result.Batches != 1 || len(r.ids) != 2 {
+			t.Fatalf("got result %+v, ids %v, want 3 applied in one batch", r.result, r.ids)
+		}
+	})
+}
+
+// TestImportRefused: the import is the organization's managers', each
+// grant follows the hierarchy principle, and nothing of another
+// organization can be named.
+func TestImportRefused(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		org, other := e.acme.OrganizationID, e.globex.OrganizationID
+		f := &fixture{t: t, e: e, org: org}
+		adminID := f.newUser()
+		f.grant("organization.admin", "organization/"+org, castellan.Subject{Type: castellan.SubjectUser, ID: adminID})
+		admin, err := e.db.Services().Tokens.CreateUserToken(system, org, adminID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		readerID := f.newUser()
+		f.grant("organization.reader", "organization/"+org, castellan.Subject{Type: castellan.SubjectUser, ID: readerID})
+		reader, err := e.db.Services().Tokens.CreateUserToken(system, org, readerID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		globexGroup, err := e.db.Groups().CreateGroup(system, other, castellan.GroupCreate{Name: "globex-team"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := e.state(t)
+		for _, tc := range []struct {
+			token, org string
+			status     int
+			code       string
+		}{
+			{reader, org, http.StatusForbidden, castellan.CodePermissionDenied},
+			{e.globex.Token, org, http.StatusNotFound, castellan.CodeOrgNotFound},
+		} {
+			e.refused(t, request{method: "POST", path: "/v1/organizations/" + tc.org + ":import", token: tc.token,
+				body: `{"kind": "group", "name": "x"}` + "\n", header: map[string]string{"Content-Type": "application/x-ndjson"}}, tc.status, tc.code)
+		}
+		e.refused(t, request{method: "POST", path: "/v1/organizations/" + org + ":import", token: admin,
+			body: `{"kind": "group", "name": "x"}` + "\n"}, http.StatusBadRequest, castellan.CodeImportBadContentType)
+		if !e.state(t).equal(before) {
+			t.Fatal("a refused import changed the store")
+		}
+
+		project := f.newProject()
+		r := e.importItems(t, admin, "",
+			`{"kind": "user", "ref": "u", "loginId": "carol", "email": "carol@acme.example", "name": "Carol"}`,
+			`{"kind": "grant", "roleId": "organization.owner", "scope": "organization/`+org+`", "subject": {"type": "user", "id": "#u"}}`,
+			`{"kind": "grant", "roleId": "project.admin", "scope": "project/`+project+`", "subject": {"type": "user", "id": "#u"}}`,
+			`{"kind": "project", "parentId": "`+other+`", "name": "stolen"}`,
+			`{"kind": "membership", "groupId": "`+globexGroup.ID+`", "userId": "#u"}`,
+			`{"kind": "grant", "roleId": "project.admin", "scope": "organization/`+other+`", "subject": {"type": "user", "id": "#u"}}`,
+			`{"kind": "grant", "roleId": "project.admin", "scope": "project/`+project+`", "subject": {"type": "user", "id": "`+e.globex.OwnerUserID+`"}}`,
+		)
+		if r.result.Applied != 2 || r.result.Failed != 5 {
+			t.Fatalf("got result %+v (errors %v), want 2 applied and 5 refused", r.result, r.errors)
+		}
+		wantItemError(t, r, 2, castellan.CodeEscalation, "roleId")
+		// Another organization's objects are not found; its root is a
+		// scope the caller may not grant on, as in grants:batchCreate.
+		wantItemError(t, r, 4, castellan.CodeNodeNotFound, "parentId")
+		wantItemError(t, r, 5, castellan.CodeGroupNotFound, "groupId")
+		wantItemError(t, r, 6, castellan.CodePermissionDenied, "")
+		wantItemError(t, r, 7, castellan.CodeUserNotFound, "subject.id")
+		if members, _, err := e.db.Groups().FindGroupMembers(system, other, globexGroup.ID, castellan.GroupFilter{}); err != nil || len(members) != 0 {
+			t.Fatalf("members of Globex's group: got %d, %v, want none", len(members), err)
+		}
+	})
+}
+
+// TestImportLimits: a line over 64 KiB ends the import, and a batch size
+// over the maximum is refused before anything is read.
+func TestImportLimits(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, sqltest.SQLiteURL(t))
+	r := e.importItems(t, e.acme.Token, "", `{"kind": "group", "name": "ok"}`, `{"kind": "group", "name": "`+strings.Repeat("x", 70<<10)+`"}`)
+	if r.result.Error == nil || r.result.Error.Code != castellan.CodeImportLineTooLong || r.result.Applied != 1 {
+		t.Fatalf("got result %+v, want import.line_too_long after the first item was applied", r.result)
+	}
+	e.refused(t, request{method: "POST", path: fmt.Sprintf("/v1/organizations/%s:import?batchSize=10001", e.acme.OrganizationID), token: e.acme.Token,
+		body: "\n", header: map[string]string{"Content-Type": "application/x-ndjson"}}, http.StatusBadRequest, castellan.CodeInvalidField)
+}
