@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"os"
 	"runtime"
@@ -32,7 +33,8 @@ func summarise(d []time.Duration) Latency {
 		return Latency{}
 	}
 	slices.Sort(d)
-	us := func(q float64) float64 { return float64(d[int(q*float64(len(d)-1))].Nanoseconds()) / 1000 }
+	// Nearest rank: the smallest value at or above a fraction q of them.
+	us := func(q float64) float64 { return float64(d[int(math.Ceil(q*float64(len(d))))-1].Nanoseconds()) / 1000 }
 	return Latency{Count: len(d), P50: us(0.5), P99: us(0.99), Max: us(1)}
 }
 
