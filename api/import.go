@@ -26,6 +26,10 @@ const importPathSuffix = ":import"
 // overall deadline, since a large import takes as long as it takes.
 const importStreamTimeout = 30 * time.Second
 
+// maxBufferedImportBody is the most of a request body net/http's HTTP/1
+// server reads on its own when the answer starts (maxPostHandlerReadBytes).
+const maxBufferedImportBody = 256 << 10
+
 type importInput struct {
 	OrgPath
 	Atomic      bool   `query:"atomic" doc:"All or nothing: read and check every item (at most 200,000), then write them in one transaction, or nothing if any fails."`
@@ -111,6 +115,14 @@ func (s *Server) importItems(ctx context.Context, in *importInput) (*huma.Stream
 	return &huma.StreamResponse{Body: func(hctx huma.Context) {
 		r, w := humago.Unwrap(hctx)
 		rc := http.NewResponseController(w)
+		// Progress lines go out while the body is still being read. At
+		// the first flush an HTTP/1 server reads what is left of the body
+		// into memory, up to 256 KiB, and ends a longer (or chunked) one
+		// there: the line being read would arrive cut. Such a body is
+		// read in full duplex instead.
+		if r.ContentLength < 0 || r.ContentLength > maxBufferedImportBody {
+			_ = rc.EnableFullDuplex()
+		}
 		w.Header().Set("Content-Type", ndjson)
 		w.WriteHeader(http.StatusOK)
 		enc := json.NewEncoder(w)

@@ -3,6 +3,7 @@
 //	castellan serve      run the API (embedded SQLite by default)
 //	castellan migrate    apply pending schema migrations
 //	castellan bootstrap  create an organization with its first owner, or an operator token
+//	castellan bench      generate a synthetic organization into a fresh store and measure it
 //	castellan rotate-secret-key  seal access key secrets again under the current key-encryption key
 //	castellan version    print the version
 //
@@ -43,6 +44,7 @@ Usage:
   castellan serve      [flags]   run the API server
   castellan migrate    [flags]   apply pending schema migrations and exit
   castellan bootstrap  [flags]   create an organization and its first owner (or --operator: an operator token)
+  castellan bench      [flags]   generate a synthetic organization into a fresh store and measure decisions
   castellan rotate-secret-key [flags]
                                  seal access key secrets again under the key file's current key (--generate: a new one)
   castellan version              print the version
@@ -65,6 +67,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		err = runMigrate(ctx, rest, stdout, stderr, getenv)
 	case "bootstrap":
 		err = runBootstrap(ctx, rest, os.Stdin, stdout, stderr, getenv)
+	case "bench":
+		err = runBench(ctx, rest, stdout, stderr, getenv)
 	case "rotate-secret-key":
 		err = runRotateSecretKey(ctx, rest, stdout, stderr, getenv)
 	case "version", "-version", "--version":
