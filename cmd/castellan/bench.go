@@ -85,7 +85,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 
 	env := bench.Env{Services: services, Database: db.Dialect(), Progress: stderr,
 		Index: func(ctx context.Context) (castellan.Authorizer, error) {
-			a := index.New(services, castellan.SystemClock)
+			a := index.New(db, services, castellan.SystemClock)
+			a.ReferUnknown = true // as castellan serve's
 			return a, feed.Subscribe(ctx, a)
 		},
 		Serve: func(ctx context.Context, a castellan.Authorizer) (string, func(), error) {
@@ -93,7 +94,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 			if err != nil {
 				return "", nil, err
 			}
-			srv := newHTTPServer(server.Config{Services: services, Logger: log, Version: version(), Authorizer: a}, httpTimeouts)
+			srv := newHTTPServer(server.Config{Services: services, Logger: log, Version: version(), Authorizer: a, Revisions: feed}, httpTimeouts)
 			go srv.Serve(ln)
 			return "http://" + ln.Addr().String(), func() { srv.Close() }, nil
 		},
