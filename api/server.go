@@ -32,7 +32,8 @@ type Config struct {
 	// access key ID and per client address; zero values take
 	// DefaultExchangePerKey and DefaultExchangePerSource.
 	ExchangePerKey, ExchangePerSource web.RateLimit
-	// Clock drives the rate limits; nil means castellan.SystemClock.
+	// Clock drives the rate limits and the periods of the decision log
+	// ("since 90d"); nil means castellan.SystemClock.
 	Clock castellan.Clock
 }
 
@@ -49,6 +50,7 @@ type Server struct {
 	services       castellan.Services
 	decisions      castellan.DecisionService
 	devMailbox     castellan.MailRenderer
+	clock          castellan.Clock
 	exchangePerKey *web.Limiter
 	exchangePerIP  *web.Limiter
 	api            huma.API
@@ -69,7 +71,10 @@ var installHumaSettings sync.Once
 // web.Plumbing, with Idempotent around it, and serves GET /metrics, which
 // the document describes.
 func New(mux *http.ServeMux, cfg Config) *Server {
-	s := &Server{services: cfg.Services, decisions: cfg.Decisions, devMailbox: cfg.DevMailbox}
+	s := &Server{services: cfg.Services, decisions: cfg.Decisions, devMailbox: cfg.DevMailbox, clock: cfg.Clock}
+	if s.clock == nil {
+		s.clock = castellan.SystemClock
+	}
 	s.exchangePerKey = web.NewLimiter(cmp.Or(cfg.ExchangePerKey, DefaultExchangePerKey), cfg.Clock)
 	s.exchangePerIP = web.NewLimiter(cmp.Or(cfg.ExchangePerSource, DefaultExchangePerSource), cfg.Clock)
 	installHumaSettings.Do(func() {
@@ -125,6 +130,7 @@ func New(mux *http.ServeMux, cfg Config) *Server {
 	s.registerControlPolicies()
 	s.registerAccountMemberships()
 	s.registerRoleIdentities()
+	s.registerDecisionLog()
 	return s
 }
 

@@ -5,12 +5,12 @@
 // reference or the index): after each Authorize about a user or service
 // account, it samples the decision and sends it, without blocking, into
 // a bounded buffer; when the buffer is full the decision is dropped and
-// counted. Log.Run drains the buffer in one goroutine, aggregates per
+// counted. Log.Start drains the buffer in one goroutine, aggregates per
 // (organization, principal, action, scope) and flushes the aggregates to
 // the store every flush interval (or sooner when too many keys wait),
 // heartbeating the process's recorder row so that readers know since
 // when the log has been recording, and prunes rows older than the
-// retention. Explain and Missing are not recorded: they are questions
+// retention. Start begins the recording. Explain and Missing are not recorded: they are questions
 // about access, not uses of it.
 package decisionlog
 
@@ -185,11 +185,13 @@ func (l *Log) observe(req castellan.AuthzRequest, allowed bool) {
 	}
 }
 
-// Run aggregates and flushes until ctx ends, then flushes what is
-// buffered. It returns at once when the log is off.
-func (l *Log) Run(ctx context.Context) {
+// Start writes the recorder's first heartbeat, which marks the start
+// of the recording, then aggregates and flushes in a goroutine until ctx
+// ends, when it flushes what is buffered. wait returns once that last
+// flush is done. With the log off, Start does nothing.
+func (l *Log) Start(ctx context.Context) (wait func()) {
 	if l.cfg.Mode == castellan.DecisionLogOff {
-		return
+		return func() {}
 	}
 	now := l.now()
 	f := &flusher{log: l, pending: map[key]*castellan.DecisionRecord{}, lastPrune: now,
@@ -198,14 +200,24 @@ func (l *Log) Run(ctx context.Context) {
 	if l.sampleAll {
 		f.recorder.SampleRate = 1
 	}
-	f.flush(ctx) // the heartbeat that starts the recording
-	ticker := time.NewTicker(l.cfg.FlushInterval)
+	f.flush(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f.run(ctx)
+	}()
+	return func() { <-done }
+}
+
+// run is Start's loop.
+func (f *flusher) run(ctx context.Context) {
+	ticker := time.NewTicker(f.log.cfg.FlushInterval)
 	defer ticker.Stop()
 	for {
 		select {
-		case e := <-l.events:
+		case e := <-f.log.events:
 			f.add(e)
-			if len(f.pending) >= l.cfg.MaxKeys {
+			if len(f.pending) >= f.log.cfg.MaxKeys {
 				f.flush(ctx)
 			}
 		case <-ticker.C:
@@ -223,7 +235,7 @@ func (l *Log) Run(ctx context.Context) {
 
 func (l *Log) now() time.Time { return l.cfg.Clock().UTC().Truncate(time.Microsecond) }
 
-// flusher is Run's state: the aggregates since the last flush.
+// flusher is Start's state: the aggregates since the last flush.
 type flusher struct {
 	log       *Log
 	recorder  castellan.DecisionRecorder

@@ -44,17 +44,9 @@ type fakeStore struct {
 	records    []castellan.DecisionRecord
 	prunes     chan time.Time
 	failRecord bool
-	// flushed, when set, hears of every flush.
-	flushed chan struct{}
 }
 
 func (s *fakeStore) RecordDecisions(_ context.Context, rec castellan.DecisionRecorder, records []castellan.DecisionRecord) error {
-	if s.flushed != nil {
-		select {
-		case s.flushed <- struct{}{}:
-		default:
-		}
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.failRecord {
@@ -100,12 +92,11 @@ var (
 	operator = castellan.Principal{Type: castellan.PrincipalOperator, ID: "op"}
 )
 
-// run starts l.Run and returns a function that stops it and waits.
+// run starts l and returns a function that stops it and waits.
 func run(l *decisionlog.Log) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { l.Run(ctx); close(done) }()
-	return func() { cancel(); <-done }
+	wait := l.Start(ctx)
+	return func() { cancel(); wait() }
 }
 
 func TestRecordsAggregates(t *testing.T) {
@@ -204,18 +195,17 @@ func TestOffReturnsTheAuthorizer(t *testing.T) {
 	if got := l.Wrap(next); got != castellan.Authorizer(next) {
 		t.Fatalf("got %T, want the authorizer itself", got)
 	}
-	l.Run(context.Background()) // returns at once
+	l.Start(context.Background())() // returns at once
 }
 
 func TestPrunesPastTheRetention(t *testing.T) {
 	t.Parallel()
-	store := &fakeStore{prunes: make(chan time.Time, 1), flushed: make(chan struct{}, 1)}
+	store := &fakeStore{prunes: make(chan time.Time, 1)}
 	clock := storetest.NewClock()
 	l := decisionlog.New(decisionlog.Config{Mode: castellan.DecisionLogAll, Store: store, Clock: clock.Now,
 		FlushInterval: time.Millisecond, Retention: 48 * time.Hour})
 	stop := run(l)
 	defer stop()
-	<-store.flushed              // the recording has started
 	clock.Advance(2 * time.Hour) // past the hour between prunes
 	before := <-store.prunes
 	if want := clock.Now().Add(-48 * time.Hour); !before.Equal(want) {

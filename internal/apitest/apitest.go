@@ -18,6 +18,7 @@ import (
 	"github.com/castellan-iam/castellan/changefeed"
 	"github.com/castellan-iam/castellan/compat/cloudru"
 	"github.com/castellan-iam/castellan/compat/ncloud"
+	"github.com/castellan-iam/castellan/decisionlog"
 	"github.com/castellan-iam/castellan/server"
 	"github.com/castellan-iam/castellan/sqlstore"
 	"github.com/castellan-iam/castellan/sqlstore/sqltest"
@@ -36,6 +37,8 @@ type Options struct {
 	SecureCookies   bool
 	SignInPerSource web.RateLimit
 	BodyReadTimeout time.Duration
+	// DecisionLog, when set, records the decisions (server.Config).
+	DecisionLog *decisionlog.Log
 }
 
 // Handler serves services' surfaces as castellan serve does
@@ -46,7 +49,7 @@ func Handler(services castellan.Services, o Options) http.Handler {
 		CloudruPrefix:  cloudru.DefaultPrefix,
 		TrustedProxies: o.TrustedProxies, BodyReadTimeout: o.BodyReadTimeout, DevMailbox: o.DevMailbox,
 		SignInPerSource: o.SignInPerSource, SecureCookies: o.SecureCookies, Clock: o.Clock,
-		NcloudPrefix: ncloud.DefaultPrefix})
+		NcloudPrefix: ncloud.DefaultPrefix, DecisionLog: o.DecisionLog})
 }
 
 // OwnerPassword is the console password of Acme's owner, which confirms
