@@ -195,8 +195,11 @@ func ParseSince(field, s string, now time.Time) (time.Time, error) {
 	var d time.Duration
 	if days, ok := strings.CutSuffix(s, "d"); ok {
 		var n int
-		if _, err := fmt.Sscanf(days, "%d", &n); err != nil || fmt.Sprint(n) != days || n < 0 || n > int(MaxUnusedPeriod/(24*time.Hour)) {
+		if _, err := fmt.Sscanf(days, "%d", &n); err != nil || fmt.Sprint(n) != days || n < 0 {
 			return bad("format", "must be an RFC 3339 time or a duration such as 720h or 90d")
+		}
+		if n > int(MaxUnusedPeriod/(24*time.Hour)) {
+			return bad("range", "must be a duration between 0 and 10 years")
 		}
 		d = time.Duration(n) * 24 * time.Hour
 	} else {
