@@ -71,6 +71,9 @@ type Services struct {
 	// Idempotency keeps the answers of writes made with an
 	// Idempotency-Key.
 	Idempotency IdempotencyService
+	// DecisionLog keeps the aggregated decisions and answers what
+	// principals have not used.
+	DecisionLog DecisionLogService
 	// Catalog is the service catalogue the store validates roles with.
 	Catalog *Catalog
 }

@@ -33,7 +33,8 @@ type Config struct {
 	// access key ID and per client address; zero values take
 	// DefaultExchangePerKey and DefaultExchangePerSource.
 	ExchangePerKey, ExchangePerSource web.RateLimit
-	// Clock drives the rate limits; nil means castellan.SystemClock.
+	// Clock drives the rate limits and the periods of the decision log
+	// ("since 90d"); nil means castellan.SystemClock.
 	Clock castellan.Clock
 	// Revisions is how far this process has applied the change log (the
 	// change feed): a decision reports the revision it reflects, and
@@ -67,6 +68,7 @@ type Server struct {
 	revisions       Revisions
 	consistencyWait time.Duration
 	devMailbox      castellan.MailRenderer
+	clock           castellan.Clock
 	exchangePerKey  *web.Limiter
 	exchangePerIP   *web.Limiter
 	api             huma.API
@@ -87,8 +89,11 @@ var installHumaSettings sync.Once
 // web.Plumbing, with Idempotent around it, and serves GET /metrics, which
 // the document describes.
 func New(mux *http.ServeMux, cfg Config) *Server {
-	s := &Server{services: cfg.Services, decisions: cfg.Decisions, devMailbox: cfg.DevMailbox,
+	s := &Server{services: cfg.Services, decisions: cfg.Decisions, devMailbox: cfg.DevMailbox, clock: cfg.Clock,
 		revisions: cfg.Revisions, consistencyWait: cmp.Or(cfg.ConsistencyWait, web.DefaultConsistencyWait)}
+	if s.clock == nil {
+		s.clock = castellan.SystemClock
+	}
 	s.exchangePerKey = web.NewLimiter(cmp.Or(cfg.ExchangePerKey, DefaultExchangePerKey), cfg.Clock)
 	s.exchangePerIP = web.NewLimiter(cmp.Or(cfg.ExchangePerSource, DefaultExchangePerSource), cfg.Clock)
 	installHumaSettings.Do(func() {
@@ -149,6 +154,7 @@ func New(mux *http.ServeMux, cfg Config) *Server {
 	s.registerAccountMemberships()
 	s.registerRoleIdentities()
 	s.registerImport()
+	s.registerDecisionLog()
 	return s
 }
 

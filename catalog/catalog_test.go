@@ -54,6 +54,8 @@ func TestRoleMatrix(t *testing.T) {
 		{"Update project", "organizations:UpdateProject", [6]bool{Y, Y, N, Y, N, N}},
 		{"View project", "organizations:GetProject", [6]bool{Y, Y, Y, Y, Y, Y}},
 		{"Read the audit log", "iam:ListAuditEvents", [6]bool{Y, Y, Y, N, N, N}},
+		{"Read the decision log", "iam:ListDecisionLog", [6]bool{Y, Y, Y, N, N, N}},
+		{"List unused permissions", "iam:GetUnusedPermissions", [6]bool{Y, Y, Y, N, N, N}},
 		{"Start an instance", "compute:StartInstance", [6]bool{Y, Y, N, Y, Y, N}},
 		{"List instances", "compute:ListInstances", [6]bool{Y, Y, Y, Y, Y, Y}},
 	} {

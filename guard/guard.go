@@ -52,6 +52,7 @@ func New(raw castellan.Services, authz castellan.Authorizer) castellan.Services 
 	s.RoleIdentities = &roleIdentities{g: g, next: raw.RoleIdentities}
 	s.Imports = &imports{g: g, next: raw.Imports}
 	s.Outbox = &outbox{next: raw.Outbox}
+	s.DecisionLog = &decisionLog{g: g, next: raw.DecisionLog}
 	return s
 }
 

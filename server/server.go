@@ -18,6 +18,7 @@ import (
 	"github.com/castellan-iam/castellan/compat/cloudru"
 	"github.com/castellan-iam/castellan/compat/ncloud"
 	"github.com/castellan-iam/castellan/console"
+	"github.com/castellan-iam/castellan/decisionlog"
 	"github.com/castellan-iam/castellan/guard"
 	"github.com/castellan-iam/castellan/web"
 	"github.com/prometheus/client_golang/prometheus"
@@ -62,6 +63,9 @@ type Config struct {
 	// report the revision they reflect. Required.
 	Revisions       api.Revisions
 	ConsistencyWait time.Duration
+	// DecisionLog, when set, records the Authorizer's decisions (those of
+	// the decision API and of the guard's own checks); nil records none.
+	DecisionLog *decisionlog.Log
 	// CloudruPrefix, when set, serves the customer users / permissions
 	// API there (package compat/cloudru); empty turns it off.
 	CloudruPrefix string
@@ -87,6 +91,9 @@ func Handler(cfg Config) http.Handler {
 			Grants: raw.Grants, Groups: raw.Groups, Roles: raw.Roles, Nodes: raw.Nodes, Policies: raw.ControlPolicies,
 			ServiceAccounts: raw.ServiceAccounts, Catalog: raw.Catalog, Now: cfg.Clock,
 		}
+	}
+	if cfg.DecisionLog != nil {
+		authorizer = cfg.DecisionLog.Wrap(authorizer)
 	}
 	services := guard.New(raw, authorizer)
 	compat := compatSurfaces(cfg)

@@ -513,6 +513,7 @@ func (db *DB) Services() castellan.Services {
 		RoleIdentities:     db.RoleIdentities(),
 		ChangeLog:          db,
 		Idempotency:        db.Idempotency(),
+		DecisionLog:        db.DecisionLog(),
 		Catalog:            db.catalog,
 	}
 }

@@ -29,6 +29,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	userLimit := f.userLimit()
 	chooseAuthorizer := f.authorizerChoice()
 	consistencyWait := f.consistencyWait()
+	makeDecisionLog := f.decisionLog()
 	authnConfig := f.authn()
 	logs := f.logging()
 	timeouts := f.httpTimeouts()
@@ -104,6 +105,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	if err != nil {
 		return err
 	}
+	decisions, err := makeDecisionLog(services.DecisionLog, log)
+	if err != nil {
+		return err
+	}
+	// The log flushes what is buffered after the server has stopped.
+	logCtx, stopLog := context.WithCancel(context.WithoutCancel(ctx))
+	waitLog := decisions.Start(logCtx)
+	defer func() { stopLog(); waitLog() }()
 	go sweep(ctx, log, time.Minute, "expired grants", db.Services().Grants.DeleteExpiredGrants)
 	go sweep(ctx, log, time.Minute, "expired console sessions", db.Services().Sessions.DeleteExpiredSessions)
 	go sweep(ctx, log, time.Minute, "expired idempotency keys", db.Services().Idempotency.DeleteExpiredIdempotencyRecords)
@@ -122,8 +131,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	waitMail := mailer.start(mailCtx)
 	defer func() { stopMail(); waitMail() }()
 	srv := newHTTPServer(server.Config{Services: services, Logger: log, Version: version(), OperatorTokens: operatorTokens, TrustedProxies: trustedProxies,
-		DevMailbox: mailer.devMailbox, SignIn: policy, Collectors: append(append(append(cacheMetrics, feedMetrics...), queries, buildInfo()), storeMetrics(db)...),
-		SecureCookies: mailer.secureCookies, Authorizer: authorizer, Revisions: feed, ConsistencyWait: waitForRevision,
+		DevMailbox: mailer.devMailbox, SignIn: policy, Collectors: append(append(append(cacheMetrics, feedMetrics...), queries, buildInfo()), append(storeMetrics(db), decisionLogMetrics(decisions)...)...),
+		SecureCookies: mailer.secureCookies, Authorizer: authorizer, DecisionLog: decisions, Revisions: feed, ConsistencyWait: waitForRevision,
 		NcloudPrefix: ncloudMount, CloudruPrefix: cloudruPrefix,
 	}, httpTimeouts)
 	log.Info("listening", "addr", "http://"+ln.Addr().String(), "database", db.Dialect(), "mail", mailer.transport, "version", version())

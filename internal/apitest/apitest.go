@@ -19,6 +19,7 @@ import (
 	"github.com/castellan-iam/castellan/changefeed"
 	"github.com/castellan-iam/castellan/compat/cloudru"
 	"github.com/castellan-iam/castellan/compat/ncloud"
+	"github.com/castellan-iam/castellan/decisionlog"
 	"github.com/castellan-iam/castellan/server"
 	"github.com/castellan-iam/castellan/sqlstore"
 	"github.com/castellan-iam/castellan/sqlstore/sqltest"
@@ -42,6 +43,8 @@ type Options struct {
 	Revisions api.Revisions
 	// ConsistencyWait bounds the wait for a revision; zero is the default.
 	ConsistencyWait time.Duration
+	// DecisionLog, when set, records the decisions (server.Config).
+	DecisionLog *decisionlog.Log
 }
 
 // Handler serves services' surfaces as castellan serve does
@@ -52,7 +55,7 @@ func Handler(services castellan.Services, o Options) http.Handler {
 		CloudruPrefix:  cloudru.DefaultPrefix,
 		TrustedProxies: o.TrustedProxies, BodyReadTimeout: o.BodyReadTimeout, DevMailbox: o.DevMailbox,
 		SignInPerSource: o.SignInPerSource, SecureCookies: o.SecureCookies, Clock: o.Clock,
-		NcloudPrefix: ncloud.DefaultPrefix, Revisions: o.Revisions, ConsistencyWait: o.ConsistencyWait})
+		NcloudPrefix: ncloud.DefaultPrefix, Revisions: o.Revisions, ConsistencyWait: o.ConsistencyWait, DecisionLog: o.DecisionLog})
 }
 
 // Feed returns a change feed of db, hooked to its commits as castellan
