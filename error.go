@@ -216,6 +216,18 @@ const (
 	CodeIdempotencyOutcomeCommitted = "idempotency.outcome_committed"
 )
 
+// Consistency error codes.
+const (
+	// CodeRevisionNotApplied: the request asked (Consistency-Token or
+	// minRevision) for a revision this process had not applied within
+	// the bounded wait; retry, on this replica or another (503,
+	// Retry-After).
+	CodeRevisionNotApplied = "revision.not_applied"
+	// CodeInvalidConsistencyToken: the Consistency-Token header is not a
+	// positive decimal revision.
+	CodeInvalidConsistencyToken = "request.invalid_consistency_token"
+)
+
 // Mail error codes.
 const (
 	// CodeMailNotFound: the outbox has no mail of this ID.

@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/castellan-iam/castellan"
+	"github.com/castellan-iam/castellan/web"
 )
 
 // authzPrincipal is the principal a check is about.
@@ -15,11 +16,28 @@ type authzPrincipal struct {
 	ProjectID      string `json:"projectId,omitempty" doc:"For a principal that authenticated with an access key: the key's project (project_id of the token's introspection). Decisions on scopes inside any other project are then refused with key_project_mismatch."`
 }
 
-type authzCheck struct {
+type AuthzCheck struct {
 	Principal authzPrincipal `json:"principal"`
 	Action    string         `json:"action" minLength:"3" maxLength:"200" example:"s3e:GetObject"`
 	Resource  string         `json:"resource" minLength:"1" maxLength:"400" doc:"organization/<id>, ou/<id>, account/<id>, project/<id> or rn:<service>:<project-id>:<type>/<id>. Inside an account (the account, its projects and their resources) the control policies of the path from the root limit what grants allow; elsewhere they do not apply." example:"rn:s3e:0190d3a8-0000-7000-8000-000000000000:bucket/logs"`
 	Context   map[string]any `json:"context,omitempty" doc:"Request attributes (source IP, time, …) for control policies; unused by grants."`
+}
+
+// Consistency names the revision a decision must reflect.
+type Consistency struct {
+	MinRevision int64 `json:"minRevision,omitempty" minimum:"0" doc:"Decide only once this server has applied this revision (a write's Consistency-Token, or the revision of an earlier answer), waiting a bounded time; else 503 revision.not_applied with Retry-After. The Consistency-Token request header does the same."`
+}
+
+// decidedAt waits until this process has applied c's revision, if it
+// names one, and returns the revision the decision about to be made
+// reflects.
+func (s *Server) decidedAt(ctx context.Context, c Consistency) (int64, error) {
+	if c.MinRevision > 0 {
+		if err := web.AwaitRevision(ctx, s.revisions, s.consistencyWait, c.MinRevision); err != nil {
+			return 0, err
+		}
+	}
+	return s.revisions.Reflected(), nil
 }
 
 type authzResult struct {
@@ -78,7 +96,7 @@ func (s *Server) registerAuthorize() {
 
 // request is the check as the decision service takes it; the service
 // validates it and checks that the caller may ask.
-func (c authzCheck) request() castellan.AuthzRequest {
+func (c AuthzCheck) request() castellan.AuthzRequest {
 	return castellan.AuthzRequest{
 		Principal: castellan.Principal{Type: castellan.PrincipalType(c.Principal.Type), ID: c.Principal.ID,
 			OrganizationID: c.Principal.OrganizationID, ProjectID: c.Principal.ProjectID},
@@ -100,8 +118,13 @@ func (s *Server) registerCatalog() {
 	}, s.listServices)
 }
 
-func (s *Server) authorize(ctx context.Context, in *struct{ Body authzCheck }) (*authorizeOutput, error) {
-	rev, err := s.services.ChangeLog.Revision(ctx)
+type authorizeInput struct {
+	AuthzCheck
+	Consistency
+}
+
+func (s *Server) authorize(ctx context.Context, in *struct{ Body authorizeInput }) (*authorizeOutput, error) {
+	rev, err := s.decidedAt(ctx, in.Body.Consistency)
 	if err != nil {
 		return nil, err
 	}
@@ -116,10 +139,11 @@ func (s *Server) authorize(ctx context.Context, in *struct{ Body authzCheck }) (
 
 func (s *Server) authorizeBatch(ctx context.Context, in *struct {
 	Body struct {
-		Checks []authzCheck `json:"checks" minItems:"1" maxItems:"1000"`
+		Checks []AuthzCheck `json:"checks" minItems:"1" maxItems:"1000"`
+		Consistency
 	}
 }) (*batchOutput, error) {
-	rev, err := s.services.ChangeLog.Revision(ctx)
+	rev, err := s.decidedAt(ctx, in.Body.Consistency)
 	if err != nil {
 		return nil, err
 	}
@@ -139,8 +163,8 @@ func (s *Server) authorizeBatch(ctx context.Context, in *struct {
 	return out, nil
 }
 
-func (s *Server) authorizeExplain(ctx context.Context, in *struct{ Body authzCheck }) (*explainOutput, error) {
-	rev, err := s.services.ChangeLog.Revision(ctx)
+func (s *Server) authorizeExplain(ctx context.Context, in *struct{ Body authorizeInput }) (*explainOutput, error) {
+	rev, err := s.decidedAt(ctx, in.Body.Consistency)
 	if err != nil {
 		return nil, err
 	}

@@ -169,6 +169,10 @@ func (s *Server) keepAnswer(w http.ResponseWriter, r *http.Request, req idempote
 // replay answers a request whose key has a record.
 func (s *Server) replay(w http.ResponseWriter, r *http.Request, req idempotentRequest, rec *castellan.IdempotencyRecord) {
 	field := []castellan.FieldError{{Field: "header." + IdempotencyKeyHeader, Rule: "idempotency", Message: "was used for another request in the last 24 hours"}}
+	if rec.RequestHash == req.marker.RequestHash {
+		// The answer names the first request's write, as it did then.
+		castellan.NoteWriteRevision(r.Context(), rec.Revision)
+	}
 	switch {
 	case rec.RequestHash != req.marker.RequestHash:
 		writeProblem(w, r, newProblem(r.Context(), http.StatusUnprocessableEntity, castellan.CodeIdempotencyKeyReused,

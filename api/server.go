@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/castellan-iam/castellan"
 	"github.com/castellan-iam/castellan/web"
@@ -34,6 +35,21 @@ type Config struct {
 	ExchangePerKey, ExchangePerSource web.RateLimit
 	// Clock drives the rate limits; nil means castellan.SystemClock.
 	Clock castellan.Clock
+	// Revisions is how far this process has applied the change log (the
+	// change feed): a decision reports the revision it reflects, and
+	// waits for the minRevision its request names, at most
+	// ConsistencyWait (zero means web.DefaultConsistencyWait). Required.
+	Revisions       Revisions
+	ConsistencyWait time.Duration
+}
+
+// Revisions is what the decision API needs of the change feed.
+type Revisions interface {
+	web.Revisions
+	// Reflected returns the newest revision every in-memory derivative
+	// of the store reflects: a decision made after the call reflects
+	// every write up to it.
+	Reflected() int64
 }
 
 // Default limits of POST /v1/tokens. A program exchanges its key once an
@@ -46,12 +62,14 @@ var (
 
 // Server is the REST API, registered on a mux that web.Plumbing serves.
 type Server struct {
-	services       castellan.Services
-	decisions      castellan.DecisionService
-	devMailbox     castellan.MailRenderer
-	exchangePerKey *web.Limiter
-	exchangePerIP  *web.Limiter
-	api            huma.API
+	services        castellan.Services
+	decisions       castellan.DecisionService
+	revisions       Revisions
+	consistencyWait time.Duration
+	devMailbox      castellan.MailRenderer
+	exchangePerKey  *web.Limiter
+	exchangePerIP   *web.Limiter
+	api             huma.API
 }
 
 // installHumaSettings replaces huma's error constructors and makes its
@@ -69,7 +87,8 @@ var installHumaSettings sync.Once
 // web.Plumbing, with Idempotent around it, and serves GET /metrics, which
 // the document describes.
 func New(mux *http.ServeMux, cfg Config) *Server {
-	s := &Server{services: cfg.Services, decisions: cfg.Decisions, devMailbox: cfg.DevMailbox}
+	s := &Server{services: cfg.Services, decisions: cfg.Decisions, devMailbox: cfg.DevMailbox,
+		revisions: cfg.Revisions, consistencyWait: cmp.Or(cfg.ConsistencyWait, web.DefaultConsistencyWait)}
 	s.exchangePerKey = web.NewLimiter(cmp.Or(cfg.ExchangePerKey, DefaultExchangePerKey), cfg.Clock)
 	s.exchangePerIP = web.NewLimiter(cmp.Or(cfg.ExchangePerSource, DefaultExchangePerSource), cfg.Clock)
 	installHumaSettings.Do(func() {
@@ -85,7 +104,10 @@ func New(mux *http.ServeMux, cfg Config) *Server {
 	hcfg := huma.DefaultConfig("Castellan API", cfg.Version)
 	hcfg.Info.Description = "Identity, access and organization service for cloud platforms. " +
 		"Every call but the health and metrics endpoints needs an `Authorization: Bearer <token>` header. " +
-		"Errors are RFC 9457 problem documents with a stable `code`."
+		"Errors are RFC 9457 problem documents with a stable `code`. " +
+		"An answer to a request whose write committed carries a `Consistency-Token` header (the write's revision); " +
+		"send it back in the same header on any request, to any replica, to be answered only once that replica has applied the write " +
+		"(bounded wait, else 503 `revision.not_applied` with Retry-After)."
 	hcfg.Info.License = &huma.License{Name: "Apache-2.0", Identifier: "Apache-2.0"}
 	hcfg.Info.Contact = &huma.Contact{Name: "Castellan", URL: "https://github.com/castellan-iam/castellan"}
 	hcfg.Servers = []*huma.Server{{URL: "http://127.0.0.1:8080", Description: "The default address of `castellan serve`; use your deployment's URL."}}

@@ -35,7 +35,7 @@ func TestSlowWriteOutlivesBodyReadTimeout(t *testing.T) {
 		services := e.db.Services()
 		services.Tokens = e.cache
 		services.Projects = slowProjects{services.Projects, 6 * bodyReadTimeout}
-		srv := httptest.NewUnstartedServer(apitest.Handler(services, apitest.Options{Clock: e.clock.Now, BodyReadTimeout: bodyReadTimeout}))
+		srv := httptest.NewUnstartedServer(apitest.Handler(services, apitest.Options{Clock: e.clock.Now, BodyReadTimeout: bodyReadTimeout, Revisions: e.store.Feed}))
 		srv.Config.ReadHeaderTimeout = bodyReadTimeout
 		srv.Start()
 		t.Cleanup(srv.Close)

@@ -115,6 +115,9 @@ type Feed struct {
 	position int64
 	stale    int
 	advanced chan struct{}
+	// reflected is the newest revision every subscriber reflects: the
+	// position when it last moved with no subscriber awaiting a reload.
+	reflected int64
 
 	// wake asks Run to read the change log at once.
 	wake          chan struct{}
@@ -139,7 +142,7 @@ func New(ctx context.Context, opts Options) (*Feed, error) {
 	}
 	f := &Feed{
 		log: opts.ChangeLog, watcher: opts.Watcher, poll: opts.Poll, pollWhileDown: opts.PollWhileDown, logger: opts.Logger,
-		position: rev, advanced: make(chan struct{}), wake: make(chan struct{}, 1),
+		position: rev, reflected: rev, advanced: make(chan struct{}), wake: make(chan struct{}, 1),
 	}
 	if f.poll <= 0 {
 		f.poll = DefaultPoll
@@ -174,6 +177,17 @@ func (f *Feed) Applied() int64 {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.position
+}
+
+// Reflected returns the newest revision whose changes every subscriber
+// reflects: the position, except while a subscriber awaits a reload,
+// when it is the position at which every subscriber last did. A decision
+// made now reflects every write up to it (at least); read it before
+// deciding.
+func (f *Feed) Reflected() int64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.reflected
 }
 
 // WaitFor returns nil once this process has applied revision: the Feed's
@@ -323,6 +337,10 @@ func (f *Feed) reload(ctx context.Context, s *subscription) {
 	s.stale, s.failing = false, false
 	f.mu.Lock()
 	f.stale--
+	if f.stale == 0 {
+		// Reloaded from the store, which is at the position at least.
+		f.reflected = f.position
+	}
 	f.signal()
 	f.mu.Unlock()
 }
@@ -332,6 +350,9 @@ func (f *Feed) advance(revision int64) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.position = revision
+	if f.stale == 0 {
+		f.reflected = revision
+	}
 	f.signal()
 }
 

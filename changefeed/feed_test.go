@@ -285,6 +285,7 @@ func TestFeedReloadsAFailedSubscriber(t *testing.T) {
 	f.Committed(context.Background(), l.write("u1"))
 	failing.wantTaken(t, "reload")
 	healthy.wantTaken(t, "1:u1")
+	wantReflected(t, f, 1)
 
 	failing.failApply, failing.failReload = 1, 2 // at u2, and again at u3
 	f.Committed(context.Background(), l.write("u2"))
@@ -292,6 +293,8 @@ func TestFeedReloadsAFailedSubscriber(t *testing.T) {
 	failing.wantTaken(t)
 	healthy.wantTaken(t, "2:u2", "3:u3")
 	wantApplied(t, f, 3)
+	// The failing subscriber reflects revision 1 only, until it reloads.
+	wantReflected(t, f, 1)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if err := f.WaitFor(ctx, 3); !errors.Is(err, context.Canceled) {
@@ -303,6 +306,14 @@ func TestFeedReloadsAFailedSubscriber(t *testing.T) {
 	healthy.wantTaken(t, "4:u4")
 	if err := f.WaitFor(context.Background(), 4); err != nil {
 		t.Fatalf("WaitFor: %v", err)
+	}
+	wantReflected(t, f, 4)
+}
+
+func wantReflected(t *testing.T, f *changefeed.Feed, want int64) {
+	t.Helper()
+	if got := f.Reflected(); got != want {
+		t.Fatalf("Reflected() = %d, want %d", got, want)
 	}
 }
 

@@ -43,7 +43,7 @@ func newServer(t *testing.T) *server {
 	s.key = storetest.Must(s.services.AccessKeys.CreateAccessKey(system, s.org, castellan.AccessKeyCreate{
 		Owner: castellan.Subject{Type: castellan.SubjectUser, ID: boot.OwnerUserID}, ProjectID: project.ID, Name: "ci",
 	}))(t)
-	h := apitest.Handler(s.services, apitest.Options{Clock: s.clock.Now})
+	h := apitest.Handler(s.services, apitest.Options{Clock: s.clock.Now, Revisions: apitest.Feed(t, db)})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/v1/tokens" {
 			s.exchanges.Add(1)

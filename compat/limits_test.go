@@ -68,7 +68,7 @@ func newSite(t *testing.T, url string, maxUsers int) *site {
 		t.Fatal(err)
 	}
 	s.keyID, s.secret = k.ID, k.Secret
-	s.srv = httptest.NewServer(apitest.Handler(services, apitest.Options{Clock: s.clock.Now}))
+	s.srv = httptest.NewServer(apitest.Handler(services, apitest.Options{Clock: s.clock.Now, Revisions: apitest.Feed(t, s.db)}))
 	t.Cleanup(s.srv.Close)
 	return s
 }

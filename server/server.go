@@ -55,6 +55,13 @@ type Config struct {
 	// index), kept current by its change feed. Nil means the reference
 	// (authz.Authorizer), which reads Services on every decision.
 	Authorizer castellan.Authorizer
+	// Revisions is how far this process has applied the change log (its
+	// changefeed.Feed): a request with a Consistency-Token, or a decision
+	// with minRevision, waits until it has applied that revision, at most
+	// ConsistencyWait (zero means web.DefaultConsistencyWait); decisions
+	// report the revision they reflect. Required.
+	Revisions       api.Revisions
+	ConsistencyWait time.Duration
 	// CloudruPrefix, when set, serves the customer users / permissions
 	// API there (package compat/cloudru); empty turns it off.
 	CloudruPrefix string
@@ -85,10 +92,11 @@ func Handler(cfg Config) http.Handler {
 	compat := compatSurfaces(cfg)
 	plumbing := web.New(web.Config{Tokens: services.Tokens, Sessions: services.Sessions, Logger: cfg.Logger,
 		OperatorTokens: cfg.OperatorTokens, TrustedProxies: cfg.TrustedProxies, Collectors: cfg.Collectors,
-		BodyReadTimeout: cfg.BodyReadTimeout, Anonymous: compat.anonymous(anonymous), Errors: compat.errors(api.WriteProblem)})
+		BodyReadTimeout: cfg.BodyReadTimeout, Anonymous: compat.anonymous(anonymous), Errors: compat.errors(api.WriteProblem),
+		Revisions: cfg.Revisions, ConsistencyWait: cfg.ConsistencyWait})
 	mux := http.NewServeMux()
 	rest := api.New(mux, api.Config{Services: services, Decisions: guard.NewDecisions(raw, authorizer),
-		Version: cfg.Version, DevMailbox: cfg.DevMailbox, Clock: cfg.Clock})
+		Version: cfg.Version, DevMailbox: cfg.DevMailbox, Clock: cfg.Clock, Revisions: cfg.Revisions, ConsistencyWait: cfg.ConsistencyWait})
 	console.New(console.Config{Services: services, Web: plumbing, SignIn: cfg.SignIn, SignInPerSource: cfg.SignInPerSource,
 		Clock: cfg.Clock, SecureCookies: cfg.SecureCookies}).Register(mux)
 	if cfg.NcloudPrefix != "" {

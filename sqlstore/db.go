@@ -444,6 +444,7 @@ func (db *DB) update(ctx context.Context, fn func(tx *Tx) error) error {
 	if err := sqlTx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
+	castellan.NoteWriteRevision(ctx, tx.revision)
 	db.hooksMu.RLock()
 	hooks := db.commitHooks
 	db.hooksMu.RUnlock()

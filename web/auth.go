@@ -34,6 +34,10 @@ func (p *Plumbing) authenticate(next http.Handler) http.Handler {
 			p.errors(w, r, 0, err)
 			return
 		}
+		if err := p.awaitToken(r); err != nil {
+			p.errors(w, r, 0, err)
+			return
+		}
 		next.ServeHTTP(w, r.WithContext(castellan.WithPrincipal(r.Context(), principal)))
 	})
 }
@@ -49,7 +53,11 @@ func (p *Plumbing) AuthenticateBearer(r *http.Request) (castellan.Principal, err
 		return castellan.Principal{}, castellan.Errorf(castellan.EUNAUTHENTICATED, castellan.CodeUnauthenticated,
 			"this endpoint needs an Authorization: Bearer <token> header")
 	}
-	return p.principalFor(r, token)
+	principal, err := p.principalFor(r, token)
+	if err != nil {
+		return principal, err
+	}
+	return principal, p.awaitToken(r)
 }
 
 func (p *Plumbing) principalFor(r *http.Request, token string) (castellan.Principal, error) {

@@ -42,6 +42,11 @@ func (w *statusRecorder) WriteHeader(status int) {
 		return
 	}
 	w.status = status
+	if rev := castellan.WrittenRevision(w.r.Context()); rev > 0 {
+		// A write of this request committed: its revision is the
+		// client's token to read it back on any replica.
+		w.Header().Set(castellan.ConsistencyTokenHeader, strconv.FormatInt(rev, 10))
+	}
 	if status == http.StatusServiceUnavailable && w.Header().Get("Retry-After") == "" {
 		// The store is out (EUNAVAILABLE): every surface, API or console,
 		// tells the client when to come back.
@@ -91,7 +96,7 @@ func (p *Plumbing) observe(mux *http.ServeMux, next http.Handler) http.Handler {
 		logger := p.logger.With("request_id", id)
 		info := p.requestSource(r)
 		info.RequestID = id
-		ctx := castellan.WithRequestInfo(r.Context(), info)
+		ctx := castellan.WithWriteRevisions(castellan.WithRequestInfo(r.Context(), info))
 		route, code := new(string), new(string)
 		ctx = context.WithValue(context.WithValue(ctx, loggerKey{}, logger), routeKey{}, route)
 		ctx = context.WithValue(ctx, errorCodeKey{}, code)

@@ -59,6 +59,12 @@ type Config struct {
 	Anonymous func(path string) bool
 	// Errors renders the plumbing's own errors.
 	Errors ErrorWriter
+	// Revisions is how far this process has applied the change log; an
+	// authenticated request with a Consistency-Token waits until it has
+	// applied the token's revision, at most ConsistencyWait (zero means
+	// DefaultConsistencyWait). Required.
+	Revisions       Revisions
+	ConsistencyWait time.Duration
 }
 
 // Plumbing is the HTTP machinery every surface shares.
@@ -72,13 +78,16 @@ type Plumbing struct {
 	bodyReadTimeout time.Duration
 	anonymous       func(string) bool
 	errors          ErrorWriter
+	revisions       Revisions
+	consistencyWait time.Duration
 }
 
 // New builds the plumbing of cfg.
 func New(cfg Config) *Plumbing {
 	p := &Plumbing{tokens: cfg.Tokens, sessions: cfg.Sessions, logger: cfg.Logger, trustedProxies: cfg.TrustedProxies,
 		metrics: newMetrics(cfg.Collectors...), bodyReadTimeout: cmp.Or(cfg.BodyReadTimeout, DefaultBodyReadTimeout),
-		anonymous: cfg.Anonymous, errors: cfg.Errors}
+		anonymous: cfg.Anonymous, errors: cfg.Errors,
+		revisions: cfg.Revisions, consistencyWait: cmp.Or(cfg.ConsistencyWait, DefaultConsistencyWait)}
 	if p.logger == nil {
 		p.logger = slog.Default()
 	}

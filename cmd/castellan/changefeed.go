@@ -11,6 +11,7 @@ import (
 	"github.com/castellan-iam/castellan/changefeed"
 	"github.com/castellan-iam/castellan/index"
 	"github.com/castellan-iam/castellan/sqlstore"
+	"github.com/castellan-iam/castellan/web"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -60,5 +61,20 @@ func changeFeedMetrics(feed *changefeed.Feed) []prometheus.Collector {
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "castellan_changefeed_reloads_total",
 			Help: "Reloads of the change feed's subscribers (the token cache empties): the change log could not be read, or did not match the revisions asked for."},
 			stat(func(s changefeed.Stats) float64 { return float64(s.Reloads) })),
+	}
+}
+
+// consistencyWait defines --consistency-wait: how long a request that
+// names a revision (Consistency-Token, minRevision) waits for this
+// process to apply it before it is told to retry.
+func (f *flags) consistencyWait() func() (time.Duration, error) {
+	wait := f.str("consistency-wait", "CASTELLAN_CONSISTENCY_WAIT", web.DefaultConsistencyWait.String(),
+		"longest time a request carrying a Consistency-Token (or minRevision) waits for this server to apply that revision; then 503 revision.not_applied")
+	return func() (time.Duration, error) {
+		v, err := time.ParseDuration(*wait)
+		if err != nil || v <= 0 || v > web.MaxConsistencyWait {
+			return 0, fmt.Errorf("--consistency-wait %q: want a positive duration up to %s, like 2s", *wait, web.MaxConsistencyWait)
+		}
+		return v, nil
 	}
 }

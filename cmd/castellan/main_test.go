@@ -457,6 +457,12 @@ func listeningAddr(t *testing.T, line string) string {
 // returns the response with its body read.
 func (s *testServer) do(t *testing.T, method, path, token, body string) (*http.Response, []byte) {
 	t.Helper()
+	return s.doWith(t, method, path, token, body, nil)
+}
+
+// doWith is do with more request headers.
+func (s *testServer) doWith(t *testing.T, method, path, token, body string, header http.Header) (*http.Response, []byte) {
+	t.Helper()
 	var reqBody io.Reader
 	if body != "" {
 		reqBody = strings.NewReader(body)
@@ -470,6 +476,9 @@ func (s *testServer) do(t *testing.T, method, path, token, body string) (*http.R
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for name, values := range header {
+		req.Header[name] = values
 	}
 	resp, err := s.client.Do(req)
 	if err != nil {
@@ -596,6 +605,8 @@ func TestServeRefused(t *testing.T) {
 		{"TrustedProxies", []string{"--trusted-proxies", "10.0.0.0/8,proxy.internal"}, nil, "--trusted-proxies"},
 		{"TrustedProxiesFromEnvironment", nil, map[string]string{"CASTELLAN_TRUSTED_PROXIES": "10.0.0.0/99"}, "--trusted-proxies"},
 		{"TokenPollInterval", []string{"--token-poll-interval", "0s"}, nil, "--token-poll-interval"},
+		{"ConsistencyWaitZero", []string{"--consistency-wait", "0s"}, nil, "--consistency-wait"},
+		{"ConsistencyWaitTooLong", nil, map[string]string{"CASTELLAN_CONSISTENCY_WAIT": "1m"}, "--consistency-wait"},
 		{"LogFormat", []string{"--log-format", "xml"}, nil, "--log-format"},
 		{"LogLevel", []string{"--log-level", "chatty"}, nil, "--log-level"},
 		{"BodyReadTimeout", []string{"--body-read-timeout", "0s"}, nil, "--body-read-timeout"},

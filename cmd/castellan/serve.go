@@ -28,6 +28,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	accountLimit := f.accountLimit()
 	userLimit := f.userLimit()
 	chooseAuthorizer := f.authorizerChoice()
+	consistencyWait := f.consistencyWait()
 	authnConfig := f.authn()
 	logs := f.logging()
 	timeouts := f.httpTimeouts()
@@ -45,6 +46,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		return err
 	}
 	if err := checkCompatPrefixes(ncloudMount, cloudruPrefix); err != nil {
+		return err
+	}
+	waitForRevision, err := consistencyWait()
+	if err != nil {
 		return err
 	}
 	policy, err := signInPolicy()
@@ -118,7 +123,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	defer func() { stopMail(); waitMail() }()
 	srv := newHTTPServer(server.Config{Services: services, Logger: log, Version: version(), OperatorTokens: operatorTokens, TrustedProxies: trustedProxies,
 		DevMailbox: mailer.devMailbox, SignIn: policy, Collectors: append(append(append(cacheMetrics, feedMetrics...), queries, buildInfo()), storeMetrics(db)...),
-		SecureCookies: mailer.secureCookies, Authorizer: authorizer,
+		SecureCookies: mailer.secureCookies, Authorizer: authorizer, Revisions: feed, ConsistencyWait: waitForRevision,
 		NcloudPrefix: ncloudMount, CloudruPrefix: cloudruPrefix,
 	}, httpTimeouts)
 	log.Info("listening", "addr", "http://"+ln.Addr().String(), "database", db.Dialect(), "mail", mailer.transport, "version", version())

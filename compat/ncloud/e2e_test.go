@@ -69,7 +69,7 @@ func newEnv(t testing.TB, url string) *env {
 		t.Fatal(err)
 	}
 	e.project = p.ID
-	e.srv = httptest.NewServer(apitest.Handler(e.db.Services(), apitest.Options{Clock: e.clock.Now}))
+	e.srv = httptest.NewServer(apitest.Handler(e.db.Services(), apitest.Options{Clock: e.clock.Now, Revisions: apitest.Feed(t, e.db)}))
 	t.Cleanup(e.srv.Close)
 	return e
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/castellan-iam/castellan"
+	"github.com/castellan-iam/castellan/api"
 	"github.com/castellan-iam/castellan/authn"
 	"github.com/castellan-iam/castellan/changefeed"
 	"github.com/castellan-iam/castellan/compat/cloudru"
@@ -36,6 +37,11 @@ type Options struct {
 	SecureCookies   bool
 	SignInPerSource web.RateLimit
 	BodyReadTimeout time.Duration
+	// Revisions is the store's change feed (Env.Feed, or Feed); Env.Serve
+	// fills it in.
+	Revisions api.Revisions
+	// ConsistencyWait bounds the wait for a revision; zero is the default.
+	ConsistencyWait time.Duration
 }
 
 // Handler serves services' surfaces as castellan serve does
@@ -46,7 +52,19 @@ func Handler(services castellan.Services, o Options) http.Handler {
 		CloudruPrefix:  cloudru.DefaultPrefix,
 		TrustedProxies: o.TrustedProxies, BodyReadTimeout: o.BodyReadTimeout, DevMailbox: o.DevMailbox,
 		SignInPerSource: o.SignInPerSource, SecureCookies: o.SecureCookies, Clock: o.Clock,
-		NcloudPrefix: ncloud.DefaultPrefix})
+		NcloudPrefix: ncloud.DefaultPrefix, Revisions: o.Revisions, ConsistencyWait: o.ConsistencyWait})
+}
+
+// Feed returns a change feed of db, hooked to its commits as castellan
+// serve's is, for Options.Revisions.
+func Feed(t testing.TB, db *sqlstore.DB) *changefeed.Feed {
+	t.Helper()
+	feed, err := changefeed.New(context.Background(), changefeed.Options{ChangeLog: db, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.OnCommit(feed.Committed)
+	return feed
 }
 
 // OwnerPassword is the console password of Acme's owner, which confirms
@@ -56,9 +74,12 @@ const OwnerPassword = "Acme-Owner-Pass-2026!"
 // Env is a store with an operator token, two bootstrapped organizations
 // (Acme and Globex) and a token cache on its change log.
 type Env struct {
-	DB       *sqlstore.DB
-	Clock    *storetest.Clock
-	Cache    *authn.Cache
+	DB    *sqlstore.DB
+	Clock *storetest.Clock
+	Cache *authn.Cache
+	// Feed follows the store's change log; the token cache is its
+	// subscriber.
+	Feed     *changefeed.Feed
 	Operator string
 	Acme     *castellan.BootstrapResult
 	Globex   *castellan.BootstrapResult
@@ -84,14 +105,10 @@ func New(t testing.TB, url string) *Env {
 	}
 	services := db.Services()
 	e.Cache = authn.New(authn.Options{Tokens: services.Tokens, KeyUses: services.AccessKeys, Now: clock.Now, Logger: slog.New(slog.DiscardHandler)})
-	feed, err := changefeed.New(ctx, changefeed.Options{ChangeLog: services.ChangeLog, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
+	e.Feed = Feed(t, db)
+	if err := e.Feed.Subscribe(ctx, e.Cache); err != nil {
 		t.Fatal(err)
 	}
-	if err := feed.Subscribe(ctx, e.Cache); err != nil {
-		t.Fatal(err)
-	}
-	db.OnCommit(feed.Committed)
 	return e
 }
 
@@ -106,7 +123,7 @@ func (e *Env) Services() castellan.Services {
 // test ends.
 func (e *Env) Serve(t testing.TB, services castellan.Services, o Options) *httptest.Server {
 	t.Helper()
-	o.Clock = e.Clock.Now
+	o.Clock, o.Revisions = e.Clock.Now, e.Feed
 	srv := httptest.NewServer(Handler(services, o))
 	t.Cleanup(srv.Close)
 	return srv
