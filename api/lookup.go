@@ -12,6 +12,7 @@ type lookupResourcesBody struct {
 	Action       string         `json:"action" minLength:"3" maxLength:"200" example:"s3e:GetObject"`
 	ResourceType string         `json:"resourceType" doc:"organization, ou, account, project, or a service's resource type as <service>:<type> (a service and one of its resourceTypes in GET /v1/services)." example:"s3e:bucket"`
 	Context      map[string]any `json:"context,omitempty" doc:"Request attributes for control policies, as in /v1/authorize: given to every decision."`
+	Consistency
 }
 
 type lookupResourcesOutput struct {
@@ -27,6 +28,7 @@ type lookupSubjectsBody struct {
 	Action         string         `json:"action" minLength:"3" maxLength:"200" example:"s3e:GetObject"`
 	Resource       string         `json:"resource" minLength:"1" maxLength:"400" doc:"organization/<id>, ou/<id>, account/<id>, project/<id> or rn:<service>:<project-id>:<type>/<id>, as in /v1/authorize. A resource outside the organization has no subjects."`
 	Context        map[string]any `json:"context,omitempty" doc:"Request attributes for control policies, as in /v1/authorize."`
+	Consistency
 }
 
 type lookupSubjectsOutput struct {
@@ -64,7 +66,7 @@ func (s *Server) lookupResources(ctx context.Context, in *struct {
 	PageParams
 	Body lookupResourcesBody
 }) (*lookupResourcesOutput, error) {
-	rev, err := s.services.ChangeLog.Revision(ctx)
+	rev, err := s.decidedAt(ctx, in.Body.Consistency)
 	if err != nil {
 		return nil, err
 	}
@@ -83,7 +85,7 @@ func (s *Server) lookupSubjects(ctx context.Context, in *struct {
 	PageParams
 	Body lookupSubjectsBody
 }) (*lookupSubjectsOutput, error) {
-	rev, err := s.services.ChangeLog.Revision(ctx)
+	rev, err := s.decidedAt(ctx, in.Body.Consistency)
 	if err != nil {
 		return nil, err
 	}
