@@ -73,12 +73,15 @@ func analyse(document string) bool {
 }
 
 // namesEntity reports whether the JSON expression tree refers to the
-// principal or the resource.
+// principal or the resource, or names an entity: whether
+// `Castellan::User::"u" in Castellan::Group::"g"` holds depends on the
+// entities a request brings (the principal's groups, the resource's
+// path), so a verdict reading one is not the same for every request.
 func namesEntity(v any) bool {
 	switch v := v.(type) {
 	case map[string]any:
 		for k, child := range v {
-			if k == "Var" && (child == "principal" || child == "resource") {
+			if k == "Var" && (child == "principal" || child == "resource") || k == "__entity" {
 				return true
 			}
 			if namesEntity(child) {

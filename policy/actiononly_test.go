@@ -24,6 +24,8 @@ func TestActionOnly(t *testing.T) {
 		{`forbid (principal, action, resource) when { principal in Castellan::Group::"g" };`, false},
 		{`forbid (principal, action, resource) unless { context.x == 1 || resource in Castellan::Project::"p" };`, false},
 		{`permit (principal, action, resource); forbid (principal, action, resource) when { principal.x == 1 };`, false},
+		{`forbid (principal, action, resource) when { Castellan::User::"u" in Castellan::Group::"g" };`, false},
+		{`forbid (principal, action, resource) when { Castellan::Project::"p" in Castellan::OU::"o" };`, false},
 		{`not cedar`, false},
 	} {
 		levels := []policy.Level{{Policies: []*castellan.ControlPolicy{castellan.SystemControlPolicy(castellan.FullAccessPolicyID)}},
