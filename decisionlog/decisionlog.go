@@ -162,10 +162,23 @@ type authorizer struct {
 
 func (a *authorizer) Authorize(ctx context.Context, req castellan.AuthzRequest) (castellan.Decision, error) {
 	d, err := a.Authorizer.Authorize(ctx, req)
-	if err == nil {
+	if err == nil && recorded(d.Reason) {
 		a.log.observe(req, d.Allowed)
 	}
 	return d, err
+}
+
+// recorded reports whether a decision with this reason is about a real
+// principal and a real place: one about a principal or a scope the
+// organization does not have, or an action the catalogue does not know,
+// is kept out of the log, so that a caller of the decision API cannot
+// fill it with invented names.
+func recorded(reason string) bool {
+	switch reason {
+	case castellan.ReasonUnknownPrincipal, castellan.ReasonNotInOrganization, castellan.ReasonUnknownAction:
+		return false
+	}
+	return true
 }
 
 // observe samples a decision about a user or service account of an

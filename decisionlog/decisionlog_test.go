@@ -20,14 +20,21 @@ const (
 )
 
 // allowAuthorizer allows x:Allowed, denies anything else and fails on
-// a resource "bad".
+// a resource "bad"; a resource "elsewhere" is in no organization of the
+// principal.
 type allowAuthorizer struct{ castellan.Authorizer }
 
 func (allowAuthorizer) Authorize(_ context.Context, req castellan.AuthzRequest) (castellan.Decision, error) {
 	if req.Resource == "bad" {
 		return castellan.Decision{}, castellan.Errorf(castellan.EINVALID, castellan.CodeInvalidScope, "bad")
 	}
-	return castellan.Decision{Allowed: req.Action == "x:Allowed"}, nil
+	if req.Resource == "elsewhere" {
+		return castellan.Decision{Reason: castellan.ReasonNotInOrganization}, nil
+	}
+	if req.Action == "x:Allowed" {
+		return castellan.Decision{Allowed: true, Reason: castellan.ReasonAllowed}, nil
+	}
+	return castellan.Decision{Reason: castellan.ReasonNoGrant}, nil
 }
 
 func (allowAuthorizer) Explain(context.Context, castellan.AuthzRequest) (castellan.Decision, error) {
@@ -113,6 +120,9 @@ func TestRecordsAggregates(t *testing.T) {
 	ask(t, a, robot, "x:Denied", project)
 	ask(t, a, operator, "x:Allowed", project) // not a principal of an organization
 	ask(t, a, alice, "x:Allowed", "bad")      // an error is no decision
+	// Nothing real was asked about: a caller cannot fill the log with
+	// invented names.
+	ask(t, a, alice, "x:Denied", "elsewhere")
 	if _, err := a.Explain(context.Background(), castellan.AuthzRequest{Principal: alice, Action: "x:Explained", Resource: project}); !errors.Is(err, errExplained) {
 		t.Fatal("Explain did not reach the wrapped authorizer")
 	}
