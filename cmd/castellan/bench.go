@@ -195,8 +195,11 @@ func startReplicas(ctx context.Context, database string, stderr io.Writer) ([]st
 		}
 	}
 	for range 2 {
-		cmd := exec.CommandContext(ctx, self, "serve", "--database", database, "--listen", "127.0.0.1:0", "--authorizer", "index",
+		cmd := exec.CommandContext(ctx, self, "serve", "--listen", "127.0.0.1:0", "--authorizer", "index",
 			"--log-level", "warn", "--max-accounts-per-organization", strconv.Itoa(benchMaxAccounts))
+		// In the environment, not on the command line, which every local
+		// user may read: the URL may hold a password.
+		cmd.Env = append(os.Environ(), "CASTELLAN_DATABASE="+database)
 		cmd.Stderr = stderr
 		out, err := cmd.StdoutPipe()
 		if err != nil {
