@@ -26,7 +26,9 @@ func simulateRows() []matrixRow {
 	return []matrixRow{
 		{op: "simulate-control-policy", build: func(f *fixture) request {
 			return request{method: "POST", path: simulatePath(f.org, f.newPolicy(`forbid (principal, action, resource);`)),
-				body: map[string]any{"operation": "attach", "targetId": f.org}}
+				// A new, empty OU: who may ask is the question here, not
+				// what the whole organization would lose (slow).
+				body: map[string]any{"operation": "attach", "targetId": f.newOU(f.org)}}
 		}, allowed: orgManagers, verify: func(t *testing.T, _ string, resp *response) {
 			var out castellan.SimulationResult
 			resp.decode(t, &out)
