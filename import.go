@@ -82,6 +82,11 @@ type ImportOptions struct {
 	// BatchSize is the number of items per transaction when not atomic;
 	// 0 means DefaultImportBatchSize.
 	BatchSize int
+	// Authorize, when set, is called with each batch (atomic, with every
+	// item) right before the store applies it, and sets the Err of the
+	// items the caller may not create. Package guard authorizes there, so
+	// that no answer is older than the batch it admits.
+	Authorize func(ctx context.Context, items []*ImportItem)
 }
 
 // Validate checks the options.

@@ -64,6 +64,9 @@ func (im *importer) Run(ctx context.Context, next castellan.ImportNext, progress
 		if len(batch) == 0 {
 			return nil
 		}
+		if im.opts.Authorize != nil {
+			im.opts.Authorize(ctx, batch)
+		}
 		p, err := im.apply(ctx, batch)
 		batch = batch[:0]
 		if p == nil {
