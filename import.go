@@ -3,6 +3,7 @@ package castellan
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -23,10 +24,12 @@ const (
 // Limits of bulk imports.
 const (
 	DefaultImportBatchSize = 1000
-	MaxImportBatchSize     = 10_000
+	// MaxImportBatchSize bounds a batch, which is held in memory until
+	// its transaction: each item at most a checked line of 64 KiB.
+	MaxImportBatchSize = 1000
 	// MaxAtomicImportItems bounds an atomic import, which is held in
 	// memory until its one transaction.
-	MaxAtomicImportItems = 200_000
+	MaxAtomicImportItems = 50_000
 )
 
 // ImportMembership puts a user in a group.
@@ -92,7 +95,7 @@ type ImportOptions struct {
 // Validate checks the options.
 func (o *ImportOptions) Validate() error {
 	if o.BatchSize < 0 || o.BatchSize > MaxImportBatchSize {
-		return Invalid([]FieldError{{Field: "batchSize", Rule: "maximum", Message: "must be between 1 and 10000"}})
+		return Invalid([]FieldError{{Field: "batchSize", Rule: "maximum", Message: fmt.Sprintf("must be between 1 and %d", MaxImportBatchSize)}})
 	}
 	if o.BatchSize == 0 {
 		o.BatchSize = DefaultImportBatchSize

@@ -32,8 +32,8 @@ const maxBufferedImportBody = 256 << 10
 
 type importInput struct {
 	OrgPath
-	Atomic      bool   `query:"atomic" doc:"All or nothing: read and check every item (at most 200,000), then write them in one transaction, or nothing if any fails."`
-	BatchSize   int    `query:"batchSize" minimum:"0" maximum:"10000" doc:"Items per transaction (default 1000); ignored when atomic."`
+	Atomic      bool   `query:"atomic" doc:"All or nothing: read and check every item (at most 50,000), then write them in one transaction, or nothing if any fails."`
+	BatchSize   int    `query:"batchSize" minimum:"0" maximum:"1000" doc:"Items per transaction (default 1000); ignored when atomic."`
 	ContentType string `header:"Content-Type" doc:"application/x-ndjson"`
 }
 

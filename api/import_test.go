@@ -295,6 +295,21 @@ func TestImportLimits(t *testing.T) {
 	if r.result.Error == nil || r.result.Error.Code != castellan.CodeImportLineTooLong || r.result.Applied != 1 {
 		t.Fatalf("got result %+v, want import.line_too_long after the first item was applied", r.result)
 	}
-	e.refused(t, request{method: "POST", path: fmt.Sprintf("/v1/organizations/%s:import?batchSize=10001", e.acme.OrganizationID), token: e.acme.Token,
+	e.refused(t, request{method: "POST", path: fmt.Sprintf("/v1/organizations/%s:import?batchSize=%d", e.acme.OrganizationID, castellan.MaxImportBatchSize+1), token: e.acme.Token,
 		body: "\n", header: map[string]string{"Content-Type": "application/x-ndjson"}}, http.StatusBadRequest, castellan.CodeInvalidField)
+
+	// An item is checked as its single request's body is when read: more
+	// than it could hold is refused.
+	ips := `"1"` + strings.Repeat(`, "1"`, 100)
+	r = e.importItems(t, e.acme.Token, "",
+		`{"kind": "user", "loginId": "dave", "email": "dave@acme.example", "name": "Dave", "consolePermitIps": [`+ips+`]}`,
+		`{"kind": "group", "name": "`+strings.Repeat("g", 1000)+`"}`)
+	if r.result.Applied != 0 || r.result.Failed != 2 {
+		t.Fatalf("got result %+v (errors %v), want 2 refused", r.result, r.errors)
+	}
+	wantItemError(t, r, 1, castellan.CodeInvalidField, "consolePermitIps")
+	wantItemError(t, r, 2, castellan.CodeInvalidField, "name")
+	if r.errors[1].Rule != "maxItems" || r.errors[2].Rule != "maxLength" {
+		t.Errorf("got rules %q and %q, want maxItems and maxLength", r.errors[1].Rule, r.errors[2].Rule)
+	}
 }
