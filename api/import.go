@@ -6,6 +6,7 @@ import (
 	"errors"
 	"mime"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/castellan-iam/castellan"
@@ -96,8 +97,7 @@ func (s *Server) registerImport() {
 // StreamingBody reports whether the API reads r's body as a stream itself
 // (for web.Config.StreamingBody): the import, which bounds its lines.
 func StreamingBody(r *http.Request) bool {
-	return r.Method == http.MethodPost && len(r.URL.Path) > len(importPathSuffix) &&
-		r.URL.Path[len(r.URL.Path)-len(importPathSuffix):] == importPathSuffix && r.URL.Path[:len("/v1/organizations/")] == "/v1/organizations/"
+	return r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/v1/organizations/") && strings.HasSuffix(r.URL.Path, importPathSuffix)
 }
 
 func (s *Server) importItems(ctx context.Context, in *importInput) (*huma.StreamResponse, error) {

@@ -298,6 +298,10 @@ func TestImportLimits(t *testing.T) {
 	e.refused(t, request{method: "POST", path: fmt.Sprintf("/v1/organizations/%s:import?batchSize=%d", e.acme.OrganizationID, castellan.MaxImportBatchSize+1), token: e.acme.Token,
 		body: "\n", header: map[string]string{"Content-Type": "application/x-ndjson"}}, http.StatusBadRequest, castellan.CodeInvalidField)
 
+	// A short path ending in :import is no import (and no panic).
+	e.refused(t, request{method: "POST", path: "/console/:import", body: "\n", header: map[string]string{"Content-Type": "application/x-ndjson"}},
+		http.StatusNotFound, "request.not_found")
+
 	// An item is checked as its single request's body is when read: more
 	// than it could hold is refused.
 	ips := `"1"` + strings.Repeat(`, "1"`, 100)
