@@ -244,6 +244,10 @@ func (d *importDecoder) fill(item *castellan.ImportItem, body any) error {
 		c.ParentID, err = d.resolve(item, "parentId", b.ParentID, castellan.ImportKindOrgUnit)
 		item.Project = &c
 	case *userRegistrationBody:
+		if b.NeedPasswordGenerate {
+			// The answer has no place to show it once.
+			return itemInvalid(castellan.CodeInvalidField, "needPasswordGenerate", "unsupported", "is not supported in an import: the generated password could not be shown")
+		}
 		reg := b.registration()
 		item.User = &reg
 		err = castellan.CheckSubAccountRegistrations([]castellan.UserRegistration{reg}, func(int) string { return "" })
