@@ -152,7 +152,8 @@ type Importer interface {
 
 // ImportService loads many objects into an organization. Each batch is
 // one transaction with one audit event (organizations:Import, counting
-// the items per kind) and a change-log row per object created.
+// the items per kind and naming the objects, memberships and grants it
+// created) and a change-log row per object created.
 type ImportService interface {
 	// BeginImport checks the organization and the options and returns the
 	// importer. Returns ENOTFOUND (organization.not_found) or EINVALID.

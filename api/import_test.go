@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
@@ -175,6 +176,39 @@ func TestImport(t *testing.T) {
 		}
 		if got := len(events) - before.Events[org]; got != 4 {
 			t.Errorf("got %d new audit events, want one per batch that wrote (4 of 5)", got)
+		}
+		// The events say what was created and who got what.
+		var users, grantSubjects, memberships []string
+		for _, ev := range events {
+			if ev.Action != string(castellan.ActionImport) {
+				continue
+			}
+			var created map[string][]string
+			var grants []struct {
+				RoleID, Scope string
+				Subject       castellan.Subject
+			}
+			var members []struct{ GroupID, UserID string }
+			for key, v := range map[string]any{"created": &created, "grants": &grants, "memberships": &members} {
+				if err := json.Unmarshal(ev.Summary[key], v); err != nil {
+					t.Fatalf("event %s: summary %s: %v", ev.ID, key, err)
+				}
+			}
+			users = append(users, created["user"]...)
+			for _, g := range grants {
+				grantSubjects = append(grantSubjects, g.RoleID+" "+g.Scope+" "+g.Subject.ID)
+			}
+			for _, m := range members {
+				memberships = append(memberships, m.GroupID+" "+m.UserID)
+			}
+		}
+		want := []string{"project.member project/" + r.ids["p1"] + " " + r.ids["sa1"], "project.member project/" + r.ids["p1"] + " " + r.ids["u1"],
+			"project.reader ou/" + r.ids["ou1"] + " " + r.ids["g1"]}
+		slices.Sort(grantSubjects)
+		slices.Sort(want)
+		if !slices.Equal(grantSubjects, want) ||
+			!slices.Equal(users, []string{r.ids["u1"]}) || !slices.Equal(memberships, []string{r.ids["g1"] + " " + r.ids["u1"]}) {
+			t.Errorf("audit events: got users %v, memberships %v, grants %v, want u1, g1 u1 and %v", users, memberships, grantSubjects, want)
 		}
 		changes, err := e.db.Changes(ctx, before.Revision, 100)
 		if err != nil {

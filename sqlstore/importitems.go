@@ -20,6 +20,8 @@ type itemContext struct {
 	// of the organization's users, read once for the batch's users and
 	// kept up to date as it registers them.
 	takenEmails, takenLogins map[string]bool
+	// granted are the grants the batch created, for its audit event.
+	granted []*castellan.Grant
 }
 
 // readRegisteredNames fills takenEmails and takenLogins for the users of
@@ -151,6 +153,7 @@ func (ic *itemContext) apply(ctx context.Context, item *castellan.ImportItem, ha
 		if err != nil || c == nil {
 			return nil, err
 		}
+		ic.granted = append(ic.granted, g)
 		return []change{*c}, nil
 	}
 	return nil, fmt.Errorf("import item of line %d has no %s", item.Line, item.Kind)
