@@ -3,6 +3,7 @@ package castellan
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -23,10 +24,12 @@ const (
 // Limits of bulk imports.
 const (
 	DefaultImportBatchSize = 1000
-	MaxImportBatchSize     = 10_000
+	// MaxImportBatchSize bounds a batch, which is held in memory until
+	// its transaction: each item at most a checked line of 64 KiB.
+	MaxImportBatchSize = 1000
 	// MaxAtomicImportItems bounds an atomic import, which is held in
 	// memory until its one transaction.
-	MaxAtomicImportItems = 200_000
+	MaxAtomicImportItems = 50_000
 )
 
 // ImportMembership puts a user in a group.
@@ -82,12 +85,17 @@ type ImportOptions struct {
 	// BatchSize is the number of items per transaction when not atomic;
 	// 0 means DefaultImportBatchSize.
 	BatchSize int
+	// Authorize, when set, is called with each batch (atomic, with every
+	// item) right before the store applies it, and sets the Err of the
+	// items the caller may not create. Package guard authorizes there, so
+	// that no answer is older than the batch it admits.
+	Authorize func(ctx context.Context, items []*ImportItem)
 }
 
 // Validate checks the options.
 func (o *ImportOptions) Validate() error {
 	if o.BatchSize < 0 || o.BatchSize > MaxImportBatchSize {
-		return Invalid([]FieldError{{Field: "batchSize", Rule: "maximum", Message: "must be between 1 and 10000"}})
+		return Invalid([]FieldError{{Field: "batchSize", Rule: "maximum", Message: fmt.Sprintf("must be between 1 and %d", MaxImportBatchSize)}})
 	}
 	if o.BatchSize == 0 {
 		o.BatchSize = DefaultImportBatchSize
@@ -144,7 +152,8 @@ type Importer interface {
 
 // ImportService loads many objects into an organization. Each batch is
 // one transaction with one audit event (organizations:Import, counting
-// the items per kind) and a change-log row per object created.
+// the items per kind and naming the objects, memberships and grants it
+// created) and a change-log row per object created.
 type ImportService interface {
 	// BeginImport checks the organization and the options and returns the
 	// importer. Returns ENOTFOUND (organization.not_found) or EINVALID.

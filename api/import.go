@@ -6,6 +6,7 @@ import (
 	"errors"
 	"mime"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/castellan-iam/castellan"
@@ -32,8 +33,8 @@ const maxBufferedImportBody = 256 << 10
 
 type importInput struct {
 	OrgPath
-	Atomic      bool   `query:"atomic" doc:"All or nothing: read and check every item (at most 200,000), then write them in one transaction, or nothing if any fails."`
-	BatchSize   int    `query:"batchSize" minimum:"0" maximum:"10000" doc:"Items per transaction (default 1000); ignored when atomic."`
+	Atomic      bool   `query:"atomic" doc:"All or nothing: read and check every item (at most 50,000), then write them in one transaction, or nothing if any fails."`
+	BatchSize   int    `query:"batchSize" minimum:"0" maximum:"1000" doc:"Items per transaction (default 1000); ignored when atomic."`
 	ContentType string `header:"Content-Type" doc:"application/x-ndjson"`
 }
 
@@ -96,8 +97,7 @@ func (s *Server) registerImport() {
 // StreamingBody reports whether the API reads r's body as a stream itself
 // (for web.Config.StreamingBody): the import, which bounds its lines.
 func StreamingBody(r *http.Request) bool {
-	return r.Method == http.MethodPost && len(r.URL.Path) > len(importPathSuffix) &&
-		r.URL.Path[len(r.URL.Path)-len(importPathSuffix):] == importPathSuffix && r.URL.Path[:len("/v1/organizations/")] == "/v1/organizations/"
+	return r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/v1/organizations/") && strings.HasSuffix(r.URL.Path, importPathSuffix)
 }
 
 func (s *Server) importItems(ctx context.Context, in *importInput) (*huma.StreamResponse, error) {

@@ -74,7 +74,7 @@ func BenchmarkImportPeer(b *testing.B) {
 				e := newEnv(b, backend.URL(b))
 				body, n := peerStream(e.acme.OrganizationID, 1)
 				items = n
-				req, err := http.NewRequest(http.MethodPost, e.srv.URL+"/v1/organizations/"+e.acme.OrganizationID+":import?batchSize=5000", bytes.NewReader(body))
+				req, err := http.NewRequest(http.MethodPost, e.srv.URL+"/v1/organizations/"+e.acme.OrganizationID+":import?batchSize=1000", bytes.NewReader(body))
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
@@ -176,6 +177,39 @@ func TestImport(t *testing.T) {
 		if got := len(events) - before.Events[org]; got != 4 {
 			t.Errorf("got %d new audit events, want one per batch that wrote (4 of 5)", got)
 		}
+		// The events say what was created and who got what.
+		var users, grantSubjects, memberships []string
+		for _, ev := range events {
+			if ev.Action != string(castellan.ActionImport) {
+				continue
+			}
+			var created map[string][]string
+			var grants []struct {
+				RoleID, Scope string
+				Subject       castellan.Subject
+			}
+			var members []struct{ GroupID, UserID string }
+			for key, v := range map[string]any{"created": &created, "grants": &grants, "memberships": &members} {
+				if err := json.Unmarshal(ev.Summary[key], v); err != nil {
+					t.Fatalf("event %s: summary %s: %v", ev.ID, key, err)
+				}
+			}
+			users = append(users, created["user"]...)
+			for _, g := range grants {
+				grantSubjects = append(grantSubjects, g.RoleID+" "+g.Scope+" "+g.Subject.ID)
+			}
+			for _, m := range members {
+				memberships = append(memberships, m.GroupID+" "+m.UserID)
+			}
+		}
+		want := []string{"project.member project/" + r.ids["p1"] + " " + r.ids["sa1"], "project.member project/" + r.ids["p1"] + " " + r.ids["u1"],
+			"project.reader ou/" + r.ids["ou1"] + " " + r.ids["g1"]}
+		slices.Sort(grantSubjects)
+		slices.Sort(want)
+		if !slices.Equal(grantSubjects, want) ||
+			!slices.Equal(users, []string{r.ids["u1"]}) || !slices.Equal(memberships, []string{r.ids["g1"] + " " + r.ids["u1"]}) {
+			t.Errorf("audit events: got users %v, memberships %v, grants %v, want u1, g1 u1 and %v", users, memberships, grantSubjects, want)
+		}
 		changes, err := e.db.Changes(ctx, before.Revision, 100)
 		if err != nil {
 			t.Fatal(err)
@@ -295,6 +329,25 @@ func TestImportLimits(t *testing.T) {
 	if r.result.Error == nil || r.result.Error.Code != castellan.CodeImportLineTooLong || r.result.Applied != 1 {
 		t.Fatalf("got result %+v, want import.line_too_long after the first item was applied", r.result)
 	}
-	e.refused(t, request{method: "POST", path: fmt.Sprintf("/v1/organizations/%s:import?batchSize=10001", e.acme.OrganizationID), token: e.acme.Token,
+	e.refused(t, request{method: "POST", path: fmt.Sprintf("/v1/organizations/%s:import?batchSize=%d", e.acme.OrganizationID, castellan.MaxImportBatchSize+1), token: e.acme.Token,
 		body: "\n", header: map[string]string{"Content-Type": "application/x-ndjson"}}, http.StatusBadRequest, castellan.CodeInvalidField)
+
+	// A short path ending in :import is no import (and no panic).
+	e.refused(t, request{method: "POST", path: "/console/:import", body: "\n", header: map[string]string{"Content-Type": "application/x-ndjson"}},
+		http.StatusNotFound, "request.not_found")
+
+	// An item is checked as its single request's body is when read: more
+	// than it could hold is refused.
+	ips := `"1"` + strings.Repeat(`, "1"`, 100)
+	r = e.importItems(t, e.acme.Token, "",
+		`{"kind": "user", "loginId": "dave", "email": "dave@acme.example", "name": "Dave", "consolePermitIps": [`+ips+`]}`,
+		`{"kind": "group", "name": "`+strings.Repeat("g", 1000)+`"}`)
+	if r.result.Applied != 0 || r.result.Failed != 2 {
+		t.Fatalf("got result %+v (errors %v), want 2 refused", r.result, r.errors)
+	}
+	wantItemError(t, r, 1, castellan.CodeInvalidField, "consolePermitIps")
+	wantItemError(t, r, 2, castellan.CodeInvalidField, "name")
+	if r.errors[1].Rule != "maxItems" || r.errors[2].Rule != "maxLength" {
+		t.Errorf("got rules %q and %q, want maxItems and maxLength", r.errors[1].Rule, r.errors[2].Rule)
+	}
 }

@@ -8,7 +8,8 @@ import (
 
 // imports guards bulk imports: the caller needs organizations:Import on
 // the organization, and each item the authorization of its single
-// operation, hierarchy principle included, checked as the item is read.
+// operation, hierarchy principle included, checked right before the
+// store applies the item's batch.
 type imports struct {
 	g    *guard
 	next castellan.ImportService
@@ -20,22 +21,21 @@ func (s *imports) BeginImport(ctx context.Context, orgID string, opts castellan.
 	if err := s.g.allowOrg(ctx, orgID, castellan.ActionImport); err != nil {
 		return nil, err
 	}
-	next, err := s.next.BeginImport(ctx, orgID, opts)
-	if err != nil {
-		return nil, err
-	}
-	return &importer{g: s.g, orgID: orgID, next: next, parents: map[string]string{}, nodes: map[string]nodeAnswer{}, checks: map[checkKey]error{}}, nil
+	im := &importer{g: s.g, orgID: orgID}
+	opts.Authorize = im.authorizeBatch
+	return s.next.BeginImport(ctx, orgID, opts)
 }
 
-// importer authorizes each item of one import before the store sees it.
-// The checks repeat (every user is iam:CreateUser on the organization,
-// every grant on a project iam:SetGrants there), so their answers are
-// kept for the import.
+// importer authorizes the items of one import a batch at a time, right
+// before the store applies the batch. The checks repeat (every user is
+// iam:CreateUser on the organization, every grant on a project
+// iam:SetGrants there), so their answers are kept for the batch, and for
+// the batch only: a stream may stay open long, and the rights of the
+// caller, the roles of a group or the place of a node may change meanwhile.
 type importer struct {
 	g     *guard
 	orgID string
-	next  castellan.Importer
-	// parents are the nodes this import creates, with their parents: an
+	// parents are the nodes the batch creates, with their parents: an
 	// item on such a node is authorized on its nearest existing ancestor,
 	// whence it inherits the caller's grants.
 	parents map[string]string
@@ -52,14 +52,22 @@ type nodeAnswer struct {
 // a role) on a scope.
 type checkKey struct{ what, scope string }
 
-func (im *importer) Run(ctx context.Context, next castellan.ImportNext, progress func(*castellan.ImportProgress) error) (*castellan.ImportResult, error) {
-	return im.next.Run(ctx, func() (*castellan.ImportItem, error) {
-		item, err := next()
-		if err == nil && item.Err == nil {
+// authorizeBatch is castellan.ImportOptions.Authorize: it refuses the
+// items of one batch the caller may not create, with fresh answers.
+func (im *importer) authorizeBatch(ctx context.Context, items []*castellan.ImportItem) {
+	im.parents, im.nodes, im.checks = map[string]string{}, map[string]nodeAnswer{}, map[checkKey]error{}
+	for _, item := range items {
+		if item.Err == nil {
 			item.Err = im.authorize(ctx, item)
 		}
-		return item, err
-	}, progress)
+	}
+}
+
+// settled reports whether err is an answer to keep for the batch: an
+// allowance or a refusal, not a failure that may pass.
+func settled(err error) bool {
+	kind := castellan.ErrorKind(err)
+	return err == nil || kind == castellan.EFORBIDDEN || kind == castellan.ENOTFOUND
 }
 
 // authorize checks what the single operation of item checks.
@@ -96,7 +104,9 @@ func (im *importer) allow(ctx context.Context, action castellan.Action, scope ca
 		return err
 	}
 	err := im.g.allow(ctx, im.orgID, action, scope, scopeNotFound(scope))
-	im.checks[key] = err
+	if settled(err) {
+		im.checks[key] = err
+	}
 	return err
 }
 
@@ -135,7 +145,9 @@ func (im *importer) nodeScope(ctx context.Context, field, id string) (castellan.
 		}
 	}
 	a.err = castellan.WithField(a.err, castellan.ENOTFOUND, field, "exists")
-	im.nodes[id] = a
+	if settled(a.err) {
+		im.nodes[id] = a
+	}
 	return a.scope, a.err
 }
 
@@ -155,7 +167,9 @@ func (im *importer) allowMembership(ctx context.Context, groupID string, refs []
 	}
 	err := castellan.WithField((&groups{g: im.g}).allowGroupChange(ctx, im.orgID, groupID, castellan.ActionAddGroupMembers),
 		castellan.ENOTFOUND, "groupId", "exists")
-	im.checks[key] = err
+	if settled(err) {
+		im.checks[key] = err
+	}
 	return err
 }
 
@@ -193,6 +207,8 @@ func (im *importer) allowGrant(ctx context.Context, grant *castellan.GrantCreate
 	if err == nil {
 		err = im.g.holds(ctx, scope.String(), role.ID, role.Actions, "roleId")
 	}
-	im.checks[key] = err
+	if settled(err) {
+		im.checks[key] = err
+	}
 	return err
 }

@@ -3,8 +3,10 @@ package guard_test
 import (
 	"context"
 	"io"
+	"testing"
 
 	"github.com/castellan-iam/castellan"
+	"github.com/castellan-iam/castellan/sqlstore/sqltest"
 	"github.com/google/uuid"
 )
 
@@ -31,4 +33,41 @@ func init() {
 			return err
 		}},
 	})
+}
+
+// TestImportAuthorizesEachBatch: an item is authorized when its batch is
+// applied, not when it is read, so that a group given organization.owner
+// while the stream is open takes no member from an administrator.
+func TestImportAuthorizesEachBatch(t *testing.T) {
+	t.Parallel()
+	f, s, principals := newFixture(t, sqltest.SQLiteURL(t))
+	ctx := castellan.WithPrincipal(system, principals[admin])
+	group := f.newGroup()
+	im, err := s.Imports.BeginImport(ctx, f.org, castellan.ImportOptions{BatchSize: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	items := []*castellan.ImportItem{
+		{Line: 1, Kind: castellan.ImportKindMembership, Membership: &castellan.ImportMembership{GroupID: group, UserID: f.newUser()}},
+		{Line: 2, Kind: castellan.ImportKindMembership, Membership: &castellan.ImportMembership{GroupID: group, UserID: f.newUser()}},
+	}
+	read := 0
+	if _, err := im.Run(ctx, func() (*castellan.ImportItem, error) {
+		if read == len(items) {
+			return nil, io.EOF
+		}
+		if read == 1 {
+			f.grant("organization.owner", "organization/"+f.org, castellan.Subject{Type: castellan.SubjectGroup, ID: group})
+		}
+		read++
+		return items[read-1], nil
+	}, func(*castellan.ImportProgress) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	for _, item := range items {
+		wantEscalation(t, item.Err, "groupId")
+	}
+	if n := f.memberCount(group); n != 0 {
+		t.Fatalf("the group has %d members, want none", n)
+	}
 }

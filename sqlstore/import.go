@@ -64,6 +64,9 @@ func (im *importer) Run(ctx context.Context, next castellan.ImportNext, progress
 		if len(batch) == 0 {
 			return nil
 		}
+		if im.opts.Authorize != nil {
+			im.opts.Authorize(ctx, batch)
+		}
 		p, err := im.apply(ctx, batch)
 		batch = batch[:0]
 		if p == nil {
@@ -134,6 +137,10 @@ func (im *importer) apply(ctx context.Context, items []*castellan.ImportItem) (*
 			return err
 		}
 		counts := map[castellan.ImportKind]int{}
+		// created and members name what the batch created, so that its
+		// audit event says who got what (with ic.granted).
+		created := map[castellan.ImportKind][]string{}
+		var members []castellan.ImportMembership
 		var also []changedEntity
 		for _, item := range items {
 			// Before any other error: the item's own may only echo the
@@ -160,6 +167,12 @@ func (im *importer) apply(ctx context.Context, items []*castellan.ImportItem) (*
 			}
 			applied++
 			counts[item.Kind]++
+			if item.ID != "" {
+				created[item.Kind] = append(created[item.Kind], item.ID)
+			}
+			if item.Membership != nil {
+				members = append(members, *item.Membership)
+			}
 		}
 		if im.opts.Atomic && len(errs) > 0 {
 			return errImportRolledBack
@@ -169,7 +182,11 @@ func (im *importer) apply(ctx context.Context, items []*castellan.ImportItem) (*
 		}
 		p.Revision, err = tx.record(ctx, change{
 			orgID: im.orgID, action: castellan.ActionImport, entityType: "organization", entityID: im.orgID,
-			summary: map[string]any{"applied": counts, "failed": len(errs)}, also: also,
+			summary: map[string]any{
+				"applied": counts, "failed": len(errs), "created": created,
+				"memberships": importMemberships(members), "grants": grantSummaries(ic.granted),
+			},
+			also: also,
 		})
 		return err
 	})
@@ -198,6 +215,15 @@ func (im *importer) apply(ctx context.Context, items []*castellan.ImportItem) (*
 		return p, errImportRolledBack
 	}
 	return p, nil
+}
+
+// importMemberships are the memberships of an import's audit event.
+func importMemberships(members []castellan.ImportMembership) []map[string]string {
+	out := make([]map[string]string, len(members))
+	for i, m := range members {
+		out[i] = map[string]string{"groupId": m.GroupID, "userId": m.UserID}
+	}
+	return out
 }
 
 // errImportRolledBack ends an atomic import with a failed item.

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"fmt"
+	"maps"
 	"strings"
 
 	"github.com/castellan-iam/castellan"
@@ -19,21 +20,41 @@ type itemContext struct {
 	// of the organization's users, read once for the batch's users and
 	// kept up to date as it registers them.
 	takenEmails, takenLogins map[string]bool
+	// granted are the grants the batch created, for its audit event.
+	granted []*castellan.Grant
 }
 
 // readRegisteredNames fills takenEmails and takenLogins for the users of
-// items: one query for the batch instead of one per user.
+// items: one query per importNamesChunk users instead of one per user
+// (and not one for all, whose parameters SQLite would not take).
 func (ic *itemContext) readRegisteredNames(ctx context.Context, items []*castellan.ImportItem) error {
+	ic.takenEmails, ic.takenLogins = map[string]bool{}, map[string]bool{}
 	emails, logins := []string{""}, []string{""}
+	read := func() error {
+		taken, logs, err := registeredNames(ctx, ic.tx, ic.orgID, emails, logins)
+		maps.Copy(ic.takenEmails, taken)
+		maps.Copy(ic.takenLogins, logs)
+		emails, logins = emails[:1], logins[:1]
+		return err
+	}
 	for _, item := range items {
 		if item.Err == nil && item.User != nil {
 			emails, logins = append(emails, strings.ToLower(item.User.Email)), append(logins, strings.ToLower(item.User.LoginID))
+			if len(emails) > importNamesChunk {
+				if err := read(); err != nil {
+					return err
+				}
+			}
 		}
 	}
-	var err error
-	ic.takenEmails, ic.takenLogins, err = registeredNames(ctx, ic.tx, ic.orgID, emails, logins)
-	return err
+	if len(emails) == 1 {
+		return nil
+	}
+	return read()
 }
+
+// importNamesChunk is the number of users whose names one query reads.
+const importNamesChunk = 500
 
 // registerUser registers one user with its password hash.
 func (ic *itemContext) registerUser(ctx context.Context, item *castellan.ImportItem, hash string) ([]change, error) {
@@ -132,6 +153,7 @@ func (ic *itemContext) apply(ctx context.Context, item *castellan.ImportItem, ha
 		if err != nil || c == nil {
 			return nil, err
 		}
+		ic.granted = append(ic.granted, g)
 		return []change{*c}, nil
 	}
 	return nil, fmt.Errorf("import item of line %d has no %s", item.Line, item.Kind)
