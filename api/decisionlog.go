@@ -114,18 +114,8 @@ func (s *Server) serviceAccountUnusedPermissions(ctx context.Context, in *servic
 	if err != nil {
 		return nil, err
 	}
-	// Reading the project's accounts is what the path asks: a caller
-	// that may not is refused before anything of the account is told.
-	if _, _, err := s.services.ServiceAccounts.FindServiceAccounts(ctx, in.Org, in.Project, castellan.ServiceAccountFilter{PageSize: 1}); err != nil {
+	if _, err := s.projectServiceAccount(ctx, in.Org, in.Project, in.ServiceAccount); err != nil {
 		return nil, err
-	}
-	a, err := s.services.ServiceAccounts.FindServiceAccountByID(ctx, in.Org, in.ServiceAccount)
-	if err != nil {
-		return nil, err
-	}
-	// An account of another project is not there.
-	if a.ProjectID != in.Project {
-		return nil, castellan.Errorf(castellan.ENOTFOUND, castellan.CodeServiceAccountNotFound, "service account %s not found", in.ServiceAccount)
 	}
 	u, err := s.services.DecisionLog.UnusedPermissions(ctx, in.Org, castellan.Subject{Type: castellan.SubjectServiceAccount, ID: in.ServiceAccount}, since)
 	if err != nil {

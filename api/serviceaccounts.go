@@ -94,20 +94,30 @@ func (s *Server) listServiceAccounts(ctx context.Context, in *struct {
 }
 
 func (s *Server) getServiceAccount(ctx context.Context, in *ServiceAccountPath) (*serviceAccountOutput, error) {
-	// Reading the project's accounts is what the path asks: a caller
-	// that may not is refused before anything of the account is told.
-	if _, _, err := s.services.ServiceAccounts.FindServiceAccounts(ctx, in.Org, in.Project, castellan.ServiceAccountFilter{PageSize: 1}); err != nil {
+	a, err := s.projectServiceAccount(ctx, in.Org, in.Project, in.ServiceAccount)
+	if err != nil {
 		return nil, err
 	}
-	a, err := s.services.ServiceAccounts.FindServiceAccountByID(ctx, in.Org, in.ServiceAccount)
+	return &serviceAccountOutput{Body: a}, nil
+}
+
+// projectServiceAccount returns the service account id of the project,
+// as GET …/projects/{project}/serviceAccounts/{id} answers it.
+func (s *Server) projectServiceAccount(ctx context.Context, orgID, projectID, id string) (*castellan.ServiceAccount, error) {
+	// Reading the project's accounts is what the path asks: a caller
+	// that may not is refused before anything of the account is told.
+	if _, _, err := s.services.ServiceAccounts.FindServiceAccounts(ctx, orgID, projectID, castellan.ServiceAccountFilter{PageSize: 1}); err != nil {
+		return nil, err
+	}
+	a, err := s.services.ServiceAccounts.FindServiceAccountByID(ctx, orgID, id)
 	if err != nil {
 		return nil, err
 	}
 	// An account of another project is not there.
-	if a.ProjectID != in.Project {
-		return nil, castellan.Errorf(castellan.ENOTFOUND, castellan.CodeServiceAccountNotFound, "service account %s not found", in.ServiceAccount)
+	if a.ProjectID != projectID {
+		return nil, castellan.Errorf(castellan.ENOTFOUND, castellan.CodeServiceAccountNotFound, "service account %s not found", id)
 	}
-	return &serviceAccountOutput{Body: a}, nil
+	return a, nil
 }
 
 func (s *Server) updateServiceAccount(ctx context.Context, in *struct {
