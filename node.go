@@ -99,9 +99,16 @@ type ChildFilter struct {
 
 // NodeService reads the tree of an organization. Every method takes the
 // organization; a node of another organization is not found.
+// MaxFindNodes bounds NodeService.FindNodesByID.
+const MaxFindNodes = 1000
+
 type NodeService interface {
 	// FindNodeByID returns ENOTFOUND (node.not_found).
 	FindNodeByID(ctx context.Context, orgID, id string) (*Node, error)
+	// FindNodesByID returns the nodes of the organization with the IDs,
+	// in no order; an ID that names none is left out. At most
+	// MaxFindNodes IDs; EINVALID beyond.
+	FindNodesByID(ctx context.Context, orgID string, ids []string) ([]*Node, error)
 	// FindAncestors returns the node and every node above it, the node
 	// first and the root last. ENOTFOUND (node.not_found).
 	FindAncestors(ctx context.Context, orgID, id string) ([]*Node, error)

@@ -141,7 +141,15 @@ func load(ctx context.Context, env Env, m *model, boot *castellan.BootstrapResul
 	loader := env.Loader
 	res.Load.Loader = "direct"
 	if loader == nil {
-		url, stop, err := env.Serve(ctx, nil)
+		// The import is served as castellan serve serves it, deciding
+		// from an index that follows the load; that index is dropped
+		// after it, so that the measured build starts from nothing.
+		a, stopIndex, err := env.Index(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer stopIndex()
+		url, stop, err := env.Serve(ctx, a)
 		if err != nil {
 			return nil, err
 		}

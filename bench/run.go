@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"runtime/debug"
 	"runtime/pprof"
 	"time"
 
@@ -35,10 +36,10 @@ type Env struct {
 	Loader Loader
 	// Index builds the in-memory index as castellan serve --authorizer
 	// index does: index.New, subscribed to the process's change feed
-	// (which reloads it), so that this process's writes reach it before
-	// they return.
-	Index func(ctx context.Context) (castellan.Authorizer, error)
-	// Serve serves the API with the authorizer (nil: the reference) on
+	// (which loads it), so that this process's writes reach it before
+	// they return. stop unsubscribes it.
+	Index func(ctx context.Context) (a castellan.Authorizer, stop func(), err error)
+	// Serve serves the API with the authorizer on
 	// 127.0.0.1 and returns its base URL and a function stopping it.
 	Serve func(ctx context.Context, a castellan.Authorizer) (url string, stop func(), err error)
 	// Replicas, when set, starts two castellan serve processes on the
@@ -135,11 +136,13 @@ func Run(ctx context.Context, env Env, cfg Config) (*Result, error) {
 		return nil, err
 	}
 	logf("building the index")
+	debug.FreeOSMemory() // what the load left is not the index's
 	t0 := time.Now()
-	idx, err := env.Index(ctx)
+	idx, stopIndex, err := env.Index(ctx)
 	if err != nil {
 		return nil, err
 	}
+	defer stopIndex()
 	res.Index = Index{BuildSeconds: time.Since(t0).Seconds(), Memory: memory()}
 	logf("index built in %.2f s", res.Index.BuildSeconds)
 	qs := make([]question, len(checks))

@@ -30,6 +30,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -169,6 +170,30 @@ func (f *Feed) Subscribe(ctx context.Context, s Subscriber) error {
 	}
 	f.subscribers = append(f.subscribers, &subscription{Subscriber: s})
 	return nil
+}
+
+// Unsubscribe stops giving s revisions; it is no longer counted by
+// WaitFor and Reflected. Unsubscribing what was never subscribed does
+// nothing.
+func (f *Feed) Unsubscribe(s Subscriber) {
+	f.followMu.Lock()
+	defer f.followMu.Unlock()
+	for i, sub := range f.subscribers {
+		if sub.Subscriber == s {
+			f.subscribers = slices.Delete(f.subscribers, i, i+1)
+			if sub.stale {
+				// The others reflect the position: WaitFor may be done.
+				f.mu.Lock()
+				f.stale--
+				if f.stale == 0 {
+					f.reflected = f.position
+				}
+				f.signal()
+				f.mu.Unlock()
+			}
+			return
+		}
+	}
 }
 
 // Applied returns the Feed's position: the newest revision whose changes

@@ -437,3 +437,28 @@ func TestRunFollowsTheWatcher(t *testing.T) {
 	wantApplied(t, f, rev)
 	a.wantTaken(t, "2:u2")
 }
+
+// TestUnsubscribe: an unsubscribed subscriber is given nothing more, and
+// one awaiting its reload no longer holds WaitFor back.
+func TestUnsubscribe(t *testing.T) {
+	l := &changeLog{}
+	gone, failing, stays := &recorder{}, &recorder{}, &recorder{}
+	f := newFeed(t, l, changefeed.Options{}, gone, failing, stays)
+	f.Unsubscribe(gone)
+	failing.failApply, failing.failReload = 1, 1
+	f.Committed(context.Background(), l.write("u1"))
+	gone.wantTaken(t)
+	failing.wantTaken(t)
+	stays.wantTaken(t, "1:u1")
+	wantReflected(t, f, 0)
+
+	f.Unsubscribe(failing)
+	wantReflected(t, f, 1)
+	if err := f.WaitFor(context.Background(), 1); err != nil {
+		t.Fatalf("WaitFor: %v", err)
+	}
+	f.Unsubscribe(failing) // twice: nothing
+	f.Committed(context.Background(), l.write("u2"))
+	failing.wantTaken(t)
+	stays.wantTaken(t, "2:u2")
+}

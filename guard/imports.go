@@ -2,6 +2,7 @@ package guard
 
 import (
 	"context"
+	"slices"
 
 	"github.com/castellan-iam/castellan"
 )
@@ -41,6 +42,9 @@ type importer struct {
 	parents map[string]string
 	nodes   map[string]nodeAnswer
 	checks  map[checkKey]error
+	// read are the nodes the batch names, read at once before its
+	// checks: a node asked for and not found is nil.
+	read map[string]*castellan.Node
 }
 
 type nodeAnswer struct {
@@ -56,9 +60,56 @@ type checkKey struct{ what, scope string }
 // items of one batch the caller may not create, with fresh answers.
 func (im *importer) authorizeBatch(ctx context.Context, items []*castellan.ImportItem) {
 	im.parents, im.nodes, im.checks = map[string]string{}, map[string]nodeAnswer{}, map[checkKey]error{}
+	im.readNodes(ctx, items)
 	for _, item := range items {
 		if item.Err == nil {
 			item.Err = im.authorize(ctx, item)
+		}
+	}
+}
+
+// readNodes reads the existing nodes the items name (parents, projects,
+// scopes) MaxFindNodes at a time, instead of one read per node. A read
+// that fails leaves its nodes to be read one at a time.
+func (im *importer) readNodes(ctx context.Context, items []*castellan.ImportItem) {
+	im.read = map[string]*castellan.Node{}
+	created := map[string]bool{im.orgID: true}
+	for _, item := range items {
+		if item.OrgUnit != nil || item.Project != nil {
+			created[item.ID] = true
+		}
+	}
+	var ids []string
+	want := func(id string) {
+		if _, seen := im.read[id]; !seen && !created[id] && castellan.ValidID(id) {
+			im.read[id], ids = nil, append(ids, id)
+		}
+	}
+	for _, item := range items {
+		switch {
+		case item.Err != nil:
+		case item.OrgUnit != nil:
+			want(item.OrgUnit.ParentID)
+		case item.Project != nil:
+			want(item.Project.ParentID)
+		case item.ServiceAccount != nil:
+			want(item.ServiceAccount.ProjectID)
+		case item.Grant != nil:
+			if scope, err := castellan.ParseScope("scope", item.Grant.Scope); err == nil && scope.Kind != castellan.ScopeOrganization {
+				want(scope.ID)
+			}
+		}
+	}
+	for chunk := range slices.Chunk(ids, castellan.MaxFindNodes) {
+		found, err := im.g.raw.Nodes.FindNodesByID(ctx, im.orgID, chunk)
+		if err != nil {
+			for _, id := range chunk {
+				delete(im.read, id)
+			}
+			continue
+		}
+		for _, n := range found {
+			im.read[n.ID] = n
 		}
 	}
 }
@@ -139,8 +190,14 @@ func (im *importer) nodeScope(ctx context.Context, field, id string) (castellan.
 	}
 	var a nodeAnswer
 	if a.err = castellan.CheckID(field, id); a.err == nil {
-		var n *castellan.Node
-		if n, a.err = im.g.raw.Nodes.FindNodeByID(ctx, im.orgID, id); a.err == nil {
+		n, read := im.read[id]
+		switch {
+		case !read:
+			n, a.err = im.g.raw.Nodes.FindNodeByID(ctx, im.orgID, id)
+		case n == nil:
+			a.err = castellan.Errorf(castellan.ENOTFOUND, castellan.CodeNodeNotFound, "node %s not found", id)
+		}
+		if a.err == nil {
 			a.scope = n.Scope()
 		}
 	}

@@ -40,6 +40,29 @@ func (s *nodes) FindNodeByID(ctx context.Context, orgID, id string) (*castellan.
 	return s.next.FindNodeByID(ctx, orgID, id)
 }
 
+// FindNodesByID leaves out the nodes the caller may not see, as it
+// leaves out those that do not exist.
+func (s *nodes) FindNodesByID(ctx context.Context, orgID string, ids []string) ([]*castellan.Node, error) {
+	if _, err := member(ctx, orgID); err != nil {
+		return nil, err
+	}
+	found, err := s.next.FindNodesByID(ctx, orgID, ids)
+	if err != nil {
+		return nil, err
+	}
+	visible := found[:0]
+	for _, n := range found {
+		err := s.g.allow(ctx, orgID, castellan.ActionGetNode, n.Scope(), nil)
+		switch {
+		case err == nil:
+			visible = append(visible, n)
+		case castellan.ErrorKind(err) != castellan.EFORBIDDEN:
+			return nil, err
+		}
+	}
+	return visible, nil
+}
+
 func (s *nodes) FindAncestors(ctx context.Context, orgID, id string) ([]*castellan.Node, error) {
 	if err := s.g.allowNode(ctx, orgID, "nodeId", id, castellan.ActionGetNode); err != nil {
 		return nil, err

@@ -12,6 +12,15 @@ func init() {
 			_, err := s.Nodes.FindNodeByID(ctx, f.org, f.project)
 			return err
 		}},
+		// FindNodesByID leaves out what the caller may not see: a caller
+		// given nothing for the project it asked for was refused it.
+		{op: "Nodes.FindNodesByID", allowed: orgReaders, call: func(ctx context.Context, f *fixture, s castellan.Services) error {
+			nodes, err := s.Nodes.FindNodesByID(ctx, f.org, []string{f.project})
+			if err == nil && (len(nodes) != 1 || nodes[0].ID != f.project) {
+				err = castellan.Errorf(castellan.EFORBIDDEN, "test.hidden", "got %d nodes, not the project", len(nodes))
+			}
+			return err
+		}},
 		{op: "Nodes.FindAncestors", allowed: orgReaders, call: func(ctx context.Context, f *fixture, s castellan.Services) error {
 			_, err := s.Nodes.FindAncestors(ctx, f.org, f.project)
 			return err

@@ -113,7 +113,7 @@ func (r *authzReader) Nodes(orgID string, each func(castellan.AuthzNode) error) 
 }
 
 func (r *authzReader) Users(orgID string, ids []string, each func(id string) error) error {
-	return r.stream(`SELECT id FROM users WHERE org_id = ? AND status <> ?`, "id", ids,
+	return r.stream(`SELECT id FROM users WHERE `+r.d.byKey("org_id")+` = ? AND status <> ?`, "id", ids,
 		[]any{orgID, castellan.UserDeleted}, scanID(each))
 }
 
@@ -128,7 +128,7 @@ func (r *authzReader) Memberships(orgID string, userIDs []string, each func(user
 }
 
 func (r *authzReader) ServiceAccounts(orgID string, ids []string, each func(id string) error) error {
-	return r.stream(`SELECT id FROM service_accounts WHERE org_id = ?`, "id", ids, []any{orgID}, scanID(each))
+	return r.stream(`SELECT id FROM service_accounts WHERE `+r.d.byKey("org_id")+` = ?`, "id", ids, []any{orgID}, scanID(each))
 }
 
 func (r *authzReader) Roles(orgID string, each func(*castellan.Role) error) error {
@@ -142,7 +142,7 @@ func (r *authzReader) Roles(orgID string, each func(*castellan.Role) error) erro
 }
 
 func (r *authzReader) Grants(orgID string, ids []string, each func(castellan.AuthzGrant) error) error {
-	return r.stream(`SELECT id, role_id, scope, subject_type, subject_id, expires_at FROM grants WHERE org_id = ?`, "id", ids, []any{orgID}, func(row scanner) error {
+	return r.stream(`SELECT id, role_id, scope, subject_type, subject_id, expires_at FROM grants WHERE `+r.d.byKey("org_id")+` = ?`, "id", ids, []any{orgID}, func(row scanner) error {
 		var (
 			g       castellan.AuthzGrant
 			expires sql.NullTime

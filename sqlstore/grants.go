@@ -399,7 +399,7 @@ func (s *GrantService) FindGrantsByID(ctx context.Context, orgID string, ids []s
 		return nil, nil
 	}
 	in, args := inList(unique(ids))
-	rows, err := s.db.query(ctx, `SELECT `+grantColumns+` FROM grants WHERE org_id = ? AND id IN `+in, append([]any{orgID}, args...)...)
+	rows, err := s.db.query(ctx, `SELECT `+grantColumns+` FROM grants WHERE `+s.db.dialect.byKey("org_id")+` = ? AND id IN `+in, append([]any{orgID}, args...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -435,7 +435,7 @@ func (s *GrantService) DeleteGrants(ctx context.Context, orgID string, ids []str
 	var rev int64
 	err := s.db.update(ctx, func(tx *Tx) error {
 		in, args := inList(unique(ids))
-		rows, err := tx.query(ctx, `SELECT `+grantColumns+` FROM grants WHERE org_id = ? AND id IN `+in, append([]any{orgID}, args...)...)
+		rows, err := tx.query(ctx, `SELECT `+grantColumns+` FROM grants WHERE `+tx.db.dialect.byKey("org_id")+` = ? AND id IN `+in, append([]any{orgID}, args...)...)
 		if err != nil {
 			return err
 		}
@@ -448,7 +448,7 @@ func (s *GrantService) DeleteGrants(ctx context.Context, orgID string, ids []str
 		}
 		var deleted []*castellan.Grant
 		err = keepAnOwner(ctx, tx, orgID, slices.ContainsFunc(grants, isOwnerGrant), func() (err error) {
-			deleted, err = deleteGrantsWhere(ctx, tx, `org_id = ? AND id IN `+in, append([]any{orgID}, args...)...)
+			deleted, err = deleteGrantsWhere(ctx, tx, tx.db.dialect.byKey("org_id")+` = ? AND id IN `+in, append([]any{orgID}, args...)...)
 			return err
 		})
 		if err != nil {

@@ -142,36 +142,46 @@ func (im *importer) apply(ctx context.Context, items []*castellan.ImportItem) (*
 		created := map[castellan.ImportKind][]string{}
 		var members []castellan.ImportMembership
 		var also []changedEntity
-		for _, item := range items {
-			// Before any other error: the item's own may only echo the
-			// failure (the guard found no such parent).
-			if err := im.refFailed(item); err != nil {
-				item.Err = err
+		for i := 0; i < len(items); {
+			// A run of grants is checked and written at once.
+			run := items[i : i+1]
+			for n := i + 1; n < len(items) && items[i].Grant != nil && items[n].Grant != nil; n++ {
+				run = items[i : n+1]
 			}
-			if item.Err == nil {
-				var changes []change
+			i += len(run)
+			for _, item := range run {
+				// Before any other error: the item's own may only echo the
+				// failure (the guard found no such parent).
+				if err := im.refFailed(item); err != nil {
+					item.Err = err
+				}
+			}
+			var changes []change
+			if len(run) > 1 {
+				changes, err = ic.applyGrants(ctx, run)
+			} else if item := run[0]; item.Err == nil {
 				changes, item.Err = ic.applyInSavepoint(ctx, item, hashes[item])
-				if castellan.ErrorKind(item.Err) == castellan.EINTERNAL || castellan.ErrorKind(item.Err) == castellan.EUNAVAILABLE {
-					return item.Err
-				}
-				for _, c := range changes {
-					also = append(also, c.entities()...)
+				if storeFailed(item.Err) {
+					err = item.Err
 				}
 			}
-			if item.Err != nil {
-				if item.ID != "" {
-					im.failed[item.ID] = true
+			if err != nil {
+				return err
+			}
+			for _, c := range changes {
+				also = append(also, c.entities()...)
+			}
+			for _, item := range run {
+				if im.account(item, &errs) {
+					applied++
+					counts[item.Kind]++
+					if item.ID != "" {
+						created[item.Kind] = append(created[item.Kind], item.ID)
+					}
+					if item.Membership != nil {
+						members = append(members, *item.Membership)
+					}
 				}
-				errs = append(errs, castellan.ImportItemError{Line: item.Line, Ref: item.Ref, Kind: item.Kind, Err: item.Err})
-				continue
-			}
-			applied++
-			counts[item.Kind]++
-			if item.ID != "" {
-				created[item.Kind] = append(created[item.Kind], item.ID)
-			}
-			if item.Membership != nil {
-				members = append(members, *item.Membership)
 			}
 		}
 		if im.opts.Atomic && len(errs) > 0 {
@@ -215,6 +225,26 @@ func (im *importer) apply(ctx context.Context, items []*castellan.ImportItem) (*
 		return p, errImportRolledBack
 	}
 	return p, nil
+}
+
+// account reports whether item was applied; a failed item is added to
+// errs, and its ID noted, so that the items naming it fail too.
+func (im *importer) account(item *castellan.ImportItem, errs *[]castellan.ImportItemError) bool {
+	if item.Err == nil {
+		return true
+	}
+	if item.ID != "" {
+		im.failed[item.ID] = true
+	}
+	*errs = append(*errs, castellan.ImportItemError{Line: item.Line, Ref: item.Ref, Kind: item.Kind, Err: item.Err})
+	return false
+}
+
+// storeFailed reports whether err is the store's own failure, which ends
+// the import, rather than an item's.
+func storeFailed(err error) bool {
+	kind := castellan.ErrorKind(err)
+	return kind == castellan.EINTERNAL || kind == castellan.EUNAVAILABLE
 }
 
 // importMemberships are the memberships of an import's audit event.

@@ -158,3 +158,64 @@ func (ic *itemContext) apply(ctx context.Context, item *castellan.ImportItem, ha
 	}
 	return nil, fmt.Errorf("import item of line %d has no %s", item.Line, item.Kind)
 }
+
+// applyGrants applies a run of grant items at once: each is checked
+// (reads only, so a refused item leaves the transaction as it was), then
+// the grants of those that pass are written by one writeGrants in one
+// savepoint, instead of a savepoint, a lookup and an insert per item.
+// When that write fails, it is undone and the items are applied one at a
+// time, so that each gets its own error. Items that already failed are
+// passed over. It returns the run's changes; an error is the store's own
+// failure, which ends the import.
+func (ic *itemContext) applyGrants(ctx context.Context, run []*castellan.ImportItem) ([]change, error) {
+	var (
+		todo   []*castellan.ImportItem
+		wanted []*castellan.Grant
+	)
+	for _, item := range run {
+		if item.Err != nil {
+			continue
+		}
+		g, err := ic.grants.item(ctx, 0, *item.Grant)
+		if storeFailed(err) {
+			return nil, err
+		}
+		if item.Err = err; err == nil {
+			todo, wanted = append(todo, item), append(wanted, g)
+		}
+	}
+	if len(wanted) == 0 {
+		return nil, nil
+	}
+	if _, err := ic.tx.exec(ctx, `SAVEPOINT import_grants`); err != nil {
+		return nil, fmt.Errorf("savepoint: %w", err)
+	}
+	standing, c, err := writeGrants(ctx, ic.tx, ic.orgID, wanted)
+	if err != nil {
+		if _, rerr := ic.tx.exec(ctx, `ROLLBACK TO SAVEPOINT import_grants`); rerr != nil {
+			return nil, fmt.Errorf("rollback to savepoint: %w", rerr)
+		}
+		var changes []change
+		for _, item := range todo {
+			var cs []change
+			cs, item.Err = ic.applyInSavepoint(ctx, item, "")
+			if storeFailed(item.Err) {
+				return nil, item.Err
+			}
+			changes = append(changes, cs...)
+		}
+		return changes, nil
+	}
+	if _, err := ic.tx.exec(ctx, `RELEASE SAVEPOINT import_grants`); err != nil {
+		return nil, fmt.Errorf("release savepoint: %w", err)
+	}
+	if c == nil {
+		return nil, nil
+	}
+	for i, g := range wanted {
+		if standing[i] == g { // written now, not one that stood already
+			ic.granted = append(ic.granted, g)
+		}
+	}
+	return []change{*c}, nil
+}

@@ -81,6 +81,31 @@ func (s *NodeService) FindNodeByID(ctx context.Context, orgID, id string) (*cast
 	return &n.Node, nil
 }
 
+// FindNodesByID implements castellan.NodeService: one read.
+func (s *NodeService) FindNodesByID(ctx context.Context, orgID string, ids []string) ([]*castellan.Node, error) {
+	if len(ids) > castellan.MaxFindNodes {
+		return nil, castellan.Invalid([]castellan.FieldError{{Field: "ids", Rule: "maxItems",
+			Message: fmt.Sprintf("at most %d", castellan.MaxFindNodes)}})
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	in, args := inList(unique(ids))
+	rows, err := s.db.query(ctx, nodeSelect+` WHERE `+s.db.dialect.byKey("n.org_id")+` = ? AND n.id IN `+in, append([]any{orgID}, args...)...)
+	if err != nil {
+		return nil, err
+	}
+	found, err := collect(rows, scanNode)
+	if err != nil {
+		return nil, err
+	}
+	nodes := make([]*castellan.Node, len(found))
+	for i, r := range found {
+		nodes[i] = &r.Node
+	}
+	return nodes, nil
+}
+
 // FindAncestors implements castellan.NodeService: one read of the node,
 // one of the nodes on its path.
 func (s *NodeService) FindAncestors(ctx context.Context, orgID, id string) ([]*castellan.Node, error) {

@@ -243,7 +243,7 @@ func userCreated(u *castellan.User, mode castellan.RegistrationMode) change {
 // deletion until tx ends.
 func registeredUserIDs(ctx context.Context, tx *Tx, orgID string, ids []string) (map[string]bool, error) {
 	in, args := inList(ids)
-	rows, err := tx.query(ctx, `SELECT id FROM users WHERE org_id = ? AND status <> 'deleted' AND id IN `+in+tx.db.dialect.lockKey,
+	rows, err := tx.query(ctx, `SELECT id FROM users WHERE `+tx.db.dialect.byKey("org_id")+` = ? AND status <> 'deleted' AND id IN `+in+tx.db.dialect.lockKey,
 		append([]any{orgID}, args...)...)
 	if err != nil {
 		return nil, err

@@ -107,6 +107,20 @@ func testProjectsInTree(t *testing.T, open Opener) {
 		t.Fatalf("got ancestors %+v", chain)
 	}
 	rootWeb := must(s.Projects.CreateProject(ctx, org.ID, castellan.ProjectCreate{Name: "web"}))(t)
+	other := must(s.Organizations.CreateOrganization(ctx, castellan.OrganizationCreate{Name: "Globex"}))(t)
+	otherProject := must(s.Projects.CreateProject(ctx, other.ID, castellan.ProjectCreate{Name: "web"}))(t)
+	// Found in one read, in no order: a repeat once, an unknown ID and a
+	// node of another organization left out.
+	found := must(s.Nodes.FindNodesByID(ctx, org.ID, []string{p.ID, unknownID, ou.ID, otherProject.ID, p.ID}))(t)
+	byID := map[string]*castellan.Node{}
+	for _, n := range found {
+		byID[n.ID] = n
+	}
+	if len(found) != 2 || byID[p.ID] == nil || byID[ou.ID] == nil || byID[p.ID].Kind != castellan.NodeProject || byID[ou.ID].ParentID != org.ID {
+		t.Fatalf("FindNodesByID: got %+v, want the project and the OU", found)
+	}
+	_, err := s.Nodes.FindNodesByID(ctx, org.ID, make([]string, castellan.MaxFindNodes+1))
+	wantCode(t, err, castellan.EINVALID, castellan.CodeInvalidField)
 
 	before := takeSnapshot(t, s, org.ID)
 	for _, tc := range []struct {
@@ -125,7 +139,7 @@ func testProjectsInTree(t *testing.T, open Opener) {
 		wantCode(t, err, tc.kind, tc.code)
 		unchanged(t, s, org.ID, before)
 	}
-	_, err := s.Projects.CreateProject(ctx, org.ID, castellan.ProjectCreate{ParentID: "x", Name: "x"})
+	_, err = s.Projects.CreateProject(ctx, org.ID, castellan.ProjectCreate{ParentID: "x", Name: "x"})
 	wantField(t, err, "parentId", "format")
 	// A project named as one at the destination cannot move there.
 	_, err = s.Projects.MoveProject(ctx, org.ID, p.ID, org.ID)

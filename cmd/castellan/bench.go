@@ -84,10 +84,10 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	defer stopCache()
 
 	env := bench.Env{Services: services, Database: db.Dialect(), Progress: stderr,
-		Index: func(ctx context.Context) (castellan.Authorizer, error) {
+		Index: func(ctx context.Context) (castellan.Authorizer, func(), error) {
 			a := index.New(db, services, castellan.SystemClock)
 			a.ReferUnknown = true // as castellan serve's
-			return a, feed.Subscribe(ctx, a)
+			return a, func() { feed.Unsubscribe(a) }, feed.Subscribe(ctx, a)
 		},
 		Serve: func(ctx context.Context, a castellan.Authorizer) (string, func(), error) {
 			ln, err := net.Listen("tcp", "127.0.0.1:0")
