@@ -21,7 +21,7 @@ func (r *Result) WriteTable(w io.Writer) error {
 	row("checks", fmt.Sprintf("%d distinct, mix %s %v", c.Checks, c.Mix, r.Checks))
 	row("structure", fmt.Sprintf("%.2f s (OUs, accounts, policies, one at a time)", r.Load.StructureSeconds))
 	row("load", fmt.Sprintf("%d items in %.2f s, %.0f items/s (%s)", r.Load.Items, r.Load.Seconds, r.Load.ItemsPerSecond, r.Load.Loader))
-	row("index build", fmt.Sprintf("%.2f s; then RSS %s, Go heap %s", r.Index.BuildSeconds, mib(r.Index.RSSBytes), mib(int64(r.Index.HeapBytes))))
+	row("index build", fmt.Sprintf("%.2f s; then RSS %s (anonymous %s), Go heap %s", r.Index.BuildSeconds, mib(r.Index.RSSBytes), mib(r.Index.AnonRSSBytes), mib(int64(r.Index.HeapBytes))))
 	p := r.InProcess
 	row("in-process Authorize", fmt.Sprintf("%.0f ops/s per core, %s; %.1f allocs/op, %.0f B/op; %d ops, %d mismatches, %d errors",
 		p.OpsPerCore, lat(p.Latency), p.AllocsPerOp, p.BytesPerOp, p.Ops, p.Mismatches, p.Errors))
