@@ -351,3 +351,85 @@ func TestImportLimits(t *testing.T) {
 		t.Errorf("got rules %q and %q, want maxItems and maxLength", r.errors[1].Rule, r.errors[2].Rule)
 	}
 }
+
+// TestImportRuns: runs of users, of one group's memberships and of grants
+// are written at once; an item refused inside a run fails alone (a name
+// taken before or earlier in the run, a user another organization has, a
+// grant on a scope of another organization), and the run's other items
+// are applied, on both backends.
+func TestImportRuns(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		org := e.acme.OrganizationID
+		taken, err := e.db.Services().Users.CreateUser(system, org, castellan.UserCreate{Email: "taken@acme.example"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := e.importItems(t, e.acme.Token, "",
+			`{"kind": "project", "ref": "p", "name": "runs"}`,
+			`{"kind": "group", "ref": "g", "name": "runners"}`,
+			`{"kind": "user", "ref": "u1", "loginId": "user1", "email": "u1@acme.example", "name": "One"}`,
+			`{"kind": "user", "ref": "u2", "loginId": "user2", "email": "taken@acme.example", "name": "Two"}`, // 4: taken before
+			`{"kind": "user", "ref": "u3", "loginId": "user3", "email": "u3@acme.example", "name": "Three"}`,
+			`{"kind": "user", "ref": "u4", "loginId": "user1", "email": "u4@acme.example", "name": "Four"}`, // 6: taken in the run
+			`{"kind": "membership", "groupId": "#g", "userId": "#u1"}`,
+			`{"kind": "membership", "groupId": "#g", "userId": "`+e.globex.OwnerUserID+`"}`, // 8: another organization's
+			`{"kind": "membership", "groupId": "#g", "userId": "#u3"}`,
+			`{"kind": "membership", "groupId": "#g", "userId": "#u1"}`, // again: already a member
+			`{"kind": "grant", "roleId": "project.member", "scope": "project/#p", "subject": {"type": "user", "id": "#u1"}}`,
+			`{"kind": "grant", "roleId": "project.member", "scope": "project/#p", "subject": {"type": "user", "id": "`+e.globex.OwnerUserID+`"}}`, // 12
+			`{"kind": "grant", "roleId": "project.reader", "scope": "project/#p", "subject": {"type": "group", "id": "#g"}}`,
+			`{"kind": "grant", "roleId": "project.member", "scope": "project/#p", "subject": {"type": "user", "id": "#u1"}}`, // again: stands
+			`{"kind": "project", "ref": "q1", "name": "q"}`,
+			`{"kind": "project", "ref": "q2", "name": "q"}`, // 16: taken in the run
+			`{"kind": "project", "ref": "q3", "name": "q3"}`,
+		)
+		if r.result.Applied != 12 || r.result.Failed != 5 {
+			t.Fatalf("got result %+v (errors %v), want 12 applied and 5 refused", r.result, r.errors)
+		}
+		wantItemError(t, r, 16, castellan.CodeProjectNameTaken, "name")
+		for _, ref := range []string{"q1", "q3"} {
+			if p, err := e.db.Projects().FindProjectByID(system, org, r.ids[ref]); err != nil || p.ParentID != org {
+				t.Fatalf("project %s: got %+v, %v, want it under the root", ref, p, err)
+			}
+		}
+		wantItemError(t, r, 4, castellan.CodeUserEmailTaken, "email")
+		wantItemError(t, r, 6, castellan.CodeUserLoginIDTaken, "loginId")
+		wantItemError(t, r, 8, castellan.CodeUserNotFound, "userId")
+		wantItemError(t, r, 12, castellan.CodeUserNotFound, "subject.id")
+
+		members, _, err := e.db.Groups().FindGroupMembers(system, org, r.ids["g"], castellan.GroupFilter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, m := range members {
+			got = append(got, m.UserID)
+		}
+		slices.Sort(got)
+		want := []string{r.ids["u1"], r.ids["u3"]}
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Fatalf("members: got %v, want u1 and u3 %v", got, want)
+		}
+		grants, _, err := e.db.Grants().FindGrants(system, org, castellan.GrantFilter{Scope: ptr("project/" + r.ids["p"])})
+		if err != nil || len(grants) != 2 {
+			t.Fatalf("grants on the project: got %d, %v, want u1's and the group's", len(grants), err)
+		}
+		for _, ref := range []string{"u2", "u4", "q2"} {
+			if _, ok := r.ids[ref]; ok {
+				t.Errorf("%s was refused but reported created", ref)
+			}
+		}
+		if u, err := e.db.Users().FindUserByID(system, org, taken.ID, false); err != nil || u.Email != "taken@acme.example" {
+			t.Fatalf("the user whose email was taken: got %+v, %v", u, err)
+		}
+		users, _, err := e.db.Users().FindUsers(system, org, castellan.UserFilter{PageSize: castellan.MaxPageSize})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The owner, taken, u1 and u3.
+		if len(users) != 4 {
+			t.Fatalf("got %d users, want 4", len(users))
+		}
+	})
+}

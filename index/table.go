@@ -9,12 +9,15 @@ import (
 )
 
 // shardSize is the number of entries a table aims at per shard: a change
-// copies one shard, so this bounds the copy of a change.
-const shardSize = 2048
+// copies one shard, so this bounds the copy of a change. It is small
+// because the changes of a batch land on random shards: with 2,048 a
+// batch of 1,000 grants copied every shard of a table of a million, and
+// a bulk import slowed with the square of its size.
+const shardSize = 32
 
 // maxShards bounds a table's shards (each an empty map costs little, but
-// the slice of them is copied by every change).
-const maxShards = 1 << 12
+// the slice of them, 2 MiB at most, is copied by every batch of changes).
+const maxShards = 1 << 18
 
 // table is a hash map split into shards by the hash of the key, copied on
 // write a shard at a time: a snapshot's tables are never changed, and an

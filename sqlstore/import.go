@@ -143,9 +143,8 @@ func (im *importer) apply(ctx context.Context, items []*castellan.ImportItem) (*
 		var members []castellan.ImportMembership
 		var also []changedEntity
 		for i := 0; i < len(items); {
-			// A run of grants is checked and written at once.
 			run := items[i : i+1]
-			for n := i + 1; n < len(items) && items[i].Grant != nil && items[n].Grant != nil; n++ {
+			for n := i + 1; n < len(items) && sameRun(items[i], items[n]); n++ {
 				run = items[i : n+1]
 			}
 			i += len(run)
@@ -158,7 +157,7 @@ func (im *importer) apply(ctx context.Context, items []*castellan.ImportItem) (*
 			}
 			var changes []change
 			if len(run) > 1 {
-				changes, err = ic.applyGrants(ctx, run)
+				changes, err = ic.applyRun(ctx, run, hashes)
 			} else if item := run[0]; item.Err == nil {
 				changes, item.Err = ic.applyInSavepoint(ctx, item, hashes[item])
 				if storeFailed(item.Err) {

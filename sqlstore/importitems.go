@@ -56,21 +56,37 @@ func (ic *itemContext) readRegisteredNames(ctx context.Context, items []*castell
 // importNamesChunk is the number of users whose names one query reads.
 const importNamesChunk = 500
 
-// registerUser registers one user with its password hash.
-func (ic *itemContext) registerUser(ctx context.Context, item *castellan.ImportItem, hash string) ([]change, error) {
+// nameTaken refuses a user whose email or login ID a user of the
+// organization (or of the batch, registered before it) has.
+func (ic *itemContext) nameTaken(item *castellan.ImportItem) error {
 	email, login := strings.ToLower(item.User.Email), strings.ToLower(item.User.LoginID)
 	if ic.takenEmails[email] && email != "" {
-		return nil, itemError(castellan.ECONFLICT, castellan.CodeUserEmailTaken, "email", "unique",
+		return itemError(castellan.ECONFLICT, castellan.CodeUserEmailTaken, "email", "unique",
 			"a user with email %q already exists in this organization", item.User.Email)
 	}
 	if ic.takenLogins[login] {
-		return nil, itemError(castellan.ECONFLICT, castellan.CodeUserLoginIDTaken, "loginId", "unique",
+		return itemError(castellan.ECONFLICT, castellan.CodeUserLoginIDTaken, "loginId", "unique",
 			"a user with login ID %q already exists in this organization", item.User.LoginID)
+	}
+	return nil
+}
+
+// takeName notes (or, with taken false, forgets) the email and login ID
+// of item's user as taken.
+func (ic *itemContext) takeName(item *castellan.ImportItem, taken bool) {
+	email, login := strings.ToLower(item.User.Email), strings.ToLower(item.User.LoginID)
+	ic.takenEmails[email], ic.takenLogins[login] = taken && email != "", taken
+}
+
+// registerUser registers one user with its password hash.
+func (ic *itemContext) registerUser(ctx context.Context, item *castellan.ImportItem, hash string) ([]change, error) {
+	if err := ic.nameTaken(item); err != nil {
+		return nil, err
 	}
 	_, changes, err := insertCheckedRegistrations(ctx, ic.tx, ic.orgID, ic.orgName, []castellan.UserRegistration{*item.User},
 		[]string{hash}, []string{item.ID})
 	if err == nil {
-		ic.takenEmails[email], ic.takenLogins[login] = email != "", true
+		ic.takeName(item, true)
 	}
 	return changes, err
 }
@@ -159,14 +175,82 @@ func (ic *itemContext) apply(ctx context.Context, item *castellan.ImportItem, ha
 	return nil, fmt.Errorf("import item of line %d has no %s", item.Line, item.Kind)
 }
 
-// applyGrants applies a run of grant items at once: each is checked
-// (reads only, so a refused item leaves the transaction as it was), then
-// the grants of those that pass are written by one writeGrants in one
-// savepoint, instead of a savepoint, a lookup and an insert per item.
-// When that write fails, it is undone and the items are applied one at a
-// time, so that each gets its own error. Items that already failed are
+// sameRun reports whether b joins the run a starts: a run of grants, of
+// users, of projects or of memberships of one group is applied at once
+// (applyRun).
+func sameRun(a, b *castellan.ImportItem) bool {
+	switch {
+	case a.Grant != nil:
+		return b.Grant != nil
+	case a.User != nil:
+		return b.User != nil
+	case a.Membership != nil:
+		return b.Membership != nil && b.Membership.GroupID == a.Membership.GroupID
+	case a.Project != nil:
+		return b.Project != nil
+	}
+	return false
+}
+
+// applyRun applies a run of items (sameRun) at once: each is checked as
+// far as it can be without writing (so that a refused item leaves the
+// transaction as it was), then those that pass are written by one call of
+// the batch operation of their kind in one savepoint, instead of a
+// savepoint and a few statements per item. Items that already failed are
 // passed over. It returns the run's changes; an error is the store's own
 // failure, which ends the import.
+func (ic *itemContext) applyRun(ctx context.Context, run []*castellan.ImportItem, hashes map[*castellan.ImportItem]string) ([]change, error) {
+	switch {
+	case run[0].Grant != nil:
+		return ic.applyGrants(ctx, run)
+	case run[0].User != nil:
+		return ic.registerUsers(ctx, run, hashes)
+	case run[0].Membership != nil:
+		return ic.addMembers(ctx, run)
+	case run[0].Project != nil:
+		return ic.createProjects(ctx, run)
+	}
+	return nil, fmt.Errorf("import: no run of %s items", run[0].Kind)
+}
+
+// writeRun writes the checked items of a run by write in one savepoint.
+// When write fails, it is undone, undo (if any) runs, and the items are
+// applied one at a time, so that each gets its own error.
+func (ic *itemContext) writeRun(ctx context.Context, todo []*castellan.ImportItem, hashes map[*castellan.ImportItem]string,
+	write func() ([]change, error), undo func()) ([]change, error) {
+	if len(todo) == 0 {
+		return nil, nil
+	}
+	if _, err := ic.tx.exec(ctx, `SAVEPOINT import_run`); err != nil {
+		return nil, fmt.Errorf("savepoint: %w", err)
+	}
+	changes, err := write()
+	if err == nil {
+		if _, err := ic.tx.exec(ctx, `RELEASE SAVEPOINT import_run`); err != nil {
+			return nil, fmt.Errorf("release savepoint: %w", err)
+		}
+		return changes, nil
+	}
+	if _, rerr := ic.tx.exec(ctx, `ROLLBACK TO SAVEPOINT import_run`); rerr != nil {
+		return nil, fmt.Errorf("rollback to savepoint: %w", rerr)
+	}
+	if undo != nil {
+		undo()
+	}
+	changes = nil
+	for _, item := range todo {
+		var cs []change
+		cs, item.Err = ic.applyInSavepoint(ctx, item, hashes[item])
+		if storeFailed(item.Err) {
+			return nil, item.Err
+		}
+		changes = append(changes, cs...)
+	}
+	return changes, nil
+}
+
+// applyGrants applies a run of grant items: each is checked by the grant
+// checker, then one writeGrants writes them all.
 func (ic *itemContext) applyGrants(ctx context.Context, run []*castellan.ImportItem) ([]change, error) {
 	var (
 		todo   []*castellan.ImportItem
@@ -184,38 +268,95 @@ func (ic *itemContext) applyGrants(ctx context.Context, run []*castellan.ImportI
 			todo, wanted = append(todo, item), append(wanted, g)
 		}
 	}
-	if len(wanted) == 0 {
-		return nil, nil
-	}
-	if _, err := ic.tx.exec(ctx, `SAVEPOINT import_grants`); err != nil {
-		return nil, fmt.Errorf("savepoint: %w", err)
-	}
-	standing, c, err := writeGrants(ctx, ic.tx, ic.orgID, wanted)
-	if err != nil {
-		if _, rerr := ic.tx.exec(ctx, `ROLLBACK TO SAVEPOINT import_grants`); rerr != nil {
-			return nil, fmt.Errorf("rollback to savepoint: %w", rerr)
+	granted := len(ic.granted)
+	return ic.writeRun(ctx, todo, nil, func() ([]change, error) {
+		standing, c, err := writeGrants(ctx, ic.tx, ic.orgID, wanted)
+		if err != nil || c == nil {
+			return nil, err
 		}
-		var changes []change
-		for _, item := range todo {
-			var cs []change
-			cs, item.Err = ic.applyInSavepoint(ctx, item, "")
-			if storeFailed(item.Err) {
-				return nil, item.Err
+		for i, g := range wanted {
+			if standing[i] == g { // written now, not one that stood already
+				ic.granted = append(ic.granted, g)
 			}
-			changes = append(changes, cs...)
 		}
-		return changes, nil
-	}
-	if _, err := ic.tx.exec(ctx, `RELEASE SAVEPOINT import_grants`); err != nil {
-		return nil, fmt.Errorf("release savepoint: %w", err)
-	}
-	if c == nil {
-		return nil, nil
-	}
-	for i, g := range wanted {
-		if standing[i] == g { // written now, not one that stood already
-			ic.granted = append(ic.granted, g)
+		return []change{*c}, nil
+	}, func() { ic.granted = ic.granted[:granted] })
+}
+
+// registerUsers applies a run of user items: each is checked against the
+// names taken, then one insertCheckedRegistrations registers them all.
+func (ic *itemContext) registerUsers(ctx context.Context, run []*castellan.ImportItem, hashes map[*castellan.ImportItem]string) ([]change, error) {
+	var (
+		todo   []*castellan.ImportItem
+		regs   []castellan.UserRegistration
+		hashed []string
+		ids    []string
+	)
+	for _, item := range run {
+		if item.Err != nil {
+			continue
+		}
+		if item.Err = ic.nameTaken(item); item.Err == nil {
+			ic.takeName(item, true)
+			todo, regs = append(todo, item), append(regs, *item.User)
+			hashed, ids = append(hashed, hashes[item]), append(ids, item.ID)
 		}
 	}
-	return []change{*c}, nil
+	return ic.writeRun(ctx, todo, hashes, func() ([]change, error) {
+		_, changes, err := insertCheckedRegistrations(ctx, ic.tx, ic.orgID, ic.orgName, regs, hashed, ids)
+		return changes, err
+	}, func() {
+		for _, item := range todo {
+			ic.takeName(item, false)
+		}
+	})
+}
+
+// addMembers applies a run of memberships of one group: one
+// addGroupMembers adds them all.
+func (ic *itemContext) addMembers(ctx context.Context, run []*castellan.ImportItem) ([]change, error) {
+	var (
+		todo  []*castellan.ImportItem
+		users []string
+	)
+	for _, item := range run {
+		if item.Err != nil {
+			continue
+		}
+		m := item.Membership
+		if item.Err = castellan.CheckID("groupId", m.GroupID); item.Err == nil {
+			item.Err = castellan.CheckID("userId", m.UserID)
+		}
+		if item.Err == nil {
+			todo, users = append(todo, item), append(users, m.UserID)
+		}
+	}
+	return ic.writeRun(ctx, todo, nil, func() ([]change, error) {
+		c, err := addGroupMembers(ctx, ic.tx, ic.orgID, run[0].Membership.GroupID, users, func(int) string { return "userId" })
+		if err != nil || c == nil {
+			return nil, err
+		}
+		return []change{*c}, nil
+	}, nil)
+}
+
+// createProjects applies a run of project items: each is validated, then
+// one createProjects creates them all.
+func (ic *itemContext) createProjects(ctx context.Context, run []*castellan.ImportItem) ([]change, error) {
+	var (
+		todo []*castellan.ImportItem
+		ids  []string
+		pcs  []castellan.ProjectCreate
+	)
+	for _, item := range run {
+		if item.Err != nil {
+			continue
+		}
+		if item.Err = item.Project.Validate(); item.Err == nil {
+			todo, ids, pcs = append(todo, item), append(ids, item.ID), append(pcs, *item.Project)
+		}
+	}
+	return ic.writeRun(ctx, todo, nil, func() ([]change, error) {
+		return createProjects(ctx, ic.tx, ic.orgID, ids, pcs)
+	}, nil)
 }

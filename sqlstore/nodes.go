@@ -513,14 +513,8 @@ func nodeRefs(chain []*nodeRow) []castellan.NodeRef {
 // insertNode inserts a node of the kind under parent in tx with the
 // transaction's actor, time and revision.
 func insertNode(ctx context.Context, tx *Tx, orgID string, kind castellan.NodeKind, parent *nodeRow, id, name, description string) (*nodeRow, error) {
-	n := &nodeRow{Node: castellan.Node{
-		ID: id, OrganizationID: orgID, Kind: kind, ParentID: parent.ID, Name: name,
-		CreatedAt: tx.now, UpdatedAt: tx.now, Revision: tx.revision,
-	}, path: nodePath(parent.path, id)}
-	n.Depth = nodeDepth(n.path)
-	_, err := tx.exec(ctx, `INSERT INTO nodes (id, org_id, kind, parent_id, name, description, created_at, created_by, updated_at, updated_by, revision, path)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		id, orgID, string(kind), parent.ID, name, description, tx.now, tx.actorID(), tx.now, tx.actorID(), tx.revision, n.path)
+	n := newNodeRow(tx, orgID, kind, parent, id, name)
+	err := tx.insertRows(ctx, nodeInsert, [][]any{n.values(tx, description)})
 	if c := nodeConflict(err, kind, name); c != nil {
 		return nil, c
 	}
@@ -528,4 +522,22 @@ func insertNode(ctx context.Context, tx *Tx, orgID string, kind castellan.NodeKi
 		return nil, fmt.Errorf("insert %s: %w", kind, err)
 	}
 	return n, nil
+}
+
+// nodeInsert inserts nodes' values (nodeRow.values).
+const nodeInsert = `INSERT INTO nodes (id, org_id, kind, parent_id, name, description, created_at, created_by, updated_at, updated_by, revision, path) VALUES `
+
+// newNodeRow is the row of a new node under parent, stamped by tx.
+func newNodeRow(tx *Tx, orgID string, kind castellan.NodeKind, parent *nodeRow, id, name string) *nodeRow {
+	n := &nodeRow{Node: castellan.Node{
+		ID: id, OrganizationID: orgID, Kind: kind, ParentID: parent.ID, Name: name,
+		CreatedAt: tx.now, UpdatedAt: tx.now, Revision: tx.revision,
+	}, path: nodePath(parent.path, id)}
+	n.Depth = nodeDepth(n.path)
+	return n
+}
+
+// values are the columns of nodeInsert for n.
+func (n *nodeRow) values(tx *Tx, description string) []any {
+	return []any{n.ID, n.OrganizationID, string(n.Kind), n.ParentID, n.Name, description, tx.now, tx.actorID(), tx.now, tx.actorID(), tx.revision, n.path}
 }

@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
@@ -110,27 +111,62 @@ func createProject(ctx context.Context, tx *Tx, orgID, id string, pc castellan.P
 	if err := lockStructure(ctx, tx, orgID); err != nil {
 		return nil, change{}, err
 	}
-	parentID := pc.ParentID
-	if parentID == "" {
-		parentID = orgID
-	}
-	parent, err := findParent(ctx, tx, orgID, "parentId", parentID, castellan.NodeProject)
+	parent, err := findParent(ctx, tx, orgID, "parentId", cmp.Or(pc.ParentID, orgID), castellan.NodeProject)
 	if err != nil {
 		return nil, change{}, err
 	}
-	n, err := insertNode(ctx, tx, orgID, castellan.NodeProject, parent, id, pc.Name, pc.Description)
-	if err != nil {
+	if _, err := insertNode(ctx, tx, orgID, castellan.NodeProject, parent, id, pc.Name, pc.Description); err != nil {
 		return nil, change{}, err
 	}
-	p := &castellan.Project{
-		ID: n.ID, OrganizationID: orgID, ParentID: parent.ID, Name: pc.Name, Description: pc.Description,
+	p := newProject(tx, orgID, parent.ID, id, pc)
+	return p, projectCreated(p), nil
+}
+
+// createProjects inserts validated projects with the given IDs in tx,
+// one read per parent and one insert for all, and returns their changes.
+// The first error fails them all: the caller (a bulk import) then
+// creates them one at a time with createProject, whose errors say which.
+func createProjects(ctx context.Context, tx *Tx, orgID string, ids []string, pcs []castellan.ProjectCreate) ([]change, error) {
+	if err := lockStructure(ctx, tx, orgID); err != nil {
+		return nil, err
+	}
+	parents := map[string]*nodeRow{}
+	rows := make([][]any, len(pcs))
+	changes := make([]change, len(pcs))
+	for i, pc := range pcs {
+		parentID := cmp.Or(pc.ParentID, orgID)
+		parent, ok := parents[parentID]
+		if !ok {
+			var err error
+			if parent, err = findParent(ctx, tx, orgID, "parentId", parentID, castellan.NodeProject); err != nil {
+				return nil, err
+			}
+			parents[parentID] = parent
+		}
+		rows[i] = newNodeRow(tx, orgID, castellan.NodeProject, parent, ids[i], pc.Name).values(tx, pc.Description)
+		changes[i] = projectCreated(newProject(tx, orgID, parent.ID, ids[i], pc))
+	}
+	if err := tx.insertRows(ctx, nodeInsert, rows); err != nil {
+		return nil, fmt.Errorf("insert projects: %w", err)
+	}
+	return changes, nil
+}
+
+// newProject is the project a create makes, stamped by tx.
+func newProject(tx *Tx, orgID, parentID, id string, pc castellan.ProjectCreate) *castellan.Project {
+	return &castellan.Project{
+		ID: id, OrganizationID: orgID, ParentID: parentID, Name: pc.Name, Description: pc.Description,
 		CreatedAt: tx.now, CreatedBy: tx.actorID(), UpdatedAt: tx.now, UpdatedBy: tx.actorID(), Revision: tx.revision,
 	}
-	return p, change{
-		orgID: orgID, action: castellan.ActionCreateProject,
+}
+
+// projectCreated is the change of a project's creation.
+func projectCreated(p *castellan.Project) change {
+	return change{
+		orgID: p.OrganizationID, action: castellan.ActionCreateProject,
 		entityType: "project", entityID: p.ID, entityName: p.Name, operation: "create",
 		summary: map[string]any{"name": p.Name, "description": p.Description, "parentId": p.ParentID},
-	}, nil
+	}
 }
 
 // MoveProject implements castellan.ProjectService under lockStructure, as
