@@ -20,7 +20,7 @@ type AuthzCheck struct {
 	Principal authzPrincipal `json:"principal"`
 	Action    string         `json:"action" minLength:"3" maxLength:"200" example:"s3e:GetObject"`
 	Resource  string         `json:"resource" minLength:"1" maxLength:"400" doc:"organization/<id>, ou/<id>, account/<id>, project/<id> or rn:<service>:<project-id>:<type>/<id>. Inside an account (the account, its projects and their resources) the control policies of the path from the root limit what grants allow; elsewhere they do not apply." example:"rn:s3e:0190d3a8-0000-7000-8000-000000000000:bucket/logs"`
-	Context   map[string]any `json:"context,omitempty" doc:"Request attributes (source IP, time, …) for control policies; unused by grants."`
+	Context   map[string]any `json:"context,omitempty" doc:"Request attributes (source IP, time, …), the Cedar context control policies' conditions read; unused by grants. Values in Cedar's JSON form: integers, strings, booleans, arrays (sets), objects (records), {\"__extn\": {\"fn\": \"ip\", \"arg\": \"10.0.0.1\"}} for an IP address. A condition naming an attribute the request lacks cannot be evaluated, and a forbid that cannot be evaluated forbids."`
 }
 
 // Consistency names the revision a decision must reflect.

@@ -175,3 +175,72 @@ func TestSimulateControlPolicyAPI(t *testing.T) {
 		}
 	})
 }
+
+// TestControlPolicyContext: a guardrail's condition reads the request's
+// context: a forbid unless the source IP is in the corporate range
+// refuses a request from elsewhere and one without a context (its
+// condition cannot be evaluated: closed), and allows one from inside; a
+// context that is no Cedar record is a clear 400.
+func TestControlPolicyContext(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		org := e.acme.OrganizationID
+		raw := e.db.Services()
+		user, err := raw.Users.CreateUser(system, org, castellan.UserCreate{Email: "dev@acme.example"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ou, err := raw.OrgUnits.CreateOrgUnit(system, org, castellan.OrgUnitCreate{ParentID: org, Name: "corp"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := raw.Grants.CreateGrants(system, org, []castellan.GrantCreate{{RoleID: "project.member", Scope: "ou/" + ou.ID,
+			Subject: castellan.Subject{Type: castellan.SubjectUser, ID: user.ID}}}); err != nil {
+			t.Fatal(err)
+		}
+		corp, err := raw.ControlPolicies.CreateControlPolicy(system, org, castellan.ControlPolicyCreate{Name: "corporate network",
+			Document: `forbid (principal, action, resource) unless { context.sourceIp.isInRange(ip("10.0.0.0/8")) };`})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := raw.ControlPolicies.AttachControlPolicy(system, org, corp.ID, ou.ID); err != nil {
+			t.Fatal(err)
+		}
+		ask := func(ctx any) *response {
+			body := map[string]any{
+				"principal": map[string]string{"type": "user", "id": user.ID, "organizationId": org},
+				"action":    "compute:StartInstance", "resource": "ou/" + ou.ID,
+			}
+			if ctx != nil {
+				body["context"] = ctx
+			}
+			return e.do(t, request{method: "POST", path: "/v1/authorize", token: e.acme.Token, body: body})
+		}
+		ip := func(s string) map[string]any {
+			return map[string]any{"sourceIp": map[string]any{"__extn": map[string]string{"fn": "ip", "arg": s}}}
+		}
+		// Twice each, in turns: no verdict is kept from one for another.
+		for range 2 {
+			for _, tc := range []struct {
+				name    string
+				ctx     any
+				allowed bool
+			}{
+				{"inside", ip("10.1.2.3"), true},
+				{"outside", ip("192.0.2.1"), false},
+				{"no context", nil, false},
+			} {
+				resp := ask(tc.ctx)
+				var d castellan.Decision
+				resp.decode(t, &d)
+				if resp.status != http.StatusOK || d.Allowed != tc.allowed || (!tc.allowed && (d.Reason != castellan.ReasonPolicyForbids || d.Policy == nil || d.Policy.PolicyID != corp.ID)) {
+					t.Fatalf("%s: got %d %s, want allowed %v (else refused by %s)", tc.name, resp.status, resp.body, tc.allowed, corp.ID)
+				}
+			}
+		}
+		resp := ask(map[string]any{"ratio": 0.5})
+		p := resp.problem(t)
+		if resp.status != http.StatusBadRequest || p.Code != castellan.CodeInvalidField || len(p.Errors) == 0 || p.Errors[0].Field != "body.context" {
+			t.Fatalf("a context with a fraction: got %d %s, want 400 naming context", resp.status, resp.body)
+		}
+	})
+}

@@ -128,7 +128,9 @@ func (a *Authorizer) decide(ctx context.Context, req castellan.AuthzRequest, exp
 	}
 	switch {
 	case d.Allowed:
-		return a.limit(ctx, d, policyInput(p, subjects, req.Action, scope, path))
+		in := policyInput(p, subjects, req.Action, scope, path)
+		in.Context = req.Context
+		return a.limit(ctx, d, in)
 	case expired:
 		d.Reason = castellan.ReasonExpired
 		return d, nil

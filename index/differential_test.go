@@ -286,7 +286,16 @@ func (w *world) request() castellan.AuthzRequest {
 		// Actions the control policies name.
 		action = w.pick([]string{"compute:StartInstance", "compute:StopInstance", "s3e:GetObject", "s3e:PutObject"})
 	}
-	return castellan.AuthzRequest{Principal: p, Action: action, Resource: resource}
+	req := castellan.AuthzRequest{Principal: p, Action: action, Resource: resource}
+	switch w.rng.IntN(6) {
+	case 0:
+		// The context a condition reads: never from a verdict cached
+		// for requests without one, nor cached for them.
+		req.Context = map[string]any{"mfa": w.rng.IntN(2) == 0}
+	case 1:
+		req.Context = map[string]any{"sourceIp": "10.0.0.1"}
+	}
+	return req
 }
 
 // compare asks the reference and the indexes n random questions, and

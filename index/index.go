@@ -235,7 +235,9 @@ func (o *org) resourceScope(seed maphash.Seed, t target) (int32, bool) {
 // action only.
 func (o *org) limit(n int32, action int, req castellan.AuthzRequest, groups []int32, t target) (*verdict, error) {
 	l := o.node[o.node[n].limit].limits
-	if l.actionOnly {
+	// A verdict read the request's context, when it carries one.
+	memo := l.actionOnly && len(req.Context) == 0
+	if memo {
 		if v := l.verdicts[action].Load(); v != nil {
 			return v, nil
 		}
@@ -248,7 +250,7 @@ func (o *org) limit(n int32, action int, req castellan.AuthzRequest, groups []in
 		}
 		scope = parsed
 	}
-	in := policy.Input{Principal: req.Principal, Action: req.Action, Resource: scope, Path: o.path(n)}
+	in := policy.Input{Principal: req.Principal, Action: req.Action, Resource: scope, Path: o.path(n), Context: req.Context}
 	for _, g := range groups {
 		in.Groups = append(in.Groups, o.names[g])
 	}
@@ -257,7 +259,7 @@ func (o *org) limit(n int32, action int, req castellan.AuthzRequest, groups []in
 		return nil, err
 	}
 	v := &verdict{refusal: refusal, reason: reason}
-	if l.actionOnly {
+	if memo {
 		l.verdicts[action].Store(v)
 	}
 	return v, nil

@@ -15,10 +15,11 @@ var actionOnly struct {
 // depends on the action only, not on the principal, its groups or the
 // resource: every policy's principal and resource scopes are
 // unconstrained and no condition names the principal or the resource. A
-// condition on the context is action-only too: decisions carry no
-// context, so it evaluates (or fails, forbidding) the same way every
-// time. Such verdicts may be cached per (node, action). A document that
-// does not compile is not action-only: Evaluate reports it.
+// condition on the context is action-only too, for the requests that
+// carry no context: it evaluates (or fails, forbidding) the same way for
+// each of them. Such verdicts may be cached per (node, action) for
+// requests without a context. A document that does not compile is not
+// action-only: Evaluate reports it.
 func ActionOnly(levels []Level) bool {
 	for _, l := range levels {
 		for _, p := range l.Policies {

@@ -15,6 +15,7 @@
 package policy
 
 import (
+	"encoding/json"
 	"fmt"
 	"regexp"
 	"strings"
@@ -115,6 +116,11 @@ type Input struct {
 	// Path is the nodes from the resource's node up to the root, as
 	// NodeService.FindAncestors returns them.
 	Path []*castellan.Node
+	// Context is the request's attributes (source IP, time, …), the
+	// Cedar context the policies' conditions read: JSON values in
+	// Cedar's JSON form (numbers integral; {"__extn": {"fn": "ip",
+	// "arg": "10.0.0.1"}} for an IP address).
+	Context map[string]any
 }
 
 // guardrailActions are the actions that read and repair control
@@ -141,7 +147,10 @@ func Evaluate(levels []Level, in Input) (*castellan.PolicyMatch, string, error) 
 	if Exempt(in.Action) {
 		return nil, "", nil
 	}
-	req, entities := request(in)
+	req, entities, err := request(in)
+	if err != nil {
+		return nil, "", err
+	}
 	for _, l := range levels {
 		permitted := false
 		for _, p := range l.Policies {
@@ -188,7 +197,12 @@ var nodeType = map[castellan.NodeKind]cedar.EntityType{
 }
 
 // request builds the Cedar request of in and the entities it reaches.
-func request(in Input) (cedar.Request, cedar.EntityMap) {
+// A context that is no Cedar record is EINVALID, naming it.
+func request(in Input) (cedar.Request, cedar.EntityMap, error) {
+	attrs, err := contextRecord(in.Context)
+	if err != nil {
+		return cedar.Request{}, nil, err
+	}
 	entities := cedar.EntityMap{}
 	add := func(uid cedar.EntityUID, parents ...cedar.EntityUID) {
 		entities[uid] = cedar.Entity{UID: uid, Parents: cedar.NewEntityUIDSet(parents...)}
@@ -236,7 +250,24 @@ func request(in Input) (cedar.Request, cedar.EntityMap) {
 	group := cedar.NewEntityUID(TypeAction, cedar.String(service+":*"))
 	add(group)
 	add(action, group)
-	return cedar.Request{Principal: principal, Action: action, Resource: resource, Context: cedar.NewRecord(nil)}, entities
+	return cedar.Request{Principal: principal, Action: action, Resource: resource, Context: attrs}, entities, nil
+}
+
+// contextRecord is the Cedar record of a request's context.
+func contextRecord(m map[string]any) (cedar.Record, error) {
+	if len(m) == 0 {
+		return cedar.NewRecord(nil), nil
+	}
+	raw, err := json.Marshal(m)
+	var r cedar.Record
+	if err == nil {
+		err = r.UnmarshalJSON(raw)
+	}
+	if err != nil {
+		return cedar.Record{}, castellan.Invalid([]castellan.FieldError{{Field: "context", Rule: "cedarRecord",
+			Message: "must be a record of Cedar values in their JSON form (integers, strings, booleans, sets, records, {\"__extn\": …}): " + err.Error()}})
+	}
+	return r, nil
 }
 
 // ResourceType is the Cedar entity type of a service's resource type:
