@@ -76,7 +76,7 @@ func (c tracingConnector) Connect(context.Context) (driver.Conn, error) {
 func (c tracingConnector) Driver() driver.Driver { return c.driver }
 
 // tracingConn logs the queries it runs; both drivers implement
-// QueryerContext and NamedValueChecker, which it passes on.
+// QueryerContext, ConnBeginTx and NamedValueChecker, which it passes on.
 type tracingConn struct {
 	driver.Conn
 	log *QueryLog
@@ -85,6 +85,12 @@ type tracingConn struct {
 func (c tracingConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
 	c.log.add(query, args)
 	return c.Conn.(driver.QueryerContext).QueryContext(ctx, query, args)
+}
+
+// BeginTx passes the options on (the index reads in a repeatable-read
+// transaction on PostgreSQL); both drivers implement ConnBeginTx.
+func (c tracingConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
+	return c.Conn.(driver.ConnBeginTx).BeginTx(ctx, opts)
 }
 
 func (c tracingConn) CheckNamedValue(nv *driver.NamedValue) error {
