@@ -183,13 +183,7 @@ func (f *Feed) Unsubscribe(s Subscriber) {
 			f.subscribers = slices.Delete(f.subscribers, i, i+1)
 			if sub.stale {
 				// The others reflect the position: WaitFor may be done.
-				f.mu.Lock()
-				f.stale--
-				if f.stale == 0 {
-					f.reflected = f.position
-				}
-				f.signal()
-				f.mu.Unlock()
+				f.unstale()
 			}
 			return
 		}
@@ -360,14 +354,19 @@ func (f *Feed) reload(ctx context.Context, s *subscription) {
 		return
 	}
 	s.stale, s.failing = false, false
+	f.unstale() // reloaded from the store, which is at the position at least
+}
+
+// unstale counts one subscriber fewer awaiting a reload; with none left,
+// every subscriber reflects the position. It wakes the waiters of WaitFor.
+func (f *Feed) unstale() {
 	f.mu.Lock()
+	defer f.mu.Unlock()
 	f.stale--
 	if f.stale == 0 {
-		// Reloaded from the store, which is at the position at least.
 		f.reflected = f.position
 	}
 	f.signal()
-	f.mu.Unlock()
 }
 
 // advance moves the position to revision; f.followMu is held.

@@ -99,11 +99,7 @@ func (s *NodeService) FindNodesByID(ctx context.Context, orgID string, ids []str
 	if err != nil {
 		return nil, err
 	}
-	nodes := make([]*castellan.Node, len(found))
-	for i, r := range found {
-		nodes[i] = &r.Node
-	}
-	return nodes, nil
+	return publicNodes(found), nil
 }
 
 // FindAncestors implements castellan.NodeService: one read of the node,
@@ -113,11 +109,16 @@ func (s *NodeService) FindAncestors(ctx context.Context, orgID, id string) ([]*c
 	if err != nil {
 		return nil, err
 	}
+	return publicNodes(rows), nil
+}
+
+// publicNodes are the nodes of rows, without their paths.
+func publicNodes(rows []*nodeRow) []*castellan.Node {
 	nodes := make([]*castellan.Node, len(rows))
 	for i, r := range rows {
 		nodes[i] = &r.Node
 	}
-	return nodes, nil
+	return nodes
 }
 
 // ancestors returns the node and the nodes above it, the node first and
