@@ -1,6 +1,11 @@
 package castellan
 
-import "sort"
+import (
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+)
 
 // Service is one service of the cloud as the catalogue describes it: its
 // actions and the types of its resources.
@@ -22,7 +27,14 @@ type Catalog struct {
 	services map[string]*Service
 	roles    map[string]*Role
 	actions  []string
+	// expanded memoizes Expand, by the patterns joined with NUL, for at
+	// most maxExpanded pattern lists (each role's, in practice): the
+	// hierarchy principle expands a role's patterns on every grant.
+	expanded  sync.Map
+	nExpanded atomic.Int64
 }
+
+const maxExpanded = 10_000
 
 // NewCatalog indexes services and roles. The caller (package catalog) has
 // validated them.
@@ -49,8 +61,23 @@ func (c *Catalog) Role(id string) *Role { return c.roles[id] }
 // Actions returns every action of every service, sorted.
 func (c *Catalog) Actions() []string { return c.actions }
 
-// Expand returns the catalogue actions the patterns match, sorted.
+// Expand returns the catalogue actions the patterns match, sorted. The
+// caller must not modify the slice: it may be shared.
 func (c *Catalog) Expand(patterns []string) []string {
+	key := strings.Join(patterns, "\x00")
+	if out, ok := c.expanded.Load(key); ok {
+		return out.([]string)
+	}
+	out := c.expand(patterns)
+	if c.nExpanded.Load() < maxExpanded {
+		if _, loaded := c.expanded.LoadOrStore(key, out); !loaded {
+			c.nExpanded.Add(1)
+		}
+	}
+	return out
+}
+
+func (c *Catalog) expand(patterns []string) []string {
 	var out []string
 	for _, a := range c.actions {
 		for _, p := range patterns {

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/castellan-iam/castellan"
 	"github.com/castellan-iam/castellan/sqlstore/sqltest"
@@ -430,6 +431,68 @@ func TestImportRuns(t *testing.T) {
 		// The owner, taken, u1 and u3.
 		if len(users) != 4 {
 			t.Fatalf("got %d users, want 4", len(users))
+		}
+	})
+}
+
+// TestImportGrantRenewals: in a run of grants, new ones are inserted at
+// once, one that renews an existing grant replaces it, and a renewal the
+// Owner rule refuses (the last owner's grant given an expiry) fails
+// alone, leaving the grant it would have replaced, on both backends.
+func TestImportGrantRenewals(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		s, org := e.db.Services(), e.acme.OrganizationID
+		bob, err := s.Users.CreateUser(system, org, castellan.UserCreate{Email: "bob@acme.example"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := s.Projects.CreateProject(system, org, castellan.ProjectCreate{Name: "renewals"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		later := time.Now().Add(365 * 24 * time.Hour).UTC().Truncate(time.Second)
+		bobUser := castellan.Subject{Type: castellan.SubjectUser, ID: bob.ID}
+		old, _, err := s.Grants.CreateGrants(system, org, []castellan.GrantCreate{
+			{RoleID: "project.member", Scope: "project/" + p.ID, Subject: bobUser, ExpiresAt: &later}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		owners := func() []*castellan.Grant {
+			t.Helper()
+			gs, _, err := s.Grants.FindGrants(system, org, castellan.GrantFilter{RoleID: ptr(castellan.OrganizationOwnerRoleID)})
+			if err != nil || len(gs) != 1 {
+				t.Fatalf("owner grants: got %d, %v, want 1", len(gs), err)
+			}
+			return gs
+		}
+		before := owners()[0]
+
+		r := e.importItems(t, e.acme.Token, "",
+			`{"kind": "grant", "roleId": "project.reader", "scope": "project/`+p.ID+`", "subject": {"type": "user", "id": "`+bob.ID+`"}}`,
+			`{"kind": "grant", "roleId": "project.member", "scope": "project/`+p.ID+`", "subject": {"type": "user", "id": "`+bob.ID+`"}}`,                                                                    // renews
+			`{"kind": "grant", "roleId": "organization.owner", "scope": "organization/`+org+`", "subject": {"type": "user", "id": "`+e.acme.OwnerUserID+`"}, "expiresAt": "`+later.Format(time.RFC3339)+`"}`, // 3: last owner
+			`{"kind": "grant", "roleId": "project.reader", "scope": "project/`+p.ID+`", "subject": {"type": "user", "id": "`+e.acme.OwnerUserID+`"}}`,
+		)
+		if r.result.Applied != 3 || r.result.Failed != 1 {
+			t.Fatalf("got result %+v (errors %v), want 3 applied and 1 refused", r.result, r.errors)
+		}
+		wantItemError(t, r, 3, castellan.CodeLastOwner, "")
+		if after := owners()[0]; after.ID != before.ID || after.ExpiresAt != nil {
+			t.Errorf("owner grant: got %+v, want %+v untouched", after, before)
+		}
+		grants, _, err := s.Grants.FindGrants(system, org, castellan.GrantFilter{Scope: ptr("project/" + p.ID)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]*castellan.Grant{}
+		for _, g := range grants {
+			got[g.RoleID+" "+g.Subject.ID] = g
+		}
+		if len(grants) != 3 || got["project.reader "+bob.ID] == nil || got["project.reader "+e.acme.OwnerUserID] == nil {
+			t.Fatalf("grants on the project: got %v, want bob's member and reader grants and the owner's reader grant", got)
+		}
+		if m := got["project.member "+bob.ID]; m == nil || m.ID == old[0].ID || m.ExpiresAt != nil {
+			t.Errorf("bob's member grant: got %+v, want a new grant without expiry in place of %s", m, old[0].ID)
 		}
 	})
 }

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"fmt"
+	"iter"
 	"strings"
 
 	"github.com/castellan-iam/castellan"
@@ -58,24 +59,54 @@ func unique(ids []string) []string {
 // insertRows runs insert ("INSERT INTO t (a, b) VALUES ") for rows, many
 // rows per statement; every row has as many values as the first.
 func (tx *Tx) insertRows(ctx context.Context, insert string, rows [][]any) error {
-	if len(rows) == 0 {
-		return nil
-	}
-	tuple := "(" + strings.TrimSuffix(strings.Repeat("?, ", len(rows[0])), ", ") + ")"
-	per := max(1, 1000/len(rows[0])) // far below either backend's parameter limit
-	for len(rows) > 0 {
-		n := min(len(rows), per)
-		args := make([]any, 0, n*len(rows[0]))
-		for _, r := range rows[:n] {
-			args = append(args, r...)
-		}
-		q := insert + strings.TrimSuffix(strings.Repeat(tuple+", ", n), ", ")
+	for q, args := range rowChunks(insert, "", rows) {
 		if _, err := tx.exec(ctx, q, args...); err != nil {
 			return err
 		}
-		rows = rows[n:]
 	}
 	return nil
+}
+
+// insertRowsReturning is insertRows with tail (an ON CONFLICT clause and
+// a RETURNING clause of one text column) after each statement. It
+// returns the values the statements returned.
+func (tx *Tx) insertRowsReturning(ctx context.Context, insert, tail string, rows [][]any) ([]string, error) {
+	out := make([]string, 0, len(rows))
+	for q, args := range rowChunks(insert, tail, rows) {
+		returned, err := tx.query(ctx, q, args...)
+		if err != nil {
+			return nil, err
+		}
+		got, err := collect(returned, scanString)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, got...)
+	}
+	return out, nil
+}
+
+// rowChunks yields the statements and arguments that insert rows, as many
+// rows per statement as stay far below either backend's parameter limit.
+func rowChunks(insert, tail string, rows [][]any) iter.Seq2[string, []any] {
+	return func(yield func(string, []any) bool) {
+		if len(rows) == 0 {
+			return
+		}
+		tuple := "(" + strings.TrimSuffix(strings.Repeat("?, ", len(rows[0])), ", ") + ")"
+		per := max(1, 1000/len(rows[0]))
+		for len(rows) > 0 {
+			n := min(len(rows), per)
+			args := make([]any, 0, n*len(rows[0]))
+			for _, r := range rows[:n] {
+				args = append(args, r...)
+			}
+			if !yield(insert+strings.TrimSuffix(strings.Repeat(tuple+", ", n), ", ")+tail, args) {
+				return
+			}
+			rows = rows[n:]
+		}
+	}
 }
 
 // inList returns "(?, ?, …)" for n values and the values as arguments, for

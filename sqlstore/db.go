@@ -295,8 +295,11 @@ func openSQLite(path string) (*DB, error) {
 	dsn := sqliteDSN(path)
 	o := &outages{}
 	// _txlock=immediate takes the write lock at BEGIN so a transaction
-	// never fails half way on lock upgrade.
-	writer, err := litedriver.NewConnector(dsn + "&_txlock=immediate")
+	// never fails half way on lock upgrade. The one writer keeps 64 MiB of
+	// pages (SQLite's default is 2 MiB): a batch of an import touches
+	// thousands of index pages, and a smaller cache spills them to the WAL
+	// in the middle of the transaction, to be written there again.
+	writer, err := litedriver.NewConnector(dsn + "&_txlock=immediate&_pragma=cache_size(-65536)")
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite: %w", err)
 	}

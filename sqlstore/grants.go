@@ -199,6 +199,9 @@ func (s *GrantService) CreateGrants(ctx context.Context, orgID string, items []c
 			return err
 		}
 		check := newGrantChecker(tx, orgID)
+		if err := check.prefetch(ctx, items); err != nil {
+			return err
+		}
 		wanted := make([]*castellan.Grant, len(items))
 		for i, item := range items {
 			g, err := check.item(ctx, i, item)
@@ -257,36 +260,63 @@ func insertGrants(ctx context.Context, tx *Tx, orgID string, wanted []*castellan
 // writeGrants is insertGrants without recording: it returns the change,
 // nil when there was nothing to do.
 func writeGrants(ctx context.Context, tx *Tx, orgID string, wanted []*castellan.Grant) ([]*castellan.Grant, *change, error) {
-	byKey := map[grantKey]*castellan.Grant{}
-	var fresh, replaced []*castellan.Grant
-	for _, g := range wanted {
-		k := keyOf(g)
-		if byKey[k] != nil {
-			continue
-		}
-		existing, err := findGrantByKey(ctx, tx, g)
-		if err != nil {
-			return nil, nil, err
-		}
-		if existing != nil && !needsRenewal(existing, g.ExpiresAt, tx.now) {
-			byKey[k] = existing
-			continue
-		}
-		if existing != nil {
-			replaced = append(replaced, existing)
-		}
-		byKey[k] = g
-		fresh = append(fresh, g)
-	}
-	c, err := changeGrants(ctx, tx, orgID, replaced, fresh, byKey)
+	add, err := addGrants(ctx, tx, wanted)
 	if err != nil {
 		return nil, nil, err
 	}
+	renewed, err := renewGrants(ctx, tx, orgID, add.stale, add.renewed, add.byKey)
+	if err != nil {
+		return nil, nil, err
+	}
+	return add.standing(wanted), grantChange(orgID, append(add.created, renewed...), add.stale), nil
+}
+
+// addition is what addGrants did, and what it left to changeGrants.
+type addition struct {
+	// byKey holds the grant standing for each key wanted: one created,
+	// one that stood already, or one of renewed.
+	byKey map[grantKey]*castellan.Grant
+	// created were inserted; renewed are to take the place of stale, the
+	// existing grants they renew.
+	created, renewed, stale []*castellan.Grant
+}
+
+// standing returns, in the order of wanted, the grant standing for each.
+func (a *addition) standing(wanted []*castellan.Grant) []*castellan.Grant {
 	out := make([]*castellan.Grant, len(wanted))
 	for i, g := range wanted {
-		out[i] = byKey[keyOf(g)]
+		out[i] = a.byKey[keyOf(g)]
 	}
-	return out, c, nil
+	return out
+}
+
+// addGrants inserts the checked grants that do not exist, many per
+// statement, and sorts out those that do: one that needs no renewal
+// stands as it is, one that does is left in renewed (with the grant it
+// replaces in stale) for changeGrants, the only step that can refuse
+// (under the Owner rule). The first of repeated items decides the
+// expiry.
+func addGrants(ctx context.Context, tx *Tx, wanted []*castellan.Grant) (*addition, error) {
+	a := &addition{byKey: make(map[grantKey]*castellan.Grant, len(wanted))}
+	var fresh []*castellan.Grant
+	for _, g := range wanted {
+		if k := keyOf(g); a.byKey[k] == nil {
+			a.byKey[k] = g
+			fresh = append(fresh, g)
+		}
+	}
+	var err error
+	if a.created, err = insertNewGrants(ctx, tx, fresh, a.byKey); err != nil {
+		return nil, err
+	}
+	for _, g := range fresh {
+		k := keyOf(g)
+		if existing := a.byKey[k]; existing != g && needsRenewal(existing, g.ExpiresAt, tx.now) {
+			a.stale, a.renewed = append(a.stale, existing), append(a.renewed, g)
+			a.byKey[k] = g
+		}
+	}
+	return a, nil
 }
 
 // replaceGrants deletes stale grants, which the transaction read, and
@@ -295,16 +325,19 @@ func writeGrants(ctx context.Context, tx *Tx, orgID string, wanted []*castellan.
 // iam:SetGrants change. It refuses under the Owner rule, and returns
 // the revision, unchanged when there was nothing to do.
 func replaceGrants(ctx context.Context, tx *Tx, orgID string, stale, fresh []*castellan.Grant, byKey map[grantKey]*castellan.Grant) (int64, error) {
-	c, err := changeGrants(ctx, tx, orgID, stale, fresh, byKey)
-	if err != nil || c == nil {
-		return tx.unchangedRevision(), err
+	created, err := renewGrants(ctx, tx, orgID, stale, fresh, byKey)
+	if err != nil {
+		return 0, err
 	}
-	return tx.record(ctx, *c)
+	if c := grantChange(orgID, created, stale); c != nil {
+		return tx.record(ctx, *c)
+	}
+	return tx.unchangedRevision(), nil
 }
 
-// changeGrants is replaceGrants without recording: it returns the
-// change, nil when there was nothing to do.
-func changeGrants(ctx context.Context, tx *Tx, orgID string, stale, fresh []*castellan.Grant, byKey map[grantKey]*castellan.Grant) (*change, error) {
+// renewGrants deletes stale grants and inserts fresh ones, refusing
+// under the Owner rule, and returns those it inserted.
+func renewGrants(ctx context.Context, tx *Tx, orgID string, stale, fresh []*castellan.Grant, byKey map[grantKey]*castellan.Grant) ([]*castellan.Grant, error) {
 	var created []*castellan.Grant
 	err := keepAnOwner(ctx, tx, orgID, slices.ContainsFunc(stale, isOwnerGrant), func() error {
 		if err := deleteGrants(ctx, tx, orgID, stale); err != nil {
@@ -314,18 +347,15 @@ func changeGrants(ctx context.Context, tx *Tx, orgID string, stale, fresh []*cas
 		created, err = insertNewGrants(ctx, tx, fresh, byKey)
 		return err
 	})
-	if err != nil {
-		return nil, err
-	}
-	if len(created) == 0 && len(stale) == 0 {
-		return nil, nil
-	}
-	c := grantChange(orgID, created, stale)
-	return &c, nil
+	return created, err
 }
 
-// grantChange is the change of an iam:SetGrants write.
-func grantChange(orgID string, created, deleted []*castellan.Grant) change {
+// grantChange is the change of an iam:SetGrants write, nil when it
+// neither created nor deleted a grant.
+func grantChange(orgID string, created, deleted []*castellan.Grant) *change {
+	if len(created) == 0 && len(deleted) == 0 {
+		return nil
+	}
 	also := grantDeletions(deleted)
 	for _, g := range created {
 		also = append(also, changedEntity{"grant", g.ID, "create"})
@@ -337,29 +367,33 @@ func grantChange(orgID string, created, deleted []*castellan.Grant) change {
 	if len(deleted) > 0 {
 		summary["deleted"] = grantSummaries(deleted)
 	}
-	return change{orgID: orgID, action: castellan.ActionSetGrants, entityType: "organization", entityID: orgID, summary: summary, also: also}
+	return &change{orgID: orgID, action: castellan.ActionSetGrants, entityType: "organization", entityID: orgID, summary: summary, also: also}
 }
 
-// insertNewGrants inserts grants that did not exist when looked up and
-// returns those it inserted. One created meanwhile by a concurrent
-// transaction is taken as it is, in byKey.
+// insertNewGrants inserts grants, many per statement, and returns those
+// it inserted. One whose role, scope and subject a grant has already
+// (from before, or created meanwhile by a concurrent transaction) is not
+// inserted: that grant takes its place in byKey.
 func insertNewGrants(ctx context.Context, tx *Tx, fresh []*castellan.Grant, byKey map[grantKey]*castellan.Grant) ([]*castellan.Grant, error) {
 	rev := tx.revision
-	var created []*castellan.Grant
-	for _, g := range fresh {
+	rows := make([][]any, len(fresh))
+	for i, g := range fresh {
 		g.ID, g.CreatedAt, g.CreatedBy, g.Revision = newID(), tx.now, tx.actorID(), rev
-		res, err := tx.exec(ctx, `INSERT INTO grants (`+grantColumns+`, scope_kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (org_id, role_id, scope, subject_type, subject_id) DO NOTHING`,
-			g.ID, g.OrganizationID, g.RoleID, g.Scope, string(g.Subject.Type), g.Subject.ID, nullTime(g.ExpiresAt),
-			g.CreatedAt, g.CreatedBy, g.Revision, scopeKindOf(g.Scope))
-		if err != nil {
-			return nil, fmt.Errorf("insert grant: %w", err)
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return nil, fmt.Errorf("insert grant: %w", err)
-		}
-		if n == 1 {
+		rows[i] = []any{g.ID, g.OrganizationID, g.RoleID, g.Scope, string(g.Subject.Type), g.Subject.ID, nullTime(g.ExpiresAt),
+			g.CreatedAt, g.CreatedBy, g.Revision, scopeKindOf(g.Scope)}
+	}
+	ids, err := tx.insertRowsReturning(ctx, `INSERT INTO grants (`+grantColumns+`, scope_kind) VALUES `,
+		` ON CONFLICT (org_id, role_id, scope, subject_type, subject_id) DO NOTHING RETURNING id`, rows)
+	if err != nil {
+		return nil, fmt.Errorf("insert grants: %w", err)
+	}
+	inserted := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		inserted[id] = true
+	}
+	created := make([]*castellan.Grant, 0, len(ids))
+	for _, g := range fresh {
+		if inserted[g.ID] {
 			created = append(created, g)
 			continue
 		}
@@ -458,7 +492,7 @@ func (s *GrantService) DeleteGrants(ctx context.Context, orgID string, ids []str
 			// A concurrent transaction deleted one of them first.
 			return castellan.Errorf(castellan.ENOTFOUND, castellan.CodeGrantNotFound, "a grant of the batch was deleted meanwhile")
 		}
-		rev, err = tx.record(ctx, grantChange(orgID, nil, deleted))
+		rev, err = tx.record(ctx, *grantChange(orgID, nil, deleted))
 		return err
 	})
 	return rev, err

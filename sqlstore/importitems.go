@@ -250,12 +250,24 @@ func (ic *itemContext) writeRun(ctx context.Context, todo []*castellan.ImportIte
 }
 
 // applyGrants applies a run of grant items: each is checked by the grant
-// checker, then one writeGrants writes them all.
+// checker, then addGrants inserts the new ones at once. That needs no
+// savepoint: once the items are checked, only the store itself can fail
+// it, and that ends the import. Renewals of existing grants, which the
+// Owner rule can refuse, are written by writeRun.
 func (ic *itemContext) applyGrants(ctx context.Context, run []*castellan.ImportItem) ([]change, error) {
 	var (
 		todo   []*castellan.ImportItem
 		wanted []*castellan.Grant
+		asked  []castellan.GrantCreate
 	)
+	for _, item := range run {
+		if item.Err == nil {
+			asked = append(asked, *item.Grant)
+		}
+	}
+	if err := ic.grants.prefetch(ctx, asked); err != nil {
+		return nil, err
+	}
 	for _, item := range run {
 		if item.Err != nil {
 			continue
@@ -268,19 +280,41 @@ func (ic *itemContext) applyGrants(ctx context.Context, run []*castellan.ImportI
 			todo, wanted = append(todo, item), append(wanted, g)
 		}
 	}
+	if len(todo) == 0 {
+		return nil, nil
+	}
+	add, err := addGrants(ctx, ic.tx, wanted)
+	if err != nil {
+		return nil, err
+	}
+	var changes []change
+	if c := grantChange(ic.orgID, add.created, nil); c != nil {
+		changes = append(changes, *c)
+		ic.granted = append(ic.granted, add.created...)
+	}
+	if len(add.renewed) == 0 {
+		return changes, nil
+	}
+	renewedKeys := map[grantKey]bool{}
+	for _, g := range add.renewed {
+		renewedKeys[keyOf(g)] = true
+	}
+	var renewing []*castellan.ImportItem
+	for i, item := range todo {
+		if renewedKeys[keyOf(wanted[i])] {
+			renewing = append(renewing, item)
+		}
+	}
 	granted := len(ic.granted)
-	return ic.writeRun(ctx, todo, nil, func() ([]change, error) {
-		standing, c, err := writeGrants(ctx, ic.tx, ic.orgID, wanted)
-		if err != nil || c == nil {
+	renewals, err := ic.writeRun(ctx, renewing, nil, func() ([]change, error) {
+		created, err := renewGrants(ctx, ic.tx, ic.orgID, add.stale, add.renewed, add.byKey)
+		if err != nil {
 			return nil, err
 		}
-		for i, g := range wanted {
-			if standing[i] == g { // written now, not one that stood already
-				ic.granted = append(ic.granted, g)
-			}
-		}
-		return []change{*c}, nil
+		ic.granted = append(ic.granted, created...)
+		return []change{*grantChange(ic.orgID, created, add.stale)}, nil
 	}, func() { ic.granted = ic.granted[:granted] })
+	return append(changes, renewals...), err
 }
 
 // registerUsers applies a run of user items: each is checked against the

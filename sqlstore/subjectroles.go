@@ -172,7 +172,7 @@ func (s *GrantService) RemoveRoles(ctx context.Context, orgID string, subject ca
 		if err != nil {
 			return err
 		}
-		rev, err = tx.record(ctx, grantChange(orgID, nil, doomed))
+		rev, err = tx.record(ctx, *grantChange(orgID, nil, doomed))
 		return err
 	})
 	return rev, err
