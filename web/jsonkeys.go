@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // isJSONBody reports whether r's body is to be read as JSON: huma decodes
@@ -70,7 +72,15 @@ func (f *jsonFrame) addKey(key string) bool {
 // start. Keys compare after unescaping, so "name" and "n\u0061me" are one
 // key. A body that is not JSON gives "": the decoder refuses it later
 // with its own message.
+//
+// jsontext's validation (RFC 7493: valid UTF-8, unique names after
+// unescaping) clears almost every body without allocating; only a body it
+// refuses is walked again to find the path of the duplicate, if that is
+// what it refused for.
 func duplicateKey(data []byte) string {
+	if jsontext.Value(data).IsValid() {
+		return ""
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	var stack []jsonFrame
 	// valueDone moves the innermost open container past a finished value.

@@ -67,3 +67,16 @@ func keysIn(v any) int {
 	}
 	return n
 }
+
+// BenchmarkDuplicateKey scans a body of the size and shape of a decision
+// request, which every POST /v1/authorize pays for.
+func BenchmarkDuplicateKey(b *testing.B) {
+	body := []byte(`{"principal": {"type": "user", "id": "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b", "organizationId": "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5c"},
+		"action": "compute:StartInstance", "resource": "project/0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5d", "context": {"sourceIp": "10.1.2.3"}}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		if web.DuplicateKey(body) != "" {
+			b.Fatal("duplicate reported")
+		}
+	}
+}
