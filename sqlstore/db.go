@@ -291,15 +291,20 @@ func sqliteDSN(path string) string {
 	return "file:" + path + "?_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=temp_store(memory)&_pragma=mmap_size(1073741824)&_time_format=sqlite"
 }
 
+// sqliteWriterDSN is the data source name of the one writing connection.
+// _txlock=immediate takes the write lock at BEGIN so a transaction never
+// fails half way on lock upgrade. The writer keeps 64 MiB of pages
+// (SQLite's default is 2 MiB): a batch of an import touches thousands of
+// index pages, and a smaller cache spills them to the WAL in the middle
+// of the transaction, to be written there again.
+func sqliteWriterDSN(path string) string {
+	return sqliteDSN(path) + "&_txlock=immediate&_pragma=cache_size(-65536)"
+}
+
 func openSQLite(path string) (*DB, error) {
 	dsn := sqliteDSN(path)
 	o := &outages{}
-	// _txlock=immediate takes the write lock at BEGIN so a transaction
-	// never fails half way on lock upgrade. The one writer keeps 64 MiB of
-	// pages (SQLite's default is 2 MiB): a batch of an import touches
-	// thousands of index pages, and a smaller cache spills them to the WAL
-	// in the middle of the transaction, to be written there again.
-	writer, err := litedriver.NewConnector(dsn + "&_txlock=immediate&_pragma=cache_size(-65536)")
+	writer, err := litedriver.NewConnector(sqliteWriterDSN(path))
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite: %w", err)
 	}

@@ -59,6 +59,25 @@ func (db *DB) TraceReads(rawURL string) *QueryLog {
 	return log
 }
 
+// TraceWrites makes db run its transactions through a connection, on the
+// same driver and database as the one it replaces, that logs each query
+// and each UPDATE and DELETE. A transaction prepares a statement it runs
+// again, and those runs are not logged: the first is.
+func (db *DB) TraceWrites(rawURL string) *QueryLog {
+	dsn := rawURL
+	if db.dialect.name == "sqlite" {
+		dsn = sqliteWriterDSN(strings.TrimPrefix(rawURL, "sqlite://"))
+	}
+	log := &QueryLog{}
+	old := db.write
+	db.write = sql.OpenDB(tracingConnector{driver: old.Driver(), dsn: dsn, log: log})
+	db.write.SetMaxOpenConns(1)
+	if old != db.read {
+		old.Close()
+	}
+	return log
+}
+
 type tracingConnector struct {
 	driver driver.Driver
 	dsn    string
@@ -76,7 +95,8 @@ func (c tracingConnector) Connect(context.Context) (driver.Conn, error) {
 func (c tracingConnector) Driver() driver.Driver { return c.driver }
 
 // tracingConn logs the queries it runs; both drivers implement
-// QueryerContext, ConnBeginTx and NamedValueChecker, which it passes on.
+// QueryerContext, ExecerContext, ConnBeginTx and NamedValueChecker, which
+// it passes on.
 type tracingConn struct {
 	driver.Conn
 	log *QueryLog
@@ -85,6 +105,13 @@ type tracingConn struct {
 func (c tracingConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
 	c.log.add(query, args)
 	return c.Conn.(driver.QueryerContext).QueryContext(ctx, query, args)
+}
+
+func (c tracingConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	if verb, _, _ := strings.Cut(strings.TrimSpace(query), " "); verb == "UPDATE" || verb == "DELETE" {
+		c.log.add(query, args)
+	}
+	return c.Conn.(driver.ExecerContext).ExecContext(ctx, query, args)
 }
 
 // BeginTx passes the options on (the index reads in a repeatable-read

@@ -4,15 +4,20 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"iter"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/castellan-iam/castellan"
 	"github.com/castellan-iam/castellan/authz"
 	"github.com/castellan-iam/castellan/sqlstore"
 	"github.com/castellan-iam/castellan/sqlstore/sqltest"
 	"github.com/castellan-iam/castellan/storetest"
+	"github.com/google/uuid"
 )
 
 // badPlan matches a plan line that reads a table whole, or reads an
@@ -151,5 +156,91 @@ func checkPlan(t *testing.T, db *sqlstore.DB, lookup string, q sqlstore.Query) {
 		if badPlan.MatchString(line) {
 			t.Errorf("%s: %q\nplans %q in\n%s", lookup, strings.Join(strings.Fields(q.SQL), " "), line, strings.Join(plan, "\n"))
 		}
+	}
+}
+
+// TestImportQueryPlans traces what an import's transactions read, update
+// and delete, each query's first run, and refuses any plan that visits
+// more than the rows asked for: one query per batch that walks the
+// organization's users or grants makes an import quadratic (checking the
+// batch's user names walked every user of the organization).
+func TestImportQueryPlans(t *testing.T) {
+	for _, b := range sqltest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			url := b.URL(t)
+			db := sqltest.MustOpen(t, url, nil)
+			s := db.Services()
+			res := storetest.Must(s.Tokens.BootstrapOrganization(ctx, castellan.Bootstrap{OrganizationName: "Acme", OwnerEmail: "owner@acme.example"}))(t)
+			org := res.OrganizationID
+			old := storetest.Must(s.Projects.CreateProject(ctx, org, castellan.ProjectCreate{Name: "old"}))(t)
+			ann := storetest.Must(s.Users.CreateUser(ctx, org, castellan.UserCreate{Email: "ann@acme.example"}))(t)
+			later := time.Now().Add(time.Hour).UTC()
+			annUser := castellan.Subject{Type: castellan.SubjectUser, ID: ann.ID}
+			if _, _, err := s.Grants.CreateGrants(ctx, org, []castellan.GrantCreate{
+				{RoleID: "project.member", Scope: "project/" + old.ID, Subject: annUser, ExpiresAt: &later}}); err != nil {
+				t.Fatal(err)
+			}
+
+			id := func() string { return uuid.Must(uuid.NewV7()).String() }
+			ou, project, group, sa := id(), id(), id(), id()
+			items := []*castellan.ImportItem{
+				{Kind: castellan.ImportKindOrgUnit, ID: ou, OrgUnit: &castellan.OrgUnitCreate{ParentID: org, Name: "sales"}},
+				{Kind: castellan.ImportKindProject, ID: project, Project: &castellan.ProjectCreate{ParentID: ou, Name: "web"}},
+				{Kind: castellan.ImportKindProject, ID: id(), Project: &castellan.ProjectCreate{ParentID: ou, Name: "db"}},
+				{Kind: castellan.ImportKindGroup, ID: group, Group: &castellan.GroupCreate{Name: "ops"}},
+				{Kind: castellan.ImportKindServiceAccount, ID: sa, ServiceAccount: &castellan.ImportServiceAccount{ProjectID: project,
+					ServiceAccountCreate: castellan.ServiceAccountCreate{Name: "ci"}}},
+			}
+			var users []string
+			for i := range 3 {
+				users = append(users, id())
+				items = append(items, &castellan.ImportItem{Kind: castellan.ImportKindUser, ID: users[i], User: &castellan.UserRegistration{
+					LoginID: fmt.Sprintf("user%d", i), Email: fmt.Sprintf("user%d@acme.example", i), Name: "User", Mode: castellan.ModeInvitation,
+					ConsoleAccess: true, APIAccess: true}})
+			}
+			for _, u := range append(users, ann.ID) {
+				items = append(items, &castellan.ImportItem{Kind: castellan.ImportKindMembership, Membership: &castellan.ImportMembership{GroupID: group, UserID: u}})
+			}
+			for _, g := range []castellan.GrantCreate{
+				{RoleID: "project.member", Scope: "project/" + old.ID, Subject: annUser}, // renews
+				{RoleID: "project.reader", Scope: "project/" + project, Subject: castellan.Subject{Type: castellan.SubjectUser, ID: users[0]}},
+				{RoleID: "project.reader", Scope: "ou/" + ou, Subject: castellan.Subject{Type: castellan.SubjectGroup, ID: group}},
+				{RoleID: "project.reader", Scope: "project/" + project, Subject: castellan.Subject{Type: castellan.SubjectServiceAccount, ID: sa}},
+				{RoleID: "s3e.viewer", Scope: "rn:s3e:" + project + ":bucket/logs", Subject: castellan.Subject{Type: castellan.SubjectUser, ID: users[1]}},
+			} {
+				items = append(items, &castellan.ImportItem{Kind: castellan.ImportKindGrant, Grant: &g})
+			}
+			for i, item := range items {
+				item.Line = i + 1
+			}
+
+			log := db.TraceWrites(url)
+			im := storetest.Must(db.Imports().BeginImport(ctx, org, castellan.ImportOptions{BatchSize: castellan.MaxImportBatchSize}))(t)
+			pull, stop := iter.Pull(slices.Values(items))
+			defer stop()
+			result, err := im.Run(ctx, func() (*castellan.ImportItem, error) {
+				if item, ok := pull(); ok {
+					return item, nil
+				}
+				return nil, io.EOF
+			}, func(*castellan.ImportProgress) error { return nil })
+			if err != nil || result.Failed != 0 || result.Applied != len(items) {
+				for _, item := range items {
+					if item.Err != nil {
+						t.Errorf("line %d: %v", item.Line, item.Err)
+					}
+				}
+				t.Fatalf("import: got %+v, %v, want %d items applied", result, err, len(items))
+			}
+			queries := log.Take()
+			if len(queries) < 10 {
+				t.Fatalf("traced %d queries, want the import's reads", len(queries))
+			}
+			for _, q := range queries {
+				checkPlan(t, db, "import", q)
+			}
+		})
 	}
 }

@@ -248,33 +248,31 @@ func alreadyRegistered(ctx context.Context, tx *Tx, orgID string, regs []castell
 // registeredNames returns which of the lower-case emails and login IDs
 // users of the organization that are not deleted have.
 func registeredNames(ctx context.Context, tx *Tx, orgID string, emails, logins []string) (takenEmails, takenLogins map[string]bool, err error) {
-	// The empty string stays in the list (an IN list may not be empty);
-	// email_lower <> '' keeps it from matching, and lets SQLite use the
-	// partial unique index, whose condition it repeats.
-	inEmails, emailArgs := inList(emails)
-	inLogins, loginArgs := inList(logins)
-	rows, err := tx.query(ctx, `SELECT email_lower, login_id_lower FROM users WHERE org_id = ? AND status <> 'deleted'
-		AND ((email_lower IN `+inEmails+` AND email_lower <> '') OR login_id_lower IN `+inLogins+`)`,
-		append(append([]any{orgID}, emailArgs...), loginArgs...)...)
-	if err != nil {
-		return nil, nil, err
-	}
-	taken, err := collect(rows, func(row scanner) ([2]string, error) {
-		var pair [2]string
-		err := row.Scan(&pair[0], &pair[1])
-		return pair, err
-	})
-	if err != nil {
-		return nil, nil, err
-	}
-	takenEmails, takenLogins = map[string]bool{}, map[string]bool{}
-	for _, pair := range taken {
-		if pair[0] != "" {
-			takenEmails[pair[0]] = true
+	// Two queries, each on its own unique index: with the two conditions
+	// joined by OR in one, SQLite (without statistics) walked every user
+	// of the organization. The empty string stays in the lists (an IN
+	// list may not be empty); email_lower <> '' keeps it from matching,
+	// and lets SQLite use the partial unique index, whose condition it
+	// repeats.
+	read := func(column, also string, values []string) (map[string]bool, error) {
+		in, args := inList(values)
+		rows, err := tx.query(ctx, `SELECT `+column+` FROM users WHERE org_id = ? AND `+column+` IN `+in+also+` AND status <> 'deleted'`,
+			append([]any{orgID}, args...)...)
+		if err != nil {
+			return nil, err
 		}
-		takenLogins[pair[1]] = true
+		names, err := collect(rows, scanString)
+		taken := make(map[string]bool, len(names))
+		for _, n := range names {
+			taken[n] = true
+		}
+		return taken, err
 	}
-	return takenEmails, takenLogins, nil
+	if takenEmails, err = read("email_lower", " AND email_lower <> ''", emails); err != nil {
+		return nil, nil, err
+	}
+	takenLogins, err = read("login_id_lower", "", logins)
+	return takenEmails, takenLogins, err
 }
 
 // hashPasswords returns the hash of each registration's password ("" for
