@@ -271,7 +271,7 @@ func writeGrants(ctx context.Context, tx *Tx, orgID string, wanted []*castellan.
 	return add.standing(wanted), grantChange(orgID, append(add.created, renewed...), add.stale), nil
 }
 
-// addition is what addGrants did, and what it left to changeGrants.
+// addition is what addGrants did, and what it left to renewGrants.
 type addition struct {
 	// byKey holds the grant standing for each key wanted: one created,
 	// one that stood already, or one of renewed.
@@ -293,7 +293,7 @@ func (a *addition) standing(wanted []*castellan.Grant) []*castellan.Grant {
 // addGrants inserts the checked grants that do not exist, many per
 // statement, and sorts out those that do: one that needs no renewal
 // stands as it is, one that does is left in renewed (with the grant it
-// replaces in stale) for changeGrants, the only step that can refuse
+// replaces in stale) for renewGrants, the only step that can refuse
 // (under the Owner rule). The first of repeated items decides the
 // expiry.
 func addGrants(ctx context.Context, tx *Tx, wanted []*castellan.Grant) (*addition, error) {
