@@ -3,6 +3,8 @@ package bench
 import (
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"text/tabwriter"
 )
 
@@ -25,6 +27,9 @@ func (r *Result) WriteTable(w io.Writer) error {
 	p := r.InProcess
 	row("in-process Authorize", fmt.Sprintf("%.0f ops/s per core, %s; %.1f allocs/op, %.0f B/op; %d ops, %d mismatches, %d errors",
 		p.OpsPerCore, lat(p.Latency), p.AllocsPerOp, p.BytesPerOp, p.Ops, p.Mismatches, p.Errors))
+	for _, c := range slices.Sorted(maps.Keys(p.ByCategory)) {
+		row("  "+c, lat(p.ByCategory[c]))
+	}
 	for _, h := range r.HTTP {
 		row(fmt.Sprintf("HTTP /v1/authorize ×%d", h.Concurrency), fmt.Sprintf("%.0f req/s, %s; %d errors, %d mismatches",
 			h.PerSecond, lat(h.Latency), h.Errors, h.Mismatches))

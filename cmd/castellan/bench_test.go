@@ -39,15 +39,23 @@ func benchSmoke(t *testing.T, loader string) {
 	if res.Mismatches != 0 || res.InProcess.Mismatches != 0 || res.InProcess.Errors != 0 {
 		t.Errorf("got %d mismatches (%d in process, %d errors), want none", res.Mismatches, res.InProcess.Mismatches, res.InProcess.Errors)
 	}
-	total := 0
+	total, timed := 0, 0
 	for _, cat := range []string{bench.CategoryDirect, bench.CategoryGroupOU, bench.CategoryResource, bench.CategoryDenied, bench.CategoryPolicy} {
 		if res.Checks[cat] == 0 {
 			t.Errorf("checks: got none of %s in %v", cat, res.Checks)
 		}
 		total += res.Checks[cat]
+		if l := res.InProcess.ByCategory[cat]; l.Count == 0 || l.P50 > l.P99 || l.P99 > l.Max {
+			t.Errorf("in-process latency of %s: got %+v, want some calls, p50 ≤ p99 ≤ max", cat, l)
+		}
+		timed += res.InProcess.ByCategory[cat].Count
 	}
 	if total != 500 {
 		t.Errorf("checks: got %d in all, want 500", total)
+	}
+	if len(res.InProcess.ByCategory) != 5 || timed != res.InProcess.Latency.Count {
+		t.Errorf("in-process latency by category: got %d categories of %d calls, want the 5 of the mix, %d calls in all",
+			len(res.InProcess.ByCategory), timed, res.InProcess.Latency.Count)
 	}
 	wantItems := small.Projects + small.Users + small.Groups*(1+small.MembersPerGroup) + small.Grants + small.ResourceGrants
 	if res.Load.Items != wantItems || res.Load.Seconds <= 0 || res.Load.Loader != loader {
