@@ -82,7 +82,7 @@ const (
 	DefaultChecks       = 3000
 	DefaultDuration     = 3 * time.Second
 	DefaultRequests     = 200_000
-	DefaultWriteSamples = 10
+	DefaultWriteSamples = 200
 	DefaultListPages    = 50
 	// MaxRootGrants caps the grants on the root: they apply everywhere.
 	MaxRootGrants = 20

@@ -34,6 +34,10 @@ func (r *Result) WriteTable(w io.Writer) error {
 		row(fmt.Sprintf("HTTP /v1/authorize ×%d", h.Concurrency), fmt.Sprintf("%.0f req/s, %s; %d errors, %d mismatches",
 			h.PerSecond, lat(h.Latency), h.Errors, h.Mismatches))
 	}
+	for _, h := range r.HTTPBaseline {
+		row(fmt.Sprintf("HTTP baseline ×%d", h.Concurrency), fmt.Sprintf("%.0f req/s, %s; %d errors, %d mismatches",
+			h.PerSecond, lat(h.Latency), h.Errors, h.Mismatches))
+	}
 	row("write→visible, this process", lat(r.WriteVisible))
 	if r.WriteVisibleReplica != nil {
 		row("write→visible, other replica", lat(*r.WriteVisibleReplica))

@@ -59,6 +59,9 @@ type Result struct {
 	Index     Index     `json:"index"`
 	InProcess InProcess `json:"inProcess"`
 	HTTP      []HTTPRun `json:"http"`
+	// HTTPBaseline is the same driver against net/http answering from a
+	// table (serveBaseline): the ceiling HTTP is measured against.
+	HTTPBaseline []HTTPRun `json:"httpBaseline"`
 	// WriteVisible is the time from a grant's write to the first decision
 	// allowing what it grants: in this process, and (with replicas) from
 	// a write through one server to the other's decision.
@@ -171,6 +174,10 @@ func Run(ctx context.Context, env Env, cfg Config) (*Result, error) {
 		logf("HTTP /v1/authorize at %d connections", conns)
 		res.HTTP = append(res.HTTP, measureHTTP(ctx, url, caller, qs, conns, cfg.Duration, cfg.Requests))
 	}
+	logf("HTTP baseline: net/http answering from a table")
+	if res.HTTPBaseline, err = measureBaseline(ctx, qs, cfg); err != nil {
+		return nil, err
+	}
 	client := &http.Client{Timeout: 30 * time.Second}
 	logf("user list")
 	if res.UserList, err = measureUserList(ctx, client, url, boot.Token, org, cfg.ListPages); err != nil {
@@ -190,7 +197,7 @@ func Run(ctx context.Context, env Env, cfg Config) (*Result, error) {
 	}
 
 	res.Mismatches = res.InProcess.Mismatches
-	for _, h := range res.HTTP {
+	for _, h := range append(res.HTTP, res.HTTPBaseline...) {
 		res.Mismatches += h.Mismatches
 	}
 	if res.Mismatches > 0 || res.InProcess.Errors > 0 {

@@ -304,3 +304,31 @@ func rss() float64 {
 	}
 	return 0
 }
+
+// BenchmarkDependentRead is the unit a large organization's decisions
+// are made of on this machine: one read whose address depends on the
+// read before it, at a random place in 1 GiB (a cache and TLB miss), as
+// a decision's map and list lookups are in an index of that size. It
+// runs with BenchmarkLargeOrg (CASTELLAN_INDEX_LARGE set), to read its
+// latencies as a number of such reads.
+func BenchmarkDependentRead(b *testing.B) {
+	if os.Getenv("CASTELLAN_INDEX_LARGE") == "" {
+		b.Skip("set CASTELLAN_INDEX_LARGE=users,grants to run")
+	}
+	// One cycle through every slot (Sattolo's shuffle), so the walk never
+	// settles in a short loop that the caches would hold.
+	next := make([]uint32, 1<<28)
+	for i := range next {
+		next[i] = uint32(i)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := len(next) - 1; i > 0; i-- {
+		j := rng.IntN(i)
+		next[i], next[j] = next[j], next[i]
+	}
+	at := uint32(0)
+	for b.Loop() {
+		at = next[at]
+	}
+	runtime.KeepAlive(at)
+}

@@ -46,16 +46,8 @@ func (l *QueryLog) add(query string, args []driver.NamedValue) {
 // the one it replaces, that logs each query; rawURL is the URL db was
 // opened with.
 func (db *DB) TraceReads(rawURL string) *QueryLog {
-	dsn := rawURL
-	if db.dialect.name == "sqlite" {
-		dsn = sqliteDSN(strings.TrimPrefix(rawURL, "sqlite://"))
-	}
-	log := &QueryLog{}
-	old := db.read
-	db.read = sql.OpenDB(tracingConnector{driver: old.Driver(), dsn: dsn, log: log})
-	if old != db.write {
-		old.Close()
-	}
+	var log *QueryLog
+	db.read, log = db.traced(db.read, db.write, rawURL, sqliteDSN)
 	return log
 }
 
@@ -64,18 +56,26 @@ func (db *DB) TraceReads(rawURL string) *QueryLog {
 // and each UPDATE and DELETE. A transaction prepares a statement it runs
 // again, and those runs are not logged: the first is.
 func (db *DB) TraceWrites(rawURL string) *QueryLog {
+	var log *QueryLog
+	db.write, log = db.traced(db.write, db.read, rawURL, sqliteWriterDSN)
+	db.write.SetMaxOpenConns(1)
+	return log
+}
+
+// traced returns a pool logging its queries, on pool's driver and
+// database (rawURL; sqlite turns a SQLite file into its DSN), and closes
+// pool unless other shares it.
+func (db *DB) traced(pool, other *sql.DB, rawURL string, sqlite func(string) string) (*sql.DB, *QueryLog) {
 	dsn := rawURL
 	if db.dialect.name == "sqlite" {
-		dsn = sqliteWriterDSN(strings.TrimPrefix(rawURL, "sqlite://"))
+		dsn = sqlite(strings.TrimPrefix(rawURL, "sqlite://"))
 	}
 	log := &QueryLog{}
-	old := db.write
-	db.write = sql.OpenDB(tracingConnector{driver: old.Driver(), dsn: dsn, log: log})
-	db.write.SetMaxOpenConns(1)
-	if old != db.read {
-		old.Close()
+	traced := sql.OpenDB(tracingConnector{driver: pool.Driver(), dsn: dsn, log: log})
+	if pool != other {
+		pool.Close()
 	}
-	return log
+	return traced, log
 }
 
 type tracingConnector struct {

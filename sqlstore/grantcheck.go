@@ -180,24 +180,29 @@ func (c *grantChecker) exists(ctx context.Context, key, query, id string) (bool,
 // instead of running two queries per grant. Items it cannot read (bad
 // scopes, subject types or IDs) are left to item, which refuses them.
 func (c *grantChecker) prefetch(ctx context.Context, items []castellan.GrantCreate) error {
-	wanted := map[string][]string{} // table → IDs
+	wanted := map[lookup][]string{}
 	for _, item := range items {
 		if scope, err := castellan.ParseScope("scope", item.Scope); err == nil && scope.Kind != castellan.ScopeOrganization {
-			c.want(wanted, "nodes", string(scope.NodeKind())+"/", scope.ID)
+			c.want(wanted, lookup{table: "nodes", key: "kind || '/' || id"}, string(scope.NodeKind())+"/", scope.ID)
 		}
 		if table := subjectTables[item.Subject.Type]; table != "" && castellan.ValidID(item.Subject.ID) {
-			c.want(wanted, table, string(item.Subject.Type)+"/", item.Subject.ID)
+			prefix := string(item.Subject.Type) + "/"
+			c.want(wanted, lookup{table: table, key: "'" + prefix + "' || id"}, prefix, item.Subject.ID)
 		}
 	}
-	for table, ids := range wanted {
+	for l, ids := range wanted {
 		for chunk := range slices.Chunk(ids, castellan.MaxFindNodes) {
-			if err := c.find(ctx, table, chunk); err != nil {
+			if err := c.find(ctx, l, chunk); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
 }
+
+// lookup is a table find reads and the SQL expression of the keys of
+// found its rows give.
+type lookup struct{ table, key string }
 
 // subjectTables are the tables of the subjects grants are made to.
 var subjectTables = map[castellan.SubjectType]string{
@@ -208,27 +213,22 @@ var subjectTables = map[castellan.SubjectType]string{
 
 // want notes the key prefix+id for find, once; found gets false for it
 // until find sees the row.
-func (c *grantChecker) want(wanted map[string][]string, table, prefix, id string) {
+func (c *grantChecker) want(wanted map[lookup][]string, l lookup, prefix, id string) {
 	if _, seen := c.found[prefix+id]; !seen {
 		c.found[prefix+id] = false
-		wanted[table] = append(wanted[table], id)
+		wanted[l] = append(wanted[l], id)
 	}
 }
 
-// find reads which of ids are rows of table in the organization (a live
-// user, for users), locking each row it finds as exists does.
-func (c *grantChecker) find(ctx context.Context, table string, ids []string) error {
-	prefix, where := "'"+table[:len(table)-1]+"/' || id", ""
-	switch table {
-	case "nodes":
-		prefix = "kind || '/' || id"
-	case "users":
+// find reads which of ids are rows of l's table in the organization (a
+// live user, for users), locking each row it finds as exists does.
+func (c *grantChecker) find(ctx context.Context, l lookup, ids []string) error {
+	where := ""
+	if l.table == "users" {
 		where = " AND status <> 'deleted'"
-	case "service_accounts":
-		prefix = "'serviceAccount/' || id"
 	}
 	in, args := inList(ids)
-	rows, err := c.tx.query(ctx, `SELECT `+prefix+` FROM `+table+` WHERE `+c.tx.db.dialect.byKey("org_id")+` = ? AND id IN `+in+where+c.tx.db.dialect.lockKey,
+	rows, err := c.tx.query(ctx, `SELECT `+l.key+` FROM `+l.table+` WHERE `+c.tx.db.dialect.byKey("org_id")+` = ? AND id IN `+in+where+c.tx.db.dialect.lockKey,
 		append([]any{c.orgID}, args...)...)
 	if err != nil {
 		return err

@@ -70,7 +70,10 @@ func benchSmoke(t *testing.T, loader string) {
 	if len(res.HTTP) != 2 || res.HTTP[0].Concurrency != 1 || res.HTTP[1].Concurrency != 4 {
 		t.Fatalf("HTTP: got %+v, want runs at 1 and 4 connections", res.HTTP)
 	}
-	for _, h := range res.HTTP {
+	if len(res.HTTPBaseline) != len(res.HTTP) || res.HTTPBaseline[1].Concurrency != 4 {
+		t.Fatalf("HTTP baseline: got %+v, want a run per connection count", res.HTTPBaseline)
+	}
+	for _, h := range append(res.HTTP, res.HTTPBaseline...) {
 		if h.Requests == 0 || h.Errors != 0 || h.Mismatches != 0 {
 			t.Errorf("HTTP ×%d: got %d requests, %d errors, %d mismatches", h.Concurrency, h.Requests, h.Errors, h.Mismatches)
 		}
