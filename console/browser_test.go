@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -276,15 +277,15 @@ func (b *tab) page(path, heading string) {
 
 // styled checks that the console's inline style sheet applied: the CSP
 // allows it by its hash, and a browser that refused it would leave the
-// body at its default width and font. The console is ready for
-// 56rem = 896px and system-ui.
+// body at its default margin (8px) and font; the console's has none, in
+// system-ui.
 func (b *tab) styled(path string) {
 	b.t.Helper()
 	style := runIn(b, chromedp.Evaluate[map[string]string](`(() => {
 		const s = getComputedStyle(document.body);
-		return {maxWidth: s.maxWidth, fontFamily: s.fontFamily, sheets: String(document.styleSheets.length)};
+		return {margin: s.margin, fontFamily: s.fontFamily, sheets: String(document.styleSheets.length)};
 	})()`))
-	if style["maxWidth"] != "896px" || !strings.HasPrefix(style["fontFamily"], "system-ui") || style["sheets"] != "1" {
+	if style["margin"] != "0px" || !strings.HasPrefix(style["fontFamily"], "system-ui") || style["sheets"] != "1" {
 		b.t.Fatalf("%s: the console's style sheet did not apply: %v", path, style)
 	}
 }
@@ -381,6 +382,39 @@ func TestBrowserConsole(t *testing.T) {
 		b.page("/console/sign-in", "Sign in")
 	})
 
+	t.Run("Users", func(t *testing.T) {
+		admin := e.ConsoleUser(t, org, "ivy", func(r *castellan.UserRegistration) { r.Nickname = "Ivy of IT" })
+		e.grantOrg(t, admin, "organization.admin")
+		e.ConsoleUser(t, org, "joe", func(r *castellan.UserRegistration) { r.Mode, r.Password = castellan.ModeInvitation, "" })
+		b := newTab(t, browser, e.srv.URL)
+
+		b.wantStatus("sign-in", b.signIn("Acme", "ivy", apitest.ConsolePassword), http.StatusOK)
+		b.page("/console", "Home")
+		b.load(chromedp.Click(chromedp.CSS(`nav a[href="/console/users"]`)))
+		b.page("/console/users", "Users")
+		rows := runIn(b, chromedp.Evaluate[[]string](`[...document.querySelectorAll("main tbody tr")].map(r => r.cells[0].firstChild.textContent + "|" + r.cells[7].innerText)`))
+		if !slices.Contains(rows, "joe|Invitation pending") || !slices.Contains(rows, "ivy|Active") {
+			t.Fatalf("users list rows %q", rows)
+		}
+
+		b.fill("q", "iv")
+		b.load(chromedp.Submit(chromedp.CSS(`form[role="search"]`)))
+		b.page("/console/users?q=iv&status=&sort=registeredAt", "Users")
+		rows = runIn(b, chromedp.Evaluate[[]string](`[...document.querySelectorAll("main tbody tr")].map(r => r.cells[0].firstChild.textContent + "|" + r.cells[2].innerText)`))
+		if len(rows) != 1 || rows[0] != "ivy|Ivy of IT" {
+			t.Fatalf("search rows %q", rows)
+		}
+
+		// On a phone the navigation folds above the list, which scrolls
+		// in its frame rather than widening the page.
+		b.do(chromedp.EmulateViewport(390, 844))
+		width := runIn(b, chromedp.Evaluate[int](`document.documentElement.scrollWidth`))
+		if width > 390 {
+			t.Fatalf("the users page is %d px wide on a 390 px screen", width)
+		}
+		b.screenshot("users-phone")
+	})
+
 	t.Run("WrongPassword", func(t *testing.T) {
 		e.ConsoleUser(t, org, "bob", nil)
 		b := newTab(t, browser, e.srv.URL)
@@ -417,7 +451,7 @@ func TestBrowserConsole(t *testing.T) {
 		// refused, the browser reports it, and it does not apply.
 		b.do(chromedp.Evaluate[chromedp.Void](`(() => {
 			const s = document.createElement("style");
-			s.textContent = "body{max-width:10px}";
+			s.textContent = "body{margin:10px}";
 			document.head.append(s);
 		})()`))
 		ctx, cancel := context.WithTimeout(b.ctx, browserStep)

@@ -97,13 +97,34 @@ func Anonymous(path string) bool {
 var consoleFiles embed.FS
 
 // consoleStyle is the console's one style sheet, inline: the CSP allows
-// exactly it by its hash.
-const consoleStyle = `body{font-family:system-ui,sans-serif;max-width:56rem;margin:0 auto;padding:0 1rem;color:#1b1f24}
-header{display:flex;justify-content:space-between;align-items:center;border-bottom:1px solid #ccd;padding:.6rem 0}
-nav a{margin-right:.8rem}form.inline{display:inline}input{padding:.3rem;min-width:18rem}
-button{padding:.3rem .8rem}.error{color:#a40e26;font-weight:bold}.notice{color:#11602b}
-table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.3rem;border-bottom:1px solid #e3e3e8}
-code.wrap{word-break:break-all}ul.codes{columns:2;font-size:1.1rem}`
+// exactly it by its hash. Colours are variables, dark when the system
+// prefers it; the navigation folds above the content on a narrow screen.
+const consoleStyle = `:root{--bg:#f6f7f9;--panel:#fff;--text:#1b1f24;--muted:#57606a;--line:#d8dee4;--accent:#0b5cad;--accent-text:#fff;
+--ok:#116329;--ok-bg:#dafbe1;--warn:#7d4e00;--warn-bg:#fff8c5;--bad:#a40e26;--bad-bg:#ffebe9;--idle:#57606a;--idle-bg:#eaeef2;color-scheme:light dark}
+@media (prefers-color-scheme:dark){:root{--bg:#0d1117;--panel:#161b22;--text:#e6edf3;--muted:#9da7b3;--line:#30363d;--accent:#4493f8;--accent-text:#0d1117;
+--ok:#3fb950;--ok-bg:#12261e;--warn:#d29922;--warn-bg:#272115;--bad:#f85149;--bad-bg:#2d1416;--idle:#9da7b3;--idle-bg:#21262d}}
+*{box-sizing:border-box}body{margin:0;font:15px/1.5 system-ui,sans-serif;background:var(--bg);color:var(--text)}
+a{color:var(--accent)}a:focus-visible,button:focus-visible,input:focus-visible,select:focus-visible{outline:3px solid var(--accent);outline-offset:2px}
+header.top{display:flex;flex-wrap:wrap;gap:.5rem 1.5rem;align-items:center;justify-content:space-between;padding:.6rem 1.25rem;background:var(--panel);border-bottom:1px solid var(--line)}
+.brand{font-weight:700;text-decoration:none;color:var(--text)}.context{color:var(--muted);font-size:.9rem}.context strong{color:var(--text)}
+.shell{display:flex;min-height:calc(100vh - 3.2rem)}nav.side{flex:0 0 12rem;padding:1rem .75rem;border-right:1px solid var(--line);background:var(--panel)}
+nav.side a{display:block;padding:.35rem .6rem;border-radius:6px;text-decoration:none;color:var(--text)}nav.side a[aria-current=page]{background:var(--idle-bg);font-weight:600}
+nav.side h2{font-size:.75rem;text-transform:uppercase;letter-spacing:.05em;color:var(--muted);margin:1rem .6rem .3rem}
+main{flex:1;min-width:0;padding:1.25rem 1.5rem;max-width:80rem}main.narrow{max-width:34rem;margin:2rem auto}h1{font-size:1.5rem;margin:.2rem 0 1rem}
+form.inline{display:inline}label{display:block;font-weight:600;margin:.6rem 0 .2rem}.hint{display:block;font-weight:400;color:var(--muted);font-size:.85rem}
+input,select{font:inherit;font-weight:400;padding:.4rem .5rem;border:1px solid var(--line);border-radius:6px;background:var(--panel);color:var(--text);min-width:16rem;max-width:100%}
+button,.button{font:inherit;padding:.4rem .9rem;border-radius:6px;border:1px solid var(--accent);background:var(--accent);color:var(--accent-text);cursor:pointer;text-decoration:none;display:inline-block}
+button.quiet,.button.quiet{background:transparent;color:var(--accent)}.toolbar{display:flex;flex-wrap:wrap;gap:.75rem;align-items:end;margin-bottom:1rem}
+.toolbar label{margin:0}.toolbar input,.toolbar select{min-width:10rem}
+.error{color:var(--bad);background:var(--bad-bg);padding:.5rem .75rem;border-radius:6px;font-weight:600}.notice{color:var(--ok);background:var(--ok-bg);padding:.5rem .75rem;border-radius:6px}
+.table-wrap{overflow-x:auto;background:var(--panel);border:1px solid var(--line);border-radius:8px}
+table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.5rem .75rem;border-bottom:1px solid var(--line);white-space:nowrap}
+th{font-size:.8rem;text-transform:uppercase;letter-spacing:.04em;color:var(--muted)}td.num,th.num{text-align:right}tr:last-child td{border-bottom:0}
+.badge{display:inline-block;padding:.05rem .5rem;border-radius:999px;font-size:.8rem;font-weight:600}.badge.active{color:var(--ok);background:var(--ok-bg)}
+.badge.pending_invitation{color:var(--warn);background:var(--warn-bg)}.badge.disabled{color:var(--bad);background:var(--bad-bg)}.badge.idle{color:var(--idle);background:var(--idle-bg)}
+caption{caption-side:bottom;text-align:left;padding:.5rem .75rem;color:var(--muted);font-size:.85rem}.empty{padding:2rem;text-align:center;color:var(--muted)}.pager{display:flex;gap:1rem;justify-content:space-between;align-items:center;margin-top:.75rem;color:var(--muted)}
+code.wrap{word-break:break-all}ul.codes{columns:2;font-size:1.1rem}
+@media (max-width:760px){.shell{display:block}nav.side{border-right:0;border-bottom:1px solid var(--line);display:flex;flex-wrap:wrap;gap:.25rem}nav.side h2{display:none}main{padding:1rem}}`
 
 var (
 	// consoleCSP allows the inline style sheet, by its hash, and nothing
@@ -124,7 +145,7 @@ func styleHash() string {
 func parseConsolePages() map[string]*template.Template {
 	layout := template.Must(template.New("layout.html").ParseFS(consoleFiles, "templates/layout.html"))
 	pages := map[string]*template.Template{}
-	for _, name := range []string{"sign-in", "mfa", "mfa-setup", "recovery-codes", "password", "home", "sessions", "error"} {
+	for _, name := range []string{"sign-in", "mfa", "mfa-setup", "recovery-codes", "password", "home", "sessions", "users", "error"} {
 		pages[name] = template.Must(template.Must(layout.Clone()).ParseFS(consoleFiles, "templates/"+name+".html"))
 	}
 	return pages
@@ -138,8 +159,13 @@ type consolePage struct {
 	Notice string
 	// error page
 	ErrorTitle, RequestID string
-	// home
+	// OrganizationName is the signed-in user's organization, shown on
+	// every page (home too).
 	OrganizationName string
+	// Nav is the navigation entry of the page, marked as current.
+	Nav string
+	// users
+	Users *userList
 	// MFA setup
 	Setup         *castellan.TOTPSetup
 	QRCode        template.URL
@@ -151,6 +177,12 @@ type consolePage struct {
 	Sessions       []*castellan.Session
 	CurrentSession string
 }
+
+// UserStatuses, UserSorts and StatusLabels are the users page's choices
+// and the names of the statuses.
+func (consolePage) UserStatuses() []option          { return userStatuses }
+func (consolePage) UserSorts() []option             { return userSorts }
+func (consolePage) StatusLabels() map[string]string { return statusLabels }
 
 // Style is the inline style sheet.
 func (consolePage) Style() template.CSS { return template.CSS(consoleStyle) }
@@ -308,13 +340,16 @@ type consoleRequest struct {
 	session *castellan.Session
 	user    *castellan.User
 	csrf    string
+	// organization is the user's organization's name, once the sign-in
+	// is complete.
+	organization string
 }
 
 // page returns the page data every page of the session starts from.
 func (c *consoleRequest) page() consolePage {
 	p := consolePage{CSRF: c.csrf}
 	if c.session.State == castellan.SessionComplete {
-		p.User = c.user
+		p.User, p.OrganizationName = c.user, c.organization
 	}
 	return p
 }
@@ -367,6 +402,14 @@ func (s *Console) withSession(h func(http.ResponseWriter, *http.Request, *consol
 			seeOther(w, stepPath(sess.State))
 			return
 		}
+		if sess.State == castellan.SessionComplete {
+			org, err := s.services.Organizations.FindOrganizationByID(r.Context(), user.OrganizationID)
+			if err != nil {
+				renderConsoleError(w, r, err)
+				return
+			}
+			c.organization = org.Name
+		}
 		h(w, r, c)
 	}
 }
@@ -391,6 +434,7 @@ func (s *Console) Register(mux *http.ServeMux) {
 		seeOther(w, consolePath)
 	}, complete))
 	mux.HandleFunc("GET /console/sessions", s.withSession(s.sessionsPage, complete))
+	mux.HandleFunc("GET /console/users", s.withSession(s.usersPage, complete))
 	mux.HandleFunc("POST /console/sessions/revoke", s.withSession(s.revokeSessionForm, complete))
 	mux.HandleFunc("POST /console/sessions/revoke-others", s.withSession(s.revokeOtherSessionsForm, complete))
 	s.registerInvitationPage(mux)

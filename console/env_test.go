@@ -63,3 +63,12 @@ func bearerStatus(t *testing.T, srv *httptest.Server, path, token string) int {
 	resp.Body.Close()
 	return resp.StatusCode
 }
+
+// grantOrg gives u role on its organization.
+func (e *env) grantOrg(t *testing.T, u *castellan.User, role string) {
+	t.Helper()
+	if _, _, err := e.DB.Services().Grants.CreateGrants(system, u.OrganizationID, []castellan.GrantCreate{{RoleID: role,
+		Scope: castellan.OrganizationScope(u.OrganizationID).String(), Subject: castellan.Subject{Type: castellan.SubjectUser, ID: u.ID}}}); err != nil {
+		t.Fatal(err)
+	}
+}

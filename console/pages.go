@@ -7,13 +7,8 @@ import (
 )
 
 func (s *Console) homePage(w http.ResponseWriter, r *http.Request, c *consoleRequest) {
-	org, err := s.services.Organizations.FindOrganizationByID(r.Context(), c.user.OrganizationID)
-	if err != nil {
-		renderConsoleError(w, r, err)
-		return
-	}
 	p := c.page()
-	p.OrganizationName = org.Name
+	p.Nav = "home"
 	renderConsole(r.Context(), w, http.StatusOK, "home", p)
 }
 
@@ -24,7 +19,7 @@ func (s *Console) sessionsPage(w http.ResponseWriter, r *http.Request, c *consol
 		return
 	}
 	p := c.page()
-	p.Sessions, p.CurrentSession = list, c.session.ID
+	p.Sessions, p.CurrentSession, p.Nav = list, c.session.ID, "sessions"
 	renderConsole(r.Context(), w, http.StatusOK, "sessions", p)
 }
 
