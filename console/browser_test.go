@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -272,7 +273,7 @@ func (b *tab) page(path, heading string) {
 	if msgs := b.messages(); len(msgs) > 0 {
 		b.t.Fatalf("%s: the browser logged:\n%s", path, strings.Join(msgs, "\n"))
 	}
-	b.screenshot(strings.ReplaceAll(strings.TrimPrefix(path, "/"), "/", "-"))
+	b.screenshot(strings.NewReplacer("/", "-", "?", "-", "=", "-", "&", "-").Replace(strings.TrimPrefix(path, "/")))
 }
 
 // styled checks that the console's inline style sheet applied: the CSP
@@ -404,6 +405,47 @@ func TestBrowserConsole(t *testing.T) {
 		if len(rows) != 1 || rows[0] != "ivy|Ivy of IT" {
 			t.Fatalf("search rows %q", rows)
 		}
+
+		// Register an invitee through the form; it accepts the
+		// invitation from the link of its mail and signs in; then the
+		// admin deletes it, typing its login ID.
+		b.navigate("/console/users")
+		b.load(chromedp.Click(chromedp.Search(`//main//a[normalize-space()="Register user"]`)))
+		b.page("/console/users/new", "Register user")
+		b.fill("loginId", "lee")
+		b.fill("email", "lee@acme.example")
+		b.wantStatus("registration", b.submit("/console/users/new"), http.StatusOK)
+		at := strings.TrimPrefix(runIn(b, chromedp.Location()), b.base)
+		if !strings.HasPrefix(at, "/console/users/") || !strings.HasSuffix(at, "?registered=1") {
+			t.Fatalf("after registering: at %s", at)
+		}
+		b.page(at, "lee")
+		lee := strings.TrimSuffix(strings.TrimPrefix(at, "/console/users/"), "?registered=1")
+
+		email := "lee@acme.example"
+		mails, _, err := e.DB.Services().Outbox.FindMail(system, castellan.MailFilter{OrganizationID: &org, To: &email})
+		if err != nil || len(mails) != 1 || mails[0].Data["invitationToken"] == "" {
+			t.Fatalf("invitation mail: %v, %v", mails, err)
+		}
+		invitee := newTab(t, browser, e.srv.URL)
+		invitee.wantStatus("invitation", invitee.navigate("/invitations/accept?token="+url.QueryEscape(mails[0].Data["invitationToken"])), http.StatusOK)
+		invitee.fill("password", apitest.ConsolePassword)
+		invitee.fill("confirm", apitest.ConsolePassword)
+		invitee.wantStatus("accept", invitee.submit("/invitations/accept"), http.StatusOK)
+		if text := runIn(invitee, chromedp.Text(chromedp.CSS("body"))); !strings.Contains(text, "Your account lee is active") {
+			t.Fatalf("invitation page after accepting: %q", text)
+		}
+		invitee.screenshot("invitation-accepted")
+		invitee.wantStatus("invitee sign-in", invitee.signIn("Acme", "lee", apitest.ConsolePassword), http.StatusOK)
+		invitee.page("/console", "Home")
+
+		b.navigate("/console/users/" + lee)
+		b.page("/console/users/"+lee, "lee")
+		b.fill("confirm", "lee")
+		b.wantStatus("delete", b.submit("/console/users/"+lee+"/delete"), http.StatusOK)
+		b.page("/console/users?deleted=1", "Users")
+		invitee.wantStatus("invitee after deletion", invitee.navigate("/console"), http.StatusOK)
+		invitee.page("/console/sign-in", "Sign in")
 
 		// On a phone the navigation folds above the list, which scrolls
 		// in its frame rather than widening the page.

@@ -123,6 +123,10 @@ th{font-size:.8rem;text-transform:uppercase;letter-spacing:.04em;color:var(--mut
 .badge{display:inline-block;padding:.05rem .5rem;border-radius:999px;font-size:.8rem;font-weight:600}.badge.active{color:var(--ok);background:var(--ok-bg)}
 .badge.pending_invitation{color:var(--warn);background:var(--warn-bg)}.badge.disabled{color:var(--bad);background:var(--bad-bg)}.badge.idle{color:var(--idle);background:var(--idle-bg)}
 caption{caption-side:bottom;text-align:left;padding:.5rem .75rem;color:var(--muted);font-size:.85rem}.empty{padding:2rem;text-align:center;color:var(--muted)}.pager{display:flex;gap:1rem;justify-content:space-between;align-items:center;margin-top:.75rem;color:var(--muted)}
+.field-error{display:block;color:var(--bad);font-size:.9rem;margin-top:.2rem}[aria-invalid=true]{border-color:var(--bad)}
+fieldset{border:1px solid var(--line);border-radius:8px;margin:1rem 0;padding:.5rem 1rem}legend{font-weight:600}label.choice{font-weight:400}label.choice input{min-width:0;margin-right:.4rem}
+h2{font-size:1.1rem;margin:1.5rem 0 .5rem}dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:.35rem 1.5rem;margin:0}dt{color:var(--muted)}dd{margin:0;overflow-wrap:anywhere}
+section.danger{border:1px solid var(--bad);border-radius:8px;padding:0 1rem .5rem;margin-top:2rem}button.danger{background:var(--bad);border-color:var(--bad);color:#fff}
 code.wrap{word-break:break-all}ul.codes{columns:2;font-size:1.1rem}
 @media (max-width:760px){.shell{display:block}nav.side{border-right:0;border-bottom:1px solid var(--line);display:flex;flex-wrap:wrap;gap:.25rem}nav.side h2{display:none}main{padding:1rem}}`
 
@@ -145,7 +149,7 @@ func styleHash() string {
 func parseConsolePages() map[string]*template.Template {
 	layout := template.Must(template.New("layout.html").ParseFS(consoleFiles, "templates/layout.html"))
 	pages := map[string]*template.Template{}
-	for _, name := range []string{"sign-in", "mfa", "mfa-setup", "recovery-codes", "password", "home", "sessions", "users", "error"} {
+	for _, name := range []string{"sign-in", "mfa", "mfa-setup", "recovery-codes", "password", "home", "sessions", "users", "user-new", "user", "error"} {
 		pages[name] = template.Must(template.Must(layout.Clone()).ParseFS(consoleFiles, "templates/"+name+".html"))
 	}
 	return pages
@@ -165,7 +169,9 @@ type consolePage struct {
 	// Nav is the navigation entry of the page, marked as current.
 	Nav string
 	// users
-	Users *userList
+	Users      *userList
+	UserForm   *userForm
+	UserDetail *userDetail
 	// MFA setup
 	Setup         *castellan.TOTPSetup
 	QRCode        template.URL
@@ -435,6 +441,11 @@ func (s *Console) Register(mux *http.ServeMux) {
 	}, complete))
 	mux.HandleFunc("GET /console/sessions", s.withSession(s.sessionsPage, complete))
 	mux.HandleFunc("GET /console/users", s.withSession(s.usersPage, complete))
+	mux.HandleFunc("GET /console/users/new", s.withSession(s.registerPage, complete))
+	mux.HandleFunc("POST /console/users/new", s.withSession(s.register, complete))
+	mux.HandleFunc("GET /console/users/{user}", s.withSession(s.userPage, complete))
+	mux.HandleFunc("POST /console/users/{user}/delete", s.withSession(s.deleteUser, complete))
+	mux.HandleFunc("POST /console/users/{user}/resend-invitation", s.withSession(s.resendInvitation, complete))
 	mux.HandleFunc("POST /console/sessions/revoke", s.withSession(s.revokeSessionForm, complete))
 	mux.HandleFunc("POST /console/sessions/revoke-others", s.withSession(s.revokeOtherSessionsForm, complete))
 	s.registerInvitationPage(mux)

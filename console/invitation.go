@@ -24,6 +24,7 @@ var invitationPage = template.Must(template.New("accept").Parse(`<!doctype html>
 {{else}}{{if .Error}}<p role="alert"><strong>{{.Error}}</strong></p>{{end}}
 {{if .Token}}<form method="post" action="/invitations/accept">
 <input type="hidden" name="token" value="{{.Token}}">
+<input type="text" name="username" autocomplete="username" hidden>
 <p><label>New password <input type="password" name="password" autocomplete="new-password" required minlength="10" maxlength="128"></label></p>
 <p><label>Repeat it <input type="password" name="confirm" autocomplete="new-password" required minlength="10" maxlength="128"></label></p>
 <p>At least 10 characters, with three of: lower case, upper case, digits, symbols; not your login ID.</p>

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"html"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 	"testing"
@@ -13,7 +14,7 @@ import (
 )
 
 // userRow matches the login ID cell of a row of the users list.
-var userRow = regexp.MustCompile(`<tr>\s*<td>([^<]+)`)
+var userRow = regexp.MustCompile(`<tr>\s*<td><a href="/console/users/[^"]+">([^<]+)`)
 
 // listed returns the login IDs of the rows of a users page.
 func listed(body string) []string {
@@ -98,5 +99,113 @@ func TestConsoleUsers(t *testing.T) {
 		if got := listed(e.signedIn(t, other).Get("/console/users").Body); strings.Contains(strings.Join(got, " "), "acme") {
 			t.Errorf("Globex user sees %v", got)
 		}
+	})
+}
+
+// TestConsoleRegisterAndDeleteUser: the register form shows the API's
+// field errors next to their fields and registers nothing then; a
+// registered invitee gets its mail and its page; a new invitation can be
+// sent; deleting needs the login ID typed, the CSRF token, a role that
+// may, and the hierarchy principle; another organization's user is not
+// found.
+func TestConsoleRegisterAndDeleteUser(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		org := e.Acme.OrganizationID
+		s := e.DB.Services()
+		admin := e.ConsoleUser(t, org, "admin", nil)
+		e.grantOrg(t, admin, "organization.admin")
+		b := e.signedIn(t, admin)
+		apitest.WantPage(t, b.Get("/console/users/new"), http.StatusOK, `name="loginId"`)
+
+		// Bad fields: each rule next to its field, nothing written.
+		before := e.Snapshot(t)
+		p := b.Post("/console/users/new", url.Values{"loginId": {"x"}, "mode": {"invitation"}, "name": {"Kim"}, "consoleAccess": {"on"}})
+		if p.Status != http.StatusBadRequest || !strings.Contains(p.Body, `id="loginId-error"`) || !strings.Contains(p.Body, `id="email-error"`) {
+			t.Fatalf("bad registration: got %d:\n%s", p.Status, p.Body)
+		}
+		if !strings.Contains(p.Body, `value="Kim"`) {
+			t.Error("the form lost what was typed")
+		}
+		if !e.Snapshot(t).Equal(before) {
+			t.Error("a refused registration changed the store")
+		}
+		// A password is never sent back.
+		p = b.Post("/console/users/new", url.Values{"loginId": {"pat"}, "mode": {"password"}, "password": {"short"}})
+		if p.Status != http.StatusBadRequest || !strings.Contains(p.Body, `id="password-error"`) || strings.Contains(p.Body, `value="short"`) {
+			t.Fatalf("weak password: got %d:\n%s", p.Status, p.Body)
+		}
+
+		p = b.Post("/console/users/new", url.Values{"loginId": {"kim"}, "email": {"kim@acme.example"}, "mode": {"invitation"}, "consoleAccess": {"on"}})
+		if p.Status != http.StatusSeeOther || !strings.HasPrefix(p.Location, "/console/users/") {
+			t.Fatalf("registration: got %d to %q:\n%s", p.Status, p.Location, p.Body)
+		}
+		page := p.Location
+		id := strings.TrimSuffix(strings.TrimPrefix(page, "/console/users/"), "?registered=1")
+		kim, err := s.Users.FindUserByID(system, org, id, false)
+		if err != nil || kim.LoginID != "kim" || kim.Status != castellan.UserPendingInvitation {
+			t.Fatalf("registered user: %+v, %v", kim, err)
+		}
+		email := "kim@acme.example"
+		mails := func() int {
+			list, _, err := s.Outbox.FindMail(system, castellan.MailFilter{OrganizationID: &org, To: &email})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return len(list)
+		}
+		if mails() != 1 {
+			t.Fatalf("got %d mails to the invitee, want its invitation", mails())
+		}
+		p = b.Get(page)
+		for _, want := range []string{"The user is registered.", "Invitation pending", "Resend invitation email", kim.ID, org} {
+			if !strings.Contains(p.Body, want) {
+				t.Errorf("user page lacks %q", want)
+			}
+		}
+		apitest.WantRedirect(t, b.Post("/console/users/"+kim.ID+"/resend-invitation", url.Values{}), "/console/users/"+kim.ID+"?invited=1")
+		if mails() != 2 {
+			t.Errorf("got %d mails after resending, want 2", mails())
+		}
+
+		// Another organization's admin finds neither the page nor the
+		// user to delete.
+		globexAdmin := e.ConsoleUser(t, e.Globex.OrganizationID, "gadmin", nil)
+		e.grantOrg(t, globexAdmin, "organization.admin")
+		g := e.signedIn(t, globexAdmin)
+		apitest.WantPage(t, g.Get("/console/users/"+kim.ID), http.StatusNotFound, "not found")
+		g.Get("/console") // a page with the session's form token
+		apitest.WantPage(t, g.Post("/console/users/"+kim.ID+"/delete", url.Values{"confirm": {"kim"}}), http.StatusNotFound, "not found")
+
+		// A user without roles may neither register nor delete.
+		plain := e.signedIn(t, e.ConsoleUser(t, org, "plain", nil))
+		plain.Get("/console")
+		before = e.Snapshot(t)
+		apitest.WantPage(t, plain.Post("/console/users/new", url.Values{"loginId": {"eve"}, "email": {"eve@acme.example"}, "mode": {"invitation"}}),
+			http.StatusForbidden, "")
+		apitest.WantPage(t, plain.Post("/console/users/"+kim.ID+"/delete", url.Values{"confirm": {"kim"}}), http.StatusForbidden, "")
+		// The hierarchy principle: an admin may not delete the owner.
+		ownerID := e.Acme.OwnerUserID
+		owner, err := s.Users.FindUserByID(system, org, ownerID, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.Get("/console/users/" + owner.ID)
+		apitest.WantPage(t, b.Post("/console/users/"+owner.ID+"/delete", url.Values{"confirm": {owner.LoginID}}), http.StatusForbidden, "")
+		// The wrong phrase, and no CSRF token.
+		b.Get(page)
+		p = b.Post("/console/users/"+kim.ID+"/delete", url.Values{"confirm": {"Kim"}})
+		if p.Status != http.StatusBadRequest || !strings.Contains(p.Body, `id="confirm-error"`) || !strings.Contains(p.Body, `value="Kim"`) {
+			t.Errorf("wrong phrase: got %d:\n%s", p.Status, p.Body)
+		}
+		apitest.WantPage(t, b.Post("/console/users/"+kim.ID+"/delete", url.Values{"confirm": {"kim"}, "csrf": {""}}), http.StatusForbidden, "")
+		if !e.Snapshot(t).Equal(before) {
+			t.Error("refused deletions changed the store")
+		}
+
+		apitest.WantRedirect(t, b.Post("/console/users/"+kim.ID+"/delete", url.Values{"confirm": {"kim"}}), "/console/users?deleted=1")
+		if _, err := s.Users.FindUserByID(system, org, kim.ID, false); castellan.ErrorKind(err) != castellan.ENOTFOUND {
+			t.Errorf("deleted user: got %v, want not found", err)
+		}
+		apitest.WantPage(t, b.Get("/console/users?deleted=1"), http.StatusOK, "The user is deleted")
 	})
 }
