@@ -174,14 +174,15 @@ func isCSPReport(msg string) bool {
 }
 
 // messages returns what the browser has logged so far, except the
-// network's note on each answer with an error status (the failed sign-in's
-// 401 is intended).
+// network's note on each page answered with a client error status (a
+// failed sign-in's 401, a refused form's 400: the tests check each
+// status with wantStatus).
 func (b *tab) messages() []string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	var out []string
 	for _, m := range b.logs {
-		if strings.HasPrefix(m, "log network/error: Failed to load resource: the server responded with a status of 401") {
+		if strings.HasPrefix(m, "log network/error: Failed to load resource: the server responded with a status of 4") {
 			continue
 		}
 		out = append(out, m)
@@ -446,6 +447,25 @@ func TestBrowserConsole(t *testing.T) {
 		b.page("/console/users?deleted=1", "Users")
 		invitee.wantStatus("invitee after deletion", invitee.navigate("/console"), http.StatusOK)
 		invitee.page("/console/sign-in", "Sign in")
+
+		// Quick register: a row without its email comes back with the
+		// rule in that row; filled in, both rows are registered.
+		b.navigate("/console/users/quick")
+		b.page("/console/users/quick", "Quick register")
+		cell := func(row int, name, value string) {
+			b.do(chromedp.SendKeys(chromedp.CSS(fmt.Sprintf(`tbody tr:nth-child(%d) input[name="%s"]`, row, name)), value))
+		}
+		cell(1, "loginId", "max")
+		cell(1, "email", "max@acme.example")
+		cell(2, "loginId", "nia")
+		b.wantStatus("quick register without an email", b.submit("/console/users/quick"), http.StatusBadRequest)
+		b.page("/console/users/quick", "Quick register")
+		if errs := runIn(b, chromedp.Evaluate[[]string](`[...document.querySelectorAll("tbody tr")].map(r => r.querySelector(".field-error")?.textContent ?? "")`)); errs[0] != "" || errs[1] == "" {
+			t.Fatalf("row errors %q, want one in the second row only", errs[:2])
+		}
+		cell(2, "email", "nia@acme.example")
+		b.wantStatus("quick register", b.submit("/console/users/quick"), http.StatusOK)
+		b.page("/console/users?registered=2", "Users")
 
 		// On a phone the navigation folds above the list, which scrolls
 		// in its frame rather than widening the page.

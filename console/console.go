@@ -127,6 +127,7 @@ caption{caption-side:bottom;text-align:left;padding:.5rem .75rem;color:var(--mut
 fieldset{border:1px solid var(--line);border-radius:8px;margin:1rem 0;padding:.5rem 1rem}legend{font-weight:600}label.choice{font-weight:400}label.choice input{min-width:0;margin-right:.4rem}
 h2{font-size:1.1rem;margin:1.5rem 0 .5rem}dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:.35rem 1.5rem;margin:0}dt{color:var(--muted)}dd{margin:0;overflow-wrap:anywhere}
 section.danger{border:1px solid var(--bad);border-radius:8px;padding:0 1rem .5rem;margin-top:2rem}button.danger{background:var(--bad);border-color:var(--bad);color:#fff}
+table.form td{white-space:normal;vertical-align:top}table.form input{min-width:11rem}tr.invalid{background:var(--bad-bg)}
 code.wrap{word-break:break-all}ul.codes{columns:2;font-size:1.1rem}
 @media (max-width:760px){.shell{display:block}nav.side{border-right:0;border-bottom:1px solid var(--line);display:flex;flex-wrap:wrap;gap:.25rem}nav.side h2{display:none}main{padding:1rem}}`
 
@@ -149,7 +150,7 @@ func styleHash() string {
 func parseConsolePages() map[string]*template.Template {
 	layout := template.Must(template.New("layout.html").ParseFS(consoleFiles, "templates/layout.html"))
 	pages := map[string]*template.Template{}
-	for _, name := range []string{"sign-in", "mfa", "mfa-setup", "recovery-codes", "password", "home", "sessions", "users", "user-new", "user", "error"} {
+	for _, name := range []string{"sign-in", "mfa", "mfa-setup", "recovery-codes", "password", "home", "sessions", "users", "user-new", "users-quick", "user", "error"} {
 		pages[name] = template.Must(template.Must(layout.Clone()).ParseFS(consoleFiles, "templates/"+name+".html"))
 	}
 	return pages
@@ -172,6 +173,7 @@ type consolePage struct {
 	Users      *userList
 	UserForm   *userForm
 	UserDetail *userDetail
+	QuickForm  *quickForm
 	// MFA setup
 	Setup         *castellan.TOTPSetup
 	QRCode        template.URL
@@ -443,6 +445,8 @@ func (s *Console) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /console/users", s.withSession(s.usersPage, complete))
 	mux.HandleFunc("GET /console/users/new", s.withSession(s.registerPage, complete))
 	mux.HandleFunc("POST /console/users/new", s.withSession(s.register, complete))
+	mux.HandleFunc("GET /console/users/quick", s.withSession(s.quickRegisterPage, complete))
+	mux.HandleFunc("POST /console/users/quick", s.withSession(s.quickRegister, complete))
 	mux.HandleFunc("GET /console/users/{user}", s.withSession(s.userPage, complete))
 	mux.HandleFunc("POST /console/users/{user}/delete", s.withSession(s.deleteUser, complete))
 	mux.HandleFunc("POST /console/users/{user}/resend-invitation", s.withSession(s.resendInvitation, complete))

@@ -3,7 +3,10 @@ package console
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
+	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/castellan-iam/castellan"
@@ -153,4 +156,112 @@ func (s *Console) resendInvitation(w http.ResponseWriter, r *http.Request, c *co
 		return
 	}
 	seeOther(w, consolePath+"/users/"+r.PathValue("user")+"?invited=1")
+}
+
+// Quick register: up to 100 users in one table, registered together by
+// invitation, all or none.
+
+// quickRows is the number of rows the quick register table starts with.
+const quickRows = 10
+
+// quickRow is one row of the quick register table, with its errors.
+type quickRow struct {
+	// Number is the row's number on the page, from 1.
+	Number               int
+	LoginID, Email, Name string
+	Fields               fieldErrors
+}
+
+// quickForm is the quick register page.
+type quickForm struct {
+	Rows []quickRow
+	Max  int
+}
+
+func (s *Console) quickRegisterPage(w http.ResponseWriter, r *http.Request, c *consoleRequest) {
+	n := quickRows
+	if v, err := strconv.Atoi(r.URL.Query().Get("rows")); err == nil && v > 0 {
+		n = min(v, maxQuickRows)
+	}
+	form := &quickForm{Rows: make([]quickRow, n), Max: maxQuickRows}
+	for i := range form.Rows {
+		form.Rows[i].Number = i + 1
+	}
+	p := c.page()
+	p.Nav, p.QuickForm = "users", form
+	renderConsole(r.Context(), w, http.StatusOK, "users-quick", p)
+}
+
+// quickRegister registers the filled rows in one call: the service
+// registers all of them or none, and its errors name the item
+// (users[3].email), which the page shows in that item's row.
+func (s *Console) quickRegister(w http.ResponseWriter, r *http.Request, c *consoleRequest) {
+	logins, emails, names := r.PostForm["loginId"], r.PostForm["email"], r.PostForm["name"]
+	form := &quickForm{Max: maxQuickRows}
+	var regs []castellan.UserRegistration
+	var rowOf []int // the form row of each registration
+	for i := range min(len(logins), maxQuickRows) {
+		row := quickRow{LoginID: strings.TrimSpace(logins[i]), Email: field(emails, i), Name: field(names, i)}
+		form.Rows = append(form.Rows, row)
+		form.Rows[i].Number = i + 1
+		if row.LoginID == "" && row.Email == "" && row.Name == "" {
+			continue
+		}
+		rowOf = append(rowOf, i)
+		regs = append(regs, castellan.UserRegistration{LoginID: row.LoginID, Email: row.Email, Name: row.Name,
+			Mode: castellan.ModeInvitation, ConsoleAccess: true, APIAccess: true})
+	}
+	p := c.page()
+	p.Nav, p.QuickForm = "users", form
+	if len(regs) == 0 {
+		p.Error = "Fill in at least one row."
+		renderConsole(r.Context(), w, http.StatusBadRequest, "users-quick", p)
+		return
+	}
+	if _, err := s.services.Users.RegisterUsers(r.Context(), c.user.OrganizationID, regs); err != nil {
+		status, msg, fields := formError(r.Context(), err)
+		for path, rule := range fields {
+			m := itemField.FindStringSubmatch(path)
+			if m == nil {
+				continue
+			}
+			if i, err := strconv.Atoi(m[1]); err == nil && i < len(rowOf) {
+				row := &form.Rows[rowOf[i]]
+				if row.Fields == nil {
+					row.Fields = fieldErrors{}
+				}
+				row.Fields[m[2]] = rule
+			}
+		}
+		// The message names items by their place in the call, not the
+		// page's row numbers: the rows say it themselves.
+		marked := 0
+		for _, row := range form.Rows {
+			if row.Fields != nil {
+				marked++
+			}
+		}
+		if marked > 0 {
+			msg = fmt.Sprintf("Nobody was registered: %d of the rows need a change, marked below.", marked)
+		}
+		p.Error = msg
+		renderConsole(r.Context(), w, status, "users-quick", p)
+		return
+	}
+	seeOther(w, consolePath+"/users?registered="+strconv.Itoa(len(regs)))
+}
+
+// itemField splits a field path of RegisterUsers: users[3].email.
+var itemField = regexp.MustCompile(`^users\[(\d+)\]\.(\w+)$`)
+
+// maxQuickRows is the most users a quick register takes, as the seed
+// says: up to 100 at a time.
+const maxQuickRows = 100
+
+// field returns values[i] trimmed, or "" past its end.
+func field(values []string, i int) string {
+	if i < len(values) {
+		return strings.TrimSpace(values[i])
+	}
+	return ""
 }

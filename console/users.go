@@ -62,6 +62,9 @@ func (s *Console) usersPage(w http.ResponseWriter, r *http.Request, c *consoleRe
 	l.Filtered = filter.Query != nil || filter.Status != nil
 	p := c.page()
 	p.Nav, p.Users = "users", l
+	if q.Get("registered") != "" {
+		p.Notice = "Registered; each new user gets an invitation mail, valid for 7 days."
+	}
 	if q.Get("deleted") != "" {
 		p.Notice = "The user is deleted: its sessions, tokens and grants ended with it."
 	}

@@ -209,3 +209,77 @@ func TestConsoleRegisterAndDeleteUser(t *testing.T) {
 		apitest.WantPage(t, b.Get("/console/users?deleted=1"), http.StatusOK, "The user is deleted")
 	})
 }
+
+// TestConsoleQuickRegister: the quick register table registers the
+// filled rows in one go, by invitation; a wrong row shows its error in
+// that row and registers nobody; it holds at most 100 rows.
+func TestConsoleQuickRegister(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		org := e.Acme.OrganizationID
+		s := e.DB.Services()
+		admin := e.ConsoleUser(t, org, "admin", nil)
+		e.grantOrg(t, admin, "organization.admin")
+		b := e.signedIn(t, admin)
+		if p := b.Get("/console/users/quick"); strings.Count(p.Body, `name="loginId"`) != 10 {
+			t.Errorf("quick register starts with %d rows, want 10", strings.Count(p.Body, `name="loginId"`))
+		}
+		if p := b.Get("/console/users/quick?rows=500"); strings.Count(p.Body, `name="loginId"`) != 100 {
+			t.Errorf("quick register shows %d rows for 500, want at most 100", strings.Count(p.Body, `name="loginId"`))
+		}
+
+		rows := func(cells ...[3]string) url.Values {
+			form := url.Values{}
+			for _, c := range cells {
+				form.Add("loginId", c[0])
+				form.Add("email", c[1])
+				form.Add("name", c[2])
+			}
+			return form
+		}
+		// The error cell of row n (from 1) of a page, "" when none.
+		rowError := func(body string, n int) string {
+			trs := strings.Split(body, "<tr")
+			for _, tr := range trs {
+				if strings.HasPrefix(tr, ` class="invalid"><td class="num">`+fmt.Sprint(n)+"<") {
+					m := regexp.MustCompile(`class="field-error">([^<]+)`).FindStringSubmatch(tr)
+					if m != nil {
+						return html.UnescapeString(m[1])
+					}
+				}
+			}
+			return ""
+		}
+		plain := e.signedIn(t, e.ConsoleUser(t, org, "plain", nil))
+		plain.Get("/console")
+		before := e.Snapshot(t)
+		p := b.Post("/console/users/quick", rows([3]string{"ana", "ana@acme.example", "Ana"}, [3]string{}, [3]string{"bo", "bo@acme.example", ""}, [3]string{"!", "x@acme.example", ""}))
+		if p.Status != http.StatusBadRequest || rowError(p.Body, 4) == "" || rowError(p.Body, 1) != "" || !strings.Contains(p.Body, `value="ana@acme.example"`) {
+			t.Fatalf("bad login ID in row 4: got %d, row 4 %q, row 1 %q:\n%s", p.Status, rowError(p.Body, 4), rowError(p.Body, 1), p.Body)
+		}
+		if !strings.Contains(p.Body, "Nobody was registered: 1 of the rows need a change") {
+			t.Error("the page does not say that nobody was registered")
+		}
+		p = b.Post("/console/users/quick", rows([3]string{"ana", "ana@acme.example", "Ana"}, [3]string{}, [3]string{"bo", admin.Email, ""}))
+		if p.Status != http.StatusConflict || rowError(p.Body, 3) == "" || rowError(p.Body, 1) != "" {
+			t.Fatalf("email taken in row 3: got %d, row 3 %q:\n%s", p.Status, rowError(p.Body, 3), p.Body)
+		}
+		apitest.WantPage(t, b.Post("/console/users/quick", rows([3]string{}, [3]string{})), http.StatusBadRequest, "Fill in at least one row.")
+		apitest.WantPage(t, plain.Post("/console/users/quick", rows([3]string{"cy", "cy@acme.example", ""})), http.StatusForbidden, "")
+		if !e.Snapshot(t).Equal(before) {
+			t.Error("refused quick registrations changed the store")
+		}
+
+		apitest.WantRedirect(t, b.Post("/console/users/quick", rows([3]string{"ana", "ana@acme.example", "Ana"}, [3]string{}, [3]string{"bo", "bo@acme.example", ""})),
+			"/console/users?registered=2")
+		for _, email := range []string{"ana@acme.example", "bo@acme.example"} {
+			list, _, err := s.Users.FindUsers(system, org, castellan.UserFilter{Query: &email, PageSize: 10})
+			if err != nil || len(list) != 1 || list[0].Status != castellan.UserPendingInvitation {
+				t.Errorf("%s: got %v, %v, want one invited user", email, list, err)
+			}
+			mails, _, err := s.Outbox.FindMail(system, castellan.MailFilter{OrganizationID: &org, To: &email})
+			if err != nil || len(mails) != 1 {
+				t.Errorf("%s: got %d mails, %v, want its invitation", email, len(mails), err)
+			}
+		}
+	})
+}
