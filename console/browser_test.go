@@ -254,9 +254,22 @@ func (b *tab) wantStatus(what string, got, want int64) {
 }
 
 // fill types value into the input named name.
+// follow clicks the link of the page's main part with text and waits
+// for the page it leads to.
+func (b *tab) follow(text string) {
+	b.t.Helper()
+	b.load(chromedp.Click(chromedp.Search(`//main//a[normalize-space()="` + text + `"]`)))
+}
+
+// path returns the path and query of the page the tab shows.
+func (b *tab) path() string {
+	b.t.Helper()
+	return strings.TrimPrefix(runIn(b, chromedp.Location()), b.base)
+}
+
 func (b *tab) fill(name, value string) {
 	b.t.Helper()
-	b.do(chromedp.SendKeys(chromedp.CSS(`input[name="`+name+`"]`), value))
+	b.do(chromedp.SendKeys(chromedp.CSS(`input[name="`+name+`"], textarea[name="`+name+`"]`), value))
 }
 
 // page checks the page the tab shows: its path, its heading, that the
@@ -365,7 +378,7 @@ func TestBrowserConsole(t *testing.T) {
 			}
 		}
 
-		b.load(chromedp.Click(chromedp.Search(`//main//a[normalize-space()="Continue"]`)))
+		b.follow("Continue")
 		b.page("/console", "Home")
 		if home := runIn(b, chromedp.Text(chromedp.CSS("main"))); !strings.Contains(home, "Signed in as ann") || !strings.Contains(home, "in organization Acme") {
 			t.Fatalf("home page: %q", home)
@@ -411,12 +424,12 @@ func TestBrowserConsole(t *testing.T) {
 		// invitation from the link of its mail and signs in; then the
 		// admin deletes it, typing its login ID.
 		b.navigate("/console/users")
-		b.load(chromedp.Click(chromedp.Search(`//main//a[normalize-space()="Register user"]`)))
+		b.follow("Register user")
 		b.page("/console/users/new", "Register user")
 		b.fill("loginId", "lee")
 		b.fill("email", "lee@acme.example")
 		b.wantStatus("registration", b.submit("/console/users/new"), http.StatusOK)
-		at := strings.TrimPrefix(runIn(b, chromedp.Location()), b.base)
+		at := b.path()
 		if !strings.HasPrefix(at, "/console/users/") || !strings.HasSuffix(at, "?registered=1") {
 			t.Fatalf("after registering: at %s", at)
 		}
@@ -475,6 +488,36 @@ func TestBrowserConsole(t *testing.T) {
 			t.Fatalf("the users page is %d px wide on a 390 px screen", width)
 		}
 		b.screenshot("users-phone")
+	})
+
+	t.Run("Groups", func(t *testing.T) {
+		admin := e.ConsoleUser(t, org, "gia", nil)
+		e.grantOrg(t, admin, "organization.admin")
+		e.ConsoleUser(t, org, "hal", nil)
+		b := newTab(t, browser, e.srv.URL)
+		b.wantStatus("sign-in", b.signIn("Acme", "gia", apitest.ConsolePassword), http.StatusOK)
+
+		b.load(chromedp.Click(chromedp.CSS(`nav a[href="/console/groups"]`)))
+		b.page("/console/groups", "Groups")
+		b.follow("Create group")
+		b.page("/console/groups/new", "Create group")
+		b.fill("name", "auditors")
+		b.fill("description", "Read everything")
+		b.wantStatus("create group", b.submit("/console/groups/new"), http.StatusOK)
+		at := b.path()
+		page := strings.TrimSuffix(at, "?created=1")
+		b.page(at, "auditors")
+
+		b.fill("users", "hal")
+		b.wantStatus("add member", b.submit(page+"/members/add"), http.StatusOK)
+		b.page(page+"?added=1", "auditors")
+		if members := runIn(b, chromedp.Evaluate[[]string](`[...document.querySelectorAll("#members ~ form tbody tr td:nth-child(2)")].map(td => td.innerText)`)); len(members) != 1 || members[0] != "hal@example.com" {
+			t.Fatalf("members %q", members)
+		}
+
+		b.fill("confirm", "auditors")
+		b.wantStatus("delete group", b.submit(page+"/delete"), http.StatusOK)
+		b.page("/console/groups?deleted=1", "Groups")
 	})
 
 	t.Run("WrongPassword", func(t *testing.T) {

@@ -112,7 +112,7 @@ nav.side a{display:block;padding:.35rem .6rem;border-radius:6px;text-decoration:
 nav.side h2{font-size:.75rem;text-transform:uppercase;letter-spacing:.05em;color:var(--muted);margin:1rem .6rem .3rem}
 main{flex:1;min-width:0;padding:1.25rem 1.5rem;max-width:80rem}main.narrow{max-width:34rem;margin:2rem auto}h1{font-size:1.5rem;margin:.2rem 0 1rem}
 form.inline{display:inline}label{display:block;font-weight:600;margin:.6rem 0 .2rem}.hint{display:block;font-weight:400;color:var(--muted);font-size:.85rem}
-input,select{font:inherit;font-weight:400;padding:.4rem .5rem;border:1px solid var(--line);border-radius:6px;background:var(--panel);color:var(--text);min-width:16rem;max-width:100%}
+input,select,textarea{font:inherit;font-weight:400;padding:.4rem .5rem;border:1px solid var(--line);border-radius:6px;background:var(--panel);color:var(--text);min-width:16rem;max-width:100%}
 button,.button{font:inherit;padding:.4rem .9rem;border-radius:6px;border:1px solid var(--accent);background:var(--accent);color:var(--accent-text);cursor:pointer;text-decoration:none;display:inline-block}
 button.quiet,.button.quiet{background:transparent;color:var(--accent)}.toolbar{display:flex;flex-wrap:wrap;gap:.75rem;align-items:end;margin-bottom:1rem}
 .toolbar label{margin:0}.toolbar input,.toolbar select{min-width:10rem}
@@ -127,6 +127,7 @@ caption{caption-side:bottom;text-align:left;padding:.5rem .75rem;color:var(--mut
 fieldset{border:1px solid var(--line);border-radius:8px;margin:1rem 0;padding:.5rem 1rem}legend{font-weight:600}label.choice{font-weight:400}label.choice input{min-width:0;margin-right:.4rem}
 h2{font-size:1.1rem;margin:1.5rem 0 .5rem}dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:.35rem 1.5rem;margin:0}dt{color:var(--muted)}dd{margin:0;overflow-wrap:anywhere}
 section.danger{border:1px solid var(--bad);border-radius:8px;padding:0 1rem .5rem;margin-top:2rem}button.danger{background:var(--bad);border-color:var(--bad);color:#fff}
+textarea{width:100%;max-width:40rem}th.pick,td.pick{width:2.5rem}td.pick input{min-width:0}.visually-hidden{position:absolute;width:1px;height:1px;overflow:hidden;clip-path:inset(50%)}
 table.form td{white-space:normal;vertical-align:top}table.form input{min-width:11rem}tr.invalid{background:var(--bad-bg)}
 code.wrap{word-break:break-all}ul.codes{columns:2;font-size:1.1rem}
 @media (max-width:760px){.shell{display:block}nav.side{border-right:0;border-bottom:1px solid var(--line);display:flex;flex-wrap:wrap;gap:.25rem}nav.side h2{display:none}main{padding:1rem}}`
@@ -150,7 +151,7 @@ func styleHash() string {
 func parseConsolePages() map[string]*template.Template {
 	layout := template.Must(template.New("layout.html").ParseFS(consoleFiles, "templates/layout.html"))
 	pages := map[string]*template.Template{}
-	for _, name := range []string{"sign-in", "mfa", "mfa-setup", "recovery-codes", "password", "home", "sessions", "users", "user-new", "users-quick", "user", "error"} {
+	for _, name := range []string{"sign-in", "mfa", "mfa-setup", "recovery-codes", "password", "home", "sessions", "users", "user-new", "users-quick", "user", "groups", "group-new", "group", "error"} {
 		pages[name] = template.Must(template.Must(layout.Clone()).ParseFS(consoleFiles, "templates/"+name+".html"))
 	}
 	return pages
@@ -174,6 +175,10 @@ type consolePage struct {
 	UserForm   *userForm
 	UserDetail *userDetail
 	QuickForm  *quickForm
+	// groups
+	Groups      *groupList
+	GroupForm   *groupForm
+	GroupDetail *groupDetail
 	// MFA setup
 	Setup         *castellan.TOTPSetup
 	QRCode        template.URL
@@ -442,6 +447,13 @@ func (s *Console) Register(mux *http.ServeMux) {
 		seeOther(w, consolePath)
 	}, complete))
 	mux.HandleFunc("GET /console/sessions", s.withSession(s.sessionsPage, complete))
+	mux.HandleFunc("GET /console/groups", s.withSession(s.groupsPage, complete))
+	mux.HandleFunc("GET /console/groups/new", s.withSession(s.newGroupPage, complete))
+	mux.HandleFunc("POST /console/groups/new", s.withSession(s.createGroup, complete))
+	mux.HandleFunc("GET /console/groups/{group}", s.withSession(s.groupPage, complete))
+	mux.HandleFunc("POST /console/groups/{group}/members/add", s.withSession(s.addMembers, complete))
+	mux.HandleFunc("POST /console/groups/{group}/members/remove", s.withSession(s.removeMembers, complete))
+	mux.HandleFunc("POST /console/groups/{group}/delete", s.withSession(s.deleteGroup, complete))
 	mux.HandleFunc("GET /console/users", s.withSession(s.usersPage, complete))
 	mux.HandleFunc("GET /console/users/new", s.withSession(s.registerPage, complete))
 	mux.HandleFunc("POST /console/users/new", s.withSession(s.register, complete))

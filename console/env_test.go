@@ -72,3 +72,12 @@ func (e *env) grantOrg(t *testing.T, u *castellan.User, role string) {
 		t.Fatal(err)
 	}
 }
+
+// acmeAdmin registers login in Acme as an Organization Admin and signs it
+// in.
+func (e *env) acmeAdmin(t *testing.T, login string) (*castellan.User, *apitest.Browser) {
+	t.Helper()
+	u := e.ConsoleUser(t, e.Acme.OrganizationID, login, nil)
+	e.grantOrg(t, u, "organization.admin")
+	return u, e.signedIn(t, u)
+}

@@ -112,9 +112,7 @@ func TestConsoleRegisterAndDeleteUser(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, e *env) {
 		org := e.Acme.OrganizationID
 		s := e.DB.Services()
-		admin := e.ConsoleUser(t, org, "admin", nil)
-		e.grantOrg(t, admin, "organization.admin")
-		b := e.signedIn(t, admin)
+		_, b := e.acmeAdmin(t, "admin")
 		apitest.WantPage(t, b.Get("/console/users/new"), http.StatusOK, `name="loginId"`)
 
 		// Bad fields: each rule next to its field, nothing written.
@@ -217,9 +215,7 @@ func TestConsoleQuickRegister(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, e *env) {
 		org := e.Acme.OrganizationID
 		s := e.DB.Services()
-		admin := e.ConsoleUser(t, org, "admin", nil)
-		e.grantOrg(t, admin, "organization.admin")
-		b := e.signedIn(t, admin)
+		admin, b := e.acmeAdmin(t, "admin")
 		if p := b.Get("/console/users/quick"); strings.Count(p.Body, `name="loginId"`) != 10 {
 			t.Errorf("quick register starts with %d rows, want 10", strings.Count(p.Body, `name="loginId"`))
 		}

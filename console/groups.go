@@ -1,0 +1,222 @@
+package console
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/castellan-iam/castellan"
+)
+
+// groupList is the groups page: one page of groups by name.
+type groupList struct {
+	List        []*castellan.Group
+	PageToken   string
+	First, Next string
+}
+
+// groupsPage lists the organization's groups, 50 a page, through the
+// guarded service.
+func (s *Console) groupsPage(w http.ResponseWriter, r *http.Request, c *consoleRequest) {
+	l := &groupList{PageToken: r.URL.Query().Get("page")}
+	p := c.page()
+	p.Nav, p.Groups = "groups", l
+	if r.URL.Query().Get("deleted") != "" {
+		p.Notice = "The group is deleted: its members lost the roles it gave them."
+	}
+	list, next, err := s.services.Groups.FindGroups(r.Context(), c.user.OrganizationID, castellan.GroupFilter{PageSize: usersPageSize, PageToken: l.PageToken})
+	if err != nil {
+		status, msg := publicError(r.Context(), err)
+		p.Error, p.Groups = msg, nil
+		renderConsole(r.Context(), w, status, "groups", p)
+		return
+	}
+	l.List, l.First = list, consolePath+"/groups"
+	if next != "" {
+		l.Next = consolePath + "/groups?" + url.Values{"page": {next}}.Encode()
+	}
+	renderConsole(r.Context(), w, http.StatusOK, "groups", p)
+}
+
+// groupForm is the create group page.
+type groupForm struct {
+	Name, Description string
+	Fields            fieldErrors
+}
+
+func (s *Console) newGroupPage(w http.ResponseWriter, r *http.Request, c *consoleRequest) {
+	p := c.page()
+	p.Nav, p.GroupForm = "groups", &groupForm{}
+	renderConsole(r.Context(), w, http.StatusOK, "group-new", p)
+}
+
+func (s *Console) createGroup(w http.ResponseWriter, r *http.Request, c *consoleRequest) {
+	gc := castellan.GroupCreate{Name: strings.TrimSpace(r.PostForm.Get("name")), Description: strings.TrimSpace(r.PostForm.Get("description"))}
+	g, err := s.services.Groups.CreateGroup(r.Context(), c.user.OrganizationID, gc)
+	if err != nil {
+		p := c.page()
+		status, msg, fields := formError(r.Context(), err)
+		if castellan.ErrorCode(err) == castellan.CodeGroupNameTaken {
+			fields["name"] = msg
+		}
+		p.Nav, p.Error, p.GroupForm = "groups", msg, &groupForm{Name: gc.Name, Description: gc.Description, Fields: fields}
+		renderConsole(r.Context(), w, status, "group-new", p)
+		return
+	}
+	seeOther(w, consolePath+"/groups/"+g.ID+"?created=1")
+}
+
+// groupDetail is a group's page: the group, its members, its roles, and
+// what the last form sent got wrong.
+type groupDetail struct {
+	Group       *castellan.Group
+	Members     []*castellan.GroupMember
+	MoreMembers bool
+	Grants      []*castellan.Grant
+	// Add is what was typed in the add members form; AddError its
+	// rule. Confirm and ConfirmError are the delete form's.
+	Add, AddError         string
+	Confirm, ConfirmError string
+}
+
+func (s *Console) groupPage(w http.ResponseWriter, r *http.Request, c *consoleRequest) {
+	p := c.page()
+	switch q := r.URL.Query(); {
+	case q.Get("created") != "":
+		p.Notice = "The group is created. Add its members and give it roles."
+	case q.Get("added") != "":
+		p.Notice = "The members are added: they hold the group's roles from now on."
+	case q.Get("removed") != "":
+		p.Notice = "The members are removed: they lost the group's roles and were signed out."
+	}
+	s.renderGroup(w, r, c, p, http.StatusOK, &groupDetail{})
+}
+
+// renderGroup fills d with the group of the request's path and renders
+// its page with status.
+func (s *Console) renderGroup(w http.ResponseWriter, r *http.Request, c *consoleRequest, p consolePage, status int, d *groupDetail) {
+	ctx, org, id := r.Context(), c.user.OrganizationID, r.PathValue("group")
+	g, err := s.services.Groups.FindGroupByID(ctx, org, id)
+	if err != nil {
+		renderConsoleError(w, r, err)
+		return
+	}
+	members, next, err := s.services.Groups.FindGroupMembers(ctx, org, g.ID, castellan.GroupFilter{PageSize: castellan.MaxPageSize})
+	if err != nil {
+		renderConsoleError(w, r, err)
+		return
+	}
+	subject := castellan.Subject{Type: castellan.SubjectGroup, ID: g.ID}
+	grants, _, err := s.services.Grants.FindGrants(ctx, org, castellan.GrantFilter{Subject: &subject, PageSize: castellan.MaxPageSize})
+	if err != nil {
+		renderConsoleError(w, r, err)
+		return
+	}
+	d.Group, d.Members, d.MoreMembers, d.Grants = g, members, next != "", grants
+	p.Nav, p.GroupDetail = "groups", d
+	renderConsole(ctx, w, status, "group", p)
+}
+
+// addMembers adds the users whose login IDs or emails were typed
+// (separated by commas, spaces or lines), as the seed's [Add member]
+// takes user IDs: each must name a registered user of the organization.
+func (s *Console) addMembers(w http.ResponseWriter, r *http.Request, c *consoleRequest) {
+	typed := r.PostForm.Get("users")
+	ids, err := s.resolveUsers(r, c, typed)
+	if err == nil {
+		_, err = s.services.Groups.AddGroupMembers(r.Context(), c.user.OrganizationID, r.PathValue("group"), ids)
+	}
+	if err != nil {
+		p := c.page()
+		status, msg := publicError(r.Context(), err)
+		p.Error = msg
+		s.renderGroup(w, r, c, p, status, &groupDetail{Add: typed, AddError: msg})
+		return
+	}
+	seeOther(w, consolePath+"/groups/"+r.PathValue("group")+"?added=1")
+}
+
+// resolveUsers returns the IDs of the users typed by login ID or email,
+// read through the guarded service (whoever may not list users finds
+// none); a name that is no user's is a field error naming it.
+func (s *Console) resolveUsers(r *http.Request, c *consoleRequest, typed string) ([]string, error) {
+	names := strings.FieldsFunc(typed, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' || r == '\r' || r == '\t' })
+	if len(names) == 0 {
+		return nil, castellan.Invalid([]castellan.FieldError{{Field: "users", Rule: "required", Message: "type at least one login ID or email"}})
+	}
+	if len(names) > castellan.MaxBatchItems {
+		return nil, castellan.Invalid([]castellan.FieldError{{Field: "users", Rule: "maxItems",
+			Message: "at most 100 users at a time"}})
+	}
+	var ids []string
+	for _, name := range names {
+		id, err := s.findUser(r, c, name)
+		if err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, nil
+}
+
+// findUser returns the ID of the user whose login ID or email is name,
+// case-insensitively: the search matches their beginnings, so its pages
+// are read until one matches whole.
+func (s *Console) findUser(r *http.Request, c *consoleRequest, name string) (string, error) {
+	filter := castellan.UserFilter{Query: &name, Sort: "loginId", PageSize: castellan.MaxPageSize}
+	for {
+		found, next, err := s.services.Users.FindUsers(r.Context(), c.user.OrganizationID, filter)
+		if err != nil {
+			return "", err
+		}
+		for _, u := range found {
+			if strings.EqualFold(u.LoginID, name) || strings.EqualFold(u.Email, name) {
+				return u.ID, nil
+			}
+		}
+		if next == "" {
+			return "", castellan.Errorf(castellan.ENOTFOUND, castellan.CodeUserNotFound, "no user of the organization has the login ID or email %q", name)
+		}
+		filter.PageToken = next
+	}
+}
+
+// removeMembers removes the members ticked on the group's page.
+func (s *Console) removeMembers(w http.ResponseWriter, r *http.Request, c *consoleRequest) {
+	ids := r.PostForm["member"]
+	var err error
+	if len(ids) == 0 {
+		err = castellan.Invalid([]castellan.FieldError{{Field: "member", Rule: "required", Message: "tick at least one member to remove"}})
+	} else {
+		_, err = s.services.Groups.RemoveGroupMembers(r.Context(), c.user.OrganizationID, r.PathValue("group"), ids)
+	}
+	if err != nil {
+		p := c.page()
+		status, msg := publicError(r.Context(), err)
+		p.Error = msg
+		s.renderGroup(w, r, c, p, status, &groupDetail{})
+		return
+	}
+	seeOther(w, consolePath+"/groups/"+r.PathValue("group")+"?removed=1")
+}
+
+// deleteGroup deletes the group once its name is typed, as the seed asks.
+func (s *Console) deleteGroup(w http.ResponseWriter, r *http.Request, c *consoleRequest) {
+	ctx, org, id := r.Context(), c.user.OrganizationID, r.PathValue("group")
+	confirm := r.PostForm.Get("confirm")
+	g, err := s.services.Groups.FindGroupByID(ctx, org, id)
+	if err == nil && confirm != g.Name {
+		err = castellan.Invalid([]castellan.FieldError{{Field: "confirm", Rule: "confirmation", Message: "type the group's name exactly to delete it"}})
+	}
+	if err == nil {
+		_, err = s.services.Groups.DeleteGroup(ctx, org, id)
+	}
+	if err != nil {
+		p := c.page()
+		status, msg := publicError(ctx, err)
+		p.Error = msg
+		s.renderGroup(w, r, c, p, status, &groupDetail{Confirm: confirm, ConfirmError: msg})
+		return
+	}
+	seeOther(w, consolePath+"/groups?deleted=1")
+}
