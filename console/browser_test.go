@@ -254,6 +254,10 @@ func (b *tab) wantStatus(what string, got, want int64) {
 }
 
 // fill types value into the input named name.
+// unsafeInName matches what a screenshot's file name leaves out of the
+// page's path and query.
+var unsafeInName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+
 // follow clicks the link of the page's main part with text and waits
 // for the page it leads to.
 func (b *tab) follow(text string) {
@@ -287,7 +291,7 @@ func (b *tab) page(path, heading string) {
 	if msgs := b.messages(); len(msgs) > 0 {
 		b.t.Fatalf("%s: the browser logged:\n%s", path, strings.Join(msgs, "\n"))
 	}
-	b.screenshot(strings.NewReplacer("/", "-", "?", "-", "=", "-", "&", "-").Replace(strings.TrimPrefix(path, "/")))
+	b.screenshot(unsafeInName.ReplaceAllString(strings.TrimPrefix(path, "/"), "-"))
 }
 
 // styled checks that the console's inline style sheet applied: the CSP
@@ -518,6 +522,37 @@ func TestBrowserConsole(t *testing.T) {
 		b.fill("confirm", "auditors")
 		b.wantStatus("delete group", b.submit(page+"/delete"), http.StatusOK)
 		b.page("/console/groups?deleted=1", "Groups")
+	})
+
+	t.Run("GrantAndExplain", func(t *testing.T) {
+		admin := e.ConsoleUser(t, org, "kai", nil)
+		e.grantOrg(t, admin, "organization.admin")
+		liv := e.ConsoleUser(t, org, "liv", nil)
+		shop, err := e.DB.Services().Projects.CreateProject(system, org, castellan.ProjectCreate{Name: "shop"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := newTab(t, browser, e.srv.URL)
+		b.wantStatus("sign-in", b.signIn("Acme", "kai", apitest.ConsolePassword), http.StatusOK)
+		b.load(chromedp.Click(chromedp.CSS(`nav a[href="/console/roles"]`)))
+		b.page("/console/roles", "Roles")
+
+		page := "/console/users/" + liv.ID
+		b.navigate(page)
+		b.page(page, "liv")
+		b.do(chromedp.SetValue(chromedp.CSS(`#roleId`), "project.reader"), chromedp.SetValue(chromedp.CSS(`#scope`), "project/"+shop.ID))
+		b.wantStatus("grant", b.submit(page+"/grants"), http.StatusOK)
+		b.page(page+"?granted=1", "liv")
+
+		b.follow("Explain this user's access…")
+		b.fill("action", "compute:GetInstance")
+		b.fill("resource", "project/"+shop.ID)
+		b.load(chromedp.Submit(chromedp.CSS(`main form[action="/console/explain"]`)))
+		b.page("/console/explain?user=liv&action=compute%3AGetInstance&resource=project%2F"+shop.ID, "Explain access")
+		answer := runIn(b, chromedp.Text(chromedp.CSS("section.answer")))
+		if !strings.Contains(answer, "Allowed") || !strings.Contains(answer, "project.reader") || !strings.Contains(answer, "granted to the user") {
+			t.Fatalf("explain's answer: %q", answer)
+		}
 	})
 
 	t.Run("WrongPassword", func(t *testing.T) {

@@ -41,6 +41,9 @@ const (
 // Config is what a Console needs.
 type Config struct {
 	Services castellan.Services
+	// Decisions answers the explain page, guarded as the decision API
+	// is.
+	Decisions castellan.DecisionService
 	// Web authenticates sessions and tells where requests come from.
 	Web *web.Plumbing
 	// SignIn is the sign-in policy: session timeouts and lockout; the
@@ -69,6 +72,7 @@ var DefaultSignInPerSource = web.RateLimit{PerSecond: 1, Burst: 30}
 // Console serves the console's pages and the invitation page.
 type Console struct {
 	services      castellan.Services
+	decisions     castellan.DecisionService
 	web           *web.Plumbing
 	signInPolicy  castellan.SignInPolicy
 	secureCookies bool
@@ -78,7 +82,7 @@ type Console struct {
 
 // New builds the console of cfg.
 func New(cfg Config) *Console {
-	c := &Console{services: cfg.Services, web: cfg.Web, signInPolicy: cfg.SignIn, secureCookies: cfg.SecureCookies,
+	c := &Console{services: cfg.Services, decisions: cfg.Decisions, web: cfg.Web, signInPolicy: cfg.SignIn, secureCookies: cfg.SecureCookies,
 		signInPerIP: web.NewLimiter(cmp.Or(cfg.SignInPerSource, DefaultSignInPerSource), cfg.Clock)}
 	if c.signInPolicy == (castellan.SignInPolicy{}) {
 		c.signInPolicy = castellan.DefaultSignInPolicy
@@ -127,7 +131,8 @@ caption{caption-side:bottom;text-align:left;padding:.5rem .75rem;color:var(--mut
 fieldset{border:1px solid var(--line);border-radius:8px;margin:1rem 0;padding:.5rem 1rem}legend{font-weight:600}label.choice{font-weight:400}label.choice input{min-width:0;margin-right:.4rem}
 h2{font-size:1.1rem;margin:1.5rem 0 .5rem}dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:.35rem 1.5rem;margin:0}dt{color:var(--muted)}dd{margin:0;overflow-wrap:anywhere}
 section.danger{border:1px solid var(--bad);border-radius:8px;padding:0 1rem .5rem;margin-top:2rem}button.danger{background:var(--bad);border-color:var(--bad);color:#fff}
-textarea{width:100%;max-width:40rem}th.pick,td.pick{width:2.5rem}td.pick input{min-width:0}.visually-hidden{position:absolute;width:1px;height:1px;overflow:hidden;clip-path:inset(50%)}
+textarea{width:100%;max-width:40rem}td.wrap{white-space:normal;min-width:20rem}ul.actions{columns:3 14rem;padding-left:1.2rem}h3{font-size:1rem;margin:1.25rem 0 .25rem}
+form.grant{background:var(--panel);border:1px solid var(--line);border-radius:8px;padding:.25rem 1rem .75rem;margin-top:1rem}section.answer h2{display:flex;gap:1rem;align-items:center}th.pick,td.pick{width:2.5rem}td.pick input{min-width:0}.visually-hidden{position:absolute;width:1px;height:1px;overflow:hidden;clip-path:inset(50%)}
 table.form td{white-space:normal;vertical-align:top}table.form input{min-width:11rem}tr.invalid{background:var(--bad-bg)}
 code.wrap{word-break:break-all}ul.codes{columns:2;font-size:1.1rem}
 @media (max-width:760px){.shell{display:block}nav.side{border-right:0;border-bottom:1px solid var(--line);display:flex;flex-wrap:wrap;gap:.25rem}nav.side h2{display:none}main{padding:1rem}}`
@@ -149,9 +154,9 @@ func styleHash() string {
 
 // parseConsolePages parses each page with the layout.
 func parseConsolePages() map[string]*template.Template {
-	layout := template.Must(template.New("layout.html").ParseFS(consoleFiles, "templates/layout.html"))
+	layout := template.Must(template.New("layout.html").ParseFS(consoleFiles, "templates/layout.html", "templates/partials.html"))
 	pages := map[string]*template.Template{}
-	for _, name := range []string{"sign-in", "mfa", "mfa-setup", "recovery-codes", "password", "home", "sessions", "users", "user-new", "users-quick", "user", "groups", "group-new", "group", "error"} {
+	for _, name := range []string{"sign-in", "mfa", "mfa-setup", "recovery-codes", "password", "home", "sessions", "users", "user-new", "users-quick", "user", "groups", "group-new", "group", "roles", "role", "explain", "error"} {
 		pages[name] = template.Must(template.Must(layout.Clone()).ParseFS(consoleFiles, "templates/"+name+".html"))
 	}
 	return pages
@@ -179,6 +184,11 @@ type consolePage struct {
 	Groups      *groupList
 	GroupForm   *groupForm
 	GroupDetail *groupDetail
+	// roles and explain
+	Roles       []*castellan.Role
+	Role        *castellan.Role
+	RoleActions []string
+	Explanation *explanation
 	// MFA setup
 	Setup         *castellan.TOTPSetup
 	QRCode        template.URL
@@ -454,6 +464,13 @@ func (s *Console) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /console/groups/{group}/members/add", s.withSession(s.addMembers, complete))
 	mux.HandleFunc("POST /console/groups/{group}/members/remove", s.withSession(s.removeMembers, complete))
 	mux.HandleFunc("POST /console/groups/{group}/delete", s.withSession(s.deleteGroup, complete))
+	mux.HandleFunc("POST /console/groups/{group}/grants", s.withSession(s.grantTo(groupGrantee), complete))
+	mux.HandleFunc("POST /console/groups/{group}/grants/revoke", s.withSession(s.revokeFrom(groupGrantee), complete))
+	mux.HandleFunc("POST /console/users/{user}/grants", s.withSession(s.grantTo(userGrantee), complete))
+	mux.HandleFunc("POST /console/users/{user}/grants/revoke", s.withSession(s.revokeFrom(userGrantee), complete))
+	mux.HandleFunc("GET /console/roles", s.withSession(s.rolesPage, complete))
+	mux.HandleFunc("GET /console/roles/{role}", s.withSession(s.rolePage, complete))
+	mux.HandleFunc("GET /console/explain", s.withSession(s.explainPage, complete))
 	mux.HandleFunc("GET /console/users", s.withSession(s.usersPage, complete))
 	mux.HandleFunc("GET /console/users/new", s.withSession(s.registerPage, complete))
 	mux.HandleFunc("POST /console/users/new", s.withSession(s.register, complete))

@@ -73,6 +73,8 @@ type groupDetail struct {
 	Members     []*castellan.GroupMember
 	MoreMembers bool
 	Grants      []*castellan.Grant
+	// Grant is the "Grant a role" form, as on a user's page.
+	Grant *grantForm
 	// Add is what was typed in the add members form; AddError its
 	// rule. Confirm and ConfirmError are the delete form's.
 	Add, AddError         string
@@ -88,6 +90,8 @@ func (s *Console) groupPage(w http.ResponseWriter, r *http.Request, c *consoleRe
 		p.Notice = "The members are added: they hold the group's roles from now on."
 	case q.Get("removed") != "":
 		p.Notice = "The members are removed: they lost the group's roles and were signed out."
+	default:
+		p.Notice = grantNotice(r)
 	}
 	s.renderGroup(w, r, c, p, http.StatusOK, &groupDetail{})
 }
@@ -113,6 +117,9 @@ func (s *Console) renderGroup(w http.ResponseWriter, r *http.Request, c *console
 		return
 	}
 	d.Group, d.Members, d.MoreMembers, d.Grants = g, members, next != "", grants
+	if d.Grant == nil {
+		d.Grant, _ = s.newGrantForm(r, c, consolePath+"/groups/"+g.ID+"/grants")
+	}
 	p.Nav, p.GroupDetail = "groups", d
 	renderConsole(ctx, w, status, "group", p)
 }

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -86,6 +87,9 @@ type userDetail struct {
 	User   *castellan.User
 	Grants []*castellan.Grant
 	Groups []*castellan.Group
+	// Grant is the "Grant a role" form; nil for a viewer who may not
+	// read the roles or projects to pick from.
+	Grant *grantForm
 	// Confirm is what was typed in the delete form, when it was wrong.
 	Confirm      string
 	ConfirmError string
@@ -102,6 +106,7 @@ func (s *Console) userPage(w http.ResponseWriter, r *http.Request, c *consoleReq
 	if r.URL.Query().Get("invited") != "" {
 		p.Notice = "A new invitation mail is on its way; the earlier links no longer work."
 	}
+	p.Notice = cmp.Or(grantNotice(r), p.Notice)
 	s.renderUser(w, r, c, p, http.StatusOK, &userDetail{})
 }
 
@@ -126,6 +131,9 @@ func (s *Console) renderUser(w http.ResponseWriter, r *http.Request, c *consoleR
 		return
 	}
 	d.User, d.Grants, d.Groups = u, grants, groups
+	if d.Grant == nil {
+		d.Grant, _ = s.newGrantForm(r, c, consolePath+"/users/"+u.ID+"/grants")
+	}
 	p.UserDetail = d
 	renderConsole(ctx, w, status, "user", p)
 }

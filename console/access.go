@@ -1,0 +1,249 @@
+package console
+
+import (
+	"cmp"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/castellan-iam/castellan"
+)
+
+// rolesPage lists the built-in roles, then the organization's custom
+// ones, with what each allows.
+func (s *Console) rolesPage(w http.ResponseWriter, r *http.Request, c *consoleRequest) {
+	p := c.page()
+	p.Nav = "roles"
+	roles, err := s.allRoles(r, c)
+	if err != nil {
+		status, msg := publicError(r.Context(), err)
+		p.Error = msg
+		renderConsole(r.Context(), w, status, "roles", p)
+		return
+	}
+	p.Roles = roles
+	renderConsole(r.Context(), w, http.StatusOK, "roles", p)
+}
+
+// allRoles reads every role the organization may grant, page by page.
+func (s *Console) allRoles(r *http.Request, c *consoleRequest) ([]*castellan.Role, error) {
+	var all []*castellan.Role
+	filter := castellan.RoleFilter{PageSize: castellan.MaxPageSize}
+	for {
+		roles, next, err := s.services.Roles.FindRoles(r.Context(), c.user.OrganizationID, filter)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, roles...)
+		if next == "" {
+			return all, nil
+		}
+		filter.PageToken = next
+	}
+}
+
+// rolePage shows a role and the catalogue's actions its patterns allow.
+func (s *Console) rolePage(w http.ResponseWriter, r *http.Request, c *consoleRequest) {
+	role, err := s.services.Roles.FindRoleByID(r.Context(), c.user.OrganizationID, r.PathValue("role"))
+	if err != nil {
+		renderConsoleError(w, r, err)
+		return
+	}
+	p := c.page()
+	p.Nav, p.Role, p.RoleActions = "roles", role, s.services.Catalog.Expand(role.Actions)
+	renderConsole(r.Context(), w, http.StatusOK, "role", p)
+}
+
+// grantForm is the "Grant a role" form of a user's or a group's page:
+// the roles and projects to pick from, what was sent and what was wrong.
+type grantForm struct {
+	Action, CSRF string
+	Roles        []*castellan.Role
+	Projects     []*castellan.Project
+	// Organization is the scope of the organization itself.
+	Organization string
+	RoleID       string
+	Scope        string
+	Expires      string
+	Fields       fieldErrors
+}
+
+// newGrantForm fills the pickers of the grant form posting to action.
+func (s *Console) newGrantForm(r *http.Request, c *consoleRequest, action string) (*grantForm, error) {
+	roles, err := s.allRoles(r, c)
+	if err != nil {
+		return nil, err
+	}
+	projects, _, err := s.services.Projects.FindProjects(r.Context(), c.user.OrganizationID, castellan.ProjectFilter{PageSize: castellan.MaxPageSize})
+	if err != nil {
+		return nil, err
+	}
+	org := castellan.OrganizationScope(c.user.OrganizationID).String()
+	return &grantForm{Action: action, CSRF: c.csrf, Roles: roles, Projects: projects, Organization: org, Scope: org}, nil
+}
+
+// grantItemField is the one item the form grants, as error paths name
+// it (grants[0].scope, or grants[0] for the item).
+var grantItemField = regexp.MustCompile(`^grants\[0\]\.?`)
+
+// grant gives the role picked to subject on the scope picked, with the
+// expiry picked (the grant stops counting at 00:00 UTC of that day). It
+// returns the form with the API's errors when the service refused.
+func (s *Console) grant(r *http.Request, c *consoleRequest, subject castellan.Subject, action string) (*grantForm, int, string) {
+	f := r.PostForm
+	form := &grantForm{RoleID: f.Get("roleId"), Scope: strings.TrimSpace(f.Get("scope")), Expires: f.Get("expires"), Fields: fieldErrors{}}
+	if other := strings.TrimSpace(f.Get("otherScope")); other != "" {
+		form.Scope = other
+	}
+	g := castellan.GrantCreate{RoleID: form.RoleID, Scope: form.Scope, Subject: subject}
+	var err error
+	if form.Expires != "" {
+		var day time.Time
+		if day, err = time.Parse(time.DateOnly, form.Expires); err == nil {
+			g.ExpiresAt = &day
+		} else {
+			err = castellan.Invalid([]castellan.FieldError{{Field: "grants[0].expiresAt", Rule: "format", Message: "must be a date, 2026-12-31"}})
+		}
+	}
+	if err == nil {
+		_, _, err = s.services.Grants.CreateGrants(r.Context(), c.user.OrganizationID, []castellan.GrantCreate{g})
+	}
+	if err == nil {
+		return nil, http.StatusSeeOther, ""
+	}
+	status, msg, fields := formError(r.Context(), err)
+	for path, rule := range fields {
+		// The item as a whole (the hierarchy principle) is about its role.
+		form.Fields[cmp.Or(grantItemField.ReplaceAllString(path, ""), "roleId")] = rule
+	}
+	if len(form.Fields) == 0 {
+		form.Fields["scope"] = msg // a scope or role that does not fit: say it by the picker
+	}
+	pickers, perr := s.newGrantForm(r, c, action)
+	if perr == nil {
+		form.Action, form.CSRF, form.Roles, form.Projects, form.Organization = pickers.Action, pickers.CSRF, pickers.Roles, pickers.Projects, pickers.Organization
+	}
+	return form, status, msg
+}
+
+// grantNotice is the notice of a page a grant form or a revocation sent
+// the browser back to.
+func grantNotice(r *http.Request) string {
+	switch q := r.URL.Query(); {
+	case q.Get("granted") != "":
+		return "The role is granted; it counts from now on."
+	case q.Get("revoked") != "":
+		return "The roles are removed; they stopped counting at once."
+	}
+	return ""
+}
+
+// revoke deletes the grants ticked on a user's or group's page.
+func (s *Console) revoke(r *http.Request, c *consoleRequest) error {
+	ids := r.PostForm["grant"]
+	if len(ids) == 0 {
+		return castellan.Invalid([]castellan.FieldError{{Field: "grant", Rule: "required", Message: "tick at least one role to remove"}})
+	}
+	_, err := s.services.Grants.DeleteGrants(r.Context(), c.user.OrganizationID, ids)
+	return err
+}
+
+// grantee is a page grant forms post from: a user's or a group's.
+type grantee struct {
+	kind castellan.SubjectType
+	// param is the page's path parameter and, with an s, its path.
+	param string
+	// render shows the page again with status and the grant form.
+	render func(s *Console, w http.ResponseWriter, r *http.Request, c *consoleRequest, p consolePage, status int, form *grantForm)
+}
+
+var (
+	userGrantee = grantee{kind: castellan.SubjectUser, param: "user",
+		render: func(s *Console, w http.ResponseWriter, r *http.Request, c *consoleRequest, p consolePage, status int, form *grantForm) {
+			s.renderUser(w, r, c, p, status, &userDetail{Grant: form})
+		}}
+	groupGrantee = grantee{kind: castellan.SubjectGroup, param: "group",
+		render: func(s *Console, w http.ResponseWriter, r *http.Request, c *consoleRequest, p consolePage, status int, form *grantForm) {
+			s.renderGroup(w, r, c, p, status, &groupDetail{Grant: form})
+		}}
+)
+
+// page is the path of the grantee's page of r.
+func (g grantee) page(r *http.Request) string {
+	return consolePath + "/" + g.param + "s/" + r.PathValue(g.param)
+}
+
+// grantTo serves a grant form of g's page.
+func (s *Console) grantTo(g grantee) func(http.ResponseWriter, *http.Request, *consoleRequest) {
+	return func(w http.ResponseWriter, r *http.Request, c *consoleRequest) {
+		page := g.page(r)
+		form, status, msg := s.grant(r, c, castellan.Subject{Type: g.kind, ID: r.PathValue(g.param)}, page+"/grants")
+		if form == nil {
+			seeOther(w, page+"?granted=1")
+			return
+		}
+		p := c.page()
+		p.Error = msg
+		g.render(s, w, r, c, p, status, form)
+	}
+}
+
+// revokeFrom serves the remove roles form of g's page.
+func (s *Console) revokeFrom(g grantee) func(http.ResponseWriter, *http.Request, *consoleRequest) {
+	return func(w http.ResponseWriter, r *http.Request, c *consoleRequest) {
+		if err := s.revoke(r, c); err != nil {
+			p := c.page()
+			status, msg := publicError(r.Context(), err)
+			p.Error = msg
+			g.render(s, w, r, c, p, status, nil)
+			return
+		}
+		seeOther(w, g.page(r)+"?revoked=1")
+	}
+}
+
+// explanation is the explain page: the question asked and the answer.
+type explanation struct {
+	User, Action, Resource string
+	Actions                []string
+	Decision               *castellan.Decision
+	Fields                 fieldErrors
+}
+
+// explainPage answers "why does this user have access here?": the
+// grants that allow the action on the resource, or the near misses and
+// the control policy that refused it. It asks the guarded decision
+// service, as POST /v1/authorize:explain does: asking about another user
+// needs iam:Authorize on the organization.
+func (s *Console) explainPage(w http.ResponseWriter, r *http.Request, c *consoleRequest) {
+	q := r.URL.Query()
+	e := &explanation{User: strings.TrimSpace(q.Get("user")), Action: strings.TrimSpace(q.Get("action")),
+		Resource: strings.TrimSpace(q.Get("resource")), Actions: s.services.Catalog.Actions(), Fields: fieldErrors{}}
+	p := c.page()
+	p.Nav, p.Explanation = "explain", e
+	if e.User == "" && e.Action == "" && e.Resource == "" {
+		renderConsole(r.Context(), w, http.StatusOK, "explain", p)
+		return
+	}
+	id, err := s.findUser(r, c, e.User)
+	var d castellan.Decision
+	if err == nil {
+		d, err = s.decisions.Explain(r.Context(), castellan.AuthzRequest{Action: e.Action, Resource: e.Resource,
+			Principal: castellan.Principal{Type: castellan.PrincipalUser, ID: id, OrganizationID: c.user.OrganizationID}})
+	}
+	if err != nil {
+		status, msg, fields := formError(r.Context(), err)
+		for path, rule := range fields {
+			e.Fields[strings.TrimPrefix(path, "body.")] = rule
+		}
+		if castellan.ErrorCode(err) == castellan.CodeUserNotFound {
+			e.Fields["user"] = msg
+		}
+		p.Error = msg
+		renderConsole(r.Context(), w, status, "explain", p)
+		return
+	}
+	e.Decision = &d
+	renderConsole(r.Context(), w, http.StatusOK, "explain", p)
+}

@@ -1,0 +1,131 @@
+package console_test
+
+import (
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/castellan-iam/castellan"
+	"github.com/castellan-iam/castellan/internal/apitest"
+)
+
+// TestConsoleGrantsAndExplain: roles are listed with their actions; a
+// role is granted to a user or a group on a picked scope and removed;
+// explain says why access is allowed (directly, through a group) or not;
+// a grant the hierarchy principle or the role's kind forbids, or a bad
+// date, is refused next to its field and changes nothing; another
+// organization's admin and a user without roles get nothing.
+func TestConsoleGrantsAndExplain(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		org := e.Acme.OrganizationID
+		s := e.DB.Services()
+		_, b := e.acmeAdmin(t, "admin")
+		ann := e.ConsoleUser(t, org, "ann", nil)
+		web, err := s.Projects.CreateProject(system, org, castellan.ProjectCreate{Name: "web"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		webScope := "project/" + web.ID
+
+		p := b.Get("/console/roles")
+		apitest.WantPage(t, p, http.StatusOK, "Organization Owner")
+		apitest.WantPage(t, b.Get("/console/roles/project.reader"), http.StatusOK, "compute:GetInstance")
+
+		annPage := "/console/users/" + ann.ID
+		p = b.Get(annPage)
+		if !strings.Contains(p.Body, `<option value="`+webScope+`">Project web</option>`) || !strings.Contains(p.Body, `action="`+annPage+`/grants"`) {
+			t.Fatalf("ann's page has no grant form with the project:\n%s", p.Body)
+		}
+		explain := func(b *apitest.Browser, action, resource string) *apitest.Page {
+			return b.Get("/console/explain?" + url.Values{"user": {"ann"}, "action": {action}, "resource": {resource}}.Encode())
+		}
+		apitest.WantPage(t, explain(b, "compute:GetInstance", webScope), http.StatusOK, "Denied")
+
+		// Refused grants, each next to its field; nothing changes.
+		before := e.Snapshot(t)
+		for _, c := range []struct {
+			form   url.Values
+			status int
+			field  string
+		}{
+			{url.Values{"roleId": {"organization.owner"}, "scope": {castellan.OrganizationScope(org).String()}}, http.StatusForbidden, "roleId-error"},
+			{url.Values{"roleId": {"organization.reader"}, "scope": {webScope}}, http.StatusBadRequest, "scope-error"},
+			{url.Values{"roleId": {"project.reader"}, "scope": {webScope}, "expires": {"2026-13-45"}}, http.StatusBadRequest, "expires-error"},
+			{url.Values{"roleId": {"project.reader"}, "scope": {webScope}, "otherScope": {"project/not-an-id"}}, http.StatusBadRequest, "scope-error"},
+		} {
+			p := b.Post(annPage+"/grants", c.form)
+			if p.Status != c.status || !strings.Contains(p.Body, `id="`+c.field+`"`) {
+				t.Errorf("grant %v: got %d, want %d with %s:\n%s", c.form, p.Status, c.status, c.field, regexp.MustCompile(`id="[a-zA-Z]+-error">[^<]*`).FindAllString(p.Body, -1))
+			}
+		}
+		if !e.Snapshot(t).Equal(before) {
+			t.Error("refused grants changed the store")
+		}
+
+		apitest.WantRedirect(t, b.Post(annPage+"/grants", url.Values{"roleId": {"project.reader"}, "scope": {webScope}}), annPage+"?granted=1")
+		p = explain(b, "compute:GetInstance", webScope)
+		if !strings.Contains(p.Body, "Allowed") || !strings.Contains(p.Body, "granted to the user") || !strings.Contains(p.Body, webScope) {
+			t.Errorf("explain after the grant:\n%s", p.Body)
+		}
+		// Not everything: the near miss is named.
+		other, err := s.Projects.CreateProject(system, org, castellan.ProjectCreate{Name: "db"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p := explain(b, "compute:GetInstance", "project/"+other.ID); !strings.Contains(p.Body, "Denied") || !strings.Contains(p.Body, "Near misses") {
+			t.Errorf("explain elsewhere:\n%s", p.Body)
+		}
+
+		// Through a group.
+		ops, err := s.Groups.CreateGroup(system, org, castellan.GroupCreate{Name: "ops"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Groups.AddGroupMembers(system, org, ops.ID, []string{ann.ID}); err != nil {
+			t.Fatal(err)
+		}
+		opsPage := "/console/groups/" + ops.ID
+		b.Get(opsPage)
+		apitest.WantRedirect(t, b.Post(opsPage+"/grants", url.Values{"roleId": {"project.member"}, "scope": {webScope}}), opsPage+"?granted=1")
+		if p := explain(b, "compute:StartInstance", webScope); !strings.Contains(p.Body, "Allowed") || !strings.Contains(p.Body, "through group") {
+			t.Errorf("explain through the group:\n%s", p.Body)
+		}
+
+		// Another organization's admin, and a user without roles.
+		globexAdmin := e.ConsoleUser(t, e.Globex.OrganizationID, "gadmin", nil)
+		e.grantOrg(t, globexAdmin, "organization.admin")
+		g := e.signedIn(t, globexAdmin)
+		g.Get("/console")
+		plain := e.signedIn(t, e.ConsoleUser(t, org, "plain", nil))
+		before = e.Snapshot(t)
+		apitest.WantPage(t, g.Post(annPage+"/grants", url.Values{"roleId": {"project.reader"}, "scope": {webScope}}), http.StatusNotFound, "")
+		if p := explain(g, "compute:GetInstance", webScope); p.Status != http.StatusNotFound || strings.Contains(p.Body, "Allowed") {
+			t.Errorf("Globex's admin explaining Acme's user: got %d:\n%s", p.Status, p.Body)
+		}
+		if p := explain(plain, "compute:GetInstance", webScope); p.Status != http.StatusForbidden || strings.Contains(p.Body, "Allowed") {
+			t.Errorf("a user without roles explaining: got %d", p.Status)
+		}
+		if !e.Snapshot(t).Equal(before) {
+			t.Error("refused requests changed the store")
+		}
+
+		// Removing the direct grant.
+		grants, _, err := s.Grants.FindGrants(system, org, castellan.GrantFilter{Subject: &castellan.Subject{Type: castellan.SubjectUser, ID: ann.ID}, PageSize: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var direct string
+		for _, gr := range grants {
+			if gr.Via == nil {
+				direct = gr.ID
+			}
+		}
+		b.Get(annPage)
+		apitest.WantRedirect(t, b.Post(annPage+"/grants/revoke", url.Values{"grant": {direct}}), annPage+"?revoked=1")
+		if p := explain(b, "compute:GetInstance", webScope); !strings.Contains(p.Body, "through group") || strings.Contains(p.Body, "granted to the user") {
+			t.Errorf("explain after removing the direct grant:\n%s", p.Body)
+		}
+	})
+}
