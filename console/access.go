@@ -17,9 +17,7 @@ func (s *Console) rolesPage(w http.ResponseWriter, r *http.Request, c *consoleRe
 	p.Nav = "roles"
 	roles, err := s.allRoles(r, c)
 	if err != nil {
-		status, msg := publicError(r.Context(), err)
-		p.Error = msg
-		renderConsole(r.Context(), w, status, "roles", p)
+		renderFailed(w, r, p, "roles", err)
 		return
 	}
 	p.Roles = roles
@@ -127,16 +125,11 @@ func (s *Console) grant(r *http.Request, c *consoleRequest, subject castellan.Su
 	return form, status, msg
 }
 
-// grantNotice is the notice of a page a grant form or a revocation sent
-// the browser back to.
-func grantNotice(r *http.Request) string {
-	switch q := r.URL.Query(); {
-	case q.Get("granted") != "":
-		return "The role is granted; it counts from now on."
-	case q.Get("revoked") != "":
-		return "The roles are removed; they stopped counting at once."
-	}
-	return ""
+// grantNotices are the notices of a page a grant form or a revocation
+// sent the browser back to.
+var grantNotices = notices{
+	{"granted", "The role is granted; it counts from now on."},
+	{"revoked", "The roles are removed; they stopped counting at once."},
 }
 
 // revoke deletes the grants ticked on a user's or group's page.

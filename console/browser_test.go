@@ -555,6 +555,68 @@ func TestBrowserConsole(t *testing.T) {
 		}
 	})
 
+	t.Run("Organization", func(t *testing.T) {
+		b := newTab(t, browser, e.srv.URL)
+		b.wantStatus("sign-in", b.signIn("Acme", "owner@acme.example", apitest.OwnerPassword), http.StatusOK)
+		b.load(chromedp.Click(chromedp.CSS(`nav a[href="/console/organization"]`)))
+		b.page("/console/organization", "Organization hierarchy")
+
+		b.follow("Create OU")
+		b.page("/console/ous/new", "Create OU")
+		b.fill("name", "Research")
+		b.wantStatus("create OU", b.submit("/console/ous/new"), http.StatusOK)
+		at := b.path()
+		ou := strings.TrimSuffix(strings.TrimPrefix(at, "/console/nodes/"), "?created=1")
+		b.page(at, "Research")
+
+		b.follow("Add account here")
+		b.page("/console/accounts/new?parentId="+ou, "Add account")
+		b.fill("name", "Lab")
+		b.fill("email", "lab@acme.example")
+		b.fill("emailConfirmation", "lab@acme.example")
+		b.fill("iamRoleName", "OrgAdmin")
+		b.wantStatus("add account", b.submit("/console/accounts/new"), http.StatusOK)
+		at = b.path()
+		account := strings.TrimSuffix(strings.TrimPrefix(at, "/console/nodes/"), "?created=1")
+		b.page(at, "Lab")
+
+		// With resources in use, deletion's checklist says so and its
+		// button stays disabled.
+		if _, err := e.DB.Services().Accounts.SetAccountAttributes(system, org, account, castellan.AccountAttributes{ResourcesInUse: 2, CloudControl: castellan.CloudControlNone}); err != nil {
+			t.Fatal(err)
+		}
+		b.navigate("/console/nodes/" + account)
+		b.page("/console/nodes/"+account, "Lab")
+		unmet := runIn(b, chromedp.Evaluate[[]string](`[...document.querySelectorAll("#delete ~ ul.checklist li.unmet")].map(li => li.innerText)`))
+		disabled := runIn(b, chromedp.Evaluate[bool](`document.querySelector('form[action$="/delete-account"] button').disabled`))
+		if len(unmet) != 1 || !strings.Contains(unmet[0], "no resources in use") || !disabled {
+			t.Fatalf("deletion checklist %q, button disabled %v", unmet, disabled)
+		}
+
+		// A control policy with a syntax error, shown on its line; then
+		// a valid one.
+		b.load(chromedp.Click(chromedp.CSS(`nav a[href="/console/policies"]`)))
+		b.page("/console/policies", "Control policies")
+		b.follow("Create policy")
+		b.page("/console/policies/new", "Create control policy")
+		b.fill("name", "No pushes")
+		b.do(chromedp.SetValue(chromedp.CSS(`#document`), "forbid (\n  principal,\n  action == Action::\"registry:PushArtifact\"\n  resource\n);"))
+		b.wantStatus("bad policy", b.submit("/console/policies/new"), http.StatusBadRequest)
+		b.page("/console/policies/new", "Create control policy")
+		bad := runIn(b, chromedp.Evaluate[[]string](`[...document.querySelectorAll("ol.code li.bad")].map(li => li.value + ": " + li.querySelector(".line-error").textContent)`))
+		if len(bad) == 0 {
+			t.Fatal("the syntax error is not shown on a line")
+		}
+		t.Logf("the editor's error: %q", bad)
+		b.do(chromedp.SetValue(chromedp.CSS(`#document`), "forbid (\n  principal,\n  action == Action::\"registry:PushArtifact\",\n  resource\n);"))
+		b.wantStatus("valid policy", b.submit("/console/policies/new"), http.StatusOK)
+		at = b.path()
+		if !strings.HasPrefix(at, "/console/policies/") || !strings.HasSuffix(at, "?created=1") {
+			t.Fatalf("after creating the policy: at %s", at)
+		}
+		b.page(at, "No pushes")
+	})
+
 	t.Run("WrongPassword", func(t *testing.T) {
 		e.ConsoleUser(t, org, "bob", nil)
 		b := newTab(t, browser, e.srv.URL)

@@ -131,7 +131,12 @@ caption{caption-side:bottom;text-align:left;padding:.5rem .75rem;color:var(--mut
 fieldset{border:1px solid var(--line);border-radius:8px;margin:1rem 0;padding:.5rem 1rem}legend{font-weight:600}label.choice{font-weight:400}label.choice input{min-width:0;margin-right:.4rem}
 h2{font-size:1.1rem;margin:1.5rem 0 .5rem}dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:.35rem 1.5rem;margin:0}dt{color:var(--muted)}dd{margin:0;overflow-wrap:anywhere}
 section.danger{border:1px solid var(--bad);border-radius:8px;padding:0 1rem .5rem;margin-top:2rem}button.danger{background:var(--bad);border-color:var(--bad);color:#fff}
-textarea{width:100%;max-width:40rem}td.wrap{white-space:normal;min-width:20rem}ul.actions{columns:3 14rem;padding-left:1.2rem}h3{font-size:1rem;margin:1.25rem 0 .25rem}
+textarea{width:100%;max-width:40rem}ul.tree{list-style:none;margin:0;padding:.5rem 1rem}ul.tree li{padding:.2rem 0}
+ul.tree li.depth-1{padding-left:1.5rem}ul.tree li.depth-2{padding-left:3rem}ul.tree li.depth-3{padding-left:4.5rem}ul.tree li.depth-4{padding-left:6rem}ul.tree li.depth-5{padding-left:7.5rem}ul.tree li.depth-6{padding-left:9rem}
+nav.crumbs{color:var(--muted);margin-bottom:1rem}ul.checklist{list-style:none;padding-left:0}ul.checklist li.met{color:var(--ok)}ul.checklist li.unmet{color:var(--bad);font-weight:600}
+button:disabled{opacity:.45;cursor:not-allowed}textarea.code,ol.code{font:13px/1.5 ui-monospace,SFMono-Regular,Menlo,monospace}textarea.code{max-width:none;min-height:12rem}
+ol.code{background:var(--panel);border:1px solid var(--line);border-radius:8px;padding:.5rem .5rem .5rem 3.5rem;margin:.5rem 0;overflow-x:auto}
+ol.code li{white-space:pre;padding-left:.5rem}ol.code li::marker{color:var(--muted)}ol.code li.bad{background:var(--bad-bg)}ol.code .line-error{display:block;white-space:normal;color:var(--bad);font-family:system-ui,sans-serif}td.wrap{white-space:normal;min-width:20rem}ul.actions{columns:3 14rem;padding-left:1.2rem}h3{font-size:1rem;margin:1.25rem 0 .25rem}
 form.grant{background:var(--panel);border:1px solid var(--line);border-radius:8px;padding:.25rem 1rem .75rem;margin-top:1rem}section.answer h2{display:flex;gap:1rem;align-items:center}th.pick,td.pick{width:2.5rem}td.pick input{min-width:0}.visually-hidden{position:absolute;width:1px;height:1px;overflow:hidden;clip-path:inset(50%)}
 table.form td{white-space:normal;vertical-align:top}table.form input{min-width:11rem}tr.invalid{background:var(--bad-bg)}
 code.wrap{word-break:break-all}ul.codes{columns:2;font-size:1.1rem}
@@ -156,7 +161,7 @@ func styleHash() string {
 func parseConsolePages() map[string]*template.Template {
 	layout := template.Must(template.New("layout.html").ParseFS(consoleFiles, "templates/layout.html", "templates/partials.html"))
 	pages := map[string]*template.Template{}
-	for _, name := range []string{"sign-in", "mfa", "mfa-setup", "recovery-codes", "password", "home", "sessions", "users", "user-new", "users-quick", "user", "groups", "group-new", "group", "roles", "role", "explain", "error"} {
+	for _, name := range []string{"sign-in", "mfa", "mfa-setup", "recovery-codes", "password", "home", "sessions", "users", "user-new", "users-quick", "user", "groups", "group-new", "group", "roles", "role", "explain", "organization", "ou-new", "account-new", "node", "policies", "policy-new", "policy", "error"} {
 		pages[name] = template.Must(template.Must(layout.Clone()).ParseFS(consoleFiles, "templates/"+name+".html"))
 	}
 	return pages
@@ -189,6 +194,14 @@ type consolePage struct {
 	Role        *castellan.Role
 	RoleActions []string
 	Explanation *explanation
+	// organization
+	Tree       *orgTree
+	NodeForm   *nodeForm
+	NodeDetail *nodeDetail
+	// control policies
+	Policies     []*castellan.ControlPolicy
+	PolicyForm   *policyForm
+	PolicyDetail *policyDetail
 	// MFA setup
 	Setup         *castellan.TOTPSetup
 	QRCode        template.URL
@@ -220,6 +233,14 @@ func renderConsole(ctx context.Context, w http.ResponseWriter, status int, name 
 	if err := consolePages[name].Execute(w, data); err != nil {
 		web.Logger(ctx).Error("console page", "page", name, "err", err)
 	}
+}
+
+// renderFailed renders page p with err's status and message in its
+// alert: what could not be read is left out.
+func renderFailed(w http.ResponseWriter, r *http.Request, p consolePage, page string, err error) {
+	status, msg := publicError(r.Context(), err)
+	p.Error = msg
+	renderConsole(r.Context(), w, status, page, p)
 }
 
 // publicError is err as the console shows it: its HTTP status and the
@@ -471,6 +492,23 @@ func (s *Console) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /console/roles", s.withSession(s.rolesPage, complete))
 	mux.HandleFunc("GET /console/roles/{role}", s.withSession(s.rolePage, complete))
 	mux.HandleFunc("GET /console/explain", s.withSession(s.explainPage, complete))
+	mux.HandleFunc("GET /console/organization", s.withSession(s.organizationPage, complete))
+	mux.HandleFunc("GET /console/ous/new", s.withSession(s.newOUPage, complete))
+	mux.HandleFunc("POST /console/ous/new", s.withSession(s.createOU, complete))
+	mux.HandleFunc("GET /console/accounts/new", s.withSession(s.newAccountPage, complete))
+	mux.HandleFunc("POST /console/accounts/new", s.withSession(s.createAccount, complete))
+	mux.HandleFunc("GET /console/nodes/{node}", s.withSession(s.nodePage, complete))
+	mux.HandleFunc("POST /console/nodes/{node}/move", s.withSession(s.nodeAction(s.moveNode), complete))
+	mux.HandleFunc("POST /console/nodes/{node}/attach", s.withSession(s.nodeAction(s.attachPolicy), complete))
+	mux.HandleFunc("POST /console/nodes/{node}/detach", s.withSession(s.nodeAction(s.detachPolicy), complete))
+	mux.HandleFunc("POST /console/nodes/{node}/delete-ou", s.withSession(s.nodeAction(s.deleteOU), complete))
+	mux.HandleFunc("POST /console/nodes/{node}/delete-account", s.withSession(s.nodeAction(s.deleteAccount), complete))
+	mux.HandleFunc("POST /console/nodes/{node}/exclude", s.withSession(s.nodeAction(s.excludeAccount), complete))
+	mux.HandleFunc("GET /console/policies", s.withSession(s.policiesPage, complete))
+	mux.HandleFunc("GET /console/policies/new", s.withSession(s.newPolicyPage, complete))
+	mux.HandleFunc("POST /console/policies/new", s.withSession(s.createPolicy, complete))
+	mux.HandleFunc("GET /console/policies/{policy}", s.withSession(s.policyPage, complete))
+	mux.HandleFunc("POST /console/policies/{policy}/delete", s.withSession(s.deletePolicy, complete))
 	mux.HandleFunc("GET /console/users", s.withSession(s.usersPage, complete))
 	mux.HandleFunc("GET /console/users/new", s.withSession(s.registerPage, complete))
 	mux.HandleFunc("POST /console/users/new", s.withSession(s.register, complete))
@@ -482,6 +520,21 @@ func (s *Console) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /console/sessions/revoke", s.withSession(s.revokeSessionForm, complete))
 	mux.HandleFunc("POST /console/sessions/revoke-others", s.withSession(s.revokeOtherSessionsForm, complete))
 	s.registerInvitationPage(mux)
+}
+
+// notices are the messages of a page by the query flag (?created=1) a
+// form's redirect back to it sets.
+type notices [][2]string
+
+// of returns the message of the first flag r's query sets, or "".
+func (n notices) of(r *http.Request) string {
+	q := r.URL.Query()
+	for _, f := range n {
+		if q.Get(f[0]) != "" {
+			return f[1]
+		}
+	}
+	return ""
 }
 
 // seeOther redirects a browser to path with 303.

@@ -21,14 +21,11 @@ func (s *Console) groupsPage(w http.ResponseWriter, r *http.Request, c *consoleR
 	l := &groupList{PageToken: r.URL.Query().Get("page")}
 	p := c.page()
 	p.Nav, p.Groups = "groups", l
-	if r.URL.Query().Get("deleted") != "" {
-		p.Notice = "The group is deleted: its members lost the roles it gave them."
-	}
+	p.Notice = notices{{"deleted", "The group is deleted: its members lost the roles it gave them."}}.of(r)
 	list, next, err := s.services.Groups.FindGroups(r.Context(), c.user.OrganizationID, castellan.GroupFilter{PageSize: usersPageSize, PageToken: l.PageToken})
 	if err != nil {
-		status, msg := publicError(r.Context(), err)
-		p.Error, p.Groups = msg, nil
-		renderConsole(r.Context(), w, status, "groups", p)
+		p.Groups = nil
+		renderFailed(w, r, p, "groups", err)
 		return
 	}
 	l.List, l.First = list, consolePath+"/groups"
@@ -83,16 +80,11 @@ type groupDetail struct {
 
 func (s *Console) groupPage(w http.ResponseWriter, r *http.Request, c *consoleRequest) {
 	p := c.page()
-	switch q := r.URL.Query(); {
-	case q.Get("created") != "":
-		p.Notice = "The group is created. Add its members and give it roles."
-	case q.Get("added") != "":
-		p.Notice = "The members are added: they hold the group's roles from now on."
-	case q.Get("removed") != "":
-		p.Notice = "The members are removed: they lost the group's roles and were signed out."
-	default:
-		p.Notice = grantNotice(r)
-	}
+	p.Notice = append(notices{
+		{"created", "The group is created. Add its members and give it roles."},
+		{"added", "The members are added: they hold the group's roles from now on."},
+		{"removed", "The members are removed: they lost the group's roles and were signed out."},
+	}, grantNotices...).of(r)
 	s.renderGroup(w, r, c, p, http.StatusOK, &groupDetail{})
 }
 

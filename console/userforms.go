@@ -1,7 +1,6 @@
 package console
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -100,13 +99,10 @@ type userDetail struct {
 func (s *Console) userPage(w http.ResponseWriter, r *http.Request, c *consoleRequest) {
 	p := c.page()
 	p.Nav = "users"
-	if r.URL.Query().Get("registered") != "" {
-		p.Notice = "The user is registered."
-	}
-	if r.URL.Query().Get("invited") != "" {
-		p.Notice = "A new invitation mail is on its way; the earlier links no longer work."
-	}
-	p.Notice = cmp.Or(grantNotice(r), p.Notice)
+	p.Notice = append(notices{
+		{"registered", "The user is registered."},
+		{"invited", "A new invitation mail is on its way; the earlier links no longer work."},
+	}, grantNotices...).of(r)
 	s.renderUser(w, r, c, p, http.StatusOK, &userDetail{})
 }
 

@@ -62,17 +62,14 @@ func (s *Console) usersPage(w http.ResponseWriter, r *http.Request, c *consoleRe
 	l.Filtered = filter.Query != nil || filter.Status != nil
 	p := c.page()
 	p.Nav, p.Users = "users", l
-	if q.Get("registered") != "" {
-		p.Notice = "Registered; each new user gets an invitation mail, valid for 7 days."
-	}
-	if q.Get("deleted") != "" {
-		p.Notice = "The user is deleted: its sessions, tokens and grants ended with it."
-	}
+	p.Notice = notices{
+		{"registered", "Registered; each new user gets an invitation mail, valid for 7 days."},
+		{"deleted", "The user is deleted: its sessions, tokens and grants ended with it."},
+	}.of(r)
 	list, next, err := s.services.Users.FindUsers(r.Context(), c.user.OrganizationID, filter)
 	if err != nil {
-		status, msg := publicError(r.Context(), err)
-		p.Error, l.Failed = msg, true
-		renderConsole(r.Context(), w, status, "users", p)
+		l.Failed = true
+		renderFailed(w, r, p, "users", err)
 		return
 	}
 	l.List = list

@@ -1,0 +1,130 @@
+package console_test
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/castellan-iam/castellan"
+	"github.com/castellan-iam/castellan/internal/apitest"
+)
+
+// TestConsoleOrganization: OUs and accounts are created under a picked
+// parent with their rules next to the fields; an account's deletion
+// shows its unmet preconditions as a checklist, its button disabled, and
+// a deletion sent anyway is refused by the service and changes nothing;
+// a control policy with a syntax error comes back with the error on its
+// line, a valid one is created and attached; another organization's
+// admin finds none of it.
+func TestConsoleOrganization(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		org := e.Acme.OrganizationID
+		s := e.DB.Services()
+		b := apitest.NewBrowser(t, e.srv)
+		apitest.WantRedirect(t, b.SignIn("Acme", "owner@acme.example", apitest.OwnerPassword), "/console")
+		apitest.WantPage(t, b.Get("/console/organization"), http.StatusOK, "Root")
+
+		// An OU: a missing name is refused next to the field.
+		b.Get("/console/ous/new")
+		before := e.Snapshot(t)
+		p := b.Post("/console/ous/new", url.Values{"parentId": {org}, "name": {""}, "description": {"West"}})
+		if p.Status != http.StatusBadRequest || !strings.Contains(p.Body, `id="name-error"`) || !strings.Contains(p.Body, ">West</textarea>") {
+			t.Fatalf("OU without a name: got %d:\n%s", p.Status, p.Body)
+		}
+		if !e.Snapshot(t).Equal(before) {
+			t.Error("a refused OU changed the store")
+		}
+		p = b.Post("/console/ous/new", url.Values{"parentId": {org}, "name": {"Sales"}})
+		if p.Status != http.StatusSeeOther || !strings.HasPrefix(p.Location, "/console/nodes/") {
+			t.Fatalf("create OU: got %d to %q:\n%s", p.Status, p.Location, p.Body)
+		}
+		ouPage := strings.TrimSuffix(p.Location, "?created=1")
+		ou := strings.TrimPrefix(ouPage, "/console/nodes/")
+		if p := b.Get(p.Location); !strings.Contains(p.Body, "FullAccess") || !strings.Contains(p.Body, "Direct") {
+			t.Errorf("the new OU's page lacks its FullAccess policy:\n%s", p.Body)
+		}
+
+		// An account under it.
+		b.Get("/console/accounts/new?parentId=" + ou)
+		p = b.Post("/console/accounts/new", url.Values{"parentId": {ou}, "name": {"x"}, "email": {"root@shop.example"}, "emailConfirmation": {"other@shop.example"}})
+		if p.Status != http.StatusBadRequest || !strings.Contains(p.Body, `id="name-error"`) || !strings.Contains(p.Body, `id="emailConfirmation-error"`) {
+			t.Fatalf("bad account: got %d:\n%s", p.Status, p.Body)
+		}
+		p = b.Post("/console/accounts/new", url.Values{"parentId": {ou}, "name": {"Shop"}, "email": {"root@shop.example"}, "emailConfirmation": {"root@shop.example"}, "iamRoleName": {"OrgAdmin"}})
+		if p.Status != http.StatusSeeOther {
+			t.Fatalf("create account: got %d:\n%s", p.Status, p.Body)
+		}
+		accountPage := strings.TrimSuffix(p.Location, "?created=1")
+		account := strings.TrimPrefix(accountPage, "/console/nodes/")
+		if p := b.Get("/console/organization"); !strings.Contains(p.Body, `class="depth-2"`) || !strings.Contains(p.Body, ">Shop</a>") {
+			t.Errorf("the hierarchy lacks the account two levels down:\n%s", p.Body)
+		}
+
+		// Its deletion, with resources in use: the checklist says so, the
+		// button is disabled, and a deletion sent anyway is refused.
+		if _, err := s.Accounts.SetAccountAttributes(system, org, account, castellan.AccountAttributes{ResourcesInUse: 3, CloudControl: castellan.CloudControlNone}); err != nil {
+			t.Fatal(err)
+		}
+		p = b.Get(accountPage)
+		if !strings.Contains(p.Body, `<li class="unmet"><span aria-hidden="true">✘</span> The account has no resources in use.`) ||
+			!strings.Contains(p.Body, `class="danger" disabled>Delete account`) {
+			t.Fatalf("account page lacks the unmet deletion precondition:\n%s", p.Body)
+		}
+		before = e.Snapshot(t)
+		p = b.Post(accountPage+"/delete-account", url.Values{"confirm": {"Shop"}, "password": {apitest.OwnerPassword}})
+		if p.Status != http.StatusPreconditionFailed || !strings.Contains(p.Body, "resources in use") {
+			t.Errorf("deletion with resources in use: got %d:\n%s", p.Status, p.Body)
+		}
+		if !e.Snapshot(t).Equal(before) {
+			t.Error("a refused deletion changed the store")
+		}
+		if _, err := s.Accounts.SetAccountAttributes(system, org, account, castellan.AccountAttributes{CloudControl: castellan.CloudControlNone}); err != nil {
+			t.Fatal(err)
+		}
+		b.Get(accountPage)
+		if p := b.Post(accountPage+"/delete-account", url.Values{"confirm": {"shop"}, "password": {apitest.OwnerPassword}}); p.Status != http.StatusBadRequest || !strings.Contains(p.Body, `id="confirm-error"`) {
+			t.Errorf("wrong name: got %d:\n%s", p.Status, p.Body)
+		}
+
+		// A control policy: a syntax error on line 3, then a valid one.
+		b.Get("/console/policies/new")
+		bad := "forbid (\n  principal,\n  action === Action::\"compute:DeleteInstance\",\n  resource\n);"
+		p = b.Post("/console/policies/new", url.Values{"name": {"No deletes"}, "document": {bad}})
+		if p.Status != http.StatusBadRequest || !strings.Contains(p.Body, `<li value="3" class="bad">`) || !strings.Contains(p.Body, "line 3") {
+			t.Fatalf("policy with a syntax error: got %d:\n%s", p.Status, p.Body)
+		}
+		good := strings.Replace(bad, "===", "==", 1)
+		p = b.Post("/console/policies/new", url.Values{"name": {"No deletes"}, "document": {good}})
+		if p.Status != http.StatusSeeOther {
+			t.Fatalf("valid policy: got %d:\n%s", p.Status, p.Body)
+		}
+		policy := strings.TrimSuffix(strings.TrimPrefix(p.Location, "/console/policies/"), "?created=1")
+		b.Get(ouPage)
+		apitest.WantRedirect(t, b.Post(ouPage+"/attach", url.Values{"policyId": {policy}}), ouPage+"?attached=1")
+		if p := b.Get(accountPage); !strings.Contains(p.Body, "Inherited from Sales") || !strings.Contains(p.Body, "No deletes") ||
+			!strings.Contains(p.Body, `› <a href="`+ouPage+`">Sales</a> › <strong>Shop</strong>`) {
+			t.Errorf("the account does not show the policy inherited from its OU:\n%s", p.Body)
+		}
+
+		// Another organization's admin finds nothing.
+		globexAdmin := e.ConsoleUser(t, e.Globex.OrganizationID, "gadmin", nil)
+		e.grantOrg(t, globexAdmin, "organization.admin")
+		g := e.signedIn(t, globexAdmin)
+		apitest.WantPage(t, g.Get(accountPage), http.StatusNotFound, "")
+		apitest.WantPage(t, g.Get("/console/policies/"+policy), http.StatusNotFound, "")
+		g.Get("/console")
+		apitest.WantPage(t, g.Post(ouPage+"/delete-ou", url.Values{}), http.StatusNotFound, "")
+		if p := g.Get("/console/organization"); strings.Contains(p.Body, "Sales") {
+			t.Error("Globex's hierarchy shows Acme's OU")
+		}
+
+		// An OU with an account under it is not deleted; once empty it is.
+		b.Get(ouPage)
+		if p := b.Post(ouPage+"/delete-ou", url.Values{}); p.Status < 400 {
+			t.Errorf("deleting a non-empty OU: got %d", p.Status)
+		}
+		apitest.WantRedirect(t, b.Post(accountPage+"/move", url.Values{"parentId": {org}}), accountPage+"?moved=1")
+		apitest.WantRedirect(t, b.Post(ouPage+"/delete-ou", url.Values{}), "/console/organization?deleted=1")
+	})
+}
