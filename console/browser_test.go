@@ -553,6 +553,15 @@ func TestBrowserConsole(t *testing.T) {
 		if !strings.Contains(answer, "Allowed") || !strings.Contains(answer, "project.reader") || !strings.Contains(answer, "granted to the user") {
 			t.Fatalf("explain's answer: %q", answer)
 		}
+
+		// The grant is in the audit log; the access keys list is empty.
+		b.load(chromedp.Click(chromedp.CSS(`nav a[href="/console/audit"]`)))
+		b.page("/console/audit", "Audit log")
+		if actions := runIn(b, chromedp.Evaluate[[]string](`[...document.querySelectorAll("main tbody tr td:nth-child(3)")].map(td => td.innerText)`)); !slices.Contains(actions, "iam:SetGrants") {
+			t.Errorf("audit log actions %q lack the grant", actions)
+		}
+		b.load(chromedp.Click(chromedp.CSS(`nav a[href="/console/keys"]`)))
+		b.page("/console/keys", "Access keys")
 	})
 
 	t.Run("Organization", func(t *testing.T) {

@@ -53,7 +53,8 @@ type Config struct {
 	// accounts (the lockout counts per account); zero takes
 	// DefaultSignInPerSource.
 	SignInPerSource web.RateLimit
-	// Clock drives the rate limit; nil means castellan.SystemClock.
+	// Clock drives the rate limit and tells which keys have expired; nil
+	// means castellan.SystemClock.
 	Clock castellan.Clock
 	// SecureCookies makes every console cookie Secure (and
 	// __Secure-prefixed), as when users reach the server over https
@@ -78,12 +79,17 @@ type Console struct {
 	secureCookies bool
 	signInPerIP   *web.Limiter
 	signInKey     signInKey
+	now           castellan.Clock
 }
 
 // New builds the console of cfg.
 func New(cfg Config) *Console {
 	c := &Console{services: cfg.Services, decisions: cfg.Decisions, web: cfg.Web, signInPolicy: cfg.SignIn, secureCookies: cfg.SecureCookies,
 		signInPerIP: web.NewLimiter(cmp.Or(cfg.SignInPerSource, DefaultSignInPerSource), cfg.Clock)}
+	c.now = cfg.Clock
+	if c.now == nil {
+		c.now = castellan.SystemClock
+	}
 	if c.signInPolicy == (castellan.SignInPolicy{}) {
 		c.signInPolicy = castellan.DefaultSignInPolicy
 	}
@@ -161,7 +167,7 @@ func styleHash() string {
 func parseConsolePages() map[string]*template.Template {
 	layout := template.Must(template.New("layout.html").ParseFS(consoleFiles, "templates/layout.html", "templates/partials.html"))
 	pages := map[string]*template.Template{}
-	for _, name := range []string{"sign-in", "mfa", "mfa-setup", "recovery-codes", "password", "home", "sessions", "users", "user-new", "users-quick", "user", "groups", "group-new", "group", "roles", "role", "explain", "organization", "ou-new", "account-new", "node", "policies", "policy-new", "policy", "error"} {
+	for _, name := range []string{"sign-in", "mfa", "mfa-setup", "recovery-codes", "password", "home", "sessions", "users", "user-new", "users-quick", "user", "groups", "group-new", "group", "roles", "role", "explain", "organization", "ou-new", "account-new", "node", "policies", "policy-new", "policy", "keys", "audit", "error"} {
 		pages[name] = template.Must(template.Must(layout.Clone()).ParseFS(consoleFiles, "templates/"+name+".html"))
 	}
 	return pages
@@ -202,6 +208,9 @@ type consolePage struct {
 	Policies     []*castellan.ControlPolicy
 	PolicyForm   *policyForm
 	PolicyDetail *policyDetail
+	// records
+	Keys  *keyList
+	Audit *auditLog
 	// MFA setup
 	Setup         *castellan.TOTPSetup
 	QRCode        template.URL
@@ -504,6 +513,8 @@ func (s *Console) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /console/nodes/{node}/delete-ou", s.withSession(s.nodeAction(s.deleteOU), complete))
 	mux.HandleFunc("POST /console/nodes/{node}/delete-account", s.withSession(s.nodeAction(s.deleteAccount), complete))
 	mux.HandleFunc("POST /console/nodes/{node}/exclude", s.withSession(s.nodeAction(s.excludeAccount), complete))
+	mux.HandleFunc("GET /console/keys", s.withSession(s.accessKeysPage, complete))
+	mux.HandleFunc("GET /console/audit", s.withSession(s.auditPage, complete))
 	mux.HandleFunc("GET /console/policies", s.withSession(s.policiesPage, complete))
 	mux.HandleFunc("GET /console/policies/new", s.withSession(s.newPolicyPage, complete))
 	mux.HandleFunc("POST /console/policies/new", s.withSession(s.createPolicy, complete))

@@ -2,7 +2,6 @@ package console
 
 import (
 	"net/http"
-	"net/url"
 	"strings"
 
 	"github.com/castellan-iam/castellan"
@@ -10,15 +9,14 @@ import (
 
 // groupList is the groups page: one page of groups by name.
 type groupList struct {
-	List        []*castellan.Group
-	PageToken   string
-	First, Next string
+	pager
+	List []*castellan.Group
 }
 
 // groupsPage lists the organization's groups, 50 a page, through the
 // guarded service.
 func (s *Console) groupsPage(w http.ResponseWriter, r *http.Request, c *consoleRequest) {
-	l := &groupList{PageToken: r.URL.Query().Get("page")}
+	l := &groupList{pager: pager{PageToken: r.URL.Query().Get("page")}}
 	p := c.page()
 	p.Nav, p.Groups = "groups", l
 	p.Notice = notices{{"deleted", "The group is deleted: its members lost the roles it gave them."}}.of(r)
@@ -28,10 +26,8 @@ func (s *Console) groupsPage(w http.ResponseWriter, r *http.Request, c *consoleR
 		renderFailed(w, r, p, "groups", err)
 		return
 	}
-	l.List, l.First = list, consolePath+"/groups"
-	if next != "" {
-		l.Next = consolePath + "/groups?" + url.Values{"page": {next}}.Encode()
-	}
+	l.List = list
+	l.link("/groups", nil, next)
 	renderConsole(r.Context(), w, http.StatusOK, "groups", p)
 }
 

@@ -14,10 +14,9 @@ const usersPageSize = 50
 // userList is the users page: the filters as asked, and one page of the
 // list with the links to the first and the next page.
 type userList struct {
+	pager
 	Query, Status, Sort string
-	PageToken           string
 	List                []*castellan.User
-	First, Next         string
 	// Filtered is true when a search or a status narrows the list;
 	// Failed when the list could not be read (the page says why).
 	Filtered, Failed bool
@@ -48,17 +47,11 @@ var (
 // decided there, as for the API.
 func (s *Console) usersPage(w http.ResponseWriter, r *http.Request, c *consoleRequest) {
 	q := r.URL.Query()
-	l := &userList{Query: strings.TrimSpace(q.Get("q")), Status: q.Get("status"), Sort: q.Get("sort"), PageToken: q.Get("page")}
+	l := &userList{Query: strings.TrimSpace(q.Get("q")), Status: q.Get("status"), Sort: q.Get("sort"), pager: pager{PageToken: q.Get("page")}}
 	if l.Sort == "" {
 		l.Sort = userSorts[0].Value
 	}
-	filter := castellan.UserFilter{Sort: l.Sort, PageSize: usersPageSize, PageToken: l.PageToken}
-	if l.Query != "" {
-		filter.Query = &l.Query
-	}
-	if l.Status != "" {
-		filter.Status = &l.Status
-	}
+	filter := castellan.UserFilter{Query: optional(l.Query), Status: optional(l.Status), Sort: l.Sort, PageSize: usersPageSize, PageToken: l.PageToken}
 	l.Filtered = filter.Query != nil || filter.Status != nil
 	p := c.page()
 	p.Nav, p.Users = "users", l
@@ -72,19 +65,13 @@ func (s *Console) usersPage(w http.ResponseWriter, r *http.Request, c *consoleRe
 		renderFailed(w, r, p, "users", err)
 		return
 	}
-	l.List = list
-	link := func(page string) string {
-		v := url.Values{}
-		for key, value := range map[string]string{"q": l.Query, "status": l.Status, "sort": l.Sort, "page": page} {
-			if value != "" {
-				v.Set(key, value)
-			}
+	keep := url.Values{"sort": {l.Sort}}
+	for key, value := range map[string]string{"q": l.Query, "status": l.Status} {
+		if value != "" {
+			keep.Set(key, value)
 		}
-		return consolePath + "/users?" + v.Encode()
 	}
-	l.First = link("")
-	if next != "" {
-		l.Next = link(next)
-	}
+	l.List = list
+	l.link("/users", keep, next)
 	renderConsole(r.Context(), w, http.StatusOK, "users", p)
 }

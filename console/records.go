@@ -1,0 +1,144 @@
+package console
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/castellan-iam/castellan"
+)
+
+// The organization's records: its access keys and its audit log, each a
+// filtered list read through the guarded services.
+
+// keyList is the access keys page (seed 000's "View access key").
+type keyList struct {
+	pager
+	Expired bool
+	List    []*castellan.AccessKey
+	Now     time.Time
+}
+
+func (s *Console) accessKeysPage(w http.ResponseWriter, r *http.Request, c *consoleRequest) {
+	q := r.URL.Query()
+	l := &keyList{pager: pager{PageToken: q.Get("page")}, Expired: q.Get("expired") == "on", Now: s.now()}
+	filter := castellan.AccessKeyFilter{PageSize: usersPageSize, PageToken: l.PageToken}
+	if l.Expired {
+		filter.Expired = &l.Expired
+	}
+	p := c.page()
+	p.Nav, p.Keys = "keys", l
+	list, next, err := s.services.AccessKeys.FindAccessKeys(r.Context(), c.user.OrganizationID, filter)
+	if err != nil {
+		p.Keys = nil
+		renderFailed(w, r, p, "keys", err)
+		return
+	}
+	keep := url.Values{}
+	if l.Expired {
+		keep.Set("expired", "on")
+	}
+	l.List = list
+	l.link("/keys", keep, next)
+	renderConsole(r.Context(), w, http.StatusOK, "keys", p)
+}
+
+// pager is where a list page is: its page token, and the links to the
+// first page and the next one ("" on the last page).
+type pager struct {
+	PageToken   string
+	First, Next string
+}
+
+// link sets the links of the list at path with the filters of keep,
+// next being the store's token of the next page.
+func (p *pager) link(path string, keep url.Values, next string) {
+	p.First = pageLink(path, keep, "")
+	if next != "" {
+		p.Next = pageLink(path, keep, next)
+	}
+}
+
+// optional is s, or nil when it is empty: a filter that is not set.
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// pageLink is the link to the console list at path with the filters of
+// keep, at the page of token (the first page for "").
+func pageLink(path string, keep url.Values, token string) string {
+	v := url.Values{}
+	for k, vs := range keep {
+		v[k] = vs
+	}
+	if token != "" {
+		v.Set("page", token)
+	}
+	link := consolePath + path
+	if len(v) > 0 {
+		link += "?" + v.Encode()
+	}
+	return link
+}
+
+// auditLog is the audit log page: its filters and one page of events.
+type auditLog struct {
+	pager
+	Actor, Action, Target, Since, Until string
+	List                                []*castellan.AuditEvent
+	Fields                              fieldErrors
+}
+
+// auditPage lists the organization's audit events, newest first,
+// filtered by actor, action, target and period (dates, UTC).
+func (s *Console) auditPage(w http.ResponseWriter, r *http.Request, c *consoleRequest) {
+	q := r.URL.Query()
+	l := &auditLog{Actor: strings.TrimSpace(q.Get("actor")), Action: strings.TrimSpace(q.Get("action")), Target: strings.TrimSpace(q.Get("target")),
+		Since: q.Get("since"), Until: q.Get("until"), pager: pager{PageToken: q.Get("page")}, Fields: fieldErrors{}}
+	filter := castellan.AuditFilter{ActorID: optional(l.Actor), Action: optional(l.Action), TargetID: optional(l.Target),
+		PageSize: usersPageSize, PageToken: l.PageToken}
+	keep := url.Values{}
+	for name, v := range map[string]*string{"actor": &l.Actor, "action": &l.Action, "target": &l.Target} {
+		if *v != "" {
+			keep.Set(name, *v)
+		}
+	}
+	// A day's events: since its 00:00 and until the next day's, UTC.
+	for name, day := range map[string]struct {
+		text  string
+		set   **time.Time
+		extra time.Duration
+	}{"since": {l.Since, &filter.Since, 0}, "until": {l.Until, &filter.Until, 24 * time.Hour}} {
+		if day.text == "" {
+			continue
+		}
+		t, err := time.Parse(time.DateOnly, day.text)
+		if err != nil {
+			l.Fields[name] = "must be a date, 2026-12-31"
+			continue
+		}
+		t = t.Add(day.extra)
+		*day.set = &t
+		keep.Set(name, day.text)
+	}
+	p := c.page()
+	p.Nav, p.Audit = "audit", l
+	if len(l.Fields) > 0 {
+		p.Error = "Correct the dates to read the log."
+		renderConsole(r.Context(), w, http.StatusBadRequest, "audit", p)
+		return
+	}
+	list, next, err := s.services.Audit.FindAuditEvents(r.Context(), c.user.OrganizationID, filter)
+	if err != nil {
+		p.Audit.List = nil
+		renderFailed(w, r, p, "audit", err)
+		return
+	}
+	l.List = list
+	l.link("/audit", keep, next)
+	renderConsole(r.Context(), w, http.StatusOK, "audit", p)
+}
