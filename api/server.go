@@ -155,6 +155,7 @@ func New(mux *http.ServeMux, cfg Config) *Server {
 	s.registerRoleIdentities()
 	s.registerImport()
 	s.registerDecisionLog()
+	s.registerDocs(mux)
 	return s
 }
 
@@ -162,6 +163,7 @@ func New(mux *http.ServeMux, cfg Config) *Server {
 var anonymousPaths = map[string]bool{
 	"/healthz": true, "/readyz": true,
 	"/v1/openapi.json": true, "/v1/openapi.yaml": true, "/v1/openapi-3.0.json": true, "/v1/openapi-3.0.yaml": true,
+	DocsPath: true,
 	// The invitee has no token yet: the link's token is its credential.
 	"/v1/invitations:accept": true,
 	// The access key's ID and secret in the body are the credential.

@@ -309,9 +309,22 @@ func (b *tab) styled(path string) {
 	}
 }
 
+// screenshot keeps a PNG of the whole page, named after the test and
+// name, in the screenshot directory.
 func (b *tab) screenshot(name string) {
 	b.t.Helper()
-	png := runIn(b, chromedp.FullScreenshot(100))
+	b.keep(name, runIn(b, chromedp.FullScreenshot(100)))
+}
+
+// screenshotView keeps a PNG of what the window shows, for pages too
+// long to keep whole.
+func (b *tab) screenshotView(name string) {
+	b.t.Helper()
+	b.keep(name, runIn(b, chromedp.CaptureScreenshot()))
+}
+
+func (b *tab) keep(name string, png []byte) {
+	b.t.Helper()
 	b.shot++
 	file := filepath.Join(b.dir, fmt.Sprintf("%s-%02d-%s.png", strings.ReplaceAll(b.t.Name(), "/", "-"), b.shot, name))
 	if err := os.WriteFile(file, png, 0o644); err != nil {
@@ -624,6 +637,20 @@ func TestBrowserConsole(t *testing.T) {
 			t.Fatalf("after creating the policy: at %s", at)
 		}
 		b.page(at, "No pushes")
+	})
+
+	t.Run("APIReference", func(t *testing.T) {
+		b := newTab(t, browser, e.srv.URL)
+		b.wantStatus("API reference", b.navigate("/docs"), http.StatusOK)
+		styled := runIn(b, chromedp.Evaluate[bool](`getComputedStyle(document.querySelector("section.op")).borderRadius === "8px"`))
+		ops := runIn(b, chromedp.Evaluate[int](`document.querySelectorAll("section.op[id^=op-]").length`))
+		if !styled || ops < 100 {
+			t.Fatalf("the reference: styled %v, %d operations", styled, ops)
+		}
+		if msgs := b.messages(); len(msgs) > 0 {
+			t.Fatalf("the browser logged:\n%s", strings.Join(msgs, "\n"))
+		}
+		b.screenshotView("docs")
 	})
 
 	t.Run("WrongPassword", func(t *testing.T) {

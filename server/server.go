@@ -72,7 +72,7 @@ type Config struct {
 }
 
 // frontDoorMessage is what a client that is no browser reads at /.
-const frontDoorMessage = "nothing here: the API is under /v1 (described at /v1/openapi.json), the console at /console"
+const frontDoorMessage = "nothing here: the API is under /v1 (described at /v1/openapi.json, read at /docs), the console at /console"
 
 // Handler puts every surface of cfg on one mux behind the shared
 // plumbing. Errors outside any surface (no such route, a refused body, a
