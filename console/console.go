@@ -167,7 +167,7 @@ func styleHash() string {
 func parseConsolePages() map[string]*template.Template {
 	layout := template.Must(template.New("layout.html").ParseFS(consoleFiles, "templates/layout.html", "templates/partials.html"))
 	pages := map[string]*template.Template{}
-	for _, name := range []string{"sign-in", "mfa", "mfa-setup", "recovery-codes", "password", "home", "sessions", "users", "user-new", "users-quick", "user", "groups", "group-new", "group", "roles", "role", "explain", "organization", "ou-new", "account-new", "node", "policies", "policy-new", "policy", "keys", "audit", "error"} {
+	for _, name := range []string{"sign-in", "mfa", "mfa-setup", "recovery-codes", "password", "home", "sessions", "users", "user-new", "users-quick", "user", "groups", "group-new", "group", "roles", "role", "explain", "organization", "ou-new", "account-new", "node", "policies", "policy-new", "policy", "keys", "audit", "invitations", "error"} {
 		pages[name] = template.Must(template.Must(layout.Clone()).ParseFS(consoleFiles, "templates/"+name+".html"))
 	}
 	return pages
@@ -201,9 +201,10 @@ type consolePage struct {
 	RoleActions []string
 	Explanation *explanation
 	// organization
-	Tree       *orgTree
-	NodeForm   *nodeForm
-	NodeDetail *nodeDetail
+	Tree        *orgTree
+	NodeForm    *nodeForm
+	NodeDetail  *nodeDetail
+	Invitations *invitations
 	// control policies
 	Policies     []*castellan.ControlPolicy
 	PolicyForm   *policyForm
@@ -506,6 +507,9 @@ func (s *Console) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /console/ous/new", s.withSession(s.createOU, complete))
 	mux.HandleFunc("GET /console/accounts/new", s.withSession(s.newAccountPage, complete))
 	mux.HandleFunc("POST /console/accounts/new", s.withSession(s.createAccount, complete))
+	mux.HandleFunc("GET /console/accounts/invitations", s.withSession(s.invitationsPage, complete))
+	mux.HandleFunc("POST /console/accounts/invitations", s.withSession(s.inviteAccounts, complete))
+	mux.HandleFunc("POST /console/accounts/invitations/cancel", s.withSession(s.cancelInvitation, complete))
 	mux.HandleFunc("GET /console/nodes/{node}", s.withSession(s.nodePage, complete))
 	mux.HandleFunc("POST /console/nodes/{node}/move", s.withSession(s.nodeAction(s.moveNode), complete))
 	mux.HandleFunc("POST /console/nodes/{node}/attach", s.withSession(s.nodeAction(s.attachPolicy), complete))

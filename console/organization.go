@@ -305,3 +305,59 @@ func (s *Console) excludeAccount(r *http.Request, c *consoleRequest, id string) 
 	_, err := s.services.AccountMemberships.ExcludeAccount(r.Context(), c.user.OrganizationID, id)
 	return consolePath + "/organization?excluded=1", nil, err
 }
+
+// invitations is the invite accounts page: the invitations sent, and
+// the emails typed with what was wrong.
+type invitations struct {
+	List         []*castellan.AccountInvitation
+	Emails       string
+	EmailsError  string
+	MaxInvitable int
+}
+
+// invitationsPage lists the organization's account invitations, newest
+// first, with a form to invite up to 10 existing accounts by their root
+// user's email (seed 001).
+func (s *Console) invitationsPage(w http.ResponseWriter, r *http.Request, c *consoleRequest) {
+	p := c.page()
+	p.Notice = notices{{"invited", "Invited: each root user gets a mail to accept or decline."}, {"cancelled", "The invitation is cancelled."}}.of(r)
+	s.renderInvitations(w, r, c, p, http.StatusOK, &invitations{})
+}
+
+func (s *Console) renderInvitations(w http.ResponseWriter, r *http.Request, c *consoleRequest, p consolePage, status int, inv *invitations) {
+	list, _, err := s.services.AccountMemberships.FindAccountInvitations(r.Context(), c.user.OrganizationID, castellan.AccountInvitationFilter{PageSize: castellan.MaxPageSize})
+	inv.List, inv.MaxInvitable = list, castellan.MaxAccountInvitations
+	p.Nav, p.Invitations = "organization", inv
+	if err != nil {
+		renderFailed(w, r, p, "invitations", err)
+		return
+	}
+	renderConsole(r.Context(), w, status, "invitations", p)
+}
+
+// inviteAccounts invites the accounts whose root users' emails were
+// typed (commas, spaces or lines), all or none.
+func (s *Console) inviteAccounts(w http.ResponseWriter, r *http.Request, c *consoleRequest) {
+	typed := r.PostForm.Get("emails")
+	emails := strings.FieldsFunc(typed, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' || r == '\r' || r == '\t' })
+	if _, err := s.services.AccountMemberships.InviteAccounts(r.Context(), c.user.OrganizationID, emails); err != nil {
+		p := c.page()
+		status, msg := publicError(r.Context(), err)
+		p.Error = msg
+		s.renderInvitations(w, r, c, p, status, &invitations{Emails: typed, EmailsError: msg})
+		return
+	}
+	seeOther(w, consolePath+"/accounts/invitations?invited=1")
+}
+
+// cancelInvitation cancels a pending invitation.
+func (s *Console) cancelInvitation(w http.ResponseWriter, r *http.Request, c *consoleRequest) {
+	if _, err := s.services.AccountMemberships.CancelAccountInvitation(r.Context(), c.user.OrganizationID, r.PostForm.Get("invitation")); err != nil {
+		p := c.page()
+		status, msg := publicError(r.Context(), err)
+		p.Error = msg
+		s.renderInvitations(w, r, c, p, status, &invitations{})
+		return
+	}
+	seeOther(w, consolePath+"/accounts/invitations?cancelled=1")
+}

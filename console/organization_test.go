@@ -1,6 +1,7 @@
 package console_test
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -126,5 +127,53 @@ func TestConsoleOrganization(t *testing.T) {
 		}
 		apitest.WantRedirect(t, b.Post(accountPage+"/move", url.Values{"parentId": {org}}), accountPage+"?moved=1")
 		apitest.WantRedirect(t, b.Post(ouPage+"/delete-ou", url.Values{}), "/console/organization?deleted=1")
+	})
+}
+
+// TestConsoleAccountInvitations: up to 10 accounts are invited at once by
+// their root users' emails; more are refused with what was typed kept
+// and nothing sent; a pending invitation is cancelled; a user without
+// roles and another organization's admin can do neither.
+func TestConsoleAccountInvitations(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		org := e.Acme.OrganizationID
+		_, b := e.acmeAdmin(t, "admin")
+		apitest.WantPage(t, b.Get("/console/accounts/invitations"), http.StatusOK, "No invitations sent yet.")
+		plain := e.signedIn(t, e.ConsoleUser(t, org, "plain", nil))
+		plain.Get("/console")
+		globexAdmin := e.ConsoleUser(t, e.Globex.OrganizationID, "gadmin", nil)
+		e.grantOrg(t, globexAdmin, "organization.admin")
+		g := e.signedIn(t, globexAdmin)
+		g.Get("/console")
+
+		before := e.Snapshot(t)
+		var eleven []string
+		for i := range 11 {
+			eleven = append(eleven, fmt.Sprintf("root%d@far.example", i))
+		}
+		typed := strings.Join(eleven, ", ")
+		p := b.Post("/console/accounts/invitations", url.Values{"emails": {typed}})
+		if p.Status != http.StatusBadRequest || !strings.Contains(p.Body, `id="emails-error"`) || !strings.Contains(p.Body, ">"+typed+"</textarea>") {
+			t.Fatalf("eleven invitations: got %d:\n%s", p.Status, p.Body)
+		}
+		apitest.WantPage(t, plain.Post("/console/accounts/invitations", url.Values{"emails": {"x@far.example"}}), http.StatusForbidden, "")
+		if !e.Snapshot(t).Equal(before) {
+			t.Error("refused invitations changed the store")
+		}
+
+		apitest.WantRedirect(t, b.Post("/console/accounts/invitations", url.Values{"emails": {"one@far.example\ntwo@far.example"}}), "/console/accounts/invitations?invited=1")
+		list, _, err := e.DB.Services().AccountMemberships.FindAccountInvitations(system, org, castellan.AccountInvitationFilter{PageSize: 10})
+		if err != nil || len(list) != 2 {
+			t.Fatalf("invitations: %v, %v", list, err)
+		}
+		p = b.Get("/console/accounts/invitations?invited=1")
+		if strings.Count(p.Body, `>pending</span>`) != 2 {
+			t.Errorf("the page does not list two pending invitations:\n%s", p.Body)
+		}
+		apitest.WantPage(t, g.Post("/console/accounts/invitations/cancel", url.Values{"invitation": {list[0].ID}}), http.StatusNotFound, "")
+		apitest.WantRedirect(t, b.Post("/console/accounts/invitations/cancel", url.Values{"invitation": {list[0].ID}}), "/console/accounts/invitations?cancelled=1")
+		if p := b.Get("/console/accounts/invitations"); strings.Count(p.Body, `>pending</span>`) != 1 || !strings.Contains(p.Body, ">cancelled</span>") {
+			t.Errorf("after cancelling one:\n%s", p.Body)
+		}
 	})
 }
