@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -132,14 +133,66 @@ var grantNotices = notices{
 	{"revoked", "The roles are removed; they stopped counting at once."},
 }
 
-// revoke deletes the grants ticked on a user's or group's page.
-func (s *Console) revoke(r *http.Request, c *consoleRequest) error {
+// revoke removes the roles ticked on a user's or group's page ("Remove
+// roles in bulk"), all on one scope, through RemoveRoles: at least one
+// role remains there ("Remove all roles" takes the last ones).
+func (s *Console) revoke(r *http.Request, c *consoleRequest, subject castellan.Subject) error {
+	ctx, org := r.Context(), c.user.OrganizationID
+	if r.PostForm.Get("all") != "" {
+		if r.PostForm.Get("confirm") != "on" {
+			return castellan.Invalid([]castellan.FieldError{{Field: "confirm", Rule: "required", Message: "tick the box to confirm that every role on this scope goes"}})
+		}
+		_, err := s.services.Grants.RemoveRoles(ctx, org, subject, r.PostForm.Get("scope"), nil, true)
+		return err
+	}
 	ids := r.PostForm["grant"]
 	if len(ids) == 0 {
 		return castellan.Invalid([]castellan.FieldError{{Field: "grant", Rule: "required", Message: "tick at least one role to remove"}})
 	}
-	_, err := s.services.Grants.DeleteGrants(r.Context(), c.user.OrganizationID, ids)
+	grants, err := s.services.Grants.FindGrantsByID(ctx, org, ids)
+	if err != nil {
+		return err
+	}
+	var roles []string
+	for _, g := range grants {
+		if g.Subject != subject || g.Scope != grants[0].Scope {
+			return castellan.Invalid([]castellan.FieldError{{Field: "grant", Rule: "oneScope",
+				Message: "tick roles of this page's " + string(subject.Type) + " on one scope at a time"}})
+		}
+		roles = append(roles, g.RoleID)
+	}
+	_, err = s.services.Grants.RemoveRoles(ctx, org, subject, grants[0].Scope, roles, false)
 	return err
+}
+
+// directScopes are the scopes of grants held directly (not through a
+// group), each once, in the order of grants: where "Remove all roles"
+// can act.
+func directScopes(grants []*castellan.Grant) []string {
+	var scopes []string
+	for _, g := range grants {
+		if g.Via == nil && !slices.Contains(scopes, g.Scope) {
+			scopes = append(scopes, g.Scope)
+		}
+	}
+	return scopes
+}
+
+// removeAllForm is the "Remove all roles" form of a user's or group's
+// page.
+type removeAllForm struct {
+	Action, CSRF string
+	Scopes       []string
+}
+
+// RemoveAll is the user page's "Remove all roles" form.
+func (d *userDetail) RemoveAll(csrf string) removeAllForm {
+	return removeAllForm{Action: consolePath + "/users/" + d.User.ID + "/grants/revoke", CSRF: csrf, Scopes: d.Scopes}
+}
+
+// RemoveAll is the group page's "Remove all roles" form.
+func (d *groupDetail) RemoveAll(csrf string) removeAllForm {
+	return removeAllForm{Action: consolePath + "/groups/" + d.Group.ID + "/grants/revoke", CSRF: csrf, Scopes: d.Scopes}
 }
 
 // grantee is a page grant forms post from: a user's or a group's.
@@ -185,7 +238,7 @@ func (s *Console) grantTo(g grantee) func(http.ResponseWriter, *http.Request, *c
 // revokeFrom serves the remove roles form of g's page.
 func (s *Console) revokeFrom(g grantee) func(http.ResponseWriter, *http.Request, *consoleRequest) {
 	return func(w http.ResponseWriter, r *http.Request, c *consoleRequest) {
-		if err := s.revoke(r, c); err != nil {
+		if err := s.revoke(r, c, castellan.Subject{Type: g.kind, ID: r.PathValue(g.param)}); err != nil {
 			p := c.page()
 			status, msg := publicError(r.Context(), err)
 			p.Error = msg

@@ -122,8 +122,20 @@ func TestConsoleGrantsAndExplain(t *testing.T) {
 				direct = gr.ID
 			}
 		}
+		// Its last role on the project goes only with "Remove all roles",
+		// confirmed.
 		b.Get(annPage)
-		apitest.WantRedirect(t, b.Post(annPage+"/grants/revoke", url.Values{"grant": {direct}}), annPage+"?revoked=1")
+		before = e.Snapshot(t)
+		if p := b.Post(annPage+"/grants/revoke", url.Values{"grant": {direct}}); p.Status != http.StatusBadRequest || !strings.Contains(p.Body, "at least one role must remain") {
+			t.Errorf("removing the last role: got %d:\n%s", p.Status, p.Body)
+		}
+		if p := b.Post(annPage+"/grants/revoke", url.Values{"all": {"1"}, "scope": {webScope}}); p.Status != http.StatusBadRequest {
+			t.Errorf("remove all without confirming: got %d", p.Status)
+		}
+		if !e.Snapshot(t).Equal(before) {
+			t.Error("refused removals changed the store")
+		}
+		apitest.WantRedirect(t, b.Post(annPage+"/grants/revoke", url.Values{"all": {"1"}, "scope": {webScope}, "confirm": {"on"}}), annPage+"?revoked=1")
 		if p := explain(b, "compute:GetInstance", webScope); !strings.Contains(p.Body, "through group") || strings.Contains(p.Body, "granted to the user") {
 			t.Errorf("explain after removing the direct grant:\n%s", p.Body)
 		}

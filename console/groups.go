@@ -66,6 +66,8 @@ type groupDetail struct {
 	Members     []*castellan.GroupMember
 	MoreMembers bool
 	Grants      []*castellan.Grant
+	// Scopes are where the group holds roles.
+	Scopes []string
 	// Grant is the "Grant a role" form, as on a user's page.
 	Grant *grantForm
 	// Add is what was typed in the add members form; AddError its
@@ -104,7 +106,7 @@ func (s *Console) renderGroup(w http.ResponseWriter, r *http.Request, c *console
 		renderConsoleError(w, r, err)
 		return
 	}
-	d.Group, d.Members, d.MoreMembers, d.Grants = g, members, next != "", grants
+	d.Group, d.Members, d.MoreMembers, d.Grants, d.Scopes = g, members, next != "", grants, directScopes(grants)
 	if d.Grant == nil {
 		d.Grant, _ = s.newGrantForm(r, c, consolePath+"/groups/"+g.ID+"/grants")
 	}

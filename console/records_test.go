@@ -40,6 +40,9 @@ func TestConsoleRecords(t *testing.T) {
 		}
 		e.ConsoleUser(t, e.Globex.OrganizationID, "gus", nil)
 
+		if p := b.Get("/console/users/" + ann.ID); !strings.Contains(p.Body, "ci-short") || !strings.Contains(p.Body, "ci-long") {
+			t.Errorf("ann's page lacks her access keys:\n%s", p.Body)
+		}
 		p := b.Get("/console/keys")
 		for _, want := range []string{"ci-short", "ci-long", "web", "Access key ID"} {
 			if !strings.Contains(p.Body, want) {

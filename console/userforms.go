@@ -85,7 +85,13 @@ func (s *Console) register(w http.ResponseWriter, r *http.Request, c *consoleReq
 type userDetail struct {
 	User   *castellan.User
 	Grants []*castellan.Grant
+	// Scopes are where the user holds roles directly.
+	Scopes []string
 	Groups []*castellan.Group
+	// Keys are the user's access keys (seed 000's Access key tab), or
+	// KeysError why they cannot be shown.
+	Keys      []*castellan.AccessKey
+	KeysError string
 	// Grant is the "Grant a role" form; nil for a viewer who may not
 	// read the roles or projects to pick from.
 	Grant *grantForm
@@ -126,7 +132,11 @@ func (s *Console) renderUser(w http.ResponseWriter, r *http.Request, c *consoleR
 		renderConsoleError(w, r, err)
 		return
 	}
-	d.User, d.Grants, d.Groups = u, grants, groups
+	d.User, d.Grants, d.Scopes, d.Groups = u, grants, directScopes(grants), groups
+	d.Keys, _, err = s.services.AccessKeys.FindAccessKeys(ctx, org, castellan.AccessKeyFilter{Owner: &subject, PageSize: castellan.MaxPageSize})
+	if err != nil {
+		_, d.KeysError = publicError(ctx, err)
+	}
 	if d.Grant == nil {
 		d.Grant, _ = s.newGrantForm(r, c, consolePath+"/users/"+u.ID+"/grants")
 	}
