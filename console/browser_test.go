@@ -470,6 +470,20 @@ func TestBrowserConsole(t *testing.T) {
 		invitee.wantStatus("invitee sign-in", invitee.signIn("Acme", "lee", apitest.ConsolePassword), http.StatusOK)
 		invitee.page("/console", "Home")
 
+		// The delete form without its CSRF token, as a forged post
+		// would be: refused, and lee stays.
+		b.navigate("/console/users/" + lee)
+		b.page("/console/users/"+lee, "lee")
+		b.fill("confirm", "lee")
+		b.do(chromedp.Evaluate[chromedp.Void](`document.querySelector('form[action$="/delete"] input[name=csrf]').remove()`))
+		b.wantStatus("delete without the CSRF token", b.submit("/console/users/"+lee+"/delete"), http.StatusForbidden)
+		if alert := runIn(b, chromedp.Text(chromedp.CSS(`p[role="alert"]`))); !strings.Contains(alert, "the form is stale") {
+			t.Fatalf("alert %q", alert)
+		}
+		if _, err := e.DB.Services().Users.FindUserByID(system, org, lee, false); err != nil {
+			t.Fatalf("lee after the forged deletion: %v", err)
+		}
+
 		b.navigate("/console/users/" + lee)
 		b.page("/console/users/"+lee, "lee")
 		b.fill("confirm", "lee")
