@@ -16,6 +16,7 @@ import (
 func (s *Console) rolesPage(w http.ResponseWriter, r *http.Request, c *consoleRequest) {
 	p := c.page()
 	p.Nav = "roles"
+	p.Notice = notices{{"deleted", "The role is deleted."}}.of(r)
 	roles, err := s.allRoles(r, c)
 	if err != nil {
 		renderFailed(w, r, p, "roles", err)
@@ -50,6 +51,7 @@ func (s *Console) rolePage(w http.ResponseWriter, r *http.Request, c *consoleReq
 		return
 	}
 	p := c.page()
+	p.Notice = notices{{"created", "The role is created. Grant it on a user's or a group's page."}}.of(r)
 	p.Nav, p.Role, p.RoleActions = "roles", role, s.services.Catalog.Expand(role.Actions)
 	renderConsole(r.Context(), w, http.StatusOK, "role", p)
 }
@@ -292,4 +294,59 @@ func (s *Console) explainPage(w http.ResponseWriter, r *http.Request, c *console
 	}
 	e.Decision = &d
 	renderConsole(r.Context(), w, http.StatusOK, "explain", p)
+}
+
+// roleForm is the create role page.
+type roleForm struct {
+	Name, Description, Kind, Actions string
+	Kinds                            []castellan.RoleKind
+	Fields                           fieldErrors
+}
+
+// roleKinds are the kinds a custom role may be of.
+var roleKinds = []castellan.RoleKind{castellan.RoleOrganization, castellan.RoleProject}
+
+func (s *Console) newRolePage(w http.ResponseWriter, r *http.Request, c *consoleRequest) {
+	p := c.page()
+	p.Nav, p.RoleForm = "roles", &roleForm{Kind: string(castellan.RoleProject), Kinds: roleKinds, Fields: fieldErrors{}}
+	renderConsole(r.Context(), w, http.StatusOK, "role-new", p)
+}
+
+// createRole creates a custom role from action patterns, one per line
+// (or separated by commas or spaces); the service checks each against
+// the catalogue and names the bad ones.
+func (s *Console) createRole(w http.ResponseWriter, r *http.Request, c *consoleRequest) {
+	f := &roleForm{Name: strings.TrimSpace(r.PostForm.Get("name")), Description: strings.TrimSpace(r.PostForm.Get("description")),
+		Kind: r.PostForm.Get("kind"), Actions: r.PostForm.Get("actions"), Kinds: roleKinds}
+	actions := strings.FieldsFunc(f.Actions, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' || r == '\r' || r == '\t' })
+	role, err := s.services.Roles.CreateRole(r.Context(), c.user.OrganizationID,
+		castellan.RoleCreate{Name: f.Name, Description: f.Description, Kind: castellan.RoleKind(f.Kind), Actions: actions})
+	if err == nil {
+		seeOther(w, consolePath+"/roles/"+role.ID+"?created=1")
+		return
+	}
+	p := c.page()
+	status, msg, fields := formError(r.Context(), err)
+	f.Fields = fieldErrors{}
+	for path, rule := range fields {
+		// actions[3] is the fourth pattern: the text area shows them all.
+		if strings.HasPrefix(path, "actions[") {
+			path = "actions"
+		}
+		f.Fields[path] = cmp.Or(f.Fields[path], rule)
+	}
+	if castellan.ErrorCode(err) == castellan.CodeRoleNameTaken {
+		f.Fields["name"] = msg
+	}
+	p.Nav, p.Error, p.RoleForm = "roles", msg, f
+	renderConsole(r.Context(), w, status, "role-new", p)
+}
+
+// deleteRole deletes a custom role nobody holds.
+func (s *Console) deleteRole(w http.ResponseWriter, r *http.Request, c *consoleRequest) {
+	if _, err := s.services.Roles.DeleteRole(r.Context(), c.user.OrganizationID, r.PathValue("role"), false); err != nil {
+		renderConsoleError(w, r, err)
+		return
+	}
+	seeOther(w, consolePath+"/roles?deleted=1")
 }

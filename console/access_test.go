@@ -141,3 +141,38 @@ func TestConsoleGrantsAndExplain(t *testing.T) {
 		}
 	})
 }
+
+// TestConsoleCustomRoles: a custom role is created from catalogue
+// patterns (an unknown action is refused next to the field and nothing
+// is created), shown with the actions it allows, and deleted once nobody
+// holds it; a user without roles may not create one.
+func TestConsoleCustomRoles(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		org := e.Acme.OrganizationID
+		_, b := e.acmeAdmin(t, "admin")
+		plain := e.signedIn(t, e.ConsoleUser(t, org, "plain", nil))
+		plain.Get("/console")
+		b.Get("/console/roles/new")
+		before := e.Snapshot(t)
+		p := b.Post("/console/roles/new", url.Values{"name": {"Operators"}, "kind": {"project"}, "actions": {"compute:Get*\ncompute:Fly"}})
+		if p.Status != http.StatusBadRequest || !strings.Contains(p.Body, `id="actions-error"`) || !strings.Contains(p.Body, "compute:Fly</textarea>") {
+			t.Fatalf("unknown action: got %d:\n%s", p.Status, p.Body)
+		}
+		apitest.WantPage(t, plain.Post("/console/roles/new", url.Values{"name": {"Rogue"}, "kind": {"project"}, "actions": {"compute:*"}}), http.StatusForbidden, "")
+		if !e.Snapshot(t).Equal(before) {
+			t.Error("refused roles changed the store")
+		}
+		p = b.Post("/console/roles/new", url.Values{"name": {"Operators"}, "kind": {"project"}, "actions": {"compute:Get*\ncompute:StartInstance"}})
+		if p.Status != http.StatusSeeOther {
+			t.Fatalf("create role: got %d:\n%s", p.Status, p.Body)
+		}
+		rolePage := strings.TrimSuffix(p.Location, "?created=1")
+		p = b.Get(p.Location)
+		if !strings.Contains(p.Body, "<code>compute:GetInstance</code>") || !strings.Contains(p.Body, "<code>compute:StartInstance</code>") || strings.Contains(p.Body, "<code>compute:StopInstance</code>") {
+			t.Errorf("the role's page does not list exactly what it allows:\n%s", p.Body)
+		}
+		apitest.WantPage(t, b.Get("/console/roles"), http.StatusOK, "Operators")
+		apitest.WantRedirect(t, b.Post(rolePage+"/delete", url.Values{}), "/console/roles?deleted=1")
+		apitest.WantPage(t, b.Get(rolePage), http.StatusNotFound, "")
+	})
+}

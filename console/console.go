@@ -167,7 +167,7 @@ func styleHash() string {
 func parseConsolePages() map[string]*template.Template {
 	layout := template.Must(template.New("layout.html").ParseFS(consoleFiles, "templates/layout.html", "templates/partials.html"))
 	pages := map[string]*template.Template{}
-	for _, name := range []string{"sign-in", "mfa", "mfa-setup", "recovery-codes", "password", "home", "sessions", "users", "user-new", "users-quick", "user", "groups", "group-new", "group", "roles", "role", "explain", "organization", "ou-new", "account-new", "node", "policies", "policy-new", "policy", "keys", "audit", "invitations", "error"} {
+	for _, name := range []string{"sign-in", "mfa", "mfa-setup", "recovery-codes", "password", "home", "sessions", "users", "user-new", "users-quick", "user", "groups", "group-new", "group", "roles", "role", "role-new", "explain", "organization", "ou-new", "account-new", "node", "policies", "policy-new", "policy", "keys", "audit", "invitations", "error"} {
 		pages[name] = template.Must(template.Must(layout.Clone()).ParseFS(consoleFiles, "templates/"+name+".html"))
 	}
 	return pages
@@ -199,6 +199,7 @@ type consolePage struct {
 	Roles       []*castellan.Role
 	Role        *castellan.Role
 	RoleActions []string
+	RoleForm    *roleForm
 	Explanation *explanation
 	// organization
 	Tree        *orgTree
@@ -500,7 +501,10 @@ func (s *Console) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /console/users/{user}/grants", s.withSession(s.grantTo(userGrantee), complete))
 	mux.HandleFunc("POST /console/users/{user}/grants/revoke", s.withSession(s.revokeFrom(userGrantee), complete))
 	mux.HandleFunc("GET /console/roles", s.withSession(s.rolesPage, complete))
+	mux.HandleFunc("GET /console/roles/new", s.withSession(s.newRolePage, complete))
+	mux.HandleFunc("POST /console/roles/new", s.withSession(s.createRole, complete))
 	mux.HandleFunc("GET /console/roles/{role}", s.withSession(s.rolePage, complete))
+	mux.HandleFunc("POST /console/roles/{role}/delete", s.withSession(s.deleteRole, complete))
 	mux.HandleFunc("GET /console/explain", s.withSession(s.explainPage, complete))
 	mux.HandleFunc("GET /console/organization", s.withSession(s.organizationPage, complete))
 	mux.HandleFunc("GET /console/ous/new", s.withSession(s.newOUPage, complete))
