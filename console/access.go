@@ -197,6 +197,63 @@ func (d *groupDetail) RemoveAll(csrf string) removeAllForm {
 	return removeAllForm{Action: consolePath + "/groups/" + d.Group.ID + "/grants/revoke", CSRF: csrf, Scopes: d.Scopes}
 }
 
+// editRolesForm is the seed's "Edit role" of the organization tab: every
+// organization role, those the subject holds directly on the
+// organization ticked.
+type editRolesForm struct {
+	Action, CSRF string
+	Roles        []*castellan.Role
+	Held         map[string]bool
+}
+
+// EditRoles is the user page's "Edit role" form.
+func (d *userDetail) EditRoles(csrf string) *editRolesForm {
+	return editRoles(d.Grant, d.Grants, consolePath+"/users/"+d.User.ID+"/grants/set", csrf)
+}
+
+// EditRoles is the group page's "Edit role" form.
+func (d *groupDetail) EditRoles(csrf string) *editRolesForm {
+	return editRoles(d.Grant, d.Grants, consolePath+"/groups/"+d.Group.ID+"/grants/set", csrf)
+}
+
+// editRoles builds the form from the grant form's roles; nil when the
+// viewer may not read them.
+func editRoles(g *grantForm, grants []*castellan.Grant, action, csrf string) *editRolesForm {
+	if g == nil {
+		return nil
+	}
+	f := &editRolesForm{Action: action, CSRF: csrf, Held: map[string]bool{}}
+	for _, r := range g.Roles {
+		if r.Kind == castellan.RoleOrganization {
+			f.Roles = append(f.Roles, r)
+		}
+	}
+	for _, gr := range grants {
+		if gr.Via == nil && gr.Scope == g.Organization {
+			f.Held[gr.RoleID] = true
+		}
+	}
+	return f
+}
+
+// setRolesOf serves the "Edit role" form of g's page: the roles ticked
+// become exactly the subject's roles on the organization (SetRoles, which
+// keeps at least one).
+func (s *Console) setRolesOf(g grantee) func(http.ResponseWriter, *http.Request, *consoleRequest) {
+	return func(w http.ResponseWriter, r *http.Request, c *consoleRequest) {
+		subject := castellan.Subject{Type: g.kind, ID: r.PathValue(g.param)}
+		org := castellan.OrganizationScope(c.user.OrganizationID).String()
+		if _, _, err := s.services.Grants.SetRoles(r.Context(), c.user.OrganizationID, subject, org, r.PostForm["role"]); err != nil {
+			p := c.page()
+			status, msg := publicError(r.Context(), err)
+			p.Error = msg
+			g.render(s, w, r, c, p, status, nil)
+			return
+		}
+		seeOther(w, g.page(r)+"?granted=1")
+	}
+}
+
 // grantee is a page grant forms post from: a user's or a group's.
 type grantee struct {
 	kind castellan.SubjectType

@@ -93,6 +93,38 @@ func TestConsoleGrantsAndExplain(t *testing.T) {
 			t.Errorf("explain through the group:\n%s", p.Body)
 		}
 
+		// Edit role: the ticked organization roles become ann's there.
+		orgScope := castellan.OrganizationScope(org).String()
+		b.Get(annPage)
+		apitest.WantRedirect(t, b.Post(annPage+"/grants/set", url.Values{"role": {"organization.reader"}}), annPage+"?granted=1")
+		orgRoles := func() []string {
+			list, _, err := s.Grants.FindGrants(system, org, castellan.GrantFilter{Subject: &castellan.Subject{Type: castellan.SubjectUser, ID: ann.ID}, Scope: &orgScope, PageSize: 100})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var roles []string
+			for _, g := range list {
+				roles = append(roles, g.RoleID)
+			}
+			return roles
+		}
+		if got := orgRoles(); len(got) != 1 || got[0] != "organization.reader" {
+			t.Errorf("ann's organization roles: %v", got)
+		}
+		if p := b.Get(annPage); !strings.Contains(p.Body, `name="role" value="organization.reader" checked`) {
+			t.Errorf("the edit form does not tick the role held:\n%s", p.Body)
+		}
+		before = e.Snapshot(t)
+		if p := b.Post(annPage+"/grants/set", url.Values{}); p.Status != http.StatusBadRequest || !strings.Contains(p.Body, "at least one role must remain") {
+			t.Errorf("no role ticked: got %d", p.Status)
+		}
+		if p := b.Post(annPage+"/grants/set", url.Values{"role": {"organization.owner"}}); p.Status != http.StatusForbidden {
+			t.Errorf("an admin making an owner: got %d", p.Status)
+		}
+		if !e.Snapshot(t).Equal(before) {
+			t.Error("refused role edits changed the store")
+		}
+
 		// Another organization's admin, and a user without roles.
 		globexAdmin := e.ConsoleUser(t, e.Globex.OrganizationID, "gadmin", nil)
 		e.grantOrg(t, globexAdmin, "organization.admin")
@@ -136,7 +168,8 @@ func TestConsoleGrantsAndExplain(t *testing.T) {
 			t.Error("refused removals changed the store")
 		}
 		apitest.WantRedirect(t, b.Post(annPage+"/grants/revoke", url.Values{"all": {"1"}, "scope": {webScope}, "confirm": {"on"}}), annPage+"?revoked=1")
-		if p := explain(b, "compute:GetInstance", webScope); !strings.Contains(p.Body, "through group") || strings.Contains(p.Body, "granted to the user") {
+		if p := explain(b, "compute:GetInstance", webScope); !strings.Contains(p.Body, "through group") ||
+			strings.Contains(p.Body, webScope+"</code></td><td>granted to the user") {
 			t.Errorf("explain after removing the direct grant:\n%s", p.Body)
 		}
 	})

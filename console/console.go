@@ -500,6 +500,8 @@ func (s *Console) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /console/groups/{group}/grants/revoke", s.withSession(s.revokeFrom(groupGrantee), complete))
 	mux.HandleFunc("POST /console/users/{user}/grants", s.withSession(s.grantTo(userGrantee), complete))
 	mux.HandleFunc("POST /console/users/{user}/grants/revoke", s.withSession(s.revokeFrom(userGrantee), complete))
+	mux.HandleFunc("POST /console/users/{user}/grants/set", s.withSession(s.setRolesOf(userGrantee), complete))
+	mux.HandleFunc("POST /console/groups/{group}/grants/set", s.withSession(s.setRolesOf(groupGrantee), complete))
 	mux.HandleFunc("GET /console/roles", s.withSession(s.rolesPage, complete))
 	mux.HandleFunc("GET /console/roles/new", s.withSession(s.newRolePage, complete))
 	mux.HandleFunc("POST /console/roles/new", s.withSession(s.createRole, complete))
