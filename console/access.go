@@ -236,22 +236,13 @@ func editRoles(g *grantForm, grants []*castellan.Grant, action, csrf string) *ed
 	return f
 }
 
-// setRolesOf serves the "Edit role" form of g's page: the roles ticked
-// become exactly the subject's roles on the organization (SetRoles, which
-// keeps at least one).
-func (s *Console) setRolesOf(g grantee) func(http.ResponseWriter, *http.Request, *consoleRequest) {
-	return func(w http.ResponseWriter, r *http.Request, c *consoleRequest) {
-		subject := castellan.Subject{Type: g.kind, ID: r.PathValue(g.param)}
-		org := castellan.OrganizationScope(c.user.OrganizationID).String()
-		if _, _, err := s.services.Grants.SetRoles(r.Context(), c.user.OrganizationID, subject, org, r.PostForm["role"]); err != nil {
-			p := c.page()
-			status, msg := publicError(r.Context(), err)
-			p.Error = msg
-			g.render(s, w, r, c, p, status, nil)
-			return
-		}
-		seeOther(w, g.page(r)+"?granted=1")
-	}
+// setRoles serves the "Edit role" form: the roles ticked become exactly
+// the subject's roles on the organization (SetRoles, which keeps at
+// least one).
+func (s *Console) setRoles(r *http.Request, c *consoleRequest, subject castellan.Subject) error {
+	org := castellan.OrganizationScope(c.user.OrganizationID).String()
+	_, _, err := s.services.Grants.SetRoles(r.Context(), c.user.OrganizationID, subject, org, r.PostForm["role"])
+	return err
 }
 
 // grantee is a page grant forms post from: a user's or a group's.
@@ -294,17 +285,19 @@ func (s *Console) grantTo(g grantee) func(http.ResponseWriter, *http.Request, *c
 	}
 }
 
-// revokeFrom serves the remove roles form of g's page.
-func (s *Console) revokeFrom(g grantee) func(http.ResponseWriter, *http.Request, *consoleRequest) {
+// changeRoles serves a form of g's page that changes the subject's
+// roles with change, sending the browser back with the notice flag, or
+// showing the page again with the refusal.
+func (s *Console) changeRoles(g grantee, flag string, change func(*http.Request, *consoleRequest, castellan.Subject) error) func(http.ResponseWriter, *http.Request, *consoleRequest) {
 	return func(w http.ResponseWriter, r *http.Request, c *consoleRequest) {
-		if err := s.revoke(r, c, castellan.Subject{Type: g.kind, ID: r.PathValue(g.param)}); err != nil {
+		if err := change(r, c, castellan.Subject{Type: g.kind, ID: r.PathValue(g.param)}); err != nil {
 			p := c.page()
 			status, msg := publicError(r.Context(), err)
 			p.Error = msg
 			g.render(s, w, r, c, p, status, nil)
 			return
 		}
-		seeOther(w, g.page(r)+"?revoked=1")
+		seeOther(w, g.page(r)+"?"+flag+"=1")
 	}
 }
 
