@@ -205,7 +205,7 @@ func TestConsoleCustomRoles(t *testing.T) {
 			t.Errorf("the role's page does not list exactly what it allows:\n%s", p.Body)
 		}
 		apitest.WantPage(t, b.Get("/console/roles"), http.StatusOK, "Operators")
-		apitest.WantRedirect(t, b.Post(rolePage+"/delete", url.Values{}), "/console/roles?deleted=1")
+		apitest.WantRedirect(t, b.Post(rolePage+"/delete", url.Values{"confirm": {"on"}}), "/console/roles?deleted=1")
 		apitest.WantPage(t, b.Get(rolePage), http.StatusNotFound, "")
 	})
 }

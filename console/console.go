@@ -494,7 +494,7 @@ func (s *Console) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /console/groups/new", s.withSession(s.createGroup, complete))
 	mux.HandleFunc("GET /console/groups/{group}", s.withSession(s.groupPage, complete))
 	mux.HandleFunc("POST /console/groups/{group}/members/add", s.withSession(s.addMembers, complete))
-	mux.HandleFunc("POST /console/groups/{group}/members/remove", s.withSession(s.removeMembers, complete))
+	mux.HandleFunc("POST /console/groups/{group}/members/remove", s.withSession(confirmed(s.removeMembers), complete))
 	mux.HandleFunc("POST /console/groups/{group}/delete", s.withSession(s.deleteGroup, complete))
 	mux.HandleFunc("POST /console/groups/{group}/grants", s.withSession(s.grantTo(groupGrantee), complete))
 	mux.HandleFunc("POST /console/groups/{group}/grants/revoke", s.withSession(s.changeRoles(groupGrantee, "revoked", s.revoke), complete))
@@ -506,7 +506,7 @@ func (s *Console) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /console/roles/new", s.withSession(s.newRolePage, complete))
 	mux.HandleFunc("POST /console/roles/new", s.withSession(s.createRole, complete))
 	mux.HandleFunc("GET /console/roles/{role}", s.withSession(s.rolePage, complete))
-	mux.HandleFunc("POST /console/roles/{role}/delete", s.withSession(s.deleteRole, complete))
+	mux.HandleFunc("POST /console/roles/{role}/delete", s.withSession(confirmed(s.deleteRole), complete))
 	mux.HandleFunc("GET /console/explain", s.withSession(s.explainPage, complete))
 	mux.HandleFunc("GET /console/organization", s.withSession(s.organizationPage, complete))
 	mux.HandleFunc("GET /console/ous/new", s.withSession(s.newOUPage, complete))
@@ -519,17 +519,17 @@ func (s *Console) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /console/nodes/{node}", s.withSession(s.nodePage, complete))
 	mux.HandleFunc("POST /console/nodes/{node}/move", s.withSession(s.nodeAction(s.moveNode), complete))
 	mux.HandleFunc("POST /console/nodes/{node}/attach", s.withSession(s.nodeAction(s.attachPolicy), complete))
-	mux.HandleFunc("POST /console/nodes/{node}/detach", s.withSession(s.nodeAction(s.detachPolicy), complete))
-	mux.HandleFunc("POST /console/nodes/{node}/delete-ou", s.withSession(s.nodeAction(s.deleteOU), complete))
+	mux.HandleFunc("POST /console/nodes/{node}/detach", s.withSession(confirmed(s.nodeAction(s.detachPolicy)), complete))
+	mux.HandleFunc("POST /console/nodes/{node}/delete-ou", s.withSession(confirmed(s.nodeAction(s.deleteOU)), complete))
 	mux.HandleFunc("POST /console/nodes/{node}/delete-account", s.withSession(s.nodeAction(s.deleteAccount), complete))
-	mux.HandleFunc("POST /console/nodes/{node}/exclude", s.withSession(s.nodeAction(s.excludeAccount), complete))
+	mux.HandleFunc("POST /console/nodes/{node}/exclude", s.withSession(confirmed(s.nodeAction(s.excludeAccount)), complete))
 	mux.HandleFunc("GET /console/keys", s.withSession(s.accessKeysPage, complete))
 	mux.HandleFunc("GET /console/audit", s.withSession(s.auditPage, complete))
 	mux.HandleFunc("GET /console/policies", s.withSession(s.policiesPage, complete))
 	mux.HandleFunc("GET /console/policies/new", s.withSession(s.newPolicyPage, complete))
 	mux.HandleFunc("POST /console/policies/new", s.withSession(s.createPolicy, complete))
 	mux.HandleFunc("GET /console/policies/{policy}", s.withSession(s.policyPage, complete))
-	mux.HandleFunc("POST /console/policies/{policy}/delete", s.withSession(s.deletePolicy, complete))
+	mux.HandleFunc("POST /console/policies/{policy}/delete", s.withSession(confirmed(s.deletePolicy), complete))
 	mux.HandleFunc("GET /console/users", s.withSession(s.usersPage, complete))
 	mux.HandleFunc("GET /console/users/new", s.withSession(s.registerPage, complete))
 	mux.HandleFunc("POST /console/users/new", s.withSession(s.register, complete))
@@ -556,6 +556,20 @@ func (n notices) of(r *http.Request) string {
 		}
 	}
 	return ""
+}
+
+// confirmed serves h only for a form whose "confirm" box is ticked: each
+// destructive button of the console sits beside one, required in the
+// page; a post that skipped it is refused here and changes nothing.
+func confirmed(h func(http.ResponseWriter, *http.Request, *consoleRequest)) func(http.ResponseWriter, *http.Request, *consoleRequest) {
+	return func(w http.ResponseWriter, r *http.Request, c *consoleRequest) {
+		if r.PostForm.Get("confirm") != "on" {
+			renderConsoleError(w, r, castellan.Invalid([]castellan.FieldError{{Field: "confirm", Rule: "required",
+				Message: "tick the box beside the button to confirm"}}))
+			return
+		}
+		h(w, r, c)
+	}
 }
 
 // seeOther redirects a browser to path with 303.

@@ -91,7 +91,7 @@ func TestConsoleGroups(t *testing.T) {
 
 		// Removing a member signs it out at once.
 		annBrowser := e.signedIn(t, ann)
-		apitest.WantRedirect(t, b.Post(page+"/members/remove", url.Values{"member": {ann.ID}}), page+"?removed=1")
+		apitest.WantRedirect(t, b.Post(page+"/members/remove", url.Values{"member": {ann.ID}, "confirm": {"on"}}), page+"?removed=1")
 		if got := members(); len(got) != 1 || got[0] != bob.ID {
 			t.Errorf("members after removing ann: %v", got)
 		}

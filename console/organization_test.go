@@ -115,18 +115,25 @@ func TestConsoleOrganization(t *testing.T) {
 		apitest.WantPage(t, g.Get(accountPage), http.StatusNotFound, "")
 		apitest.WantPage(t, g.Get("/console/policies/"+policy), http.StatusNotFound, "")
 		g.Get("/console")
-		apitest.WantPage(t, g.Post(ouPage+"/delete-ou", url.Values{}), http.StatusNotFound, "")
+		apitest.WantPage(t, g.Post(ouPage+"/delete-ou", url.Values{"confirm": {"on"}}), http.StatusNotFound, "")
 		if p := g.Get("/console/organization"); strings.Contains(p.Body, "Sales") {
 			t.Error("Globex's hierarchy shows Acme's OU")
 		}
 
 		// An OU with an account under it is not deleted; once empty it is.
 		b.Get(ouPage)
-		if p := b.Post(ouPage+"/delete-ou", url.Values{}); p.Status < 400 {
+		if p := b.Post(ouPage+"/delete-ou", url.Values{"confirm": {"on"}}); p.Status < 400 {
 			t.Errorf("deleting a non-empty OU: got %d", p.Status)
 		}
 		apitest.WantRedirect(t, b.Post(accountPage+"/move", url.Values{"parentId": {org}}), accountPage+"?moved=1")
-		apitest.WantRedirect(t, b.Post(ouPage+"/delete-ou", url.Values{}), "/console/organization?deleted=1")
+		before = e.Snapshot(t)
+		if p := b.Post(ouPage+"/delete-ou", url.Values{}); p.Status != http.StatusBadRequest || !strings.Contains(p.Body, "tick the box") {
+			t.Errorf("deleting the OU unconfirmed: got %d", p.Status)
+		}
+		if !e.Snapshot(t).Equal(before) {
+			t.Error("an unconfirmed deletion changed the store")
+		}
+		apitest.WantRedirect(t, b.Post(ouPage+"/delete-ou", url.Values{"confirm": {"on"}}), "/console/organization?deleted=1")
 	})
 }
 
