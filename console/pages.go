@@ -59,3 +59,21 @@ func (s *Console) signOut(w http.ResponseWriter, r *http.Request, c *consoleRequ
 	s.setCookie(w, r, sessionCookie, "", true)
 	seeOther(w, consolePath+"/sign-in")
 }
+
+// profile is the signed-in user's own page.
+type profile struct {
+	MFA *castellan.MFAStatus
+}
+
+// profilePage shows the user's own account as the session has it, and
+// its second factor (a user may always read its own).
+func (s *Console) profilePage(w http.ResponseWriter, r *http.Request, c *consoleRequest) {
+	status, err := s.services.MFA.MFAStatus(r.Context(), c.user.OrganizationID, c.user.ID)
+	if err != nil {
+		renderConsoleError(w, r, err)
+		return
+	}
+	p := c.page()
+	p.Nav, p.Profile = "profile", &profile{MFA: status}
+	renderConsole(r.Context(), w, http.StatusOK, "profile", p)
+}

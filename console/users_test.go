@@ -279,3 +279,17 @@ func TestConsoleQuickRegister(t *testing.T) {
 		}
 	})
 }
+
+// TestConsoleProfile: a user without any role sees its own profile and
+// second factor.
+func TestConsoleProfile(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		ann := e.ConsoleUser(t, e.Acme.OrganizationID, "ann", func(r *castellan.UserRegistration) { r.Nickname = "Annie" })
+		p := e.signedIn(t, ann).Get("/console/profile")
+		for _, want := range []string{"User ann (Annie)", ann.ID, "Not set up", `aria-current="page">Profile`} {
+			if !strings.Contains(p.Body, want) {
+				t.Errorf("profile lacks %q:\n%s", want, p.Body)
+			}
+		}
+	})
+}
