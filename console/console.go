@@ -167,7 +167,7 @@ func styleHash() string {
 func parseConsolePages() map[string]*template.Template {
 	layout := template.Must(template.New("layout.html").ParseFS(consoleFiles, "templates/layout.html", "templates/partials.html"))
 	pages := map[string]*template.Template{}
-	for _, name := range []string{"sign-in", "mfa", "mfa-setup", "recovery-codes", "password", "home", "sessions", "users", "user-new", "users-quick", "user", "groups", "group-new", "group", "roles", "role", "role-new", "explain", "organization", "ou-new", "account-new", "node", "policies", "policy-new", "policy", "keys", "audit", "invitations", "profile", "error"} {
+	for _, name := range []string{"sign-in", "mfa", "mfa-setup", "recovery-codes", "password", "home", "sessions", "users", "user-new", "users-quick", "user", "groups", "group-new", "group", "roles", "role", "role-new", "explain", "organization", "ou-new", "account-new", "node", "policies", "policy-new", "policy", "keys", "audit", "invitations", "profile", "accounts", "error"} {
 		pages[name] = template.Must(template.Must(layout.Clone()).ParseFS(consoleFiles, "templates/"+name+".html"))
 	}
 	return pages
@@ -207,6 +207,7 @@ type consolePage struct {
 	NodeDetail  *nodeDetail
 	Invitations *invitations
 	Profile     *profile
+	Accounts    *accountList
 	// control policies
 	Policies     []*castellan.ControlPolicy
 	PolicyForm   *policyForm
@@ -515,6 +516,7 @@ func (s *Console) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /console/ous/new", s.withSession(s.createOU, complete))
 	mux.HandleFunc("GET /console/accounts/new", s.withSession(s.newAccountPage, complete))
 	mux.HandleFunc("POST /console/accounts/new", s.withSession(s.createAccount, complete))
+	mux.HandleFunc("GET /console/accounts", s.withSession(s.accountsPage, complete))
 	mux.HandleFunc("GET /console/accounts/invitations", s.withSession(s.invitationsPage, complete))
 	mux.HandleFunc("POST /console/accounts/invitations", s.withSession(s.inviteAccounts, complete))
 	mux.HandleFunc("POST /console/accounts/invitations/cancel", s.withSession(s.cancelInvitation, complete))

@@ -61,6 +61,9 @@ func TestConsoleOrganization(t *testing.T) {
 		if p := b.Get("/console/organization"); !strings.Contains(p.Body, `class="depth-2"`) || !strings.Contains(p.Body, ">Shop</a>") {
 			t.Errorf("the hierarchy lacks the account two levels down:\n%s", p.Body)
 		}
+		if p := b.Get("/console/accounts"); !strings.Contains(p.Body, ">Shop</a>") || !strings.Contains(p.Body, "root@shop.example") || !strings.Contains(p.Body, " › Sales</td>") {
+			t.Errorf("the account list lacks the account with its place:\n%s", p.Body)
+		}
 
 		// Its deletion, with resources in use: the checklist says so, the
 		// button is disabled, and a deletion sent anyway is refused.
@@ -118,6 +121,9 @@ func TestConsoleOrganization(t *testing.T) {
 		apitest.WantPage(t, g.Post(ouPage+"/delete-ou", url.Values{"confirm": {"on"}}), http.StatusNotFound, "")
 		if p := g.Get("/console/organization"); strings.Contains(p.Body, "Sales") {
 			t.Error("Globex's hierarchy shows Acme's OU")
+		}
+		if p := g.Get("/console/accounts"); strings.Contains(p.Body, "Shop") {
+			t.Error("Globex's account list shows Acme's account")
 		}
 
 		// An OU with an account under it is not deleted; once empty it is.
