@@ -192,7 +192,7 @@ type consolePage struct {
 	UserDetail *userDetail
 	QuickForm  *quickForm
 	// groups
-	Groups      *groupList
+	Groups      *listPage[castellan.Group]
 	GroupForm   *groupForm
 	GroupDetail *groupDetail
 	// roles and explain
@@ -207,7 +207,7 @@ type consolePage struct {
 	NodeDetail  *nodeDetail
 	Invitations *invitations
 	Profile     *profile
-	Accounts    *accountList
+	Accounts    *listPage[castellan.Account]
 	// control policies
 	Policies     []*castellan.ControlPolicy
 	PolicyForm   *policyForm

@@ -7,28 +7,15 @@ import (
 	"github.com/castellan-iam/castellan"
 )
 
-// groupList is the groups page: one page of groups by name.
-type groupList struct {
-	pager
-	List []*castellan.Group
-}
-
 // groupsPage lists the organization's groups, 50 a page, through the
 // guarded service.
 func (s *Console) groupsPage(w http.ResponseWriter, r *http.Request, c *consoleRequest) {
-	l := &groupList{pager: pager{PageToken: r.URL.Query().Get("page")}}
 	p := c.page()
-	p.Nav, p.Groups = "groups", l
+	p.Nav = "groups"
 	p.Notice = notices{{"deleted", "The group is deleted: its members lost the roles it gave them."}}.of(r)
-	list, next, err := s.services.Groups.FindGroups(r.Context(), c.user.OrganizationID, castellan.GroupFilter{PageSize: usersPageSize, PageToken: l.PageToken})
-	if err != nil {
-		p.Groups = nil
-		renderFailed(w, r, p, "groups", err)
-		return
-	}
-	l.List = list
-	l.link("/groups", nil, next)
-	renderConsole(r.Context(), w, http.StatusOK, "groups", p)
+	serveList(w, r, p, "groups", "/groups", func(token string) ([]*castellan.Group, string, error) {
+		return s.services.Groups.FindGroups(r.Context(), c.user.OrganizationID, castellan.GroupFilter{PageSize: usersPageSize, PageToken: token})
+	}, func(p *consolePage, l *listPage[castellan.Group]) { p.Groups = l })
 }
 
 // groupForm is the create group page.

@@ -362,24 +362,11 @@ func (s *Console) cancelInvitation(w http.ResponseWriter, r *http.Request, c *co
 	seeOther(w, consolePath+"/accounts/invitations?cancelled=1")
 }
 
-// accountList is the accounts page (seed 001's account list).
-type accountList struct {
-	pager
-	List []*castellan.Account
-}
-
 // accountsPage lists the organization's accounts by name, 50 a page.
 func (s *Console) accountsPage(w http.ResponseWriter, r *http.Request, c *consoleRequest) {
-	l := &accountList{pager: pager{PageToken: r.URL.Query().Get("page")}}
 	p := c.page()
-	p.Nav, p.Accounts = "accounts", l
-	list, next, err := s.services.Accounts.FindAccounts(r.Context(), c.user.OrganizationID, castellan.AccountFilter{PageSize: usersPageSize, PageToken: l.PageToken})
-	if err != nil {
-		p.Accounts = nil
-		renderFailed(w, r, p, "accounts", err)
-		return
-	}
-	l.List = list
-	l.link("/accounts", nil, next)
-	renderConsole(r.Context(), w, http.StatusOK, "accounts", p)
+	p.Nav = "accounts"
+	serveList(w, r, p, "accounts", "/accounts", func(token string) ([]*castellan.Account, string, error) {
+		return s.services.Accounts.FindAccounts(r.Context(), c.user.OrganizationID, castellan.AccountFilter{PageSize: usersPageSize, PageToken: token})
+	}, func(p *consolePage, l *listPage[castellan.Account]) { p.Accounts = l })
 }

@@ -60,6 +60,30 @@ func (p *pager) link(path string, keep url.Values, next string) {
 	}
 }
 
+// listPage is one page of a list without filters.
+type listPage[T any] struct {
+	pager
+	List []*T
+}
+
+// serveList renders page name with one page of a list without filters
+// at path: find reads the page of a token; put sets it in the page data
+// (nil when it could not be read).
+func serveList[T any](w http.ResponseWriter, r *http.Request, p consolePage, name, path string,
+	find func(token string) ([]*T, string, error), put func(*consolePage, *listPage[T])) {
+	l := &listPage[T]{pager: pager{PageToken: r.URL.Query().Get("page")}}
+	list, next, err := find(l.PageToken)
+	if err != nil {
+		put(&p, nil)
+		renderFailed(w, r, p, name, err)
+		return
+	}
+	l.List = list
+	l.link(path, nil, next)
+	put(&p, l)
+	renderConsole(r.Context(), w, http.StatusOK, name, p)
+}
+
 // optional is s, or nil when it is empty: a filter that is not set.
 func optional(s string) *string {
 	if s == "" {
