@@ -45,15 +45,65 @@ func (s *Console) allRoles(r *http.Request, c *consoleRequest) ([]*castellan.Rol
 
 // rolePage shows a role and the catalogue's actions its patterns allow.
 func (s *Console) rolePage(w http.ResponseWriter, r *http.Request, c *consoleRequest) {
+	p := c.page()
+	p.Notice = notices{{"created", "The role is created. Grant it on a user's or a group's page."},
+		{"updated", "The role is changed: it allows what it lists below, wherever it is granted, from now on."}}.of(r)
+	s.renderRole(w, r, c, p, http.StatusOK, nil)
+}
+
+// renderRole renders the page of the role of the request's path with
+// status; a custom role's edit form holds form, or the role as it is.
+func (s *Console) renderRole(w http.ResponseWriter, r *http.Request, c *consoleRequest, p consolePage, status int, form *roleForm) {
 	role, err := s.services.Roles.FindRoleByID(r.Context(), c.user.OrganizationID, r.PathValue("role"))
 	if err != nil {
 		renderConsoleError(w, r, err)
 		return
 	}
-	p := c.page()
-	p.Notice = notices{{"created", "The role is created. Grant it on a user's or a group's page."}}.of(r)
-	p.Nav, p.Role, p.RoleActions = "roles", role, s.services.Catalog.Expand(role.Actions)
-	renderConsole(r.Context(), w, http.StatusOK, "role", p)
+	if form == nil && !role.BuiltIn {
+		form = &roleForm{Name: role.Name, Description: role.Description, Actions: strings.Join(role.Actions, "\n"), Fields: fieldErrors{}}
+	}
+	p.Nav, p.Role, p.RoleActions, p.RoleForm = "roles", role, s.services.Catalog.Expand(role.Actions), form
+	renderConsole(r.Context(), w, status, "role", p)
+}
+
+// updateRole changes a custom role's name, description and actions.
+func (s *Console) updateRole(w http.ResponseWriter, r *http.Request, c *consoleRequest) {
+	f := &roleForm{Name: strings.TrimSpace(r.PostForm.Get("name")), Description: strings.TrimSpace(r.PostForm.Get("description")),
+		Actions: r.PostForm.Get("actions")}
+	actions := patterns(f.Actions)
+	_, err := s.services.Roles.UpdateRole(r.Context(), c.user.OrganizationID, r.PathValue("role"),
+		castellan.RoleUpdate{Name: &f.Name, Description: &f.Description, Actions: actions})
+	if err != nil {
+		p := c.page()
+		var status int
+		status, p.Error, f.Fields = roleErrors(r, err)
+		s.renderRole(w, r, c, p, status, f)
+		return
+	}
+	seeOther(w, consolePath+"/roles/"+r.PathValue("role")+"?updated=1")
+}
+
+// patterns splits the action patterns typed one per line (or separated
+// by commas or spaces).
+func patterns(typed string) []string {
+	return strings.FieldsFunc(typed, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' || r == '\r' || r == '\t' })
+}
+
+// roleErrors is a refused role form's status, message and field errors,
+// the patterns' errors (actions[3]) on the one text area.
+func roleErrors(r *http.Request, err error) (int, string, fieldErrors) {
+	status, msg, fields := formError(r.Context(), err)
+	out := fieldErrors{}
+	for path, rule := range fields {
+		if strings.HasPrefix(path, "actions[") {
+			path = "actions"
+		}
+		out[path] = cmp.Or(out[path], rule)
+	}
+	if castellan.ErrorCode(err) == castellan.CodeRoleNameTaken {
+		out["name"] = msg
+	}
+	return status, msg, out
 }
 
 // grantForm is the "Grant a role" form of a user's or a group's page:
@@ -368,7 +418,7 @@ func (s *Console) newRolePage(w http.ResponseWriter, r *http.Request, c *console
 func (s *Console) createRole(w http.ResponseWriter, r *http.Request, c *consoleRequest) {
 	f := &roleForm{Name: strings.TrimSpace(r.PostForm.Get("name")), Description: strings.TrimSpace(r.PostForm.Get("description")),
 		Kind: r.PostForm.Get("kind"), Actions: r.PostForm.Get("actions"), Kinds: roleKinds}
-	actions := strings.FieldsFunc(f.Actions, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' || r == '\r' || r == '\t' })
+	actions := patterns(f.Actions)
 	role, err := s.services.Roles.CreateRole(r.Context(), c.user.OrganizationID,
 		castellan.RoleCreate{Name: f.Name, Description: f.Description, Kind: castellan.RoleKind(f.Kind), Actions: actions})
 	if err == nil {
@@ -376,19 +426,9 @@ func (s *Console) createRole(w http.ResponseWriter, r *http.Request, c *consoleR
 		return
 	}
 	p := c.page()
-	status, msg, fields := formError(r.Context(), err)
-	f.Fields = fieldErrors{}
-	for path, rule := range fields {
-		// actions[3] is the fourth pattern: the text area shows them all.
-		if strings.HasPrefix(path, "actions[") {
-			path = "actions"
-		}
-		f.Fields[path] = cmp.Or(f.Fields[path], rule)
-	}
-	if castellan.ErrorCode(err) == castellan.CodeRoleNameTaken {
-		f.Fields["name"] = msg
-	}
-	p.Nav, p.Error, p.RoleForm = "roles", msg, f
+	var status int
+	status, p.Error, f.Fields = roleErrors(r, err)
+	p.Nav, p.RoleForm = "roles", f
 	renderConsole(r.Context(), w, status, "role-new", p)
 }
 

@@ -205,6 +205,21 @@ func TestConsoleCustomRoles(t *testing.T) {
 			t.Errorf("the role's page does not list exactly what it allows:\n%s", p.Body)
 		}
 		apitest.WantPage(t, b.Get("/console/roles"), http.StatusOK, "Operators")
+
+		// Edited: an unknown pattern is refused and the role stays; then
+		// it allows stopping instances instead of starting them.
+		before = e.Snapshot(t)
+		if p := b.Post(rolePage+"/edit", url.Values{"name": {"Operators"}, "actions": {"compute:Teleport"}}); p.Status != http.StatusBadRequest ||
+			!strings.Contains(p.Body, `id="actions-error"`) || !strings.Contains(p.Body, ">compute:Teleport</textarea>") {
+			t.Errorf("edit with an unknown action: got %d:\n%s", p.Status, p.Body)
+		}
+		if !e.Snapshot(t).Equal(before) {
+			t.Error("a refused edit changed the store")
+		}
+		apitest.WantRedirect(t, b.Post(rolePage+"/edit", url.Values{"name": {"Operators"}, "actions": {"compute:Get*\ncompute:StopInstance"}}), rolePage+"?updated=1")
+		if p := b.Get(rolePage); !strings.Contains(p.Body, "<code>compute:StopInstance</code></li>") || strings.Contains(p.Body, "<code>compute:StartInstance</code></li>") {
+			t.Errorf("the edited role's actions:\n%s", p.Body)
+		}
 		apitest.WantRedirect(t, b.Post(rolePage+"/delete", url.Values{"confirm": {"on"}}), "/console/roles?deleted=1")
 		apitest.WantPage(t, b.Get(rolePage), http.StatusNotFound, "")
 	})

@@ -509,6 +509,7 @@ func (s *Console) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /console/roles/new", s.withSession(s.newRolePage, complete))
 	mux.HandleFunc("POST /console/roles/new", s.withSession(s.createRole, complete))
 	mux.HandleFunc("GET /console/roles/{role}", s.withSession(s.rolePage, complete))
+	mux.HandleFunc("POST /console/roles/{role}/edit", s.withSession(s.updateRole, complete))
 	mux.HandleFunc("POST /console/roles/{role}/delete", s.withSession(confirmed(s.deleteRole), complete))
 	mux.HandleFunc("GET /console/explain", s.withSession(s.explainPage, complete))
 	mux.HandleFunc("GET /console/organization", s.withSession(s.organizationPage, complete))
