@@ -64,8 +64,12 @@ func (s *Console) organizationPage(w http.ResponseWriter, r *http.Request, c *co
 // pick, what was typed and what was wrong.
 type nodeForm struct {
 	Parents []*castellan.Node
-	Values  map[string]string
-	Fields  fieldErrors
+	// Policies are the control policies to attach at creation; Picked
+	// those ticked (none: FullAccess).
+	Policies []*castellan.ControlPolicy
+	Picked   map[string]bool
+	Values   map[string]string
+	Fields   fieldErrors
 }
 
 // parents returns the root and the OUs, the nodes an OU or an account
@@ -86,7 +90,10 @@ func (s *Console) parents(r *http.Request, c *consoleRequest) ([]*castellan.Node
 func (s *Console) renderNodeForm(w http.ResponseWriter, r *http.Request, c *consoleRequest, page string, values map[string]string, err error) {
 	p := c.page()
 	p.Nav = "organization"
-	form := &nodeForm{Values: values, Fields: fieldErrors{}}
+	form := &nodeForm{Values: values, Fields: fieldErrors{}, Picked: map[string]bool{}}
+	for _, id := range r.Form["policyIds"] {
+		form.Picked[id] = true
+	}
 	status := http.StatusOK
 	if err != nil {
 		var msg string
@@ -94,6 +101,9 @@ func (s *Console) renderNodeForm(w http.ResponseWriter, r *http.Request, c *cons
 		p.Error = msg
 	}
 	parents, perr := s.parents(r, c)
+	if perr == nil {
+		form.Policies, _, perr = s.services.ControlPolicies.FindControlPolicies(r.Context(), c.user.OrganizationID, castellan.ControlPolicyFilter{PageSize: castellan.MaxPageSize})
+	}
 	if perr != nil {
 		renderConsoleError(w, r, perr)
 		return
@@ -122,7 +132,7 @@ func (s *Console) newOUPage(w http.ResponseWriter, r *http.Request, c *consoleRe
 func (s *Console) createOU(w http.ResponseWriter, r *http.Request, c *consoleRequest) {
 	v := values(r, "parentId", "name", "description")
 	ou, err := s.services.OrgUnits.CreateOrgUnit(r.Context(), c.user.OrganizationID,
-		castellan.OrgUnitCreate{ParentID: v["parentId"], Name: v["name"], Description: v["description"]})
+		castellan.OrgUnitCreate{ParentID: v["parentId"], Name: v["name"], Description: v["description"], PolicyIDs: r.PostForm["policyIds"]})
 	if err != nil {
 		s.renderNodeForm(w, r, c, "ou-new", v, err)
 		return
@@ -137,7 +147,7 @@ func (s *Console) newAccountPage(w http.ResponseWriter, r *http.Request, c *cons
 func (s *Console) createAccount(w http.ResponseWriter, r *http.Request, c *consoleRequest) {
 	v := values(r, "parentId", "name", "email", "emailConfirmation", "iamRoleName")
 	a, err := s.services.Accounts.CreateAccount(r.Context(), c.user.OrganizationID, castellan.AccountCreate{ParentID: v["parentId"],
-		Name: v["name"], Email: v["email"], EmailConfirmation: v["emailConfirmation"], IAMRoleName: v["iamRoleName"]})
+		Name: v["name"], Email: v["email"], EmailConfirmation: v["emailConfirmation"], IAMRoleName: v["iamRoleName"], PolicyIDs: r.PostForm["policyIds"]})
 	if err != nil {
 		s.renderNodeForm(w, r, c, "account-new", v, err)
 		return

@@ -36,7 +36,7 @@ func TestConsoleOrganization(t *testing.T) {
 		if !e.Snapshot(t).Equal(before) {
 			t.Error("a refused OU changed the store")
 		}
-		p = b.Post("/console/ous/new", url.Values{"parentId": {org}, "name": {"Sales"}})
+		p = b.Post("/console/ous/new", url.Values{"parentId": {org}, "name": {"Sales"}, "policyIds": {castellan.FullAccessPolicyID}})
 		if p.Status != http.StatusSeeOther || !strings.HasPrefix(p.Location, "/console/nodes/") {
 			t.Fatalf("create OU: got %d to %q:\n%s", p.Status, p.Location, p.Body)
 		}
@@ -104,6 +104,27 @@ func TestConsoleOrganization(t *testing.T) {
 			t.Fatalf("valid policy: got %d:\n%s", p.Status, p.Body)
 		}
 		policy := strings.TrimSuffix(strings.TrimPrefix(p.Location, "/console/policies/"), "?created=1")
+		// An OU created with that policy picked has it, and not
+		// FullAccess, attached.
+		b.Get("/console/ous/new")
+		p = b.Post("/console/ous/new", url.Values{"parentId": {org}, "name": {"Support"}, "policyIds": {policy}})
+		if p.Status != http.StatusSeeOther {
+			t.Fatalf("OU with a policy: got %d:\n%s", p.Status, p.Body)
+		}
+		attached, err := s.ControlPolicies.FindNodePolicies(system, org, strings.TrimSuffix(strings.TrimPrefix(p.Location, "/console/nodes/"), "?created=1"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var direct []string
+		for _, a := range attached {
+			if a.Method == castellan.AttachedDirect {
+				direct = append(direct, a.Policy.ID)
+			}
+		}
+		if len(direct) != 1 || direct[0] != policy {
+			t.Errorf("the new OU's direct policies: %v, want only %s", direct, policy)
+		}
+
 		b.Get(ouPage)
 		apitest.WantRedirect(t, b.Post(ouPage+"/attach", url.Values{"policyId": {policy}}), ouPage+"?attached=1")
 		if p := b.Get(accountPage); !strings.Contains(p.Body, "Inherited from Sales") || !strings.Contains(p.Body, "No deletes") ||
