@@ -145,10 +145,14 @@ func (s *Console) resolveUsers(r *http.Request, c *consoleRequest, typed string)
 
 // findUser returns the ID of the user whose login ID or email is name,
 // case-insensitively: the search matches their beginnings, so its pages
-// are read until one matches whole.
+// are read until one matches whole, at most maxSearchPages of them.
 func (s *Console) findUser(r *http.Request, c *consoleRequest, name string) (string, error) {
 	filter := castellan.UserFilter{Query: &name, Sort: "loginId", PageSize: castellan.MaxPageSize}
-	for {
+	for page := 1; ; page++ {
+		if page > maxSearchPages {
+			return "", castellan.Errorf(castellan.EINVALID, castellan.CodeInvalidField,
+				"too many users' login IDs, emails or names start with %q: type the whole email", name)
+		}
 		found, next, err := s.services.Users.FindUsers(r.Context(), c.user.OrganizationID, filter)
 		if err != nil {
 			return "", err
@@ -164,6 +168,9 @@ func (s *Console) findUser(r *http.Request, c *consoleRequest, name string) (str
 		filter.PageToken = next
 	}
 }
+
+// maxSearchPages bounds the pages findUser reads for one name.
+const maxSearchPages = 20
 
 // removeMembers removes the members ticked on the group's page.
 func (s *Console) removeMembers(w http.ResponseWriter, r *http.Request, c *consoleRequest) {
