@@ -2,6 +2,7 @@ package console_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/castellan-iam/castellan"
 	"github.com/castellan-iam/castellan/internal/apitest"
+	"github.com/castellan-iam/castellan/mail"
 	"github.com/castellan-iam/castellan/sqlstore/sqltest"
 	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/runtime"
@@ -254,6 +256,38 @@ func (b *tab) wantStatus(what string, got, want int64) {
 }
 
 // fill types value into the input named name.
+// mailURL is the public URL the dev mailbox's mails link to; a test
+// follows a link on its own server.
+const mailURL = "https://castellan.test"
+
+// mailedLink reads the dev mailbox (GET /v1/dev/mailbox, as the
+// operator) and returns the path and query of the link in the newest
+// mail to to.
+func (e *env) mailedLink(t *testing.T, to string) string {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, e.srv.URL+"/v1/dev/mailbox?to="+url.QueryEscape(to), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+e.Operator)
+	resp, err := e.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var box struct {
+		Mails []struct{ Text string } `json:"mails"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&box); err != nil || resp.StatusCode != http.StatusOK || len(box.Mails) == 0 {
+		t.Fatalf("dev mailbox for %s: %d, %v, %+v", to, resp.StatusCode, err, box)
+	}
+	link := regexp.MustCompile(regexp.QuoteMeta(mailURL) + `(/\S+)`).FindStringSubmatch(box.Mails[0].Text)
+	if link == nil {
+		t.Fatalf("no link in the mail to %s:\n%s", to, box.Mails[0].Text)
+	}
+	return link[1]
+}
+
 // unsafeInName matches what a screenshot's file name leaves out of the
 // page's path and query.
 var unsafeInName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
@@ -273,7 +307,7 @@ func (b *tab) path() string {
 
 func (b *tab) fill(name, value string) {
 	b.t.Helper()
-	b.do(chromedp.SendKeys(chromedp.CSS(`input[name="`+name+`"], textarea[name="`+name+`"]`), value))
+	b.do(chromedp.SendKeys(chromedp.CSS(`input[name="`+name+`"]:not([type=checkbox]), textarea[name="`+name+`"]`), value))
 }
 
 // page checks the page the tab shows: its path, its heading, that the
@@ -370,6 +404,13 @@ var base32Secret = regexp.MustCompile(`^[A-Z2-7]{16,}$`)
 func TestBrowserConsole(t *testing.T) {
 	browser := startChromium(t)
 	e := newEnv(t, sqltest.SQLiteURL(t))
+	// A server with the dev mailbox, as castellan serve without SMTP:
+	// invitees follow the links of its mails.
+	templates, err := mail.NewTemplates(mailURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.srv = e.serveWith(t, func(o *apitest.Options) { o.DevMailbox = templates })
 	org := e.Acme.OrganizationID
 
 	t.Run("MFASetupSessionsSignOut", func(t *testing.T) {
@@ -453,13 +494,8 @@ func TestBrowserConsole(t *testing.T) {
 		b.page(at, "lee")
 		lee := strings.TrimSuffix(strings.TrimPrefix(at, "/console/users/"), "?registered=1")
 
-		email := "lee@acme.example"
-		mails, _, err := e.DB.Services().Outbox.FindMail(system, castellan.MailFilter{OrganizationID: &org, To: &email})
-		if err != nil || len(mails) != 1 || mails[0].Data["invitationToken"] == "" {
-			t.Fatalf("invitation mail: %v, %v", mails, err)
-		}
 		invitee := newTab(t, browser, e.srv.URL)
-		invitee.wantStatus("invitation", invitee.navigate("/invitations/accept?token="+url.QueryEscape(mails[0].Data["invitationToken"])), http.StatusOK)
+		invitee.wantStatus("invitation", invitee.navigate(e.mailedLink(t, "lee@acme.example")), http.StatusOK)
 		invitee.fill("password", apitest.ConsolePassword)
 		invitee.fill("confirm", apitest.ConsolePassword)
 		invitee.wantStatus("accept", invitee.submit("/invitations/accept"), http.StatusOK)
