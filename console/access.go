@@ -134,6 +134,19 @@ func (s *Console) newGrantForm(r *http.Request, c *consoleRequest, action string
 	return &grantForm{Action: action, CSRF: c.csrf, Roles: roles, Projects: projects, Organization: org, Scope: org}, nil
 }
 
+// expiryDate reads a form's expiry date (00:00 UTC of that day) for the
+// field named field; nil for none typed.
+func expiryDate(field, typed string) (*time.Time, error) {
+	if typed == "" {
+		return nil, nil
+	}
+	day, err := time.Parse(time.DateOnly, typed)
+	if err != nil {
+		return nil, castellan.Invalid([]castellan.FieldError{{Field: field, Rule: "format", Message: "must be a date, 2026-12-31"}})
+	}
+	return &day, nil
+}
+
 // grantItemField is the one item the form grants, as error paths name
 // it (grants[0].scope, or grants[0] for the item).
 var grantItemField = regexp.MustCompile(`^grants\[0\]\.?`)
@@ -149,15 +162,7 @@ func (s *Console) grant(r *http.Request, c *consoleRequest, subject castellan.Su
 	}
 	g := castellan.GrantCreate{RoleID: form.RoleID, Scope: form.Scope, Subject: subject}
 	var err error
-	if form.Expires != "" {
-		var day time.Time
-		if day, err = time.Parse(time.DateOnly, form.Expires); err == nil {
-			g.ExpiresAt = &day
-		} else {
-			err = castellan.Invalid([]castellan.FieldError{{Field: "grants[0].expiresAt", Rule: "format", Message: "must be a date, 2026-12-31"}})
-		}
-	}
-	if err == nil {
+	if g.ExpiresAt, err = expiryDate("grants[0].expiresAt", form.Expires); err == nil {
 		_, _, err = s.services.Grants.CreateGrants(r.Context(), c.user.OrganizationID, []castellan.GrantCreate{g})
 	}
 	if err == nil {

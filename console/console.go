@@ -167,7 +167,7 @@ func styleHash() string {
 func parseConsolePages() map[string]*template.Template {
 	layout := template.Must(template.New("layout.html").ParseFS(consoleFiles, "templates/layout.html", "templates/partials.html"))
 	pages := map[string]*template.Template{}
-	for _, name := range []string{"sign-in", "mfa", "mfa-setup", "recovery-codes", "password", "home", "sessions", "users", "user-new", "users-quick", "user", "groups", "group-new", "group", "roles", "role", "role-new", "explain", "organization", "ou-new", "account-new", "node", "policies", "policy-new", "policy", "keys", "audit", "invitations", "profile", "accounts", "error"} {
+	for _, name := range []string{"sign-in", "mfa", "mfa-setup", "recovery-codes", "password", "home", "sessions", "users", "user-new", "users-quick", "user", "groups", "group-new", "group", "roles", "role", "role-new", "explain", "organization", "ou-new", "account-new", "node", "policies", "policy-new", "policy", "keys", "audit", "invitations", "profile", "own-keys", "accounts", "error"} {
 		pages[name] = template.Must(template.Must(layout.Clone()).ParseFS(consoleFiles, "templates/"+name+".html"))
 	}
 	return pages
@@ -207,6 +207,7 @@ type consolePage struct {
 	NodeDetail  *nodeDetail
 	Invitations *invitations
 	Profile     *profile
+	OwnKeys     *ownKeys
 	Accounts    *listPage[castellan.Account]
 	// control policies
 	Policies     []*castellan.ControlPolicy
@@ -492,6 +493,9 @@ func (s *Console) Register(mux *http.ServeMux) {
 	}, complete))
 	mux.HandleFunc("GET /console/sessions", s.withSession(s.sessionsPage, complete))
 	mux.HandleFunc("GET /console/profile", s.withSession(s.profilePage, complete))
+	mux.HandleFunc("GET /console/profile/keys", s.withSession(s.ownKeysPage, complete))
+	mux.HandleFunc("POST /console/profile/keys", s.withSession(s.createOwnKey, complete))
+	mux.HandleFunc("POST /console/profile/keys/delete", s.withSession(confirmed(s.deleteOwnKey), complete))
 	mux.HandleFunc("GET /console/groups", s.withSession(s.groupsPage, complete))
 	mux.HandleFunc("GET /console/groups/new", s.withSession(s.newGroupPage, complete))
 	mux.HandleFunc("POST /console/groups/new", s.withSession(s.createGroup, complete))

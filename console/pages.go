@@ -2,6 +2,8 @@ package console
 
 import (
 	"net/http"
+	"slices"
+	"strings"
 
 	"github.com/castellan-iam/castellan"
 )
@@ -76,4 +78,78 @@ func (s *Console) profilePage(w http.ResponseWriter, r *http.Request, c *console
 	p := c.page()
 	p.Nav, p.Profile = "profile", &profile{MFA: status}
 	renderConsole(r.Context(), w, http.StatusOK, "profile", p)
+}
+
+// ownKeys is the user's own access keys page: its keys, the projects it
+// may make one in, what was typed and what was wrong, and the secret of
+// the key just made (shown this once).
+type ownKeys struct {
+	Keys     []*castellan.AccessKey
+	Projects []string
+	Name     string
+	Project  string
+	Expires  string
+	Fields   fieldErrors
+	Created  *castellan.NewAccessKey
+}
+
+func (s *Console) ownKeysPage(w http.ResponseWriter, r *http.Request, c *consoleRequest) {
+	p := c.page()
+	p.Notice = notices{{"deleted", "The key is deleted: its tokens stopped working."}}.of(r)
+	s.renderOwnKeys(w, r, c, p, http.StatusOK, &ownKeys{Fields: fieldErrors{}})
+}
+
+// renderOwnKeys lists the user's keys and the projects where it holds a
+// role (where it may make keys), read as the user: a user may always
+// read its own.
+func (s *Console) renderOwnKeys(w http.ResponseWriter, r *http.Request, c *consoleRequest, p consolePage, status int, k *ownKeys) {
+	self := castellan.Subject{Type: castellan.SubjectUser, ID: c.user.ID}
+	keys, _, err := s.services.AccessKeys.FindAccessKeys(r.Context(), c.user.OrganizationID, castellan.AccessKeyFilter{Owner: &self, PageSize: castellan.MaxPageSize})
+	if err != nil {
+		renderConsoleError(w, r, err)
+		return
+	}
+	k.Keys = keys
+	// The projects to suggest, when the user may read its grants (a
+	// user without iam:ListGrants types the project's ID).
+	if grants, _, err := s.services.Grants.FindGrants(r.Context(), c.user.OrganizationID, castellan.GrantFilter{Subject: &self, PageSize: castellan.MaxPageSize}); err == nil {
+		for _, g := range grants {
+			if id, ok := strings.CutPrefix(g.Scope, "project/"); ok && !slices.Contains(k.Projects, id) {
+				k.Projects = append(k.Projects, id)
+			}
+		}
+	}
+	p.Nav, p.OwnKeys = "own-keys", k
+	renderConsole(r.Context(), w, status, "own-keys", p)
+}
+
+// createOwnKey makes the user an access key in a project where it holds
+// a role; the page shows its secret this once.
+func (s *Console) createOwnKey(w http.ResponseWriter, r *http.Request, c *consoleRequest) {
+	k := &ownKeys{Name: strings.TrimSpace(r.PostForm.Get("name")), Project: strings.TrimSpace(r.PostForm.Get("projectId")),
+		Expires: r.PostForm.Get("expires"), Fields: fieldErrors{}}
+	create := castellan.AccessKeyCreate{Owner: castellan.Subject{Type: castellan.SubjectUser, ID: c.user.ID}, ProjectID: k.Project, Name: k.Name}
+	var err error
+	if create.ExpiresAt, err = expiryDate("expiresAt", k.Expires); err == nil {
+		k.Created, err = s.services.AccessKeys.CreateAccessKey(r.Context(), c.user.OrganizationID, create)
+	}
+	p := c.page()
+	status := http.StatusOK
+	if err != nil {
+		status, p.Error, k.Fields = formError(r.Context(), err)
+	} else {
+		p.Notice = "The key is made. Copy its secret now: it is not shown again."
+		k.Name, k.Project, k.Expires = "", "", ""
+	}
+	s.renderOwnKeys(w, r, c, p, status, k)
+}
+
+// deleteOwnKey deletes one of the user's keys (the guard finds no
+// other's for a user without the action).
+func (s *Console) deleteOwnKey(w http.ResponseWriter, r *http.Request, c *consoleRequest) {
+	if _, err := s.services.AccessKeys.DeleteAccessKey(r.Context(), c.user.OrganizationID, r.PostForm.Get("key")); err != nil {
+		renderConsoleError(w, r, err)
+		return
+	}
+	seeOther(w, consolePath+"/profile/keys?deleted=1")
 }

@@ -2,6 +2,8 @@ package console_test
 
 import (
 	"net/http"
+	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -77,6 +79,76 @@ func TestConsoleRecords(t *testing.T) {
 			if p := plain.Get(path); p.Status != http.StatusForbidden || strings.Contains(p.Body, "ci-long") {
 				t.Errorf("%s for a user without roles: got %d", path, p.Status)
 			}
+		}
+	})
+}
+
+// TestConsoleOwnKeys: a user without organization roles makes itself an
+// access key in a project where it holds a role and sees the secret
+// once (and it works); not in a project where it holds none; not
+// without a name; another user cannot delete it; the user can.
+func TestConsoleOwnKeys(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		org := e.Acme.OrganizationID
+		s := e.DB.Services()
+		ann, bob := e.ConsoleUser(t, org, "ann", nil), e.ConsoleUser(t, org, "bob", nil)
+		web, err := s.Projects.CreateProject(system, org, castellan.ProjectCreate{Name: "web"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		other, err := s.Projects.CreateProject(system, org, castellan.ProjectCreate{Name: "other"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := s.Grants.CreateGrants(system, org, []castellan.GrantCreate{{RoleID: "project.member", Scope: "project/" + web.ID,
+			Subject: castellan.Subject{Type: castellan.SubjectUser, ID: ann.ID}}}); err != nil {
+			t.Fatal(err)
+		}
+		a, bb := e.signedIn(t, ann), e.signedIn(t, bob)
+		p := a.Get("/console/profile/keys")
+		if !strings.Contains(p.Body, "You have no access keys.") {
+			t.Fatalf("own keys page:\n%s", p.Body)
+		}
+		bb.Get("/console/profile/keys")
+
+		before := e.Snapshot(t)
+		if p := a.Post("/console/profile/keys", url.Values{"name": {""}, "projectId": {web.ID}}); p.Status != http.StatusBadRequest {
+			t.Errorf("key without a name: got %d", p.Status)
+		}
+		if p := a.Post("/console/profile/keys", url.Values{"name": {"ci"}, "projectId": {other.ID}}); p.Status < 400 {
+			t.Errorf("key where ann holds no role: got %d", p.Status)
+		}
+		if !e.Snapshot(t).Equal(before) {
+			t.Error("refused keys changed the store")
+		}
+		p = a.Post("/console/profile/keys", url.Values{"name": {"ci"}, "projectId": {web.ID}})
+		m := regexp.MustCompile(`Access key ID</dt><dd><code>(CAK[A-Z2-7]{20})</code></dd><dt>Secret</dt><dd><code class="wrap">([A-Za-z0-9_-]{43})</code>`).FindStringSubmatch(p.Body)
+		if p.Status != http.StatusOK || m == nil {
+			t.Fatalf("making a key: got %d:\n%s", p.Status, p.Body)
+		}
+		if _, err := s.AccessKeys.ExchangeAccessKey(system, m[1], m[2]); err != nil {
+			t.Errorf("the secret shown does not work: %v", err)
+		}
+		if strings.Contains(a.Get("/console/profile/keys").Body, m[2]) {
+			t.Error("the secret is shown again")
+		}
+
+		if p := bb.Post("/console/profile/keys/delete", url.Values{"key": {m[1]}, "confirm": {"on"}}); p.Status < 400 {
+			t.Errorf("bob deleting ann's key: got %d", p.Status)
+		}
+		apitest.WantRedirect(t, a.Post("/console/profile/keys/delete", url.Values{"key": {m[1]}, "confirm": {"on"}}), "/console/profile/keys?deleted=1")
+
+		// A user who may read its grants is offered its projects.
+		admin, ab := e.acmeAdmin(t, "admin")
+		if _, _, err := s.Grants.CreateGrants(system, org, []castellan.GrantCreate{{RoleID: "project.member", Scope: "project/" + other.ID,
+			Subject: castellan.Subject{Type: castellan.SubjectUser, ID: admin.ID}}}); err != nil {
+			t.Fatal(err)
+		}
+		if p := ab.Get("/console/profile/keys"); !strings.Contains(p.Body, `<option value="`+other.ID+`">`) || strings.Contains(p.Body, `<option value="`+web.ID+`">`) {
+			t.Errorf("the admin's project suggestions:\n%s", p.Body)
+		}
+		if _, err := s.AccessKeys.FindAccessKeyByID(system, org, m[1]); castellan.ErrorKind(err) != castellan.ENOTFOUND {
+			t.Errorf("the deleted key: %v", err)
 		}
 	})
 }
