@@ -167,7 +167,7 @@ func styleHash() string {
 func parseConsolePages() map[string]*template.Template {
 	layout := template.Must(template.New("layout.html").ParseFS(consoleFiles, "templates/layout.html", "templates/partials.html"))
 	pages := map[string]*template.Template{}
-	for _, name := range []string{"sign-in", "mfa", "mfa-setup", "recovery-codes", "password", "home", "sessions", "users", "user-new", "users-quick", "user", "groups", "group-new", "group", "roles", "role", "role-new", "explain", "organization", "ou-new", "account-new", "node", "policies", "policy-new", "policy", "keys", "audit", "invitations", "profile", "own-keys", "accounts", "error"} {
+	for _, name := range []string{"sign-in", "mfa", "mfa-setup", "recovery-codes", "password", "home", "sessions", "users", "user-new", "users-quick", "user", "groups", "group-new", "group", "roles", "role", "role-new", "explain", "organization", "ou-new", "account-new", "node", "policies", "policy-new", "policy", "keys", "audit", "invitations", "profile", "own-keys", "accounts", "invitation", "error"} {
 		pages[name] = template.Must(template.Must(layout.Clone()).ParseFS(consoleFiles, "templates/"+name+".html"))
 	}
 	return pages
@@ -208,6 +208,7 @@ type consolePage struct {
 	Invitations *invitations
 	Profile     *profile
 	OwnKeys     *ownKeys
+	Invitation  *invitationPageData
 	Accounts    *listPage[castellan.Account]
 	// control policies
 	Policies     []*castellan.ControlPolicy
