@@ -65,12 +65,11 @@ func (s *Server) registerDocs(mux *http.ServeMux) {
 
 func newDocsView(doc *huma.OpenAPI) docsView {
 	v := docsView{Title: doc.Info.Title, Version: doc.Info.Version, Description: doc.Info.Description}
-	byTag := map[string]*docsTag{}
-	for _, t := range doc.Tags {
+	// byTag indexes v.Tags by name (indexes: appending moves the tags).
+	byTag := map[string]int{}
+	for i, t := range doc.Tags {
 		v.Tags = append(v.Tags, docsTag{Name: t.Name, Description: t.Description})
-	}
-	for i := range v.Tags {
-		byTag[v.Tags[i].Name] = &v.Tags[i]
+		byTag[t.Name] = i
 	}
 	for _, path := range slices.Sorted(maps.Keys(doc.Paths)) {
 		item := doc.Paths[path]
@@ -85,13 +84,13 @@ func newDocsView(doc *huma.OpenAPI) docsView {
 			if len(m.op.Tags) > 0 {
 				tag = m.op.Tags[0]
 			}
-			if byTag[tag] == nil {
+			i, ok := byTag[tag]
+			if !ok {
+				i = len(v.Tags)
 				v.Tags = append(v.Tags, docsTag{Name: tag})
-				for i := range v.Tags {
-					byTag[v.Tags[i].Name] = &v.Tags[i]
-				}
+				byTag[tag] = i
 			}
-			byTag[tag].Ops = append(byTag[tag].Ops, newDocsOp(m.method, path, m.op))
+			v.Tags[i].Ops = append(v.Tags[i].Ops, newDocsOp(m.method, path, m.op))
 		}
 	}
 	v.Tags = slices.DeleteFunc(v.Tags, func(t docsTag) bool { return len(t.Ops) == 0 })

@@ -239,12 +239,12 @@ func allMet(checks []castellan.PreconditionCheck) bool {
 }
 
 // nodeAction runs do for the node of the request's path and sends the
-// browser to the node's page with notice, or shows the page again with
-// the error: detail says where.
-func (s *Console) nodeAction(do func(r *http.Request, c *consoleRequest, id string) (notice string, d *nodeDetail, err error)) func(http.ResponseWriter, *http.Request, *consoleRequest) {
+// browser where do says, or shows the node's page again with the error
+// (and what do put in d, to say where).
+func (s *Console) nodeAction(do func(r *http.Request, c *consoleRequest, id string) (next string, d *nodeDetail, err error)) func(http.ResponseWriter, *http.Request, *consoleRequest) {
 	return func(w http.ResponseWriter, r *http.Request, c *consoleRequest) {
 		id := r.PathValue("node")
-		notice, d, err := do(r, c, id)
+		next, d, err := do(r, c, id)
 		if err != nil {
 			p := c.page()
 			status, msg := publicError(r.Context(), err)
@@ -255,13 +255,12 @@ func (s *Console) nodeAction(do func(r *http.Request, c *consoleRequest, id stri
 			s.renderNode(w, r, c, p, status, d)
 			return
 		}
-		if strings.HasPrefix(notice, "/") {
-			seeOther(w, notice)
-			return
-		}
-		seeOther(w, consolePath+"/nodes/"+id+"?"+notice+"=1")
+		seeOther(w, next)
 	}
 }
+
+// nodePage is the page of node id with a notice flag.
+func nodePage(id, flag string) string { return consolePath + "/nodes/" + id + "?" + flag + "=1" }
 
 // moveNode moves an OU or an account under the parent picked.
 func (s *Console) moveNode(r *http.Request, c *consoleRequest, id string) (string, *nodeDetail, error) {
@@ -275,17 +274,17 @@ func (s *Console) moveNode(r *http.Request, c *consoleRequest, id string) (strin
 	} else {
 		_, err = s.services.OrgUnits.MoveOrgUnit(ctx, org, id, parent)
 	}
-	return "moved", nil, err
+	return nodePage(id, "moved"), nil, err
 }
 
 func (s *Console) attachPolicy(r *http.Request, c *consoleRequest, id string) (string, *nodeDetail, error) {
 	_, err := s.services.ControlPolicies.AttachControlPolicy(r.Context(), c.user.OrganizationID, r.PostForm.Get("policyId"), id)
-	return "attached", nil, err
+	return nodePage(id, "attached"), nil, err
 }
 
 func (s *Console) detachPolicy(r *http.Request, c *consoleRequest, id string) (string, *nodeDetail, error) {
 	_, err := s.services.ControlPolicies.DetachControlPolicy(r.Context(), c.user.OrganizationID, r.PostForm.Get("policyId"), id)
-	return "detached", nil, err
+	return nodePage(id, "detached"), nil, err
 }
 
 // deleteOU deletes an empty OU.

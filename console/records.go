@@ -117,6 +117,23 @@ type auditLog struct {
 	Fields                              fieldErrors
 }
 
+// day reads the date typed in field name as its 00:00 UTC plus after,
+// keeping it in the paging links; nil for none, and a field error for a
+// date that is not one.
+func (l *auditLog) day(keep url.Values, name, typed string, after time.Duration) *time.Time {
+	if typed == "" {
+		return nil
+	}
+	t, err := time.Parse(time.DateOnly, typed)
+	if err != nil {
+		l.Fields[name] = "must be a date, 2026-12-31"
+		return nil
+	}
+	keep.Set(name, typed)
+	t = t.Add(after)
+	return &t
+}
+
 // auditPage lists the organization's audit events, newest first,
 // filtered by actor, action, target and period (dates, UTC).
 func (s *Console) auditPage(w http.ResponseWriter, r *http.Request, c *consoleRequest) {
@@ -132,23 +149,8 @@ func (s *Console) auditPage(w http.ResponseWriter, r *http.Request, c *consoleRe
 		}
 	}
 	// A day's events: since its 00:00 and until the next day's, UTC.
-	for name, day := range map[string]struct {
-		text  string
-		set   **time.Time
-		extra time.Duration
-	}{"since": {l.Since, &filter.Since, 0}, "until": {l.Until, &filter.Until, 24 * time.Hour}} {
-		if day.text == "" {
-			continue
-		}
-		t, err := time.Parse(time.DateOnly, day.text)
-		if err != nil {
-			l.Fields[name] = "must be a date, 2026-12-31"
-			continue
-		}
-		t = t.Add(day.extra)
-		*day.set = &t
-		keep.Set(name, day.text)
-	}
+	filter.Since = l.day(keep, "since", l.Since, 0)
+	filter.Until = l.day(keep, "until", l.Until, 24*time.Hour)
 	p := c.page()
 	p.Nav, p.Audit = "audit", l
 	if len(l.Fields) > 0 {

@@ -214,7 +214,8 @@ func (s *Console) quickRegister(w http.ResponseWriter, r *http.Request, c *conso
 	form := &quickForm{Max: maxQuickRows}
 	var regs []castellan.UserRegistration
 	var rowOf []int // the form row of each registration
-	for i := range min(len(logins), maxQuickRows) {
+	// Every filled row goes to the service, which refuses more than 100.
+	for i := range logins {
 		row := quickRow{LoginID: strings.TrimSpace(logins[i]), Email: field(emails, i), Name: field(names, i)}
 		form.Rows = append(form.Rows, row)
 		form.Rows[i].Number = i + 1

@@ -260,6 +260,14 @@ func TestConsoleQuickRegister(t *testing.T) {
 			t.Fatalf("email taken in row 3: got %d, row 3 %q:\n%s", p.Status, rowError(p.Body, 3), p.Body)
 		}
 		apitest.WantPage(t, b.Post("/console/users/quick", rows([3]string{}, [3]string{})), http.StatusBadRequest, "Fill in at least one row.")
+		// 101 filled rows: refused whole, none dropped quietly.
+		var many [][3]string
+		for i := range 101 {
+			many = append(many, [3]string{fmt.Sprintf("many%03d", i), fmt.Sprintf("many%03d@acme.example", i), ""})
+		}
+		if p := b.Post("/console/users/quick", rows(many...)); p.Status != http.StatusBadRequest {
+			t.Errorf("101 rows: got %d", p.Status)
+		}
 		apitest.WantPage(t, plain.Post("/console/users/quick", rows([3]string{"cy", "cy@acme.example", ""})), http.StatusForbidden, "")
 		if !e.Snapshot(t).Equal(before) {
 			t.Error("refused quick registrations changed the store")
