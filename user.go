@@ -181,6 +181,11 @@ const (
 // list.
 const MaxUserQueryLength = 100
 
+// DeleteUserPhrase is what an administrator types to confirm a user's
+// deletion, in the seed's words; the user's login ID confirms it too
+// (the API's first form, kept for its clients).
+const DeleteUserPhrase = "Delete user from organization"
+
 // UserFilter selects users of one organization. Without Status, every
 // user but tombstones is listed; Status "deleted" lists only tombstones.
 type UserFilter struct {
@@ -262,8 +267,9 @@ type UserService interface {
 	UpdateUser(ctx context.Context, orgID, id string, upd UserUpdate) (*User, error)
 	// DeleteUser turns the user into a tombstone and removes its grants,
 	// group memberships, tokens and invitations in one transaction; its
-	// login ID and email may then be reused. confirm must equal the login
-	// ID: EINVALID (user.confirmation_mismatch). Returns ENOTFOUND or
+	// login ID and email may then be reused. confirm must be
+	// DeleteUserPhrase, typed exactly, or the user's login ID: EINVALID
+	// (user.confirmation_mismatch). Returns ENOTFOUND or
 	// EPRECONDITION (grant.last_owner) for the last owner.
 	DeleteUser(ctx context.Context, orgID, id, confirm string) (int64, error)
 	// ResendInvitation voids the user's open invitation links and mails a

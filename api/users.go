@@ -141,9 +141,9 @@ func (b *userUpdateBody) update() castellan.UserUpdate {
 
 type deleteUserInput struct {
 	UserPath
-	Confirm string `query:"confirm" doc:"The user's login ID, typed to confirm; or give it in the body."`
+	Confirm string `query:"confirm" doc:"\"Delete user from organization\" or the user's login ID, typed to confirm; or give it in the body."`
 	Body    *struct {
-		Confirm string `json:"confirm" doc:"The user's login ID, typed to confirm."`
+		Confirm string `json:"confirm" doc:"\"Delete user from organization\" or the user's login ID, typed to confirm."`
 	}
 }
 
@@ -184,7 +184,7 @@ func (s *Server) registerUsers() {
 		id: "delete-user", method: http.MethodDelete, path: "/v1/organizations/{org}/users/{user}", tag: tag,
 		action: castellan.ActionDeleteUser, errors: []int{http.StatusNotFound, http.StatusPreconditionFailed},
 		summary: "Delete a user",
-		desc: "Irreversible: confirm must equal the user's login ID. Its grants, group memberships, tokens and invitations go in the same transaction, " +
+		desc: "Irreversible: confirm must be the phrase \"Delete user from organization\", typed exactly, or the user's login ID. Its grants, group memberships, tokens and invitations go in the same transaction, " +
 			"so its next request fails; a tombstone stays for includeDeleted reads and the login ID may be registered again.",
 	}, s.deleteUser)
 	s.registerInvitations(tag)

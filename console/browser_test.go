@@ -480,7 +480,7 @@ func TestBrowserConsole(t *testing.T) {
 
 		// Register an invitee through the form; it accepts the
 		// invitation from the link of its mail and signs in; then the
-		// admin deletes it, typing its login ID.
+		// admin deletes it, typing the seed's phrase.
 		b.navigate("/console/users")
 		b.follow("Register user")
 		b.page("/console/users/new", "Register user")
@@ -522,7 +522,10 @@ func TestBrowserConsole(t *testing.T) {
 
 		b.navigate("/console/users/" + lee)
 		b.page("/console/users/"+lee, "lee")
-		b.fill("confirm", "lee")
+		if label := runIn(b, chromedp.Text(chromedp.CSS(`label[for="confirm"]`))); label != "Type "+castellan.DeleteUserPhrase+" to confirm" {
+			t.Fatalf("the delete form asks: %q", label)
+		}
+		b.fill("confirm", castellan.DeleteUserPhrase)
 		b.wantStatus("delete", b.submit("/console/users/"+lee+"/delete"), http.StatusOK)
 		b.page("/console/users?deleted=1", "Users")
 		invitee.wantStatus("invitee after deletion", invitee.navigate("/console"), http.StatusOK)

@@ -100,6 +100,9 @@ type userDetail struct {
 	ConfirmError string
 }
 
+// DeletePhrase is what the delete form asks to be typed.
+func (userDetail) DeletePhrase() string { return castellan.DeleteUserPhrase }
+
 // userPage shows a user of the organization, read through the guarded
 // services: another organization's users are not found.
 func (s *Console) userPage(w http.ResponseWriter, r *http.Request, c *consoleRequest) {
@@ -144,8 +147,8 @@ func (s *Console) renderUser(w http.ResponseWriter, r *http.Request, c *consoleR
 	renderConsole(ctx, w, status, "user", p)
 }
 
-// deleteUser deletes a user once its login ID is typed, as the API's
-// confirm; a wrong phrase shows the page again with the rule next to the
+// deleteUser deletes a user once the seed's phrase is typed (the
+// service checks it, as for the API); a wrong phrase shows the page again with the rule next to the
 // field, and deletes nothing.
 func (s *Console) deleteUser(w http.ResponseWriter, r *http.Request, c *consoleRequest) {
 	confirm := r.PostForm.Get("confirm")

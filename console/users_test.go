@@ -200,7 +200,7 @@ func TestConsoleRegisterAndDeleteUser(t *testing.T) {
 			t.Error("refused deletions changed the store")
 		}
 
-		apitest.WantRedirect(t, b.Post("/console/users/"+kim.ID+"/delete", url.Values{"confirm": {"kim"}}), "/console/users?deleted=1")
+		apitest.WantRedirect(t, b.Post("/console/users/"+kim.ID+"/delete", url.Values{"confirm": {castellan.DeleteUserPhrase}}), "/console/users?deleted=1")
 		if _, err := s.Users.FindUserByID(system, org, kim.ID, false); castellan.ErrorKind(err) != castellan.ENOTFOUND {
 			t.Errorf("deleted user: got %v, want not found", err)
 		}

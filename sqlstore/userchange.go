@@ -169,10 +169,10 @@ func (s *UserService) DeleteUser(ctx context.Context, orgID, id, confirm string)
 		if err != nil {
 			return err
 		}
-		if confirm != u.LoginID {
+		if confirm != castellan.DeleteUserPhrase && confirm != u.LoginID {
 			return &castellan.Error{Kind: castellan.EINVALID, Code: castellan.CodeConfirmationMismatch,
-				Message: "confirm: type the user's login ID to delete it",
-				Fields:  []castellan.FieldError{{Field: "confirm", Rule: "confirmation", Message: "must equal the user's login ID"}}}
+				Message: "confirm: type \"" + castellan.DeleteUserPhrase + "\" (or the user's login ID) to delete it",
+				Fields:  []castellan.FieldError{{Field: "confirm", Rule: "confirmation", Message: "must be \"" + castellan.DeleteUserPhrase + "\" or the user's login ID"}}}
 		}
 		var removed removedAccess
 		err = keepAnOwner(ctx, tx, orgID, u.Status == castellan.UserActive, func() (err error) {

@@ -196,6 +196,12 @@ func testDeleteUserOK(t *testing.T, open Opener) {
 	if tomb := must(s.Users.FindUserByID(ctx, org, u.ID, true))(t); !tomb.Deleted {
 		t.Fatalf("the tombstone changed: %+v", tomb)
 	}
+
+	// The seed's phrase confirms as the login ID does.
+	must(s.Users.DeleteUser(ctx, org, again.ID, castellan.DeleteUserPhrase))(t)
+	if tomb := must(s.Users.FindUserByID(ctx, org, again.ID, true))(t); !tomb.Deleted {
+		t.Fatalf("after deleting with the phrase: %+v", tomb)
+	}
 }
 
 func testDeleteUserErrConfirmation(t *testing.T, open Opener) {
@@ -204,7 +210,7 @@ func testDeleteUserErrConfirmation(t *testing.T, open Opener) {
 	org := res.OrganizationID
 	u := register(t, s, org, invitee("ann"))
 	before := takeSnapshot(t, s, org)
-	for _, confirm := range []string{"", "ANN@example.com", "Delete user from organization", u.ID} {
+	for _, confirm := range []string{"", "ANN@example.com", "delete user from organization", "Delete user from organization ", u.ID} {
 		_, err := s.Users.DeleteUser(operatorCtx("r"), org, u.ID, confirm)
 		wantCode(t, err, castellan.EINVALID, castellan.CodeConfirmationMismatch)
 		wantField(t, err, "confirm", "confirmation")
