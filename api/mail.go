@@ -53,22 +53,23 @@ func (s *Server) registerMail() {
 			action: castellan.ActionListMail, errors: []int{http.StatusNotFound},
 			summary: "List the dev mailbox",
 			desc: "Only on a server without SMTP (development): the mails of the outbox, newest first, rendered as their recipients would read them, links included. " +
-				"For the operator only: the mails show invitation and reset links, which give the accounts to whoever reads them.",
+				"The mails show invitation and reset links, which give the accounts to whoever reads them: the operator reads every organization's, " +
+				"an organization's owner (who holds every action on it) reads its own with org=; nobody else reads any.",
 		}, s.listDevMail)
 	}
 	register(s, op{
 		id: "list-mail", method: http.MethodGet, path: "/v1/mail", tag: tag,
 		action:  castellan.ActionListMail,
-		summary: "List outgoing mail (operator)",
-		desc: "The outbox, newest first, for the operator: `status=dead` lists the dead letters, mails the sender gave up on, with the last error. " +
+		summary: "List outgoing mail",
+		desc: "The outbox, newest first, for the operator, or for an organization's owner with org=: `status=dead` lists the dead letters, mails the sender gave up on, with the last error. " +
 			"Links and tokens in the data are redacted.",
 	}, s.listMail)
 }
 
 func (s *Server) listDevMail(ctx context.Context, in *mailFilterParams) (*listDevMailOutput, error) {
 	// The dev mailbox shows invitation and reset links: whoever reads a
-	// link can take the account, so the guard lets only the operator (the
-	// developer running the server) read the outbox.
+	// link can take the account, so the guard lets only the operator and
+	// the organization's owners read the outbox.
 	mails, next, err := s.services.Outbox.FindMail(ctx, in.filter())
 	if err != nil {
 		return nil, err

@@ -2,7 +2,6 @@ package console_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -260,32 +259,19 @@ func (b *tab) wantStatus(what string, got, want int64) {
 // follows a link on its own server.
 const mailURL = "https://castellan.test"
 
-// mailedLink reads the dev mailbox (GET /v1/dev/mailbox, as the
-// operator) and returns the path and query of the link in the newest
-// mail to to.
-func (e *env) mailedLink(t *testing.T, to string) string {
-	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, e.srv.URL+"/v1/dev/mailbox?to="+url.QueryEscape(to), nil)
-	if err != nil {
-		t.Fatal(err)
+// mailedLink opens the console's dev mailbox (the tab is signed in as an
+// owner) at the mails to to, and returns the path and query of the first
+// link in the newest one.
+func (b *tab) mailedLink(to string) string {
+	b.t.Helper()
+	path := "/console/mailbox?to=" + url.QueryEscape(to)
+	b.wantStatus("dev mailbox", b.navigate(path), http.StatusOK)
+	b.page(path, "Dev mailbox")
+	link := runIn(b, chromedp.Evaluate[string](`document.querySelector("article.mail pre.mail-body a")?.href ?? ""`))
+	if !strings.HasPrefix(link, mailURL+"/") {
+		b.t.Fatalf("no link in the newest mail to %s: %q; the page says:\n%s", to, link, runIn(b, chromedp.Text(chromedp.CSS("main"))))
 	}
-	req.Header.Set("Authorization", "Bearer "+e.Operator)
-	resp, err := e.srv.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var box struct {
-		Mails []struct{ Text string } `json:"mails"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&box); err != nil || resp.StatusCode != http.StatusOK || len(box.Mails) == 0 {
-		t.Fatalf("dev mailbox for %s: %d, %v, %+v", to, resp.StatusCode, err, box)
-	}
-	link := regexp.MustCompile(regexp.QuoteMeta(mailURL) + `(/\S+)`).FindStringSubmatch(box.Mails[0].Text)
-	if link == nil {
-		t.Fatalf("no link in the mail to %s:\n%s", to, box.Mails[0].Text)
-	}
-	return link[1]
+	return strings.TrimPrefix(link, mailURL)
 }
 
 // unsafeInName matches what a screenshot's file name leaves out of the
@@ -494,8 +480,14 @@ func TestBrowserConsole(t *testing.T) {
 		b.page(at, "lee")
 		lee := strings.TrimSuffix(strings.TrimPrefix(at, "/console/users/"), "?registered=1")
 
+		// The owner reads the invitation in the dev mailbox.
+		owner := newTab(t, browser, e.srv.URL)
+		owner.wantStatus("owner sign-in", owner.signIn("Acme", "owner@acme.example", apitest.OwnerPassword), http.StatusOK)
+		owner.load(chromedp.Click(chromedp.CSS(`nav a[href="/console/mailbox"]`)))
+		owner.page("/console/mailbox", "Dev mailbox")
+		link := owner.mailedLink("lee@acme.example")
 		invitee := newTab(t, browser, e.srv.URL)
-		invitee.wantStatus("invitation", invitee.navigate(e.mailedLink(t, "lee@acme.example")), http.StatusOK)
+		invitee.wantStatus("invitation", invitee.navigate(link), http.StatusOK)
 		invitee.fill("password", apitest.ConsolePassword)
 		invitee.fill("confirm", apitest.ConsolePassword)
 		invitee.wantStatus("accept", invitee.submit("/invitations/accept"), http.StatusOK)

@@ -56,6 +56,10 @@ type Config struct {
 	// Clock drives the rate limit and tells which keys have expired; nil
 	// means castellan.SystemClock.
 	Clock castellan.Clock
+	// DevMailbox, when set (a server without SMTP), serves the dev
+	// mailbox page: the outbox's mails rendered, as the API's dev
+	// mailbox.
+	DevMailbox castellan.MailRenderer
 	// SecureCookies makes every console cookie Secure (and
 	// __Secure-prefixed), as when users reach the server over https
 	// through a TLS-terminating proxy (an https --public-url). Without
@@ -74,6 +78,7 @@ var DefaultSignInPerSource = web.RateLimit{PerSecond: 1, Burst: 30}
 type Console struct {
 	services      castellan.Services
 	decisions     castellan.DecisionService
+	devMailbox    castellan.MailRenderer
 	web           *web.Plumbing
 	signInPolicy  castellan.SignInPolicy
 	secureCookies bool
@@ -84,7 +89,7 @@ type Console struct {
 
 // New builds the console of cfg.
 func New(cfg Config) *Console {
-	c := &Console{services: cfg.Services, decisions: cfg.Decisions, web: cfg.Web, signInPolicy: cfg.SignIn, secureCookies: cfg.SecureCookies,
+	c := &Console{services: cfg.Services, decisions: cfg.Decisions, devMailbox: cfg.DevMailbox, web: cfg.Web, signInPolicy: cfg.SignIn, secureCookies: cfg.SecureCookies,
 		signInPerIP: web.NewLimiter(cmp.Or(cfg.SignInPerSource, DefaultSignInPerSource), cfg.Clock)}
 	c.now = cfg.Clock
 	if c.now == nil {
@@ -145,7 +150,9 @@ ol.code{background:var(--panel);border:1px solid var(--line);border-radius:8px;p
 ol.code li{white-space:pre;padding-left:.5rem}ol.code li::marker{color:var(--muted)}ol.code li.bad{background:var(--bad-bg)}ol.code .line-error{display:block;white-space:normal;color:var(--bad);font-family:system-ui,sans-serif}td.wrap{white-space:normal;min-width:20rem}ul.actions{columns:3 14rem;padding-left:1.2rem}h3{font-size:1rem;margin:1.25rem 0 .25rem}
 form.grant{background:var(--panel);border:1px solid var(--line);border-radius:8px;padding:.25rem 1rem .75rem;margin-top:1rem}section.answer h2{display:flex;gap:1rem;align-items:center}th.pick,td.pick{width:2.5rem}td.pick input{min-width:0}.visually-hidden{position:absolute;width:1px;height:1px;overflow:hidden;clip-path:inset(50%)}
 table.form td{white-space:normal;vertical-align:top}table.form input{min-width:11rem}tr.invalid{background:var(--bad-bg)}
-code.wrap{word-break:break-all}ul.codes{columns:2;font-size:1.1rem}
+code.wrap{word-break:break-all}ul.codes{columns:2;font-size:1.1rem}.badge.bad{color:var(--bad);background:var(--bad-bg)}
+article.mail{background:var(--panel);border:1px solid var(--line);border-radius:8px;padding:0 1rem;margin-bottom:1rem}article.mail h2{margin-top:.75rem}.meta{color:var(--muted);margin:.25rem 0}
+pre.mail-body{white-space:pre-wrap;overflow-wrap:anywhere;font:13px/1.5 ui-monospace,SFMono-Regular,Menlo,monospace}
 @media (max-width:760px){.shell{display:block}nav.side{border-right:0;border-bottom:1px solid var(--line);display:flex;flex-wrap:wrap;gap:.25rem}nav.side h2{display:none}main{padding:1rem}}`
 
 var (
@@ -167,7 +174,7 @@ func styleHash() string {
 func parseConsolePages() map[string]*template.Template {
 	layout := template.Must(template.New("layout.html").ParseFS(consoleFiles, "templates/layout.html", "templates/partials.html"))
 	pages := map[string]*template.Template{}
-	for _, name := range []string{"sign-in", "mfa", "mfa-setup", "recovery-codes", "password", "home", "sessions", "users", "user-new", "users-quick", "user", "groups", "group-new", "group", "roles", "role", "role-new", "explain", "organization", "ou-new", "account-new", "node", "policies", "policy-new", "policy", "keys", "audit", "invitations", "profile", "own-keys", "accounts", "invitation", "error"} {
+	for _, name := range []string{"sign-in", "mfa", "mfa-setup", "recovery-codes", "password", "home", "sessions", "users", "user-new", "users-quick", "user", "groups", "group-new", "group", "roles", "role", "role-new", "explain", "organization", "ou-new", "account-new", "node", "policies", "policy-new", "policy", "keys", "audit", "invitations", "profile", "own-keys", "accounts", "invitation", "mailbox", "error"} {
 		pages[name] = template.Must(template.Must(layout.Clone()).ParseFS(consoleFiles, "templates/"+name+".html"))
 	}
 	return pages
@@ -186,6 +193,8 @@ type consolePage struct {
 	OrganizationName string
 	// Nav is the navigation entry of the page, marked as current.
 	Nav string
+	// DevMailbox shows the dev mailbox in the navigation.
+	DevMailbox bool
 	// users
 	Users      *userList
 	UserForm   *userForm
@@ -215,8 +224,9 @@ type consolePage struct {
 	PolicyForm   *policyForm
 	PolicyDetail *policyDetail
 	// records
-	Keys  *keyList
-	Audit *auditLog
+	Keys    *keyList
+	Audit   *auditLog
+	Mailbox *mailbox
 	// MFA setup
 	Setup         *castellan.TOTPSetup
 	QRCode        template.URL
@@ -402,13 +412,15 @@ type consoleRequest struct {
 	// organization is the user's organization's name, once the sign-in
 	// is complete.
 	organization string
+	// devMailbox tells whether the server has the dev mailbox page.
+	devMailbox bool
 }
 
 // page returns the page data every page of the session starts from.
 func (c *consoleRequest) page() consolePage {
 	p := consolePage{CSRF: c.csrf}
 	if c.session.State == castellan.SessionComplete {
-		p.User, p.OrganizationName = c.user, c.organization
+		p.User, p.OrganizationName, p.DevMailbox = c.user, c.organization, c.devMailbox
 	}
 	return p
 }
@@ -442,7 +454,7 @@ func (s *Console) withSession(h func(http.ResponseWriter, *http.Request, *consol
 				"your address %s is not allowed to use the console for this user", ip))
 			return
 		}
-		c := &consoleRequest{session: sess, user: user, csrf: csrfToken(token)}
+		c := &consoleRequest{session: sess, user: user, csrf: csrfToken(token), devMailbox: s.devMailbox != nil}
 		if r.Method == http.MethodPost {
 			if err := readForm(r); err != nil {
 				renderConsoleError(w, r, err)
@@ -539,6 +551,9 @@ func (s *Console) Register(mux *http.ServeMux) {
 	signedIn("POST /console/nodes/{node}/exclude", confirmed(s.nodeAction(s.excludeAccount)))
 	signedIn("GET /console/keys", s.accessKeysPage)
 	signedIn("GET /console/audit", s.auditPage)
+	if s.devMailbox != nil {
+		signedIn("GET /console/mailbox", s.mailboxPage)
+	}
 	signedIn("GET /console/policies", s.policiesPage)
 	signedIn("GET /console/policies/new", s.newPolicyPage)
 	signedIn("POST /console/policies/new", s.createPolicy)

@@ -9,9 +9,10 @@ import (
 
 // outbox guards the mail outbox: the mails carry invitation and reset
 // links, which give the accounts to whoever reads them, so only the
-// operator lists them; claiming and marking are the sender's background
-// work on the raw store.
+// operator and an organization's owners list them (FindMail); claiming
+// and marking are the sender's background work on the raw store.
 type outbox struct {
+	g    *guard
 	next castellan.OutboxService
 }
 
@@ -38,15 +39,40 @@ func (s *outbox) MarkMailFailed(ctx context.Context, id, reason string, retryAt 
 	return s.next.MarkMailFailed(ctx, id, reason, retryAt)
 }
 
-// FindMail checks the organization filter's ID.
+// FindMail lets the operator list any mail, and a user of an
+// organization that organization's mail, when it may list mail there and
+// holds every action on it (an owner): the mails carry invitation and
+// reset links, which give whoever reads them the accounts they were sent
+// for, so only who may already do everything in the organization reads
+// them. An administrator, who may not manage owners, may not.
 func (s *outbox) FindMail(ctx context.Context, filter castellan.MailFilter) ([]*castellan.Mail, string, error) {
-	if err := requireOperator(ctx); err != nil {
-		return nil, "", err
-	}
 	if filter.OrganizationID != nil {
 		if err := castellan.CheckID("organizationId", *filter.OrganizationID); err != nil {
 			return nil, "", err
 		}
+	}
+	p, err := caller(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	if p.Type == castellan.PrincipalOperator {
+		return s.next.FindMail(ctx, filter)
+	}
+	if filter.OrganizationID == nil {
+		return nil, "", requireOperator(ctx)
+	}
+	orgID := *filter.OrganizationID
+	if err := s.g.allowOrg(ctx, orgID, castellan.ActionListMail); err != nil {
+		return nil, "", err
+	}
+	scope := castellan.OrganizationScope(orgID).String()
+	missing, err := s.g.authz.Missing(ctx, p, scope, s.g.raw.Catalog.Expand([]string{"*"}))
+	if err != nil {
+		return nil, "", err
+	}
+	if len(missing) > 0 {
+		return nil, "", castellan.Errorf(castellan.EFORBIDDEN, castellan.CodePermissionDenied,
+			"only the operator and who holds every action on %s (an owner) may read its mail, which carries sign-in links; you lack %s", scope, missing[0])
 	}
 	return s.next.FindMail(ctx, filter)
 }

@@ -105,7 +105,7 @@ func Handler(cfg Config) http.Handler {
 	decisions := guard.NewDecisions(raw, authorizer)
 	rest := api.New(mux, api.Config{Services: services, Decisions: decisions,
 		Version: cfg.Version, DevMailbox: cfg.DevMailbox, Clock: cfg.Clock, Revisions: cfg.Revisions, ConsistencyWait: cfg.ConsistencyWait})
-	console.New(console.Config{Services: services, Decisions: decisions, Web: plumbing, SignIn: cfg.SignIn, SignInPerSource: cfg.SignInPerSource,
+	console.New(console.Config{Services: services, Decisions: decisions, DevMailbox: cfg.DevMailbox, Web: plumbing, SignIn: cfg.SignIn, SignInPerSource: cfg.SignInPerSource,
 		Clock: cfg.Clock, SecureCookies: cfg.SecureCookies}).Register(mux)
 	if cfg.NcloudPrefix != "" {
 		sub := ncloud.New(ncloud.Config{Services: services, Prefix: cfg.NcloudPrefix, Clock: cfg.Clock})
