@@ -441,6 +441,43 @@ func TestBrowserConsole(t *testing.T) {
 		b.page("/console/sign-in", "Sign in")
 	})
 
+	t.Run("OwnMFA", func(t *testing.T) {
+		e.ConsoleUser(t, org, "ora", nil)
+		b := newTab(t, browser, e.srv.URL)
+		b.wantStatus("sign-in", b.signIn("Acme", "ora", apitest.ConsolePassword), http.StatusOK)
+		b.load(chromedp.Click(chromedp.CSS(`nav a[href="/console/profile"]`)))
+		b.page("/console/profile", "Your profile")
+		b.follow("Set up a second factor")
+		b.page("/console/mfa/setup", "Set up a second factor")
+		if w := b.qrWidth(); w <= 0 {
+			t.Fatalf("the QR code did not load: natural width %d", w)
+		}
+		secret := runIn(b, chromedp.Text(chromedp.Search(`//main//p[starts-with(normalize-space(), "Secret:")]/code`)))
+		b.fill("code", "000000")
+		b.wantStatus("a mistyped code", b.submit("/console/mfa/setup"), http.StatusBadRequest)
+		b.page("/console/mfa/setup", "Set up a second factor")
+		b.fill("code", e.totpNow(t, secret))
+		b.wantStatus("MFA setup", b.submit("/console/mfa/setup"), http.StatusOK)
+		b.page("/console/mfa/setup", "Recovery codes")
+		b.follow("Continue")
+		b.page("/console/profile?mfa=1", "Your profile")
+		if notice := runIn(b, chromedp.Text(chromedp.CSS(`p[role="status"]`))); !strings.Contains(notice, "Your second factor is set up") {
+			t.Fatalf("notice %q", notice)
+		}
+
+		// Signed out and in again, the password alone no longer opens
+		// the console: the code does.
+		b.wantStatus("sign-out", b.submit("/console/sign-out"), http.StatusOK)
+		e.Clock.Advance(30 * time.Second)
+		b.wantStatus("sign-in", b.signIn("Acme", "ora", apitest.ConsolePassword), http.StatusOK)
+		b.page("/console/mfa", "Second factor")
+		b.wantStatus("console before the code", b.navigate("/console/users"), http.StatusOK)
+		b.page("/console/mfa", "Second factor")
+		b.fill("code", e.totpNow(t, secret))
+		b.wantStatus("code", b.submit("/console/mfa"), http.StatusOK)
+		b.page("/console", "Home")
+	})
+
 	t.Run("Users", func(t *testing.T) {
 		admin := e.ConsoleUser(t, org, "ivy", func(r *castellan.UserRegistration) { r.Nickname = "Ivy of IT" })
 		e.grantOrg(t, admin, "organization.admin")

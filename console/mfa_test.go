@@ -245,3 +245,67 @@ func TestConsoleMFASetupGetChangesNothing(t *testing.T) {
 		apitest.WantPage(t, b.Get("/console"), http.StatusOK, "Signed in as")
 	})
 }
+
+// TestConsoleOwnMFA: a signed-in user sets up its own second factor from
+// its profile (a mistyped code costs no failure and keeps the key), its
+// next sign-in asks for the code, and it moves the factor to a new key,
+// after which the old key's codes no longer work. A forged post changes
+// nothing.
+func TestConsoleOwnMFA(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		org := e.Acme.OrganizationID
+		uma := e.ConsoleUser(t, org, "uma", nil)
+		b := e.signedIn(t, uma)
+		apitest.WantPage(t, b.Get("/console/profile"), http.StatusOK, `<a class="button" href="/console/mfa/setup">Set up a second factor</a>`)
+
+		p := b.Get("/console/mfa/setup")
+		apitest.WantPage(t, p, http.StatusOK, `<a href="/console/profile">Cancel</a>`)
+		secret := secretField.FindStringSubmatch(p.Body)[1]
+		if again := secretField.FindStringSubmatch(b.Get("/console/mfa/setup").Body)[1]; again != secret {
+			t.Fatalf("a second GET changed the key: %s, then %s", secret, again)
+		}
+
+		// Without the form token: refused, and nothing confirmed.
+		apitest.WantPage(t, b.Post("/console/mfa/setup", url.Values{"code": {e.totpNow(t, secret)}, "csrf": {""}}), http.StatusForbidden, "")
+		p = b.Post("/console/mfa/setup", url.Values{"code": {"000000"}})
+		apitest.WantPage(t, p, http.StatusBadRequest, "The code is not valid")
+		if got := secretField.FindStringSubmatch(p.Body)[1]; got != secret {
+			t.Fatalf("a mistyped code replaced the key")
+		}
+		st, err := e.DB.Services().MFA.MFAStatus(system, org, uma.ID)
+		if err != nil || st.Enrolled {
+			t.Fatalf("after refused confirmations: %+v, %v", st, err)
+		}
+		if sessions := e.SessionsOf(t, uma); len(sessions) != 1 {
+			t.Fatalf("the mistyped code ended the session: %d sessions", len(sessions))
+		}
+
+		p = b.Post("/console/mfa/setup", url.Values{"code": {e.totpNow(t, secret)}})
+		apitest.WantPage(t, p, http.StatusOK, `<a href="/console/profile?mfa=1">Continue</a>`)
+		apitest.WantPage(t, b.Get("/console/profile?mfa=1"), http.StatusOK, "Your second factor is set up")
+		apitest.WantPage(t, b.Get("/console/profile"), http.StatusOK, "Move it to another authenticator app")
+
+		// The next sign-in asks for the code.
+		e.Clock.Advance(30 * time.Second)
+		b2 := apitest.NewBrowser(t, e.srv)
+		apitest.WantRedirect(t, b2.SignIn("Acme", "uma", apitest.ConsolePassword), "/console/mfa")
+		b2.Get("/console/mfa")
+		apitest.WantRedirect(t, b2.Post("/console/mfa", url.Values{"code": {e.totpNow(t, secret)}}), "/console")
+
+		// Moving to a new key: the old one works until the new one is
+		// confirmed, then no more.
+		p = b2.Get("/console/mfa/setup")
+		next := secretField.FindStringSubmatch(p.Body)[1]
+		if next == secret {
+			t.Fatal("the replacement shows the current key")
+		}
+		e.Clock.Advance(30 * time.Second)
+		apitest.WantPage(t, b2.Post("/console/mfa/setup", url.Values{"code": {e.totpNow(t, next)}}), http.StatusOK, "shown only now")
+		e.Clock.Advance(30 * time.Second)
+		b3 := apitest.NewBrowser(t, e.srv)
+		apitest.WantRedirect(t, b3.SignIn("Acme", "uma", apitest.ConsolePassword), "/console/mfa")
+		b3.Get("/console/mfa")
+		apitest.WantPage(t, b3.Post("/console/mfa", url.Values{"code": {e.totpNow(t, secret)}}), http.StatusUnauthorized, "not valid")
+		apitest.WantRedirect(t, b3.Post("/console/mfa", url.Values{"code": {e.totpNow(t, next)}}), "/console")
+	})
+}

@@ -77,6 +77,7 @@ func (s *Console) profilePage(w http.ResponseWriter, r *http.Request, c *console
 	}
 	p := c.page()
 	p.Nav, p.Profile = "profile", &profile{MFA: status}
+	p.Notice = notices{{"mfa", "Your second factor is set up: your next sign-in asks for its code."}}.of(r)
 	renderConsole(r.Context(), w, http.StatusOK, "profile", p)
 }
 

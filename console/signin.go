@@ -216,10 +216,14 @@ func (s *Console) mfaRefused(w http.ResponseWriter, r *http.Request, c *consoleR
 	}
 }
 
-// enrolling reports whether the session's user has no factor yet and so
-// may see the setup pages; otherwise it has answered: an enrolled user
-// goes to the code page.
+// enrolling reports whether the session may see the setup pages: a
+// signed-in user may always set up (or replace) its factor; at the
+// second-factor step of a sign-in, only a user without one. Otherwise it
+// has answered: an enrolled user goes to the code page.
 func (s *Console) enrolling(w http.ResponseWriter, r *http.Request, c *consoleRequest) bool {
+	if c.session.State == castellan.SessionComplete {
+		return true
+	}
 	st, err := s.services.MFA.MFAStatus(r.Context(), c.user.OrganizationID, c.user.ID)
 	if err != nil {
 		renderConsoleError(w, r, err)
@@ -236,9 +240,14 @@ func (s *Console) mfaSetupPage(w http.ResponseWriter, r *http.Request, c *consol
 	if !s.enrolling(w, r, c) {
 		return
 	}
-	// A GET changes nothing when a key is pending: it shows that key
-	// again, so that a link cannot replace the key the user is scanning.
-	// Only the first GET begins an enrolment; a new key takes a POST.
+	s.showPendingSetup(w, r, c, http.StatusOK, "")
+}
+
+// showPendingSetup shows the pending key. A GET changes nothing when a
+// key is pending: it shows that key again, so that a link cannot replace
+// the key the user is scanning. Only the first GET begins an enrolment;
+// a new key takes a POST.
+func (s *Console) showPendingSetup(w http.ResponseWriter, r *http.Request, c *consoleRequest, status int, msg string) {
 	setup, err := s.services.MFA.PendingTOTP(r.Context(), c.user.OrganizationID, c.user.ID)
 	if castellan.ErrorCode(err) == castellan.CodeMFANoPendingSetup {
 		setup, err = s.services.MFA.BeginTOTP(r.Context(), c.user.OrganizationID, c.user.ID)
@@ -247,7 +256,7 @@ func (s *Console) mfaSetupPage(w http.ResponseWriter, r *http.Request, c *consol
 		renderConsoleError(w, r, err)
 		return
 	}
-	s.showMFASetup(w, r, c, setup, http.StatusOK, "")
+	s.showMFASetup(w, r, c, setup, status, msg)
 }
 
 // restartMFASetup replaces the pending key with a new one ("Start over").
@@ -275,7 +284,7 @@ func (s *Console) renderMFASetup(w http.ResponseWriter, r *http.Request, c *cons
 // showMFASetup shows the key of an enrolment.
 func (s *Console) showMFASetup(w http.ResponseWriter, r *http.Request, c *consoleRequest, setup *castellan.TOTPSetup, status int, msg string) {
 	p := c.page()
-	p.Setup, p.Error = setup, msg
+	p.Nav, p.Setup, p.Error = "profile", setup, msg
 	p.QRCode = template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(setup.QRCodePNG))
 	renderConsole(r.Context(), w, status, "mfa-setup", p)
 }
@@ -285,6 +294,12 @@ func (s *Console) confirmMFASetup(w http.ResponseWriter, r *http.Request, c *con
 	switch castellan.ErrorKind(err) {
 	case "":
 	case castellan.EUNAUTHENTICATED:
+		if c.session.State == castellan.SessionComplete {
+			// Signed in already: a mistyped code proves nothing about
+			// the sign-in, so it costs no failure and the key stays.
+			s.showPendingSetup(w, r, c, http.StatusBadRequest, "The code is not valid. Enter the code your app shows now.")
+			return
+		}
 		s.mfaRefused(w, r, c, func() {
 			s.renderMFASetup(w, r, c, http.StatusUnauthorized, "The code is not valid. Here is a new key: add it to your app and enter its code.")
 		})
@@ -297,11 +312,15 @@ func (s *Console) confirmMFASetup(w http.ResponseWriter, r *http.Request, c *con
 		return
 	}
 	// A first enrolment at the second-factor step has moved the session
-	// past it (the guarded ConfirmTOTP does); a signed-in session stays.
-	next := c.session.State
-	if next == castellan.SessionMFAPending {
-		next = afterMFA(c.user)
+	// past it (the guarded ConfirmTOTP does); a signed-in session stays,
+	// and goes back to the profile.
+	if c.session.State == castellan.SessionComplete {
+		p := c.page()
+		p.Nav, p.RecoveryCodes, p.Next = "profile", codes, consolePath+"/profile?mfa=1"
+		renderConsole(r.Context(), w, http.StatusOK, "recovery-codes", p)
+		return
 	}
+	next := afterMFA(c.user)
 	p := consolePage{CSRF: c.csrf, RecoveryCodes: codes, Next: stepPath(next)}
 	if next == castellan.SessionComplete {
 		p.User = c.user
