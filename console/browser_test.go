@@ -576,8 +576,25 @@ func TestBrowserConsole(t *testing.T) {
 			t.Fatalf("row errors %q, want one in the second row only", errs[:2])
 		}
 		cell(2, "email", "nia@acme.example")
-		b.wantStatus("quick register", b.submit("/console/users/quick"), http.StatusOK)
+		// While the answer comes, the form says what it is doing and
+		// holds back a second click: the script records what it saw in
+		// the tab's session storage, which outlives the page.
+		b.wantStatus("quick register", b.load(chromedp.Evaluate[chromedp.Void](`(() => {
+			const f = document.querySelector('form[action="/console/users/quick"]');
+			const held = [];
+			document.addEventListener("submit", e => held.push(e.defaultPrevented));
+			f.requestSubmit();
+			const busy = f.querySelector(".busy");
+			sessionStorage.setItem("busy", JSON.stringify({aria: f.getAttribute("aria-busy"), shown: !busy.hidden, text: busy.textContent.trim()}));
+			f.requestSubmit();
+			sessionStorage.setItem("held", JSON.stringify(held));
+		})()`)), http.StatusOK)
 		b.page("/console/users?registered=2", "Users")
+		busy := runIn(b, chromedp.Evaluate[map[string]any](`JSON.parse(sessionStorage.getItem("busy"))`))
+		held := runIn(b, chromedp.Evaluate[[]bool](`JSON.parse(sessionStorage.getItem("held"))`))
+		if busy["aria"] != "true" || busy["shown"] != true || busy["text"] != "Registering 2 users and queueing their invitation mails…" || !slices.Equal(held, []bool{false, true}) {
+			t.Fatalf("while registering: %v; submissions held back: %v", busy, held)
+		}
 
 		// On a phone the navigation folds above the list, which scrolls
 		// in its frame rather than widening the page.

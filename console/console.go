@@ -150,23 +150,39 @@ ol.code{background:var(--panel);border:1px solid var(--line);border-radius:8px;p
 ol.code li{white-space:pre;padding-left:.5rem}ol.code li::marker{color:var(--muted)}ol.code li.bad{background:var(--bad-bg)}ol.code .line-error{display:block;white-space:normal;color:var(--bad);font-family:system-ui,sans-serif}td.wrap{white-space:normal;min-width:20rem}ul.actions{columns:3 14rem;padding-left:1.2rem}h3{font-size:1rem;margin:1.25rem 0 .25rem}
 form.grant{background:var(--panel);border:1px solid var(--line);border-radius:8px;padding:.25rem 1rem .75rem;margin-top:1rem}section.answer h2{display:flex;gap:1rem;align-items:center}th.pick,td.pick{width:2.5rem}td.pick input{min-width:0}.visually-hidden{position:absolute;width:1px;height:1px;overflow:hidden;clip-path:inset(50%)}
 table.form td{white-space:normal;vertical-align:top}table.form input{min-width:11rem}tr.invalid{background:var(--bad-bg)}
-code.wrap{word-break:break-all}ul.codes{columns:2;font-size:1.1rem}.badge.bad{color:var(--bad);background:var(--bad-bg)}
+code.wrap{word-break:break-all}ul.codes{columns:2;font-size:1.1rem}.busy{display:flex;gap:.6rem;align-items:center;color:var(--muted);margin:.5rem 0}.busy[hidden]{display:none}
+form[aria-busy=true] button[type=submit]{opacity:.6;cursor:progress}.badge.bad{color:var(--bad);background:var(--bad-bg)}
 article.mail{background:var(--panel);border:1px solid var(--line);border-radius:8px;padding:0 1rem;margin-bottom:1rem}article.mail h2{margin-top:.75rem}.meta{color:var(--muted);margin:.25rem 0}
 pre.mail-body{white-space:pre-wrap;overflow-wrap:anywhere;font:13px/1.5 ui-monospace,SFMono-Regular,Menlo,monospace}
 @media (max-width:760px){.shell{display:block}nav.side{border-right:0;border-bottom:1px solid var(--line);display:flex;flex-wrap:wrap;gap:.25rem}nav.side h2{display:none}main{padding:1rem}}`
 
+// consoleScript is the console's one script, inline and allowed by its
+// hash; every page works without it. It shows that a form is at work
+// while its answer comes: a form marked data-busy gets aria-busy, its
+// hidden .busy status appears with data-busy's words ({n} counts the
+// filled [data-count] fields: the rows of a quick register), and a
+// second submission is held back until the first is answered. Coming
+// back to the page from the history clears it.
+const consoleScript = `document.addEventListener("submit",e=>{const f=e.target;if(!f.matches("form[data-busy]"))return;
+if(f.getAttribute("aria-busy")==="true"){e.preventDefault();return}f.setAttribute("aria-busy","true");
+const s=f.querySelector(".busy");if(s){const n=[...f.querySelectorAll("[data-count]")].filter(i=>i.value.trim()!=="").length;
+s.querySelector(".busy-text").textContent=f.dataset.busy.replace("{n}",n);s.hidden=false}});
+addEventListener("pageshow",()=>{for(const f of document.querySelectorAll("form[aria-busy]")){f.removeAttribute("aria-busy");
+const s=f.querySelector(".busy");if(s)s.hidden=true}});`
+
 var (
-	// consoleCSP allows the inline style sheet, by its hash, and nothing
-	// else.
-	consoleCSP = web.PageCSP + "; style-src 'sha256-" + styleHash() + "'"
+	// consoleCSP allows the inline style sheet and script, by their
+	// hashes, and nothing else.
+	consoleCSP = web.PageCSP + "; style-src 'sha256-" + hashOf(consoleStyle) + "'; script-src 'sha256-" + hashOf(consoleScript) + "'"
 	// consoleImagesCSP adds data: images, for the QR code of the MFA
 	// setup page.
 	consoleImagesCSP = consoleCSP + "; img-src data:"
 	consolePages     = parseConsolePages()
 )
 
-func styleHash() string {
-	sum := sha256.Sum256([]byte(consoleStyle))
+// hashOf is the CSP hash source of an inline style sheet or script.
+func hashOf(inline string) string {
+	sum := sha256.Sum256([]byte(inline))
 	return base64.StdEncoding.EncodeToString(sum[:])
 }
 
@@ -247,6 +263,9 @@ func (consolePage) StatusLabels() map[string]string { return statusLabels }
 
 // Style is the inline style sheet.
 func (consolePage) Style() template.CSS { return template.CSS(consoleStyle) }
+
+// Script is the inline script.
+func (consolePage) Script() template.JS { return template.JS(consoleScript) }
 
 // renderConsole writes page name with status.
 func renderConsole(ctx context.Context, w http.ResponseWriter, status int, name string, data consolePage) {
