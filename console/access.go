@@ -131,7 +131,12 @@ func (s *Console) newGrantForm(r *http.Request, c *consoleRequest, action string
 		return nil, err
 	}
 	org := castellan.OrganizationScope(c.user.OrganizationID).String()
-	return &grantForm{Action: action, CSRF: c.csrf, Roles: roles, Projects: projects, Organization: org, Scope: org}, nil
+	// The project the console works in is picked first.
+	scope := org
+	if c.project != nil {
+		scope = castellan.ProjectScope(c.project.ID).String()
+	}
+	return &grantForm{Action: action, CSRF: c.csrf, Roles: roles, Projects: projects, Organization: org, Scope: scope}, nil
 }
 
 // expiryDate reads a form's expiry date (00:00 UTC of that day) for the
@@ -376,6 +381,10 @@ func (s *Console) explainPage(w http.ResponseWriter, r *http.Request, c *console
 	p := c.page()
 	p.Nav, p.Explanation = "explain", e
 	if e.User == "" && e.Action == "" && e.Resource == "" {
+		// A blank form asks about the project the console works in.
+		if c.project != nil {
+			e.Resource = castellan.ProjectScope(c.project.ID).String()
+		}
 		renderConsole(r.Context(), w, http.StatusOK, "explain", p)
 		return
 	}

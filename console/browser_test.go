@@ -640,27 +640,44 @@ func TestBrowserConsole(t *testing.T) {
 		admin := e.ConsoleUser(t, org, "kai", nil)
 		e.grantOrg(t, admin, "organization.admin")
 		liv := e.ConsoleUser(t, org, "liv", nil)
-		shop, err := e.DB.Services().Projects.CreateProject(system, org, castellan.ProjectCreate{Name: "shop"})
-		if err != nil {
-			t.Fatal(err)
-		}
 		b := newTab(t, browser, e.srv.URL)
 		b.wantStatus("sign-in", b.signIn("Acme", "kai", apitest.ConsolePassword), http.StatusOK)
 		b.load(chromedp.Click(chromedp.CSS(`nav a[href="/console/roles"]`)))
 		b.page("/console/roles", "Roles")
 
+		// A project, made in the console and worked in: the top bar
+		// shows it and the grant form picks it first.
+		b.load(chromedp.Click(chromedp.CSS(`nav a[href="/console/projects"]`)))
+		b.page("/console/projects", "Projects")
+		b.follow("Create project")
+		b.page("/console/projects/new", "Create project")
+		b.fill("name", "shop")
+		b.wantStatus("create project", b.submit("/console/projects/new"), http.StatusOK)
+		at := b.path()
+		projectPage := strings.TrimSuffix(at, "?created=1")
+		shop := strings.TrimPrefix(projectPage, "/console/projects/")
+		b.page(at, "shop")
+		b.wantStatus("work in the project", b.submit("/console/project"), http.StatusOK)
+		b.page(projectPage, "shop")
+		if bar := runIn(b, chromedp.Text(chromedp.CSS("header .context"))); !strings.Contains(bar, "Project shop") {
+			t.Fatalf("top bar %q", bar)
+		}
+
 		page := "/console/users/" + liv.ID
 		b.navigate(page)
 		b.page(page, "liv")
-		b.do(chromedp.SetValue(chromedp.CSS(`#roleId`), "project.reader"), chromedp.SetValue(chromedp.CSS(`#scope`), "project/"+shop.ID))
+		if scope := runIn(b, chromedp.Evaluate[string](`document.querySelector("#scope").value`)); scope != "project/"+shop {
+			t.Fatalf("the grant form picks %q first", scope)
+		}
+		b.do(chromedp.SetValue(chromedp.CSS(`#roleId`), "project.reader"))
 		b.wantStatus("grant", b.submit(page+"/grants"), http.StatusOK)
 		b.page(page+"?granted=1", "liv")
 
 		b.follow("Explain this user's access…")
 		b.fill("action", "compute:GetInstance")
-		b.fill("resource", "project/"+shop.ID)
+		b.fill("resource", "project/"+shop)
 		b.load(chromedp.Submit(chromedp.CSS(`main form[action="/console/explain"]`)))
-		b.page("/console/explain?user=liv&action=compute%3AGetInstance&resource=project%2F"+shop.ID, "Explain access")
+		b.page("/console/explain?user=liv&action=compute%3AGetInstance&resource=project%2F"+shop, "Explain access")
 		answer := runIn(b, chromedp.Text(chromedp.CSS("section.answer")))
 		if !strings.Contains(answer, "Allowed") || !strings.Contains(answer, "project.reader") || !strings.Contains(answer, "granted to the user") {
 			t.Fatalf("explain's answer: %q", answer)

@@ -190,7 +190,7 @@ func hashOf(inline string) string {
 func parseConsolePages() map[string]*template.Template {
 	layout := template.Must(template.New("layout.html").ParseFS(consoleFiles, "templates/layout.html", "templates/partials.html"))
 	pages := map[string]*template.Template{}
-	for _, name := range []string{"sign-in", "mfa", "mfa-setup", "recovery-codes", "password", "home", "sessions", "users", "user-new", "users-quick", "user", "groups", "group-new", "group", "roles", "role", "role-new", "explain", "organization", "ou-new", "account-new", "node", "policies", "policy-new", "policy", "keys", "audit", "invitations", "profile", "own-keys", "accounts", "invitation", "mailbox", "error"} {
+	for _, name := range []string{"sign-in", "mfa", "mfa-setup", "recovery-codes", "password", "home", "sessions", "users", "user-new", "users-quick", "user", "groups", "group-new", "group", "roles", "role", "role-new", "explain", "organization", "ou-new", "account-new", "node", "policies", "policy-new", "policy", "keys", "audit", "invitations", "profile", "own-keys", "accounts", "invitation", "mailbox", "projects", "project-new", "project", "error"} {
 		pages[name] = template.Must(template.Must(layout.Clone()).ParseFS(consoleFiles, "templates/"+name+".html"))
 	}
 	return pages
@@ -211,6 +211,9 @@ type consolePage struct {
 	Nav string
 	// DevMailbox shows the dev mailbox in the navigation.
 	DevMailbox bool
+	// Project is the project the console works in, shown in the top
+	// bar; nil for none.
+	Project *castellan.Project
 	// users
 	Users      *userList
 	UserForm   *userForm
@@ -235,6 +238,10 @@ type consolePage struct {
 	OwnKeys     *ownKeys
 	Invitation  *invitationPageData
 	Accounts    *listPage[castellan.Account]
+	// projects
+	Projects      *projectList
+	ProjectForm   *projectForm
+	ProjectDetail *projectDetail
 	// control policies
 	Policies     []*castellan.ControlPolicy
 	PolicyForm   *policyForm
@@ -433,13 +440,15 @@ type consoleRequest struct {
 	organization string
 	// devMailbox tells whether the server has the dev mailbox page.
 	devMailbox bool
+	// project is the project the console works in, if any.
+	project *castellan.Project
 }
 
 // page returns the page data every page of the session starts from.
 func (c *consoleRequest) page() consolePage {
 	p := consolePage{CSRF: c.csrf}
 	if c.session.State == castellan.SessionComplete {
-		p.User, p.OrganizationName, p.DevMailbox = c.user, c.organization, c.devMailbox
+		p.User, p.OrganizationName, p.DevMailbox, p.Project = c.user, c.organization, c.devMailbox, c.project
 	}
 	return p
 }
@@ -499,6 +508,7 @@ func (s *Console) withSession(h func(http.ResponseWriter, *http.Request, *consol
 				return
 			}
 			c.organization = org.Name
+			c.project = s.currentProject(r, c)
 		}
 		h(w, r, c)
 	}
@@ -568,6 +578,12 @@ func (s *Console) Register(mux *http.ServeMux) {
 	signedIn("POST /console/nodes/{node}/delete-ou", confirmed(s.nodeAction(s.deleteOU)))
 	signedIn("POST /console/nodes/{node}/delete-account", s.nodeAction(s.deleteAccount))
 	signedIn("POST /console/nodes/{node}/exclude", confirmed(s.nodeAction(s.excludeAccount)))
+	signedIn("GET /console/projects", s.projectsPage)
+	signedIn("GET /console/projects/new", s.newProjectPage)
+	signedIn("POST /console/projects/new", s.createProject)
+	signedIn("GET /console/projects/{project}", s.projectPage)
+	signedIn("POST /console/projects/{project}/delete", confirmed(s.deleteProject))
+	signedIn("POST /console/project", s.workIn)
 	signedIn("GET /console/keys", s.accessKeysPage)
 	signedIn("GET /console/audit", s.auditPage)
 	if s.devMailbox != nil {

@@ -59,6 +59,7 @@ func (s *Console) signOut(w http.ResponseWriter, r *http.Request, c *consoleRequ
 		return
 	}
 	s.setCookie(w, r, sessionCookie, "", true)
+	s.setCookie(w, r, projectCookie, "", true)
 	seeOther(w, consolePath+"/sign-in")
 }
 
