@@ -49,11 +49,17 @@ type MFAService interface {
 	// ConfirmTOTP checks a code of the pending secret and, when it is
 	// right, makes that secret the user's factor and issues
 	// RecoveryCodeCount recovery codes, returned this once and stored
-	// hashed. Returns ENOTFOUND (user.not_found), EUNAUTHENTICATED
+	// hashed. password, when not empty, must be the user's current
+	// password, checked first: a wrong one is refused (EFORBIDDEN
+	// auth.wrong_password) and counts towards the lockout. The guarded
+	// service requires it from a signed-in (complete) session, so that a
+	// borrowed session cannot put its own factor on the account; at the
+	// second-factor step of a sign-in the password was just given.
+	// Returns ENOTFOUND (user.not_found), EUNAUTHENTICATED
 	// (auth.mfa_failed) or EPRECONDITION (auth.mfa_no_pending_setup, or
 	// auth.mfa_unavailable when the user is no longer an active local
 	// user).
-	ConfirmTOTP(ctx context.Context, orgID, userID, code string) ([]string, error)
+	ConfirmTOTP(ctx context.Context, orgID, userID, code, password string) ([]string, error)
 	// VerifyMFA is the second step of the console sign-in of sessionID:
 	// it accepts a TOTP code of the confirmed secret (the current time
 	// step or one either side) whose step is newer than the last one

@@ -18,7 +18,7 @@ func (f *fixture) enrol(userID string) {
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	if _, err := mfa.ConfirmTOTP(system, f.org, userID, storetest.TOTPCode(f.t, setup.Secret, f.e.clock.Now())); err != nil {
+	if _, err := mfa.ConfirmTOTP(system, f.org, userID, storetest.TOTPCode(f.t, setup.Secret, f.e.clock.Now()), ""); err != nil {
 		f.t.Fatal(err)
 	}
 }

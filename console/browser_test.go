@@ -454,9 +454,11 @@ func TestBrowserConsole(t *testing.T) {
 		}
 		secret := runIn(b, chromedp.Text(chromedp.Search(`//main//p[starts-with(normalize-space(), "Secret:")]/code`)))
 		b.fill("code", "000000")
+		b.fill("password", apitest.ConsolePassword)
 		b.wantStatus("a mistyped code", b.submit("/console/mfa/setup"), http.StatusBadRequest)
 		b.page("/console/mfa/setup", "Set up a second factor")
 		b.fill("code", e.totpNow(t, secret))
+		b.fill("password", apitest.ConsolePassword)
 		b.wantStatus("MFA setup", b.submit("/console/mfa/setup"), http.StatusOK)
 		b.page("/console/mfa/setup", "Recovery codes")
 		b.follow("Continue")

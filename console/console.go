@@ -250,8 +250,9 @@ type consolePage struct {
 	Keys    *keyList
 	Audit   *auditLog
 	Mailbox *mailbox
-	// MFA setup
+	// MFA setup, and the rules its last try broke
 	Setup         *castellan.TOTPSetup
+	SetupFields   fieldErrors
 	QRCode        template.URL
 	RecoveryCodes []string
 	Next          string

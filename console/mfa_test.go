@@ -122,7 +122,7 @@ func TestConsoleMFAConcurrentCodes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := mfa.ConfirmTOTP(system, org, ann.ID, e.totpNow(t, setup.Secret)); err != nil {
+		if _, err := mfa.ConfirmTOTP(system, org, ann.ID, e.totpNow(t, setup.Secret), ""); err != nil {
 			t.Fatal(err)
 		}
 		b := apitest.NewBrowser(t, e.srv)
@@ -247,7 +247,8 @@ func TestConsoleMFASetupGetChangesNothing(t *testing.T) {
 }
 
 // TestConsoleOwnMFA: a signed-in user sets up its own second factor from
-// its profile (a mistyped code costs no failure and keeps the key), its
+// its profile, giving its password (a mistyped code costs no failure and
+// keeps the key; no password or a wrong one confirms nothing), its
 // next sign-in asks for the code, and it moves the factor to a new key,
 // after which the old key's codes no longer work. A forged post changes
 // nothing.
@@ -265,10 +266,16 @@ func TestConsoleOwnMFA(t *testing.T) {
 			t.Fatalf("a second GET changed the key: %s, then %s", secret, again)
 		}
 
-		// Without the form token: refused, and nothing confirmed.
-		apitest.WantPage(t, b.Post("/console/mfa/setup", url.Values{"code": {e.totpNow(t, secret)}, "csrf": {""}}), http.StatusForbidden, "")
-		p = b.Post("/console/mfa/setup", url.Values{"code": {"000000"}})
-		apitest.WantPage(t, p, http.StatusBadRequest, "The code is not valid")
+		// Without the form token, without the password or with a wrong
+		// one: refused, and nothing confirmed.
+		pw := apitest.ConsolePassword
+		apitest.WantPage(t, b.Post("/console/mfa/setup", url.Values{"code": {e.totpNow(t, secret)}, "password": {pw}, "csrf": {""}}), http.StatusForbidden, "")
+		apitest.WantPage(t, b.Post("/console/mfa/setup", url.Values{"code": {e.totpNow(t, secret)}}), http.StatusBadRequest,
+			`<span class="field-error" id="password-error">give your current password to change your second factor</span>`)
+		apitest.WantPage(t, b.Post("/console/mfa/setup", url.Values{"code": {e.totpNow(t, secret)}, "password": {pw + "x"}}), http.StatusForbidden,
+			`<span class="field-error" id="password-error">is not your password</span>`)
+		p = b.Post("/console/mfa/setup", url.Values{"code": {"000000"}, "password": {pw}})
+		apitest.WantPage(t, p, http.StatusBadRequest, `<span class="field-error" id="code-error">`)
 		if got := secretField.FindStringSubmatch(p.Body)[1]; got != secret {
 			t.Fatalf("a mistyped code replaced the key")
 		}
@@ -280,7 +287,7 @@ func TestConsoleOwnMFA(t *testing.T) {
 			t.Fatalf("the mistyped code ended the session: %d sessions", len(sessions))
 		}
 
-		p = b.Post("/console/mfa/setup", url.Values{"code": {e.totpNow(t, secret)}})
+		p = b.Post("/console/mfa/setup", url.Values{"code": {e.totpNow(t, secret)}, "password": {pw}})
 		apitest.WantPage(t, p, http.StatusOK, `<a href="/console/profile?mfa=1">Continue</a>`)
 		apitest.WantPage(t, b.Get("/console/profile?mfa=1"), http.StatusOK, "Your second factor is set up")
 		apitest.WantPage(t, b.Get("/console/profile"), http.StatusOK, "Move it to another authenticator app")
@@ -300,7 +307,7 @@ func TestConsoleOwnMFA(t *testing.T) {
 			t.Fatal("the replacement shows the current key")
 		}
 		e.Clock.Advance(30 * time.Second)
-		apitest.WantPage(t, b2.Post("/console/mfa/setup", url.Values{"code": {e.totpNow(t, next)}}), http.StatusOK, "shown only now")
+		apitest.WantPage(t, b2.Post("/console/mfa/setup", url.Values{"code": {e.totpNow(t, next)}, "password": {pw}}), http.StatusOK, "shown only now")
 		e.Clock.Advance(30 * time.Second)
 		b3 := apitest.NewBrowser(t, e.srv)
 		apitest.WantRedirect(t, b3.SignIn("Acme", "uma", apitest.ConsolePassword), "/console/mfa")

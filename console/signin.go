@@ -240,14 +240,14 @@ func (s *Console) mfaSetupPage(w http.ResponseWriter, r *http.Request, c *consol
 	if !s.enrolling(w, r, c) {
 		return
 	}
-	s.showPendingSetup(w, r, c, http.StatusOK, "")
+	s.showPendingSetup(w, r, c, http.StatusOK, "", nil)
 }
 
 // showPendingSetup shows the pending key. A GET changes nothing when a
 // key is pending: it shows that key again, so that a link cannot replace
 // the key the user is scanning. Only the first GET begins an enrolment;
 // a new key takes a POST.
-func (s *Console) showPendingSetup(w http.ResponseWriter, r *http.Request, c *consoleRequest, status int, msg string) {
+func (s *Console) showPendingSetup(w http.ResponseWriter, r *http.Request, c *consoleRequest, status int, msg string, fields fieldErrors) {
 	setup, err := s.services.MFA.PendingTOTP(r.Context(), c.user.OrganizationID, c.user.ID)
 	if castellan.ErrorCode(err) == castellan.CodeMFANoPendingSetup {
 		setup, err = s.services.MFA.BeginTOTP(r.Context(), c.user.OrganizationID, c.user.ID)
@@ -256,7 +256,7 @@ func (s *Console) showPendingSetup(w http.ResponseWriter, r *http.Request, c *co
 		renderConsoleError(w, r, err)
 		return
 	}
-	s.showMFASetup(w, r, c, setup, status, msg)
+	s.showMFASetup(w, r, c, setup, status, msg, fields)
 }
 
 // restartMFASetup replaces the pending key with a new one ("Start over").
@@ -278,28 +278,38 @@ func (s *Console) renderMFASetup(w http.ResponseWriter, r *http.Request, c *cons
 		renderConsoleError(w, r, err)
 		return
 	}
-	s.showMFASetup(w, r, c, setup, status, msg)
+	s.showMFASetup(w, r, c, setup, status, msg, nil)
 }
 
-// showMFASetup shows the key of an enrolment.
-func (s *Console) showMFASetup(w http.ResponseWriter, r *http.Request, c *consoleRequest, setup *castellan.TOTPSetup, status int, msg string) {
+// showMFASetup shows the key of an enrolment, with the rules the last
+// try broke next to their fields.
+func (s *Console) showMFASetup(w http.ResponseWriter, r *http.Request, c *consoleRequest, setup *castellan.TOTPSetup, status int, msg string, fields fieldErrors) {
 	p := c.page()
-	p.Nav, p.Setup, p.Error = "profile", setup, msg
+	p.Nav, p.Setup, p.SetupFields, p.Error = "profile", setup, fields, msg
 	p.QRCode = template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(setup.QRCodePNG))
 	renderConsole(r.Context(), w, status, "mfa-setup", p)
 }
 
 func (s *Console) confirmMFASetup(w http.ResponseWriter, r *http.Request, c *consoleRequest) {
-	codes, err := s.services.MFA.ConfirmTOTP(r.Context(), c.user.OrganizationID, c.user.ID, r.PostForm.Get("code"))
+	// From a signed-in session the guarded service asks for the
+	// password too; at the sign-in's step the form has none.
+	codes, err := s.services.MFA.ConfirmTOTP(r.Context(), c.user.OrganizationID, c.user.ID, r.PostForm.Get("code"), r.PostForm.Get("password"))
+	if err != nil && c.session.State == castellan.SessionComplete {
+		status, msg, fields := formError(r.Context(), err)
+		switch {
+		case castellan.ErrorKind(err) == castellan.EUNAUTHENTICATED:
+			// Signed in already: a mistyped code proves nothing about
+			// the sign-in, so it costs no failure and the key stays.
+			s.showPendingSetup(w, r, c, http.StatusBadRequest, "The code is not valid. Enter the code your app shows now.", fieldErrors{"code": "is not the code your app shows now"})
+			return
+		case fields["password"] != "":
+			s.showPendingSetup(w, r, c, status, msg, fields)
+			return
+		}
+	}
 	switch castellan.ErrorKind(err) {
 	case "":
 	case castellan.EUNAUTHENTICATED:
-		if c.session.State == castellan.SessionComplete {
-			// Signed in already: a mistyped code proves nothing about
-			// the sign-in, so it costs no failure and the key stays.
-			s.showPendingSetup(w, r, c, http.StatusBadRequest, "The code is not valid. Enter the code your app shows now.")
-			return
-		}
 		s.mfaRefused(w, r, c, func() {
 			s.renderMFASetup(w, r, c, http.StatusUnauthorized, "The code is not valid. Here is a new key: add it to your app and enter its code.")
 		})

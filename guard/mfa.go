@@ -19,26 +19,34 @@ type mfa struct {
 var _ castellan.MFAService = (*mfa)(nil)
 
 func (s *mfa) BeginTOTP(ctx context.Context, orgID, userID string) (*castellan.TOTPSetup, error) {
-	if err := s.mayEnrol(ctx, orgID, userID, castellan.ActionBeginTOTPEnrolment); err != nil {
+	if _, err := s.mayEnrol(ctx, orgID, userID, castellan.ActionBeginTOTPEnrolment); err != nil {
 		return nil, err
 	}
 	return s.next.BeginTOTP(ctx, orgID, userID)
 }
 
 func (s *mfa) PendingTOTP(ctx context.Context, orgID, userID string) (*castellan.TOTPSetup, error) {
-	if err := s.mayEnrol(ctx, orgID, userID, castellan.ActionBeginTOTPEnrolment); err != nil {
+	if _, err := s.mayEnrol(ctx, orgID, userID, castellan.ActionBeginTOTPEnrolment); err != nil {
 		return nil, err
 	}
 	return s.next.PendingTOTP(ctx, orgID, userID)
 }
 
 // ConfirmTOTP confirms the caller's own enrolment; a first one made at
-// the second-factor step of a sign-in also passes that step.
-func (s *mfa) ConfirmTOTP(ctx context.Context, orgID, userID, code string) ([]string, error) {
-	if err := s.mayEnrol(ctx, orgID, userID, castellan.ActionConfirmTOTPEnrolment); err != nil {
+// the second-factor step of a sign-in also passes that step. From a
+// signed-in session it needs the user's password, as a voluntary
+// password change does: a borrowed session must not put its own factor
+// (and its recovery codes) on the account.
+func (s *mfa) ConfirmTOTP(ctx context.Context, orgID, userID, code, password string) ([]string, error) {
+	state, err := s.mayEnrol(ctx, orgID, userID, castellan.ActionConfirmTOTPEnrolment)
+	if err != nil {
 		return nil, err
 	}
-	codes, err := s.next.ConfirmTOTP(ctx, orgID, userID, code)
+	if state == castellan.SessionComplete && password == "" {
+		return nil, castellan.Invalid([]castellan.FieldError{{Field: "password", Rule: "required",
+			Message: "give your current password to change your second factor"}})
+	}
+	codes, err := s.next.ConfirmTOTP(ctx, orgID, userID, code, password)
 	if err != nil {
 		return nil, err
 	}
@@ -65,28 +73,29 @@ func (s *mfa) VerifyMFA(ctx context.Context, orgID, userID, sessionID, code stri
 // second-factor step of a sign-in only while the user has no factor yet
 // (the first enrolment a policy asks for). A token, or a session that
 // knows only the password of a user who has a factor, cannot replace it.
-func (s *mfa) mayEnrol(ctx context.Context, orgID, userID string, action castellan.Action) error {
+// It returns the state of the caller's session ("" for the operator).
+func (s *mfa) mayEnrol(ctx context.Context, orgID, userID string, action castellan.Action) (castellan.SessionState, error) {
 	if err := selfOrOperator(ctx, orgID, userID, action); err != nil {
-		return err
+		return "", err
 	}
 	p, _ := castellan.PrincipalFrom(ctx)
 	if p.Type == castellan.PrincipalOperator {
-		return nil
+		return "", nil
 	}
 	if p.SessionID == "" {
-		return denied(action, "user/"+userID)
+		return "", denied(action, "user/"+userID)
 	}
 	state, err := s.g.sessionState(ctx, orgID, userID, p.SessionID)
 	if err != nil || state == castellan.SessionComplete {
-		return err
+		return state, err
 	}
 	if state == castellan.SessionMFAPending {
 		st, err := s.g.raw.MFA.MFAStatus(ctx, orgID, userID)
 		if err != nil || !st.Enrolled {
-			return err
+			return state, err
 		}
 	}
-	return denied(action, "user/"+userID)
+	return "", denied(action, "user/"+userID)
 }
 
 // passSecondFactor moves the caller's own session, when it waits for its

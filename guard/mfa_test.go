@@ -21,7 +21,7 @@ func (f *fixture) enrol(user string) []string {
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	codes, err := f.raw.MFA.ConfirmTOTP(system, f.org, user, code(f.t, setup.Secret))
+	codes, err := f.raw.MFA.ConfirmTOTP(system, f.org, user, code(f.t, setup.Secret), "")
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -57,7 +57,7 @@ func init() {
 			if err != nil {
 				f.t.Fatal(err)
 			}
-			_, err = s.MFA.ConfirmTOTP(ctx, f.org, user, code(f.t, setup.Secret))
+			_, err = s.MFA.ConfirmTOTP(ctx, f.org, user, code(f.t, setup.Secret), "")
 			return err
 		}},
 		// The second step of a sign-in, from the session itself (see
@@ -192,11 +192,65 @@ func TestSecondFactorPassesTheStep(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := s.MFA.ConfirmTOTP(ctx, f.org, fresh.ID, code(t, setup.Secret)); err != nil {
+			if _, err := s.MFA.ConfirmTOTP(ctx, f.org, fresh.ID, code(t, setup.Secret), ""); err != nil {
 				t.Fatal(err)
 			}
 			if got := f.stateOf(fresh.ID, id); got != castellan.SessionComplete {
 				t.Fatalf("after a first enrolment the session is %s, want %s", got, castellan.SessionComplete)
+			}
+		})
+	}
+}
+
+// TestEnrolFromSignedInSessionNeedsPassword checks that a signed-in
+// (complete) session confirms a new factor only with the user's
+// password, so that a borrowed session cannot put its own factor and
+// recovery codes on the account: without it or with a wrong one nothing
+// is confirmed. The operator needs none.
+func TestEnrolFromSignedInSessionNeedsPassword(t *testing.T) {
+	for _, b := range sqltest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			t.Parallel()
+			f, s, _ := newFixture(t, b.URL(t))
+			u := f.newSignInUser()
+			ctx := castellan.WithPrincipal(system, castellan.Principal{Type: castellan.PrincipalUser, ID: u.ID, OrganizationID: f.org,
+				SessionID: f.newSession(u.ID, castellan.SessionComplete).Session.ID})
+			setup, err := s.MFA.BeginTOTP(ctx, f.org, u.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, tc := range []struct {
+				password string
+				kind     castellan.Kind
+				code     string
+			}{
+				{"", castellan.EINVALID, castellan.CodeInvalidField},
+				{testPassword + "x", castellan.EFORBIDDEN, castellan.CodeWrongPassword},
+			} {
+				_, err := s.MFA.ConfirmTOTP(ctx, f.org, u.ID, code(t, setup.Secret), tc.password)
+				if castellan.ErrorKind(err) != tc.kind || castellan.ErrorCode(err) != tc.code {
+					t.Fatalf("password %q: got %v, want %s %s", tc.password, err, tc.kind, tc.code)
+				}
+				if st, err := f.raw.MFA.MFAStatus(system, f.org, u.ID); err != nil || st.Enrolled {
+					t.Fatalf("password %q: enrolled anyway (%+v, %v)", tc.password, st, err)
+				}
+			}
+			if _, err := s.MFA.ConfirmTOTP(ctx, f.org, u.ID, code(t, setup.Secret), testPassword); err != nil {
+				t.Fatal(err)
+			}
+			if st, err := f.raw.MFA.MFAStatus(system, f.org, u.ID); err != nil || !st.Enrolled {
+				t.Fatalf("not enrolled with the password: %+v, %v", st, err)
+			}
+
+			// The operator confirms without one.
+			operatorCtx := castellan.WithPrincipal(system, castellan.Principal{Type: castellan.PrincipalOperator, ID: "op"})
+			other := f.newSignInUser()
+			setup, err = s.MFA.BeginTOTP(operatorCtx, f.org, other.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.MFA.ConfirmTOTP(operatorCtx, f.org, other.ID, code(t, setup.Secret), ""); err != nil {
+				t.Fatal(err)
 			}
 		})
 	}

@@ -79,37 +79,51 @@ func (s *AccountService) DeleteAccount(ctx context.Context, orgID, id string, co
 // user of the organization with a password, and a wrong one counts
 // towards the user's lockout.
 func (s *AccountService) confirmPassword(ctx context.Context, orgID, password string) error {
+	const what = "the deletion of an account"
 	p, ok := castellan.PrincipalFrom(ctx)
 	if ok && p.Type == castellan.PrincipalOperator {
 		return nil
 	}
-	wrong := &castellan.Error{Kind: castellan.EFORBIDDEN, Code: castellan.CodeWrongPassword, Message: "the password is wrong",
-		Fields: []castellan.FieldError{{Field: "password", Rule: "match", Message: "is not your password"}}}
 	if !ok || p.Type != castellan.PrincipalUser || p.OrganizationID != orgID {
-		wrong.Message = "only a user with a password can confirm the deletion of an account"
-		return wrong
+		return wrongPassword(what)
 	}
+	return s.db.confirmPassword(ctx, orgID, p.ID, password, what)
+}
+
+// confirmPassword checks that password is the current password of
+// userID, an active user with one, to confirm what (a change outside a
+// sign-in form); a wrong one counts towards the user's lockout.
+// Returns EFORBIDDEN (auth.wrong_password).
+func (db *DB) confirmPassword(ctx context.Context, orgID, userID, password, what string) error {
 	var (
 		login string
 		hash  sql.NullString
 	)
-	err := s.db.queryRow(ctx, `SELECT login_id, password_hash FROM users WHERE org_id = ? AND id = ? AND status = 'active'`,
-		orgID, p.ID).Scan(&login, &hash)
+	err := db.queryRow(ctx, `SELECT login_id, password_hash FROM users WHERE org_id = ? AND id = ? AND status = 'active'`,
+		orgID, userID).Scan(&login, &hash)
 	if isNoRows(err) || err == nil && !hash.Valid {
-		wrong.Message = "only a user with a password can confirm the deletion of an account"
-		return wrong
+		return wrongPassword(what)
 	}
 	if err != nil {
 		return err
 	}
-	refused, err := s.db.Sessions().confirmCurrentPassword(ctx, orgID, p.ID, login, hash.String, password, s.db.signIn, "")
+	refused, err := db.Sessions().confirmCurrentPassword(ctx, orgID, userID, login, hash.String, password, db.signIn, "")
 	if err != nil {
 		return err
 	}
 	if refused {
-		return wrong
+		e := wrongPassword(what)
+		e.Message = "the password is wrong"
+		return e
 	}
 	return nil
+}
+
+// wrongPassword is the refusal of a confirmation by password, saying
+// who may confirm what.
+func wrongPassword(what string) *castellan.Error {
+	return &castellan.Error{Kind: castellan.EFORBIDDEN, Code: castellan.CodeWrongPassword, Message: "only a user with a password can confirm " + what,
+		Fields: []castellan.FieldError{{Field: "password", Rule: "match", Message: "is not your password"}}}
 }
 
 // accountRemoval is the audit summary and the change-log rows of an

@@ -174,7 +174,12 @@ func totpSetup(key *otp.Key) (*castellan.TOTPSetup, error) {
 // ConfirmTOTP implements castellan.MFAService. The step of the confirming
 // code becomes the last accepted one, so the same code does not then pass
 // VerifyMFA.
-func (s *MFAService) ConfirmTOTP(ctx context.Context, orgID, userID, code string) ([]string, error) {
+func (s *MFAService) ConfirmTOTP(ctx context.Context, orgID, userID, code, password string) ([]string, error) {
+	if password != "" {
+		if err := s.db.confirmPassword(ctx, orgID, userID, password, "a new second factor"); err != nil {
+			return nil, err
+		}
+	}
 	var codes []string
 	err := s.db.update(ctx, func(tx *Tx) error {
 		u, err := lockMFAUser(ctx, tx, orgID, userID)

@@ -34,7 +34,7 @@ func TestMFAStorage(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			codes, err := s.MFA.ConfirmTOTP(ctx, org, u.ID, storetest.TOTPCode(t, setup.Secret, clock.Now()))
+			codes, err := s.MFA.ConfirmTOTP(ctx, org, u.ID, storetest.TOTPCode(t, setup.Secret, clock.Now()), "")
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -51,7 +51,7 @@ func TestNoSecretAtRest(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			recovery, err := s.MFA.ConfirmTOTP(ctx, orgID, reg.User.ID, storetest.TOTPCode(t, setup.Secret, time.Now()))
+			recovery, err := s.MFA.ConfirmTOTP(ctx, orgID, reg.User.ID, storetest.TOTPCode(t, setup.Secret, time.Now()), "")
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -59,7 +59,7 @@ func enrolMFA(tb testing.TB, s castellan.Services, clock *Clock, orgID, userID s
 	tb.Helper()
 	ctx := userCtx(userID, orgID, "r-enrol")
 	setup := must(s.MFA.BeginTOTP(ctx, orgID, userID))(tb)
-	codes := must(s.MFA.ConfirmTOTP(ctx, orgID, userID, TOTPCode(tb, setup.Secret, clock.Now())))(tb)
+	codes := must(s.MFA.ConfirmTOTP(ctx, orgID, userID, TOTPCode(tb, setup.Secret, clock.Now()), ""))(tb)
 	sess := must(s.Sessions.CreateSession(ctx, orgID, userID, castellan.SessionMFAPending, "", lenientPolicy))(tb)
 	return enrolled{orgID: orgID, userID: userID, sessionID: sess.Session.ID, secret: setup.Secret, recoveryCodes: codes}
 }
@@ -153,7 +153,7 @@ func testMFAEnrol(t *testing.T, open Opener) {
 	sess := must(s.Sessions.CreateSession(ctx, org, u.ID, castellan.SessionMFAPending, "", lenientPolicy))(t).Session.ID
 
 	before := takeSnapshot(t, s, org)
-	_, err := s.MFA.ConfirmTOTP(ctx, org, u.ID, "123456")
+	_, err := s.MFA.ConfirmTOTP(ctx, org, u.ID, "123456", "")
 	wantCode(t, err, castellan.EPRECONDITION, castellan.CodeMFANoPendingSetup)
 	err = s.MFA.VerifyMFA(ctx, org, u.ID, sess, "123456", lenientPolicy)
 	wantCode(t, err, castellan.EPRECONDITION, castellan.CodeMFANotEnrolled)
@@ -185,12 +185,12 @@ func testMFAEnrol(t *testing.T, open Opener) {
 
 	before = takeSnapshot(t, s, org)
 	wrong := TOTPCode(t, setup.Secret, clock.Now().Add(-time.Hour))
-	_, err = s.MFA.ConfirmTOTP(ctx, org, u.ID, wrong)
+	_, err = s.MFA.ConfirmTOTP(ctx, org, u.ID, wrong, "")
 	refused(t, s, org, before, err)
 	wantMFAStatus(t, s, org, u.ID, castellan.MFAStatus{})
 
 	confirmCode := TOTPCode(t, setup.Secret, clock.Now())
-	codes := must(s.MFA.ConfirmTOTP(ctx, org, u.ID, confirmCode))(t)
+	codes := must(s.MFA.ConfirmTOTP(ctx, org, u.ID, confirmCode, ""))(t)
 	distinct := map[string]bool{}
 	for _, c := range codes {
 		distinct[c] = true
@@ -202,7 +202,7 @@ func testMFAEnrol(t *testing.T, open Opener) {
 	// The confirming code's step is used up.
 	before = takeSnapshot(t, s, org)
 	refusedCounted(t, s, org, before, s.MFA.VerifyMFA(ctx, org, u.ID, sess, confirmCode, lenientPolicy))
-	_, err = s.MFA.ConfirmTOTP(ctx, org, u.ID, confirmCode)
+	_, err = s.MFA.ConfirmTOTP(ctx, org, u.ID, confirmCode, "")
 	wantCode(t, err, castellan.EPRECONDITION, castellan.CodeMFANoPendingSetup)
 	_, err = s.MFA.PendingTOTP(ctx, org, u.ID)
 	wantCode(t, err, castellan.EPRECONDITION, castellan.CodeMFANoPendingSetup)
@@ -299,7 +299,7 @@ func testMFAConfirmReplaces(t *testing.T, open Opener) {
 	clock.Advance(step)
 	e.mustVerify(t, s, TOTPCode(t, e.secret, clock.Now()))
 	clock.Advance(step)
-	codes := must(s.MFA.ConfirmTOTP(ctx, org, e.userID, TOTPCode(t, setup.Secret, clock.Now())))(t)
+	codes := must(s.MFA.ConfirmTOTP(ctx, org, e.userID, TOTPCode(t, setup.Secret, clock.Now()), ""))(t)
 	wantMFAStatus(t, s, org, e.userID, castellan.MFAStatus{Enrolled: true, RecoveryCodesLeft: castellan.RecoveryCodeCount})
 
 	// Then the old secret and recovery codes are gone.
@@ -341,7 +341,7 @@ func testMFAReset(t *testing.T, open Opener) {
 	if rev := must(s.MFA.ResetMFA(admin, org, e.userID))(t); rev <= before.revision {
 		t.Fatalf("got revision %d, want one after %d", rev, before.revision)
 	}
-	_, err := s.MFA.ConfirmTOTP(userCtx(e.userID, org, "r"), org, e.userID, "123456")
+	_, err := s.MFA.ConfirmTOTP(userCtx(e.userID, org, "r"), org, e.userID, "123456", "")
 	wantCode(t, err, castellan.EPRECONDITION, castellan.CodeMFANoPendingSetup)
 }
 
@@ -395,7 +395,7 @@ func testMFAErrUnavailable(t *testing.T, open Opener) {
 	before := takeSnapshot(t, s, org)
 	_, err := s.MFA.BeginTOTP(userCtx(users[0].ID, org, "r"), org, users[0].ID)
 	wantCode(t, err, castellan.EPRECONDITION, castellan.CodeMFAUnavailable)
-	_, err = s.MFA.ConfirmTOTP(ctx, org, users[1].ID, TOTPCode(t, setup.Secret, clock.Now()))
+	_, err = s.MFA.ConfirmTOTP(ctx, org, users[1].ID, TOTPCode(t, setup.Secret, clock.Now()), "")
 	wantCode(t, err, castellan.EPRECONDITION, castellan.CodeMFAUnavailable)
 	_, err = s.MFA.PendingTOTP(ctx, org, users[1].ID)
 	wantCode(t, err, castellan.EPRECONDITION, castellan.CodeMFAUnavailable)
@@ -418,7 +418,7 @@ func testMFACrossOrganization(t *testing.T, open Opener) {
 			"BeginTOTP":   func() error { _, err := s.MFA.BeginTOTP(ctx, a.OrganizationID, userID); return err },
 			"PendingTOTP": func() error { _, err := s.MFA.PendingTOTP(ctx, a.OrganizationID, userID); return err },
 			"ConfirmTOTP": func() error {
-				_, err := s.MFA.ConfirmTOTP(ctx, a.OrganizationID, userID, code)
+				_, err := s.MFA.ConfirmTOTP(ctx, a.OrganizationID, userID, code, "")
 				return err
 			},
 			"VerifyMFA": func() error { return s.MFA.VerifyMFA(ctx, a.OrganizationID, userID, e.sessionID, code, lenientPolicy) },
