@@ -480,6 +480,43 @@ func TestBrowserConsole(t *testing.T) {
 		b.page("/console", "Home")
 	})
 
+	t.Run("ForcedPasswordChangeAndOwnKey", func(t *testing.T) {
+		pia := e.ConsoleUser(t, org, "pia", func(r *castellan.UserRegistration) { r.PasswordResetRequired = true })
+		shop, err := e.DB.Services().Projects.CreateProject(system, org, castellan.ProjectCreate{Name: "pia-shop"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := e.DB.Services().Grants.CreateGrants(system, org, []castellan.GrantCreate{{RoleID: "project.member",
+			Scope: "project/" + shop.ID, Subject: castellan.Subject{Type: castellan.SubjectUser, ID: pia.ID}}}); err != nil {
+			t.Fatal(err)
+		}
+		b := newTab(t, browser, e.srv.URL)
+		b.wantStatus("sign-in", b.signIn("Acme", "pia", apitest.ConsolePassword), http.StatusOK)
+		b.page("/console/password", "Choose a new password")
+		// The console stays shut until the password is changed.
+		b.wantStatus("console before the change", b.navigate("/console/users"), http.StatusOK)
+		b.page("/console/password", "Choose a new password")
+		b.fill("password", "Another-Horse-8-battery")
+		b.fill("confirm", "Another-Horse-8-battery")
+		b.wantStatus("new password", b.submit("/console/password"), http.StatusOK)
+		b.page("/console", "Home")
+
+		// Her own access key, in her project: the secret shows once.
+		b.load(chromedp.Click(chromedp.CSS(`nav a[href="/console/profile/keys"]`)))
+		b.page("/console/profile/keys", "Your access keys")
+		b.fill("name", "laptop")
+		b.fill("projectId", shop.ID)
+		b.wantStatus("make a key", b.submit("/console/profile/keys"), http.StatusOK)
+		secret := runIn(b, chromedp.Text(chromedp.Search(`//section[@class="answer"]//dt[.="Secret"]/following-sibling::dd[1]/code`)))
+		if len(secret) < 20 {
+			t.Fatalf("the new key's secret on the page: %q", secret)
+		}
+		b.navigate("/console/profile/keys")
+		if text := runIn(b, chromedp.Text(chromedp.CSS("main"))); strings.Contains(text, secret) || !strings.Contains(text, "laptop") {
+			t.Fatalf("the keys page after the answer (the secret must not show again):\n%s", text)
+		}
+	})
+
 	t.Run("Users", func(t *testing.T) {
 		admin := e.ConsoleUser(t, org, "ivy", func(r *castellan.UserRegistration) { r.Nickname = "Ivy of IT" })
 		e.grantOrg(t, admin, "organization.admin")

@@ -256,8 +256,9 @@ type consolePage struct {
 	QRCode        template.URL
 	RecoveryCodes []string
 	Next          string
-	// password
+	// password, and the login ID its form names for password managers
 	RequireCurrent bool
+	Login          string
 	// sessions
 	Sessions       []*castellan.Session
 	CurrentSession string

@@ -98,7 +98,13 @@ type ownKeys struct {
 func (s *Console) ownKeysPage(w http.ResponseWriter, r *http.Request, c *consoleRequest) {
 	p := c.page()
 	p.Notice = notices{{"deleted", "The key is deleted: its tokens stopped working."}}.of(r)
-	s.renderOwnKeys(w, r, c, p, http.StatusOK, &ownKeys{Fields: fieldErrors{}})
+	k := &ownKeys{Fields: fieldErrors{}}
+	// A new key goes in the project the console works in, unless the
+	// user picks another.
+	if c.project != nil {
+		k.Project = c.project.ID
+	}
+	s.renderOwnKeys(w, r, c, p, http.StatusOK, k)
 }
 
 // renderOwnKeys lists the user's keys and the projects where it holds a

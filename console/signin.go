@@ -340,7 +340,7 @@ func (s *Console) confirmMFASetup(w http.ResponseWriter, r *http.Request, c *con
 
 func (s *Console) passwordPage(w http.ResponseWriter, r *http.Request, c *consoleRequest) {
 	p := c.page()
-	p.RequireCurrent = c.session.State == castellan.SessionComplete
+	p.RequireCurrent, p.Login = c.session.State == castellan.SessionComplete, c.user.LoginID
 	renderConsole(r.Context(), w, http.StatusOK, "password", p)
 }
 
@@ -350,7 +350,7 @@ func (s *Console) passwordPage(w http.ResponseWriter, r *http.Request, c *consol
 func (s *Console) changePassword(w http.ResponseWriter, r *http.Request, c *consoleRequest) {
 	ctx := r.Context()
 	p := c.page()
-	p.RequireCurrent = c.session.State == castellan.SessionComplete
+	p.RequireCurrent, p.Login = c.session.State == castellan.SessionComplete, c.user.LoginID
 	form := r.PostForm
 	if form.Get("password") != form.Get("confirm") {
 		p.Error = "The two new passwords differ."
