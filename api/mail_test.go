@@ -273,6 +273,16 @@ func TestDeadLetters(t *testing.T) {
 			t.Fatalf("got sent %s, want Bob's mail", resp.body)
 		}
 
+		// Acme's owner reads its dead letter without the sender's error,
+		// which names the operator's mail relay.
+		resp = e.do(t, request{method: "GET", path: "/v1/mail?status=dead&org=" + e.acme.OrganizationID, token: e.acme.Token})
+		wantStatus(t, resp, http.StatusOK)
+		var owners struct{ Mails []castellan.Mail }
+		resp.decode(t, &owners)
+		if len(owners.Mails) != 1 || owners.Mails[0].ID != e.alice || owners.Mails[0].LastError != "" || owners.Mails[0].Status != castellan.MailDead {
+			t.Fatalf("the owner's dead letters: %s", resp.body)
+		}
+
 		// Every organization's outbox is the operator's alone.
 		for _, token := range []string{e.acme.Token, e.globex.Token} {
 			resp := e.do(t, request{method: "GET", path: "/v1/mail?status=dead", token: token})

@@ -457,6 +457,11 @@ func TestBrowserConsole(t *testing.T) {
 		b.fill("password", apitest.ConsolePassword)
 		b.wantStatus("a mistyped code", b.submit("/console/mfa/setup"), http.StatusBadRequest)
 		b.page("/console/mfa/setup", "Set up a second factor")
+		if again := runIn(b, chromedp.Text(chromedp.Search(`//main//p[starts-with(normalize-space(), "Secret:")]/code`))); again == secret {
+			t.Fatal("the refused try showed the same key again")
+		} else {
+			secret = again
+		}
 		b.fill("code", e.totpNow(t, secret))
 		b.fill("password", apitest.ConsolePassword)
 		b.wantStatus("MFA setup", b.submit("/console/mfa/setup"), http.StatusOK)

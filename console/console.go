@@ -421,6 +421,14 @@ func (s *Console) setCookie(w http.ResponseWriter, r *http.Request, name, value 
 	http.SetCookie(w, c)
 }
 
+// setSession sets the session cookie to token, or clears it for "". A
+// session's start or end also forgets the project the console worked in,
+// so that the next user of the browser does not inherit it.
+func (s *Console) setSession(w http.ResponseWriter, r *http.Request, token string) {
+	s.setCookie(w, r, sessionCookie, token, token == "")
+	s.setCookie(w, r, projectCookie, "", true)
+}
+
 // stepPath is the page a session in state belongs on.
 func stepPath(state castellan.SessionState) string {
 	switch state {
@@ -471,7 +479,7 @@ func (s *Console) withSession(h func(http.ResponseWriter, *http.Request, *consol
 		}
 		r, sess, user, err := s.web.AuthenticateSession(r, token)
 		if castellan.ErrorKind(err) == castellan.EUNAUTHENTICATED {
-			s.setCookie(w, r, sessionCookie, "", true)
+			s.setSession(w, r, "")
 			seeOther(w, consolePath+"/sign-in")
 			return
 		}

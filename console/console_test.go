@@ -89,23 +89,26 @@ func TestConsoleSecureCookie(t *testing.T) {
 		wantSecureCookies(t, b.Get("/console/sign-in"), "__Secure-castellan_sign_in")
 		p := b.Post("/console/sign-in", url.Values{"organization": {"Acme"}, "login": {"ann"}, "password": {apitest.ConsolePassword}})
 		apitest.WantRedirect(t, p, "/console")
-		wantSecureCookies(t, p, "__Secure-castellan_session")
+		// The session's start also forgets any project the browser's
+		// last user worked in.
+		wantSecureCookies(t, p, "__Secure-castellan_session", "__Secure-castellan_project")
 		apitest.WantPage(t, b.Get("/console"), http.StatusOK, "Signed in as")
 		apitest.WantRedirect(t, b.Post("/console/sign-out", url.Values{}), "/console/sign-in")
 		apitest.WantRedirect(t, b.Get("/console"), "/console/sign-in")
 	})
 }
 
-// wantSecureCookies fails unless p sets exactly the cookie name, Secure,
-// HttpOnly, SameSite=Lax, for /console.
-func wantSecureCookies(t *testing.T, p *apitest.Page, name string) {
+// wantSecureCookies fails unless p sets exactly the cookies names, in
+// that order, each Secure, HttpOnly, SameSite=Lax, for /console.
+func wantSecureCookies(t *testing.T, p *apitest.Page, names ...string) {
 	t.Helper()
-	if len(p.Cookies) != 1 {
-		t.Fatalf("got cookies %v, want %s", p.Cookies, name)
+	if len(p.Cookies) != len(names) {
+		t.Fatalf("got cookies %v, want %s", p.Cookies, names)
 	}
-	c := p.Cookies[0]
-	if c.Name != name || !c.Secure || !c.HttpOnly || c.SameSite != http.SameSiteLaxMode || c.Path != "/console" {
-		t.Fatalf("got cookie %+v, want %s Secure", c, name)
+	for i, c := range p.Cookies {
+		if c.Name != names[i] || !c.Secure || !c.HttpOnly || c.SameSite != http.SameSiteLaxMode || c.Path != "/console" {
+			t.Fatalf("got cookie %+v, want %s Secure", c, names[i])
+		}
 	}
 }
 
@@ -178,7 +181,7 @@ func TestConsoleSecureCookieBehindProxy(t *testing.T) {
 		do("GET", "/console/sign-in", nil)
 		p := do("POST", "/console/sign-in", url.Values{"organization": {"Acme"}, "login": {"ann"}, "password": {apitest.ConsolePassword}})
 		apitest.WantRedirect(t, p, "/console")
-		wantSecureCookies(t, p, "__Secure-castellan_session")
+		wantSecureCookies(t, p, "__Secure-castellan_session", "__Secure-castellan_project")
 		apitest.WantPage(t, do("GET", "/console", nil), http.StatusOK, "Signed in as")
 	})
 }

@@ -30,14 +30,14 @@ func forEachBackend(t *testing.T, fn func(t *testing.T, e *env)) {
 	}
 }
 
-func newEnv(t *testing.T, url string) *env {
+func newEnv(t testing.TB, url string) *env {
 	e := &env{Env: apitest.New(t, url)}
 	e.srv = e.serveWith(t, func(*apitest.Options) {})
 	return e
 }
 
 // serveWith starts another server on e's store, with edit's options.
-func (e *env) serveWith(t *testing.T, edit func(*apitest.Options)) *httptest.Server {
+func (e *env) serveWith(t testing.TB, edit func(*apitest.Options)) *httptest.Server {
 	var o apitest.Options
 	edit(&o)
 	return e.Serve(t, e.Services(), o)
@@ -65,7 +65,7 @@ func bearerStatus(t *testing.T, srv *httptest.Server, path, token string) int {
 }
 
 // grantOrg gives u role on its organization.
-func (e *env) grantOrg(t *testing.T, u *castellan.User, role string) {
+func (e *env) grantOrg(t testing.TB, u *castellan.User, role string) {
 	t.Helper()
 	if _, _, err := e.DB.Services().Grants.CreateGrants(system, u.OrganizationID, []castellan.GrantCreate{{RoleID: role,
 		Scope: castellan.OrganizationScope(u.OrganizationID).String(), Subject: castellan.Subject{Type: castellan.SubjectUser, ID: u.ID}}}); err != nil {

@@ -247,8 +247,9 @@ func TestConsoleMFASetupGetChangesNothing(t *testing.T) {
 }
 
 // TestConsoleOwnMFA: a signed-in user sets up its own second factor from
-// its profile, giving its password (a mistyped code costs no failure and
-// keeps the key; no password or a wrong one confirms nothing), its
+// its profile, giving its password (a mistyped code costs no failure; no
+// password or a wrong one confirms nothing; every display shows a new
+// key), its
 // next sign-in asks for the code, and it moves the factor to a new key,
 // after which the old key's codes no longer work. A forged post changes
 // nothing.
@@ -259,25 +260,41 @@ func TestConsoleOwnMFA(t *testing.T) {
 		b := e.signedIn(t, uma)
 		apitest.WantPage(t, b.Get("/console/profile"), http.StatusOK, `<a class="button" href="/console/mfa/setup">Set up a second factor</a>`)
 
+		key := func(p *apitest.Page) string {
+			t.Helper()
+			m := secretField.FindStringSubmatch(p.Body)
+			if m == nil {
+				t.Fatalf("no key on the page (%d):\n%s", p.Status, p.Body)
+			}
+			return m[1]
+		}
 		p := b.Get("/console/mfa/setup")
 		apitest.WantPage(t, p, http.StatusOK, `<a href="/console/profile">Cancel</a>`)
-		secret := secretField.FindStringSubmatch(p.Body)[1]
-		if again := secretField.FindStringSubmatch(b.Get("/console/mfa/setup").Body)[1]; again != secret {
-			t.Fatalf("a second GET changed the key: %s, then %s", secret, again)
+		noted := key(p)
+		// Each display begins a new key, so a key another display showed
+		// (one a borrowed session noted) no longer confirms.
+		secret := key(b.Get("/console/mfa/setup"))
+		if secret == noted {
+			t.Fatal("a second display showed the same key")
 		}
+		pw := apitest.ConsolePassword
+		p = b.Post("/console/mfa/setup", url.Values{"code": {e.totpNow(t, noted)}, "password": {pw}})
+		apitest.WantPage(t, p, http.StatusBadRequest, `<span class="field-error" id="code-error">`)
 
 		// Without the form token, without the password or with a wrong
-		// one: refused, and nothing confirmed.
-		pw := apitest.ConsolePassword
+		// one: refused, and nothing confirmed; each refusal shows a new
+		// key.
+		secret = key(p)
 		apitest.WantPage(t, b.Post("/console/mfa/setup", url.Values{"code": {e.totpNow(t, secret)}, "password": {pw}, "csrf": {""}}), http.StatusForbidden, "")
-		apitest.WantPage(t, b.Post("/console/mfa/setup", url.Values{"code": {e.totpNow(t, secret)}}), http.StatusBadRequest,
-			`<span class="field-error" id="password-error">give your current password to change your second factor</span>`)
-		apitest.WantPage(t, b.Post("/console/mfa/setup", url.Values{"code": {e.totpNow(t, secret)}, "password": {pw + "x"}}), http.StatusForbidden,
-			`<span class="field-error" id="password-error">is not your password</span>`)
+		p = b.Post("/console/mfa/setup", url.Values{"code": {e.totpNow(t, secret)}})
+		apitest.WantPage(t, p, http.StatusBadRequest, `<span class="field-error" id="password-error">give your current password to change your second factor</span>`)
+		p = b.Post("/console/mfa/setup", url.Values{"code": {e.totpNow(t, key(p))}, "password": {pw + "x"}})
+		apitest.WantPage(t, p, http.StatusForbidden, `<span class="field-error" id="password-error">is not your password</span>`)
+		shown := key(p)
 		p = b.Post("/console/mfa/setup", url.Values{"code": {"000000"}, "password": {pw}})
 		apitest.WantPage(t, p, http.StatusBadRequest, `<span class="field-error" id="code-error">`)
-		if got := secretField.FindStringSubmatch(p.Body)[1]; got != secret {
-			t.Fatalf("a mistyped code replaced the key")
+		if secret = key(p); secret == shown {
+			t.Fatal("a mistyped code showed the same key again")
 		}
 		st, err := e.DB.Services().MFA.MFAStatus(system, org, uma.ID)
 		if err != nil || st.Enrolled {
@@ -314,5 +331,29 @@ func TestConsoleOwnMFA(t *testing.T) {
 		b3.Get("/console/mfa")
 		apitest.WantPage(t, b3.Post("/console/mfa", url.Values{"code": {e.totpNow(t, secret)}}), http.StatusUnauthorized, "not valid")
 		apitest.WantRedirect(t, b3.Post("/console/mfa", url.Values{"code": {e.totpNow(t, next)}}), "/console")
+	})
+}
+
+// TestConsoleOwnMFAPasswordLockout: wrong passwords given to confirm a
+// new second factor count towards the lockout, and the one that locks
+// the account ends the session that gave them: a borrowed session
+// cannot go on guessing.
+func TestConsoleOwnMFAPasswordLockout(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		vic := e.ConsoleUser(t, e.Acme.OrganizationID, "vic", nil)
+		b := e.signedIn(t, vic)
+		p := b.Get("/console/mfa/setup")
+		for i := range castellan.DefaultSignInPolicy.MaxFailures {
+			p = b.Post("/console/mfa/setup", url.Values{"code": {"000000"}, "password": {"Wrong-Horse-9-battery"}})
+			if i < castellan.DefaultSignInPolicy.MaxFailures-1 {
+				apitest.WantPage(t, p, http.StatusForbidden, "is not your password")
+			}
+		}
+		apitest.WantPage(t, p, http.StatusUnauthorized, signInFailedAlert)
+		if sessions := e.SessionsOf(t, vic); len(sessions) != 0 {
+			t.Fatalf("the session that locked the account lives on: %d sessions", len(sessions))
+		}
+		apitest.WantRedirect(t, b.Get("/console"), "/console/sign-in")
+		apitest.WantPage(t, apitest.NewBrowser(t, e.srv).SignIn("Acme", "vic", apitest.ConsolePassword), http.StatusUnauthorized, signInFailedAlert)
 	})
 }

@@ -38,7 +38,7 @@ func (s *Console) revokeSessionForm(w http.ResponseWriter, r *http.Request, c *c
 		return
 	}
 	if id == c.session.ID {
-		s.setCookie(w, r, sessionCookie, "", true)
+		s.setSession(w, r, "")
 		seeOther(w, consolePath+"/sign-in")
 		return
 	}
@@ -58,8 +58,7 @@ func (s *Console) signOut(w http.ResponseWriter, r *http.Request, c *consoleRequ
 		renderConsoleError(w, r, err)
 		return
 	}
-	s.setCookie(w, r, sessionCookie, "", true)
-	s.setCookie(w, r, projectCookie, "", true)
+	s.setSession(w, r, "")
 	seeOther(w, consolePath+"/sign-in")
 }
 

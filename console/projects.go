@@ -117,7 +117,7 @@ func (s *Console) projectPage(w http.ResponseWriter, r *http.Request, c *console
 		d.Parent = parent
 	}
 	scope := castellan.ProjectScope(project.ID).String()
-	grants, next, err := s.services.Grants.FindGrants(ctx, org, castellan.GrantFilter{Scope: &scope, PageSize: castellan.MaxPageSize})
+	grants, next, err := s.services.Grants.FindGrants(ctx, org, castellan.GrantFilter{Scope: &scope, PageSize: usersPageSize})
 	if err != nil {
 		_, d.MembersError = publicError(ctx, err)
 	}

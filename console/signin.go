@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"html/template"
 	"net/http"
+	"slices"
 	"sync"
 
 	"github.com/castellan-iam/castellan"
@@ -124,7 +125,7 @@ func (s *Console) signIn(w http.ResponseWriter, r *http.Request) {
 		renderConsoleError(w, r, err)
 		return
 	}
-	s.setCookie(w, r, sessionCookie, ns.Token, false)
+	s.setSession(w, r, ns.Token)
 	seeOther(w, stepPath(state))
 }
 
@@ -180,7 +181,7 @@ func (s *Console) verifyMFA(w http.ResponseWriter, r *http.Request, c *consoleRe
 	case castellan.ErrorCode(err) == castellan.CodeSignInFailed:
 		s.signInEnded(w, r)
 	case castellan.ErrorCode(err) == castellan.CodeSessionInvalid:
-		s.setCookie(w, r, sessionCookie, "", true)
+		s.setSession(w, r, "")
 		seeOther(w, consolePath+"/sign-in")
 	case castellan.ErrorKind(err) == castellan.EPRECONDITION:
 		seeOther(w, consolePath+"/mfa/setup")
@@ -192,7 +193,7 @@ func (s *Console) verifyMFA(w http.ResponseWriter, r *http.Request, c *consoleRe
 // signInEnded answers the request whose failure locked the account: the
 // sign-in is over (the store ended the session).
 func (s *Console) signInEnded(w http.ResponseWriter, r *http.Request) {
-	s.setCookie(w, r, sessionCookie, "", true)
+	s.setSession(w, r, "")
 	token, err := s.signInToken(w, r)
 	if err != nil {
 		renderConsoleError(w, r, err)
@@ -240,14 +241,17 @@ func (s *Console) mfaSetupPage(w http.ResponseWriter, r *http.Request, c *consol
 	if !s.enrolling(w, r, c) {
 		return
 	}
-	s.showPendingSetup(w, r, c, http.StatusOK, "", nil)
-}
-
-// showPendingSetup shows the pending key. A GET changes nothing when a
-// key is pending: it shows that key again, so that a link cannot replace
-// the key the user is scanning. Only the first GET begins an enrolment;
-// a new key takes a POST.
-func (s *Console) showPendingSetup(w http.ResponseWriter, r *http.Request, c *consoleRequest, status int, msg string, fields fieldErrors) {
+	// A signed-in user gets a new key each time: a pending key shown
+	// again could be one that a borrowed session began and noted, which
+	// the user would then scan and confirm with its password.
+	if c.session.State == castellan.SessionComplete {
+		s.renderMFASetup(w, r, c, http.StatusOK, "", nil)
+		return
+	}
+	// At the sign-in's step a GET changes nothing when a key is pending:
+	// it shows that key again, so that a link cannot replace the key the
+	// user is scanning. Only the first GET begins an enrolment; a new key
+	// takes a POST.
 	setup, err := s.services.MFA.PendingTOTP(r.Context(), c.user.OrganizationID, c.user.ID)
 	if castellan.ErrorCode(err) == castellan.CodeMFANoPendingSetup {
 		setup, err = s.services.MFA.BeginTOTP(r.Context(), c.user.OrganizationID, c.user.ID)
@@ -256,7 +260,7 @@ func (s *Console) showPendingSetup(w http.ResponseWriter, r *http.Request, c *co
 		renderConsoleError(w, r, err)
 		return
 	}
-	s.showMFASetup(w, r, c, setup, status, msg, fields)
+	s.showMFASetup(w, r, c, setup, http.StatusOK, "", nil)
 }
 
 // restartMFASetup replaces the pending key with a new one ("Start over").
@@ -271,14 +275,27 @@ func (s *Console) restartMFASetup(w http.ResponseWriter, r *http.Request, c *con
 	seeOther(w, consolePath+"/mfa/setup")
 }
 
-// renderMFASetup begins a new TOTP enrolment and shows its key.
-func (s *Console) renderMFASetup(w http.ResponseWriter, r *http.Request, c *consoleRequest, status int, msg string) {
+// renderMFASetup begins a new TOTP enrolment and shows its key, with
+// the rules the last try broke. A session the last try ended (a wrong
+// password that locked the account) has signed out.
+func (s *Console) renderMFASetup(w http.ResponseWriter, r *http.Request, c *consoleRequest, status int, msg string, fields fieldErrors) {
 	setup, err := s.services.MFA.BeginTOTP(r.Context(), c.user.OrganizationID, c.user.ID)
 	if err != nil {
+		if !s.sessionLive(r, c) {
+			s.signInEnded(w, r)
+			return
+		}
 		renderConsoleError(w, r, err)
 		return
 	}
-	s.showMFASetup(w, r, c, setup, status, msg, nil)
+	s.showMFASetup(w, r, c, setup, status, msg, fields)
+}
+
+// sessionLive reports whether the request's session is still one of its
+// user's.
+func (s *Console) sessionLive(r *http.Request, c *consoleRequest) bool {
+	list, err := s.services.Sessions.FindSessions(r.Context(), c.user.OrganizationID, c.user.ID)
+	return err == nil && slices.ContainsFunc(list, func(sess *castellan.Session) bool { return sess.ID == c.session.ID })
 }
 
 // showMFASetup shows the key of an enrolment, with the rules the last
@@ -296,14 +313,16 @@ func (s *Console) confirmMFASetup(w http.ResponseWriter, r *http.Request, c *con
 	codes, err := s.services.MFA.ConfirmTOTP(r.Context(), c.user.OrganizationID, c.user.ID, r.PostForm.Get("code"), r.PostForm.Get("password"))
 	if err != nil && c.session.State == castellan.SessionComplete {
 		status, msg, fields := formError(r.Context(), err)
+		// Each try that fails shows a new key (see mfaSetupPage).
 		switch {
 		case castellan.ErrorKind(err) == castellan.EUNAUTHENTICATED:
 			// Signed in already: a mistyped code proves nothing about
-			// the sign-in, so it costs no failure and the key stays.
-			s.showPendingSetup(w, r, c, http.StatusBadRequest, "The code is not valid. Enter the code your app shows now.", fieldErrors{"code": "is not the code your app shows now"})
+			// the sign-in, so it costs no failure.
+			s.renderMFASetup(w, r, c, http.StatusBadRequest, "The code is not valid. Add this new key to your app and enter its code.",
+				fieldErrors{"code": "is not the code of the key shown"})
 			return
 		case fields["password"] != "":
-			s.showPendingSetup(w, r, c, status, msg, fields)
+			s.renderMFASetup(w, r, c, status, msg+". Add this new key to your app.", fields)
 			return
 		}
 	}
@@ -311,7 +330,7 @@ func (s *Console) confirmMFASetup(w http.ResponseWriter, r *http.Request, c *con
 	case "":
 	case castellan.EUNAUTHENTICATED:
 		s.mfaRefused(w, r, c, func() {
-			s.renderMFASetup(w, r, c, http.StatusUnauthorized, "The code is not valid. Here is a new key: add it to your app and enter its code.")
+			s.renderMFASetup(w, r, c, http.StatusUnauthorized, "The code is not valid. Here is a new key: add it to your app and enter its code.", nil)
 		})
 		return
 	case castellan.EPRECONDITION:

@@ -15,18 +15,25 @@ func (g *guard) holds(ctx context.Context, scope, what string, patterns []string
 	if err != nil || p.Type == castellan.PrincipalOperator {
 		return err
 	}
-	missing, err := g.authz.Missing(ctx, p, scope, g.raw.Catalog.Expand(patterns))
-	if err != nil {
+	missing, err := g.lacks(ctx, p, scope, patterns)
+	if err != nil || missing == "" {
 		return err
-	}
-	if len(missing) == 0 {
-		return nil
 	}
 	return &castellan.Error{
 		Kind: castellan.EFORBIDDEN, Code: castellan.CodeEscalation,
-		Message: "you may grant, revoke or define only what you hold yourself on the scope; you lack " + missing[0] + " for " + what + " on " + scope,
+		Message: "you may grant, revoke or define only what you hold yourself on the scope; you lack " + missing + " for " + what + " on " + scope,
 		Fields:  []castellan.FieldError{{Field: field, Rule: "hierarchy", Message: "you do not hold every action of " + what + " on " + scope}},
 	}
+}
+
+// lacks returns the first action the patterns name that p does not hold
+// on scope, or "" when it holds them all.
+func (g *guard) lacks(ctx context.Context, p castellan.Principal, scope string, patterns []string) (string, error) {
+	missing, err := g.authz.Missing(ctx, p, scope, g.raw.Catalog.Expand(patterns))
+	if err != nil || len(missing) == 0 {
+		return "", err
+	}
+	return missing[0], nil
 }
 
 // holdsAccountAdmin applies the hierarchy principle to an operation that

@@ -92,7 +92,9 @@ func (s *AccountService) confirmPassword(ctx context.Context, orgID, password st
 
 // confirmPassword checks that password is the current password of
 // userID, an active user with one, to confirm what (a change outside a
-// sign-in form); a wrong one counts towards the user's lockout.
+// sign-in form); a wrong one counts towards the user's lockout, and the
+// failure that locks the account also ends the caller's session, so that
+// a borrowed session cannot go on once it has guessed too often.
 // Returns EFORBIDDEN (auth.wrong_password).
 func (db *DB) confirmPassword(ctx context.Context, orgID, userID, password, what string) error {
 	var (
@@ -107,7 +109,8 @@ func (db *DB) confirmPassword(ctx context.Context, orgID, userID, password, what
 	if err != nil {
 		return err
 	}
-	refused, err := db.Sessions().confirmCurrentPassword(ctx, orgID, userID, login, hash.String, password, db.signIn, "")
+	p, _ := castellan.PrincipalFrom(ctx)
+	refused, err := db.Sessions().confirmCurrentPassword(ctx, orgID, userID, login, hash.String, password, db.signIn, p.SessionID)
 	if err != nil {
 		return err
 	}

@@ -19,6 +19,7 @@ func testMFA(t *testing.T, open Opener) {
 	t.Run("VerifyTOTP", func(t *testing.T) { testMFAVerifyTOTP(t, open) })
 	t.Run("RecoveryCodes", func(t *testing.T) { testMFARecoveryCodes(t, open) })
 	t.Run("ConfirmReplaces", func(t *testing.T) { testMFAConfirmReplaces(t, open) })
+	t.Run("ConfirmWithPassword", func(t *testing.T) { testMFAConfirmWithPassword(t, open) })
 	t.Run("Reset", func(t *testing.T) { testMFAReset(t, open) })
 	t.Run("Required", func(t *testing.T) { testMFARequired(t, open) })
 	t.Run("ErrUnavailable", func(t *testing.T) { testMFAErrUnavailable(t, open) })
@@ -568,4 +569,29 @@ func testMFASessionChecked(t *testing.T, open Opener) {
 	}
 	unchanged(t, s, org, before)
 	e.mustVerify(t, s, code)
+}
+
+// testMFAConfirmWithPassword: a password given to ConfirmTOTP is checked
+// first: a wrong one is refused as auth.wrong_password, confirms nothing
+// and is recorded as an audited sign-in failure; the right one lets the
+// code confirm the factor.
+func testMFAConfirmWithPassword(t *testing.T, open Opener) {
+	clock := NewClock()
+	s := open(t, clock.Now)
+	org := bootstrap(t, s, "Acme").OrganizationID
+	u := signInUser(t, s, org, "ann", nil)
+	ctx := userCtx(u.ID, org, "r-mfa")
+	setup := must(s.MFA.BeginTOTP(ctx, org, u.ID))(t)
+
+	before := takeSnapshot(t, s, org)
+	_, err := s.MFA.ConfirmTOTP(ctx, org, u.ID, TOTPCode(t, setup.Secret, clock.Now()), signInPassword+"x")
+	wantCode(t, err, castellan.EFORBIDDEN, castellan.CodeWrongPassword)
+	wantField(t, err, "password", "match")
+	wantMFAStatus(t, s, org, u.ID, castellan.MFAStatus{})
+	if failures := failuresSince(t, s, org, before.revision); len(failures) != 1 {
+		t.Fatalf("got audited failures %q, want the wrong password's", failures)
+	}
+
+	must(s.MFA.ConfirmTOTP(ctx, org, u.ID, TOTPCode(t, setup.Secret, clock.Now()), signInPassword))(t)
+	wantMFAStatus(t, s, org, u.ID, castellan.MFAStatus{Enrolled: true, RecoveryCodesLeft: castellan.RecoveryCodeCount})
 }

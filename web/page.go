@@ -2,8 +2,9 @@ package web
 
 import "net/http"
 
-// PageCSP is the policy of the server-rendered pages: they run no
-// script, load nothing, post forms only here and are never framed.
+// PageCSP is the policy of the server-rendered pages: they load nothing
+// and run nothing (a page adds the hashes of its own inline style sheet
+// and script), post forms only here and are never framed.
 const PageCSP = "default-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
 // StartPage writes the status and headers of a server-rendered HTML page

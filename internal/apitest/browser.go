@@ -21,7 +21,7 @@ const ConsolePassword = "Correct-Horse-7-battery"
 // Browser is a cookie-keeping client of the console that does not follow
 // redirects, so that tests see each step.
 type Browser struct {
-	t      *testing.T
+	t      testing.TB
 	Base   string
 	Client *http.Client
 	// CSRF is the form token of the last page that had one.
@@ -29,7 +29,7 @@ type Browser struct {
 }
 
 // NewBrowser is a browser of srv with no cookies yet.
-func NewBrowser(t *testing.T, srv *httptest.Server) *Browser {
+func NewBrowser(t testing.TB, srv *httptest.Server) *Browser {
 	t.Helper()
 	jar, err := cookiejar.New(nil)
 	if err != nil {
@@ -111,7 +111,7 @@ func (b *Browser) SignIn(org, login, password string) *Page {
 }
 
 // WantRedirect fails unless p redirects to path.
-func WantRedirect(t *testing.T, p *Page, path string) {
+func WantRedirect(t testing.TB, p *Page, path string) {
 	t.Helper()
 	if p.Status != http.StatusSeeOther || p.Location != path {
 		t.Fatalf("got %d to %q, want 303 to %s: %s", p.Status, p.Location, path, p.Body)
@@ -119,7 +119,7 @@ func WantRedirect(t *testing.T, p *Page, path string) {
 }
 
 // WantPage fails unless p has status and holds text.
-func WantPage(t *testing.T, p *Page, status int, text string) {
+func WantPage(t testing.TB, p *Page, status int, text string) {
 	t.Helper()
 	if p.Status != status || !strings.Contains(p.Body, text) {
 		t.Fatalf("got %d, want %d with %q:\n%s", p.Status, status, text, p.Body)
@@ -142,7 +142,7 @@ func (e *Env) ConsoleUser(t testing.TB, orgID, login string, edit func(*castella
 }
 
 // SignedIn is a browser of srv whose user completed its sign-in.
-func SignedIn(t *testing.T, srv *httptest.Server, u *castellan.User) *Browser {
+func SignedIn(t testing.TB, srv *httptest.Server, u *castellan.User) *Browser {
 	t.Helper()
 	b := NewBrowser(t, srv)
 	WantRedirect(t, b.SignIn(u.OrganizationID, u.LoginID, ConsolePassword), "/console")
