@@ -59,7 +59,7 @@ func (s *Server) registerMail() {
 	}
 	register(s, op{
 		id: "list-mail", method: http.MethodGet, path: "/v1/mail", tag: tag,
-		action:  castellan.ActionListMail,
+		action: castellan.ActionListMail, errors: []int{http.StatusNotFound},
 		summary: "List outgoing mail",
 		desc: "The outbox, newest first, for the operator, or for an organization's owner with org=: `status=dead` lists the dead letters, mails the sender gave up on, with the last error. " +
 			"Links and tokens in the data are redacted.",
