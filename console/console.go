@@ -448,7 +448,8 @@ type consoleRequest struct {
 	// organization is the user's organization's name, once the sign-in
 	// is complete.
 	organization string
-	// devMailbox tells whether the server has the dev mailbox page.
+	// devMailbox tells whether the server has the dev mailbox page and
+	// the user may read it.
 	devMailbox bool
 	// project is the project the console works in, if any.
 	project *castellan.Project
@@ -492,7 +493,7 @@ func (s *Console) withSession(h func(http.ResponseWriter, *http.Request, *consol
 				"your address %s is not allowed to use the console for this user", ip))
 			return
 		}
-		c := &consoleRequest{session: sess, user: user, csrf: csrfToken(token), devMailbox: s.devMailbox != nil}
+		c := &consoleRequest{session: sess, user: user, csrf: csrfToken(token)}
 		if r.Method == http.MethodPost {
 			if err := readForm(r); err != nil {
 				renderConsoleError(w, r, err)
@@ -519,6 +520,7 @@ func (s *Console) withSession(h func(http.ResponseWriter, *http.Request, *consol
 			}
 			c.organization = org.Name
 			c.project = s.currentProject(r, c)
+			c.devMailbox = s.readsMailbox(r, c)
 		}
 		h(w, r, c)
 	}

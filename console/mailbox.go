@@ -58,6 +58,18 @@ func splitLinks(text string) []mailPart {
 	return parts
 }
 
+// readsMailbox reports whether the server has the dev mailbox and the
+// guarded outbox lets the user read its organization's (the navigation
+// links to it then). It costs a read of one mail, on a server without
+// SMTP only.
+func (s *Console) readsMailbox(r *http.Request, c *consoleRequest) bool {
+	if s.devMailbox == nil {
+		return false
+	}
+	_, _, err := s.services.Outbox.FindMail(r.Context(), castellan.MailFilter{OrganizationID: &c.user.OrganizationID, PageSize: 1})
+	return err == nil
+}
+
 // mailboxPage lists the organization's mails, newest first, by
 // recipient.
 func (s *Console) mailboxPage(w http.ResponseWriter, r *http.Request, c *consoleRequest) {

@@ -34,6 +34,7 @@ func TestConsoleDevMailbox(t *testing.T) {
 		})
 
 		b := e.signedIn(t, owner)
+		apitest.WantPage(t, b.Get("/console"), http.StatusOK, `<a href="/console/mailbox">Dev mailbox</a>`)
 		p := b.Get("/console/mailbox")
 		apitest.WantPage(t, p, http.StatusOK, "Dev mailbox")
 		for _, want := range []string{
@@ -64,6 +65,9 @@ func TestConsoleDevMailbox(t *testing.T) {
 		apitest.WantPage(t, p, http.StatusForbidden, "")
 		if strings.Contains(p.Body, "csti_") {
 			t.Error("the refusal shows a link")
+		}
+		if p := admin.Get("/console"); strings.Contains(p.Body, `href="/console/mailbox"`) {
+			t.Error("the admin's navigation links to a mailbox it may not read")
 		}
 
 		// Without the dev mailbox (a server with SMTP) there is no page
