@@ -2,7 +2,9 @@ package api_test
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -42,7 +44,44 @@ type env struct {
 	editServices func(*castellan.Services)
 
 	validatorOnce sync.Once
-	validator     validator.Validator
+	validator     *sharedValidator
+}
+
+// sharedValidator checks responses against one OpenAPI document. Building
+// one takes seconds under the race detector, and the package's servers
+// serve only a few documents, so envs share them by the document's hash.
+// Validation is serialized: the validator is not documented as safe for
+// concurrent use.
+type sharedValidator struct {
+	once sync.Once
+	err  error
+	mu   sync.Mutex
+	v    validator.Validator
+}
+
+// validators maps the SHA-256 of a document to its *sharedValidator.
+var validators sync.Map
+
+// validatorFor returns the shared validator of spec, built once (its err
+// says why it could not be).
+func validatorFor(spec []byte) *sharedValidator {
+	sum := sha256.Sum256(spec)
+	got, _ := validators.LoadOrStore(string(sum[:]), &sharedValidator{})
+	sv := got.(*sharedValidator)
+	sv.once.Do(func() {
+		doc, err := libopenapi.NewDocument(spec)
+		if err != nil {
+			sv.err = fmt.Errorf("parse OpenAPI: %w", err)
+			return
+		}
+		model, err := doc.BuildV3Model()
+		if err != nil {
+			sv.err = fmt.Errorf("OpenAPI model: %w", err)
+			return
+		}
+		sv.v = validator.NewValidatorFromV3Model(&model.Model, config.WithPathTree(customMethodLookup{radix.BuildPathTree(&model.Model)}))
+	})
+	return sv
 }
 
 // forEachBackend runs fn against an API on SQLite and on PostgreSQL.
@@ -188,20 +227,15 @@ func (e *env) checkDocumented(t *testing.T, hreq *http.Request, hresp *http.Resp
 		resp.status == http.StatusMethodNotAllowed || hreq.URL.Path == "/metrics" || resp.header.Get("Content-Type") == "application/x-ndjson" {
 		return
 	}
-	e.validatorOnce.Do(func() {
-		spec := fetchOpenAPI(t, e)
-		doc, err := libopenapi.NewDocument(spec)
-		if err != nil {
-			t.Fatalf("parse OpenAPI: %v", err)
-		}
-		model, err := doc.BuildV3Model()
-		if err != nil {
-			t.Fatalf("OpenAPI model: %v", err)
-		}
-		e.validator = validator.NewValidatorFromV3Model(&model.Model, config.WithPathTree(customMethodLookup{radix.BuildPathTree(&model.Model)}))
-	})
+	e.validatorOnce.Do(func() { e.validator = validatorFor(fetchOpenAPI(t, e)) })
+	if e.validator.err != nil {
+		t.Fatal(e.validator.err)
+	}
 	hresp.Body = io.NopCloser(bytes.NewReader(resp.body))
-	if ok, errs := e.validator.ValidateHttpResponse(hreq, hresp); !ok {
+	e.validator.mu.Lock()
+	ok, errs := e.validator.v.ValidateHttpResponse(hreq, hresp)
+	e.validator.mu.Unlock()
+	if !ok {
 		var msgs []string
 		for _, err := range errs {
 			msgs = append(msgs, err.Message+": "+err.Reason)
