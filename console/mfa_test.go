@@ -1,6 +1,7 @@
 package console_test
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -335,25 +336,52 @@ func TestConsoleOwnMFA(t *testing.T) {
 }
 
 // TestConsoleOwnMFAPasswordLockout: wrong passwords given to confirm a
-// new second factor count towards the lockout, and the one that locks
-// the account ends the session that gave them: a borrowed session
-// cannot go on guessing.
+// new second factor count towards the lockout like a sign-in's. Sent 25
+// at once from 25 sessions of the user, as many are checked as the
+// policy allows and the rest are refused as locked; nothing is enrolled;
+// the failure that locked the account ended the session that gave it, and
+// the right password then signs in no more.
 func TestConsoleOwnMFAPasswordLockout(t *testing.T) {
+	policy := castellan.DefaultSignInPolicy
 	forEachBackend(t, func(t *testing.T, e *env) {
 		vic := e.ConsoleUser(t, e.Acme.OrganizationID, "vic", nil)
-		b := e.signedIn(t, vic)
-		p := b.Get("/console/mfa/setup")
-		for i := range castellan.DefaultSignInPolicy.MaxFailures {
-			p = b.Post("/console/mfa/setup", url.Values{"code": {"000000"}, "password": {"Wrong-Horse-9-battery"}})
-			if i < castellan.DefaultSignInPolicy.MaxFailures-1 {
-				apitest.WantPage(t, p, http.StatusForbidden, "is not your password")
+		sessions := make([]*apitest.Browser, parallelAttempts)
+		for i := range sessions {
+			sessions[i] = e.signedIn(t, vic)
+			sessions[i].Get("/console/mfa/setup")
+		}
+		e.Clock.Advance(time.Second) // failures count after the last sign-in
+		pages := make([]*apitest.Page, parallelAttempts)
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for i, b := range sessions {
+			wg.Go(func() {
+				<-start
+				pages[i] = b.Post("/console/mfa/setup", url.Values{"code": {"000000"}, "password": {fmt.Sprintf("Guess-Horse-%d-battery", i)}})
+			})
+		}
+		close(start)
+		wg.Wait()
+		ended := 0
+		for i, p := range pages {
+			switch {
+			case p.Status == http.StatusUnauthorized && strings.Contains(p.Body, signInFailedAlert):
+				ended++
+			case p.Status != http.StatusForbidden || !strings.Contains(p.Body, "is not your password"):
+				t.Errorf("guess %d: got %d:\n%s", i, p.Status, p.Body)
 			}
 		}
-		apitest.WantPage(t, p, http.StatusUnauthorized, signInFailedAlert)
-		if sessions := e.SessionsOf(t, vic); len(sessions) != 0 {
-			t.Fatalf("the session that locked the account lives on: %d sessions", len(sessions))
+		reasons := e.signInFailures(t, vic)
+		if n := count(reasons, "wrong_current_password"); n != policy.MaxFailures || count(reasons, "locked") != parallelAttempts-n || ended != 1 {
+			t.Fatalf("got audited failures %v and %d sessions ended, want %d wrong_current_password, the rest refused as locked, and one session ended",
+				reasons, ended, policy.MaxFailures)
 		}
-		apitest.WantRedirect(t, b.Get("/console"), "/console/sign-in")
+		if sessions := e.SessionsOf(t, vic); len(sessions) != parallelAttempts-1 {
+			t.Fatalf("got %d sessions, want all but the one that locked the account", len(sessions))
+		}
+		if st, err := e.DB.Services().MFA.MFAStatus(system, e.Acme.OrganizationID, vic.ID); err != nil || st.Enrolled {
+			t.Fatalf("after the guesses: %+v, %v", st, err)
+		}
 		apitest.WantPage(t, apitest.NewBrowser(t, e.srv).SignIn("Acme", "vic", apitest.ConsolePassword), http.StatusUnauthorized, signInFailedAlert)
 	})
 }

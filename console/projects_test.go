@@ -66,6 +66,10 @@ func TestConsoleProjects(t *testing.T) {
 		apitest.WantPage(t, b.Get("/console"), http.StatusOK, `Project <a href="`+page+`"><strong>shop</strong></a>`)
 		apitest.WantPage(t, b.Get("/console/users/"+ann.ID), http.StatusOK, `<option value="project/`+id+`" selected>`)
 		apitest.WantPage(t, b.Get("/console/explain"), http.StatusOK, `value="project/`+id+`"`)
+		// A project ID that is not one is refused, and the current
+		// project stays.
+		apitest.WantPage(t, b.Post("/console/project", url.Values{"project": {"shop"}, "next": {page}}), http.StatusBadRequest, "")
+		apitest.WantPage(t, b.Get("/console"), http.StatusOK, `Project <a href="`+page+`"><strong>shop</strong></a>`)
 		// An outside next goes to the projects page instead.
 		apitest.WantRedirect(t, b.Post("/console/project", url.Values{"project": {id}, "next": {"https://evil.example/"}}), "/console/projects")
 
