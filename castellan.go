@@ -52,7 +52,8 @@ type Principal struct {
 	// SessionID is the console session the caller signed in with, if any.
 	SessionID string `json:"sessionId,omitempty"`
 	// PasswordVerified is set by the console on the principal of the one
-	// request in which VerifySignIn accepted the user's password: only
+	// request in which VerifySignIn accepted the user's password (or
+	// SignInFederated its identity provider's verified token): only
 	// such a principal (or the operator) starts a console session, so a
 	// token or another session cannot mint one. Never read from a token, a
 	// cookie or a request body.

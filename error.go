@@ -342,6 +342,18 @@ const (
 	CodeRoleSessionSourceMismatch = "role_session.source_mismatch"
 )
 
+// Federation error codes.
+const (
+	CodeFederationNotFound  = "federation.not_found"
+	CodeFederationNameTaken = "federation.name_taken"
+	// CodeFederationInUse: users that are not deleted belong to the
+	// federation.
+	CodeFederationInUse = "federation.in_use"
+	// CodeFederationSecretNotSealable: the store has no key-encryption
+	// key to seal a client secret with (serve --secret-key-file).
+	CodeFederationSecretNotSealable = "federation.secret_not_sealable"
+)
+
 // CodeUserLimitReached: the organization holds its maximum of users
 // (sqlstore.Options.MaxUsers, --max-users-per-organization).
 const CodeUserLimitReached = "user.limit_reached"

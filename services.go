@@ -59,6 +59,8 @@ type Services struct {
 	AccessKeys AccessKeyService
 	// RoleIdentities keeps assumable roles and their sessions.
 	RoleIdentities RoleIdentityService
+	// Federations keeps the organizations' identity providers.
+	Federations FederationService
 	// MFA keeps the users' second factors.
 	MFA MFAService
 	// Sessions keeps console sessions and the sign-in rules.

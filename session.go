@@ -139,6 +139,26 @@ type SessionService interface {
 	// (auth.sign_in_failed) for every failure, the refused address
 	// included.
 	VerifySignIn(ctx context.Context, in SignIn) (*User, error)
+	// FindSignInFederation returns the federation a sign-in names by its
+	// ID, or by an email whose domain exactly one federation of the
+	// installation allows, with its opened client secret. Returns
+	// ENOTFOUND (federation.not_found).
+	FindSignInFederation(ctx context.Context, ref string) (*FederationClient, error)
+	// SignInFederated returns the user an identity provider's verified
+	// token names, who may sign in; it creates no session. The user is
+	// the federation's by subject; else one added by email and not yet
+	// bound, which the subject then binds; else, with autoProvision, a
+	// new one. The groups of the federation's mappings follow the
+	// token's groups. Refusals are audited (the SSO* reasons and those
+	// of password sign-in) and return EUNAUTHENTICATED
+	// (auth.sign_in_failed).
+	SignInFederated(ctx context.Context, id FederatedIdentity) (*User, error)
+	// RefuseFederatedSignIn audits a single sign-on of the federation
+	// refused before any user was known (a token that failed
+	// verification: reason is one of the SSO* reasons, detail says more)
+	// and returns EUNAUTHENTICATED (auth.sign_in_failed), or ENOTFOUND
+	// for a federation that is gone.
+	RefuseFederatedSignIn(ctx context.Context, federationID, reason, detail string) error
 	// CreateSession starts a session of a user VerifySignIn returned, in
 	// state. A complete session sets the user's last login and restarts
 	// its failure count (a right password alone does not). Returns

@@ -334,8 +334,11 @@ func (r *UserRegistration) passwordFields(prefix string) []FieldError {
 // Returns EINVALID: request.invalid_field, or user.unsafe_password when
 // only the password is at fault.
 func (r *UserRegistration) Validate() error {
-	return ValidateRegistrations([]UserRegistration{*r}, func(int) string { return "" })
+	return ValidateRegistrations([]UserRegistration{*r}, NoPrefix)
 }
+
+// NoPrefix names the fields of a lone registration: by their names.
+func NoPrefix(int) string { return "" }
 
 // ValidateRegistrations checks a batch: prefix(i) names item i
 // ("users[3]."). Every bad field of every item is listed; the

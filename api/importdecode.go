@@ -250,7 +250,7 @@ func (d *importDecoder) fill(item *castellan.ImportItem, body any) error {
 		}
 		reg := b.registration()
 		item.User = &reg
-		err = castellan.CheckSubAccountRegistrations([]castellan.UserRegistration{reg}, func(int) string { return "" })
+		err = castellan.CheckSubAccountRegistrations([]castellan.UserRegistration{reg}, castellan.NoPrefix)
 	case *groupCreateBody:
 		item.Group = &castellan.GroupCreate{Name: b.Name, Description: b.Description}
 	case *importMembershipBody:

@@ -153,6 +153,7 @@ func New(mux *http.ServeMux, cfg Config) *Server {
 	s.registerControlPolicies()
 	s.registerAccountMemberships()
 	s.registerRoleIdentities()
+	s.registerFederations()
 	s.registerImport()
 	s.registerDecisionLog()
 	s.registerDocs(mux)

@@ -195,7 +195,7 @@ func (s *Server) createUser(ctx context.Context, in *struct {
 	Body userRegistrationBody
 }) (*registerUserOutput, error) {
 	reg := in.Body.registration()
-	if err := castellan.CheckSubAccountRegistrations([]castellan.UserRegistration{reg}, func(int) string { return "" }); err != nil {
+	if err := castellan.CheckSubAccountRegistrations([]castellan.UserRegistration{reg}, castellan.NoPrefix); err != nil {
 		return nil, err
 	}
 	r, err := s.services.Users.RegisterUser(ctx, in.Org, reg)

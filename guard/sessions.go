@@ -24,9 +24,30 @@ func (s *sessions) VerifySignIn(ctx context.Context, in castellan.SignIn) (*cast
 	return s.next.VerifySignIn(ctx, in)
 }
 
+// FindSignInFederation serves the sign-in page, before anyone is
+// known: it reads what the sign-in needs of one federation.
+func (s *sessions) FindSignInFederation(ctx context.Context, ref string) (*castellan.FederationClient, error) {
+	return s.next.FindSignInFederation(ctx, ref)
+}
+
+// SignInFederated authenticates by the identity provider's ID token,
+// which the caller (the console's single sign-on) has verified against
+// the provider's keys, issuer, audience, expiry and nonce, as
+// VerifySignIn authenticates by the password.
+func (s *sessions) SignInFederated(ctx context.Context, id castellan.FederatedIdentity) (*castellan.User, error) {
+	return s.next.SignInFederated(ctx, id)
+}
+
+// RefuseFederatedSignIn records a refused single sign-on; it grants
+// nothing.
+func (s *sessions) RefuseFederatedSignIn(ctx context.Context, federationID, reason, detail string) error {
+	return s.next.RefuseFederatedSignIn(ctx, federationID, reason, detail)
+}
+
 // CreateSession starts a session for the caller itself, right after its
-// password was verified: the console makes the user VerifySignIn returned
-// the principal, marked PasswordVerified. A principal of a token, of an
+// password (or its identity provider's ID token) was verified: the
+// console makes the user VerifySignIn or SignInFederated returned the
+// principal, marked PasswordVerified. A principal of a token, of an
 // access key or of another session may not: a leaked API key must not
 // become a console session.
 func (s *sessions) CreateSession(ctx context.Context, orgID, userID string, state castellan.SessionState, userAgent string, policy castellan.SignInPolicy) (*castellan.NewSession, error) {

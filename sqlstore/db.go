@@ -572,6 +572,7 @@ func (db *DB) Services() castellan.Services {
 		Outbox:             db.Outbox(),
 		Imports:            db.Imports(),
 		RoleIdentities:     db.RoleIdentities(),
+		Federations:        db.Federations(),
 		ChangeLog:          db,
 		Idempotency:        db.Idempotency(),
 		DecisionLog:        db.DecisionLog(),

@@ -52,6 +52,8 @@ var uniqueConflicts = []uniqueConflict{
 		castellan.CodeRoleNameTaken, "a role named %q already exists in this organization"},
 	{"role_identities_org_name", "role_identities", []string{"org_id", "name_lower"},
 		castellan.CodeRoleIdentityNameTaken, "a role identity named %q already exists in this organization"},
+	{"federations_org_name", "federations", []string{"org_id", "name_lower"},
+		castellan.CodeFederationNameTaken, "a federation named %q already exists in this organization"},
 	{"service_accounts_project_name", "service_accounts", []string{"project_id", "name"},
 		castellan.CodeServiceAccountNameTaken, "a service account named %q already exists in this project"},
 	{"users_org_email", "users", []string{"org_id", "email_lower"},

@@ -372,50 +372,57 @@ func (s *GroupService) RemoveGroupMembers(ctx context.Context, orgID, groupID st
 	}
 	var rev int64
 	err := s.db.update(ctx, func(tx *Tx) error {
-		name, err := lockGroup(ctx, tx, orgID, groupID, tx.db.dialect.lockKey)
-		if err != nil {
-			return err
-		}
-		ids := unique(userIDs)
-		members, err := membersAmong(ctx, tx, orgID, groupID, ids)
-		if err != nil {
-			return err
-		}
-		for i, id := range userIDs {
-			if !members[id] {
-				return itemError(castellan.ENOTFOUND, castellan.CodeUserNotFound, itemField("userIds", i, ""), "exists",
-					"user %s is not a member of this group", id)
-			}
-		}
-		in, args := inList(ids)
-		err = keepAnOwner(ctx, tx, orgID, true, func() error {
-			_, err := tx.exec(ctx, `DELETE FROM group_members WHERE org_id = ? AND group_id = ? AND user_id IN `+in,
-				append([]any{orgID, groupID}, args...)...)
-			if err != nil {
-				return fmt.Errorf("delete group members: %w", err)
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		ended, err := signOut(ctx, tx, orgID, ids)
-		if err != nil {
-			return err
-		}
-		also := make([]changedEntity, len(ids))
-		for i, id := range ids {
-			also[i] = changedEntity{"group_member", groupID + "/" + id, "delete"}
-		}
-		rev, err = tx.record(ctx, change{
-			orgID: orgID, action: castellan.ActionRemoveGroupMembers,
-			entityType: "group", entityID: groupID, entityName: name,
-			summary: map[string]any{"removedUserIds": ids, "revokedSessionIds": nonNilSlice(ended.sessions)},
-			also:    append(also, ended.changes()...),
-		})
+		var err error
+		rev, err = removeGroupMembersTx(ctx, tx, orgID, groupID, userIDs, nil)
 		return err
 	})
 	return rev, err
+}
+
+// removeGroupMembersTx removes members from a group in tx, signs them
+// out and records the change, with more entries in its summary.
+func removeGroupMembersTx(ctx context.Context, tx *Tx, orgID, groupID string, userIDs []string, more map[string]any) (int64, error) {
+	name, err := lockGroup(ctx, tx, orgID, groupID, tx.db.dialect.lockKey)
+	if err != nil {
+		return 0, err
+	}
+	ids := unique(userIDs)
+	members, err := membersAmong(ctx, tx, orgID, groupID, ids)
+	if err != nil {
+		return 0, err
+	}
+	for i, id := range userIDs {
+		if !members[id] {
+			return 0, itemError(castellan.ENOTFOUND, castellan.CodeUserNotFound, itemField("userIds", i, ""), "exists",
+				"user %s is not a member of this group", id)
+		}
+	}
+	in, args := inList(ids)
+	err = keepAnOwner(ctx, tx, orgID, true, func() error {
+		_, err := tx.exec(ctx, `DELETE FROM group_members WHERE org_id = ? AND group_id = ? AND user_id IN `+in,
+			append([]any{orgID, groupID}, args...)...)
+		if err != nil {
+			return fmt.Errorf("delete group members: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	ended, err := signOut(ctx, tx, orgID, ids)
+	if err != nil {
+		return 0, err
+	}
+	also := make([]changedEntity, len(ids))
+	for i, id := range ids {
+		also[i] = changedEntity{"group_member", groupID + "/" + id, "delete"}
+	}
+	return tx.record(ctx, change{
+		orgID: orgID, action: castellan.ActionRemoveGroupMembers,
+		entityType: "group", entityID: groupID, entityName: name,
+		summary: withEntries(map[string]any{"removedUserIds": ids, "revokedSessionIds": nonNilSlice(ended.sessions)}, more),
+		also:    append(also, ended.changes()...),
+	})
 }
 
 // FindGroupMembers implements castellan.GroupService. Returns ENOTFOUND

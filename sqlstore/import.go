@@ -280,7 +280,7 @@ func (im *importer) hashPasswords(ctx context.Context, items []*castellan.Import
 	var regs []castellan.UserRegistration
 	for _, item := range items {
 		if item.Err == nil && item.User != nil {
-			if err := castellan.ValidateRegistrations([]castellan.UserRegistration{*item.User}, func(int) string { return "" }); err != nil {
+			if err := castellan.ValidateRegistrations([]castellan.UserRegistration{*item.User}, castellan.NoPrefix); err != nil {
 				item.Err = err
 				continue
 			}

@@ -84,7 +84,7 @@ func (ic *itemContext) registerUser(ctx context.Context, item *castellan.ImportI
 		return nil, err
 	}
 	_, changes, err := insertCheckedRegistrations(ctx, ic.tx, ic.orgID, ic.orgName, []castellan.UserRegistration{*item.User},
-		[]string{hash}, []string{item.ID})
+		[]string{hash}, []string{item.ID}, castellan.NoPrefix)
 	if err == nil {
 		ic.takeName(item, true)
 	}
@@ -337,7 +337,7 @@ func (ic *itemContext) registerUsers(ctx context.Context, run []*castellan.Impor
 		}
 	}
 	return ic.writeRun(ctx, todo, hashes, func() ([]change, error) {
-		_, changes, err := insertCheckedRegistrations(ctx, ic.tx, ic.orgID, ic.orgName, regs, hashed, ids)
+		_, changes, err := insertCheckedRegistrations(ctx, ic.tx, ic.orgID, ic.orgName, regs, hashed, ids, castellan.NoPrefix)
 		return changes, err
 	}, func() {
 		for _, item := range todo {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"maps"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -278,6 +279,13 @@ func (s *SessionService) recordFailure(ctx context.Context, orgID, userID, login
 
 // recordFailureTx is recordFailure inside tx.
 func recordFailureTx(ctx context.Context, tx *Tx, orgID, userID, login, reason string, policy castellan.SignInPolicy, endSession string) (bool, error) {
+	return recordFailureWith(ctx, tx, orgID, userID, login, reason, policy, endSession, nil)
+}
+
+// recordFailureWith is recordFailureTx with more entries for the audit
+// event's summary.
+func recordFailureWith(ctx context.Context, tx *Tx, orgID, userID, login, reason string, policy castellan.SignInPolicy, endSession string,
+	more map[string]any) (bool, error) {
 	login = cleanText(login, 254)
 	id := newID()
 	var user any
@@ -291,7 +299,7 @@ func recordFailureTx(ctx context.Context, tx *Tx, orgID, userID, login, reason s
 	}
 	_, err = tx.record(ctx, change{
 		orgID: orgID, action: castellan.ActionSignIn, entityType: "user", entityID: userID, entityName: login,
-		summary: map[string]any{"outcome": "failure", "reason": reason, "login": login},
+		summary: withEntries(map[string]any{"outcome": "failure", "reason": reason, "login": login}, more),
 		also:    []changedEntity{{"sign_in_failure", id, "create"}},
 	})
 	// A login that names nobody runs the lockout's queries too, on no
@@ -514,4 +522,10 @@ func cleanText(s string, limit int) string {
 		cut--
 	}
 	return s[:cut]
+}
+
+// withEntries adds the entries of more to m and returns m.
+func withEntries(m, more map[string]any) map[string]any {
+	maps.Copy(m, more)
+	return m
 }

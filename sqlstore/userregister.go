@@ -13,7 +13,7 @@ import (
 
 // RegisterUser implements castellan.UserService.
 func (s *UserService) RegisterUser(ctx context.Context, orgID string, reg castellan.UserRegistration) (*castellan.RegisteredUser, error) {
-	users, err := s.register(ctx, orgID, []castellan.UserRegistration{reg}, func(int) string { return "" })
+	users, err := s.register(ctx, orgID, []castellan.UserRegistration{reg}, castellan.NoPrefix)
 	if err != nil {
 		return nil, err
 	}
@@ -80,12 +80,17 @@ func insertRegistrations(ctx context.Context, tx *Tx, orgID, orgName string, reg
 	if err := alreadyRegistered(ctx, tx, orgID, regs, prefix); err != nil {
 		return nil, nil, err
 	}
-	return insertCheckedRegistrations(ctx, tx, orgID, orgName, regs, hashes, ids)
+	return insertCheckedRegistrations(ctx, tx, orgID, orgName, regs, hashes, ids, prefix)
 }
 
 // insertCheckedRegistrations is insertRegistrations once the caller has
-// checked that no user has the registrations' emails and login IDs.
-func insertCheckedRegistrations(ctx context.Context, tx *Tx, orgID, orgName string, regs []castellan.UserRegistration, hashes, ids []string) ([]*castellan.User, []change, error) {
+// checked that no user has the registrations' emails and login IDs;
+// prefix names item i's fields.
+func insertCheckedRegistrations(ctx context.Context, tx *Tx, orgID, orgName string, regs []castellan.UserRegistration, hashes, ids []string,
+	prefix func(i int) string) ([]*castellan.User, []change, error) {
+	if err := checkFederations(ctx, tx, orgID, regs, prefix); err != nil {
+		return nil, nil, err
+	}
 	if err := checkUserLimit(ctx, tx, orgID, len(regs)); err != nil {
 		return nil, nil, err
 	}

@@ -45,6 +45,7 @@ func RunAllTests(t *testing.T, open Opener) {
 	t.Run("AccountMemberships", func(t *testing.T) { testAccountMemberships(t, open) })
 	t.Run("ControlPolicies", func(t *testing.T) { testControlPolicies(t, open) })
 	t.Run("RoleIdentities", func(t *testing.T) { testRoleIdentities(t, open) })
+	t.Run("Federations", func(t *testing.T) { testFederations(t, open) })
 	t.Run("DecisionLog", func(t *testing.T) { testDecisionLog(t, open) })
 }
 

@@ -157,10 +157,11 @@ func testRegisterPassword(t *testing.T, open Opener) {
 func testRegisterFederated(t *testing.T, open Opener) {
 	s := open(t, nil)
 	res := bootstrap(t, s, "Acme")
+	fed := newFederation(t, s, res.OrganizationID, "Entra")
 	reg := invitee("fed")
-	reg.Mode, reg.AccountType, reg.FederationID = "", castellan.AccountFederated, unknownID
+	reg.Mode, reg.AccountType, reg.FederationID = "", castellan.AccountFederated, fed.ID
 	u := register(t, s, res.OrganizationID, reg)
-	if u.Status != castellan.UserActive || u.AccountType != castellan.AccountFederated || u.FederationID != unknownID {
+	if u.Status != castellan.UserActive || u.AccountType != castellan.AccountFederated || u.FederationID != fed.ID {
 		t.Fatalf("got %+v", u)
 	}
 	wantFederatedWelcome(t, s, res.OrganizationID, u)
@@ -171,7 +172,7 @@ func testRegisterFederated(t *testing.T, open Opener) {
 	regs := make([]castellan.UserRegistration, 4)
 	for i, name := range []string{"fed3", "fed4", "off"} {
 		regs[i] = invitee(name)
-		regs[i].Mode, regs[i].AccountType, regs[i].FederationID = "", castellan.AccountFederated, fmt.Sprintf("0190d3a8-0000-7000-8000-00000000f00%d", i)
+		regs[i].Mode, regs[i].AccountType, regs[i].FederationID = "", castellan.AccountFederated, newFederation(t, s, res.OrganizationID, "f"+name).ID
 	}
 	regs[2].Disabled = true
 	regs[3] = invitee("local")
@@ -191,6 +192,29 @@ func testRegisterFederated(t *testing.T, open Opener) {
 	wantCode(t, err, castellan.EINVALID, castellan.CodeInvalidField)
 	wantField(t, err, "federationId", "format")
 	wantField(t, err, "mode", "federated")
+
+	// The federation must be one of the organization's, and allow the
+	// email's domain; nothing is registered otherwise.
+	other := bootstrap(t, s, "Globex")
+	theirs := newFederation(t, s, other.OrganizationID, "Theirs")
+	for _, c := range []struct {
+		id, email   string
+		kind        castellan.Kind
+		code, field string
+	}{
+		{unknownID, "x1@example.com", castellan.ENOTFOUND, castellan.CodeFederationNotFound, "users[1].federationId"},
+		{theirs.ID, "x2@example.com", castellan.ENOTFOUND, castellan.CodeFederationNotFound, "users[1].federationId"},
+		{newFederation(t, s, res.OrganizationID, "Narrow", "corp.example").ID, "x3@example.com", castellan.EINVALID, castellan.CodeInvalidField, "users[1].email"},
+	} {
+		before := takeSnapshot(t, s, res.OrganizationID)
+		ok := invitee("ok" + c.email[:2])
+		ok.Mode, ok.AccountType, ok.FederationID = "", castellan.AccountFederated, fed.ID
+		bad := castellan.UserRegistration{LoginID: c.email, Email: c.email, AccountType: castellan.AccountFederated, FederationID: c.id}
+		_, err := s.Users.RegisterUsers(operatorCtx("r"), res.OrganizationID, []castellan.UserRegistration{ok, bad})
+		wantCode(t, err, c.kind, c.code)
+		wantField(t, err, c.field, "")
+		unchanged(t, s, res.OrganizationID, before)
+	}
 }
 
 // wantFederatedWelcome checks that the federated user u got exactly one

@@ -50,7 +50,7 @@ func (s *Server) createSubAccount(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	principal, _ := castellan.PrincipalFrom(r.Context())
-	if err := castellan.CheckSubAccountRegistrations([]castellan.UserRegistration{reg}, func(int) string { return "" }); err != nil {
+	if err := castellan.CheckSubAccountRegistrations([]castellan.UserRegistration{reg}, castellan.NoPrefix); err != nil {
 		writeError(w, r, err)
 		return
 	}
