@@ -61,6 +61,8 @@ const (
 	MaxAllowedDomains         = 50
 	MaxGroupMappings          = 100
 	MaxGroupMappingClaimValue = 255
+	// MaxClaimNameLength bounds the names of the claims.
+	MaxClaimNameLength = 100
 )
 
 // Default claim names.

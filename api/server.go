@@ -187,6 +187,7 @@ var apiTags = []*huma.Tag{
 	{Name: "Groups", Description: "Named sets of users; a grant to a group applies to each member."},
 	{Name: "Roles", Description: "Built-in and custom roles: sets of actions from the service catalogue."},
 	{Name: "Grants", Description: "Bindings of a role to a user, group or service account on a scope (the organization root, an OU, an account, a project or a resource)."},
+	{Name: "Federations", Description: "OpenID Connect identity providers the organization's federated users sign in with; a federation's ID is what users give at sign-in."},
 	{Name: "Role identities", Description: "Assumable roles (principal type IamRole) of servers, federated users, cloud services and the organization's users, and their sessions with the source identity that assumed them."},
 	{Name: "Service accounts", Description: "Non-human principals of a project, with access keys and grants."},
 	{Name: "Access keys", Description: "Key IDs and secrets of users and service accounts, exchanged for API tokens (at most 2 per owner and project)."},
