@@ -35,7 +35,7 @@ const RecoveryCodeCount = 10
 // implementation of the same verify step (a Verifier per factor kind), not
 // a change of this interface's callers.
 type MFAService interface {
-	// BeginTOTP creates a pending TOTP secret for an active local user,
+	// BeginTOTP creates a pending TOTP secret for an active user,
 	// replacing any pending one; the confirmed one, if any, keeps working
 	// until ConfirmTOTP replaces it. Returns ENOTFOUND (user.not_found) or
 	// EPRECONDITION (auth.mfa_unavailable).
@@ -44,7 +44,7 @@ type MFAService interface {
 	// ConfirmTOTP has not yet confirmed, the same key again; it changes
 	// nothing. Returns ENOTFOUND (user.not_found) or EPRECONDITION
 	// (auth.mfa_no_pending_setup, or auth.mfa_unavailable when the user
-	// is not an active local user).
+	// is not active).
 	PendingTOTP(ctx context.Context, orgID, userID string) (*TOTPSetup, error)
 	// ConfirmTOTP checks a code of the pending secret and, when it is
 	// right, makes that secret the user's factor and issues

@@ -502,21 +502,63 @@ func TestUserEmailOptional(t *testing.T) {
 // TestFederatedUserMail registers federated users by email in a batch:
 // each finds in the dev mailbox one mail with the console's sign-in link
 // and its federation ID; the local user of the batch, registered with a
-// password, gets none.
+// password, gets none. Before that, the same batch naming a federation
+// that is not one of the organization's (an unknown ID, one of another
+// organization) is refused 404 naming the item's federationId, and one
+// whose federation does not allow the email's domain 400 naming its
+// email: nothing is registered and no mail sent.
 func TestFederatedUserMail(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, e *env) {
-		const federation = "0190d3a8-0000-7000-8000-00000000f001"
-		federated := func(login string) map[string]any {
+		newFederation := func(orgID, name string, domains ...string) *castellan.Federation {
+			t.Helper()
+			f, err := e.db.Services().Federations.CreateFederation(system, orgID, castellan.FederationCreate{
+				Name: name, Issuer: "https://idp.example.com", ClientID: "castellan", AllowedDomains: domains})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return f
+		}
+		federation := newFederation(e.acme.OrganizationID, "Entra").ID
+		federated := func(login, federationID string) map[string]any {
 			b := registration(login)
-			b["accountType"], b["federationId"] = castellan.AccountFederated, federation
+			b["accountType"], b["federationId"] = castellan.AccountFederated, federationID
 			return b
 		}
 		local := registration("local")
 		local["password"] = "Correct-Horse-7-battery"
-		resp := e.do(t, request{method: "POST", path: "/v1/organizations/" + e.acme.OrganizationID + "/users:batchCreate", token: e.acme.Token,
-			body: map[string]any{"users": []any{federated("fed1"), federated("fed2"), local}}})
-		wantStatus(t, resp, http.StatusCreated)
+		path := "/v1/organizations/" + e.acme.OrganizationID + "/users:batchCreate"
 		m := &mailEnv{env: e}
+		logins := []string{"fed1", "fed2", "local"}
+
+		for _, c := range []struct {
+			name, federationID string
+			status             int
+			code, field, rule  string
+		}{
+			{"unknown", "0190d3a8-0000-7000-8000-00000000f001", http.StatusNotFound, castellan.CodeFederationNotFound, "body.users[1].federationId", "exists"},
+			{"another organization's", newFederation(e.globex.OrganizationID, "Theirs").ID, http.StatusNotFound, castellan.CodeFederationNotFound, "body.users[1].federationId", "exists"},
+			{"narrow", newFederation(e.acme.OrganizationID, "Narrow", "corp.example").ID, http.StatusBadRequest, castellan.CodeInvalidField, "body.users[1].email", "domain"},
+		} {
+			wantRefusedField(t, e, request{method: "POST", path: path, token: e.acme.Token,
+				body: map[string]any{"users": []any{federated("fed1", federation), federated("fed2", c.federationID), local}}},
+				c.status, c.code, c.field, c.rule)
+			for _, login := range logins {
+				if out := m.mailbox(t, e.operator, "?to="+login+"@acme.example"); len(out.Mails) != 0 {
+					t.Fatalf("%s federation: %s got %+v", c.name, login, out.Mails)
+				}
+				resp := e.do(t, request{method: "GET", path: "/v1/organizations/" + e.acme.OrganizationID + "/users?q=" + login, token: e.acme.Token})
+				wantStatus(t, resp, http.StatusOK)
+				var list struct{ Users []castellan.User }
+				resp.decode(t, &list)
+				if len(list.Users) != 0 {
+					t.Fatalf("%s federation: registered %s", c.name, resp.body)
+				}
+			}
+		}
+
+		resp := e.do(t, request{method: "POST", path: path, token: e.acme.Token,
+			body: map[string]any{"users": []any{federated("fed1", federation), federated("fed2", federation), local}}})
+		wantStatus(t, resp, http.StatusCreated)
 		const link = "https://castellan.test/console/sign-in"
 		for _, login := range []string{"fed1", "fed2"} {
 			out := m.mailbox(t, e.operator, "?to="+login+"@acme.example")

@@ -37,11 +37,6 @@ const (
 	KindGrant      = "grant"
 )
 
-// federationID is the identity federation of the generated users: they
-// are federated, so that they are active at once and need neither a
-// password hash nor an invitation.
-const federationID = "0190d3a8-0000-7000-8000-00000000be0c"
-
 func userRef(u int) string    { return "u" + strconv.Itoa(u) }
 func groupRef(g int) string   { return "g" + strconv.Itoa(g) }
 func projectRef(p int) string { return "p" + strconv.Itoa(p) }
@@ -56,12 +51,21 @@ type structure struct {
 	org      string
 	ous      []string
 	accounts []string
+	// federation is the identity federation of the generated users: they
+	// are federated, so that they are active at once and need neither a
+	// password hash nor an invitation.
+	federation string
 }
 
 // build creates the OUs, accounts and control policies of m in the
 // organization through services (the store's own).
 func (m *model) build(ctx context.Context, s castellan.Services, org string) (*structure, error) {
 	st := &structure{org: org}
+	fed, err := s.Federations.CreateFederation(ctx, org, castellan.FederationCreate{Name: "bench", Issuer: "https://idp.bench.example", ClientID: "castellan"})
+	if err != nil {
+		return nil, fmt.Errorf("federation: %w", err)
+	}
+	st.federation = fed.ID
 	for i := range m.cfg.OUs {
 		parent := org
 		if p := m.ouParent[i]; p >= 0 {
@@ -125,7 +129,7 @@ func (m *model) items(st *structure) iter.Seq[Item] {
 		}
 		for u := range c.Users {
 			if !yield(Item{Kind: KindUser, Ref: userRef(u), LoginID: userEmail(u), Email: userEmail(u), Name: "User " + strconv.Itoa(u),
-				AccountType: castellan.AccountFederated, FederationID: federationID}) {
+				AccountType: castellan.AccountFederated, FederationID: st.federation}) {
 				return
 			}
 		}

@@ -21,6 +21,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/castellan-iam/castellan"
+	"github.com/castellan-iam/castellan/sso"
 	"github.com/castellan-iam/castellan/web"
 )
 
@@ -66,6 +67,12 @@ type Config struct {
 	// it, cookies are Secure on requests that came over TLS, or whose
 	// trusted proxy says X-Forwarded-Proto: https.
 	SecureCookies bool
+	// SSO signs users in through their organization's identity
+	// providers; nil means sso.New's defaults.
+	SSO *sso.Client
+	// PublicURL is where browsers reach the server (serve --public-url):
+	// identity providers send them back to its /console/sso/callback.
+	PublicURL string
 }
 
 // DefaultSignInPerSource lets an office behind one address sign in
@@ -85,6 +92,8 @@ type Console struct {
 	signInPerIP   *web.Limiter
 	signInKey     signInKey
 	now           castellan.Clock
+	sso           *sso.Client
+	publicURL     string
 }
 
 // New builds the console of cfg.
@@ -94,6 +103,10 @@ func New(cfg Config) *Console {
 	c.now = cfg.Clock
 	if c.now == nil {
 		c.now = castellan.SystemClock
+	}
+	c.sso, c.publicURL = cfg.SSO, strings.TrimSuffix(cfg.PublicURL, "/")
+	if c.sso == nil {
+		c.sso = sso.New(sso.Options{Now: c.now})
 	}
 	if c.signInPolicy == (castellan.SignInPolicy{}) {
 		c.signInPolicy = castellan.DefaultSignInPolicy
@@ -190,7 +203,7 @@ func hashOf(inline string) string {
 func parseConsolePages() map[string]*template.Template {
 	layout := template.Must(template.New("layout.html").ParseFS(consoleFiles, "templates/layout.html", "templates/partials.html"))
 	pages := map[string]*template.Template{}
-	for _, name := range []string{"sign-in", "mfa", "mfa-setup", "recovery-codes", "password", "home", "sessions", "users", "user-new", "users-quick", "user", "groups", "group-new", "group", "roles", "role", "role-new", "explain", "organization", "ou-new", "account-new", "node", "policies", "policy-new", "policy", "keys", "audit", "invitations", "profile", "own-keys", "accounts", "invitation", "mailbox", "projects", "project-new", "project", "error"} {
+	for _, name := range []string{"sign-in", "mfa", "mfa-setup", "recovery-codes", "password", "home", "sessions", "users", "user-new", "users-quick", "user", "groups", "group-new", "group", "roles", "role", "role-new", "explain", "organization", "ou-new", "account-new", "node", "policies", "policy-new", "policy", "keys", "audit", "invitations", "profile", "own-keys", "accounts", "invitation", "mailbox", "projects", "project-new", "project", "sso-redirect", "error"} {
 		pages[name] = template.Must(template.Must(layout.Clone()).ParseFS(consoleFiles, "templates/"+name+".html"))
 	}
 	return pages
@@ -235,9 +248,11 @@ type consolePage struct {
 	NodeDetail  *nodeDetail
 	Invitations *invitations
 	Profile     *profile
-	OwnKeys     *ownKeys
-	Invitation  *invitationPageData
-	Accounts    *listPage[castellan.Account]
+	// SSO is the page taking the browser to its identity provider.
+	SSO        *ssoRedirect
+	OwnKeys    *ownKeys
+	Invitation *invitationPageData
+	Accounts   *listPage[castellan.Account]
 	// projects
 	Projects      *projectList
 	ProjectForm   *projectForm
@@ -535,6 +550,8 @@ func (s *Console) Register(mux *http.ServeMux) {
 	}
 	mux.HandleFunc("GET /console/sign-in", s.signInPage)
 	mux.HandleFunc("POST /console/sign-in", s.signIn)
+	mux.HandleFunc("GET /console/sso/start", s.ssoStart)
+	mux.HandleFunc("GET /console/sso/callback", s.ssoCallback)
 	mux.HandleFunc("GET /console/mfa", s.withSession(s.mfaPage, castellan.SessionMFAPending))
 	mux.HandleFunc("POST /console/mfa", s.withSession(s.verifyMFA, castellan.SessionMFAPending))
 	mux.HandleFunc("GET /console/mfa/setup", s.withSession(s.mfaSetupPage, castellan.SessionMFAPending, complete))

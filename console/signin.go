@@ -9,7 +9,6 @@ import (
 	"sync"
 
 	"github.com/castellan-iam/castellan"
-	"github.com/castellan-iam/castellan/web"
 )
 
 // signInFailedText is the one message of every failed sign-in, whatever
@@ -92,10 +91,7 @@ func (s *Console) signIn(w http.ResponseWriter, r *http.Request) {
 		renderConsoleError(w, r, errCSRF)
 		return
 	}
-	if ok, wait := s.signInPerIP.Allow(web.SourceBucket(castellan.RequestInfoFrom(ctx).SourceIP)); !ok {
-		w.Header().Set("Retry-After", web.RetryAfter(wait))
-		renderConsole(ctx, w, http.StatusTooManyRequests, "sign-in", consolePage{CSRF: signInCSRF,
-			Error: "Too many sign-in attempts from this address. Wait a little and try again."})
+	if !s.allowSignIn(w, r) {
 		return
 	}
 	form := r.PostForm

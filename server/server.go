@@ -20,6 +20,7 @@ import (
 	"github.com/castellan-iam/castellan/console"
 	"github.com/castellan-iam/castellan/decisionlog"
 	"github.com/castellan-iam/castellan/guard"
+	"github.com/castellan-iam/castellan/sso"
 	"github.com/castellan-iam/castellan/web"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -45,6 +46,11 @@ type Config struct {
 	SignIn          castellan.SignInPolicy
 	SignInPerSource web.RateLimit
 	SecureCookies   bool
+	// PublicURL is where browsers reach the server, for the console's
+	// single sign-on callback (console.Config).
+	PublicURL string
+	// SSO is the console's single sign-on client; nil makes one.
+	SSO *sso.Client
 	// Clock drives the authorizer and the rate limits; nil means
 	// castellan.SystemClock.
 	Clock castellan.Clock
@@ -106,7 +112,7 @@ func Handler(cfg Config) http.Handler {
 	rest := api.New(mux, api.Config{Services: services, Decisions: decisions,
 		Version: cfg.Version, DevMailbox: cfg.DevMailbox, Clock: cfg.Clock, Revisions: cfg.Revisions, ConsistencyWait: cfg.ConsistencyWait})
 	console.New(console.Config{Services: services, Decisions: decisions, DevMailbox: cfg.DevMailbox, Web: plumbing, SignIn: cfg.SignIn, SignInPerSource: cfg.SignInPerSource,
-		Clock: cfg.Clock, SecureCookies: cfg.SecureCookies}).Register(mux)
+		Clock: cfg.Clock, SecureCookies: cfg.SecureCookies, PublicURL: cfg.PublicURL, SSO: cfg.SSO}).Register(mux)
 	if cfg.NcloudPrefix != "" {
 		sub := ncloud.New(ncloud.Config{Services: services, Prefix: cfg.NcloudPrefix, Clock: cfg.Clock})
 		sub.Register(mux)

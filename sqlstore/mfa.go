@@ -56,7 +56,7 @@ const mfaEntity = "user_mfa"
 
 // mfaUser is what the service reads of a user.
 type mfaUser struct {
-	id, loginID, status, accountType string
+	id, loginID, status string
 }
 
 // lockMFAUser reads a user of the organization that is not deleted and
@@ -64,8 +64,8 @@ type mfaUser struct {
 // are not found.
 func lockMFAUser(ctx context.Context, tx *Tx, orgID, userID string) (*mfaUser, error) {
 	u := mfaUser{id: userID}
-	err := tx.queryRow(ctx, `SELECT login_id, status, account_type FROM users WHERE org_id = ? AND id = ? AND status <> ?`+tx.db.dialect.lockKey,
-		orgID, userID, castellan.UserDeleted).Scan(&u.loginID, &u.status, &u.accountType)
+	err := tx.queryRow(ctx, `SELECT login_id, status FROM users WHERE org_id = ? AND id = ? AND status <> ?`+tx.db.dialect.lockKey,
+		orgID, userID, castellan.UserDeleted).Scan(&u.loginID, &u.status)
 	if isNoRows(err) {
 		return nil, notFound(castellan.CodeUserNotFound, "user", userID)
 	}
@@ -75,13 +75,13 @@ func lockMFAUser(ctx context.Context, tx *Tx, orgID, userID string) (*mfaUser, e
 	return &u, nil
 }
 
-// canEnrol refuses users that do not sign in with a password here:
-// disabled and invited users, and federated ones, whose identity provider
-// asks for their second factor.
+// canEnrol refuses users that cannot sign in: disabled and invited
+// ones. Federated users enrol too: their federation may leave the second
+// factor to Castellan (mfaByIdp false).
 func (u *mfaUser) canEnrol() error {
-	if u.status != castellan.UserActive || u.accountType != castellan.AccountLocal {
+	if u.status != castellan.UserActive {
 		return castellan.Errorf(castellan.EPRECONDITION, castellan.CodeMFAUnavailable,
-			"user %s is not an active local user: only those enrol a second factor here", u.id)
+			"user %s is not an active user: only those enrol a second factor", u.id)
 	}
 	return nil
 }
@@ -133,8 +133,8 @@ func totpKey(loginID string, secret []byte) (*otp.Key, error) {
 func (s *MFAService) PendingTOTP(ctx context.Context, orgID, userID string) (*castellan.TOTPSetup, error) {
 	u := mfaUser{id: userID}
 	var pending sql.NullString
-	err := s.db.queryRow(ctx, `SELECT u.login_id, u.status, u.account_type, t.pending_secret FROM users u LEFT JOIN user_totp t ON t.user_id = u.id
-		WHERE u.org_id = ? AND u.id = ? AND u.status <> ?`, orgID, userID, castellan.UserDeleted).Scan(&u.loginID, &u.status, &u.accountType, &pending)
+	err := s.db.queryRow(ctx, `SELECT u.login_id, u.status, t.pending_secret FROM users u LEFT JOIN user_totp t ON t.user_id = u.id
+		WHERE u.org_id = ? AND u.id = ? AND u.status <> ?`, orgID, userID, castellan.UserDeleted).Scan(&u.loginID, &u.status, &pending)
 	if isNoRows(err) {
 		return nil, notFound(castellan.CodeUserNotFound, "user", userID)
 	}

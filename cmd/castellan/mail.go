@@ -45,6 +45,8 @@ type mailer struct {
 	// secureCookies is set when the public URL is https: users reach the
 	// console over TLS even when serve speaks plain HTTP behind a proxy.
 	secureCookies bool
+	// publicURL is where users reach Castellan (--public-url).
+	publicURL string
 }
 
 // build checks the flags and wires the sender over outbox; listen is the
@@ -69,7 +71,7 @@ func (m *mailFlags) build(outbox castellan.OutboxService, listen net.Addr, log *
 	if err != nil {
 		return nil, fmt.Errorf("--public-url: %w", err)
 	}
-	w := &mailer{secureCookies: strings.EqualFold(u.Scheme, "https")}
+	w := &mailer{secureCookies: strings.EqualFold(u.Scheme, "https"), publicURL: publicURL}
 	if *m.smtp == "" || *m.smtp == "dev" {
 		// The dev mailbox is the outbox itself: mails stay pending there,
 		// links intact, for the operator to read. No sender runs (it would

@@ -132,7 +132,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	defer func() { stopMail(); waitMail() }()
 	srv := newHTTPServer(server.Config{Services: services, Logger: log, Version: version(), OperatorTokens: operatorTokens, TrustedProxies: trustedProxies,
 		DevMailbox: mailer.devMailbox, SignIn: policy, Collectors: append(append(append(cacheMetrics, feedMetrics...), queries, buildInfo()), append(storeMetrics(db), decisionLogMetrics(decisions)...)...),
-		SecureCookies: mailer.secureCookies, Authorizer: authorizer, DecisionLog: decisions, Revisions: feed, ConsistencyWait: waitForRevision,
+		SecureCookies: mailer.secureCookies, PublicURL: mailer.publicURL, Authorizer: authorizer, DecisionLog: decisions, Revisions: feed, ConsistencyWait: waitForRevision,
 		NcloudPrefix: ncloudMount, CloudruPrefix: cloudruPrefix,
 	}, httpTimeouts)
 	log.Info("listening", "addr", "http://"+ln.Addr().String(), "database", db.Dialect(), "mail", mailer.transport, "version", version())

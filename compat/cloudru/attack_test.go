@@ -32,6 +32,7 @@ func TestForeignIDsLookMissing(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		foreignFederation := newFederation(t, e, globex)
 		before := e.Snapshot(t)
 		same := func(what, foreignID string, foreign, missing response) {
 			t.Helper()
@@ -73,6 +74,13 @@ func TestForeignIDsLookMissing(t *testing.T) {
 		fed := `{"emails": ["a@acme.example"]}`
 		same("federated", globex, e.post(t, "/api/v1/customers/"+globex+"/federations/"+random+"/users", e.Acme.Token, fed),
 			e.post(t, "/api/v1/customers/"+random+"/federations/"+random+"/users", e.Acme.Token, fed))
+		same("federation", foreignFederation, e.post(t, "/api/v1/customers/"+acme+"/federations/"+foreignFederation+"/users", e.Acme.Token, fed),
+			e.post(t, "/api/v1/customers/"+acme+"/federations/"+random+"/users", e.Acme.Token, fed))
+		addFederatedUser := func(idp string) string {
+			return strings.Replace(addUser, `"USER_ACCOUNT_TYPE_LOCAL"`, `"USER_ACCOUNT_TYPE_FEDERATED", "idpId": "`+idp+`"`, 1)
+		}
+		same("federated user", foreignFederation, e.post(t, e.usersPath(acme), e.Acme.Token, addFederatedUser(foreignFederation)),
+			e.post(t, e.usersPath(acme), e.Acme.Token, addFederatedUser(random)))
 		e.unchanged(t, before)
 	})
 }

@@ -54,7 +54,7 @@ func matrixRows() []matrixRow {
 			return e.usersPath(e.Acme.OrganizationID) + "/reinvite", `{"userId": "` + invitee(t, e) + `"}`
 		}, allowed: userManagers},
 		{op: "cloudru-add-federated-users", build: func(t *testing.T, e *env, _ string) (string, string) {
-			return "/api/v1/customers/" + e.Acme.OrganizationID + "/federations/0196f0f2-7a3c-7c2b-9d51-3f2a1b0c4d5e/users",
+			return "/api/v1/customers/" + e.Acme.OrganizationID + "/federations/" + newFederation(t, e, e.Acme.OrganizationID) + "/users",
 				`{"emails": ["fed` + nextName() + `@acme.example", "fed` + nextName() + `@acme.example"]}`
 		}, allowed: userManagers},
 		{op: "cloudru-create-permission", variant: "customer", build: func(t *testing.T, e *env, _ string) (string, string) {

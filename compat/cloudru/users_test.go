@@ -181,12 +181,13 @@ func TestAuthentication(t *testing.T) {
 // the caller may do in its own.
 func TestCrossOrganization(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, e *env) {
-		before := e.Snapshot(t)
 		acme := e.Acme.OrganizationID
+		idp := newFederation(t, e, acme)
+		before := e.Snapshot(t)
 		wantError(t, e.post(t, e.usersPath(acme), e.Globex.Token, readFile(t, "add_user.json")), http.StatusNotFound, 5,
 			"organization "+acme+" not found")
 		wantError(t, e.post(t, e.usersPath(acme)+"/reinvite", e.Globex.Token, `{"userId": "`+e.Acme.OwnerUserID+`"}`), http.StatusNotFound, 5, "")
-		wantError(t, e.post(t, "/api/v1/customers/"+acme+"/federations/0196f0f2-7a3c-7c2b-9d51-3f2a1b0c4d5e/users", e.Globex.Token,
+		wantError(t, e.post(t, "/api/v1/customers/"+acme+"/federations/"+idp+"/users", e.Globex.Token,
 			`{"emails": ["a@acme.example"]}`), http.StatusNotFound, 5, "")
 		// An unknown user of the caller's own organization.
 		wantError(t, e.post(t, e.usersPath(acme)+"/reinvite", e.Acme.Token, `{"userId": "0196f0f2-7a3c-7c2b-9d51-3f2a1b0c4d5e"}`),
@@ -197,13 +198,45 @@ func TestCrossOrganization(t *testing.T) {
 	})
 }
 
-// TestAddFederatedUser registers a federated user through AddUser.
+// newFederation creates an identity federation of org, allowing the
+// emails of domains (any when none), and returns its ID.
+func newFederation(t *testing.T, e *env, org string, domains ...string) string {
+	t.Helper()
+	f, err := e.DB.Services().Federations.CreateFederation(system, org, castellan.FederationCreate{
+		Name: "idp" + nextName(), Issuer: "https://idp.example.com", ClientID: "castellan", AllowedDomains: domains})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f.ID
+}
+
+// TestAddFederatedUser registers a federated user through AddUser. An
+// idpId that is not a federation of the organization (an unknown one,
+// one of another organization) is not found, and one whose federation
+// does not allow the email's domain is invalid: nothing is registered.
 func TestAddFederatedUser(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, e *env) {
 		org := e.Acme.OrganizationID
-		const idp = "0196f0f2-7a3c-7c2b-9d51-3f2a1b0c4d5e"
-		body := strings.Replace(readFile(t, "add_user.json"), `"USER_ACCOUNT_TYPE_LOCAL"`, `"USER_ACCOUNT_TYPE_FEDERATED", "idpId": "`+strings.ToUpper(idp)+`"`, 1)
-		r := e.post(t, e.usersPath(org), e.Acme.Token, body)
+		idp := newFederation(t, e, org)
+		federated := func(federationID string) string {
+			return strings.Replace(readFile(t, "add_user.json"), `"USER_ACCOUNT_TYPE_LOCAL"`,
+				`"USER_ACCOUNT_TYPE_FEDERATED", "idpId": "`+strings.ToUpper(federationID)+`"`, 1)
+		}
+		theirs, narrow := newFederation(t, e, e.Globex.OrganizationID), newFederation(t, e, org, "corp.example")
+		before := e.Snapshot(t)
+		for _, tc := range []struct {
+			idp          string
+			status, code int
+		}{
+			{"0196f0f2-7a3c-7c2b-9d51-3f2a1b0c4d5e", http.StatusNotFound, 5},
+			{theirs, http.StatusNotFound, 5},
+			{narrow, http.StatusBadRequest, 3},
+		} {
+			wantError(t, e.post(t, e.usersPath(org), e.Acme.Token, federated(tc.idp)), tc.status, tc.code, "")
+		}
+		e.unchanged(t, before)
+
+		r := e.post(t, e.usersPath(org), e.Acme.Token, federated(idp))
 		var out struct {
 			UserID string `json:"user_id"`
 		}
@@ -219,11 +252,14 @@ func TestAddFederatedUser(t *testing.T) {
 }
 
 // TestAddFederatedUsers registers users of a federation by their
-// emails, all or none.
+// emails, all or none. An idpId that is not a federation of the
+// organization (an unknown one, one of another organization) is not
+// found, and a federation that does not allow an email's domain is
+// invalid: nothing is registered.
 func TestAddFederatedUsers(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, e *env) {
 		org := e.Acme.OrganizationID
-		const idp = "0196f0f2-7a3c-7c2b-9d51-3f2a1b0c4d5e"
+		idp := newFederation(t, e, org)
 		path := "/api/v1/customers/" + org + "/federations/" + idp + "/users"
 		r := e.post(t, path, e.Acme.Token, `{"emails": ["ann@acme.example", "bob@acme.example", "cy@acme.example"]}`)
 		var out struct {
@@ -244,6 +280,8 @@ func TestAddFederatedUsers(t *testing.T) {
 			}
 		}
 
+		const unknown = "0196f0f2-7a3c-7c2b-9d51-3f2a1b0c4d5e"
+		theirs, narrow := newFederation(t, e, e.Globex.OrganizationID), newFederation(t, e, org, "corp.example")
 		before := e.Snapshot(t)
 		many := make([]string, castellan.MaxBatchItems+1)
 		for i := range many {
@@ -267,6 +305,9 @@ func TestAddFederatedUsers(t *testing.T) {
 			{path, `{"emails": ["dan@acme.example", "dan@acme.example"]}`, http.StatusConflict, 6, ""},
 			{strings.Replace(path, idp, "idp", 1), `{"emails": ["dan@acme.example"]}`, http.StatusBadRequest, 3,
 				"invalid AddFederatedUsersRequest.IdpId: value must be a valid UUID"},
+			{strings.Replace(path, idp, unknown, 1), `{"emails": ["dan@acme.example"]}`, http.StatusNotFound, 5, ""},
+			{strings.Replace(path, idp, theirs, 1), `{"emails": ["dan@acme.example"]}`, http.StatusNotFound, 5, ""},
+			{strings.Replace(path, idp, narrow, 1), `{"emails": ["dan@corp.example", "eve@acme.example"]}`, http.StatusBadRequest, 3, ""},
 		} {
 			wantError(t, e.post(t, tc.path, e.Acme.Token, tc.body), tc.status, tc.code, tc.message)
 		}

@@ -5,6 +5,7 @@
 package apitest
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
 	"net/http"
@@ -23,6 +24,7 @@ import (
 	"github.com/castellan-iam/castellan/server"
 	"github.com/castellan-iam/castellan/sqlstore"
 	"github.com/castellan-iam/castellan/sqlstore/sqltest"
+	"github.com/castellan-iam/castellan/sso"
 	"github.com/castellan-iam/castellan/storetest"
 	"github.com/castellan-iam/castellan/web"
 )
@@ -45,6 +47,10 @@ type Options struct {
 	ConsistencyWait time.Duration
 	// DecisionLog, when set, records the decisions (server.Config).
 	DecisionLog *decisionlog.Log
+	// SSO is the console's single sign-on client (server.Config); nil
+	// makes one on Clock. PublicURL is the server's own URL unless set.
+	SSO       *sso.Client
+	PublicURL string
 }
 
 // Handler serves services' surfaces as castellan serve does
@@ -55,7 +61,8 @@ func Handler(services castellan.Services, o Options) http.Handler {
 		CloudruPrefix:  cloudru.DefaultPrefix,
 		TrustedProxies: o.TrustedProxies, BodyReadTimeout: o.BodyReadTimeout, DevMailbox: o.DevMailbox,
 		SignInPerSource: o.SignInPerSource, SecureCookies: o.SecureCookies, Clock: o.Clock,
-		NcloudPrefix: ncloud.DefaultPrefix, Revisions: o.Revisions, ConsistencyWait: o.ConsistencyWait, DecisionLog: o.DecisionLog})
+		NcloudPrefix: ncloud.DefaultPrefix, Revisions: o.Revisions, ConsistencyWait: o.ConsistencyWait, DecisionLog: o.DecisionLog,
+		SSO: o.SSO, PublicURL: o.PublicURL})
 }
 
 // Feed returns a change feed of db, hooked to its commits as castellan
@@ -127,7 +134,12 @@ func (e *Env) Services() castellan.Services {
 func (e *Env) Serve(t testing.TB, services castellan.Services, o Options) *httptest.Server {
 	t.Helper()
 	o.Clock, o.Revisions = e.Clock.Now, e.Feed
-	srv := httptest.NewServer(Handler(services, o))
+	// The handler is made once the server has its address, which is
+	// where identity providers send browsers back to.
+	var h http.Handler
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
+	o.PublicURL = cmp.Or(o.PublicURL, srv.URL)
+	h = Handler(services, o)
 	t.Cleanup(srv.Close)
 	return srv
 }
