@@ -74,7 +74,9 @@ func TestFederationsAPI(t *testing.T) {
 		resp = e.do(t, request{method: "POST", path: org + "/users:batchCreate", token: e.acme.Token, body: map[string]any{"users": []any{
 			map[string]any{"loginId": "ann", "name": "Ann", "email": "ann@acme.example", "accountType": "federated", "federationId": f.ID}}}})
 		wantStatus(t, resp, http.StatusCreated)
-		var created struct{ Users []struct{ User castellan.User } }
+		var created struct {
+			Users []struct{ User castellan.User }
+		}
 		resp.decode(t, &created)
 		wantRefusedField(t, e, request{method: "DELETE", path: fed, token: e.acme.Token}, http.StatusPreconditionFailed, castellan.CodeFederationInUse, "", "")
 		u := created.Users[0].User

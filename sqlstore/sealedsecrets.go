@@ -143,63 +143,80 @@ func scanSealedKey(row scanner) (sealedKey, error) {
 	return k, err
 }
 
-// RotateSealedSecrets seals every sealed secret that is not under the
-// sealer's current key again under it, rotateBatch keys a transaction,
-// each with an audit event (by the system) per organization it touched,
-// and returns how many it sealed again. Run it after putting a new key
-// first in the key file, and remove the old keys only after it
-// succeeded: a secret whose key is gone from the file can no longer be
-// opened, and it stops there with an error naming the key. It is
-// idempotent: a second run finds nothing to do.
+// sealedTable is a table whose rows keep a sealed secret, bound to the
+// row's ID.
+type sealedTable struct {
+	table, entity, summaryKey string
+}
+
+// sealedTables are the tables RotateSealedSecrets goes through.
+var sealedTables = []sealedTable{
+	{"access_keys", "access_key", "accessKeys"},
+	{"federations", "federation", "federations"},
+}
+
+// RotateSealedSecrets seals every sealed secret (access keys' and
+// federations' client secrets) that is not under the sealer's current
+// key again under it, rotateBatch rows a transaction, each with an audit
+// event (by the system) per organization it touched, and returns how
+// many it sealed again. Run it after putting a new key first in the key
+// file, and remove the old keys only after it succeeded: a secret whose
+// key is gone from the file can no longer be opened, and it stops there
+// with an error naming the key. It is idempotent: a second run finds
+// nothing to do.
 func (db *DB) RotateSealedSecrets(ctx context.Context) (int, error) {
 	if db.sealer == nil {
 		return 0, errors.New("rotate sealed secrets: no key-encryption key (Options.Sealer)")
 	}
 	current := db.sealer.CurrentKeyID()
 	total := 0
-	for {
-		n := 0
-		err := db.update(ctx, func(tx *Tx) error {
-			tx.actor = castellan.Principal{Type: castellan.PrincipalSystem, ID: "castellan"}
-			rows, err := tx.query(ctx, `SELECT id, org_id, secret_sealed, secret_kek_id FROM access_keys
-				WHERE secret_sealed IS NOT NULL AND secret_kek_id <> ? ORDER BY org_id, id LIMIT ?`, current, rotateBatch)
+	for _, st := range sealedTables {
+		for {
+			n := 0
+			err := db.update(ctx, func(tx *Tx) error {
+				tx.actor = castellan.Principal{Type: castellan.PrincipalSystem, ID: "castellan"}
+				rows, err := tx.query(ctx, `SELECT id, org_id, secret_sealed, secret_kek_id FROM `+st.table+`
+					WHERE secret_sealed IS NOT NULL AND secret_kek_id <> ? ORDER BY org_id, id LIMIT ?`, current, rotateBatch)
+				if err != nil {
+					return fmt.Errorf("rotate sealed secrets: %w", err)
+				}
+				keys, err := collect(rows, scanSealedKey)
+				if err != nil {
+					return fmt.Errorf("rotate sealed secrets: %w", err)
+				}
+				n = len(keys)
+				return resealKeys(ctx, tx, st, keys, current)
+			})
 			if err != nil {
-				return fmt.Errorf("rotate sealed secrets: %w", err)
+				return total, err
 			}
-			keys, err := collect(rows, scanSealedKey)
-			if err != nil {
-				return fmt.Errorf("rotate sealed secrets: %w", err)
+			total += n
+			if n < rotateBatch {
+				break
 			}
-			n = len(keys)
-			return resealKeys(ctx, tx, keys, current)
-		})
-		if err != nil {
-			return total, err
-		}
-		total += n
-		if n < rotateBatch {
-			return total, nil
 		}
 	}
+	return total, nil
 }
 
-// resealKeys seals keys (ordered by organization) again and records, per
-// organization, an audit event and a change-log row per key.
-func resealKeys(ctx context.Context, tx *Tx, keys []sealedKey, current string) error {
+// resealKeys seals the secrets of rows of st (ordered by organization)
+// again and records, per organization, an audit event and a change-log
+// row per row.
+func resealKeys(ctx context.Context, tx *Tx, st sealedTable, keys []sealedKey, current string) error {
 	var ids []string
 	for i, k := range keys {
 		secret, err := tx.db.sealer.Open(k.kekID, k.sealed, []byte(k.id))
 		if err != nil {
-			return fmt.Errorf("rotate the sealed secret of access key %s (key-encryption key %s): %w", k.id, k.kekID, err)
+			return fmt.Errorf("rotate the sealed secret of %s %s (key-encryption key %s): %w", st.entity, k.id, k.kekID, err)
 		}
 		kekID, sealed, err := tx.db.sealer.Seal(secret, []byte(k.id))
 		clear(secret)
 		if err != nil {
-			return fmt.Errorf("rotate the sealed secret of access key %s: %w", k.id, err)
+			return fmt.Errorf("rotate the sealed secret of %s %s: %w", st.entity, k.id, err)
 		}
-		if _, err := tx.exec(ctx, `UPDATE access_keys SET secret_sealed = ?, secret_kek_id = ? WHERE org_id = ? AND id = ?`,
+		if _, err := tx.exec(ctx, `UPDATE `+st.table+` SET secret_sealed = ?, secret_kek_id = ? WHERE org_id = ? AND id = ?`,
 			sealed, kekID, k.orgID, k.id); err != nil {
-			return fmt.Errorf("rotate the sealed secret of access key %s: %w", k.id, err)
+			return fmt.Errorf("rotate the sealed secret of %s %s: %w", st.entity, k.id, err)
 		}
 		ids = append(ids, k.id)
 		if i+1 < len(keys) && keys[i+1].orgID == k.orgID {
@@ -207,12 +224,12 @@ func resealKeys(ctx context.Context, tx *Tx, keys []sealedKey, current string) e
 		}
 		updates := make([]changedEntity, len(ids))
 		for j, id := range ids {
-			updates[j] = changedEntity{"access_key", id, "update"}
+			updates[j] = changedEntity{st.entity, id, "update"}
 		}
 		if _, err := tx.record(ctx, change{
 			orgID: k.orgID, action: castellan.ActionRotateSecretKey,
 			entityType: "organization", entityID: k.orgID,
-			summary: map[string]any{"keyEncryptionKey": current, "accessKeys": ids},
+			summary: map[string]any{"keyEncryptionKey": current, st.summaryKey: ids},
 			also:    updates,
 		}); err != nil {
 			return err

@@ -304,6 +304,12 @@ func TestRotateSealedSecrets(t *testing.T) {
 				t.Fatal(err)
 			}
 			keys = append(keys, globex)
+			// A federation's client secret is sealed too.
+			fed, err := s.Federations.CreateFederation(ctx, f.org, castellan.FederationCreate{Name: "Entra", Issuer: "https://idp.example.com",
+				ClientID: "castellan", ClientSecret: "client-secret-1"})
+			if err != nil {
+				t.Fatal(err)
+			}
 
 			newID, err := sealing.AddKey(path)
 			if err != nil {
@@ -331,8 +337,8 @@ func TestRotateSealedSecrets(t *testing.T) {
 
 			rotating := newSignFixtureOn(t, url, f, mustLoad(t, path))
 			n, err := rotating.db.RotateSealedSecrets(ctx)
-			if err != nil || n != len(keys) {
-				t.Fatalf("RotateSealedSecrets: got %d, %v; want %d", n, err, len(keys))
+			if err != nil || n != len(keys)+1 {
+				t.Fatalf("RotateSealedSecrets: got %d, %v; want %d", n, err, len(keys)+1)
 			}
 			for _, c := range []struct {
 				name, query string
@@ -342,7 +348,8 @@ func TestRotateSealedSecrets(t *testing.T) {
 				{"UnderNewKey", `SELECT COUNT(*) FROM access_keys WHERE secret_kek_id = ?`, []any{newID}, len(keys)},
 				{"LegacyLeftAlone", `SELECT COUNT(*) FROM access_keys WHERE id = ? AND secret_sealed IS NULL AND secret_kek_id IS NULL`, []any{legacy.ID}, 1},
 				{"AuditPerOrganization", `SELECT COUNT(*) FROM audit_events WHERE action = ? AND actor_type = 'system' AND org_id IN (?, ?)`,
-					[]any{string(castellan.ActionRotateSecretKey), f.org, boot.OrganizationID}, 2},
+					[]any{string(castellan.ActionRotateSecretKey), f.org, boot.OrganizationID}, 3},
+				{"FederationUnderNewKey", `SELECT COUNT(*) FROM federations WHERE id = ? AND secret_kek_id = ?`, []any{fed.ID, newID}, 1},
 				{"ChangeLogPerKey", `SELECT COUNT(*) FROM change_log WHERE entity_type = 'access_key' AND operation = 'update' AND entity_id IN (?, ?, ?)`,
 					[]any{keys[0].ID, keys[1].ID, keys[2].ID}, len(keys)},
 			} {
@@ -361,8 +368,12 @@ func TestRotateSealedSecrets(t *testing.T) {
 				t.Fatalf("second RotateSealedSecrets: revision %d, %v; want %d", after, err, rev)
 			}
 
-			// The old key removed from the file, every key still verifies.
+			// The old key removed from the file, every key still verifies,
+			// and the federation's secret still opens.
 			after := newSignFixtureOn(t, url, f, newOnly)
+			if fc, err := after.db.Services().Sessions.FindSignInFederation(ctx, fed.ID); err != nil || fc.ClientSecret != "client-secret-1" {
+				t.Errorf("federation after rotation: got %+v, %v", fc, err)
+			}
 			for _, k := range keys {
 				if _, err := after.verify(ctx, k.ID, k.Secret); err != nil {
 					t.Errorf("key %s after rotation: %v", k.ID, err)

@@ -56,9 +56,21 @@ func TestNoSecretAtRest(t *testing.T) {
 				t.Fatal(err)
 			}
 
+			// A federation's client secret is sealed, and opens for the
+			// sign-in flow.
+			const clientSecret = "federation-client-secret-9f3k2"
+			fed, err := s.Federations.CreateFederation(ctx, orgID, castellan.FederationCreate{Name: "Entra", Issuer: "https://idp.example.com",
+				ClientID: "castellan", ClientSecret: clientSecret})
+			if err != nil || !fed.HasClientSecret {
+				t.Fatalf("got %+v, %v", fed, err)
+			}
+			if fc, err := s.Sessions.FindSignInFederation(ctx, fed.ID); err != nil || fc.ClientSecret != clientSecret {
+				t.Fatalf("the sign-in flow got %+v, %v", fc, err)
+			}
+
 			secrets := map[string]string{
 				"bootstrap token": boot.Token, "password": password, "access key secret": key.Secret,
-				"key token": token, "session secret": session.Token,
+				"key token": token, "session secret": session.Token, "federation client secret": clientSecret,
 			}
 			kek, err := os.ReadFile(keyFile)
 			if err != nil {

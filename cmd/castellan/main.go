@@ -4,7 +4,7 @@
 //	castellan migrate    apply pending schema migrations
 //	castellan bootstrap  create an organization with its first owner, or an operator token
 //	castellan bench      generate a synthetic organization into a fresh store and measure it
-//	castellan rotate-secret-key  seal access key secrets again under the current key-encryption key
+//	castellan rotate-secret-key  seal access key and federation secrets again under the current key-encryption key
 //	castellan version    print the version
 //
 // Every flag can also be set by an environment variable, named in its help.
@@ -46,7 +46,7 @@ Usage:
   castellan bootstrap  [flags]   create an organization and its first owner (or --operator: an operator token)
   castellan bench      [flags]   generate a synthetic organization into a fresh store and measure decisions
   castellan rotate-secret-key [flags]
-                                 seal access key secrets again under the key file's current key (--generate: a new one)
+                                 seal access key and federation secrets again under the key file's current key (--generate: a new one)
   castellan version              print the version
 
 Run "castellan <command> -h" for the flags of a command.

@@ -101,7 +101,7 @@ func runRotateSecretKey(ctx context.Context, args []string, stdout, stderr io.Wr
 	defer db.Close()
 	n, err := db.RotateSealedSecrets(ctx)
 	if n > 0 || err == nil {
-		fmt.Fprintf(stdout, "sealed %d access key secrets again under key-encryption key %s\n", n, keys.CurrentKeyID())
+		fmt.Fprintf(stdout, "sealed %d secrets (access keys, federation client secrets) again under key-encryption key %s\n", n, keys.CurrentKeyID())
 	}
 	return err
 }

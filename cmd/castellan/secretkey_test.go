@@ -218,7 +218,7 @@ func TestRotateSecretKey(t *testing.T) {
 			}
 			newID := keys.CurrentKeyID()
 			want := "added key-encryption key " + newID + " at the head of " + keyFile + "\n" +
-				"sealed 1 access key secrets again under key-encryption key " + newID + "\n"
+				"sealed 1 secrets (access keys, federation client secrets) again under key-encryption key " + newID + "\n"
 			if newID == oldID || stdout != want {
 				t.Fatalf("stdout: got %q, want %q", stdout, want)
 			}
@@ -231,7 +231,7 @@ func TestRotateSecretKey(t *testing.T) {
 					t.Fatal("rotate-secret-key printed a key")
 				}
 			}
-			if stdout := mustCastellan(t, envOf(map[string]string{"CASTELLAN_SECRET_KEY_FILE": keyFile}), "rotate-secret-key", "--database", url); stdout != "sealed 0 access key secrets again under key-encryption key "+newID+"\n" {
+			if stdout := mustCastellan(t, envOf(map[string]string{"CASTELLAN_SECRET_KEY_FILE": keyFile}), "rotate-secret-key", "--database", url); stdout != "sealed 0 secrets (access keys, federation client secrets) again under key-encryption key "+newID+"\n" {
 				t.Fatalf("second run: got %q", stdout)
 			}
 
