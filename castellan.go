@@ -51,6 +51,9 @@ type Principal struct {
 	ProjectID string `json:"projectId,omitempty"`
 	// SessionID is the console session the caller signed in with, if any.
 	SessionID string `json:"sessionId,omitempty"`
+	// SCIMTokenID is the SCIM token the caller presented, if any: it acts
+	// as its creator, over SCIM only.
+	SCIMTokenID string `json:"scimTokenId,omitempty"`
 	// PasswordVerified is set by the console on the principal of the one
 	// request in which VerifySignIn accepted the user's password (or
 	// SignInFederated its identity provider's verified token): only

@@ -354,6 +354,14 @@ const (
 	CodeFederationSecretNotSealable = "federation.secret_not_sealable"
 )
 
+// SCIM token error codes.
+const (
+	CodeSCIMTokenNotFound = "scim_token.not_found"
+	// CodeSCIMTokenNeedsUser: a SCIM token acts as its creator, who must
+	// be a user of the organization.
+	CodeSCIMTokenNeedsUser = "scim_token.needs_user"
+)
+
 // CodeUserLimitReached: the organization holds its maximum of users
 // (sqlstore.Options.MaxUsers, --max-users-per-organization).
 const CodeUserLimitReached = "user.limit_reached"

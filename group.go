@@ -52,17 +52,37 @@ func validateGroupDescription(field, s string) []FieldError {
 type GroupCreate struct {
 	Name        string
 	Description string
+	// MemberIDs are users to add at once, in the same transaction.
+	MemberIDs []string
 }
 
-// Validate checks both fields.
+// Validate checks every field.
 func (gc *GroupCreate) Validate() error {
-	return validateNamed(ValidateGroupName, &gc.Name, nil, validateGroupDescription("description", gc.Description)...)
+	extra := validateGroupDescription("description", gc.Description)
+	return validateNamed(ValidateGroupName, &gc.Name, nil, append(extra, validateMemberIDs("memberIds", gc.MemberIDs)...)...)
 }
 
-// GroupUpdate changes the non-nil fields of a group.
+// validateMemberIDs checks a list of users to add or remove: at most
+// MaxBatchItems IDs.
+func validateMemberIDs(field string, ids []string) []FieldError {
+	if len(ids) > MaxBatchItems {
+		return []FieldError{{Field: field, Rule: "maxItems", Message: "must list at most " + itoa(MaxBatchItems) + " users"}}
+	}
+	var fields []FieldError
+	for i, id := range ids {
+		fields = append(fields, checkIDField(field+"["+itoa(i)+"]", id)...)
+	}
+	return fields
+}
+
+// GroupUpdate changes the non-nil fields of a group, and adds and
+// removes members, in one transaction. Removing a user that is not a
+// member changes nothing.
 type GroupUpdate struct {
-	Name        *string
-	Description *string
+	Name            *string
+	Description     *string
+	AddMemberIDs    []string
+	RemoveMemberIDs []string
 }
 
 // Validate checks the fields being changed.
@@ -71,6 +91,8 @@ func (gu *GroupUpdate) Validate() error {
 	if gu.Description != nil {
 		extra = validateGroupDescription("description", *gu.Description)
 	}
+	extra = append(extra, validateMemberIDs("addMemberIds", gu.AddMemberIDs)...)
+	extra = append(extra, validateMemberIDs("removeMemberIds", gu.RemoveMemberIDs)...)
 	return validateNamed(ValidateGroupName, gu.Name, nil, extra...)
 }
 

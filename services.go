@@ -61,6 +61,8 @@ type Services struct {
 	RoleIdentities RoleIdentityService
 	// Federations keeps the organizations' identity providers.
 	Federations FederationService
+	// SCIMTokens keeps the tokens identity providers provision with.
+	SCIMTokens SCIMTokenService
 	// MFA keeps the users' second factors.
 	MFA MFAService
 	// Sessions keeps console sessions and the sign-in rules.

@@ -148,6 +148,8 @@ var limitOf = map[string]bounds{
 	"FederationUpdateBody.groupsClaim":     {0, c.MaxClaimNameLength},
 	"FederationUpdateBody.allowedDomains":  {0, c.MaxAllowedDomains},
 	"FederationUpdateBody.groupMappings":   {0, c.MaxGroupMappings},
+	"ScimTokenCreateBody.name":             {1, c.MaxSCIMTokenNameLength},
+	"ScimTokenCreateBody.validDays":        {0, c.MaxSCIMTokenDays},
 	// The customer users API (compat/cloudru).
 	"CloudruAddFederatedUsersRequest.emails": {1, c.MaxBatchItems},
 }

@@ -154,6 +154,7 @@ func New(mux *http.ServeMux, cfg Config) *Server {
 	s.registerAccountMemberships()
 	s.registerRoleIdentities()
 	s.registerFederations()
+	s.registerSCIMTokens()
 	s.registerImport()
 	s.registerDecisionLog()
 	s.registerDocs(mux)
@@ -188,6 +189,7 @@ var apiTags = []*huma.Tag{
 	{Name: "Roles", Description: "Built-in and custom roles: sets of actions from the service catalogue."},
 	{Name: "Grants", Description: "Bindings of a role to a user, group or service account on a scope (the organization root, an OU, an account, a project or a resource)."},
 	{Name: "Federations", Description: "OpenID Connect identity providers the organization's federated users sign in with; a federation's ID is what users give at sign-in."},
+	{Name: "SCIM tokens", Description: "Bearer tokens identity providers provision the organization's users and groups with over SCIM 2.0, at /scim/v2/organizations/{org}."},
 	{Name: "Role identities", Description: "Assumable roles (principal type IamRole) of servers, federated users, cloud services and the organization's users, and their sessions with the source identity that assumed them."},
 	{Name: "Service accounts", Description: "Non-human principals of a project, with access keys and grants."},
 	{Name: "Access keys", Description: "Key IDs and secrets of users and service accounts, exchanged for API tokens (at most 2 per owner and project)."},

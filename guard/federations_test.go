@@ -2,8 +2,10 @@ package guard_test
 
 import (
 	"context"
+	"testing"
 
 	"github.com/castellan-iam/castellan"
+	"github.com/castellan-iam/castellan/sqlstore/sqltest"
 )
 
 func (f *fixture) newFederation() *castellan.Federation {
@@ -13,6 +15,46 @@ func (f *fixture) newFederation() *castellan.Federation {
 		f.t.Fatal(err)
 	}
 	return fed
+}
+
+// newSCIMToken makes a SCIM token of Acme's owner and returns its ID.
+func (f *fixture) newSCIMToken() string {
+	t, err := f.raw.SCIMTokens.CreateSCIMToken(f.ownerCtx(), f.org, castellan.SCIMTokenCreate{Name: f.unique("scim")})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return t.SCIMToken.ID
+}
+
+// newSCIMSecret makes a SCIM token of Acme's owner and returns its
+// secret.
+func (f *fixture) newSCIMSecret() string {
+	t, err := f.raw.SCIMTokens.CreateSCIMToken(f.ownerCtx(), f.org, castellan.SCIMTokenCreate{Name: f.unique("scim")})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return t.Secret
+}
+
+func (f *fixture) ownerCtx() context.Context {
+	return castellan.WithPrincipal(system, castellan.Principal{Type: castellan.PrincipalUser, ID: f.ids[owner], OrganizationID: f.org})
+}
+
+// TestSCIMTokenNotFromSCIM: a principal that came over SCIM makes no
+// SCIM token, though its creator may.
+func TestSCIMTokenNotFromSCIM(t *testing.T) {
+	for _, b := range sqltest.Backends() {
+		t.Run(b.Name, func(t *testing.T) {
+			t.Parallel()
+			f, services, principals := newFixture(t, b.URL(t))
+			p := principals[owner]
+			p.SCIMTokenID = f.newSCIMToken()
+			_, err := services.SCIMTokens.CreateSCIMToken(castellan.WithPrincipal(system, p), f.org, castellan.SCIMTokenCreate{Name: "more"})
+			if castellan.ErrorKind(err) != castellan.EFORBIDDEN {
+				t.Fatalf("got %v, want forbidden", err)
+			}
+		})
+	}
 }
 
 func init() {
@@ -40,6 +82,24 @@ func init() {
 		}},
 		{op: "Federations.DeleteFederation", allowed: managers, call: func(ctx context.Context, f *fixture, s castellan.Services) error {
 			_, err := s.Federations.DeleteFederation(ctx, f.org, f.newFederation().ID)
+			return err
+		}},
+		// A SCIM token acts as its creator: only a user of the
+		// organization makes one (see TestSCIMTokenNotFromSCIM).
+		{op: "SCIMTokens.CreateSCIMToken", allowed: []string{owner, admin}, call: func(ctx context.Context, f *fixture, s castellan.Services) error {
+			_, err := s.SCIMTokens.CreateSCIMToken(ctx, f.org, castellan.SCIMTokenCreate{Name: "idp"})
+			return err
+		}},
+		{op: "SCIMTokens.FindSCIMTokens", allowed: readers, call: func(ctx context.Context, f *fixture, s castellan.Services) error {
+			_, err := s.SCIMTokens.FindSCIMTokens(ctx, f.org)
+			return err
+		}},
+		{op: "SCIMTokens.DeleteSCIMToken", allowed: managers, call: func(ctx context.Context, f *fixture, s castellan.Services) error {
+			_, err := s.SCIMTokens.DeleteSCIMToken(ctx, f.org, f.newSCIMToken())
+			return err
+		}},
+		{op: "SCIMTokens.AuthenticateSCIM", public: true, call: func(ctx context.Context, f *fixture, s castellan.Services) error {
+			_, _, err := s.SCIMTokens.AuthenticateSCIM(ctx, f.newSCIMSecret())
 			return err
 		}},
 		// The single sign-on authenticates by the provider's verified

@@ -52,12 +52,31 @@ func (s *groups) CreateGroup(ctx context.Context, orgID string, create castellan
 	if err := s.g.allowOrg(ctx, orgID, castellan.ActionCreateGroup); err != nil {
 		return nil, err
 	}
+	// A new group holds no role: adding its first members needs the
+	// action only.
+	if len(create.MemberIDs) > 0 {
+		if err := s.g.allowOrg(ctx, orgID, castellan.ActionAddGroupMembers); err != nil {
+			return nil, err
+		}
+	}
 	return s.next.CreateGroup(ctx, orgID, create)
 }
 
 func (s *groups) UpdateGroup(ctx context.Context, orgID, id string, update castellan.GroupUpdate) (*castellan.Group, error) {
 	if err := s.allowGroup(ctx, orgID, id, castellan.ActionUpdateGroup); err != nil {
 		return nil, err
+	}
+	// Members come and go with the group's roles: the rules of
+	// AddGroupMembers and RemoveGroupMembers apply.
+	for _, m := range []struct {
+		ids    []string
+		action castellan.Action
+	}{{update.AddMemberIDs, castellan.ActionAddGroupMembers}, {update.RemoveMemberIDs, castellan.ActionRemoveGroupMembers}} {
+		if len(m.ids) > 0 {
+			if err := s.allowGroupChange(ctx, orgID, id, m.action); err != nil {
+				return nil, err
+			}
+		}
 	}
 	return s.next.UpdateGroup(ctx, orgID, id, update)
 }

@@ -25,6 +25,18 @@ func init() {
 			_, err := s.Groups.UpdateGroup(ctx, f.org, f.newGroup(), castellan.GroupUpdate{Description: &d})
 			return err
 		}},
+		{op: "Groups.CreateGroup", variant: "with members", allowed: groupManagers, call: func(ctx context.Context, f *fixture, s castellan.Services) error {
+			_, err := s.Groups.CreateGroup(ctx, f.org, castellan.GroupCreate{Name: f.unique("g"), MemberIDs: []string{f.newUser()}})
+			return err
+		}},
+		{op: "Groups.UpdateGroup", variant: "members added and removed", allowed: groupManagers, call: func(ctx context.Context, f *fixture, s castellan.Services) error {
+			group, leaving := f.newGroup(), f.newUser()
+			if _, err := f.raw.Groups.AddGroupMembers(system, f.org, group, []string{leaving}); err != nil {
+				f.t.Fatal(err)
+			}
+			_, err := s.Groups.UpdateGroup(ctx, f.org, group, castellan.GroupUpdate{AddMemberIDs: []string{f.newUser()}, RemoveMemberIDs: []string{leaving}})
+			return err
+		}},
 		{op: "Groups.DeleteGroup", allowed: groupManagers, call: func(ctx context.Context, f *fixture, s castellan.Services) error {
 			_, err := s.Groups.DeleteGroup(ctx, f.org, f.newGroup())
 			return err

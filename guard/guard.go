@@ -51,6 +51,7 @@ func New(raw castellan.Services, authz castellan.Authorizer) castellan.Services 
 	s.Sessions = &sessions{g: g, next: raw.Sessions}
 	s.RoleIdentities = &roleIdentities{g: g, next: raw.RoleIdentities}
 	s.Federations = &federations{g: g, next: raw.Federations}
+	s.SCIMTokens = &scimTokens{g: g, next: raw.SCIMTokens}
 	s.Imports = &imports{g: g, next: raw.Imports}
 	s.Outbox = &outbox{g: g, next: raw.Outbox}
 	s.DecisionLog = &decisionLog{g: g, next: raw.DecisionLog}

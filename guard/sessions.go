@@ -56,7 +56,7 @@ func (s *sessions) CreateSession(ctx context.Context, orgID, userID string, stat
 		return nil, err
 	}
 	if p.Type != castellan.PrincipalOperator &&
-		(!isSelf(ctx, orgID, userID) || !p.PasswordVerified || p.KeyID != "" || p.SessionID != "") {
+		(!isSelf(ctx, orgID, userID) || !p.PasswordVerified || p.KeyID != "" || p.SessionID != "" || p.SCIMTokenID != "") {
 		return nil, denied(castellan.ActionSignIn, "user/"+userID)
 	}
 	return s.next.CreateSession(ctx, orgID, userID, state, userAgent, policy)

@@ -20,6 +20,7 @@ import (
 	"github.com/castellan-iam/castellan/console"
 	"github.com/castellan-iam/castellan/decisionlog"
 	"github.com/castellan-iam/castellan/guard"
+	"github.com/castellan-iam/castellan/scim"
 	"github.com/castellan-iam/castellan/sso"
 	"github.com/castellan-iam/castellan/web"
 	"github.com/prometheus/client_golang/prometheus"
@@ -123,6 +124,7 @@ func Handler(cfg Config) http.Handler {
 		customers.Register(mux)
 		customers.Document(rest.OpenAPI())
 	}
+	scim.New(services, plumbing).Register(mux)
 	mux.Handle("GET /metrics", plumbing.MetricsHandler())
 	mux.HandleFunc("GET /{$}", plumbing.FrontDoor(console.Path, frontDoorMessage))
 	return plumbing.Handler(mux, rest.Idempotent)
@@ -149,7 +151,8 @@ type compatList []compatSurface
 
 // compatSurfaces are the compatibility APIs cfg turns on.
 func compatSurfaces(cfg Config) compatList {
-	var cs compatList
+	// SCIM is always on: its errors take the SCIM shape.
+	cs := compatList{{scim.Prefix, scim.WriteError}}
 	if cfg.NcloudPrefix != "" {
 		cs = append(cs, compatSurface{cfg.NcloudPrefix, ncloud.WriteError})
 	}

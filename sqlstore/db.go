@@ -573,6 +573,7 @@ func (db *DB) Services() castellan.Services {
 		Imports:            db.Imports(),
 		RoleIdentities:     db.RoleIdentities(),
 		Federations:        db.Federations(),
+		SCIMTokens:         db.SCIMTokens(),
 		ChangeLog:          db,
 		Idempotency:        db.Idempotency(),
 		DecisionLog:        db.DecisionLog(),

@@ -258,14 +258,15 @@ func (s *FederationService) DeleteFederation(ctx context.Context, orgID, id stri
 		if err != nil {
 			return err
 		}
-		var users int
-		if err := tx.queryRow(ctx, `SELECT COUNT(*) FROM users WHERE org_id = ? AND federation_id = ? AND status <> 'deleted'`,
-			orgID, id).Scan(&users); err != nil {
+		var users, tokens int
+		if err := tx.queryRow(ctx, `SELECT (SELECT COUNT(*) FROM users WHERE org_id = ? AND federation_id = ? AND status <> 'deleted'),
+			(SELECT COUNT(*) FROM scim_tokens WHERE org_id = ? AND federation_id = ?)`, orgID, id, orgID, id).Scan(&users, &tokens); err != nil {
 			return fmt.Errorf("count federated users: %w", err)
 		}
-		if users > 0 {
+		if users > 0 || tokens > 0 {
 			return castellan.Errorf(castellan.EPRECONDITION, castellan.CodeFederationInUse,
-				"federation %s still has %d users, who sign in only through it: delete them or let them go first", f.Name, users)
+				"federation %s still has %d users, who sign in only through it, and %d SCIM tokens provisioning into it: delete them first",
+				f.Name, users, tokens)
 		}
 		if _, err := tx.exec(ctx, `DELETE FROM federations WHERE org_id = ? AND id = ?`, orgID, id); err != nil {
 			return fmt.Errorf("delete federation: %w", err)

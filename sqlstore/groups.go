@@ -105,7 +105,15 @@ func (s *GroupService) CreateGroup(ctx context.Context, orgID string, gc castell
 		if g, c, err = createGroup(ctx, tx, orgID, newID(), gc); err != nil {
 			return err
 		}
-		_, err = tx.record(ctx, c)
+		if _, err = tx.record(ctx, c); err != nil || len(gc.MemberIDs) == 0 {
+			return err
+		}
+		added, err := addGroupMembers(ctx, tx, orgID, g.ID, gc.MemberIDs, func(i int) string { return itemField("memberIds", i, "") })
+		if err != nil {
+			return err
+		}
+		g.MemberCount = len(unique(gc.MemberIDs))
+		_, err = tx.record(ctx, *added)
 		return err
 	})
 	if err != nil {
@@ -155,29 +163,71 @@ func (s *GroupService) UpdateGroup(ctx context.Context, orgID, id string, upd ca
 		if upd.Description != nil && *upd.Description != g.Description {
 			summary["description"], g.Description = diff{g.Description, *upd.Description}, *upd.Description
 		}
-		if len(summary) == 0 {
-			return nil // nothing changes: no revision, no audit event
+		if len(summary) > 0 {
+			g.Revision = tx.revision
+			g.UpdatedAt, g.UpdatedBy = tx.now, tx.actorID()
+			_, err = tx.exec(ctx, `UPDATE groups SET name = ?, description = ?, updated_at = ?, updated_by = ?, revision = ? WHERE org_id = ? AND id = ?`,
+				g.Name, g.Description, g.UpdatedAt, g.UpdatedBy, g.Revision, orgID, id)
+			if c := conflict(err, g.Name); c != nil {
+				return c
+			}
+			if err != nil {
+				return fmt.Errorf("update group: %w", err)
+			}
+			if _, err = tx.record(ctx, change{
+				orgID: orgID, action: castellan.ActionUpdateGroup,
+				entityType: "group", entityID: id, entityName: g.Name, operation: "update", summary: summary,
+			}); err != nil {
+				return err
+			}
 		}
-		g.Revision = tx.revision
-		g.UpdatedAt, g.UpdatedBy = tx.now, tx.actorID()
-		_, err = tx.exec(ctx, `UPDATE groups SET name = ?, description = ?, updated_at = ?, updated_by = ?, revision = ? WHERE org_id = ? AND id = ?`,
-			g.Name, g.Description, g.UpdatedAt, g.UpdatedBy, g.Revision, orgID, id)
-		if c := conflict(err, g.Name); c != nil {
-			return c
+		if err := updateMembers(ctx, tx, orgID, id, upd); err != nil {
+			return err
 		}
-		if err != nil {
-			return fmt.Errorf("update group: %w", err)
+		if len(upd.AddMemberIDs)+len(upd.RemoveMemberIDs) > 0 {
+			g, err = findGroup(ctx, tx, orgID, id)
 		}
-		_, err = tx.record(ctx, change{
-			orgID: orgID, action: castellan.ActionUpdateGroup,
-			entityType: "group", entityID: id, entityName: g.Name, operation: "update", summary: summary,
-		})
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
 	return g, nil
+}
+
+// updateMembers adds and removes the members an update names in tx,
+// recording each change; removing a user that is not a member changes
+// nothing.
+func updateMembers(ctx context.Context, tx *Tx, orgID, groupID string, upd castellan.GroupUpdate) error {
+	if len(upd.AddMemberIDs) > 0 {
+		c, err := addGroupMembers(ctx, tx, orgID, groupID, upd.AddMemberIDs, func(i int) string { return itemField("addMemberIds", i, "") })
+		if err != nil {
+			return err
+		}
+		if c != nil {
+			if _, err := tx.record(ctx, *c); err != nil {
+				return err
+			}
+		}
+	}
+	if len(upd.RemoveMemberIDs) == 0 {
+		return nil
+	}
+	members, err := membersAmong(ctx, tx, orgID, groupID, unique(upd.RemoveMemberIDs))
+	if err != nil {
+		return err
+	}
+	var gone []string
+	for _, id := range unique(upd.RemoveMemberIDs) {
+		if members[id] {
+			gone = append(gone, id)
+		}
+	}
+	if len(gone) == 0 {
+		return nil
+	}
+	_, err = removeGroupMembersTx(ctx, tx, orgID, groupID, gone, nil)
+	return err
 }
 
 // DeleteGroup implements castellan.GroupService. Grants to the group and

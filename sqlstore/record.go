@@ -77,6 +77,11 @@ func (tx *Tx) record(ctx context.Context, c change) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("change log: %w", err)
 	}
+	// A change made over SCIM names the token, beside its actor (the
+	// token's creator).
+	if tx.actor.SCIMTokenID != "" {
+		c.summary = withEntries(map[string]any{"scimTokenId": tx.actor.SCIMTokenID}, c.summary)
+	}
 	summary, err := json.Marshal(c.summary)
 	if err != nil {
 		return 0, fmt.Errorf("audit summary: %w", err)
