@@ -203,7 +203,7 @@ func hashOf(inline string) string {
 func parseConsolePages() map[string]*template.Template {
 	layout := template.Must(template.New("layout.html").ParseFS(consoleFiles, "templates/layout.html", "templates/partials.html"))
 	pages := map[string]*template.Template{}
-	for _, name := range []string{"sign-in", "mfa", "mfa-setup", "recovery-codes", "password", "home", "sessions", "users", "user-new", "users-quick", "user", "groups", "group-new", "group", "roles", "role", "role-new", "explain", "organization", "ou-new", "account-new", "node", "policies", "policy-new", "policy", "keys", "audit", "invitations", "profile", "own-keys", "accounts", "invitation", "mailbox", "projects", "project-new", "project", "sso-redirect", "error"} {
+	for _, name := range []string{"sign-in", "mfa", "mfa-setup", "recovery-codes", "password", "home", "sessions", "users", "user-new", "users-quick", "user", "groups", "group-new", "group", "roles", "role", "role-new", "explain", "organization", "ou-new", "account-new", "node", "policies", "policy-new", "policy", "keys", "audit", "invitations", "profile", "own-keys", "accounts", "invitation", "mailbox", "projects", "project-new", "project", "federations", "federation-new", "federation", "sso-redirect", "error"} {
 		pages[name] = template.Must(template.Must(layout.Clone()).ParseFS(consoleFiles, "templates/"+name+".html"))
 	}
 	return pages
@@ -257,6 +257,10 @@ type consolePage struct {
 	Projects      *projectList
 	ProjectForm   *projectForm
 	ProjectDetail *projectDetail
+	// federations
+	Federations      *federationsPage
+	FederationForm   *federationForm
+	FederationDetail *federationDetail
 	// control policies
 	Policies     []*castellan.ControlPolicy
 	PolicyForm   *policyForm
@@ -612,6 +616,14 @@ func (s *Console) Register(mux *http.ServeMux) {
 	signedIn("POST /console/projects/new", s.createProject)
 	signedIn("GET /console/projects/{project}", s.projectPage)
 	signedIn("POST /console/projects/{project}/delete", confirmed(s.deleteProject))
+	signedIn("GET /console/federations", s.federationsPage)
+	signedIn("GET /console/federations/new", s.newFederationPage)
+	signedIn("POST /console/federations/new", s.createFederation)
+	signedIn("GET /console/federations/{federation}", s.federationPage)
+	signedIn("POST /console/federations/{federation}/users", s.addFederatedUsers)
+	signedIn("POST /console/federations/{federation}/delete", confirmed(s.deleteFederation))
+	signedIn("POST /console/scim-tokens", s.createSCIMToken)
+	signedIn("POST /console/scim-tokens/delete", confirmed(s.deleteSCIMToken))
 	signedIn("POST /console/project", s.workIn)
 	signedIn("GET /console/keys", s.accessKeysPage)
 	signedIn("GET /console/audit", s.auditPage)
