@@ -242,8 +242,12 @@ func TestSSOSignIn(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, ev := range events {
-			var outcome string
+			var outcome, federation string
 			_ = json.Unmarshal(ev.Summary["outcome"], &outcome)
+			_ = json.Unmarshal(ev.Summary["federationId"], &federation)
+			if federation != f.ID {
+				t.Errorf("sign-in event %s names federation %q, want %s", outcome, federation, f.ID)
+			}
 			outcomes = append(outcomes, outcome)
 		}
 		if strings.Join(outcomes, " ") != "success success bound" {

@@ -58,11 +58,11 @@ func (s *SessionService) CreateSession(ctx context.Context, orgID, userID string
 	refused := false
 	err := s.db.update(ctx, func(tx *Tx) error {
 		var (
-			login       string
-			lockedUntil sql.NullTime
+			login, federation string
+			lockedUntil       sql.NullTime
 		)
-		err := tx.queryRow(ctx, `SELECT login_id, locked_until FROM users WHERE org_id = ? AND id = ? AND status = 'active' AND console_access`+tx.db.dialect.lockExclusive,
-			orgID, userID).Scan(&login, &lockedUntil)
+		err := tx.queryRow(ctx, `SELECT login_id, federation_id, locked_until FROM users WHERE org_id = ? AND id = ? AND status = 'active' AND console_access`+
+			tx.db.dialect.lockExclusive, orgID, userID).Scan(&login, &federation, &lockedUntil)
 		if isNoRows(err) {
 			return notFound(castellan.CodeUserNotFound, "user", userID)
 		}
@@ -100,10 +100,15 @@ func (s *SessionService) CreateSession(ctx context.Context, orgID, userID string
 			also = append(also, changedEntity{"user", userID, "update"})
 		}
 		ns.Session = sess
+		summary := map[string]any{"outcome": "success", "sessionId": sess.ID, "state": state, "userAgent": sess.UserAgent}
+		// A federated user has no password: it signed in through its
+		// federation.
+		if federation != "" {
+			summary["federationId"] = federation
+		}
 		_, err = tx.record(ctx, change{
 			orgID: orgID, action: castellan.ActionSignIn, entityType: "user", entityID: userID, entityName: login,
-			summary: map[string]any{"outcome": "success", "sessionId": sess.ID, "state": state, "userAgent": sess.UserAgent},
-			also:    also,
+			summary: summary, also: also,
 		})
 		return err
 	})
