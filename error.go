@@ -99,6 +99,16 @@ func Errorf(kind Kind, code, format string, args ...any) *Error {
 	return &Error{Kind: kind, Code: code, Message: fmt.Sprintf(format, args...)}
 }
 
+// TooManyItems refuses a list field of n items, more than MaxBatchItems
+// (request.too_many_items).
+func TooManyItems(field string, n int) error {
+	return &Error{
+		Kind: EINVALID, Code: CodeTooManyItems,
+		Message: fmt.Sprintf("%s: %d items, at most %d are allowed in one request", field, n, MaxBatchItems),
+		Fields:  []FieldError{{Field: field, Rule: "maxItems", Message: fmt.Sprintf("must list at most %d items", MaxBatchItems)}},
+	}
+}
+
 // Invalid returns an EINVALID error with code request.invalid_field listing
 // the bad fields; nil when fields is empty, so validators can end with
 // `return Invalid(fields)`.

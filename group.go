@@ -58,16 +58,15 @@ type GroupCreate struct {
 
 // Validate checks every field.
 func (gc *GroupCreate) Validate() error {
+	if len(gc.MemberIDs) > MaxBatchItems {
+		return TooManyItems("memberIds", len(gc.MemberIDs))
+	}
 	extra := validateGroupDescription("description", gc.Description)
 	return validateNamed(ValidateGroupName, &gc.Name, nil, append(extra, validateMemberIDs("memberIds", gc.MemberIDs)...)...)
 }
 
-// validateMemberIDs checks a list of users to add or remove: at most
-// MaxBatchItems IDs.
+// validateMemberIDs checks the IDs of a list of users to add or remove.
 func validateMemberIDs(field string, ids []string) []FieldError {
-	if len(ids) > MaxBatchItems {
-		return []FieldError{{Field: field, Rule: "maxItems", Message: "must list at most " + itoa(MaxBatchItems) + " users"}}
-	}
 	var fields []FieldError
 	for i, id := range ids {
 		fields = append(fields, checkIDField(field+"["+itoa(i)+"]", id)...)
@@ -87,6 +86,11 @@ type GroupUpdate struct {
 
 // Validate checks the fields being changed.
 func (gu *GroupUpdate) Validate() error {
+	for field, ids := range map[string][]string{"addMemberIds": gu.AddMemberIDs, "removeMemberIds": gu.RemoveMemberIDs} {
+		if len(ids) > MaxBatchItems {
+			return TooManyItems(field, len(ids))
+		}
+	}
 	var extra []FieldError
 	if gu.Description != nil {
 		extra = validateGroupDescription("description", *gu.Description)

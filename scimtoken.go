@@ -74,7 +74,8 @@ func (c *SCIMTokenCreate) Validate() error {
 type SCIMTokenService interface {
 	// CreateSCIMToken makes a token acting as the calling user, who must
 	// be a user of the organization (EINVALID scim_token.needs_user
-	// otherwise). Returns ENOTFOUND (federation.not_found).
+	// otherwise) and active (ENOTFOUND user.not_found otherwise).
+	// Returns ENOTFOUND (federation.not_found).
 	CreateSCIMToken(ctx context.Context, orgID string, c SCIMTokenCreate) (*NewSCIMToken, error)
 	// FindSCIMTokens lists the organization's tokens, newest first.
 	FindSCIMTokens(ctx context.Context, orgID string) ([]*SCIMToken, error)

@@ -16,12 +16,7 @@ func checkBatchSize(field string, n int) error {
 	case n == 0:
 		return castellan.Invalid([]castellan.FieldError{{Field: field, Rule: "minItems", Message: "must list at least one item"}})
 	case n > castellan.MaxBatchItems:
-		return &castellan.Error{
-			Kind: castellan.EINVALID, Code: castellan.CodeTooManyItems,
-			Message: fmt.Sprintf("%s: %d items, at most %d are allowed in one request", field, n, castellan.MaxBatchItems),
-			Fields: []castellan.FieldError{{Field: field, Rule: "maxItems",
-				Message: fmt.Sprintf("must list at most %d items", castellan.MaxBatchItems)}},
-		}
+		return castellan.TooManyItems(field, n)
 	}
 	return nil
 }

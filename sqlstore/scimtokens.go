@@ -87,7 +87,7 @@ func (s *SCIMTokenService) CreateSCIMToken(ctx context.Context, orgID string, c 
 
 // FindSCIMTokens implements castellan.SCIMTokenService.
 func (s *SCIMTokenService) FindSCIMTokens(ctx context.Context, orgID string) ([]*castellan.SCIMToken, error) {
-	rows, err := s.db.query(ctx, `SELECT `+scimTokenColumns+` FROM scim_tokens WHERE org_id = ? ORDER BY created_at DESC, id`, orgID)
+	rows, err := s.db.query(ctx, `SELECT `+scimTokenColumns+` FROM scim_tokens WHERE org_id = ? ORDER BY created_at DESC, id DESC`, orgID)
 	if err != nil {
 		return nil, err
 	}

@@ -1,7 +1,9 @@
 package storetest
 
 import (
+	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +22,12 @@ func testGroups(t *testing.T, open Opener) {
 	t.Run("SignOut", func(t *testing.T) { testGroupsSignOut(t, open) })
 	t.Run("List", func(t *testing.T) { testGroupsList(t, open) })
 	t.Run("CrossOrganization", func(t *testing.T) { testGroupsCrossOrganization(t, open) })
+	t.Run("CreateWithMembers", func(t *testing.T) { testGroupsCreateWithMembers(t, open) })
+	t.Run("CreateWithMembersRefused", func(t *testing.T) { testGroupsCreateWithMembersRefused(t, open) })
+	t.Run("UpdateMembers", func(t *testing.T) { testGroupsUpdateMembers(t, open) })
+	t.Run("UpdateMembersRefused", func(t *testing.T) { testGroupsUpdateMembersRefused(t, open) })
+	t.Run("UpdateLastOwner", func(t *testing.T) { testGroupsUpdateLastOwner(t, open) })
+	t.Run("UpdateSignOut", func(t *testing.T) { testGroupsUpdateSignOut(t, open) })
 }
 
 func testGroupsOK(t *testing.T, open Opener) {
@@ -471,5 +479,375 @@ func must2[T any](v T, rev int64, err error) func(tb testing.TB) (T, int64) {
 			tb.Fatalf("unexpected error: %v", err)
 		}
 		return v, rev
+	}
+}
+
+// memberIDsOf returns the user IDs of a group's members, sorted.
+func memberIDsOf(tb testing.TB, s castellan.Services, orgID, groupID string) []string {
+	tb.Helper()
+	members := listed(s.Groups.FindGroupMembers(operatorCtx("r-members"), orgID, groupID, castellan.GroupFilter{PageSize: castellan.MaxPageSize}))(tb)
+	out := make([]string, len(members))
+	for i, m := range members {
+		out[i] = m.UserID
+	}
+	slices.Sort(out)
+	return out
+}
+
+// wantMembers fails tb unless the group's members are exactly userIDs.
+func wantMembers(tb testing.TB, s castellan.Services, orgID, groupID string, userIDs ...string) {
+	tb.Helper()
+	want := slices.Sorted(slices.Values(userIDs))
+	if got := memberIDsOf(tb, s, orgID, groupID); !slices.Equal(got, want) {
+		tb.Fatalf("got members %v, want %v", got, want)
+	}
+}
+
+// summaryIDs returns the list of IDs under key in an audit event's
+// summary, sorted.
+func summaryIDs(tb testing.TB, ev *castellan.AuditEvent, key string) []string {
+	tb.Helper()
+	var out []string
+	if err := json.Unmarshal(ev.Summary[key], &out); err != nil {
+		tb.Fatalf("summary %s of %+v: %v", key, ev, err)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// testGroupsCreateWithMembers: CreateGroup adds its MemberIDs in the same
+// transaction: one revision, an event for the group and one for its
+// members, the member count set.
+func testGroupsCreateWithMembers(t *testing.T, open Opener) {
+	clock := NewClock()
+	s := open(t, clock.Now)
+	res := bootstrap(t, s, "Acme")
+	org := res.OrganizationID
+	ctx := userCtx(res.OwnerUserID, org, "req-cm")
+	users := newUsers(t, s, org, "dev", 3)
+	pending := register(t, s, org, invitee("pat")) // invited users may be members
+	before := takeSnapshot(t, s, org)
+	// A repeated ID counts once.
+	g := must(s.Groups.CreateGroup(ctx, org, castellan.GroupCreate{Name: "devs",
+		MemberIDs: []string{users[2].ID, users[0].ID, users[2].ID, pending.ID}}))(t)
+	rev := before.revision + 1
+	if g.Name != "devs" || g.MemberCount != 3 || g.GrantCount != 0 || g.Revision != rev || !g.CreatedAt.Equal(clock.Now()) {
+		t.Fatalf("got %+v, want 3 members at revision %d", g, rev)
+	}
+	if now := must(s.ChangeLog.Revision(ctx))(t); now != rev {
+		t.Fatalf("store at revision %d after the create, want %d: one revision", now, rev)
+	}
+	if got := must(s.Groups.FindGroupByID(ctx, org, g.ID))(t); *got != *g {
+		t.Fatalf("got %+v, want %+v", got, g)
+	}
+	wantMembers(t, s, org, g.ID, users[0].ID, users[2].ID, pending.ID)
+	for _, m := range listed(s.Groups.FindGroupMembers(ctx, org, g.ID, castellan.GroupFilter{}))(t) {
+		if m.Email == "" || !m.AddedAt.Equal(clock.Now()) || m.AddedBy != "user:"+res.OwnerUserID {
+			t.Fatalf("got member %+v", m)
+		}
+	}
+	wantChanges(t, s, rev, []string{
+		"group create " + g.ID,
+		"group_member create " + g.ID + "/" + users[0].ID,
+		"group_member create " + g.ID + "/" + users[2].ID,
+		"group_member create " + g.ID + "/" + pending.ID,
+	})
+	events := listed(s.Audit.FindAuditEvents(ctx, org, castellan.AuditFilter{TargetID: &g.ID}))(t)
+	if len(events) != 2 || events[0].Action != string(castellan.ActionAddGroupMembers) || events[1].Action != string(castellan.ActionCreateGroup) {
+		t.Fatalf("got events %+v, want the create and the add", events)
+	}
+	for _, e := range events {
+		if e.Revision != rev || e.RequestID != "req-cm" || e.Actor.ID != res.OwnerUserID {
+			t.Fatalf("got event %+v, want revision %d of req-cm", e, rev)
+		}
+	}
+	want := slices.Sorted(slices.Values([]string{users[0].ID, users[2].ID, pending.ID}))
+	if got := summaryIDs(t, events[0], "addedUserIds"); !slices.Equal(got, want) {
+		t.Fatalf("got addedUserIds %v, want %v", got, want)
+	}
+	if groups := must(s.Groups.FindUserGroups(ctx, org, users[0].ID))(t); len(groups) != 1 || groups[0].ID != g.ID || groups[0].MemberCount != 3 {
+		t.Fatalf("got groups %+v", groups)
+	}
+	if groups := must(s.Groups.FindUserGroups(ctx, org, users[1].ID))(t); len(groups) != 0 {
+		t.Fatalf("got groups %+v of a user not named, want none", groups)
+	}
+}
+
+// testGroupsCreateWithMembersRefused: a member that is not a user of the
+// organization refuses the whole create; no group is left behind.
+func testGroupsCreateWithMembersRefused(t *testing.T, open Opener) {
+	s := open(t, nil)
+	acme, globex := bootstrap(t, s, "Acme"), bootstrap(t, s, "Globex")
+	org := acme.OrganizationID
+	ctx := operatorCtx("r")
+	users := newUsers(t, s, org, "dev", 2)
+	gone := newUsers(t, s, org, "gone", 1)[0]
+	must(s.Users.DeleteUser(ctx, org, gone.ID, castellan.DeleteUserPhrase))(t)
+	before, beforeGlobex := takeSnapshot(t, s, org), takeSnapshot(t, s, globex.OrganizationID)
+	for _, tc := range []struct {
+		ids   []string
+		field string
+	}{
+		{[]string{users[0].ID, unknownID}, "memberIds[1]"},
+		{[]string{globex.OwnerUserID, users[0].ID}, "memberIds[0]"},
+		{[]string{users[0].ID, users[1].ID, gone.ID}, "memberIds[2]"},
+	} {
+		_, err := s.Groups.CreateGroup(ctx, org, castellan.GroupCreate{Name: "devs", MemberIDs: tc.ids})
+		wantCode(t, err, castellan.ENOTFOUND, castellan.CodeUserNotFound)
+		wantField(t, err, tc.field, "")
+	}
+	_, err := s.Groups.CreateGroup(ctx, org, castellan.GroupCreate{Name: "devs", MemberIDs: []string{users[0].ID, "not-an-id"}})
+	wantCode(t, err, castellan.EINVALID, castellan.CodeInvalidField)
+	wantField(t, err, "memberIds[1]", "format")
+	tooMany := make([]string, castellan.MaxBatchItems+1)
+	for i := range tooMany {
+		tooMany[i] = users[0].ID
+	}
+	_, err = s.Groups.CreateGroup(ctx, org, castellan.GroupCreate{Name: "devs", MemberIDs: tooMany})
+	if castellan.ErrorKind(err) != castellan.EINVALID {
+		t.Fatalf("got %v for %d members, want EINVALID", err, len(tooMany))
+	}
+	wantField(t, err, "memberIds", "maxItems")
+	unchanged(t, s, org, before)
+	unchanged(t, s, globex.OrganizationID, beforeGlobex)
+	if groups := listed(s.Groups.FindGroups(ctx, org, castellan.GroupFilter{}))(t); len(groups) != 0 {
+		t.Fatalf("refused creates left groups %+v", groups)
+	}
+	if groups := must(s.Groups.FindUserGroups(ctx, org, users[0].ID))(t); len(groups) != 0 {
+		t.Fatalf("refused creates left memberships %+v", groups)
+	}
+	// The name is still free.
+	g := must(s.Groups.CreateGroup(ctx, org, castellan.GroupCreate{Name: "devs", MemberIDs: ids(users)}))(t)
+	if g.MemberCount != 2 {
+		t.Fatalf("got %+v, want 2 members", g)
+	}
+}
+
+// testGroupsUpdateMembers: one UpdateGroup renames a group and adds and
+// removes members in one revision; removing a non-member and adding a
+// member changes nothing; an update changing nothing writes nothing.
+func testGroupsUpdateMembers(t *testing.T, open Opener) {
+	clock := NewClock()
+	s := open(t, clock.Now)
+	res := bootstrap(t, s, "Acme")
+	org := res.OrganizationID
+	ctx := userCtx(res.OwnerUserID, org, "req-um")
+	users := newUsers(t, s, org, "dev", 4)
+	g := must(s.Groups.CreateGroup(ctx, org, castellan.GroupCreate{Name: "devs", MemberIDs: ids(users[:2])}))(t)
+	clock.Advance(time.Second)
+
+	before := takeSnapshot(t, s, org)
+	upd := must(s.Groups.UpdateGroup(ctx, org, g.ID, castellan.GroupUpdate{
+		Name:            ptr("developers"),
+		AddMemberIDs:    []string{users[2].ID, users[3].ID, users[0].ID}, // users[0] is a member already
+		RemoveMemberIDs: []string{users[1].ID, res.OwnerUserID},          // the owner is no member
+	}))(t)
+	rev := before.revision + 1
+	if upd.Name != "developers" || upd.MemberCount != 3 || upd.Revision != rev || !upd.UpdatedAt.Equal(clock.Now()) ||
+		upd.UpdatedBy != "user:"+res.OwnerUserID || !upd.CreatedAt.Equal(g.CreatedAt) {
+		t.Fatalf("got %+v, want developers with 3 members at revision %d", upd, rev)
+	}
+	if now := must(s.ChangeLog.Revision(ctx))(t); now != rev {
+		t.Fatalf("store at revision %d after the update, want %d: one revision", now, rev)
+	}
+	if got := must(s.Groups.FindGroupByID(ctx, org, g.ID))(t); *got != *upd {
+		t.Fatalf("got %+v, want %+v", got, upd)
+	}
+	wantMembers(t, s, org, g.ID, users[0].ID, users[2].ID, users[3].ID)
+	wantChanges(t, s, rev, []string{
+		"group update " + g.ID,
+		"group_member create " + g.ID + "/" + users[2].ID,
+		"group_member create " + g.ID + "/" + users[3].ID,
+		"group_member delete " + g.ID + "/" + users[1].ID,
+	})
+	events := listed(s.Audit.FindAuditEvents(ctx, org, castellan.AuditFilter{TargetID: &g.ID}))(t)
+	if len(events) != 5 {
+		t.Fatalf("got %d events, want 5: %+v", len(events), events)
+	}
+	var actions []string
+	for _, e := range events[:3] {
+		if e.Revision != rev || e.RequestID != "req-um" {
+			t.Fatalf("got event %+v, want one of revision %d", e, rev)
+		}
+		actions = append(actions, e.Action)
+	}
+	slices.Sort(actions)
+	wantActions := []string{string(castellan.ActionAddGroupMembers), string(castellan.ActionRemoveGroupMembers), string(castellan.ActionUpdateGroup)}
+	if !slices.Equal(actions, wantActions) {
+		t.Fatalf("got actions %v at revision %d, want %v", actions, rev, wantActions)
+	}
+	for _, e := range events[:3] {
+		switch e.Action {
+		case string(castellan.ActionAddGroupMembers):
+			if got, want := summaryIDs(t, e, "addedUserIds"), slices.Sorted(slices.Values([]string{users[2].ID, users[3].ID})); !slices.Equal(got, want) {
+				t.Fatalf("got addedUserIds %v, want %v", got, want)
+			}
+		case string(castellan.ActionRemoveGroupMembers):
+			if got := summaryIDs(t, e, "removedUserIds"); !slices.Equal(got, []string{users[1].ID}) {
+				t.Fatalf("got removedUserIds %v, want %v", got, users[1].ID)
+			}
+		}
+	}
+
+	// Members only: one revision, the name stays.
+	before = takeSnapshot(t, s, org)
+	got := must(s.Groups.UpdateGroup(ctx, org, g.ID, castellan.GroupUpdate{RemoveMemberIDs: []string{users[2].ID}}))(t)
+	if got.Name != "developers" || got.MemberCount != 2 {
+		t.Fatalf("got %+v, want developers with 2 members", got)
+	}
+	if now := must(s.ChangeLog.Revision(ctx))(t); now != before.revision+1 {
+		t.Fatalf("store at revision %d, want %d", now, before.revision+1)
+	}
+	wantChanges(t, s, before.revision+1, []string{"group_member delete " + g.ID + "/" + users[2].ID})
+	wantMembers(t, s, org, g.ID, users[0].ID, users[3].ID)
+
+	// Nothing to change: the same name, a member added again, non-members
+	// removed.
+	before = takeSnapshot(t, s, org)
+	same := must(s.Groups.UpdateGroup(ctx, org, g.ID, castellan.GroupUpdate{
+		Name: ptr("developers"), AddMemberIDs: []string{users[0].ID}, RemoveMemberIDs: []string{users[1].ID, users[2].ID, unknownID},
+	}))(t)
+	if same.Name != "developers" || same.MemberCount != 2 || same.Revision != upd.Revision {
+		t.Fatalf("no-op update: got %+v, want revision %d", same, upd.Revision)
+	}
+	unchanged(t, s, org, before)
+	wantMembers(t, s, org, g.ID, users[0].ID, users[3].ID)
+}
+
+// testGroupsUpdateMembersRefused: an update that cannot add a member
+// changes nothing, the name included.
+func testGroupsUpdateMembersRefused(t *testing.T, open Opener) {
+	s := open(t, nil)
+	acme, globex := bootstrap(t, s, "Acme"), bootstrap(t, s, "Globex")
+	org := acme.OrganizationID
+	ctx := operatorCtx("r")
+	users := newUsers(t, s, org, "dev", 3)
+	g := must(s.Groups.CreateGroup(ctx, org, castellan.GroupCreate{Name: "devs", MemberIDs: []string{users[0].ID}}))(t)
+	must(s.Groups.CreateGroup(ctx, org, castellan.GroupCreate{Name: "ops"}))(t)
+	gx := must(s.Groups.CreateGroup(ctx, globex.OrganizationID, castellan.GroupCreate{Name: "devs"}))(t)
+	before, beforeGlobex := takeSnapshot(t, s, org), takeSnapshot(t, s, globex.OrganizationID)
+	for _, tc := range []struct {
+		ids   []string
+		field string
+	}{
+		{[]string{users[1].ID, unknownID}, "addMemberIds[1]"},
+		{[]string{globex.OwnerUserID, users[2].ID}, "addMemberIds[0]"},
+	} {
+		_, err := s.Groups.UpdateGroup(ctx, org, g.ID, castellan.GroupUpdate{
+			Name: ptr("renamed"), Description: ptr("new"), AddMemberIDs: tc.ids, RemoveMemberIDs: []string{users[0].ID},
+		})
+		wantCode(t, err, castellan.ENOTFOUND, castellan.CodeUserNotFound)
+		wantField(t, err, tc.field, "")
+	}
+	for _, tc := range []struct {
+		upd   castellan.GroupUpdate
+		field string
+	}{
+		{castellan.GroupUpdate{Name: ptr("renamed"), AddMemberIDs: []string{"nope"}}, "addMemberIds[0]"},
+		{castellan.GroupUpdate{Name: ptr("renamed"), RemoveMemberIDs: []string{users[0].ID, "nope"}}, "removeMemberIds[1]"},
+	} {
+		_, err := s.Groups.UpdateGroup(ctx, org, g.ID, tc.upd)
+		wantCode(t, err, castellan.EINVALID, castellan.CodeInvalidField)
+		wantField(t, err, tc.field, "format")
+	}
+	// A taken name refuses the members too.
+	_, err := s.Groups.UpdateGroup(ctx, org, g.ID, castellan.GroupUpdate{Name: ptr("ops"), AddMemberIDs: []string{users[1].ID}})
+	wantCode(t, err, castellan.ECONFLICT, castellan.CodeGroupNameTaken)
+	// Another organization's group is not found, even with its own users.
+	_, err = s.Groups.UpdateGroup(ctx, globex.OrganizationID, g.ID, castellan.GroupUpdate{AddMemberIDs: []string{globex.OwnerUserID}})
+	wantCode(t, err, castellan.ENOTFOUND, castellan.CodeGroupNotFound)
+	_, err = s.Groups.UpdateGroup(ctx, org, gx.ID, castellan.GroupUpdate{AddMemberIDs: []string{users[1].ID}})
+	wantCode(t, err, castellan.ENOTFOUND, castellan.CodeGroupNotFound)
+	unchanged(t, s, org, before)
+	unchanged(t, s, globex.OrganizationID, beforeGlobex)
+	if got := must(s.Groups.FindGroupByID(ctx, org, g.ID))(t); got.Name != "devs" || got.Description != "" || got.MemberCount != 1 {
+		t.Fatalf("refused updates changed the group: %+v", got)
+	}
+	wantMembers(t, s, org, g.ID, users[0].ID)
+	wantMembers(t, s, globex.OrganizationID, gx.ID)
+}
+
+// testGroupsUpdateLastOwner: an update may not take the organization's
+// last owner out of the group that makes them one, though it would add an
+// invited user; it may hand the group over to another active user.
+func testGroupsUpdateLastOwner(t *testing.T, open Opener) {
+	f := newOwnerFixture(t, open)
+	ctx := operatorCtx("r")
+	f.ownThroughGroup(t)
+	before := takeSnapshot(t, f.s, f.org)
+	_, err := f.s.Groups.UpdateGroup(ctx, f.org, f.group.ID, castellan.GroupUpdate{
+		Name: ptr("former owners"), AddMemberIDs: []string{f.pending.ID}, RemoveMemberIDs: []string{f.b.ID},
+	})
+	f.wantKept(t, before, err, f.b)
+	if got := must(f.s.Groups.FindGroupByID(ctx, f.org, f.group.ID))(t); got.Name != "owners" || got.MemberCount != 1 {
+		t.Fatalf("refused update changed the group: %+v", got)
+	}
+	wantMembers(t, f.s, f.org, f.group.ID, f.b.ID)
+
+	// c joins as b leaves: the organization keeps an owner throughout.
+	must(f.s.Groups.UpdateGroup(ctx, f.org, f.group.ID, castellan.GroupUpdate{
+		AddMemberIDs: []string{f.c.ID}, RemoveMemberIDs: []string{f.b.ID},
+	}))(t)
+	f.wantOwners(t, f.c)
+	wantMembers(t, f.s, f.org, f.group.ID, f.c.ID)
+}
+
+// testGroupsUpdateSignOut: members an update removes are signed out in
+// its transaction, with the change-log rows of what ended; members who
+// stay, and non-members it names, are not.
+func testGroupsUpdateSignOut(t *testing.T, open Opener) {
+	clock := NewClock()
+	s := open(t, clock.Now)
+	res := bootstrap(t, s, "Acme")
+	org := res.OrganizationID
+	ctx := operatorCtx("r-out")
+	type signedIn struct {
+		user    *castellan.User
+		session *castellan.NewSession
+		token   string
+	}
+	newSignedIn := func(name string) signedIn {
+		u := signInUser(t, s, org, name, nil)
+		return signedIn{user: u, session: newSession(t, s, u), token: must(s.Tokens.CreateUserToken(ctx, org, u.ID))(t)}
+	}
+	wantLive := func(u signedIn, want bool) {
+		t.Helper()
+		_, _, sessErr := s.Sessions.AuthenticateSession(ctx, u.session.Token)
+		_, tokErr := s.Tokens.FindCredential(ctx, u.token)
+		if got := [2]bool{sessErr == nil, tokErr == nil}; got != [2]bool{want, want} {
+			t.Fatalf("%s's session and token work: %v, want both %v", u.user.LoginID, got, want)
+		}
+	}
+	ann, bob, cid := newSignedIn("ann"), newSignedIn("bob"), newSignedIn("cid")
+	g := must(s.Groups.CreateGroup(ctx, org, castellan.GroupCreate{Name: "devs", MemberIDs: []string{ann.user.ID, bob.user.ID}}))(t)
+	before := takeSnapshot(t, s, org)
+	must(s.Groups.UpdateGroup(ctx, org, g.ID, castellan.GroupUpdate{
+		Description: ptr("fewer"), RemoveMemberIDs: []string{ann.user.ID, cid.user.ID}, // cid is no member
+	}))(t)
+	rev := before.revision + 1
+	wantLive(ann, false)
+	wantLive(bob, true)
+	wantLive(cid, true)
+	got := map[string]bool{}
+	var tokens int
+	for _, c := range must(s.ChangeLog.Changes(ctx, rev-1, 1))(t) {
+		got[c.EntityType+" "+c.Operation+" "+c.EntityID] = true
+		if c.EntityType == "api_token" {
+			tokens++
+		}
+	}
+	for _, want := range []string{
+		"group update " + g.ID, "group_member delete " + g.ID + "/" + ann.user.ID, "console_session delete " + ann.session.Session.ID,
+	} {
+		if !got[want] {
+			t.Fatalf("change log of revision %d lacks %q: %v", rev, want, got)
+		}
+	}
+	if tokens != 1 {
+		t.Fatalf("got %d api_token rows, want ann's only: %v", tokens, got)
+	}
+	events := listed(s.Audit.FindAuditEvents(ctx, org, castellan.AuditFilter{Action: ptr(string(castellan.ActionRemoveGroupMembers))}))(t)
+	if len(events) != 1 || events[0].Revision != rev || !strings.Contains(string(events[0].Summary["revokedSessionIds"]), ann.session.Session.ID) {
+		t.Fatalf("got events %+v", events)
 	}
 }

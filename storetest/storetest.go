@@ -46,6 +46,7 @@ func RunAllTests(t *testing.T, open Opener) {
 	t.Run("ControlPolicies", func(t *testing.T) { testControlPolicies(t, open) })
 	t.Run("RoleIdentities", func(t *testing.T) { testRoleIdentities(t, open) })
 	t.Run("Federations", func(t *testing.T) { testFederations(t, open) })
+	t.Run("SCIMTokens", func(t *testing.T) { testSCIMTokens(t, open) })
 	t.Run("DecisionLog", func(t *testing.T) { testDecisionLog(t, open) })
 }
 
