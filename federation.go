@@ -33,6 +33,7 @@ type Federation struct {
 	AllowedDomains  []string `json:"allowedDomains" nullable:"false" doc:"Email domains this federation's users may have; empty: any."`
 	AutoProvision   bool     `json:"autoProvision" doc:"Create a user at its first sign-in; otherwise an administrator adds it first."`
 	MFAByIdP        bool     `json:"mfaByIdp" doc:"The provider's sign-in stands for the second factor; otherwise Castellan's TOTP applies as for local users."`
+	TrustEmail      bool     `json:"trustEmail" doc:"The provider vouches for every email it issues (Entra ID sends no email_verified): its email claim binds added users and provisions new ones. Otherwise only email_verified true does, and only for the email claim."`
 	// GroupMappings put the users whose groups claim holds a value in a
 	// Castellan group, and take them out when it no longer does, at each
 	// sign-in.
@@ -135,6 +136,7 @@ type FederationCreate struct {
 	AllowedDomains []string
 	AutoProvision  bool
 	MFAByIdP       bool
+	TrustEmail     bool
 	GroupMappings  []GroupMapping
 }
 
@@ -184,7 +186,33 @@ func (fc *FederationCreate) Validate() error {
 	}
 	fields = append(fields, validateDomains("allowedDomains", fc.AllowedDomains)...)
 	fields = append(fields, validateGroupMappings("groupMappings", fc.GroupMappings)...)
+	fields = append(fields, provisionFields(fc.AutoProvision, fc.AllowedDomains)...)
 	return Invalid(fields)
+}
+
+// provisionFields refuses provisioning with no allowed domain: with a
+// public provider, anyone in the world could make themselves a user.
+func provisionFields(autoProvision bool, domains []string) []FieldError {
+	if autoProvision && len(domains) == 0 {
+		return []FieldError{{Field: "allowedDomains", Rule: "required", Message: "must list at least one domain when autoProvision is on"}}
+	}
+	return nil
+}
+
+// Check checks the rules between the fields of a federation as an update
+// leaves it. Returns EINVALID.
+func (f *Federation) Check() error {
+	return Invalid(provisionFields(f.AutoProvision, f.AllowedDomains))
+}
+
+// ChangesSignIn reports whether the update changes who may sign in
+// through the federation, or how: its provider, client, claims, domains,
+// provisioning, second factor, email trust or group mappings. Such a
+// change can hand the federation's users to another provider, so it is
+// an owner's (see the guard).
+func (u *FederationUpdate) ChangesSignIn() bool {
+	return u.Issuer != nil || u.ClientID != nil || u.ClientSecret != nil || u.EmailClaim != nil || u.GroupsClaim != nil ||
+		u.AllowedDomains != nil || u.AutoProvision != nil || u.MFAByIdP != nil || u.TrustEmail != nil || u.GroupMappings != nil || u.Scopes != nil
 }
 
 func validateClientID(field, id string) []FieldError {
@@ -266,6 +294,7 @@ type FederationUpdate struct {
 	AllowedDomains *[]string
 	AutoProvision  *bool
 	MFAByIdP       *bool
+	TrustEmail     *bool
 	GroupMappings  *[]GroupMapping
 }
 
@@ -297,6 +326,9 @@ func (u *FederationUpdate) Apply(f *Federation) bool {
 	}
 	if u.MFAByIdP != nil {
 		f.MFAByIdP = *u.MFAByIdP
+	}
+	if u.TrustEmail != nil {
+		f.TrustEmail = *u.TrustEmail
 	}
 	if u.GroupMappings != nil {
 		f.GroupMappings = slices.Clone(*u.GroupMappings)
@@ -405,12 +437,14 @@ type FederatedIdentity struct {
 const (
 	SSOProviderError   = "sso_provider_error"
 	SSOStateMismatch   = "sso_state_mismatch"
+	SSOIssuerMismatch  = "sso_issuer_mismatch"
 	SSOTokenInvalid    = "sso_token_invalid"
 	SSOTokenExpired    = "sso_token_expired"
 	SSOWrongAudience   = "sso_wrong_audience"
 	SSOWrongNonce      = "sso_wrong_nonce"
 	SSODomainNotAllow  = "sso_domain_not_allowed"
 	SSOUserNotAdded    = "sso_user_not_added"
+	SSOUserDeleted     = "sso_user_deleted"
 	SSOEmailTaken      = "sso_email_taken"
 	SSONoEmail         = "sso_no_email"
 	SSOEmailUnverified = "sso_email_unverified"

@@ -28,6 +28,7 @@ type federationCreateBody struct {
 	AllowedDomains []string                 `json:"allowedDomains,omitempty" maxItems:"50" doc:"Email domains the federation's users may have; empty: any."`
 	AutoProvision  bool                     `json:"autoProvision,omitempty" doc:"Create a user at its first sign-in; otherwise an administrator adds it first."`
 	MFAByIdP       bool                     `json:"mfaByIdp,omitempty" doc:"The provider's sign-in stands for the second factor."`
+	TrustEmail     bool                     `json:"trustEmail,omitempty" doc:"The provider vouches for every email it issues (Entra ID, which sends no email_verified); otherwise only email_verified true binds or provisions by email."`
 	GroupMappings  []castellan.GroupMapping `json:"groupMappings,omitempty" maxItems:"100" doc:"Groups claim values mapped to groups of the organization; membership follows at each sign-in."`
 }
 
@@ -44,6 +45,7 @@ type federationUpdateBody struct {
 	AllowedDomains *[]string                 `json:"allowedDomains,omitempty" maxItems:"50"`
 	AutoProvision  *bool                     `json:"autoProvision,omitempty"`
 	MFAByIdP       *bool                     `json:"mfaByIdp,omitempty"`
+	TrustEmail     *bool                     `json:"trustEmail,omitempty"`
 	GroupMappings  *[]castellan.GroupMapping `json:"groupMappings,omitempty" maxItems:"100"`
 }
 
@@ -95,7 +97,7 @@ func (s *Server) createFederation(ctx context.Context, in *struct {
 	f, err := s.services.Federations.CreateFederation(ctx, in.Org, castellan.FederationCreate{
 		Name: b.Name, Description: b.Description, Issuer: b.Issuer, ClientID: b.ClientID, ClientSecret: b.ClientSecret,
 		Scopes: b.Scopes, EmailClaim: b.EmailClaim, NameClaim: b.NameClaim, GroupsClaim: b.GroupsClaim,
-		AllowedDomains: b.AllowedDomains, AutoProvision: b.AutoProvision, MFAByIdP: b.MFAByIdP, GroupMappings: b.GroupMappings,
+		AllowedDomains: b.AllowedDomains, AutoProvision: b.AutoProvision, MFAByIdP: b.MFAByIdP, TrustEmail: b.TrustEmail, GroupMappings: b.GroupMappings,
 	})
 	if err != nil {
 		return nil, err
@@ -132,7 +134,7 @@ func (s *Server) updateFederation(ctx context.Context, in *struct {
 	f, err := s.services.Federations.UpdateFederation(ctx, in.Org, in.Federation, castellan.FederationUpdate{
 		Name: b.Name, Description: b.Description, Issuer: b.Issuer, ClientID: b.ClientID, ClientSecret: b.ClientSecret,
 		Scopes: b.Scopes, EmailClaim: b.EmailClaim, NameClaim: b.NameClaim, GroupsClaim: b.GroupsClaim,
-		AllowedDomains: b.AllowedDomains, AutoProvision: b.AutoProvision, MFAByIdP: b.MFAByIdP, GroupMappings: b.GroupMappings,
+		AllowedDomains: b.AllowedDomains, AutoProvision: b.AutoProvision, MFAByIdP: b.MFAByIdP, TrustEmail: b.TrustEmail, GroupMappings: b.GroupMappings,
 	})
 	if err != nil {
 		return nil, err

@@ -32,8 +32,11 @@ func federationRows() []matrixRow {
 			return request{method: "GET", path: base(f) + "/" + f.newFederation().ID}
 		}, allowed: readers},
 		{op: "update-federation", build: func(f *fixture) request {
-			return request{method: "PATCH", path: base(f) + "/" + f.newFederation().ID, body: map[string]any{"autoProvision": true}}
+			return request{method: "PATCH", path: base(f) + "/" + f.newFederation().ID, body: map[string]any{"description": "staff"}}
 		}, allowed: managers},
+		{op: "update-federation", variant: "sign-in settings", build: func(f *fixture) request {
+			return request{method: "PATCH", path: base(f) + "/" + f.newFederation().ID, body: map[string]any{"issuer": "https://elsewhere.example.com"}}
+		}, allowed: []string{owner}},
 		{op: "delete-federation", build: func(f *fixture) request {
 			return request{method: "DELETE", path: base(f) + "/" + f.newFederation().ID}
 		}, allowed: managers},

@@ -554,8 +554,8 @@ func (s *Console) Register(mux *http.ServeMux) {
 	}
 	mux.HandleFunc("GET /console/sign-in", s.signInPage)
 	mux.HandleFunc("POST /console/sign-in", s.signIn)
-	mux.HandleFunc("GET /console/sso/start", s.ssoStart)
-	mux.HandleFunc("GET /console/sso/callback", s.ssoCallback)
+	mux.HandleFunc("POST /console/sso/start", s.ssoStart)
+	mux.HandleFunc("GET /console/sso/callback/{federation}", s.ssoCallback)
 	mux.HandleFunc("GET /console/mfa", s.withSession(s.mfaPage, castellan.SessionMFAPending))
 	mux.HandleFunc("POST /console/mfa", s.withSession(s.verifyMFA, castellan.SessionMFAPending))
 	mux.HandleFunc("GET /console/mfa/setup", s.withSession(s.mfaSetupPage, castellan.SessionMFAPending, complete))

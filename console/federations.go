@@ -62,9 +62,10 @@ func (s *Console) renderFederations(w http.ResponseWriter, r *http.Request, c *c
 // federationForm is the add federation page.
 type federationForm struct {
 	Name, Issuer, ClientID, Scopes, Domains string
-	AutoProvision, MFAByIdP                 bool
+	AutoProvision, MFAByIdP, TrustEmail     bool
 	Fields                                  fieldErrors
-	// Callback is the redirect URI to register at the provider.
+	// Callback is where the redirect URIs to register at the provider
+	// start: the federation's ID ends each.
 	Callback string
 }
 
@@ -88,10 +89,10 @@ func (s *Console) createFederation(w http.ResponseWriter, r *http.Request, c *co
 	form := r.PostForm
 	f := &federationForm{Name: strings.TrimSpace(form.Get("name")), Issuer: strings.TrimSpace(form.Get("issuer")),
 		ClientID: strings.TrimSpace(form.Get("clientId")), Scopes: form.Get("scopes"), Domains: form.Get("allowedDomains"),
-		AutoProvision: form.Get("autoProvision") == "on", MFAByIdP: form.Get("mfaByIdp") == "on"}
+		AutoProvision: form.Get("autoProvision") == "on", MFAByIdP: form.Get("mfaByIdp") == "on", TrustEmail: form.Get("trustEmail") == "on"}
 	created, err := s.services.Federations.CreateFederation(r.Context(), c.user.OrganizationID, castellan.FederationCreate{
 		Name: f.Name, Issuer: f.Issuer, ClientID: f.ClientID, ClientSecret: strings.TrimSpace(form.Get("clientSecret")),
-		Scopes: words(f.Scopes), AllowedDomains: words(f.Domains), AutoProvision: f.AutoProvision, MFAByIdP: f.MFAByIdP,
+		Scopes: words(f.Scopes), AllowedDomains: words(f.Domains), AutoProvision: f.AutoProvision, MFAByIdP: f.MFAByIdP, TrustEmail: f.TrustEmail,
 	})
 	if err != nil {
 		status, msg, fields := formError(r.Context(), err)
@@ -129,7 +130,7 @@ func (s *Console) renderFederation(w http.ResponseWriter, r *http.Request, c *co
 		renderConsoleError(w, r, err)
 		return
 	}
-	d.Federation, d.Callback = f, s.publicURL+ssoCallback
+	d.Federation, d.Callback = f, s.callbackURL(f.ID)
 	p.Nav, p.FederationDetail = "federations", d
 	renderConsole(r.Context(), w, status, "federation", p)
 }

@@ -69,29 +69,37 @@ func (s *Console) signInPage(w http.ResponseWriter, r *http.Request) {
 	renderConsole(r.Context(), w, http.StatusOK, "sign-in", consolePage{CSRF: token})
 }
 
+// signInForm reads a form of the sign-in page and checks its token
+// against the sign-in cookie and the per-address limit, answering the
+// refusal itself; it returns the page's token.
+func (s *Console) signInForm(w http.ResponseWriter, r *http.Request) (string, bool) {
+	if err := readForm(r); err != nil {
+		renderConsoleError(w, r, err)
+		return "", false
+	}
+	signInCSRF := ""
+	if cookie, ok := s.cookie(r, signInCookie); ok {
+		var err error
+		if signInCSRF, err = s.signInTokenOf(r.Context(), cookie); err != nil {
+			renderConsoleError(w, r, err)
+			return "", false
+		}
+	}
+	if !sameToken(r.PostForm.Get("csrf"), signInCSRF) {
+		renderConsoleError(w, r, errCSRF)
+		return "", false
+	}
+	return signInCSRF, s.allowSignIn(w, r)
+}
+
 // signIn checks the form and starts a session at its first step. The
 // form is protected against login CSRF by the same-site check and a
 // token bound to the sign-in cookie under the server's key: a page of
 // another site cannot sign the browser in to an account of its choosing.
 func (s *Console) signIn(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	if err := readForm(r); err != nil {
-		renderConsoleError(w, r, err)
-		return
-	}
-	signInCSRF := ""
-	if cookie, ok := s.cookie(r, signInCookie); ok {
-		var err error
-		if signInCSRF, err = s.signInTokenOf(ctx, cookie); err != nil {
-			renderConsoleError(w, r, err)
-			return
-		}
-	}
-	if !sameToken(r.PostForm.Get("csrf"), signInCSRF) {
-		renderConsoleError(w, r, errCSRF)
-		return
-	}
-	if !s.allowSignIn(w, r) {
+	signInCSRF, ok := s.signInForm(w, r)
+	if !ok {
 		return
 	}
 	form := r.PostForm

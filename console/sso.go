@@ -22,8 +22,11 @@ const (
 	// ssoCookie holds the flow between leaving for the provider and
 	// coming back, signed with the sign-in key; SameSite=Lax lets the
 	// provider's top-level redirect carry it back.
-	ssoCookie   = "castellan_sso"
-	ssoCallback = consolePath + "/sso/callback"
+	ssoCookie = "castellan_sso"
+	// ssoCallback is where providers send browsers back, followed by the
+	// federation's ID: each federation has its own, so that a code one
+	// provider issued never reaches another's flow (the mix-up attack).
+	ssoCallback = consolePath + "/sso/callback/"
 	// ssoRefusedText is the one message of every refused single sign-on.
 	ssoRefusedText = "Sign-in through your identity provider failed. Try again, or ask your administrator " +
 		"whether your account was added to the organization."
@@ -34,12 +37,15 @@ const (
 // 'self' in browsers that apply it to redirects.
 type ssoRedirect struct{ URL string }
 
+// ssoStart answers the sign-in page's second form (a POST with the
+// page's token, so that no other site starts a sign-in in the browser):
+// it keeps the flow in the cookie and takes the browser to the provider.
 func (s *Console) ssoStart(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	if !s.allowSignIn(w, r) {
+	if _, ok := s.signInForm(w, r); !ok {
 		return
 	}
-	ref := strings.TrimSpace(r.URL.Query().Get("federation"))
+	ref := strings.TrimSpace(r.PostForm.Get("federation"))
 	fc, err := s.services.Sessions.FindSignInFederation(ctx, ref)
 	if castellan.ErrorCode(err) == castellan.CodeFederationNotFound {
 		s.renderSignIn(w, r, http.StatusNotFound, "No identity provider matches “"+ref+"”. Give the federation ID your administrator sent you.")
@@ -49,7 +55,7 @@ func (s *Console) ssoStart(w http.ResponseWriter, r *http.Request) {
 		renderConsoleError(w, r, err)
 		return
 	}
-	url, flow, err := s.sso.Begin(ctx, fc, s.publicURL+ssoCallback)
+	url, flow, err := s.sso.Begin(ctx, fc, s.callbackURL(fc.Federation.ID))
 	if err != nil {
 		s.refuseSSO(w, r, fc.Federation.ID, err)
 		return
@@ -62,6 +68,9 @@ func (s *Console) ssoStart(w http.ResponseWriter, r *http.Request) {
 	s.setCookie(w, r, ssoCookie, value, false)
 	renderConsole(ctx, w, http.StatusOK, "sso-redirect", consolePage{SSO: &ssoRedirect{URL: url}})
 }
+
+// callbackURL is the federation's redirect URI.
+func (s *Console) callbackURL(federationID string) string { return s.publicURL + ssoCallback + federationID }
 
 func (s *Console) ssoCallback(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
@@ -76,17 +85,30 @@ func (s *Console) ssoCallback(w http.ResponseWriter, r *http.Request) {
 		s.renderSignIn(w, r, http.StatusUnauthorized, ssoRefusedText)
 		return
 	}
-	q := r.URL.Query()
 	fc, err := s.services.Sessions.FindSignInFederation(ctx, flow.FederationID)
 	if err != nil {
 		s.renderSignIn(w, r, http.StatusUnauthorized, ssoRefusedText)
 		return
 	}
-	if e := q.Get("error"); e != "" {
-		s.refuseSSO(w, r, flow.FederationID, &sso.Refusal{Reason: castellan.SSOProviderError, Detail: e + ": " + q.Get("error_description")})
+	q := r.URL.Query()
+	// The answer must come back to the flow's federation's own URI, from
+	// its issuer when the provider names itself (RFC 9207), with the
+	// flow's state, before anything it says is believed.
+	switch {
+	case r.PathValue("federation") != flow.FederationID:
+		s.refuseSSO(w, r, flow.FederationID, &sso.Refusal{Reason: castellan.SSOStateMismatch,
+			Detail: "the answer came back to another federation's redirect URI"})
+		return
+	case q.Has("iss") && q.Get("iss") != fc.Federation.Issuer:
+		s.refuseSSO(w, r, flow.FederationID, &sso.Refusal{Reason: castellan.SSOIssuerMismatch,
+			Detail: "the answer names another issuer"})
+		return
+	case q.Get("error") != "" && sameToken(q.Get("state"), flow.State):
+		s.refuseSSO(w, r, flow.FederationID, &sso.Refusal{Reason: castellan.SSOProviderError,
+			Detail: cleanDetail(q.Get("error") + ": " + q.Get("error_description"))})
 		return
 	}
-	id, err := s.sso.Finish(ctx, fc, s.publicURL+ssoCallback, flow, q.Get("state"), q.Get("code"))
+	id, err := s.sso.Finish(ctx, fc, s.callbackURL(fc.Federation.ID), flow, q.Get("state"), q.Get("code"))
 	if err != nil {
 		s.refuseSSO(w, r, flow.FederationID, err)
 		return
@@ -122,13 +144,33 @@ func (s *Console) ssoCallback(w http.ResponseWriter, r *http.Request) {
 	seeOther(w, stepPath(state))
 }
 
+// cleanDetail keeps the first 200 printable characters of what a
+// provider said, for the audit log.
+func cleanDetail(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return -1
+		}
+		return r
+	}, s)
+	if r := []rune(s); len(r) > 200 {
+		s = string(r[:200])
+	}
+	return s
+}
+
 // refuseSSO audits a refused single sign-on of the federation (a
 // Refusal's reason; any other error is the provider's) and shows the
 // sign-in page.
 func (s *Console) refuseSSO(w http.ResponseWriter, r *http.Request, federationID string, cause error) {
 	var refusal *sso.Refusal
 	if !errors.As(cause, &refusal) {
-		refusal = &sso.Refusal{Reason: castellan.SSOProviderError, Detail: cause.Error()}
+		refusal = &sso.Refusal{Reason: castellan.SSOProviderError, Detail: "the provider could not be used", Cause: cause}
+	}
+	// What the provider answered stays in the server's log: its text may
+	// be a page of a host the organization named, not for the audit log.
+	if refusal.Cause != nil {
+		web.Logger(r.Context()).Warn("single sign-on refused", "federation", federationID, "reason", refusal.Reason, "err", refusal.Cause)
 	}
 	err := s.services.Sessions.RefuseFederatedSignIn(r.Context(), federationID, refusal.Reason, refusal.Detail)
 	if err != nil && castellan.ErrorKind(err) != castellan.EUNAUTHENTICATED && castellan.ErrorKind(err) != castellan.ENOTFOUND {

@@ -29,8 +29,9 @@ import (
 // code flow with PKCE, its own login page), whose storage a test may make
 // misbehave to see the relying party refuse.
 type idp struct {
-	srv   *httptest.Server
-	store *tamperingStorage
+	srv     *httptest.Server
+	handler http.Handler
+	store   *tamperingStorage
 	// swapClient makes the provider serve another of its clients,
 	// other, whatever client the browser and the code exchange name:
 	// Castellan then receives an ID token issued to that client.
@@ -91,26 +92,30 @@ func (u idpUsers) GetUserByUsername(name string) *storage.User {
 }
 func (idpUsers) ExampleClientID() string { return storage.ServiceUserID }
 
-// newIdP starts a provider with the client castellan, which may send
-// browsers back to redirect, and the users given.
-func newIdP(t *testing.T, redirect string, users idpUsers) *idp {
+// newIdP starts a provider; setup gives it its clients and users once
+// the redirect URI, which names the federation, is known.
+func newIdP(t *testing.T) *idp {
 	t.Helper()
 	p := &idp{}
-	var h http.Handler
-	p.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
+	p.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { p.handler.ServeHTTP(w, r) }))
 	t.Cleanup(p.srv.Close)
+	return p
+}
+
+// setup registers the client castellan, which may send browsers back to
+// redirect, and other, and the users.
+func (p *idp) setup(redirect string, users idpUsers) {
 	p.store = &tamperingStorage{Storage: storage.NewStorageWithClients(users, map[string]*storage.Client{
 		"castellan": storage.NativeClient("castellan", redirect),
 		"other":     storage.NativeClient("other", redirect),
 	})}
 	provider := exampleop.SetupServer(p.srv.URL, p.store, nil, false)
-	h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	p.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if p.swapClient.Load() {
 			swapClientID(r, "other")
 		}
 		provider.ServeHTTP(w, r)
 	})
-	return p
 }
 
 // swapClientID names client in the authorization request's query and in
@@ -158,12 +163,31 @@ func get(t *testing.T, c *http.Client, u string) (*http.Response, string) {
 	return resp, string(b)
 }
 
+var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+// ssoStart opens the sign-in page and sends its second form with ref.
+func ssoStart(t *testing.T, c *http.Client, castellanURL, ref string) (*http.Response, string) {
+	t.Helper()
+	_, page := get(t, c, castellanURL+"/console/sign-in")
+	token := csrfField.FindStringSubmatch(page)
+	if token == nil {
+		t.Fatalf("no CSRF token on the sign-in page:\n%s", page)
+	}
+	resp, err := c.PostForm(castellanURL+"/console/sso/start", url.Values{"csrf": {token[1]}, "federation": {ref}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
 // ssoSignIn walks the flow as a browser: start at Castellan with ref,
 // follow the refresh to the provider, sign in there as username, and
 // follow the redirects back. It returns the last answer.
 func ssoSignIn(t *testing.T, c *http.Client, castellanURL, ref, username string) (*http.Response, string) {
 	t.Helper()
-	resp, body := get(t, c, castellanURL+"/console/sso/start?federation="+url.QueryEscape(ref))
+	resp, body := ssoStart(t, c, castellanURL, ref)
 	m := refreshURL.FindStringSubmatch(body)
 	if resp.StatusCode != http.StatusOK || m == nil {
 		t.Fatalf("start: got %d %s", resp.StatusCode, body)
@@ -187,9 +211,8 @@ func ssoSignIn(t *testing.T, c *http.Client, castellanURL, ref, username string)
 // returned provider, and a federation of Acme for it.
 func ssoEnv(t *testing.T, e *env, users idpUsers, edit func(*castellan.FederationCreate)) (*httptest.Server, *idp, *castellan.Federation) {
 	t.Helper()
-	var p *idp
-	srv := e.serveWith(t, func(o *apitest.Options) { o.SSO = sso.New(sso.Options{}) })
-	p = newIdP(t, srv.URL+"/console/sso/callback", users)
+	srv := e.serveWith(t, func(o *apitest.Options) { o.SSO = sso.New(sso.Options{AllowPrivateNetworks: true}) })
+	p := newIdP(t)
 	fc := castellan.FederationCreate{Name: "Acme IdP", Issuer: p.srv.URL, ClientID: "castellan", Scopes: []string{"email", "profile"},
 		AllowedDomains: []string{"acme.example"}, MFAByIdP: true}
 	if edit != nil {
@@ -199,6 +222,7 @@ func ssoEnv(t *testing.T, e *env, users idpUsers, edit func(*castellan.Federatio
 	if err != nil {
 		t.Fatal(err)
 	}
+	p.setup(srv.URL+"/console/sso/callback/"+f.ID, users)
 	return srv, p, f
 }
 
@@ -281,7 +305,7 @@ func TestSSOSignInRefused(t *testing.T) {
 		}
 		refused := func(name string, resp *http.Response, body, reason string) {
 			t.Helper()
-			if resp.StatusCode != http.StatusUnauthorized || resp.Request.URL.Path != "/console/sso/callback" || !strings.Contains(body, "identity provider failed") {
+			if resp.StatusCode != http.StatusUnauthorized || !strings.HasPrefix(resp.Request.URL.Path, "/console/sso/callback/") || !strings.Contains(body, "identity provider failed") {
 				t.Fatalf("%s: got %d at %s: %s", name, resp.StatusCode, resp.Request.URL, body)
 			}
 			if got := lastReason(); got != reason {
@@ -307,24 +331,44 @@ func TestSSOSignInRefused(t *testing.T) {
 		refused("not added", resp, body, castellan.SSOUserNotAdded)
 
 		// An unknown federation ID goes nowhere.
-		resp, body = get(t, ssoBrowser(t), srv.URL+"/console/sso/start?federation=0190d3a8-0000-7000-8000-00000000dead")
+		resp, body = ssoStart(t, ssoBrowser(t), srv.URL, "0190d3a8-0000-7000-8000-00000000dead")
 		if resp.StatusCode != http.StatusNotFound || !strings.Contains(body, "No identity provider matches") {
 			t.Fatalf("unknown federation: %d %s", resp.StatusCode, body)
 		}
+		// A start without the sign-in page's token is refused: no other
+		// site starts a sign-in in the browser.
+		resp, _ = ssoBrowser(t).PostForm(srv.URL+"/console/sso/start", url.Values{"federation": {f.ID}})
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden {
+			t.Fatalf("start without a token: %d", resp.StatusCode)
+		}
+		callback := srv.URL + "/console/sso/callback/" + f.ID
 		// A callback without this browser's flow is refused, whatever it
 		// carries.
-		resp, body = get(t, ssoBrowser(t), srv.URL+"/console/sso/callback?code=stolen&state=guess")
+		resp, body = get(t, ssoBrowser(t), callback+"?code=stolen&state=guess")
 		if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(body, "identity provider failed") {
 			t.Fatalf("callback without a flow: %d %s", resp.StatusCode, body)
 		}
-		// A browser whose state does not match is refused and audited.
-		c := ssoBrowser(t)
-		resp, body = get(t, c, srv.URL+"/console/sso/start?federation="+f.ID)
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("start: %d %s", resp.StatusCode, body)
+		refusedAt := func(name, reason, to string) {
+			t.Helper()
+			c := ssoBrowser(t)
+			if resp, body := ssoStart(t, c, srv.URL, f.ID); resp.StatusCode != http.StatusOK {
+				t.Fatalf("start: %d %s", resp.StatusCode, body)
+			}
+			resp, body := get(t, c, to)
+			if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(body, "identity provider failed") {
+				t.Fatalf("%s: got %d %s", name, resp.StatusCode, body)
+			}
+			if got := lastReason(); got != reason {
+				t.Fatalf("%s: audited reason %q, want %q", name, got, reason)
+			}
 		}
-		resp, body = get(t, c, srv.URL+"/console/sso/callback?code=stolen&state=guess")
-		refused("state mismatch", resp, body, castellan.SSOStateMismatch)
+		// A state that is not the browser's, an answer brought to another
+		// federation's redirect URI (the mix-up attack), and one naming
+		// another issuer are refused and audited.
+		refusedAt("state mismatch", castellan.SSOStateMismatch, callback+"?code=stolen&state=guess")
+		refusedAt("another federation's URI", castellan.SSOStateMismatch, srv.URL+"/console/sso/callback/0190d3a8-0000-7000-8000-00000000beef?code=x&state=y")
+		refusedAt("another issuer", castellan.SSOIssuerMismatch, callback+"?code=x&state=y&iss="+url.QueryEscape("https://evil.example"))
 
 		// Ann signed in nowhere: she has no session.
 		sessions, err := e.DB.Services().Sessions.FindSessions(system, e.Acme.OrganizationID, mustUserID(t, e, "ann"))

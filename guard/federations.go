@@ -39,18 +39,42 @@ func (s *federations) FindFederations(ctx context.Context, orgID string, f caste
 	return s.next.FindFederations(ctx, orgID, f)
 }
 
+// CreateFederation with group mappings is an owner's: a mapping puts
+// whoever the caller's provider names into a group, with its roles.
 func (s *federations) CreateFederation(ctx context.Context, orgID string, fc castellan.FederationCreate) (*castellan.Federation, error) {
 	if err := s.g.allowOrg(ctx, orgID, castellan.ActionCreateFederation); err != nil {
 		return nil, err
 	}
+	if len(fc.GroupMappings) > 0 {
+		if err := s.ownerOnly(ctx, orgID, "groupMappings"); err != nil {
+			return nil, err
+		}
+	}
 	return s.next.CreateFederation(ctx, orgID, fc)
 }
 
+// UpdateFederation that changes who signs in through the federation, or
+// how (FederationUpdate.ChangesSignIn), is an owner's: pointing a
+// federation at another provider would hand its users, owners included,
+// to whoever runs that provider.
 func (s *federations) UpdateFederation(ctx context.Context, orgID, id string, upd castellan.FederationUpdate) (*castellan.Federation, error) {
 	if err := s.allowID(ctx, orgID, id, castellan.ActionUpdateFederation); err != nil {
 		return nil, err
 	}
+	if upd.ChangesSignIn() {
+		if err := s.ownerOnly(ctx, orgID, "federation"); err != nil {
+			return nil, err
+		}
+	}
 	return s.next.UpdateFederation(ctx, orgID, id, upd)
+}
+
+// ownerOnly applies the hierarchy principle to a federation change that
+// decides who signs in as the organization's users: the caller must
+// hold every action on the organization, as its owners do
+// (grant.escalation naming field otherwise).
+func (s *federations) ownerOnly(ctx context.Context, orgID, field string) error {
+	return s.g.holds(ctx, castellan.OrganizationScope(orgID).String(), "every action (an owner's)", []string{"*"}, field)
 }
 
 func (s *federations) DeleteFederation(ctx context.Context, orgID, id string) (int64, error) {

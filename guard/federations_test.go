@@ -10,7 +10,7 @@ import (
 
 func (f *fixture) newFederation() *castellan.Federation {
 	fed, err := f.raw.Federations.CreateFederation(system, f.org, castellan.FederationCreate{
-		Name: f.unique("fed"), Issuer: "https://idp.example.com", ClientID: "castellan", AutoProvision: true})
+		Name: f.unique("fed"), Issuer: "https://idp.example.com", ClientID: "castellan", AutoProvision: true, AllowedDomains: []string{"acme.example"}})
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -61,6 +61,7 @@ func init() {
 	// A federation decides who signs in as the organization's users:
 	// managing one is the organization administrators' (iam:*).
 	managers := []string{owner, admin, operator}
+	owners := []string{owner, operator}
 	readers := []string{owner, admin, reader, operator}
 	rowSets = append(rowSets, []row{
 		{op: "Federations.CreateFederation", allowed: managers, call: func(ctx context.Context, f *fixture, s castellan.Services) error {
@@ -76,8 +77,20 @@ func init() {
 			return err
 		}},
 		{op: "Federations.UpdateFederation", allowed: managers, call: func(ctx context.Context, f *fixture, s castellan.Services) error {
-			on := true
-			_, err := s.Federations.UpdateFederation(ctx, f.org, f.newFederation().ID, castellan.FederationUpdate{MFAByIdP: &on})
+			d := "the staff directory"
+			_, err := s.Federations.UpdateFederation(ctx, f.org, f.newFederation().ID, castellan.FederationUpdate{Description: &d})
+			return err
+		}},
+		// Who signs in, and how, is an owner's to change: an admin
+		// pointing the federation elsewhere would take its users.
+		{op: "Federations.UpdateFederation", variant: "sign-in settings", allowed: owners, call: func(ctx context.Context, f *fixture, s castellan.Services) error {
+			issuer := "https://elsewhere.example.com"
+			_, err := s.Federations.UpdateFederation(ctx, f.org, f.newFederation().ID, castellan.FederationUpdate{Issuer: &issuer})
+			return err
+		}},
+		{op: "Federations.CreateFederation", variant: "group mappings", allowed: owners, call: func(ctx context.Context, f *fixture, s castellan.Services) error {
+			_, err := s.Federations.CreateFederation(ctx, f.org, castellan.FederationCreate{Name: f.unique("fed"), Issuer: "https://idp.example.com",
+				ClientID: "c", GroupMappings: []castellan.GroupMapping{{Claim: "eng", GroupID: f.newGroup()}}})
 			return err
 		}},
 		{op: "Federations.DeleteFederation", allowed: managers, call: func(ctx context.Context, f *fixture, s castellan.Services) error {

@@ -38,11 +38,12 @@ const (
 	contentType     = "application/scim+json"
 )
 
-// Limits of the endpoint: a list answers at most maxCount resources, and
-// a request body is at most maxBody bytes.
+// Limits of the endpoint: a list answers at most maxCount resources, a
+// request body is at most maxBody bytes, a filter maxFilter.
 const (
-	maxCount = 100
-	maxBody  = 1 << 20
+	maxCount  = 100
+	maxBody   = 1 << 20
+	maxFilter = 1024
 )
 
 // Server serves SCIM on the guarded services.

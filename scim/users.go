@@ -284,6 +284,10 @@ func userFilter(raw string) (func(*castellan.User) bool, string, error) {
 // `attribute eq "value"`, and returns the attribute (in lower case) and
 // the value.
 func equality(raw string) (string, string, error) {
+	// The parser recurses on nesting: a bounded filter bounds it.
+	if len(raw) > maxFilter {
+		return "", "", badRequest("invalidFilter", "the filter is longer than %d bytes", maxFilter)
+	}
 	expr, err := filter.ParseFilter([]byte(raw))
 	if err != nil {
 		return "", "", badRequest("invalidFilter", "the filter %q does not parse: %v", raw, err)

@@ -200,6 +200,16 @@ func federatedUser(ctx context.Context, tx *Tx, f *castellan.Federation, id cast
 	case !f.AutoProvision:
 		return "", castellan.SSOUserNotAdded, nil
 	}
+	// A subject whose user was deleted (by an administrator or SCIM)
+	// does not come back by signing in: it must be added again.
+	var deleted int
+	if err := tx.queryRow(ctx, `SELECT COUNT(*) FROM users WHERE org_id = ? AND federation_id = ? AND federation_subject = ? AND status = 'deleted'`,
+		f.OrganizationID, f.ID, id.Subject).Scan(&deleted); err != nil {
+		return "", "", fmt.Errorf("find deleted federated user: %w", err)
+	}
+	if deleted > 0 {
+		return "", castellan.SSOUserDeleted, nil
+	}
 	return provisionFederatedUser(ctx, tx, f, id)
 }
 

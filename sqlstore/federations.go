@@ -19,7 +19,7 @@ var _ castellan.FederationService = (*FederationService)(nil)
 func (db *DB) Federations() *FederationService { return &FederationService{db: db} }
 
 const federationColumns = `id, org_id, name, description, issuer, client_id, secret_sealed IS NOT NULL, scopes, email_claim, name_claim,
-	groups_claim, allowed_domains, auto_provision, mfa_by_idp, group_mappings, created_at, created_by, updated_at, updated_by, revision`
+	groups_claim, allowed_domains, auto_provision, mfa_by_idp, trust_email, group_mappings, created_at, created_by, updated_at, updated_by, revision`
 
 // scanFederation reads federationColumns, then extra.
 func scanFederation(row scanner, extra ...any) (*castellan.Federation, error) {
@@ -28,7 +28,7 @@ func scanFederation(row scanner, extra ...any) (*castellan.Federation, error) {
 		scopes, domains, mappings string
 	)
 	dest := []any{&f.ID, &f.OrganizationID, &f.Name, &f.Description, &f.Issuer, &f.ClientID, &f.HasClientSecret, &scopes,
-		&f.EmailClaim, &f.NameClaim, &f.GroupsClaim, &domains, &f.AutoProvision, &f.MFAByIdP, &mappings,
+		&f.EmailClaim, &f.NameClaim, &f.GroupsClaim, &domains, &f.AutoProvision, &f.MFAByIdP, &f.TrustEmail, &mappings,
 		&f.CreatedAt, &f.CreatedBy, &f.UpdatedAt, &f.UpdatedBy, &f.Revision}
 	err := row.Scan(append(dest, extra...)...)
 	if err != nil {
@@ -146,7 +146,7 @@ func (s *FederationService) CreateFederation(ctx context.Context, orgID string, 
 		f = &castellan.Federation{
 			ID: newID(), OrganizationID: orgID, Name: fc.Name, Description: fc.Description, Issuer: fc.Issuer, ClientID: fc.ClientID,
 			HasClientSecret: fc.ClientSecret != "", Scopes: fc.Scopes, EmailClaim: fc.EmailClaim, NameClaim: fc.NameClaim,
-			GroupsClaim: fc.GroupsClaim, AllowedDomains: fc.AllowedDomains, AutoProvision: fc.AutoProvision, MFAByIdP: fc.MFAByIdP,
+			GroupsClaim: fc.GroupsClaim, AllowedDomains: fc.AllowedDomains, AutoProvision: fc.AutoProvision, MFAByIdP: fc.MFAByIdP, TrustEmail: fc.TrustEmail,
 			GroupMappings: nonNilSlice(fc.GroupMappings),
 			CreatedAt:     tx.now, CreatedBy: tx.actorID(), UpdatedAt: tx.now, UpdatedBy: tx.actorID(), Revision: tx.revision,
 		}
@@ -156,10 +156,10 @@ func (s *FederationService) CreateFederation(ctx context.Context, orgID string, 
 		}
 		scopes, domains, mappings := federationLists(f)
 		_, err = tx.exec(ctx, `INSERT INTO federations (id, org_id, name, name_lower, description, issuer, client_id, secret_sealed, secret_kek_id,
-			scopes, email_claim, name_claim, groups_claim, allowed_domains, auto_provision, mfa_by_idp, group_mappings,
-			created_at, created_by, updated_at, updated_by, revision) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			scopes, email_claim, name_claim, groups_claim, allowed_domains, auto_provision, mfa_by_idp, trust_email, group_mappings,
+			created_at, created_by, updated_at, updated_by, revision) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			f.ID, orgID, f.Name, strings.ToLower(f.Name), f.Description, f.Issuer, f.ClientID, sealed, kekID,
-			scopes, f.EmailClaim, f.NameClaim, f.GroupsClaim, domains, f.AutoProvision, f.MFAByIdP, mappings,
+			scopes, f.EmailClaim, f.NameClaim, f.GroupsClaim, domains, f.AutoProvision, f.MFAByIdP, f.TrustEmail, mappings,
 			f.CreatedAt, f.CreatedBy, f.UpdatedAt, f.UpdatedBy, f.Revision)
 		if c := conflict(err, f.Name); c != nil {
 			return c
@@ -186,7 +186,7 @@ func federationSummary(f *castellan.Federation) map[string]any {
 	return map[string]any{
 		"name": f.Name, "issuer": f.Issuer, "clientId": f.ClientID, "hasClientSecret": f.HasClientSecret, "scopes": f.Scopes,
 		"emailClaim": f.EmailClaim, "nameClaim": f.NameClaim, "groupsClaim": f.GroupsClaim, "allowedDomains": f.AllowedDomains,
-		"autoProvision": f.AutoProvision, "mfaByIdp": f.MFAByIdP, "groupMappings": f.GroupMappings,
+		"autoProvision": f.AutoProvision, "mfaByIdp": f.MFAByIdP, "trustEmail": f.TrustEmail, "groupMappings": f.GroupMappings,
 	}
 }
 
@@ -203,8 +203,20 @@ func (s *FederationService) UpdateFederation(ctx context.Context, orgID, id stri
 			return err
 		}
 		before := federationSummary(f)
+		oldIssuer, oldClient := f.Issuer, f.ClientID
 		if !upd.Apply(f) {
 			return nil // nothing changes: no revision, no audit event
+		}
+		if err := f.Check(); err != nil {
+			return err
+		}
+		newClient := f.Issuer != oldIssuer || f.ClientID != oldClient
+		// The secret belongs to the client it was made for: it is never
+		// sent to another provider's token endpoint.
+		if newClient && f.HasClientSecret && upd.ClientSecret == nil {
+			msg := "must be given again when the issuer or the client ID changes: the secret is the old client's"
+			return &castellan.Error{Kind: castellan.EINVALID, Code: castellan.CodeInvalidField, Message: "clientSecret: " + msg,
+				Fields: []castellan.FieldError{{Field: "clientSecret", Rule: "required", Message: msg}}}
 		}
 		if upd.GroupMappings != nil {
 			if err := checkMappedGroups(ctx, tx, orgID, f.GroupMappings); err != nil {
@@ -214,10 +226,10 @@ func (s *FederationService) UpdateFederation(ctx context.Context, orgID, id stri
 		f.Revision, f.UpdatedAt, f.UpdatedBy = tx.revision, tx.now, tx.actorID()
 		scopes, domains, mappings := federationLists(f)
 		q := `UPDATE federations SET name = ?, name_lower = ?, description = ?, issuer = ?, client_id = ?, scopes = ?, email_claim = ?,
-			name_claim = ?, groups_claim = ?, allowed_domains = ?, auto_provision = ?, mfa_by_idp = ?, group_mappings = ?,
+			name_claim = ?, groups_claim = ?, allowed_domains = ?, auto_provision = ?, mfa_by_idp = ?, trust_email = ?, group_mappings = ?,
 			updated_at = ?, updated_by = ?, revision = ?`
 		args := []any{f.Name, strings.ToLower(f.Name), f.Description, f.Issuer, f.ClientID, scopes, f.EmailClaim,
-			f.NameClaim, f.GroupsClaim, domains, f.AutoProvision, f.MFAByIdP, mappings, f.UpdatedAt, f.UpdatedBy, f.Revision}
+			f.NameClaim, f.GroupsClaim, domains, f.AutoProvision, f.MFAByIdP, f.TrustEmail, mappings, f.UpdatedAt, f.UpdatedBy, f.Revision}
 		if upd.ClientSecret != nil {
 			sealed, kekID, err := tx.db.sealClientSecret(id, *upd.ClientSecret)
 			if err != nil {
@@ -233,6 +245,15 @@ func (s *FederationService) UpdateFederation(ctx context.Context, orgID, id stri
 			return fmt.Errorf("update federation: %w", err)
 		}
 		summary := map[string]any{"before": before, "after": federationSummary(f)}
+		// Subjects are the old provider's: users bind again, by their
+		// email, at their next sign-in.
+		if f.Issuer != oldIssuer {
+			unbound, err := unbindFederatedUsers(ctx, tx, orgID, id)
+			if err != nil {
+				return err
+			}
+			summary["unboundUsers"] = unbound
+		}
 		if upd.ClientSecret != nil {
 			summary["clientSecretChanged"] = true
 		}
@@ -246,6 +267,17 @@ func (s *FederationService) UpdateFederation(ctx context.Context, orgID, id stri
 		return nil, err
 	}
 	return f, nil
+}
+
+// unbindFederatedUsers forgets the provider subjects of the federation's
+// users in tx and returns how many were bound.
+func unbindFederatedUsers(ctx context.Context, tx *Tx, orgID, federationID string) (int64, error) {
+	res, err := tx.exec(ctx, `UPDATE users SET federation_subject = '' WHERE org_id = ? AND federation_id = ? AND federation_subject <> ''`,
+		orgID, federationID)
+	if err != nil {
+		return 0, fmt.Errorf("unbind federated users: %w", err)
+	}
+	return res.RowsAffected()
 }
 
 // DeleteFederation implements castellan.FederationService. The row is

@@ -13,10 +13,14 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"slices"
+	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
@@ -51,8 +55,12 @@ type cachedProvider struct {
 // Options configure a Client.
 type Options struct {
 	// HTTP fetches discovery documents and key sets and exchanges codes;
-	// nil means a client with a 10-second timeout.
+	// nil means PublicClient(AllowPrivateNetworks).
 	HTTP *http.Client
+	// AllowPrivateNetworks lets the default client reach loopback,
+	// private and link-local addresses (a provider on the same machine or
+	// network, in development and tests).
+	AllowPrivateNetworks bool
 	// Now is the clock ID tokens' expiry is checked against; nil means
 	// time.Now.
 	Now func() time.Time
@@ -61,7 +69,7 @@ type Options struct {
 // New returns a Client.
 func New(opts Options) *Client {
 	if opts.HTTP == nil {
-		opts.HTTP = &http.Client{Timeout: 10 * time.Second}
+		opts.HTTP = PublicClient(opts.AllowPrivateNetworks)
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -80,16 +88,31 @@ type Flow struct {
 }
 
 // Refusal is a sign-in the provider's answer does not allow; Reason is
-// one of castellan's SSO* reasons, Detail what was wrong.
+// one of castellan's SSO* reasons, Detail what was wrong in words of
+// Castellan's (for the audit log), Cause the error underneath, whose text
+// may quote what a remote host answered (for the server's log only).
 type Refusal struct {
 	Reason string
 	Detail string
+	Cause  error
 }
 
-func (r *Refusal) Error() string { return r.Reason + ": " + r.Detail }
+func (r *Refusal) Error() string {
+	if r.Cause != nil {
+		return r.Reason + ": " + r.Detail + ": " + r.Cause.Error()
+	}
+	return r.Reason + ": " + r.Detail
+}
+
+func (r *Refusal) Unwrap() error { return r.Cause }
 
 func refuse(reason, format string, args ...any) *Refusal {
 	return &Refusal{Reason: reason, Detail: fmt.Sprintf(format, args...)}
+}
+
+// failed is a Refusal for a step that failed with err.
+func failed(reason, detail string, err error) *Refusal {
+	return &Refusal{Reason: reason, Detail: detail, Cause: err}
 }
 
 // provider returns the federation's provider, from the cache when its
@@ -106,7 +129,7 @@ func (c *Client) provider(ctx context.Context, issuer string) (*oidc.Provider, e
 	// the request (go-oidc drops its cancellation).
 	p, err := oidc.NewProvider(oidc.ClientContext(ctx, c.http), issuer)
 	if err != nil {
-		return nil, refuse(castellan.SSOProviderError, "discovery of %s: %v", issuer, err)
+		return nil, failed(castellan.SSOProviderError, "the provider's discovery document could not be read", err)
 	}
 	c.mu.Lock()
 	c.providers[issuer] = cachedProvider{p: p, fetched: c.now()}
@@ -133,7 +156,7 @@ func (c *Client) Begin(ctx context.Context, fc *castellan.FederationClient, redi
 	auth := c.config(p, fc, redirectURL).AuthCodeURL(flow.State, oidc.Nonce(flow.Nonce), oauth2.S256ChallengeOption(flow.Verifier))
 	// The browser is sent there: nothing but a web address will do.
 	if u, err := url.Parse(auth); err != nil || u.Scheme != "https" && u.Scheme != "http" {
-		return "", Flow{}, refuse(castellan.SSOProviderError, "the provider's authorization endpoint %q is not an http(s) URL", p.Endpoint().AuthURL)
+		return "", Flow{}, refuse(castellan.SSOProviderError, "the provider's authorization endpoint is not an http(s) URL")
 	}
 	return auth, flow, nil
 }
@@ -161,7 +184,7 @@ func (c *Client) Finish(ctx context.Context, fc *castellan.FederationClient, red
 	}
 	token, err := c.config(p, fc, redirectURL).Exchange(oidc.ClientContext(ctx, c.http), code, oauth2.VerifierOption(flow.Verifier))
 	if err != nil {
-		return id, refuse(castellan.SSOProviderError, "code exchange: %v", err)
+		return id, failed(castellan.SSOProviderError, "the provider refused the code exchange", err)
 	}
 	raw, ok := token.Extra("id_token").(string)
 	if !ok {
@@ -175,9 +198,10 @@ func (c *Client) Finish(ctx context.Context, fc *castellan.FederationClient, red
 	case errors.As(err, &expired):
 		return id, refuse(castellan.SSOTokenExpired, "the ID token expired at %s", expired.Expiry.UTC().Format(time.RFC3339))
 	case err != nil:
-		return id, refuse(castellan.SSOTokenInvalid, "%v", err)
+		return id, failed(castellan.SSOTokenInvalid, "the ID token failed verification (signature, issuer or keys)", err)
 	case !slices.Contains(idToken.Audience, fc.Federation.ClientID):
 		return id, refuse(castellan.SSOWrongAudience, "the ID token is for %q, not client %q", idToken.Audience, fc.Federation.ClientID)
+
 	case subtle.ConstantTimeCompare([]byte(idToken.Nonce), []byte(flow.Nonce)) != 1:
 		return id, refuse(castellan.SSOWrongNonce, "the ID token's nonce is not the one this sign-in sent")
 	case idToken.Subject == "":
@@ -185,7 +209,12 @@ func (c *Client) Finish(ctx context.Context, fc *castellan.FederationClient, red
 	}
 	var claims map[string]any
 	if err := idToken.Claims(&claims); err != nil {
-		return id, refuse(castellan.SSOTokenInvalid, "claims: %v", err)
+		return id, failed(castellan.SSOTokenInvalid, "the ID token's claims could not be read", err)
+	}
+	// A token for several audiences names the one it was issued to
+	// (OIDC Core 3.1.3.7).
+	if azp := stringClaim(claims, "azp"); len(idToken.Audience) > 1 && azp != fc.Federation.ClientID {
+		return id, refuse(castellan.SSOWrongAudience, "the ID token has several audiences and was issued to %q, not client %q", azp, fc.Federation.ClientID)
 	}
 	f := fc.Federation
 	if _, ok := claims[f.EmailClaim]; !ok && p.UserInfoEndpoint() != "" {
@@ -195,7 +224,7 @@ func (c *Client) Finish(ctx context.Context, fc *castellan.FederationClient, red
 	}
 	id = castellan.FederatedIdentity{
 		FederationID: f.ID, Subject: idToken.Subject, Email: stringClaim(claims, f.EmailClaim),
-		EmailVerified: claims["email_verified"] != false, Name: stringClaim(claims, f.NameClaim), Groups: listClaim(claims, f.GroupsClaim),
+		EmailVerified: emailVerified(claims, f), Name: stringClaim(claims, f.NameClaim), Groups: listClaim(claims, f.GroupsClaim),
 	}
 	return id, nil
 }
@@ -206,14 +235,14 @@ func (c *Client) Finish(ctx context.Context, fc *castellan.FederationClient, red
 func (c *Client) addUserInfo(ctx context.Context, p *oidc.Provider, token *oauth2.Token, subject string, claims map[string]any) error {
 	info, err := p.UserInfo(oidc.ClientContext(ctx, c.http), oauth2.StaticTokenSource(token))
 	if err != nil {
-		return refuse(castellan.SSOProviderError, "userinfo: %v", err)
+		return failed(castellan.SSOProviderError, "the provider's userinfo could not be read", err)
 	}
 	if info.Subject != subject {
 		return refuse(castellan.SSOTokenInvalid, "userinfo is about subject %q, the ID token about %q", info.Subject, subject)
 	}
 	var more map[string]any
 	if err := info.Claims(&more); err != nil {
-		return refuse(castellan.SSOProviderError, "userinfo claims: %v", err)
+		return failed(castellan.SSOProviderError, "the provider's userinfo could not be read", err)
 	}
 	for k, v := range more {
 		if _, ok := claims[k]; !ok {
@@ -221,6 +250,26 @@ func (c *Client) addUserInfo(ctx context.Context, p *oidc.Provider, token *oauth
 		}
 	}
 	return nil
+}
+
+// emailVerified reports whether the provider vouches for the email
+// claim: email_verified true (or "true") when the claim is email, or the
+// federation's trustEmail, which says the provider only issues emails
+// it controls (Entra ID sends no email_verified).
+func emailVerified(claims map[string]any, f *castellan.Federation) bool {
+	if f.TrustEmail {
+		return true
+	}
+	if f.EmailClaim != castellan.DefaultEmailClaim {
+		return false
+	}
+	switch v := claims["email_verified"].(type) {
+	case bool:
+		return v
+	case string:
+		return strings.EqualFold(v, "true")
+	}
+	return false
 }
 
 func stringClaim(claims map[string]any, name string) string {
@@ -243,4 +292,39 @@ func listClaim(claims map[string]any, name string) []string {
 		return out
 	}
 	return nil
+}
+
+// PublicClient is an HTTP client for identity providers: an
+// organization names the issuer, so without allowPrivate it connects only
+// to public addresses, whatever a name resolves to or a redirect points
+// at, so that no federation makes the server fetch from its own network
+// (a cloud's metadata service, an internal admin page). It uses no proxy
+// and gives up after 10 seconds.
+func PublicClient(allowPrivate bool) *http.Client {
+	dialer := &net.Dialer{Timeout: 5 * time.Second}
+	if !allowPrivate {
+		dialer.Control = func(_, address string, _ syscall.RawConn) error {
+			host, _, err := net.SplitHostPort(address)
+			if err != nil {
+				return err
+			}
+			if ip, err := netip.ParseAddr(host); err != nil || !publicAddr(ip) {
+				return fmt.Errorf("the identity provider's address %s is not public", host)
+			}
+			return nil
+		}
+	}
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.Proxy, transport.DialContext = nil, dialer.DialContext
+	return &http.Client{Timeout: 10 * time.Second, Transport: transport}
+}
+
+// sharedAddressSpace is 100.64.0.0/10 (RFC 6598), carrier-grade NAT.
+var sharedAddressSpace = netip.MustParsePrefix("100.64.0.0/10")
+
+// publicAddr reports whether ip is a global unicast address outside the
+// private, shared and link-local ranges.
+func publicAddr(ip netip.Addr) bool {
+	ip = ip.Unmap()
+	return ip.IsGlobalUnicast() && !ip.IsPrivate() && !sharedAddressSpace.Contains(ip)
 }

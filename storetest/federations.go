@@ -22,6 +22,67 @@ func testFederations(t *testing.T, open Opener) {
 	t.Run("SignInRefused", func(t *testing.T) { testFederatedSignInRefused(t, open) })
 	t.Run("ConcurrentFirstSignIn", func(t *testing.T) { testFederatedConcurrentFirstSignIn(t, open) })
 	t.Run("GroupMappings", func(t *testing.T) { testFederatedGroupMappings(t, open) })
+	t.Run("DeletedStaysDeleted", func(t *testing.T) { testFederatedDeletedStaysDeleted(t, open) })
+	t.Run("NewIssuerUnbinds", func(t *testing.T) { testFederationNewIssuerUnbinds(t, open) })
+}
+
+// testFederatedDeletedStaysDeleted: a provisioned user, once deleted,
+// does not come back by signing in; added again by an administrator, it
+// binds again.
+func testFederatedDeletedStaysDeleted(t *testing.T, open Opener) {
+	s := open(t, nil)
+	res := bootstrap(t, s, "Acme")
+	org := res.OrganizationID
+	ctx := context.Background()
+	f := newFederation(t, s, org, "Entra", "acme.example")
+	on := true
+	must(s.Federations.UpdateFederation(operatorCtx("u"), org, f.ID, castellan.FederationUpdate{AutoProvision: &on}))(t)
+	zed := castellan.FederatedIdentity{FederationID: f.ID, Subject: "sub-zed", Email: "zed@acme.example", EmailVerified: true}
+	u := must(s.Sessions.SignInFederated(ctx, zed))(t)
+	must(s.Users.DeleteUser(operatorCtx("d"), org, u.ID, castellan.DeleteUserPhrase))(t)
+	_, err := s.Sessions.SignInFederated(ctx, zed)
+	wantCode(t, err, castellan.EUNAUTHENTICATED, castellan.CodeSignInFailed)
+	if got := ssoEvents(t, s, org); got[0] != "failure "+castellan.SSOUserDeleted {
+		t.Fatalf("got events %q", got)
+	}
+	again := federatedUser(t, s, org, f.ID, "zed@acme.example")
+	if got := must(s.Sessions.SignInFederated(ctx, zed))(t); got.ID != again.ID {
+		t.Fatalf("got %s, want the user added again %s", got.ID, again.ID)
+	}
+}
+
+// testFederationNewIssuerUnbinds: a federation moved to another issuer
+// forgets its users' subjects (they were the old provider's), so each
+// binds again by its verified email; autoProvision needs a domain.
+func testFederationNewIssuerUnbinds(t *testing.T, open Opener) {
+	s := open(t, nil)
+	res := bootstrap(t, s, "Acme")
+	org := res.OrganizationID
+	ctx := context.Background()
+	f := newFederation(t, s, org, "Entra", "acme.example")
+	u := federatedUser(t, s, org, f.ID, "ann@acme.example")
+	must(s.Sessions.SignInFederated(ctx, castellan.FederatedIdentity{FederationID: f.ID, Subject: "old-sub", Email: "ann@acme.example", EmailVerified: true}))(t)
+	newIssuer := "https://new-idp.example.com"
+	must(s.Federations.UpdateFederation(operatorCtx("u"), org, f.ID, castellan.FederationUpdate{Issuer: &newIssuer}))(t)
+	// The old subject finds no one now...
+	_, err := s.Sessions.SignInFederated(ctx, castellan.FederatedIdentity{FederationID: f.ID, Subject: "old-sub"})
+	wantCode(t, err, castellan.EUNAUTHENTICATED, castellan.CodeSignInFailed)
+	// ...and the new provider's subject binds Ann by her email.
+	if got := must(s.Sessions.SignInFederated(ctx, castellan.FederatedIdentity{FederationID: f.ID, Subject: "new-sub",
+		Email: "ann@acme.example", EmailVerified: true}))(t); got.ID != u.ID {
+		t.Fatalf("got %s, want %s", got.ID, u.ID)
+	}
+	// Provisioning with no allowed domain would admit anyone the
+	// provider knows.
+	before := takeSnapshot(t, s, org)
+	on, none := true, []string{}
+	_, err = s.Federations.UpdateFederation(operatorCtx("u"), org, f.ID, castellan.FederationUpdate{AutoProvision: &on, AllowedDomains: &none})
+	wantCode(t, err, castellan.EINVALID, castellan.CodeInvalidField)
+	wantField(t, err, "allowedDomains", "required")
+	_, err = s.Federations.CreateFederation(operatorCtx("c"), org, castellan.FederationCreate{Name: "Open", Issuer: "https://accounts.example.com",
+		ClientID: "c", AutoProvision: true})
+	wantField(t, err, "allowedDomains", "required")
+	unchanged(t, s, org, before)
 }
 
 // newFederation creates a public-client federation of the organization,
@@ -332,7 +393,7 @@ func testFederatedConcurrentFirstSignIn(t *testing.T, open Opener) {
 	s := open(t, nil)
 	res := bootstrap(t, s, "Acme")
 	org := res.OrganizationID
-	f := newFederation(t, s, org, "Entra")
+	f := newFederation(t, s, org, "Entra", "acme.example")
 	on := true
 	must(s.Federations.UpdateFederation(operatorCtx("u"), org, f.ID, castellan.FederationUpdate{AutoProvision: &on}))(t)
 	const n = 25

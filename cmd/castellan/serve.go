@@ -15,6 +15,7 @@ import (
 	"github.com/castellan-iam/castellan"
 	"github.com/castellan-iam/castellan/server"
 	"github.com/castellan-iam/castellan/sqlstore"
+	"github.com/castellan-iam/castellan/sso"
 )
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
@@ -35,6 +36,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	timeouts := f.httpTimeouts()
 	ncloudPrefix := f.ncloudPrefix()
 	compatCloudru := f.cloudruPrefix()
+	ssoPrivate := f.boolean("sso-allow-private-networks", "CASTELLAN_SSO_ALLOW_PRIVATE_NETWORKS",
+		"let single sign-on reach identity providers on loopback, private and link-local addresses (a provider on this machine or network); off, federations can name public hosts only")
 	if err := f.parse(args); err != nil {
 		return err
 	}
@@ -132,7 +135,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	defer func() { stopMail(); waitMail() }()
 	srv := newHTTPServer(server.Config{Services: services, Logger: log, Version: version(), OperatorTokens: operatorTokens, TrustedProxies: trustedProxies,
 		DevMailbox: mailer.devMailbox, SignIn: policy, Collectors: append(append(append(cacheMetrics, feedMetrics...), queries, buildInfo()), append(storeMetrics(db), decisionLogMetrics(decisions)...)...),
-		SecureCookies: mailer.secureCookies, PublicURL: mailer.publicURL, Authorizer: authorizer, DecisionLog: decisions, Revisions: feed, ConsistencyWait: waitForRevision,
+		SecureCookies: mailer.secureCookies, PublicURL: mailer.publicURL, SSO: sso.New(sso.Options{AllowPrivateNetworks: *ssoPrivate}), Authorizer: authorizer, DecisionLog: decisions, Revisions: feed, ConsistencyWait: waitForRevision,
 		NcloudPrefix: ncloudMount, CloudruPrefix: cloudruPrefix,
 	}, httpTimeouts)
 	log.Info("listening", "addr", "http://"+ln.Addr().String(), "database", db.Dialect(), "mail", mailer.transport, "version", version())

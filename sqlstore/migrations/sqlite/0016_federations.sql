@@ -20,6 +20,7 @@ CREATE TABLE federations (
     allowed_domains TEXT NOT NULL,
     auto_provision  BOOLEAN NOT NULL,
     mfa_by_idp      BOOLEAN NOT NULL,
+    trust_email     BOOLEAN NOT NULL DEFAULT FALSE,
     group_mappings  TEXT NOT NULL,
     created_at      DATETIME NOT NULL,
     created_by      TEXT NOT NULL,
