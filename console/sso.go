@@ -70,7 +70,9 @@ func (s *Console) ssoStart(w http.ResponseWriter, r *http.Request) {
 }
 
 // callbackURL is the federation's redirect URI.
-func (s *Console) callbackURL(federationID string) string { return s.publicURL + ssoCallback + federationID }
+func (s *Console) callbackURL(federationID string) string {
+	return s.publicURL + ssoCallback + federationID
+}
 
 func (s *Console) ssoCallback(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
