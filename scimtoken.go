@@ -85,6 +85,8 @@ type SCIMTokenService interface {
 	// AuthenticateSCIM returns the token a secret is, with the principal
 	// it acts as (its actor, SCIMTokenID set). Returns EUNAUTHENTICATED
 	// (auth.unauthenticated) for a malformed, unknown, expired or deleted
-	// token, or one whose actor is no longer an active user.
+	// token, or one whose actor is no longer an active user with API
+	// access; EFORBIDDEN (auth.source_not_allowed) for a request from
+	// outside the actor's API allow sources.
 	AuthenticateSCIM(ctx context.Context, secret string) (*SCIMToken, Principal, error)
 }

@@ -146,7 +146,9 @@ type RegisteredUser struct {
 }
 
 // UserUpdate changes the non-nil fields of a user. The login ID never
-// changes; Status may move between active and disabled only.
+// changes; Status may move between active and disabled, and a user whose
+// invitation is pending may be disabled (its links voided; enabled again,
+// it is invited anew).
 type UserUpdate struct {
 	Email                 *string
 	Name                  *string

@@ -115,6 +115,16 @@ func TestSCIMLocalUsers(t *testing.T) {
 		if err != nil || len(mails) != 1 || mails[0].Template != castellan.MailInvitation {
 			t.Fatalf("got mails %+v, %v", mails, err)
 		}
+		// Deprovisioned before accepting: disabled, its link void.
+		x = e.do(t, token, "PATCH", "Users/"+u.ID, map[string]any{"schemas": []string{patchOp},
+			"Operations": []map[string]any{{"op": "Replace", "path": "active", "value": "False"}}})
+		var res struct{ Active bool }
+		if err := json.Unmarshal(x.body, &res); err != nil || x.status != http.StatusOK || res.Active {
+			t.Fatalf("deactivate: %d %s", x.status, x.body)
+		}
+		if _, err := e.DB.Services().Users.AcceptInvitation(system, mails[0].Data["invitationToken"], "Correct-Horse-7-battery"); castellan.ErrorKind(err) != castellan.ENOTFOUND {
+			t.Fatalf("the link still works: %v", err)
+		}
 	})
 }
 

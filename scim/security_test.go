@@ -50,6 +50,23 @@ func TestSCIMAuthentication(t *testing.T) {
 		}
 		wantSCIMError(t, e.do(t, adminToken, "GET", "Users", nil), http.StatusUnauthorized, "")
 
+		// The token is its actor's API credential: without API access,
+		// or from outside its allow sources, it does not work.
+		carl := e.ConsoleUser(t, e.org, "carl", nil)
+		grantAdmin(t, e, carl.ID)
+		carlToken, _ := e.newToken(t, carl.ID, "")
+		off := false
+		if _, err := e.DB.Services().Users.UpdateUser(system, e.org, carl.ID, castellan.UserUpdate{APIAccess: &off}); err != nil {
+			t.Fatal(err)
+		}
+		wantSCIMError(t, e.do(t, carlToken, "GET", "Users", nil), http.StatusUnauthorized, "")
+		on, sources := true, []castellan.APIAllowSource{{Type: castellan.SourceIP, Source: "203.0.113.0/24"}}
+		if _, err := e.DB.Services().Users.UpdateUser(system, e.org, carl.ID, castellan.UserUpdate{APIAccess: &on, UseAPIAllowSource: &on,
+			APIAllowSources: &sources}); err != nil {
+			t.Fatal(err)
+		}
+		wantSCIMError(t, e.do(t, carlToken, "GET", "Users", nil), http.StatusForbidden, "")
+
 		// A SCIM token is no API token.
 		req, _ := http.NewRequest("GET", e.srv.URL+"/v1/organizations/"+e.org+"/users", nil)
 		req.Header.Set("Authorization", "Bearer "+e.token)

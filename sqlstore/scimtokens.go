@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"crypto/rand"
-	"database/sql"
 	"encoding/base64"
 	"fmt"
 	"time"
@@ -119,22 +118,32 @@ func (s *SCIMTokenService) DeleteSCIMToken(ctx context.Context, orgID, id string
 }
 
 // AuthenticateSCIM implements castellan.SCIMTokenService. It reads and
-// writes nothing else: a token is checked on every SCIM request.
+// writes nothing else: a token is checked on every SCIM request. The
+// token is its actor's API credential: the actor must be active with API
+// access, and the request come from its API allow sources when it has
+// them, as for the actor's own tokens.
 func (s *SCIMTokenService) AuthenticateSCIM(ctx context.Context, secret string) (*castellan.SCIMToken, castellan.Principal, error) {
 	if !castellan.ValidSCIMTokenSyntax(secret) {
 		return nil, castellan.Principal{}, errUnauthenticated
 	}
-	var status sql.NullString
+	var owner tokenOwner
 	t, err := scanSCIMToken(s.db.queryRow(ctx, `SELECT t.id, t.org_id, t.name, t.federation_id, t.actor_user_id, t.created_at, t.expires_at,
-		t.revision, u.status FROM scim_tokens t LEFT JOIN users u ON u.org_id = t.org_id AND u.id = t.actor_user_id WHERE t.secret_hash = ?`,
-		HashToken(secret)), &status)
+		t.revision, `+tokenOwnerColumns+` FROM scim_tokens t LEFT JOIN users u ON u.org_id = t.org_id AND u.id = t.actor_user_id WHERE t.secret_hash = ?`,
+		HashToken(secret)), owner.fields()...)
 	switch {
 	case isNoRows(err):
 		return nil, castellan.Principal{}, errUnauthenticated
 	case err != nil:
 		return nil, castellan.Principal{}, err
-	case status.String != castellan.UserActive || !s.db.now().Before(*t.ExpiresAt):
+	case !owner.usable() || !s.db.now().Before(*t.ExpiresAt):
 		return nil, castellan.Principal{}, errUnauthenticated
+	}
+	sources, err := owner.allowSources()
+	if err != nil {
+		return nil, castellan.Principal{}, err
+	}
+	if sources != nil && !castellan.SourceAllowed(sources, castellan.RequestInfoFrom(ctx)) {
+		return nil, castellan.Principal{}, castellan.SourceNotAllowed()
 	}
 	return t, castellan.Principal{Type: castellan.PrincipalUser, ID: t.ActorUserID, OrganizationID: t.OrganizationID, SCIMTokenID: t.ID}, nil
 }

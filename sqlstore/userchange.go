@@ -36,6 +36,9 @@ func (s *UserService) UpdateUser(ctx context.Context, orgID, id string, upd cast
 			if err := checkStatusChange(u, oldStatus); err != nil {
 				return err
 			}
+			if also, err = restartInvitation(ctx, tx, u, oldStatus, summary); err != nil {
+				return err
+			}
 		}
 		if u.Status == castellan.UserDisabled && oldStatus != castellan.UserDisabled {
 			ended, err := revokeUserSessions(ctx, tx, orgID, id)
@@ -44,7 +47,7 @@ func (s *UserService) UpdateUser(ctx context.Context, orgID, id string, upd cast
 			}
 			if len(ended) > 0 {
 				summary["revokedSessionIds"] = ended
-				also = sessionDeletions(ended)
+				also = append(also, sessionDeletions(ended)...)
 			}
 		}
 		if _, emailChanged := summary["email"]; emailChanged && u.Status == castellan.UserPendingInvitation {
@@ -122,15 +125,60 @@ func apply[T comparable](summary map[string]any, name string, dst, src *T) {
 	}
 }
 
-// checkStatusChange allows moving between active and disabled only. (A
-// move away from active is then held to the Owner rule.)
+// checkStatusChange allows moving between active and disabled, and
+// disabling a user whose invitation is pending. (A move away from active
+// is then held to the Owner rule.)
 func checkStatusChange(u *castellan.User, from string) error {
-	if from == castellan.UserPendingInvitation {
+	if from == castellan.UserPendingInvitation && u.Status != castellan.UserDisabled {
 		return &castellan.Error{Kind: castellan.EINVALID, Code: castellan.CodeUserInvalidStatus,
-			Message: "status: the user has not accepted its invitation yet; delete it, or resend the invitation",
-			Fields:  []castellan.FieldError{{Field: "status", Rule: "transition", Message: "cannot change while the invitation is pending"}}}
+			Message: "status: the user has not accepted its invitation yet; it becomes active by accepting it (resend the invitation), or may be disabled",
+			Fields:  []castellan.FieldError{{Field: "status", Rule: "transition", Message: "cannot become active while the invitation is pending"}}}
 	}
 	return nil
+}
+
+// restartInvitation keeps invitations in step with a status change in
+// tx: disabling a user whose invitation is pending voids its links (a
+// deprovisioned person must not set a password with one); enabling again
+// a user who was invited and never accepted makes it pending again with
+// a new invitation, mailed, since it could not sign in otherwise. It
+// notes what it did in summary and returns the invitations' change-log
+// rows.
+func restartInvitation(ctx context.Context, tx *Tx, u *castellan.User, from string, summary map[string]any) ([]changedEntity, error) {
+	switch {
+	case from == castellan.UserPendingInvitation && u.Status == castellan.UserDisabled:
+		voided, err := voidInvitations(ctx, tx, u.OrganizationID, u.ID)
+		if err != nil || len(voided) == 0 {
+			return nil, err
+		}
+		summary["voidedInvitations"] = voided
+		also := make([]changedEntity, len(voided))
+		for i, id := range voided {
+			also[i] = changedEntity{"invitation", id, "update"}
+		}
+		return also, nil
+	case from == castellan.UserDisabled && u.Status == castellan.UserActive:
+		var neverAccepted bool
+		err := tx.queryRow(ctx, `SELECT (u.password_hash IS NULL OR u.password_hash = '')
+			AND EXISTS (SELECT 1 FROM invitations i WHERE i.org_id = u.org_id AND i.user_id = u.id)
+			AND NOT EXISTS (SELECT 1 FROM invitations i WHERE i.org_id = u.org_id AND i.user_id = u.id AND i.used_at IS NOT NULL)
+			FROM users u WHERE u.org_id = ? AND u.id = ?`, u.OrganizationID, u.ID).Scan(&neverAccepted)
+		if err != nil || !neverAccepted {
+			return nil, err
+		}
+		orgName, err := lockOrganizationName(ctx, tx, u.OrganizationID)
+		if err != nil {
+			return nil, err
+		}
+		u.Status = castellan.UserPendingInvitation
+		ids, err := invite(ctx, tx, orgName, []*castellan.User{u}, castellan.MailReinvite)
+		if err != nil {
+			return nil, err
+		}
+		summary["invitationId"] = ids[u.ID]
+		return []changedEntity{{"invitation", ids[u.ID], "create"}}, nil
+	}
+	return nil, nil
 }
 
 // writeUser stores the mutable columns of u.

@@ -13,6 +13,7 @@ func testUsersInvitations(t *testing.T, open Opener) {
 	t.Run("Expires", func(t *testing.T) { testInvitationExpires(t, open) })
 	t.Run("ResendVoids", func(t *testing.T) { testInvitationResendVoids(t, open) })
 	t.Run("EmailChangeVoids", func(t *testing.T) { testInvitationEmailChangeVoids(t, open) })
+	t.Run("DisableVoids", func(t *testing.T) { testInvitationDisableVoids(t, open) })
 	t.Run("ErrNotPending", func(t *testing.T) { testInvitationErrNotPending(t, open) })
 	t.Run("ErrUnsafePassword", func(t *testing.T) { testInvitationErrUnsafePassword(t, open) })
 }
@@ -152,4 +153,36 @@ func testInvitationEmailChangeVoids(t *testing.T, open Opener) {
 	wantCode(t, err, castellan.ENOTFOUND, castellan.CodeInvitationInvalid)
 	must(s.Users.Reinvite(operatorCtx("req-reinvite"), org, u.ID))(t)
 	must(s.Users.AcceptInvitation(context.Background(), invitationToken(t, s, org, fixed), "Correct-Horse-7-battery"))(t)
+}
+
+// testInvitationDisableVoids: disabling an invited user (a provider
+// deprovisioning it) voids its link at once; enabling it again makes it
+// pending with a new link, which works. A user who accepted stays active
+// when enabled again.
+func testInvitationDisableVoids(t *testing.T, open Opener) {
+	s := open(t, nil)
+	res := bootstrap(t, s, "Acme")
+	org := res.OrganizationID
+	ctx := operatorCtx("r")
+	u := register(t, s, org, invitee("ann"))
+	old := invitationToken(t, s, org, u.Email)
+	off := must(s.Users.UpdateUser(ctx, org, u.ID, castellan.UserUpdate{Status: ptr(castellan.UserDisabled)}))(t)
+	if off.Status != castellan.UserDisabled {
+		t.Fatalf("got %s", off.Status)
+	}
+	_, err := s.Users.AcceptInvitation(context.Background(), old, "Correct-Horse-7-battery")
+	wantCode(t, err, castellan.ENOTFOUND, castellan.CodeInvitationInvalid)
+	on := must(s.Users.UpdateUser(ctx, org, u.ID, castellan.UserUpdate{Status: ptr(castellan.UserActive)}))(t)
+	if on.Status != castellan.UserPendingInvitation {
+		t.Fatalf("enabled again: got %s, want pending_invitation", on.Status)
+	}
+	fresh := invitationToken(t, s, org, u.Email)
+	if fresh == old {
+		t.Fatal("no new invitation")
+	}
+	must(s.Users.AcceptInvitation(context.Background(), fresh, "Correct-Horse-7-battery"))(t)
+	must(s.Users.UpdateUser(ctx, org, u.ID, castellan.UserUpdate{Status: ptr(castellan.UserDisabled)}))(t)
+	if again := must(s.Users.UpdateUser(ctx, org, u.ID, castellan.UserUpdate{Status: ptr(castellan.UserActive)}))(t); again.Status != castellan.UserActive {
+		t.Fatalf("an accepted user enabled again: got %s", again.Status)
+	}
 }
