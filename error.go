@@ -99,13 +99,13 @@ func Errorf(kind Kind, code, format string, args ...any) *Error {
 	return &Error{Kind: kind, Code: code, Message: fmt.Sprintf(format, args...)}
 }
 
-// TooManyItems refuses a list field of n items, more than MaxBatchItems
+// TooManyItems refuses a list field of n items, more than limit
 // (request.too_many_items).
-func TooManyItems(field string, n int) error {
+func TooManyItems(field string, n, limit int) error {
 	return &Error{
 		Kind: EINVALID, Code: CodeTooManyItems,
-		Message: fmt.Sprintf("%s: %d items, at most %d are allowed in one request", field, n, MaxBatchItems),
-		Fields:  []FieldError{{Field: field, Rule: "maxItems", Message: fmt.Sprintf("must list at most %d items", MaxBatchItems)}},
+		Message: fmt.Sprintf("%s: %d items, at most %d are allowed in one request", field, n, limit),
+		Fields:  []FieldError{{Field: field, Rule: "maxItems", Message: fmt.Sprintf("must list at most %d items", limit)}},
 	}
 }
 

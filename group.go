@@ -27,6 +27,10 @@ const (
 	MaxGroupNameLength        = 100
 	MaxGroupDescriptionLength = 100
 	MaxBatchItems             = 100
+	// MaxGroupMembersAtOnce bounds the members one group creation or
+	// update names: a provisioning client replaces a group's whole
+	// member list at once.
+	MaxGroupMembersAtOnce = 1000
 )
 
 // ValidateGroupName checks a group name: 1–100 characters, no control
@@ -58,8 +62,8 @@ type GroupCreate struct {
 
 // Validate checks every field.
 func (gc *GroupCreate) Validate() error {
-	if len(gc.MemberIDs) > MaxBatchItems {
-		return TooManyItems("memberIds", len(gc.MemberIDs))
+	if len(gc.MemberIDs) > MaxGroupMembersAtOnce {
+		return TooManyItems("memberIds", len(gc.MemberIDs), MaxGroupMembersAtOnce)
 	}
 	extra := validateGroupDescription("description", gc.Description)
 	return validateNamed(ValidateGroupName, &gc.Name, nil, append(extra, validateMemberIDs("memberIds", gc.MemberIDs)...)...)
@@ -76,19 +80,29 @@ func validateMemberIDs(field string, ids []string) []FieldError {
 
 // GroupUpdate changes the non-nil fields of a group, and adds and
 // removes members, in one transaction. Removing a user that is not a
-// member changes nothing.
+// member changes nothing. SetMemberIDs, when not nil, makes the members
+// exactly those users (read and changed in the same transaction), and
+// AddMemberIDs and RemoveMemberIDs must then be empty.
 type GroupUpdate struct {
 	Name            *string
 	Description     *string
 	AddMemberIDs    []string
 	RemoveMemberIDs []string
+	SetMemberIDs    *[]string
 }
 
 // Validate checks the fields being changed.
 func (gu *GroupUpdate) Validate() error {
-	for field, ids := range map[string][]string{"addMemberIds": gu.AddMemberIDs, "removeMemberIds": gu.RemoveMemberIDs} {
-		if len(ids) > MaxBatchItems {
-			return TooManyItems(field, len(ids))
+	set := []string{}
+	if gu.SetMemberIDs != nil {
+		set = *gu.SetMemberIDs
+		if len(gu.AddMemberIDs)+len(gu.RemoveMemberIDs) > 0 {
+			return Invalid([]FieldError{{Field: "setMemberIds", Rule: "exclusive", Message: "must come without addMemberIds and removeMemberIds"}})
+		}
+	}
+	for field, ids := range map[string][]string{"addMemberIds": gu.AddMemberIDs, "removeMemberIds": gu.RemoveMemberIDs, "setMemberIds": set} {
+		if len(ids) > MaxGroupMembersAtOnce {
+			return TooManyItems(field, len(ids), MaxGroupMembersAtOnce)
 		}
 	}
 	var extra []FieldError
@@ -97,6 +111,7 @@ func (gu *GroupUpdate) Validate() error {
 	}
 	extra = append(extra, validateMemberIDs("addMemberIds", gu.AddMemberIDs)...)
 	extra = append(extra, validateMemberIDs("removeMemberIds", gu.RemoveMemberIDs)...)
+	extra = append(extra, validateMemberIDs("setMemberIds", set)...)
 	return validateNamed(ValidateGroupName, gu.Name, nil, extra...)
 }
 

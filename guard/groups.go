@@ -68,11 +68,12 @@ func (s *groups) UpdateGroup(ctx context.Context, orgID, id string, update caste
 	}
 	// Members come and go with the group's roles: the rules of
 	// AddGroupMembers and RemoveGroupMembers apply.
+	set := update.SetMemberIDs != nil
 	for _, m := range []struct {
-		ids    []string
+		change bool
 		action castellan.Action
-	}{{update.AddMemberIDs, castellan.ActionAddGroupMembers}, {update.RemoveMemberIDs, castellan.ActionRemoveGroupMembers}} {
-		if len(m.ids) > 0 {
+	}{{len(update.AddMemberIDs) > 0 || set, castellan.ActionAddGroupMembers}, {len(update.RemoveMemberIDs) > 0 || set, castellan.ActionRemoveGroupMembers}} {
+		if m.change {
 			if err := s.allowGroupChange(ctx, orgID, id, m.action); err != nil {
 				return nil, err
 			}

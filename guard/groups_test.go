@@ -37,6 +37,11 @@ func init() {
 			_, err := s.Groups.UpdateGroup(ctx, f.org, group, castellan.GroupUpdate{AddMemberIDs: []string{f.newUser()}, RemoveMemberIDs: []string{leaving}})
 			return err
 		}},
+		{op: "Groups.UpdateGroup", variant: "members replaced", allowed: groupManagers, call: func(ctx context.Context, f *fixture, s castellan.Services) error {
+			set := []string{f.newUser()}
+			_, err := s.Groups.UpdateGroup(ctx, f.org, f.newGroup(), castellan.GroupUpdate{SetMemberIDs: &set})
+			return err
+		}},
 		{op: "Groups.DeleteGroup", allowed: groupManagers, call: func(ctx context.Context, f *fixture, s castellan.Services) error {
 			_, err := s.Groups.DeleteGroup(ctx, f.org, f.newGroup())
 			return err

@@ -3,7 +3,6 @@ package scim
 import (
 	"net/http"
 	"regexp"
-	"slices"
 	"strings"
 
 	"github.com/castellan-iam/castellan"
@@ -111,39 +110,14 @@ func (s *Server) getGroup(w http.ResponseWriter, r *request) error {
 	return s.writeGroup(w, r, http.StatusOK, g)
 }
 
-// replaceGroup sets the name and the members: one update adds the
-// missing and removes the others.
+// replaceGroup sets the name and the members in one update.
 func (s *Server) replaceGroup(w http.ResponseWriter, r *request) error {
 	var in groupInput
 	if err := decode(r, &in); err != nil {
 		return err
 	}
-	upd := castellan.GroupUpdate{Name: &in.DisplayName}
-	if err := s.setMembers(r, r.PathValue("id"), memberIDs(in.Members), &upd); err != nil {
-		return err
-	}
-	return s.updateGroup(w, r, upd)
-}
-
-// setMembers makes upd leave the group with exactly ids as members.
-func (s *Server) setMembers(r *request, groupID string, ids []string, upd *castellan.GroupUpdate) error {
-	current, err := s.members(r, groupID)
-	if err != nil {
-		return err
-	}
-	have := map[string]bool{}
-	for _, m := range current {
-		have[m.UserID] = true
-		if !slices.Contains(ids, m.UserID) {
-			upd.RemoveMemberIDs = append(upd.RemoveMemberIDs, m.UserID)
-		}
-	}
-	for _, id := range ids {
-		if !have[id] {
-			upd.AddMemberIDs = append(upd.AddMemberIDs, id)
-		}
-	}
-	return nil
+	members := memberIDs(in.Members)
+	return s.updateGroup(w, r, castellan.GroupUpdate{Name: &in.DisplayName, SetMemberIDs: &members})
 }
 
 func (s *Server) updateGroup(w http.ResponseWriter, r *request, upd castellan.GroupUpdate) error {
@@ -171,18 +145,14 @@ func (s *Server) patchGroup(w http.ResponseWriter, r *request) error {
 	if err != nil {
 		return err
 	}
-	id := r.PathValue("id")
-	if _, err := s.services.Groups.FindGroupByID(r.Context(), r.org, id); err != nil {
-		return err
-	}
 	var upd castellan.GroupUpdate
-	if err := p.each(func(op patchOp) error { return s.patchGroupAttr(r, id, &upd, op) }); err != nil {
+	if err := p.each(func(op patchOp) error { return patchGroupAttr(&upd, op) }); err != nil {
 		return err
 	}
 	return s.updateGroup(w, r, upd)
 }
 
-func (s *Server) patchGroupAttr(r *request, groupID string, upd *castellan.GroupUpdate, op patchOp) error {
+func patchGroupAttr(upd *castellan.GroupUpdate, op patchOp) error {
 	path := strings.ToLower(op.Path)
 	if m := memberFilter.FindStringSubmatch(op.Path); m != nil {
 		if op.Op != "remove" {
@@ -213,8 +183,12 @@ func (s *Server) patchGroupAttr(r *request, groupID string, upd *castellan.Group
 			upd.AddMemberIDs = append(upd.AddMemberIDs, memberIDs(list)...)
 		case op.Op == "remove" && len(list) > 0:
 			upd.RemoveMemberIDs = append(upd.RemoveMemberIDs, memberIDs(list)...)
-		default: // replace, or remove them all
-			return s.setMembers(r, groupID, memberIDs(list), upd)
+		default: // replace, or remove them all: the store computes it
+			ids := memberIDs(list)
+			if upd.SetMemberIDs != nil || len(upd.AddMemberIDs)+len(upd.RemoveMemberIDs) > 0 {
+				return badRequest("invalidValue", "a replace of members must be the only change of members in the request")
+			}
+			upd.SetMemberIDs = &ids
 		}
 	case "externalid", "id":
 	default:

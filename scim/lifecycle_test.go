@@ -158,3 +158,19 @@ func TestSCIMConcurrentCreate(t *testing.T) {
 		}
 	})
 }
+
+// TestSCIMFilterByID: id eq finds the one user, and none of another
+// organization's.
+func TestSCIMFilterByID(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		id := e.do(t, e.token, "POST", "Users", map[string]any{"userName": "ann@acme.example"}).id(t)
+		theirs := e.ConsoleUser(t, e.Globex.OrganizationID, "spy", nil)
+		for filter, want := range map[string]int{id: 1, theirs.ID: 0, "not-an-id": 0} {
+			var list struct{ TotalResults int }
+			x := e.do(t, e.token, "GET", `Users?filter=id+eq+%22`+filter+`%22`, nil)
+			if err := json.Unmarshal(x.body, &list); err != nil || x.status != http.StatusOK || list.TotalResults != want {
+				t.Fatalf("id eq %s: got %d %s, want %d results", filter, x.status, x.body, want)
+			}
+		}
+	})
+}

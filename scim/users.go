@@ -227,6 +227,18 @@ func (s *Server) listUsers(w http.ResponseWriter, r *request) error {
 	if err != nil {
 		return err
 	}
+	if attr, value, _ := equality(r.URL.Query().Get("filter")); attr == "id" {
+		// One user, read by its ID.
+		var found []any
+		if u, err := s.services.Users.FindUserByID(r.Context(), r.org, value, false); err == nil {
+			found = append(found, s.renderUser(r, u))
+		} else if k := castellan.ErrorKind(err); k != castellan.ENOTFOUND && k != castellan.EINVALID {
+			return err
+		}
+		from, to := p.window(len(found))
+		writeList(w, p, len(found), found[from:to])
+		return nil
+	}
 	var all []*castellan.User
 	f := castellan.UserFilter{PageSize: castellan.MaxPageSize}
 	if query != "" {
@@ -275,7 +287,7 @@ func userFilter(raw string) (func(*castellan.User) bool, string, error) {
 	case "displayname":
 		return func(u *castellan.User) bool { return u.Name == value }, prefix, nil
 	case "id":
-		return func(u *castellan.User) bool { return u.ID == value }, "", nil
+		return func(u *castellan.User) bool { return u.ID == value }, "", nil // listUsers reads it by ID
 	}
 	return nil, "", badRequest("invalidFilter", "filtering by %s is not supported: use userName, emails.value, displayName or id with eq", attr)
 }

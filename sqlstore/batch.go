@@ -16,7 +16,7 @@ func checkBatchSize(field string, n int) error {
 	case n == 0:
 		return castellan.Invalid([]castellan.FieldError{{Field: field, Rule: "minItems", Message: "must list at least one item"}})
 	case n > castellan.MaxBatchItems:
-		return castellan.TooManyItems(field, n)
+		return castellan.TooManyItems(field, n, castellan.MaxBatchItems)
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/castellan-iam/castellan"
 )
@@ -184,7 +185,7 @@ func (s *GroupService) UpdateGroup(ctx context.Context, orgID, id string, upd ca
 		if err := updateMembers(ctx, tx, orgID, id, upd); err != nil {
 			return err
 		}
-		if len(upd.AddMemberIDs)+len(upd.RemoveMemberIDs) > 0 {
+		if len(upd.AddMemberIDs)+len(upd.RemoveMemberIDs) > 0 || upd.SetMemberIDs != nil {
 			g, err = findGroup(ctx, tx, orgID, id)
 		}
 		return err
@@ -199,6 +200,22 @@ func (s *GroupService) UpdateGroup(ctx context.Context, orgID, id string, upd ca
 // recording each change; removing a user that is not a member changes
 // nothing.
 func updateMembers(ctx context.Context, tx *Tx, orgID, groupID string, upd castellan.GroupUpdate) error {
+	if upd.SetMemberIDs != nil {
+		current, err := memberIDs(ctx, tx, orgID, groupID)
+		if err != nil {
+			return err
+		}
+		for _, id := range current {
+			if !slices.Contains(*upd.SetMemberIDs, id) {
+				upd.RemoveMemberIDs = append(upd.RemoveMemberIDs, id)
+			}
+		}
+		for _, id := range *upd.SetMemberIDs {
+			if !slices.Contains(current, id) {
+				upd.AddMemberIDs = append(upd.AddMemberIDs, id)
+			}
+		}
+	}
 	if len(upd.AddMemberIDs) > 0 {
 		c, err := addGroupMembers(ctx, tx, orgID, groupID, upd.AddMemberIDs, func(i int) string { return itemField("addMemberIds", i, "") })
 		if err != nil {

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -25,6 +26,7 @@ func testGroups(t *testing.T, open Opener) {
 	t.Run("CreateWithMembers", func(t *testing.T) { testGroupsCreateWithMembers(t, open) })
 	t.Run("CreateWithMembersRefused", func(t *testing.T) { testGroupsCreateWithMembersRefused(t, open) })
 	t.Run("UpdateMembers", func(t *testing.T) { testGroupsUpdateMembers(t, open) })
+	t.Run("SetMembers", func(t *testing.T) { testGroupsSetMembers(t, open) })
 	t.Run("UpdateMembersRefused", func(t *testing.T) { testGroupsUpdateMembersRefused(t, open) })
 	t.Run("UpdateLastOwner", func(t *testing.T) { testGroupsUpdateLastOwner(t, open) })
 	t.Run("UpdateSignOut", func(t *testing.T) { testGroupsUpdateSignOut(t, open) })
@@ -599,15 +601,18 @@ func testGroupsCreateWithMembersRefused(t *testing.T, open Opener) {
 	_, err := s.Groups.CreateGroup(ctx, org, castellan.GroupCreate{Name: "devs", MemberIDs: []string{users[0].ID, "not-an-id"}})
 	wantCode(t, err, castellan.EINVALID, castellan.CodeInvalidField)
 	wantField(t, err, "memberIds[1]", "format")
-	tooMany := make([]string, castellan.MaxBatchItems+1)
+	tooMany := make([]string, castellan.MaxGroupMembersAtOnce+1)
 	for i := range tooMany {
 		tooMany[i] = users[0].ID
 	}
 	_, err = s.Groups.CreateGroup(ctx, org, castellan.GroupCreate{Name: "devs", MemberIDs: tooMany})
-	if castellan.ErrorKind(err) != castellan.EINVALID {
-		t.Fatalf("got %v for %d members, want EINVALID", err, len(tooMany))
-	}
+	wantCode(t, err, castellan.EINVALID, castellan.CodeTooManyItems)
 	wantField(t, err, "memberIds", "maxItems")
+	// At the limit the list is read: its last user is unknown.
+	atLimit := tooMany[1:]
+	atLimit[len(atLimit)-1] = unknownID
+	_, err = s.Groups.CreateGroup(ctx, org, castellan.GroupCreate{Name: "devs", MemberIDs: atLimit})
+	wantCode(t, err, castellan.ENOTFOUND, castellan.CodeUserNotFound)
 	unchanged(t, s, org, before)
 	unchanged(t, s, globex.OrganizationID, beforeGlobex)
 	if groups := listed(s.Groups.FindGroups(ctx, org, castellan.GroupFilter{}))(t); len(groups) != 0 {
@@ -850,4 +855,32 @@ func testGroupsUpdateSignOut(t *testing.T, open Opener) {
 	if len(events) != 1 || events[0].Revision != rev || !strings.Contains(string(events[0].Summary["revokedSessionIds"]), ann.session.Session.ID) {
 		t.Fatalf("got events %+v", events)
 	}
+}
+
+// testGroupsSetMembers: SetMemberIDs makes the members exactly those
+// users in one revision; the same set again writes nothing; it does not
+// mix with added or removed members.
+func testGroupsSetMembers(t *testing.T, open Opener) {
+	s := open(t, nil)
+	res := bootstrap(t, s, "Acme")
+	org := res.OrganizationID
+	ctx := operatorCtx("set")
+	users := newUsers(t, s, org, "m", 3)
+	g := must(s.Groups.CreateGroup(ctx, org, castellan.GroupCreate{Name: "eng", MemberIDs: []string{users[0].ID, users[1].ID}}))(t)
+	set := []string{users[1].ID, users[2].ID}
+	rev := must(s.ChangeLog.Revision(context.Background()))(t)
+	got := must(s.Groups.UpdateGroup(ctx, org, g.ID, castellan.GroupUpdate{SetMemberIDs: &set}))(t)
+	wantMembers(t, s, org, g.ID, users[1].ID, users[2].ID)
+	if after := must(s.ChangeLog.Revision(context.Background()))(t); after != rev+1 || got.MemberCount != 2 {
+		t.Fatalf("revisions %d..%d, member count %d; want one revision and 2 members", rev, after, got.MemberCount)
+	}
+	before := takeSnapshot(t, s, org)
+	must(s.Groups.UpdateGroup(ctx, org, g.ID, castellan.GroupUpdate{SetMemberIDs: &set}))(t)
+	unchanged(t, s, org, before)
+	_, err := s.Groups.UpdateGroup(ctx, org, g.ID, castellan.GroupUpdate{SetMemberIDs: &set, AddMemberIDs: []string{users[0].ID}})
+	wantCode(t, err, castellan.EINVALID, castellan.CodeInvalidField)
+	wantField(t, err, "setMemberIds", "exclusive")
+	none := []string{}
+	must(s.Groups.UpdateGroup(ctx, org, g.ID, castellan.GroupUpdate{SetMemberIDs: &none}))(t)
+	wantMembers(t, s, org, g.ID)
 }
