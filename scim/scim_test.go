@@ -44,7 +44,7 @@ func forEachBackend(t *testing.T, fn func(t *testing.T, e *env)) {
 	}
 }
 
-func newEnv(t *testing.T, url string) *env {
+func newEnv(t testing.TB, url string) *env {
 	t.Helper()
 	e := &env{Env: apitest.New(t, url)}
 	e.srv = e.Serve(t, e.Services(), apitest.Options{})
@@ -60,7 +60,7 @@ func newEnv(t *testing.T, url string) *env {
 }
 
 // newToken makes a SCIM token of Acme acting as user.
-func (e *env) newToken(t *testing.T, user, federation string) (secret, id string) {
+func (e *env) newToken(t testing.TB, user, federation string) (secret, id string) {
 	t.Helper()
 	ctx := castellan.WithPrincipal(system, castellan.Principal{Type: castellan.PrincipalUser, ID: user, OrganizationID: e.org})
 	tok, err := e.DB.Services().SCIMTokens.CreateSCIMToken(ctx, e.org, castellan.SCIMTokenCreate{Name: "provisioning", FederationID: federation})
@@ -79,7 +79,7 @@ type exchange struct {
 
 // do sends a SCIM request to path (under Acme's endpoint unless it
 // starts with /) with the token.
-func (e *env) do(t *testing.T, token, method, path string, body any) exchange {
+func (e *env) do(t testing.TB, token, method, path string, body any) exchange {
 	t.Helper()
 	if !strings.HasPrefix(path, "/") {
 		path = "/scim/v2/organizations/" + e.org + "/" + path
@@ -116,7 +116,7 @@ func (e *env) do(t *testing.T, token, method, path string, body any) exchange {
 }
 
 // id reads the id of a resource answer.
-func (x exchange) id(t *testing.T) string {
+func (x exchange) id(t testing.TB) string {
 	t.Helper()
 	var r struct{ ID string }
 	if err := json.Unmarshal(x.body, &r); err != nil || r.ID == "" {
