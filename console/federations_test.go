@@ -11,7 +11,7 @@ import (
 	"github.com/castellan-iam/castellan/internal/apitest"
 )
 
-// TestConsoleFederations: an admin adds a federation (a bad issuer is
+// TestConsoleFederations: an owner adds a federation (a bad issuer is
 // refused next to its field and adds nothing), adds federated users by
 // emails separated by commas and spaces (each mailed the federation ID;
 // a bad one named and nothing added), cannot delete the federation while
@@ -22,7 +22,10 @@ func TestConsoleFederations(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, e *env) {
 		org := e.Acme.OrganizationID
 		s := e.DB.Services()
-		_, b := e.acmeAdmin(t, "admin")
+		// An owner: allowed domains decide who is sent to the provider.
+		owner := e.ConsoleUser(t, org, "boss", nil)
+		e.grantOrg(t, owner, "organization.owner")
+		b := e.signedIn(t, owner)
 		apitest.WantPage(t, b.Get("/console/federations"), http.StatusOK, "The organization has no federations yet.")
 		apitest.WantPage(t, b.Get("/console/federations/new"), http.StatusOK, "/console/sso/callback")
 
@@ -87,6 +90,12 @@ func TestConsoleFederations(t *testing.T) {
 		}
 		apitest.WantPage(t, g.Post("/console/scim-tokens/delete", url.Values{"token": {tokens[0].ID}, "confirm": {"on"}}), http.StatusNotFound, "")
 		apitest.WantPage(t, g.Post(page+"/users", url.Values{"emails": {"spy@acme.example"}}), http.StatusNotFound, "")
+
+		// An admin may not route the organization's emails to a
+		// provider: allowed domains are an owner's.
+		_, ab := e.acmeAdmin(t, "admin")
+		apitest.WantPage(t, ab.Post("/console/federations/new", url.Values{"name": {"Mine"}, "issuer": {"https://idp.example.com"}, "clientId": {"c"},
+			"allowedDomains": {"acme.example"}}), http.StatusForbidden, "")
 
 		// A reader sees, and may not add.
 		reader := e.ConsoleUser(t, org, "reader", nil)

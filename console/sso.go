@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"regexp"
 	"strings"
 
 	"github.com/castellan-iam/castellan"
@@ -107,7 +108,7 @@ func (s *Console) ssoCallback(w http.ResponseWriter, r *http.Request) {
 		return
 	case q.Get("error") != "" && sameToken(q.Get("state"), flow.State):
 		s.refuseSSO(w, r, flow.FederationID, &sso.Refusal{Reason: castellan.SSOProviderError,
-			Detail: cleanDetail(q.Get("error") + ": " + q.Get("error_description"))})
+			Detail: "the provider answered " + errorCode(q.Get("error"))})
 		return
 	}
 	id, err := s.sso.Finish(ctx, fc, s.callbackURL(fc.Federation.ID), flow, q.Get("state"), q.Get("code"))
@@ -146,19 +147,17 @@ func (s *Console) ssoCallback(w http.ResponseWriter, r *http.Request) {
 	seeOther(w, stepPath(state))
 }
 
-// cleanDetail keeps the first 200 printable characters of what a
-// provider said, for the audit log.
-func cleanDetail(s string) string {
-	s = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return -1
-		}
-		return r
-	}, s)
-	if r := []rune(s); len(r) > 200 {
-		s = string(r[:200])
+// errorCodePattern is an OAuth 2.0 error code (RFC 6749 §4.1.2.1).
+var errorCodePattern = regexp.MustCompile(`^[a-z_]{1,64}$`)
+
+// errorCode is the provider's error code for the audit log, or "an
+// error" when it is not one: the browser carries it, so its text is not
+// the provider's to vouch for.
+func errorCode(code string) string {
+	if errorCodePattern.MatchString(code) {
+		return code
 	}
-	return s
+	return "an error"
 }
 
 // refuseSSO audits a refused single sign-on of the federation (a

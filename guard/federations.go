@@ -39,15 +39,19 @@ func (s *federations) FindFederations(ctx context.Context, orgID string, f caste
 	return s.next.FindFederations(ctx, orgID, f)
 }
 
-// CreateFederation with group mappings is an owner's: a mapping puts
-// whoever the caller's provider names into a group, with its roles.
+// CreateFederation with group mappings or allowed domains is an owner's.
 func (s *federations) CreateFederation(ctx context.Context, orgID string, fc castellan.FederationCreate) (*castellan.Federation, error) {
 	if err := s.g.allowOrg(ctx, orgID, castellan.ActionCreateFederation); err != nil {
 		return nil, err
 	}
-	if len(fc.GroupMappings) > 0 {
-		if err := s.ownerOnly(ctx, orgID, "groupMappings"); err != nil {
-			return nil, err
+	// Mappings put whoever the provider names into groups; allowed
+	// domains route the users who sign in by their email to this
+	// provider: both decide who signs in as whom.
+	for field, set := range map[string]bool{"groupMappings": len(fc.GroupMappings) > 0, "allowedDomains": len(fc.AllowedDomains) > 0} {
+		if set {
+			if err := s.ownerOnly(ctx, orgID, field); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return s.next.CreateFederation(ctx, orgID, fc)

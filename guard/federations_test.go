@@ -88,6 +88,11 @@ func init() {
 			_, err := s.Federations.UpdateFederation(ctx, f.org, f.newFederation().ID, castellan.FederationUpdate{Issuer: &issuer})
 			return err
 		}},
+		{op: "Federations.CreateFederation", variant: "allowed domains", allowed: owners, call: func(ctx context.Context, f *fixture, s castellan.Services) error {
+			_, err := s.Federations.CreateFederation(ctx, f.org, castellan.FederationCreate{Name: f.unique("fed"), Issuer: "https://idp.example.com",
+				ClientID: "c", AllowedDomains: []string{"acme.example"}})
+			return err
+		}},
 		{op: "Federations.CreateFederation", variant: "group mappings", allowed: owners, call: func(ctx context.Context, f *fixture, s castellan.Services) error {
 			_, err := s.Federations.CreateFederation(ctx, f.org, castellan.FederationCreate{Name: f.unique("fed"), Issuer: "https://idp.example.com",
 				ClientID: "c", GroupMappings: []castellan.GroupMapping{{Claim: "eng", GroupID: f.newGroup()}}})

@@ -202,9 +202,11 @@ func federatedUser(ctx context.Context, tx *Tx, f *castellan.Federation, id cast
 	}
 	// A subject whose user was deleted (by an administrator or SCIM)
 	// does not come back by signing in: it must be added again.
+	// A user deleted before its first sign-in has no subject: its
+	// tombstone keeps its login ID, which provisioning makes the email.
 	var deleted int
-	if err := tx.queryRow(ctx, `SELECT COUNT(*) FROM users WHERE org_id = ? AND federation_id = ? AND federation_subject = ? AND status = 'deleted'`,
-		f.OrganizationID, f.ID, id.Subject).Scan(&deleted); err != nil {
+	if err := tx.queryRow(ctx, `SELECT COUNT(*) FROM users WHERE org_id = ? AND federation_id = ? AND status = 'deleted'
+		AND (federation_subject = ? OR login_id_lower = ?)`, f.OrganizationID, f.ID, id.Subject, strings.ToLower(id.Email)).Scan(&deleted); err != nil {
 		return "", "", fmt.Errorf("find deleted federated user: %w", err)
 	}
 	if deleted > 0 {

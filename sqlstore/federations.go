@@ -272,7 +272,8 @@ func (s *FederationService) UpdateFederation(ctx context.Context, orgID, id stri
 // unbindFederatedUsers forgets the provider subjects of the federation's
 // users in tx and returns how many were bound.
 func unbindFederatedUsers(ctx context.Context, tx *Tx, orgID, federationID string) (int64, error) {
-	res, err := tx.exec(ctx, `UPDATE users SET federation_subject = '' WHERE org_id = ? AND federation_id = ? AND federation_subject <> ''`,
+	res, err := tx.exec(ctx, `UPDATE users SET federation_subject = '' WHERE org_id = ? AND federation_id = ? AND federation_subject <> ''
+		AND status <> 'deleted'`,
 		orgID, federationID)
 	if err != nil {
 		return 0, fmt.Errorf("unbind federated users: %w", err)

@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"fmt"
-	"slices"
 
 	"github.com/castellan-iam/castellan"
 )
@@ -201,17 +200,28 @@ func (s *GroupService) UpdateGroup(ctx context.Context, orgID, id string, upd ca
 // nothing.
 func updateMembers(ctx context.Context, tx *Tx, orgID, groupID string, upd castellan.GroupUpdate) error {
 	if upd.SetMemberIDs != nil {
+		// The group's row is locked before its members are read, so that
+		// other replacements and updates of the group wait for this one.
+		if _, err := lockGroup(ctx, tx, orgID, groupID, tx.db.dialect.lockExclusive); err != nil {
+			return err
+		}
 		current, err := memberIDs(ctx, tx, orgID, groupID)
 		if err != nil {
 			return err
 		}
+		want := map[string]bool{}
+		for _, id := range *upd.SetMemberIDs {
+			want[id] = true
+		}
+		have := map[string]bool{}
 		for _, id := range current {
-			if !slices.Contains(*upd.SetMemberIDs, id) {
+			have[id] = true
+			if !want[id] {
 				upd.RemoveMemberIDs = append(upd.RemoveMemberIDs, id)
 			}
 		}
-		for _, id := range *upd.SetMemberIDs {
-			if !slices.Contains(current, id) {
+		for _, id := range unique(*upd.SetMemberIDs) {
+			if !have[id] {
 				upd.AddMemberIDs = append(upd.AddMemberIDs, id)
 			}
 		}

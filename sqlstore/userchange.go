@@ -50,7 +50,7 @@ func (s *UserService) UpdateUser(ctx context.Context, orgID, id string, upd cast
 				also = append(also, sessionDeletions(ended)...)
 			}
 		}
-		if _, emailChanged := summary["email"]; emailChanged && u.Status == castellan.UserPendingInvitation {
+		if _, emailChanged := summary["email"]; emailChanged && oldStatus == castellan.UserPendingInvitation && u.Status == castellan.UserPendingInvitation {
 			// The open link went to the old address: it must not keep
 			// working there. The admin sends a new one (reinvite).
 			voided, err := voidInvitations(ctx, tx, orgID, id)
@@ -158,10 +158,13 @@ func restartInvitation(ctx context.Context, tx *Tx, u *castellan.User, from stri
 		}
 		return also, nil
 	case from == castellan.UserDisabled && u.Status == castellan.UserActive:
+		// Disabled while invited: no password, its links voided (by the
+		// disabling), none used and none open. A user who works with API
+		// tokens and an open link (a bootstrapped owner) stays active.
 		var neverAccepted bool
 		err := tx.queryRow(ctx, `SELECT (u.password_hash IS NULL OR u.password_hash = '')
-			AND EXISTS (SELECT 1 FROM invitations i WHERE i.org_id = u.org_id AND i.user_id = u.id)
-			AND NOT EXISTS (SELECT 1 FROM invitations i WHERE i.org_id = u.org_id AND i.user_id = u.id AND i.used_at IS NOT NULL)
+			AND EXISTS (SELECT 1 FROM invitations i WHERE i.org_id = u.org_id AND i.user_id = u.id AND i.voided_at IS NOT NULL)
+			AND NOT EXISTS (SELECT 1 FROM invitations i WHERE i.org_id = u.org_id AND i.user_id = u.id AND (i.used_at IS NOT NULL OR i.voided_at IS NULL))
 			FROM users u WHERE u.org_id = ? AND u.id = ?`, u.OrganizationID, u.ID).Scan(&neverAccepted)
 		if err != nil || !neverAccepted {
 			return nil, err
@@ -176,6 +179,7 @@ func restartInvitation(ctx context.Context, tx *Tx, u *castellan.User, from stri
 			return nil, err
 		}
 		summary["invitationId"] = ids[u.ID]
+		summary["status"] = diff{from, castellan.UserPendingInvitation}
 		return []changedEntity{{"invitation", ids[u.ID], "create"}}, nil
 	}
 	return nil, nil

@@ -200,7 +200,7 @@ func (c *Client) Finish(ctx context.Context, fc *castellan.FederationClient, red
 	case err != nil:
 		return id, failed(castellan.SSOTokenInvalid, "the ID token failed verification (signature, issuer or keys)", err)
 	case !slices.Contains(idToken.Audience, fc.Federation.ClientID):
-		return id, refuse(castellan.SSOWrongAudience, "the ID token is for %q, not client %q", idToken.Audience, fc.Federation.ClientID)
+		return id, refuse(castellan.SSOWrongAudience, "the ID token is not for client %q", fc.Federation.ClientID)
 
 	case subtle.ConstantTimeCompare([]byte(idToken.Nonce), []byte(flow.Nonce)) != 1:
 		return id, refuse(castellan.SSOWrongNonce, "the ID token's nonce is not the one this sign-in sent")
@@ -214,7 +214,7 @@ func (c *Client) Finish(ctx context.Context, fc *castellan.FederationClient, red
 	// A token for several audiences names the one it was issued to
 	// (OIDC Core 3.1.3.7).
 	if azp := stringClaim(claims, "azp"); len(idToken.Audience) > 1 && azp != fc.Federation.ClientID {
-		return id, refuse(castellan.SSOWrongAudience, "the ID token has several audiences and was issued to %q, not client %q", azp, fc.Federation.ClientID)
+		return id, refuse(castellan.SSOWrongAudience, "the ID token has several audiences and was not issued to client %q", fc.Federation.ClientID)
 	}
 	f := fc.Federation
 	if _, ok := claims[f.EmailClaim]; !ok && p.UserInfoEndpoint() != "" {
@@ -238,7 +238,7 @@ func (c *Client) addUserInfo(ctx context.Context, p *oidc.Provider, token *oauth
 		return failed(castellan.SSOProviderError, "the provider's userinfo could not be read", err)
 	}
 	if info.Subject != subject {
-		return refuse(castellan.SSOTokenInvalid, "userinfo is about subject %q, the ID token about %q", info.Subject, subject)
+		return refuse(castellan.SSOTokenInvalid, "the provider's userinfo is about another subject than the ID token")
 	}
 	var more map[string]any
 	if err := info.Claims(&more); err != nil {
@@ -319,12 +319,29 @@ func PublicClient(allowPrivate bool) *http.Client {
 	return &http.Client{Timeout: 10 * time.Second, Transport: transport}
 }
 
-// sharedAddressSpace is 100.64.0.0/10 (RFC 6598), carrier-grade NAT.
-var sharedAddressSpace = netip.MustParsePrefix("100.64.0.0/10")
+// notPublic are ranges IsGlobalUnicast lets through that are not the
+// public internet, or embed an IPv4 address that may not be: shared
+// (carrier-grade NAT), "this network", benchmarking, reserved, IETF
+// protocol assignments, and IPv6's NAT64, 6to4, Teredo, IPv4-compatible
+// and site-local forms.
+var notPublic = []netip.Prefix{
+	netip.MustParsePrefix("100.64.0.0/10"), netip.MustParsePrefix("0.0.0.0/8"), netip.MustParsePrefix("198.18.0.0/15"),
+	netip.MustParsePrefix("240.0.0.0/4"), netip.MustParsePrefix("192.0.0.0/24"),
+	netip.MustParsePrefix("64:ff9b::/96"), netip.MustParsePrefix("64:ff9b:1::/48"), netip.MustParsePrefix("2002::/16"),
+	netip.MustParsePrefix("2001::/32"), netip.MustParsePrefix("::/96"), netip.MustParsePrefix("fec0::/10"), netip.MustParsePrefix("100::/64"),
+}
 
 // publicAddr reports whether ip is a global unicast address outside the
-// private, shared and link-local ranges.
+// private, link-local and notPublic ranges.
 func publicAddr(ip netip.Addr) bool {
 	ip = ip.Unmap()
-	return ip.IsGlobalUnicast() && !ip.IsPrivate() && !sharedAddressSpace.Contains(ip)
+	if !ip.IsGlobalUnicast() || ip.IsPrivate() {
+		return false
+	}
+	for _, p := range notPublic {
+		if p.Contains(ip) {
+			return false
+		}
+	}
+	return true
 }

@@ -49,6 +49,15 @@ func testFederatedDeletedStaysDeleted(t *testing.T, open Opener) {
 	if got := must(s.Sessions.SignInFederated(ctx, zed))(t); got.ID != again.ID {
 		t.Fatalf("got %s, want the user added again %s", got.ID, again.ID)
 	}
+	// Added, then deleted before ever signing in (an offboarding by
+	// SCIM): its tombstone has no subject, and still it stays deleted.
+	yan := federatedUser(t, s, org, f.ID, "yan@acme.example")
+	must(s.Users.DeleteUser(operatorCtx("d"), org, yan.ID, castellan.DeleteUserPhrase))(t)
+	_, err = s.Sessions.SignInFederated(ctx, castellan.FederatedIdentity{FederationID: f.ID, Subject: "sub-yan", Email: "yan@acme.example", EmailVerified: true})
+	wantCode(t, err, castellan.EUNAUTHENTICATED, castellan.CodeSignInFailed)
+	if got := ssoEvents(t, s, org); got[0] != "failure "+castellan.SSOUserDeleted {
+		t.Fatalf("got events %q", got)
+	}
 }
 
 // testFederationNewIssuerUnbinds: a federation moved to another issuer

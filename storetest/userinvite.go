@@ -180,6 +180,18 @@ func testInvitationDisableVoids(t *testing.T, open Opener) {
 	if fresh == old {
 		t.Fatal("no new invitation")
 	}
+	events := listed(s.Audit.FindAuditEvents(context.Background(), org, castellan.AuditFilter{TargetID: &u.ID}))(t)
+	if string(events[0].Summary["status"]) != `{"old":"disabled","new":"pending_invitation"}` {
+		t.Fatalf("the audit event says %s", events[0].Summary["status"])
+	}
+	// Disabled and enabled again with a new email: the link mailed there
+	// works.
+	must(s.Users.UpdateUser(ctx, org, u.ID, castellan.UserUpdate{Status: ptr(castellan.UserDisabled)}))(t)
+	moved := "ann.new@example.com"
+	must(s.Users.UpdateUser(ctx, org, u.ID, castellan.UserUpdate{Status: ptr(castellan.UserActive), Email: &moved}))(t)
+	_, err = s.Users.AcceptInvitation(context.Background(), fresh, "Correct-Horse-7-battery")
+	wantCode(t, err, castellan.ENOTFOUND, castellan.CodeInvitationInvalid)
+	fresh = invitationToken(t, s, org, moved)
 	must(s.Users.AcceptInvitation(context.Background(), fresh, "Correct-Horse-7-battery"))(t)
 	must(s.Users.UpdateUser(ctx, org, u.ID, castellan.UserUpdate{Status: ptr(castellan.UserDisabled)}))(t)
 	if again := must(s.Users.UpdateUser(ctx, org, u.ID, castellan.UserUpdate{Status: ptr(castellan.UserActive)}))(t); again.Status != castellan.UserActive {
