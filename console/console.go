@@ -621,6 +621,7 @@ func (s *Console) Register(mux *http.ServeMux) {
 	signedIn("POST /console/federations/new", s.createFederation)
 	signedIn("GET /console/federations/{federation}", s.federationPage)
 	signedIn("POST /console/federations/{federation}/users", s.addFederatedUsers)
+	signedIn("POST /console/federations/{federation}/settings", s.updateFederation)
 	signedIn("POST /console/federations/{federation}/delete", confirmed(s.deleteFederation))
 	signedIn("POST /console/scim-tokens", s.createSCIMToken)
 	signedIn("POST /console/scim-tokens/delete", confirmed(s.deleteSCIMToken))

@@ -113,6 +113,8 @@ type federationDetail struct {
 	Callback   string
 	Emails     string
 	EmailError string
+	// Edit is the settings form as last sent, when it was refused.
+	Edit *federationForm
 }
 
 func (s *Console) federationPage(w http.ResponseWriter, r *http.Request, c *consoleRequest) {
@@ -120,6 +122,7 @@ func (s *Console) federationPage(w http.ResponseWriter, r *http.Request, c *cons
 	p.Notice = notices{
 		{"created", "The federation is added. Register the redirect URI at the provider, then add users or turn on provisioning."},
 		{"added", "The users are added: each got a mail with the sign-in page and the federation ID."},
+		{"saved", "The settings are saved."},
 	}.of(r)
 	s.renderFederation(w, r, c, p, http.StatusOK, &federationDetail{})
 }
@@ -131,6 +134,11 @@ func (s *Console) renderFederation(w http.ResponseWriter, r *http.Request, c *co
 		return
 	}
 	d.Federation, d.Callback = f, s.callbackURL(f.ID)
+	if d.Edit == nil {
+		d.Edit = &federationForm{Name: f.Name, Issuer: f.Issuer, ClientID: f.ClientID, Scopes: strings.Join(f.Scopes[1:], " "),
+			Domains: strings.Join(f.AllowedDomains, " "), AutoProvision: f.AutoProvision, MFAByIdP: f.MFAByIdP, TrustEmail: f.TrustEmail,
+			Fields: fieldErrors{}}
+	}
 	p.Nav, p.FederationDetail = "federations", d
 	renderConsole(r.Context(), w, status, "federation", p)
 }
@@ -175,6 +183,58 @@ func (s *Console) addFederatedUsers(w http.ResponseWriter, r *http.Request, c *c
 		return
 	}
 	seeOther(w, consolePath+"/federations/"+id+"?added=1")
+}
+
+// updateFederation applies the settings form: only what differs from
+// the federation is sent, so that renaming needs no more than renaming
+// (the guard keeps sign-in settings to owners). An empty secret keeps
+// the secret; "remove" takes it away.
+func (s *Console) updateFederation(w http.ResponseWriter, r *http.Request, c *consoleRequest) {
+	ctx, org, id := r.Context(), c.user.OrganizationID, r.PathValue("federation")
+	f, err := s.services.Federations.FindFederationByID(ctx, org, id)
+	if err != nil {
+		renderConsoleError(w, r, err)
+		return
+	}
+	form := r.PostForm
+	e := &federationForm{Name: strings.TrimSpace(form.Get("name")), Issuer: strings.TrimSpace(form.Get("issuer")),
+		ClientID: strings.TrimSpace(form.Get("clientId")), Scopes: form.Get("scopes"), Domains: form.Get("allowedDomains"),
+		AutoProvision: form.Get("autoProvision") == "on", MFAByIdP: form.Get("mfaByIdp") == "on", TrustEmail: form.Get("trustEmail") == "on"}
+	var upd castellan.FederationUpdate
+	text := func(dst **string, now, was string) {
+		if now != was {
+			*dst = &now
+		}
+	}
+	text(&upd.Name, e.Name, f.Name)
+	text(&upd.Issuer, e.Issuer, f.Issuer)
+	text(&upd.ClientID, e.ClientID, f.ClientID)
+	flag := func(dst **bool, now, was bool) {
+		if now != was {
+			*dst = &now
+		}
+	}
+	flag(&upd.AutoProvision, e.AutoProvision, f.AutoProvision)
+	flag(&upd.MFAByIdP, e.MFAByIdP, f.MFAByIdP)
+	flag(&upd.TrustEmail, e.TrustEmail, f.TrustEmail)
+	list := func(dst **[]string, now []string, was []string) {
+		if strings.Join(now, " ") != strings.Join(was, " ") {
+			*dst = &now
+		}
+	}
+	list(&upd.Scopes, words(e.Scopes), f.Scopes[1:])
+	list(&upd.AllowedDomains, words(e.Domains), f.AllowedDomains)
+	if secret := strings.TrimSpace(form.Get("clientSecret")); secret != "" || form.Get("removeSecret") == "on" {
+		upd.ClientSecret = &secret
+	}
+	if _, err := s.services.Federations.UpdateFederation(ctx, org, id, upd); err != nil {
+		p := c.page()
+		status, msg, fields := formError(ctx, err)
+		e.Fields, p.Error = fields, msg
+		s.renderFederation(w, r, c, p, status, &federationDetail{Edit: e})
+		return
+	}
+	seeOther(w, consolePath+"/federations/"+id+"?saved=1")
 }
 
 // deleteFederation deletes a federation once its box is ticked; one with

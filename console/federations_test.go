@@ -49,6 +49,32 @@ func TestConsoleFederations(t *testing.T) {
 		}
 		apitest.WantPage(t, b.Get(page), http.StatusOK, "<code>"+id+"</code>")
 
+		// Settings: the owner changes the provider and turns on
+		// provisioning; an admin may rename, not repoint it.
+		settings := url.Values{"name": {"Entra"}, "issuer": {"https://login2.example.com"}, "clientId": {"castellan"}, "scopes": {"email profile"},
+			"allowedDomains": {"acme.example corp.acme.example"}, "mfaByIdp": {"on"}, "autoProvision": {"on"}}
+		apitest.WantRedirect(t, b.Post(page+"/settings", settings), page+"?saved=1")
+		if f, err = s.Federations.FindFederationByID(system, org, id); err != nil || f.Issuer != "https://login2.example.com" || !f.AutoProvision || !f.MFAByIdP {
+			t.Fatalf("after settings: %+v, %v", f, err)
+		}
+		before = e.Snapshot(t)
+		settings.Set("allowedDomains", "")
+		apitest.WantPage(t, b.Post(page+"/settings", settings), http.StatusBadRequest, `id="allowedDomains-error"`)
+		if !e.Snapshot(t).Equal(before) {
+			t.Fatal("refused settings changed the store")
+		}
+		_, ab := e.acmeAdmin(t, "admin")
+		apitest.WantPage(t, ab.Get(page), http.StatusOK, "Save settings")
+		settings.Set("allowedDomains", "acme.example corp.acme.example")
+		settings.Set("name", "Entra ID")
+		settings.Del("csrf") // the owner's, which Post put there
+		apitest.WantRedirect(t, ab.Post(page+"/settings", settings), page+"?saved=1")
+		settings.Set("issuer", "https://admins-own-idp.example.com")
+		apitest.WantPage(t, ab.Post(page+"/settings", settings), http.StatusForbidden, "only what you hold yourself")
+		if f, _ = s.Federations.FindFederationByID(system, org, id); f.Name != "Entra ID" || f.Issuer != "https://login2.example.com" {
+			t.Fatalf("an admin's settings: %+v", f)
+		}
+
 		// A bad email is named, and nobody is added.
 		before = e.Snapshot(t)
 		p = b.Post(page+"/users", url.Values{"emails": {"ann@acme.example, bob@evil.example"}})
@@ -93,7 +119,6 @@ func TestConsoleFederations(t *testing.T) {
 
 		// An admin may not route the organization's emails to a
 		// provider: allowed domains are an owner's.
-		_, ab := e.acmeAdmin(t, "admin")
 		apitest.WantPage(t, ab.Post("/console/federations/new", url.Values{"name": {"Mine"}, "issuer": {"https://idp.example.com"}, "clientId": {"c"},
 			"allowedDomains": {"acme.example"}}), http.StatusForbidden, "")
 
