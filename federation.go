@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -302,7 +303,7 @@ type FederationUpdate struct {
 // does, and reports whether anything changed (a new secret always
 // does).
 func (u *FederationUpdate) Apply(f *Federation) bool {
-	before := fmt.Sprintf("%+v", *f)
+	before := *f
 	set := func(dst *string, src *string) {
 		if src != nil {
 			*dst = *src
@@ -336,7 +337,7 @@ func (u *FederationUpdate) Apply(f *Federation) bool {
 	if u.ClientSecret != nil {
 		f.HasClientSecret = *u.ClientSecret != ""
 	}
-	return u.ClientSecret != nil || fmt.Sprintf("%+v", *f) != before
+	return u.ClientSecret != nil || !reflect.DeepEqual(before, *f)
 }
 
 // Validate checks the fields being changed.

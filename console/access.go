@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/castellan-iam/castellan"
 )
@@ -70,7 +71,7 @@ func (s *Console) renderRole(w http.ResponseWriter, r *http.Request, c *consoleR
 func (s *Console) updateRole(w http.ResponseWriter, r *http.Request, c *consoleRequest) {
 	f := &roleForm{Name: strings.TrimSpace(r.PostForm.Get("name")), Description: strings.TrimSpace(r.PostForm.Get("description")),
 		Actions: r.PostForm.Get("actions")}
-	actions := patterns(f.Actions)
+	actions := words(f.Actions)
 	_, err := s.services.Roles.UpdateRole(r.Context(), c.user.OrganizationID, r.PathValue("role"),
 		castellan.RoleUpdate{Name: &f.Name, Description: &f.Description, Actions: actions})
 	if err != nil {
@@ -83,10 +84,10 @@ func (s *Console) updateRole(w http.ResponseWriter, r *http.Request, c *consoleR
 	seeOther(w, consolePath+"/roles/"+r.PathValue("role")+"?updated=1")
 }
 
-// patterns splits the action patterns typed one per line (or separated
-// by commas or spaces).
-func patterns(typed string) []string {
-	return strings.FieldsFunc(typed, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' || r == '\r' || r == '\t' })
+// words splits what was typed one per line, or separated by commas or
+// spaces: action patterns, emails, login IDs.
+func words(typed string) []string {
+	return strings.FieldsFunc(typed, func(r rune) bool { return r == ',' || unicode.IsSpace(r) })
 }
 
 // roleErrors is a refused role form's status, message and field errors,
@@ -432,7 +433,7 @@ func (s *Console) newRolePage(w http.ResponseWriter, r *http.Request, c *console
 func (s *Console) createRole(w http.ResponseWriter, r *http.Request, c *consoleRequest) {
 	f := &roleForm{Name: strings.TrimSpace(r.PostForm.Get("name")), Description: strings.TrimSpace(r.PostForm.Get("description")),
 		Kind: r.PostForm.Get("kind"), Actions: r.PostForm.Get("actions"), Kinds: roleKinds}
-	actions := patterns(f.Actions)
+	actions := words(f.Actions)
 	role, err := s.services.Roles.CreateRole(r.Context(), c.user.OrganizationID,
 		castellan.RoleCreate{Name: f.Name, Description: f.Description, Kind: castellan.RoleKind(f.Kind), Actions: actions})
 	if err == nil {

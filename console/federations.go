@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"unicode"
 
 	"github.com/castellan-iam/castellan"
 )
@@ -80,11 +79,6 @@ func (s *Console) renderFederationForm(w http.ResponseWriter, r *http.Request, c
 	renderConsole(r.Context(), w, status, "federation-new", p)
 }
 
-// words splits a list typed with commas, semicolons or white space.
-func words(s string) []string {
-	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ';' || unicode.IsSpace(r) })
-}
-
 func (s *Console) createFederation(w http.ResponseWriter, r *http.Request, c *consoleRequest) {
 	form := r.PostForm
 	f := &federationForm{Name: strings.TrimSpace(form.Get("name")), Issuer: strings.TrimSpace(form.Get("issuer")),
@@ -154,15 +148,6 @@ func (s *Console) addFederatedUsers(w http.ResponseWriter, r *http.Request, c *c
 	regs := make([]castellan.UserRegistration, len(emails))
 	for i, email := range emails {
 		regs[i] = castellan.UserRegistration{LoginID: email, Email: email, AccountType: castellan.AccountFederated, FederationID: id, ConsoleAccess: true}
-	}
-	if len(regs) == 0 {
-		s.renderFederation(w, r, c, c.page(), http.StatusBadRequest, &federationDetail{Emails: typed, EmailError: "Type at least one email."})
-		return
-	}
-	if len(regs) > castellan.MaxBatchItems {
-		s.renderFederation(w, r, c, c.page(), http.StatusBadRequest, &federationDetail{Emails: typed,
-			EmailError: "At most " + strconv.Itoa(castellan.MaxBatchItems) + " users at once."})
-		return
 	}
 	if _, err := s.services.Users.RegisterUsers(r.Context(), c.user.OrganizationID, regs); err != nil {
 		status, msg, fields := formError(r.Context(), err)

@@ -124,7 +124,7 @@ func (s *Console) addMembers(w http.ResponseWriter, r *http.Request, c *consoleR
 // read through the guarded service (whoever may not list users finds
 // none); a name that is no user's is a field error naming it.
 func (s *Console) resolveUsers(r *http.Request, c *consoleRequest, typed string) ([]string, error) {
-	names := strings.FieldsFunc(typed, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' || r == '\r' || r == '\t' })
+	names := words(typed)
 	if len(names) == 0 {
 		return nil, castellan.Invalid([]castellan.FieldError{{Field: "users", Rule: "required", Message: "type at least one login ID or email"}})
 	}

@@ -348,7 +348,7 @@ func (s *Console) renderInvitations(w http.ResponseWriter, r *http.Request, c *c
 // typed (commas, spaces or lines), all or none.
 func (s *Console) inviteAccounts(w http.ResponseWriter, r *http.Request, c *consoleRequest) {
 	typed := r.PostForm.Get("emails")
-	emails := strings.FieldsFunc(typed, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' || r == '\r' || r == '\t' })
+	emails := words(typed)
 	if _, err := s.services.AccountMemberships.InviteAccounts(r.Context(), c.user.OrganizationID, emails); err != nil {
 		p := c.page()
 		status, msg := publicError(r.Context(), err)

@@ -15,6 +15,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/castellan-iam/castellan"
@@ -48,14 +49,14 @@ const (
 
 // Server serves SCIM on the guarded services.
 type Server struct {
-	services castellan.Services
-	web      *web.Plumbing
+	services  castellan.Services
+	publicURL string
 }
 
-// New returns a Server. web is the plumbing that tells where requests
-// come from (nil: none).
-func New(services castellan.Services, plumbing *web.Plumbing) *Server {
-	return &Server{services: services, web: plumbing}
+// New returns a Server. publicURL is where clients reach the server
+// (serve --public-url): resources' locations start with it.
+func New(services castellan.Services, publicURL string) *Server {
+	return &Server{services: services, publicURL: strings.TrimSuffix(publicURL, "/")}
 }
 
 // Register serves the endpoint on mux.
@@ -116,20 +117,11 @@ func (s *Server) authenticated(h handler) http.Handler {
 			return
 		}
 		r = r.WithContext(castellan.WithPrincipal(r.Context(), principal))
-		req := &request{Request: r, org: token.OrganizationID, token: token, base: s.baseURL(r) + Prefix + "/organizations/" + token.OrganizationID}
+		req := &request{Request: r, org: token.OrganizationID, token: token, base: s.publicURL + Prefix + "/organizations/" + token.OrganizationID}
 		if err := h(w, req); err != nil {
 			WriteError(w, r, 0, err)
 		}
 	})
-}
-
-// baseURL is the scheme and host the client reached.
-func (s *Server) baseURL(r *http.Request) string {
-	scheme := "http"
-	if s.web != nil && s.web.HTTPS(r) || s.web == nil && r.TLS != nil {
-		scheme = "https"
-	}
-	return scheme + "://" + r.Host
 }
 
 // scimError is the SCIM error body (RFC 7644 §3.12).

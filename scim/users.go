@@ -120,9 +120,6 @@ func (s *Server) createUser(w http.ResponseWriter, r *request) error {
 	if err := decode(r, &in); err != nil {
 		return err
 	}
-	if in.UserName == "" {
-		return badRequest("invalidValue", "userName is required")
-	}
 	reg := castellan.UserRegistration{LoginID: in.UserName, Email: in.email(), Name: in.DisplayName, Nickname: in.NickName,
 		ConsoleAccess: true, Disabled: in.Active != nil && !bool(*in.Active)}
 	if in.Name != nil {
@@ -131,10 +128,9 @@ func (s *Server) createUser(w http.ResponseWriter, r *request) error {
 	if r.token.FederationID != "" {
 		reg.AccountType, reg.FederationID = castellan.AccountFederated, r.token.FederationID
 	} else {
+		// Invited: the store refuses one that starts inactive (it
+		// becomes active by accepting).
 		reg.Mode = castellan.ModeInvitation
-		if reg.Disabled {
-			return badRequest("invalidValue", "active: a local user provisioned without a federation is invited, and becomes active by accepting: it cannot start inactive")
-		}
 	}
 	created, err := s.services.Users.RegisterUser(r.Context(), r.org, reg)
 	if err != nil {
@@ -223,11 +219,13 @@ func (s *Server) listUsers(w http.ResponseWriter, r *request) error {
 	if err != nil {
 		return err
 	}
-	match, query, err := userFilter(r.URL.Query().Get("filter"))
-	if err != nil {
-		return err
+	attr, value, err := "", "", error(nil)
+	if raw := r.URL.Query().Get("filter"); raw != "" {
+		if attr, value, err = equality(raw); err != nil {
+			return err
+		}
 	}
-	if attr, value, _ := equality(r.URL.Query().Get("filter")); attr == "id" {
+	if attr == "id" {
 		// One user, read by its ID.
 		var found []any
 		if u, err := s.services.Users.FindUserByID(r.Context(), r.org, value, false); err == nil {
@@ -238,6 +236,10 @@ func (s *Server) listUsers(w http.ResponseWriter, r *request) error {
 		from, to := p.window(len(found))
 		writeList(w, p, len(found), found[from:to])
 		return nil
+	}
+	match, query, err := userFilter(attr, value)
+	if err != nil {
+		return err
 	}
 	var all []*castellan.User
 	f := castellan.UserFilter{PageSize: castellan.MaxPageSize}
@@ -268,26 +270,20 @@ func (s *Server) listUsers(w http.ResponseWriter, r *request) error {
 	return nil
 }
 
-// userFilter turns a filter into a test on users and, where it narrows
-// the store's search, the prefix to search by.
-func userFilter(raw string) (func(*castellan.User) bool, string, error) {
-	if raw == "" {
-		return func(*castellan.User) bool { return true }, "", nil
-	}
-	attr, value, err := equality(raw)
-	if err != nil {
-		return nil, "", err
-	}
+// userFilter turns the filter attr eq value (attr "" for none) into a
+// test on users and, where it narrows the store's search, the prefix to
+// search by.
+func userFilter(attr, value string) (func(*castellan.User) bool, string, error) {
 	prefix := string([]rune(value)[:min(len([]rune(value)), castellan.MaxUserQueryLength)])
 	switch attr {
+	case "":
+		return func(*castellan.User) bool { return true }, "", nil
 	case "username":
 		return func(u *castellan.User) bool { return strings.EqualFold(u.LoginID, value) }, prefix, nil
 	case "emails", "emails.value":
 		return func(u *castellan.User) bool { return strings.EqualFold(u.Email, value) }, prefix, nil
 	case "displayname":
 		return func(u *castellan.User) bool { return u.Name == value }, prefix, nil
-	case "id":
-		return func(u *castellan.User) bool { return u.ID == value }, "", nil // listUsers reads it by ID
 	}
 	return nil, "", badRequest("invalidFilter", "filtering by %s is not supported: use userName, emails.value, displayName or id with eq", attr)
 }

@@ -47,8 +47,9 @@ type Config struct {
 	SignIn          castellan.SignInPolicy
 	SignInPerSource web.RateLimit
 	SecureCookies   bool
-	// PublicURL is where browsers reach the server, for the console's
-	// single sign-on callback (console.Config).
+	// PublicURL is where browsers and clients reach the server, for the
+	// console's single sign-on redirect URIs (console.Config) and SCIM
+	// resources' locations.
 	PublicURL string
 	// SSO is the console's single sign-on client; nil makes one.
 	SSO *sso.Client
@@ -124,7 +125,7 @@ func Handler(cfg Config) http.Handler {
 		customers.Register(mux)
 		customers.Document(rest.OpenAPI())
 	}
-	scim.New(services, plumbing).Register(mux)
+	scim.New(services, cfg.PublicURL).Register(mux)
 	mux.Handle("GET /metrics", plumbing.MetricsHandler())
 	mux.HandleFunc("GET /{$}", plumbing.FrontDoor(console.Path, frontDoorMessage))
 	return plumbing.Handler(mux, rest.Idempotent)

@@ -34,9 +34,7 @@ func testFederatedDeletedStaysDeleted(t *testing.T, open Opener) {
 	res := bootstrap(t, s, "Acme")
 	org := res.OrganizationID
 	ctx := context.Background()
-	f := newFederation(t, s, org, "Entra", "acme.example")
-	on := true
-	must(s.Federations.UpdateFederation(operatorCtx("u"), org, f.ID, castellan.FederationUpdate{AutoProvision: &on}))(t)
+	f := provisioningFederation(t, s, org)
 	zed := castellan.FederatedIdentity{FederationID: f.ID, Subject: "sub-zed", Email: "zed@acme.example", EmailVerified: true}
 	u := must(s.Sessions.SignInFederated(ctx, zed))(t)
 	must(s.Users.DeleteUser(operatorCtx("d"), org, u.ID, castellan.DeleteUserPhrase))(t)
@@ -100,6 +98,15 @@ func newFederation(tb testing.TB, s castellan.Services, orgID, name string, doma
 	tb.Helper()
 	return must(s.Federations.CreateFederation(operatorCtx("f"), orgID, castellan.FederationCreate{
 		Name: name, Issuer: "https://idp.example.com/" + strings.ToLower(name), ClientID: "castellan", AllowedDomains: domains,
+	}))(tb)
+}
+
+// provisioningFederation creates a federation of the organization that
+// allows acme.example and creates users at their first sign-in.
+func provisioningFederation(tb testing.TB, s castellan.Services, orgID string) *castellan.Federation {
+	tb.Helper()
+	return must(s.Federations.CreateFederation(operatorCtx("f"), orgID, castellan.FederationCreate{
+		Name: "Entra", Issuer: "https://idp.example.com/entra", ClientID: "castellan", AllowedDomains: []string{"acme.example"}, AutoProvision: true,
 	}))(tb)
 }
 
@@ -356,9 +363,7 @@ func testFederatedSignInRefused(t *testing.T, open Opener) {
 	res := bootstrap(t, s, "Acme")
 	org := res.OrganizationID
 	ctx := context.Background()
-	f := newFederation(t, s, org, "Entra", "acme.example")
-	on := true
-	must(s.Federations.UpdateFederation(operatorCtx("u"), org, f.ID, castellan.FederationUpdate{AutoProvision: &on}))(t)
+	f := provisioningFederation(t, s, org)
 	off := federatedUser(t, s, org, f.ID, "off@acme.example")
 	disabled := castellan.UserDisabled
 	must(s.Users.UpdateUser(operatorCtx("u"), org, off.ID, castellan.UserUpdate{Status: &disabled}))(t)
@@ -402,9 +407,7 @@ func testFederatedConcurrentFirstSignIn(t *testing.T, open Opener) {
 	s := open(t, nil)
 	res := bootstrap(t, s, "Acme")
 	org := res.OrganizationID
-	f := newFederation(t, s, org, "Entra", "acme.example")
-	on := true
-	must(s.Federations.UpdateFederation(operatorCtx("u"), org, f.ID, castellan.FederationUpdate{AutoProvision: &on}))(t)
+	f := provisioningFederation(t, s, org)
 	const n = 25
 	ids := make([]string, n)
 	errs := make([]error, n)
